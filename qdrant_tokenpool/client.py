@@ -1,0 +1,103 @@
+"""``TokenPoolingClient``: a ``QdrantClient`` whose writes pool configured multivectors.
+
+Thin by design: each method runs a flow from :mod:`store`, :mod:`write_path` or
+:mod:`query` with :func:`run_sync`; :mod:`async_client` runs the very same flows with
+:func:`run_async`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from . import store
+from ._flow import Flow, T, run_sync
+from .config import PoolingConfig, PoolingMap
+
+__all__ = ["TokenPoolingClient"]
+
+
+class TokenPoolingClient(QdrantClient):
+    """Drop-in ``QdrantClient`` that pools document multivectors on write.
+
+    Construct it exactly like ``QdrantClient`` (``":memory:"``, ``path=...``,
+    ``url=...``, ``api_key=...``). Collections get a pooling config per vector name with
+    ``create_collection(..., pooling=...)`` or :meth:`set_pooling`; it is stored in the
+    collection's metadata in Qdrant, so every process that opens the collection pools the
+    same way. Vectors and collections with no config pass through untouched.
+
+    The config is cached per client for :attr:`pooling_cache_ttl` seconds (default 60);
+    changes made through this client are seen at once, another process's change after the
+    TTL or at once after :meth:`refresh_pooling`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pooling_state = store.PoolingState()
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _run(self, flow: Flow[T]) -> T:
+        return run_sync(flow, super())
+
+    @property
+    def pooling_cache_ttl(self) -> float:
+        """Seconds a collection's pooling config is cached before it is read again."""
+        return self._pooling_state.ttl
+
+    @pooling_cache_ttl.setter
+    def pooling_cache_ttl(self, seconds: float) -> None:
+        self._pooling_state.ttl = float(seconds)
+
+    def refresh_pooling(self, collection_name: str | None = None) -> None:
+        """Forget the cached config of one collection (all when ``None``)."""
+        self._pooling_state.forget(collection_name)
+
+    # -- pooling config ---------------------------------------------------------------
+    def create_collection(  # type: ignore[override]
+        self,
+        collection_name: str,
+        vectors_config: models.VectorParams | Mapping[str, models.VectorParams] | None = None,
+        *,
+        pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """``QdrantClient.create_collection`` plus ``pooling={vector_name: PoolingConfig}``.
+
+        The config is checked against ``vectors_config`` before anything is created; extra
+        vectors it declares (``summary_vector``, ``keep_original_vector``) are added with
+        sensible params when ``vectors_config`` lacks them.
+        """
+        return self._run(
+            store.create_collection(
+                self._pooling_state, collection_name, vectors_config, pooling, kwargs
+            )
+        )
+
+    def get_pooling(self, collection_name: str) -> PoolingMap:
+        """``{vector_name: PoolingConfig}`` stored for the collection (``{}`` if none)."""
+        return dict(self._run(store.load(self._pooling_state, collection_name)).pooling)
+
+    def set_pooling(
+        self,
+        collection_name: str,
+        pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig,
+        *,
+        replace: bool = False,
+    ) -> PoolingMap:
+        """Store the pooling config of some vectors (merged with what is there unless
+        ``replace``). Refuses vectors that do not exist or are not multivectors."""
+        return self._run(
+            store.set_pooling(self._pooling_state, collection_name, pooling, replace=replace)
+        )
+
+    def remove_pooling(
+        self, collection_name: str, vector_names: list[str] | None = None
+    ) -> PoolingMap:
+        """Stop pooling ``vector_names`` (all when ``None``); returns the config left."""
+        return self._run(store.remove_pooling(self._pooling_state, collection_name, vector_names))
+
+    def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
+        self._pooling_state.forget(collection_name)
+        return super().delete_collection(collection_name, **kwargs)

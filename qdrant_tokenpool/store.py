@@ -1,0 +1,273 @@
+"""The pooling config's home in Qdrant: read, cache, check and write it.
+
+Flows (see :mod:`qdrant_tokenpool._flow`) shared by the sync and async clients:
+:func:`load`, :func:`set_pooling`, :func:`remove_pooling`, :func:`create_collection`.
+The config lives in the collection's metadata (:mod:`qdrant_tokenpool.config`); each
+client caches it per collection for :attr:`PoolingState.ttl` seconds, and forgets it at
+once on any change it makes itself (set/remove pooling, delete or recreate the
+collection, add or drop a vector name).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from qdrant_client import models
+
+from ._flow import Flow, call
+from .config import (
+    METADATA_KEY,
+    PoolingConfig,
+    PoolingConfigError,
+    PoolingMap,
+    coerce_pooling,
+    pooling_from_metadata,
+    pooling_to_metadata,
+)
+
+__all__ = [
+    "VectorSpec",
+    "CollectionPooling",
+    "PoolingState",
+    "UnknownCollectionError",
+    "load",
+    "set_pooling",
+    "remove_pooling",
+    "create_collection",
+    "extra_vectors_config",
+]
+
+DEFAULT_TTL_S = 60.0
+
+
+class UnknownCollectionError(ValueError):
+    """The collection does not exist."""
+
+    def __init__(self, collection_name: str):
+        self.collection_name = collection_name
+        super().__init__(f"collection {collection_name!r} does not exist")
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    """A dense vector name of a collection: size ``d``, distance, multivector or not."""
+
+    size: int
+    distance: models.Distance
+    multivector: bool
+
+    @classmethod
+    def from_params(cls, params: models.VectorParams) -> VectorSpec:
+        return cls(
+            size=int(params.size),
+            distance=params.distance,
+            multivector=params.multivector_config is not None,
+        )
+
+
+@dataclass(frozen=True)
+class CollectionPooling:
+    """What the write path and the query helper need to know about one collection."""
+
+    name: str
+    pooling: PoolingMap
+    vectors: dict[str, VectorSpec]
+    metadata: dict[str, Any]
+
+    @classmethod
+    def from_info(cls, name: str, info: models.CollectionInfo) -> CollectionPooling:
+        vc = info.config.params.vectors
+        if vc is None:
+            vectors: dict[str, VectorSpec] = {}
+        elif isinstance(vc, models.VectorParams):
+            vectors = {"": VectorSpec.from_params(vc)}
+        else:
+            vectors = {k: VectorSpec.from_params(v) for k, v in vc.items()}
+        metadata = dict(getattr(info.config, "metadata", None) or {})
+        return cls(name, pooling_from_metadata(metadata), vectors, metadata)
+
+    def check(self, pooling: PoolingMap) -> None:
+        """Refuse configs for vectors that are missing, not multivectors, or mistyped extras."""
+        for vname, cfg in pooling.items():
+            spec = self.vectors.get(vname)
+            label = repr(vname) if vname else "'' (the default vector)"
+            if spec is None:
+                known = ", ".join(repr(v) for v in self.vectors) or "none"
+                raise PoolingConfigError(
+                    f"collection {self.name!r} has no vector {label} (vectors: {known})"
+                )
+            if not spec.multivector:
+                raise PoolingConfigError(
+                    f"vector {label} of collection {self.name!r} is not a multivector: "
+                    "only multivectors (multivector_config set) can be pooled"
+                )
+            if cfg.summary_vector is not None:
+                s = self.vectors.get(cfg.summary_vector)
+                if s is None or s.multivector or s.size != spec.size:
+                    raise PoolingConfigError(
+                        f"summary vector {cfg.summary_vector!r} of {label} must exist in "
+                        f"collection {self.name!r} as a dense single vector of size {spec.size}"
+                    )
+            if cfg.keep_original_vector is not None:
+                o = self.vectors.get(cfg.keep_original_vector)
+                if o is None or not o.multivector or o.size != spec.size:
+                    raise PoolingConfigError(
+                        f"keep-original vector {cfg.keep_original_vector!r} of {label} must "
+                        f"exist in collection {self.name!r} as a multivector of size {spec.size}"
+                    )
+
+
+@dataclass
+class PoolingState:
+    """Per-client cache of :class:`CollectionPooling`, with a time to live in seconds."""
+
+    ttl: float = DEFAULT_TTL_S
+    enabled: bool = True
+    _cache: dict[str, tuple[float, CollectionPooling]] = field(default_factory=dict)
+
+    def get(self, name: str) -> CollectionPooling | None:
+        hit = self._cache.get(name)
+        if hit is None or time.monotonic() - hit[0] > self.ttl:
+            return None
+        return hit[1]
+
+    def put(self, cp: CollectionPooling) -> None:
+        self._cache[cp.name] = (time.monotonic(), cp)
+
+    def forget(self, name: str | None = None) -> None:
+        if name is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(name, None)
+
+
+def _is_not_found(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", None)
+    if status == 404:
+        return True
+    text = str(exc).lower()
+    return "not found" in text or "doesn't exist" in text or "does not exist" in text
+
+
+def load(state: PoolingState, collection_name: str, *, refresh: bool = False) -> Flow[CollectionPooling]:
+    """The collection's vectors and pooling config, from the cache or from Qdrant."""
+    if not refresh:
+        cached = state.get(collection_name)
+        if cached is not None:
+            return cached
+    try:
+        info = yield call("get_collection", collection_name)
+    except Exception as exc:
+        if _is_not_found(exc):
+            raise UnknownCollectionError(collection_name) from exc
+        raise
+    cp = CollectionPooling.from_info(collection_name, info)
+    state.put(cp)
+    return cp
+
+
+def set_pooling(
+    state: PoolingState,
+    collection_name: str,
+    pooling: Mapping[str, PoolingConfig | Mapping[str, Any]],
+    *,
+    replace: bool = False,
+) -> Flow[PoolingMap]:
+    """Store ``pooling`` (merged into the existing config unless ``replace``)."""
+    new = coerce_pooling(pooling)
+    cp = yield from load(state, collection_name, refresh=True)
+    merged = dict(new) if replace else {**cp.pooling, **new}
+    merged = coerce_pooling(merged)
+    cp.check(merged)
+    yield call("update_collection", collection_name, metadata=pooling_to_metadata(merged))
+    state.forget(collection_name)
+    return merged
+
+
+def remove_pooling(
+    state: PoolingState, collection_name: str, vector_names: list[str] | None = None
+) -> Flow[PoolingMap]:
+    """Remove the config of ``vector_names`` (all when ``None``); returns what is left."""
+    cp = yield from load(state, collection_name, refresh=True)
+    if vector_names is None:
+        left: PoolingMap = {}
+    else:
+        left = {k: v for k, v in cp.pooling.items() if k not in set(vector_names)}
+    metadata = pooling_to_metadata(left) if left else {METADATA_KEY: None}
+    yield call("update_collection", collection_name, metadata=metadata)
+    state.forget(collection_name)
+    return left
+
+
+def extra_vectors_config(
+    vectors_config: Mapping[str, models.VectorParams], pooling: PoolingMap
+) -> dict[str, models.VectorParams]:
+    """Vector params for the extra vectors a pooling map asks for and ``vectors_config`` lacks.
+
+    - summary vector: a dense vector of the pooled vector's size and distance, HNSW on;
+    - keep-original vector: a multivector (MaxSim) stored on disk with HNSW off (``m=0``),
+      so RAM holds only pooled vectors while the funnel's last stage rescores at full
+      resolution.
+    """
+    extra: dict[str, models.VectorParams] = {}
+    for vname, cfg in pooling.items():
+        base = vectors_config.get(vname)
+        if base is None:
+            continue  # CollectionPooling.check reports it
+        if cfg.summary_vector and cfg.summary_vector not in vectors_config:
+            extra[cfg.summary_vector] = models.VectorParams(size=base.size, distance=base.distance)
+        if cfg.keep_original_vector and cfg.keep_original_vector not in vectors_config:
+            extra[cfg.keep_original_vector] = models.VectorParams(
+                size=base.size,
+                distance=base.distance,
+                multivector_config=base.multivector_config
+                or models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
+                on_disk=True,
+                hnsw_config=models.HnswConfigDiff(m=0),
+            )
+    return extra
+
+
+def create_collection(
+    state: PoolingState,
+    collection_name: str,
+    vectors_config: models.VectorParams | Mapping[str, models.VectorParams] | None,
+    pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig | None,
+    kwargs: dict[str, Any],
+    method: str = "create_collection",
+) -> Flow[bool]:
+    """``create_collection`` (or ``recreate_collection``) with the pooling config stored.
+
+    Checks the config against ``vectors_config`` before anything is created, adds the
+    extra vectors it asks for, and merges the config into ``metadata``.
+    """
+    state.forget(collection_name)
+    if not pooling:
+        return (yield call(method, collection_name, vectors_config=vectors_config, **kwargs))
+    pmap = coerce_pooling(pooling)  # type: ignore[arg-type]
+    if isinstance(vectors_config, models.VectorParams):
+        named: dict[str, models.VectorParams] = {"": vectors_config}
+    else:
+        named = dict(vectors_config or {})
+    extra = extra_vectors_config(named, pmap)
+    if extra:
+        if "" in named:
+            raise PoolingConfigError(
+                "extra vectors (summary_vector / keep_original_vector) need named vectors: "
+                "give vectors_config as {name: VectorParams}"
+            )
+        named.update(extra)
+    CollectionPooling(
+        collection_name,
+        pmap,
+        {k: VectorSpec.from_params(v) for k, v in named.items()},
+        {},
+    ).check(pmap)
+    metadata = {**(kwargs.pop("metadata", None) or {}), **pooling_to_metadata(pmap)}
+    out_config: Any = named[""] if list(named) == [""] else named
+    return (
+        yield call(method, collection_name, vectors_config=out_config, metadata=metadata, **kwargs)
+    )

@@ -1,0 +1,172 @@
+"""Multivector checks with clear errors: which point, which vector, what is wrong.
+
+Pure numpy; never imports qdrant_client, so the pooling numerics can use it too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["InvalidMultivectorError", "as_multivector", "as_vector", "to_numpy"]
+
+
+class InvalidMultivectorError(ValueError):
+    """A multivector (or a dense vector) is malformed.
+
+    Attributes:
+        problem: what is wrong, e.g. ``"ragged multivector: row 3 has 127 values, row 0 has 128"``.
+        point_id: id of the point that carried it, when known.
+        vector_name: name of the vector (``""`` for the unnamed default), when known.
+    """
+
+    def __init__(self, problem: str, *, point_id: Any = None, vector_name: str | None = None):
+        self.problem = problem
+        self.point_id = point_id
+        self.vector_name = vector_name
+        where = []
+        if point_id is not None:
+            where.append(f"point {point_id!r}")
+        if vector_name is not None:
+            where.append(f"vector {vector_name!r}" if vector_name else "default vector ''")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {problem}" if prefix else problem)
+
+    def at(self, *, point_id: Any = None, vector_name: str | None = None) -> InvalidMultivectorError:
+        """A copy of this error that names the point and vector."""
+        return InvalidMultivectorError(
+            self.problem,
+            point_id=self.point_id if point_id is None else point_id,
+            vector_name=self.vector_name if vector_name is None else vector_name,
+        )
+
+
+def to_numpy(vectors: Any) -> np.ndarray:
+    """numpy view of a numpy array, torch tensor (any device) or nested list; no checks."""
+    if isinstance(vectors, np.ndarray):
+        return vectors
+    # torch without importing it: tensors have detach/cpu/numpy
+    if hasattr(vectors, "detach") and hasattr(vectors, "cpu"):
+        t = vectors.detach().cpu()
+        if str(t.dtype) in ("torch.bfloat16", "torch.float16"):
+            t = t.float()
+        return t.numpy()
+    return _from_nested(vectors)
+
+
+def _from_nested(vectors: Any) -> np.ndarray:
+    try:
+        return np.asarray(vectors, dtype=np.float32)
+    except (ValueError, TypeError):
+        pass
+    # Find out what is wrong for a useful message.
+    if isinstance(vectors, (list, tuple)):
+        rows = list(vectors)
+        if rows and all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
+            lengths = [len(r) for r in rows]
+            for i, length in enumerate(lengths):
+                if length != lengths[0]:
+                    raise InvalidMultivectorError(
+                        f"ragged multivector: row {i} has {length} values, row 0 has {lengths[0]}"
+                    )
+    raise InvalidMultivectorError(
+        f"cannot read {type(vectors).__name__} as a matrix of floats"
+    )
+
+
+def _check_values(arr: np.ndarray, *, allow_zero: bool) -> None:
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        value = arr[tuple(bad)]
+        where = f"row {bad[0]}, column {bad[1]}" if arr.ndim == 2 else f"position {bad[0]}"
+        raise InvalidMultivectorError(f"non-finite value {value} at {where}")
+    if not allow_zero:
+        if arr.ndim == 2:
+            zero = ~arr.any(axis=1)
+            if zero.any():
+                raise InvalidMultivectorError(
+                    f"row {int(np.argmax(zero))} is a zero vector (it has no direction)"
+                )
+        elif not arr.any():
+            raise InvalidMultivectorError("zero vector (it has no direction)")
+
+
+def as_multivector(
+    vectors: Any,
+    *,
+    dim: int | None = None,
+    point_id: Any = None,
+    vector_name: str | None = None,
+    allow_zero: bool = False,
+) -> np.ndarray:
+    """Check one document's token vectors and return them as a float32 ``(n, d)`` array.
+
+    Args:
+        vectors: ``(n, d)`` numpy array, torch tensor or nested list of floats.
+        dim: expected vector size ``d`` (the collection's), or ``None`` to accept any.
+        point_id, vector_name: named in the error message.
+        allow_zero: accept all-zero rows (they cannot be normalised, so pooling refuses them).
+
+    Raises:
+        InvalidMultivectorError: not 2-D (a single dense vector, or 3-D), no rows or no
+            columns, ragged rows, wrong ``d``, NaN/inf, or a zero row.
+    """
+    try:
+        arr = to_numpy(vectors)
+        if arr.ndim == 1:
+            raise InvalidMultivectorError(
+                f"expected a multivector (n, d), got a single vector of {arr.shape[0]} values"
+                if arr.shape[0]
+                else "empty multivector (no vectors)"
+            )
+        if arr.ndim != 2:
+            raise InvalidMultivectorError(
+                f"expected a multivector (n, d), got an array of shape {tuple(arr.shape)}"
+            )
+        if arr.shape[0] == 0:
+            raise InvalidMultivectorError("empty multivector (no vectors)")
+        if arr.shape[1] == 0:
+            raise InvalidMultivectorError("vectors have no values (d = 0)")
+        if dim is not None and arr.shape[1] != dim:
+            raise InvalidMultivectorError(
+                f"wrong dimension: vectors have {arr.shape[1]} values, the collection expects {dim}"
+            )
+        if arr.dtype != np.float32:
+            if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+                raise InvalidMultivectorError(f"values must be real numbers, got dtype {arr.dtype}")
+            arr = arr.astype(np.float32)
+        _check_values(arr, allow_zero=allow_zero)
+        return arr
+    except InvalidMultivectorError as exc:
+        if point_id is None and vector_name is None:
+            raise
+        raise exc.at(point_id=point_id, vector_name=vector_name) from None
+
+
+def as_vector(
+    vector: Any,
+    *,
+    dim: int | None = None,
+    point_id: Any = None,
+    vector_name: str | None = None,
+) -> np.ndarray:
+    """Check one dense vector and return it as float32 ``(d,)`` (used for queries' summaries)."""
+    try:
+        arr = to_numpy(vector)
+        if arr.ndim != 1:
+            raise InvalidMultivectorError(f"expected a dense vector (d,), got shape {tuple(arr.shape)}")
+        if arr.shape[0] == 0:
+            raise InvalidMultivectorError("empty vector")
+        if dim is not None and arr.shape[0] != dim:
+            raise InvalidMultivectorError(
+                f"wrong dimension: vector has {arr.shape[0]} values, the collection expects {dim}"
+            )
+        arr = arr.astype(np.float32, copy=False)
+        _check_values(arr, allow_zero=True)
+        return arr
+    except InvalidMultivectorError as exc:
+        if point_id is None and vector_name is None:
+            raise
+        raise exc.at(point_id=point_id, vector_name=vector_name) from None

@@ -1,0 +1,452 @@
+"""Exact MaxSim (late-interaction) scoring: numpy, or torch on any device.
+
+``MaxSim(Q, D) = sum_i max_j <q_i, d_j>`` for a query ``Q`` of shape ``(q, d)`` and a
+document ``D`` of shape ``(n, d)``: each query token is matched with its most similar
+document token and the similarities are summed. This is Qdrant's ``max_sim``
+multivector comparator. On a **Cosine** collection Qdrant normalises every stored vector
+(and the query's vectors) to unit length first, so its score is the sum of the best
+cosine similarities: pass ``normalize=True`` (or normalised vectors) to get the same
+numbers; on a **Dot** collection pass the raw vectors with ``normalize=False``.
+
+Speed without Python loops over documents: :class:`PackedDocs` sorts the documents by
+length and packs them into a few contiguous padded blocks ``(b, L, d)``; a block is
+scored with one matrix product ``(b * L, d) @ (d, T)`` for all ``T`` query tokens of
+a batch of queries, then a max over ``L`` and a sum per query. Padding repeats a
+document's own last token, which leaves every max unchanged, so no mask is needed and
+the result is exact. Blocks are sized (``block_tokens``) so that the similarity matrix
+of a block stays small (memory bounded, cache friendly); queries are batched in groups
+of at most ``max_query_tokens`` tokens for the same reason.
+
+The torch path runs the same block algorithm with torch tensors; it is used when the
+inputs are torch tensors, or when a torch ``device`` (``"cuda"``, ``"cpu"``, ...) is
+given, or with ``device="auto"`` when a CUDA GPU is available. torch is imported only
+then. This module never imports qdrant_client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .validation import InvalidMultivectorError, as_multivector, to_numpy
+
+__all__ = ["maxsim", "maxsim_batch", "PackedDocs", "normalize_rows"]
+
+DEFAULT_BLOCK_TOKENS = 8192
+"""Padded document tokens per block: a block's similarity matrix for a 32-token query
+is 8192 x 32 float32 = 1 MiB, which stays in cache while it is reduced."""
+
+DEFAULT_MAX_QUERY_TOKENS = 1024
+"""Query tokens scored together (a group of queries): bounds a block's similarity matrix
+to ``block_tokens * max_query_tokens * 4`` bytes (32 MiB by default)."""
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of a float32 ``(n, d)`` array scaled to unit L2 norm (zero rows stay zero)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.where(norms == 0, 1, norms)).astype(np.float32, copy=False)
+
+
+def _resolve_device(device: str | None, *inputs: Any) -> str | None:
+    """``None`` for the numpy path, else a torch device string."""
+    if device == "numpy":
+        return None
+    if device == "auto":
+        try:
+            import torch
+        except ImportError:  # pragma: no cover - torch is optional
+            return None
+        return "cuda" if torch.cuda.is_available() else None
+    if device is not None:
+        return str(device)
+    for x in inputs:
+        if _is_torch(x):
+            return str(x.device)
+        if isinstance(x, (list, tuple)) and x and _is_torch(x[0]):
+            return str(x[0].device)
+    return None
+
+
+def _check_query(query: Any, dim: int | None, what: str = "query") -> np.ndarray:
+    try:
+        return as_multivector(query, dim=dim, allow_zero=True)
+    except InvalidMultivectorError as exc:
+        raise InvalidMultivectorError(f"{what}: {exc.problem}") from None
+
+
+class PackedDocs:
+    """A corpus of multivectors packed for fast exact MaxSim (and top-k) over all of it.
+
+    Build it once, score many queries: this is what an evaluation over a whole corpus
+    wants (``PackedDocs(docs).search(queries, k=100)``).
+
+    Args:
+        documents: a sequence of ``(n_i, d)`` arrays (numpy, torch or nested lists),
+            ``n_i >= 1``; or, with ``offsets``, one ``(N, d)`` token matrix.
+        offsets: ``(n_docs + 1,)`` increasing token offsets into ``documents`` when it is
+            one packed token matrix: document ``i`` is ``tokens[offsets[i]:offsets[i+1]]``.
+        ids: optional ids of the documents (any objects), returned by :meth:`search`;
+            default ``0 .. n_docs - 1``.
+        normalize: scale every token vector to unit length (Cosine semantics).
+        device: ``None``/``"numpy"`` numpy; a torch device (``"cuda"``, ``"cpu"``) or
+            ``"auto"`` (CUDA when available) for torch.
+        block_tokens: padded tokens per block (memory per block: ``block_tokens * d * 4``
+            bytes of vectors, ``block_tokens * T * 4`` bytes of similarities).
+
+    Memory: the packed vectors plus padding (documents are sorted by length before
+    blocking, so padding is small), float32.
+    """
+
+    def __init__(
+        self,
+        documents: Any,
+        *,
+        offsets: Any = None,
+        ids: Sequence[Any] | None = None,
+        normalize: bool = False,
+        device: str | None = None,
+        block_tokens: int = DEFAULT_BLOCK_TOKENS,
+    ) -> None:
+        if block_tokens < 1:
+            raise ValueError(f"block_tokens must be >= 1, got {block_tokens}")
+        self.device = _resolve_device(device, documents)
+        tokens, offs = _pack(documents, offsets)
+        if normalize:
+            tokens = normalize_rows(tokens)
+        lengths = np.diff(offs)
+        self.n_docs = int(lengths.shape[0])
+        self.dim = int(tokens.shape[1])
+        self.lengths = lengths
+        self.n_tokens = int(tokens.shape[0])
+        self.normalized = normalize
+        if ids is not None:
+            if len(ids) != self.n_docs:
+                raise ValueError(f"got {len(ids)} ids for {self.n_docs} documents")
+            self.ids: list[Any] = list(ids)
+        else:
+            self.ids = list(range(self.n_docs))
+        # Sort by length (stable) and cut into blocks of at most ``block_tokens`` padded
+        # tokens (at least one document per block).
+        order = np.argsort(lengths, kind="stable")
+        sorted_len = lengths[order]
+        self._blocks: list[tuple[Any, np.ndarray]] = []  # (block (b, L, d), doc indices)
+        start = 0
+        torch = _torch() if self.device is not None else None
+        while start < self.n_docs:
+            # docs are sorted, so the block's width is its last doc's length:
+            # take b docs with b * len[start + b - 1] <= block_tokens.
+            window = sorted_len[start : start + block_tokens]
+            cap = np.arange(1, window.shape[0] + 1) * window
+            b = max(1, int(np.searchsorted(cap, block_tokens, side="right")))
+            idx = order[start : start + b]
+            width = int(sorted_len[start + b - 1])
+            pos = np.minimum(np.arange(width)[None, :], lengths[idx][:, None] - 1)
+            block = tokens[offs[idx][:, None] + pos]  # (b, width, d), pads repeat the last token
+            if torch is not None:
+                block = torch.from_numpy(block).to(self.device)
+            self._blocks.append((block, idx))
+            start += b
+
+    # -- scoring ------------------------------------------------------------------------
+    def _queries(self, queries: Any, normalize: bool | None) -> tuple[list[np.ndarray], bool]:
+        norm = self.normalized if normalize is None else normalize
+        return _prepare_queries(queries, self.dim, norm), norm
+
+    def scores_batch(self, queries: Any, *, normalize: bool | None = None) -> np.ndarray:
+        """MaxSim of every query against every document.
+
+        Args:
+            queries: sequence of ``(q_j, d)`` matrices (lengths may differ) or one
+                ``(n_queries, q, d)`` array.
+            normalize: normalise the query vectors; default: as the documents were.
+
+        Returns:
+            float32 ``(n_queries, n_docs)``, documents in input order.
+        """
+        qs, _ = self._queries(queries, normalize)
+        out = np.empty((len(qs), self.n_docs), dtype=np.float32)
+        for lo, hi in _query_groups([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
+            out[lo:hi] = self._score_group(qs[lo:hi])
+        return out
+
+    def scores(self, query: Any, *, normalize: bool | None = None) -> np.ndarray:
+        """MaxSim of one ``(q, d)`` query against every document: float32 ``(n_docs,)``."""
+        return self.scores_batch([query], normalize=normalize)[0]
+
+    def _score_group(self, qs: list[np.ndarray]) -> np.ndarray:
+        qlens = np.array([q.shape[0] for q in qs])
+        n_q = len(qs)
+        same = bool((qlens == qlens[0]).all())
+        Q = np.concatenate(qs, axis=0)  # (T, d)
+        out = np.empty((n_q, self.n_docs), dtype=np.float32)
+        if self.device is None:
+            QT = np.ascontiguousarray(Q.T)
+            starts = np.concatenate([[0], np.cumsum(qlens)[:-1]])
+            for block, idx in self._blocks:
+                b, width, d = block.shape
+                best = (block.reshape(b * width, d) @ QT).reshape(b, width, -1).max(axis=1)
+                if same:
+                    out[:, idx] = best.reshape(b, n_q, qlens[0]).sum(axis=2).T
+                else:
+                    out[:, idx] = np.add.reduceat(best, starts, axis=1).T
+            return out
+        torch = _torch()
+        QT = torch.from_numpy(Q).to(self.device).T.contiguous()
+        seg = torch.from_numpy(np.repeat(np.arange(n_q), qlens)).to(self.device)
+        for block, idx in self._blocks:
+            b, width, d = block.shape
+            best = (block.reshape(b * width, d) @ QT).reshape(b, width, -1).amax(dim=1)
+            if same:
+                s = best.reshape(b, n_q, int(qlens[0])).sum(dim=2)
+            else:
+                s = torch.zeros((b, n_q), dtype=best.dtype, device=best.device)
+                s.index_add_(1, seg, best)
+            out[:, idx] = s.T.float().cpu().numpy()
+        return out
+
+    # -- top-k --------------------------------------------------------------------------
+    def search(
+        self, queries: Any, k: int = 10, *, normalize: bool | None = None
+    ) -> tuple[list[list[Any]], np.ndarray]:
+        """Exact top-``k`` documents of each query by MaxSim.
+
+        Returns:
+            ``(ids, scores)``: ``ids[j]`` the ``min(k, n_docs)`` best document ids of query
+            ``j``, best first; ``scores`` float32 ``(n_queries, min(k, n_docs))``.
+            Ties are broken by document index (lower first).
+        """
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        qs, _ = self._queries(queries, normalize)
+        k = min(k, self.n_docs)
+        all_ids: list[list[Any]] = []
+        all_scores = np.empty((len(qs), k), dtype=np.float32)
+        for lo, hi in _query_groups([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
+            s = self._score_group(qs[lo:hi])
+            top = _topk_indices(s, k)
+            all_scores[lo:hi] = np.take_along_axis(s, top, axis=1)
+            all_ids.extend([self.ids[i] for i in row] for row in top)
+        return all_ids, all_scores
+
+    def topk(self, query: Any, k: int = 10, *, normalize: bool | None = None) -> tuple[list[Any], np.ndarray]:
+        """Exact top-``k`` of one query: ``(ids, scores)``, best first."""
+        ids, scores = self.search([query], k, normalize=normalize)
+        return ids[0], scores[0]
+
+
+def _topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest values per row, best first (ties: lower index first)."""
+    n = scores.shape[1]
+    if k < n:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n), scores.shape).copy()
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=-1)
+    return np.take_along_axis(part, order, axis=1)
+
+
+def _query_groups(lengths: list[int], max_tokens: int) -> list[tuple[int, int]]:
+    """Consecutive ``[lo, hi)`` groups of queries with at most ``max_tokens`` tokens (>= 1 query)."""
+    groups = []
+    lo = 0
+    total = 0
+    for i, n in enumerate(lengths):
+        if i > lo and total + n > max_tokens:
+            groups.append((lo, i))
+            lo, total = i, 0
+        total += n
+    if lengths:
+        groups.append((lo, len(lengths)))
+    return groups
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - torch is optional
+        raise ImportError(
+            "the torch MaxSim path needs torch: pip install 'qdrant-tokenpool[torch]'"
+        ) from exc
+    return torch
+
+
+def _offsets_of(lengths: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths, dtype=np.int64)])
+
+
+def _check_docs(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]:
+    """``(tokens (N, d) array or list of (n_i, d) arrays, offsets (n_docs + 1,), d)``, checked.
+
+    Shapes are checked (non-empty documents, one dimension); values are not (NaN in a
+    document gives NaN scores).
+    """
+    if offsets is not None:
+        tokens = to_numpy(documents)
+        if tokens.ndim != 2 or tokens.shape[1] == 0:
+            raise ValueError(f"packed tokens must be an (N, d) matrix, got shape {tokens.shape}")
+        offs = np.asarray(to_numpy(offsets), dtype=np.int64)
+        if offs.ndim != 1 or offs.shape[0] < 2:
+            raise ValueError("offsets must be a 1-D array of n_docs + 1 >= 2 values")
+        if offs[0] != 0 or offs[-1] != tokens.shape[0]:
+            raise ValueError(
+                f"offsets must start at 0 and end at the token count {tokens.shape[0]}, "
+                f"got {offs[0]} .. {offs[-1]}"
+            )
+        lengths = np.diff(offs)
+        if (lengths <= 0).any():
+            i = int(np.argmax(lengths <= 0))
+            raise ValueError(f"document {i} is empty (offsets must strictly increase)")
+        return np.asarray(tokens, dtype=np.float32), offs, int(tokens.shape[1])
+    if (isinstance(documents, np.ndarray) or _is_torch(documents)) and documents.ndim == 3:
+        arr = to_numpy(documents)
+        n, t, d = arr.shape
+        if n == 0 or t == 0 or d == 0:
+            raise ValueError(f"no documents (or documents with no tokens): shape {arr.shape}")
+        return (
+            np.asarray(arr, dtype=np.float32).reshape(n * t, d),
+            np.arange(0, (n + 1) * t, t, dtype=np.int64),
+            d,
+        )
+    docs = [to_numpy(doc) for doc in documents]
+    if not docs:
+        raise ValueError("no documents")
+    dims = {doc.shape[1] if doc.ndim == 2 else -1 for doc in docs}
+    if len(dims) != 1 or -1 in dims or any(doc.shape[0] == 0 for doc in docs):
+        for i, doc in enumerate(docs):
+            if doc.ndim != 2 or doc.shape[0] == 0 or doc.shape[1] == 0:
+                raise ValueError(
+                    f"document {i}: expected a non-empty (n, d) matrix, got shape {doc.shape}"
+                )
+            if doc.shape[1] != docs[0].shape[1]:
+                raise ValueError(
+                    f"document {i} has dimension {doc.shape[1]}, document 0 has {docs[0].shape[1]}"
+                )
+    lengths = np.fromiter((doc.shape[0] for doc in docs), dtype=np.int64, count=len(docs))
+    return docs, _offsets_of(lengths), int(docs[0].shape[1])
+
+
+def _pack(documents: Any, offsets: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(tokens (N, d) float32, offsets (n_docs + 1,) int64)``, checked."""
+    tokens, offs, _ = _check_docs(documents, offsets)
+    if isinstance(tokens, list):
+        tokens = np.concatenate(tokens, axis=0)
+    return np.ascontiguousarray(tokens, dtype=np.float32), offs
+
+
+def _stream_scores(
+    qs: list[np.ndarray],
+    tokens: Any,
+    offs: np.ndarray,
+    *,
+    normalize: bool,
+    chunk_tokens: int = DEFAULT_BLOCK_TOKENS,
+) -> np.ndarray:
+    """numpy MaxSim of ``qs`` against documents in input order, one chunk of consecutive
+    documents at a time: ``(chunk, d) @ (d, T)`` then a segment max
+    (``np.maximum.reduceat``) and a sum per query. No padding, no copy of the corpus
+    (a list of documents is concatenated one chunk at a time)."""
+    n_docs = offs.shape[0] - 1
+    out = np.empty((len(qs), n_docs), dtype=np.float32)
+    for lo, hi in _query_groups([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
+        group = qs[lo:hi]
+        qlens = np.array([q.shape[0] for q in group])
+        same = bool((qlens == qlens[0]).all())
+        qstarts = _offsets_of(qlens)[:-1]
+        QT = np.ascontiguousarray(np.concatenate(group, axis=0).T)
+        i = 0
+        while i < n_docs:
+            j = int(np.searchsorted(offs, offs[i] + chunk_tokens, side="right")) - 1
+            j = min(max(j, i + 1), n_docs)
+            if isinstance(tokens, list):
+                chunk = np.concatenate(tokens[i:j], axis=0).astype(np.float32, copy=False)
+            else:
+                chunk = tokens[offs[i] : offs[j]]
+            if normalize:
+                chunk = normalize_rows(chunk)
+            best = np.maximum.reduceat(chunk @ QT, offs[i:j] - offs[i], axis=0)  # (j - i, T)
+            if same:
+                out[lo:hi, i:j] = best.reshape(j - i, len(group), qlens[0]).sum(axis=2).T
+            else:
+                out[lo:hi, i:j] = np.add.reduceat(best, qstarts, axis=1).T
+            i = j
+    return out
+
+
+def _prepare_queries(queries: Any, dim: int, normalize: bool) -> list[np.ndarray]:
+    if (_is_torch(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 3:
+        qs = [to_numpy(q) for q in queries]
+    else:
+        if (_is_torch(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 2:
+            raise ValueError("queries must be a sequence of (q, d) matrices, or a (n, q, d) array")
+        qs = list(queries)
+    out = []
+    for i, q in enumerate(qs):
+        arr = _check_query(q, dim, f"query {i}")
+        out.append(normalize_rows(arr) if normalize else arr)
+    if not out:
+        raise ValueError("no queries")
+    return out
+
+
+def maxsim_batch(
+    queries: Any,
+    documents: Any,
+    *,
+    offsets: Any = None,
+    normalize: bool = False,
+    device: str | None = None,
+) -> np.ndarray:
+    """MaxSim of each query against each document, without Python loops over documents.
+
+    Args:
+        queries: sequence of ``(q_j, d)`` matrices (numpy, torch or lists; lengths may
+            differ) or one ``(n_queries, q, d)`` array.
+        documents: sequence of ``(n_i, d)`` matrices of different lengths, a
+            ``(n_docs, n, d)`` array, a :class:`PackedDocs`, or (with ``offsets``) one
+            packed ``(N, d)`` token matrix.
+        offsets: ``(n_docs + 1,)`` token offsets for a packed token matrix.
+        normalize: L2-normalise query and document vectors first (what Qdrant does on a
+            Cosine collection). For a :class:`PackedDocs` only the queries (its documents
+            were normalised, or not, when it was built).
+        device: ``None`` numpy (torch when the inputs are torch tensors); a torch device
+            string; ``"auto"`` for CUDA when available; ``"numpy"`` to force numpy.
+
+    Returns:
+        float32 ``(n_queries, n_docs)`` scores ``sum_i max_j <q_i, d_j>``, documents in
+        input order.
+
+    Raises:
+        ValueError: no queries or documents, an empty document, mismatched dimensions,
+            or a malformed query (1-D, empty, NaN/inf; :class:`InvalidMultivectorError`).
+    """
+    if isinstance(documents, PackedDocs):
+        return documents.scores_batch(queries, normalize=normalize)
+    dev = _resolve_device(device, queries, documents)
+    if dev is not None:
+        packed = PackedDocs(documents, offsets=offsets, normalize=normalize, device=dev)
+        return packed.scores_batch(queries, normalize=normalize)
+    tokens, offs, dim = _check_docs(documents, offsets)
+    qs = _prepare_queries(queries, dim, normalize)
+    return _stream_scores(qs, tokens, offs, normalize=normalize)
+
+
+def maxsim(
+    query: Any,
+    documents: Any,
+    *,
+    offsets: Any = None,
+    normalize: bool = False,
+    device: str | None = None,
+) -> np.ndarray:
+    """MaxSim of one ``(q, d)`` query against many documents: float32 ``(n_docs,)``.
+
+    Same arguments as :func:`maxsim_batch`; ``query`` is one ``(q, d)`` matrix.
+    """
+    return maxsim_batch([query], documents, offsets=offsets, normalize=normalize, device=device)[0]

@@ -5,12 +5,14 @@ Runs the same flows as the sync client with :func:`run_async`; no logic lives he
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from qdrant_client import AsyncQdrantClient, models
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
 
-from . import store
+from . import store, write_path
 from ._flow import Flow, T, run_async
 from .config import PoolingConfig, PoolingMap
 
@@ -85,3 +87,130 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
     async def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
         self._pooling_state.forget(collection_name)
         return await super().delete_collection(collection_name, **kwargs)
+
+    # -- write path: see TokenPoolingClient and qdrant_tokenpool.write_path ----------------
+    @property
+    def _remote(self) -> bool:
+        return not isinstance(self._client, AsyncQdrantLocal)
+
+    @contextmanager
+    def pooling_disabled(self) -> Iterator[None]:
+        """See :meth:`TokenPoolingClient.pooling_disabled` (a plain ``with`` block)."""
+        before = self._pooling_state.enabled
+        self._pooling_state.enabled = False
+        try:
+            yield
+        finally:
+            self._pooling_state.enabled = before
+
+    def _run_blocking(self, flow: Any) -> Any:
+        """Run a flow from a *sync* method (``upload_points``/``upload_collection`` are sync
+        in ``AsyncQdrantClient``): async local calls finish without a loop; on a server,
+        reads go through a sync ``QdrantClient`` with this client's options."""
+        fallback = None
+        if self._remote:
+            def fallback() -> QdrantClient:
+                if getattr(self, "_blocking_client", None) is None:
+                    self._blocking_client = QdrantClient(**self._init_options)
+                return self._blocking_client
+        return write_path.run_blocking(flow, super(), fallback)
+
+    async def upsert(self, collection_name: str, points: Any, *args: Any, **kwargs: Any) -> models.UpdateResult:
+        """See :meth:`TokenPoolingClient.upsert`."""
+        return await self._run(
+            write_path.upsert(
+                self._pooling_state, collection_name, points, args, kwargs, remote=self._remote
+            )
+        )
+
+    async def update_vectors(
+        self, collection_name: str, points: Sequence[models.PointVectors], *args: Any, **kwargs: Any
+    ) -> models.UpdateResult:
+        """See :meth:`TokenPoolingClient.update_vectors`."""
+        return await self._run(
+            write_path.update_vectors(
+                self._pooling_state, collection_name, points, args, kwargs, remote=self._remote
+            )
+        )
+
+    async def batch_update_points(
+        self, collection_name: str, update_operations: Sequence[Any], *args: Any, **kwargs: Any
+    ) -> list[models.UpdateResult]:
+        """See :meth:`TokenPoolingClient.batch_update_points`."""
+        return await self._run(
+            write_path.batch_update_points(
+                self._pooling_state, collection_name, update_operations, args, kwargs,
+                remote=self._remote,
+            )
+        )
+
+    def upload_points(
+        self,
+        collection_name: str,
+        points: Iterable[models.PointStruct],
+        batch_size: int = 64,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        """See :meth:`TokenPoolingClient.upload_points` (sync, like the parent's)."""
+        return self._run_blocking(
+            write_path.upload_points(
+                self._pooling_state, collection_name, points, batch_size, args, kwargs,
+                remote=self._remote,
+            )
+        )
+
+    def upload_collection(
+        self,
+        collection_name: str,
+        vectors: Any,
+        payload: Iterable[dict[Any, Any]] | None = None,
+        ids: Iterable[Any] | None = None,
+        batch_size: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        """See :meth:`TokenPoolingClient.upload_collection` (sync, like the parent's)."""
+        return self._run_blocking(
+            write_path.upload_collection(
+                self._pooling_state, collection_name, vectors, payload, ids, batch_size, kwargs,
+                remote=self._remote,
+            )
+        )
+
+    async def recreate_collection(  # type: ignore[override]
+        self,
+        collection_name: str,
+        vectors_config: models.VectorParams | Mapping[str, models.VectorParams] | None = None,
+        *,
+        pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """See :meth:`TokenPoolingClient.recreate_collection`."""
+        return await self._run(
+            store.create_collection(
+                self._pooling_state, collection_name, vectors_config, pooling, kwargs,
+                method="recreate_collection",
+            )
+        )
+
+    async def update_collection(self, collection_name: str, *args: Any, **kwargs: Any) -> bool:
+        self._pooling_state.forget(collection_name)
+        try:
+            return await super().update_collection(collection_name, *args, **kwargs)
+        finally:
+            self._pooling_state.forget(collection_name)
+
+    async def create_vector_name(self, collection_name: str, *args: Any, **kwargs: Any) -> Any:
+        self._pooling_state.forget(collection_name)
+        return await super().create_vector_name(collection_name, *args, **kwargs)
+
+    async def delete_vector_name(self, collection_name: str, *args: Any, **kwargs: Any) -> Any:
+        self._pooling_state.forget(collection_name)
+        return await super().delete_vector_name(collection_name, *args, **kwargs)
+
+    async def close(self, *args: Any, **kwargs: Any) -> None:
+        blocking = getattr(self, "_blocking_client", None)
+        if blocking is not None:
+            self._blocking_client = None
+            blocking.close()
+        await super().close(*args, **kwargs)

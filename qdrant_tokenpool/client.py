@@ -7,12 +7,14 @@ Thin by design: each method runs a flow from :mod:`store`, :mod:`write_path` or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from qdrant_client import QdrantClient, models
+from qdrant_client.local.qdrant_local import QdrantLocal
 
-from . import store
+from . import store, write_path
 from ._flow import Flow, T, run_sync
 from .config import PoolingConfig, PoolingMap
 
@@ -101,3 +103,116 @@ class TokenPoolingClient(QdrantClient):
     def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
         self._pooling_state.forget(collection_name)
         return super().delete_collection(collection_name, **kwargs)
+
+    # -- write path: pooled before the parent writes (see qdrant_tokenpool.write_path) -----
+    @property
+    def _remote(self) -> bool:
+        return not isinstance(self._client, QdrantLocal)
+
+    @contextmanager
+    def pooling_disabled(self) -> Iterator[None]:
+        """Write vectors as given, unpooled, inside the ``with`` block (this client, all
+        threads). Use it to copy already pooled data, e.g. ``QdrantClient.migrate`` into
+        this client: pooling pooled vectors again would shrink them twice."""
+        before = self._pooling_state.enabled
+        self._pooling_state.enabled = False
+        try:
+            yield
+        finally:
+            self._pooling_state.enabled = before
+
+    def upsert(self, collection_name: str, points: Any, *args: Any, **kwargs: Any) -> models.UpdateResult:
+        """``QdrantClient.upsert`` with configured multivectors pooled (points or ``Batch``)."""
+        return self._run(
+            write_path.upsert(
+                self._pooling_state, collection_name, points, args, kwargs, remote=self._remote
+            )
+        )
+
+    def update_vectors(
+        self, collection_name: str, points: Sequence[models.PointVectors], *args: Any, **kwargs: Any
+    ) -> models.UpdateResult:
+        """``QdrantClient.update_vectors`` with configured multivectors pooled."""
+        return self._run(
+            write_path.update_vectors(
+                self._pooling_state, collection_name, points, args, kwargs, remote=self._remote
+            )
+        )
+
+    def batch_update_points(
+        self, collection_name: str, update_operations: Sequence[Any], *args: Any, **kwargs: Any
+    ) -> list[models.UpdateResult]:
+        """``QdrantClient.batch_update_points`` with upsert / update-vectors operations pooled."""
+        return self._run(
+            write_path.batch_update_points(
+                self._pooling_state, collection_name, update_operations, args, kwargs,
+                remote=self._remote,
+            )
+        )
+
+    def upload_points(
+        self,
+        collection_name: str,
+        points: Iterable[models.PointStruct],
+        batch_size: int = 64,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        """``QdrantClient.upload_points`` with configured multivectors pooled, streamed
+        ``batch_size`` points at a time."""
+        return self._run(
+            write_path.upload_points(
+                self._pooling_state, collection_name, points, batch_size, args, kwargs,
+                remote=self._remote,
+            )
+        )
+
+    def upload_collection(
+        self,
+        collection_name: str,
+        vectors: Any,
+        payload: Iterable[dict[Any, Any]] | None = None,
+        ids: Iterable[Any] | None = None,
+        batch_size: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        """``QdrantClient.upload_collection`` with configured multivectors pooled, streamed
+        ``batch_size`` points at a time (dict of columns, ``(N, n, d)`` array or iterable)."""
+        return self._run(
+            write_path.upload_collection(
+                self._pooling_state, collection_name, vectors, payload, ids, batch_size, kwargs,
+                remote=self._remote,
+            )
+        )
+
+    # -- schema changes forget the cached config ------------------------------------------
+    def recreate_collection(  # type: ignore[override]
+        self,
+        collection_name: str,
+        vectors_config: models.VectorParams | Mapping[str, models.VectorParams] | None = None,
+        *,
+        pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """``QdrantClient.recreate_collection`` (deprecated upstream) plus ``pooling=``."""
+        return self._run(
+            store.create_collection(
+                self._pooling_state, collection_name, vectors_config, pooling, kwargs,
+                method="recreate_collection",
+            )
+        )
+
+    def update_collection(self, collection_name: str, *args: Any, **kwargs: Any) -> bool:
+        self._pooling_state.forget(collection_name)
+        try:
+            return super().update_collection(collection_name, *args, **kwargs)
+        finally:
+            self._pooling_state.forget(collection_name)
+
+    def create_vector_name(self, collection_name: str, *args: Any, **kwargs: Any) -> Any:
+        self._pooling_state.forget(collection_name)
+        return super().create_vector_name(collection_name, *args, **kwargs)
+
+    def delete_vector_name(self, collection_name: str, *args: Any, **kwargs: Any) -> Any:
+        self._pooling_state.forget(collection_name)
+        return super().delete_vector_name(collection_name, *args, **kwargs)

@@ -1,0 +1,452 @@
+"""Write path on every backend: each write method, sync and async, pools what is configured.
+
+Every writer below is an ``async def`` that awaits only what the client returns as
+awaitable, so one writer serves the sync client (run with ``asyncio.run``) and the async
+client (awaited in an anyio test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import numpy as np
+import pytest
+from qdrant_client import models
+
+from qdrant_tokenpool import InvalidMultivectorError, PoolingConfig, pool_tokens
+
+DIM = 16
+DENSE = 8
+MAXSIM = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+
+
+def vectors_config() -> dict[str, models.VectorParams]:
+    # DOT for the untouched vectors: Qdrant stores them exactly as given (Cosine normalises).
+    return {
+        "colbert": models.VectorParams(size=DIM, distance=models.Distance.COSINE, multivector_config=MAXSIM),
+        "plain_mv": models.VectorParams(size=DIM, distance=models.Distance.DOT, multivector_config=MAXSIM),
+        "dense": models.VectorParams(size=DENSE, distance=models.Distance.DOT),
+    }
+
+
+async def aw(x: Any) -> Any:
+    return await x if inspect.isawaitable(x) else x
+
+
+def make_docs(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    docs = []
+    for i in range(n):
+        tokens = int(rng.integers(3, 20))
+        docs.append(
+            {
+                "id": i,
+                "colbert": rng.normal(size=(tokens, DIM)).astype(np.float32),
+                "plain_mv": rng.normal(size=(4, DIM)).astype(np.float32),
+                "dense": rng.normal(size=DENSE).astype(np.float32),
+                "payload": {"i": i, "tag": f"doc-{i}"},
+            }
+        )
+    return docs
+
+
+def point(d: dict[str, Any]) -> models.PointStruct:
+    return models.PointStruct(
+        id=d["id"],
+        vector={"colbert": d["colbert"].tolist(), "plain_mv": d["plain_mv"].tolist(), "dense": d["dense"].tolist()},
+        payload=d["payload"],
+    )
+
+
+# -- one writer per write method (and request shape) ---------------------------------------
+async def w_upsert_points(c, name, docs):
+    await aw(c.upsert(name, [point(d) for d in docs]))
+
+
+async def w_upsert_batch(c, name, docs):
+    batch = models.Batch(
+        ids=[d["id"] for d in docs],
+        vectors={k: [d[k].tolist() for d in docs] for k in ("colbert", "plain_mv", "dense")},
+        payloads=[d["payload"] for d in docs],
+    )
+    await aw(c.upsert(name, batch))
+
+
+async def w_upload_points(c, name, docs):
+    # a generator: streamed in batches
+    await aw(c.upload_points(name, (point(d) for d in docs), batch_size=16, wait=True))
+
+
+async def w_upload_collection(c, name, docs):
+    await aw(
+        c.upload_collection(
+            name,
+            vectors={
+                "colbert": [d["colbert"] for d in docs],  # ragged: a list of (n_i, d) arrays
+                "plain_mv": np.stack([d["plain_mv"] for d in docs]),
+                "dense": np.stack([d["dense"] for d in docs]),
+            },
+            payload=[d["payload"] for d in docs],
+            ids=[d["id"] for d in docs],
+            batch_size=16,
+            wait=True,
+        )
+    )
+
+
+async def w_batch_upsert_list(c, name, docs):
+    op = models.UpsertOperation(upsert=models.PointsList(points=[point(d) for d in docs]))
+    await aw(c.batch_update_points(name, [op]))
+
+
+async def w_batch_upsert_batch(c, name, docs):
+    batch = models.Batch(
+        ids=[d["id"] for d in docs],
+        vectors={k: [d[k].tolist() for d in docs] for k in ("colbert", "plain_mv", "dense")},
+        payloads=[d["payload"] for d in docs],
+    )
+    await aw(c.batch_update_points(name, [models.UpsertOperation(upsert=models.PointsBatch(batch=batch))]))
+
+
+async def _without_colbert(c, name, docs):
+    # points first written without the pooled vector; the tested call then adds it
+    with c.pooling_disabled():
+        await aw(
+            c.upsert(
+                name,
+                [
+                    models.PointStruct(
+                        id=d["id"],
+                        vector={"plain_mv": d["plain_mv"].tolist(), "dense": d["dense"].tolist()},
+                        payload=d["payload"],
+                    )
+                    for d in docs
+                ],
+            )
+        )
+
+
+async def w_update_vectors(c, name, docs):
+    await _without_colbert(c, name, docs)
+    pv = [models.PointVectors(id=d["id"], vector={"colbert": d["colbert"].tolist()}) for d in docs]
+    await aw(c.update_vectors(name, pv))
+
+
+async def w_batch_update_vectors(c, name, docs):
+    await _without_colbert(c, name, docs)
+    pv = [models.PointVectors(id=d["id"], vector={"colbert": d["colbert"].tolist()}) for d in docs]
+    op = models.UpdateVectorsOperation(update_vectors=models.UpdateVectors(points=pv))
+    await aw(c.batch_update_points(name, [op]))
+
+
+WRITERS = {
+    "upsert-points": w_upsert_points,
+    "upsert-batch": w_upsert_batch,
+    "upload_points": w_upload_points,
+    "upload_collection": w_upload_collection,
+    "batch-upsert-list": w_batch_upsert_list,
+    "batch-upsert-batch": w_batch_upsert_batch,
+    "update_vectors": w_update_vectors,
+    "batch-update-vectors": w_batch_update_vectors,
+}
+
+
+# -- checks ------------------------------------------------------------------------------
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+async def read_all(c, name, ids) -> dict[Any, models.Record]:
+    recs = await aw(c.retrieve(name, ids, with_vectors=True, with_payload=True))
+    return {r.id: r for r in recs}
+
+
+async def check_pooled(c, name, docs, pool_factor):
+    got = await read_all(c, name, [d["id"] for d in docs])
+    assert sorted(got) == sorted(d["id"] for d in docs)
+    for d in docs:
+        rec = got[d["id"]]
+        expected = pool_tokens(d["colbert"], pool_factor)
+        stored = np.asarray(rec.vector["colbert"], dtype=np.float32)
+        assert stored.shape == expected.shape  # exactly the pooled count
+        # a Cosine collection stores unit rows (the protected token is not normalised by pooling)
+        np.testing.assert_allclose(stored, unit_rows(expected), atol=1e-5)
+        # untouched vectors and payloads: exactly as written
+        np.testing.assert_array_equal(np.asarray(rec.vector["plain_mv"], dtype=np.float32), d["plain_mv"])
+        np.testing.assert_array_equal(np.asarray(rec.vector["dense"], dtype=np.float32), d["dense"])
+        assert rec.payload == d["payload"]
+
+
+async def create(c, name, pool_factor=2):
+    await aw(c.create_collection(name, vectors_config(), pooling={"colbert": PoolingConfig(pool_factor=pool_factor)}))
+
+
+# -- pooled writes, per method, sync and async ----------------------------------------------
+@pytest.mark.parametrize("method", list(WRITERS))
+def test_sync_write_pools(client, collection_name, method):
+    async def go():
+        await create(client, collection_name, pool_factor=3)
+        docs = make_docs(12)
+        await WRITERS[method](client, collection_name, docs)
+        await check_pooled(client, collection_name, docs, 3)
+
+    asyncio.run(go())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", list(WRITERS))
+async def test_async_write_pools(async_client, collection_name, method):
+    await create(async_client, collection_name, pool_factor=3)
+    docs = make_docs(12, seed=1)
+    await WRITERS[method](async_client, collection_name, docs)
+    await check_pooled(async_client, collection_name, docs, 3)
+
+
+# -- a bad point in a batch of 100 leaves the collection unchanged ------------------------
+BAD = {
+    "dense-for-multivector": lambda rng: rng.normal(size=DIM).astype(np.float32),
+    "wrong-dim": lambda rng: rng.normal(size=(5, DIM + 1)).astype(np.float32),
+    "nan": lambda rng: np.where(np.eye(5, DIM) > 0, np.nan, 1.0).astype(np.float32),
+    "empty": lambda rng: np.zeros((0, DIM), dtype=np.float32),
+}
+BAD_ID = 77  # in the second upload batch of 64
+
+
+async def check_bad_batch(c, name, method, bad_kind):
+    await create(c, name)
+    before = make_docs(3, seed=5)
+    await w_upsert_points(c, name, before)
+    docs = make_docs(100, seed=6)  # ids 0..99 overlap the 3 stored points
+    docs[BAD_ID]["colbert"] = BAD[bad_kind](np.random.default_rng(0))
+    with pytest.raises(InvalidMultivectorError) as err:
+        await WRITERS[method](c, name, docs)
+    assert err.value.point_id == BAD_ID and err.value.vector_name == "colbert"
+    assert f"point {BAD_ID}" in str(err.value) and "'colbert'" in str(err.value)
+    assert (await aw(c.count(name))).count == 3
+    await check_pooled(c, name, before, 2)
+
+
+INSERTS = [m for m in WRITERS if m not in ("update_vectors", "batch-update-vectors")]
+
+
+@pytest.mark.parametrize("bad_kind", list(BAD))
+@pytest.mark.parametrize("method", INSERTS)
+def test_sync_bad_point_writes_nothing(client, collection_name, method, bad_kind):
+    asyncio.run(check_bad_batch(client, collection_name, method, bad_kind))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", INSERTS)
+async def test_async_bad_point_writes_nothing(async_client, collection_name, method):
+    await check_bad_batch(async_client, collection_name, method, "wrong-dim")
+
+
+async def check_bad_update(c, name, method):
+    await create(c, name)
+    docs = make_docs(100, seed=8)
+    await w_upsert_points(c, name, docs)
+    new = make_docs(100, seed=9)
+    new[BAD_ID]["colbert"] = new[BAD_ID]["colbert"][:, :-1]
+    pv = [models.PointVectors(id=d["id"], vector={"colbert": d["colbert"].tolist()}) for d in new]
+    with pytest.raises(InvalidMultivectorError, match=f"point {BAD_ID}, vector 'colbert': wrong dimension"):
+        if method == "update_vectors":
+            await aw(c.update_vectors(name, pv))
+        else:
+            op = models.UpdateVectorsOperation(update_vectors=models.UpdateVectors(points=pv))
+            await aw(c.batch_update_points(name, [op]))
+    await check_pooled(c, name, docs, 2)  # the old vectors, all of them
+
+
+@pytest.mark.parametrize("method", ["update_vectors", "batch-update-vectors"])
+def test_sync_bad_update_writes_nothing(client, collection_name, method):
+    asyncio.run(check_bad_update(client, collection_name, method))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", ["update_vectors", "batch-update-vectors"])
+async def test_async_bad_update_writes_nothing(async_client, collection_name, method):
+    await check_bad_update(async_client, collection_name, method)
+
+
+# -- config: survives clients, separate per collection, extras ------------------------------
+def test_config_survives_new_client_and_pools_there(reopen, collection_name):
+    first = reopen()
+    asyncio.run(create(first, collection_name, pool_factor=4))
+    first.close()
+    second = reopen()
+    try:
+        assert second.get_pooling(collection_name) == {"colbert": PoolingConfig(pool_factor=4)}
+        docs = make_docs(5)
+        asyncio.run(w_upsert_points(second, collection_name, docs))
+        asyncio.run(check_pooled(second, collection_name, docs, 4))
+    finally:
+        second.close()
+
+
+@pytest.mark.anyio
+async def test_async_config_survives_new_client(reopen_async, collection_name):
+    first = reopen_async()
+    await create(first, collection_name, pool_factor=4)
+    await first.close()
+    second = reopen_async()
+    try:
+        assert await second.get_pooling(collection_name) == {"colbert": PoolingConfig(pool_factor=4)}
+        docs = make_docs(5)
+        await w_upsert_points(second, collection_name, docs)
+        await check_pooled(second, collection_name, docs, 4)
+    finally:
+        await second.close()
+
+
+def test_two_collections_with_different_pool_factors(client, collection_name):
+    other = collection_name + "_b"
+    try:
+        asyncio.run(create(client, collection_name, pool_factor=2))
+        asyncio.run(create(client, other, pool_factor=4))
+        docs = make_docs(6)
+        asyncio.run(w_upsert_points(client, collection_name, docs))
+        asyncio.run(w_upsert_points(client, other, docs))
+        asyncio.run(check_pooled(client, collection_name, docs, 2))
+        asyncio.run(check_pooled(client, other, docs, 4))
+    finally:
+        client.delete_collection(other)
+
+
+def test_unconfigured_collection_passes_through(client, collection_name):
+    client.create_collection(collection_name, vectors_config())
+    docs = make_docs(4)
+    asyncio.run(w_upsert_points(client, collection_name, docs))
+    recs = asyncio.run(read_all(client, collection_name, [d["id"] for d in docs]))
+    for d in docs:
+        stored = np.asarray(recs[d["id"]].vector["colbert"], dtype=np.float32)
+        np.testing.assert_allclose(stored, unit_rows(d["colbert"]), atol=1e-6)  # all tokens kept
+
+
+def test_extra_vectors_are_filled(client, collection_name):
+    cfg = PoolingConfig(pool_factor=2, summary_vector="summary", keep_original_vector="full")
+    mv = vectors_config()["colbert"]
+    client.create_collection(collection_name, {"colbert": mv}, pooling={"colbert": cfg})
+    docs = make_docs(5)
+    client.upsert(collection_name, [models.PointStruct(id=d["id"], vector={"colbert": d["colbert"]}) for d in docs])
+    recs = asyncio.run(read_all(client, collection_name, [d["id"] for d in docs]))
+    for d in docs:
+        v = recs[d["id"]].vector
+        assert np.asarray(v["colbert"]).shape == pool_tokens(d["colbert"], 2).shape
+        np.testing.assert_allclose(np.asarray(v["full"]), unit_rows(d["colbert"]), atol=1e-6)
+        mean = unit_rows(d["colbert"]).mean(axis=0)
+        np.testing.assert_allclose(np.asarray(v["summary"]), mean / np.linalg.norm(mean), atol=1e-6)
+
+
+def test_default_unnamed_vector_is_pooled(client, collection_name):
+    client.create_collection(
+        collection_name, vectors_config()["colbert"], pooling=PoolingConfig(pool_factor=2)
+    )
+    docs = make_docs(4)
+    client.upsert(collection_name, [models.PointStruct(id=d["id"], vector=d["colbert"].tolist()) for d in docs])
+    client.upload_collection(
+        collection_name, [d["colbert"] for d in docs], ids=[10 + d["id"] for d in docs], wait=True
+    )
+    for offset in (0, 10):
+        recs = client.retrieve(collection_name, [offset + d["id"] for d in docs], with_vectors=True)
+        by_id = {r.id: r for r in recs}
+        for d in docs:
+            stored = np.asarray(by_id[offset + d["id"]].vector, dtype=np.float32)
+            np.testing.assert_allclose(stored, unit_rows(pool_tokens(d["colbert"], 2)), atol=1e-5)
+    with pytest.raises(InvalidMultivectorError, match="point 99, default vector '': expected a multivector"):
+        client.upsert(collection_name, [models.PointStruct(id=99, vector=[0.5] * DIM)])
+
+
+def test_upload_collection_streams_a_generator(client, collection_name):
+    asyncio.run(create(client, collection_name, pool_factor=2))
+    docs = make_docs(40)
+    consumed = []
+
+    def gen():
+        for d in docs:
+            consumed.append(d["id"])
+            yield {"colbert": d["colbert"], "plain_mv": d["plain_mv"], "dense": d["dense"]}
+
+    client.upload_collection(
+        collection_name, gen(), payload=(d["payload"] for d in docs), ids=iter(range(40)), batch_size=8, wait=True
+    )
+    assert consumed == list(range(40))
+    asyncio.run(check_pooled(client, collection_name, docs, 2))
+
+
+def test_inference_object_on_pooled_vector_is_refused(client, collection_name):
+    asyncio.run(create(client, collection_name))
+    doc = models.Document(text="hello", model="colbert-ir/colbertv2.0")
+    with pytest.raises(InvalidMultivectorError, match="point 1, vector 'colbert': got a models.Document"):
+        client.upsert(collection_name, [models.PointStruct(id=1, vector={"colbert": doc})])
+    assert client.count(collection_name).count == 0
+
+
+def test_too_large_multivector_is_refused(client, collection_name):
+    asyncio.run(create(client, collection_name))
+    huge = np.ones((1_048_576 // DIM, DIM), dtype=np.float32)
+    with pytest.raises(InvalidMultivectorError, match="too large"):
+        client.upsert(collection_name, [models.PointStruct(id=1, vector={"colbert": huge})])
+
+
+def test_pooling_disabled_and_migrate(client, collection_name):
+    asyncio.run(create(client, collection_name, pool_factor=2))
+    docs = make_docs(6)
+    asyncio.run(w_upsert_points(client, collection_name, docs))
+    # copy the pooled collection into a second, embedded pooling client: without pooling
+    from qdrant_tokenpool import TokenPoolingClient
+
+    dest = TokenPoolingClient(":memory:")
+    try:
+        with dest.pooling_disabled():
+            client.migrate(dest, [collection_name])
+        assert dest.get_pooling(collection_name) == {"colbert": PoolingConfig(pool_factor=2)}
+        asyncio.run(check_pooled(dest, collection_name, docs, 2))  # pooled once, not twice
+        # and pooling is back on afterwards
+        more = make_docs(2, seed=3)
+        for d in more:
+            d["id"] += 100
+        asyncio.run(w_upsert_points(dest, collection_name, more))
+        asyncio.run(check_pooled(dest, collection_name, more, 2))
+    finally:
+        dest.close()
+
+
+def test_schema_changes_refresh_the_cached_config(client, collection_name):
+    client.create_collection(collection_name, {"dense": vectors_config()["dense"]})
+    assert client.get_pooling(collection_name) == {}  # cached now
+    client.create_vector_name(
+        collection_name,
+        "colbert",
+        models.DenseVectorNameConfig(
+            dense=models.DenseVectorConfig(size=DIM, distance=models.Distance.COSINE, multivector_config=MAXSIM)
+        ),
+    )
+    client.set_pooling(collection_name, {"colbert": PoolingConfig(pool_factor=2)})
+    docs = make_docs(2)
+    client.upsert(collection_name, [models.PointStruct(id=d["id"], vector={"colbert": d["colbert"]}) for d in docs])
+    stored = client.retrieve(collection_name, [0], with_vectors=True)[0].vector["colbert"]
+    assert len(stored) == len(pool_tokens(docs[0]["colbert"], 2))
+    # a metadata change made by update_collection (as another tool would) is seen at once
+    client.update_collection(
+        collection_name,
+        metadata={"qdrant_tokenpool": {"format": 1, "vectors": {"colbert": {"pool_factor": 3}}}},
+    )
+    assert client.get_pooling(collection_name) == {"colbert": PoolingConfig(pool_factor=3)}
+
+
+def test_another_clients_change_is_seen_after_refresh(reopen, backend, collection_name):
+    if not backend.remote:
+        pytest.skip("two clients on one embedded path cannot be open at once")
+    a, b = reopen(), reopen()
+    try:
+        asyncio.run(create(a, collection_name, pool_factor=2))
+        assert b.get_pooling(collection_name) == {"colbert": PoolingConfig(pool_factor=2)}
+        a.set_pooling(collection_name, {"colbert": PoolingConfig(pool_factor=4)})
+        assert b.get_pooling(collection_name) == {"colbert": PoolingConfig(pool_factor=2)}  # cached
+        b.refresh_pooling(collection_name)
+        assert b.get_pooling(collection_name) == {"colbert": PoolingConfig(pool_factor=4)}
+    finally:
+        a.close()
+        b.close()

@@ -1,0 +1,736 @@
+"""Write path: pool the configured multivectors of any write request before it reaches Qdrant.
+
+Two layers:
+
+1. Pure helpers (no I/O). A :class:`PoolingJob` collects the configured multivectors of
+   one request while ``plan_*`` functions walk the request's shape (``PointStruct`` /
+   ``Record`` / ``PointVectors`` lists, ``Batch``, ``UpsertOperation`` and
+   ``UpdateVectorsOperation`` with ``PointsList`` or ``PointsBatch``). Walking validates
+   every configured multivector of the *whole* request first (errors name the point id,
+   the vector name and the problem); :meth:`PoolingJob.run` then pools them with one
+   :func:`~qdrant_tokenpool.pooling.pool_batch` call per config (all cores); finally the
+   plan's builder makes the new request, building each model once, from lists made
+   once per pooled array. Vectors and points with nothing configured are the very same
+   objects in the output; a request with nothing configured is returned as is.
+2. Flows (see :mod:`qdrant_tokenpool._flow`) for ``upsert``, ``update_vectors``,
+   ``batch_update_points``, ``upload_points`` and ``upload_collection``, shared by the
+   sync and async clients.
+
+Server limits that the embedded backend does not enforce are applied on every backend:
+a multivector of :data:`MAX_MULTIVECTOR_FLOATS` floats or more is refused, and on remote
+backends a rewritten request is split so that each REST body stays under 32 MiB.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from qdrant_client import models
+
+from . import store
+from ._flow import Flow, T, call
+from .config import PoolingConfig
+from .pooling import pool_batch
+from .store import CollectionPooling, PoolingState, UnknownCollectionError
+from .validation import InvalidMultivectorError, as_multivector, to_numpy
+
+__all__ = [
+    "MAX_MULTIVECTOR_FLOATS",
+    "MAX_REQUEST_BYTES",
+    "JSON_BYTES_PER_FLOAT",
+    "REQUEST_FLOAT_BUDGET",
+    "PoolingJob",
+    "plan_points",
+    "plan_batch",
+    "plan_operations",
+    "pool_points",
+    "pool_batch_request",
+    "pool_operations",
+    "split_points",
+    "split_batch",
+    "split_operations",
+    "count_floats",
+    "upsert",
+    "update_vectors",
+    "batch_update_points",
+    "upload_points",
+    "upload_collection",
+    "run_blocking",
+]
+
+MAX_MULTIVECTOR_FLOATS = 1_048_576
+"""Qdrant servers refuse a multivector with this many floats (n x d) or more; so do we."""
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""Qdrant's default REST body limit (``service.max_request_size_mb`` = 32)."""
+
+JSON_BYTES_PER_FLOAT = 22
+"""Upper estimate of one float32 value's size in a JSON body (``-0.012345678918063641,``)."""
+
+REQUEST_FLOAT_BUDGET = (MAX_REQUEST_BYTES - 4 * 1024 * 1024) // JSON_BYTES_PER_FLOAT
+"""Floats per request when splitting for a remote backend (4 MiB left for ids, payloads)."""
+
+INFERENCE_TYPES: tuple[type, ...] = (models.Document, models.Image, models.InferenceObject)
+
+
+# ---------------------------------------------------------------------------------------
+# Collecting, validating and pooling
+# ---------------------------------------------------------------------------------------
+@dataclass
+class _Item:
+    config: PoolingConfig
+    array: np.ndarray  # validated (n, d) float32
+    pooled: np.ndarray | None = None
+
+
+class PoolingJob:
+    """The configured multivectors of one request: validated on :meth:`add`, pooled on :meth:`run`.
+
+    Args:
+        cp: the collection's vectors and pooling config.
+        keep: ``False`` validates only (nothing is kept, :meth:`run` is not allowed);
+            used to check a whole streamed upload before its first batch is sent.
+        workers: threads for :func:`pool_batch` (``None``: all cores).
+    """
+
+    def __init__(self, cp: CollectionPooling, *, keep: bool = True, workers: int | None = None):
+        self.cp = cp
+        self.keep = keep
+        self.workers = workers
+        self.items: list[_Item] = []
+        self.ran = False
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, raw: Any, *, point_id: Any, vector_name: str) -> int:
+        """Validate one document's multivector of a configured vector; returns its index.
+
+        ``raw``: ``(n, d)`` list, numpy array or torch tensor.
+
+        Raises:
+            InvalidMultivectorError: naming ``point_id``, ``vector_name`` and the problem
+                (inference object, single dense vector, wrong ``d``, ragged, empty,
+                NaN/inf, zero row, or ``n * d >= MAX_MULTIVECTOR_FLOATS``).
+        """
+        cfg = self.cp.pooling[vector_name]
+        if isinstance(raw, INFERENCE_TYPES):
+            raise InvalidMultivectorError(
+                f"got a models.{type(raw).__name__} (an inference object) for a pooled "
+                "vector: pooling needs the token vectors, so embed on the client (e.g. with "
+                "qdrant_tokenpool.encoders) and write the (n, d) vectors",
+                point_id=point_id,
+                vector_name=vector_name,
+            )
+        spec = self.cp.vectors.get(vector_name)
+        arr = as_multivector(
+            raw, dim=spec.size if spec else None, point_id=point_id, vector_name=vector_name
+        )
+        if arr.size >= MAX_MULTIVECTOR_FLOATS:
+            raise InvalidMultivectorError(
+                f"multivector too large: {arr.shape[0]} x {arr.shape[1]} = {arr.size} floats; "
+                f"Qdrant accepts fewer than {MAX_MULTIVECTOR_FLOATS} floats per multivector",
+                point_id=point_id,
+                vector_name=vector_name,
+            )
+        if not self.keep:
+            return -1
+        self.items.append(_Item(cfg, arr))
+        return len(self.items) - 1
+
+    def run(self) -> None:
+        """Pool every collected multivector: one :func:`pool_batch` call per distinct config."""
+        if not self.keep:
+            raise RuntimeError("a validate-only PoolingJob cannot pool")
+        groups: dict[tuple[int, str, int], list[int]] = {}
+        for i, item in enumerate(self.items):
+            c = item.config
+            groups.setdefault((c.pool_factor, c.method, c.protected_tokens), []).append(i)
+        for (pf, method, protected), idx in groups.items():
+            pooled = pool_batch(
+                [self.items[i].array for i in idx],
+                pf,
+                method=method,
+                protected_tokens=protected,
+                workers=self.workers,
+            )
+            for i, p in zip(idx, pooled):
+                self.items[i].pooled = p
+        self.ran = True
+
+    # -- outputs, as lists (what the models hold) ---------------------------------------
+    def pooled(self, i: int) -> list[list[float]]:
+        """Pooled multivector ``i`` as a nested list (``(m, d)``)."""
+        p = self.items[i].pooled
+        if p is None:
+            raise RuntimeError("PoolingJob.run() has not been called")
+        return p.tolist()
+
+    def summary(self, i: int) -> list[float]:
+        """Summary vector of document ``i``: the normalised mean of its normalised token vectors."""
+        return summary_vector(self.items[i].array).tolist()
+
+    def original(self, i: int) -> list[list[float]]:
+        """Document ``i``'s validated, unpooled float32 multivector as a nested list."""
+        return self.items[i].array.tolist()
+
+    def with_extras(self, out: dict[str, Any], i: int, vector_name: str, given: Any) -> None:
+        """Put pooled ``i`` under ``vector_name`` in ``out`` and fill the config's extra
+        vectors, unless ``given`` (the request's own vectors) names them already."""
+        out[vector_name] = self.pooled(i)
+        cfg = self.items[i].config
+        if cfg.summary_vector and cfg.summary_vector not in given:
+            out[cfg.summary_vector] = self.summary(i)
+        if cfg.keep_original_vector and cfg.keep_original_vector not in given:
+            out[cfg.keep_original_vector] = self.original(i)
+
+
+def summary_vector(tokens: np.ndarray) -> np.ndarray:
+    """Normalised mean of the L2-normalised rows of ``tokens`` ``(n, d)``; float32 ``(d,)``.
+
+    A mean that is the zero vector (opposite tokens cancel out) is returned as the
+    normalised first token instead, so the summary always has a direction.
+    """
+    x = np.asarray(tokens, dtype=np.float32)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    mean = unit.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if not np.isfinite(norm) or norm < 1e-12:
+        return unit[0].astype(np.float32)
+    return (mean / norm).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------
+# Plans: walk a request shape, add its configured multivectors to the job, return a builder
+# ---------------------------------------------------------------------------------------
+Builder = Callable[[], Any]
+
+
+def _plan_struct(vector: Any, point_id: Any, job: PoolingJob) -> Builder | None:
+    """Plan one point's ``VectorStruct`` (dict of named vectors, or the unnamed vector)."""
+    pooling = job.cp.pooling
+    if vector is None:
+        return None
+    if isinstance(vector, dict):
+        names = [n for n in vector if n in pooling]
+        if not names:
+            return None
+        idx = {n: job.add(vector[n], point_id=point_id, vector_name=n) for n in names}
+
+        def build_named() -> dict[str, Any]:
+            out = dict(vector)
+            for n, i in idx.items():
+                job.with_extras(out, i, n, vector)
+            return out
+
+        return build_named
+    if "" in pooling:
+        i = job.add(vector, point_id=point_id, vector_name="")
+        return lambda: job.pooled(i)
+    return None
+
+
+def _replace(model: Any, **update: Any) -> Any:
+    """Shallow copy of a pydantic model with fields replaced (no re-validation: fast)."""
+    return model.model_copy(update=update)
+
+
+def plan_points(points: Sequence[Any], job: PoolingJob) -> Callable[[], list[Any]] | None:
+    """Plan a list of ``PointStruct`` / ``Record`` / ``PointVectors`` (anything with
+    ``.id`` and ``.vector``). ``None`` when nothing in it is configured."""
+    builders: list[tuple[int, Builder]] = []
+    for k, p in enumerate(points):
+        if not hasattr(p, "vector"):
+            raise TypeError(
+                f"cannot pool {type(p).__module__}.{type(p).__name__} (point #{k}): use "
+                "qdrant_client.models.PointStruct / PointVectors"
+            )
+        b = _plan_struct(p.vector, p.id, job)
+        if b is not None:
+            builders.append((k, b))
+    if not builders:
+        return None
+
+    def build() -> list[Any]:
+        out = list(points)
+        for k, b in builders:
+            out[k] = _replace(out[k], vector=b())
+        return out
+
+    return build
+
+
+def plan_batch(batch: models.Batch, job: PoolingJob) -> Builder | None:
+    """Plan a column-wise ``Batch``. ``None`` when none of its vectors is configured."""
+    pooling = job.cp.pooling
+    vectors, ids = batch.vectors, batch.ids
+
+    def pid(k: int) -> Any:
+        return ids[k] if k < len(ids) else f"#{k}"
+
+    if isinstance(vectors, dict):
+        names = [n for n in vectors if n in pooling]
+        if not names:
+            return None
+        idx = {
+            n: [job.add(v, point_id=pid(k), vector_name=n) for k, v in enumerate(vectors[n])]
+            for n in names
+        }
+
+        def build_named() -> models.Batch:
+            out = dict(vectors)
+            for n, ii in idx.items():
+                out[n] = [job.pooled(i) for i in ii]
+                cfg = pooling[n]
+                if cfg.summary_vector and cfg.summary_vector not in vectors:
+                    out[cfg.summary_vector] = [job.summary(i) for i in ii]
+                if cfg.keep_original_vector and cfg.keep_original_vector not in vectors:
+                    out[cfg.keep_original_vector] = [job.original(i) for i in ii]
+            return _replace(batch, vectors=out)
+
+        return build_named
+    if "" in pooling:
+        ii = [job.add(v, point_id=pid(k), vector_name="") for k, v in enumerate(vectors)]
+        return lambda: _replace(batch, vectors=[job.pooled(i) for i in ii])
+    return None
+
+
+def _plan_operation(op: Any, job: PoolingJob) -> Builder | None:
+    if isinstance(op, models.UpsertOperation):
+        ins = op.upsert
+        if isinstance(ins, models.PointsList):
+            b = plan_points(ins.points, job)
+            return None if b is None else lambda: _replace(op, upsert=_replace(ins, points=b()))
+        if isinstance(ins, models.PointsBatch):
+            bb = plan_batch(ins.batch, job)
+            return None if bb is None else lambda: _replace(op, upsert=_replace(ins, batch=bb()))
+        return None
+    if isinstance(op, models.UpdateVectorsOperation):
+        upd = op.update_vectors
+        b = plan_points(upd.points, job)
+        return None if b is None else lambda: _replace(op, update_vectors=_replace(upd, points=b()))
+    return None  # deletes, payload and other operations carry no vectors
+
+
+def plan_operations(operations: Sequence[Any], job: PoolingJob) -> Callable[[], list[Any]] | None:
+    """Plan ``batch_update_points`` operations. ``None`` when none carries a configured vector."""
+    builders = [(k, b) for k, op in enumerate(operations) if (b := _plan_operation(op, job))]
+    if not builders:
+        return None
+
+    def build() -> list[Any]:
+        out = list(operations)
+        for k, b in builders:
+            out[k] = b()
+        return out
+
+    return build
+
+
+def _pool(plan: Callable[[Any, PoolingJob], Builder | None], request: Any, cp: CollectionPooling) -> Any:
+    job = PoolingJob(cp)
+    builder = plan(request, job)
+    if builder is None:
+        return request
+    job.run()
+    return builder()
+
+
+def pool_points(points: Sequence[Any], cp: CollectionPooling) -> Any:
+    """Validate and pool a list of points; returns ``points`` itself if nothing is configured."""
+    return _pool(plan_points, points, cp)
+
+
+def pool_batch_request(batch: models.Batch, cp: CollectionPooling) -> Any:
+    """Validate and pool a ``Batch``; returns ``batch`` itself if nothing is configured."""
+    return _pool(plan_batch, batch, cp)
+
+
+def pool_operations(operations: Sequence[Any], cp: CollectionPooling) -> Any:
+    """Validate and pool ``batch_update_points`` operations (``operations`` itself if none)."""
+    return _pool(plan_operations, operations, cp)
+
+
+# ---------------------------------------------------------------------------------------
+# Splitting for the REST body limit
+# ---------------------------------------------------------------------------------------
+def count_floats(vector: Any) -> int:
+    """Number of floats a ``VectorStruct`` (or one vector of it) carries in a request."""
+    if vector is None:
+        return 0
+    if isinstance(vector, dict):
+        return sum(count_floats(v) for v in vector.values())
+    if isinstance(vector, np.ndarray):
+        return int(vector.size)
+    if isinstance(vector, models.SparseVector):
+        return 2 * len(vector.indices)
+    if isinstance(vector, (list, tuple)):
+        if not vector:
+            return 0
+        first = vector[0]
+        if isinstance(first, (list, tuple, np.ndarray)):
+            return len(vector) * len(first)
+        return len(vector)
+    return 0
+
+
+def _chunks_by_budget(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]:
+    """Greedy ``[start, stop)`` ranges whose summed sizes stay within ``budget`` (>= 1 item)."""
+    ranges, start, total = [], 0, 0
+    for k, s in enumerate(sizes):
+        if k > start and total + s > budget:
+            ranges.append((start, k))
+            start, total = k, 0
+        total += s
+    if start < len(sizes) or not ranges:
+        ranges.append((start, len(sizes)))
+    return ranges
+
+
+def split_points(points: Sequence[Any], budget: int = REQUEST_FLOAT_BUDGET) -> list[list[Any]]:
+    """Split a list of points into lists carrying at most ``budget`` floats each."""
+    sizes = [count_floats(p.vector) for p in points]
+    return [list(points[a:b]) for a, b in _chunks_by_budget(sizes, budget)]
+
+
+def split_batch(batch: models.Batch, budget: int = REQUEST_FLOAT_BUDGET) -> list[models.Batch]:
+    """Split a ``Batch`` into batches carrying at most ``budget`` floats each."""
+    v = batch.vectors
+    n = len(batch.ids)
+    if isinstance(v, dict):
+        sizes = [sum(count_floats(col[k]) for col in v.values()) for k in range(n)]
+    else:
+        sizes = [count_floats(v[k]) for k in range(n)]
+    ranges = _chunks_by_budget(sizes, budget)
+    if len(ranges) == 1:
+        return [batch]
+    out = []
+    for a, b in ranges:
+        vec = {name: col[a:b] for name, col in v.items()} if isinstance(v, dict) else v[a:b]
+        pay = None if batch.payloads is None else batch.payloads[a:b]
+        out.append(_replace(batch, ids=batch.ids[a:b], vectors=vec, payloads=pay))
+    return out
+
+
+def _batch_floats(batch: models.Batch) -> int:
+    v = batch.vectors
+    return count_floats(v) if isinstance(v, dict) else sum(count_floats(x) for x in v)
+
+
+def _split_operation(op: Any, budget: int) -> list[tuple[Any, int]]:
+    """An operation as one or more operations of at most ``budget`` floats, with sizes."""
+    if isinstance(op, models.UpsertOperation) and isinstance(op.upsert, models.PointsList):
+        ins = op.upsert
+        parts = split_points(ins.points, budget)
+        ops = [op] if len(parts) == 1 else [_replace(op, upsert=_replace(ins, points=p)) for p in parts]
+        return [(o, sum(count_floats(x.vector) for x in p)) for o, p in zip(ops, parts)]
+    if isinstance(op, models.UpsertOperation) and isinstance(op.upsert, models.PointsBatch):
+        ins_b = op.upsert
+        batches = split_batch(ins_b.batch, budget)
+        if len(batches) == 1:
+            return [(op, _batch_floats(ins_b.batch))]
+        return [(_replace(op, upsert=_replace(ins_b, batch=b)), _batch_floats(b)) for b in batches]
+    if isinstance(op, models.UpdateVectorsOperation):
+        upd = op.update_vectors
+        parts = split_points(upd.points, budget)
+        ops = (
+            [op]
+            if len(parts) == 1
+            else [_replace(op, update_vectors=_replace(upd, points=p)) for p in parts]
+        )
+        return [(o, sum(count_floats(x.vector) for x in p)) for o, p in zip(ops, parts)]
+    return [(op, 0)]
+
+
+def split_operations(operations: Sequence[Any], budget: int = REQUEST_FLOAT_BUDGET) -> list[list[Any]]:
+    """Split ``batch_update_points`` operations into requests of at most ``budget`` floats.
+
+    Operations keep their order; an operation larger than the budget becomes several
+    operations of the same kind.
+    """
+    flat: list[tuple[Any, int]] = []
+    for op in operations:
+        flat.extend(_split_operation(op, budget))
+    ranges = _chunks_by_budget([s for _, s in flat], budget)
+    return [[op for op, _ in flat[a:b]] for a, b in ranges]
+
+
+# ---------------------------------------------------------------------------------------
+# Flows, shared by TokenPoolingClient and AsyncTokenPoolingClient
+# ---------------------------------------------------------------------------------------
+def _config(state: PoolingState, collection_name: str) -> Flow[CollectionPooling | None]:
+    """The collection's pooling, or ``None`` when pooling is off, the collection has no
+    config, or it does not exist (the parent method then reports that as usual)."""
+    if not state.enabled:
+        return None
+    try:
+        cp = yield from store.load(state, collection_name)
+    except UnknownCollectionError:
+        return None
+    return cp if cp.pooling else None
+
+
+def upsert(
+    state: PoolingState,
+    collection_name: str,
+    points: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+    budget: int = REQUEST_FLOAT_BUDGET,
+) -> Flow[Any]:
+    """``upsert`` with the configured multivectors pooled (list of points or ``Batch``).
+
+    The whole request is validated and pooled before anything is sent; on a remote
+    backend a rewritten request is then sent in parts of at most ``budget`` floats
+    (returns the last part's ``UpdateResult``).
+    """
+    cp = yield from _config(state, collection_name)
+    if cp is not None:
+        if isinstance(points, models.Batch):
+            new = pool_batch_request(points, cp)
+            if new is not points:
+                return (yield from _send_parts("upsert", collection_name, split_batch(new, budget) if remote else [new], args, kwargs))
+        else:
+            points = points if isinstance(points, Sequence) else list(points)
+            new = pool_points(points, cp)
+            if new is not points:
+                return (yield from _send_parts("upsert", collection_name, split_points(new, budget) if remote else [new], args, kwargs))
+    return (yield call("upsert", collection_name, points, *args, **kwargs))
+
+
+def _send_parts(
+    method: str, collection_name: str, parts: list[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Flow[Any]:
+    """Send a rewritten request's parts in order; the last part's result."""
+    result = None
+    for part in parts:
+        result = yield call(method, collection_name, part, *args, **kwargs)
+    return result
+
+
+def update_vectors(
+    state: PoolingState,
+    collection_name: str,
+    points: Sequence[Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+    budget: int = REQUEST_FLOAT_BUDGET,
+) -> Flow[Any]:
+    """``update_vectors`` with the configured multivectors pooled (and extras refreshed)."""
+    cp = yield from _config(state, collection_name)
+    if cp is not None:
+        points = points if isinstance(points, Sequence) else list(points)
+        new = pool_points(points, cp)
+        if new is not points:
+            parts = split_points(new, budget) if remote else [new]
+            return (yield from _send_parts("update_vectors", collection_name, parts, args, kwargs))
+    return (yield call("update_vectors", collection_name, points, *args, **kwargs))
+
+
+def batch_update_points(
+    state: PoolingState,
+    collection_name: str,
+    update_operations: Sequence[Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+    budget: int = REQUEST_FLOAT_BUDGET,
+) -> Flow[Any]:
+    """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled.
+
+    On a remote backend a rewritten request is sent as several requests of at most
+    ``budget`` floats, in order; the results of all of them are returned, concatenated.
+    """
+    cp = yield from _config(state, collection_name)
+    ops = update_operations
+    if cp is not None:
+        ops = ops if isinstance(ops, Sequence) else list(ops)
+        new = pool_operations(ops, cp)
+        if new is not ops:
+            results: list[Any] = []
+            for part in split_operations(new, budget) if remote else [new]:
+                results.extend(
+                    (yield call("batch_update_points", collection_name, part, *args, **kwargs))
+                )
+            return results
+    return (yield call("batch_update_points", collection_name, ops, *args, **kwargs))
+
+
+def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(iterable)
+    while chunk := list(itertools.islice(it, max(1, int(size)))):
+        yield chunk
+
+
+def _lists(vector: Any) -> Any:
+    """numpy arrays and tensors inside a vector struct as lists (what models carry)."""
+    if isinstance(vector, dict):
+        return {k: _lists(v) for k, v in vector.items()}
+    if isinstance(vector, np.ndarray) or (hasattr(vector, "detach") and hasattr(vector, "cpu")):
+        return to_numpy(vector).tolist()
+    return vector
+
+
+def pooled_stream(points: Iterable[Any], cp: CollectionPooling, batch_size: int) -> Iterator[Any]:
+    """Pool a stream of points ``batch_size`` at a time (each batch: one pool_batch call per
+    config); never holds more than one batch. A bad point raises before its batch is yielded."""
+    for chunk in _batched(points, batch_size):
+        yield from pool_points(chunk, cp)
+
+
+def _validate_all(points: Iterable[Any], cp: CollectionPooling) -> None:
+    job = PoolingJob(cp, keep=False)
+    for p in points:
+        _plan_struct(p.vector, p.id, job)
+
+
+def upload_points(
+    state: PoolingState,
+    collection_name: str,
+    points: Iterable[Any],
+    batch_size: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+) -> Flow[None]:
+    """``upload_points`` with configured multivectors pooled, streamed ``batch_size`` at a time.
+
+    Sized inputs (lists, tuples) are validated whole before the first batch is sent; a
+    generator is validated batch by batch (on the embedded backend the parent collects
+    the whole upload before writing, so nothing is written there either).
+    """
+    cp = yield from _config(state, collection_name)
+    if cp is None:
+        return (yield call("upload_points", collection_name, points, batch_size, *args, **kwargs))
+    if remote and isinstance(points, Sequence):
+        _validate_all(points, cp)
+    stream = pooled_stream(points, cp, batch_size)
+    return (yield call("upload_points", collection_name, stream, batch_size, *args, **kwargs))
+
+
+def _collection_rows(vectors: Any) -> tuple[Iterator[Any], int | None]:
+    """One vector struct per point from ``upload_collection``'s ``vectors`` argument."""
+    if isinstance(vectors, dict):
+        lengths = {len(v) for v in vectors.values()}
+        if len(lengths) > 1:
+            raise ValueError("Each named vector should have the same number of vectors")
+        n = lengths.pop() if lengths else 0
+        return ({name: col[i] for name, col in vectors.items()} for i in range(n)), n
+    if isinstance(vectors, np.ndarray) or (hasattr(vectors, "detach") and hasattr(vectors, "cpu")):
+        return (vectors[i] for i in range(len(vectors))), len(vectors)
+    n = len(vectors) if isinstance(vectors, Sequence) else None
+    return iter(vectors), n
+
+
+def _collection_points(
+    vectors: Any, payload: Iterable[Any] | None, ids: Iterable[Any] | None
+) -> Iterator[models.PointStruct]:
+    """``upload_collection``'s columns as a stream of points (missing ids: UUIDs)."""
+    rows, _ = _collection_rows(vectors)
+    id_iter: Iterable[Any] = (str(uuid.uuid4()) for _ in itertools.count()) if ids is None else ids
+    pay_iter: Iterable[Any] = itertools.repeat(None) if payload is None else payload
+    for pid, vec, pay in zip(id_iter, rows, pay_iter):
+        if isinstance(pid, uuid.UUID):
+            pid = str(pid)
+        yield models.PointStruct.model_construct(id=pid, vector=vec, payload=pay)
+
+
+def _finish_lists(points: Iterable[Any]) -> Iterator[Any]:
+    """Turn leftover numpy/torch vectors (unconfigured names) into lists."""
+    for p in points:
+        v = _lists(p.vector)
+        yield p if v is p.vector else _replace(p, vector=v)
+
+
+def upload_collection(
+    state: PoolingState,
+    collection_name: str,
+    vectors: Any,
+    payload: Iterable[Any] | None,
+    ids: Iterable[Any] | None,
+    batch_size: int,
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+) -> Flow[None]:
+    """``upload_collection`` with configured multivectors pooled.
+
+    ``vectors``: dict of per-name columns (lists or arrays), a ``(N, n, d)`` array for the
+    unnamed multivector, or any iterable of vector structs (generators stream). With a
+    config it is streamed as points through the parent's ``upload_points``
+    (``batch_size`` at a time; missing ids become UUIDs, as the parent does).
+    """
+    cp = yield from _config(state, collection_name)
+    if cp is None:
+        return (
+            yield call(
+                "upload_collection",
+                collection_name,
+                vectors,
+                payload=payload,
+                ids=ids,
+                batch_size=batch_size,
+                **kwargs,
+            )
+        )
+    if remote and not isinstance(vectors, Iterator):
+        # sized input: check all of it before the first batch is sent
+        sized_ids = isinstance(ids, (Sequence, np.ndarray))
+        labels = ids if sized_ids else (f"#{k}" for k in itertools.count())
+        _validate_all(_collection_points(vectors, None, labels), cp)
+    pts = _collection_points(vectors, payload, ids)
+    stream = _finish_lists(pooled_stream(pts, cp, batch_size))
+    return (yield call("upload_points", collection_name, stream, batch_size=batch_size, **kwargs))
+
+
+# ---------------------------------------------------------------------------------------
+# Running a flow from a *sync* method of the async client (upload_points/upload_collection)
+# ---------------------------------------------------------------------------------------
+def _finish_now(awaitable: Any) -> Any:
+    """Run an awaitable that never suspends (async local mode) to completion, synchronously."""
+    gen = awaitable.__await__()
+    try:
+        gen.send(None)
+    except StopIteration as stop:
+        return stop.value
+    gen.close()
+    raise RuntimeError("awaitable suspended; cannot finish it without an event loop")
+
+
+def run_blocking(flow: Flow[T], target: Any, fallback: Callable[[], Any] | None = None) -> T:
+    """Run ``flow`` synchronously against an async client ``target``.
+
+    Plain results are used as they are. Awaitable results are finished without an event
+    loop when ``fallback`` is ``None`` (async local mode never suspends); otherwise the
+    same call is made on the sync client that ``fallback()`` returns (remote backends).
+    """
+    try:
+        request = next(flow)
+        while True:
+            try:
+                result = getattr(target, request.method)(*request.args, **request.kwargs)
+                if inspect.isawaitable(result):
+                    if fallback is None:
+                        result = _finish_now(result)
+                    else:
+                        if inspect.iscoroutine(result):
+                            result.close()
+                        result = getattr(fallback(), request.method)(*request.args, **request.kwargs)
+            except Exception as exc:
+                request = flow.throw(exc)
+            else:
+                request = flow.send(result)
+    except StopIteration as stop:
+        return stop.value

@@ -15,6 +15,8 @@ from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
 from . import store, write_path
 from ._flow import Flow, T, run_async
 from .config import PoolingConfig, PoolingMap
+from .query import QueryResponse
+from .query import query_late_interaction as late_interaction_flow
 
 __all__ = ["AsyncTokenPoolingClient"]
 
@@ -82,6 +84,43 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
         """See :meth:`TokenPoolingClient.remove_pooling`."""
         return await self._run(
             store.remove_pooling(self._pooling_state, collection_name, vector_names)
+        )
+
+    async def query_late_interaction(
+        self,
+        collection_name: str,
+        query: Any,
+        *,
+        using: str | None = None,
+        limit: int = 10,
+        prefetch_limit: int | None = None,
+        rescore_limit: int | None = None,
+        query_filter: models.Filter | None = None,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+        rescore: str | None = None,
+        summary: bool | None = None,
+        full_resolution: bool | None = None,
+        **kwargs: Any,
+    ) -> QueryResponse:
+        """See :meth:`TokenPoolingClient.query_late_interaction`."""
+        return await self._run(
+            late_interaction_flow(
+                self._pooling_state,
+                collection_name,
+                query,
+                using=using,
+                limit=limit,
+                prefetch_limit=prefetch_limit,
+                rescore_limit=rescore_limit,
+                query_filter=query_filter,
+                with_payload=with_payload,
+                with_vectors=with_vectors,
+                rescore=rescore,
+                summary=summary,
+                full_resolution=full_resolution,
+                **kwargs,
+            )
         )
 
     async def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:

@@ -17,6 +17,8 @@ from qdrant_client.local.qdrant_local import QdrantLocal
 from . import store, write_path
 from ._flow import Flow, T, run_sync
 from .config import PoolingConfig, PoolingMap
+from .query import QueryResponse
+from .query import query_late_interaction as late_interaction_flow
 
 __all__ = ["TokenPoolingClient"]
 
@@ -99,6 +101,71 @@ class TokenPoolingClient(QdrantClient):
     ) -> PoolingMap:
         """Stop pooling ``vector_names`` (all when ``None``); returns the config left."""
         return self._run(store.remove_pooling(self._pooling_state, collection_name, vector_names))
+
+    # -- late-interaction queries (see qdrant_tokenpool.query) -------------------------
+    def query_late_interaction(
+        self,
+        collection_name: str,
+        query: Any,
+        *,
+        using: str | None = None,
+        limit: int = 10,
+        prefetch_limit: int | None = None,
+        rescore_limit: int | None = None,
+        query_filter: models.Filter | None = None,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+        rescore: str | None = None,
+        summary: bool | None = None,
+        full_resolution: bool | None = None,
+        **kwargs: Any,
+    ) -> QueryResponse:
+        """Late-interaction (MaxSim) search with the collection's prefetch funnel.
+
+        One ``query_points`` call: optional HNSW first stage on the summary vector
+        (``prefetch_limit`` candidates, default ``max(100, 10 * limit)``), MaxSim over the
+        pooled multivector, optional last stage MaxSim over the kept full-resolution vectors
+        (``rescore_limit`` candidates, default ``max(40, 4 * limit)``).
+
+        Args:
+            collection_name: the collection.
+            query: the query's token vectors, ``(q, d)`` list / numpy / torch; never pooled.
+            using: the pooled multivector; may be left out when the collection has exactly
+                one pooled multivector.
+            limit: results to return.
+            prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage.
+            query_filter: applied at every stage.
+            with_payload, with_vectors: as in ``query_points``.
+            rescore: ``None`` / ``"server"``: the whole funnel in Qdrant; ``"client"``: the
+                last stage's exact MaxSim computed here (:mod:`qdrant_tokenpool.maxsim`).
+            summary, full_resolution: ``None`` use the stage when configured, ``True``
+                require it, ``False`` skip it.
+            **kwargs: ``search_params`` (first stage), ``score_threshold``, ``device``
+                (client rescoring), and ``query_points`` options (``timeout``, ...).
+
+        Raises:
+            ValueError: unknown collection or vector, bad limits, or a bad query
+                (:class:`~qdrant_tokenpool.InvalidMultivectorError`: empty, 1-D, wrong
+                dimension, NaN/inf), before any query is sent.
+        """
+        return self._run(
+            late_interaction_flow(
+                self._pooling_state,
+                collection_name,
+                query,
+                using=using,
+                limit=limit,
+                prefetch_limit=prefetch_limit,
+                rescore_limit=rescore_limit,
+                query_filter=query_filter,
+                with_payload=with_payload,
+                with_vectors=with_vectors,
+                rescore=rescore,
+                summary=summary,
+                full_resolution=full_resolution,
+                **kwargs,
+            )
+        )
 
     def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
         self._pooling_state.forget(collection_name)

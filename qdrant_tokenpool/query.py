@@ -1,0 +1,440 @@
+"""Late-interaction queries on pooled collections: one ``query_points`` call with a
+prefetch funnel built from the collection's stored pooling config, and optional exact
+MaxSim rescoring on the client.
+
+The funnel (innermost stage first; the optional stages are used when the pooled
+vector's :class:`~qdrant_tokenpool.config.PoolingConfig` declares them):
+
+1. *summary* (optional, ``summary_vector``): HNSW search on the dense summary vector
+   (the normalised mean of the document's token vectors) with the normalised mean of the
+   query's token vectors; keeps ``prefetch_limit`` candidates.
+2. *pooled*: Qdrant's MaxSim (``max_sim`` comparator) over the pooled multivector; keeps
+   ``limit`` results, or ``rescore_limit`` candidates when stage 3 follows.
+3. *full resolution* (optional, ``keep_original_vector``): MaxSim over the unpooled
+   token vectors (stored on disk, HNSW off) of those candidates; keeps ``limit``.
+
+With neither optional stage it is a plain multivector query. Every stage gets the same
+filter. Queries are never pooled: every query token takes part in MaxSim.
+
+Defaults (see :func:`default_prefetch_limit`, :func:`default_rescore_limit`):
+
+- ``prefetch_limit = max(100, 10 * limit)``: a mean-of-tokens summary is a coarse
+  single-vector retriever, so its candidate list must be much longer than the answer; 100
+  candidates for a top-10 is the usual first-stage depth for a multi-stage Qdrant query,
+  and the pooled MaxSim that follows costs little per candidate (its vectors are in RAM).
+- ``rescore_limit = max(40, 4 * limit)`` (at most ``prefetch_limit``): pooled MaxSim
+  ranks almost like full-resolution MaxSim (the point of pooling), so the full-resolution
+  stage only has to reorder a short head; each of its candidates costs a read of the
+  unpooled vectors from disk.
+
+Rescoring: ``rescore=None`` / ``"server"`` runs the whole funnel in Qdrant.
+``rescore="client"`` runs every stage but the last in Qdrant, fetches the last stage's
+vectors of its candidates (``with_vectors``), and computes that stage's exact MaxSim
+on the client with :mod:`qdrant_tokenpool.maxsim`: the scores equal Qdrant's (Cosine:
+both sides normalise the vectors; Dot: raw dot products), the order is by score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from qdrant_client import models
+from qdrant_client.http.models import QueryResponse
+
+from . import store
+from ._flow import Flow, call
+from .maxsim import maxsim, normalize_rows
+from .store import CollectionPooling
+from .validation import InvalidMultivectorError, as_multivector
+
+__all__ = [
+    "Stage",
+    "Funnel",
+    "plan_funnel",
+    "query_late_interaction",
+    "default_prefetch_limit",
+    "default_rescore_limit",
+    "RESCORE_MODES",
+]
+
+RESCORE_MODES = (None, "server", "client")
+_CLIENT_DISTANCES = (models.Distance.COSINE, models.Distance.DOT)
+
+
+def default_prefetch_limit(limit: int) -> int:
+    """Candidates of the summary (HNSW) stage: ``max(100, 10 * limit)``."""
+    return max(100, 10 * limit)
+
+
+def default_rescore_limit(limit: int, prefetch_limit: int | None = None) -> int:
+    """Candidates handed to the full-resolution stage: ``max(40, 4 * limit)``, at most
+    ``prefetch_limit`` when a summary stage comes first."""
+    n = max(40, 4 * limit)
+    return n if prefetch_limit is None else max(limit, min(n, prefetch_limit))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the funnel: query ``using`` with ``kind`` (``"dense"`` or
+    ``"maxsim"``), keep ``limit`` points."""
+
+    using: str
+    kind: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """The stages of a late-interaction query, innermost first, and what they need."""
+
+    collection_name: str
+    using: str
+    distance: models.Distance
+    dim: int
+    stages: tuple[Stage, ...]
+    final_distance: models.Distance
+
+    @property
+    def shape(self) -> str:
+        """``"plain"``, ``"summary"``, ``"full_resolution"`` or ``"summary+full_resolution"``."""
+        parts = []
+        if self.stages[0].kind == "dense":
+            parts.append("summary")
+        if self.stages[-1].using != self.using:
+            parts.append("full_resolution")
+        return "+".join(parts) or "plain"
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _resolve_using(cp: CollectionPooling, using: str | None) -> str:
+    multis = [n for n, spec in cp.vectors.items() if spec.multivector]
+    label = lambda n: repr(n) if n else "'' (the default vector)"  # noqa: E731
+    if using is not None:
+        if not isinstance(using, str):
+            raise ValueError(f"using must be a vector name (str), got {using!r}")
+        spec = cp.vectors.get(using)
+        if spec is None:
+            known = ", ".join(label(n) for n in multis) or "none"
+            raise ValueError(
+                f"collection {cp.name!r} has no vector {label(using)} "
+                f"(multivectors: {known})"
+            )
+        if not spec.multivector:
+            raise ValueError(
+                f"vector {label(using)} of collection {cp.name!r} is a dense single vector; "
+                "late-interaction queries need a multivector"
+            )
+        return using
+    pooled = sorted(cp.pooling)
+    if len(pooled) == 1:
+        return pooled[0]
+    if len(pooled) > 1:
+        raise ValueError(
+            f"collection {cp.name!r} has several pooled multivectors "
+            f"({', '.join(label(n) for n in pooled)}): pass using="
+        )
+    extras = {e for cfg in cp.pooling.values() for e in cfg.extra_vector_names()}
+    candidates = [n for n in multis if n not in extras]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ValueError(f"collection {cp.name!r} has no multivector to query")
+    raise ValueError(
+        f"collection {cp.name!r} has several multivectors "
+        f"({', '.join(label(n) for n in candidates)}) and none is pooled: pass using="
+    )
+
+
+def plan_funnel(
+    cp: CollectionPooling,
+    *,
+    using: str | None = None,
+    limit: int = 10,
+    prefetch_limit: int | None = None,
+    rescore_limit: int | None = None,
+    summary: bool | None = None,
+    full_resolution: bool | None = None,
+) -> Funnel:
+    """The funnel for one collection (no I/O).
+
+    Args:
+        cp: the collection's vectors and pooling config (:func:`store.load`).
+        using: the pooled multivector; ``None`` when the collection has exactly one
+            pooled multivector (or, unpooled, exactly one multivector).
+        limit: results to return (>= 1).
+        prefetch_limit: candidates of the summary stage (>= ``limit``); default
+            :func:`default_prefetch_limit`.
+        rescore_limit: candidates of the full-resolution stage (>= ``limit``); default
+            :func:`default_rescore_limit`.
+        summary, full_resolution: use that optional stage: ``None`` when the config
+            declares it, ``True`` to require it (error when not declared), ``False`` to
+            skip it.
+    """
+    limit = _positive_int("limit", limit)
+    vname = _resolve_using(cp, using)
+    spec = cp.vectors[vname]
+    cfg = cp.pooling.get(vname)
+    summary_name = cfg.summary_vector if cfg is not None else None
+    original_name = cfg.keep_original_vector if cfg is not None else None
+    label = repr(vname) if vname else "'' (the default vector)"
+    for flag, name, what, field in (
+        (summary, summary_name, "summary", "summary_vector"),
+        (full_resolution, original_name, "full_resolution", "keep_original_vector"),
+    ):
+        if flag is True and (name is None or name not in cp.vectors):
+            raise ValueError(
+                f"{what}=True, but the pooling config of vector {label} in collection "
+                f"{cp.name!r} declares no {field} (or the vector is missing)"
+            )
+    use_summary = summary is not False and summary_name is not None and summary_name in cp.vectors
+    use_original = (
+        full_resolution is not False and original_name is not None and original_name in cp.vectors
+    )
+    stages: list[Stage] = []
+    pf = None
+    if use_summary:
+        pf = default_prefetch_limit(limit) if prefetch_limit is None else prefetch_limit
+        pf = _positive_int("prefetch_limit", pf)
+        if pf < limit:
+            raise ValueError(f"prefetch_limit ({pf}) must be >= limit ({limit})")
+        stages.append(Stage(summary_name, "dense", pf))  # type: ignore[arg-type]
+    elif prefetch_limit is not None:
+        _positive_int("prefetch_limit", prefetch_limit)
+    if use_original:
+        rl = default_rescore_limit(limit, pf) if rescore_limit is None else rescore_limit
+        rl = _positive_int("rescore_limit", rl)
+        if rl < limit:
+            raise ValueError(f"rescore_limit ({rl}) must be >= limit ({limit})")
+        stages.append(Stage(vname, "maxsim", rl))
+        stages.append(Stage(original_name, "maxsim", limit))  # type: ignore[arg-type]
+    else:
+        if rescore_limit is not None:
+            _positive_int("rescore_limit", rescore_limit)
+        stages.append(Stage(vname, "maxsim", limit))
+    final_distance = cp.vectors[stages[-1].using].distance
+    return Funnel(cp.name, vname, spec.distance, spec.size, tuple(stages), final_distance)
+
+
+def check_query(query: Any, funnel: Funnel) -> np.ndarray:
+    """The query's token vectors as float32 ``(q, d)``, checked against the collection."""
+    try:
+        return as_multivector(query, dim=funnel.dim, vector_name=funnel.using)
+    except InvalidMultivectorError as exc:
+        raise InvalidMultivectorError(f"query: {exc.problem}", vector_name=funnel.using) from None
+
+
+def summary_query(q: np.ndarray) -> np.ndarray:
+    """The dense query of the summary stage: the normalised mean of the normalised
+    query token vectors, float32 ``(d,)``."""
+    mean = normalize_rows(q).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm if norm > 0 else mean).astype(np.float32)
+
+
+def _build_request(
+    funnel: Funnel,
+    stages: Sequence[Stage],
+    q: np.ndarray,
+    *,
+    query_filter: models.Filter | None,
+    search_params: models.SearchParams | None,
+) -> dict[str, Any]:
+    """``query_points`` keyword arguments for ``stages`` (innermost first)."""
+    q_multi = q.tolist()
+    q_dense: list[float] | None = None
+
+    def vector(stage: Stage) -> Any:
+        nonlocal q_dense
+        if stage.kind == "dense":
+            if q_dense is None:
+                q_dense = summary_query(q).tolist()
+            return q_dense
+        return q_multi
+
+    prefetch: models.Prefetch | None = None
+    for i, stage in enumerate(stages[:-1]):
+        prefetch = models.Prefetch(
+            query=vector(stage),
+            using=stage.using,
+            limit=stage.limit,
+            filter=query_filter,
+            params=search_params if i == 0 else None,
+            prefetch=prefetch,
+        )
+    last = stages[-1]
+    return {
+        "query": vector(last),
+        "using": last.using,
+        "prefetch": prefetch,
+        "limit": last.limit,
+        "query_filter": query_filter,
+        "search_params": search_params if len(stages) == 1 else None,
+    }
+
+
+def _with_vector_names(with_vectors: Any, needed: str) -> Any:
+    if with_vectors is True:
+        return True
+    if not with_vectors:
+        return [needed]
+    names = [with_vectors] if isinstance(with_vectors, str) else list(with_vectors)
+    return names if needed in names else [*names, needed]
+
+
+def _vector_of(point: models.ScoredPoint, name: str) -> Any:
+    v = point.vector
+    if isinstance(v, dict):
+        if name not in v:
+            raise ValueError(f"point {point.id!r} has no vector {name!r} to rescore")
+        return v[name]
+    if name == "" and v is not None:
+        return v
+    raise ValueError(f"point {point.id!r} has no vector {name!r} to rescore")
+
+
+def _strip_vectors(vector: Any, with_vectors: Any, needed: str) -> Any:
+    if with_vectors is True:
+        return vector
+    if not with_vectors:
+        return None
+    if not isinstance(vector, dict):
+        return vector  # the unnamed default vector was asked for
+    names = {with_vectors} if isinstance(with_vectors, str) else set(with_vectors)
+    return {k: v for k, v in vector.items() if k in names}
+
+
+def rescore_points(
+    q: np.ndarray,
+    points: Sequence[models.ScoredPoint],
+    *,
+    vector_name: str,
+    distance: models.Distance,
+    limit: int,
+    with_vectors: Any = False,
+    score_threshold: float | None = None,
+    device: str | None = None,
+) -> list[models.ScoredPoint]:
+    """Exact MaxSim of ``q`` against the ``vector_name`` multivectors carried by
+    ``points``; the best ``limit`` as new ``ScoredPoint`` objects, best first (ties keep
+    the input order). ``with_vectors`` is what the caller asked for: other vectors are
+    dropped from the result."""
+    if distance not in _CLIENT_DISTANCES:
+        raise ValueError(
+            f"client rescoring supports Cosine and Dot multivectors, not {distance.value}"
+        )
+    if not points:
+        return []
+    docs = [np.asarray(_vector_of(p, vector_name), dtype=np.float32) for p in points]
+    scores = maxsim(
+        q, docs, normalize=distance == models.Distance.COSINE, device=device
+    ).astype(np.float64)
+    order = np.argsort(-scores, kind="stable")[:limit]
+    out = []
+    for i in order:
+        s = float(scores[i])
+        if score_threshold is not None and s < score_threshold:
+            break
+        p = points[i]
+        out.append(
+            p.model_copy(
+                update={"score": s, "vector": _strip_vectors(p.vector, with_vectors, vector_name)}
+            )
+        )
+    return out
+
+
+def query_late_interaction(
+    state: store.PoolingState,
+    collection_name: str,
+    query: Any,
+    *,
+    using: str | None = None,
+    limit: int = 10,
+    prefetch_limit: int | None = None,
+    rescore_limit: int | None = None,
+    query_filter: models.Filter | None = None,
+    with_payload: Any = True,
+    with_vectors: Any = False,
+    rescore: str | None = None,
+    summary: bool | None = None,
+    full_resolution: bool | None = None,
+    search_params: models.SearchParams | None = None,
+    score_threshold: float | None = None,
+    device: str | None = None,
+    **kwargs: Any,
+) -> Flow[QueryResponse]:
+    """Flow of ``client.query_late_interaction`` (see the module docstring).
+
+    Everything is checked (collection, vector name, limits, the query's shape, dimension
+    and values) before any query is sent. ``kwargs`` pass through to ``query_points``
+    (``timeout``, ``consistency``, ``shard_key_selector``, ...). ``device`` is the
+    :mod:`maxsim` device of client rescoring.
+    """
+    if rescore not in RESCORE_MODES:
+        raise ValueError(f"rescore must be None, 'server' or 'client', got {rescore!r}")
+    for key in ("query", "prefetch", "using", "query_filter", "offset"):
+        if key in kwargs:
+            raise TypeError(f"query_late_interaction() does not take {key!r}")
+    cp = yield from store.load(state, collection_name)
+    funnel = plan_funnel(
+        cp,
+        using=using,
+        limit=limit,
+        prefetch_limit=prefetch_limit,
+        rescore_limit=rescore_limit,
+        summary=summary,
+        full_resolution=full_resolution,
+    )
+    q = check_query(query, funnel)
+    if rescore != "client":
+        request = _build_request(
+            funnel, funnel.stages, q, query_filter=query_filter, search_params=search_params
+        )
+        return (
+            yield call(
+                "query_points",
+                collection_name,
+                **request,
+                with_payload=with_payload,
+                with_vectors=with_vectors,
+                score_threshold=score_threshold,
+                **kwargs,
+            )
+        )
+    final = funnel.stages[-1]
+    if funnel.final_distance not in _CLIENT_DISTANCES:
+        raise ValueError(
+            f"client rescoring supports Cosine and Dot multivectors; vector {final.using!r} "
+            f"of collection {collection_name!r} uses {funnel.final_distance.value}"
+        )
+    candidates = funnel.stages[:-1] or funnel.stages
+    request = _build_request(
+        funnel, candidates, q, query_filter=query_filter, search_params=search_params
+    )
+    response = yield call(
+        "query_points",
+        collection_name,
+        **request,
+        with_payload=with_payload,
+        with_vectors=_with_vector_names(with_vectors, final.using),
+        **kwargs,
+    )
+    points = rescore_points(
+        q,
+        response.points,
+        vector_name=final.using,
+        distance=funnel.final_distance,
+        limit=final.limit,
+        with_vectors=with_vectors,
+        score_threshold=score_threshold,
+        device=device,
+    )
+    return QueryResponse(points=points)

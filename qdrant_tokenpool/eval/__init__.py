@@ -1,0 +1,39 @@
+"""Quality-vs-footprint evaluation on BEIR data (no Qdrant: exact numerics).
+
+- :func:`run_evaluation` -> :class:`EvalResult` (Markdown / CSV / JSON / PNG outputs);
+  see :mod:`qdrant_tokenpool.eval.run` for the full API used by ``qdrant-tokenpool eval``.
+- :func:`load_beir` (BEIR folders), :func:`evaluate_run`, :func:`ndcg_at_k`,
+  :func:`recall_at_k` (pytrec_eval definitions), :func:`footprint`, :func:`exact_topk`.
+
+Also runnable as ``python -m qdrant_tokenpool.eval --help``.
+"""
+
+from .beir import BeirDataset, load_beir
+from .cache import default_cache_dir
+from .encoding import PlainHFTokenEncoder, encoder_fingerprint, load_encoder
+from .footprint import Footprint, footprint
+from .metrics import evaluate_run, ndcg_at_k, rank, recall_at_k
+from .run import UNPOOLED, EvalResult, SettingResult, run_evaluation
+from .scoring import PackedTokens, exact_topk, maxsim_scores
+
+__all__ = [
+    "UNPOOLED",
+    "BeirDataset",
+    "EvalResult",
+    "Footprint",
+    "PackedTokens",
+    "PlainHFTokenEncoder",
+    "SettingResult",
+    "default_cache_dir",
+    "encoder_fingerprint",
+    "evaluate_run",
+    "exact_topk",
+    "footprint",
+    "load_beir",
+    "load_encoder",
+    "maxsim_scores",
+    "ndcg_at_k",
+    "rank",
+    "recall_at_k",
+    "run_evaluation",
+]

@@ -1,0 +1,87 @@
+"""Retrieval metrics as BEIR reports them (pytrec_eval / trec_eval definitions).
+
+- ``ndcg@k``: DCG with linear gain (the relevance grade itself, no ``2^rel - 1``) and
+  ``log2(rank + 1)`` discount, over the top ``k`` of the ranking; divided by the ideal DCG of
+  the query's judged grades. Grades ``<= 0`` give no gain. A query with no relevant
+  document scores 0.
+- ``recall@k``: relevant documents (grade ``> 0``) in the top ``k``, divided by all relevant
+  documents judged for the query (also those absent from the corpus, as trec_eval does).
+
+Rankings are ordered as trec_eval orders them: score descending, ties broken by document
+id in descending string order. Means are taken over every judged query; a judged query
+missing from the run counts as an empty ranking (0).
+
+Pure Python/numpy, no Qdrant import.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+__all__ = ["evaluate_run", "ndcg_at_k", "rank", "recall_at_k"]
+
+Run = Mapping[str, Mapping[str, float]]
+Qrels = Mapping[str, Mapping[str, int]]
+
+
+def rank(scores: Mapping[str, float]) -> list[str]:
+    """Document ids ordered like trec_eval: score descending, then id descending."""
+    by_id = sorted(scores, reverse=True)  # stable second key: id descending
+    return sorted(by_id, key=lambda d: -scores[d])
+
+
+def ndcg_at_k(ranking: list[str], judged: Mapping[str, int], k: int) -> float:
+    """nDCG@k of one ranked list of document ids against ``{doc_id: grade}``.
+
+    Returns a float in ``[0, 1]``; 0 when no judged document is relevant.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    dcg = 0.0
+    for i, did in enumerate(ranking[:k]):
+        g = judged.get(did, 0)
+        if g > 0:
+            dcg += g / math.log2(i + 2)
+    ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def recall_at_k(ranking: list[str], judged: Mapping[str, int], k: int) -> float:
+    """Fraction of the relevant (grade > 0) judged documents found in the top ``k``."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    relevant = {d for d, g in judged.items() if g > 0}
+    if not relevant:
+        return 0.0
+    return len(relevant.intersection(ranking[:k])) / len(relevant)
+
+
+def evaluate_run(
+    run: Run,
+    qrels: Qrels,
+    ndcg_ks: Iterable[int] = (10,),
+    recall_ks: Iterable[int] = (10, 100),
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Score a run (``{query_id: {doc_id: score}}``) against qrels.
+
+    Returns:
+        ``(means, per_query)``: ``means`` maps metric names (``"ndcg@10"``, ``"recall@100"``)
+        to the mean over all judged queries; ``per_query[query_id][metric]`` holds each
+        query's value.
+    """
+    ndcg_ks, recall_ks = list(ndcg_ks), list(recall_ks)
+    per_query: dict[str, dict[str, float]] = {}
+    for qid, judged in qrels.items():
+        ranking = rank(run.get(qid, {}))
+        m: dict[str, float] = {}
+        for k in ndcg_ks:
+            m[f"ndcg@{k}"] = ndcg_at_k(ranking, judged, k)
+        for k in recall_ks:
+            m[f"recall@{k}"] = recall_at_k(ranking, judged, k)
+        per_query[qid] = m
+    names = [f"ndcg@{k}" for k in ndcg_ks] + [f"recall@{k}" for k in recall_ks]
+    n = len(per_query)
+    means = {name: (sum(v[name] for v in per_query.values()) / n if n else 0.0) for name in names}
+    return means, per_query

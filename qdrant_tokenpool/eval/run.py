@@ -1,0 +1,376 @@
+"""The quality-vs-footprint evaluation: BEIR folder + encoder -> pooled settings -> metrics.
+
+Python API (what ``qdrant-tokenpool eval`` calls)::
+
+    from qdrant_tokenpool.eval import run_evaluation
+
+    result = run_evaluation(
+        "../shared/data/scifact",           # BEIR folder
+        encoder,                             # encoder object, or a model path / hub id
+        pool_factors=(1, 2, 3, 4, 6, 8),
+        methods=("hierarchical", "kmeans", "sequential"),
+        split="test", top_k=100,
+        document_max_length=256, query_max_length=32,   # used when `encoder` is a path
+        cache_dir=None,                      # None: ~/.cache/qdrant-tokenpool (see cache.py)
+        out_dir="eval-out",                  # optional: writes results.md/.csv/.json + plot
+    )
+    print(result.to_markdown())
+    result.save("eval-out")                  # {"markdown": path, "csv": ..., "json": ..., "plot": ...}
+
+Steps: load the split (:func:`~qdrant_tokenpool.eval.beir.load_beir`); encode documents
+and judged queries once, through the on-disk cache; for every setting (``pool_factor=1``
+once, as method ``"none"``, then every ``method x pool_factor > 1``) pool the corpus with
+:func:`~qdrant_tokenpool.pooling.pool_batch` (protected tokens: the encoder's
+``protected_tokens``), score every query against the whole corpus with exact MaxSim
+(:func:`~qdrant_tokenpool.eval.scoring.exact_topk`), keep the top ``top_k``, and compute
+nDCG@10, recall@10 and recall@100 (:mod:`~qdrant_tokenpool.eval.metrics`) and the
+footprint (:mod:`~qdrant_tokenpool.eval.footprint`). No Qdrant involved: this measures the
+pooling itself, exactly. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import METHODS
+from ..pooling import pool_batch
+from .beir import BeirDataset, load_beir
+from .cache import default_cache_dir
+from .encoding import encode_cached, encoder_fingerprint, load_encoder
+from .footprint import Footprint, footprint
+from .metrics import evaluate_run
+from .scoring import PackedTokens, exact_topk
+
+__all__ = ["UNPOOLED", "EvalResult", "SettingResult", "run_evaluation"]
+
+UNPOOLED = "none"
+"""Method name of the unpooled (``pool_factor=1``) setting."""
+
+NDCG, R10, R100 = "ndcg@10", "recall@10", "recall@100"
+
+
+@dataclass
+class SettingResult:
+    """Metrics and footprint of one ``(method, pool_factor)`` setting.
+
+    ``relative_ndcg`` is this setting's nDCG@10 divided by the unpooled one (1.0 for the
+    unpooled setting). Times are wall-clock seconds on the machine that ran it.
+    """
+
+    method: str
+    pool_factor: int
+    metrics: dict[str, float]
+    footprint: Footprint
+    relative_ndcg: float = 1.0
+    pool_seconds: float = 0.0
+    score_seconds: float = 0.0
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+
+    def row(self) -> dict[str, Any]:
+        """Flat dict for CSV/JSON tables."""
+        fp = self.footprint
+        return {
+            "method": self.method,
+            "pool_factor": self.pool_factor,
+            "stored_vectors": fp.stored_vectors,
+            "vectors_per_doc": round(fp.vectors_per_doc, 3),
+            "bytes_float32": fp.bytes_float32,
+            "reduction": round(fp.reduction, 6),
+            **{k: round(v, 6) for k, v in self.metrics.items()},
+            "ndcg@10_vs_unpooled": round(self.relative_ndcg, 6),
+            "pool_seconds": round(self.pool_seconds, 2),
+            "score_seconds": round(self.score_seconds, 2),
+        }
+
+
+@dataclass
+class EvalResult:
+    """Everything one evaluation run measured; ``settings[0]`` is the unpooled setting."""
+
+    dataset: str
+    split: str
+    encoder: dict[str, Any]
+    documents: int
+    queries: int
+    dim: int
+    protected_tokens: int
+    top_k: int
+    settings: list[SettingResult]
+    encode_seconds: dict[str, float] = field(default_factory=dict)
+    from_cache: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def unpooled(self) -> SettingResult:
+        return self.settings[0]
+
+    def get(self, method: str, pool_factor: int) -> SettingResult:
+        """The setting ``(method, pool_factor)``; ``pool_factor=1`` gives the unpooled one."""
+        for s in self.settings:
+            if s.pool_factor == pool_factor and (pool_factor == 1 or s.method == method):
+                return s
+        raise KeyError(f"no setting method={method!r} pool_factor={pool_factor}")
+
+    # ---- outputs -------------------------------------------------------------------------
+
+    def to_markdown(self) -> str:
+        """Markdown table: one row per setting, unpooled first."""
+        head = (
+            "| method | pool factor | stored vectors | vectors/doc | float32 MiB | reduction "
+            "| nDCG@10 | % of unpooled nDCG@10 | recall@100 |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        )
+        lines = []
+        for s in self.settings:
+            fp = s.footprint
+            lines.append(
+                f"| {s.method} | {s.pool_factor} | {fp.stored_vectors:,} | "
+                f"{fp.vectors_per_doc:.1f} | {fp.bytes_float32 / 2**20:,.0f} | "
+                f"{fp.reduction * 100:.1f}% | {s.metrics[NDCG]:.4f} | "
+                f"{s.relative_ndcg * 100:.1f}% | {s.metrics.get(R100, float('nan')):.4f} |"
+            )
+        return head + "\n".join(lines) + "\n"
+
+    def to_dict(self, per_query: bool = False) -> dict[str, Any]:
+        """JSON-ready dict (``per_query=True`` adds every query's metrics per setting)."""
+        out: dict[str, Any] = {
+            "dataset": self.dataset,
+            "split": self.split,
+            "encoder": self.encoder,
+            "documents": self.documents,
+            "queries": self.queries,
+            "dim": self.dim,
+            "protected_tokens": self.protected_tokens,
+            "top_k": self.top_k,
+            "encode_seconds": self.encode_seconds,
+            "from_cache": self.from_cache,
+            "settings": [s.row() for s in self.settings],
+        }
+        if per_query:
+            out["per_query"] = {f"{s.method}/pf{s.pool_factor}": s.per_query for s in self.settings}
+        return out
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        """CSV text of the settings table; also written to ``path`` when given."""
+        rows = [s.row() for s in self.settings]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        if path is not None:
+            Path(path).write_text(buf.getvalue())
+        return buf.getvalue()
+
+    def to_json(self, path: str | Path | None = None, per_query: bool = True) -> str:
+        """JSON text (with per-query metrics by default); also written to ``path``."""
+        text = json.dumps(self.to_dict(per_query=per_query), indent=1)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def plot(self, path: str | Path, title: str | None = None) -> Path:
+        """PNG of nDCG@10 against stored vectors, one line per method (matplotlib, Agg).
+
+        Every method's line starts at the unpooled point; points are labelled with their
+        pool factor; dashed lines mark 99% and 98% of the unpooled nDCG@10.
+        """
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+
+        base = self.unpooled
+        b_ndcg = base.metrics[NDCG]
+        mib_per_vec = self.dim * 4 / 2**20
+        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=130)
+        markers = {"hierarchical": "o", "kmeans": "s", "sequential": "^"}
+        methods = [m for m in dict.fromkeys(s.method for s in self.settings) if m != UNPOOLED]
+        for m in methods:
+            pts = [base] + sorted(
+                (s for s in self.settings if s.method == m), key=lambda s: s.pool_factor
+            )
+            x = [s.footprint.stored_vectors / 1e6 for s in pts]
+            y = [s.metrics[NDCG] for s in pts]
+            ax.plot(x, y, marker=markers.get(m, "o"), label=m)
+            if m == methods[0]:
+                for s, xi, yi in zip(pts, x, y):
+                    ax.annotate(f"pf={s.pool_factor}", (xi, yi), textcoords="offset points",
+                                xytext=(4, 6), fontsize=7, color="0.35")
+        for frac, style in ((0.99, "--"), (0.98, ":")):
+            ax.axhline(b_ndcg * frac, color="0.5", linestyle=style, linewidth=0.8,
+                       label=f"{frac:.0%} of unpooled")
+        ax.set_xlabel("stored token vectors (millions)")
+        ax.set_ylabel("nDCG@10")
+        sec = ax.secondary_xaxis(
+            "top", functions=(lambda v: v * 1e6 * mib_per_vec, lambda b: b / mib_per_vec / 1e6)
+        )
+        sec.set_xlabel("float32 vector storage (MiB)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+        model = Path(str(self.encoder.get("name", ""))).name or "model"
+        ax.set_title(title or f"{self.dataset} ({self.split}): nDCG@10 vs footprint, {model}",
+                     fontsize=10)
+        fig.tight_layout()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+        plt.close(fig)
+        return path
+
+    def save(self, out_dir: str | Path, plot: bool = True) -> dict[str, Path]:
+        """Write ``results.md``, ``results.csv``, ``results.json`` (and ``quality_vs_footprint.png``)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"markdown": out / "results.md", "csv": out / "results.csv", "json": out / "results.json"}
+        paths["markdown"].write_text(self.to_markdown())
+        self.to_csv(paths["csv"])
+        self.to_json(paths["json"])
+        if plot:
+            paths["plot"] = self.plot(out / "quality_vs_footprint.png")
+        return paths
+
+
+def _log(msg: str) -> None:
+    print(f"[eval] {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+def _settings(pool_factors: Iterable[int], methods: Sequence[str]) -> list[tuple[str, int]]:
+    pfs = sorted({int(p) for p in pool_factors} | {1})
+    if any(p < 1 for p in pfs):
+        raise ValueError(f"pool factors must be >= 1, got {sorted(pool_factors)}")
+    for m in methods:
+        if m not in METHODS:
+            raise ValueError(f"unknown pooling method {m!r}; expected one of {', '.join(METHODS)}")
+    return [(UNPOOLED, 1)] + [(m, p) for m in methods for p in pfs if p > 1]
+
+
+def run_evaluation(
+    data_dir: str | Path | BeirDataset,
+    encoder: Any,
+    pool_factors: Iterable[int] = (1, 2, 3, 4, 6, 8),
+    methods: Sequence[str] = ("hierarchical", "kmeans", "sequential"),
+    *,
+    split: str = "test",
+    top_k: int = 100,
+    protected_tokens: int | None = None,
+    document_max_length: int = 256,
+    query_max_length: int = 32,
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    batch_size: int = 32,
+    workers: int | None = None,
+    ignore_identical_ids: bool = True,
+    out_dir: str | Path | None = None,
+    verbose: bool = True,
+    on_setting: Callable[[SettingResult], None] | None = None,
+) -> EvalResult:
+    """Run the quality-vs-footprint evaluation on a BEIR folder.
+
+    Args:
+        data_dir: BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``)
+            or an already loaded :class:`BeirDataset`.
+        encoder: an encoder object (``encode_documents``, ``encode_queries``, ``name``,
+            ``dim``, ``protected_tokens``), or a model path / hub id loaded with
+            :func:`~qdrant_tokenpool.eval.encoding.load_encoder` using
+            ``document_max_length``, ``query_max_length`` and ``device``.
+        pool_factors: pool factors to test; 1 (unpooled) is always included, once.
+        methods: pooling methods for every pool factor > 1.
+        split: qrels split.
+        top_k: documents retrieved per query (exact MaxSim over the whole corpus).
+        protected_tokens: leading tokens kept unpooled (``None``: the encoder's).
+        cache_dir: encoding cache folder (``None``: :func:`~qdrant_tokenpool.eval.cache.default_cache_dir`).
+        use_cache: ``False`` encodes afresh and writes nothing to disk.
+        batch_size: encoder batch size.
+        workers: pooling threads for ``pool_batch`` (``None``: all cores).
+        ignore_identical_ids: drop a retrieved document whose id equals the query id, as
+            BEIR's evaluator does by default.
+        out_dir: when given, results are written there after every setting (Markdown, CSV,
+            JSON) and the plot at the end.
+        verbose: progress lines on stderr.
+        on_setting: called with each :class:`SettingResult` as soon as it is measured.
+
+    Returns:
+        :class:`EvalResult`, settings in order: unpooled, then per method by pool factor.
+    """
+    settings = _settings(pool_factors, methods)
+    ds = data_dir if isinstance(data_dir, BeirDataset) else load_beir(data_dir, split)
+    if not ds.doc_ids or not ds.query_ids:
+        raise ValueError(f"{ds!r}: needs at least one document and one judged query")
+    if isinstance(encoder, (str, Path)):
+        encoder = load_encoder(encoder, document_max_length, query_max_length, device)
+    prot = int(getattr(encoder, "protected_tokens", 0) if protected_tokens is None else protected_tokens)
+    cdir = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()) if use_cache else None
+    if verbose:
+        _log(f"{ds!r}; encoder {getattr(encoder, 'name', type(encoder).__name__)}; cache {cdir}")
+
+    corpus, doc_hit, doc_s = encode_cached(
+        encoder, "documents", ds.doc_ids, ds.documents, cdir, batch_size, verbose=verbose
+    )
+    queries, q_hit, q_s = encode_cached(
+        encoder, "queries", ds.query_ids, ds.query_texts, cdir, batch_size, verbose=verbose
+    )
+    if queries.dim != corpus.dim:
+        raise ValueError(f"query vectors have dim {queries.dim}, documents {corpus.dim}")
+    unpooled_vectors = int(corpus.offsets[-1])
+    if verbose:
+        _log(f"corpus: {len(corpus)} docs, {unpooled_vectors:,} vectors x {corpus.dim}; "
+             f"queries: {len(queries)}, {int(queries.offsets[-1]):,} vectors")
+
+    result = EvalResult(
+        dataset=ds.name,
+        split=ds.split,
+        encoder=encoder_fingerprint(encoder),
+        documents=len(corpus),
+        queries=len(queries),
+        dim=corpus.dim,
+        protected_tokens=prot,
+        top_k=top_k,
+        settings=[],
+        encode_seconds={"documents": doc_s, "queries": q_s},
+        from_cache={"documents": doc_hit, "queries": q_hit},
+    )
+    base_ndcg = None
+    for method, pf in settings:
+        t0 = time.perf_counter()
+        if pf == 1:
+            pooled = corpus
+        else:
+            pooled = PackedTokens.from_list(
+                pool_batch(corpus.items(), pf, method=method, protected_tokens=prot, workers=workers)
+            )
+        t1 = time.perf_counter()
+        scores, idx = exact_topk(queries, pooled, k=top_k)
+        t2 = time.perf_counter()
+        run: dict[str, dict[str, float]] = {}
+        for qi, qid in enumerate(ds.query_ids):
+            hits = {ds.doc_ids[j]: float(s) for s, j in zip(scores[qi], idx[qi])}
+            if ignore_identical_ids:
+                hits.pop(qid, None)
+            run[qid] = hits
+        means, per_query = evaluate_run(run, ds.qrels, ndcg_ks=(10,), recall_ks=(10, 100))
+        fp = footprint(pooled.lengths, pooled.dim, unpooled_vectors)
+        if base_ndcg is None:
+            base_ndcg = means[NDCG]
+        rel = means[NDCG] / base_ndcg if base_ndcg > 0 else float("nan")
+        s = SettingResult(method, pf, means, fp, rel, t1 - t0, t2 - t1, per_query)
+        result.settings.append(s)
+        del pooled
+        if verbose:
+            _log(f"{method:>12} pf={pf}: nDCG@10 {means[NDCG]:.4f} ({rel * 100:.1f}%), "
+                 f"recall@100 {means[R100]:.4f}, vectors {fp.stored_vectors:,} "
+                 f"(-{fp.reduction * 100:.1f}%); pool {t1 - t0:.1f} s, score {t2 - t1:.1f} s")
+        if on_setting is not None:
+            on_setting(s)
+        if out_dir is not None:
+            result.save(out_dir, plot=False)
+    if out_dir is not None:
+        result.save(out_dir, plot=True)
+    return result

@@ -420,7 +420,8 @@ def split_batch(batch: models.Batch, budget: int = REQUEST_FLOAT_BUDGET) -> list
 
 def _batch_floats(batch: models.Batch) -> int:
     v = batch.vectors
-    return count_floats(v) if isinstance(v, dict) else sum(count_floats(x) for x in v)
+    cols = v.values() if isinstance(v, dict) else [v]
+    return sum(count_floats(x) for col in cols for x in col)
 
 
 def _split_operation(op: Any, budget: int) -> list[tuple[Any, int]]:

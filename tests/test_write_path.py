@@ -1,0 +1,345 @@
+"""Unit tests of qdrant_tokenpool.write_path: request shapes, validation, splitting, flows.
+
+No database: flows run against a fake parent client that records the calls it gets.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+from qdrant_client import models
+
+from qdrant_tokenpool import InvalidMultivectorError, PoolingConfig, pool_tokens
+from qdrant_tokenpool import write_path as wp
+from qdrant_tokenpool._flow import run_sync
+from qdrant_tokenpool.store import CollectionPooling, PoolingState, VectorSpec
+
+DIM = 8
+COS = models.Distance.COSINE
+
+
+def cp(pooling: dict[str, PoolingConfig] | None = None, *, unnamed: bool = False) -> CollectionPooling:
+    if unnamed:
+        vectors = {"": VectorSpec(DIM, COS, True)}
+        pooling = pooling if pooling is not None else {"": PoolingConfig(pool_factor=2)}
+    else:
+        vectors = {
+            "colbert": VectorSpec(DIM, COS, True),
+            "other": VectorSpec(DIM, COS, True),
+            "dense": VectorSpec(4, COS, False),
+            "summary": VectorSpec(DIM, COS, False),
+            "full": VectorSpec(DIM, COS, True),
+        }
+        pooling = pooling if pooling is not None else {"colbert": PoolingConfig(pool_factor=2)}
+    return CollectionPooling("c", pooling, vectors, {})
+
+
+def doc(n: int = 9, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+
+
+def ps(i: int, **vectors: Any) -> models.PointStruct:
+    return models.PointStruct(id=i, vector=vectors, payload={"i": i})
+
+
+# -- shapes ---------------------------------------------------------------------------------
+def test_points_are_pooled_and_untouched_objects_kept():
+    other = doc(4, 1).tolist()
+    dense = [0.1, 0.2, 0.3, 0.4]
+    points = [ps(1, colbert=doc(9, 0).tolist(), other=other, dense=dense), ps(2, dense=dense)]
+    out = wp.pool_points(points, cp())
+    assert out[1] is points[1]  # nothing configured in it: the same object
+    np.testing.assert_allclose(out[0].vector["colbert"], pool_tokens(doc(9, 0), 2), atol=1e-7)
+    assert out[0].vector["other"] is points[0].vector["other"]
+    assert out[0].vector["dense"] is points[0].vector["dense"]
+    assert out[0].payload is points[0].payload
+    assert points[0].vector["colbert"] == doc(9, 0).tolist()  # the input is not modified
+
+
+def test_request_without_configured_vectors_is_returned_as_is():
+    points = [ps(1, other=doc(3).tolist())]
+    assert wp.pool_points(points, cp()) is points
+    batch = models.Batch(ids=[1], vectors={"other": [doc(3).tolist()]})
+    assert wp.pool_batch_request(batch, cp()) is batch
+    ops = [models.DeleteOperation(delete=models.PointIdsList(points=[1]))]
+    assert wp.pool_operations(ops, cp()) is ops
+
+
+def test_numpy_and_torch_inputs():
+    torch = pytest.importorskip("torch")
+    x = doc(12, 3)
+    for raw in (x, torch.from_numpy(x), x.astype(np.float64), x.tolist()):
+        p = models.PointStruct.model_construct(id=5, vector={"colbert": raw}, payload=None)
+        out = wp.pool_points([p], cp())
+        np.testing.assert_allclose(out[0].vector["colbert"], pool_tokens(x, 2), atol=1e-6)
+        assert isinstance(out[0].vector["colbert"], list)
+
+
+def test_batch_named_and_unnamed():
+    docs = [doc(9, s) for s in range(3)]
+    batch = models.Batch(ids=[1, 2, 3], vectors={"colbert": [d.tolist() for d in docs], "dense": [[1.0] * 4] * 3})
+    out = wp.pool_batch_request(batch, cp())
+    for got, d in zip(out.vectors["colbert"], docs):
+        np.testing.assert_allclose(got, pool_tokens(d, 2), atol=1e-7)
+    assert out.vectors["dense"] is batch.vectors["dense"]
+    unnamed = models.Batch(ids=[1, 2, 3], vectors=[d.tolist() for d in docs])
+    out = wp.pool_batch_request(unnamed, cp(unnamed=True))
+    assert [len(v) for v in out.vectors] == [len(pool_tokens(d, 2)) for d in docs]
+
+
+def test_operations_all_variants():
+    d = doc(9)
+    ops = [
+        models.UpsertOperation(upsert=models.PointsList(points=[ps(1, colbert=d.tolist())])),
+        models.UpsertOperation(upsert=models.PointsBatch(batch=models.Batch(ids=[2], vectors={"colbert": [d.tolist()]}))),
+        models.UpdateVectorsOperation(update_vectors=models.UpdateVectors(points=[models.PointVectors(id=3, vector={"colbert": d.tolist()})])),
+        models.DeleteOperation(delete=models.PointIdsList(points=[9])),
+    ]
+    out = wp.pool_operations(ops, cp())
+    m = len(pool_tokens(d, 2))
+    assert len(out[0].upsert.points[0].vector["colbert"]) == m
+    assert len(out[1].upsert.batch.vectors["colbert"][0]) == m
+    assert len(out[2].update_vectors.points[0].vector["colbert"]) == m
+    assert out[3] is ops[3]
+
+
+def test_one_pool_batch_call_per_config(monkeypatch):
+    calls = []
+    real = wp.pool_batch
+
+    def spy(docs, pf, **kw):
+        calls.append((len(docs), pf))
+        return real(docs, pf, **kw)
+
+    monkeypatch.setattr(wp, "pool_batch", spy)
+    conf = cp({"colbert": PoolingConfig(pool_factor=2), "other": PoolingConfig(pool_factor=3)})
+    points = [ps(i, colbert=doc(9, i).tolist(), other=doc(7, i).tolist()) for i in range(10)]
+    wp.pool_points(points, conf)
+    assert sorted(calls) == [(10, 2), (10, 3)]
+
+
+def test_extras_filled_and_explicit_ones_kept():
+    conf = cp({"colbert": PoolingConfig(pool_factor=2, summary_vector="summary", keep_original_vector="full")})
+    d = doc(9)
+    given = [0.5] * DIM
+    out = wp.pool_points([ps(1, colbert=d.tolist()), ps(2, colbert=d.tolist(), summary=given)], conf)
+    unit = d / np.linalg.norm(d, axis=1, keepdims=True)
+    mean = unit.mean(0)
+    np.testing.assert_allclose(out[0].vector["summary"], mean / np.linalg.norm(mean), atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(out[0].vector["full"], dtype=np.float32), d)
+    assert out[1].vector["summary"] == given
+
+
+def test_summary_of_cancelling_tokens_has_a_direction():
+    x = np.array([[1.0, 0.0], [-1.0, 0.0]], dtype=np.float32)
+    np.testing.assert_allclose(wp.summary_vector(x), [1.0, 0.0])
+
+
+# -- validation -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        ([0.1] * DIM, "expected a multivector"),
+        ([[0.1] * (DIM - 1)] * 3, "wrong dimension"),
+        ([[0.1] * DIM, [0.1] * (DIM - 1)], "ragged"),
+        ([], "empty multivector"),
+        ([[float("nan")] * DIM], "non-finite"),
+        ([[float("inf")] * DIM], "non-finite"),
+        (models.Document(text="x", model="m"), "inference object"),
+    ],
+)
+def test_bad_point_is_named_and_nothing_pooled(raw, problem, monkeypatch):
+    monkeypatch.setattr(wp, "pool_batch", lambda *a, **k: pytest.fail("pooled before validating"))
+    points = [ps(i, colbert=doc(9, i).tolist()) for i in range(100)]
+    points[63] = models.PointStruct.model_construct(id=63, vector={"colbert": raw}, payload=None)
+    with pytest.raises(InvalidMultivectorError, match=problem) as err:
+        wp.pool_points(points, cp())
+    assert (err.value.point_id, err.value.vector_name) == (63, "colbert")
+
+
+def test_too_many_floats_refused():
+    n = wp.MAX_MULTIVECTOR_FLOATS // DIM
+    p = models.PointStruct.model_construct(id=1, vector={"colbert": np.ones((n, DIM), np.float32)}, payload=None)
+    with pytest.raises(InvalidMultivectorError, match="too large"):
+        wp.pool_points([p], cp())
+    ok = models.PointStruct.model_construct(id=1, vector={"colbert": np.ones((n - 1, DIM), np.float32)}, payload=None)
+    job = wp.PoolingJob(cp())
+    job.add(ok.vector["colbert"], point_id=1, vector_name="colbert")  # just under the limit
+
+
+def test_grpc_points_are_refused_clearly():
+    with pytest.raises(TypeError, match="PointStruct"):
+        wp.pool_points([object()], cp())
+
+
+# -- splitting ------------------------------------------------------------------------------
+def test_split_points_respects_budget_and_order():
+    points = [ps(i, colbert=[[0.0] * DIM] * (i + 1)) for i in range(10)]
+    parts = wp.split_points(points, budget=4 * DIM)
+    assert [p.id for part in parts for p in part] == list(range(10))
+    for part in parts:
+        assert len(part) == 1 or sum(wp.count_floats(p.vector) for p in part) <= 4 * DIM
+
+
+def test_split_batch_and_operations():
+    batch = models.Batch(ids=list(range(6)), vectors={"colbert": [[[0.0] * DIM] * 2] * 6}, payloads=[{"i": i} for i in range(6)])
+    parts = wp.split_batch(batch, budget=2 * 2 * DIM)
+    assert [b.ids for b in parts] == [[0, 1], [2, 3], [4, 5]]
+    assert [p["i"] for b in parts for p in b.payloads] == list(range(6))
+    ops = [
+        models.UpsertOperation(upsert=models.PointsBatch(batch=batch)),
+        models.DeleteOperation(delete=models.PointIdsList(points=[1])),
+        models.UpsertOperation(upsert=models.PointsList(points=[ps(9, colbert=[[0.0] * DIM])])),
+    ]
+    reqs = wp.split_operations(ops, budget=2 * 2 * DIM)
+    flat = [op for r in reqs for op in r]
+    assert isinstance(flat[3], models.DeleteOperation)  # order kept
+    assert [op.upsert.batch.ids for op in flat[:3]] == [[0, 1], [2, 3], [4, 5]]
+    assert len(reqs) == 4  # three batch parts of 32 floats, the delete joins the last one
+
+
+# -- flows against a fake parent ------------------------------------------------------------
+class FakeParent:
+    """Records calls; ``get_collection`` is answered from a CollectionPooling."""
+
+    def __init__(self, conf: CollectionPooling):
+        self.conf = conf
+        self.calls: list[tuple[str, tuple, dict]] = []
+        self.info_reads = 0
+
+    def get_collection(self, name):
+        self.info_reads += 1
+        from qdrant_tokenpool.config import pooling_to_metadata
+
+        vectors = {
+            k: models.VectorParams(
+                size=v.size,
+                distance=v.distance,
+                multivector_config=models.MultiVectorConfig(comparator="max_sim") if v.multivector else None,
+            )
+            for k, v in self.conf.vectors.items()
+        }
+        return models.CollectionInfo.model_construct(
+            config=models.CollectionConfig.model_construct(
+                params=models.CollectionParams.model_construct(vectors=vectors),
+                metadata=pooling_to_metadata(self.conf.pooling),
+            )
+        )
+
+    def __getattr__(self, method):
+        def record(*args, **kwargs):
+            if method in ("upload_points",):
+                args = (args[0], list(args[1]), *args[2:])  # consume the stream like the parent
+            self.calls.append((method, args, kwargs))
+            return [f"{method}-result"] if method == "batch_update_points" else f"{method}-result"
+
+        return record
+
+
+def test_upsert_flow_remote_splits_after_validating_everything():
+    parent = FakeParent(cp())
+    points = [ps(i, colbert=doc(40, i).tolist()) for i in range(6)]
+    flow = wp.upsert(PoolingState(), "c", points, (), {"wait": True}, remote=True, budget=2 * 20 * DIM)
+    assert run_sync(flow, parent) == "upsert-result"
+    ids = [[p.id for p in c[1][1]] for c in parent.calls]
+    assert len(ids) == 3 and sum(ids, []) == list(range(6))
+    assert all(c[2] == {"wait": True} for c in parent.calls)
+
+    parent = FakeParent(cp())
+    points[5] = ps(5, colbert=[[0.0] * DIM])  # a zero row: refused
+    with pytest.raises(InvalidMultivectorError, match="point 5"):
+        run_sync(wp.upsert(PoolingState(), "c", points, (), {}, remote=True, budget=2 * 20 * DIM), parent)
+    assert parent.calls == []  # nothing sent, not even the first part
+
+
+def test_embedded_upsert_is_one_call_and_passthrough_keeps_the_object():
+    parent = FakeParent(cp())
+    points = [ps(i, colbert=doc(40, i).tolist()) for i in range(6)]
+    run_sync(wp.upsert(PoolingState(), "c", points, (), {}, remote=False, budget=10), parent)
+    assert len(parent.calls) == 1
+    parent = FakeParent(cp({}))
+    run_sync(wp.upsert(PoolingState(), "c", points, (), {}, remote=True, budget=10), parent)
+    assert parent.calls[0][1][1] is points
+
+
+def test_disabled_state_skips_config_and_pooling():
+    parent = FakeParent(cp())
+    state = PoolingState(enabled=False)
+    points = [ps(1, colbert=doc(9).tolist())]
+    run_sync(wp.upsert(state, "c", points, (), {}, remote=False), parent)
+    assert parent.info_reads == 0 and parent.calls[0][1][1] is points
+
+
+def test_config_is_cached_between_writes():
+    parent = FakeParent(cp())
+    state = PoolingState()
+    for _ in range(3):
+        run_sync(wp.upsert(state, "c", [ps(1, colbert=doc(9).tolist())], (), {}, remote=False), parent)
+    assert parent.info_reads == 1
+
+
+def test_upload_points_remote_prevalidates_sized_input():
+    parent = FakeParent(cp())
+    points = [ps(i, colbert=doc(9, i).tolist()) for i in range(10)]
+    points[8] = ps(8, colbert=[[1.0] * (DIM + 1)])
+    with pytest.raises(InvalidMultivectorError, match="point 8"):
+        run_sync(wp.upload_points(PoolingState(), "c", points, 4, (), {}, remote=True), parent)
+    assert parent.calls == []
+
+
+def test_upload_collection_streams_in_batches():
+    parent = FakeParent(cp())
+    pulled = []
+
+    def rows():
+        for i in itertools.count():
+            if i == 10:
+                return
+            pulled.append(i)
+            yield {"colbert": doc(9, i), "dense": np.ones(4, np.float32)}
+
+    run_sync(wp.upload_collection(PoolingState(), "c", rows(), None, range(10), 4, {}, remote=True), parent)
+    method, args, kwargs = parent.calls[0]
+    assert method == "upload_points" and kwargs["batch_size"] == 4
+    sent = args[1]
+    assert [p.id for p in sent] == list(range(10))
+    assert isinstance(sent[0].vector["dense"], list)  # numpy left over became lists
+    assert len(sent[0].vector["colbert"]) == len(pool_tokens(doc(9, 0), 2))
+
+
+def test_pooled_stream_holds_one_batch():
+    seen = []
+
+    def points():
+        for i in range(9):
+            seen.append(i)
+            yield ps(i, colbert=doc(9, i).tolist())
+
+    stream = wp.pooled_stream(points(), cp(), batch_size=4)
+    first = next(stream)
+    assert first.id == 0 and seen == [0, 1, 2, 3]
+
+
+def test_run_blocking_finishes_non_suspending_awaitables_and_uses_fallback():
+    class AsyncParent:
+        async def get_collection(self, name):
+            return "info"
+
+        def upload_points(self, *a):
+            return "uploaded"
+
+    def flow():
+        info = yield wp.call("get_collection", "c")
+        up = yield wp.call("upload_points", info)
+        return info, up
+
+    assert wp.run_blocking(flow(), AsyncParent()) == ("info", "uploaded")
+
+    class SyncTwin:
+        def get_collection(self, name):
+            return "sync-info"
+
+    assert wp.run_blocking(flow(), AsyncParent(), lambda: SyncTwin()) == ("sync-info", "uploaded")

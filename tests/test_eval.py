@@ -19,7 +19,6 @@ from qdrant_tokenpool.eval import (
     exact_topk,
     footprint,
     load_beir,
-    maxsim_scores,
     ndcg_at_k,
     rank,
     recall_at_k,
@@ -27,6 +26,7 @@ from qdrant_tokenpool.eval import (
 )
 from qdrant_tokenpool.eval.cache import default_cache_dir
 from qdrant_tokenpool.eval.encoding import encode_cached, encoder_fingerprint
+from qdrant_tokenpool.maxsim import maxsim_batch
 from qdrant_tokenpool.pooling import pool_tokens
 
 # ---------------------------------------------------------------------------------------
@@ -168,9 +168,9 @@ def test_exact_topk_equals_per_document_loop() -> None:
     docs, queries = _unit_items(rng, 150, 1, 40), _unit_items(rng, 13, 1, 9)
     naive = np.array([[float((q @ d.T).max(axis=1).sum()) for d in docs] for q in queries])
     pd, pq = PackedTokens.from_list(docs), PackedTokens.from_list(queries)
-    np.testing.assert_allclose(maxsim_scores(pq, pd), naive, atol=1e-5)
-    for block in (200, 1 << 25):  # many small chunks, and one chunk
-        scores, idx = exact_topk(pq, pd, k=12, block_floats=block)
+    np.testing.assert_allclose(maxsim_batch(queries, pd.tokens, offsets=pd.offsets), naive, atol=1e-5)
+    for chunk in (1, 100, 1 << 16):  # one document per chunk, a few chunks, one chunk
+        scores, idx = exact_topk(pq, pd, k=12, chunk_tokens=chunk)
         ref = np.argsort(-naive, axis=1, kind="stable")[:, :12]
         np.testing.assert_array_equal(idx, ref)
         np.testing.assert_allclose(scores, np.take_along_axis(naive, ref, 1), atol=1e-5)
@@ -181,7 +181,7 @@ def test_exact_topk_equals_per_document_loop() -> None:
 def test_exact_topk_ties_prefer_lower_position() -> None:
     v = np.eye(4, dtype=np.float32)
     docs = [v[[0]], v[[1]], v[[0]], v[[0, 1]]]
-    s, i = exact_topk(PackedTokens.from_list([v[[0]]]), PackedTokens.from_list(docs), k=4, block_floats=1)
+    s, i = exact_topk(PackedTokens.from_list([v[[0]]]), PackedTokens.from_list(docs), k=4, chunk_tokens=1)
     assert i.tolist() == [[0, 2, 3, 1]]
     assert s.tolist() == [[1.0, 1.0, 1.0, 0.0]]
 

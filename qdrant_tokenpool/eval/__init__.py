@@ -14,7 +14,7 @@ from .encoding import PlainHFTokenEncoder, encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
 from .metrics import evaluate_run, ndcg_at_k, rank, recall_at_k
 from .run import UNPOOLED, EvalResult, SettingResult, run_evaluation
-from .scoring import PackedTokens, exact_topk, maxsim_scores
+from .scoring import PackedTokens, exact_topk
 
 __all__ = [
     "UNPOOLED",
@@ -31,7 +31,6 @@ __all__ = [
     "footprint",
     "load_beir",
     "load_encoder",
-    "maxsim_scores",
     "ndcg_at_k",
     "rank",
     "recall_at_k",

@@ -3,12 +3,11 @@
 Token vectors are kept *packed*: one ``(T, d)`` float32 array of all tokens and an
 ``offsets`` array ``(n + 1,)`` so that item ``i`` owns rows ``offsets[i]:offsets[i + 1]``.
 
-:func:`exact_topk` walks the corpus in chunks of whole documents; per chunk it computes one
-``(chunk tokens, query tokens)`` product per block of queries, takes each document's
-maximum per query token (``np.maximum.reduceat``), sums those per query
-(``np.add.reduceat``) and merges the chunk's scores into a running top-k. Memory stays
-bounded by ``block_floats`` whatever the corpus size; no Python loop runs over documents
-or tokens. Pure numpy, no Qdrant import.
+:func:`exact_topk` walks the corpus in chunks of whole documents, scores each chunk
+against all queries with :func:`qdrant_tokenpool.maxsim.maxsim_batch` (one matrix product
+per block, a segment max per document, a sum per query) and merges the chunk's scores into
+a running top-k. Memory stays bounded whatever the corpus size; no Python loop runs over
+documents or tokens. Pure numpy, no Qdrant import.
 """
 
 from __future__ import annotations
@@ -18,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PackedTokens", "exact_topk", "maxsim_scores"]
+from ..maxsim import maxsim_batch
+
+__all__ = ["PackedTokens", "exact_topk"]
 
 
 @dataclass(frozen=True)
@@ -91,66 +92,52 @@ def _blocks(offsets: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:
     return out
 
 
-def maxsim_scores(
-    queries: PackedTokens, corpus: PackedTokens, doc_range: tuple[int, int] | None = None
-) -> np.ndarray:
-    """Dense MaxSim scores ``(n_queries, n_docs)`` (float32), for small inputs and tests.
-
-    ``score(q, D) = sum over query tokens t of max over document tokens u of <t, u>``.
-    """
-    a, b = doc_range if doc_range is not None else (0, len(corpus))
-    t0, t1 = int(corpus.offsets[a]), int(corpus.offsets[b])
-    sims = corpus.tokens[t0:t1] @ queries.tokens.T  # (doc tokens, query tokens)
-    per_doc = np.maximum.reduceat(sims, corpus.offsets[a:b] - t0, axis=0)  # (docs, q tokens)
-    return np.add.reduceat(per_doc, queries.offsets[:-1], axis=1).T.copy()  # (queries, docs)
-
-
 def exact_topk(
     queries: PackedTokens,
     corpus: PackedTokens,
     k: int = 100,
-    block_floats: int = 1 << 25,
+    chunk_tokens: int = 1 << 16,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact MaxSim top-``k`` documents of the whole corpus for every query.
+
+    The corpus is scored ``chunk_tokens`` tokens (whole documents) at a time with
+    :func:`qdrant_tokenpool.maxsim.maxsim_batch` (the project's one MaxSim), and each
+    chunk's scores are merged into a running top-``k``; memory stays bounded whatever the
+    corpus size, and a memory-mapped corpus is read one chunk at a time.
 
     Args:
         queries: packed query token vectors ``(Tq, d)``.
         corpus: packed document token vectors ``(Tc, d)``; may be a read-only memory map.
         k: results per query (capped at the corpus size).
-        block_floats: size of the largest similarity block held at once, in float32
-            values (default 2^25 = 128 MiB).
+        chunk_tokens: corpus tokens scored per step.
 
     Returns:
-        ``(scores, indices)``, both ``(n_queries, k)``: float32 MaxSim scores and int64
+        ``(scores, indices)``, both ``(n_queries, k)``: float32 MaxSim scores
+        (``sum over query tokens of the max dot product over document tokens``) and int64
         document positions, best first (ties: lower position first).
     """
     if queries.dim != corpus.dim:
         raise ValueError(f"query dim {queries.dim} != corpus dim {corpus.dim}")
     nq, nd = len(queries), len(corpus)
     k = min(int(k), nd)
-    if k < 1:
-        raise ValueError("k must be >= 1 and the corpus non-empty")
-    q_blocks = _blocks(queries.offsets, max(1, min(int(queries.offsets[-1]), 4096)))
-    q_block_tokens = max(int(queries.offsets[b] - queries.offsets[a]) for a, b in q_blocks)
-    c_blocks = _blocks(corpus.offsets, max(1, block_floats // q_block_tokens))
-
+    if k < 1 or nq < 1:
+        raise ValueError("need k >= 1, at least one query and a non-empty corpus")
+    query_list = queries.items()
     best_s = np.full((nq, k), -np.inf, np.float32)
     best_i = np.full((nq, k), np.iinfo(np.int64).max, np.int64)
-    for ca, cb in c_blocks:
+    for ca, cb in _blocks(corpus.offsets, max(1, int(chunk_tokens))):
         t0, t1 = int(corpus.offsets[ca]), int(corpus.offsets[cb])
-        chunk = np.ascontiguousarray(corpus.tokens[t0:t1], dtype=np.float32)
-        starts = corpus.offsets[ca:cb] - t0
-        for qa, qb in q_blocks:
-            u0, u1 = int(queries.offsets[qa]), int(queries.offsets[qb])
-            sims = chunk @ queries.tokens[u0:u1].T  # (chunk tokens, block query tokens)
-            per_doc = np.maximum.reduceat(sims, starts, axis=0)  # (docs, query tokens)
-            del sims
-            scores = np.add.reduceat(per_doc, queries.offsets[qa:qb] - u0, axis=1).T
-            ids = np.broadcast_to(np.arange(ca, cb, dtype=np.int64), scores.shape)
-            cand_s = np.concatenate([best_s[qa:qb], scores], axis=1)
-            cand_i = np.concatenate([best_i[qa:qb], ids], axis=1)
-            # order by score desc, then position asc; keep the first k
-            order = np.lexsort((cand_i, -cand_s), axis=1)[:, :k]
-            best_s[qa:qb] = np.take_along_axis(cand_s, order, axis=1)
-            best_i[qa:qb] = np.take_along_axis(cand_i, order, axis=1)
+        scores = maxsim_batch(
+            query_list, corpus.tokens[t0:t1], offsets=corpus.offsets[ca : cb + 1] - t0
+        )  # (nq, cb - ca)
+        ids = np.broadcast_to(np.arange(ca, cb, dtype=np.int64), scores.shape)
+        cand_s = np.concatenate([best_s, scores], axis=1)
+        cand_i = np.concatenate([best_i, ids], axis=1)
+        if cand_s.shape[1] > k:  # cut to the k best before the exact ordering
+            part = np.argpartition(-cand_s, k - 1, axis=1)[:, :k]
+            cand_s = np.take_along_axis(cand_s, part, axis=1)
+            cand_i = np.take_along_axis(cand_i, part, axis=1)
+        order = np.lexsort((cand_i, -cand_s), axis=1)  # score desc, then position asc
+        best_s = np.take_along_axis(cand_s, order, axis=1)
+        best_i = np.take_along_axis(cand_i, order, axis=1)
     return best_s, best_i

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The main job: set everything up, index BEIR SciFact with pooled token vectors (pool
+# factor 2) into an embedded Qdrant, and print the footprint, nDCG@10 on the 300 test
+# queries, and a sample search.
+#
+#   bash scripts/demo.sh [SCIFACT_DIR]      (default: ../shared/data/scifact, from the repo)
+#
+# Uses the active virtualenv, else creates and uses ./.venv. Set SKIP_SETUP=1 to skip the
+# install step. The database goes to ./qdrant_data (collection "scifact"); a second run
+# resumes (nothing left to index) and only re-prints the results. Takes several minutes
+# on 2 CPU cores, most of it encoding the 5,183 documents.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA="${1:-../shared/data/scifact}"
+DB="${DEMO_DB:-./qdrant_data}"
+COLLECTION="${DEMO_COLLECTION:-scifact}"
+
+if [ ! -f "$DATA/corpus.jsonl" ]; then
+    echo "error: no BEIR SciFact folder at $DATA (expected corpus.jsonl, queries.jsonl," \
+         "qrels/test.tsv); pass its path: bash scripts/demo.sh PATH" >&2
+    exit 1
+fi
+
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+    [ -d .venv ] || python3 -m venv .venv
+    # shellcheck disable=SC1091
+    . .venv/bin/activate
+fi
+if [ -z "${SKIP_SETUP:-}" ]; then
+    echo "== setup (torch==2.13.0, then pip install -e .[all])"
+    bash scripts/setup.sh
+fi
+
+start=$(date +%s)
+echo "== index $DATA into collection '$COLLECTION' (embedded, $DB), pool factor 2"
+qdrant-tokenpool index "$DATA" --collection "$COLLECTION" --pool-factor 2 \
+    --method hierarchical --doc-maxlen 256 --path "$DB"
+
+echo
+echo "== footprint"
+qdrant-tokenpool stats --collection "$COLLECTION" --path "$DB"
+
+echo
+echo "== quality: nDCG@10 on the SciFact test queries, through the pooled collection"
+qdrant-tokenpool eval "$DATA" --collection "$COLLECTION" --path "$DB"
+
+echo
+echo "== sample search"
+qdrant-tokenpool search "Vitamin D deficiency is associated with a higher risk of cancer." \
+    --collection "$COLLECTION" --top-k 5 --path "$DB"
+
+echo
+echo "done in $(( $(date +%s) - start )) s (after setup). Try your own query:"
+echo "  qdrant-tokenpool search \"your question\" --collection $COLLECTION --path $DB"

@@ -1,0 +1,519 @@
+"""The ``qdrant-tokenpool`` CLI end to end, on a tiny corpus, a tiny BERT and an embedded
+Qdrant in a temp folder: index (and resume), search, stats, repool, eval, --help, errors.
+
+The tiny BERT (random weights, 16-d) is built in code; retrieval quality is not the point,
+exact agreement with the library (pooling, MaxSim, metrics) is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from qdrant_client import QdrantClient, models
+from typer.testing import CliRunner
+
+from qdrant_tokenpool import TokenPoolingClient, pool_tokens
+from qdrant_tokenpool.cli import TOKENS_PAYLOAD_KEY, app, encode, point_id
+from qdrant_tokenpool.encoders import TokenEncoder
+
+WORDS = [
+    "the",
+    "a",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "for",
+    "on",
+    "with",
+    "cells",
+    "protein",
+    "gene",
+    "cancer",
+    "vitamin",
+    "sleep",
+    "brain",
+    "heart",
+    "study",
+    "patients",
+    "blood",
+    "risk",
+    "mice",
+    "dna",
+    "virus",
+    "immune",
+    "pressure",
+    "expression",
+    "folding",
+    "system",
+]
+
+DOCS = [
+    ("d1", "Vitamin D", "vitamin d and the immune system in patients"),
+    ("d2", "Sleep", "sleep and the brain in mice"),
+    ("d3", "", "gene expression of cancer cells"),
+    ("d4", "Heart risk", "blood pressure and heart risk study in patients with cancer"),
+    ("d5", "Virus", "virus dna in immune cells of mice"),
+    ("d6", "Protein", "protein folding with gene and dna"),
+]
+# each query is a document's full text (title + text, encoded alike): on an unpooled
+# collection every query token finds itself (cosine 1), so that document wins
+QUERIES = [
+    ("q1", "Sleep sleep and the brain in mice", "d2"),
+    ("q2", "Protein protein folding with gene and dna", "d6"),
+]
+DOC_MAXLEN = 64
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    out = tmp_path_factory.mktemp("tiny-bert")
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789.,")
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *sorted(set(WORDS)),
+        *chars,
+        *("##" + c for c in chars[:36]),
+    ]
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    (out / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "BertTokenizer", "do_lower_case": True})
+    )
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert "[UNK]" not in tok.tokenize("protein folding")
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=128,
+    )
+    BertModel(cfg).eval().save_pretrained(out)
+    tok.save_pretrained(out)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def beir_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("beir")
+    with open(d / "corpus.jsonl", "w") as f:
+        f.writelines(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in DOCS)
+    with open(d / "queries.jsonl", "w") as f:
+        f.writelines(json.dumps({"_id": q, "text": text}) + "\n" for q, text, _ in QUERIES)
+    (d / "qrels").mkdir()
+    (d / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{doc}\t1\n" for q, _, doc in QUERIES)
+    )
+    return d
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_model: str):
+    return TokenEncoder.from_pretrained(tiny_model, document_length=DOC_MAXLEN)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("db") / "qdrant"
+
+
+runner = CliRunner()
+
+
+def cli(*args: str):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+@contextmanager
+def open_db(path: Path) -> Iterator[TokenPoolingClient]:
+    client = TokenPoolingClient(path=str(path))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def stored(client: QdrantClient, collection: str, vector: str = "tokens") -> dict[str, dict]:
+    recs, _ = client.scroll(collection, limit=1000, with_payload=True, with_vectors=True)
+    return {
+        str(r.id): {
+            "payload": r.payload,
+            "vec": np.asarray(
+                r.vector[vector] if isinstance(r.vector, dict) else r.vector, dtype=np.float32
+            ),
+        }
+        for r in recs
+    }
+
+
+def expected_pooled(encoder, pool_factor: int) -> dict[str, np.ndarray]:
+    texts = [(t + " " + x).strip() for _, t, x in DOCS]
+    embs = encode(encoder, texts, queries=False)
+    return {
+        point_id(i): pool_tokens(e, pool_factor, protected_tokens=encoder.protected_tokens)
+        for (i, _, _), e in zip(DOCS, embs)
+    }, {point_id(i): e for (i, _, _), e in zip(DOCS, embs)}
+
+
+# ------------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", [None, "index", "search", "stats", "eval", "repool"])
+def test_help(command):
+    args = ["--help"] if command is None else [command, "--help"]
+    result = cli(*args)
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+    if command is not None:
+        assert "--path" in result.output and "--url" in result.output
+
+
+def test_no_arguments_shows_usage():
+    result = cli()
+    assert result.exit_code != 0 and "Usage" in result.output
+
+
+# ------------------------------------------------------------------------ index flow
+
+
+def test_index_stores_pooled_vectors_and_payload(tiny_model, beir_dir, db, encoder):
+    result = cli(
+        "index",
+        beir_dir,
+        "-c",
+        "docs",
+        "--model",
+        tiny_model,
+        "--pool-factor",
+        2,
+        "--doc-maxlen",
+        DOC_MAXLEN,
+        "--path",
+        db,
+        "-q",
+    )
+    assert result.exit_code == 0, result.output
+    assert "indexed 6 new document(s)" in result.stdout
+
+    pooled, raw = expected_pooled(encoder, 2)
+    with open_db(db) as client:
+        assert client.get_pooling("docs")["tokens"].pool_factor == 2
+        got = stored(client, "docs")
+    assert set(got) == set(pooled)
+    for pid, rec in got.items():
+        np.testing.assert_allclose(rec["vec"], pooled[pid], atol=1e-6)
+        assert rec["payload"][TOKENS_PAYLOAD_KEY] == raw[pid].shape[0]
+    titles = {rec["payload"]["doc_id"]: rec["payload"]["title"] for rec in got.values()}
+    assert titles == {i: t for i, t, _ in DOCS}
+
+
+def test_index_resumes_and_skips_present_documents(tiny_model, beir_dir, tmp_path):
+    path = tmp_path / "q"
+    first = cli(
+        "index",
+        beir_dir,
+        "-c",
+        "part",
+        "--model",
+        tiny_model,
+        "--limit",
+        4,
+        "--doc-maxlen",
+        DOC_MAXLEN,
+        "--path",
+        path,
+        "-q",
+        "--batch-size",
+        3,
+    )
+    assert first.exit_code == 0, first.output
+    assert "indexed 4 new" in first.stdout
+    second = cli("index", beir_dir, "-c", "part", "--path", path, "-q")
+    assert second.exit_code == 0, second.output
+    assert "indexed 2 new document(s)" in second.stdout and "skipped 4" in second.stdout
+    third = cli("index", beir_dir, "-c", "part", "--path", path, "-q")
+    assert third.exit_code == 0 and "indexed 0 new" in third.stdout and "skipped 6" in third.stdout
+    with open_db(path) as client:
+        assert client.count("part").count == 6
+
+
+def test_index_accepts_a_jsonl_file_with_id_field(tiny_model, tmp_path):
+    src = tmp_path / "docs.jsonl"
+    src.write_text(
+        "\n".join(
+            json.dumps({"id": 7, "text": t})
+            if n == 0
+            else json.dumps({"id": f"x{n}", "title": "T", "text": t})
+            for n, t in enumerate(["gene cells", "virus dna"])
+        )
+        + "\n"
+    )
+    result = cli(
+        "index",
+        src,
+        "-c",
+        "j",
+        "--model",
+        tiny_model,
+        "--doc-maxlen",
+        DOC_MAXLEN,
+        "--path",
+        tmp_path / "q",
+        "-q",
+    )
+    assert result.exit_code == 0, result.output
+    with open_db(tmp_path / "q") as client:
+        ids = {r.payload["doc_id"] for r in client.scroll("j", with_payload=True)[0]}
+    assert ids == {"7", "x1"}
+
+
+# --------------------------------------------------------------------------- search
+
+
+def test_search_matches_brute_force_maxsim(tiny_model, beir_dir, db, encoder):
+    result = cli(
+        "search", "immune cells of mice", "-c", "docs", "-k", 3, "--json", "--path", db, "-q"
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+
+    (q,) = encode(encoder, ["immune cells of mice"], queries=True)
+    with open_db(db) as client:
+        got = stored(client, "docs")
+    brute = sorted(
+        (
+            (float((q @ rec["vec"].T).max(axis=1).sum()), rec["payload"]["doc_id"])
+            for rec in got.values()
+        ),
+        reverse=True,
+    )
+    assert [r["doc_id"] for r in rows] == [d for _, d in brute[:3]]
+    np.testing.assert_allclose([r["score"] for r in rows], [s for s, _ in brute[:3]], atol=1e-4)
+    # the title, or the text when a document has no title
+    shown = {i: t or x for i, t, x in DOCS}
+    assert [r["title"] for r in rows] == [shown[r["doc_id"]] for r in rows]
+
+
+def test_search_table_output(db):
+    result = cli("search", "vitamin d", "-c", "docs", "-k", 2, "--path", db, "-q")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split() == ["rank", "score", "doc_id", "title"]
+    assert len(lines) == 3
+
+
+# ---------------------------------------------------------------------------- stats
+
+
+def test_stats_counts_equal_pooled_counts(db, encoder):
+    pooled, raw = expected_pooled(encoder, 2)
+    result = cli("stats", "-c", "docs", "--json", "--path", db, "-q")
+    assert result.exit_code == 0, result.output
+    s = json.loads(result.stdout)
+    v = s["vectors"]["tokens"]
+    n_pooled = sum(p.shape[0] for p in pooled.values())
+    n_raw = sum(r.shape[0] for r in raw.values())
+    assert s["points"] == 6
+    assert v["stored_vectors"] == n_pooled
+    assert v["unpooled_vectors"] == n_raw
+    assert v["bytes"] == n_pooled * encoder.dim * 4
+    assert v["vectors_per_point"] == pytest.approx(n_pooled / 6)
+    assert v["reduction"] == pytest.approx(1 - n_pooled / n_raw)
+    assert s["pooling"]["tokens"]["pool_factor"] == 2
+    assert s["on_disk_bytes"] > 0
+
+    text = cli("stats", "--path", db, "-q")
+    assert text.exit_code == 0
+    assert f"stored vectors:     {n_pooled:,}" in text.stdout
+    assert "reduction:" in text.stdout and "collection 'docs'" in text.stdout
+
+
+# --------------------------------------------------------------------------- repool
+
+
+def test_repool_copies_pooled_and_resumes(tmp_path, encoder):
+    path = tmp_path / "q"
+    rng = np.random.default_rng(0)
+    docs = {
+        i: rng.normal(size=(int(rng.integers(3, 12)), 8)).astype(np.float32) for i in range(1, 11)
+    }
+    plain = QdrantClient(path=str(path))
+    plain.create_collection(
+        "raw",
+        vectors_config={
+            "colbert": models.VectorParams(
+                size=8,
+                distance=models.Distance.COSINE,
+                multivector_config=models.MultiVectorConfig(
+                    comparator=models.MultiVectorComparator.MAX_SIM
+                ),
+            ),
+            "dense": models.VectorParams(size=4, distance=models.Distance.DOT),
+        },
+    )
+    plain.upsert(
+        "raw",
+        [
+            models.PointStruct(
+                id=i, vector={"colbert": v.tolist(), "dense": [float(i)] * 4}, payload={"n": i}
+            )
+            for i, v in docs.items()
+        ],
+    )
+    plain.close()
+
+    result = cli("repool", "raw", "pooled", "-p", 2, "--batch-size", 4, "--path", path, "-q")
+    assert result.exit_code == 0, result.output
+    assert "repooled 10 point(s)" in result.stdout
+
+    def check(client):
+        assert client.get_pooling("pooled")["colbert"].pool_factor == 2
+        recs, _ = client.scroll("pooled", limit=100, with_payload=True, with_vectors=True)
+        assert len(recs) == 10
+        for r in recs:
+            want = pool_tokens(docs[r.id], 2, protected_tokens=1)
+            np.testing.assert_allclose(np.asarray(r.vector["colbert"]), want, atol=1e-6)
+            assert r.vector["dense"] == pytest.approx([float(r.id)] * 4)
+            assert r.payload == {"n": r.id, TOKENS_PAYLOAD_KEY: docs[r.id].shape[0]}
+
+    with open_db(path) as client:
+        check(client)
+        client.delete("pooled", points_selector=models.PointIdsList(points=[3, 7]))
+
+    again = cli("repool", "raw", "pooled", "-p", 2, "--path", path, "-q")
+    assert again.exit_code == 0, again.output
+    assert "repooled 2 point(s)" in again.stdout and "skipped 8" in again.stdout
+    with open_db(path) as client:
+        check(client)
+
+    mismatch = cli("repool", "raw", "pooled", "-p", 4, "--path", path, "-q")
+    assert mismatch.exit_code == 2 and "pool_factor=2" in mismatch.stderr
+
+
+# ----------------------------------------------------------------------------- eval
+
+
+def test_eval_through_an_unpooled_collection(tiny_model, beir_dir, tmp_path):
+    path = tmp_path / "q"
+    assert (
+        cli(
+            "index",
+            beir_dir,
+            "-c",
+            "raw",
+            "--model",
+            tiny_model,
+            "--pool-factor",
+            1,
+            "--doc-maxlen",
+            DOC_MAXLEN,
+            "--path",
+            path,
+            "-q",
+        ).exit_code
+        == 0
+    )
+    out = tmp_path / "out"
+    result = cli("eval", beir_dir, "-c", "raw", "--out", out, "--path", path, "-q")
+    assert result.exit_code == 0, result.output
+    # each query is a document's own text: unpooled MaxSim puts that document first
+    assert "| raw | 2 | 1.0000 | 1.0000 |" in result.stdout
+    saved = json.loads((out / "eval_raw.json").read_text())
+    assert saved["ndcg@10"] == 1.0 and saved["queries"] == 2
+
+
+def test_eval_sweep_writes_table_csv_json_plot(tiny_model, beir_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "out"
+    result = cli(
+        "eval",
+        beir_dir,
+        "--model",
+        tiny_model,
+        "--pool-factors",
+        "1,2",
+        "--methods",
+        "hierarchical,sequential",
+        "--doc-maxlen",
+        DOC_MAXLEN,
+        "--out",
+        out,
+        "--no-cache",
+        "-q",
+    )
+    assert result.exit_code == 0, result.output
+    table = [ln for ln in result.stdout.splitlines() if ln.startswith("|")]
+    assert len(table) == 2 + 3  # header, rule, unpooled + 2 methods at pf=2
+    files = {p.suffix for p in out.iterdir()}
+    assert {".csv", ".json", ".png"} <= files
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_exit_codes_and_messages(tiny_model, beir_dir, db, tmp_path):
+    cases = [
+        (("search", "x", "-c", "nope", "--path", db), 1, "collection 'nope' does not exist"),
+        (("stats", "-c", "nope", "--path", db), 1, "collection 'nope' does not exist"),
+        (("repool", "nope", "other", "-p", 2, "--path", db), 1, "does not exist"),
+        (("stats", "--path", tmp_path / "missing"), 1, "no embedded Qdrant database"),
+        (("index", tmp_path / "missing", "-c", "x", "--path", db), 1, "does not exist"),
+        (("index", tmp_path, "-c", "x", "--path", db), 1, "without corpus.jsonl"),
+        (("eval", tmp_path / "missing", "--path", db), 1, "does not exist"),
+        (("eval", tmp_path, "-c", "docs", "--path", db), 1, "missing"),
+        (("index", beir_dir, "-c", "docs", "--pool-factor", 4, "--path", db), 2, "pool_factor=2"),
+        (("index", beir_dir, "-c", "x", "--method", "bogus", "--path", db), 2, "bogus"),
+        (("eval", beir_dir, "--pool-factors", "a,b"), 2, "integers"),
+        (("eval", beir_dir, "--methods", "ward"), 2, "ward"),
+        (
+            ("index", beir_dir, "-c", "x", "--model", tmp_path / "nomodel", "--path", db),
+            1,
+            "cannot load model",
+        ),
+    ]
+    for args, code, text in cases:
+        result = cli(*args, "-q") if args[0] != "eval" or "-c" in args else cli(*args)
+        assert result.exit_code == code, (args, result.output)
+        assert text in result.stderr, (args, result.stderr)
+
+
+def test_bad_jsonl_line_is_named(tiny_model, tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_text(json.dumps({"_id": "a", "text": "gene"}) + "\n{not json\n")
+    result = cli(
+        "index",
+        src,
+        "-c",
+        "b",
+        "--model",
+        tiny_model,
+        "--doc-maxlen",
+        DOC_MAXLEN,
+        "--path",
+        tmp_path / "q",
+        "-q",
+    )
+    assert result.exit_code == 1
+    assert f"{src}:2" in result.stderr

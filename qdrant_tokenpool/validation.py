@@ -76,6 +76,13 @@ def _from_nested(vectors: Any) -> np.ndarray:
 
 
 def _check_values(arr: np.ndarray, *, allow_zero: bool) -> None:
+    if arr.ndim == 2 and arr.dtype == np.float32:
+        # Fast path: one pass. A NaN/inf anywhere makes its row's sum of squares non-finite,
+        # and a zero row has a zero sum. Only when this test fails (or over/underflows on
+        # huge/tiny values) are the exact checks below run, to confirm and name the problem.
+        sq = np.einsum("ij,ij->i", arr, arr)
+        if np.isfinite(sq).all() and (allow_zero or sq.all()):
+            return
     finite = np.isfinite(arr)
     if not finite.all():
         bad = np.argwhere(~finite)[0]

@@ -1,18 +1,148 @@
-"""``pool_batch``: pool many documents on all cores, results in input order."""
+"""``pool_batch``: pool many documents on all cores, results in input order.
+
+The clustering is many small numpy/scipy calls per document, so threads do not help
+(the GIL is held between calls; measured: no speed-up). Large batches go to a persistent
+pool of worker processes instead:
+
+- created lazily on the first batch big enough to need it, then reused (starting a worker
+  costs about a second of imports, once);
+- ``spawn`` start method, so it is safe with torch, CUDA, gRPC or OpenMP threads already
+  running in the parent (``fork`` is not); workers start with one BLAS/OpenMP thread each
+  and do not re-import the caller's ``__main__`` (no ``if __name__ == "__main__"`` guard
+  needed);
+- documents are sent in a few chunks per worker, balanced by estimated cost (``n^2`` for
+  the clustering methods), and the results are put back in input order;
+- small batches (estimated under :data:`PARALLEL_MIN_COST` of work) run in the calling
+  process, where the transfer would cost more than it saves;
+- if the pool breaks (a worker killed), the batch is pooled in the calling process.
+
+Every worker runs the same code on the same float32 arrays as :func:`pool_tokens`, so the
+results are the same bytes as pooling the documents one by one.
+"""
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+import sys
+import threading
+import types
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
 
 from ..validation import as_multivector
+from ._blas import single_blas_thread
 from .tokens import check_pooling_args, pool_checked
 
-__all__ = ["pool_batch"]
+__all__ = ["pool_batch", "shutdown_pool", "PARALLEL_MIN_COST"]
+
+PARALLEL_MIN_COST = 60_000_000
+"""Estimated work (sum over documents of ``n^2 * d`` for the clustering methods, ``n * d``
+for sequential) below which :func:`pool_batch` stays in the calling process. About 40 ms
+of hierarchical pooling on one core: less than that is not worth the transfer."""
+
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+_lock = threading.Lock()
+_executor: ProcessPoolExecutor | None = None
+_executor_workers = 0
+_executor_pid = 0
+
+
+_limits: Any = None
+
+
+def _worker_init() -> None:
+    """Runs once in each worker: one BLAS thread (the pool is the parallelism)."""
+    try:  # optional; the environment variables set at spawn time already do this
+        from threadpoolctl import threadpool_limits
+
+        global _limits
+        _limits = threadpool_limits(limits=1)
+    except Exception:
+        pass
+
+
+def _worker_ready() -> int:
+    return os.getpid()
+
+
+def _pool_chunk(
+    arrays: list[np.ndarray], pool_factor: int, method: str, protected_tokens: int
+) -> list[np.ndarray]:
+    with single_blas_thread():
+        return [pool_checked(x, pool_factor, method, protected_tokens) for x in arrays]
+
+
+def _get_executor(n_workers: int) -> ProcessPoolExecutor:
+    global _executor, _executor_workers, _executor_pid
+    with _lock:
+        if (
+            _executor is not None
+            and _executor_pid == os.getpid()
+            and _executor_workers == n_workers
+        ):
+            return _executor
+        if _executor is not None and _executor_pid == os.getpid():
+            _executor.shutdown(wait=False, cancel_futures=True)
+        ctx = multiprocessing.get_context("spawn")
+        ex = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init)
+        # Workers are spawned by submit(), one per submit while none is idle: start them all
+        # now, each with one BLAS/OpenMP thread, and without re-importing the caller's
+        # __main__ (spawn would run an unguarded script's top level again in each worker;
+        # the workers only need this package).
+        saved_env = {k: os.environ.get(k) for k in _THREAD_ENV}
+        saved_main = sys.modules.get("__main__")
+        try:
+            for k in _THREAD_ENV:
+                os.environ[k] = "1"
+            sys.modules["__main__"] = types.ModuleType("__main__")
+            ready = [ex.submit(_worker_ready) for _ in range(n_workers)]
+        finally:
+            if saved_main is not None:
+                sys.modules["__main__"] = saved_main
+            for k, v in saved_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        for f in ready:
+            f.result()
+        _executor, _executor_workers, _executor_pid = ex, n_workers, os.getpid()
+        return ex
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes of :func:`pool_batch` (they restart on demand)."""
+    global _executor
+    with _lock:
+        if _executor is not None and _executor_pid == os.getpid():
+            _executor.shutdown(wait=True, cancel_futures=True)
+        _executor = None
+
+
+atexit.register(shutdown_pool)
+
+
+def _cost(n: int, d: int, method: str) -> int:
+    return n * d if method == "sequential" else n * n * d
+
+
+def _chunks(costs: Sequence[int], n_chunks: int) -> list[list[int]]:
+    """Split document indices into ``n_chunks`` groups of near-equal total cost (greedy)."""
+    order = sorted(range(len(costs)), key=lambda i: -costs[i])
+    groups: list[list[int]] = [[] for _ in range(n_chunks)]
+    loads = [0] * n_chunks
+    for i in order:
+        j = loads.index(min(loads))
+        groups[j].append(i)
+        loads[j] += costs[i]
+    return [sorted(g) for g in groups if g]
 
 
 def pool_batch(
@@ -25,27 +155,42 @@ def pool_batch(
     """Pool many documents; identical to ``[pool_tokens(d, ...) for d in documents]``.
 
     Args:
-        documents: iterable of ``(n_i, d)`` token matrices (numpy, torch or nested lists;
+        documents: iterable of ``(n_i, d_i)`` token matrices (numpy, torch or nested lists;
             lengths may differ).
-        workers: threads to use (``None``: all cores; ``1``: no threads). The clustering
-            runs in numpy/scipy code that releases the GIL.
+        pool_factor, method, protected_tokens: as for :func:`pool_tokens`.
+        workers: processes to use. ``None``: all cores (``os.cpu_count()``), for batches
+            with enough work (see :data:`PARALLEL_MIN_COST`); ``1``: pool in the calling
+            process. The worker pool is started on first use and kept.
 
     Returns:
-        list of float32 ``(m_i, d)`` arrays, in input order.
+        list of float32 ``(m_i, d_i)`` arrays, in input order, new arrays (never the inputs).
 
     Raises:
-        InvalidMultivectorError: for the first bad document, naming its position. All
-            documents are checked before any is pooled.
+        ValueError: bad arguments.
+        InvalidMultivectorError: for the first bad document, naming its position as the
+            point id. All documents are checked before any is pooled.
     """
     check_pooling_args(pool_factor, method, protected_tokens)
-    arrays = []
-    for i, doc in enumerate(documents):
-        arrays.append(as_multivector(doc, point_id=i))
+    arrays = [as_multivector(doc, point_id=i) for i, doc in enumerate(documents)]
     pf, prot = int(pool_factor), int(protected_tokens)
-    if pf == 1:
-        return arrays
-    n_workers = os.cpu_count() or 1 if workers is None else max(1, int(workers))
-    if n_workers == 1 or len(arrays) < 2 * n_workers:
-        return [pool_checked(x, pf, method, prot) for x in arrays]
-    with ThreadPoolExecutor(n_workers) as ex:
-        return list(ex.map(lambda x: pool_checked(x, pf, method, prot), arrays))
+    n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    if pf == 1 or n_workers == 1 or len(arrays) < 2:
+        return _pool_chunk(arrays, pf, method, prot)
+    costs = [_cost(x.shape[0] - prot, x.shape[1], method) for x in arrays]
+    if workers is None and sum(costs) < PARALLEL_MIN_COST:
+        return _pool_chunk(arrays, pf, method, prot)
+    n_workers = min(n_workers, len(arrays))
+    groups = _chunks(costs, min(len(arrays), 4 * n_workers))
+    try:
+        ex = _get_executor(n_workers)
+        futures = [
+            ex.submit(_pool_chunk, [arrays[i] for i in g], pf, method, prot) for g in groups
+        ]
+        out: list[np.ndarray | None] = [None] * len(arrays)
+        for g, fut in zip(groups, futures):
+            for i, pooled in zip(g, fut.result()):
+                out[i] = pooled
+    except (BrokenProcessPool, OSError, RuntimeError):
+        shutdown_pool()
+        return _pool_chunk(arrays, pf, method, prot)
+    return out  # type: ignore[return-value]

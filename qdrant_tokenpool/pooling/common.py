@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["normalise", "cluster_count", "relabel_by_first_token", "cluster_means"]
+__all__ = [
+    "normalise",
+    "cluster_count",
+    "relabel_by_first_token",
+    "cluster_means",
+    "run_means",
+]
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (float32). Rows must be non-zero."""
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float32))
-    return (x / norms[:, None]).astype(np.float32, copy=False)
+    """Rows of ``x`` (``(n, d)``) scaled to unit L2 norm, as a new float32 array.
+
+    Rows must be finite and non-zero. Rows whose squared norm under- or overflows in
+    float32 (values around ``1e-20`` or ``1e19``) are first scaled by their largest
+    absolute value, so they still come out as unit vectors.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    sq = np.einsum("ij,ij->i", x, x)
+    if not (np.isfinite(sq).all() and sq.all()):
+        x = x / np.abs(x).max(axis=1, keepdims=True)
+        sq = np.einsum("ij,ij->i", x, x)
+    np.sqrt(sq, out=sq)
+    return np.divide(x, sq[:, None], dtype=np.float32)
 
 
 def cluster_count(n_tokens: int, pool_factor: int) -> int:
@@ -31,14 +47,30 @@ def relabel_by_first_token(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return rank[inverse].astype(np.intp, copy=False), int(uniq.size)
 
 
-def cluster_means(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Unit-normalised mean of the rows of ``x`` (``(n, d)``) in each of ``k`` clusters.
+def cluster_means(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Unit-normalised mean of the rows of ``x`` (``(n, d)``) in each cluster of ``labels``.
 
-    ``labels`` (``(n,)``, values ``0..k-1``, every cluster non-empty). Returns ``(k, d)``
-    float32. The sum is done as one ``(k, n) @ (n, d)`` product; the mean's scale does not
-    matter before re-normalisation, so the sum is normalised directly.
+    ``labels`` (``(n,)``) holds any integer cluster ids. Returns ``(k, d)`` float32 with
+    one row per distinct label, ordered by each cluster's first token (lowest row index).
+    The mean's scale does not matter before re-normalisation, so the sums are normalised
+    directly. Sums run in row order (``np.add.reduceat`` over the rows sorted stably by
+    label), so the result is deterministic to the bit.
     """
-    onehot = np.zeros((k, x.shape[0]), dtype=np.float32)
-    onehot[labels, np.arange(x.shape[0])] = 1.0
-    sums = onehot @ x
-    return normalise(sums)
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_labels[1:] != sorted_labels[:-1])))
+    sums = np.add.reduceat(x[order], starts, axis=0)
+    # within a cluster rows stay in index order, so order[starts] is each first token
+    by_first = np.argsort(order[starts], kind="stable")
+    return normalise(sums[by_first])
+
+
+def run_means(x: np.ndarray, k: int) -> np.ndarray:
+    """Unit-normalised means of ``k`` contiguous runs of near-equal length of the rows of ``x``.
+
+    Run ``j`` holds rows ``i`` with ``i * k // n == j`` (lengths ``n // k`` or
+    ``n // k + 1``). Returns ``(k, d)`` float32, in row order.
+    """
+    n = x.shape[0]
+    starts = -((-np.arange(k, dtype=np.int64) * n) // k)  # ceil(j * n / k)
+    return normalise(np.add.reduceat(x, starts, axis=0))

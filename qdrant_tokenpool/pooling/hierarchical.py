@@ -1,34 +1,51 @@
 """Hierarchical pooling: Ward linkage on the unit token vectors.
 
 For unit vectors ``||a - b||^2 = 2 (1 - cos(a, b))``, so Ward's criterion on the
-normalised vectors themselves is Ward on cosine geometry. This is exact and cheap
-(scipy's nearest-neighbour-chain Ward, ``O(n^2 d)``); ColBERT, RAGatouille and PyLate
-instead feed the ``n x n`` matrix of cosine distances to ``linkage`` as if its rows were
-``n``-dimensional observations, which costs ``O(n^3)`` and clusters a different geometry.
+normalised vectors themselves is Ward on cosine geometry. This is exact and cheap:
+scipy's nearest-neighbour-chain Ward, ``O(n^2)`` after one ``O(n^2 d)`` Gram matrix.
+ColBERT, RAGatouille and PyLate instead feed the ``n x n`` matrix of cosine distances to
+``linkage`` as if its rows were ``n``-dimensional observations, which costs ``O(n^3)``
+and clusters a different geometry.
+
+Speed: the public :func:`scipy.cluster.hierarchy.linkage` spends most of its time in
+validation and in ``pdist`` (a scalar loop over pairs). Here the condensed Euclidean
+distances come from one float64 matrix product (``||a||^2 + ||b||^2 - 2 a.b``, folded into
+the product itself) and go straight to scipy's compiled nearest-neighbour chain
+(``scipy.cluster._hierarchy.nn_chain``), the routine ``linkage(..., "ward")`` ends in.
+That private routine is checked once against the public ``linkage`` on a small problem;
+if it is missing or disagrees (a future scipy), the public ``linkage`` is used on the
+same condensed distances, which gives the same result, only slower.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import numpy as np
 from scipy.cluster.hierarchy import linkage
 
-__all__ = ["hierarchical_labels", "cut_linkage"]
+__all__ = ["hierarchical_labels", "cut_linkage", "ward_linkage", "condensed_distances"]
+
+_WARD_CODE = 5  # scipy.cluster.hierarchy._LINKAGE_METHODS["ward"]
 
 
 def cut_linkage(z: np.ndarray, n: int, k: int) -> np.ndarray:
     """Labels of exactly ``k`` clusters: the state after the first ``n - k`` merges of ``z``.
 
-    ``z`` is a scipy linkage matrix (merges in order of increasing height). Unlike
-    ``fcluster(..., criterion="maxclust")`` this gives exactly ``k`` clusters even when
-    merge heights tie (e.g. duplicate tokens). Returns labels ``(n,)`` (arbitrary ids).
+    ``z`` is a scipy linkage matrix (``(n - 1, 4)``, merges in order of increasing height,
+    merge ``j`` creating cluster ``n + j``). Unlike ``fcluster(..., criterion="maxclust")``
+    this gives exactly ``k`` clusters even when merge heights tie (e.g. duplicate tokens).
+    Returns labels ``(n,)``: the id of each token's cluster (arbitrary ids, not ``0..k-1``).
     """
-    parent = np.arange(2 * n - 1, dtype=np.intp)
     merges = n - k
-    if merges > 0:
-        children = z[:merges, :2].astype(np.intp)
-        new = np.arange(n, n + merges, dtype=np.intp)
-        parent[children[:, 0]] = new
-        parent[children[:, 1]] = new
+    if merges <= 0:
+        return np.arange(n, dtype=np.intp)
+    parent = np.arange(n + merges, dtype=np.intp)
+    children = z[:merges, :2].astype(np.intp)
+    new = np.arange(n, n + merges, dtype=np.intp)
+    parent[children[:, 0]] = new
+    parent[children[:, 1]] = new
     # pointer jumping: each pass doubles how far every node looks up the tree
     while True:
         jumped = parent[parent]
@@ -37,12 +54,98 @@ def cut_linkage(z: np.ndarray, n: int, k: int) -> np.ndarray:
         parent = jumped
 
 
+_TRIU_CACHE: dict[int, np.ndarray] = {}
+_TRIU_LOCK = threading.Lock()
+
+
+def _triu_flat(n: int) -> np.ndarray:
+    """Flat indices of the strict upper triangle of an ``n x n`` matrix, row by row (cached)."""
+    idx = _TRIU_CACHE.get(n)
+    if idx is None:
+        i, j = np.triu_indices(n, 1)
+        idx = (i * n + j).astype(np.intp)
+        with _TRIU_LOCK:
+            if len(_TRIU_CACHE) > 64:
+                _TRIU_CACHE.clear()
+            _TRIU_CACHE[n] = idx
+    return idx
+
+
+def condensed_distances(x: np.ndarray) -> np.ndarray:
+    """Condensed Euclidean distances between the rows of ``x`` (``(n, d)``), float64.
+
+    Same layout as :func:`scipy.spatial.distance.pdist` (pairs ``(i, j)``, ``i < j``, row by
+    row; ``n (n - 1) / 2`` values) and equal to it up to float64 rounding. Computed as one
+    matrix product ``[-2 x, |x|^2, 1] @ [x, 1, |x|^2]^T = |a|^2 + |b|^2 - 2 a.b`` in float64
+    (no cancellation worth the name for unit vectors), clipped at 0, square-rooted.
+    """
+    n, d = x.shape
+    left = np.empty((n, d + 2), dtype=np.float64)
+    right = np.empty((n, d + 2), dtype=np.float64)
+    right[:, :d] = x
+    sq = np.einsum("ij,ij->i", right[:, :d], right[:, :d])
+    np.multiply(right[:, :d], -2.0, out=left[:, :d])
+    left[:, d] = sq
+    left[:, d + 1] = 1.0
+    right[:, d] = 1.0
+    right[:, d + 1] = sq
+    full = left @ right.T
+    out = full.ravel().take(_triu_flat(n))
+    np.maximum(out, 0.0, out=out)
+    np.sqrt(out, out=out)
+    return out
+
+
+def _public_ward(y: np.ndarray, n: int) -> np.ndarray:
+    return linkage(y, method="ward")
+
+
+_ward_impl: Callable[[np.ndarray, int], np.ndarray] | None = None
+
+
+def _select_ward() -> Callable[[np.ndarray, int], np.ndarray]:
+    """scipy's private nn_chain when it agrees with the public ``linkage``, else ``linkage``."""
+    try:
+        from scipy.cluster import _hierarchy
+
+        nn_chain = _hierarchy.nn_chain
+
+        def fast(y: np.ndarray, n: int) -> np.ndarray:
+            return nn_chain(y, n, _WARD_CODE)
+
+        rng = np.random.default_rng(12345)
+        for n in (2, 3, 17):
+            pts = rng.standard_normal((n, 5))
+            y = condensed_distances(pts)
+            if not np.array_equal(fast(y, n), linkage(pts, method="ward")):
+                return _public_ward
+        return fast
+    except Exception:  # pragma: no cover - depends on scipy internals
+        return _public_ward
+
+
+def ward_linkage(x: np.ndarray) -> np.ndarray:
+    """Ward linkage matrix (scipy layout, ``(n - 1, 4)``) of the rows of ``x`` (``(n, d)``).
+
+    Equal to ``scipy.cluster.hierarchy.linkage(x, "ward")`` up to float64 rounding of the
+    distances: the same merges, in order of increasing height. Needs ``n >= 2``.
+    """
+    global _ward_impl
+    if _ward_impl is None:
+        _ward_impl = _select_ward()
+    return _ward_impl(condensed_distances(x), x.shape[0])
+
+
 def hierarchical_labels(x: np.ndarray, k: int) -> np.ndarray:
-    """Ward clustering of the unit rows of ``x`` (``(n, d)``) into exactly ``k`` clusters."""
+    """Ward clustering of the unit rows of ``x`` (``(n, d)``) into exactly ``k`` clusters.
+
+    The partition after the first ``n - k`` merges of the Ward dendrogram (the same
+    partition as ``linkage(x, "ward")`` cut at ``k`` clusters). Returns labels ``(n,)``
+    (arbitrary cluster ids).
+    """
     n = x.shape[0]
     if k >= n:
         return np.arange(n, dtype=np.intp)
-    if k == 1:
+    if k <= 1:
         return np.zeros(n, dtype=np.intp)
-    z = linkage(x.astype(np.float64, copy=False), method="ward", metric="euclidean")
-    return cut_linkage(z, n, k)
+    return cut_linkage(ward_linkage(x), n, k)

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..config import METHODS
 from ..validation import InvalidMultivectorError, as_multivector
-from .common import cluster_count, cluster_means, normalise, relabel_by_first_token
+from ._blas import single_blas_thread
+from .common import cluster_count, cluster_means, normalise, run_means
 from .hierarchical import hierarchical_labels
 from .kmeans import kmeans_labels
 from .sequential import sequential_labels
@@ -38,19 +39,21 @@ def check_pooling_args(pool_factor: Any, method: Any, protected_tokens: Any) -> 
 
 
 def pool_checked(x: np.ndarray, pool_factor: int, method: str, protected_tokens: int) -> np.ndarray:
-    """``pool_tokens`` on an already validated float32 ``(n, d)`` array (no checks)."""
-    if pool_factor == 1:
-        return x
+    """``pool_tokens`` on an already validated float32 ``(n, d)`` array (no checks).
+
+    Always returns a new array (never ``x`` itself).
+    """
     n_free = x.shape[0] - protected_tokens
-    if n_free <= 0:
-        return x
+    if pool_factor == 1 or n_free <= 0:
+        return x.copy()
     free = normalise(x[protected_tokens:])
     k = cluster_count(n_free, pool_factor)
     if k >= n_free:
         pooled = free
+    elif method == "sequential":
+        pooled = run_means(free, k)
     else:
-        labels, k = relabel_by_first_token(LABELLERS[method](free, k))
-        pooled = cluster_means(free, labels, k)
+        pooled = cluster_means(free, LABELLERS[method](free, k))
     if protected_tokens == 0:
         return pooled
     return np.concatenate([x[:protected_tokens], pooled], axis=0)
@@ -91,7 +94,8 @@ def pool_tokens(
     """
     check_pooling_args(pool_factor, method, protected_tokens)
     x = as_multivector(vectors)
-    return pool_checked(x, int(pool_factor), method, int(protected_tokens))
+    with single_blas_thread():
+        return pool_checked(x, int(pool_factor), method, int(protected_tokens))
 
 
 __all__ += ["pool_checked", "InvalidMultivectorError"]

@@ -274,7 +274,10 @@ def test_run_evaluation_end_to_end(beir_dir: Path, tmp_path: Path) -> None:
     keys = [(s.method, s.pool_factor) for s in res.settings]
     assert keys == [(UNPOOLED, 1), ("hierarchical", 2), ("hierarchical", 3),
                     ("sequential", 2), ("sequential", 3)]
-    assert [s.method for s in seen] == [k[0] for k in keys]
+    # computed unpooled first, then pool factor by pool factor in the order given
+    assert [(s.method, s.pool_factor) for s in seen] == [
+        (UNPOOLED, 1), ("hierarchical", 2), ("sequential", 2), ("hierarchical", 3), ("sequential", 3)
+    ]
     assert res.documents == 6 and res.queries == 3 and res.dim == 24 and res.protected_tokens == 1
 
     # unpooled: equals brute-force MaxSim ranking scored with the metrics module

@@ -242,13 +242,21 @@ def _log(msg: str) -> None:
 
 
 def _settings(pool_factors: Iterable[int], methods: Sequence[str]) -> list[tuple[str, int]]:
-    pfs = sorted({int(p) for p in pool_factors} | {1})
+    """Settings in computing order: unpooled first, then pool factors in the order given
+    (all methods at one pool factor before the next), so a long run measures the pool
+    factors that matter most first. Results are reported sorted (:func:`_report_order`)."""
+    pfs = list(dict.fromkeys(int(p) for p in pool_factors))
     if any(p < 1 for p in pfs):
-        raise ValueError(f"pool factors must be >= 1, got {sorted(pool_factors)}")
+        raise ValueError(f"pool factors must be >= 1, got {pfs}")
     for m in methods:
         if m not in METHODS:
             raise ValueError(f"unknown pooling method {m!r}; expected one of {', '.join(METHODS)}")
-    return [(UNPOOLED, 1)] + [(m, p) for m in methods for p in pfs if p > 1]
+    return [(UNPOOLED, 1)] + [(m, p) for p in pfs if p > 1 for m in dict.fromkeys(methods)]
+
+
+def _report_order(methods: Sequence[str]) -> Callable[[SettingResult], tuple[int, int]]:
+    rank = {m: i for i, m in enumerate(dict.fromkeys(methods))}
+    return lambda s: (-1 if s.method == UNPOOLED else rank[s.method], s.pool_factor)
 
 
 def run_evaluation(
@@ -281,7 +289,9 @@ def run_evaluation(
             ``dim``, ``protected_tokens``), or a model path / hub id loaded with
             :func:`~qdrant_tokenpool.eval.encoding.load_encoder` using
             ``document_max_length``, ``query_max_length`` and ``device``.
-        pool_factors: pool factors to test; 1 (unpooled) is always included, once.
+        pool_factors: pool factors to test; 1 (unpooled) is always included, once, and
+            computed first; the others are computed in the order given (every method at
+            one pool factor before the next), so pass the most important ones first.
         methods: pooling methods for every pool factor > 1.
         split: qrels split.
         top_k: documents retrieved per query (exact MaxSim over the whole corpus).
@@ -298,7 +308,8 @@ def run_evaluation(
         on_setting: called with each :class:`SettingResult` as soon as it is measured.
 
     Returns:
-        :class:`EvalResult`, settings in order: unpooled, then per method by pool factor.
+        :class:`EvalResult`, settings in order: unpooled, then per method (in the order
+        given) by increasing pool factor.
     """
     settings = _settings(pool_factors, methods)
     ds = data_dir if isinstance(data_dir, BeirDataset) else load_beir(data_dir, split)
@@ -362,6 +373,7 @@ def run_evaluation(
         rel = means[NDCG] / base_ndcg if base_ndcg > 0 else float("nan")
         s = SettingResult(method, pf, means, fp, rel, t1 - t0, t2 - t1, per_query)
         result.settings.append(s)
+        result.settings.sort(key=_report_order(methods))
         del pooled
         if verbose:
             _log(f"{method:>12} pf={pf}: nDCG@10 {means[NDCG]:.4f} ({rel * 100:.1f}%), "

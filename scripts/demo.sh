@@ -22,11 +22,8 @@ if [ ! -f "$DATA/corpus.jsonl" ]; then
     exit 1
 fi
 
-if [ -z "${VIRTUAL_ENV:-}" ]; then
-    [ -d .venv ] || python3 -m venv .venv
-    # shellcheck disable=SC1091
-    . .venv/bin/activate
-fi
+# shellcheck disable=SC1091
+. scripts/_venv.sh
 if [ -z "${SKIP_SETUP:-}" ]; then
     echo "== setup (torch==2.13.0, then pip install -e .[all])"
     bash scripts/setup.sh

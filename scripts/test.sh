@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Set up, then run the unit and integration tests. Fails on any failure, and on "no tests".
+# Set everything up, then run the unit and integration tests (embedded Qdrant always; the
+# container where a Docker engine is present; any server named by QDRANT_URL).
+# Fails on any failure, and when pytest collects no tests (its exit code 5).
+#
+#   bash scripts/test.sh [PYTEST_ARGS...]
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
+. scripts/_venv.sh
 bash scripts/setup.sh || exit 1
 python -m pytest tests integration_tests "$@"
 rc=$?

@@ -8,16 +8,20 @@ multivector comparator. On a **Cosine** collection Qdrant normalises every store
 cosine similarities: pass ``normalize=True`` (or normalised vectors) to get the same
 numbers; on a **Dot** collection pass the raw vectors with ``normalize=False``.
 
-Speed without Python loops over documents: :class:`PackedDocs` sorts the documents by
-length and packs them into a few contiguous padded blocks ``(b, L, d)``; a block is
-scored with one matrix product ``(b * L, d) @ (d, T)`` for all ``T`` query tokens of
-a batch of queries, then a max over ``L`` and a sum per query. Padding repeats a
-document's own last token, which leaves every max unchanged, so no mask is needed and
-the result is exact. Blocks are sized (``block_tokens``) so that the similarity matrix
-of a block stays small (memory bounded, cache friendly); queries are batched in groups
-of at most ``max_query_tokens`` tokens for the same reason.
+Speed without Python loops over documents (numpy): the documents' token vectors are
+packed into one ``(N, d)`` matrix with offsets, and scored a chunk of consecutive
+documents at a time: one matrix product ``Q @ chunk.T`` of shape ``(T, chunk tokens)``
+for all ``T`` query tokens of a batch of queries, then a segment max along the
+contiguous axis (``np.maximum.reduceat`` at the document offsets) and a sum per query.
+Chunks hold about ``block_tokens`` tokens, so the similarity matrix stays small (memory
+bounded, cache friendly); queries are scored in groups of at most
+``DEFAULT_MAX_QUERY_TOKENS`` tokens for the same reason. A list of documents is
+concatenated one chunk at a time, so a one-off :func:`maxsim` call never copies the
+corpus whole; :class:`PackedDocs` packs once for many queries.
 
-The torch path runs the same block algorithm with torch tensors; it is used when the
+The torch path sorts the documents by length into padded blocks ``(b, L, d)`` (padding
+repeats a document's own last token, which leaves every max unchanged: no mask, exact
+result) and scores a block with one matrix product and a max over ``L``; it is used when the
 inputs are torch tensors, or when a torch ``device`` (``"cuda"``, ``"cpu"``, ...) is
 given, or with ``device="auto"`` when a CUDA GPU is available. torch is imported only
 then. This module never imports qdrant_client.
@@ -96,11 +100,12 @@ class PackedDocs:
         normalize: scale every token vector to unit length (Cosine semantics).
         device: ``None``/``"numpy"`` numpy; a torch device (``"cuda"``, ``"cpu"``) or
             ``"auto"`` (CUDA when available) for torch.
-        block_tokens: padded tokens per block (memory per block: ``block_tokens * d * 4``
-            bytes of vectors, ``block_tokens * T * 4`` bytes of similarities).
+        block_tokens: tokens scored per chunk (torch: padded tokens per block); the
+            similarity matrix of a chunk takes ``block_tokens * T * 4`` bytes for ``T``
+            query tokens.
 
-    Memory: the packed vectors plus padding (documents are sorted by length before
-    blocking, so padding is small), float32.
+    Memory: the packed float32 vectors (torch: plus padding, small since documents are
+    sorted by length before blocking).
     """
 
     def __init__(
@@ -131,13 +136,18 @@ class PackedDocs:
             self.ids: list[Any] = list(ids)
         else:
             self.ids = list(range(self.n_docs))
-        # Sort by length (stable) and cut into blocks of at most ``block_tokens`` padded
-        # tokens (at least one document per block).
+        self._tokens = tokens
+        self._offsets = offs
+        self._block_tokens = block_tokens
+        self._blocks: list[tuple[Any, np.ndarray]] = []  # (block (b, L, d), doc indices)
+        if self.device is None:
+            return  # numpy streams over the packed tokens (segment max, no padding)
+        # torch: sort by length (stable) and cut into blocks of at most ``block_tokens``
+        # padded tokens (at least one document per block).
         order = np.argsort(lengths, kind="stable")
         sorted_len = lengths[order]
-        self._blocks: list[tuple[Any, np.ndarray]] = []  # (block (b, L, d), doc indices)
         start = 0
-        torch = _torch() if self.device is not None else None
+        torch = _torch()
         while start < self.n_docs:
             # docs are sorted, so the block's width is its last doc's length:
             # take b docs with b * len[start + b - 1] <= block_tokens.
@@ -148,9 +158,7 @@ class PackedDocs:
             width = int(sorted_len[start + b - 1])
             pos = np.minimum(np.arange(width)[None, :], lengths[idx][:, None] - 1)
             block = tokens[offs[idx][:, None] + pos]  # (b, width, d), pads repeat the last token
-            if torch is not None:
-                block = torch.from_numpy(block).to(self.device)
-            self._blocks.append((block, idx))
+            self._blocks.append((torch.from_numpy(block).to(self.device), idx))
             start += b
 
     # -- scoring ------------------------------------------------------------------------
@@ -186,16 +194,8 @@ class PackedDocs:
         Q = np.concatenate(qs, axis=0)  # (T, d)
         out = np.empty((n_q, self.n_docs), dtype=np.float32)
         if self.device is None:
-            QT = np.ascontiguousarray(Q.T)
-            starts = np.concatenate([[0], np.cumsum(qlens)[:-1]])
-            for block, idx in self._blocks:
-                b, width, d = block.shape
-                best = (block.reshape(b * width, d) @ QT).reshape(b, width, -1).max(axis=1)
-                if same:
-                    out[:, idx] = best.reshape(b, n_q, qlens[0]).sum(axis=2).T
-                else:
-                    out[:, idx] = np.add.reduceat(best, starts, axis=1).T
-            return out
+            return _stream_scores(qs, self._tokens, self._offsets, normalize=False,
+                                  chunk_tokens=self._block_tokens)
         torch = _torch()
         QT = torch.from_numpy(Q).to(self.device).T.contiguous()
         seg = torch.from_numpy(np.repeat(np.arange(n_q), qlens)).to(self.device)
@@ -359,7 +359,7 @@ def _stream_scores(
         qlens = np.array([q.shape[0] for q in group])
         same = bool((qlens == qlens[0]).all())
         qstarts = _offsets_of(qlens)[:-1]
-        QT = np.ascontiguousarray(np.concatenate(group, axis=0).T)
+        Q = np.ascontiguousarray(np.concatenate(group, axis=0))  # (T, d)
         i = 0
         while i < n_docs:
             j = int(np.searchsorted(offs, offs[i] + chunk_tokens, side="right")) - 1
@@ -370,11 +370,12 @@ def _stream_scores(
                 chunk = tokens[offs[i] : offs[j]]
             if normalize:
                 chunk = normalize_rows(chunk)
-            best = np.maximum.reduceat(chunk @ QT, offs[i:j] - offs[i], axis=0)  # (j - i, T)
+            # (T, chunk tokens): the segment max runs along the contiguous axis
+            best = np.maximum.reduceat(Q @ chunk.T, offs[i:j] - offs[i], axis=1)  # (T, j - i)
             if same:
-                out[lo:hi, i:j] = best.reshape(j - i, len(group), qlens[0]).sum(axis=2).T
+                out[lo:hi, i:j] = best.reshape(len(group), qlens[0], j - i).sum(axis=1)
             else:
-                out[lo:hi, i:j] = np.add.reduceat(best, qstarts, axis=1).T
+                out[lo:hi, i:j] = np.add.reduceat(best, qstarts, axis=0)
             i = j
     return out
 

@@ -70,14 +70,17 @@ def test_normalize_gives_sum_of_best_cosines(rng):
 
 
 @pytest.mark.parametrize("block_tokens", [1, 7, 64, 100_000])
-def test_packed_docs_any_block_size(rng, block_tokens):
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_packed_docs_any_block_size(rng, block_tokens, device):
+    if device is not None:
+        pytest.importorskip("torch")
     docs = ragged(rng, 60, 8)
     queries = [rng.standard_normal((k, 8)).astype(np.float32) for k in (2, 5)]
-    packed = PackedDocs(docs, block_tokens=block_tokens)
+    packed = PackedDocs(docs, block_tokens=block_tokens, device=device)
     got = packed.scores_batch(queries)
     for j, q in enumerate(queries):
         np.testing.assert_allclose(got[j], naive(q, docs), rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(packed.scores(queries[0]), got[0])
+    np.testing.assert_allclose(packed.scores(queries[0]), got[0], rtol=1e-6, atol=1e-6)
 
 
 def test_chunked_streaming_path_crosses_chunks(rng, monkeypatch):

@@ -13,16 +13,21 @@ __all__ = [
 ]
 
 
-def normalise(x: np.ndarray) -> np.ndarray:
+def normalise(x: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
     """Rows of ``x`` (``(n, d)``) scaled to unit L2 norm, as a new float32 array.
 
-    Rows must be finite and non-zero. Rows whose squared norm under- or overflows in
-    float32 (values around ``1e-20`` or ``1e19``) are first scaled by their largest
-    absolute value, so they still come out as unit vectors.
+    Rows must be finite. Rows whose squared norm under- or overflows in float32 (values
+    around ``1e-20`` or ``1e19``) are first scaled by their largest absolute value, so they
+    still come out as unit vectors. An all-zero row is replaced by the same row of
+    ``fallback`` (``(n, d)``, unit rows) when one is given; without one it must not occur.
     """
     x = np.asarray(x, dtype=np.float32)
     sq = np.einsum("ij,ij->i", x, x)
     if not (np.isfinite(sq).all() and sq.all()):
+        zero = ~x.any(axis=1)
+        if zero.any() and fallback is not None:
+            x = x.copy()
+            x[zero] = fallback[zero]
         x = x / np.abs(x).max(axis=1, keepdims=True)
         sq = np.einsum("ij,ij->i", x, x)
     np.sqrt(sq, out=sq)
@@ -54,15 +59,18 @@ def cluster_means(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     one row per distinct label, ordered by each cluster's first token (lowest row index).
     The mean's scale does not matter before re-normalisation, so the sums are normalised
     directly. Sums run in row order (``np.add.reduceat`` over the rows sorted stably by
-    label), so the result is deterministic to the bit.
+    label), so the result is deterministic to the bit. A cluster whose vectors cancel out
+    exactly (a zero sum, e.g. two opposite tokens) has no mean direction: it is
+    represented by its first token.
     """
     order = np.argsort(labels, kind="stable")
     sorted_labels = labels[order]
     starts = np.flatnonzero(np.concatenate(([True], sorted_labels[1:] != sorted_labels[:-1])))
     sums = np.add.reduceat(x[order], starts, axis=0)
     # within a cluster rows stay in index order, so order[starts] is each first token
-    by_first = np.argsort(order[starts], kind="stable")
-    return normalise(sums[by_first])
+    firsts = order[starts]
+    by_first = np.argsort(firsts, kind="stable")
+    return normalise(sums[by_first], fallback=x[firsts[by_first]])
 
 
 def run_means(x: np.ndarray, k: int) -> np.ndarray:
@@ -73,4 +81,4 @@ def run_means(x: np.ndarray, k: int) -> np.ndarray:
     """
     n = x.shape[0]
     starts = -((-np.arange(k, dtype=np.int64) * n) // k)  # ceil(j * n / k)
-    return normalise(np.add.reduceat(x, starts, axis=0))
+    return normalise(np.add.reduceat(x, starts, axis=0), fallback=x[starts])

@@ -70,7 +70,9 @@ def pool_tokens(
     The first ``protected_tokens`` vectors pass through unchanged, in front. The other
     ``u = n - protected_tokens`` vectors are L2-normalised, clustered into
     ``max(1, u // pool_factor)`` clusters, and each cluster's mean is re-normalised to
-    unit length. Clusters are ordered by their first token. A document with fewer than
+    unit length (a cluster whose vectors cancel out exactly, e.g. two opposite tokens, is
+    represented by its first token). Clusters are ordered by their first token. A document
+    with fewer than
     ``2 * pool_factor`` unprotected tokens still follows the formula, so it keeps one
     pooled vector (e.g. 5 tokens at ``pool_factor=4``: ``5 // 4 = 1`` cluster); a document
     with no unprotected tokens is returned as is.

@@ -173,6 +173,27 @@ def test_funnel_stages_change_the_result_as_configured(client, collection_name):
     )
 
 
+@pytest.mark.parametrize("rescore", ["server", "client"])
+def test_end_to_end_through_the_write_path(client, collection_name, rescore):
+    """Points written by TokenPoolingClient.upsert (pooled, summary and originals filled by
+    the write path) are found exactly as brute force over what was stored says."""
+    vectors, pooling, _ = setup(True, True)
+    client.create_collection(collection_name, vectors, pooling=pooling)
+    docs = corpus()
+    client.upsert(
+        collection_name,
+        [models.PointStruct(id=i, vector={"colbert": d}, payload={"group": i % 3}) for i, d in enumerate(docs)],
+        wait=True,
+    )
+    _, vecs, _ = stored(client, collection_name)
+    assert sum(len(v) for v in vecs["colbert"]) < sum(len(d) for d in docs)  # pooled
+    q = query_tokens(seed=8)
+    resp = client.query_late_interaction(collection_name, q, limit=5, prefetch_limit=25, rescore_limit=10, rescore=rescore)
+    want_ids, want_scores = brute_force(client, collection_name, q, limit=5, summary_limit=25, rescore_limit=10)
+    assert result(resp)[0] == want_ids
+    np.testing.assert_allclose(result(resp)[1], want_scores, atol=1e-4)
+
+
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_filter_applies_at_every_stage(client, collection_name, shape):
     summary, original = SHAPES[shape]
@@ -260,6 +281,25 @@ def test_using_may_be_named_and_is_required_when_ambiguous(client, collection_na
     ids, scores = result(client.query_late_interaction(collection_name, q, using="b", limit=3))
     want = maxsim(q, [d[:1] for d in docs], normalize=True)
     assert ids == list(np.argsort(-want, kind="stable")[:3])
+
+
+def test_unnamed_default_multivector(client, collection_name):
+    client.create_collection(
+        collection_name,
+        models.VectorParams(size=D, distance=models.Distance.COSINE, multivector_config=MAXSIM),
+        pooling=PoolingConfig(pool_factor=2),
+    )
+    docs = corpus()[:15]
+    QdrantClient.upsert(
+        client, collection_name,
+        [models.PointStruct(id=i, vector=pooled_of(d).tolist()) for i, d in enumerate(docs)], wait=True,
+    )
+    q = query_tokens()
+    want = maxsim(q, [pooled_of(d) for d in docs], normalize=True)
+    for rescore in ("server", "client"):
+        ids, scores = result(client.query_late_interaction(collection_name, q, limit=4, rescore=rescore))
+        assert ids == list(np.argsort(-want, kind="stable")[:4])
+        np.testing.assert_allclose(scores, np.sort(want)[::-1][:4], atol=1e-4)
 
 
 def test_unpooled_collection_with_one_multivector(client, collection_name):

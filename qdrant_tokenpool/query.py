@@ -263,7 +263,7 @@ def _build_request(
     for i, stage in enumerate(stages[:-1]):
         prefetch = models.Prefetch(
             query=vector(stage),
-            using=stage.using,
+            using=stage.using or None,  # "" is the unnamed default vector
             limit=stage.limit,
             filter=query_filter,
             params=search_params if i == 0 else None,
@@ -272,7 +272,7 @@ def _build_request(
     last = stages[-1]
     return {
         "query": vector(last),
-        "using": last.using,
+        "using": last.using or None,
         "prefetch": prefetch,
         "limit": last.limit,
         "query_filter": query_filter,
@@ -281,7 +281,7 @@ def _build_request(
 
 
 def _with_vector_names(with_vectors: Any, needed: str) -> Any:
-    if with_vectors is True:
+    if with_vectors is True or needed == "":  # "": the collection's one unnamed vector
         return True
     if not with_vectors:
         return [needed]

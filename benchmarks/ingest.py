@@ -13,6 +13,8 @@ construction + validation + pooling + the write.
     python benchmarks/ingest.py --location memory    # ":memory:" instead of path= (no disk)
 
 Prints a Markdown table; ratios are against the unpooled run of the same invocation.
+"of which pooling" is the time spent inside ``pool_batch``; "rest" is everything else
+(model construction, validation, the write itself).
 """
 
 from __future__ import annotations
@@ -30,6 +32,24 @@ import numpy as np
 from qdrant_client import models
 
 from qdrant_tokenpool import PoolingConfig, TokenPoolingClient
+from qdrant_tokenpool import write_path
+
+POOL_SECONDS = [0.0]
+
+
+def _timed_pool_batch(real):
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            POOL_SECONDS[0] += time.perf_counter() - t
+
+    return timed
+
+
+# time spent inside pooling (the write path's one pool_batch call per request)
+write_path.pool_batch = _timed_pool_batch(write_path.pool_batch)
 
 SCIFACT = Path(os.environ.get("SCIFACT_DIR", Path(__file__).resolve().parents[2] / "shared/data/scifact"))
 
@@ -90,6 +110,7 @@ def run_variant(
     )
     pooling = {"colbert": PoolingConfig(pool_factor=pool_factor, method=method)} if pool_factor else None
     client.create_collection("bench", {"colbert": mv}, pooling=pooling)
+    POOL_SECONDS[0] = 0.0
     t0 = time.perf_counter()
     for start in range(0, len(docs), batch):
         points = [
@@ -109,7 +130,7 @@ def run_variant(
     disk = dir_bytes(folder) if location == "path" else None
     if location == "path":
         shutil.rmtree(folder)
-    return {"pf": pool_factor or 1, "seconds": seconds, "stored": stored, "disk": disk}
+    return {"pf": pool_factor or 1, "seconds": seconds, "pool": POOL_SECONDS[0], "stored": stored, "disk": disk}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=64, help="points per upsert call")
     ap.add_argument("--location", choices=["path", "memory"], default="path")
     ap.add_argument("--workdir", default=None, help="where the path= folders go (default: a temp dir)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds; the fastest of each variant counts")
     ap.add_argument("--real", action="store_true", help="SciFact token vectors from all-MiniLM-L6-v2")
     args = ap.parse_args(argv)
 
@@ -131,25 +153,36 @@ def main(argv: list[str] | None = None) -> int:
     else:
         docs = clustered_corpus(args.docs, args.tokens, args.dim)
         corpus = f"synthetic clustered unit vectors ({args.docs} docs x {args.tokens} tokens x {args.dim})"
+    # one-off start-up of the pooling engine (thread pool, BLAS) is paid once per process,
+    # not per document: pay it before the timed runs so no variant is charged for it
+    from qdrant_tokenpool import pool_batch
+
+    pool_batch(docs[: 4 * (os.cpu_count() or 1)], 2, method=args.method)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tokenpool-ingest-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    rows = [run_variant(docs, None, args.method, args.batch, args.location, workdir)]
-    for pf in args.pool_factors:
-        rows.append(run_variant(docs, pf, args.method, args.batch, args.location, workdir))
+    variants = [None, *args.pool_factors]
+    best: dict[int | None, dict] = {}
+    for _ in range(args.repeat):  # interleaved rounds; the fastest round of each variant counts
+        for pf in variants:
+            r = run_variant(docs, pf, args.method, args.batch, args.location, workdir)
+            if pf not in best or r["seconds"] < best[pf]["seconds"]:
+                best[pf] = r
+    rows = [best[pf] for pf in variants]
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     base = rows[0]
     print(f"\nIngest into embedded Qdrant ({'path=' if args.location == 'path' else ':memory:'}), "
-          f"{corpus}, upsert batches of {args.batch}, method={args.method}, {os.cpu_count()} CPUs\n")
-    print("| variant | docs/s | seconds | stored vectors | vs unpooled | on-disk MiB | disk vs unpooled | speed vs unpooled |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          f"{corpus}, upsert batches of {args.batch}, method={args.method}, best of {args.repeat}, {os.cpu_count()} CPUs\n")
+    print("| variant | docs/s | seconds | of which pooling s | rest s | stored vectors | vs unpooled | on-disk MiB | disk vs unpooled | speed vs unpooled |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         name = "unpooled" if r["pf"] == 1 else f"pooled pf={r['pf']}"
         disk = "-" if r["disk"] is None else f"{r['disk'] / 2**20:.1f}"
         disk_ratio = "-" if r["disk"] is None else f"{r['disk'] / base['disk']:.2f}x"
         print(
-            f"| {name} | {len(docs) / r['seconds']:.1f} | {r['seconds']:.2f} | {r['stored']:,} | "
+            f"| {name} | {len(docs) / r['seconds']:.1f} | {r['seconds']:.2f} | {r['pool']:.2f} | "
+            f"{r['seconds'] - r['pool']:.2f} | {r['stored']:,} | "
             f"{r['stored'] / base['stored']:.2f}x | {disk} | {disk_ratio} | {base['seconds'] / r['seconds']:.2f}x |"
         )
     return 0

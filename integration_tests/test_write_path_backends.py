@@ -450,3 +450,40 @@ def test_another_clients_change_is_seen_after_refresh(reopen, backend, collectio
     finally:
         a.close()
         b.close()
+
+
+# -- the server code path (split requests) against real storage ------------------------------
+@pytest.mark.parametrize("method", ["upsert-points", "upsert-batch", "batch-upsert-list", "update_vectors"])
+def test_split_requests_write_everything_pooled(client, collection_name, method, monkeypatch):
+    """Requests split for the REST limit (forced small here) still write every point pooled,
+    and a bad point still stops the whole request before the first part is sent."""
+    from qdrant_client import QdrantClient
+
+    from qdrant_tokenpool import TokenPoolingClient
+    from qdrant_tokenpool import write_path as wp
+
+    monkeypatch.setattr(wp, "REQUEST_FLOAT_BUDGET", 3 * 10 * DIM)  # ~3 pooled docs per part
+    monkeypatch.setattr(TokenPoolingClient, "_remote", property(lambda self: True))
+    parent = QdrantClient
+    sent = []
+
+    def counting(name):
+        real = getattr(parent, name)
+        return lambda self, *a, **k: sent.append(name) or real(self, *a, **k)
+
+    for name in ("upsert", "update_vectors", "batch_update_points"):
+        monkeypatch.setattr(parent, name, counting(name))
+
+    asyncio.run(create(client, collection_name))
+    docs = make_docs(30, seed=11)
+    bad = [dict(d) for d in docs]
+    bad[25]["colbert"] = bad[25]["colbert"][:, :-2]
+    sent.clear()
+    with pytest.raises(InvalidMultivectorError, match="point 25"):
+        asyncio.run(WRITERS[method](client, collection_name, bad))
+    n_before = len(sent)
+    # nothing sent but update_vectors' own set-up write of the points without 'colbert'
+    assert sent == (["upsert"] if method == "update_vectors" else [])
+    asyncio.run(WRITERS[method](client, collection_name, docs))
+    assert len(sent) - n_before > 3  # really split
+    asyncio.run(check_pooled(client, collection_name, docs, 2))

@@ -485,7 +485,7 @@ def upsert(
     kwargs: dict[str, Any],
     *,
     remote: bool,
-    budget: int = REQUEST_FLOAT_BUDGET,
+    budget: int | None = None,
 ) -> Flow[Any]:
     """``upsert`` with the configured multivectors pooled (list of points or ``Batch``).
 
@@ -493,6 +493,7 @@ def upsert(
     backend a rewritten request is then sent in parts of at most ``budget`` floats
     (returns the last part's ``UpdateResult``).
     """
+    budget = budget or REQUEST_FLOAT_BUDGET
     cp = yield from _config(state, collection_name)
     if cp is not None:
         if isinstance(points, models.Batch):
@@ -525,9 +526,10 @@ def update_vectors(
     kwargs: dict[str, Any],
     *,
     remote: bool,
-    budget: int = REQUEST_FLOAT_BUDGET,
+    budget: int | None = None,
 ) -> Flow[Any]:
     """``update_vectors`` with the configured multivectors pooled (and extras refreshed)."""
+    budget = budget or REQUEST_FLOAT_BUDGET
     cp = yield from _config(state, collection_name)
     if cp is not None:
         points = points if isinstance(points, Sequence) else list(points)
@@ -546,13 +548,14 @@ def batch_update_points(
     kwargs: dict[str, Any],
     *,
     remote: bool,
-    budget: int = REQUEST_FLOAT_BUDGET,
+    budget: int | None = None,
 ) -> Flow[Any]:
     """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled.
 
     On a remote backend a rewritten request is sent as several requests of at most
     ``budget`` floats, in order; the results of all of them are returned, concatenated.
     """
+    budget = budget or REQUEST_FLOAT_BUDGET
     cp = yield from _config(state, collection_name)
     ops = update_operations
     if cp is not None:

@@ -403,3 +403,27 @@ def test_cluster_of_opposite_tokens_is_represented_by_its_first_token(method: st
     x = np.array([[3.0, 4.0], [-3.0, -4.0]], dtype=np.float32)  # the sum of the units is 0
     out = pool_tokens(x, 2, method, protected_tokens=0)
     np.testing.assert_allclose(out, [[0.6, 0.8]], atol=1e-7)
+
+
+def test_fast_ward_path_agrees_with_public_linkage() -> None:
+    from qdrant_tokenpool.pooling import hierarchical
+
+    impl = hierarchical._select_ward()
+    try:
+        from scipy.cluster._hierarchy import nn_chain  # noqa: F401
+    except ImportError:  # pragma: no cover - a scipy without it: the fallback is used
+        assert impl is hierarchical._public_ward
+    else:
+        assert impl is not hierarchical._public_ward  # this scipy: the fast path
+    y = condensed_distances(normalise(doc(70, seed=8)))
+    np.testing.assert_array_equal(impl(y, 70), linkage(y, method="ward"))
+    np.testing.assert_array_equal(hierarchical._public_ward(y, 70), linkage(y, method="ward"))
+
+
+def test_cluster_means_dense_path_for_one_big_cluster() -> None:
+    x = normalise(doc(60, seed=6))
+    labels = np.concatenate([np.zeros(40, dtype=np.intp), np.arange(1, 21)])  # 40 + 20 x 1
+    out = cluster_means(x, labels)
+    big = x[:40].astype(np.float64).sum(axis=0)
+    np.testing.assert_allclose(out[0], big / np.linalg.norm(big), atol=1e-6)
+    np.testing.assert_allclose(out[1:], x[40:], atol=1e-6)

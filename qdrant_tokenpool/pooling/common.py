@@ -58,15 +58,29 @@ def cluster_means(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     ``labels`` (``(n,)``) holds any integer cluster ids. Returns ``(k, d)`` float32 with
     one row per distinct label, ordered by each cluster's first token (lowest row index).
     The mean's scale does not matter before re-normalisation, so the sums are normalised
-    directly. Sums run in row order (``np.add.reduceat`` over the rows sorted stably by
-    label), so the result is deterministic to the bit. A cluster whose vectors cancel out
-    exactly (a zero sum, e.g. two opposite tokens) has no mean direction: it is
-    represented by its first token.
+    directly. The sums are taken over a ``(k, s, d)`` gather padded with zero rows (``s``:
+    the largest cluster), in row order, so the result is deterministic to the bit; one
+    dense ``(k, n) @ (n, d)`` product instead when padding would cost more. A cluster whose
+    vectors cancel out exactly (a zero sum, e.g. two opposite tokens) has no mean
+    direction: it is represented by its first token.
     """
+    n, d = x.shape
     order = np.argsort(labels, kind="stable")
     sorted_labels = labels[order]
     starts = np.flatnonzero(np.concatenate(([True], sorted_labels[1:] != sorted_labels[:-1])))
-    sums = np.add.reduceat(x[order], starts, axis=0)
+    k = starts.size
+    sizes = np.diff(np.append(starts, n))
+    group = np.repeat(np.arange(k), sizes)
+    largest = int(sizes.max())
+    if k * largest <= 4 * n:
+        slots = np.full((k, largest), n, dtype=np.intp)
+        slots[group, np.arange(n) - starts[group]] = order
+        padded = np.concatenate([x, np.zeros((1, d), dtype=x.dtype)])
+        sums = padded[slots].sum(axis=1)
+    else:
+        onehot = np.zeros((k, n), dtype=np.float32)
+        onehot[group, order] = 1.0
+        sums = onehot @ x
     # within a cluster rows stay in index order, so order[starts] is each first token
     firsts = order[starts]
     by_first = np.argsort(firsts, kind="stable")

@@ -9,12 +9,12 @@ and clusters a different geometry.
 
 Speed: the public :func:`scipy.cluster.hierarchy.linkage` spends most of its time in
 validation and in ``pdist`` (a scalar loop over pairs). Here the condensed Euclidean
-distances come from one float64 matrix product (``||a||^2 + ||b||^2 - 2 a.b``, folded into
-the product itself) and go straight to scipy's compiled nearest-neighbour chain
+distances come from one float64 matrix product (``||a||^2 + ||b||^2 - 2 a.b``) and go
+straight to scipy's compiled nearest-neighbour chain
 (``scipy.cluster._hierarchy.nn_chain``), the routine ``linkage(..., "ward")`` ends in.
-That private routine is checked once against the public ``linkage`` on a small problem;
-if it is missing or disagrees (a future scipy), the public ``linkage`` is used on the
-same condensed distances, which gives the same result, only slower.
+That private routine is checked once against the public ``linkage`` on the same condensed
+distances (small problems, bitwise); if it is missing or disagrees (a future scipy), the
+public ``linkage`` is used on those distances: the same result, only slower.
 """
 
 from __future__ import annotations
@@ -75,22 +75,19 @@ def condensed_distances(x: np.ndarray) -> np.ndarray:
     """Condensed Euclidean distances between the rows of ``x`` (``(n, d)``), float64.
 
     Same layout as :func:`scipy.spatial.distance.pdist` (pairs ``(i, j)``, ``i < j``, row by
-    row; ``n (n - 1) / 2`` values) and equal to it up to float64 rounding. Computed as one
-    matrix product ``[-2 x, |x|^2, 1] @ [x, 1, |x|^2]^T = |a|^2 + |b|^2 - 2 a.b`` in float64
-    (no cancellation worth the name for unit vectors), clipped at 0, square-rooted.
+    row; ``n (n - 1) / 2`` values) and equal to it up to float64 rounding: one float64 Gram
+    matrix ``G`` (a BLAS product), then ``sqrt(max(0, G_ii + G_jj - 2 G_ij))`` on the upper
+    triangle. For unit vectors the cancellation in ``2 - 2 G_ij`` costs ~1e-16 absolute,
+    far below the float32 resolution of the input.
     """
-    n, d = x.shape
-    left = np.empty((n, d + 2), dtype=np.float64)
-    right = np.empty((n, d + 2), dtype=np.float64)
-    right[:, :d] = x
-    sq = np.einsum("ij,ij->i", right[:, :d], right[:, :d])
-    np.multiply(right[:, :d], -2.0, out=left[:, :d])
-    left[:, d] = sq
-    left[:, d + 1] = 1.0
-    right[:, d] = 1.0
-    right[:, d + 1] = sq
-    full = left @ right.T
-    out = full.ravel().take(_triu_flat(n))
+    n = x.shape[0]
+    x64 = x.astype(np.float64)
+    gram = x64 @ x64.T
+    sq = gram.diagonal().copy()
+    gram *= -2.0
+    gram += sq[:, None]
+    gram += sq
+    out = gram.ravel().take(_triu_flat(n))
     np.maximum(out, 0.0, out=out)
     np.sqrt(out, out=out)
     return out
@@ -114,10 +111,9 @@ def _select_ward() -> Callable[[np.ndarray, int], np.ndarray]:
             return nn_chain(y, n, _WARD_CODE)
 
         rng = np.random.default_rng(12345)
-        for n in (2, 3, 17):
-            pts = rng.standard_normal((n, 5))
-            y = condensed_distances(pts)
-            if not np.array_equal(fast(y, n), linkage(pts, method="ward")):
+        for n in (2, 3, 17, 40):
+            y = condensed_distances(rng.standard_normal((n, 5)))
+            if not np.array_equal(fast(y, n), linkage(y, method="ward")):
                 return _public_ward
         return fast
     except Exception:  # pragma: no cover - depends on scipy internals

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import warnings
 from typing import Any
 
 import numpy as np
@@ -487,3 +488,16 @@ def test_split_requests_write_everything_pooled(client, collection_name, method,
     asyncio.run(WRITERS[method](client, collection_name, docs))
     assert len(sent) - n_before > 3  # really split
     asyncio.run(check_pooled(client, collection_name, docs, 2))
+
+
+def test_recreate_collection_with_pooling(client, collection_name):
+    asyncio.run(create(client, collection_name, pool_factor=2))
+    assert client.get_pooling(collection_name)["colbert"].pool_factor == 2  # cached
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # deprecated upstream, still served
+        client.recreate_collection(
+            collection_name, vectors_config(), pooling={"colbert": PoolingConfig(pool_factor=4)}
+        )
+    docs = make_docs(3)
+    asyncio.run(w_upsert_points(client, collection_name, docs))
+    asyncio.run(check_pooled(client, collection_name, docs, 4))

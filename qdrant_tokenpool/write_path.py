@@ -496,15 +496,14 @@ def upsert(
     budget = budget or REQUEST_FLOAT_BUDGET
     cp = yield from _config(state, collection_name)
     if cp is not None:
-        if isinstance(points, models.Batch):
-            new = pool_batch_request(points, cp)
-            if new is not points:
-                return (yield from _send_parts("upsert", collection_name, split_batch(new, budget) if remote else [new], args, kwargs))
-        else:
-            points = points if isinstance(points, Sequence) else list(points)
-            new = pool_points(points, cp)
-            if new is not points:
-                return (yield from _send_parts("upsert", collection_name, split_points(new, budget) if remote else [new], args, kwargs))
+        is_batch = isinstance(points, models.Batch)
+        if not is_batch and not isinstance(points, Sequence):
+            points = list(points)
+        new = pool_batch_request(points, cp) if is_batch else pool_points(points, cp)
+        if new is not points:
+            split = split_batch if is_batch else split_points
+            parts = split(new, budget) if remote else [new]
+            return (yield from _send_parts("upsert", collection_name, parts, args, kwargs))
     return (yield call("upsert", collection_name, points, *args, **kwargs))
 
 
@@ -583,6 +582,8 @@ def _lists(vector: Any) -> Any:
         return {k: _lists(v) for k, v in vector.items()}
     if isinstance(vector, np.ndarray) or (hasattr(vector, "detach") and hasattr(vector, "cpu")):
         return to_numpy(vector).tolist()
+    if isinstance(vector, list) and vector and isinstance(vector[0], np.ndarray):
+        return [row.tolist() for row in vector]  # a multivector given as a list of rows
     return vector
 
 

@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 from qdrant_client import models
 
-from qdrant_tokenpool import PoolingConfig, TokenPoolingClient
-from qdrant_tokenpool import write_path
+from qdrant_tokenpool import PoolingConfig, TokenPoolingClient, write_path
 
 POOL_SECONDS = [0.0]
 

@@ -128,6 +128,7 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
         return await super().delete_collection(collection_name, **kwargs)
 
     # -- write path: see TokenPoolingClient and qdrant_tokenpool.write_path ----------------
+    _blocking_client: QdrantClient | None = None  # sync twin for sync methods on a server
     @property
     def _remote(self) -> bool:
         return not isinstance(self._client, AsyncQdrantLocal)
@@ -149,7 +150,7 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
         fallback = None
         if self._remote:
             def fallback() -> QdrantClient:
-                if getattr(self, "_blocking_client", None) is None:
+                if self._blocking_client is None:
                     self._blocking_client = QdrantClient(**self._init_options)
                 return self._blocking_client
         return write_path.run_blocking(flow, super(), fallback)
@@ -199,7 +200,7 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
             )
         )
 
-    def upload_collection(
+    def upload_collection(  # type: ignore[override]
         self,
         collection_name: str,
         vectors: Any,
@@ -248,7 +249,7 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
         return await super().delete_vector_name(collection_name, *args, **kwargs)
 
     async def close(self, *args: Any, **kwargs: Any) -> None:
-        blocking = getattr(self, "_blocking_client", None)
+        blocking = self._blocking_client
         if blocking is not None:
             self._blocking_client = None
             blocking.close()

@@ -234,7 +234,7 @@ class TokenPoolingClient(QdrantClient):
             )
         )
 
-    def upload_collection(
+    def upload_collection(  # type: ignore[override]
         self,
         collection_name: str,
         vectors: Any,

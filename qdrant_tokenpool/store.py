@@ -172,7 +172,7 @@ def load(state: PoolingState, collection_name: str, *, refresh: bool = False) ->
 def set_pooling(
     state: PoolingState,
     collection_name: str,
-    pooling: Mapping[str, PoolingConfig | Mapping[str, Any]],
+    pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig,
     *,
     replace: bool = False,
 ) -> Flow[PoolingMap]:

@@ -41,27 +41,27 @@ from .store import CollectionPooling, PoolingState, UnknownCollectionError
 from .validation import InvalidMultivectorError, as_multivector, to_numpy
 
 __all__ = [
+    "JSON_BYTES_PER_FLOAT",
     "MAX_MULTIVECTOR_FLOATS",
     "MAX_REQUEST_BYTES",
-    "JSON_BYTES_PER_FLOAT",
     "REQUEST_FLOAT_BUDGET",
     "PoolingJob",
-    "plan_points",
+    "batch_update_points",
+    "count_floats",
     "plan_batch",
     "plan_operations",
-    "pool_points",
+    "plan_points",
     "pool_batch_request",
     "pool_operations",
-    "split_points",
+    "pool_points",
+    "run_blocking",
     "split_batch",
     "split_operations",
-    "count_floats",
-    "upsert",
+    "split_points",
     "update_vectors",
-    "batch_update_points",
-    "upload_points",
     "upload_collection",
-    "run_blocking",
+    "upload_points",
+    "upsert",
 ]
 
 MAX_MULTIVECTOR_FLOATS = 1_048_576
@@ -305,16 +305,22 @@ def _plan_operation(op: Any, job: PoolingJob) -> Builder | None:
     if isinstance(op, models.UpsertOperation):
         ins = op.upsert
         if isinstance(ins, models.PointsList):
-            b = plan_points(ins.points, job)
-            return None if b is None else lambda: _replace(op, upsert=_replace(ins, points=b()))
+            points_b = plan_points(ins.points, job)
+            if points_b is None:
+                return None
+            return lambda: _replace(op, upsert=_replace(ins, points=points_b()))
         if isinstance(ins, models.PointsBatch):
-            bb = plan_batch(ins.batch, job)
-            return None if bb is None else lambda: _replace(op, upsert=_replace(ins, batch=bb()))
+            batch_b = plan_batch(ins.batch, job)
+            if batch_b is None:
+                return None
+            return lambda: _replace(op, upsert=_replace(ins, batch=batch_b()))
         return None
     if isinstance(op, models.UpdateVectorsOperation):
         upd = op.update_vectors
-        b = plan_points(upd.points, job)
-        return None if b is None else lambda: _replace(op, update_vectors=_replace(upd, points=b()))
+        vectors_b = plan_points(upd.points, job)
+        if vectors_b is None:
+            return None
+        return lambda: _replace(op, update_vectors=_replace(upd, points=vectors_b()))
     return None  # deletes, payload and other operations carry no vectors
 
 
@@ -635,8 +641,8 @@ def _collection_rows(vectors: Any) -> tuple[Iterator[Any], int | None]:
         return ({name: col[i] for name, col in vectors.items()} for i in range(n)), n
     if isinstance(vectors, np.ndarray) or (hasattr(vectors, "detach") and hasattr(vectors, "cpu")):
         return (vectors[i] for i in range(len(vectors))), len(vectors)
-    n = len(vectors) if isinstance(vectors, Sequence) else None
-    return iter(vectors), n
+    size = len(vectors) if isinstance(vectors, Sequence) else None
+    return iter(vectors), size
 
 
 def _collection_points(
@@ -733,7 +739,7 @@ def run_blocking(flow: Flow[T], target: Any, fallback: Callable[[], Any] | None 
                         if inspect.iscoroutine(result):
                             result.close()
                         result = getattr(fallback(), request.method)(*request.args, **request.kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to the flow, as in _flow.run_sync
                 request = flow.throw(exc)
             else:
                 request = flow.send(result)

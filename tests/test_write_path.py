@@ -245,7 +245,7 @@ def test_upsert_flow_remote_splits_after_validating_everything():
     flow = wp.upsert(PoolingState(), "c", points, (), {"wait": True}, remote=True, budget=2 * 20 * DIM)
     assert run_sync(flow, parent) == "upsert-result"
     ids = [[p.id for p in c[1][1]] for c in parent.calls]
-    assert len(ids) == 3 and sum(ids, []) == list(range(6))
+    assert len(ids) == 3 and [i for part in ids for i in part] == list(range(6))
     assert all(c[2] == {"wait": True} for c in parent.calls)
 
     parent = FakeParent(cp())

@@ -427,3 +427,13 @@ def test_cluster_means_dense_path_for_one_big_cluster() -> None:
     big = x[:40].astype(np.float64).sum(axis=0)
     np.testing.assert_allclose(out[0], big / np.linalg.norm(big), atol=1e-6)
     np.testing.assert_allclose(out[1:], x[40:], atol=1e-6)
+
+
+def test_condensed_distances_by_blocks_equal_the_one_shot_version(monkeypatch) -> None:
+    from qdrant_tokenpool.pooling import hierarchical
+
+    u = normalise(doc(300, d=8, seed=3))
+    whole = condensed_distances(u)
+    monkeypatch.setattr(hierarchical, "_BLOCKED_ABOVE", 10)
+    monkeypatch.setattr(hierarchical, "_BLOCK_ROWS", 64)
+    np.testing.assert_allclose(condensed_distances(u), whole, rtol=1e-13, atol=1e-13)

@@ -37,7 +37,8 @@ def test_default_vector_is_named_and_at_fills_in() -> None:
     moved = err.at(point_id="a1")
     assert str(moved) == "point 'a1', default vector '': empty multivector (no vectors)"
     assert moved.vector_name == "" and moved.problem == err.problem
-    assert str(InvalidMultivectorError("x").at(point_id=3, vector_name="v")) == "point 3, vector 'v': x"
+    moved = InvalidMultivectorError("x").at(point_id=3, vector_name="v")
+    assert str(moved) == "point 3, vector 'v': x"
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ def test_bad_multivectors(bad: object, message: str) -> None:
 
 
 def test_wrong_dimension_and_allow_zero() -> None:
-    with pytest.raises(InvalidMultivectorError, match="vectors have 3 values, the collection expects 4"):
+    with pytest.raises(InvalidMultivectorError, match="have 3 values, the collection expects 4"):
         as_multivector(np.ones((2, 3)), dim=4)
     assert as_multivector(np.zeros((2, 3)), allow_zero=True).shape == (2, 3)
     with pytest.raises(InvalidMultivectorError, match="non-finite"):

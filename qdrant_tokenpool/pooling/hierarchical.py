@@ -56,6 +56,9 @@ def cut_linkage(z: np.ndarray, n: int, k: int) -> np.ndarray:
 
 _TRIU_CACHE: dict[int, np.ndarray] = {}
 _TRIU_LOCK = threading.Lock()
+_TRIU_CACHE_BYTES = 32 << 20
+_BLOCKED_ABOVE = 2048  # longer documents: Gram matrix by row blocks (bounded memory)
+_BLOCK_ROWS = 256
 
 
 def _triu_flat(n: int) -> np.ndarray:
@@ -65,7 +68,7 @@ def _triu_flat(n: int) -> np.ndarray:
         i, j = np.triu_indices(n, 1)
         idx = (i * n + j).astype(np.intp)
         with _TRIU_LOCK:
-            if len(_TRIU_CACHE) > 64:
+            if sum(a.nbytes for a in _TRIU_CACHE.values()) + idx.nbytes > _TRIU_CACHE_BYTES:
                 _TRIU_CACHE.clear()
             _TRIU_CACHE[n] = idx
     return idx
@@ -78,16 +81,39 @@ def condensed_distances(x: np.ndarray) -> np.ndarray:
     row; ``n (n - 1) / 2`` values) and equal to it up to float64 rounding: one float64 Gram
     matrix ``G`` (a BLAS product), then ``sqrt(max(0, G_ii + G_jj - 2 G_ij))`` on the upper
     triangle. For unit vectors the cancellation in ``2 - 2 G_ij`` costs ~1e-16 absolute,
-    far below the float32 resolution of the input.
+    far below the float32 resolution of the input. Above 2,048 rows the Gram matrix is
+    built by blocks of rows, so the memory beyond the output stays small.
     """
     n = x.shape[0]
     x64 = x.astype(np.float64)
+    if n > _BLOCKED_ABOVE:
+        return _condensed_blocked(x64)
     gram = x64 @ x64.T
     sq = gram.diagonal().copy()
     gram *= -2.0
     gram += sq[:, None]
     gram += sq
     out = gram.ravel().take(_triu_flat(n))
+    np.maximum(out, 0.0, out=out)
+    np.sqrt(out, out=out)
+    return out
+
+
+def _condensed_blocked(x64: np.ndarray) -> np.ndarray:
+    n = x64.shape[0]
+    sq = np.einsum("ij,ij->i", x64, x64)
+    out = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    pos = 0
+    for r0 in range(0, n - 1, _BLOCK_ROWS):
+        r1 = min(r0 + _BLOCK_ROWS, n - 1)
+        block = x64[r0:r1] @ x64[r0:].T  # rows r0..r1-1 against columns r0..n-1
+        block *= -2.0
+        block += sq[r0:r1, None]
+        block += sq[r0:]
+        for i in range(r0, r1):
+            row = block[i - r0, i - r0 + 1 :]
+            out[pos : pos + row.size] = row
+            pos += row.size
     np.maximum(out, 0.0, out=out)
     np.sqrt(out, out=out)
     return out

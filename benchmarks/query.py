@@ -132,7 +132,7 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 
 # -- parts -------------------------------------------------------------------------------
 def bench_queries(docs: np.ndarray, queries: np.ndarray, n_queries: int, log) -> tuple[str, dict]:
-    n_docs, n_tok, dim = docs.shape
+    n_docs, _, dim = docs.shape
     k = 10
     truth = PackedDocs(docs).search(list(queries), k=k)[0]  # exact full-resolution top-10
 

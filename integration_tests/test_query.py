@@ -278,7 +278,7 @@ def test_using_may_be_named_and_is_required_when_ambiguous(client, collection_na
     q = query_tokens()
     with pytest.raises(ValueError, match="several pooled multivectors"):
         client.query_late_interaction(collection_name, q)
-    ids, scores = result(client.query_late_interaction(collection_name, q, using="b", limit=3))
+    ids, _ = result(client.query_late_interaction(collection_name, q, using="b", limit=3))
     want = maxsim(q, [d[:1] for d in docs], normalize=True)
     assert ids == list(np.argsort(-want, kind="stable")[:3])
 
@@ -331,7 +331,7 @@ async def test_async_equals_sync(backend, client, async_client, collection_name,
     q = query_tokens(seed=21)
     flt = models.Filter(must_not=[models.FieldCondition(key="group", match=models.MatchValue(value=0))])
     for rescore in ("server", "client"):
-        kw = dict(limit=5, prefetch_limit=15, rescore_limit=8, query_filter=flt, rescore=rescore)
+        kw = {"limit": 5, "prefetch_limit": 15, "rescore_limit": 8, "query_filter": flt, "rescore": rescore}
         want = client.query_late_interaction(collection_name, q, **kw)
         got = await async_client.query_late_interaction(collection_name, q, **kw)
         assert result(got)[0] == result(want)[0]

@@ -36,7 +36,7 @@ import numpy as np
 
 from .validation import InvalidMultivectorError, as_multivector, to_numpy
 
-__all__ = ["maxsim", "maxsim_batch", "PackedDocs", "normalize_rows"]
+__all__ = ["PackedDocs", "maxsim", "maxsim_batch", "normalize_rows"]
 
 DEFAULT_BLOCK_TOKENS = 8192
 """Padded document tokens per block: a block's similarity matrix for a 32-token query
@@ -401,7 +401,7 @@ def maxsim_batch(
     documents: Any,
     *,
     offsets: Any = None,
-    normalize: bool = False,
+    normalize: bool | None = None,
     device: str | None = None,
 ) -> np.ndarray:
     """MaxSim of each query against each document, without Python loops over documents.
@@ -414,8 +414,8 @@ def maxsim_batch(
             packed ``(N, d)`` token matrix.
         offsets: ``(n_docs + 1,)`` token offsets for a packed token matrix.
         normalize: L2-normalise query and document vectors first (what Qdrant does on a
-            Cosine collection). For a :class:`PackedDocs` only the queries (its documents
-            were normalised, or not, when it was built).
+            Cosine collection); default ``False``. For a :class:`PackedDocs` it applies to
+            the queries only, and defaults to what the documents got when it was built.
         device: ``None`` numpy (torch when the inputs are torch tensors); a torch device
             string; ``"auto"`` for CUDA when available; ``"numpy"`` to force numpy.
 
@@ -429,6 +429,7 @@ def maxsim_batch(
     """
     if isinstance(documents, PackedDocs):
         return documents.scores_batch(queries, normalize=normalize)
+    normalize = bool(normalize)
     dev = _resolve_device(device, queries, documents)
     if dev is not None:
         packed = PackedDocs(documents, offsets=offsets, normalize=normalize, device=dev)
@@ -443,7 +444,7 @@ def maxsim(
     documents: Any,
     *,
     offsets: Any = None,
-    normalize: bool = False,
+    normalize: bool | None = None,
     device: str | None = None,
 ) -> np.ndarray:
     """MaxSim of one ``(q, d)`` query against many documents: float32 ``(n_docs,)``.

@@ -51,13 +51,13 @@ from .store import CollectionPooling
 from .validation import InvalidMultivectorError, as_multivector
 
 __all__ = [
-    "Stage",
+    "RESCORE_MODES",
     "Funnel",
-    "plan_funnel",
-    "query_late_interaction",
+    "Stage",
     "default_prefetch_limit",
     "default_rescore_limit",
-    "RESCORE_MODES",
+    "plan_funnel",
+    "query_late_interaction",
 ]
 
 RESCORE_MODES = (None, "server", "client")
@@ -116,7 +116,10 @@ def _positive_int(name: str, value: Any) -> int:
 
 def _resolve_using(cp: CollectionPooling, using: str | None) -> str:
     multis = [n for n, spec in cp.vectors.items() if spec.multivector]
-    label = lambda n: repr(n) if n else "'' (the default vector)"  # noqa: E731
+
+    def label(name: str) -> str:
+        return repr(name) if name else "'' (the default vector)"
+
     if using is not None:
         if not isinstance(using, str):
             raise ValueError(f"using must be a vector name (str), got {using!r}")

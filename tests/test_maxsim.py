@@ -109,6 +109,17 @@ def test_search_topk_ids_and_order(rng):
     assert len(top_ids) == 120 and np.all(np.diff(top_scores) <= 0)
 
 
+def test_packed_docs_normalise_queries_like_their_documents(rng):
+    docs = ragged(rng, 20, 8)
+    q = rng.standard_normal((3, 8)).astype(np.float32) * 4
+    want = naive(normalize_rows(q), [normalize_rows(d) for d in docs])
+    packed = PackedDocs(docs, normalize=True)
+    np.testing.assert_allclose(maxsim(q, packed), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(packed.scores(q), want, rtol=1e-5, atol=1e-5)
+    raw_q = naive(q, [normalize_rows(d) for d in docs])
+    np.testing.assert_allclose(maxsim(q, packed, normalize=False), raw_q, rtol=1e-5, atol=1e-4)
+
+
 def test_topk_ties_break_by_document_index():
     docs = [np.eye(2, dtype=np.float32)[:1]] * 5
     ids, scores = PackedDocs(docs).topk(np.eye(2, dtype=np.float32)[:1], k=3)

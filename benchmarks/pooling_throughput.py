@@ -220,10 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, help="documents per size (default 48, quick 12)")
     ap.add_argument("--rounds", type=int, help="timing rounds, best kept (default 7, quick 3)")
     ap.add_argument("--no-batch", action="store_true", help="skip the pool_batch table")
+    ap.add_argument(
+        "--lengths", type=int, nargs="+", default=[32, 128, 256, 512], help="tokens per document"
+    )
+    ap.add_argument("--factors", type=int, nargs="+", default=[2, 4], help="pool factors")
     args = ap.parse_args(argv)
     n_docs = args.docs or (12 if args.quick else 48)
     rounds = args.rounds or (3 if args.quick else 7)
-    lengths, factors = [32, 128, 256, 512], [2, 4]
+    lengths, factors = args.lengths, args.factors
 
     import torch
 

@@ -437,3 +437,16 @@ def test_condensed_distances_by_blocks_equal_the_one_shot_version(monkeypatch) -
     monkeypatch.setattr(hierarchical, "_BLOCKED_ABOVE", 10)
     monkeypatch.setattr(hierarchical, "_BLOCK_ROWS", 64)
     np.testing.assert_allclose(condensed_distances(u), whole, rtol=1e-13, atol=1e-13)
+
+
+def test_pool_batch_small_batches_do_not_start_worker_processes() -> None:
+    from qdrant_tokenpool.pooling import batch
+
+    batch.shutdown_pool()
+    docs = [doc(20, seed=i) for i in range(50)]
+    out = pool_batch(docs, 2)  # ~3 ms of work: not worth starting processes
+    assert batch._executor is None
+    assert [o.tobytes() for o in out] == [pool_tokens(d, 2).tobytes() for d in docs]
+    assert batch.estimated_seconds(256, 128, "hierarchical") > 20 * batch.estimated_seconds(
+        256, 128, "sequential"
+    )

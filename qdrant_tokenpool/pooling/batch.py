@@ -12,8 +12,9 @@ pool of worker processes instead:
   needed);
 - documents are sent in a few chunks per worker, balanced by estimated cost (``n^2`` for
   the clustering methods), and the results are put back in input order;
-- small batches (estimated under :data:`PARALLEL_MIN_COST` of work) run in the calling
-  process, where the transfer would cost more than it saves;
+- small batches run in the calling process, where the transfer would cost more than it
+  saves, and the pool is only started by a batch big enough to pay for starting it
+  (:data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`);
 - if the pool breaks (a worker killed), the batch is pooled in the calling process.
 
 Every worker runs the same code on the same float32 arrays as :func:`pool_tokens`, so the
@@ -39,12 +40,32 @@ from ..validation import as_multivector
 from ._blas import single_blas_thread
 from .tokens import check_pooling_args, pool_checked
 
-__all__ = ["pool_batch", "shutdown_pool", "PARALLEL_MIN_COST"]
+__all__ = [
+    "PARALLEL_MIN_SECONDS",
+    "START_POOL_MIN_SECONDS",
+    "estimated_seconds",
+    "pool_batch",
+    "shutdown_pool",
+]
 
-PARALLEL_MIN_COST = 60_000_000
-"""Estimated work (sum over documents of ``n^2 * d`` for the clustering methods, ``n * d``
-for sequential) below which :func:`pool_batch` stays in the calling process. About 40 ms
-of hierarchical pooling on one core: less than that is not worth the transfer."""
+PARALLEL_MIN_SECONDS = 0.05
+"""Estimated serial pooling time of a batch below which :func:`pool_batch` (with
+``workers=None``) stays in the calling process once the worker pool is running: smaller
+batches are not worth the transfer."""
+
+START_POOL_MIN_SECONDS = 1.0
+"""Estimated serial pooling time of a batch needed to *start* the worker pool (starting
+costs about a second of imports per worker, once). Until a batch this big comes, every
+batch is pooled in the calling process."""
+
+
+def estimated_seconds(n_tokens: int, dim: int, method: str) -> float:
+    """Rough single-core pooling time of one document (measured: ~0.8 ms for a
+    hierarchical ``256 x 128`` document, ~0.07 ms sequential); only used for scheduling."""
+    if method == "sequential":
+        return 2e-9 * n_tokens * dim + 2e-5
+    return 1e-10 * n_tokens * n_tokens * dim + 5e-5
+
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -129,15 +150,11 @@ def shutdown_pool() -> None:
 atexit.register(shutdown_pool)
 
 
-def _cost(n: int, d: int, method: str) -> int:
-    return n * d if method == "sequential" else n * n * d
-
-
-def _chunks(costs: Sequence[int], n_chunks: int) -> list[list[int]]:
+def _chunks(costs: Sequence[float], n_chunks: int) -> list[list[int]]:
     """Split document indices into ``n_chunks`` groups of near-equal total cost (greedy)."""
     order = sorted(range(len(costs)), key=lambda i: -costs[i])
     groups: list[list[int]] = [[] for _ in range(n_chunks)]
-    loads = [0] * n_chunks
+    loads = [0.0] * n_chunks
     for i in order:
         j = loads.index(min(loads))
         groups[j].append(i)
@@ -158,9 +175,12 @@ def pool_batch(
         documents: iterable of ``(n_i, d_i)`` token matrices (numpy, torch or nested lists;
             lengths may differ).
         pool_factor, method, protected_tokens: as for :func:`pool_tokens`.
-        workers: processes to use. ``None``: all cores (``os.cpu_count()``), for batches
-            with enough work (see :data:`PARALLEL_MIN_COST`); ``1``: pool in the calling
-            process. The worker pool is started on first use and kept.
+        workers: processes to use. ``None``: all cores (``os.cpu_count()``) for batches
+            with enough work (a batch of about 1 s of work starts the worker pool, which
+            is then kept and used for batches of 50 ms and more; see
+            :data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`), the calling
+            process otherwise; ``1``: always the calling process; ``k > 1``: ``k`` worker
+            processes for any batch of two or more documents.
 
     Returns:
         list of float32 ``(m_i, d_i)`` arrays, in input order, new arrays (never the inputs).
@@ -176,9 +196,12 @@ def pool_batch(
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     if pf == 1 or n_workers == 1 or len(arrays) < 2:
         return _pool_chunk(arrays, pf, method, prot)
-    costs = [_cost(x.shape[0] - prot, x.shape[1], method) for x in arrays]
-    if workers is None and sum(costs) < PARALLEL_MIN_COST:
-        return _pool_chunk(arrays, pf, method, prot)
+    costs = [estimated_seconds(max(x.shape[0] - prot, 0), x.shape[1], method) for x in arrays]
+    if workers is None:
+        running = _executor is not None and _executor_pid == os.getpid()
+        needed = PARALLEL_MIN_SECONDS if running else START_POOL_MIN_SECONDS
+        if sum(costs) < needed:
+            return _pool_chunk(arrays, pf, method, prot)
     n_workers = min(n_workers, len(arrays))
     groups = _chunks(costs, min(len(arrays), 4 * n_workers))
     try:

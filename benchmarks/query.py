@@ -14,7 +14,8 @@ One run measures, on the same synthetic corpus (clustered unit token vectors):
    for unpooled and pooled documents, one query and a batch of queries.
 
 Each part prints a Markdown table. Defaults: 5,000 documents x 100 tokens x 128 dims,
-32-token queries (about 4 minutes on 2 busy cores; ``--quick`` for a 1,000-document smoke
+32-token queries (about 9 minutes with ``--edge --queries 12`` on 2 heavily shared cores,
+less on a quiet machine; ``--quick`` for a 1,000-document smoke
 run). Run: ``python benchmarks/query.py`` (add ``--out FILE`` to also save the tables).
 """
 

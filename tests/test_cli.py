@@ -8,6 +8,8 @@ exact agreement with the library (pooling, MaxSim, metrics) is.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,7 +107,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
         num_hidden_layers=1,
         num_attention_heads=2,
         intermediate_size=32,
-        max_position_embeddings=128,
+        max_position_embeddings=512,
     )
     BertModel(cfg).eval().save_pretrained(out)
     tok.save_pretrained(out)
@@ -517,3 +519,62 @@ def test_bad_jsonl_line_is_named(tiny_model, tmp_path):
     )
     assert result.exit_code == 1
     assert f"{src}:2" in result.stderr
+
+
+# ------------------------------------------------------------------ docs/cli.md runs
+
+CLI_DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+
+
+def doc_commands() -> list[str]:
+    """Every command line of the ```bash blocks of docs/cli.md (continuations joined)."""
+    out = []
+    for block in re.findall(r"^```bash\n(.*?)^```", CLI_DOC.read_text(), re.DOTALL | re.MULTILINE):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"\s+#\s.*$", "", line).strip()
+            if line:
+                out.append(line)
+    return out
+
+
+def test_every_command_in_the_cli_doc_runs(tiny_model, beir_dir, tmp_path, monkeypatch):
+    commands = doc_commands()
+    assert len(commands) >= 8 and all("qdrant-tokenpool" in c for c in commands)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QDRANT_TOKENPOOL_MODEL", tiny_model)
+    monkeypatch.setenv("QDRANT_TOKENPOOL_CACHE", str(tmp_path / "cache"))
+    # the unpooled "existing ColBERT collection" that the repool example starts from
+    plain = QdrantClient(path="qdrant_data")
+    plain.create_collection(
+        "colbert_docs",
+        vectors_config=models.VectorParams(
+            size=16,
+            distance=models.Distance.COSINE,
+            multivector_config=models.MultiVectorConfig(
+                comparator=models.MultiVectorComparator.MAX_SIM
+            ),
+        ),
+    )
+    rng = np.random.default_rng(1)
+    plain.upsert(
+        "colbert_docs",
+        [models.PointStruct(id=i, vector=rng.normal(size=(9, 16)).tolist()) for i in range(5)],
+    )
+    plain.close()
+    for cmd in commands:
+        words = shlex.split(cmd.replace("../shared/data/scifact", str(beir_dir)))
+        env = {}
+        while "=" in words[0]:
+            key, value = words.pop(0).split("=", 1)
+            env[key] = value
+        assert words[0] == "qdrant-tokenpool", cmd
+        result = runner.invoke(app, words[1:], env=env)
+        assert "Traceback" not in result.output, (cmd, result.output)
+        if "--url" in words and result.exit_code == 1:  # no server here: a clean error
+            assert "cannot reach Qdrant at http://localhost:6333" in result.stderr
+            continue
+        assert result.exit_code == 0, (cmd, result.output)
+    with open_db(tmp_path / "qdrant_data") as client:
+        assert client.count("scifact").count == len(DOCS)
+        assert client.get_pooling("colbert_docs_pf2")[""].pool_factor == 2
+        assert client.count("colbert_docs_pf2").count == 5

@@ -447,6 +447,6 @@ def test_pool_batch_small_batches_do_not_start_worker_processes() -> None:
     out = pool_batch(docs, 2)  # ~3 ms of work: not worth starting processes
     assert batch._executor is None
     assert [o.tobytes() for o in out] == [pool_tokens(d, 2).tobytes() for d in docs]
-    assert batch.estimated_seconds(256, 128, "hierarchical") > 20 * batch.estimated_seconds(
+    assert batch.estimated_seconds(256, 128, "hierarchical") > 5 * batch.estimated_seconds(
         256, 128, "sequential"
     )

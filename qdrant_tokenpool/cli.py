@@ -489,11 +489,19 @@ def index(
         ),
     ] = None,
     method: Annotated[
-        str, typer.Option(help="Pooling method: hierarchical, kmeans or sequential.")
-    ] = "hierarchical",
+        str | None,
+        typer.Option(
+            help="Pooling method for a new collection: hierarchical (default), kmeans or "
+            "sequential. For an existing collection it must match the stored config."
+        ),
+    ] = None,
     vector: Annotated[
-        str, typer.Option(help="Name of the multivector that holds the token vectors.")
-    ] = DEFAULT_VECTOR,
+        str | None,
+        typer.Option(
+            help="Name of the multivector that holds the token vectors (default: 'tokens', "
+            "or the one the collection was indexed with)."
+        ),
+    ] = None,
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, help="Documents per encode/write batch.")
     ] = 32,
@@ -527,7 +535,8 @@ def index(
     from .pooling import cluster_count
 
     ctx = Ctx(path, url, api_key, quiet)
-    _check_method(method)
+    if method is not None:
+        _check_method(method)
     corpus = _corpus_file(source)
     total = _count_docs(corpus)
     if limit is not None:
@@ -541,7 +550,7 @@ def index(
         exists = client.collection_exists(collection)
         if exists:
             meta = _cli_meta(client, collection)
-            vector = meta.get("vector", vector)
+            vector = vector or meta.get("vector")
             for key, given in (("model", model), ("doc_maxlen", doc_maxlen)):
                 if given is not None and key in meta and str(given) != str(meta[key]):
                     ctx.info(
@@ -551,6 +560,7 @@ def index(
             model = model or meta.get("model")
             doc_maxlen = doc_maxlen or meta.get("doc_maxlen")
         doc_maxlen = int(doc_maxlen or 256)
+        vector = vector or DEFAULT_VECTOR
         model = model or _default_model()
         encoder: Any = None
 
@@ -589,7 +599,7 @@ def index(
                     "pool factors (use another collection, or `repool`)",
                     2,
                 )
-            if cfg is not None and method != cfg.method and method != "hierarchical":
+            if cfg is not None and method is not None and method != cfg.method:
                 _fail(
                     f"collection {collection!r} pools with method={cfg.method}; "
                     f"--method {method} differs",
@@ -599,7 +609,7 @@ def index(
             dim = int(get_encoder().dim)
             cfg = PoolingConfig(
                 pool_factor=pool_factor or 2,
-                method=method,  # type: ignore[arg-type]
+                method=method or "hierarchical",  # type: ignore[arg-type]
                 protected_tokens=int(getattr(get_encoder(), "protected_tokens", 1)),
             )
             pooling = {vector: cfg}

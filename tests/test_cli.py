@@ -486,6 +486,11 @@ def test_errors_exit_codes_and_messages(tiny_model, beir_dir, db, tmp_path):
         (("eval", tmp_path / "missing", "--path", db), 1, "does not exist"),
         (("eval", tmp_path, "-c", "docs", "--path", db), 1, "missing"),
         (("index", beir_dir, "-c", "docs", "--pool-factor", 4, "--path", db), 2, "pool_factor=2"),
+        (
+            ("index", beir_dir, "-c", "docs", "--method", "kmeans", "--path", db),
+            2,
+            "method=hierarchical",
+        ),
         (("index", beir_dir, "-c", "x", "--method", "bogus", "--path", db), 2, "bogus"),
         (("eval", beir_dir, "--pool-factors", "a,b"), 2, "integers"),
         (("eval", beir_dir, "--methods", "ward"), 2, "ward"),

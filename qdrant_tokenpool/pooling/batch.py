@@ -202,7 +202,6 @@ def pool_batch(
         needed = PARALLEL_MIN_SECONDS if running else START_POOL_MIN_SECONDS
         if sum(costs) < needed:
             return _pool_chunk(arrays, pf, method, prot)
-    n_workers = min(n_workers, len(arrays))
     groups = _chunks(costs, min(len(arrays), 4 * n_workers))
     try:
         ex = _get_executor(n_workers)

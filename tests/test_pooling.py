@@ -450,3 +450,15 @@ def test_pool_batch_small_batches_do_not_start_worker_processes() -> None:
     assert batch.estimated_seconds(256, 128, "hierarchical") > 5 * batch.estimated_seconds(
         256, 128, "sequential"
     )
+
+
+def test_pool_batch_falls_back_to_this_process_without_worker_processes(monkeypatch) -> None:
+    from qdrant_tokenpool.pooling import batch
+
+    def no_processes(n_workers: int) -> None:
+        raise OSError("no processes in this sandbox")
+
+    monkeypatch.setattr(batch, "_get_executor", no_processes)
+    docs = [doc(30, seed=i) for i in range(5)]
+    out = pool_batch(docs, 2, workers=2)
+    assert [o.tobytes() for o in out] == [pool_tokens(d, 2).tobytes() for d in docs]

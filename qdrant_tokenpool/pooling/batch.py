@@ -132,8 +132,12 @@ def _get_executor(n_workers: int) -> ProcessPoolExecutor:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        for f in ready:
-            f.result()
+        try:
+            for f in ready:
+                f.result()
+        except BaseException:
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
         _executor, _executor_workers, _executor_pid = ex, n_workers, os.getpid()
         return ex
 
@@ -202,9 +206,14 @@ def pool_batch(
         needed = PARALLEL_MIN_SECONDS if running else START_POOL_MIN_SECONDS
         if sum(costs) < needed:
             return _pool_chunk(arrays, pf, method, prot)
+    if multiprocessing.current_process().daemon:  # daemonic processes cannot have children
+        return _pool_chunk(arrays, pf, method, prot)
     groups = _chunks(costs, min(len(arrays), 4 * n_workers))
     try:
         ex = _get_executor(n_workers)
+    except Exception:  # no processes here (sandbox, limits): pool in this process
+        return _pool_chunk(arrays, pf, method, prot)
+    try:
         futures = [
             ex.submit(_pool_chunk, [arrays[i] for i in g], pf, method, prot) for g in groups
         ]

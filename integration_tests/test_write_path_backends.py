@@ -527,3 +527,23 @@ def test_generator_upload_with_a_bad_point(client, backend, collection_name):
         assert count < BAD_ID  # only whole batches before the bad one
     else:
         assert count == 0
+
+
+def test_pooled_points_survive_a_reopen(reopen, collection_name):
+    cfg = PoolingConfig(pool_factor=2, summary_vector="summary", keep_original_vector="full")
+    first = reopen()
+    first.create_collection(collection_name, vectors_config(), pooling={"colbert": cfg})
+    docs = make_docs(8, seed=21)
+    asyncio.run(w_upsert_points(first, collection_name, docs))
+    asyncio.run(w_upsert_batch(first, collection_name, [dict(d, id=d["id"] + 100) for d in docs]))
+    first.close()
+    second = reopen()  # embedded: the same path= folder, loaded from disk
+    try:
+        asyncio.run(check_pooled(second, collection_name, docs, 2))
+        again = [dict(d, id=d["id"] + 100) for d in docs]
+        asyncio.run(check_pooled(second, collection_name, again, 2))
+        rec = second.retrieve(collection_name, [0], with_vectors=True)[0]
+        np.testing.assert_allclose(rec.vector["full"], unit_rows(docs[0]["colbert"]), atol=1e-6)
+        assert isinstance(rec.vector["colbert"], list)
+    finally:
+        second.close()

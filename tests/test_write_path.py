@@ -41,6 +41,11 @@ def doc(n: int = 9, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
 
 
+def unit(x: np.ndarray) -> np.ndarray:
+    """What a Cosine collection stores: unit rows (pooling leaves protected tokens as given)."""
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
 def ps(i: int, **vectors: Any) -> models.PointStruct:
     return models.PointStruct(id=i, vector=vectors, payload={"i": i})
 
@@ -52,7 +57,7 @@ def test_points_are_pooled_and_untouched_objects_kept():
     points = [ps(1, colbert=doc(9, 0).tolist(), other=other, dense=dense), ps(2, dense=dense)]
     out = wp.pool_points(points, cp())
     assert out[1] is points[1]  # nothing configured in it: the same object
-    np.testing.assert_allclose(out[0].vector["colbert"], pool_tokens(doc(9, 0), 2), atol=1e-7)
+    np.testing.assert_allclose(out[0].vector["colbert"], unit(pool_tokens(doc(9, 0), 2)), atol=1e-6)
     assert out[0].vector["other"] is points[0].vector["other"]
     assert out[0].vector["dense"] is points[0].vector["dense"]
     assert out[0].payload is points[0].payload
@@ -74,7 +79,7 @@ def test_numpy_and_torch_inputs():
     for raw in (x, torch.from_numpy(x), x.astype(np.float64), x.tolist()):
         p = models.PointStruct.model_construct(id=5, vector={"colbert": raw}, payload=None)
         out = wp.pool_points([p], cp())
-        np.testing.assert_allclose(out[0].vector["colbert"], pool_tokens(x, 2), atol=1e-6)
+        np.testing.assert_allclose(out[0].vector["colbert"], unit(pool_tokens(x, 2)), atol=1e-6)
         assert isinstance(out[0].vector["colbert"], list)
 
 
@@ -83,7 +88,7 @@ def test_batch_named_and_unnamed():
     batch = models.Batch(ids=[1, 2, 3], vectors={"colbert": [d.tolist() for d in docs], "dense": [[1.0] * 4] * 3})
     out = wp.pool_batch_request(batch, cp())
     for got, d in zip(out.vectors["colbert"], docs):
-        np.testing.assert_allclose(got, pool_tokens(d, 2), atol=1e-7)
+        np.testing.assert_allclose(got, unit(pool_tokens(d, 2)), atol=1e-6)
     assert out.vectors["dense"] is batch.vectors["dense"]
     unnamed = models.Batch(ids=[1, 2, 3], vectors=[d.tolist() for d in docs])
     out = wp.pool_batch_request(unnamed, cp(unnamed=True))
@@ -126,11 +131,27 @@ def test_extras_filled_and_explicit_ones_kept():
     d = doc(9)
     given = [0.5] * DIM
     out = wp.pool_points([ps(1, colbert=d.tolist()), ps(2, colbert=d.tolist(), summary=given)], conf)
-    unit = d / np.linalg.norm(d, axis=1, keepdims=True)
-    mean = unit.mean(0)
+    rows = unit(d)
+    mean = rows.mean(0)
     np.testing.assert_allclose(out[0].vector["summary"], mean / np.linalg.norm(mean), atol=1e-6)
-    np.testing.assert_array_equal(np.asarray(out[0].vector["full"], dtype=np.float32), d)
+    np.testing.assert_allclose(out[0].vector["full"], rows, atol=1e-6)  # Cosine: unit rows
     assert out[1].vector["summary"] == given
+
+
+def test_dot_collections_get_pool_tokens_exactly_and_arrays_on_request():
+    conf = CollectionPooling(
+        "c",
+        {"colbert": PoolingConfig(pool_factor=2, keep_original_vector="full")},
+        {"colbert": VectorSpec(DIM, models.Distance.DOT, True), "full": VectorSpec(DIM, models.Distance.DOT, True)},
+        {},
+    )
+    d = doc(9)
+    out = wp.pool_points([ps(1, colbert=d.tolist())], conf)
+    np.testing.assert_array_equal(np.asarray(out[0].vector["colbert"], np.float32), pool_tokens(d, 2))
+    np.testing.assert_array_equal(np.asarray(out[0].vector["full"], np.float32), d)
+    as_arrays = wp.pool_points([ps(1, colbert=d.tolist())], conf, arrays=True)
+    assert isinstance(as_arrays[0].vector["colbert"], np.ndarray)
+    assert as_arrays[0].vector["colbert"].dtype == np.float32
 
 
 def test_summary_of_cancelling_tokens_has_a_direction():

@@ -11,6 +11,7 @@ construction + validation + pooling + the write.
     python benchmarks/ingest.py --docs 300           # quick look
     python benchmarks/ingest.py --real --docs 1000   # all-MiniLM-L6-v2 token vectors of SciFact
     python benchmarks/ingest.py --location memory    # ":memory:" instead of path= (no disk)
+    python benchmarks/ingest.py --pool-factors 1 2 4 # pf=1: the write path without pooling
 
 Prints a Markdown table; ratios are against the unpooled run of the same invocation.
 "of which pooling" is the time spent inside ``pool_batch``; "rest" is everything else
@@ -98,7 +99,7 @@ def run_variant(
     docs: list[np.ndarray], pool_factor: int | None, method: str, batch: int, location: str, workdir: Path
 ) -> dict:
     dim = docs[0].shape[1]
-    folder = workdir / f"pf{pool_factor or 1}"
+    folder = workdir / f"pf{pool_factor or 0}"
     if folder.exists():
         shutil.rmtree(folder)
     client = TokenPoolingClient(path=str(folder)) if location == "path" else TokenPoolingClient(":memory:")
@@ -129,7 +130,7 @@ def run_variant(
     disk = dir_bytes(folder) if location == "path" else None
     if location == "path":
         shutil.rmtree(folder)
-    return {"pf": pool_factor or 1, "seconds": seconds, "pool": POOL_SECONDS[0], "stored": stored, "disk": disk}
+    return {"pf": pool_factor, "seconds": seconds, "pool": POOL_SECONDS[0], "stored": stored, "disk": disk}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     pool_batch(docs[: 4 * (os.cpu_count() or 1)], 2, method=args.method)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tokenpool-ingest-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    variants = [None, *args.pool_factors]
+    variants: list[int | None] = [None, *args.pool_factors]
     best: dict[int | None, dict] = {}
     for _ in range(args.repeat):  # interleaved rounds; the fastest round of each variant counts
         for pf in variants:
@@ -176,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     print("| variant | docs/s | seconds | of which pooling s | rest s | stored vectors | vs unpooled | on-disk MiB | disk vs unpooled | speed vs unpooled |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        name = "unpooled" if r["pf"] == 1 else f"pooled pf={r['pf']}"
+        if r is base:
+            name = "unpooled (no config)"
+        elif r["pf"] == 1:
+            name = "config pf=1 (write path, no pooling)"
+        else:
+            name = f"pooled pf={r['pf']}"
         disk = "-" if r["disk"] is None else f"{r['disk'] / 2**20:.1f}"
         disk_ratio = "-" if r["disk"] is None else f"{r['disk'] / base['disk']:.2f}x"
         print(

@@ -10,8 +10,8 @@ cannot be imported, a verbatim copy of its algorithm is timed instead and labell
 Documents: random unit vectors (d=128) of 32, 128, 256 and 512 tokens, one protected
 token (``[CLS]``/``[D]``) for both sides, pool factors 2 and 4. Single-core table: one
 call per document on each side (``pool_tokens`` / the peer with ``token_lengths=[n]``),
-each document's best of several calls, peer and ours taking turns, so a busy machine
-slows both alike. Then ``pool_batch`` on all cores against serial and threads (wall
+each document's best of several calls in a row, peer and ours taking turns document by
+document, so a busy machine slows both alike. Then ``pool_batch`` on all cores against serial and threads (wall
 time of whole batches, best of several rounds).
 
 Run: ``python benchmarks/pooling_throughput.py [--quick] [--out table.md]``
@@ -131,16 +131,20 @@ def per_document_best(
 ) -> dict[str, float]:
     """Seconds for ``count`` documents: each document's best of ``rounds`` calls, summed.
 
-    The functions take turns document by document, so a busy machine slows them alike; the
-    best of several calls of one document (a fraction of a millisecond to a few ms) is
-    rarely interrupted, which makes the numbers stable on a shared machine.
+    Document by document, each function makes ``rounds`` calls in a row (warm caches, as
+    in a batch) and keeps its fastest; the functions take turns within milliseconds of
+    each other, so a busy machine slows them alike, and a call of a fraction of a
+    millisecond to a few ms is rarely interrupted, which keeps the numbers stable on a
+    shared machine.
     """
     best = {name: np.full(count, np.inf) for name in fns}
     for fn in fns.values():  # warm-up
         fn(0)
-    for _ in range(rounds):
-        for i in range(count):
-            for name, fn in fns.items():
+    names = list(fns)
+    for i in range(count):
+        for name in names if i % 2 == 0 else names[::-1]:
+            fn = fns[name]
+            for _ in range(rounds):
                 t0 = time.perf_counter()
                 fn(i)
                 dt = time.perf_counter() - t0
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- peer: {peer_label}",
         f"- documents: random unit vectors, d={D}, {PROTECTED} protected token; "
         f"{n_docs} documents per size (fewer above 256 tokens); each document's best of "
-        f"{rounds} calls, peer and ours taking turns; one process, one thread "
+        f"{rounds} calls in a row, peer and ours taking turns; one process, one thread "
         "(torch.set_num_threads(1) for the peer; ours runs BLAS on one thread)",
         f"- exactness: {exactness_check(2 if args.quick else 5)}",
         "",

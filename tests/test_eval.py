@@ -14,6 +14,7 @@ import pytest
 
 from qdrant_tokenpool.eval import (
     UNPOOLED,
+    EvalResult,
     PackedTokens,
     evaluate_run,
     exact_topk,
@@ -26,6 +27,7 @@ from qdrant_tokenpool.eval import (
 )
 from qdrant_tokenpool.eval.cache import default_cache_dir
 from qdrant_tokenpool.eval.encoding import encode_cached, encoder_fingerprint
+from qdrant_tokenpool.eval.metrics import paired_bootstrap
 from qdrant_tokenpool.maxsim import maxsim_batch
 from qdrant_tokenpool.pooling import pool_tokens
 
@@ -136,6 +138,18 @@ def test_evaluate_run_means_and_missing_queries() -> None:
     assert per_q["q3"] == {"ndcg@10": 0.0, "recall@1": 0.0, "recall@100": 0.0}
     assert means["ndcg@10"] == pytest.approx((1 + q2_ndcg) / 3)
     assert means["recall@100"] == pytest.approx(1.5 / 3)
+
+
+def test_paired_bootstrap() -> None:
+    assert paired_bootstrap([0.5, 0.2], [0.5, 0.2]) == (0.0, 0.0, 0.0)
+    m, lo, hi = paired_bootstrap([0.0, 0.5, 1.0], [0.1, 0.6, 1.1])
+    assert m == pytest.approx(0.1) and lo == pytest.approx(0.1) and hi == pytest.approx(0.1)
+    a, b = [0.0] * 50 + [1.0] * 50, [1.0] * 30 + [0.0] * 20 + [1.0] * 50  # +30 / -0 of 100
+    m, lo, hi = paired_bootstrap(a, b)
+    assert m == pytest.approx(0.3) and 0.15 < lo < 0.3 < hi < 0.45
+    assert paired_bootstrap(a, b) == (m, lo, hi)  # seeded
+    with pytest.raises(ValueError):
+        paired_bootstrap([], [])
 
 
 # ---------------------------------------------------------------------------------------
@@ -314,6 +328,10 @@ def test_run_evaluation_end_to_end(beir_dir: Path, tmp_path: Path) -> None:
     assert js["dataset"] == "tiny" and len(js["settings"]) == 5
     assert set(js["per_query"]["none/pf1"]) == {"q1", "q2", "q3"}
     assert (out / "quality_vs_footprint.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "ndcg@10_delta_ci_low" in rows[1] and md.splitlines()[2].endswith("| - |")
+    # a saved run loads back to the same tables
+    again = EvalResult.from_json(out / "results.json")
+    assert again.to_markdown() == md and again.to_csv() == res.to_csv()
 
     # second run: encodings come from the cache
     calls = enc._calls

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-__all__ = ["evaluate_run", "ndcg_at_k", "rank", "recall_at_k"]
+__all__ = ["evaluate_run", "ndcg_at_k", "paired_bootstrap", "rank", "recall_at_k"]
 
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
@@ -85,3 +85,27 @@ def evaluate_run(
     n = len(per_query)
     means = {name: (sum(v[name] for v in per_query.values()) / n if n else 0.0) for name in names}
     return means, per_query
+
+
+def paired_bootstrap(
+    a: Iterable[float], b: Iterable[float], n_resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of ``b - a`` over paired per-query values, with a 95% bootstrap interval.
+
+    Queries are resampled with replacement ``n_resamples`` times (seeded, so the interval
+    is reproducible); the interval is the 2.5th and 97.5th percentile of the resampled
+    means. Use it to tell a real change of a mean metric from query-sampling noise.
+
+    Returns:
+        ``(mean_difference, low, high)``.
+    """
+    import numpy as np
+
+    d = np.asarray(list(b), dtype=np.float64) - np.asarray(list(a), dtype=np.float64)
+    if d.size == 0:
+        raise ValueError("no paired values")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, d.size, size=(n_resamples, d.size))
+    means = d[idx].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(d.mean()), float(lo), float(hi)

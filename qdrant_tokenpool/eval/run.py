@@ -46,7 +46,7 @@ from .beir import BeirDataset, load_beir
 from .cache import default_cache_dir
 from .encoding import encode_cached, encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
-from .metrics import evaluate_run
+from .metrics import evaluate_run, paired_bootstrap
 from .scoring import PackedTokens, exact_topk
 
 __all__ = ["UNPOOLED", "EvalResult", "SettingResult", "run_evaluation"]
@@ -118,23 +118,51 @@ class EvalResult:
                 return s
         raise KeyError(f"no setting method={method!r} pool_factor={pool_factor}")
 
+    def ndcg_delta(self, setting: SettingResult) -> tuple[float, float, float] | None:
+        """nDCG@10 of ``setting`` minus the unpooled one, with a 95% paired bootstrap
+        interval over queries (:func:`~qdrant_tokenpool.eval.metrics.paired_bootstrap`);
+        ``None`` without per-query values."""
+        base = self.unpooled
+        if not setting.per_query or not base.per_query:
+            return None
+        qids = sorted(base.per_query)
+        return paired_bootstrap(
+            [base.per_query[q][NDCG] for q in qids], [setting.per_query[q][NDCG] for q in qids]
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per setting (CSV/JSON), with the nDCG@10 difference and its CI."""
+        out = []
+        for s in self.settings:
+            row = s.row()
+            delta = self.ndcg_delta(s)
+            if delta is not None:
+                row["ndcg@10_delta"], row["ndcg@10_delta_ci_low"], row["ndcg@10_delta_ci_high"] = (
+                    round(v, 6) for v in delta
+                )
+            out.append(row)
+        return out
+
     # ---- outputs -------------------------------------------------------------------------
 
     def to_markdown(self) -> str:
-        """Markdown table: one row per setting, unpooled first."""
+        """Markdown table: one row per setting, unpooled first. The last column is the
+        change of nDCG@10 against unpooled with its 95% paired bootstrap interval."""
         head = (
             "| method | pool factor | stored vectors | vectors/doc | float32 MiB | reduction "
-            "| nDCG@10 | % of unpooled nDCG@10 | recall@100 |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            "| nDCG@10 | % of unpooled nDCG@10 | recall@100 | ΔnDCG@10 [95% CI] |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         )
         lines = []
         for s in self.settings:
             fp = s.footprint
+            delta = self.ndcg_delta(s) if s is not self.unpooled else None
+            ci = f"{delta[0]:+.4f} [{delta[1]:+.4f}, {delta[2]:+.4f}]" if delta else "-"
             lines.append(
                 f"| {s.method} | {s.pool_factor} | {fp.stored_vectors:,} | "
                 f"{fp.vectors_per_doc:.1f} | {fp.bytes_float32 / 2**20:,.0f} | "
                 f"{fp.reduction * 100:.1f}% | {s.metrics[NDCG]:.4f} | "
-                f"{s.relative_ndcg * 100:.1f}% | {s.metrics.get(R100, float('nan')):.4f} |"
+                f"{s.relative_ndcg * 100:.1f}% | {s.metrics.get(R100, float('nan')):.4f} | {ci} |"
             )
         return head + "\n".join(lines) + "\n"
 
@@ -151,15 +179,51 @@ class EvalResult:
             "top_k": self.top_k,
             "encode_seconds": self.encode_seconds,
             "from_cache": self.from_cache,
-            "settings": [s.row() for s in self.settings],
+            "settings": self.rows(),
         }
         if per_query:
             out["per_query"] = {f"{s.method}/pf{s.pool_factor}": s.per_query for s in self.settings}
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalResult:
+        """Rebuild a result from :meth:`to_dict` output (e.g. to re-plot a saved run)."""
+        per_query = data.get("per_query", {})
+        settings = []
+        for r in data["settings"]:
+            metrics = {k: float(r[k]) for k in r if k.startswith(("ndcg@", "recall@"))
+                       and "_" not in k}
+            stored = int(r["stored_vectors"])
+            fp = Footprint(
+                documents=int(data["documents"]),
+                stored_vectors=stored,
+                dim=int(data["dim"]),
+                bytes_float32=int(r["bytes_float32"]),
+                vectors_per_doc=stored / int(data["documents"]),
+                reduction=float(r["reduction"]),
+            )
+            settings.append(SettingResult(
+                r["method"], int(r["pool_factor"]), metrics, fp,
+                float(r["ndcg@10_vs_unpooled"]), float(r.get("pool_seconds", 0.0)),
+                float(r.get("score_seconds", 0.0)),
+                per_query.get(f"{r['method']}/pf{r['pool_factor']}", {}),
+            ))
+        return cls(
+            dataset=data["dataset"], split=data["split"], encoder=data["encoder"],
+            documents=int(data["documents"]), queries=int(data["queries"]), dim=int(data["dim"]),
+            protected_tokens=int(data["protected_tokens"]), top_k=int(data["top_k"]),
+            settings=settings, encode_seconds=data.get("encode_seconds", {}),
+            from_cache=data.get("from_cache", {}),
+        )
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> EvalResult:
+        """Load a ``results.json`` written by :meth:`to_json` / :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
     def to_csv(self, path: str | Path | None = None) -> str:
         """CSV text of the settings table; also written to ``path`` when given."""
-        rows = [s.row() for s in self.settings]
+        rows = self.rows()
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
         w.writeheader()
@@ -214,7 +278,9 @@ class EvalResult:
         sec.set_xlabel("float32 vector storage (MiB)")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
-        model = Path(str(self.encoder.get("name", ""))).name or "model"
+        parts = Path(str(self.encoder.get("name", ""))).parts
+        generic = {"model", "models", "snapshots"}
+        model = next((p for p in reversed(parts) if p not in generic), "model")
         ax.set_title(title or f"{self.dataset} ({self.split}): nDCG@10 vs footprint, {model}",
                      fontsize=10)
         fig.tight_layout()

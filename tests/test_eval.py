@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
 import zlib
 from pathlib import Path
 
@@ -138,6 +139,23 @@ def test_evaluate_run_means_and_missing_queries() -> None:
     assert per_q["q3"] == {"ndcg@10": 0.0, "recall@1": 0.0, "recall@100": 0.0}
     assert means["ndcg@10"] == pytest.approx((1 + q2_ndcg) / 3)
     assert means["recall@100"] == pytest.approx(1.5 / 3)
+
+
+def test_metrics_match_pytrec_eval_when_installed() -> None:
+    """Graded qrels, ties and short runs: per-query values equal trec_eval's own."""
+    pytrec_eval = pytest.importorskip("pytrec_eval", reason="pip install pytrec-eval-terrier")
+    rnd = random.Random(0)
+    qrels, run = {}, {}
+    for q in range(200):
+        docs = [f"d{i}" for i in range(60)]
+        qrels[f"q{q}"] = {d: rnd.choice([0, 1, 1, 2, 3]) for d in rnd.sample(docs, rnd.randint(1, 8))}
+        run[f"q{q}"] = {d: round(rnd.random(), 1) for d in rnd.sample(docs, 40)}  # many ties
+    ref = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.10", "recall.100"}).evaluate(run)
+    _, per_q = evaluate_run(run, qrels, ndcg_ks=(10,), recall_ks=(10, 100))
+    for q, r in ref.items():
+        assert per_q[q]["ndcg@10"] == pytest.approx(r["ndcg_cut_10"], abs=1e-12)
+        assert per_q[q]["recall@10"] == pytest.approx(r["recall_10"], abs=1e-12)
+        assert per_q[q]["recall@100"] == pytest.approx(r["recall_100"], abs=1e-12)
 
 
 def test_paired_bootstrap() -> None:

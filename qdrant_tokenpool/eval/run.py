@@ -16,6 +16,14 @@ Python API (what ``qdrant-tokenpool eval`` calls)::
     )
     print(result.to_markdown())
     result.save("eval-out")                  # {"markdown": path, "csv": ..., "json": ..., "plot": ...}
+    result.get("hierarchical", 2).metrics["ndcg@10"]     # one setting; pf=1 -> the unpooled one
+    result.ndcg_delta(result.get("kmeans", 4))           # (diff vs unpooled, CI low, CI high)
+    EvalResult.from_json("eval-out/results.json")        # a saved run, e.g. to re-plot it
+
+``encoder`` may be any object with ``encode_documents`` / ``encode_queries`` (lists of
+``(n_i, d)`` float32 unit rows), ``name``, ``dim`` and ``protected_tokens``; a path or hub id
+is loaded with ``qdrant_tokenpool.encoders.TokenEncoder.from_pretrained`` (falling back to a
+minimal plain-HF encoder when that module is missing).
 
 Steps: load the split (:func:`~qdrant_tokenpool.eval.beir.load_beir`); encode documents
 and judged queries once, through the on-disk cache; for every setting (``pool_factor=1``

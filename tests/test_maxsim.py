@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import numpy as np
@@ -84,7 +85,8 @@ def test_packed_docs_any_block_size(rng, block_tokens, device):
 
 
 def test_chunked_streaming_path_crosses_chunks(rng, monkeypatch):
-    import qdrant_tokenpool.maxsim as m
+    # the package exports the maxsim *function* under the same name: get the module itself
+    m = importlib.import_module("qdrant_tokenpool.maxsim")
 
     docs = ragged(rng, 80, 8)
     q = rng.standard_normal((3, 8)).astype(np.float32)

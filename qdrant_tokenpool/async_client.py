@@ -17,6 +17,9 @@ from ._flow import Flow, T, run_async
 from .config import PoolingConfig, PoolingMap
 from .query import QueryResponse
 from .query import query_late_interaction as late_interaction_flow
+from .texts import TextEncoder
+from .texts import add_texts as add_texts_flow
+from .texts import query_text as query_text_flow
 
 __all__ = ["AsyncTokenPoolingClient"]
 
@@ -121,6 +124,45 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
                 full_resolution=full_resolution,
                 **kwargs,
             )
+        )
+
+    # -- text in, text out (see qdrant_tokenpool.texts) ----------------------------------
+    async def add_texts(
+        self,
+        collection_name: str,
+        texts: Iterable[str],
+        encoder: TextEncoder,
+        *,
+        ids: Iterable[Any] | None = None,
+        payloads: Iterable[Mapping[str, Any] | None] | None = None,
+        vector_name: str | None = None,
+        batch_size: int = 64,
+        show_progress: bool | None = None,
+        wait: bool = True,
+    ) -> list[Any]:
+        """See :meth:`TokenPoolingClient.add_texts`."""
+        return await self._run(
+            add_texts_flow(
+                self._pooling_state,
+                collection_name,
+                texts,
+                encoder,
+                ids=ids,
+                payloads=payloads,
+                vector_name=vector_name,
+                batch_size=batch_size,
+                show_progress=show_progress,
+                wait=wait,
+                remote=self._remote,
+            )
+        )
+
+    async def query_text(
+        self, collection_name: str, text: str, encoder: TextEncoder, **kwargs: Any
+    ) -> QueryResponse:
+        """See :meth:`TokenPoolingClient.query_text`."""
+        return await self._run(
+            query_text_flow(self._pooling_state, collection_name, text, encoder, **kwargs)
         )
 
     async def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:

@@ -19,6 +19,9 @@ from ._flow import Flow, T, run_sync
 from .config import PoolingConfig, PoolingMap
 from .query import QueryResponse
 from .query import query_late_interaction as late_interaction_flow
+from .texts import TextEncoder
+from .texts import add_texts as add_texts_flow
+from .texts import query_text as query_text_flow
 
 __all__ = ["TokenPoolingClient"]
 
@@ -165,6 +168,56 @@ class TokenPoolingClient(QdrantClient):
                 full_resolution=full_resolution,
                 **kwargs,
             )
+        )
+
+    # -- text in, text out (see qdrant_tokenpool.texts) ----------------------------------
+    def add_texts(
+        self,
+        collection_name: str,
+        texts: Iterable[str],
+        encoder: TextEncoder,
+        *,
+        ids: Iterable[Any] | None = None,
+        payloads: Iterable[Mapping[str, Any] | None] | None = None,
+        vector_name: str | None = None,
+        batch_size: int = 64,
+        show_progress: bool | None = None,
+        wait: bool = True,
+    ) -> list[Any]:
+        """Encode ``texts`` with ``encoder`` and upsert them, pooled per the collection's
+        config (see :func:`qdrant_tokenpool.texts.add_texts`).
+
+        ``texts`` are encoded and written ``batch_size`` at a time (never all at once).
+        ``ids``: one per text (unsigned int or UUID); default a new ``uuid4`` string each.
+        ``payloads``: one dict per text, stored as given; default ``{"text": text}``.
+        ``vector_name`` may be left out when the collection has exactly one pooled
+        multivector. Inputs (lengths, ids, vector, encoder ``dim``) are checked before
+        anything is encoded or written. Returns the point ids in input order.
+        """
+        return self._run(
+            add_texts_flow(
+                self._pooling_state,
+                collection_name,
+                texts,
+                encoder,
+                ids=ids,
+                payloads=payloads,
+                vector_name=vector_name,
+                batch_size=batch_size,
+                show_progress=show_progress,
+                wait=wait,
+                remote=self._remote,
+            )
+        )
+
+    def query_text(
+        self, collection_name: str, text: str, encoder: TextEncoder, **kwargs: Any
+    ) -> QueryResponse:
+        """Late-interaction search with a text: ``encoder.encode_queries([text])`` (never
+        pooled), then :meth:`query_late_interaction` with ``kwargs`` (``using``, ``limit``,
+        ``query_filter``, ``rescore``, ...)."""
+        return self._run(
+            query_text_flow(self._pooling_state, collection_name, text, encoder, **kwargs)
         )
 
     def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:

@@ -114,7 +114,10 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def _resolve_using(cp: CollectionPooling, using: str | None) -> str:
+def _resolve_using(cp: CollectionPooling, using: str | None, *, arg: str = "using") -> str:
+    """The multivector to use: ``using`` when given (checked), else the collection's one
+    pooled multivector (or, with none pooled, its one multivector). ``arg`` is the
+    caller's parameter name, quoted in errors (``add_texts`` says ``vector_name``)."""
     multis = [n for n, spec in cp.vectors.items() if spec.multivector]
 
     def label(name: str) -> str:
@@ -122,7 +125,7 @@ def _resolve_using(cp: CollectionPooling, using: str | None) -> str:
 
     if using is not None:
         if not isinstance(using, str):
-            raise ValueError(f"using must be a vector name (str), got {using!r}")
+            raise ValueError(f"{arg} must be a vector name (str), got {using!r}")
         spec = cp.vectors.get(using)
         if spec is None:
             known = ", ".join(label(n) for n in multis) or "none"
@@ -142,7 +145,7 @@ def _resolve_using(cp: CollectionPooling, using: str | None) -> str:
     if len(pooled) > 1:
         raise ValueError(
             f"collection {cp.name!r} has several pooled multivectors "
-            f"({', '.join(label(n) for n in pooled)}): pass using="
+            f"({', '.join(label(n) for n in pooled)}): pass {arg}="
         )
     extras = {e for cfg in cp.pooling.values() for e in cfg.extra_vector_names()}
     candidates = [n for n in multis if n not in extras]
@@ -152,7 +155,7 @@ def _resolve_using(cp: CollectionPooling, using: str | None) -> str:
         raise ValueError(f"collection {cp.name!r} has no multivector to query")
     raise ValueError(
         f"collection {cp.name!r} has several multivectors "
-        f"({', '.join(label(n) for n in candidates)}) and none is pooled: pass using="
+        f"({', '.join(label(n) for n in candidates)}) and none is pooled: pass {arg}="
     )
 
 

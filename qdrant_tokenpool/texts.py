@@ -1,0 +1,268 @@
+"""Text in, text out: ``add_texts`` and ``query_text`` through a given encoder.
+
+Flows (see :mod:`qdrant_tokenpool._flow`) shared by :class:`~qdrant_tokenpool.TokenPoolingClient`
+and :class:`~qdrant_tokenpool.AsyncTokenPoolingClient`. The encoder is passed in and
+duck-typed (:class:`TextEncoder`): this module never imports torch or
+:mod:`qdrant_tokenpool.encoders`, so any object with ``encode_documents``,
+``encode_queries`` and ``dim`` works (a :class:`~qdrant_tokenpool.encoders.TokenEncoder`,
+a wrapper around another library, a test double).
+
+- :func:`add_texts` encodes documents ``batch_size`` texts at a time and writes each
+  batch with the client's normal ``upsert`` flow (:func:`qdrant_tokenpool.write_path.upsert`),
+  so the vectors are pooled per the collection's stored config (and its summary /
+  keep-original vectors filled) exactly like any other write. Only one batch of token
+  vectors is held at a time.
+- :func:`query_text` encodes one query (queries are never pooled) and runs the
+  :func:`qdrant_tokenpool.query.query_late_interaction` flow.
+
+Encoding runs in the calling thread; with the async client it blocks the event loop for
+the duration of each batch's encoding (run the call in a worker thread, e.g.
+``asyncio.to_thread`` with a sync client, where that matters).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from qdrant_client import models
+
+from . import store, write_path
+from ._flow import Flow
+from .query import QueryResponse, _resolve_using
+from .query import query_late_interaction as late_interaction_flow
+from .store import PoolingState
+from .validation import as_multivector
+
+__all__ = ["TEXT_PAYLOAD_KEY", "TextEncoder", "add_texts", "check_ids", "query_text"]
+
+TEXT_PAYLOAD_KEY = "text"
+"""Payload key of the text when ``add_texts`` is given no ``payloads``."""
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """What ``add_texts`` / ``query_text`` need from an encoder (duck-typed).
+
+    ``encode_documents`` / ``encode_queries`` take a list of texts and return one
+    ``(n_i, dim)`` array-like of token vectors per text, in input order (numpy arrays,
+    torch tensors or nested lists). ``dim`` is the vector size ``d``.
+    :class:`qdrant_tokenpool.encoders.TokenEncoder` is one.
+    """
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode_documents(
+        self, texts: Sequence[str], batch_size: int = ..., show_progress: bool | None = ...
+    ) -> Sequence[Any]: ...
+
+    def encode_queries(
+        self, texts: Sequence[str], batch_size: int = ..., show_progress: bool | None = ...
+    ) -> Sequence[Any]: ...
+
+
+def _check_encoder(encoder: Any, method: str) -> None:
+    if not callable(getattr(encoder, method, None)):
+        raise TypeError(
+            f"encoder must have an {method}(texts, batch_size=, show_progress=) method "
+            f"(e.g. qdrant_tokenpool.encoders.TokenEncoder), got {type(encoder).__name__}"
+        )
+
+
+def _check_texts(texts: Any, what: str = "texts") -> list[str]:
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{what} must be a list of strings, not a single {type(texts).__name__}")
+    out = list(texts)
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise TypeError(f"{what}[{i}] is a {type(t).__name__}, expected str")
+    return out
+
+
+def check_ids(ids: Iterable[Any], n: int) -> list[Any]:
+    """Point ids for ``n`` texts: unsigned ints or UUIDs (``uuid.UUID`` or a UUID string;
+    returned as ``str``), as many as texts, no repeats. Raises ``ValueError`` otherwise
+    (``TypeError`` for an id of another type)."""
+    if isinstance(ids, (str, bytes)):
+        raise TypeError("ids must be a list of point ids, not a single string")
+    out = list(ids)
+    if len(out) != n:
+        raise ValueError(f"ids has {len(out)} entries for {n} texts: give one id per text")
+    for i, pid in enumerate(out):
+        if isinstance(pid, uuid.UUID):
+            out[i] = str(pid)
+        elif isinstance(pid, (int, np.integer)) and not isinstance(pid, bool):
+            if pid < 0:
+                raise ValueError(f"ids[{i}] = {pid}: point ids must be unsigned integers or UUIDs")
+            out[i] = int(pid)
+        elif isinstance(pid, str):
+            try:
+                uuid.UUID(pid)
+            except ValueError:
+                raise ValueError(f"ids[{i}] = {pid!r}: a string point id must be a UUID") from None
+        else:
+            raise TypeError(f"ids[{i}] = {pid!r}: point ids must be unsigned integers or UUIDs")
+    seen: set[Any] = set()
+    for i, pid in enumerate(out):
+        key = str(uuid.UUID(pid)) if isinstance(pid, str) else pid
+        if key in seen:
+            raise ValueError(f"ids[{i}] = {pid!r} repeats an earlier id")
+        seen.add(key)
+    return out
+
+
+def _check_payloads(payloads: Iterable[Any], n: int) -> list[dict[str, Any] | None]:
+    if isinstance(payloads, Mapping):
+        raise TypeError("payloads must be a list with one payload (dict or None) per text")
+    out = list(payloads)
+    if len(out) != n:
+        raise ValueError(
+            f"payloads has {len(out)} entries for {n} texts: give one payload per text"
+        )
+    for i, p in enumerate(out):
+        if p is not None and not isinstance(p, Mapping):
+            raise ValueError(f"payloads[{i}] is a {type(p).__name__}, expected a dict or None")
+    return [None if p is None else dict(p) for p in out]
+
+
+def _progress(total: int, show_progress: bool | None) -> Any:
+    from tqdm.auto import tqdm
+
+    show = total > 1000 if show_progress is None else bool(show_progress)
+    return tqdm(total=total, disable=not show, unit="doc", desc="add_texts")
+
+
+def add_texts(
+    state: PoolingState,
+    collection_name: str,
+    texts: Iterable[str],
+    encoder: TextEncoder,
+    *,
+    ids: Iterable[Any] | None = None,
+    payloads: Iterable[Mapping[str, Any] | None] | None = None,
+    vector_name: str | None = None,
+    batch_size: int = 64,
+    show_progress: bool | None = None,
+    wait: bool = True,
+    remote: bool,
+) -> Flow[list[Any]]:
+    """Flow of ``client.add_texts``: encode ``texts`` as documents and upsert them.
+
+    Args:
+        state: the client's pooling state.
+        collection_name: an existing collection.
+        texts: the documents (strings). Only ``batch_size`` of them are encoded and held
+            as token vectors at a time.
+        encoder: a :class:`TextEncoder`; its ``dim`` must equal the vector's size.
+        ids: one point id per text (unsigned int or UUID); default: a new ``uuid4``
+            string per text (safe to call again on the same collection: nothing is
+            overwritten unless you pass ids).
+        payloads: one payload (dict or ``None``) per text, stored as given; default:
+            ``{"text": text}``. Passing payloads replaces the default: add the text
+            yourself if you want it stored.
+        vector_name: the multivector to write; may be left out when the collection has
+            exactly one pooled multivector (or, with none pooled, exactly one multivector).
+        batch_size: texts per encoder call and per ``upsert`` request.
+        show_progress: tqdm bar over all texts (stderr); ``None`` shows it for more than
+            1,000 texts.
+        wait: ``upsert``'s ``wait``.
+        remote: the client talks to a server (lists in requests) rather than local mode.
+
+    Returns:
+        The point ids, in input order.
+
+    Raises:
+        ValueError / TypeError: unknown collection or vector, a dense (not multi) vector,
+            encoder ``dim`` != the vector's size, non-string texts, ``ids`` / ``payloads``
+            of another length than ``texts``, bad or repeated ids, ``batch_size < 1``: all
+            checked before anything is encoded or written.
+        InvalidMultivectorError: the encoder returned a bad multivector for a text
+            (names the point id); batches before it are already written.
+    """
+    _check_encoder(encoder, "encode_documents")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    batch_size = int(batch_size)
+    docs = _check_texts(texts)
+    n = len(docs)
+    point_ids = check_ids(ids, n) if ids is not None else [str(uuid.uuid4()) for _ in range(n)]
+    pays = (
+        _check_payloads(payloads, n)
+        if payloads is not None
+        else [{TEXT_PAYLOAD_KEY: t} for t in docs]
+    )
+    cp = yield from store.load(state, collection_name)
+    vname = _resolve_using(cp, vector_name, arg="vector_name")
+    spec = cp.vectors[vname]
+    label = repr(vname) if vname else "'' (the default vector)"
+    if not spec.multivector:
+        raise ValueError(
+            f"vector {label} of collection {collection_name!r} is a dense single vector; "
+            "add_texts writes token vectors into a multivector"
+        )
+    enc_dim = getattr(encoder, "dim", None)
+    if enc_dim is not None and int(enc_dim) != spec.size:
+        raise ValueError(
+            f"encoder dim {enc_dim} != size {spec.size} of vector {label} "
+            f"in collection {collection_name!r}"
+        )
+    # Pooled vectors go to the write path as arrays (it validates the whole batch, pools and
+    # converts them); a vector that is not pooled is validated here and written as lists.
+    pooled = state.enabled and vname in cp.pooling
+    with _progress(n, show_progress) as bar:
+        for start in range(0, n, batch_size):
+            chunk = docs[start : start + batch_size]
+            encoded = list(
+                encoder.encode_documents(chunk, batch_size=len(chunk), show_progress=False)
+            )
+            if len(encoded) != len(chunk):
+                raise ValueError(
+                    f"encoder.encode_documents returned {len(encoded)} results for "
+                    f"{len(chunk)} texts"
+                )
+            points = []
+            for k, vec in enumerate(encoded):
+                i = start + k
+                if not pooled:  # the write path checks pooled vectors; check these here
+                    vec = as_multivector(
+                        vec, dim=spec.size, point_id=point_ids[i], vector_name=vname
+                    ).tolist()
+                struct = vec if vname == "" else {vname: vec}
+                points.append(
+                    models.PointStruct.model_construct(
+                        id=point_ids[i], vector=struct, payload=pays[i]
+                    )
+                )
+            yield from write_path.upsert(
+                state, collection_name, points, (), {"wait": wait}, remote=remote
+            )
+            bar.update(len(chunk))
+    return point_ids
+
+
+def query_text(
+    state: PoolingState,
+    collection_name: str,
+    text: str,
+    encoder: TextEncoder,
+    **kwargs: Any,
+) -> Flow[QueryResponse]:
+    """Flow of ``client.query_text``: encode ``text`` with ``encoder.encode_queries``
+    (never pooled) and run :func:`qdrant_tokenpool.query.query_late_interaction` with
+    ``kwargs`` (``using``, ``limit``, ``query_filter``, ``rescore``, ...)."""
+    _check_encoder(encoder, "encode_queries")
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if "query" in kwargs:
+        raise TypeError("query_text() takes the text, not query=")
+    encoded = list(encoder.encode_queries([text], batch_size=1, show_progress=False))
+    if len(encoded) != 1:
+        raise ValueError(f"encoder.encode_queries returned {len(encoded)} results for 1 text")
+    return (yield from late_interaction_flow(state, collection_name, encoded[0], **kwargs))

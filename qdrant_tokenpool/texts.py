@@ -154,8 +154,9 @@ def add_texts(
     Args:
         state: the client's pooling state.
         collection_name: an existing collection.
-        texts: the documents (strings). Only ``batch_size`` of them are encoded and held
-            as token vectors at a time.
+        texts: the documents (strings; an iterable is read into a list first, so that
+            its length can be checked against ``ids`` / ``payloads``). Only
+            ``batch_size`` of them are encoded and held as token vectors at a time.
         encoder: a :class:`TextEncoder`; its ``dim`` must equal the vector's size.
         ids: one point id per text (unsigned int or UUID); default: a new ``uuid4``
             string per text (safe to call again on the same collection: nothing is

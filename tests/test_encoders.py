@@ -387,3 +387,37 @@ def test_minilm_relevant_document_scores_higher(minilm):
     d = minilm.encode_documents(docs)
     scores = [float((query @ doc.T).max(axis=1).sum()) for doc in d]
     assert scores[0] > scores[1]
+
+
+# ----------------------------------------------------------------------------- misc
+
+
+def test_importing_encoders_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, qdrant_tokenpool\n"
+        "before = {m for m in ('torch', 'transformers') if m in sys.modules}\n"
+        "import qdrant_tokenpool.encoders\n"
+        "after = {m for m in ('torch', 'transformers') if m in sys.modules}\n"
+        "assert after == before, after - before\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_encoders_module_never_imports_qdrant_client():
+    source = Path(__file__).parents[1] / "qdrant_tokenpool" / "encoders.py"
+    assert "qdrant_client" not in source.read_text().replace("imports ``qdrant_client``", "")
+
+
+def test_bfloat16_weights_still_give_float32_unit_rows(stanford):
+    half = TokenEncoder.from_pretrained(stanford.name, dtype="bfloat16")
+    a = stanford.encode_documents(TEXTS[:3])
+    b = half.encode_documents(TEXTS[:3])
+    _assert_unit(b)
+    for x, y in zip(a, b):
+        assert x.shape == y.shape
+        assert float((x * y).sum(axis=1).min()) > 0.95  # same vectors up to bf16 rounding
+    with pytest.raises(ValueError, match="dtype"):
+        TokenEncoder.from_pretrained(stanford.name, dtype="int8")

@@ -500,6 +500,7 @@ def index(
     source: Annotated[
         Path,
         typer.Argument(
+            metavar="SOURCE",
             help="A BEIR-style folder (with corpus.jsonl) or a JSONL file of documents "
             "with '_id' (or 'id'), optional 'title', and 'text'.",
             show_default=False,
@@ -732,7 +733,9 @@ def index(
 @app.command()
 @_handle_errors
 def search(
-    query: Annotated[str, typer.Argument(help="The query text.", show_default=False)],
+    query: Annotated[
+        str, typer.Argument(metavar="QUERY", help="The query text.", show_default=False)
+    ],
     collection: CollectionOpt,
     model: ModelOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Results to show.")] = 10,
@@ -1131,6 +1134,7 @@ def eval_(
     data_dir: Annotated[
         Path,
         typer.Argument(
+            metavar="DATA_DIR",
             help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv.",
             show_default=False,
         ),
@@ -1242,10 +1246,18 @@ def eval_(
 @_handle_errors
 def repool(
     source_collection: Annotated[
-        str, typer.Argument(help="Existing collection to copy.", show_default=False)
+        str,
+        typer.Argument(
+            metavar="SOURCE_COLLECTION", help="Existing collection to copy.", show_default=False
+        ),
     ],
     dest_collection: Annotated[
-        str, typer.Argument(help="Pooled collection to create or continue.", show_default=False)
+        str,
+        typer.Argument(
+            metavar="DEST_COLLECTION",
+            help="Pooled collection to create or continue.",
+            show_default=False,
+        ),
     ],
     pool_factor: Annotated[int, typer.Option("--pool-factor", "-p", min=1, help="Pool factor.")],
     method: Annotated[
@@ -1415,6 +1427,7 @@ def demo(
     data_dir: Annotated[
         Path,
         typer.Argument(
+            metavar="DATA_DIR",
             help="BEIR folder (e.g. SciFact): corpus.jsonl, queries.jsonl, qrels/test.tsv.",
             show_default=False,
         ),

@@ -364,3 +364,36 @@ def test_run_blocking_finishes_non_suspending_awaitables_and_uses_fallback():
             return "sync-info"
 
     assert wp.run_blocking(flow(), AsyncParent(), lambda: SyncTwin()) == ("sync-info", "uploaded")
+
+
+def test_async_client_sync_uploads_read_config_through_a_sync_twin_on_a_server(monkeypatch):
+    """AsyncQdrantClient.upload_points is a sync method: on a server, the flow's reads go
+    through a sync QdrantClient made with the async client's own options."""
+    from qdrant_client import QdrantClient
+
+    from qdrant_tokenpool import AsyncTokenPoolingClient
+
+    made = []
+
+    class Twin:
+        def __init__(self, **options):
+            made.append(options)
+
+        def get_collection(self, name):
+            return FakeParent(cp()).get_collection(name)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr("qdrant_tokenpool.async_client.QdrantClient", Twin)
+    client = AsyncTokenPoolingClient(url="http://127.0.0.1:9", check_compatibility=False)
+    sent = []
+    monkeypatch.setattr(
+        type(client).__mro__[1], "upload_points", lambda self, name, points, *a, **k: sent.extend(points)
+    )
+    points = [ps(i, colbert=doc(9, i).tolist()) for i in range(3)]
+    client.upload_points("c", points, batch_size=2)
+    assert made and made[0]["url"] == "http://127.0.0.1:9"
+    assert [len(p.vector["colbert"]) for p in sent] == [len(pool_tokens(doc(9, i), 2)) for i in range(3)]
+    assert isinstance(sent[0].vector["colbert"], list)  # a server gets lists
+    assert QdrantClient is not Twin

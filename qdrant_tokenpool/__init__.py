@@ -6,32 +6,49 @@ Public API:
   that pool configured multivectors on write.
 - :class:`PoolingConfig`: per-vector pooling settings, stored in collection metadata.
 - :func:`pool_tokens` / :func:`pool_batch`: the pooling numerics, usable alone.
-- :func:`maxsim` / :func:`maxsim_batch` / :class:`PackedDocs`: exact MaxSim in numpy (or torch).
-  ``qdrant_tokenpool.maxsim`` is the function; import the module's other names with
-  ``from qdrant_tokenpool.maxsim import ...``.
+- :func:`maxsim_batch` / :class:`PackedDocs`: exact MaxSim in numpy (or torch); the module
+  :mod:`qdrant_tokenpool.maxsim` also has ``maxsim(query, documents)`` for one query.
 - :class:`TokenEncoder`: texts to token vectors (needs the ``encoders`` extra; imported lazily,
   so ``import qdrant_tokenpool`` does not import torch). Clients take it in ``add_texts`` /
   ``query_text``.
 """
 
-from .async_client import AsyncTokenPoolingClient
-from .client import TokenPoolingClient
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from .config import METHODS, PoolingConfig, PoolingConfigError
-from .maxsim import PackedDocs, maxsim, maxsim_batch
 from .pooling import pool_batch, pool_tokens
-from .store import UnknownCollectionError
 from .validation import InvalidMultivectorError
 
 __version__ = "0.1.0"
 
+# Imported on first use, so that the numerics (and pool_batch's worker processes) load
+# without qdrant_client, and ``import qdrant_tokenpool`` never imports torch.
+_LAZY = {
+    "TokenPoolingClient": ".client",
+    "AsyncTokenPoolingClient": ".async_client",
+    "UnknownCollectionError": ".store",
+    "maxsim_batch": ".maxsim",
+    "PackedDocs": ".maxsim",
+    "TokenEncoder": ".encoders",
+}
+
+if TYPE_CHECKING:
+    from .async_client import AsyncTokenPoolingClient
+    from .client import TokenPoolingClient
+    from .encoders import TokenEncoder
+    from .maxsim import PackedDocs, maxsim_batch
+    from .store import UnknownCollectionError
+
 
 def __getattr__(name: str) -> object:
-    # TokenEncoder needs torch/transformers: imported on first use, not with the package.
-    if name == "TokenEncoder":
-        from .encoders import TokenEncoder
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
-        return TokenEncoder
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "TokenPoolingClient",
@@ -41,7 +58,6 @@ __all__ = [
     "METHODS",
     "pool_tokens",
     "pool_batch",
-    "maxsim",
     "maxsim_batch",
     "PackedDocs",
     "TokenEncoder",

@@ -306,13 +306,14 @@ def test_bad_encoder_output_names_point():
     assert client.count("unpooled").count == 0
 
 
-def test_import_does_not_import_torch():
+def test_import_is_light_and_lazy():
     code = (
         "import sys, qdrant_tokenpool;"
         "assert 'torch' not in sys.modules, 'torch imported';"
         "assert 'qdrant_tokenpool.encoders' not in sys.modules;"
-        "from qdrant_tokenpool import maxsim, maxsim_batch, PackedDocs;"
-        "assert all(n in qdrant_tokenpool.__all__ for n in ('maxsim', 'maxsim_batch', 'PackedDocs', 'TokenEncoder'));"
+        "assert 'qdrant_client' not in sys.modules, 'qdrant_client imported';"
+        "from qdrant_tokenpool import maxsim_batch, PackedDocs, TokenPoolingClient;"
+        "assert all(n in qdrant_tokenpool.__all__ for n in ('maxsim_batch', 'PackedDocs', 'TokenEncoder'));"
         "assert 'torch' not in sys.modules;"
         "print(qdrant_tokenpool.TokenEncoder.__module__)"
     )

@@ -165,9 +165,11 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
             query_text_flow(self._pooling_state, collection_name, text, encoder, **kwargs)
         )
 
-    async def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
+    async def delete_collection(
+        self, collection_name: str, timeout: int | None = None, **kwargs: Any
+    ) -> bool:
         self._pooling_state.forget(collection_name)
-        return await super().delete_collection(collection_name, **kwargs)
+        return await super().delete_collection(collection_name, timeout=timeout, **kwargs)
 
     # -- write path: see TokenPoolingClient and qdrant_tokenpool.write_path ----------------
     _blocking_client: QdrantClient | None = None  # sync twin for sync methods on a server

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
 
@@ -599,7 +599,8 @@ def index(
             nonlocal encoder
             if encoder is None:
                 encoder = _load_encoder(ctx, model, doc_maxlen=doc_maxlen)
-                if exists and int(encoder.dim) != int(spec.size):
+                # spec is set (and not None) whenever the collection exists: see below
+                if exists and spec is not None and int(encoder.dim) != int(spec.size):
                     _fail(
                         f"collection {collection!r} stores {spec.size}-d vectors in "
                         f"{_vector_label(vector)} but model {model!r} makes "
@@ -794,7 +795,7 @@ def search(
         points = client.query_late_interaction(
             collection, q, using=using or None, limit=top_k, with_payload=True
         ).points
-        rows = []
+        rows: list[dict[str, Any]] = []
         for rank_, p in enumerate(points, 1):
             payload = p.payload or {}
             rows.append(
@@ -1390,7 +1391,9 @@ def repool(
                         tokens = vec.get(vector)
                         payload = dict(r.payload or {})
                         if tokens is not None:
-                            payload.setdefault(TOKENS_PAYLOAD_KEY, len(tokens))
+                            # `vector` was checked to be a multivector: one list per token
+                            n_tokens = len(cast("list[list[float]]", tokens))
+                            payload.setdefault(TOKENS_PAYLOAD_KEY, n_tokens)
                         out_ids.append(r.id)
                         # the unnamed default vector travels bare, not as {"": ...}
                         out_vecs.append(vec[""] if list(vec) == [""] else vec)

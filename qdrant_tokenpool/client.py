@@ -220,9 +220,11 @@ class TokenPoolingClient(QdrantClient):
             query_text_flow(self._pooling_state, collection_name, text, encoder, **kwargs)
         )
 
-    def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
+    def delete_collection(
+        self, collection_name: str, timeout: int | None = None, **kwargs: Any
+    ) -> bool:
         self._pooling_state.forget(collection_name)
-        return super().delete_collection(collection_name, **kwargs)
+        return super().delete_collection(collection_name, timeout=timeout, **kwargs)
 
     # -- write path: pooled before the parent writes (see qdrant_tokenpool.write_path) -----
     @property

@@ -22,13 +22,13 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 __all__ = [
-    "METADATA_KEY",
     "FORMAT_VERSION",
+    "METADATA_KEY",
     "METHODS",
     "PoolingConfig",
     "PoolingConfigError",
-    "pooling_to_metadata",
     "pooling_from_metadata",
+    "pooling_to_metadata",
 ]
 
 METADATA_KEY = "qdrant_tokenpool"
@@ -140,7 +140,9 @@ class PoolingConfig:
 PoolingMap = dict[str, PoolingConfig]
 
 
-def coerce_pooling(pooling: Mapping[str, PoolingConfig | Mapping[str, Any]]) -> PoolingMap:
+def coerce_pooling(
+    pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig,
+) -> PoolingMap:
     """Accept ``{vector_name: PoolingConfig | dict}`` and return validated configs.
 
     A ``PoolingConfig`` may be given instead of a mapping; it then applies to the

@@ -29,15 +29,15 @@ from .config import (
 )
 
 __all__ = [
-    "VectorSpec",
     "CollectionPooling",
     "PoolingState",
     "UnknownCollectionError",
-    "load",
-    "set_pooling",
-    "remove_pooling",
+    "VectorSpec",
     "create_collection",
     "extra_vectors_config",
+    "load",
+    "remove_pooling",
+    "set_pooling",
 ]
 
 DEFAULT_TTL_S = 60.0
@@ -247,7 +247,7 @@ def create_collection(
     state.forget(collection_name)
     if not pooling:
         return (yield call(method, collection_name, vectors_config=vectors_config, **kwargs))
-    pmap = coerce_pooling(pooling)  # type: ignore[arg-type]
+    pmap = coerce_pooling(pooling)
     if isinstance(vectors_config, models.VectorParams):
         named: dict[str, models.VectorParams] = {"": vectors_config}
     else:

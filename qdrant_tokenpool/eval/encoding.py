@@ -121,12 +121,15 @@ def load_encoder(
 ) -> Any:
     """An encoder for ``model``: ``qdrant_tokenpool.encoders.TokenEncoder`` if present,
     else :class:`PlainHFTokenEncoder`."""
+    encoder_cls: type[Any] | None
     try:
-        from ..encoders import TokenEncoder  # type: ignore[attr-defined]
+        from ..encoders import TokenEncoder
     except ImportError:
-        TokenEncoder = None
-    if TokenEncoder is not None and hasattr(TokenEncoder, "from_pretrained"):
-        return TokenEncoder.from_pretrained(
+        encoder_cls = None
+    else:
+        encoder_cls = TokenEncoder
+    if encoder_cls is not None and hasattr(encoder_cls, "from_pretrained"):
+        return encoder_cls.from_pretrained(
             str(model),
             document_length=document_max_length,
             query_length=query_max_length,
@@ -145,7 +148,7 @@ def encoder_fingerprint(encoder: Any) -> dict[str, Any]:
     Mutable public counters on an encoder would defeat the cache: keep them private."""
     if callable(getattr(encoder, "cache_key", None)):
         return {"cache_key": encoder.cache_key()}
-    attrs = {
+    attrs: dict[str, Any] = {
         k: v
         for k, v in vars(encoder).items()
         if not k.startswith("_") and isinstance(v, _SCALARS) and k not in ("device", "verbose")

@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..config import METHODS
 from ..pooling import pool_batch
@@ -56,6 +56,10 @@ from .encoding import encode_cached, encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
 from .metrics import evaluate_run, paired_bootstrap
 from .scoring import PackedTokens, exact_topk
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = ["UNPOOLED", "EvalResult", "SettingResult", "run_evaluation"]
 
@@ -280,8 +284,13 @@ class EvalResult:
                        label=f"{frac:.0%} of unpooled")
         ax.set_xlabel("stored token vectors (millions)")
         ax.set_ylabel("nDCG@10")
+        # matplotlib passes float arrays; its stubs type them as any ArrayLike (str, bytes, ...)
         sec = ax.secondary_xaxis(
-            "top", functions=(lambda v: v * 1e6 * mib_per_vec, lambda b: b / mib_per_vec / 1e6)
+            "top",
+            functions=(
+                lambda v: cast("NDArray[np.float64]", v) * 1e6 * mib_per_vec,
+                lambda b: cast("NDArray[np.float64]", b) / mib_per_vec / 1e6,
+            ),
         )
         sec.set_xlabel("float32 vector storage (MiB)")
         ax.grid(alpha=0.3)
@@ -373,7 +382,8 @@ def run_evaluation(
         cache_dir: encoding cache folder (``None``: :func:`~qdrant_tokenpool.eval.cache.default_cache_dir`).
         use_cache: ``False`` encodes afresh and writes nothing to disk.
         batch_size: encoder batch size.
-        workers: pooling threads for ``pool_batch`` (``None``: all cores).
+        workers: worker processes for ``pool_batch`` (``None``: all cores for batches
+            with enough work, else the calling process; ``1``: the calling process).
         ignore_identical_ids: drop a retrieved document whose id equals the query id, as
             BEIR's evaluator does by default.
         out_dir: when given, results are written there after every setting (Markdown, CSV,

@@ -148,8 +148,7 @@ def per_document_best(
                 t0 = time.perf_counter()
                 fn(i)
                 dt = time.perf_counter() - t0
-                if dt < best[name][i]:
-                    best[name][i] = dt
+                best[name][i] = min(best[name][i], dt)
     return {name: float(b.sum()) for name, b in best.items()}
 
 
@@ -159,8 +158,10 @@ def single_process_table(
     import torch
 
     rows = [
-        "| tokens | pool factor | peer hierarchical docs/s | ours hierarchical docs/s | "
-        "ratio | ours kmeans docs/s | ours sequential docs/s |",
+        (
+            "| tokens | pool factor | peer hierarchical docs/s | ours hierarchical docs/s | "
+            "ratio | ours kmeans docs/s | ours sequential docs/s |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     print("\n".join(rows), flush=True)
@@ -206,8 +207,10 @@ def batch_table(n_tokens: int, pf: int, n_docs: int, rounds: int) -> list[str]:
         t = interleaved(fns, rounds)
     base = t["serial (pool_batch workers=1)"]
     rows = [
-        f"| pool_batch, {n_docs} docs x {n_tokens} tokens, pf {pf}, hierarchical | docs/s | "
-        "vs serial |",
+        (
+            f"| pool_batch, {n_docs} docs x {n_tokens} tokens, pf {pf}, hierarchical | docs/s | "
+            "vs serial |"
+        ),
         "|---|---:|---:|",
     ]
     print("\n".join(rows), flush=True)
@@ -241,15 +244,23 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         "# Pooling throughput",
         "",
-        f"- machine: {platform.machine()}, {os.cpu_count()} cores, load average at start "
-        f"{load[0]:.2f}" if load else f"- machine: {os.cpu_count()} cores",
-        f"- python {platform.python_version()}, numpy {np.__version__}, scipy "
-        f"{scipy.__version__}, torch {torch.__version__}",
+        (
+            f"- machine: {platform.machine()}, {os.cpu_count()} cores, load average at start "
+            f"{load[0]:.2f}"
+        )
+        if load
+        else f"- machine: {os.cpu_count()} cores",
+        (
+            f"- python {platform.python_version()}, numpy {np.__version__}, scipy "
+            f"{scipy.__version__}, torch {torch.__version__}"
+        ),
         f"- peer: {peer_label}",
-        f"- documents: random unit vectors, d={D}, {PROTECTED} protected token; "
-        f"{n_docs} documents per size (fewer above 256 tokens); each document's best of "
-        f"{rounds} calls in a row, peer and ours taking turns; one process, one thread "
-        "(torch.set_num_threads(1) for the peer; ours runs BLAS on one thread)",
+        (
+            f"- documents: random unit vectors, d={D}, {PROTECTED} protected token; "
+            f"{n_docs} documents per size (fewer above 256 tokens); each document's best of "
+            f"{rounds} calls in a row, peer and ours taking turns; one process, one thread "
+            "(torch.set_num_threads(1) for the peer; ours runs BLAS on one thread)"
+        ),
         f"- exactness: {exactness_check(2 if args.quick else 5)}",
         "",
     ]

@@ -343,8 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_qdrant:
         tab, extra = bench_queries(docs, queries, args.queries, log)
         out += ["### query_late_interaction on the embedded backend", "", tab, ""]
-        out += ["### Local mode's MaxSim loop alone (one query, best of "
-                f"{args.repeat})", "", bench_engine_loop(docs, extra["pooled2"], queries[0], args.repeat), ""]
+        out += [("### Local mode's MaxSim loop alone (one query, best of "
+                 f"{args.repeat})"), "", bench_engine_loop(docs, extra["pooled2"], queries[0], args.repeat), ""]
         pooled2, pooled4 = extra["pooled2"], extra["pooled4"]
         if args.edge:
             edge = bench_edge(docs, {"pf=2": pooled2, "pf=4": pooled4}, queries, args.queries, log)
@@ -358,8 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     out += ["### maxsim vs a per-document loop (numpy, same process)", "",
             bench_maxsim(corpora, queries, args.repeat), "",
-            f"float32 matrix-product ceiling of this machine now (1024^3 GEMM): "
-            f"{gemm_peak(args.repeat):.0f} GFLOP/s", ""]
+            (f"float32 matrix-product ceiling of this machine now (1024^3 GEMM): "
+             f"{gemm_peak(args.repeat):.0f} GFLOP/s"), ""]
     text = "\n".join(out)
     print(text)
     if args.out:

@@ -51,17 +51,17 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "TokenPoolingClient",
+    "METHODS",
     "AsyncTokenPoolingClient",
+    "InvalidMultivectorError",
+    "PackedDocs",
     "PoolingConfig",
     "PoolingConfigError",
-    "METHODS",
-    "pool_tokens",
-    "pool_batch",
-    "maxsim_batch",
-    "PackedDocs",
     "TokenEncoder",
-    "InvalidMultivectorError",
+    "TokenPoolingClient",
     "UnknownCollectionError",
     "__version__",
+    "maxsim_batch",
+    "pool_batch",
+    "pool_tokens",
 ]

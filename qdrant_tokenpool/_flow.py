@@ -14,7 +14,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["Call", "Flow", "T", "call", "run_sync", "run_async"]
+__all__ = ["Call", "Flow", "T", "call", "run_async", "run_sync"]
 
 T = TypeVar("T")
 
@@ -42,7 +42,7 @@ def run_sync(flow: Flow[T], target: Any) -> T:
         while True:
             try:
                 result = getattr(target, request.method)(*request.args, **request.kwargs)
-            except Exception as exc:  # let the flow handle (or re-raise) the parent's error
+            except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it
                 request = flow.throw(exc)
             else:
                 request = flow.send(result)
@@ -59,7 +59,7 @@ async def run_async(flow: Flow[T], target: Any) -> T:
                 result = getattr(target, request.method)(*request.args, **request.kwargs)
                 if inspect.isawaitable(result):
                     result = await result
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it
                 request = flow.throw(exc)
             else:
                 request = flow.send(result)

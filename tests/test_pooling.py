@@ -268,9 +268,9 @@ def test_hierarchical_keeps_maxsim_closer_than_sequential() -> None:
             q_topics = rng.integers(0, n_topics, 8)
             q = centres[q_topics] + 0.15 * rng.standard_normal((8, dim)).astype(np.float32)
             full = maxsim(q, d)
-            for method in errors:
+            for method, errs in errors.items():
                 pooled = pool_tokens(d, 4, method, protected_tokens=0)
-                errors[method].append(abs(maxsim(q, pooled) - full))
+                errs.append(abs(maxsim(q, pooled) - full))
     h, s = np.mean(errors["hierarchical"]), np.mean(errors["sequential"])
     assert h < 0.5 * s, (h, s)
 

@@ -87,7 +87,7 @@ def _worker_init() -> None:
 
         global _limits
         _limits = threadpool_limits(limits=1)
-    except Exception:
+    except Exception:  # noqa: BLE001, S110 - optional: without it workers still run
         pass
 
 
@@ -213,7 +213,7 @@ def pool_batch(
     groups = _chunks(costs, min(len(arrays), 8 * n_workers))
     try:
         ex = _get_executor(n_workers)
-    except Exception:  # no processes here (sandbox, limits): pool in this process
+    except Exception:  # noqa: BLE001 - no processes here (sandbox, limits): pool in-process
         return _pool_chunk(arrays, pf, method, prot)
     try:
         futures = [

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "normalise",
     "cluster_count",
-    "relabel_by_first_token",
     "cluster_means",
+    "normalise",
+    "relabel_by_first_token",
     "run_means",
 ]
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.cluster.hierarchy import linkage
 
-__all__ = ["hierarchical_labels", "cut_linkage", "ward_linkage", "condensed_distances"]
+__all__ = ["condensed_distances", "cut_linkage", "hierarchical_labels", "ward_linkage"]
 
 _WARD_CODE = 5  # scipy.cluster.hierarchy._LINKAGE_METHODS["ward"]
 
@@ -142,7 +142,7 @@ def _select_ward() -> Callable[[np.ndarray, int], np.ndarray]:
             if not np.array_equal(fast(y, n), linkage(y, method="ward")):
                 return _public_ward
         return fast
-    except Exception:  # pragma: no cover - depends on scipy internals
+    except Exception:  # noqa: BLE001  # pragma: no cover - depends on scipy internals
         return _public_ward
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kmeans_labels", "DEFAULT_SEED", "MAX_ITER"]
+__all__ = ["DEFAULT_SEED", "MAX_ITER", "kmeans_labels"]
 
 DEFAULT_SEED = 0
 MAX_ITER = 20

@@ -15,7 +15,7 @@ from .hierarchical import hierarchical_labels
 from .kmeans import kmeans_labels
 from .sequential import sequential_labels
 
-__all__ = ["pool_tokens", "check_pooling_args", "LABELLERS"]
+__all__ = ["LABELLERS", "check_pooling_args", "pool_tokens"]
 
 LABELLERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "hierarchical": hierarchical_labels,
@@ -27,13 +27,17 @@ LABELLERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 def check_pooling_args(pool_factor: Any, method: Any, protected_tokens: Any) -> None:
     """Raise ``ValueError`` for a bad pool factor, method or protected-token count."""
     if isinstance(pool_factor, bool) or not isinstance(pool_factor, (int, np.integer)):
-        raise ValueError(f"pool_factor must be an integer >= 1, got {pool_factor!r}")
+        raise ValueError(  # noqa: TRY004 - documented API: every bad argument is a ValueError
+            f"pool_factor must be an integer >= 1, got {pool_factor!r}"
+        )
     if pool_factor < 1:
         raise ValueError(f"pool_factor must be an integer >= 1, got {pool_factor!r}")
     if method not in METHODS:
         raise ValueError(f"unknown pooling method {method!r}; expected one of {', '.join(METHODS)}")
     if isinstance(protected_tokens, bool) or not isinstance(protected_tokens, (int, np.integer)):
-        raise ValueError(f"protected_tokens must be an integer >= 0, got {protected_tokens!r}")
+        raise ValueError(  # noqa: TRY004 - documented API: every bad argument is a ValueError
+            f"protected_tokens must be an integer >= 0, got {protected_tokens!r}"
+        )
     if protected_tokens < 0:
         raise ValueError(f"protected_tokens must be an integer >= 0, got {protected_tokens!r}")
 
@@ -100,4 +104,4 @@ def pool_tokens(
         return pool_checked(x, int(pool_factor), method, int(protected_tokens))
 
 
-__all__ += ["pool_checked", "InvalidMultivectorError"]
+__all__ += ["InvalidMultivectorError", "pool_checked"]

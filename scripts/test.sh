@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up, then run the unit and integration tests (embedded Qdrant always; the
 # container where a Docker engine is present; any server named by QDRANT_URL).
-# Fails on any failure, and when pytest collects no tests (its exit code 5).
+# Then ruff and mypy. Fails on any failure, and when pytest collects no tests (exit code 5).
 #
 #   bash scripts/test.sh [PYTEST_ARGS...]
 set -uo pipefail
@@ -12,4 +12,7 @@ bash scripts/setup.sh || exit 1
 python -m pytest tests integration_tests "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi
-exit "$rc"
+[ "$rc" -eq 0 ] || exit "$rc"
+# Static checks (versions pinned in the test extra).
+ruff check qdrant_tokenpool tests integration_tests benchmarks || exit 1
+mypy qdrant_tokenpool || exit 1

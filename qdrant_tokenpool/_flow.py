@@ -10,11 +10,11 @@ parent methods, like ``upload_points``, are plain sync methods).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["Call", "Flow", "T", "call", "run_async", "run_sync"]
+__all__ = ["Call", "Flow", "T", "call", "run_async", "run_blocking", "run_sync"]
 
 T = TypeVar("T")
 
@@ -35,19 +35,60 @@ def call(method: str, *args: Any, **kwargs: Any) -> Call:
     return Call(method, args, kwargs)
 
 
-def run_sync(flow: Flow[T], target: Any) -> T:
-    """Run ``flow``, executing each yielded :class:`Call` on ``target`` (a sync client)."""
+def run_sync(
+    flow: Flow[T],
+    target: Any,
+    resolve: Callable[[Any, Call], Any] | None = None,
+) -> T:
+    """Run ``flow``, executing each yielded :class:`Call` on ``target`` (a sync client).
+
+    ``resolve(result, call)``, when given, turns an awaitable result into its value (see
+    :func:`run_blocking`); other results are used as they are.
+    """
     try:
         request = next(flow)
         while True:
             try:
                 result = getattr(target, request.method)(*request.args, **request.kwargs)
+                if resolve is not None and inspect.isawaitable(result):
+                    result = resolve(result, request)
             except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it
                 request = flow.throw(exc)
             else:
                 request = flow.send(result)
     except StopIteration as stop:
         return stop.value
+
+
+def _finish_now(awaitable: Any) -> Any:
+    """Run an awaitable that never suspends (async local mode) to completion, synchronously."""
+    gen = awaitable.__await__()
+    try:
+        gen.send(None)
+    except StopIteration as stop:
+        return stop.value
+    gen.close()
+    raise RuntimeError("awaitable suspended; cannot finish it without an event loop")
+
+
+def run_blocking(flow: Flow[T], target: Any, fallback: Callable[[], Any] | None = None) -> T:
+    """Run ``flow`` synchronously against an async client ``target``.
+
+    For the sync methods of ``AsyncQdrantClient`` (``upload_points``,
+    ``upload_collection``). Plain results are used as they are. Awaitable results are
+    finished without an event loop when ``fallback`` is ``None`` (async local mode never
+    suspends); otherwise the same call is made on the sync client that ``fallback()``
+    returns (remote backends).
+    """
+
+    def resolve(result: Any, request: Call) -> Any:
+        if fallback is None:
+            return _finish_now(result)
+        if inspect.iscoroutine(result):
+            result.close()
+        return getattr(fallback(), request.method)(*request.args, **request.kwargs)
+
+    return run_sync(flow, target, resolve)
 
 
 async def run_async(flow: Flow[T], target: Any) -> T:

@@ -13,7 +13,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
 
 from . import store, write_path
-from ._flow import Flow, T, run_async
+from ._flow import Flow, T, run_async, run_blocking
 from .config import PoolingConfig, PoolingMap
 from .query import QueryResponse
 from .query import query_late_interaction as late_interaction_flow
@@ -197,7 +197,7 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
                 if self._blocking_client is None:
                     self._blocking_client = QdrantClient(**self._init_options)
                 return self._blocking_client
-        return write_path.run_blocking(flow, super(), fallback)
+        return run_blocking(flow, super(), fallback)
 
     async def upsert(self, collection_name: str, points: Any, *args: Any, **kwargs: Any) -> models.UpdateResult:
         """See :meth:`TokenPoolingClient.upsert`."""

@@ -23,7 +23,6 @@ backends a rewritten request is split so that each REST body stays under 32 MiB.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +33,7 @@ import numpy as np
 from qdrant_client import models
 
 from . import store
-from ._flow import Flow, T, call
+from ._flow import Flow, call
 from .config import PoolingConfig
 from .pooling import pool_batch
 from .store import CollectionPooling, PoolingState, UnknownCollectionError
@@ -54,7 +53,6 @@ __all__ = [
     "pool_batch_request",
     "pool_operations",
     "pool_points",
-    "run_blocking",
     "split_batch",
     "split_operations",
     "split_points",
@@ -754,44 +752,3 @@ def upload_collection(
     pts = _collection_points(vectors, payload, ids)
     stream = _finish_lists(pooled_stream(pts, cp, batch_size))
     return (yield call("upload_points", collection_name, stream, batch_size=batch_size, **kwargs))
-
-
-# ---------------------------------------------------------------------------------------
-# Running a flow from a *sync* method of the async client (upload_points/upload_collection)
-# ---------------------------------------------------------------------------------------
-def _finish_now(awaitable: Any) -> Any:
-    """Run an awaitable that never suspends (async local mode) to completion, synchronously."""
-    gen = awaitable.__await__()
-    try:
-        gen.send(None)
-    except StopIteration as stop:
-        return stop.value
-    gen.close()
-    raise RuntimeError("awaitable suspended; cannot finish it without an event loop")
-
-
-def run_blocking(flow: Flow[T], target: Any, fallback: Callable[[], Any] | None = None) -> T:
-    """Run ``flow`` synchronously against an async client ``target``.
-
-    Plain results are used as they are. Awaitable results are finished without an event
-    loop when ``fallback`` is ``None`` (async local mode never suspends); otherwise the
-    same call is made on the sync client that ``fallback()`` returns (remote backends).
-    """
-    try:
-        request = next(flow)
-        while True:
-            try:
-                result = getattr(target, request.method)(*request.args, **request.kwargs)
-                if inspect.isawaitable(result):
-                    if fallback is None:
-                        result = _finish_now(result)
-                    else:
-                        if inspect.iscoroutine(result):
-                            result.close()
-                        result = getattr(fallback(), request.method)(*request.args, **request.kwargs)
-            except Exception as exc:  # noqa: BLE001 - handed to the flow, as in _flow.run_sync
-                request = flow.throw(exc)
-            else:
-                request = flow.send(result)
-    except StopIteration as stop:
-        return stop.value

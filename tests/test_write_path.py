@@ -14,7 +14,7 @@ from qdrant_client import models
 
 from qdrant_tokenpool import InvalidMultivectorError, PoolingConfig, pool_tokens
 from qdrant_tokenpool import write_path as wp
-from qdrant_tokenpool._flow import run_sync
+from qdrant_tokenpool._flow import run_blocking, run_sync
 from qdrant_tokenpool.store import CollectionPooling, PoolingState, VectorSpec
 
 DIM = 8
@@ -357,13 +357,13 @@ def test_run_blocking_finishes_non_suspending_awaitables_and_uses_fallback():
         up = yield wp.call("upload_points", info)
         return info, up
 
-    assert wp.run_blocking(flow(), AsyncParent()) == ("info", "uploaded")
+    assert run_blocking(flow(), AsyncParent()) == ("info", "uploaded")
 
     class SyncTwin:
         def get_collection(self, name):
             return "sync-info"
 
-    assert wp.run_blocking(flow(), AsyncParent(), lambda: SyncTwin()) == ("sync-info", "uploaded")
+    assert run_blocking(flow(), AsyncParent(), lambda: SyncTwin()) == ("sync-info", "uploaded")
 
 
 def test_async_client_sync_uploads_read_config_through_a_sync_twin_on_a_server(monkeypatch):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 __all__ = [
     "cluster_count",
     "cluster_means",
@@ -60,10 +62,14 @@ def cluster_means(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     The mean's scale does not matter before re-normalisation, so the sums are normalised
     directly. The sums are taken over a ``(k, s, d)`` gather padded with zero rows (``s``:
     the largest cluster), in row order, so the result is deterministic to the bit; one
-    dense ``(k, n) @ (n, d)`` product instead when padding would cost more. A cluster whose
+    dense ``(k, n) @ (n, d)`` product instead when padding would cost more (the compiled
+    kernel, when built, sums row by row in row order, as the gather does). A cluster whose
     vectors cancel out exactly (a zero sum, e.g. two opposite tokens) has no mean
     direction: it is represented by its first token.
     """
+    if kernels.compiled_kernels():
+        sums, firsts = kernels.cluster_sums(x, labels)
+        return normalise(sums, fallback=x[firsts])
     n, d = x.shape
     order = np.argsort(labels, kind="stable")
     sorted_labels = labels[order]

@@ -1,20 +1,27 @@
 """Hierarchical pooling: Ward linkage on the unit token vectors.
 
 For unit vectors ``||a - b||^2 = 2 (1 - cos(a, b))``, so Ward's criterion on the
-normalised vectors themselves is Ward on cosine geometry. This is exact and cheap:
-scipy's nearest-neighbour-chain Ward, ``O(n^2)`` after one ``O(n^2 d)`` Gram matrix.
-ColBERT, RAGatouille and PyLate instead feed the ``n x n`` matrix of cosine distances to
+normalised vectors themselves is Ward on cosine geometry. This is exact and cheap: a
+nearest-neighbour-chain Ward, ``O(n^2)`` after one ``O(n^2 d)`` Gram matrix. ColBERT,
+RAGatouille and PyLate instead feed the ``n x n`` matrix of cosine distances to
 ``linkage`` as if its rows were ``n``-dimensional observations, which costs ``O(n^3)``
 and clusters a different geometry.
 
-Speed: the public :func:`scipy.cluster.hierarchy.linkage` spends most of its time in
-validation and in ``pdist`` (a scalar loop over pairs). Here the condensed Euclidean
-distances come from one float64 matrix product (``||a||^2 + ||b||^2 - 2 a.b``) and go
-straight to scipy's compiled nearest-neighbour chain
-(``scipy.cluster._hierarchy.nn_chain``), the routine ``linkage(..., "ward")`` ends in.
-That private routine is checked once against the public ``linkage`` on the same condensed
-distances (small problems, bitwise); if it is missing or disagrees (a future scipy), the
-public ``linkage`` is used on those distances: the same result, only slower.
+Two implementations, the same partitions:
+
+- compiled (``_kernels``, built by ``pip install``): one float64 Gram matrix (BLAS
+  ``dsyrk``), then a nearest-neighbour chain in C that follows scipy's ``nn_chain`` step
+  by step on squared distances, and a cut at exactly ``k`` clusters in the same call.
+  Used up to :data:`COMPILED_MAX_ROWS` rows (its ``n x n`` float64 work matrix is
+  32 MiB there). ``pool_tokens`` goes further and pools the whole document in one call
+  (``_kernels.ward_pool``).
+- fallback (no compiled kernels, or longer documents): condensed Euclidean distances from
+  the Gram matrix go straight to scipy's compiled nearest-neighbour chain
+  (``scipy.cluster._hierarchy.nn_chain``, the routine ``linkage(..., "ward")`` ends in,
+  without its validation and ``pdist``). That private routine is checked once against the
+  public ``linkage`` on the same condensed distances (small problems, bitwise); if it is
+  missing or disagrees (a future scipy), the public ``linkage`` is used: the same result,
+  only slower.
 """
 
 from __future__ import annotations
@@ -25,9 +32,18 @@ from collections.abc import Callable
 import numpy as np
 from scipy.cluster.hierarchy import linkage
 
-__all__ = ["condensed_distances", "cut_linkage", "hierarchical_labels", "ward_linkage"]
+from . import kernels
+
+__all__ = [
+    "COMPILED_MAX_ROWS",
+    "condensed_distances",
+    "cut_linkage",
+    "hierarchical_labels",
+    "ward_linkage",
+]
 
 _WARD_CODE = 5  # scipy.cluster.hierarchy._LINKAGE_METHODS["ward"]
+COMPILED_MAX_ROWS = 2048  # longer documents: the fallback (condensed, half the memory)
 
 
 def cut_linkage(z: np.ndarray, n: int, k: int) -> np.ndarray:
@@ -158,16 +174,19 @@ def ward_linkage(x: np.ndarray) -> np.ndarray:
     return _ward_impl(condensed_distances(x), x.shape[0])
 
 
-def hierarchical_labels(x: np.ndarray, k: int) -> np.ndarray:
+def hierarchical_labels(x: np.ndarray, k: int, *, compiled: bool = True) -> np.ndarray:
     """Ward clustering of the unit rows of ``x`` (``(n, d)``) into exactly ``k`` clusters.
 
     The partition after the first ``n - k`` merges of the Ward dendrogram (the same
     partition as ``linkage(x, "ward")`` cut at ``k`` clusters). Returns labels ``(n,)``
-    (arbitrary cluster ids).
+    (cluster ids; ``0..k-1`` by first row on the compiled path, arbitrary on the
+    fallback). ``compiled=False`` forces the numpy/scipy fallback (for comparisons).
     """
     n = x.shape[0]
     if k >= n:
         return np.arange(n, dtype=np.intp)
     if k <= 1:
         return np.zeros(n, dtype=np.intp)
+    if compiled and kernels.compiled_kernels() and n <= COMPILED_MAX_ROWS:
+        return kernels.ward_labels(np.ascontiguousarray(x, dtype=np.float32), k)
     return cut_linkage(ward_linkage(x), n, k)

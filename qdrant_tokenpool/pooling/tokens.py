@@ -9,9 +9,10 @@ import numpy as np
 
 from ..config import METHODS
 from ..validation import InvalidMultivectorError, as_multivector
+from . import kernels
 from ._blas import single_blas_thread
 from .common import cluster_count, cluster_means, normalise, run_means
-from .hierarchical import hierarchical_labels
+from .hierarchical import COMPILED_MAX_ROWS, hierarchical_labels
 from .kmeans import kmeans_labels
 from .sequential import sequential_labels
 
@@ -50,8 +51,11 @@ def pool_checked(x: np.ndarray, pool_factor: int, method: str, protected_tokens:
     n_free = x.shape[0] - protected_tokens
     if pool_factor == 1 or n_free <= 0:
         return x.copy()
-    free = normalise(x[protected_tokens:])
     k = cluster_count(n_free, pool_factor)
+    if method == "hierarchical" and kernels.compiled_kernels() and n_free <= COMPILED_MAX_ROWS:
+        # the whole document in one compiled call: normalise, Ward, cut, means
+        return kernels.ward_pool(np.ascontiguousarray(x), protected_tokens, k)
+    free = normalise(x[protected_tokens:])
     if k >= n_free:
         pooled = free
     elif method == "sequential":

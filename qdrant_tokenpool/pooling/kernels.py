@@ -1,0 +1,86 @@
+"""The compiled pooling kernels (``_kernels.pyx``), or ``None`` where they were not built.
+
+``pip install`` compiles them with Cython when a C compiler is there (the extension is
+optional, see ``setup.py``). Without them every pooling method still works, on numpy and
+scipy, with the same partitions: the kernels make hierarchical pooling and the cluster
+means faster (see ``docs/benchmarks.md``).
+
+:func:`ward_labels` and :func:`ward_pool` hand the kernels a per-thread scratch buffer
+that is reused between calls, so pooling a stream of documents does not allocate (and
+page-fault) megabytes per document. Buffers up to :data:`KEEP_BYTES` are kept; larger
+ones (documents of more than ~1,400 tokens) are allocated per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import ModuleType
+
+import numpy as np
+
+__all__ = [
+    "KEEP_BYTES",
+    "cluster_sums",
+    "compiled",
+    "compiled_kernels",
+    "ward_labels",
+    "ward_pool",
+]
+
+compiled: ModuleType | None
+try:
+    from . import _kernels as compiled
+except ImportError:  # pragma: no cover - depends on the build
+    compiled = None
+
+KEEP_BYTES = 16 << 20
+_local = threading.local()
+
+
+def compiled_kernels() -> bool:
+    """Whether the compiled pooling kernels are in use (``False``: numpy/scipy fallback)."""
+    return compiled is not None
+
+
+def _workspace(n: int, d: int) -> np.ndarray:
+    assert compiled is not None
+    size = compiled.work_size(n, d)
+    buf: np.ndarray | None = getattr(_local, "work", None)
+    if buf is not None and buf.size >= size:
+        return buf
+    buf = np.empty(size, dtype=np.float64)
+    if buf.nbytes <= KEEP_BYTES:
+        _local.work = buf
+    return buf
+
+
+def ward_labels(u: np.ndarray, k: int) -> np.ndarray:
+    """Compiled Ward ``k``-cut of the unit rows of ``u`` (``(n, d)`` float32 C-contiguous).
+
+    Returns labels ``(n,)``, ``0..k-1`` by first row. Needs :func:`compiled_kernels`.
+    """
+    assert compiled is not None
+    return compiled.ward_labels(u, k, _workspace(u.shape[0], u.shape[1]))
+
+
+def ward_pool(x: np.ndarray, protected: int, k: int) -> np.ndarray:
+    """Compiled hierarchical pooling of one validated document (``(n, d)`` float32).
+
+    The ``protected`` first rows unchanged, then ``k`` unit cluster means, ordered by
+    first token: float32 ``(protected + k, d)``. Needs :func:`compiled_kernels`.
+    """
+    assert compiled is not None
+    return compiled.ward_pool(x, protected, k, _workspace(x.shape[0] - protected, x.shape[1]))
+
+
+def cluster_sums(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Compiled float32 row sums per cluster, in row order (deterministic to the bit).
+
+    ``x``: ``(n, d)``; ``labels``: ``(n,)`` ids >= 0. Returns ``(sums, firsts)``: ``(k, d)``
+    sums ordered by each cluster's first row, and that first row (``(k,)``). Needs
+    :func:`compiled_kernels`.
+    """
+    assert compiled is not None
+    return compiled.cluster_sums(
+        np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(labels, dtype=np.intp)
+    )

@@ -1,0 +1,178 @@
+"""Compiled pooling kernels: built, exact (scipy's Ward), equal to the numpy/scipy fallback."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.cluster.hierarchy import fcluster, linkage
+from test_pooling import doc, partition
+
+from qdrant_tokenpool.pooling import cluster_count, kernels, pool_tokens
+from qdrant_tokenpool.pooling.common import cluster_means, normalise
+from qdrant_tokenpool.pooling.hierarchical import hierarchical_labels
+
+compiled = kernels.compiled
+
+
+def test_compiled_kernels_are_built() -> None:
+    """The install builds them (setup.py, Cython); without them pooling is ~3x slower."""
+    assert kernels.compiled_kernels(), (
+        "qdrant_tokenpool.pooling._kernels is missing: reinstall with a C compiler "
+        "(pip install -e .) to build it"
+    )
+
+
+needs_kernels = pytest.mark.skipif(compiled is None, reason="compiled kernels not built")
+
+
+def scipy_cut(u: np.ndarray, k: int) -> tuple[int, ...]:
+    return partition(fcluster(linkage(u.astype(np.float64), "ward"), k, criterion="maxclust"))
+
+
+@needs_kernels
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 9, 33, 128, 255, 300])
+@pytest.mark.parametrize("pool_factor", [1, 2, 3, 4, 8])
+def test_ward_labels_are_scipy_ward_cut_numbered_by_first_row(n: int, pool_factor: int) -> None:
+    for seed in range(2):
+        u = normalise(doc(n, d=48, seed=7 * n + seed))
+        k = cluster_count(n, pool_factor)
+        labels = kernels.ward_labels(u, k)
+        assert labels.dtype == np.intp and labels.shape == (n,)
+        assert tuple(labels.tolist()) == partition(labels)  # 0..k-1 by first row
+        if n >= 2:
+            assert partition(labels) == scipy_cut(u, k)
+
+
+@needs_kernels
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(2, 90),
+    d=st.integers(1, 40),
+    pool_factor=st.integers(2, 6),
+    seed=st.integers(0, 2**31),
+)
+def test_property_ward_labels_equal_scipy(n: int, d: int, pool_factor: int, seed: int) -> None:
+    u = normalise(np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32))
+    k = cluster_count(n, pool_factor)
+    ref = scipy_cut(u, k)
+    if len(set(ref)) != k:  # tied heights (tiny d): scipy's maxclust gives fewer clusters
+        assert len(set(kernels.ward_labels(u, k).tolist())) == k
+    else:
+        assert partition(kernels.ward_labels(u, k)) == ref
+
+
+@needs_kernels
+@pytest.mark.parametrize("protected", [0, 1, 3])
+@pytest.mark.parametrize("pool_factor", [2, 3, 4])
+def test_ward_pool_equals_the_numpy_scipy_fallback(protected: int, pool_factor: int) -> None:
+    for n, d in ((protected + 1, 8), (20, 8), (129, 64), (257, 128)):
+        x = doc(n, d=d, seed=n + pool_factor) * 3.0
+        u = normalise(x[protected:])
+        k = cluster_count(n - protected, pool_factor)
+        out = kernels.ward_pool(x, protected, k)
+        assert out.dtype == np.float32 and out.shape == (protected + k, d)
+        assert out[:protected].tobytes() == x[:protected].tobytes()
+        fallback = cluster_means(u, hierarchical_labels(u, k, compiled=False))
+        np.testing.assert_allclose(out[protected:], fallback, atol=3e-7)
+
+
+@needs_kernels
+def test_pool_tokens_with_and_without_kernels_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = [doc(n, d=32, seed=n) for n in (2, 7, 64, 200)]
+    with_kernels = {
+        (i, m, pf): pool_tokens(x, pf, m)
+        for i, x in enumerate(docs)
+        for m in ("hierarchical", "kmeans")
+        for pf in (2, 4)
+    }
+    monkeypatch.setattr(kernels, "compiled", None)
+    assert not kernels.compiled_kernels()
+    for (i, m, pf), out in with_kernels.items():
+        np.testing.assert_allclose(pool_tokens(docs[i], pf, m), out, atol=3e-7)
+
+
+@needs_kernels
+def test_cluster_sums_are_the_gathered_sums_to_the_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = normalise(doc(50, d=24, seed=4))
+    labels = np.random.default_rng(0).integers(0, 9, size=50) * 5  # sparse arbitrary ids
+    fast = cluster_means(x, labels)
+    monkeypatch.setattr(kernels, "compiled", None)
+    assert fast.tobytes() == cluster_means(x, labels).tobytes()
+
+
+@needs_kernels
+def test_kernels_reject_bad_arguments() -> None:
+    x = doc(10)
+    with pytest.raises(ValueError, match="1 <= k"):
+        kernels.ward_pool(x, 1, 10)  # k > n - protected
+    with pytest.raises(ValueError, match="protected"):
+        kernels.ward_pool(x, 10, 1)
+    with pytest.raises(ValueError, match="zero vector"):
+        kernels.ward_pool(np.vstack([x, np.zeros((1, 16), np.float32)]), 0, 3)
+    with pytest.raises(ValueError, match="work_size"):
+        compiled.ward_labels(normalise(x), 3, np.empty(10))
+    with pytest.raises(ValueError, match="labels must be >= 0"):
+        kernels.cluster_sums(x, np.full(10, -1))
+
+
+@needs_kernels
+def test_ties_and_duplicates_give_exactly_k_clusters() -> None:
+    u = normalise(np.repeat(doc(5, seed=3), 6, axis=0))  # 30 tokens in 5 groups of 6 equal
+    for k in range(1, 31):
+        labels = kernels.ward_labels(u, k)
+        assert len(set(labels.tolist())) == k
+        assert tuple(labels.tolist()) == partition(labels)
+    # k = 5: the five groups of identical tokens
+    assert partition(kernels.ward_labels(u, 5)) == partition(np.repeat(np.arange(5), 6))
+
+
+@needs_kernels
+def test_threads_pool_concurrently_with_their_own_workspace() -> None:
+    docs = [doc(n, d=64, seed=n) for n in range(60, 300, 7)]
+    expected = [pool_tokens(x, 2) for x in docs]
+    results: dict[int, list[np.ndarray]] = {}
+
+    def work(t: int) -> None:
+        results[t] = [pool_tokens(x, 2) for x in docs[t % 3 :] + docs[: t % 3]]
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for t, outs in results.items():
+        rotated = expected[t % 3 :] + expected[: t % 3]
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(outs, rotated))
+    assert len(results) == 4
+
+
+@needs_kernels
+def test_long_documents_use_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrant_tokenpool.pooling import hierarchical, tokens
+
+    x = doc(80, d=16, seed=9)
+    fast = pool_tokens(x, 4)
+    monkeypatch.setattr(hierarchical, "COMPILED_MAX_ROWS", 50)
+    monkeypatch.setattr(tokens, "COMPILED_MAX_ROWS", 50)
+    calls: list[int] = []
+    real = hierarchical.cut_linkage
+    monkeypatch.setattr(
+        hierarchical, "cut_linkage", lambda z, n, k: calls.append(n) or real(z, n, k)
+    )
+    np.testing.assert_allclose(pool_tokens(x, 4), fast, atol=3e-7)
+    assert calls == [79]
+
+
+@needs_kernels
+def test_workspace_is_reused_up_to_the_kept_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "_local", threading.local())  # start with no buffer
+    first = kernels._workspace(100, 32)
+    assert kernels._workspace(50, 32) is first  # smaller: the same buffer
+    monkeypatch.setattr(kernels, "KEEP_BYTES", 1024)
+    big = kernels._workspace(400, 32)
+    assert big.size >= compiled.work_size(400, 32)
+    assert kernels._workspace(400, 32) is not big  # too big to keep

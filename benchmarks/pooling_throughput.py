@@ -11,8 +11,10 @@ Documents: random unit vectors (d=128) of 32, 128, 256 and 512 tokens, one prote
 token (``[CLS]``/``[D]``) for both sides, pool factors 2 and 4. Single-core table: one
 call per document on each side (``pool_tokens`` / the peer with ``token_lengths=[n]``),
 each document's best of several calls in a row, peer and ours taking turns document by
-document, so a busy machine slows both alike. Then ``pool_batch`` on all cores against serial and threads (wall
-time of whole batches, best of several rounds).
+document, so a busy machine slows both alike; also our hierarchical pooling on the
+numpy/scipy fallback (``kernels.fallback_only()``), what an install without a C compiler
+gets. Then ``pool_batch`` on all cores against serial and plain threads (wall time of
+whole batches, best of several rounds).
 
 Run: ``python benchmarks/pooling_throughput.py [--quick] [--out table.md]``
 """
@@ -32,8 +34,8 @@ import numpy as np
 import scipy
 from scipy.cluster.hierarchy import ClusterWarning, fcluster, linkage
 
-from qdrant_tokenpool.pooling import pool_batch, pool_tokens
-from qdrant_tokenpool.pooling.batch import shutdown_pool
+from qdrant_tokenpool.pooling import kernels, pool_batch, pool_tokens
+from qdrant_tokenpool.pooling.batch import shutdown_pool, uses_threads
 from qdrant_tokenpool.pooling.common import normalise
 from qdrant_tokenpool.pooling.hierarchical import hierarchical_labels
 
@@ -116,9 +118,13 @@ def exactness_check(n_docs: int) -> str:
                 k = max(1, u.shape[0] // pf)
                 ref = fcluster(linkage(u.astype(np.float64), "ward"), k, criterion="maxclust")
                 ours = hierarchical_labels(u, k)
+                fallback = hierarchical_labels(u, k, compiled=False)
                 total += 1
-                same += _partition(ref) == _partition(ours)
-    return f"{same}/{total} documents: the same partition as scipy linkage(unit vectors, 'ward')"
+                same += _partition(ref) == _partition(ours) == _partition(fallback)
+    return (
+        f"{same}/{total} documents: the same partition as scipy linkage(unit vectors, 'ward'), "
+        "compiled kernel and fallback alike"
+    )
 
 
 def _partition(labels: np.ndarray) -> tuple[int, ...]:
@@ -152,6 +158,12 @@ def per_document_best(
     return {name: float(b.sum()) for name, b in best.items()}
 
 
+def fallback_pool(x: np.ndarray, pf: int) -> np.ndarray:
+    """Hierarchical ``pool_tokens`` on the numpy/scipy fallback (no compiled kernels)."""
+    with kernels.fallback_only():
+        return pool_tokens(x, pf, "hierarchical", protected_tokens=PROTECTED)
+
+
 def single_process_table(
     peer: Callable, lengths: list[int], factors: list[int], n_docs: int, rounds: int
 ) -> list[str]:
@@ -160,9 +172,10 @@ def single_process_table(
     rows = [
         (
             "| tokens | pool factor | peer hierarchical docs/s | ours hierarchical docs/s | "
-            "ratio | ours kmeans docs/s | ours sequential docs/s |"
+            "ratio | ours hierarchical, no kernels docs/s | ratio | ours kmeans docs/s | "
+            "ours sequential docs/s |"
         ),
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     print("\n".join(rows), flush=True)
     for n in lengths:
@@ -177,13 +190,15 @@ def single_process_table(
                 fns[method] = lambda i, m=method: pool_tokens(
                     docs[i], pf, m, protected_tokens=PROTECTED
                 )
+            fns["fallback"] = lambda i: fallback_pool(docs[i], pf)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ClusterWarning)
                 t = per_document_best(fns, count, rounds)
             rate = {k: count / v for k, v in t.items()}
             rows.append(
                 f"| {n} | {pf} | {rate['peer']:,.0f} | {rate['hierarchical']:,.0f} | "
-                f"**{rate['hierarchical'] / rate['peer']:.1f}x** | {rate['kmeans']:,.0f} | "
+                f"**{rate['hierarchical'] / rate['peer']:.1f}x** | {rate['fallback']:,.0f} | "
+                f"{rate['fallback'] / rate['peer']:.1f}x | {rate['kmeans']:,.0f} | "
                 f"{rate['sequential']:,.0f} |"
             )
             print(rows[-1], flush=True)
@@ -193,16 +208,15 @@ def single_process_table(
 def batch_table(n_tokens: int, pf: int, n_docs: int, rounds: int) -> list[str]:
     docs = make_docs(n_docs, n_tokens, seed=7)
     cores = os.cpu_count() or 1
-    pool_batch(docs[: 4 * cores], pf, workers=cores)  # start the worker processes
+    pool_batch(docs[: 4 * cores], pf, workers=cores)  # start the workers
+    kind = "threads" if uses_threads("hierarchical", docs, PROTECTED) else "processes"
     with ThreadPoolExecutor(cores) as threads:
         fns: dict[str, Callable[[], object]] = {
             "serial (pool_batch workers=1)": lambda: pool_batch(docs, pf, workers=1),
             f"threads ({cores}, pool_tokens)": lambda: list(
                 threads.map(lambda x: pool_tokens(x, pf), docs)
             ),
-            f"processes (pool_batch, {cores} workers)": lambda: pool_batch(
-                docs, pf, workers=cores
-            ),
+            f"pool_batch, {cores} workers ({kind})": lambda: pool_batch(docs, pf, workers=cores),
         }
         t = interleaved(fns, rounds)
     base = t["serial (pool_batch workers=1)"]
@@ -255,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{scipy.__version__}, torch {torch.__version__}"
         ),
         f"- peer: {peer_label}",
+        (
+            "- ours: compiled Ward kernel "
+            + ("in use" if kernels.compiled_kernels() else "NOT BUILT (numpy/scipy fallback)")
+        ),
         (
             f"- documents: random unit vectors, d={D}, {PROTECTED} protected token; "
             f"{n_docs} documents per size (fewer above 256 tokens); each document's best of "

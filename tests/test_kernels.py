@@ -176,3 +176,16 @@ def test_workspace_is_reused_up_to_the_kept_size(monkeypatch: pytest.MonkeyPatch
     big = kernels._workspace(400, 32)
     assert big.size >= compiled.work_size(400, 32)
     assert kernels._workspace(400, 32) is not big  # too big to keep
+
+
+@needs_kernels
+def test_fallback_only_switches_pooling_to_numpy_scipy_for_the_block() -> None:
+    x = doc(90, d=32, seed=12)
+    with kernels.fallback_only():
+        assert not kernels.compiled_kernels()
+        with kernels.fallback_only():  # nests
+            assert not kernels.compiled_kernels()
+        assert not kernels.compiled_kernels()
+        slow = pool_tokens(x, 3)
+    assert kernels.compiled_kernels()
+    np.testing.assert_allclose(pool_tokens(x, 3), slow, atol=3e-7)

@@ -185,8 +185,10 @@ def test_pool_tokens_hierarchical_end_to_end_against_scipy() -> None:
     u = normalise(x[1:])
     k = 100 // 3
     ref_labels = fcluster(linkage(u.astype(np.float64), method="ward"), k, criterion="maxclust")
-    firsts = sorted({int(label): i for i, label in reversed(list(enumerate(ref_labels)))}.items(),
-                    key=lambda item: item[1])
+    firsts = sorted(
+        {int(label): i for i, label in reversed(list(enumerate(ref_labels)))}.items(),
+        key=lambda item: item[1],
+    )
     expected = []
     for label, _ in firsts:
         mean = u[ref_labels == label].astype(np.float64).mean(axis=0)
@@ -460,5 +462,24 @@ def test_pool_batch_falls_back_to_this_process_without_worker_processes(monkeypa
 
     monkeypatch.setattr(batch, "_get_executor", no_processes)
     docs = [doc(30, seed=i) for i in range(5)]
-    out = pool_batch(docs, 2, workers=2)
-    assert [o.tobytes() for o in out] == [pool_tokens(d, 2).tobytes() for d in docs]
+    out = pool_batch(docs, 2, "kmeans", workers=2)  # k-means: a process-pool method
+    assert [o.tobytes() for o in out] == [pool_tokens(d, 2, "kmeans").tobytes() for d in docs]
+
+
+def test_pool_batch_runs_compiled_hierarchical_on_threads_and_the_rest_on_processes() -> None:
+    from qdrant_tokenpool.pooling import batch, kernels
+
+    batch.shutdown_pool()
+    docs = [doc(n, d=32, seed=n) for n in range(40, 120, 3)]
+    expected = [pool_tokens(d, 2).tobytes() for d in docs]
+    assert [o.tobytes() for o in pool_batch(docs, 2, workers=2)] == expected
+    assert (batch._threads is not None) == kernels.compiled_kernels()
+    assert batch._executor is None  # no process was needed
+    with kernels.fallback_only():  # numpy/scipy Ward holds the GIL: processes
+        out = pool_batch(docs, 2, workers=2)
+    assert batch._executor is not None
+    np.testing.assert_allclose(
+        np.concatenate(out), np.concatenate([pool_tokens(d, 2) for d in docs]), atol=3e-7
+    )
+    batch.shutdown_pool()
+    assert batch._threads is None and batch._executor is None

@@ -1,23 +1,30 @@
 """``pool_batch``: pool many documents on all cores, results in input order.
 
-The clustering is many small numpy/scipy calls per document, so threads do not help
-(the GIL is held between calls; measured 0.9x-1.15x of serial on the shared 2-core
-machine, the gain only a bigger share of a busy scheduler). Large batches go to a
-persistent pool of worker processes instead:
+Two kinds of workers, chosen by what the pooling spends its time in:
 
-- created lazily on the first batch big enough to need it, then reused (starting a worker
-  costs about a second of imports, once);
-- ``spawn`` start method, so it is safe with torch, CUDA, gRPC or OpenMP threads already
-  running in the parent (``fork`` is not); workers start with one BLAS/OpenMP thread each
-  and do not re-import the caller's ``__main__`` (no ``if __name__ == "__main__"`` guard
-  needed);
-- documents are sent in about 8 chunks per worker (transfer overlaps work), balanced by
-  estimated cost (``n^2`` for the clustering methods), and the results are put back in
-  input order;
-- small batches run in the calling process, where the transfer would cost more than it
-  saves, and the pool is only started by a batch big enough to pay for starting it
-  (:data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`);
-- if the pool breaks (a worker killed), the batch is pooled in the calling process.
+- **threads**, for hierarchical pooling with the compiled kernel
+  (:mod:`~qdrant_tokenpool.pooling.kernels`): it releases the GIL for the whole
+  clustering, so threads run in parallel with nothing to copy (measured 1.7x serial on
+  2 cores at 256 tokens, where worker processes managed 0.73x: sending the documents cost
+  more than pooling them). A persistent pool of ``os.cpu_count()`` threads, used for
+  batches of :data:`THREADS_MIN_SECONDS` of work and more.
+- **processes**, for the numpy/scipy code (k-means, sequential, or hierarchical without
+  the kernel), which holds the GIL between its many small calls (threads: 0.9x-1.15x of
+  serial). A persistent pool of worker processes:
+
+  - created lazily on the first batch big enough to need it, then reused (starting a
+    worker costs about a second of imports, once);
+  - ``spawn`` start method, so it is safe with torch, CUDA, gRPC or OpenMP threads
+    already running in the parent (``fork`` is not); workers start with one BLAS/OpenMP
+    thread each and do not re-import the caller's ``__main__`` (no
+    ``if __name__ == "__main__"`` guard needed);
+  - documents are sent in about 8 chunks per worker (transfer overlaps work), balanced by
+    estimated cost (``n^2`` for the clustering methods), and the results are put back in
+    input order;
+  - small batches run in the calling process, where the transfer would cost more than it
+    saves, and the pool is only started by a batch big enough to pay for starting it
+    (:data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`);
+  - if the pool breaks (a worker killed), the batch is pooled in the calling process.
 
 Every worker runs the same code on the same float32 arrays as :func:`pool_tokens`, so the
 results are the same bytes as pooling the documents one by one.
@@ -32,22 +39,26 @@ import sys
 import threading
 import types
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
 
 from ..validation import as_multivector
+from . import kernels
 from ._blas import single_blas_thread
+from .hierarchical import COMPILED_MAX_ROWS
 from .tokens import check_pooling_args, pool_checked
 
 __all__ = [
     "PARALLEL_MIN_SECONDS",
     "START_POOL_MIN_SECONDS",
+    "THREADS_MIN_SECONDS",
     "estimated_seconds",
     "pool_batch",
     "shutdown_pool",
+    "uses_threads",
 ]
 
 PARALLEL_MIN_SECONDS = 0.05
@@ -61,9 +72,15 @@ costs about a second of imports per worker, once). Until a batch this big comes,
 batch is pooled in the calling process."""
 
 
+THREADS_MIN_SECONDS = 0.002
+"""Estimated serial pooling time of a batch from which the compiled hierarchical pooling
+runs on the thread pool (threads cost ~0.1 ms to hand work to, nothing to start)."""
+
+
 def estimated_seconds(n_tokens: int, dim: int, method: str) -> float:
     """Rough single-core pooling time of one document (measured: ~0.8 ms for a
-    hierarchical ``256 x 128`` document, ~0.07 ms sequential); only used for scheduling."""
+    hierarchical ``256 x 128`` document on numpy/scipy, ~0.4 ms with the compiled kernel,
+    ~0.07 ms sequential); only used for scheduling."""
     if method == "sequential":
         return 2e-9 * n_tokens * dim + 2e-5
     return 1e-10 * n_tokens * n_tokens * dim + 5e-5
@@ -72,6 +89,9 @@ def estimated_seconds(n_tokens: int, dim: int, method: str) -> float:
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _lock = threading.Lock()
+_threads: ThreadPoolExecutor | None = None
+_threads_workers = 0
+_threads_pid = 0
 _executor: ProcessPoolExecutor | None = None
 _executor_workers = 0
 _executor_pid = 0
@@ -100,6 +120,26 @@ def _pool_chunk(
 ) -> list[np.ndarray]:
     with single_blas_thread():
         return [pool_checked(x, pool_factor, method, protected_tokens) for x in arrays]
+
+
+def _get_threads(n_workers: int) -> ThreadPoolExecutor:
+    global _threads, _threads_workers, _threads_pid
+    with _lock:
+        if _threads is None or _threads_workers != n_workers or _threads_pid != os.getpid():
+            if _threads is not None and _threads_pid == os.getpid():
+                _threads.shutdown(wait=False)
+            _threads = ThreadPoolExecutor(n_workers, thread_name_prefix="qdrant-tokenpool")
+            _threads_workers, _threads_pid = n_workers, os.getpid()
+        return _threads
+
+
+def uses_threads(method: str, arrays: Sequence[np.ndarray], protected_tokens: int) -> bool:
+    """Whether the whole batch runs in the compiled kernel, which releases the GIL."""
+    return (
+        method == "hierarchical"
+        and kernels.compiled_kernels()
+        and all(x.shape[0] - protected_tokens <= COMPILED_MAX_ROWS for x in arrays)
+    )
 
 
 def _get_executor(n_workers: int) -> ProcessPoolExecutor:
@@ -145,12 +185,15 @@ def _get_executor(n_workers: int) -> ProcessPoolExecutor:
 
 
 def shutdown_pool() -> None:
-    """Stop the worker processes of :func:`pool_batch` (they restart on demand)."""
-    global _executor
+    """Stop the worker processes and threads of :func:`pool_batch` (they restart on demand)."""
+    global _executor, _threads
     with _lock:
         if _executor is not None and _executor_pid == os.getpid():
             _executor.shutdown(wait=True, cancel_futures=True)
         _executor = None
+        if _threads is not None and _threads_pid == os.getpid():
+            _threads.shutdown(wait=True, cancel_futures=True)
+        _threads = None
 
 
 atexit.register(shutdown_pool)
@@ -181,12 +224,14 @@ def pool_batch(
         documents: iterable of ``(n_i, d_i)`` token matrices (numpy, torch or nested lists;
             lengths may differ).
         pool_factor, method, protected_tokens: as for :func:`pool_tokens`.
-        workers: processes to use. ``None``: all cores (``os.cpu_count()``) for batches
-            with enough work (a batch of about 1 s of work starts the worker pool, which
-            is then kept and used for batches of 50 ms and more; see
+        workers: parallel workers: threads for hierarchical pooling with the compiled
+            kernel, processes otherwise (see the module docs). ``None``: all cores
+            (``os.cpu_count()``) for batches with enough work (threads from 2 ms of work,
+            :data:`THREADS_MIN_SECONDS`; a batch of about 1 s of work starts the worker
+            processes, which are then kept and used for batches of 50 ms and more; see
             :data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`), the calling
-            process otherwise; ``1``: always the calling process; ``k > 1``: ``k`` worker
-            processes for any batch of two or more documents.
+            thread otherwise; ``1``: always the calling thread; ``k > 1``: ``k`` workers
+            for any batch of two or more documents.
 
     Returns:
         list of float32 ``(m_i, d_i)`` arrays, in input order, new arrays (never the inputs).
@@ -203,6 +248,10 @@ def pool_batch(
     if pf == 1 or n_workers == 1 or len(arrays) < 2:
         return _pool_chunk(arrays, pf, method, prot)
     costs = [estimated_seconds(max(x.shape[0] - prot, 0), x.shape[1], method) for x in arrays]
+    if uses_threads(method, arrays, prot):
+        if workers is None and sum(costs) < THREADS_MIN_SECONDS:
+            return _pool_chunk(arrays, pf, method, prot)
+        return _pool_on(_get_threads(n_workers), arrays, costs, n_workers, pf, method, prot)
     if workers is None:
         running = _executor is not None and _executor_pid == os.getpid()
         needed = PARALLEL_MIN_SECONDS if running else START_POOL_MIN_SECONDS
@@ -210,20 +259,31 @@ def pool_batch(
             return _pool_chunk(arrays, pf, method, prot)
     if multiprocessing.current_process().daemon:  # daemonic processes cannot have children
         return _pool_chunk(arrays, pf, method, prot)
-    groups = _chunks(costs, min(len(arrays), 8 * n_workers))
     try:
         ex = _get_executor(n_workers)
     except Exception:  # noqa: BLE001 - no processes here (sandbox, limits): pool in-process
         return _pool_chunk(arrays, pf, method, prot)
     try:
-        futures = [
-            ex.submit(_pool_chunk, [arrays[i] for i in g], pf, method, prot) for g in groups
-        ]
-        out: list[np.ndarray | None] = [None] * len(arrays)
-        for g, fut in zip(groups, futures):
-            for i, pooled in zip(g, fut.result()):
-                out[i] = pooled
+        return _pool_on(ex, arrays, costs, n_workers, pf, method, prot)
     except (BrokenProcessPool, OSError, RuntimeError):
         shutdown_pool()
         return _pool_chunk(arrays, pf, method, prot)
+
+
+def _pool_on(
+    ex: ProcessPoolExecutor | ThreadPoolExecutor,
+    arrays: list[np.ndarray],
+    costs: list[float],
+    n_workers: int,
+    pf: int,
+    method: str,
+    prot: int,
+) -> list[np.ndarray]:
+    """Pool ``arrays`` on ``ex`` in about 8 cost-balanced chunks per worker, input order."""
+    groups = _chunks(costs, min(len(arrays), 8 * n_workers))
+    futures = [ex.submit(_pool_chunk, [arrays[i] for i in g], pf, method, prot) for g in groups]
+    out: list[np.ndarray | None] = [None] * len(arrays)
+    for g, fut in zip(groups, futures):
+        for i, pooled in zip(g, fut.result()):
+            out[i] = pooled
     return out  # type: ignore[return-value]

@@ -14,6 +14,8 @@ ones (documents of more than ~1,400 tokens) are allocated per call.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 import numpy as np
@@ -23,6 +25,7 @@ __all__ = [
     "cluster_sums",
     "compiled",
     "compiled_kernels",
+    "fallback_only",
     "ward_labels",
     "ward_pool",
 ]
@@ -35,11 +38,27 @@ except ImportError:  # pragma: no cover - depends on the build
 
 KEEP_BYTES = 16 << 20
 _local = threading.local()
+_disabled = 0
 
 
 def compiled_kernels() -> bool:
     """Whether the compiled pooling kernels are in use (``False``: numpy/scipy fallback)."""
-    return compiled is not None
+    return compiled is not None and _disabled == 0
+
+
+@contextmanager
+def fallback_only() -> Iterator[None]:
+    """Pool with the numpy/scipy fallback inside the ``with`` block (benchmarks, checks).
+
+    For this whole process while it lasts (other threads pool on the fallback too; the
+    worker processes of ``pool_batch`` keep their kernel).
+    """
+    global _disabled
+    _disabled += 1
+    try:
+        yield
+    finally:
+        _disabled -= 1
 
 
 def _workspace(n: int, d: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from .validation import InvalidMultivectorError
 
 __version__ = "0.1.0"
 
-# Imported on first use, so that the numerics (and pool_batch's worker processes) load
+# Imported on first use, so that the numerics (and pool_batch's workers) load
 # without qdrant_client, and ``import qdrant_tokenpool`` never imports torch.
 _LAZY = {
     "TokenPoolingClient": ".client",

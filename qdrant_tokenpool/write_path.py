@@ -95,8 +95,8 @@ class PoolingJob:
         cp: the collection's vectors and pooling config.
         keep: ``False`` validates only (nothing is kept, :meth:`run` is not allowed);
             used to check a whole streamed upload before its first batch is sent.
-        workers: worker processes for :func:`pool_batch` (``None``: all cores for
-            batches with enough work, else the calling process; ``1``: the calling process).
+        workers: parallel workers for :func:`pool_batch` (``None``: all cores for
+            batches with enough work, else the calling thread; ``1``: the calling thread).
         arrays: hand named vectors over as float32 numpy arrays instead of nested lists.
             Only for the embedded backend (qdrant-client's local mode takes arrays inside
             models and skips a list -> array conversion per vector, ~2x faster writes of

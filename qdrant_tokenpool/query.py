@@ -46,6 +46,7 @@ from qdrant_client.http.models import QueryResponse
 
 from . import store
 from ._flow import Flow, call
+from .config import vector_label
 from .maxsim import maxsim, normalize_rows
 from .store import CollectionPooling
 from .validation import InvalidMultivectorError, as_multivector
@@ -58,6 +59,7 @@ __all__ = [
     "default_rescore_limit",
     "plan_funnel",
     "query_late_interaction",
+    "resolve_multivector",
 ]
 
 RESCORE_MODES = (None, "server", "client")
@@ -114,14 +116,18 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def _resolve_using(cp: CollectionPooling, using: str | None, *, arg: str = "using") -> str:
+def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = "using") -> str:
     """The multivector to use: ``using`` when given (checked), else the collection's one
-    pooled multivector (or, with none pooled, its one multivector). ``arg`` is the
-    caller's parameter name, quoted in errors (``add_texts`` says ``vector_name``)."""
-    multis = [n for n, spec in cp.vectors.items() if spec.multivector]
+    pooled multivector (or, with none pooled, its one multivector that is no pooling
+    extra). ``arg`` is the caller's parameter name, quoted in errors (``add_texts`` says
+    ``vector_name``). The one rule for "the multivector" of a collection: queries,
+    ``add_texts``, ``index_corpus`` and ``repool`` all pick it with this function.
 
-    def label(name: str) -> str:
-        return repr(name) if name else "'' (the default vector)"
+    Raises:
+        ValueError: ``using`` is missing or dense, or there is no single candidate.
+    """
+    multis = [n for n, spec in cp.vectors.items() if spec.multivector]
+    label = vector_label
 
     if using is not None:
         if not isinstance(using, str):
@@ -185,12 +191,12 @@ def plan_funnel(
             skip it.
     """
     limit = _positive_int("limit", limit)
-    vname = _resolve_using(cp, using)
+    vname = resolve_multivector(cp, using)
     spec = cp.vectors[vname]
     cfg = cp.pooling.get(vname)
     summary_name = cfg.summary_vector if cfg is not None else None
     original_name = cfg.keep_original_vector if cfg is not None else None
-    label = repr(vname) if vname else "'' (the default vector)"
+    label = vector_label(vname)
     for flag, name, what, field in (
         (summary, summary_name, "summary", "summary_vector"),
         (full_resolution, original_name, "full_resolution", "keep_original_vector"),

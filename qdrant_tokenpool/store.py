@@ -11,7 +11,7 @@ collection, add or drop a vector name).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from .config import (
     coerce_pooling,
     pooling_from_metadata,
     pooling_to_metadata,
+    vector_label,
 )
 
 __all__ = [
@@ -44,11 +45,20 @@ DEFAULT_TTL_S = 60.0
 
 
 class UnknownCollectionError(ValueError):
-    """The collection does not exist."""
+    """The collection does not exist.
 
-    def __init__(self, collection_name: str):
+    Attributes:
+        collection_name: the missing collection.
+        known: the collections that do exist, when the raiser looked them up (else ``None``).
+    """
+
+    def __init__(self, collection_name: str, known: Sequence[str] | None = None):
         self.collection_name = collection_name
-        super().__init__(f"collection {collection_name!r} does not exist")
+        self.known = None if known is None else list(known)
+        message = f"collection {collection_name!r} does not exist"
+        if self.known is not None:
+            message += f" (collections: {', '.join(self.known) or 'none'})"
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -58,13 +68,17 @@ class VectorSpec:
     size: int
     distance: models.Distance
     multivector: bool
+    datatype: str = "float32"
+    """Stored number type: ``"float32"`` (default), ``"float16"`` or ``"uint8"``."""
 
     @classmethod
     def from_params(cls, params: models.VectorParams) -> VectorSpec:
+        datatype = getattr(params.datatype, "value", params.datatype) or "float32"
         return cls(
             size=int(params.size),
             distance=params.distance,
             multivector=params.multivector_config is not None,
+            datatype=str(datatype),
         )
 
 
@@ -93,7 +107,7 @@ class CollectionPooling:
         """Refuse configs for vectors that are missing, not multivectors, or mistyped extras."""
         for vname, cfg in pooling.items():
             spec = self.vectors.get(vname)
-            label = repr(vname) if vname else "'' (the default vector)"
+            label = vector_label(vname)
             if spec is None:
                 known = ", ".join(repr(v) for v in self.vectors) or "none"
                 raise PoolingConfigError(

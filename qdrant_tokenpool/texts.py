@@ -31,7 +31,8 @@ from qdrant_client import models
 
 from . import store, write_path
 from ._flow import Flow
-from .query import QueryResponse, _resolve_using
+from .config import vector_label
+from .query import QueryResponse, resolve_multivector
 from .query import query_late_interaction as late_interaction_flow
 from .store import PoolingState
 from .validation import as_multivector
@@ -200,9 +201,9 @@ def add_texts(
         else [{TEXT_PAYLOAD_KEY: t} for t in docs]
     )
     cp = yield from store.load(state, collection_name)
-    vname = _resolve_using(cp, vector_name, arg="vector_name")
+    vname = resolve_multivector(cp, vector_name, arg="vector_name")
     spec = cp.vectors[vname]
-    label = repr(vname) if vname else "'' (the default vector)"
+    label = vector_label(vname)
     if not spec.multivector:
         raise ValueError(
             f"vector {label} of collection {collection_name!r} is a dense single vector; "

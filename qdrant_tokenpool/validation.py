@@ -9,7 +9,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["InvalidMultivectorError", "as_multivector", "as_vector", "to_numpy"]
+__all__ = [
+    "InvalidMultivectorError",
+    "as_multivector",
+    "as_vector",
+    "check_int",
+    "to_numpy",
+]
 
 
 class InvalidMultivectorError(ValueError):
@@ -40,6 +46,17 @@ class InvalidMultivectorError(ValueError):
             point_id=self.point_id if point_id is None else point_id,
             vector_name=self.vector_name if vector_name is None else vector_name,
         )
+
+
+def check_int(
+    name: str, value: Any, minimum: int = 1, error: type[Exception] = ValueError
+) -> int:
+    """``value`` as an ``int`` if it is an integer (Python or numpy, not ``bool``) of at
+    least ``minimum``; else ``error(f"{name} must be an integer >= {minimum}, got ...")``.
+    The one integer-argument check of the package."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise error(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def to_numpy(vectors: Any) -> np.ndarray:

@@ -8,7 +8,7 @@ neighbouring tokens).
 """
 
 from .batch import pool_batch, shutdown_pool
-from .common import cluster_count
+from .common import cluster_count, pooled_length
 from .tokens import pool_tokens
 
-__all__ = ["cluster_count", "pool_batch", "pool_tokens", "shutdown_pool"]
+__all__ = ["cluster_count", "pool_batch", "pool_tokens", "pooled_length", "shutdown_pool"]

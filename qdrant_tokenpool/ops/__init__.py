@@ -1,0 +1,88 @@
+"""Library operations: what the ``qdrant-tokenpool`` CLI does, callable from Python.
+
+- :func:`index_corpus`: documents -> token vectors -> pooled writes; resumable.
+- :func:`repool`: copy a collection into a pooled one; streaming, resumable.
+- :func:`collection_stats`: points, stored vectors, bytes, reduction of a collection.
+
+Each is written once as a flow (:mod:`qdrant_tokenpool._flow`) over the public client
+API, and comes as a sync function and an async twin (``aindex_corpus``, ``arepool``,
+``acollection_stats``) for :class:`~qdrant_tokenpool.AsyncTokenPoolingClient`. They raise
+library errors (:class:`OperationError`, :class:`OperationUsageError`,
+:class:`~qdrant_tokenpool.UnknownCollectionError`, :class:`~qdrant_tokenpool.PoolingConfigError`)
+and report progress to a :data:`ProgressHook` (or, by default, the
+``qdrant_tokenpool.ops`` logger). The CLI (:mod:`qdrant_tokenpool.cli`) only parses,
+calls these and prints.
+
+Layering: ops uses the clients and the layers below them; nothing below imports ops.
+"""
+
+from .common import (
+    DOC_ID_PAYLOAD_KEY,
+    INDEX_METADATA_KEY,
+    TOKENS_PAYLOAD_KEY,
+    OperationError,
+    OperationUsageError,
+    Progress,
+    ProgressHook,
+    adescribe_collection,
+    config_text,
+    describe_collection,
+    local_database_path,
+)
+from .documents import (
+    ID_NAMESPACE,
+    Document,
+    DocumentError,
+    as_document,
+    corpus_file,
+    count_documents,
+    iter_documents,
+    point_id,
+)
+from .index import (
+    DEFAULT_VECTOR,
+    IndexResult,
+    aindex_corpus,
+    aindex_record,
+    index_corpus,
+    index_record,
+    record_from_metadata,
+)
+from .repooling import RepoolResult, arepool, repool
+from .stats import CollectionStats, VectorStats, acollection_stats, collection_stats
+
+__all__ = [
+    "DEFAULT_VECTOR",
+    "DOC_ID_PAYLOAD_KEY",
+    "ID_NAMESPACE",
+    "INDEX_METADATA_KEY",
+    "TOKENS_PAYLOAD_KEY",
+    "CollectionStats",
+    "Document",
+    "DocumentError",
+    "IndexResult",
+    "OperationError",
+    "OperationUsageError",
+    "Progress",
+    "ProgressHook",
+    "RepoolResult",
+    "VectorStats",
+    "acollection_stats",
+    "adescribe_collection",
+    "aindex_corpus",
+    "aindex_record",
+    "arepool",
+    "as_document",
+    "collection_stats",
+    "config_text",
+    "corpus_file",
+    "count_documents",
+    "describe_collection",
+    "index_corpus",
+    "index_record",
+    "iter_documents",
+    "local_database_path",
+    "point_id",
+    "record_from_metadata",
+    "repool",
+]

@@ -1,0 +1,216 @@
+"""What the operations share: their errors, the progress hook, payload / metadata keys,
+and reading a collection (as :class:`~qdrant_tokenpool.store.CollectionPooling`).
+
+The operations are flows (:mod:`qdrant_tokenpool._flow`) that yield calls of the public
+client API (``get_collection``, ``scroll``, ``upload_collection``, ...), so one logic
+serves :class:`~qdrant_tokenpool.TokenPoolingClient` and
+:class:`~qdrant_tokenpool.AsyncTokenPoolingClient`: :func:`operation` makes the sync
+function and its async twin from one flow.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Concatenate, Literal, ParamSpec
+
+from .._flow import Flow, T, call, run_async, run_sync
+from ..config import PoolingConfig
+from ..store import CollectionPooling, UnknownCollectionError
+
+__all__ = [
+    "DOC_ID_PAYLOAD_KEY",
+    "INDEX_METADATA_KEY",
+    "TOKENS_PAYLOAD_KEY",
+    "OperationError",
+    "OperationUsageError",
+    "Progress",
+    "ProgressHook",
+    "Reporter",
+    "adescribe_collection",
+    "config_text",
+    "describe_collection",
+    "load_collection",
+    "local_database_path",
+    "operation",
+]
+
+P = ParamSpec("P")
+
+INDEX_METADATA_KEY = "qdrant_tokenpool_cli"
+"""Collection-metadata key where :func:`~qdrant_tokenpool.index_corpus` records the vector
+name it writes and what the caller adds (the CLI: model and document length). The name
+predates the library operations and is kept so existing collections stay readable."""
+
+TOKENS_PAYLOAD_KEY = "_tokenpool_tokens"
+"""Payload key: a point's unpooled token count (for the reduction in
+:func:`~qdrant_tokenpool.collection_stats`)."""
+
+DOC_ID_PAYLOAD_KEY = "doc_id"
+"""Payload key: the document's original (string) id."""
+
+logger = logging.getLogger("qdrant_tokenpool.ops")
+
+
+class OperationError(ValueError):
+    """A library operation cannot go on: the message says why (nothing was written for
+    the failing batch). The CLI prints it and exits with 1."""
+
+
+class OperationUsageError(OperationError):
+    """The arguments contradict the collection or each other (e.g. a pool factor other
+    than the collection's, or no single multivector to pick). The CLI exits with 2."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event of an operation.
+
+    Attributes:
+        operation: ``"index_corpus"``, ``"repool"`` or ``"collection_stats"``.
+        kind: ``"info"`` (a message, e.g. before a long step: loading a model, creating a
+            collection); ``"start"`` (a counted step begins: ``total`` items of ``unit``,
+            ``message`` names it); ``"advance"`` (``count`` more items done); ``"end"``
+            (the counted step is over).
+        message: text for the user (``"info"`` / ``"start"``).
+        total: items of the counted step (``"start"``), ``None`` when unknown.
+        count: items done since the last event (``"advance"``).
+        unit: what is counted (``"doc"``, ``"pt"``).
+    """
+
+    operation: str
+    kind: Literal["info", "start", "advance", "end"]
+    message: str = ""
+    total: int | None = None
+    count: int = 0
+    unit: str = "item"
+
+
+ProgressHook = Callable[[Progress], None]
+"""Called with every :class:`Progress` event, in the calling thread."""
+
+
+class Reporter:
+    """Sends an operation's events to ``hook``, or, without one, its messages to the
+    ``qdrant_tokenpool.ops`` logger (``"info"`` at INFO, the rest at DEBUG)."""
+
+    def __init__(self, operation: str, hook: ProgressHook | None):
+        self.operation = operation
+        self.hook = hook
+
+    def _emit(self, event: Progress) -> None:
+        if self.hook is not None:
+            self.hook(event)
+        elif event.kind == "info":
+            logger.info("%s: %s", self.operation, event.message)
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: %s", self.operation, event)
+
+    def info(self, message: str) -> None:
+        self._emit(Progress(self.operation, "info", message))
+
+    def start(self, message: str, total: int | None, unit: str) -> None:
+        self._emit(Progress(self.operation, "start", message, total=total, unit=unit))
+
+    def advance(self, count: int) -> None:
+        self._emit(Progress(self.operation, "advance", count=int(count)))
+
+    def end(self) -> None:
+        self._emit(Progress(self.operation, "end"))
+
+
+def local_database_path(client: Any) -> Path | None:
+    """The folder of an embedded (``path=``) database behind ``client``, else ``None``
+    (a server, or ``":memory:"``). Works for sync and async, plain and pooling clients."""
+    inner = getattr(client, "_client", None)
+    location = getattr(inner, "location", None)
+    if getattr(inner, "persistent", False) and location:
+        return Path(location)
+    return None
+
+
+def config_text(cfg: PoolingConfig) -> str:
+    """``pool_factor=2 method=hierarchical protected_tokens=1`` (messages, CLI output)."""
+    return " ".join(f"{k}={v}" for k, v in cfg.to_dict().items())
+
+
+def load_collection(collection_name: str) -> Flow[CollectionPooling]:
+    """The collection's vectors, pooling config and metadata.
+
+    Raises:
+        UnknownCollectionError: it does not exist (``known`` lists those that do).
+    """
+    if not (yield call("collection_exists", collection_name)):
+        response = yield call("get_collections")
+        known = sorted(c.name for c in response.collections)
+        raise UnknownCollectionError(collection_name, known=known)
+    info = yield call("get_collection", collection_name)
+    return CollectionPooling.from_info(collection_name, info)
+
+
+def operation(
+    flow: Callable[P, Flow[T]],
+    name: str,
+    *,
+    pooling_client: bool,
+    finish: Callable[[Any, T], T] | None = None,
+) -> tuple[
+    Callable[Concatenate[Any, P], T], Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]
+]:
+    """The sync function and its async twin for an operation written once as ``flow``.
+
+    Both take the client first, then ``flow``'s own parameters (one signature source:
+    ``inspect.signature`` and the type checker see ``flow``'s). The sync one runs the
+    flow's calls on a sync client; the async one awaits them on an async client.
+    ``name``: the sync function's name (the async one's is ``"a" + name``).
+    ``pooling_client``: the operation writes pooled collections, so a plain Qdrant
+    client is refused with a ``TypeError``. ``finish(client, result)``, when given,
+    completes the result with what only the client object knows (not a client call).
+    """
+    params = list(inspect.signature(flow).parameters.values())
+    client_param = inspect.Parameter("client", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+    def check(client: Any) -> None:
+        if pooling_client and not hasattr(client, "get_pooling"):
+            raise TypeError(
+                f"{name} writes pooled collections: pass a TokenPoolingClient or an "
+                f"AsyncTokenPoolingClient, not {type(client).__name__}"
+            )
+
+    def sync(client: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        check(client)
+        result = run_sync(flow(*args, **kwargs), client)
+        return result if finish is None else finish(client, result)
+
+    async def async_(client: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        check(client)
+        result = await run_async(flow(*args, **kwargs), client)
+        return result if finish is None else finish(client, result)
+
+    signature = inspect.signature(flow)
+    returns = signature.return_annotation
+    if isinstance(returns, str) and returns.startswith("Flow[") and returns.endswith("]"):
+        returns = returns[len("Flow[") : -1]  # what the flow returns, the function returns
+    signature = signature.replace(parameters=[client_param, *params], return_annotation=returns)
+    for fn, prefix in ((sync, ""), (async_, "a")):
+        fn.__name__ = fn.__qualname__ = prefix + name
+        fn.__module__ = flow.__module__
+        setattr(fn, "__signature__", signature)  # noqa: B010 - functions lack it in typeshed
+    sync.__doc__ = flow.__doc__
+    async_.__doc__ = (
+        f"Async twin of :func:`{name}` for an async client (the same steps, "
+        "awaited; encoding and pooling run in the event loop's thread).\n"
+        + (flow.__doc__ or "")
+    )
+    return sync, async_
+
+
+describe_collection, adescribe_collection = operation(
+    load_collection, "describe_collection", pooling_client=False
+)
+"""The collection's vectors, pooling config and metadata
+(:class:`~qdrant_tokenpool.store.CollectionPooling`); :class:`UnknownCollectionError`
+listing the known collections when it does not exist."""

@@ -1,0 +1,323 @@
+"""``index_corpus``: documents -> token vectors -> pooled writes into a collection; resumable.
+
+Each document gets a deterministic point id (:func:`~.documents.point_id`), so a second
+run over the same documents finds those already written and skips them: an interrupted
+run continues where it stopped, and a run with nothing left to do never loads the encoder
+(pass a zero-argument callable that loads it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qdrant_client import models
+
+from .._flow import Flow, call
+from ..config import METHODS, PoolingConfig, PoolingConfigError, vector_label
+from ..pooling import pooled_length
+from ..query import resolve_multivector
+from ..validation import check_int
+from .common import (
+    DOC_ID_PAYLOAD_KEY,
+    INDEX_METADATA_KEY,
+    TOKENS_PAYLOAD_KEY,
+    OperationError,
+    OperationUsageError,
+    ProgressHook,
+    Reporter,
+    config_text,
+    load_collection,
+    operation,
+)
+from .documents import Document, DocumentError, as_document, point_id
+
+__all__ = [
+    "DEFAULT_VECTOR",
+    "IndexResult",
+    "aindex_corpus",
+    "index_corpus",
+    "index_corpus_flow",
+    "index_record",
+    "record_from_metadata",
+]
+
+DEFAULT_VECTOR = "tokens"
+"""Name of the multivector a new collection gets."""
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """What :func:`index_corpus` did.
+
+    Attributes:
+        collection_name, vector_name: where the token vectors went.
+        created: the collection was created by this call.
+        pooling: the vector's pooling config (``None``: stored unpooled).
+        added: documents written now; ``skipped``: documents already there.
+        token_vectors: token vectors of the added documents (unpooled);
+            ``stored_vectors``: vectors stored for them after pooling.
+    """
+
+    collection_name: str
+    vector_name: str
+    created: bool
+    pooling: PoolingConfig | None
+    added: int
+    skipped: int
+    token_vectors: int
+    stored_vectors: int
+
+    @property
+    def reduction(self) -> float:
+        """Fraction of the added token vectors that pooling removed (0 when none added)."""
+        return 1 - self.stored_vectors / self.token_vectors if self.token_vectors else 0.0
+
+
+def _batched_documents(
+    documents: Iterable[Any], size: int, limit: int | None
+) -> Iterator[list[Document]]:
+    """Documents as :class:`Document` batches, the first ``limit`` only; ids must not repeat."""
+    seen: set[str] = set()
+    batch: list[Document] = []
+    for n, item in enumerate(documents):
+        if limit is not None and n >= limit:
+            break
+        doc = as_document(item, f"document #{n}")
+        if doc.doc_id in seen:
+            raise DocumentError(f"document #{n}: duplicate document id {doc.doc_id!r}")
+        seen.add(doc.doc_id)
+        batch.append(doc)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def record_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What :func:`index_corpus` recorded in a collection's metadata (``{}`` if nothing):
+    ``vector`` and the caller's ``record`` entries (the CLI: ``model``, ``doc_maxlen``)."""
+    entry = (metadata or {}).get(INDEX_METADATA_KEY)
+    return dict(entry) if isinstance(entry, Mapping) else {}
+
+
+def index_record_flow(collection_name: str) -> Flow[dict[str, Any]]:
+    """What :func:`index_corpus` recorded for the collection (see
+    :func:`record_from_metadata`); ``{}`` when the collection does not exist (yet)."""
+    if not (yield call("collection_exists", collection_name)):
+        return {}
+    cp = yield from load_collection(collection_name)
+    return record_from_metadata(cp.metadata)
+
+
+def index_corpus_flow(
+    collection_name: str,
+    documents: Iterable[Document | Mapping[str, Any]],
+    encoder: Any,
+    *,
+    vector_name: str | None = None,
+    pool_factor: int | None = None,
+    method: str | None = None,
+    protected_tokens: int | None = None,
+    batch_size: int = 32,
+    limit: int | None = None,
+    total: int | None = None,
+    record: Mapping[str, Any] | None = None,
+    progress: ProgressHook | None = None,
+) -> Flow[IndexResult]:
+    """Encode ``documents`` with ``encoder`` and write them, pooled, into a collection.
+
+    Creates the collection when it is missing: one Cosine MaxSim multivector
+    ``vector_name`` (default ``"tokens"``) of the encoder's ``dim``, with the pooling
+    config (``pool_factor`` default 2, ``method`` default ``"hierarchical"``,
+    ``protected_tokens`` default the encoder's) stored in its metadata. For an existing
+    collection the vector is the one :func:`index_corpus` recorded, else the collection's
+    one (pooled) multivector; a given ``pool_factor`` / ``method`` must match its config.
+
+    Each point gets the id ``uuid5(ID_NAMESPACE, doc_id)`` and the payload ``doc_id``,
+    ``title``, ``text`` and ``_tokenpool_tokens`` (the unpooled token count). Resumable:
+    documents already in the collection are skipped, so a second call continues an
+    interrupted one.
+
+    Args:
+        client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
+        collection_name: the collection (created when missing).
+        documents: :class:`Document` objects or mappings with ``_id`` (or ``id``),
+            optional ``title`` and ``text`` (a BEIR corpus row). A list is checked whole
+            before anything is written; an iterator is read ``batch_size`` at a time.
+        encoder: an object with ``encode_documents(texts, batch_size=, show_progress=)``
+            returning one ``(n_i, dim)`` array per text, and ``dim``; or a zero-argument
+            callable returning one, called only when something has to be encoded.
+        vector_name, pool_factor, method, protected_tokens: see above.
+        batch_size: documents per encoder call and per write (>= 1).
+        limit: index only the first ``limit`` documents.
+        total: the number of documents, for progress (known for lists).
+        record: extra entries recorded in the new collection's metadata next to the
+            vector name (the CLI records ``model`` and ``doc_maxlen``).
+        progress: a :data:`ProgressHook` (default: messages to the
+            ``qdrant_tokenpool.ops`` logger).
+
+    Returns:
+        An :class:`IndexResult` (documents added and skipped, token and stored vectors).
+
+    Raises:
+        OperationError: the collection has no fitting multivector, the encoder's ``dim``
+            differs from the vector's size; :class:`DocumentError` for a malformed or
+            repeated document (named).
+        OperationUsageError: ``pool_factor`` / ``method`` differ from the collection's.
+        PoolingConfigError: a bad ``pool_factor``, ``method`` or ``protected_tokens``.
+    
+    """
+    rep = Reporter("index_corpus", progress)
+    batch_size = check_int("batch_size", batch_size)
+    if limit is not None:
+        limit = check_int("limit", limit)
+    if method is not None and method not in METHODS:
+        raise PoolingConfigError(
+            f"unknown pooling method {method!r}; expected one of {', '.join(METHODS)}"
+        )
+    if isinstance(documents, Sequence) and not isinstance(documents, (str, bytes)):
+        # a list is checked whole before anything is written (a stream batch by batch)
+        documents = [d for batch in _batched_documents(documents, batch_size, limit) for d in batch]
+        total = len(documents) if total is None else total
+    if total is not None and limit is not None:
+        total = min(total, limit)
+
+    loaded: list[Any] = []
+    spec_size: list[int] = []  # the existing vector's size, checked on first load
+
+    def get_encoder() -> Any:
+        if not loaded:
+            enc = encoder
+            if not hasattr(enc, "encode_documents") and callable(enc):
+                enc = enc()
+            if not callable(getattr(enc, "encode_documents", None)):
+                raise TypeError(
+                    "encoder must have encode_documents(texts, batch_size=, show_progress=) "
+                    f"and dim (or be a callable returning one), got {type(enc).__name__}"
+                )
+            if spec_size and int(enc.dim) != spec_size[0]:
+                raise OperationError(
+                    f"collection {collection_name!r} stores {spec_size[0]}-d vectors in "
+                    f"{vector_label(vname)} but the encoder makes {enc.dim}-d vectors"
+                )
+            loaded.append(enc)
+        return loaded[0]
+
+    exists = yield call("collection_exists", collection_name)
+    cfg: PoolingConfig | None
+    if exists:
+        cp = yield from load_collection(collection_name)
+        try:
+            vname = resolve_multivector(
+                cp, vector_name or record_from_metadata(cp.metadata).get("vector"), arg="vector_name"
+            )
+        except ValueError as exc:
+            raise OperationError(str(exc)) from None
+        spec_size.append(cp.vectors[vname].size)
+        cfg = cp.pooling.get(vname)
+        if cfg is None:
+            rep.info(
+                f"note: collection {collection_name!r} has no pooling config for "
+                f"{vector_label(vname)}: vectors are stored unpooled"
+            )
+        elif pool_factor is not None and pool_factor != cfg.pool_factor:
+            raise OperationUsageError(
+                f"collection {collection_name!r} pools {vector_label(vname)} with "
+                f"pool_factor={cfg.pool_factor}; pool_factor={pool_factor} would mix "
+                "pool factors (use another collection, or repool)"
+            )
+        if cfg is not None and method is not None and method != cfg.method:
+            raise OperationUsageError(
+                f"collection {collection_name!r} pools with method={cfg.method}; "
+                f"method={method} differs"
+            )
+    else:
+        vname = vector_name or DEFAULT_VECTOR
+        enc = get_encoder()
+        dim = int(enc.dim)
+        cfg = PoolingConfig(
+            pool_factor=pool_factor or 2,
+            method=method or "hierarchical",  # type: ignore[arg-type]
+            protected_tokens=(
+                int(getattr(enc, "protected_tokens", 1))
+                if protected_tokens is None
+                else protected_tokens
+            ),
+        )
+        rep.info(f"creating collection {collection_name!r} ...")
+        yield call(
+            "create_collection",
+            collection_name,
+            vectors_config={
+                vname: models.VectorParams(
+                    size=dim,
+                    distance=models.Distance.COSINE,
+                    multivector_config=models.MultiVectorConfig(
+                        comparator=models.MultiVectorComparator.MAX_SIM
+                    ),
+                )
+            },
+            pooling={vname: cfg},
+            metadata={INDEX_METADATA_KEY: {**(record or {}), "vector": vname}},
+        )
+        rep.info(f"created collection {collection_name!r} ({dim}-d, {config_text(cfg)})")
+
+    added = skipped = tokens_in = vectors_out = 0
+    rep.start(f"index {collection_name}", total, "doc")
+    for batch in _batched_documents(documents, batch_size, limit):
+        ids = [point_id(d.doc_id) for d in batch]
+        present = yield call(
+            "retrieve", collection_name, ids=ids, with_payload=False, with_vectors=False
+        )
+        have = {str(r.id) for r in present}
+        todo = [(d, i) for d, i in zip(batch, ids) if i not in have]
+        skipped += len(batch) - len(todo)
+        if todo:
+            embs = list(
+                get_encoder().encode_documents(
+                    [d.content for d, _ in todo], batch_size=batch_size, show_progress=False
+                )
+            )
+            if len(embs) != len(todo):
+                raise OperationError(
+                    f"encoder.encode_documents returned {len(embs)} results for "
+                    f"{len(todo)} texts"
+                )
+            lengths = [len(e) for e in embs]
+            payloads = [
+                {
+                    DOC_ID_PAYLOAD_KEY: d.doc_id,
+                    "title": d.title,
+                    "text": d.text,
+                    TOKENS_PAYLOAD_KEY: n,
+                }
+                for (d, _), n in zip(todo, lengths)
+            ]
+            yield call(
+                "upload_collection",
+                collection_name,
+                vectors=[{vname: e} for e in embs],
+                payload=payloads,
+                ids=[i for _, i in todo],
+                batch_size=len(todo),
+                wait=True,
+            )
+            added += len(todo)
+            tokens_in += sum(lengths)
+            vectors_out += sum(
+                n if cfg is None else pooled_length(n, cfg.pool_factor, cfg.protected_tokens)
+                for n in lengths
+            )
+        rep.advance(len(batch))
+    rep.end()
+    return IndexResult(
+        collection_name, vname, not exists, cfg, added, skipped, tokens_in, vectors_out
+    )
+
+
+
+index_corpus, aindex_corpus = operation(index_corpus_flow, "index_corpus", pooling_client=True)
+index_record, aindex_record = operation(index_record_flow, "index_record", pooling_client=False)

@@ -1,0 +1,200 @@
+"""``repool``: copy a collection into a pooled one, in batches, streaming, resumable.
+
+The destination gets the source's vectors config (and sparse vectors, and metadata) plus
+the pooling config; vectors, payloads and ids are copied, and the pooled multivectors
+are pooled on the way by the client's write path. Points already in the destination are
+skipped, so a second call continues an interrupted one. Only one batch of points is held
+at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._flow import Flow, call
+from ..config import METADATA_KEY, PoolingConfig, PoolingMap, coerce_pooling, vector_label
+from ..query import resolve_multivector
+from ..validation import check_int
+from .common import (
+    TOKENS_PAYLOAD_KEY,
+    OperationError,
+    OperationUsageError,
+    ProgressHook,
+    Reporter,
+    config_text,
+    load_collection,
+    operation,
+)
+
+__all__ = ["RepoolResult", "arepool", "repool", "repool_flow"]
+
+
+@dataclass(frozen=True)
+class RepoolResult:
+    """What :func:`repool` did: the destination's pooling, whether it was created, and
+    the points ``copied`` now and ``skipped`` (already there)."""
+
+    source_collection: str
+    dest_collection: str
+    pooling: PoolingMap
+    created: bool
+    copied: int
+    skipped: int
+
+
+def repool_flow(
+    source_collection: str,
+    dest_collection: str,
+    pooling: PoolingConfig | Mapping[str, PoolingConfig | Mapping[str, Any]],
+    *,
+    batch_size: int = 64,
+    progress: ProgressHook | None = None,
+) -> Flow[RepoolResult]:
+    """Copy ``source_collection`` into ``dest_collection``, pooling on the way.
+
+    ``dest_collection`` is created when missing, with the source's vectors config,
+    sparse vectors and metadata, plus ``pooling``; other vectors and payloads are copied
+    unchanged and point ids are kept. When it exists, it must already pool the same
+    vectors with the same ``pool_factor`` and ``method`` (its stored config is used).
+    Resumable: points already in the destination are skipped. The unpooled token count
+    of the (first) pooled vector goes into the payload key ``_tokenpool_tokens`` (for
+    :func:`collection_stats`' reduction), unless the point has it already.
+
+    Args:
+        client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
+        source_collection: the collection to copy (not changed).
+        dest_collection: the pooled collection to create or continue.
+        pooling: a :class:`PoolingConfig` for the source's only multivector (its one
+            pooled multivector, if it is pooled already), or ``{vector_name:
+            PoolingConfig}``.
+        batch_size: points per read and per write (>= 1).
+        progress: a :data:`ProgressHook` (default: messages to the
+            ``qdrant_tokenpool.ops`` logger).
+
+    Returns:
+        A :class:`RepoolResult`.
+
+    Raises:
+        UnknownCollectionError: the source does not exist.
+        OperationUsageError: source and destination are the same, no single multivector
+            to pool, or the destination exists with another pool factor / method.
+        OperationError: the destination exists but does not pool the vector.
+        PoolingConfigError: a bad config, or a vector that is not a multivector.
+    """
+    rep = Reporter("repool", progress)
+    batch_size = check_int("batch_size", batch_size)
+    if source_collection == dest_collection:
+        raise OperationUsageError("the source and destination collections must differ")
+    src = yield from load_collection(source_collection)
+    if isinstance(pooling, PoolingConfig):
+        try:
+            vname = resolve_multivector(src, None, arg="pooling")
+        except ValueError as exc:
+            raise OperationUsageError(
+                f"{exc} (a {{vector_name: PoolingConfig}} map, or the CLI's --vector)"
+            ) from None
+        pmap: PoolingMap = {vname: pooling}
+    else:
+        pmap = coerce_pooling(pooling)
+    src.check(pmap)
+    for vname in pmap:
+        before = src.pooling.get(vname)
+        if before is not None and before.pool_factor > 1:
+            rep.info(
+                f"note: {source_collection!r} is already pooled ({config_text(before)}); "
+                "its vectors are pooled again"
+            )
+
+    created = not (yield call("collection_exists", dest_collection))
+    if not created:
+        dest = yield from load_collection(dest_collection)
+        for vname, cfg in list(pmap.items()):
+            have = dest.pooling.get(vname)
+            if vname not in dest.vectors or have is None:
+                raise OperationError(
+                    f"collection {dest_collection!r} exists but does not pool "
+                    f"{vector_label(vname)}; pick a new destination"
+                )
+            if have.pool_factor != cfg.pool_factor or have.method != cfg.method:
+                raise OperationUsageError(
+                    f"collection {dest_collection!r} exists with {config_text(have)}, "
+                    f"not pool_factor={cfg.pool_factor} method={cfg.method}"
+                )
+            pmap[vname] = have
+        rep.info(f"continuing into existing collection {dest_collection!r}")
+    else:
+        info = yield call("get_collection", source_collection)
+        metadata = dict(src.metadata)
+        metadata.pop(METADATA_KEY, None)
+        yield call(
+            "create_collection",
+            dest_collection,
+            vectors_config=info.config.params.vectors,
+            sparse_vectors_config=info.config.params.sparse_vectors,
+            pooling=pmap,
+            metadata=metadata or None,
+        )
+        rep.info(
+            f"created collection {dest_collection!r} ("
+            + "; ".join(f"{config_text(c)} on {vector_label(n)}" for n, c in pmap.items())
+            + ")"
+        )
+
+    count_vector = next(iter(pmap))
+    total = int((yield call("count", source_collection, exact=True)).count)
+    copied = skipped = 0
+    offset = None
+    rep.start(f"repool {dest_collection}", total, "pt")
+    while True:
+        recs, offset = yield call(
+            "scroll",
+            source_collection,
+            limit=batch_size,
+            offset=offset,
+            with_payload=False,
+            with_vectors=False,
+        )
+        ids = [r.id for r in recs]
+        have_ids: set[str] = set()
+        if ids:
+            present = yield call(
+                "retrieve", dest_collection, ids=ids, with_payload=False, with_vectors=False
+            )
+            have_ids = {str(r.id) for r in present}
+        missing = [i for i in ids if str(i) not in have_ids]
+        skipped += len(ids) - len(missing)
+        if missing:
+            full = yield call(
+                "retrieve", source_collection, ids=missing, with_payload=True, with_vectors=True
+            )
+            out_ids, out_vecs, out_payloads = [], [], []
+            for r in full:
+                vec = r.vector if isinstance(r.vector, dict) else {"": r.vector}
+                payload = dict(r.payload or {})
+                tokens = vec.get(count_vector)
+                if tokens is not None:  # a multivector: one list per token
+                    payload.setdefault(TOKENS_PAYLOAD_KEY, len(tokens))
+                out_ids.append(r.id)
+                # the unnamed default vector travels bare, not as {"": ...}
+                out_vecs.append(vec[""] if list(vec) == [""] else vec)
+                out_payloads.append(payload)
+            yield call(
+                "upload_collection",
+                dest_collection,
+                vectors=out_vecs,
+                payload=out_payloads,
+                ids=out_ids,
+                batch_size=max(1, len(out_ids)),
+                wait=True,
+            )
+            copied += len(out_ids)
+        rep.advance(len(ids))
+        if offset is None:
+            break
+    rep.end()
+    return RepoolResult(source_collection, dest_collection, pmap, created, copied, skipped)
+
+
+repool, arepool = operation(repool_flow, "repool", pooling_client=True)

@@ -1,0 +1,241 @@
+"""``collection_stats``: a collection's footprint (points, stored vectors, bytes, on-disk
+size) and the reduction against its unpooled token count.
+
+Counts by scrolling the stored vectors (a multivector counts its rows; a dense vector one
+per point). Bytes assume the stored datatype (float32: 4 B per number) and leave out index
+and payload overhead, which the on-disk size of an embedded database includes. The
+reduction needs each point's unpooled token count, which :func:`index_corpus` and
+:func:`repool` store in the payload key ``_tokenpool_tokens``; without it it is left out.
+Works with any client (plain Qdrant clients too): it only reads.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._flow import Flow, call
+from ..config import PoolingMap
+from ..validation import check_int
+from .common import (
+    TOKENS_PAYLOAD_KEY,
+    ProgressHook,
+    Reporter,
+    load_collection,
+    local_database_path,
+    operation,
+)
+
+__all__ = [
+    "CollectionStats",
+    "VectorStats",
+    "acollection_stats",
+    "collection_stats",
+    "collection_stats_flow",
+]
+
+BYTES_PER_NUMBER = {"float32": 4, "float16": 2, "uint8": 1}
+
+
+@dataclass
+class VectorStats:
+    """Footprint of one vector name of a collection (``name`` ``""``: the unnamed one).
+
+    Attributes:
+        multivector: a multivector (rows counted) or a dense vector (one per point).
+        dim: numbers per vector; ``datatype``, ``distance``: as configured.
+        stored_vectors: vectors stored over all points (multivector rows).
+        points_with_vector: points that carry this vector.
+        bytes: ``stored_vectors * dim * bytes per number`` (no index overhead).
+        vectors_per_point: ``stored_vectors / points_with_vector``.
+        unpooled_vectors: unpooled token count of the points that record it (multivectors
+            only; ``None`` when no point records it).
+        reduction: ``1 - stored / unpooled`` over those points (``None`` likewise).
+        pooling: the vector's stored pooling config as a dict, ``None`` when unpooled.
+    """
+
+    name: str
+    multivector: bool
+    dim: int
+    datatype: str
+    distance: str
+    stored_vectors: int = 0
+    points_with_vector: int = 0
+    bytes: int = 0
+    vectors_per_point: float = 0.0
+    unpooled_vectors: int | None = None
+    reduction: float | None = None
+    pooling: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (what ``qdrant-tokenpool stats --json`` prints per vector)."""
+        out: dict[str, Any] = {
+            "multivector": self.multivector,
+            "dim": self.dim,
+            "datatype": self.datatype,
+            "distance": self.distance,
+            "stored_vectors": self.stored_vectors,
+            "points_with_vector": self.points_with_vector,
+            "bytes": self.bytes,
+            "vectors_per_point": self.vectors_per_point,
+        }
+        if self.unpooled_vectors is not None:
+            out["unpooled_vectors"] = self.unpooled_vectors
+            out["reduction"] = self.reduction
+        if self.pooling is not None:
+            out["pooling"] = self.pooling
+        return out
+
+
+@dataclass
+class CollectionStats:
+    """Footprint of a collection (see :func:`collection_stats`).
+
+    Attributes:
+        collection: its name.
+        points: number of points (exact count).
+        vectors: :class:`VectorStats` per vector name.
+        pooling: the stored pooling config per vector name.
+        on_disk_bytes, on_disk_path: size and folder of the collection in an embedded
+            (``path=``) database; ``None`` on a server or in memory.
+    """
+
+    collection: str
+    points: int
+    vectors: dict[str, VectorStats]
+    pooling: PoolingMap = field(default_factory=dict)
+    on_disk_bytes: int | None = None
+    on_disk_path: str | None = None
+
+    @property
+    def stored_vectors(self) -> int:
+        """Stored vectors of the collection's multivectors (dense vectors not counted)."""
+        return sum(v.stored_vectors for v in self.vectors.values() if v.multivector)
+
+    @property
+    def total_vector_bytes(self) -> int:
+        """Bytes of all stored vectors, dense ones included."""
+        return sum(v.bytes for v in self.vectors.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (what ``qdrant-tokenpool stats --json`` prints)."""
+        out: dict[str, Any] = {
+            "collection": self.collection,
+            "points": self.points,
+            "vectors": {name: v.to_dict() for name, v in self.vectors.items()},
+            "total_vector_bytes": self.total_vector_bytes,
+            "pooling": {k: c.to_dict() for k, c in self.pooling.items()},
+        }
+        if self.on_disk_bytes is not None:
+            out["on_disk_bytes"] = self.on_disk_bytes
+            out["on_disk_path"] = self.on_disk_path
+        return out
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total
+
+
+def collection_stats_flow(
+    collection_name: str,
+    *,
+    scroll_batch: int = 256,
+    progress: ProgressHook | None = None,
+) -> Flow[CollectionStats]:
+    """Footprint of one collection (see the module docstring).
+
+    Args:
+        client: any Qdrant client (sync for :func:`collection_stats`, async for
+            :func:`acollection_stats`).
+        collection_name: the collection.
+        scroll_batch: points read per request.
+        progress: a :data:`ProgressHook` (default: messages to the
+            ``qdrant_tokenpool.ops`` logger).
+
+    Returns:
+        A :class:`CollectionStats`: ``points``, ``stored_vectors``, per-vector
+        :class:`VectorStats`, the pooling config, the on-disk size (embedded databases).
+
+    Raises:
+        UnknownCollectionError: the collection does not exist.
+    """
+    rep = Reporter("collection_stats", progress)
+    scroll_batch = check_int("scroll_batch", scroll_batch)
+    cp = yield from load_collection(collection_name)
+    points = int((yield call("count", collection_name, exact=True)).count)
+    vectors = {
+        name: VectorStats(name, spec.multivector, spec.size, spec.datatype, spec.distance.value)
+        for name, spec in cp.vectors.items()
+    }
+    multi = [n for n, v in vectors.items() if v.multivector]
+    unpooled = dict.fromkeys(multi, 0)
+    stored_with_count = dict.fromkeys(multi, 0)
+    counted_points = 0
+    offset = None
+    rep.start(f"stats {collection_name}", points, "pt")
+    while True:
+        recs, offset = yield call(
+            "scroll",
+            collection_name,
+            limit=scroll_batch,
+            offset=offset,
+            with_payload=[TOKENS_PAYLOAD_KEY],
+            with_vectors=list(vectors) or False,
+        )
+        for r in recs:
+            vec = r.vector
+            if not isinstance(vec, dict):
+                vec = {"": vec} if vec is not None else {}
+            toks = (r.payload or {}).get(TOKENS_PAYLOAD_KEY)
+            counted = isinstance(toks, int)
+            counted_points += counted
+            n_tokens = toks if isinstance(toks, int) else 0
+            for name, v in vec.items():
+                vs = vectors.get(name)
+                if vs is None or v is None:
+                    continue
+                vs.points_with_vector += 1
+                n = len(v) if vs.multivector else 1
+                vs.stored_vectors += n
+                if counted and name in unpooled:
+                    unpooled[name] += n_tokens
+                    stored_with_count[name] += n
+        rep.advance(len(recs))
+        if offset is None:
+            break
+    rep.end()
+    for name, vs in vectors.items():
+        vs.bytes = vs.stored_vectors * vs.dim * BYTES_PER_NUMBER.get(vs.datatype, 4)
+        vs.vectors_per_point = (
+            vs.stored_vectors / vs.points_with_vector if vs.points_with_vector else 0.0
+        )
+        if name in unpooled and counted_points:
+            vs.unpooled_vectors = unpooled[name]
+            vs.reduction = 1 - stored_with_count[name] / unpooled[name] if unpooled[name] else 0.0
+        if name in cp.pooling:
+            vs.pooling = cp.pooling[name].to_dict()
+    return CollectionStats(collection_name, points, vectors, dict(cp.pooling))
+
+
+def _with_disk_size(client: Any, stats: CollectionStats) -> CollectionStats:
+    """Add the collection's folder size when ``client`` is on an embedded database."""
+    root = local_database_path(client)
+    folder = None if root is None else root / "collection" / stats.collection
+    if folder is not None and folder.is_dir():
+        stats.on_disk_bytes = _dir_size(folder)
+        stats.on_disk_path = str(folder)
+    return stats
+
+
+collection_stats, acollection_stats = operation(
+    collection_stats_flow, "collection_stats", pooling_client=False, finish=_with_disk_size
+)

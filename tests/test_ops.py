@@ -1,0 +1,309 @@
+"""The library operations from Python: index_corpus, repool, collection_stats (sync and
+async twins), on the embedded backend with a deterministic numpy encoder."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient, models
+
+import qdrant_tokenpool as tp
+from qdrant_tokenpool import (
+    AsyncTokenPoolingClient,
+    OperationError,
+    OperationUsageError,
+    PoolingConfig,
+    PoolingConfigError,
+    TokenPoolingClient,
+    UnknownCollectionError,
+    pool_tokens,
+)
+from qdrant_tokenpool.ops import (
+    TOKENS_PAYLOAD_KEY,
+    Document,
+    DocumentError,
+    Progress,
+    index_record,
+    point_id,
+)
+
+DIM = 8
+DOCS = [
+    Document("a", "Alpha", "one two three four five six seven"),
+    Document("b", "", "eight nine ten"),
+    Document("c", "Gamma", "eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen"),
+    Document("d", "Delta", "x"),
+    Document("e", "Eps", "y z w v u t s r q p o n m"),
+]
+
+
+class FakeEncoder:
+    """Token vectors from a seed of the text: ``(words + 2, DIM)`` rows (like [CLS] ... [SEP])."""
+
+    dim = DIM
+    protected_tokens = 1
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def vectors(self, text: str) -> np.ndarray:
+        rng = np.random.default_rng(zlib.crc32(text.encode()))
+        return rng.normal(size=(len(text.split()) + 2, DIM)).astype(np.float32)
+
+    def encode_documents(self, texts, batch_size=32, show_progress=None):
+        self.calls += 1
+        return [self.vectors(t) for t in texts]
+
+    def encode_queries(self, texts, batch_size=32, show_progress=None):
+        return [self.vectors(t) for t in texts]
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def stored(client, name: str, vector: str) -> dict[str, tuple[np.ndarray, dict]]:
+    recs, _ = client.scroll(name, limit=1000, with_payload=True, with_vectors=True)
+    out = {}
+    for r in recs:
+        v = r.vector[vector] if isinstance(r.vector, dict) else r.vector
+        out[str(r.id)] = (np.asarray(v, dtype=np.float32), r.payload)
+    return out
+
+
+@pytest.fixture
+def client():
+    c = TokenPoolingClient(":memory:")
+    yield c
+    c.close()
+
+
+# ------------------------------------------------------------------------ index_corpus
+
+
+def test_index_corpus_writes_pooled_vectors_payloads_and_counts(client):
+    enc = FakeEncoder()
+    events: list[Progress] = []
+    result = tp.index_corpus(
+        client, "docs", DOCS, enc, pool_factor=2, batch_size=2, progress=events.append
+    )
+    assert result.created and result.added == 5 and result.skipped == 0
+    assert result.vector_name == "tokens" and result.pooling == PoolingConfig(2)
+    assert client.get_pooling("docs")["tokens"].pool_factor == 2
+    got = stored(client, "docs", "tokens")
+    assert set(got) == {point_id(d.doc_id) for d in DOCS}
+    n_raw = n_pooled = 0
+    for d in DOCS:
+        raw = enc.vectors(d.content)
+        want = unit(pool_tokens(raw, 2, protected_tokens=1))
+        vec, payload = got[point_id(d.doc_id)]
+        np.testing.assert_allclose(vec, want, atol=1e-5)
+        assert payload == {
+            "doc_id": d.doc_id,
+            "title": d.title,
+            "text": d.text,
+            TOKENS_PAYLOAD_KEY: raw.shape[0],
+        }
+        n_raw += raw.shape[0]
+        n_pooled += want.shape[0]
+    assert (result.token_vectors, result.stored_vectors) == (n_raw, n_pooled)
+    assert result.reduction == pytest.approx(1 - n_pooled / n_raw)
+    assert index_record(client, "docs") == {"vector": "tokens"}
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "info" and "start" in kinds and kinds[-1] == "end"
+    assert sum(e.count for e in events if e.kind == "advance") == len(DOCS)
+    assert next(e for e in events if e.kind == "start").total == len(DOCS)
+
+
+def test_index_corpus_resumes_and_never_loads_the_encoder_when_done(client):
+    first = tp.index_corpus(client, "docs", DOCS[:3], FakeEncoder(), record={"model": "m"})
+    assert first.added == 3
+    loads = []
+
+    def factory():
+        loads.append(1)
+        return FakeEncoder()
+
+    rows = [{"_id": d.doc_id, "title": d.title, "text": d.text} for d in DOCS]
+    second = tp.index_corpus(client, "docs", iter(rows), factory, batch_size=2)
+    assert (second.added, second.skipped, second.created) == (2, 3, False)
+    assert len(loads) == 1
+    third = tp.index_corpus(client, "docs", iter(rows), factory)
+    assert (third.added, third.skipped) == (0, 5) and len(loads) == 1  # not loaded again
+    assert client.count("docs").count == 5
+    assert index_record(client, "docs") == {"vector": "tokens", "model": "m"}
+    assert index_record(client, "missing") == {}
+
+
+def test_index_corpus_refuses_mismatches_and_bad_documents(client):
+    tp.index_corpus(client, "docs", DOCS[:1], FakeEncoder(), pool_factor=2)
+    with pytest.raises(OperationUsageError, match="pool_factor=2"):
+        tp.index_corpus(client, "docs", DOCS, FakeEncoder(), pool_factor=4)
+    with pytest.raises(OperationUsageError, match="method=hierarchical"):
+        tp.index_corpus(client, "docs", DOCS, FakeEncoder(), method="kmeans")
+    with pytest.raises(PoolingConfigError, match="bogus"):
+        tp.index_corpus(client, "new", DOCS, FakeEncoder(), method="bogus")
+
+    class Wide(FakeEncoder):
+        dim = DIM + 1
+
+    with pytest.raises(OperationError, match="stores 8-d vectors"):
+        tp.index_corpus(client, "docs", DOCS, Wide())
+    # a list is checked whole before anything is written
+    bad = [*DOCS[1:], {"_id": "z", "title": "", "text": "  "}]
+    with pytest.raises(DocumentError, match="document #4: document 'z' has no title"):
+        tp.index_corpus(client, "docs", bad, FakeEncoder())
+    dup = [DOCS[1], DOCS[2], DOCS[1]]
+    with pytest.raises(DocumentError, match="duplicate document id 'b'"):
+        tp.index_corpus(client, "docs", dup, FakeEncoder())
+    assert client.count("docs").count == 1
+    with pytest.raises(TypeError, match="TokenPoolingClient"):
+        tp.index_corpus(QdrantClient(":memory:"), "docs", DOCS, FakeEncoder())
+
+
+def test_async_index_corpus_matches_the_sync_one(client):
+    tp.index_corpus(client, "docs", DOCS, FakeEncoder())
+    want = stored(client, "docs", "tokens")
+
+    async def run():
+        aclient = AsyncTokenPoolingClient(":memory:")
+        try:
+            first = await tp.aindex_corpus(aclient, "docs", DOCS[:2], FakeEncoder())
+            second = await tp.aindex_corpus(aclient, "docs", DOCS, FakeEncoder())
+            recs, _ = await aclient.scroll("docs", limit=100, with_payload=True, with_vectors=True)
+            stats = await tp.acollection_stats(aclient, "docs")
+            return first, second, recs, stats
+        finally:
+            await aclient.close()
+
+    first, second, recs, stats = asyncio.run(run())
+    assert (first.added, second.added, second.skipped) == (2, 3, 2)
+    assert {str(r.id) for r in recs} == set(want)
+    for r in recs:
+        np.testing.assert_allclose(r.vector["tokens"], want[str(r.id)][0], atol=1e-6)
+    assert stats.stored_vectors == sum(v.shape[0] for v, _ in want.values())
+
+
+# ------------------------------------------------------------------------------ repool
+
+
+def make_plain(client, name: str = "raw", n: int = 9, *, two_multis: bool = False):
+    multi = models.VectorParams(
+        size=DIM,
+        distance=models.Distance.COSINE,
+        multivector_config=models.MultiVectorConfig(
+            comparator=models.MultiVectorComparator.MAX_SIM
+        ),
+    )
+    vc = {"colbert": multi, "dense": models.VectorParams(size=4, distance=models.Distance.DOT)}
+    if two_multis:
+        vc["other"] = multi
+    client.create_collection(name, vectors_config=vc, metadata={"owner": "me"})
+    rng = np.random.default_rng(0)
+    docs = {i: rng.normal(size=(int(rng.integers(2, 12)), DIM)).astype(np.float32) for i in range(1, n + 1)}
+    with client.pooling_disabled():
+        client.upsert(
+            name,
+            [
+                models.PointStruct(
+                    id=i,
+                    vector={"colbert": v.tolist(), "dense": [float(i)] * 4}
+                    | ({"other": v.tolist()} if two_multis else {}),
+                    payload={"n": i},
+                )
+                for i, v in docs.items()
+            ],
+        )
+    return docs
+
+
+def test_repool_copies_pools_and_resumes(client):
+    docs = make_plain(client)
+    result = tp.repool(client, "raw", "pooled", PoolingConfig(2), batch_size=4)
+    assert (result.created, result.copied, result.skipped) == (True, 9, 0)
+    assert result.pooling == {"colbert": PoolingConfig(2)}
+    info = client.get_collection("pooled")
+    assert info.config.metadata["owner"] == "me"
+
+    def check():
+        got = stored(client, "pooled", "colbert")
+        assert len(got) == 9
+        for pid, (vec, payload) in got.items():
+            raw = docs[int(pid)]
+            np.testing.assert_allclose(vec, unit(pool_tokens(raw, 2)), atol=1e-5)
+            assert payload == {"n": int(pid), TOKENS_PAYLOAD_KEY: raw.shape[0]}
+
+    check()
+    client.delete("pooled", points_selector=models.PointIdsList(points=[2, 5]))
+    again = tp.repool(client, "raw", "pooled", {"colbert": PoolingConfig(2)})
+    assert (again.created, again.copied, again.skipped) == (False, 2, 7)
+    check()
+    stats = tp.collection_stats(client, "pooled")
+    assert stats.vectors["colbert"].reduction > 0 and stats.vectors["dense"].stored_vectors == 9
+
+
+def test_repool_errors(client):
+    make_plain(client, "two", 3, two_multis=True)
+    make_plain(client, "raw", 3)
+    with pytest.raises(OperationUsageError, match="several multivectors"):
+        tp.repool(client, "two", "out", PoolingConfig(2))
+    tp.repool(client, "two", "out", {"other": PoolingConfig(2)})
+    assert client.get_pooling("out") == {"other": PoolingConfig(2)}
+    with pytest.raises(OperationUsageError, match="must differ"):
+        tp.repool(client, "raw", "raw", PoolingConfig(2))
+    with pytest.raises(UnknownCollectionError, match=r"collection 'nope' does not exist \(collections: .*raw"):
+        tp.repool(client, "nope", "x", PoolingConfig(2))
+    with pytest.raises(PoolingConfigError, match="not a multivector"):
+        tp.repool(client, "raw", "x", {"dense": PoolingConfig(2)})
+    tp.repool(client, "raw", "p2", PoolingConfig(2))
+    with pytest.raises(OperationUsageError, match="exists with pool_factor=2"):
+        tp.repool(client, "raw", "p2", PoolingConfig(4))
+    with pytest.raises(OperationError, match="does not pool 'colbert'"):
+        tp.repool(client, "raw", "two", PoolingConfig(2))
+    assert not client.collection_exists("x")
+
+
+# -------------------------------------------------------------------- collection_stats
+
+
+def test_collection_stats_counts_with_any_client(tmp_path):
+    path = str(tmp_path / "db")
+    c = TokenPoolingClient(path=path)
+    try:
+        tp.index_corpus(c, "docs", DOCS, FakeEncoder(), pool_factor=2)
+        s = tp.collection_stats(c, "docs")
+        with pytest.raises(UnknownCollectionError):
+            tp.collection_stats(c, "nope")
+    finally:
+        c.close()
+    enc = FakeEncoder()
+    raw = [enc.vectors(d.content).shape[0] for d in DOCS]
+    pooled = [1 + max(1, (n - 1) // 2) for n in raw]
+    assert s.points == 5 and s.stored_vectors == sum(pooled)
+    v = s.vectors["tokens"]
+    assert (v.dim, v.datatype, v.distance, v.multivector) == (DIM, "float32", "Cosine", True)
+    assert v.bytes == sum(pooled) * DIM * 4 and v.points_with_vector == 5
+    assert v.unpooled_vectors == sum(raw)
+    assert v.reduction == pytest.approx(1 - sum(pooled) / sum(raw))
+    assert s.pooling == {"tokens": PoolingConfig(2)} and s.on_disk_bytes > 0
+    d = s.to_dict()
+    assert d["vectors"]["tokens"]["pooling"] == {
+        "pool_factor": 2,
+        "method": "hierarchical",
+        "protected_tokens": 1,
+    }
+    assert d["total_vector_bytes"] == v.bytes and d["on_disk_path"].endswith("docs")
+    plain = QdrantClient(path=path)  # a plain client reads the same footprint
+    try:
+        again = tp.collection_stats(plain, "docs")
+    finally:
+        plain.close()
+    assert again.to_dict() == d
+
+
+def test_the_package_exports_the_operations():
+    for name in ("index_corpus", "repool", "collection_stats", "aindex_corpus", "arepool"):
+        assert name in tp.__all__ and callable(getattr(tp, name))

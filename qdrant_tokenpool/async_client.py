@@ -12,7 +12,7 @@ from typing import Any
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
 
-from . import store, write_path
+from . import _backend, store, write_path
 from ._flow import Flow, T, run_async, run_blocking
 from .config import PoolingConfig, PoolingMap
 from .query import QueryResponse
@@ -27,12 +27,14 @@ __all__ = ["AsyncTokenPoolingClient"]
 class AsyncTokenPoolingClient(AsyncQdrantClient):
     """Drop-in ``AsyncQdrantClient`` that pools document multivectors on write.
 
-    Same behaviour and methods as :class:`~qdrant_tokenpool.TokenPoolingClient`, awaited.
+    Same behaviour and methods as :class:`~qdrant_tokenpool.TokenPoolingClient`, awaited;
+    the same thread safety (an in-process engine's calls run under one lock per client).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pooling_state = store.PoolingState()
+        _backend.serialise_in_process(self)
 
     async def _run(self, flow: Flow[T]) -> T:
         return await run_async(flow, super())
@@ -175,7 +177,7 @@ class AsyncTokenPoolingClient(AsyncQdrantClient):
     _blocking_client: QdrantClient | None = None  # sync twin for sync methods on a server
     @property
     def _remote(self) -> bool:
-        return not isinstance(self._client, AsyncQdrantLocal)
+        return not isinstance(_backend.backend(self), AsyncQdrantLocal)
 
     @contextmanager
     def pooling_disabled(self) -> Iterator[None]:

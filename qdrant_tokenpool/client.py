@@ -14,7 +14,7 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 from qdrant_client.local.qdrant_local import QdrantLocal
 
-from . import store, write_path
+from . import _backend, store, write_path
 from ._flow import Flow, T, run_sync
 from .config import PoolingConfig, PoolingMap
 from .query import QueryResponse
@@ -38,11 +38,17 @@ class TokenPoolingClient(QdrantClient):
     The config is cached per client for :attr:`pooling_cache_ttl` seconds (default 60);
     changes made through this client are seen at once, another process's change after the
     TTL or at once after :meth:`refresh_pooling`.
+
+    Thread safety: one client may be shared by many threads. On an in-process engine
+    (local mode ``":memory:"`` / ``path=``) every call into the engine runs under one lock
+    of this client, reads included (see :mod:`qdrant_tokenpool._backend`); remote clients
+    are unaffected.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pooling_state = store.PoolingState()
+        _backend.serialise_in_process(self)
 
     # -- plumbing ---------------------------------------------------------------------
     def _run(self, flow: Flow[T]) -> T:
@@ -229,7 +235,7 @@ class TokenPoolingClient(QdrantClient):
     # -- write path: pooled before the parent writes (see qdrant_tokenpool.write_path) -----
     @property
     def _remote(self) -> bool:
-        return not isinstance(self._client, QdrantLocal)
+        return not isinstance(_backend.backend(self), QdrantLocal)
 
     @contextmanager
     def pooling_disabled(self) -> Iterator[None]:

@@ -1,0 +1,161 @@
+"""The one seam to a client's backend: where its calls land, and in-process engines serialised.
+
+``QdrantClient`` and ``AsyncQdrantClient`` hand every call to a backend held in the
+private attribute ``_client`` (a ``QdrantBase`` / ``AsyncQdrantBase``: ``QdrantRemote`` for
+a server, ``QdrantLocal`` / ``AsyncQdrantLocal`` for qdrant-client's local mode). This
+module is the only place in the package that reads or replaces that attribute, so a change
+of it upstream is fixed here once.
+
+Why a proxy: an engine that runs inside this process is shared by every thread that uses
+the client, and qdrant-client's local mode is not thread-safe (8 threads writing through
+one client lost half of the points, broke ``count()`` and, on ``path=``, SQLite's
+transactions). :func:`install_backend` therefore wraps every in-process backend in a
+:class:`SerialisedBackend`: one re-entrant lock per client around every backend call,
+reads included. Calls into the engine of one client then run one at a time; everything
+before the backend call (validation, pooling, building models) still runs in parallel.
+Remote backends are not wrapped: a server handles concurrent requests itself.
+
+Guarantee: a :class:`~qdrant_tokenpool.TokenPoolingClient` (or its async twin) on an
+in-process engine may be shared by any number of threads; every call sees the engine
+between two whole calls of the others, so writes are not lost and reads are consistent.
+Two *clients* opened on the same in-process data are not coordinated (local mode refuses
+a second client on the same ``path=`` anyway).
+
+Another in-process engine (e.g. Qdrant Edge) plugs in through the same door::
+
+    client = TokenPoolingClient(":memory:")          # any construction
+    install_backend(client, EdgeBackend(...), in_process=True)
+
+and is then serialised in the same way. :func:`backend` returns the engine itself (the
+proxy removed), e.g. to ask ``isinstance(backend(client), QdrantLocal)``.
+
+Async backends: the proxy holds the lock while a backend coroutine runs. qdrant-client's
+``AsyncQdrantLocal`` never suspends inside a call, so calls from several threads (each
+with its own event loop) and from several tasks of one loop are serialised. An async
+in-process backend that suspends inside a call must do its own locking.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from typing import Any
+
+__all__ = [
+    "BACKEND_ATTR",
+    "SerialisedBackend",
+    "backend",
+    "install_backend",
+    "is_in_process",
+    "is_serialised",
+    "serialise_in_process",
+]
+
+BACKEND_ATTR = "_client"
+"""The attribute of ``QdrantClient`` / ``AsyncQdrantClient`` that holds the backend."""
+
+
+def _local_mode_types() -> tuple[type, ...]:
+    from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
+    from qdrant_client.local.qdrant_local import QdrantLocal
+
+    return (QdrantLocal, AsyncQdrantLocal)
+
+
+class SerialisedBackend:
+    """A backend whose calls run one at a time, under one ``threading.RLock``.
+
+    Every method of the wrapped backend is called with the lock held (for a coroutine
+    method: while the coroutine runs); other attributes are read and written through.
+    The lock is re-entrant, so a backend method that calls the client again in the same
+    thread does not deadlock.
+    """
+
+    __slots__ = ("_inner", "_lock")
+
+    def __init__(self, inner: Any) -> None:
+        if isinstance(inner, SerialisedBackend):
+            inner = inner._inner
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "_lock", threading.RLock())
+
+    @property
+    def inner(self) -> Any:
+        """The wrapped backend."""
+        return self._inner
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every backend call holds (hold it to run several calls as one)."""
+        return self._lock
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if not callable(value) or name.startswith("__"):
+            return value
+        return self._wrap(value)
+
+    def _wrap(self, method: Any) -> Any:
+        lock = self._lock
+        if inspect.iscoroutinefunction(method):
+
+            @functools.wraps(method)
+            async def locked_async(*args: Any, **kwargs: Any) -> Any:
+                with lock:
+                    return await method(*args, **kwargs)
+
+            return locked_async
+
+        @functools.wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return locked
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inner, name, value)
+
+    def __repr__(self) -> str:
+        return f"SerialisedBackend({self._inner!r})"
+
+
+def backend(client: Any) -> Any:
+    """The engine behind ``client`` (a ``QdrantBase``), without a :class:`SerialisedBackend`."""
+    inner = getattr(client, BACKEND_ATTR)
+    return inner.inner if isinstance(inner, SerialisedBackend) else inner
+
+
+def is_serialised(client: Any) -> bool:
+    """Whether ``client``'s backend calls are serialised by :class:`SerialisedBackend`."""
+    return isinstance(getattr(client, BACKEND_ATTR, None), SerialisedBackend)
+
+
+def is_in_process(client: Any) -> bool:
+    """Whether ``client``'s engine runs in this process (local mode, or one installed with
+    ``in_process=True``), as opposed to a server reached over the network."""
+    return is_serialised(client) or isinstance(backend(client), _local_mode_types())
+
+
+def install_backend(client: Any, engine: Any, *, in_process: bool) -> None:
+    """Make ``engine`` (a ``QdrantBase`` / ``AsyncQdrantBase``) the backend of ``client``.
+
+    ``in_process=True`` wraps it in a :class:`SerialisedBackend` (use it for every engine
+    that runs inside this process and is not itself safe for concurrent calls). The
+    previous backend is not closed: close it first if it holds resources.
+    """
+    if isinstance(engine, SerialisedBackend):
+        engine = engine.inner
+    setattr(client, BACKEND_ATTR, SerialisedBackend(engine) if in_process else engine)
+
+
+def serialise_in_process(client: Any) -> None:
+    """Wrap ``client``'s backend in a :class:`SerialisedBackend` when it is qdrant-client's
+    local mode (``":memory:"`` / ``path=``); remote backends are left as they are.
+    Idempotent. The clients of this package call it on construction."""
+    engine = getattr(client, BACKEND_ATTR, None)
+    if engine is None or isinstance(engine, SerialisedBackend):
+        return
+    if isinstance(engine, _local_mode_types()):
+        install_backend(client, engine, in_process=True)

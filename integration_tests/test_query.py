@@ -230,6 +230,20 @@ def test_client_rescoring_equals_server_scores(client, collection_name, shape):
         np.testing.assert_allclose(result(local)[1], result(server)[1], atol=1e-4)
 
 
+@pytest.mark.parametrize("scale", [1e20, 1e-25])
+def test_client_rescoring_of_a_huge_or_tiny_query(client, collection_name, scale):
+    """A Cosine query scaled by 1e20 (squares overflow float32) or 1e-25 (they underflow)
+    scores as the unscaled query: not 0.0 for every document."""
+    make(client, collection_name, False, True)
+    q = query_tokens(seed=4)
+    server = result(client.query_late_interaction(collection_name, q, limit=6))
+    local = result(
+        client.query_late_interaction(collection_name, q * np.float32(scale), limit=6, rescore="client")
+    )
+    assert local[0] == server[0]
+    np.testing.assert_allclose(local[1], server[1], atol=1e-4)
+
+
 def test_client_rescoring_on_a_dot_collection(client, collection_name):
     make(client, collection_name, distance=models.Distance.DOT)
     q = query_tokens() * 3  # not normalised: Dot uses raw vectors

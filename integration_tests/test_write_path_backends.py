@@ -547,3 +547,47 @@ def test_pooled_points_survive_a_reopen(reopen, collection_name):
         assert isinstance(rec.vector["colbert"], list)
     finally:
         second.close()
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e30])
+def test_extreme_finite_values_are_stored_as_unit_rows(client, collection_name, scale):
+    """Token vectors scaled by 1e-30 (squares underflow in float32) or 1e30 (squares
+    overflow) are stored as the unit rows of the unscaled vectors:
+    pooled, kept-original and summary; no NaN or zero row, and queries score them."""
+    cfg = PoolingConfig(pool_factor=2, summary_vector="summary", keep_original_vector="full")
+    mv = vectors_config()["colbert"]
+    client.create_collection(collection_name, {"colbert": mv}, pooling={"colbert": cfg})
+    docs = make_docs(4, seed=5)
+    # powers of two keep the scaled tokens' directions exact: only the magnitude is odd
+    factor = np.float32(2.0 ** np.round(np.log2(scale)))
+    client.upsert(
+        collection_name,
+        [models.PointStruct(id=d["id"], vector={"colbert": d["colbert"] * factor}) for d in docs],
+    )
+    recs = asyncio.run(read_all(client, collection_name, [d["id"] for d in docs]))
+    for d in docs:
+        v = recs[d["id"]].vector
+        for name in ("colbert", "full", "summary"):
+            assert np.isfinite(np.asarray(v[name], dtype=np.float32)).all(), name
+        np.testing.assert_allclose(
+            np.asarray(v["colbert"]), unit_rows(pool_tokens(d["colbert"], 2)), atol=1e-5
+        )
+        np.testing.assert_allclose(np.asarray(v["full"]), unit_rows(d["colbert"]), atol=1e-6)
+        mean = unit_rows(d["colbert"]).mean(axis=0)
+        np.testing.assert_allclose(np.asarray(v["summary"]), mean / np.linalg.norm(mean), atol=1e-6)
+    hits = client.query_late_interaction(collection_name, docs[0]["colbert"], limit=4).points
+    assert len(hits) == 4 and hits[0].id == docs[0]["id"]
+    assert all(np.isfinite(h.score) for h in hits)
+
+
+def test_values_outside_float32_are_refused_by_name(client, collection_name):
+    asyncio.run(create(client, collection_name))
+    big = make_docs(1)[0]["colbert"].astype(np.float64)
+    big[2, 3] = 1e39
+    with pytest.raises(InvalidMultivectorError, match=r"point 7, vector 'colbert': value 1e\+39 at row 2, column 3 is outside the float32 range"):
+        client.upsert(collection_name, [models.PointStruct.model_construct(id=7, vector={"colbert": big})])
+    tiny = make_docs(1)[0]["colbert"].astype(np.float64)
+    tiny[1] = 1e-50
+    with pytest.raises(InvalidMultivectorError, match="point 8, vector 'colbert': row 1 underflows to a zero vector"):
+        client.upsert(collection_name, [models.PointStruct.model_construct(id=8, vector={"colbert": tiny})])
+    assert client.count(collection_name).count == 0

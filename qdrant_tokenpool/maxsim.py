@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .pooling.common import normalise
 from .validation import InvalidMultivectorError, as_multivector, to_numpy
 
 __all__ = ["PackedDocs", "maxsim", "maxsim_batch", "normalize_rows"]
@@ -52,9 +53,10 @@ def _is_torch(x: Any) -> bool:
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
-    """Rows of a float32 ``(n, d)`` array scaled to unit L2 norm (zero rows stay zero)."""
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.where(norms == 0, 1, norms)).astype(np.float32, copy=False)
+    """Rows of a float32 ``(n, d)`` array scaled to unit L2 norm (zero rows stay zero, as
+    on a Cosine collection); :func:`qdrant_tokenpool.pooling.common.normalise`, so rows
+    of tiny or huge values (``1e-30``, ``1e30``) come out as unit vectors too."""
+    return normalise(x, zero="keep")
 
 
 def _resolve_device(device: str | None, *inputs: Any) -> str | None:

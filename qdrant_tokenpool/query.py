@@ -47,7 +47,8 @@ from qdrant_client.http.models import QueryResponse
 from . import store
 from ._flow import Flow, call
 from .config import vector_label
-from .maxsim import maxsim, normalize_rows
+from .maxsim import maxsim
+from .pooling.common import normalise
 from .store import CollectionPooling
 from .validation import InvalidMultivectorError, as_multivector
 
@@ -246,7 +247,7 @@ def check_query(query: Any, funnel: Funnel) -> np.ndarray:
 def summary_query(q: np.ndarray) -> np.ndarray:
     """The dense query of the summary stage: the normalised mean of the normalised
     query token vectors, float32 ``(d,)``."""
-    mean = normalize_rows(q).mean(axis=0)
+    mean = normalise(q).mean(axis=0)
     norm = float(np.linalg.norm(mean))
     return (mean / norm if norm > 0 else mean).astype(np.float32)
 

@@ -117,6 +117,25 @@ def _check_values(arr: np.ndarray, *, allow_zero: bool) -> None:
             raise InvalidMultivectorError("zero vector (it has no direction)")
 
 
+def _check_float32_range(source: np.ndarray, arr: np.ndarray) -> None:
+    """Name a finite value of ``source`` that its float32 copy ``arr`` lost (overflowed to
+    inf, or a non-zero row that underflowed to zero): Qdrant stores float32."""
+    lost = np.isinf(arr) & np.isfinite(source)
+    if lost.any():
+        r, c = (int(v) for v in np.argwhere(lost)[0])
+        raise InvalidMultivectorError(
+            f"value {float(source[r, c])!r} at row {r}, column {c} is outside the float32 range "
+            "(Qdrant stores float32; largest magnitude about 3.4e38)"
+        )
+    vanished = ~arr.any(axis=1) & source.any(axis=1)
+    if vanished.any():
+        r = int(np.argmax(vanished))
+        raise InvalidMultivectorError(
+            f"row {r} underflows to a zero vector in float32 (its largest magnitude is "
+            f"{float(np.abs(source[r]).max())!r}; Qdrant stores float32)"
+        )
+
+
 def as_multivector(
     vectors: Any,
     *,
@@ -157,11 +176,18 @@ def as_multivector(
             raise InvalidMultivectorError(
                 f"wrong dimension: vectors have {arr.shape[1]} values, the collection expects {dim}"
             )
+        source = arr
         if arr.dtype != np.float32:
             if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
                 raise InvalidMultivectorError(f"values must be real numbers, got dtype {arr.dtype}")
-            arr = arr.astype(np.float32)
-        _check_values(arr, allow_zero=allow_zero)
+            with np.errstate(over="ignore", under="ignore"):
+                arr = arr.astype(np.float32)
+        try:
+            _check_values(arr, allow_zero=allow_zero)
+        except InvalidMultivectorError:
+            if source is not arr:
+                _check_float32_range(source, arr)
+            raise
         return arr
     except InvalidMultivectorError as exc:
         if point_id is None and vector_name is None:

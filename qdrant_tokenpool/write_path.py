@@ -36,6 +36,7 @@ from . import store
 from ._flow import Flow, call
 from .config import PoolingConfig
 from .pooling import pool_batch
+from .pooling.common import normalise
 from .store import CollectionPooling, PoolingState, UnknownCollectionError
 from .validation import InvalidMultivectorError, as_multivector, to_numpy
 
@@ -174,7 +175,12 @@ class PoolingJob:
                 workers=self.workers,
             )
             for i, p in zip(idx, pooled):
-                self.items[i].pooled = _unit_rows(p) if self.items[i].cosine else p
+                # Cosine collections store unit vectors anyway (Qdrant normalises them on
+                # write); writing them normalised keeps what every backend stores
+                # identical, including local mode after a reopen, which reloads Cosine
+                # multivectors without normalising them. Rows are validated (finite,
+                # non-zero); normalise is robust for tiny and huge values.
+                self.items[i].pooled = normalise(p) if self.items[i].cosine else p
         self.ran = True
 
     # -- outputs: nested lists (what models hold), or arrays for the embedded backend ----
@@ -207,7 +213,7 @@ class PoolingJob:
         name = item.config.keep_original_vector
         spec = self.cp.vectors.get(name) if name else None
         cosine = spec.distance == models.Distance.COSINE if spec else item.cosine
-        return self._out(_unit_rows(item.array) if cosine else item.array)
+        return self._out(normalise(item.array) if cosine else item.array)
 
     def with_extras(self, out: dict[str, Any], i: int, vector_name: str, given: Any) -> None:
         """Put pooled ``i`` under ``vector_name`` in ``out`` and fill the config's extra
@@ -220,24 +226,13 @@ class PoolingJob:
             out[cfg.keep_original_vector] = self.original(i)
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` ``(n, d)`` scaled to unit length, float32.
-
-    Cosine collections store unit vectors anyway (Qdrant normalises them on write); writing
-    them normalised keeps what every backend stores identical, including qdrant-client's
-    local mode after a reopen, which reloads Cosine multivectors without normalising them.
-    """
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32, copy=False)
-
-
 def summary_vector(tokens: np.ndarray) -> np.ndarray:
     """Normalised mean of the L2-normalised rows of ``tokens`` ``(n, d)``; float32 ``(d,)``.
 
     A mean that is the zero vector (opposite tokens cancel out) is returned as the
     normalised first token instead, so the summary always has a direction.
     """
-    x = np.asarray(tokens, dtype=np.float32)
-    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    unit = normalise(tokens)
     mean = unit.mean(axis=0)
     norm = float(np.linalg.norm(mean))
     if not np.isfinite(norm) or norm < 1e-12:

@@ -207,3 +207,22 @@ def test_bad_documents():
         maxsim(q, np.ones((4, 4)), offsets=[0, 3])
     with pytest.raises(ValueError, match="ids"):
         PackedDocs([np.ones((2, 4))], ids=["a", "b"])
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e-25, 1e30])
+def test_normalize_true_is_scale_free_for_huge_and_tiny_values(rng, scale):
+    """Squares of 1e20 overflow float32 and of 1e-25 underflow: the Cosine scores must not
+    collapse to 0.0 (or NaN) for every document."""
+    docs = ragged(rng, 30, 8)
+    q = rng.standard_normal((4, 8)).astype(np.float32)
+    want = maxsim(q, docs, normalize=True)
+    s = np.float32(scale)
+    np.testing.assert_allclose(maxsim(q * s, docs, normalize=True), want, atol=1e-5)
+    np.testing.assert_allclose(maxsim(q, [d * s for d in docs], normalize=True), want, atol=1e-5)
+    packed = PackedDocs([d * s for d in docs], normalize=True)
+    np.testing.assert_allclose(packed.scores(q * s), want, atol=1e-5)
+
+
+def test_normalize_rows_keeps_zero_rows_zero():
+    x = np.array([[0.0, 0.0], [3e30, 4e30], [3e-30, -4e-30]], dtype=np.float32)
+    np.testing.assert_allclose(normalize_rows(x), [[0, 0], [0.6, 0.8], [0.6, -0.8]], atol=1e-7)

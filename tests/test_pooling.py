@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from qdrant_tokenpool.pooling import cluster_count, pool_batch, pool_tokens
+from qdrant_tokenpool.pooling import cluster_count, kernels, pool_batch, pool_tokens
 from qdrant_tokenpool.pooling.common import cluster_means, normalise
 from qdrant_tokenpool.pooling.hierarchical import (
     condensed_distances,
@@ -483,3 +483,54 @@ def test_pool_batch_runs_compiled_hierarchical_on_threads_and_the_rest_on_proces
     )
     batch.shutdown_pool()
     assert batch._threads is None and batch._executor is None
+
+
+# -- the one row normalisation (pooling, write path, maxsim, client rescoring) -------------------
+@pytest.mark.parametrize("scale", [1e-42, 1e-38, 1e-30, 1e-20, 1.0, 1e19, 1e30, 3e38])
+def test_normalise_gives_unit_rows_for_any_finite_scale(scale):
+    x = doc(12, seed=3)
+    x /= np.abs(x).max()  # |values| <= 1, so x * 3e38 stays finite
+    scaled = (x.astype(np.float64) * scale).astype(np.float32)
+    out = normalise(scaled)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    np.testing.assert_allclose(np.linalg.norm(out.astype(np.float64), axis=1), 1.0, atol=1e-6)
+    if scale >= 1e-30:  # subnormal inputs keep only a few bits of their direction
+        np.testing.assert_allclose(out, normalise(x), atol=1e-6)
+
+
+def test_normalise_mixed_rows_keep_the_fast_path_bytes():
+    """A normal row gives the same bytes whether or not an extreme row is next to it."""
+    x = doc(5, seed=4)
+    mixed = x.copy()
+    mixed[2] *= np.float32(1e-30)
+    a, b = normalise(x), normalise(mixed)
+    assert a[[0, 1, 3, 4]].tobytes() == b[[0, 1, 3, 4]].tobytes()
+    np.testing.assert_allclose(b[2], a[2], atol=1e-6)
+
+
+def test_normalise_zero_rows_raise_keep_or_fall_back():
+    x = doc(4, seed=5)
+    x[2] = 0.0
+    with pytest.raises(ValueError, match="row 2 is a zero vector"):
+        normalise(x)
+    kept = normalise(x, zero="keep")
+    assert not kept[2].any() and np.isfinite(kept).all()
+    fallback = normalise(doc(4, seed=6))
+    np.testing.assert_allclose(normalise(x, fallback=fallback)[2], fallback[2], atol=1e-7)
+    x[1, 3] = np.nan
+    with pytest.raises(ValueError, match="row 1 holds a non-finite value"):
+        normalise(x, zero="keep")
+
+
+def test_pooling_tiny_and_huge_documents_gives_unit_rows():
+    x = doc(20, seed=7)
+    for method in ("hierarchical", "kmeans", "sequential"):
+        want = pool_tokens(x, 2, method=method, protected_tokens=0)
+        for scale in (1e-30, 1e30):
+            s = np.float32(2.0 ** np.round(np.log2(scale)))  # exact scaling: same partitions
+            got = pool_tokens(x * s, 2, method=method, protected_tokens=0)
+            assert np.isfinite(got).all()
+            np.testing.assert_allclose(got, want, atol=1e-6)
+        with kernels.fallback_only():
+            got = pool_tokens(x * np.float32(2.0**-100), 2, method=method, protected_tokens=0)
+            np.testing.assert_allclose(got, want, atol=1e-6)

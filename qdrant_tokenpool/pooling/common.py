@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from . import kernels
@@ -16,25 +18,65 @@ __all__ = [
 ]
 
 
-def normalise(x: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
+_TINY = np.float32(np.finfo(np.float32).tiny)
+
+
+def normalise(
+    x: np.ndarray,
+    fallback: np.ndarray | None = None,
+    *,
+    zero: Literal["raise", "keep"] = "raise",
+) -> np.ndarray:
     """Rows of ``x`` (``(n, d)``) scaled to unit L2 norm, as a new float32 array.
 
-    Rows must be finite. Rows whose squared norm under- or overflows in float32 (values
-    around ``1e-20`` or ``1e19``) are first scaled by their largest absolute value, so they
-    still come out as unit vectors. An all-zero row is replaced by the same row of
-    ``fallback`` (``(n, d)``, unit rows) when one is given; without one it must not occur.
+    The one row normalisation of the package (pooling, the write path's unit rows and
+    summary vector, ``maxsim(normalize=True)``, client rescoring): robust for every finite
+    float32 row. Rows whose squared norm is a normal float32 are divided by it directly;
+    the others (values below about ``1e-19`` or above ``1e19``, whose squares under- or
+    overflow) get their norm in float64, where no finite float32 row under- or overflows,
+    so they come out as unit vectors too. The result never holds NaN or inf.
+
+    Args:
+        x: ``(n, d)`` rows (any real dtype; converted to float32).
+        fallback: ``(n, d)`` non-zero rows; an all-zero row of ``x`` is replaced by (the
+            normalised) same row of ``fallback``.
+        zero: an all-zero row with no ``fallback``: ``"raise"`` a ``ValueError`` naming
+            the row, or ``"keep"`` it zero (what Qdrant does with a zero vector on a Cosine
+            collection).
+
+    Raises:
+        ValueError: a row holds NaN/inf, or an all-zero row with ``zero="raise"``.
     """
     x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"normalise expects an (n, d) array, got shape {x.shape}")
     sq = np.einsum("ij,ij->i", x, x)
-    if not (np.isfinite(sq).all() and sq.all()):
-        zero = ~x.any(axis=1)
-        if zero.any() and fallback is not None:
-            x = x.copy()
-            x[zero] = fallback[zero]
-        x = x / np.abs(x).max(axis=1, keepdims=True)
-        sq = np.einsum("ij,ij->i", x, x)
+    ok = (sq >= _TINY) & (sq < np.inf)  # False for NaN, zero, subnormal and overflowed sums
+    if ok.all():
+        np.sqrt(sq, out=sq)
+        return np.divide(x, sq[:, None], dtype=np.float32)
+    bad = np.flatnonzero(~ok)
+    rows = x[bad].astype(np.float64)
+    sq64 = np.einsum("ij,ij->i", rows, rows)  # finite and > 0 for every finite non-zero row
+    zero_rows = sq64 == 0
+    if fallback is not None and zero_rows.any():
+        rows[zero_rows] = fallback[bad[zero_rows]]
+        sq64 = np.einsum("ij,ij->i", rows, rows)
+        zero_rows = sq64 == 0
+    finite = np.isfinite(sq64)
+    if not finite.all():
+        raise ValueError(f"row {int(bad[np.argmin(finite)])} holds a non-finite value")
+    if zero_rows.any():
+        if zero == "raise":
+            raise ValueError(
+                f"row {int(bad[np.argmax(zero_rows)])} is a zero vector (it has no direction)"
+            )
+        sq64[zero_rows] = 1.0
+    sq[bad] = 1.0
     np.sqrt(sq, out=sq)
-    return np.divide(x, sq[:, None], dtype=np.float32)
+    out = np.divide(x, sq[:, None], dtype=np.float32)
+    out[bad] = rows / np.sqrt(sq64)[:, None]
+    return out
 
 
 def cluster_count(n_tokens: int, pool_factor: int) -> int:

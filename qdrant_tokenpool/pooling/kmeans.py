@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .common import normalise
+
 __all__ = ["DEFAULT_SEED", "MAX_ITER", "kmeans_labels"]
 
 DEFAULT_SEED = 0
@@ -37,12 +39,9 @@ def _centroids(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     """Unit-normalised cluster sums ``(k, d)`` (every cluster non-empty)."""
     onehot = np.zeros((k, x.shape[0]), dtype=np.float32)
     onehot[labels, np.arange(x.shape[0])] = 1.0
-    sums = onehot @ x
-    norms = np.sqrt(np.einsum("ij,ij->i", sums, sums))
     # a cluster whose vectors cancel out gets a zero centre (it then attracts no token
     # and is refilled); never a division by zero
-    sums /= np.maximum(norms, np.float32(1e-30))[:, None]
-    return sums
+    return normalise(onehot @ x, zero="keep")
 
 
 def kmeans_labels(x: np.ndarray, k: int, *, seed: int = DEFAULT_SEED) -> np.ndarray:

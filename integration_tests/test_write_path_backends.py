@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from qdrant_tokenpool import InvalidMultivectorError, PoolingConfig, pool_tokens
+from qdrant_tokenpool import InvalidMultivectorError, PoolingConfig, PoolingConfigError, pool_tokens
 
 DIM = 16
 DENSE = 8
@@ -591,3 +591,48 @@ def test_values_outside_float32_are_refused_by_name(client, collection_name):
     with pytest.raises(InvalidMultivectorError, match="point 8, vector 'colbert': row 1 underflows to a zero vector"):
         client.upsert(collection_name, [models.PointStruct.model_construct(id=8, vector={"colbert": tiny})])
     assert client.count(collection_name).count == 0
+
+
+@pytest.mark.parametrize(
+    "stored, problem",
+    [
+        ({"format": 1}, "'vectors' is missing"),
+        ({"format": 1, "vectors": {}}, "'vectors' is empty"),
+        ({"format": True, "vectors": {"colbert": {"pool_factor": 2}}}, "'format' must be an integer"),
+        ({"format": 1.0, "vectors": {"colbert": {"pool_factor": 2}}}, "'format' must be an integer"),
+        ({"format": 1, "vectors": {"nope": {"pool_factor": 2}}}, "has no vector 'nope'"),
+        ({"format": 1, "vectors": {"plain_mv": {"pool_factor": 2, "summary_vector": "gone"}}}, "summary vector 'gone'"),
+    ],
+)
+def test_partial_or_foreign_config_is_refused_on_read(client, collection_name, stored, problem):
+    """A config another tool wrote, partial or not fitting the collection, stops writes and
+    reads of the config with a PoolingConfigError naming the collection: never 'no pooling'
+    (unpooled writes) nor a bare KeyError later. Replacing or removing it repairs it."""
+    client.create_collection(collection_name, vectors_config(), metadata={"qdrant_tokenpool": stored})
+    docs = make_docs(2)
+    for attempt in (
+        lambda: client.get_pooling(collection_name),
+        lambda: client.upsert(collection_name, [point(d) for d in docs]),
+        lambda: client.upload_points(collection_name, [point(d) for d in docs]),
+        lambda: client.query_late_interaction(collection_name, docs[0]["colbert"], using="colbert"),
+    ):
+        with pytest.raises(PoolingConfigError, match=f"collection '{collection_name}'") as err:
+            attempt()
+        assert problem in str(err.value)
+    assert client.count(collection_name).count == 0
+    client.set_pooling(collection_name, {"colbert": PoolingConfig(pool_factor=2)}, replace=True)
+    asyncio.run(w_upsert_points(client, collection_name, docs))
+    asyncio.run(check_pooled(client, collection_name, docs, 2))
+    client.update_collection(collection_name, metadata={"qdrant_tokenpool": stored})
+    assert client.remove_pooling(collection_name) == {}
+    assert client.get_pooling(collection_name) == {}
+
+
+@pytest.mark.anyio
+async def test_async_partial_config_is_refused_on_read(async_client, collection_name):
+    await async_client.create_collection(
+        collection_name, vectors_config(), metadata={"qdrant_tokenpool": {"format": 1}}
+    )
+    with pytest.raises(PoolingConfigError, match=f"collection '{collection_name}'.*'vectors' is missing"):
+        await async_client.upsert(collection_name, [point(d) for d in make_docs(1)])
+    assert (await async_client.count(collection_name)).count == 0

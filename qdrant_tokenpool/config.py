@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 __all__ = [
+    "FORMAT_READERS",
     "FORMAT_VERSION",
     "METADATA_KEY",
     "METHODS",
@@ -183,7 +184,10 @@ def coerce_pooling(
 
 
 def pooling_to_metadata(pooling: Mapping[str, PoolingConfig]) -> dict[str, Any]:
-    """The collection-metadata entry (``{METADATA_KEY: {...}}``) for a pooling map."""
+    """The collection-metadata entry (``{METADATA_KEY: {...}}``) for a pooling map;
+    ``{METADATA_KEY: None}`` (no config) for an empty one."""
+    if not pooling:
+        return {METADATA_KEY: None}
     return {
         METADATA_KEY: {
             "format": FORMAT_VERSION,
@@ -192,20 +196,61 @@ def pooling_to_metadata(pooling: Mapping[str, PoolingConfig]) -> dict[str, Any]:
     }
 
 
-def pooling_from_metadata(metadata: Mapping[str, Any] | None) -> PoolingMap:
-    """Read the pooling map from a collection's metadata (``{}`` when there is none)."""
+def _read_format_1(entry: Mapping[str, Any]) -> PoolingMap:
+    """Format 1: ``{"format": 1, "vectors": {name: PoolingConfig.to_dict(), ...}}``."""
+    unknown = set(entry) - {"format", "vectors"}
+    if unknown:
+        raise PoolingConfigError(f"unknown key(s) {', '.join(sorted(map(repr, unknown)))}")
+    if "vectors" not in entry:
+        raise PoolingConfigError("'vectors' is missing (no vector is configured)")
+    vectors = entry["vectors"]
+    if not isinstance(vectors, Mapping):
+        raise PoolingConfigError(f"'vectors' must be a mapping, got {type(vectors).__name__}")
+    if not vectors:
+        raise PoolingConfigError("'vectors' is empty (no vector is configured)")
+    return coerce_pooling(vectors)
+
+
+FORMAT_READERS: dict[int, Callable[[Mapping[str, Any]], PoolingMap]] = {1: _read_format_1}
+"""One reader per stored format version: the entry under :data:`METADATA_KEY` (its
+``format`` already checked) to a pooling map, raising :class:`PoolingConfigError` with
+the problem. A new format adds its reader here; older formats keep theirs."""
+
+
+def pooling_from_metadata(
+    metadata: Mapping[str, Any] | None, collection_name: str | None = None
+) -> PoolingMap:
+    """Read the pooling map from a collection's metadata (``{}`` when there is none).
+
+    Refuses, with a :class:`PoolingConfigError` naming ``collection_name`` and the problem,
+    anything that is not a complete config of a known format: an entry that is not a
+    mapping, a ``format`` that is not an integer (``true``, ``1.0``, ``"1"``), a format
+    this version does not read, and what the format's reader refuses (format 1: missing or
+    empty ``vectors``, unknown keys, invalid configs). A partial config is never read as
+    "no pooling".
+    """
     if not metadata or METADATA_KEY not in metadata or metadata[METADATA_KEY] is None:
         return {}
-    entry = metadata[METADATA_KEY]
-    if not isinstance(entry, Mapping):
-        raise PoolingConfigError(f"metadata[{METADATA_KEY!r}] must be a mapping")
-    version = entry.get("format")
-    if version != FORMAT_VERSION:
-        raise PoolingConfigError(
-            f"metadata[{METADATA_KEY!r}] has format {version!r}; this version of "
-            f"qdrant-tokenpool reads format {FORMAT_VERSION} (upgrade the package)"
-        )
-    vectors = entry.get("vectors", {})
-    if not isinstance(vectors, Mapping):
-        raise PoolingConfigError(f"metadata[{METADATA_KEY!r}]['vectors'] must be a mapping")
-    return coerce_pooling(vectors)
+    where = f"metadata[{METADATA_KEY!r}]"
+    if collection_name is not None:
+        where = f"collection {collection_name!r}: {where}"
+    try:
+        entry = metadata[METADATA_KEY]
+        if not isinstance(entry, Mapping):
+            raise PoolingConfigError(f"must be a mapping, got {type(entry).__name__}")
+        version = entry.get("format")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise PoolingConfigError(
+                f"'format' must be an integer format version, got {version!r}"
+            )
+        reader = FORMAT_READERS.get(version)
+        if reader is None:
+            newest = max(FORMAT_READERS)
+            hint = " (upgrade the package)" if version > newest else ""
+            raise PoolingConfigError(
+                f"has format {version}; this version of qdrant-tokenpool reads format(s) "
+                f"{', '.join(map(str, sorted(FORMAT_READERS)))}{hint}"
+            )
+        return reader(entry)
+    except PoolingConfigError as exc:
+        raise PoolingConfigError(f"{where}: {exc}") from None

@@ -19,7 +19,6 @@ from qdrant_client import models
 
 from ._flow import Flow, call
 from .config import (
-    METADATA_KEY,
     PoolingConfig,
     PoolingConfigError,
     PoolingMap,
@@ -92,7 +91,16 @@ class CollectionPooling:
     metadata: dict[str, Any]
 
     @classmethod
-    def from_info(cls, name: str, info: models.CollectionInfo) -> CollectionPooling:
+    def from_info(
+        cls, name: str, info: models.CollectionInfo, *, read_config: bool = True
+    ) -> CollectionPooling:
+        """The collection's vectors and its stored pooling config, checked against them.
+
+        Raises :class:`PoolingConfigError` naming the collection when the stored config is
+        partial, of an unknown format, or names vectors the collection lacks (or of the
+        wrong kind). ``read_config=False`` skips the config (``pooling`` is ``{}``): for
+        writers that replace it whole, so that a broken config can be overwritten.
+        """
         vc = info.config.params.vectors
         if vc is None:
             vectors: dict[str, VectorSpec] = {}
@@ -101,7 +109,17 @@ class CollectionPooling:
         else:
             vectors = {k: VectorSpec.from_params(v) for k, v in vc.items()}
         metadata = dict(getattr(info.config, "metadata", None) or {})
-        return cls(name, pooling_from_metadata(metadata), vectors, metadata)
+        if not read_config:
+            return cls(name, {}, vectors, metadata)
+        cp = cls(name, pooling_from_metadata(metadata, name), vectors, metadata)
+        try:
+            cp.check(cp.pooling)
+        except PoolingConfigError as exc:
+            raise PoolingConfigError(
+                f"the pooling config stored in collection {name!r} does not fit it: {exc} "
+                "(replace it with set_pooling(..., replace=True) or remove_pooling())"
+            ) from None
+        return cp
 
     def check(self, pooling: PoolingMap) -> None:
         """Refuse configs for vectors that are missing, not multivectors, or mistyped extras."""
@@ -166,9 +184,18 @@ def _is_not_found(exc: Exception) -> bool:
     return "not found" in text or "doesn't exist" in text or "does not exist" in text
 
 
-def load(state: PoolingState, collection_name: str, *, refresh: bool = False) -> Flow[CollectionPooling]:
-    """The collection's vectors and pooling config, from the cache or from Qdrant."""
-    if not refresh:
+def load(
+    state: PoolingState,
+    collection_name: str,
+    *,
+    refresh: bool = False,
+    read_config: bool = True,
+) -> Flow[CollectionPooling]:
+    """The collection's vectors and pooling config, from the cache or from Qdrant.
+
+    ``read_config=False``: the vectors only, read now and not cached (see
+    :meth:`CollectionPooling.from_info`)."""
+    if not refresh and read_config:
         cached = state.get(collection_name)
         if cached is not None:
             return cached
@@ -178,8 +205,9 @@ def load(state: PoolingState, collection_name: str, *, refresh: bool = False) ->
         if _is_not_found(exc):
             raise UnknownCollectionError(collection_name) from exc
         raise
-    cp = CollectionPooling.from_info(collection_name, info)
-    state.put(cp)
+    cp = CollectionPooling.from_info(collection_name, info, read_config=read_config)
+    if read_config:
+        state.put(cp)
     return cp
 
 
@@ -192,7 +220,7 @@ def set_pooling(
 ) -> Flow[PoolingMap]:
     """Store ``pooling`` (merged into the existing config unless ``replace``)."""
     new = coerce_pooling(pooling)
-    cp = yield from load(state, collection_name, refresh=True)
+    cp = yield from load(state, collection_name, refresh=True, read_config=not replace)
     merged = dict(new) if replace else {**cp.pooling, **new}
     merged = coerce_pooling(merged)
     cp.check(merged)
@@ -204,14 +232,14 @@ def set_pooling(
 def remove_pooling(
     state: PoolingState, collection_name: str, vector_names: list[str] | None = None
 ) -> Flow[PoolingMap]:
-    """Remove the config of ``vector_names`` (all when ``None``); returns what is left."""
-    cp = yield from load(state, collection_name, refresh=True)
+    """Remove the config of ``vector_names`` (all when ``None``, which also clears a
+    broken stored config); returns what is left."""
+    cp = yield from load(state, collection_name, refresh=True, read_config=vector_names is not None)
     if vector_names is None:
         left: PoolingMap = {}
     else:
         left = {k: v for k, v in cp.pooling.items() if k not in set(vector_names)}
-    metadata = pooling_to_metadata(left) if left else {METADATA_KEY: None}
-    yield call("update_collection", collection_name, metadata=metadata)
+    yield call("update_collection", collection_name, metadata=pooling_to_metadata(left))
     state.forget(collection_name)
     return left
 

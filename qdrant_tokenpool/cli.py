@@ -11,6 +11,8 @@ Commands (``qdrant-tokenpool COMMAND --help`` for each):
   ``-c``, the retrieval quality of an indexed collection).
 - ``repool SRC DEST --pool-factor N``: copy a collection into a pooled one, streaming,
   resumable.
+- ``download [NAME]``: the folder of BEIR SciFact, downloaded (verified) into the cache
+  when no folder is given or found.
 
 Every command opens an embedded Qdrant (``--path``, default ``./qdrant_data``) unless
 ``--url`` names a server. Exit codes: 0 success, 1 error (unknown collection, missing data,
@@ -1115,6 +1117,59 @@ def demo(
     finally:
         shared, ctx.shared = ctx.shared, None
         shared.close()
+
+
+@app.command()
+@_handle_errors
+def download(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Data set (known: scifact).")
+    ] = "scifact",
+    prefer: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--prefer",
+            metavar="DIR",
+            help="Use DIR instead, with no download, when it holds corpus.jsonl (repeatable).",
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="URL",
+            help="A mirror of the archive: its files are checked against the pinned SHA-256s.",
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            metavar="DIR",
+            help="Cache root (default $QDRANT_TOKENPOOL_CACHE, else ~/.cache/qdrant-tokenpool).",
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Print the folder of a BEIR data set: the first --prefer folder that holds it, else
+    the cached copy, else download it into the cache (progress bar on stderr), check its
+    size and digests, and unpack it. A failed download or a digest mismatch is an error
+    and leaves nothing in the cache.
+    """
+    from .eval.download import DATASETS, resolve_dataset
+
+    archive = DATASETS.get(name)
+    if archive is None:
+        _fail(f"unknown data set {name!r} (known: {', '.join(sorted(DATASETS))})", 2)
+    if source:
+        archive = archive.mirrored(source)
+    folder = resolve_dataset(
+        [p.expanduser() for p in prefer or []],
+        archive,
+        cache_dir=cache_dir,
+        show_progress=False if quiet else None,
+    )
+    typer.echo(str(folder))
 
 
 def main() -> None:

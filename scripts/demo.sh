@@ -3,7 +3,13 @@
 # factor 2) into an embedded Qdrant, and print the footprint, nDCG@10 on the 300 test
 # queries, and a sample search.
 #
-#   bash scripts/demo.sh [SCIFACT_DIR]      (default: ../shared/data/scifact, from the repo)
+#   bash scripts/demo.sh [SCIFACT_DIR]
+#
+# With no SCIFACT_DIR: ../shared/data/scifact beside the repository when it exists, else
+# BEIR SciFact downloaded once from its public address (2.8 MB; size and digests checked,
+# cached in ~/.cache/qdrant-tokenpool/datasets/scifact; `qdrant-tokenpool download --help`).
+# SCIFACT_URL=URL downloads from a mirror instead; DEMO_DATA_ONLY=1 stops after printing
+# the data folder.
 #
 # Uses the active virtualenv, else creates and uses ./.venv. Set SKIP_SETUP=1 to skip the
 # install step. The database goes to ./qdrant_data (collection "scifact"); a second run
@@ -13,13 +19,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DATA="${1:-../shared/data/scifact}"
+DATA="${1:-}"
 DB="${DEMO_DB:-./qdrant_data}"
 COLLECTION="${DEMO_COLLECTION:-scifact}"
 
-if [ ! -f "$DATA/corpus.jsonl" ]; then
+if [ -n "$DATA" ] && [ ! -f "$DATA/corpus.jsonl" ]; then
     echo "error: no BEIR SciFact folder at $DATA (expected corpus.jsonl, queries.jsonl," \
-         "qrels/test.tsv); pass its path: bash scripts/demo.sh PATH" >&2
+         "qrels/test.tsv); pass its path, or none to use or download SciFact" >&2
     exit 1
 fi
 
@@ -28,6 +34,14 @@ fi
 if [ -z "${SKIP_SETUP:-}" ]; then
     echo "== setup (torch==2.13.0, then pip install -e .[all])"
     bash scripts/setup.sh
+fi
+if [ -z "$DATA" ]; then
+    DATA=$(qdrant-tokenpool download scifact --prefer ../shared/data/scifact \
+           ${SCIFACT_URL:+--from "$SCIFACT_URL"})
+fi
+if [ -n "${DEMO_DATA_ONLY:-}" ]; then
+    echo "$DATA"
+    exit 0
 fi
 
 start=$(date +%s)

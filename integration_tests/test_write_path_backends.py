@@ -395,13 +395,6 @@ def test_inference_object_on_pooled_vector_is_refused(client, collection_name):
     assert client.count(collection_name).count == 0
 
 
-def test_too_large_multivector_is_refused(client, collection_name):
-    asyncio.run(create(client, collection_name))
-    huge = np.ones((1_048_576 // DIM, DIM), dtype=np.float32)
-    with pytest.raises(InvalidMultivectorError, match="too large"):
-        client.upsert(collection_name, [models.PointStruct(id=1, vector={"colbert": huge})])
-
-
 def test_pooling_disabled_and_migrate(client, collection_name):
     asyncio.run(create(client, collection_name, pool_factor=2))
     docs = make_docs(6)

@@ -5,12 +5,21 @@ vector) to a :class:`PoolingConfig`. It is stored in the collection's metadata u
 one namespaced key, :data:`METADATA_KEY`, with a format version, so that every
 process (and a plain ``QdrantClient`` reading the metadata) sees the same settings::
 
-    {"qdrant_tokenpool": {"format": 1,
-                          "vectors": {"colbert": {"pool_factor": 2,
+    {"qdrant_tokenpool": {"format": 2,
+                          "vectors": {"colbert": {"pool_factor": 1.5,
                                                   "method": "hierarchical",
-                                                  "protected_tokens": 1}}}}
+                                                  "protected_tokens": 1,
+                                                  "max_vectors": 256}}}}
 
-This module never imports qdrant_client: it converts plain dicts.
+Format history: format 1 held ``pool_factor`` (an integer), ``method``,
+``protected_tokens``, ``summary_vector`` and ``keep_original_vector``; it is still read
+exactly as before (and only those fields). Format 2 (written now) adds fractional pool
+factors, ``protected_tail_tokens``, ``max_vectors``, ``distance_threshold`` and the patch
+grid (``method="grid"``, ``grid_shape``, ``grid_pool``, ``grid_block``). Other versions
+are refused with a clear error, never guessed.
+
+This module never imports qdrant_client: it converts plain dicts. The numeric checks are
+the pooling numerics' own (:class:`~qdrant_tokenpool.pooling.spec.PoolingSpec`).
 """
 
 from __future__ import annotations
@@ -21,11 +30,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from .pooling.spec import GRID_POOLS, METHODS, PoolingSpec
+
 __all__ = [
     "FORMAT_READERS",
     "FORMAT_VERSION",
+    "GRID_POOLS",
     "METADATA_KEY",
     "METHODS",
+    "READABLE_FORMATS",
     "PoolingConfig",
     "PoolingConfigError",
     "pooling_from_metadata",
@@ -36,13 +49,16 @@ __all__ = [
 METADATA_KEY = "qdrant_tokenpool"
 """Top-level key of the collection metadata that holds the pooling config."""
 
-FORMAT_VERSION = 1
-"""Version of the stored format. Readers accept this version and refuse newer ones."""
+FORMAT_VERSION = 2
+"""Version of the stored format that this package writes."""
 
-METHODS: tuple[str, ...] = ("hierarchical", "kmeans", "sequential")
-"""Pooling methods, best first (Clavié, Chaffin and Adams 2024)."""
+FORMAT_1_FIELDS = frozenset(
+    {"pool_factor", "method", "protected_tokens", "summary_vector", "keep_original_vector"}
+)
+"""The fields a format-1 entry may hold (format 1 is read exactly as before)."""
 
-Method = Literal["hierarchical", "kmeans", "sequential"]
+Method = Literal["hierarchical", "kmeans", "sequential", "grid"]
+GridPool = Literal["rows", "columns", "blocks"]
 
 
 def vector_label(name: str) -> str:
@@ -53,12 +69,6 @@ def vector_label(name: str) -> str:
 
 class PoolingConfigError(ValueError):
     """A pooling config (or its stored form) is invalid."""
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise PoolingConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_name(name: str, value: Any) -> str | None:
@@ -73,13 +83,19 @@ def _check_name(name: str, value: Any) -> str | None:
 class PoolingConfig:
     """How to pool one multivector of a collection. Immutable and validated.
 
+    Every budget knob is an upper bound on a document's pooled vectors and the smallest
+    wins (see :mod:`qdrant_tokenpool.pooling.spec`); whatever the knobs, a stored
+    multivector always fits Qdrant's cap of fewer than 1,048,576 floats (a document that
+    would not is pooled further, never refused).
+
     Attributes:
-        pool_factor: target reduction; an ``n``-token document keeps
-            ``max(1, (n - protected_tokens) // pool_factor)`` pooled vectors plus its
-            protected tokens. ``1`` stores the vectors unchanged.
+        pool_factor: target reduction, a number ``>= 1`` (fractional allowed); an
+            ``n``-token document keeps ``max(1, floor((n - protected) / pool_factor))``
+            pooled vectors plus its protected tokens. ``1`` sets no bound (stored
+            unchanged unless another knob or Qdrant's cap reduces it).
         method: ``"hierarchical"`` (Ward linkage on the unit vectors, the paper's best),
-            ``"kmeans"`` (seeded spherical k-means) or ``"sequential"`` (runs of
-            neighbouring tokens).
+            ``"kmeans"`` (seeded spherical k-means), ``"sequential"`` (runs of
+            neighbouring tokens) or ``"grid"`` (an image's patch grid, see ``grid_shape``).
         protected_tokens: leading vectors (e.g. ``[CLS]``, ``[D]``) that pass through
             unpooled, in front.
         summary_vector: optional name of a dense vector that the write path fills with
@@ -88,32 +104,68 @@ class PoolingConfig:
         keep_original_vector: optional name of a multivector that the write path fills
             with the unpooled token vectors (for full-resolution rescoring in the query
             funnel); ``None`` for none.
+        protected_tail_tokens: trailing vectors (e.g. ColPali/ColQwen's prompt and
+            special tokens after the image patches) that pass through unpooled, in order,
+            at the end.
+        max_vectors: at most this many stored vectors per document, protected ones
+            included (``>= protected_tokens + protected_tail_tokens + 1``); ``None``: none.
+        distance_threshold: adaptive pooling (``method="hierarchical"`` only): every Ward
+            merge of height ``<= distance_threshold`` is made, in the scale of scipy's
+            ``linkage(unit_vectors, "ward")`` (two tokens of cosine ``c`` are
+            ``sqrt(2 - 2c)`` apart), so redundant documents keep fewer vectors. It only
+            merges more than ``pool_factor``/``max_vectors`` ask for: set
+            ``pool_factor=1`` for purely adaptive pooling. Finite, ``>= 0``; ``None``: off.
+        grid_shape: ``method="grid"`` only (required there): ``(rows, cols)`` of the
+            image patch grid; each document must hold exactly
+            ``protected_tokens + rows * cols + protected_tail_tokens`` vectors.
+        grid_pool: ``method="grid"``: ``"rows"`` (the default), ``"columns"`` or ``"blocks"``.
+        grid_block: ``grid_pool="blocks"``: the block side ``k`` (``k x k`` patches;
+            default 2).
     """
 
-    pool_factor: int = 2
+    pool_factor: float = 2
     method: Method = "hierarchical"
     protected_tokens: int = 1
     summary_vector: str | None = None
     keep_original_vector: str | None = None
+    protected_tail_tokens: int = 0
+    max_vectors: int | None = None
+    distance_threshold: float | None = None
+    grid_shape: tuple[int, int] | None = None
+    grid_pool: GridPool | None = None
+    grid_block: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "pool_factor", _check_int("pool_factor", self.pool_factor, 1))
-        object.__setattr__(
-            self, "protected_tokens", _check_int("protected_tokens", self.protected_tokens, 0)
-        )
-        if self.method not in METHODS:
-            raise PoolingConfigError(
-                f"unknown pooling method {self.method!r}; expected one of {', '.join(METHODS)}"
-            )
+        if isinstance(self.grid_shape, list):  # as JSON stores it
+            object.__setattr__(self, "grid_shape", tuple(self.grid_shape))
+        try:
+            spec = self._make_spec()
+        except ValueError as exc:
+            raise PoolingConfigError(str(exc)) from None
+        for name in _SPEC_FIELDS:
+            object.__setattr__(self, name, getattr(spec, name))
         _check_name("summary_vector", self.summary_vector)
         _check_name("keep_original_vector", self.keep_original_vector)
         if self.summary_vector is not None and self.summary_vector == self.keep_original_vector:
             raise PoolingConfigError("summary_vector and keep_original_vector must differ")
 
+    def _make_spec(self) -> PoolingSpec:
+        return PoolingSpec(**{name: getattr(self, name) for name in _SPEC_FIELDS})
+
+    @property
+    def spec(self) -> PoolingSpec:
+        """The numeric pooling knobs, as the pooling functions take them."""
+        return self._make_spec()
+
     # -- plain dict / JSON round-trip ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict; optional fields that are ``None`` are left out."""
+        """Plain JSON-ready dict; optional fields that are ``None`` (and
+        ``protected_tail_tokens`` when 0) are left out; ``grid_shape`` is a list."""
         d = asdict(self)
+        if d["grid_shape"] is not None:
+            d["grid_shape"] = list(d["grid_shape"])
+        if d["protected_tail_tokens"] == 0:
+            del d["protected_tail_tokens"]
         return {k: v for k, v in d.items() if v is not None}
 
     @classmethod
@@ -144,6 +196,8 @@ class PoolingConfig:
         """Names of the extra vectors this config asks the write path to fill."""
         return tuple(n for n in (self.summary_vector, self.keep_original_vector) if n)
 
+
+_SPEC_FIELDS = tuple(f.name for f in fields(PoolingSpec))
 
 PoolingMap = dict[str, PoolingConfig]
 
@@ -196,8 +250,25 @@ def pooling_to_metadata(pooling: Mapping[str, PoolingConfig]) -> dict[str, Any]:
     }
 
 
-def _read_format_1(entry: Mapping[str, Any]) -> PoolingMap:
-    """Format 1: ``{"format": 1, "vectors": {name: PoolingConfig.to_dict(), ...}}``."""
+def _format_1_entry(name: Any, cfg: Any) -> None:
+    """Refuse what format 1 could not hold (it is read exactly as before)."""
+    if not isinstance(cfg, Mapping):
+        return  # coerce_pooling names the problem
+    extra = set(cfg) - FORMAT_1_FIELDS
+    if extra:
+        raise PoolingConfigError(
+            f"vector {name!r}: field(s) {', '.join(sorted(map(str, extra)))} are not part "
+            "of stored format 1"
+        )
+    pf = cfg.get("pool_factor", 2)
+    if isinstance(pf, bool) or not isinstance(pf, numbers.Integral):
+        raise PoolingConfigError(
+            f"vector {name!r}: pool_factor must be an integer in stored format 1, got {pf!r}"
+        )
+
+
+def _entry_vectors(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The non-empty ``vectors`` mapping of an entry ``{"format": N, "vectors": {...}}``."""
     unknown = set(entry) - {"format", "vectors"}
     if unknown:
         raise PoolingConfigError(f"unknown key(s) {', '.join(sorted(map(repr, unknown)))}")
@@ -208,13 +279,35 @@ def _read_format_1(entry: Mapping[str, Any]) -> PoolingMap:
         raise PoolingConfigError(f"'vectors' must be a mapping, got {type(vectors).__name__}")
     if not vectors:
         raise PoolingConfigError("'vectors' is empty (no vector is configured)")
+    return vectors
+
+
+def _read_format_1(entry: Mapping[str, Any]) -> PoolingMap:
+    """Format 1: ``{"format": 1, "vectors": {name: PoolingConfig.to_dict(), ...}}`` with
+    only the five fields format 1 had (integer ``pool_factor``): read exactly as before."""
+    vectors = _entry_vectors(entry)
+    for name, cfg in vectors.items():
+        _format_1_entry(name, cfg)
     return coerce_pooling(vectors)
 
 
-FORMAT_READERS: dict[int, Callable[[Mapping[str, Any]], PoolingMap]] = {1: _read_format_1}
+def _read_format_2(entry: Mapping[str, Any]) -> PoolingMap:
+    """Format 2: as format 1, plus the budget and layout fields (fractional
+    ``pool_factor``, ``protected_tail_tokens``, ``max_vectors``, ``distance_threshold``,
+    ``grid_shape``/``grid_pool``/``grid_block`` with ``method="grid"``)."""
+    return coerce_pooling(_entry_vectors(entry))
+
+
+FORMAT_READERS: dict[int, Callable[[Mapping[str, Any]], PoolingMap]] = {
+    1: _read_format_1,
+    2: _read_format_2,
+}
 """One reader per stored format version: the entry under :data:`METADATA_KEY` (its
 ``format`` already checked) to a pooling map, raising :class:`PoolingConfigError` with
 the problem. A new format adds its reader here; older formats keep theirs."""
+
+READABLE_FORMATS: tuple[int, ...] = tuple(sorted(FORMAT_READERS))
+"""Stored formats this package reads; any other version is refused."""
 
 
 def pooling_from_metadata(
@@ -222,12 +315,13 @@ def pooling_from_metadata(
 ) -> PoolingMap:
     """Read the pooling map from a collection's metadata (``{}`` when there is none).
 
-    Refuses, with a :class:`PoolingConfigError` naming ``collection_name`` and the problem,
-    anything that is not a complete config of a known format: an entry that is not a
-    mapping, a ``format`` that is not an integer (``true``, ``1.0``, ``"1"``), a format
-    this version does not read, and what the format's reader refuses (format 1: missing or
-    empty ``vectors``, unknown keys, invalid configs). A partial config is never read as
-    "no pooling".
+    Reads formats 1 and 2 (:data:`FORMAT_READERS`). Refuses, with a
+    :class:`PoolingConfigError` naming ``collection_name`` and the problem, anything that
+    is not a complete config of a known format: an entry that is not a mapping, a
+    ``format`` that is not an integer (``true``, ``1.0``, ``"1"``), a format this version
+    does not read, and what the format's reader refuses (missing or empty ``vectors``,
+    unknown keys, invalid configs; in format 1 also the fields it did not have). A partial
+    config is never read as "no pooling".
     """
     if not metadata or METADATA_KEY not in metadata or metadata[METADATA_KEY] is None:
         return {}

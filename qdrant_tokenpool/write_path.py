@@ -8,7 +8,7 @@ Two layers:
    ``UpdateVectorsOperation`` with ``PointsList`` or ``PointsBatch``). Walking validates
    every configured multivector of the *whole* request first (errors name the point id,
    the vector name and the problem); :meth:`PoolingJob.run` then pools them with one
-   :func:`~qdrant_tokenpool.pooling.pool_batch` call per config (all cores); finally the
+   :func:`~qdrant_tokenpool.pooling.pool_arrays` call per config (all cores); finally the
    plan's builder makes the new request, building each model once, from lists made
    once per pooled array. Vectors and points with nothing configured are the very same
    objects in the output; a request with nothing configured is returned as is.
@@ -17,8 +17,11 @@ Two layers:
    sync and async clients.
 
 Server limits that the embedded backend does not enforce are applied on every backend:
-a multivector of :data:`MAX_MULTIVECTOR_FLOATS` floats or more is refused, and on remote
-backends a rewritten request is split so that each REST body stays under 32 MiB.
+a pooled multivector is always pooled far enough to hold fewer than
+:data:`MAX_MULTIVECTOR_FLOATS` floats (the pooling's own budget, never a refusal); an
+unpooled copy kept for rescoring (``keep_original_vector``) that is that large is
+refused; and on remote backends a rewritten request is split so that each REST body
+stays under 32 MiB.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ from qdrant_client import models
 from . import store
 from ._flow import Flow, call
 from .config import PoolingConfig
-from .pooling import pool_batch
+from .pooling import pool_arrays
 from .pooling.common import normalise
+from .pooling.spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
 from .store import CollectionPooling, PoolingState, UnknownCollectionError
 from .validation import InvalidMultivectorError, as_multivector, to_numpy
 
@@ -63,8 +67,9 @@ __all__ = [
     "upsert",
 ]
 
-MAX_MULTIVECTOR_FLOATS = 1_048_576
-"""Qdrant servers refuse a multivector with this many floats (n x d) or more; so do we."""
+MAX_MULTIVECTOR_FLOATS = QDRANT_MAX_MULTIVECTOR_FLOATS
+"""Qdrant servers refuse a multivector with this many floats (n x d) or more (defined in
+:mod:`qdrant_tokenpool.pooling.spec`, with ``max_rows(dim)``)."""
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 """Qdrant's default REST body limit (``service.max_request_size_mb`` = 32)."""
@@ -96,7 +101,7 @@ class PoolingJob:
         cp: the collection's vectors and pooling config.
         keep: ``False`` validates only (nothing is kept, :meth:`run` is not allowed);
             used to check a whole streamed upload before its first batch is sent.
-        workers: parallel workers for :func:`pool_batch` (``None``: all cores for
+        workers: parallel workers for :func:`pool_arrays` (``None``: all cores for
             batches with enough work, else the calling thread; ``1``: the calling thread).
         arrays: hand named vectors over as float32 numpy arrays instead of nested lists.
             Only for the embedded backend (qdrant-client's local mode takes arrays inside
@@ -130,7 +135,10 @@ class PoolingJob:
         Raises:
             InvalidMultivectorError: naming ``point_id``, ``vector_name`` and the problem
                 (inference object, single dense vector, wrong ``d``, ragged, empty,
-                NaN/inf, zero row, or ``n * d >= MAX_MULTIVECTOR_FLOATS``).
+                NaN/inf, zero row, a token count that does not fit the config's patch
+                grid, or ``n * d >= MAX_MULTIVECTOR_FLOATS`` when the config also keeps
+                the unpooled original, which is stored as is). The pooled vector itself
+                is never too large: pooling fits it under the cap.
         """
         cfg = self.cp.pooling[vector_name]
         if isinstance(raw, INFERENCE_TYPES):
@@ -145,10 +153,18 @@ class PoolingJob:
         arr = as_multivector(
             raw, dim=spec.size if spec else None, point_id=point_id, vector_name=vector_name
         )
-        if arr.size >= MAX_MULTIVECTOR_FLOATS:
+        problem = cfg.spec.layout_error(arr.shape[0])
+        if problem is not None:
             raise InvalidMultivectorError(
-                f"multivector too large: {arr.shape[0]} x {arr.shape[1]} = {arr.size} floats; "
-                f"Qdrant accepts fewer than {MAX_MULTIVECTOR_FLOATS} floats per multivector",
+                f"multivector {problem}", point_id=point_id, vector_name=vector_name
+            )
+        if cfg.keep_original_vector and arr.size >= MAX_MULTIVECTOR_FLOATS:
+            raise InvalidMultivectorError(
+                f"multivector too large to keep unpooled in {cfg.keep_original_vector!r}: "
+                f"{arr.shape[0]} x {arr.shape[1]} = {arr.size} floats; Qdrant accepts fewer "
+                f"than {MAX_MULTIVECTOR_FLOATS} floats per multivector (the pooled vector "
+                f"would be {cfg.spec.stored_vectors(arr.shape[0], arr.shape[1])} x "
+                f"{arr.shape[1]} and fit)",
                 point_id=point_id,
                 vector_name=vector_name,
             )
@@ -159,21 +175,15 @@ class PoolingJob:
         return len(self.items) - 1
 
     def run(self) -> None:
-        """Pool every collected multivector: one :func:`pool_batch` call per distinct config."""
+        """Pool every collected multivector: one :func:`pool_arrays` call per distinct
+        pooling spec (the arrays are validated by :meth:`add`)."""
         if not self.keep:
             raise RuntimeError("a validate-only PoolingJob cannot pool")
-        groups: dict[tuple[int, str, int], list[int]] = {}
+        groups: dict[PoolingSpec, list[int]] = {}
         for i, item in enumerate(self.items):
-            c = item.config
-            groups.setdefault((c.pool_factor, c.method, c.protected_tokens), []).append(i)
-        for (pf, method, protected), idx in groups.items():
-            pooled = pool_batch(
-                [self.items[i].array for i in idx],
-                pf,
-                method=method,
-                protected_tokens=protected,
-                workers=self.workers,
-            )
+            groups.setdefault(item.config.spec, []).append(i)
+        for spec, idx in groups.items():
+            pooled = pool_arrays([self.items[i].array for i in idx], spec, workers=self.workers)
             for i, p in zip(idx, pooled):
                 # Cosine collections store unit vectors anyway (Qdrant normalises them on
                 # write); writing them normalised keeps what every backend stores
@@ -637,7 +647,7 @@ def _lists(vector: Any) -> Any:
 
 
 def pooled_stream(points: Iterable[Any], cp: CollectionPooling, batch_size: int) -> Iterator[Any]:
-    """Pool a stream of points ``batch_size`` at a time (each batch: one pool_batch call per
+    """Pool a stream of points ``batch_size`` at a time (each batch: one pool_arrays call per
     config); never holds more than one batch. A bad point raises before its batch is yielded."""
     for chunk in _batched(points, batch_size):
         yield from pool_points(chunk, cp)

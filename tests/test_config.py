@@ -21,8 +21,19 @@ def test_json_round_trip():
     "kwargs, message",
     [
         ({"pool_factor": 0}, "pool_factor"),
-        ({"pool_factor": 2.0}, "pool_factor"),
+        ({"pool_factor": 0.99}, "pool_factor"),
+        ({"pool_factor": float("nan")}, "pool_factor"),
         ({"pool_factor": True}, "pool_factor"),
+        ({"distance_threshold": -1.0}, "distance_threshold must be a finite number >= 0"),
+        ({"distance_threshold": float("inf")}, "distance_threshold must be a finite number"),
+        ({"distance_threshold": float("nan")}, "distance_threshold must be a finite number"),
+        ({"distance_threshold": 0.5, "method": "sequential"}, "needs method='hierarchical'"),
+        ({"max_vectors": 1}, "max_vectors must be an integer >= 2"),
+        ({"max_vectors": 4, "protected_tail_tokens": 3}, "max_vectors must be an integer >= 5"),
+        ({"protected_tail_tokens": 1.5}, "protected_tail_tokens"),
+        ({"method": "grid"}, "needs grid_shape"),
+        ({"method": "grid", "grid_shape": (32, 0)}, "grid_shape"),
+        ({"grid_shape": (32, 32)}, "grid_shape needs method='grid'"),
         ({"method": "ward"}, "unknown pooling method"),
         ({"protected_tokens": -1}, "protected_tokens"),
         ({"summary_vector": ""}, "summary_vector"),
@@ -43,7 +54,7 @@ def test_immutable():
 def test_metadata_round_trip_and_version():
     pooling = {"colbert": PoolingConfig(pool_factor=2), "": PoolingConfig(pool_factor=4)}
     md = pooling_to_metadata(pooling)
-    assert md[METADATA_KEY]["format"] == 1
+    assert md[METADATA_KEY]["format"] == 2
     assert pooling_from_metadata(json.loads(json.dumps(md))) == pooling
     assert pooling_from_metadata({}) == {}
     assert pooling_from_metadata({METADATA_KEY: None}) == {}
@@ -69,7 +80,9 @@ def test_unknown_field_refused():
         ({"vectors": {"c": {}}}, "'format' must be an integer format version, got None"),
         ({"format": 0, "vectors": {"c": {}}}, "has format 0; this version of qdrant-tokenpool reads"),
         ({"format": 1, "vectors": {"c": {}}, "extra": 1}, "unknown key"),
-        ({"format": 1, "vectors": {"c": {"pool_factor": 0}}}, "pool_factor must be an integer"),
+        ({"format": 1, "vectors": {"c": {"pool_factor": 0}}}, "pool_factor must be a finite number >= 1"),
+        ({"format": 2, "vectors": {}}, "'vectors' is empty"),
+        ({"format": 2, "vectors": {"c": {"max_vectors": 1}}}, "max_vectors must be an integer >= 2"),
         ([1], "must be a mapping, got list"),
     ],
 )
@@ -85,3 +98,54 @@ def test_an_empty_map_is_stored_as_no_config():
     """What the writer stores, the reader reads: no config is ``None``, never a partial entry."""
     assert pooling_to_metadata({}) == {METADATA_KEY: None}
     assert pooling_from_metadata(pooling_to_metadata({}), "papers") == {}
+
+
+def test_new_fields_round_trip_through_metadata():
+    pooling = {
+        "a": PoolingConfig(pool_factor=1.5, max_vectors=64, protected_tail_tokens=2),
+        "b": PoolingConfig(pool_factor=1, distance_threshold=0.75, protected_tokens=0),
+        "c": PoolingConfig(
+            pool_factor=1, method="grid", protected_tokens=0, protected_tail_tokens=6,
+            grid_shape=(32, 32),
+        ),
+        "d": PoolingConfig(method="grid", grid_shape=[4, 8], grid_pool="blocks", grid_block=3),
+    }
+    md = json.loads(json.dumps(pooling_to_metadata(pooling)))
+    back = pooling_from_metadata(md)
+    assert back == pooling
+    assert back["c"].grid_pool == "rows" and back["c"].grid_shape == (32, 32)
+    assert back["d"].grid_shape == (4, 8) and back["d"].grid_block == 3
+    assert md[METADATA_KEY]["vectors"]["a"] == {
+        "pool_factor": 1.5, "method": "hierarchical", "protected_tokens": 1,
+        "protected_tail_tokens": 2, "max_vectors": 64,
+    }
+    # a config using no new knob stores the same fields as format 1 did
+    assert PoolingConfig(pool_factor=3).to_dict() == {
+        "pool_factor": 3, "method": "hierarchical", "protected_tokens": 1,
+    }
+    assert PoolingConfig(pool_factor=2.0).pool_factor == 2
+
+
+def test_format_1_is_read_exactly_as_before():
+    v1 = {"colbert": {"pool_factor": 3, "method": "kmeans", "protected_tokens": 0,
+                      "summary_vector": "s", "keep_original_vector": "full"},
+          "": {"pool_factor": 2}}
+    got = pooling_from_metadata({METADATA_KEY: {"format": 1, "vectors": v1}})
+    assert got == {
+        "colbert": PoolingConfig(3, "kmeans", 0, summary_vector="s", keep_original_vector="full"),
+        "": PoolingConfig(2),
+    }
+    for bad, message in (
+        ({"pool_factor": 1.5}, "pool_factor must be an integer in stored format 1"),
+        ({"pool_factor": 2, "max_vectors": 10}, "max_vectors are not part of stored format 1"),
+        ({"pool_factor": 2, "protected_tail_tokens": 1}, "not part of stored format 1"),
+    ):
+        with pytest.raises(PoolingConfigError, match=message):
+            pooling_from_metadata({METADATA_KEY: {"format": 1, "vectors": {"v": bad}}})
+
+
+@pytest.mark.parametrize("version", [0, 3, 99, "2", 2.0, 1.0, True, None, [2]])
+def test_unknown_format_versions_are_refused(version):
+    md = {METADATA_KEY: {"format": version, "vectors": {"v": {"pool_factor": 2}}}}
+    with pytest.raises(PoolingConfigError, match=r"'format' must be an integer|reads format\(s\) 1, 2"):
+        pooling_from_metadata(md)

@@ -368,10 +368,10 @@ def test_bad_documents_raise_value_error_naming_the_problem(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"pool_factor": 0}, "pool_factor must be an integer >= 1, got 0"),
-        ({"pool_factor": -2}, "pool_factor must be an integer >= 1, got -2"),
-        ({"pool_factor": 2.0}, "pool_factor must be an integer >= 1, got 2.0"),
-        ({"pool_factor": True}, "pool_factor must be an integer >= 1, got True"),
+        ({"pool_factor": 0}, "pool_factor must be a finite number >= 1, got 0"),
+        ({"pool_factor": -2}, "pool_factor must be a finite number >= 1, got -2"),
+        ({"pool_factor": 0.5}, "pool_factor must be a finite number >= 1, got 0.5"),
+        ({"pool_factor": True}, "pool_factor must be a finite number >= 1, got True"),
         ({"method": "ward"}, "unknown pooling method 'ward'"),
         ({"method": None}, "unknown pooling method None"),
         ({"protected_tokens": -1}, "protected_tokens must be an integer >= 0, got -1"),

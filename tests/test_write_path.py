@@ -111,15 +111,15 @@ def test_operations_all_variants():
     assert out[3] is ops[3]
 
 
-def test_one_pool_batch_call_per_config(monkeypatch):
+def test_one_pool_arrays_call_per_config(monkeypatch):
     calls = []
-    real = wp.pool_batch
+    real = wp.pool_arrays
 
-    def spy(docs, pf, **kw):
-        calls.append((len(docs), pf))
-        return real(docs, pf, **kw)
+    def spy(docs, spec, **kw):
+        calls.append((len(docs), spec.pool_factor))
+        return real(docs, spec, **kw)
 
-    monkeypatch.setattr(wp, "pool_batch", spy)
+    monkeypatch.setattr(wp, "pool_arrays", spy)
     conf = cp({"colbert": PoolingConfig(pool_factor=2), "other": PoolingConfig(pool_factor=3)})
     points = [ps(i, colbert=doc(9, i).tolist(), other=doc(7, i).tolist()) for i in range(10)]
     wp.pool_points(points, conf)
@@ -173,7 +173,7 @@ def test_summary_of_cancelling_tokens_has_a_direction():
     ],
 )
 def test_bad_point_is_named_and_nothing_pooled(raw, problem, monkeypatch):
-    monkeypatch.setattr(wp, "pool_batch", lambda *a, **k: pytest.fail("pooled before validating"))
+    monkeypatch.setattr(wp, "pool_arrays", lambda *a, **k: pytest.fail("pooled before validating"))
     points = [ps(i, colbert=doc(9, i).tolist()) for i in range(100)]
     points[63] = models.PointStruct.model_construct(id=63, vector={"colbert": raw}, payload=None)
     with pytest.raises(InvalidMultivectorError, match=problem) as err:
@@ -181,14 +181,23 @@ def test_bad_point_is_named_and_nothing_pooled(raw, problem, monkeypatch):
     assert (err.value.point_id, err.value.vector_name) == (63, "colbert")
 
 
-def test_too_many_floats_refused():
-    n = wp.MAX_MULTIVECTOR_FLOATS // DIM
-    p = models.PointStruct.model_construct(id=1, vector={"colbert": np.ones((n, DIM), np.float32)}, payload=None)
-    with pytest.raises(InvalidMultivectorError, match="too large"):
-        wp.pool_points([p], cp())
-    ok = models.PointStruct.model_construct(id=1, vector={"colbert": np.ones((n - 1, DIM), np.float32)}, payload=None)
-    job = wp.PoolingJob(cp())
-    job.add(ok.vector["colbert"], point_id=1, vector_name="colbert")  # just under the limit
+def test_over_the_cap_is_pooled_to_fit_and_only_an_unpooled_copy_is_refused():
+    n = wp.MAX_MULTIVECTOR_FLOATS // DIM  # n x DIM == the cap: one row too many
+    big = np.random.default_rng(0).normal(size=(n, DIM)).astype(np.float32)
+    p = models.PointStruct.model_construct(id=1, vector={"colbert": big}, payload=None)
+    for pf in (1, 2):
+        out = wp.pool_points([p], cp({"colbert": PoolingConfig(pool_factor=pf)}))
+        stored = np.asarray(out[0].vector["colbert"])
+        assert stored.size < wp.MAX_MULTIVECTOR_FLOATS
+        assert stored.shape[0] == (n - 1 if pf == 1 else 1 + (n - 1) // 2)
+    keep = cp({"colbert": PoolingConfig(pool_factor=2, keep_original_vector="full")})
+    with pytest.raises(InvalidMultivectorError, match="too large to keep unpooled in 'full'") as err:
+        wp.pool_points([p], keep)
+    assert (err.value.point_id, err.value.vector_name) == (1, "colbert")
+    assert f"{n} x {DIM} = {n * DIM} floats" in str(err.value)
+    assert f"the pooled vector would be {1 + (n - 1) // 2} x {DIM} and fit" in str(err.value)
+    job = wp.PoolingJob(keep)
+    job.add(big[1:], point_id=1, vector_name="colbert")  # just under the limit
 
 
 def test_grpc_points_are_refused_clearly():

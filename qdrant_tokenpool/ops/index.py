@@ -16,7 +16,6 @@ from qdrant_client import models
 
 from .._flow import Flow, call
 from ..config import METHODS, PoolingConfig, PoolingConfigError, vector_label
-from ..pooling import pooled_length
 from ..query import resolve_multivector
 from ..validation import check_int
 from .common import (
@@ -57,7 +56,8 @@ class IndexResult:
         pooling: the vector's pooling config (``None``: stored unpooled).
         added: documents written now; ``skipped``: documents already there.
         token_vectors: token vectors of the added documents (unpooled);
-            ``stored_vectors``: vectors stored for them after pooling.
+            ``stored_vectors``: vectors stored for them after pooling (with a
+            ``distance_threshold`` an upper bound: the threshold can only merge more).
     """
 
     collection_name: str
@@ -308,8 +308,8 @@ def index_corpus_flow(
             added += len(todo)
             tokens_in += sum(lengths)
             vectors_out += sum(
-                n if cfg is None else pooled_length(n, cfg.pool_factor, cfg.protected_tokens)
-                for n in lengths
+                n if cfg is None else cfg.spec.stored_vectors(n, len(e[0]))
+                for n, e in zip(lengths, embs)
             )
         rep.advance(len(batch))
     rep.end()

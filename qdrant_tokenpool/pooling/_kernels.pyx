@@ -224,14 +224,27 @@ cdef int _ward_chain(double *d, Py_ssize_t n, Merge *merges) noexcept nogil:
     return 0
 
 
-cdef int _ward_labels(double *d, Py_ssize_t n, Py_ssize_t k, Py_ssize_t *labels) noexcept nogil:
-    """Labels ``0..k-1`` (numbered by first row) of the Ward ``k``-cut; ``d`` destroyed."""
+cdef Py_ssize_t _ward_labels(double *d, Py_ssize_t n, Py_ssize_t k, double threshold_sq,
+                             Py_ssize_t *labels) noexcept nogil:
+    """Labels ``0..k'-1`` (numbered by first row) of the Ward cut; ``d`` destroyed.
+
+    ``k``: most clusters wanted. ``threshold_sq >= 0`` also makes every merge of squared
+    height ``<= threshold_sq`` (the dendrogram cut at that height), so the cut keeps
+    ``k' = min(k, n - #merges at or below it)`` clusters; ``threshold_sq < 0``: no
+    threshold, ``k' = k``. Returns ``k'``, or -1 when out of memory.
+    """
     cdef Merge *merges = <Merge *> malloc((n + 1) * sizeof(Merge))
     cdef Py_ssize_t *parent = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t i, step, root, next_label = 0
+    cdef Py_ssize_t i, step, root, next_label = 0, below = 0
     if merges == NULL or parent == NULL or _ward_chain(d, n, merges) != 0:
         free(merges); free(parent)
         return -1
+    if threshold_sq >= 0.0:
+        for i in range(n - 1):
+            if merges[i].height <= threshold_sq:
+                below += 1
+        if n - below < k:
+            k = n - below
     # the n - k lowest merges, as unions in any order: the merges form a tree over the
     # slots, so any n - k of them leave exactly k components
     if 0 < n - k < n - 1:
@@ -252,7 +265,7 @@ cdef int _ward_labels(double *d, Py_ssize_t n, Py_ssize_t k, Py_ssize_t *labels)
             next_label += 1
         labels[i] = parent[root]
     free(merges); free(parent)
-    return 0
+    return k
 
 
 cdef int _gram_distances(const double *u, Py_ssize_t n, Py_ssize_t d, double *g) noexcept nogil:
@@ -351,22 +364,36 @@ cdef double *_work(double[::1] work, Py_ssize_t n, Py_ssize_t d) except NULL:
     return &work[0]
 
 
-def ward_labels(const float[:, ::1] u not None, Py_ssize_t k, double[::1] work not None):
+cdef double _threshold_sq(object threshold) except? -2.0:
+    """The squared cut height for the kernels (-1: no threshold); refuses NaN/inf/< 0."""
+    if threshold is None:
+        return -1.0
+    cdef double t = threshold
+    if not (0.0 <= t < INFINITY):
+        raise ValueError(f"threshold must be a finite number >= 0, got {threshold!r}")
+    return t * t
+
+
+def ward_labels(const float[:, ::1] u not None, Py_ssize_t k, double[::1] work not None,
+                threshold=None):
     """Ward clustering of the rows of ``u`` (``(n, d)`` float32, unit rows) into ``k``.
 
     ``1 <= k <= n``; ``work``: float64 scratch of at least ``work_size(n, d)`` entries
-    (reused between calls, so no page faults per call). Returns labels ``(n,)``
-    (``intp``), ``0..k-1`` numbered by each cluster's first row: the partition after the
-    ``n - k`` lowest merges of the Ward dendrogram of the rows.
+    (reused between calls, so no page faults per call); ``threshold``: ``None``, or a
+    height (scipy's linkage scale: the Ward distance, not squared) at or below which every
+    merge is made as well, which can only leave fewer clusters. Returns labels ``(n,)``
+    (``intp``), ``0..k'-1`` numbered by each cluster's first row: the partition after the
+    ``n - k'`` lowest merges of the Ward dendrogram of the rows.
     """
     cdef Py_ssize_t n = u.shape[0], d = u.shape[1], i
     if n < 1 or d < 1 or not 1 <= k <= n:
         raise ValueError(f"need n >= 1, d >= 1 and 1 <= k <= n, got n={n}, d={d}, k={k}")
+    cdef double t_sq = _threshold_sq(threshold)
     cdef double *g = _work(work, n, d)
     cdef double *u64 = g + n * n
     out = np.empty(n, dtype=np.intp)
     cdef Py_ssize_t[::1] labels = out
-    cdef int status
+    cdef Py_ssize_t status = 0
     cdef double total = 0.0
     with nogil:
         for i in range(n * d):
@@ -377,22 +404,24 @@ def ward_labels(const float[:, ::1] u not None, Py_ssize_t k, double[::1] work n
     with nogil:
         status = _gram_distances(u64, n, d, g)
         if status == 0:
-            status = _ward_labels(g, n, k, &labels[0])
-    if status != 0:
+            status = _ward_labels(g, n, k, t_sq, &labels[0])
+    if status < 0:
         raise MemoryError(f"no memory for the Ward clustering of {n} rows")
     return out
 
 
 def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k,
-              double[::1] work not None):
+              double[::1] work not None, threshold=None):
     """Hierarchical pooling of one validated document (``pool_tokens``'s compiled path).
 
     ``x``: ``(n, d)`` float32, finite, no zero rows among the unprotected ones (else
     ``ValueError``; ``pool_tokens`` validates first and names the row);
-    ``0 <= protected < n``; ``1 <= k <= n - protected``; ``work``: float64 scratch of at
-    least ``work_size(n - protected, d)`` entries. Returns float32 ``(protected + k, d)``:
-    the protected rows unchanged, then the unit-normalised means of the ``k`` Ward
-    clusters of the other rows (normalised first), ordered by first token.
+    ``0 <= protected < n``; ``1 <= k <= n - protected``: the most pooled vectors;
+    ``threshold``: ``None`` or a Ward height, as for :func:`ward_labels` (fewer vectors);
+    ``work``: float64 scratch of at least ``work_size(n - protected, d)`` entries.
+    Returns float32 ``(protected + k', d)``: the protected rows unchanged, then the
+    unit-normalised means of the ``k'`` Ward clusters of the other rows (normalised
+    first), ordered by first token.
     """
     cdef Py_ssize_t n_all = x.shape[0], d = x.shape[1], n = n_all - protected, i
     if d < 1 or not 0 <= protected < n_all or not 1 <= k <= n:
@@ -400,37 +429,45 @@ def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k
             f"need d >= 1, 0 <= protected < n and 1 <= k <= n - protected, "
             f"got n={n_all}, d={d}, protected={protected}, k={k}"
         )
+    cdef double t_sq = _threshold_sq(threshold)
     cdef double *g = _work(work, n, d)
     cdef double *u64 = g + n * n
     cdef float *u32 = <float *> (u64 + n * d)
-    out_arr = np.empty((protected + k, d), dtype=np.float32)
-    cdef float[:, ::1] out = out_arr
     cdef const float *src = &x[0, 0]
-    cdef float *dst = &out[0, 0]
+    cdef float *dst
+    cdef float[:, ::1] out
     cdef Py_ssize_t *labels = NULL
     cdef Py_ssize_t *firsts = NULL
-    cdef int status = -2
+    cdef Py_ssize_t status = -2
     with nogil:
         labels = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-        firsts = <Py_ssize_t *> malloc((k + 1) * sizeof(Py_ssize_t))
+        firsts = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
         if labels != NULL and firsts != NULL:
-            for i in range(protected * d):
-                dst[i] = src[i]
             status = _unit_rows(src + protected * d, n, d, u32, u64)
             if status == 0:
-                if k < n:
-                    if _gram_distances(u64, n, d, g) != 0 or _ward_labels(g, n, k, labels) != 0:
+                if k < n or t_sq >= 0.0:
+                    if _gram_distances(u64, n, d, g) != 0:
                         status = -2
+                    else:
+                        k = _ward_labels(g, n, k, t_sq, labels)
+                        if k < 0:
+                            status = -2
                 else:
                     for i in range(n):
                         labels[i] = i
-                if status == 0:
-                    _sum_clusters(u32, labels, n, d, k, dst + protected * d, firsts)
-        free(labels); free(firsts)
-    if status == -1:
-        raise ValueError("zero, NaN or infinite vector among the tokens to pool")
     if status != 0:
+        free(labels); free(firsts)
+        if status == -1:
+            raise ValueError("zero, NaN or infinite vector among the tokens to pool")
         raise MemoryError(f"no memory to pool a document of {n_all} tokens")
+    out_arr = np.empty((protected + k, d), dtype=np.float32)
+    out = out_arr
+    dst = &out[0, 0]
+    with nogil:
+        for i in range(protected * d):
+            dst[i] = src[i]
+        _sum_clusters(u32, labels, n, d, k, dst + protected * d, firsts)
+        free(labels); free(firsts)
     return out_arr
 
 

@@ -49,13 +49,15 @@ from ..validation import as_multivector
 from . import kernels
 from ._blas import single_blas_thread
 from .hierarchical import COMPILED_MAX_ROWS
-from .tokens import check_pooling_args, pool_checked
+from .spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
+from .tokens import check_layout, make_spec, pool_checked
 
 __all__ = [
     "PARALLEL_MIN_SECONDS",
     "START_POOL_MIN_SECONDS",
     "THREADS_MIN_SECONDS",
     "estimated_seconds",
+    "pool_arrays",
     "pool_batch",
     "shutdown_pool",
     "uses_threads",
@@ -115,11 +117,9 @@ def _worker_ready() -> int:
     return os.getpid()
 
 
-def _pool_chunk(
-    arrays: list[np.ndarray], pool_factor: int, method: str, protected_tokens: int
-) -> list[np.ndarray]:
+def _pool_chunk(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.ndarray]:
     with single_blas_thread():
-        return [pool_checked(x, pool_factor, method, protected_tokens) for x in arrays]
+        return [pool_checked(x, spec) for x in arrays]
 
 
 def _get_threads(n_workers: int) -> ThreadPoolExecutor:
@@ -140,6 +140,12 @@ def uses_threads(method: str, arrays: Sequence[np.ndarray], protected_tokens: in
         and kernels.compiled_kernels()
         and all(x.shape[0] - protected_tokens <= COMPILED_MAX_ROWS for x in arrays)
     )
+
+
+def _cost(x: np.ndarray, spec: PoolingSpec) -> float:
+    if spec.method == "grid":
+        return estimated_seconds(x.shape[0], x.shape[1], "sequential")
+    return estimated_seconds(max(x.shape[0] - spec.protected_tokens, 0), x.shape[1], spec.method)
 
 
 def _get_executor(n_workers: int) -> ProcessPoolExecutor:
@@ -213,10 +219,17 @@ def _chunks(costs: Sequence[float], n_chunks: int) -> list[list[int]]:
 
 def pool_batch(
     documents: Iterable[Any],
-    pool_factor: int,
+    pool_factor: float = 2,
     method: str = "hierarchical",
     protected_tokens: int = 1,
     workers: int | None = None,
+    *,
+    protected_tail_tokens: int = 0,
+    max_vectors: int | None = None,
+    distance_threshold: float | None = None,
+    grid_shape: tuple[int, int] | None = None,
+    grid_pool: str | None = None,
+    grid_block: int | None = None,
 ) -> list[np.ndarray]:
     """Pool many documents; identical to ``[pool_tokens(d, ...) for d in documents]``.
 
@@ -232,42 +245,66 @@ def pool_batch(
             :data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`), the calling
             thread otherwise; ``1``: always the calling thread; ``k > 1``: ``k`` workers
             for any batch of two or more documents.
+        protected_tail_tokens, max_vectors, distance_threshold, grid_shape, grid_pool,
+            grid_block: as for :func:`pool_tokens`.
 
     Returns:
         list of float32 ``(m_i, d_i)`` arrays, in input order, new arrays (never the inputs).
 
     Raises:
         ValueError: bad arguments.
-        InvalidMultivectorError: for the first bad document, naming its position as the
-            point id. All documents are checked before any is pooled.
+        InvalidMultivectorError: for the first bad document (including one that does not
+            match ``grid_shape``), naming its position as the point id. All documents are
+            checked before any is pooled.
     """
-    check_pooling_args(pool_factor, method, protected_tokens)
+    spec = make_spec(
+        pool_factor,
+        method,
+        protected_tokens,
+        protected_tail_tokens=protected_tail_tokens,
+        max_vectors=max_vectors,
+        distance_threshold=distance_threshold,
+        grid_shape=grid_shape,
+        grid_pool=grid_pool,
+        grid_block=grid_block,
+    )
     arrays = [as_multivector(doc, point_id=i) for i, doc in enumerate(documents)]
-    pf, prot = int(pool_factor), int(protected_tokens)
+    for i, x in enumerate(arrays):
+        check_layout(x, spec, point_id=i)
+    return pool_arrays(arrays, spec, workers)
+
+
+def pool_arrays(
+    arrays: list[np.ndarray], spec: PoolingSpec, workers: int | None = None
+) -> list[np.ndarray]:
+    """:func:`pool_batch` on validated float32 ``(n_i, d)`` arrays that fit ``spec``
+    (:func:`~qdrant_tokenpool.pooling.tokens.check_layout`); no checks here."""
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
-    if pf == 1 or n_workers == 1 or len(arrays) < 2:
-        return _pool_chunk(arrays, pf, method, prot)
-    costs = [estimated_seconds(max(x.shape[0] - prot, 0), x.shape[1], method) for x in arrays]
-    if uses_threads(method, arrays, prot):
+    if n_workers == 1 or len(arrays) < 2 or not (
+        spec.reduces or any(x.size >= QDRANT_MAX_MULTIVECTOR_FLOATS for x in arrays)
+    ):
+        return _pool_chunk(arrays, spec)
+    costs = [_cost(x, spec) for x in arrays]
+    if uses_threads(spec.method, arrays, spec.protected_tokens):
         if workers is None and sum(costs) < THREADS_MIN_SECONDS:
-            return _pool_chunk(arrays, pf, method, prot)
-        return _pool_on(_get_threads(n_workers), arrays, costs, n_workers, pf, method, prot)
+            return _pool_chunk(arrays, spec)
+        return _pool_on(_get_threads(n_workers), arrays, costs, n_workers, spec)
     if workers is None:
         running = _executor is not None and _executor_pid == os.getpid()
         needed = PARALLEL_MIN_SECONDS if running else START_POOL_MIN_SECONDS
         if sum(costs) < needed:
-            return _pool_chunk(arrays, pf, method, prot)
+            return _pool_chunk(arrays, spec)
     if multiprocessing.current_process().daemon:  # daemonic processes cannot have children
-        return _pool_chunk(arrays, pf, method, prot)
+        return _pool_chunk(arrays, spec)
     try:
         ex = _get_executor(n_workers)
     except Exception:  # noqa: BLE001 - no processes here (sandbox, limits): pool in-process
-        return _pool_chunk(arrays, pf, method, prot)
+        return _pool_chunk(arrays, spec)
     try:
-        return _pool_on(ex, arrays, costs, n_workers, pf, method, prot)
+        return _pool_on(ex, arrays, costs, n_workers, spec)
     except (BrokenProcessPool, OSError, RuntimeError):
         shutdown_pool()
-        return _pool_chunk(arrays, pf, method, prot)
+        return _pool_chunk(arrays, spec)
 
 
 def _pool_on(
@@ -275,13 +312,11 @@ def _pool_on(
     arrays: list[np.ndarray],
     costs: list[float],
     n_workers: int,
-    pf: int,
-    method: str,
-    prot: int,
+    spec: PoolingSpec,
 ) -> list[np.ndarray]:
     """Pool ``arrays`` on ``ex`` in about 8 cost-balanced chunks per worker, input order."""
     groups = _chunks(costs, min(len(arrays), 8 * n_workers))
-    futures = [ex.submit(_pool_chunk, [arrays[i] for i in g], pf, method, prot) for g in groups]
+    futures = [ex.submit(_pool_chunk, [arrays[i] for i in g], spec) for g in groups]
     out: list[np.ndarray | None] = [None] * len(arrays)
     for g, fut in zip(groups, futures):
         for i, pooled in zip(g, fut.result()):

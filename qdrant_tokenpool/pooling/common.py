@@ -7,12 +7,12 @@ from typing import Literal
 import numpy as np
 
 from . import kernels
+from .spec import cluster_count
 
 __all__ = [
     "cluster_count",
     "cluster_means",
     "normalise",
-    "pooled_length",
     "relabel_by_first_token",
     "run_means",
 ]
@@ -77,21 +77,6 @@ def normalise(
     out = np.divide(x, sq[:, None], dtype=np.float32)
     out[bad] = rows / np.sqrt(sq64)[:, None]
     return out
-
-
-def cluster_count(n_tokens: int, pool_factor: int) -> int:
-    """``max(1, n_tokens // pool_factor)``: clusters for ``n_tokens`` unprotected tokens."""
-    return max(1, n_tokens // pool_factor)
-
-
-def pooled_length(n_tokens: int, pool_factor: int, protected_tokens: int = 0) -> int:
-    """Vectors that pooling keeps of an ``n_tokens``-vector document: the protected ones
-    plus ``cluster_count`` of the rest (all ``n_tokens`` when ``pool_factor`` is 1 or no
-    token is left after the protected ones). The one formula for the pooled size."""
-    n_free = n_tokens - protected_tokens
-    if pool_factor == 1 or n_free <= 0:
-        return n_tokens
-    return protected_tokens + cluster_count(n_free, pool_factor)
 
 
 def relabel_by_first_token(labels: np.ndarray) -> tuple[np.ndarray, int]:

@@ -36,14 +36,21 @@ from . import kernels
 
 __all__ = [
     "COMPILED_MAX_ROWS",
+    "WARD_MAX_ROWS",
     "condensed_distances",
     "cut_linkage",
     "hierarchical_labels",
+    "threshold_clusters",
     "ward_linkage",
 ]
 
 _WARD_CODE = 5  # scipy.cluster.hierarchy._LINKAGE_METHODS["ward"]
 COMPILED_MAX_ROWS = 2048  # longer documents: the fallback (condensed, half the memory)
+WARD_MAX_ROWS = 8192
+"""Most tokens one exact Ward clustering takes (its condensed distances: 268 MB here, and
+scipy copies them once). ``pool_tokens`` first averages runs of neighbouring tokens of a
+longer document down to this many (``sequential`` pooling), then clusters those; only
+documents of more than 8,192 pooled tokens are affected (e.g. one over Qdrant's cap)."""
 
 
 def cut_linkage(z: np.ndarray, n: int, k: int) -> np.ndarray:
@@ -174,19 +181,39 @@ def ward_linkage(x: np.ndarray) -> np.ndarray:
     return _ward_impl(condensed_distances(x), x.shape[0])
 
 
-def hierarchical_labels(x: np.ndarray, k: int, *, compiled: bool = True) -> np.ndarray:
-    """Ward clustering of the unit rows of ``x`` (``(n, d)``) into exactly ``k`` clusters.
+def threshold_clusters(z: np.ndarray, n: int, threshold: float) -> int:
+    """Clusters left when every merge of ``z`` of height ``<= threshold`` is made.
 
-    The partition after the first ``n - k`` merges of the Ward dendrogram (the same
-    partition as ``linkage(x, "ward")`` cut at ``k`` clusters). Returns labels ``(n,)``
-    (cluster ids; ``0..k-1`` by first row on the compiled path, arbitrary on the
-    fallback). ``compiled=False`` forces the numpy/scipy fallback (for comparisons).
+    ``z``: a scipy Ward linkage matrix of ``n`` rows (heights in ``z[:, 2]``, the Ward
+    distance ``sqrt(2 |a| |b| / (|a| + |b|)) * ||mean_a - mean_b||`` between the merged
+    clusters ``a`` and ``b``). Ward heights never decrease along the merges, so this is the
+    partition of ``fcluster(z, threshold, criterion="distance")``.
+    """
+    return n - int(np.count_nonzero(z[:, 2] <= threshold))
+
+
+def hierarchical_labels(
+    x: np.ndarray, k: int, *, threshold: float | None = None, compiled: bool = True
+) -> np.ndarray:
+    """Ward clustering of the unit rows of ``x`` (``(n, d)``) into at most ``k`` clusters.
+
+    Without ``threshold``: exactly ``k`` clusters, the partition after the first ``n - k``
+    merges of the Ward dendrogram (the same partition as ``linkage(x, "ward")`` cut at
+    ``k`` clusters). With ``threshold`` (a merge height in scipy's linkage scale, see
+    :func:`threshold_clusters`): every merge of height ``<= threshold`` is made too, so
+    ``min(k, k_threshold)`` clusters. Returns labels ``(n,)`` (cluster ids; ``0..k-1`` by
+    first row on the compiled path, arbitrary on the fallback). ``compiled=False`` forces
+    the numpy/scipy fallback (for comparisons).
     """
     n = x.shape[0]
-    if k >= n:
-        return np.arange(n, dtype=np.intp)
     if k <= 1:
         return np.zeros(n, dtype=np.intp)
+    if k >= n and (threshold is None or n == 1):
+        return np.arange(n, dtype=np.intp)
+    k = min(k, n)
     if compiled and kernels.compiled_kernels() and n <= COMPILED_MAX_ROWS:
-        return kernels.ward_labels(np.ascontiguousarray(x, dtype=np.float32), k)
-    return cut_linkage(ward_linkage(x), n, k)
+        return kernels.ward_labels(np.ascontiguousarray(x, dtype=np.float32), k, threshold)
+    z = ward_linkage(x)
+    if threshold is not None:
+        k = min(k, threshold_clusters(z, n, threshold))
+    return cut_linkage(z, n, k)

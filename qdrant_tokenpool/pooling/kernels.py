@@ -73,23 +73,28 @@ def _workspace(n: int, d: int) -> np.ndarray:
     return buf
 
 
-def ward_labels(u: np.ndarray, k: int) -> np.ndarray:
-    """Compiled Ward ``k``-cut of the unit rows of ``u`` (``(n, d)`` float32 C-contiguous).
+def ward_labels(u: np.ndarray, k: int, threshold: float | None = None) -> np.ndarray:
+    """Compiled Ward cut of the unit rows of ``u`` (``(n, d)`` float32 C-contiguous).
 
-    Returns labels ``(n,)``, ``0..k-1`` by first row. Needs :func:`compiled_kernels`.
+    ``k`` clusters, or fewer when ``threshold`` (a merge height, scipy's linkage scale)
+    merges more: every merge of height ``<= threshold`` is made. Returns labels ``(n,)``,
+    ``0..k'-1`` by first row. Needs :func:`compiled_kernels`.
     """
     assert compiled is not None
-    return compiled.ward_labels(u, k, _workspace(u.shape[0], u.shape[1]))
+    return compiled.ward_labels(u, k, _workspace(u.shape[0], u.shape[1]), threshold)
 
 
-def ward_pool(x: np.ndarray, protected: int, k: int) -> np.ndarray:
+def ward_pool(x: np.ndarray, protected: int, k: int, threshold: float | None = None) -> np.ndarray:
     """Compiled hierarchical pooling of one validated document (``(n, d)`` float32).
 
-    The ``protected`` first rows unchanged, then ``k`` unit cluster means, ordered by
-    first token: float32 ``(protected + k, d)``. Needs :func:`compiled_kernels`.
+    The ``protected`` first rows unchanged, then at most ``k`` unit cluster means (fewer
+    when ``threshold`` merges more, as for :func:`ward_labels`), ordered by first token:
+    float32 ``(protected + k', d)``. Needs :func:`compiled_kernels`.
     """
     assert compiled is not None
-    return compiled.ward_pool(x, protected, k, _workspace(x.shape[0] - protected, x.shape[1]))
+    return compiled.ward_pool(
+        x, protected, k, _workspace(x.shape[0] - protected, x.shape[1]), threshold
+    )
 
 
 def cluster_sums(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from qdrant_tokenpool.eval import (
+    THRESHOLD,
     UNPOOLED,
     EvalResult,
     PackedTokens,
@@ -359,8 +360,40 @@ def test_run_evaluation_end_to_end(beir_dir: Path, tmp_path: Path) -> None:
     assert res2.unpooled.metrics == base.metrics
 
 
+def test_run_evaluation_fractional_factors_and_thresholds(beir_dir: Path, tmp_path: Path) -> None:
+    enc = WordEncoder()
+    out = tmp_path / "out"
+    res = run_evaluation(
+        beir_dir, enc, pool_factors=(1.5, 2), methods=("hierarchical",),
+        distance_thresholds=(1.2, 0.6), top_k=4, use_cache=False, out_dir=out, verbose=False,
+        workers=1,
+    )
+    assert [(s.method, s.pool_factor, s.distance_threshold) for s in res.settings] == [
+        (UNPOOLED, 1, None), ("hierarchical", 1.5, None), ("hierarchical", 2, None),
+        (THRESHOLD, 1, 0.6), (THRESHOLD, 1, 1.2),
+    ]
+    docs = enc.encode_documents(load_beir(beir_dir).documents)
+    for s in res.settings[1:]:
+        kw = {"distance_threshold": s.distance_threshold} if s.distance_threshold else {}
+        n = sum(len(pool_tokens(d, s.pool_factor, "hierarchical", 1, **kw)) for d in docs)
+        assert s.footprint.stored_vectors == n
+    # a larger threshold merges more
+    assert (res.get(THRESHOLD, 1.2).footprint.stored_vectors
+            < res.get(THRESHOLD, 0.6).footprint.stored_vectors)
+    md = (out / "results.md").read_text()
+    assert "| hierarchical | 1.5 |" in md and "| threshold | t=0.6 |" in md
+    again = EvalResult.from_json(out / "results.json")
+    assert again.to_markdown() == md
+    assert again.get(THRESHOLD, 0.6).per_query == res.get(THRESHOLD, 0.6).per_query != {}
+    png = again.plot(tmp_path / "p.png", intervals=True)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_run_evaluation_bad_arguments(beir_dir: Path) -> None:
     with pytest.raises(ValueError, match="unknown pooling method 'ward'"):
         run_evaluation(beir_dir, WordEncoder(), methods=("ward",), use_cache=False, verbose=False)
     with pytest.raises(ValueError, match="pool factors must be >= 1"):
         run_evaluation(beir_dir, WordEncoder(), pool_factors=(0, 2), use_cache=False, verbose=False)
+    with pytest.raises(ValueError, match="distance thresholds must be finite and >= 0"):
+        run_evaluation(beir_dir, WordEncoder(), distance_thresholds=(-1.0,), use_cache=False,
+                       verbose=False)

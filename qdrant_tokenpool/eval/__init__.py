@@ -16,10 +16,11 @@ from .download import DownloadError, download_dataset, resolve_dataset
 from .encoding import PlainHFTokenEncoder, encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
 from .metrics import evaluate_run, ndcg_at_k, rank, recall_at_k
-from .run import UNPOOLED, EvalResult, SettingResult, run_evaluation
+from .run import THRESHOLD, UNPOOLED, EvalResult, SettingResult, run_evaluation
 from .scoring import PackedTokens, exact_topk
 
 __all__ = [
+    "THRESHOLD",
     "UNPOOLED",
     "BeirDataset",
     "DownloadError",

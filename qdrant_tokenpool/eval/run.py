@@ -48,8 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ..config import METHODS
 from ..pooling import pool_batch
+from ..pooling.spec import METHODS
 from .beir import BeirDataset, load_beir
 from .cache import default_cache_dir
 from .encoding import encode_cached, encoder_fingerprint, load_encoder
@@ -61,12 +61,19 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["UNPOOLED", "EvalResult", "SettingResult", "run_evaluation"]
+__all__ = ["THRESHOLD", "UNPOOLED", "EvalResult", "SettingResult", "run_evaluation"]
 
 UNPOOLED = "none"
 """Method name of the unpooled (``pool_factor=1``) setting."""
 
+THRESHOLD = "threshold"
+"""Method name of the adaptive settings: hierarchical pooling with ``pool_factor=1`` and a
+``distance_threshold`` (see :mod:`qdrant_tokenpool.pooling.spec`)."""
+
 NDCG, R10, R100 = "ndcg@10", "recall@10", "recall@100"
+
+EVAL_METHODS = tuple(m for m in METHODS if m != "grid")
+"""Methods a text corpus can be evaluated with (a patch grid needs image documents)."""
 
 
 @dataclass
@@ -74,17 +81,34 @@ class SettingResult:
     """Metrics and footprint of one ``(method, pool_factor)`` setting.
 
     ``relative_ndcg`` is this setting's nDCG@10 divided by the unpooled one (1.0 for the
-    unpooled setting). Times are wall-clock seconds on the machine that ran it.
+    unpooled setting). Times are wall-clock seconds on the machine that ran it. Adaptive
+    settings have method :data:`THRESHOLD` (hierarchical pooling with ``pool_factor`` 1
+    and this ``distance_threshold``).
     """
 
     method: str
-    pool_factor: int
+    pool_factor: float
     metrics: dict[str, float]
     footprint: Footprint
     relative_ndcg: float = 1.0
     pool_seconds: float = 0.0
     score_seconds: float = 0.0
     per_query: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    distance_threshold: float | None = None
+
+    @property
+    def key(self) -> str:
+        """``method/pf<factor>`` (``threshold/t<t>`` for adaptive settings): the setting's id."""
+        if self.distance_threshold is not None:
+            return f"{self.method}/t{self.distance_threshold:g}"
+        return f"{self.method}/pf{self.pool_factor:g}"
+
+    @property
+    def label(self) -> str:
+        """``pf=<factor>`` or ``t=<threshold>``, for tables and plots."""
+        if self.distance_threshold is not None:
+            return f"t={self.distance_threshold:g}"
+        return f"pf={self.pool_factor:g}"
 
     def row(self) -> dict[str, Any]:
         """Flat dict for CSV/JSON tables."""
@@ -92,6 +116,7 @@ class SettingResult:
         return {
             "method": self.method,
             "pool_factor": self.pool_factor,
+            "distance_threshold": self.distance_threshold,
             "stored_vectors": fp.stored_vectors,
             "vectors_per_doc": round(fp.vectors_per_doc, 3),
             "bytes_float32": fp.bytes_float32,
@@ -123,10 +148,18 @@ class EvalResult:
     def unpooled(self) -> SettingResult:
         return self.settings[0]
 
-    def get(self, method: str, pool_factor: int) -> SettingResult:
-        """The setting ``(method, pool_factor)``; ``pool_factor=1`` gives the unpooled one."""
+    def get(self, method: str, pool_factor: float) -> SettingResult:
+        """The setting ``(method, pool_factor)``; ``pool_factor=1`` gives the unpooled one
+        (or, with ``method=THRESHOLD``, ``pool_factor`` is the distance threshold)."""
         for s in self.settings:
-            if s.pool_factor == pool_factor and (pool_factor == 1 or s.method == method):
+            if method == THRESHOLD:
+                if s.method == THRESHOLD and s.distance_threshold == pool_factor:
+                    return s
+            elif (
+                s.distance_threshold is None
+                and s.pool_factor == pool_factor
+                and (pool_factor == 1 or s.method == method)
+            ):
                 return s
         raise KeyError(f"no setting method={method!r} pool_factor={pool_factor}")
 
@@ -170,8 +203,9 @@ class EvalResult:
             fp = s.footprint
             delta = self.ndcg_delta(s) if s is not self.unpooled else None
             ci = f"{delta[0]:+.4f} [{delta[1]:+.4f}, {delta[2]:+.4f}]" if delta else "-"
+            pf = s.label if s.distance_threshold is not None else f"{s.pool_factor:g}"
             lines.append(
-                f"| {s.method} | {s.pool_factor} | {fp.stored_vectors:,} | "
+                f"| {s.method} | {pf} | {fp.stored_vectors:,} | "
                 f"{fp.vectors_per_doc:.1f} | {fp.bytes_float32 / 2**20:,.0f} | "
                 f"{fp.reduction * 100:.1f}% | {s.metrics[NDCG]:.4f} | "
                 f"{s.relative_ndcg * 100:.1f}% | {s.metrics.get(R100, float('nan')):.4f} | {ci} |"
@@ -194,7 +228,7 @@ class EvalResult:
             "settings": self.rows(),
         }
         if per_query:
-            out["per_query"] = {f"{s.method}/pf{s.pool_factor}": s.per_query for s in self.settings}
+            out["per_query"] = {s.key: s.per_query for s in self.settings}
         return out
 
     @classmethod
@@ -214,12 +248,16 @@ class EvalResult:
                 vectors_per_doc=stored / int(data["documents"]),
                 reduction=float(r["reduction"]),
             )
-            settings.append(SettingResult(
-                r["method"], int(r["pool_factor"]), metrics, fp,
+            pf = float(r["pool_factor"])
+            t = r.get("distance_threshold")
+            t = None if t in (None, "") else float(t)
+            s = SettingResult(
+                r["method"], int(pf) if pf.is_integer() else pf, metrics, fp,
                 float(r["ndcg@10_vs_unpooled"]), float(r.get("pool_seconds", 0.0)),
-                float(r.get("score_seconds", 0.0)),
-                per_query.get(f"{r['method']}/pf{r['pool_factor']}", {}),
-            ))
+                float(r.get("score_seconds", 0.0)), distance_threshold=t,
+            )
+            s.per_query = per_query.get(s.key, {})
+            settings.append(s)
         return cls(
             dataset=data["dataset"], split=data["split"], encoder=data["encoder"],
             documents=int(data["documents"]), queries=int(data["queries"]), dim=int(data["dim"]),
@@ -251,11 +289,13 @@ class EvalResult:
             Path(path).write_text(text)
         return text
 
-    def plot(self, path: str | Path, title: str | None = None) -> Path:
+    def plot(self, path: str | Path, title: str | None = None, intervals: bool = False) -> Path:
         """PNG of nDCG@10 against stored vectors, one line per method (matplotlib, Agg).
 
         Every method's line starts at the unpooled point; points are labelled with their
-        pool factor; dashed lines mark 99% and 98% of the unpooled nDCG@10.
+        pool factor (``t=`` for distance thresholds); dashed lines mark 99% and 98% of the
+        unpooled nDCG@10. ``intervals=True`` draws each setting's 95% paired bootstrap
+        interval of its nDCG@10 difference to unpooled (:meth:`ndcg_delta`) as error bars.
         """
         import matplotlib
 
@@ -266,19 +306,31 @@ class EvalResult:
         b_ndcg = base.metrics[NDCG]
         mib_per_vec = self.dim * 4 / 2**20
         fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=130)
-        markers = {"hierarchical": "o", "kmeans": "s", "sequential": "^"}
+        markers = {"hierarchical": "o", "kmeans": "s", "sequential": "^", THRESHOLD: "D"}
         methods = [m for m in dict.fromkeys(s.method for s in self.settings) if m != UNPOOLED]
         for m in methods:
             pts = [base] + sorted(
-                (s for s in self.settings if s.method == m), key=lambda s: s.pool_factor
+                (s for s in self.settings if s.method == m),
+                key=lambda s: -s.footprint.stored_vectors,
             )
             x = [s.footprint.stored_vectors / 1e6 for s in pts]
             y = [s.metrics[NDCG] for s in pts]
-            ax.plot(x, y, marker=markers.get(m, "o"), label=m)
-            if m == methods[0]:
-                for s, xi, yi in zip(pts, x, y):
-                    ax.annotate(f"pf={s.pool_factor}", (xi, yi), textcoords="offset points",
-                                xytext=(4, 6), fontsize=7, color="0.35")
+            deltas = [self.ndcg_delta(s) if s is not base else None for s in pts]
+            if intervals and all(d is not None for d in deltas[1:]):
+                # the 95% paired bootstrap interval of the difference to unpooled, drawn
+                # around this setting's nDCG@10
+                lo = [0.0] + [yi - (b_ndcg + d[1]) for yi, d in zip(y[1:], deltas[1:]) if d]
+                hi = [0.0] + [(b_ndcg + d[2]) - yi for yi, d in zip(y[1:], deltas[1:]) if d]
+                ax.errorbar(x, y, yerr=[lo, hi], marker=markers.get(m, "o"), capsize=2.5,
+                            label=m if m != THRESHOLD else "hierarchical, distance threshold")
+            else:
+                ax.plot(x, y, marker=markers.get(m, "o"),
+                        label=m if m != THRESHOLD else "hierarchical, distance threshold")
+            if m == methods[0] or m == THRESHOLD:
+                below = m == THRESHOLD and len(methods) > 1
+                for s, xi, yi in zip(pts[1:], x[1:], y[1:]):
+                    ax.annotate(s.label, (xi, yi), textcoords="offset points",
+                                xytext=(4, -11 if below else 6), fontsize=7, color="0.35")
         for frac, style in ((0.99, "--"), (0.98, ":")):
             ax.axhline(b_ndcg * frac, color="0.5", linestyle=style, linewidth=0.8,
                        label=f"{frac:.0%} of unpooled")
@@ -324,30 +376,55 @@ def _log(msg: str) -> None:
     print(f"[eval] {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
 
 
-def _settings(pool_factors: Iterable[int], methods: Sequence[str]) -> list[tuple[str, int]]:
-    """Settings in computing order: unpooled first, then pool factors in the order given
-    (all methods at one pool factor before the next), so a long run measures the pool
-    factors that matter most first. Results are reported sorted (:func:`_report_order`)."""
-    pfs = list(dict.fromkeys(int(p) for p in pool_factors))
-    if any(p < 1 for p in pfs):
+Setting = tuple[str, float, float | None]
+
+
+def _settings(
+    pool_factors: Iterable[float], methods: Sequence[str], thresholds: Iterable[float] = ()
+) -> list[Setting]:
+    """Settings ``(method, pool_factor, distance_threshold)`` in computing order: unpooled
+    first, then pool factors in the order given (all methods at one pool factor before the
+    next), then the distance thresholds, so a long run measures the pool factors that
+    matter most first. Results are reported sorted (:func:`_report_order`)."""
+    pfs = list(dict.fromkeys(float(p) for p in pool_factors))
+    if any(not p >= 1 for p in pfs):
         raise ValueError(f"pool factors must be >= 1, got {pfs}")
     for m in methods:
-        if m not in METHODS:
-            raise ValueError(f"unknown pooling method {m!r}; expected one of {', '.join(METHODS)}")
-    return [(UNPOOLED, 1)] + [(m, p) for p in pfs if p > 1 for m in dict.fromkeys(methods)]
+        if m not in EVAL_METHODS:
+            raise ValueError(
+                f"unknown pooling method {m!r}; expected one of {', '.join(EVAL_METHODS)}"
+            )
+    ts = list(dict.fromkeys(float(t) for t in thresholds))
+    if any(not (0 <= t < float("inf")) for t in ts):
+        raise ValueError(f"distance thresholds must be finite and >= 0, got {ts}")
+
+    def num(p: float) -> float:
+        return int(p) if p.is_integer() else p
+
+    return (
+        [(UNPOOLED, 1, None)]
+        + [(m, num(p), None) for p in pfs if p > 1 for m in dict.fromkeys(methods)]
+        + [(THRESHOLD, 1, t) for t in ts]
+    )
 
 
-def _report_order(methods: Sequence[str]) -> Callable[[SettingResult], tuple[int, int]]:
+def _report_order(methods: Sequence[str]) -> Callable[[SettingResult], tuple[int, float, float]]:
     rank = {m: i for i, m in enumerate(dict.fromkeys(methods))}
-    return lambda s: (-1 if s.method == UNPOOLED else rank[s.method], s.pool_factor)
+    rank[THRESHOLD] = len(rank)
+    return lambda s: (
+        -1 if s.method == UNPOOLED else rank[s.method],
+        s.pool_factor,
+        s.distance_threshold or 0.0,
+    )
 
 
 def run_evaluation(
     data_dir: str | Path | BeirDataset,
     encoder: Any,
-    pool_factors: Iterable[int] = (1, 2, 3, 4, 6, 8),
+    pool_factors: Iterable[float] = (1, 2, 3, 4, 6, 8),
     methods: Sequence[str] = ("hierarchical", "kmeans", "sequential"),
     *,
+    distance_thresholds: Iterable[float] = (),
     split: str = "test",
     top_k: int = 100,
     protected_tokens: int | None = None,
@@ -375,7 +452,11 @@ def run_evaluation(
         pool_factors: pool factors to test; 1 (unpooled) is always included, once, and
             computed first; the others are computed in the order given (every method at
             one pool factor before the next), so pass the most important ones first.
+            Fractional factors (e.g. 1.5) are allowed.
         methods: pooling methods for every pool factor > 1.
+        distance_thresholds: adaptive settings, measured after the pool factors: Ward
+            pooling with ``pool_factor=1`` and each ``distance_threshold`` (method
+            :data:`THRESHOLD` in the result).
         split: qrels split.
         top_k: documents retrieved per query (exact MaxSim over the whole corpus).
         protected_tokens: leading tokens kept unpooled (``None``: the encoder's).
@@ -395,7 +476,7 @@ def run_evaluation(
         :class:`EvalResult`, settings in order: unpooled, then per method (in the order
         given) by increasing pool factor.
     """
-    settings = _settings(pool_factors, methods)
+    settings = _settings(pool_factors, methods, distance_thresholds)
     ds = data_dir if isinstance(data_dir, BeirDataset) else load_beir(data_dir, split)
     if not ds.doc_ids or not ds.query_ids:
         raise ValueError(f"{ds!r}: needs at least one document and one judged query")
@@ -433,13 +514,20 @@ def run_evaluation(
         from_cache={"documents": doc_hit, "queries": q_hit},
     )
     base_ndcg = None
-    for method, pf in settings:
+    for method, pf, threshold in settings:
         t0 = time.perf_counter()
-        if pf == 1:
+        if method == UNPOOLED:
             pooled = corpus
         else:
             pooled = PackedTokens.from_list(
-                pool_batch(corpus.items(), pf, method=method, protected_tokens=prot, workers=workers)
+                pool_batch(
+                    corpus.items(),
+                    pf,
+                    method="hierarchical" if method == THRESHOLD else method,
+                    protected_tokens=prot,
+                    workers=workers,
+                    distance_threshold=threshold,
+                )
             )
         t1 = time.perf_counter()
         scores, idx = exact_topk(queries, pooled, k=top_k)
@@ -455,12 +543,12 @@ def run_evaluation(
         if base_ndcg is None:
             base_ndcg = means[NDCG]
         rel = means[NDCG] / base_ndcg if base_ndcg > 0 else float("nan")
-        s = SettingResult(method, pf, means, fp, rel, t1 - t0, t2 - t1, per_query)
+        s = SettingResult(method, pf, means, fp, rel, t1 - t0, t2 - t1, per_query, threshold)
         result.settings.append(s)
         result.settings.sort(key=_report_order(methods))
         del pooled
         if verbose:
-            _log(f"{method:>12} pf={pf}: nDCG@10 {means[NDCG]:.4f} ({rel * 100:.1f}%), "
+            _log(f"{method:>12} {s.label}: nDCG@10 {means[NDCG]:.4f} ({rel * 100:.1f}%), "
                  f"recall@100 {means[R100]:.4f}, vectors {fp.stored_vectors:,} "
                  f"(-{fp.reduction * 100:.1f}%); pool {t1 - t0:.1f} s, score {t2 - t1:.1f} s")
         if on_setting is not None:

@@ -245,8 +245,10 @@ def pool_batch(
             :data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`), the calling
             thread otherwise; ``1``: always the calling thread; ``k > 1``: ``k`` workers
             for any batch of two or more documents.
-        protected_tail_tokens, max_vectors, distance_threshold, grid_shape, grid_pool,
-            grid_block: as for :func:`pool_tokens`.
+        protected_tail_tokens: as for :func:`pool_tokens`.
+        max_vectors: as for :func:`pool_tokens`.
+        distance_threshold: as for :func:`pool_tokens`.
+        grid_shape: as for :func:`pool_tokens` (``grid_pool``, ``grid_block`` too).
 
     Returns:
         list of float32 ``(m_i, d_i)`` arrays, in input order, new arrays (never the inputs).

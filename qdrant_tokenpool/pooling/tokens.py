@@ -185,7 +185,9 @@ def pool_tokens(
             patches) kept as they are, at the end.
         max_vectors: at most this many vectors in the result, protected ones included.
         distance_threshold: Ward merge height (``>= 0``, finite) up to which tokens merge.
-        grid_shape, grid_pool, grid_block: the patch grid, for ``method="grid"``.
+        grid_shape: ``(rows, cols)`` of the patch grid, for ``method="grid"``.
+        grid_pool: ``"rows"`` (default with a grid), ``"columns"`` or ``"blocks"``.
+        grid_block: side of the ``k x k`` blocks of ``grid_pool="blocks"`` (default 2).
 
     Returns:
         float32 array ``(m, d)``: protected vectors in front and at the end, pooled

@@ -31,7 +31,7 @@ class Call:
 Flow = Generator[Call, Any, T]
 
 
-def call(method: str, *args: Any, **kwargs: Any) -> Call:
+def call(method: str, /, *args: Any, **kwargs: Any) -> Call:
     return Call(method, args, kwargs)
 
 

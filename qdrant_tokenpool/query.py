@@ -384,12 +384,38 @@ def query_late_interaction(
     device: str | None = None,
     **kwargs: Any,
 ) -> Flow[QueryResponse]:
-    """Flow of ``client.query_late_interaction`` (see the module docstring).
+    """Late-interaction (MaxSim) search with the collection's prefetch funnel (the flow of
+    ``client.query_late_interaction``; ``state`` is the client's, not a method argument).
 
-    Everything is checked (collection, vector name, limits, the query's shape, dimension
-    and values) before any query is sent. ``kwargs`` pass through to ``query_points``
-    (``timeout``, ``consistency``, ``shard_key_selector``, ...). ``device`` is the
-    :mod:`maxsim` device of client rescoring.
+    One ``query_points`` call: optional HNSW first stage on the summary vector
+    (``prefetch_limit`` candidates, default ``max(100, 10 * limit)``), MaxSim over the
+    pooled multivector, optional last stage MaxSim over the kept full-resolution vectors
+    (``rescore_limit`` candidates, default ``max(40, 4 * limit)``). See the module
+    docstring.
+
+    Args:
+        collection_name: the collection.
+        query: the query's token vectors, ``(q, d)`` list / numpy / torch; never pooled.
+        using: the pooled multivector; may be left out when the collection has exactly
+            one pooled multivector.
+        limit: results to return.
+        prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage.
+        query_filter: applied at every stage.
+        with_payload, with_vectors: as in ``query_points``.
+        rescore: ``None`` / ``"server"``: the whole funnel in Qdrant; ``"client"``: the
+            last stage's exact MaxSim computed here (:mod:`qdrant_tokenpool.maxsim`).
+        summary, full_resolution: ``None`` use the stage when configured, ``True``
+            require it, ``False`` skip it.
+        search_params: of the first stage.
+        score_threshold: as in ``query_points`` (applied to the final scores).
+        device: the :mod:`~qdrant_tokenpool.maxsim` device of client rescoring.
+        **kwargs: other ``query_points`` options (``timeout``, ``consistency``,
+            ``shard_key_selector``, ...).
+
+    Raises:
+        ValueError: unknown collection or vector, bad limits, or a bad query
+            (:class:`~qdrant_tokenpool.InvalidMultivectorError`: empty, 1-D, wrong
+            dimension, NaN/inf), before any query is sent.
     """
     if rescore not in RESCORE_MODES:
         raise ValueError(f"rescore must be None, 'server' or 'client', got {rescore!r}")

@@ -35,6 +35,7 @@ __all__ = [
     "VectorSpec",
     "create_collection",
     "extra_vectors_config",
+    "get_pooling",
     "load",
     "remove_pooling",
     "set_pooling",
@@ -154,10 +155,13 @@ class CollectionPooling:
 
 @dataclass
 class PoolingState:
-    """Per-client cache of :class:`CollectionPooling`, with a time to live in seconds."""
+    """Per-client state: the cache of :class:`CollectionPooling` (time to live ``ttl``
+    seconds), whether pooling is on, and whether the client talks to a server
+    (``remote``: requests carry lists, bodies are split) or to the embedded backend."""
 
     ttl: float = DEFAULT_TTL_S
     enabled: bool = True
+    remote: bool = False
     _cache: dict[str, tuple[float, CollectionPooling]] = field(default_factory=dict)
 
     def get(self, name: str) -> CollectionPooling | None:
@@ -211,6 +215,12 @@ def load(
     return cp
 
 
+def get_pooling(state: PoolingState, collection_name: str) -> Flow[PoolingMap]:
+    """``{vector_name: PoolingConfig}`` stored for the collection (``{}`` if none)."""
+    cp = yield from load(state, collection_name)
+    return dict(cp.pooling)
+
+
 def set_pooling(
     state: PoolingState,
     collection_name: str,
@@ -218,7 +228,8 @@ def set_pooling(
     *,
     replace: bool = False,
 ) -> Flow[PoolingMap]:
-    """Store ``pooling`` (merged into the existing config unless ``replace``)."""
+    """Store the pooling config of some vectors (merged with what is there unless
+    ``replace``). Refuses vectors that do not exist or are not multivectors."""
     new = coerce_pooling(pooling)
     cp = yield from load(state, collection_name, refresh=True, read_config=not replace)
     merged = dict(new) if replace else {**cp.pooling, **new}
@@ -232,8 +243,8 @@ def set_pooling(
 def remove_pooling(
     state: PoolingState, collection_name: str, vector_names: list[str] | None = None
 ) -> Flow[PoolingMap]:
-    """Remove the config of ``vector_names`` (all when ``None``, which also clears a
-    broken stored config); returns what is left."""
+    """Stop pooling ``vector_names`` (all when ``None``, which also clears a broken
+    stored config); returns the config left."""
     cp = yield from load(state, collection_name, refresh=True, read_config=vector_names is not None)
     if vector_names is None:
         left: PoolingMap = {}

@@ -148,12 +148,12 @@ def add_texts(
     batch_size: int = 64,
     show_progress: bool | None = None,
     wait: bool = True,
-    remote: bool,
 ) -> Flow[list[Any]]:
-    """Flow of ``client.add_texts``: encode ``texts`` as documents and upsert them.
+    """Encode ``texts`` with ``encoder`` and upsert them, pooled per the collection's
+    config (the flow of ``client.add_texts``; ``state`` is the client's, not an argument
+    of the method).
 
     Args:
-        state: the client's pooling state.
         collection_name: an existing collection.
         texts: the documents (strings; an iterable is read into a list first, so that
             its length can be checked against ``ids`` / ``payloads``). Only
@@ -171,7 +171,6 @@ def add_texts(
         show_progress: tqdm bar over all texts (stderr); ``None`` shows it for more than
             1,000 texts.
         wait: ``upsert``'s ``wait``.
-        remote: the client talks to a server (lists in requests) rather than local mode.
 
     Returns:
         The point ids, in input order.
@@ -243,7 +242,7 @@ def add_texts(
                     )
                 )
             yield from write_path.upsert(
-                state, collection_name, points, (), {"wait": wait}, remote=remote
+                state, collection_name, points, (), {"wait": wait}, remote=state.remote
             )
             bar.update(len(chunk))
     return point_ids
@@ -256,9 +255,9 @@ def query_text(
     encoder: TextEncoder,
     **kwargs: Any,
 ) -> Flow[QueryResponse]:
-    """Flow of ``client.query_text``: encode ``text`` with ``encoder.encode_queries``
-    (never pooled) and run :func:`qdrant_tokenpool.query.query_late_interaction` with
-    ``kwargs`` (``using``, ``limit``, ``query_filter``, ``rescore``, ...)."""
+    """Late-interaction search with a text: ``encoder.encode_queries([text])`` (never
+    pooled), then ``query_late_interaction`` with ``kwargs`` (``using``, ``limit``,
+    ``query_filter``, ``rescore``, ...). The flow of ``client.query_text``."""
     _check_encoder(encoder, "encode_queries")
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")

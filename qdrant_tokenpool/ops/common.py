@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec
 
 from .._flow import Flow, T, call, run_async, run_sync
+from .._backend import backend
 from ..config import PoolingConfig
 from ..store import CollectionPooling, UnknownCollectionError
 
@@ -125,7 +126,7 @@ class Reporter:
 def local_database_path(client: Any) -> Path | None:
     """The folder of an embedded (``path=``) database behind ``client``, else ``None``
     (a server, or ``":memory:"``). Works for sync and async, plain and pooling clients."""
-    inner = getattr(client, "_client", None)
+    inner = backend(client)
     location = getattr(inner, "location", None)
     if getattr(inner, "persistent", False) and location:
         return Path(location)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec
 
-from .._flow import Flow, T, call, run_async, run_sync
 from .._backend import backend
+from .._flow import Flow, T, call, run_async, run_sync
 from ..config import PoolingConfig
 from ..store import CollectionPooling, UnknownCollectionError
 

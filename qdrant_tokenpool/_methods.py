@@ -37,6 +37,7 @@ __all__ = [
     "PoolingClientMixin",
     "async_method",
     "async_override",
+    "install_overrides",
     "sync_method",
     "sync_override",
 ]
@@ -343,3 +344,13 @@ OVERRIDES: dict[str, Override] = {
     )
 }
 """Every parent method the clients override, by name."""
+
+
+def install_overrides(
+    cls: type, parent_cls: type, make: Callable[[type, Override], Callable[..., Any]]
+) -> None:
+    """Put every :data:`OVERRIDES` method on a client class (``make``: :func:`sync_override`
+    or :func:`async_override`). The type checker sees the parent's signatures, which the
+    overrides keep."""
+    for name, spec in OVERRIDES.items():
+        setattr(cls, name, make(parent_cls, spec))

@@ -13,7 +13,7 @@ from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
 
 from . import query, store, texts
 from ._flow import Flow, T, run_async, run_blocking
-from ._methods import OVERRIDES, PoolingClientMixin, async_method, async_override
+from ._methods import PoolingClientMixin, async_method, async_override, install_overrides
 
 __all__ = ["AsyncTokenPoolingClient"]
 
@@ -67,15 +67,6 @@ class AsyncTokenPoolingClient(AsyncQdrantClient, PoolingClientMixin):
     add_texts = async_method(texts.add_texts)
     query_text = async_method(texts.query_text)
 
-    # -- parent methods: writes pooled, schema changes forget the cached config -----------
-    create_collection = async_override(AsyncQdrantClient, OVERRIDES["create_collection"])
-    recreate_collection = async_override(AsyncQdrantClient, OVERRIDES["recreate_collection"])
-    upsert = async_override(AsyncQdrantClient, OVERRIDES["upsert"])
-    update_vectors = async_override(AsyncQdrantClient, OVERRIDES["update_vectors"])
-    batch_update_points = async_override(AsyncQdrantClient, OVERRIDES["batch_update_points"])
-    upload_points = async_override(AsyncQdrantClient, OVERRIDES["upload_points"])
-    upload_collection = async_override(AsyncQdrantClient, OVERRIDES["upload_collection"])
-    delete_collection = async_override(AsyncQdrantClient, OVERRIDES["delete_collection"])
-    update_collection = async_override(AsyncQdrantClient, OVERRIDES["update_collection"])
-    create_vector_name = async_override(AsyncQdrantClient, OVERRIDES["create_vector_name"])
-    delete_vector_name = async_override(AsyncQdrantClient, OVERRIDES["delete_vector_name"])
+
+# parent methods: writes pooled, schema changes forget the cached config (see _methods)
+install_overrides(AsyncTokenPoolingClient, AsyncQdrantClient, async_override)

@@ -15,7 +15,7 @@ from qdrant_client.local.qdrant_local import QdrantLocal
 
 from . import query, store, texts
 from ._flow import Flow, T, run_sync
-from ._methods import OVERRIDES, PoolingClientMixin, sync_method, sync_override
+from ._methods import PoolingClientMixin, install_overrides, sync_method, sync_override
 
 __all__ = ["TokenPoolingClient"]
 
@@ -59,15 +59,6 @@ class TokenPoolingClient(QdrantClient, PoolingClientMixin):
     add_texts = sync_method(texts.add_texts)
     query_text = sync_method(texts.query_text)
 
-    # -- parent methods: writes pooled, schema changes forget the cached config -----------
-    create_collection = sync_override(QdrantClient, OVERRIDES["create_collection"])
-    recreate_collection = sync_override(QdrantClient, OVERRIDES["recreate_collection"])
-    upsert = sync_override(QdrantClient, OVERRIDES["upsert"])
-    update_vectors = sync_override(QdrantClient, OVERRIDES["update_vectors"])
-    batch_update_points = sync_override(QdrantClient, OVERRIDES["batch_update_points"])
-    upload_points = sync_override(QdrantClient, OVERRIDES["upload_points"])
-    upload_collection = sync_override(QdrantClient, OVERRIDES["upload_collection"])
-    delete_collection = sync_override(QdrantClient, OVERRIDES["delete_collection"])
-    update_collection = sync_override(QdrantClient, OVERRIDES["update_collection"])
-    create_vector_name = sync_override(QdrantClient, OVERRIDES["create_vector_name"])
-    delete_vector_name = sync_override(QdrantClient, OVERRIDES["delete_vector_name"])
+
+# parent methods: writes pooled, schema changes forget the cached config (see _methods)
+install_overrides(TokenPoolingClient, QdrantClient, sync_override)

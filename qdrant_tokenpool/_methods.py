@@ -62,6 +62,12 @@ class PoolingClientMixin:
 
     _local_type: type
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, value in vars(cls).items():
+            if getattr(value, "_made_by", None) == __name__:
+                _adopt(cls, name, value)
+
     def _init_pooling(self) -> None:
         self._pooling_state = PoolingState()
         _backend.serialise_in_process(self)
@@ -118,6 +124,13 @@ def _named(fn: Any, name: str, signature: inspect.Signature, doc: str | None) ->
     fn.__qualname__ = name
     fn.__doc__ = doc
     fn.__signature__ = signature
+    fn._made_by = __name__
+
+
+def _adopt(cls: type, name: str, fn: Any) -> None:
+    """Make a method made here look defined in ``cls`` (tracebacks, help(), the docs)."""
+    fn.__module__ = cls.__module__
+    fn.__qualname__ = f"{cls.__qualname__}.{name}"
 
 
 def sync_method(
@@ -353,4 +366,6 @@ def install_overrides(
     or :func:`async_override`). The type checker sees the parent's signatures, which the
     overrides keep."""
     for name, spec in OVERRIDES.items():
-        setattr(cls, name, make(parent_cls, spec))
+        method = make(parent_cls, spec)
+        _adopt(cls, name, method)
+        setattr(cls, name, method)

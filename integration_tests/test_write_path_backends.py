@@ -395,6 +395,25 @@ def test_inference_object_on_pooled_vector_is_refused(client, collection_name):
     assert client.count(collection_name).count == 0
 
 
+def test_over_the_cap_given_but_not_pooled_is_stored(client, collection_name):
+    """9,000 x 128 (1,152,000 floats) at pool_factor 2 stores 4,500 x 128: accepted (it was
+    refused before pooling); only a keep-original copy over the cap is refused, by name."""
+    mv = models.VectorParams(size=128, distance=models.Distance.COSINE, multivector_config=MAXSIM)
+    cfg = PoolingConfig(pool_factor=2, method="sequential", protected_tokens=0)
+    client.create_collection(collection_name, {"colbert": mv, "full": mv}, pooling={"colbert": cfg})
+    doc = np.random.default_rng(0).standard_normal((9000, 128)).astype(np.float32)
+    client.upsert(collection_name, [models.PointStruct(id=1, vector={"colbert": doc})])
+    stored = client.retrieve(collection_name, [1], with_vectors=True)[0].vector["colbert"]
+    assert np.asarray(stored).shape == (4500, 128)
+    client.set_pooling(
+        collection_name,
+        {"colbert": PoolingConfig(pool_factor=2, method="sequential", keep_original_vector="full")},
+    )
+    with pytest.raises(InvalidMultivectorError, match=r"point 3, vector 'colbert': multivector too large to keep unpooled in 'full': 9000 x 128 = 1152000 floats; .*\(the pooled vector would be 4500 x 128 and fit\)"):
+        client.upsert(collection_name, [models.PointStruct(id=3, vector={"colbert": doc})])
+    assert client.count(collection_name).count == 1
+
+
 def test_pooling_disabled_and_migrate(client, collection_name):
     asyncio.run(create(client, collection_name, pool_factor=2))
     docs = make_docs(6)

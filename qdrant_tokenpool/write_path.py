@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,10 +127,14 @@ class PoolingJob:
     def __len__(self) -> int:
         return len(self.items)
 
-    def add(self, raw: Any, *, point_id: Any, vector_name: str) -> int:
+    def add(
+        self, raw: Any, *, point_id: Any, vector_name: str, given: Container[str] = ()
+    ) -> int:
         """Validate one document's multivector of a configured vector; returns its index.
 
-        ``raw``: ``(n, d)`` list, numpy array or torch tensor.
+        ``raw``: ``(n, d)`` list, numpy array or torch tensor. ``given``: the vector names
+        the request itself carries for this point (an extra vector it carries is not
+        filled, so its size is not ours to check).
 
         Raises:
             InvalidMultivectorError: naming ``point_id``, ``vector_name`` and the problem
@@ -158,7 +162,8 @@ class PoolingJob:
             raise InvalidMultivectorError(
                 f"multivector {problem}", point_id=point_id, vector_name=vector_name
             )
-        if cfg.keep_original_vector and arr.size >= MAX_MULTIVECTOR_FLOATS:
+        original = cfg.keep_original_vector
+        if original and original not in given and arr.size >= MAX_MULTIVECTOR_FLOATS:
             raise InvalidMultivectorError(
                 f"multivector too large to keep unpooled in {cfg.keep_original_vector!r}: "
                 f"{arr.shape[0]} x {arr.shape[1]} = {arr.size} floats; Qdrant accepts fewer "
@@ -265,7 +270,7 @@ def _plan_struct(vector: Any, point_id: Any, job: PoolingJob) -> Builder | None:
         names = [n for n in vector if n in pooling]
         if not names:
             return None
-        idx = {n: job.add(vector[n], point_id=point_id, vector_name=n) for n in names}
+        idx = {n: job.add(vector[n], point_id=point_id, vector_name=n, given=vector) for n in names}
 
         def build_named() -> dict[str, Any]:
             out = dict(vector)
@@ -323,7 +328,10 @@ def plan_batch(batch: models.Batch, job: PoolingJob) -> Builder | None:
         if not names:
             return None
         idx = {
-            n: [job.add(v, point_id=pid(k), vector_name=n) for k, v in enumerate(vectors[n])]
+            n: [
+                job.add(v, point_id=pid(k), vector_name=n, given=vectors)
+                for k, v in enumerate(vectors[n])
+            ]
             for n in names
         }
 

@@ -198,6 +198,9 @@ def test_over_the_cap_is_pooled_to_fit_and_only_an_unpooled_copy_is_refused():
     assert f"the pooled vector would be {1 + (n - 1) // 2} x {DIM} and fit" in str(err.value)
     job = wp.PoolingJob(keep)
     job.add(big[1:], point_id=1, vector_name="colbert")  # just under the limit
+    # a request that brings its own keep-original vector stores no unpooled copy of ours
+    given = {"colbert": big, "full": [[0.5] * DIM]}
+    wp.PoolingJob(keep, keep=False).add(big, point_id=1, vector_name="colbert", given=given)
 
 
 def test_grpc_points_are_refused_clearly():

@@ -648,3 +648,66 @@ async def test_async_partial_config_is_refused_on_read(async_client, collection_
     with pytest.raises(PoolingConfigError, match=f"collection '{collection_name}'.*'vectors' is missing"):
         await async_client.upsert(collection_name, [point(d) for d in make_docs(1)])
     assert (await async_client.count(collection_name)).count == 0
+
+
+# -- upload_collection with ids / payload shorter than the vectors ------------------------------
+def _short_columns(kind: str, docs: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
+    """(vectors, payload, ids) for one way of giving upload_collection too few ids/payloads."""
+    ids = [d["id"] for d in docs]
+    pays = [d["payload"] for d in docs]
+    # arrays only: the parent's local mode cannot take a list of arrays in a column
+    columns = {"colbert": np.stack([d["colbert"][:3] for d in docs]), "dense": np.stack([d["dense"] for d in docs])}
+    return {
+        "payload-list": (columns, pays[:2], ids),
+        "ids-list": (columns, None, ids[:3]),
+        "ids-array": (columns, pays, np.array(ids[:3])),
+        "payload-tuple": ([{"colbert": d["colbert"]} for d in docs], tuple(pays[:1]), ids),
+        "ids-generator": (columns, None, iter(ids[:3])),
+        "vectors-generator": (({"colbert": d["colbert"]} for d in docs), None, ids[:3]),
+    }[kind]
+
+
+SHORT = ["payload-list", "ids-list", "ids-array", "payload-tuple", "ids-generator", "vectors-generator"]
+
+
+def _outcome(call) -> str | None:
+    try:
+        call()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+async def check_short_columns(c, name, kind):
+    """The pooled collection behaves as QdrantClient does on a collection without a config
+    (same error, same count); list and array inputs write nothing."""
+    plain = f"{name}_plain"
+    await aw(c.create_collection(name, vectors_config(), pooling={"colbert": PoolingConfig(pool_factor=2)}))
+    await aw(c.create_collection(plain, vectors_config()))
+    try:
+        docs = make_docs(5)
+        got = _outcome(lambda: c.upload_collection(name, *_short_columns(kind, docs), wait=True))
+        want = _outcome(lambda: c.upload_collection(plain, *_short_columns(kind, docs), wait=True))
+        assert got == want
+        if kind == "vectors-generator":  # a stream of vectors: the shortest input ends it
+            assert got is None and (await aw(c.count(name))).count == 3
+        else:
+            field = "payload" if kind.startswith("payload") else "ids"
+            assert got == f"{field} iterable is shorter than vectors iterable"
+        if kind != "ids-generator":  # a stream of ids runs out mid-upload, as in the parent
+            assert (await aw(c.count(name))).count == (await aw(c.count(plain))).count
+        if kind.endswith(("list", "array", "tuple")):
+            assert (await aw(c.count(name))).count == 0
+    finally:
+        await aw(c.delete_collection(plain))
+
+
+@pytest.mark.parametrize("kind", SHORT)
+def test_upload_collection_with_short_ids_or_payload_raises(client, collection_name, kind):
+    asyncio.run(check_short_columns(client, collection_name, kind))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", SHORT)
+async def test_async_upload_collection_with_short_ids_or_payload_raises(async_client, collection_name, kind):
+    await check_short_columns(async_client, collection_name, kind)

@@ -692,25 +692,73 @@ def upload_points(
     return (yield call("upload_points", collection_name, stream, batch_size, *args, **kwargs))
 
 
-def _collection_rows(vectors: Any) -> tuple[Iterator[Any], int | None]:
-    """One vector struct per point from ``upload_collection``'s ``vectors`` argument."""
+def _is_tensor(x: Any) -> bool:
+    return isinstance(x, np.ndarray) or (hasattr(x, "detach") and hasattr(x, "cpu"))
+
+
+def _collection_size(vectors: Any) -> int | None:
+    """Points in ``upload_collection``'s ``vectors``: ``None`` for generators and streams."""
     if isinstance(vectors, dict):
         lengths = {len(v) for v in vectors.values()}
         if len(lengths) > 1:
             raise ValueError("Each named vector should have the same number of vectors")
-        n = lengths.pop() if lengths else 0
-        return ({name: col[i] for name, col in vectors.items()} for i in range(n)), n
-    if isinstance(vectors, np.ndarray) or (hasattr(vectors, "detach") and hasattr(vectors, "cpu")):
-        return (vectors[i] for i in range(len(vectors))), len(vectors)
-    size = len(vectors) if isinstance(vectors, Sequence) else None
-    return iter(vectors), size
+        return lengths.pop() if lengths else 0
+    if _is_tensor(vectors) or isinstance(vectors, Sequence):
+        return len(vectors)
+    return None
+
+
+def _collection_rows(vectors: Any) -> Iterator[Any]:
+    """One vector struct per point from ``upload_collection``'s ``vectors`` argument."""
+    if isinstance(vectors, dict):
+        n = _collection_size(vectors) or 0
+        return ({name: col[i] for name, col in vectors.items()} for i in range(n))
+    if _is_tensor(vectors):
+        return (vectors[i] for i in range(len(vectors)))
+    return iter(vectors)
+
+
+def _require_length(items: Iterable[Any] | None, size: int, name: str) -> Iterable[Any] | None:
+    """``ids`` / ``payload`` of ``upload_collection`` that end before ``size`` vectors raise
+    ``ValueError("<name> iterable is shorter than vectors iterable")``, as in
+    ``QdrantClient``: lists, tuples and arrays at once (before anything is written),
+    streams when they run out. Longer ones are read only up to ``size`` items."""
+    if items is None:
+        return None
+    if isinstance(items, (Sequence, np.ndarray)):
+        if len(items) < size:
+            raise ValueError(f"{name} iterable is shorter than vectors iterable")
+        return items
+    return _take_exactly(items, size, name)
+
+
+def _take_exactly(items: Iterable[Any], size: int, name: str) -> Iterator[Any]:
+    taken = 0
+    for item in itertools.islice(items, size):
+        yield item
+        taken += 1
+    if taken < size:
+        raise ValueError(f"{name} iterable is shorter than vectors iterable")
 
 
 def _collection_points(
     vectors: Any, payload: Iterable[Any] | None, ids: Iterable[Any] | None
 ) -> Iterator[models.PointStruct]:
-    """``upload_collection``'s columns as a stream of points (missing ids: UUIDs)."""
-    rows, _ = _collection_rows(vectors)
+    """``upload_collection``'s columns as a stream of points (missing ids: UUIDs).
+
+    With a sized ``vectors``, ``ids`` or ``payload`` shorter than it raise (see
+    :func:`_require_length`); with a stream of vectors the shortest input ends the upload,
+    as in ``QdrantClient``."""
+    size = _collection_size(vectors)
+    if size is not None:
+        ids = _require_length(ids, size, "ids")
+        payload = _require_length(payload, size, "payload")
+    return _zip_points(_collection_rows(vectors), payload, ids)
+
+
+def _zip_points(
+    rows: Iterator[Any], payload: Iterable[Any] | None, ids: Iterable[Any] | None
+) -> Iterator[models.PointStruct]:
     id_iter: Iterable[Any] = (str(uuid.uuid4()) for _ in itertools.count()) if ids is None else ids
     pay_iter: Iterable[Any] = itertools.repeat(None) if payload is None else payload
     for pid, vec, pay in zip(id_iter, rows, pay_iter):
@@ -742,7 +790,9 @@ def upload_collection(
     ``vectors``: dict of per-name columns (lists or arrays), a ``(N, n, d)`` array for the
     unnamed multivector, or any iterable of vector structs (generators stream). With a
     config it is streamed as points through the parent's ``upload_points``
-    (``batch_size`` at a time; missing ids become UUIDs, as the parent does).
+    (``batch_size`` at a time; missing ids become UUIDs, as the parent does). ``ids`` or
+    ``payload`` shorter than a sized ``vectors`` raise ``ValueError`` as in the parent:
+    lists and arrays before anything is written.
     """
     cp = yield from _config(state, collection_name)
     if cp is None:
@@ -757,11 +807,11 @@ def upload_collection(
                 **kwargs,
             )
         )
+    pts = _collection_points(vectors, payload, ids)  # ids / payload too short: raises now
     if remote and not isinstance(vectors, Iterator):
         # sized input: check all of it before the first batch is sent
         sized_ids = isinstance(ids, (Sequence, np.ndarray))
         labels = ids if sized_ids else (f"#{k}" for k in itertools.count())
         _validate_all(_collection_points(vectors, None, labels), cp)
-    pts = _collection_points(vectors, payload, ids)
     stream = _finish_lists(pooled_stream(pts, cp, batch_size))
     return (yield call("upload_points", collection_name, stream, batch_size=batch_size, **kwargs))

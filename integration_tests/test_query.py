@@ -414,3 +414,38 @@ def test_required_stage_missing(client, collection_name, no_queries_sent):
         client.query_late_interaction(collection_name, query_tokens(), summary=True)
     with pytest.raises(ValueError, match="declares no keep_original_vector"):
         client.query_late_interaction(collection_name, query_tokens(), full_resolution=True)
+
+
+@pytest.mark.parametrize("rescore", ["server", "client"])
+def test_muvera_first_stage_end_to_end(client, collection_name, rescore):
+    """summary_method="muvera": create_collection adds a Dot vector of the encoding's
+    size, the write path fills it with each document's FDE, the query side sends the
+    query's FDE, and the funnel returns what brute force over the stored vectors says."""
+    from qdrant_tokenpool.firststage import Muvera, MuveraParams
+
+    params = MuveraParams(k_sim=3, dim_proj=8, r_reps=4, seed=1)
+    cfg = PoolingConfig(2, summary_vector="fde", summary_method="muvera", muvera=params)
+    mv = models.VectorParams(size=D, distance=models.Distance.COSINE, multivector_config=MAXSIM)
+    client.create_collection(collection_name, {"colbert": mv}, pooling={"colbert": cfg})
+    fde_params = client.get_collection(collection_name).config.params.vectors["fde"]
+    assert (fde_params.size, fde_params.distance) == (params.output_dim(D), models.Distance.DOT)
+    docs = corpus()
+    client.upsert(
+        collection_name,
+        [models.PointStruct(id=i, vector={"colbert": d}) for i, d in enumerate(docs)],
+        wait=True,
+    )
+    enc = Muvera.for_dim(D, params)
+    ids, vecs, _ = stored(client, collection_name)
+    np.testing.assert_allclose(
+        np.stack(vecs["fde"]), enc.encode_documents([docs[i] for i in ids], normalize=True),
+        rtol=1e-4, atol=1e-5,
+    )
+    q = query_tokens(seed=8)
+    resp = client.query_late_interaction(collection_name, q, limit=5, prefetch_limit=20, rescore=rescore)
+    first = np.stack(vecs["fde"]) @ enc.encode_query(q, normalize=True)
+    cand = np.argsort(-first, kind="stable")[:20]
+    pooled = maxsim(q, [vecs["colbert"][i] for i in cand], normalize=True)
+    top = np.argsort(-pooled, kind="stable")[:5]
+    assert result(resp)[0] == [ids[cand[i]] for i in top]
+    np.testing.assert_allclose(result(resp)[1], pooled[top], atol=1e-4)

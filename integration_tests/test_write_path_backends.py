@@ -17,6 +17,7 @@ import pytest
 from qdrant_client import models
 
 from qdrant_tokenpool import InvalidMultivectorError, PoolingConfig, PoolingConfigError, pool_tokens
+from qdrant_tokenpool.firststage import Muvera, MuveraParams
 
 DIM = 16
 DENSE = 8
@@ -349,6 +350,44 @@ def test_extra_vectors_are_filled(client, collection_name):
         np.testing.assert_allclose(np.asarray(v["full"]), unit_rows(d["colbert"]), atol=1e-6)
         mean = unit_rows(d["colbert"]).mean(axis=0)
         np.testing.assert_allclose(np.asarray(v["summary"]), mean / np.linalg.norm(mean), atol=1e-6)
+
+
+MUVERA = MuveraParams(k_sim=2, dim_proj=4, r_reps=3, seed=9)
+
+
+async def check_fde(c, name, docs):
+    got = await read_all(c, name, [d["id"] for d in docs])
+    enc = Muvera.for_dim(DIM, MUVERA)
+    want = enc.encode_documents([d["colbert"] for d in docs], normalize=True)
+    for d, w in zip(docs, want):
+        np.testing.assert_allclose(np.asarray(got[d["id"]].vector["fde"]), w, rtol=1e-4, atol=1e-5)
+
+
+async def create_muvera(c, name):
+    cfg = PoolingConfig(pool_factor=3, summary_vector="fde", summary_method="muvera", muvera=MUVERA)
+    await aw(c.create_collection(name, vectors_config(), pooling={"colbert": cfg}))
+
+
+@pytest.mark.parametrize("method", list(WRITERS))
+def test_sync_write_fills_the_muvera_summary(client, collection_name, method):
+    async def go():
+        await create_muvera(client, collection_name)
+        docs = make_docs(12, seed=2)
+        await WRITERS[method](client, collection_name, docs)
+        await check_pooled(client, collection_name, docs, 3)
+        await check_fde(client, collection_name, docs)
+
+    asyncio.run(go())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", list(WRITERS))
+async def test_async_write_fills_the_muvera_summary(async_client, collection_name, method):
+    await create_muvera(async_client, collection_name)
+    docs = make_docs(12, seed=3)
+    await WRITERS[method](async_client, collection_name, docs)
+    await check_pooled(async_client, collection_name, docs, 3)
+    await check_fde(async_client, collection_name, docs)
 
 
 def test_default_unnamed_vector_is_pooled(client, collection_name):

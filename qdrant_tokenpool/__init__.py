@@ -4,7 +4,9 @@ Public API:
 
 - :class:`TokenPoolingClient` / :class:`AsyncTokenPoolingClient`: drop-in Qdrant clients
   that pool configured multivectors on write.
-- :class:`PoolingConfig`: per-vector pooling settings, stored in collection metadata.
+- :class:`PoolingConfig`: per-vector pooling settings, stored in collection metadata;
+  :class:`MuveraParams` for a MUVERA first stage (``summary_method="muvera"``), encoded
+  by :class:`Muvera` (:mod:`qdrant_tokenpool.firststage`, pure numpy).
 - :func:`pool_tokens` / :func:`pool_batch`: the pooling numerics, usable alone.
 - :func:`maxsim_batch` / :class:`PackedDocs`: exact MaxSim in numpy (or torch); the module
   :mod:`qdrant_tokenpool.maxsim` also has ``maxsim(query, documents)`` for one query.
@@ -19,7 +21,7 @@ Public API:
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .config import METHODS, PoolingConfig, PoolingConfigError
+from .config import METHODS, MuveraParams, PoolingConfig, PoolingConfigError
 from .pooling import pool_batch, pool_tokens
 from .validation import InvalidMultivectorError
 
@@ -33,6 +35,7 @@ _LAZY = {
     "UnknownCollectionError": ".store",
     "maxsim_batch": ".maxsim",
     "PackedDocs": ".maxsim",
+    "Muvera": ".firststage",
     "TokenEncoder": ".encoders",
     "index_corpus": ".ops",
     "aindex_corpus": ".ops",
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from .async_client import AsyncTokenPoolingClient
     from .client import TokenPoolingClient
     from .encoders import TokenEncoder
+    from .firststage import Muvera
     from .maxsim import PackedDocs, maxsim_batch
     from .ops import (
         CollectionStats,
@@ -78,6 +82,8 @@ __all__ = [
     "AsyncTokenPoolingClient",
     "CollectionStats",
     "InvalidMultivectorError",
+    "Muvera",
+    "MuveraParams",
     "OperationError",
     "OperationUsageError",
     "PackedDocs",

@@ -30,9 +30,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from .firststage import SUMMARY_METHODS, MuveraParams
 from .pooling.spec import GRID_POOLS, METHODS, PoolingSpec
 
 __all__ = [
+    "DEFAULT_SUMMARY_METHOD",
     "FORMAT_READERS",
     "FORMAT_VERSION",
     "GRID_POOLS",
@@ -59,6 +61,11 @@ FORMAT_1_FIELDS = frozenset(
 
 Method = Literal["hierarchical", "kmeans", "sequential", "grid"]
 GridPool = Literal["rows", "columns", "blocks"]
+
+DEFAULT_SUMMARY_METHOD: str = "mean"
+"""First-stage encoding of a ``summary_vector`` when ``summary_method`` is not given.
+A stored config without ``summary_method`` (written before it existed) reads as
+``"mean"`` whatever this default is."""
 
 
 def vector_label(name: str) -> str:
@@ -99,8 +106,17 @@ class PoolingConfig:
         protected_tokens: leading vectors (e.g. ``[CLS]``, ``[D]``) that pass through
             unpooled, in front.
         summary_vector: optional name of a dense vector that the write path fills with
-            the normalised mean of the document's token vectors (a single-vector first
-            stage for the query funnel); ``None`` for none.
+            a single-vector encoding of the document (the HNSW first stage of the query
+            funnel, which encodes the query the same way); ``None`` for none.
+        summary_method: how ``summary_vector`` encodes a document
+            (:mod:`qdrant_tokenpool.firststage`): ``"mean"``, the normalised mean of the
+            token vectors (``d`` dimensions, the pooled vector's distance), or
+            ``"muvera"``, a MUVERA fixed dimensional encoding (``muvera.output_dim(d)``
+            dimensions, Dot distance). Default :data:`DEFAULT_SUMMARY_METHOD` when a
+            summary vector is set; only with ``summary_vector``.
+        muvera: :class:`~qdrant_tokenpool.firststage.MuveraParams` (or a dict of them)
+            of ``summary_method="muvera"``; default the paper's reference parameters
+            (``k_sim=5, dim_proj=16, r_reps=20, seed=42``: 10,240 dimensions).
         keep_original_vector: optional name of a multivector that the write path fills
             with the unpooled token vectors (for full-resolution rescoring in the query
             funnel); ``None`` for none.
@@ -134,6 +150,8 @@ class PoolingConfig:
     grid_shape: tuple[int, int] | None = None
     grid_pool: GridPool | None = None
     grid_block: int | None = None
+    summary_method: Literal["mean", "muvera"] | None = None
+    muvera: MuveraParams | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.grid_shape, list):  # as JSON stores it
@@ -148,6 +166,47 @@ class PoolingConfig:
         _check_name("keep_original_vector", self.keep_original_vector)
         if self.summary_vector is not None and self.summary_vector == self.keep_original_vector:
             raise PoolingConfigError("summary_vector and keep_original_vector must differ")
+        self._check_summary()
+
+    def _check_summary(self) -> None:
+        """Resolve ``summary_method`` / ``muvera`` against ``summary_vector``."""
+        method: str | None = self.summary_method
+        muvera: Any = self.muvera
+        if self.summary_vector is None:
+            if method is not None or muvera is not None:
+                raise PoolingConfigError(
+                    "summary_method and muvera need a summary_vector (the dense vector "
+                    "that holds the first-stage encoding)"
+                )
+            return
+        method = DEFAULT_SUMMARY_METHOD if method is None else method
+        if method not in SUMMARY_METHODS:
+            raise PoolingConfigError(
+                f"unknown summary_method {method!r}; expected one of {', '.join(SUMMARY_METHODS)}"
+            )
+        if method == "mean":
+            if muvera is not None:
+                raise PoolingConfigError('muvera parameters need summary_method="muvera"')
+        elif not isinstance(muvera, MuveraParams):
+            if muvera is None:
+                muvera = MuveraParams()
+            elif isinstance(muvera, Mapping):
+                known = {f.name for f in fields(MuveraParams)}
+                unknown = set(muvera) - known
+                if unknown:
+                    raise PoolingConfigError(
+                        f"unknown muvera parameter(s): {', '.join(sorted(unknown))}"
+                    )
+                try:
+                    muvera = MuveraParams(**dict(muvera))
+                except ValueError as exc:
+                    raise PoolingConfigError(f"muvera: {exc}") from None
+            else:
+                raise PoolingConfigError(
+                    f"muvera must be MuveraParams or a mapping, got {type(muvera).__name__}"
+                )
+        object.__setattr__(self, "summary_method", method)
+        object.__setattr__(self, "muvera", muvera)
 
     def _make_spec(self) -> PoolingSpec:
         return PoolingSpec(**{name: getattr(self, name) for name in _SPEC_FIELDS})
@@ -191,6 +250,11 @@ class PoolingConfig:
         except json.JSONDecodeError as exc:
             raise PoolingConfigError(f"pooling config is not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+    def summary_dim(self, dim: int) -> int:
+        """Dimensions of the summary vector for ``dim``-dimensional tokens: ``dim`` for
+        the mean summary, the MUVERA encoding's size for ``"muvera"``."""
+        return self.muvera.output_dim(dim) if self.muvera is not None else int(dim)
 
     def extra_vector_names(self) -> tuple[str, ...]:
         """Names of the extra vectors this config asks the write path to fill."""
@@ -288,14 +352,18 @@ def _read_format_1(entry: Mapping[str, Any]) -> PoolingMap:
     vectors = _entry_vectors(entry)
     for name, cfg in vectors.items():
         _format_1_entry(name, cfg)
-    return coerce_pooling(vectors)
+    return coerce_pooling({name: _stored_defaults(cfg) for name, cfg in vectors.items()})
 
 
 def _read_format_2(entry: Mapping[str, Any]) -> PoolingMap:
     """Format 2: as format 1, plus the budget and layout fields (fractional
     ``pool_factor``, ``protected_tail_tokens``, ``max_vectors``, ``distance_threshold``,
-    ``grid_shape``/``grid_pool``/``grid_block`` with ``method="grid"``)."""
-    return coerce_pooling(_entry_vectors(entry))
+    ``grid_shape``/``grid_pool``/``grid_block`` with ``method="grid"``) and the
+    first-stage encoding (``summary_method``, ``muvera``; an entry with a summary vector
+    but no ``summary_method`` was written before it existed: ``"mean"``)."""
+    return coerce_pooling(
+        {name: _stored_defaults(cfg) for name, cfg in _entry_vectors(entry).items()}
+    )
 
 
 FORMAT_READERS: dict[int, Callable[[Mapping[str, Any]], PoolingMap]] = {
@@ -348,3 +416,11 @@ def pooling_from_metadata(
         return reader(entry)
     except PoolingConfigError as exc:
         raise PoolingConfigError(f"{where}: {exc}") from None
+
+
+def _stored_defaults(cfg: Any) -> Any:
+    """A stored config as written: a summary vector without ``summary_method`` predates
+    the field and holds the mean summary, whatever :data:`DEFAULT_SUMMARY_METHOD` is."""
+    if isinstance(cfg, Mapping) and cfg.get("summary_vector") and "summary_method" not in cfg:
+        return {**cfg, "summary_method": "mean"}
+    return cfg

@@ -37,7 +37,7 @@ import numpy as np
 from .pooling.common import normalise
 from .validation import InvalidMultivectorError, as_multivector, to_numpy
 
-__all__ = ["PackedDocs", "maxsim", "maxsim_batch", "normalize_rows"]
+__all__ = ["PackedDocs", "maxsim", "maxsim_batch", "normalize_rows", "pack"]
 
 DEFAULT_BLOCK_TOKENS = 8192
 """Padded document tokens per block: a block's similarity matrix for a 32-token query
@@ -123,7 +123,7 @@ class PackedDocs:
         if block_tokens < 1:
             raise ValueError(f"block_tokens must be >= 1, got {block_tokens}")
         self.device = _resolve_device(device, documents)
-        tokens, offs = _pack(documents, offsets)
+        tokens, offs = pack(documents, offsets)
         if normalize:
             tokens = normalize_rows(tokens)
         lengths = np.diff(offs)
@@ -334,12 +334,18 @@ def _check_docs(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]:
     return docs, _offsets_of(lengths), int(docs[0].shape[1])
 
 
-def _pack(documents: Any, offsets: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(tokens (N, d) float32, offsets (n_docs + 1,) int64)``, checked."""
+def pack(documents: Any, offsets: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Documents as one packed token matrix: ``(tokens (N, d) float32, offsets (n + 1,) int64)``.
+
+    ``documents``: a sequence of ``(n_i, d)`` arrays (numpy, torch or lists), a
+    ``(n, t, d)`` array, or (with ``offsets``) an ``(N, d)`` token matrix. Shapes are
+    checked (non-empty documents, one dimension); values are not.
+    """
     tokens, offs, _ = _check_docs(documents, offsets)
     if isinstance(tokens, list):
         tokens = np.concatenate(tokens, axis=0)
     return np.ascontiguousarray(tokens, dtype=np.float32), offs
+
 
 
 def _stream_scores(

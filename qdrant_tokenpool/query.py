@@ -6,8 +6,9 @@ The funnel (innermost stage first; the optional stages are used when the pooled
 vector's :class:`~qdrant_tokenpool.config.PoolingConfig` declares them):
 
 1. *summary* (optional, ``summary_vector``): HNSW search on the dense summary vector
-   (the normalised mean of the document's token vectors) with the normalised mean of the
-   query's token vectors; keeps ``prefetch_limit`` candidates.
+   (the document's first-stage encoding, ``summary_method``: the normalised mean of its
+   token vectors, or its MUVERA encoding) with the query encoded the same way
+   (:mod:`qdrant_tokenpool.firststage`); keeps ``prefetch_limit`` candidates.
 2. *pooled*: Qdrant's MaxSim (``max_sim`` comparator) over the pooled multivector; keeps
    ``limit`` results, or ``rescore_limit`` candidates when stage 3 follows.
 3. *full resolution* (optional, ``keep_original_vector``): MaxSim over the unpooled
@@ -47,8 +48,8 @@ from qdrant_client.http.models import QueryResponse
 from . import store
 from ._flow import Flow, call
 from .config import vector_label
+from .firststage import MuveraParams, query_summary
 from .maxsim import maxsim
-from .pooling.common import normalise
 from .store import CollectionPooling
 from .validation import InvalidMultivectorError, as_multivector
 
@@ -99,6 +100,19 @@ class Funnel:
     dim: int
     stages: tuple[Stage, ...]
     final_distance: models.Distance
+    summary_method: str = "mean"
+    muvera: MuveraParams | None = None
+
+    def summary_query(self, q: np.ndarray) -> np.ndarray:
+        """The dense query of the summary stage: ``q`` encoded like the documents'
+        summary vectors (:func:`~qdrant_tokenpool.firststage.query_summary`; unit token
+        vectors on a Cosine multivector)."""
+        return query_summary(
+            self.summary_method,
+            q,
+            muvera=self.muvera,
+            normalize=self.distance == models.Distance.COSINE,
+        )
 
     @property
     def shape(self) -> str:
@@ -233,7 +247,16 @@ def plan_funnel(
             _positive_int("rescore_limit", rescore_limit)
         stages.append(Stage(vname, "maxsim", limit))
     final_distance = cp.vectors[stages[-1].using].distance
-    return Funnel(cp.name, vname, spec.distance, spec.size, tuple(stages), final_distance)
+    return Funnel(
+        cp.name,
+        vname,
+        spec.distance,
+        spec.size,
+        tuple(stages),
+        final_distance,
+        summary_method=(cfg.summary_method or "mean") if cfg is not None else "mean",
+        muvera=cfg.muvera if cfg is not None else None,
+    )
 
 
 def check_query(query: Any, funnel: Funnel) -> np.ndarray:
@@ -242,14 +265,6 @@ def check_query(query: Any, funnel: Funnel) -> np.ndarray:
         return as_multivector(query, dim=funnel.dim, vector_name=funnel.using)
     except InvalidMultivectorError as exc:
         raise InvalidMultivectorError(f"query: {exc.problem}", vector_name=funnel.using) from None
-
-
-def summary_query(q: np.ndarray) -> np.ndarray:
-    """The dense query of the summary stage: the normalised mean of the normalised
-    query token vectors, float32 ``(d,)``."""
-    mean = normalise(q).mean(axis=0)
-    norm = float(np.linalg.norm(mean))
-    return (mean / norm if norm > 0 else mean).astype(np.float32)
 
 
 def _build_request(
@@ -268,7 +283,7 @@ def _build_request(
         nonlocal q_dense
         if stage.kind == "dense":
             if q_dense is None:
-                q_dense = summary_query(q).tolist()
+                q_dense = funnel.summary_query(q).tolist()
             return q_dense
         return q_multi
 

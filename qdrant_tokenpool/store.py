@@ -139,10 +139,18 @@ class CollectionPooling:
                 )
             if cfg.summary_vector is not None:
                 s = self.vectors.get(cfg.summary_vector)
-                if s is None or s.multivector or s.size != spec.size:
+                size = cfg.summary_dim(spec.size)
+                if s is None or s.multivector or s.size != size:
                     raise PoolingConfigError(
                         f"summary vector {cfg.summary_vector!r} of {label} must exist in "
-                        f"collection {self.name!r} as a dense single vector of size {spec.size}"
+                        f"collection {self.name!r} as a dense single vector of size {size}"
+                        + (" (its MUVERA encoding)" if cfg.summary_method == "muvera" else "")
+                    )
+                if cfg.summary_method == "muvera" and s.distance != models.Distance.DOT:
+                    raise PoolingConfigError(
+                        f"summary vector {cfg.summary_vector!r} of {label} holds a MUVERA "
+                        f"encoding, whose inner product approximates MaxSim: it needs Dot "
+                        f"distance, not {s.distance.value}"
                     )
             if cfg.keep_original_vector is not None:
                 o = self.vectors.get(cfg.keep_original_vector)
@@ -260,7 +268,9 @@ def extra_vectors_config(
 ) -> dict[str, models.VectorParams]:
     """Vector params for the extra vectors a pooling map asks for and ``vectors_config`` lacks.
 
-    - summary vector: a dense vector of the pooled vector's size and distance, HNSW on;
+    - summary vector: a dense vector, HNSW on: of the pooled vector's size and distance
+      for ``summary_method="mean"``, of the encoding's size with Dot distance for
+      ``"muvera"``;
     - keep-original vector: a multivector (MaxSim) stored on disk with HNSW off (``m=0``),
       so RAM holds only pooled vectors while the funnel's last stage rescores at full
       resolution.
@@ -271,7 +281,11 @@ def extra_vectors_config(
         if base is None:
             continue  # CollectionPooling.check reports it
         if cfg.summary_vector and cfg.summary_vector not in vectors_config:
-            extra[cfg.summary_vector] = models.VectorParams(size=base.size, distance=base.distance)
+            muvera = cfg.summary_method == "muvera"
+            extra[cfg.summary_vector] = models.VectorParams(
+                size=cfg.summary_dim(base.size),
+                distance=models.Distance.DOT if muvera else base.distance,
+            )
         if cfg.keep_original_vector and cfg.keep_original_vector not in vectors_config:
             extra[cfg.keep_original_vector] = models.VectorParams(
                 size=base.size,

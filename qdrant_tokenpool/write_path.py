@@ -38,6 +38,7 @@ from qdrant_client import models
 from . import store
 from ._flow import Flow, call
 from .config import PoolingConfig
+from .firststage import document_summaries
 from .pooling import pool_arrays
 from .pooling.common import normalise
 from .pooling.spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
@@ -92,6 +93,7 @@ class _Item:
     array: np.ndarray  # validated (n, d) float32
     pooled: np.ndarray | None = None
     cosine: bool = False  # the pooled vector's distance is Cosine: write unit rows
+    summary: np.ndarray | None = None  # first-stage vector, when the config has one
 
 
 class PoolingJob:
@@ -196,6 +198,18 @@ class PoolingJob:
                 # multivectors without normalising them. Rows are validated (finite,
                 # non-zero); normalise is robust for tiny and huge values.
                 self.items[i].pooled = normalise(p) if self.items[i].cosine else p
+        # first-stage vectors: one batched encoding per (method, parameters, distance)
+        summaries: dict[tuple[Any, ...], list[int]] = {}
+        for i, item in enumerate(self.items):
+            c = item.config
+            if c.summary_vector:
+                summaries.setdefault((c.summary_method, c.muvera, item.cosine), []).append(i)
+        for (method, muvera, cosine), idx in summaries.items():
+            vecs = document_summaries(
+                method, [self.items[i].array for i in idx], muvera=muvera, normalize=cosine
+            )
+            for i, v in zip(idx, vecs):
+                self.items[i].summary = v
         self.ran = True
 
     # -- outputs: nested lists (what models hold), or arrays for the embedded backend ----
@@ -217,9 +231,13 @@ class PoolingJob:
         return self._out(p)
 
     def summary(self, i: int) -> Any:
-        """Summary vector of document ``i`` ``(d,)``: the normalised mean of its normalised
-        token vectors (a list, or a float32 array if ``arrays``)."""
-        return self._out(summary_vector(self.items[i].array))
+        """Summary vector of document ``i``: its first-stage encoding
+        (:func:`~qdrant_tokenpool.firststage.document_summaries`; a list, or a float32
+        array if ``arrays``)."""
+        v = self.items[i].summary
+        if v is None:
+            raise RuntimeError("PoolingJob.run() has not been called")
+        return self._out(v)
 
     def original(self, i: int) -> Any:
         """Document ``i``'s validated, unpooled float32 multivector ``(n, d)`` (list or array);
@@ -241,18 +259,6 @@ class PoolingJob:
             out[cfg.keep_original_vector] = self.original(i)
 
 
-def summary_vector(tokens: np.ndarray) -> np.ndarray:
-    """Normalised mean of the L2-normalised rows of ``tokens`` ``(n, d)``; float32 ``(d,)``.
-
-    A mean that is the zero vector (opposite tokens cancel out) is returned as the
-    normalised first token instead, so the summary always has a direction.
-    """
-    unit = normalise(tokens)
-    mean = unit.mean(axis=0)
-    norm = float(np.linalg.norm(mean))
-    if not np.isfinite(norm) or norm < 1e-12:
-        return unit[0].astype(np.float32)
-    return (mean / norm).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------

@@ -149,3 +149,73 @@ def test_unknown_format_versions_are_refused(version):
     md = {METADATA_KEY: {"format": version, "vectors": {"v": {"pool_factor": 2}}}}
     with pytest.raises(PoolingConfigError, match=r"'format' must be an integer|reads format\(s\) 1, 2"):
         pooling_from_metadata(md)
+
+
+# -- first-stage encoding: summary_method and muvera ----------------------------------------
+def test_summary_method_defaults_and_round_trips():
+    from qdrant_tokenpool.config import DEFAULT_SUMMARY_METHOD, MuveraParams
+
+    plain = PoolingConfig(summary_vector="s")
+    assert plain.summary_method == DEFAULT_SUMMARY_METHOD
+    assert PoolingConfig().summary_method is None and "summary_method" not in PoolingConfig().to_dict()
+    cfg = PoolingConfig(summary_vector="fde", summary_method="muvera", muvera={"k_sim": 4, "final_dim": 512})
+    assert cfg.muvera == MuveraParams(k_sim=4, final_dim=512)
+    stored = json.loads(cfg.to_json())
+    assert stored["summary_method"] == "muvera"
+    assert stored["muvera"] == {"k_sim": 4, "dim_proj": 16, "r_reps": 20, "seed": 42, "final_dim": 512}
+    assert PoolingConfig.from_json(cfg.to_json()) == cfg
+    assert pooling_from_metadata(pooling_to_metadata({"v": cfg})) == {"v": cfg}
+    assert PoolingConfig(summary_vector="f", summary_method="muvera").muvera == MuveraParams()
+    assert cfg.summary_dim(128) == 512 and PoolingConfig(summary_vector="s").summary_dim(128) == 128
+    assert hash(cfg) == hash(PoolingConfig.from_dict(cfg.to_dict()))
+
+
+def test_stored_configs_without_summary_method_read_as_mean(monkeypatch):
+    """A config stored before summary_method existed holds mean summaries: it reads as
+    "mean" even if the constructor's default changes."""
+    from qdrant_tokenpool import config
+
+    old = {METADATA_KEY: {"format": 1, "vectors": {"colbert": {
+        "pool_factor": 2, "method": "hierarchical", "protected_tokens": 1, "summary_vector": "s"}}}}
+    monkeypatch.setattr(config, "DEFAULT_SUMMARY_METHOD", "muvera")
+    assert PoolingConfig(summary_vector="s").summary_method == "muvera"
+    assert pooling_from_metadata(old)["colbert"].summary_method == "mean"
+    assert pooling_from_metadata(old)["colbert"].muvera is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"summary_method": "mean"}, "need a summary_vector"),
+        ({"muvera": {"k_sim": 3}}, "need a summary_vector"),
+        ({"summary_vector": "s", "summary_method": "max"}, "unknown summary_method 'max'"),
+        ({"summary_vector": "s", "muvera": {"k_sim": 3}}, 'need summary_method="muvera"'),
+        ({"summary_vector": "s", "summary_method": "muvera", "muvera": {"k": 3}}, "unknown muvera parameter"),
+        ({"summary_vector": "s", "summary_method": "muvera", "muvera": {"k_sim": 30}}, "muvera: k_sim must be <= 8"),
+        ({"summary_vector": "s", "summary_method": "muvera", "muvera": 5}, "muvera must be MuveraParams"),
+    ],
+)
+def test_bad_summary_config(kwargs, message):
+    with pytest.raises(PoolingConfigError, match=message):
+        PoolingConfig(**kwargs)
+
+
+def test_store_checks_and_creates_the_muvera_vector():
+    from qdrant_client import models
+
+    from qdrant_tokenpool.store import CollectionPooling, VectorSpec, extra_vectors_config
+
+    cfg = PoolingConfig(summary_vector="fde", summary_method="muvera", muvera={"k_sim": 3, "dim_proj": 8, "r_reps": 2})
+    mv = models.VectorParams(size=32, distance=models.Distance.COSINE,
+                             multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM))
+    extra = extra_vectors_config({"colbert": mv}, {"colbert": cfg})
+    assert (extra["fde"].size, extra["fde"].distance) == (2 * 8 * 8, models.Distance.DOT)
+    colbert = VectorSpec(32, models.Distance.COSINE, True)
+    ok = CollectionPooling("c", {}, {"colbert": colbert, "fde": VectorSpec(128, models.Distance.DOT, False)}, {})
+    ok.check({"colbert": cfg})
+    wrong_size = CollectionPooling("c", {}, {"colbert": colbert, "fde": VectorSpec(32, models.Distance.DOT, False)}, {})
+    with pytest.raises(PoolingConfigError, match="dense single vector of size 128 \\(its MUVERA encoding\\)"):
+        wrong_size.check({"colbert": cfg})
+    cosine = CollectionPooling("c", {}, {"colbert": colbert, "fde": VectorSpec(128, models.Distance.COSINE, False)}, {})
+    with pytest.raises(PoolingConfigError, match="needs Dot distance, not Cosine"):
+        cosine.check({"colbert": cfg})

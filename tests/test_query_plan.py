@@ -8,6 +8,7 @@ from qdrant_client import models
 
 from qdrant_tokenpool import PoolingConfig
 from qdrant_tokenpool._flow import Call
+from qdrant_tokenpool.firststage import Muvera, MuveraParams, mean_summary
 from qdrant_tokenpool.query import (
     _build_request,
     default_prefetch_limit,
@@ -15,7 +16,6 @@ from qdrant_tokenpool.query import (
     plan_funnel,
     query_late_interaction,
     rescore_points,
-    summary_query,
 )
 from qdrant_tokenpool.store import CollectionPooling, PoolingState, VectorSpec
 
@@ -112,7 +112,7 @@ def test_request_nests_stages_innermost_first_with_the_filter_everywhere():
     assert (mid.using, mid.limit, mid.query, mid.filter, mid.params) == ("colbert", 20, q.tolist(), flt, None)
     inner = mid.prefetch
     assert (inner.using, inner.limit, inner.filter, inner.params, inner.prefetch) == ("summary", 50, flt, sp, None)
-    np.testing.assert_allclose(inner.query, summary_query(q), rtol=1e-6)
+    np.testing.assert_allclose(inner.query, mean_summary(q), rtol=1e-6)
 
 
 def test_plain_request_has_no_prefetch_and_takes_search_params():
@@ -125,7 +125,7 @@ def test_plain_request_has_no_prefetch_and_takes_search_params():
 
 def test_summary_query_is_normalised_mean_of_normalised_tokens():
     q = np.array([[3.0, 0.0], [0.0, 0.5]], np.float32)
-    np.testing.assert_allclose(summary_query(q), [2**-0.5, 2**-0.5], rtol=1e-6)
+    np.testing.assert_allclose(plan_funnel(cp()).summary_query(q), [2**-0.5, 2**-0.5], rtol=1e-6)
 
 
 def point(pid, vec, score=0.0):
@@ -186,3 +186,18 @@ def test_client_mode_asks_for_the_last_stage_vectors():
     assert request.kwargs["using"] == "colbert"  # the candidates' stage, not "full"
     assert request.kwargs["limit"] == 40
     assert request.kwargs["with_vectors"] == ["summary", "full"]
+
+
+def test_muvera_summary_stage_sends_the_query_fde():
+    params = MuveraParams(k_sim=2, dim_proj=4, r_reps=3, seed=5)
+    cfg = PoolingConfig(2, summary_vector="fde", summary_method="muvera", muvera=params)
+    size = params.output_dim(8)
+    vectors = {"colbert": VectorSpec(8, COS, True), "fde": VectorSpec(size, models.Distance.DOT, False)}
+    f = plan_funnel(CollectionPooling("c", {"colbert": cfg}, vectors, {}), limit=5)
+    assert stages(f) == [("fde", "dense", 100), ("colbert", "maxsim", 5)]
+    q = np.arange(16, dtype=np.float32).reshape(2, 8) + 1
+    req = _build_request(f, f.stages, q, query_filter=None, search_params=None)
+    unit = q / np.linalg.norm(q, axis=1, keepdims=True)  # Cosine: the FDE of unit rows
+    want = Muvera.for_dim(8, params).encode_query(unit)
+    assert len(req["prefetch"].query) == size
+    np.testing.assert_allclose(req["prefetch"].query, want, rtol=1e-5, atol=1e-6)

@@ -154,9 +154,38 @@ def test_dot_collections_get_pool_tokens_exactly_and_arrays_on_request():
     assert as_arrays[0].vector["colbert"].dtype == np.float32
 
 
-def test_summary_of_cancelling_tokens_has_a_direction():
-    x = np.array([[1.0, 0.0], [-1.0, 0.0]], dtype=np.float32)
-    np.testing.assert_allclose(wp.summary_vector(x), [1.0, 0.0])
+def test_summary_vectors_are_the_first_stage_encodings_of_the_unpooled_tokens():
+    from qdrant_tokenpool.firststage import Muvera, MuveraParams, mean_summary
+
+    params = MuveraParams(k_sim=2, dim_proj=4, r_reps=2, seed=3)
+    fde_dim = params.output_dim(DIM)
+    conf = CollectionPooling(
+        "c",
+        {
+            "a": PoolingConfig(pool_factor=2, summary_vector="a_mean"),
+            "b": PoolingConfig(pool_factor=2, summary_vector="b_fde", summary_method="muvera",
+                               muvera=params),
+        },
+        {
+            "a": VectorSpec(DIM, models.Distance.COSINE, True),
+            "a_mean": VectorSpec(DIM, models.Distance.COSINE, False),
+            "b": VectorSpec(DIM, models.Distance.COSINE, True),
+            "b_fde": VectorSpec(fde_dim, models.Distance.DOT, False),
+        },
+        {},
+    )
+    d1, d2 = 3.0 * doc(9), doc(14)
+    out = wp.pool_points([ps(1, a=d1.tolist(), b=d1.tolist()), ps(2, a=d2, b=d2)], conf)
+    unit = [x / np.linalg.norm(x, axis=1, keepdims=True) for x in (d1, d2)]
+    for p, x, u in zip(out, (d1, d2), unit):
+        np.testing.assert_allclose(p.vector["a_mean"], mean_summary(x), rtol=1e-5, atol=1e-6)
+        want = Muvera.for_dim(DIM, params).encode_document(u)  # Cosine: unit token vectors
+        assert len(p.vector["b_fde"]) == fde_dim
+        np.testing.assert_allclose(p.vector["b_fde"], want, rtol=1e-5, atol=1e-6)
+    batch = wp.pool_batch_request(
+        models.Batch(ids=[1, 2], vectors={"b": [d1.tolist(), d2.tolist()]}), conf
+    )
+    np.testing.assert_allclose(batch.vectors["b_fde"], [p.vector["b_fde"] for p in out], atol=1e-5)
 
 
 # -- validation -----------------------------------------------------------------------------

@@ -1,0 +1,425 @@
+"""First-stage encodings: one dense vector per document (and per query) for the HNSW
+stage of the query funnel. The one home of both sides, so a document and its query are
+always encoded the same way.
+
+Two methods (``PoolingConfig.summary_method``):
+
+- ``"mean"``: the normalised mean of the L2-normalised token vectors, ``(d,)``, for a
+  Cosine dense vector. Cheap and small, but a coarse retriever: one direction cannot say
+  "this document has a token close to each query token", which is what MaxSim rewards.
+- ``"muvera"``: a MUVERA fixed dimensional encoding (FDE; Dhulipala, Hadian, Jayaram, Lee
+  and Mirrokni 2024, "MUVERA: Multi-Vector Retrieval via Fixed Dimensional Encodings",
+  arXiv:2405.19504), ``(r_reps * 2**k_sim * dim_proj,)`` or ``(final_dim,)``, for a **Dot**
+  dense vector. Its inner product approximates the Chamfer (MaxSim) similarity:
+
+  1. *Partition* (per repetition ``r`` of ``r_reps``): ``k_sim`` random Gaussian
+     hyperplanes (SimHash) give every token a ``k_sim``-bit partition index, ``B =
+     2**k_sim`` partitions.
+  2. *Aggregate*: per partition, a query **sums** its token vectors; a document
+     **averages** its token vectors. A document partition that got no token is filled
+     with the document token whose sign bits are closest in Hamming distance to the
+     partition (``fill_empty_partitions``; ties: the earlier token), so a query token
+     never meets an empty block.
+  3. *Project*: each partition's vector is multiplied by a random ``(d, dim_proj)``
+     matrix of ``+-1 / sqrt(dim_proj)`` (an AMS sketch; none when ``dim_proj`` is
+     ``None``), and the blocks of all repetitions are
+     concatenated: ``FDE = [rep 0: B x dim_proj | rep 1: ... ]``.
+  4. *Final projection* (optional, ``final_dim``): a Count Sketch of the whole vector.
+
+  Then ``<FDE_q(Q), FDE_d(D)> = sum_r sum_(q in Q) <q, mean of D's tokens in q's
+  partition>`` (up to the random projections), and each term is at most ``max_(x in D)
+  <q, x>``: without projections the FDE score divided by ``r_reps`` never exceeds the
+  Chamfer score, and it equals it when every query token's partition holds only its
+  nearest document token (tested).
+
+  Reference parameters (the paper's and fastembed's): ``k_sim=5``, ``dim_proj=16``,
+  ``r_reps=20`` (10,240 dimensions), no final projection.
+
+Why our own implementation and not fastembed's ``fastembed.postprocess.muvera.Muvera``:
+importing it imports fastembed's model stack (onnxruntime, tokenizers, huggingface-hub,
+...), it encodes one document at a time with a Python loop over tokens, and its random
+matrices come from ``numpy.random.Generator.normal/choice``, whose streams numpy does not
+promise to keep across versions. An index whose documents and queries are encoded with
+different matrices returns garbage without an error, so here every random number comes
+from the raw output of the PCG64 bit generator (a fixed algorithm) through our own
+transforms (Box-Muller, sign bits): the same seed gives the same matrices on every numpy
+version and platform (pinned values are tested). Everything is vectorised over a batch
+(matrix products, one sparse product for the partition sums, segment minima for the
+fill); memory stays bounded by encoding ``chunk_tokens`` tokens at a time.
+
+Pure numpy/scipy: never imports qdrant_client.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from .maxsim import normalize_rows, pack
+
+__all__ = [
+    "SUMMARY_METHODS",
+    "Muvera",
+    "MuveraParams",
+    "document_summaries",
+    "mean_summary",
+    "query_summary",
+    "summary_dim",
+]
+
+SUMMARY_METHODS: tuple[str, ...] = ("mean", "muvera")
+"""First-stage encodings of ``PoolingConfig.summary_method``."""
+
+SummaryMethod = Literal["mean", "muvera"]
+
+DEFAULT_CHUNK_TOKENS = 16384
+"""Tokens encoded together: bounds the per-chunk arrays (projected tokens, Hamming
+distances to every partition) to a few tens of MiB with the reference parameters."""
+
+_MAX_K_SIM = 8  # 256 partitions per repetition: past any useful FDE (the paper: <= 7)
+
+
+def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class MuveraParams:
+    """Parameters of a MUVERA fixed dimensional encoding (see the module docstring).
+
+    Attributes:
+        k_sim: SimHash hyperplanes per repetition; ``2**k_sim`` partitions (0..8).
+        dim_proj: dimensions of each partition's projected vector; ``None`` keeps the
+            token dimension ``d`` (no projection). Must be <= ``d``.
+        r_reps: independent repetitions, concatenated.
+        seed: seed of every random matrix (an integer >= 0). Documents and queries of
+            one collection must use the same parameters: they are stored in its config.
+        final_dim: optional Count Sketch of the concatenated vector to this many
+            dimensions; ``None`` for none.
+
+    The encoding has :meth:`output_dim` dimensions:
+    ``final_dim`` or ``r_reps * 2**k_sim * (dim_proj or d)``.
+    """
+
+    k_sim: int = 5
+    dim_proj: int | None = 16
+    r_reps: int = 20
+    seed: int = 42
+    final_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "k_sim", _check_int("k_sim", self.k_sim, 0, _MAX_K_SIM))
+        object.__setattr__(self, "r_reps", _check_int("r_reps", self.r_reps, 1))
+        object.__setattr__(self, "seed", _check_int("seed", self.seed, 0))
+        if self.dim_proj is not None:
+            object.__setattr__(self, "dim_proj", _check_int("dim_proj", self.dim_proj, 1))
+        if self.final_dim is not None:
+            object.__setattr__(self, "final_dim", _check_int("final_dim", self.final_dim, 1))
+
+    @property
+    def partitions(self) -> int:
+        """Partitions per repetition, ``2**k_sim``."""
+        return 1 << self.k_sim
+
+    def projected_dim(self, dim: int) -> int:
+        """Dimensions of one partition's block for ``dim``-dimensional tokens."""
+        if self.dim_proj is not None and self.dim_proj > dim:
+            raise ValueError(
+                f"dim_proj ({self.dim_proj}) must be <= the token dimension ({dim})"
+            )
+        return dim if self.dim_proj is None else self.dim_proj
+
+    def output_dim(self, dim: int) -> int:
+        """Dimensions of the encoding of ``dim``-dimensional tokens."""
+        blocks = self.r_reps * self.partitions * self.projected_dim(dim)
+        return blocks if self.final_dim is None else self.final_dim
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (every field, ``None`` included: explicit is stable)."""
+        return {
+            "k_sim": self.k_sim,
+            "dim_proj": self.dim_proj,
+            "r_reps": self.r_reps,
+            "seed": self.seed,
+            "final_dim": self.final_dim,
+        }
+
+
+# ---------------------------------------------------------------------------------------
+# Version-stable random numbers: PCG64's raw stream through our own transforms
+# ---------------------------------------------------------------------------------------
+_STREAM_HYPERPLANES, _STREAM_PROJECTION, _STREAM_FINAL = 1, 2, 3
+
+
+def _raw(seed: int, stream: int, n: int) -> np.ndarray:
+    """``n`` raw uint64 outputs of PCG64 seeded with ``[seed, stream]`` (stable output)."""
+    bitgen = np.random.PCG64(np.random.SeedSequence([seed, stream]))
+    return bitgen.random_raw(n).astype(np.uint64, copy=False)
+
+
+def _gaussians(seed: int, stream: int, n: int) -> np.ndarray:
+    """``n`` standard normal float64 values (Box-Muller on pairs of raw outputs)."""
+    raw = _raw(seed, stream, 2 * n)
+    u1 = ((raw[0::2] >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53  # (0, 1]
+    u2 = (raw[1::2] >> np.uint64(11)).astype(np.float64) * 2.0**-53  # [0, 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def _signs(seed: int, stream: int, n: int) -> np.ndarray:
+    """``n`` values of +-1 (float64) from the top bit of raw outputs."""
+    return 1.0 - 2.0 * (_raw(seed, stream, n) >> np.uint64(63)).astype(np.float64)
+
+
+def _popcounts(n: int) -> np.ndarray:
+    """Number of set bits of ``0 .. n - 1``, uint8."""
+    counts = np.zeros(n, dtype=np.uint8)
+    for bit in range(max(1, n.bit_length())):
+        counts += ((np.arange(n) >> bit) & 1).astype(np.uint8)
+    return counts
+
+
+class Muvera:
+    """A MUVERA encoder for ``dim``-dimensional tokens: the random matrices drawn once.
+
+    Use :meth:`for_dim` for a cached instance. Shapes: documents/queries are ``(n_i, dim)``
+    arrays (numpy, torch or lists), or one packed ``(N, dim)`` token matrix with
+    ``offsets``; encodings are float32 ``(n, output_dim)``.
+
+    Tokens are encoded as given: pass unit rows (or ``normalize=True``) to approximate a
+    Cosine collection's MaxSim.
+    """
+
+    def __init__(self, dim: int, params: MuveraParams | None = None) -> None:
+        self.dim = _check_int("dim", dim, 1)
+        self.params = params or MuveraParams()
+        p = self.params
+        self.dim_proj = p.projected_dim(self.dim)
+        self.output_dim = p.output_dim(self.dim)
+        self._blocks_dim = p.r_reps * p.partitions * self.dim_proj
+        # (dim, r_reps * k_sim): repetition r uses columns r*k_sim .. (r+1)*k_sim - 1
+        n_h = p.r_reps * self.dim * p.k_sim
+        self.hyperplanes = (
+            _gaussians(p.seed, _STREAM_HYPERPLANES, n_h)
+            .reshape(p.r_reps, self.dim, p.k_sim)
+            .transpose(1, 0, 2)
+            .reshape(self.dim, p.r_reps * p.k_sim)
+            .astype(np.float32)
+        )
+        # (dim, r_reps * dim_proj): repetition r's AMS sketch, +-1/sqrt(dim_proj)
+        if self.dim_proj == self.dim and p.dim_proj is None:
+            self.projection: np.ndarray | None = None
+        else:
+            s = _signs(p.seed, _STREAM_PROJECTION, p.r_reps * self.dim * self.dim_proj)
+            self.projection = (
+                (s / math.sqrt(self.dim_proj))
+                .reshape(p.r_reps, self.dim, self.dim_proj)
+                .transpose(1, 0, 2)
+                .reshape(self.dim, p.r_reps * self.dim_proj)
+                .astype(np.float32)
+            )
+        # Count Sketch (blocks_dim -> final_dim) as a sparse matrix with one +-1 per row
+        self.final: sp.csr_matrix | None = None
+        if p.final_dim is not None:
+            raw = _raw(p.seed, _STREAM_FINAL, 2 * self._blocks_dim)
+            rows = (raw[0::2] % np.uint64(p.final_dim)).astype(np.int64)
+            signs = 1.0 - 2.0 * (raw[1::2] >> np.uint64(63)).astype(np.float64)
+            self.final = sp.csr_matrix(
+                (signs.astype(np.float32), (np.arange(self._blocks_dim), rows)),
+                shape=(self._blocks_dim, p.final_dim),
+            )
+        part = np.arange(p.partitions)
+        self._hamming = _popcounts(p.partitions)[part[:, None] ^ part[None, :]].astype(np.int64)
+        self._bit_weights = (1 << np.arange(p.k_sim)).astype(np.int64)
+
+    @classmethod
+    def for_dim(cls, dim: int, params: MuveraParams | None = None) -> Muvera:
+        """A cached encoder for ``(dim, params)`` (the matrices are drawn once per process)."""
+        return _cached_muvera(int(dim), params or MuveraParams())
+
+    # -- public encoders ------------------------------------------------------------------
+    def encode_documents(
+        self, documents: Any, *, offsets: Any = None, normalize: bool = False,
+        chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    ) -> np.ndarray:
+        """Document FDEs (partition averages, empty partitions filled): float32 ``(n, output_dim)``."""
+        return self._encode(documents, offsets, normalize, True, chunk_tokens)
+
+    def encode_queries(
+        self, queries: Any, *, offsets: Any = None, normalize: bool = False,
+        chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    ) -> np.ndarray:
+        """Query FDEs (partition sums, no fill): float32 ``(n, output_dim)``."""
+        return self._encode(queries, offsets, normalize, False, chunk_tokens)
+
+    def encode_document(self, tokens: Any, *, normalize: bool = False) -> np.ndarray:
+        """FDE of one ``(n, dim)`` document: float32 ``(output_dim,)``."""
+        return self.encode_documents([tokens], normalize=normalize)[0]
+
+    def encode_query(self, tokens: Any, *, normalize: bool = False) -> np.ndarray:
+        """FDE of one ``(q, dim)`` query: float32 ``(output_dim,)``."""
+        return self.encode_queries([tokens], normalize=normalize)[0]
+
+    # -- internals ------------------------------------------------------------------------
+    def _encode(
+        self, items: Any, offsets: Any, normalize: bool, document: bool, chunk_tokens: int
+    ) -> np.ndarray:
+        tokens, offs = pack(items, offsets)
+        if tokens.shape[1] != self.dim:
+            raise ValueError(
+                f"token vectors have dimension {tokens.shape[1]}, this encoder takes {self.dim}"
+            )
+        bad = ~np.isfinite(tokens).all(axis=1)
+        if bad.any():
+            row = int(np.argmax(bad))
+            item = int(np.searchsorted(offs, row, side="right")) - 1
+            raise ValueError(
+                f"{'document' if document else 'query'} {item}: token vector "
+                f"{row - int(offs[item])} holds NaN or inf"
+            )
+        if normalize:
+            tokens = normalize_rows(tokens)
+        n = offs.shape[0] - 1
+        out = np.empty((n, self._blocks_dim), dtype=np.float32)
+        p = self.params
+        # chunks: the projected tokens (t, r_reps, dim_proj) near 32 MiB, the documents'
+        # fill keys (docs, r_reps, partitions, partitions) int64 at most 64 MiB
+        budget = min(max(int(chunk_tokens), 1), max(64, (32 << 20) // (4 * p.r_reps * self.dim_proj)))
+        max_docs = max(1, (64 << 20) // (8 * p.r_reps * p.partitions**2)) if document else n
+        i = 0
+        while i < n:
+            j = int(np.searchsorted(offs, offs[i] + budget, side="right")) - 1
+            j = min(max(j, i + 1), n, i + max_docs)
+            chunk = tokens[offs[i] : offs[j]]
+            out[i:j] = self._encode_chunk(chunk, offs[i : j + 1] - offs[i], document)
+            i = j
+        if self.final is not None:
+            out = np.asarray(self.final.T @ out.T, dtype=np.float32).T
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _encode_chunk(self, x: np.ndarray, offs: np.ndarray, document: bool) -> np.ndarray:
+        """FDE blocks of the documents of one chunk: ``x`` ``(t, dim)``, local offsets."""
+        p = self.params
+        R, B, dp = p.r_reps, p.partitions, self.dim_proj
+        t = x.shape[0]
+        n = offs.shape[0] - 1
+        lengths = np.diff(offs)
+        doc_of = np.repeat(np.arange(n), lengths)  # (t,)
+        # partition index of every token in every repetition: (t, R)
+        if p.k_sim:
+            bits = (x @ self.hyperplanes > 0).reshape(t, R, p.k_sim)
+            codes = bits.astype(np.int64) @ self._bit_weights
+        else:
+            codes = np.zeros((t, R), dtype=np.int64)
+        # projected tokens: (t, R, dp)
+        if self.projection is None:
+            proj = np.broadcast_to(x[:, None, :], (t, R, dp))
+        else:
+            proj = (x @ self.projection).reshape(t, R, dp)
+        # partition sums with one sparse product: row (doc, r, partition) <- token (t, r)
+        keys = (doc_of[:, None] * R + np.arange(R)[None, :]) * B + codes  # (t, R)
+        agg = sp.csr_matrix(
+            (np.ones(t * R, dtype=np.float32), (keys.ravel(), np.arange(t * R))),
+            shape=(n * R * B, t * R),
+        )
+        sums = np.asarray(agg @ proj.reshape(t * R, dp), dtype=np.float32)  # (n*R*B, dp)
+        if not document:
+            return sums.reshape(n, R * B * dp)
+        counts = np.bincount(keys.ravel(), minlength=n * R * B)
+        filled = counts > 0
+        sums[filled] /= counts[filled, None].astype(np.float32)
+        empty = ~filled
+        if empty.any():
+            # nearest token by Hamming distance of its sign bits to the empty partition's
+            # bits, earliest token on ties. The nearest tokens sit in the nearest occupied
+            # partitions, so: the first token of every occupied partition, then per empty
+            # partition the occupied one minimising (distance, first token).
+            local = np.repeat(np.arange(t) - offs[doc_of], R)  # token index inside its doc
+            # an empty partition's "first token" is past any key: (k_sim + 1) * (t + 1)
+            first = np.full(n * R * B, (p.k_sim + 1) * (t + 1), dtype=np.int64)
+            np.minimum.at(first, keys.ravel(), local)
+            first = first.reshape(n * R, B)
+            key = self._hamming[None, :, :] * (t + 1) + first[:, None, :]  # (n*R, B, B)
+            best = key.min(axis=2) % (t + 1)  # (n*R, B): token of the nearest occupied one
+            idx = np.flatnonzero(empty)
+            doc, rep = idx // (R * B), (idx // B) % R
+            sums[idx] = proj[offs[doc] + best.reshape(-1)[idx], rep]
+        return sums.reshape(n, R * B * dp)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_muvera(dim: int, params: MuveraParams) -> Muvera:
+    return Muvera(dim, params)
+
+
+# ---------------------------------------------------------------------------------------
+# The mean summary, and the entry points the write path and the query side call
+# ---------------------------------------------------------------------------------------
+def mean_summary(tokens: Any) -> np.ndarray:
+    """Normalised mean of the L2-normalised rows of ``tokens`` ``(n, d)``; float32 ``(d,)``.
+
+    A mean that is (numerically) the zero vector, when opposite tokens cancel out, is
+    returned as the normalised first token instead, so the summary always has a
+    direction. Used for documents and queries alike.
+    """
+    x = np.asarray(tokens, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"expected a non-empty (n, d) matrix, got shape {x.shape}")
+    unit = normalize_rows(x)
+    mean = unit.mean(axis=0, dtype=np.float64)
+    norm = float(np.linalg.norm(mean))
+    if not np.isfinite(norm) or norm < 1e-12:
+        return unit[0].astype(np.float32)
+    return (mean / norm).astype(np.float32)
+
+
+def _method(method: str) -> str:
+    if method not in SUMMARY_METHODS:
+        raise ValueError(
+            f"unknown summary method {method!r}; expected one of {', '.join(SUMMARY_METHODS)}"
+        )
+    return method
+
+
+def summary_dim(method: str, dim: int, muvera: MuveraParams | None = None) -> int:
+    """Dimensions of the first-stage vector of ``dim``-dimensional tokens."""
+    if _method(method) == "mean":
+        return int(dim)
+    return (muvera or MuveraParams()).output_dim(int(dim))
+
+
+def document_summaries(
+    method: str,
+    documents: Sequence[Any],
+    *,
+    muvera: MuveraParams | None = None,
+    normalize: bool = True,
+) -> np.ndarray:
+    """First-stage vectors of a batch of ``(n_i, d)`` documents: float32 ``(n, summary_dim)``.
+
+    ``normalize``: encode unit token vectors (a Cosine collection); ``"mean"`` always does.
+    """
+    if _method(method) == "mean":
+        return np.stack([mean_summary(doc) for doc in documents]).astype(np.float32)
+    tokens, offs = pack(documents, None)
+    enc = Muvera.for_dim(tokens.shape[1], muvera)
+    return enc.encode_documents(tokens, offsets=offs, normalize=normalize)
+
+
+def query_summary(
+    method: str, query: Any, *, muvera: MuveraParams | None = None, normalize: bool = True
+) -> np.ndarray:
+    """First-stage vector of one ``(q, d)`` query: float32 ``(summary_dim,)``."""
+    if _method(method) == "mean":
+        return mean_summary(query)
+    q = np.asarray(query, dtype=np.float32)
+    return Muvera.for_dim(q.shape[1], muvera).encode_query(q, normalize=normalize)

@@ -62,6 +62,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .maxsim import normalize_rows, pack
+from .validation import check_int
 
 __all__ = [
     "SUMMARY_METHODS",
@@ -83,14 +84,6 @@ DEFAULT_CHUNK_TOKENS = 16384
 distances to every partition) to a few tens of MiB with the reference parameters."""
 
 _MAX_K_SIM = 8  # 256 partitions per repetition: past any useful FDE (the paper: <= 7)
-
-
-def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -118,13 +111,15 @@ class MuveraParams:
     final_dim: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "k_sim", _check_int("k_sim", self.k_sim, 0, _MAX_K_SIM))
-        object.__setattr__(self, "r_reps", _check_int("r_reps", self.r_reps, 1))
-        object.__setattr__(self, "seed", _check_int("seed", self.seed, 0))
+        object.__setattr__(self, "k_sim", check_int("k_sim", self.k_sim, 0))
+        if self.k_sim > _MAX_K_SIM:
+            raise ValueError(f"k_sim must be <= {_MAX_K_SIM}, got {self.k_sim}")
+        object.__setattr__(self, "r_reps", check_int("r_reps", self.r_reps, 1))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
         if self.dim_proj is not None:
-            object.__setattr__(self, "dim_proj", _check_int("dim_proj", self.dim_proj, 1))
+            object.__setattr__(self, "dim_proj", check_int("dim_proj", self.dim_proj, 1))
         if self.final_dim is not None:
-            object.__setattr__(self, "final_dim", _check_int("final_dim", self.final_dim, 1))
+            object.__setattr__(self, "final_dim", check_int("final_dim", self.final_dim, 1))
 
     @property
     def partitions(self) -> int:
@@ -200,7 +195,7 @@ class Muvera:
     """
 
     def __init__(self, dim: int, params: MuveraParams | None = None) -> None:
-        self.dim = _check_int("dim", dim, 1)
+        self.dim = check_int("dim", dim, 1)
         self.params = params or MuveraParams()
         p = self.params
         self.dim_proj = p.projected_dim(self.dim)

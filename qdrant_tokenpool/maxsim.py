@@ -19,17 +19,22 @@ bounded, cache friendly); queries are scored in groups of at most
 concatenated one chunk at a time, so a one-off :func:`maxsim` call never copies the
 corpus whole; :class:`PackedDocs` packs once for many queries.
 
-The torch path sorts the documents by length into padded blocks ``(b, L, d)`` (padding
-repeats a document's own last token, which leaves every max unchanged: no mask, exact
-result) and scores a block with one matrix product and a max over ``L``; it is used when the
-inputs are torch tensors, or when a torch ``device`` (``"cuda"``, ``"cpu"``, ...) is
-given, or with ``device="auto"`` when a CUDA GPU is available. torch is imported only
-then. This module never imports qdrant_client.
+The torch path groups the documents by length into a few padded buckets ``(b, L, d)``
+kept on the device (padding repeats a document's own last token, which leaves every max
+unchanged: no mask, exact result; a bucket's padding adds at most 12.5% of its tokens),
+and scores a bucket with a few large matrix products against all query tokens at once, a
+max over ``L`` and a sum per query, accumulating every score in one device tensor that
+comes back to the host once. Against a padded ``einsum`` over ``(docs, max_len, d)`` it
+skips the padding to the longest document, the mask and its pass over memory. It is used
+when the inputs are torch tensors, or when a torch ``device`` (``"cuda"``, ``"cpu"``,
+...) is given, or with ``device="auto"`` when a CUDA GPU is available. torch is imported
+only then. This module never imports qdrant_client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,6 +47,14 @@ __all__ = ["PackedDocs", "maxsim", "maxsim_batch", "normalize_rows", "pack"]
 DEFAULT_BLOCK_TOKENS = 8192
 """Padded document tokens per block: a block's similarity matrix for a 32-token query
 is 8192 x 32 float32 = 1 MiB, which stays in cache while it is reduced."""
+
+DEFAULT_TORCH_SIM_BYTES = 256 << 20
+"""torch path: bytes of one chunk's similarity matrix ``(padded tokens, T)`` float32
+(on a GPU, large chunks keep the matrix products big; 256 MiB is small next to its memory)."""
+
+DEFAULT_BUCKET_PADDING = 0.125
+"""torch path: documents are grouped by length so that a group's padding adds at most
+this share of its real tokens (plus one document): few large groups, little waste."""
 
 DEFAULT_MAX_QUERY_TOKENS = 1024
 """Query tokens scored together (a group of queries): bounds a block's similarity matrix
@@ -102,12 +115,13 @@ class PackedDocs:
         normalize: scale every token vector to unit length (Cosine semantics).
         device: ``None``/``"numpy"`` numpy; a torch device (``"cuda"``, ``"cpu"``) or
             ``"auto"`` (CUDA when available) for torch.
-        block_tokens: tokens scored per chunk (torch: padded tokens per block); the
-            similarity matrix of a chunk takes ``block_tokens * T * 4`` bytes for ``T``
-            query tokens.
+        block_tokens: tokens scored per chunk; the similarity matrix of a chunk takes
+            ``block_tokens * T * 4`` bytes for ``T`` query tokens. Default: 8,192 for
+            numpy; for torch, chunks of up to ``DEFAULT_TORCH_SIM_BYTES`` (256 MiB) of
+            similarities.
 
-    Memory: the packed float32 vectors (torch: plus padding, small since documents are
-    sorted by length before blocking).
+    Memory: the packed float32 vectors (torch: on the device, plus at most 12.5% padding
+    and one document per length bucket).
     """
 
     def __init__(
@@ -118,9 +132,9 @@ class PackedDocs:
         ids: Sequence[Any] | None = None,
         normalize: bool = False,
         device: str | None = None,
-        block_tokens: int = DEFAULT_BLOCK_TOKENS,
+        block_tokens: int | None = None,
     ) -> None:
-        if block_tokens < 1:
+        if block_tokens is not None and block_tokens < 1:
             raise ValueError(f"block_tokens must be >= 1, got {block_tokens}")
         self.device = _resolve_device(device, documents)
         tokens, offs = pack(documents, offsets)
@@ -140,28 +154,21 @@ class PackedDocs:
             self.ids = list(range(self.n_docs))
         self._tokens = tokens
         self._offsets = offs
-        self._block_tokens = block_tokens
-        self._blocks: list[tuple[Any, np.ndarray]] = []  # (block (b, L, d), doc indices)
+        self._block_tokens = block_tokens  # None: DEFAULT_BLOCK_TOKENS / DEFAULT_TORCH_SIM_BYTES
+        self._buckets: list[_Bucket] = []
         if self.device is None:
             return  # numpy streams over the packed tokens (segment max, no padding)
-        # torch: sort by length (stable) and cut into blocks of at most ``block_tokens``
-        # padded tokens (at least one document per block).
-        order = np.argsort(lengths, kind="stable")
-        sorted_len = lengths[order]
-        start = 0
         torch = _torch()
-        while start < self.n_docs:
-            # docs are sorted, so the block's width is its last doc's length:
-            # take b docs with b * len[start + b - 1] <= block_tokens.
-            window = sorted_len[start : start + block_tokens]
-            cap = np.arange(1, window.shape[0] + 1) * window
-            b = max(1, int(np.searchsorted(cap, block_tokens, side="right")))
-            idx = order[start : start + b]
-            width = int(sorted_len[start + b - 1])
+        for idx, width in _length_buckets(lengths, DEFAULT_BUCKET_PADDING):
             pos = np.minimum(np.arange(width)[None, :], lengths[idx][:, None] - 1)
             block = tokens[offs[idx][:, None] + pos]  # (b, width, d), pads repeat the last token
-            self._blocks.append((torch.from_numpy(block).to(self.device), idx))
-            start += b
+            self._buckets.append(
+                _Bucket(
+                    torch.from_numpy(block).to(self.device),
+                    torch.from_numpy(idx).to(self.device),
+                    width,
+                )
+            )
 
     # -- scoring ------------------------------------------------------------------------
     def _queries(self, queries: Any, normalize: bool | None) -> tuple[list[np.ndarray], bool]:
@@ -190,27 +197,44 @@ class PackedDocs:
         return self.scores_batch([query], normalize=normalize)[0]
 
     def _score_group(self, qs: list[np.ndarray]) -> np.ndarray:
+        if self.device is None:
+            return _stream_scores(qs, self._tokens, self._offsets, normalize=False,
+                                  chunk_tokens=self._block_tokens or DEFAULT_BLOCK_TOKENS)
+        return self._score_group_torch(qs).cpu().numpy()
+
+    def _score_group_torch(self, qs: list[np.ndarray]) -> Any:
+        """torch ``(n_queries, n_docs)`` float32 on the device, documents in input order.
+
+        Per length bucket ``(b, L, d)``: one matrix product with all ``T`` query tokens
+        (rows in chunks of at most ``block_tokens`` padded tokens), a max over ``L`` and
+        a sum per query, written into one device tensor: no host round trip until the
+        end, a handful of kernel launches per bucket. A chunk's similarity matrix holds
+        at most ``DEFAULT_TORCH_SIM_BYTES`` (or ``block_tokens * T`` values when given)."""
+        torch = _torch()
         qlens = np.array([q.shape[0] for q in qs])
         n_q = len(qs)
         same = bool((qlens == qlens[0]).all())
-        Q = np.concatenate(qs, axis=0)  # (T, d)
-        out = np.empty((n_q, self.n_docs), dtype=np.float32)
-        if self.device is None:
-            return _stream_scores(qs, self._tokens, self._offsets, normalize=False,
-                                  chunk_tokens=self._block_tokens)
-        torch = _torch()
-        QT = torch.from_numpy(Q).to(self.device).T.contiguous()
-        seg = torch.from_numpy(np.repeat(np.arange(n_q), qlens)).to(self.device)
-        for block, idx in self._blocks:
-            b, width, d = block.shape
-            best = (block.reshape(b * width, d) @ QT).reshape(b, width, -1).amax(dim=1)
-            if same:
-                s = best.reshape(b, n_q, int(qlens[0])).sum(dim=2)
+        QT = torch.from_numpy(np.concatenate(qs, axis=0)).to(self.device).T.contiguous()  # (d, T)
+        seg = None if same else torch.from_numpy(np.repeat(np.arange(n_q), qlens)).to(self.device)
+        out = torch.empty((self.n_docs, n_q), dtype=torch.float32, device=self.device)
+        for bucket in self._buckets:
+            block, idx, width = bucket.block, bucket.index, bucket.width
+            b, d = block.shape[0], block.shape[2]
+            if self._block_tokens is None:
+                rows = max(1, DEFAULT_TORCH_SIM_BYTES // (4 * width * QT.shape[1]))
             else:
-                s = torch.zeros((b, n_q), dtype=best.dtype, device=best.device)
-                s.index_add_(1, seg, best)
-            out[:, idx] = s.T.float().cpu().numpy()
-        return out
+                rows = max(1, self._block_tokens // width)
+            for lo in range(0, b, rows):
+                part = block[lo : lo + rows]
+                n = part.shape[0]
+                best = (part.reshape(n * width, d) @ QT).reshape(n, width, -1).amax(dim=1)
+                if seg is None:
+                    s = best.reshape(n, n_q, int(qlens[0])).sum(dim=2)
+                else:
+                    s = torch.zeros((n, n_q), dtype=best.dtype, device=best.device)
+                    s.index_add_(1, seg, best)
+                out.index_copy_(0, idx[lo : lo + rows], s)
+        return out.T
 
     # -- top-k --------------------------------------------------------------------------
     def search(
@@ -240,6 +264,42 @@ class PackedDocs:
         """Exact top-``k`` of one query: ``(ids, scores)``, best first."""
         ids, scores = self.search([query], k, normalize=normalize)
         return ids[0], scores[0]
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    """Documents of similar length padded to one width on the torch device."""
+
+    block: Any  # (b, width, d) float32 tensor; padding repeats each document's last token
+    index: Any  # (b,) int64 tensor: the documents' positions in input order
+    width: int
+
+
+def _length_buckets(lengths: np.ndarray, padding: float) -> list[tuple[np.ndarray, int]]:
+    """Documents grouped by length: ``[(indices, width)]``, each group padded to its
+    longest document, the padded size of a group at most ``1 + padding`` times its real
+    size plus one document's worth (greedy over the documents sorted by length)."""
+    order = np.argsort(lengths, kind="stable")
+    sorted_len = lengths[order]
+    csum = np.concatenate([[0], np.cumsum(sorted_len)])
+    out = []
+    start = 0
+    n = len(order)
+    while start < n:
+        # extend the group while (count * width) <= (1 + padding) * real tokens + width
+        end = start + 1
+        lo, hi = end, n
+        while lo < hi:  # largest end with the padding bound (monotone in end)
+            mid = (lo + hi + 1) // 2
+            width = sorted_len[mid - 1]
+            if (mid - start) * width <= (1 + padding) * (csum[mid] - csum[start]) + width:
+                lo = mid
+            else:
+                hi = mid - 1
+        end = max(end, lo)
+        out.append((order[start:end], int(sorted_len[end - 1])))
+        start = end
+    return out
 
 
 def _topk_indices(scores: np.ndarray, k: int) -> np.ndarray:

@@ -226,3 +226,37 @@ def test_normalize_true_is_scale_free_for_huge_and_tiny_values(rng, scale):
 def test_normalize_rows_keeps_zero_rows_zero():
     x = np.array([[0.0, 0.0], [3e30, 4e30], [3e-30, -4e-30]], dtype=np.float32)
     np.testing.assert_allclose(normalize_rows(x), [[0, 0], [0.6, 0.8], [0.6, -0.8]], atol=1e-7)
+
+
+def test_length_buckets_cover_every_document_once_with_bounded_padding(rng):
+    from qdrant_tokenpool.maxsim import _length_buckets
+
+    lengths = rng.integers(1, 300, 2000)
+    buckets = _length_buckets(lengths, 0.125)
+    seen = np.concatenate([idx for idx, _ in buckets])
+    assert sorted(seen.tolist()) == list(range(2000))
+    for idx, width in buckets:
+        real = int(lengths[idx].sum())
+        assert width == lengths[idx].max()
+        assert len(idx) * width <= 1.125 * real + width
+    assert len(buckets) < 60  # few large buckets, not one per length
+    padded = sum(len(idx) * w for idx, w in buckets)
+    assert padded <= 1.13 * lengths.sum()
+
+
+@pytest.mark.parametrize("block_tokens", [None, 5, 300])
+def test_torch_buckets_match_numpy_within_1e5(rng, block_tokens):
+    """The torch path (CPU torch here; the same code runs on CUDA) equals numpy's scores
+    to 1e-5, single queries and batches of mixed lengths, documents in input order."""
+    pytest.importorskip("torch")
+    docs = [normalize_rows(rng.standard_normal((int(n), 16)).astype(np.float32))
+            for n in rng.integers(1, 90, 150)]
+    qs = [normalize_rows(rng.standard_normal((int(n), 16)).astype(np.float32)) for n in (32, 32, 7, 32)]
+    want = PackedDocs(docs).scores_batch(qs)
+    packed = PackedDocs(docs, device="cpu", block_tokens=block_tokens)
+    assert len(packed._buckets) < len({len(d) for d in docs})  # lengths share buckets
+    np.testing.assert_allclose(packed.scores_batch(qs), want, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(packed.scores(qs[2]), want[2], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(packed.scores_batch(qs[:2]), want[:2], rtol=0, atol=1e-5)  # same lengths
+    _, top = packed.search(qs, k=5)
+    np.testing.assert_allclose(top, np.sort(want, axis=1)[:, ::-1][:, :5], rtol=0, atol=1e-5)

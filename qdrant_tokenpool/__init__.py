@@ -21,7 +21,8 @@ Public API:
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .config import METHODS, MuveraParams, PoolingConfig, PoolingConfigError
+from .config import METHODS, PoolingConfig, PoolingConfigError
+from .firststage import MuveraParams
 from .pooling import pool_batch, pool_tokens
 from .validation import InvalidMultivectorError
 

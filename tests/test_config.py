@@ -153,7 +153,8 @@ def test_unknown_format_versions_are_refused(version):
 
 # -- first-stage encoding: summary_method and muvera ----------------------------------------
 def test_summary_method_defaults_and_round_trips():
-    from qdrant_tokenpool.config import DEFAULT_SUMMARY_METHOD, MuveraParams
+    from qdrant_tokenpool.config import DEFAULT_SUMMARY_METHOD
+    from qdrant_tokenpool.firststage import MuveraParams
 
     plain = PoolingConfig(summary_vector="s")
     assert plain.summary_method == DEFAULT_SUMMARY_METHOD

@@ -750,3 +750,103 @@ def test_upload_collection_with_short_ids_or_payload_raises(client, collection_n
 @pytest.mark.parametrize("kind", SHORT)
 async def test_async_upload_collection_with_short_ids_or_payload_raises(async_client, collection_name, kind):
     await check_short_columns(async_client, collection_name, kind)
+
+
+# -- pooling_disabled(): scoped to its own thread / asyncio task -----------------------------
+def _n_tokens(c, name, pid) -> int:
+    return len(c.retrieve(name, [pid], with_vectors=True)[0].vector["colbert"])
+
+
+def test_overlapping_pooling_disabled_blocks_in_two_threads(client, collection_name):
+    """Thread A opens a block, B opens one, A closes, B closes: each block's writes are
+    unpooled, a third thread writing while both are open pools, and pooling is on after
+    both (the old switch restored the value it saw on entry: B left it off for good)."""
+    import threading
+
+    asyncio.run(create(client, collection_name, pool_factor=2))
+    doc = make_docs(1, seed=9)[0]["colbert"]
+    doc = np.concatenate([doc, doc, doc])  # enough tokens that pooling shows
+    pooled, unpooled = len(pool_tokens(doc, 2)), len(doc)
+
+    def write(pid: int) -> None:
+        client.upsert(collection_name, [models.PointStruct(id=pid, vector={"colbert": doc})])
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def guard(fn):
+        def run():
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                errors.append(exc)
+                for event in (a_in, b_in, a_out):  # never leave the other thread waiting
+                    event.set()
+        return run
+
+    @guard
+    def thread_a():
+        with client.pooling_disabled():
+            a_in.set()
+            assert b_in.wait(10)
+            write(1)
+        a_out.set()
+
+    @guard
+    def thread_b():
+        assert a_in.wait(10)
+        with client.pooling_disabled():
+            b_in.set()
+            assert a_out.wait(10)
+            write(2)
+
+    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+    for t in threads:
+        t.start()
+    assert b_in.wait(10)
+    write(3)  # another thread, while both blocks are open
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    write(4)  # after both blocks
+    assert [_n_tokens(client, collection_name, i) for i in (1, 2, 3, 4)] == [unpooled, unpooled, pooled, pooled]
+
+
+@pytest.mark.anyio
+async def test_overlapping_pooling_disabled_blocks_in_two_tasks(async_client, collection_name):
+    c = async_client
+    await create(c, collection_name, pool_factor=2)
+    doc = make_docs(1, seed=9)[0]["colbert"]
+    doc = np.concatenate([doc, doc, doc])
+    pooled, unpooled = len(pool_tokens(doc, 2)), len(doc)
+
+    async def write(pid: int) -> None:
+        await c.upsert(collection_name, [models.PointStruct(id=pid, vector={"colbert": doc})])
+
+    a_in, b_in, a_out = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def task_a():
+        with c.pooling_disabled():
+            a_in.set()
+            await b_in.wait()
+            await write(1)
+        a_out.set()
+
+    async def task_b():
+        await a_in.wait()
+        with c.pooling_disabled():
+            b_in.set()
+            await a_out.wait()
+            await write(2)
+
+    async def task_c():
+        await b_in.wait()
+        await write(3)  # another task, while both blocks are open
+
+    await asyncio.wait_for(asyncio.gather(task_a(), task_b(), task_c()), 20)
+    await write(4)
+    got = []
+    for pid in (1, 2, 3, 4):
+        rec = (await c.retrieve(collection_name, [pid], with_vectors=True))[0]
+        got.append(len(rec.vector["colbert"]))
+    assert got == [unpooled, unpooled, pooled, pooled]

@@ -96,16 +96,14 @@ class PoolingClientMixin:
 
     @contextmanager
     def pooling_disabled(self) -> Iterator[None]:
-        """Write vectors as given, unpooled, inside the ``with`` block (this client, all
-        threads; a plain ``with`` block for the async client too). Use it to copy already
-        pooled data, e.g. ``QdrantClient.migrate`` into this client: pooling pooled vectors
-        again would shrink them twice."""
-        before = self._pooling_state.enabled
-        self._pooling_state.enabled = False
-        try:
+        """Write vectors as given, unpooled, inside the ``with`` block: this client's
+        writes from the current thread or asyncio task only (tasks started inside the block
+        inherit it); other threads and tasks keep pooling, and overlapping blocks never
+        leave pooling off. A plain ``with`` block for the async client too. Use it to copy
+        already pooled data, e.g. ``QdrantClient.migrate`` into this client: pooling
+        pooled vectors again would shrink them twice."""
+        with self._pooling_state.disabled():
             yield
-        finally:
-            self._pooling_state.enabled = before
 
 
 # -- our own methods: the flow's signature ----------------------------------------------

@@ -10,8 +10,11 @@ collection, add or drop a vector name).
 
 from __future__ import annotations
 
+import contextvars
+import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,16 +164,44 @@ class CollectionPooling:
                     )
 
 
+_POOLING_OFF: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "qdrant_tokenpool_pooling_off", default=frozenset()
+)
+"""Ids of the :class:`PoolingState` objects (clients) whose pooling is switched off in the
+current context: a thread, or an asyncio task (which starts with a copy of its creator's)."""
+
+_STATE_IDS = itertools.count()
+
+
 @dataclass
 class PoolingState:
     """Per-client state: the cache of :class:`CollectionPooling` (time to live ``ttl``
-    seconds), whether pooling is on, and whether the client talks to a server
-    (``remote``: requests carry lists, bodies are split) or to the embedded backend."""
+    seconds), whether pooling is on here and now (:attr:`enabled`, switched off by
+    :meth:`disabled`), and whether the client talks to a server (``remote``: requests
+    carry lists, bodies are split) or to the embedded backend."""
 
     ttl: float = DEFAULT_TTL_S
-    enabled: bool = True
     remote: bool = False
     _cache: dict[str, tuple[float, CollectionPooling]] = field(default_factory=dict)
+    _id: int = field(default_factory=lambda: next(_STATE_IDS), repr=False, compare=False)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether writes pool here and now: ``False`` inside a :meth:`disabled` block of
+        the current thread or asyncio task, ``True`` everywhere else."""
+        return self._id not in _POOLING_OFF.get()
+
+    @contextmanager
+    def disabled(self) -> Iterator[None]:
+        """Switch pooling off for this client inside the ``with`` block, in the current
+        thread or asyncio task only (a :class:`contextvars.ContextVar`): blocks in other
+        threads or tasks, overlapping or not, never change each other's writes, and
+        nothing outlives the block. Tasks created inside the block inherit it."""
+        token = _POOLING_OFF.set(_POOLING_OFF.get() | {self._id})
+        try:
+            yield
+        finally:
+            _POOLING_OFF.reset(token)
 
     def get(self, name: str) -> CollectionPooling | None:
         hit = self._cache.get(name)

@@ -329,10 +329,31 @@ def test_embedded_upsert_is_one_call_and_passthrough_keeps_the_object():
 
 def test_disabled_state_skips_config_and_pooling():
     parent = FakeParent(cp())
-    state = PoolingState(enabled=False)
+    state = PoolingState()
     points = [ps(1, colbert=doc(9).tolist())]
-    run_sync(wp.upsert(state, "c", points, (), {}, remote=False), parent)
+    with state.disabled():
+        run_sync(wp.upsert(state, "c", points, (), {}, remote=False), parent)
     assert parent.info_reads == 0 and parent.calls[0][1][1] is points
+    assert state.enabled
+
+
+def test_disabled_is_per_state_nested_and_per_context():
+    import contextvars
+    import threading
+
+    a, b = PoolingState(), PoolingState()
+    with a.disabled():
+        assert not a.enabled and b.enabled  # one client's block does not touch another's
+        with a.disabled():
+            assert not a.enabled
+        assert not a.enabled  # the outer block still holds
+        seen: list[bool] = []
+        t = threading.Thread(target=lambda: seen.append(a.enabled))
+        t.start()
+        t.join()
+        assert seen == [True]  # another thread pools
+        assert contextvars.copy_context().run(lambda: a.enabled) is False
+    assert a.enabled and b.enabled
 
 
 def test_config_is_cached_between_writes():

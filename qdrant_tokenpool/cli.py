@@ -201,6 +201,49 @@ ModelOpt = Annotated[
     ),
 ]
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+MaxVectorsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-vectors",
+        min=2,
+        help="At most this many stored vectors per document, protected ones included.",
+    ),
+]
+ThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--distance-threshold",
+        min=0.0,
+        help="Adaptive pooling (hierarchical): make every Ward merge of height <= this "
+        "(two tokens of cosine c are sqrt(2 - 2c) apart); with --pool-factor 1 purely "
+        "adaptive. See docs/budgets.md.",
+    ),
+]
+TailOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--protected-tail-tokens",
+        min=0,
+        help="Trailing token vectors kept unpooled, in order, at the end (e.g. a "
+        "ColPali/ColQwen prompt after the image patches).",
+    ),
+]
+GridOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--grid",
+        metavar="ROWSxCOLS",
+        help="Patch grid for --method grid, e.g. 32x32 (ColPali, 448 px).",
+    ),
+]
+GridPoolOpt = Annotated[
+    str | None,
+    typer.Option("--grid-pool", help="With --grid: rows (default), columns or blocks."),
+]
+GridBlockOpt = Annotated[
+    int | None,
+    typer.Option("--grid-block", min=1, help="With --grid-pool blocks: the block side k (k x k)."),
+]
 
 
 @dataclass
@@ -364,18 +407,6 @@ def encode(encoder: Any, texts: list[str], *, queries: bool, batch_size: int = 3
     return fn(list(texts), batch_size=batch_size, show_progress=False)
 
 
-def _parse_ints(text: str, option: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected comma-separated integers, got {text!r}", param_hint=option
-        ) from None
-    if not values or any(v < 1 for v in values):
-        raise typer.BadParameter(f"expected integers >= 1, got {text!r}", param_hint=option)
-    return values
-
-
 def _parse_methods(text: str) -> list[str]:
     from .config import METHODS
 
@@ -397,6 +428,44 @@ def _check_method(method: str) -> str:
             f"unknown method {method!r}; choose from {', '.join(METHODS)}", param_hint="--method"
         )
     return method
+
+
+def _pooling_options(
+    max_vectors: int | None = None,
+    distance_threshold: float | None = None,
+    protected_tail_tokens: int | None = None,
+    grid: str | None = None,
+    grid_pool: str | None = None,
+    grid_block: int | None = None,
+) -> dict[str, Any]:
+    """The budget and layout flags that were given, as ``PoolingConfig`` fields."""
+    grid_shape = None
+    if grid is not None:
+        parts = grid.lower().replace(" ", "").split("x")
+        if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise typer.BadParameter(f"expected ROWSxCOLS, e.g. 32x32, got {grid!r}", param_hint="--grid")
+        grid_shape = (int(parts[0]), int(parts[1]))
+    given = {
+        "max_vectors": max_vectors,
+        "distance_threshold": distance_threshold,
+        "protected_tail_tokens": protected_tail_tokens,
+        "grid_shape": grid_shape,
+        "grid_pool": grid_pool,
+        "grid_block": grid_block,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _parse_floats(text: str, option: str, minimum: float) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected comma-separated numbers, got {text!r}", param_hint=option
+        ) from None
+    if any(not minimum <= v < float("inf") for v in values):
+        raise typer.BadParameter(f"expected finite numbers >= {minimum:g}, got {text!r}", param_hint=option)
+    return values
 
 
 def _fmt_bytes(n: float) -> str:
@@ -426,22 +495,28 @@ def index(
     collection: CollectionOpt,
     model: ModelOpt = None,
     pool_factor: Annotated[
-        int | None,
+        float | None,
         typer.Option(
             "--pool-factor",
             "-p",
-            min=1,
-            help="Pool factor for a new collection (default 2). For an existing collection "
-            "it must match the stored config.",
+            min=1.0,
+            help="Pool factor for a new collection (default 2; fractional allowed, e.g. "
+            "1.5). For an existing collection it must match the stored config.",
         ),
     ] = None,
     method: Annotated[
         str | None,
         typer.Option(
-            help="Pooling method for a new collection: hierarchical (default), kmeans or "
-            "sequential. For an existing collection it must match the stored config."
+            help="Pooling method for a new collection: hierarchical (default), kmeans, "
+            "sequential or grid. For an existing collection it must match the stored config."
         ),
     ] = None,
+    max_vectors: MaxVectorsOpt = None,
+    distance_threshold: ThresholdOpt = None,
+    protected_tail_tokens: TailOpt = None,
+    grid: GridOpt = None,
+    grid_pool: GridPoolOpt = None,
+    grid_block: GridBlockOpt = None,
     vector: Annotated[
         str | None,
         typer.Option(
@@ -480,6 +555,9 @@ def index(
         Ctx(path, url, api_key, quiet), source, collection, model=model,
         pool_factor=pool_factor, method=method, vector=vector, batch_size=batch_size,
         limit=limit, doc_maxlen=doc_maxlen,
+        pooling_options=_pooling_options(
+            max_vectors, distance_threshold, protected_tail_tokens, grid, grid_pool, grid_block
+        ),
     )
 
 
@@ -489,12 +567,13 @@ def _index(
     collection: str,
     *,
     model: str | None = None,
-    pool_factor: int | None = None,
+    pool_factor: float | None = None,
     method: str | None = None,
     vector: str | None = None,
     batch_size: int = 32,
     limit: int | None = None,
     doc_maxlen: int | None = None,
+    pooling_options: dict[str, Any] | None = None,
 ) -> None:
     """``index``: :func:`qdrant_tokenpool.index_corpus` over a corpus file, with the model
     and document length the collection was indexed with (unless given)."""
@@ -529,6 +608,7 @@ def _index(
             vector_name=vector,
             pool_factor=pool_factor,
             method=method,
+            pooling_options=pooling_options,
             batch_size=batch_size,
             limit=limit,
             total=total,
@@ -873,11 +953,18 @@ def eval_(
     ],
     model: ModelOpt = None,
     pool_factors: Annotated[
-        str, typer.Option(help="Comma-separated pool factors (1 = unpooled).")
+        str, typer.Option(help="Comma-separated pool factors (1 = unpooled; e.g. 1,1.5,2,4).")
     ] = "1,2,4",
     methods: Annotated[
         str, typer.Option(help="Comma-separated methods: hierarchical,kmeans,sequential.")
     ] = "hierarchical,kmeans,sequential",
+    distance_thresholds: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated Ward distance thresholds: adaptive settings (hierarchical, "
+            "pool factor 1), measured after the pool factors. See docs/budgets.md."
+        ),
+    ] = "",
     out: Annotated[
         Path | None,
         typer.Option(
@@ -944,7 +1031,10 @@ def eval_(
             raise typer.BadParameter("choose 'exact' or 'qdrant'", param_hint="--scoring")
         _eval_collection(ctx, data_dir, collection, model, split, query_maxlen, top_k, out, scoring)
         return
-    pfs = _parse_ints(pool_factors, "--pool-factors")
+    pfs = _parse_floats(pool_factors, "--pool-factors", 1.0)
+    if not pfs:
+        raise typer.BadParameter(f"expected numbers >= 1, got {pool_factors!r}", param_hint="--pool-factors")
+    thresholds = _parse_floats(distance_thresholds, "--distance-thresholds", 0.0)
     meths = _parse_methods(methods)
     try:
         from .eval import run_evaluation
@@ -957,6 +1047,7 @@ def eval_(
         model or _default_model(),
         pool_factors=pfs,
         methods=meths,
+        distance_thresholds=thresholds,
         split=split,
         top_k=100,
         document_max_length=doc_maxlen,
@@ -991,9 +1082,11 @@ def repool(
             show_default=False,
         ),
     ],
-    pool_factor: Annotated[int, typer.Option("--pool-factor", "-p", min=1, help="Pool factor.")],
+    pool_factor: Annotated[
+        float, typer.Option("--pool-factor", "-p", min=1.0, help="Pool factor (e.g. 2 or 1.5).")
+    ],
     method: Annotated[
-        str, typer.Option(help="Pooling method: hierarchical, kmeans or sequential.")
+        str, typer.Option(help="Pooling method: hierarchical, kmeans, sequential or grid.")
     ] = "hierarchical",
     vector: Annotated[
         str | None,
@@ -1002,6 +1095,12 @@ def repool(
     protected_tokens: Annotated[
         int, typer.Option(min=0, help="Leading token vectors kept unpooled (e.g. [CLS]).")
     ] = 1,
+    max_vectors: MaxVectorsOpt = None,
+    distance_threshold: ThresholdOpt = None,
+    protected_tail_tokens: TailOpt = None,
+    grid: GridOpt = None,
+    grid_pool: GridPoolOpt = None,
+    grid_block: GridBlockOpt = None,
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, help="Points per read/write batch.")
     ] = 64,
@@ -1021,6 +1120,9 @@ def repool(
         Ctx(path, url, api_key, quiet), source_collection, dest_collection,
         pool_factor=pool_factor, method=method, vector=vector,
         protected_tokens=protected_tokens, batch_size=batch_size,
+        pooling_options=_pooling_options(
+            max_vectors, distance_threshold, protected_tail_tokens, grid, grid_pool, grid_block
+        ),
     )
 
 
@@ -1029,11 +1131,12 @@ def _repool(
     source_collection: str,
     dest_collection: str,
     *,
-    pool_factor: int,
+    pool_factor: float,
     method: str = "hierarchical",
     vector: str | None = None,
     protected_tokens: int = 1,
     batch_size: int = 64,
+    pooling_options: dict[str, Any] | None = None,
 ) -> None:
     from .config import PoolingConfig
     from .ops import repool as repool_op
@@ -1045,6 +1148,7 @@ def _repool(
         pool_factor=pool_factor,
         method=method,  # type: ignore[arg-type]
         protected_tokens=protected_tokens,
+        **(pooling_options or {}),
     )
     with ctx.session(must_exist=True) as client:
         result = repool_op(

@@ -415,6 +415,60 @@ def test_repool_copies_pooled_and_resumes(tmp_path, encoder):
     assert mismatch.exit_code == 2 and "pool_factor=2" in mismatch.stderr
 
 
+def test_index_with_budget_flags_stores_the_config_and_pools_by_it(tiny_model, beir_dir, tmp_path, encoder):
+    db = tmp_path / "q"
+    args = ["index", beir_dir, "-c", "docs", "--model", tiny_model, "--doc-maxlen", DOC_MAXLEN,
+            "--path", db, "-q"]
+    result = cli(*args, "--pool-factor", 1.5, "--max-vectors", 4, "--protected-tail-tokens", 1,
+                 "--distance-threshold", 0.9)
+    assert result.exit_code == 0, result.output
+    with open_db(db) as client:
+        cfg = client.get_pooling("docs")["tokens"]
+        got = stored(client, "docs")
+    assert (cfg.pool_factor, cfg.max_vectors, cfg.protected_tail_tokens, cfg.distance_threshold) == (
+        1.5, 4, 1, 0.9)
+    texts = [(t + " " + x).strip() for _, t, x in DOCS]
+    for (i, _, _), e in zip(DOCS, encode(encoder, texts, queries=False)):
+        want = pool_tokens(e, 1.5, protected_tokens=encoder.protected_tokens, max_vectors=4,
+                           protected_tail_tokens=1, distance_threshold=0.9)
+        assert len(want) <= 4
+        np.testing.assert_allclose(got[point_id(i)]["vec"], want, atol=1e-6)
+    # an existing collection: a differing knob is refused, the same one accepted
+    assert cli(*args, "--max-vectors", 8).exit_code == 2
+    again = cli(*args, "--max-vectors", 4)
+    assert again.exit_code == 0 and "indexed 0 new" in again.stdout
+    bad = cli(*args[:3], "other", *args[4:], "--method", "kmeans", "--distance-threshold", 0.5)
+    assert bad.exit_code != 0 and "needs method='hierarchical'" in bad.stderr
+    grid = cli(*args[:3], "g", *args[4:], "--method", "grid", "--grid", "3x")
+    assert grid.exit_code != 0 and "ROWSxCOLS" in grid.output
+
+
+def test_repool_with_grid_flags(tmp_path):
+    path = tmp_path / "q"
+    rng = np.random.default_rng(3)
+    docs = {i: rng.normal(size=(1 + 4 * 3 + 2, 8)).astype(np.float32) for i in range(1, 6)}
+    plain = QdrantClient(path=str(path))
+    plain.create_collection(
+        "raw",
+        vectors_config={"colbert": models.VectorParams(
+            size=8, distance=models.Distance.DOT,
+            multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
+        )},
+    )
+    plain.upsert("raw", [models.PointStruct(id=i, vector={"colbert": v.tolist()}) for i, v in docs.items()])
+    plain.close()
+    result = cli("repool", "raw", "rows", "-p", 1, "--method", "grid", "--grid", "4x3",
+                 "--protected-tail-tokens", 2, "--path", path, "-q")
+    assert result.exit_code == 0, result.output
+    with open_db(path) as client:
+        assert client.get_pooling("rows")["colbert"].grid_shape == (4, 3)
+        recs, _ = client.scroll("rows", limit=100, with_vectors=True)
+    for r in recs:
+        want = pool_tokens(docs[r.id], 1, "grid", 1, protected_tail_tokens=2, grid_shape=(4, 3))
+        np.testing.assert_allclose(np.asarray(r.vector["colbert"]), want, atol=1e-6)
+        assert len(want) == 1 + 4 + 2
+
+
 # ----------------------------------------------------------------------------- eval
 
 
@@ -485,9 +539,11 @@ def test_eval_sweep_writes_table_csv_json_plot(tiny_model, beir_dir, tmp_path):
         "--model",
         tiny_model,
         "--pool-factors",
-        "1,2",
+        "1,2,1.5",
         "--methods",
         "hierarchical,sequential",
+        "--distance-thresholds",
+        "0.8",
         "--doc-maxlen",
         DOC_MAXLEN,
         "--out",
@@ -497,7 +553,10 @@ def test_eval_sweep_writes_table_csv_json_plot(tiny_model, beir_dir, tmp_path):
     )
     assert result.exit_code == 0, result.output
     table = [ln for ln in result.stdout.splitlines() if ln.startswith("|")]
-    assert len(table) == 2 + 3  # header, rule, unpooled + 2 methods at pf=2
+    # header, rule, unpooled + 2 methods at pf=1.5 and 2 + one threshold
+    assert len(table) == 2 + 1 + 4 + 1
+    assert any(ln.startswith("| hierarchical | 1.5 |") for ln in table)
+    assert any(ln.startswith("| threshold | t=0.8 |") for ln in table)
     files = {p.suffix for p in out.iterdir()}
     assert {".csv", ".json", ".png"} <= files
 

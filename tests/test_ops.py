@@ -118,6 +118,40 @@ def test_index_corpus_writes_pooled_vectors_payloads_and_counts(client):
     assert next(e for e in events if e.kind == "start").total == len(DOCS)
 
 
+def test_index_corpus_pooling_options_set_and_check_the_config(client):
+    enc = FakeEncoder()
+    opts = {"max_vectors": 3, "protected_tail_tokens": 1}
+    result = tp.index_corpus(client, "docs", DOCS, enc, pool_factor=1.5, pooling_options=opts)
+    assert result.pooling == PoolingConfig(1.5, max_vectors=3, protected_tail_tokens=1)
+    got = stored(client, "docs", "tokens")
+    for d in DOCS:
+        raw = enc.vectors(d.content)
+        want = pool_tokens(raw, 1.5, protected_tokens=1, **opts)
+        assert len(want) <= 3
+        np.testing.assert_allclose(got[point_id(d.doc_id)][0], unit(want), atol=1e-5)
+    assert result.stored_vectors == sum(
+        len(pool_tokens(enc.vectors(d.content), 1.5, protected_tokens=1, **opts)) for d in DOCS
+    )
+    again = tp.index_corpus(client, "docs", DOCS, enc, pooling_options={"max_vectors": 3})
+    assert again.added == 0 and again.skipped == len(DOCS)
+    with pytest.raises(OperationUsageError, match="max_vectors=4 differs"):
+        tp.index_corpus(client, "docs", DOCS, enc, pooling_options={"max_vectors": 4})
+    with pytest.raises(PoolingConfigError, match="not in pooling_options"):
+        tp.index_corpus(client, "new", DOCS, enc, pooling_options={"pool_factor": 2})
+    with pytest.raises(PoolingConfigError, match="distance_threshold must be a finite number"):
+        tp.index_corpus(client, "new", DOCS, enc, pooling_options={"distance_threshold": -1})
+    assert not client.collection_exists("new")
+
+
+def test_repool_destination_must_match_every_knob(client):
+    make_plain(client, "raw", 3)
+    tp.repool(client, "raw", "p", PoolingConfig(2, max_vectors=5))
+    with pytest.raises(OperationUsageError, match="exists with .*max_vectors=5.*, not"):
+        tp.repool(client, "raw", "p", PoolingConfig(2))
+    again = tp.repool(client, "raw", "p", PoolingConfig(2, max_vectors=5))
+    assert again.skipped == 3
+
+
 def test_index_corpus_resumes_and_never_loads_the_encoder_when_done(client):
     first = tp.index_corpus(client, "docs", DOCS[:3], FakeEncoder(), record={"model": "m"})
     assert first.added == 3

@@ -9,7 +9,7 @@ run continues where it stopped, and a run with nothing left to do never loads th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qdrant_client import models
@@ -118,9 +118,10 @@ def index_corpus_flow(
     encoder: Any,
     *,
     vector_name: str | None = None,
-    pool_factor: int | None = None,
+    pool_factor: float | None = None,
     method: str | None = None,
     protected_tokens: int | None = None,
+    pooling_options: Mapping[str, Any] | None = None,
     batch_size: int = 32,
     limit: int | None = None,
     total: int | None = None,
@@ -151,6 +152,10 @@ def index_corpus_flow(
             returning one ``(n_i, dim)`` array per text, and ``dim``; or a zero-argument
             callable returning one, called only when something has to be encoded.
         vector_name, pool_factor, method, protected_tokens: see above.
+        pooling_options: further :class:`PoolingConfig` fields for a new collection
+            (``max_vectors``, ``distance_threshold``, ``protected_tail_tokens``,
+            ``grid_shape``, ``grid_pool``, ``grid_block``, ...); for an existing one each
+            given field must equal the stored config's.
         batch_size: documents per encoder call and per write (>= 1).
         limit: index only the first ``limit`` documents.
         total: the number of documents, for progress (known for lists).
@@ -166,8 +171,10 @@ def index_corpus_flow(
         OperationError: the collection has no fitting multivector, the encoder's ``dim``
             differs from the vector's size; :class:`DocumentError` for a malformed or
             repeated document (named).
-        OperationUsageError: ``pool_factor`` / ``method`` differ from the collection's.
-        PoolingConfigError: a bad ``pool_factor``, ``method`` or ``protected_tokens``.
+        OperationUsageError: ``pool_factor`` / ``method`` / ``pooling_options`` differ
+            from the collection's.
+        PoolingConfigError: a bad ``pool_factor``, ``method``, ``protected_tokens`` or
+            pooling option.
     
     """
     rep = Reporter("index_corpus", progress)
@@ -177,6 +184,12 @@ def index_corpus_flow(
     if method is not None and method not in METHODS:
         raise PoolingConfigError(
             f"unknown pooling method {method!r}; expected one of {', '.join(METHODS)}"
+        )
+    options = dict(pooling_options or {})
+    fixed = {"pool_factor", "method", "protected_tokens"} & set(options)
+    if fixed:
+        raise PoolingConfigError(
+            f"pass {', '.join(sorted(fixed))} as argument(s), not in pooling_options"
         )
     if isinstance(documents, Sequence) and not isinstance(documents, (str, bytes)):
         # a list is checked whole before anything is written (a stream batch by batch)
@@ -234,6 +247,12 @@ def index_corpus_flow(
                 f"collection {collection_name!r} pools with method={cfg.method}; "
                 f"method={method} differs"
             )
+        if cfg is not None and options and replace(cfg, **options) != cfg:
+            wanted = " ".join(f"{k}={v}" for k, v in options.items())
+            raise OperationUsageError(
+                f"collection {collection_name!r} pools {vector_label(vname)} with "
+                f"{config_text(cfg)}; {wanted} differs (use another collection, or repool)"
+            )
     else:
         vname = vector_name or DEFAULT_VECTOR
         enc = get_encoder()
@@ -246,6 +265,7 @@ def index_corpus_flow(
                 if protected_tokens is None
                 else protected_tokens
             ),
+            **options,
         )
         rep.info(f"creating collection {collection_name!r} ...")
         yield call(

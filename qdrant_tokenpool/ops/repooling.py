@@ -57,7 +57,8 @@ def repool_flow(
     ``dest_collection`` is created when missing, with the source's vectors config,
     sparse vectors and metadata, plus ``pooling``; other vectors and payloads are copied
     unchanged and point ids are kept. When it exists, it must already pool the same
-    vectors with the same ``pool_factor`` and ``method`` (its stored config is used).
+    vectors with the same pooling (every numeric knob: pool factor, method, protected
+    tokens, budgets, grid; its stored config is used).
     Resumable: points already in the destination are skipped. The unpooled token count
     of the (first) pooled vector goes into the payload key ``_tokenpool_tokens`` (for
     :func:`collection_stats`' reduction), unless the point has it already.
@@ -79,7 +80,7 @@ def repool_flow(
     Raises:
         UnknownCollectionError: the source does not exist.
         OperationUsageError: source and destination are the same, no single multivector
-            to pool, or the destination exists with another pool factor / method.
+            to pool, or the destination exists with other pooling.
         OperationError: the destination exists but does not pool the vector.
         PoolingConfigError: a bad config, or a vector that is not a multivector.
     """
@@ -117,10 +118,10 @@ def repool_flow(
                     f"collection {dest_collection!r} exists but does not pool "
                     f"{vector_label(vname)}; pick a new destination"
                 )
-            if have.pool_factor != cfg.pool_factor or have.method != cfg.method:
+            if have.spec != cfg.spec:
                 raise OperationUsageError(
                     f"collection {dest_collection!r} exists with {config_text(have)}, "
-                    f"not pool_factor={cfg.pool_factor} method={cfg.method}"
+                    f"not {config_text(cfg)}"
                 )
             pmap[vname] = have
         rep.info(f"continuing into existing collection {dest_collection!r}")

@@ -581,7 +581,7 @@ def test_errors_exit_codes_and_messages(tiny_model, beir_dir, db, tmp_path):
             "method=hierarchical",
         ),
         (("index", beir_dir, "-c", "x", "--method", "bogus", "--path", db), 2, "bogus"),
-        (("eval", beir_dir, "--pool-factors", "a,b"), 2, "integers"),
+        (("eval", beir_dir, "--pool-factors", "a,b"), 2, "expected comma-separated numbers"),
         (("eval", beir_dir, "--methods", "ward"), 2, "ward"),
         (
             ("index", beir_dir, "-c", "x", "--model", tmp_path / "nomodel", "--path", db),

@@ -426,11 +426,17 @@ def test_upload_collection_streams_a_generator(client, collection_name):
     asyncio.run(check_pooled(client, collection_name, docs, 2))
 
 
-def test_inference_object_on_pooled_vector_is_refused(client, collection_name):
+def test_inference_object_with_cloud_inference_is_refused(client, collection_name):
+    """With cloud inference the server embeds: no token vectors on the client to pool.
+    (Local inference embeds, then pools: tests/test_fastembed.py, on a real fastembed.)"""
     asyncio.run(create(client, collection_name))
+    client.cloud_inference = True  # what the constructor sets (local mode refuses it there)
     doc = models.Document(text="hello", model="colbert-ir/colbertv2.0")
-    with pytest.raises(InvalidMultivectorError, match="point 1, vector 'colbert': got a models.Document"):
+    with pytest.raises(
+        InvalidMultivectorError, match="point 1, vector 'colbert': got a models.Document.*cloud"
+    ):
         client.upsert(collection_name, [models.PointStruct(id=1, vector={"colbert": doc})])
+    client.cloud_inference = False
     assert client.count(collection_name).count == 0
 
 

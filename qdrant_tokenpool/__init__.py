@@ -16,6 +16,10 @@ Public API:
 - :class:`TokenEncoder`: texts to token vectors (needs the ``encoders`` extra; imported lazily,
   so ``import qdrant_tokenpool`` does not import torch). Clients take it in ``add_texts`` /
   ``query_text``.
+- :class:`FastEmbedEncoder`: a fastembed late-interaction model (ONNX, no torch; the
+  ``fastembed`` extra) taken wherever ``TokenEncoder`` is. With fastembed installed the
+  clients also embed ``models.Document`` / ``models.Image`` on pooled vectors themselves
+  (qdrant-client's local inference), then pool.
 """
 
 from importlib import import_module
@@ -38,6 +42,7 @@ _LAZY = {
     "PackedDocs": ".maxsim",
     "Muvera": ".firststage",
     "TokenEncoder": ".encoders",
+    "FastEmbedEncoder": ".fastembed_encoder",
     "index_corpus": ".ops",
     "aindex_corpus": ".ops",
     "repool": ".ops",
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
     from .async_client import AsyncTokenPoolingClient
     from .client import TokenPoolingClient
     from .encoders import TokenEncoder
+    from .fastembed_encoder import FastEmbedEncoder
     from .firststage import Muvera
     from .maxsim import PackedDocs, maxsim_batch
     from .ops import (
@@ -82,6 +88,7 @@ __all__ = [
     "METHODS",
     "AsyncTokenPoolingClient",
     "CollectionStats",
+    "FastEmbedEncoder",
     "InvalidMultivectorError",
     "Muvera",
     "MuveraParams",

@@ -29,6 +29,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from . import _backend, store, write_path
 from ._flow import Flow, call
 from .config import PoolingConfig
+from .inference import local_inference
 from .store import PoolingState
 
 __all__ = [
@@ -77,8 +78,10 @@ class PoolingClientMixin:
         return not isinstance(_backend.backend(self), self._local_type)
 
     def _state(self) -> PoolingState:
-        """The pooling state for one call (``remote`` read from the client now)."""
+        """The pooling state for one call (``remote`` and the local inference that embeds
+        ``models.Document`` on pooled vectors, read from the client now)."""
         self._pooling_state.remote = self._remote
+        self._pooling_state.inference = local_inference(self)
         return self._pooling_state
 
     @property
@@ -271,30 +274,39 @@ def _forgetting(method: str) -> Callable[..., Flow[Any]]:
 
 def _upsert(state: PoolingState, a: dict[str, Any]) -> Flow[Any]:
     name, points = a.pop("collection_name"), a.pop("points")
-    return write_path.upsert(state, name, points, (), a, remote=state.remote)
+    return write_path.upsert(
+        state, name, points, (), a, remote=state.remote, inference=state.inference
+    )
 
 
 def _update_vectors(state: PoolingState, a: dict[str, Any]) -> Flow[Any]:
     name, points = a.pop("collection_name"), a.pop("points")
-    return write_path.update_vectors(state, name, points, (), a, remote=state.remote)
+    return write_path.update_vectors(
+        state, name, points, (), a, remote=state.remote, inference=state.inference
+    )
 
 
 def _batch_update_points(state: PoolingState, a: dict[str, Any]) -> Flow[Any]:
     name, ops = a.pop("collection_name"), a.pop("update_operations")
-    return write_path.batch_update_points(state, name, ops, (), a, remote=state.remote)
+    return write_path.batch_update_points(
+        state, name, ops, (), a, remote=state.remote, inference=state.inference
+    )
 
 
 def _upload_points(state: PoolingState, a: dict[str, Any]) -> Flow[Any]:
     name, points = a.pop("collection_name"), a.pop("points")
     batch_size = a.pop("batch_size", 64)
-    return write_path.upload_points(state, name, points, batch_size, (), a, remote=state.remote)
+    return write_path.upload_points(
+        state, name, points, batch_size, (), a, remote=state.remote, inference=state.inference
+    )
 
 
 def _upload_collection(state: PoolingState, a: dict[str, Any]) -> Flow[Any]:
     name, vectors = a.pop("collection_name"), a.pop("vectors")
     payload, ids, batch_size = a.pop("payload", None), a.pop("ids", None), a.pop("batch_size", 64)
     return write_path.upload_collection(
-        state, name, vectors, payload, ids, batch_size, a, remote=state.remote
+        state, name, vectors, payload, ids, batch_size, a,
+        remote=state.remote, inference=state.inference,
     )
 
 

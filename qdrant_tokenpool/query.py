@@ -49,6 +49,7 @@ from . import store
 from ._flow import Flow, call
 from .config import vector_label
 from .firststage import MuveraParams, query_summary
+from .inference import is_inference_object
 from .maxsim import maxsim
 from .store import CollectionPooling
 from .validation import InvalidMultivectorError, as_multivector
@@ -411,6 +412,8 @@ def query_late_interaction(
     Args:
         collection_name: the collection.
         query: the query's token vectors, ``(q, d)`` list / numpy / torch; never pooled.
+            Or a ``models.Document`` (``Image``, ``InferenceObject``): embedded as a query
+            by the client's local inference (fastembed), as ``query_points`` does.
         using: the pooled multivector; may be left out when the collection has exactly
             one pooled multivector.
         limit: results to return.
@@ -430,7 +433,8 @@ def query_late_interaction(
     Raises:
         ValueError: unknown collection or vector, bad limits, or a bad query
             (:class:`~qdrant_tokenpool.InvalidMultivectorError`: empty, 1-D, wrong
-            dimension, NaN/inf), before any query is sent.
+            dimension, NaN/inf; an inference object with cloud inference), before any
+            query is sent.
     """
     if rescore not in RESCORE_MODES:
         raise ValueError(f"rescore must be None, 'server' or 'client', got {rescore!r}")
@@ -447,6 +451,15 @@ def query_late_interaction(
         summary=summary,
         full_resolution=full_resolution,
     )
+    if is_inference_object(query):
+        if state.inference is None:
+            raise InvalidMultivectorError(
+                f"query: got a models.{type(query).__name__} and no local inference to embed "
+                "it (cloud inference embeds on the server, but the funnel needs the query's "
+                "token vectors on the client); use local inference or pass the (q, d) vectors",
+                vector_name=funnel.using,
+            )
+        query = state.inference.query(query)
     q = check_query(query, funnel)
     if rescore != "client":
         request = _build_request(

@@ -39,6 +39,7 @@ from . import store
 from ._flow import Flow, call
 from .config import PoolingConfig
 from .firststage import document_summaries
+from .inference import LocalInference, is_inference_object
 from .pooling import pool_arrays
 from .pooling.common import normalise
 from .pooling.spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
@@ -50,6 +51,7 @@ __all__ = [
     "MAX_MULTIVECTOR_FLOATS",
     "MAX_REQUEST_BYTES",
     "REQUEST_FLOAT_BUDGET",
+    "InferenceScan",
     "PoolingJob",
     "batch_update_points",
     "count_floats",
@@ -81,7 +83,6 @@ JSON_BYTES_PER_FLOAT = 22
 REQUEST_FLOAT_BUDGET = (MAX_REQUEST_BYTES - 4 * 1024 * 1024) // JSON_BYTES_PER_FLOAT
 """Floats per request when splitting for a remote backend (4 MiB left for ids, payloads)."""
 
-INFERENCE_TYPES: tuple[type, ...] = (models.Document, models.Image, models.InferenceObject)
 
 
 # ---------------------------------------------------------------------------------------
@@ -147,11 +148,14 @@ class PoolingJob:
                 is never too large: pooling fits it under the cap.
         """
         cfg = self.cp.pooling[vector_name]
-        if isinstance(raw, INFERENCE_TYPES):
+        if is_inference_object(raw):
             raise InvalidMultivectorError(
                 f"got a models.{type(raw).__name__} (an inference object) for a pooled "
-                "vector: pooling needs the token vectors, so embed on the client (e.g. with "
-                "qdrant_tokenpool.encoders) and write the (n, d) vectors",
+                "vector, and no local inference to embed it: pooling needs the token "
+                "vectors on the client, which cloud inference (cloud_inference=True: the "
+                "server embeds) never sees; use local inference (the default: "
+                "TokenPoolingClient embeds it with fastembed, then pools) or write the "
+                "(n, d) vectors",
                 point_id=point_id,
                 vector_name=vector_name,
             )
@@ -259,6 +263,41 @@ class PoolingJob:
             out[cfg.keep_original_vector] = self.original(i)
 
 
+class InferenceScan(PoolingJob):
+    """Walks a request like a validate-only job, counting the inference objects at pooled
+    vectors (:attr:`found`) instead of refusing them. ``validate``: also validate every
+    other configured multivector (raising as :meth:`PoolingJob.add` does)."""
+
+    def __init__(self, cp: CollectionPooling, *, validate: bool = False):
+        super().__init__(cp, keep=False)
+        self.validate = validate
+        self.found = 0
+
+    def add(
+        self, raw: Any, *, point_id: Any, vector_name: str, given: Container[str] = ()
+    ) -> int:
+        if is_inference_object(raw):
+            self.found += 1
+            return -1
+        if not self.validate:
+            return -1
+        return super().add(raw, point_id=point_id, vector_name=vector_name, given=given)
+
+
+def _embedded(
+    request: Any,
+    cp: CollectionPooling,
+    plan: Callable[[Any, PoolingJob], Any],
+    inference: LocalInference | None,
+) -> Any:
+    """``request`` with its inference objects embedded by the client's local inference when
+    any sits at a pooled vector (then all of them are, as ``QdrantClient`` would); else
+    ``request`` itself. With no local inference they stay, and pooling refuses them."""
+    if inference is None:
+        return request
+    scan = InferenceScan(cp)
+    plan(request, scan)
+    return inference.documents(request) if scan.found else request
 
 
 # ---------------------------------------------------------------------------------------
@@ -558,12 +597,14 @@ def upsert(
     *,
     remote: bool,
     budget: int | None = None,
+    inference: LocalInference | None = None,
 ) -> Flow[Any]:
     """``upsert`` with the configured multivectors pooled (list of points or ``Batch``).
 
-    The whole request is validated and pooled before anything is sent; on a remote
-    backend a rewritten request is then sent in parts of at most ``budget`` floats
-    (returns the last part's ``UpdateResult``).
+    Inference objects at pooled vectors are first embedded by ``inference`` (the client's
+    local inference; see :mod:`qdrant_tokenpool.inference`). The whole request is then
+    validated and pooled before anything is sent; on a remote backend a rewritten request
+    is sent in parts of at most ``budget`` floats (returns the last part's ``UpdateResult``).
     """
     budget = budget or REQUEST_FLOAT_BUDGET
     cp = yield from _config(state, collection_name)
@@ -571,6 +612,7 @@ def upsert(
         is_batch = isinstance(points, models.Batch)
         if not is_batch and not isinstance(points, Sequence):
             points = list(points)
+        points = _embedded(points, cp, plan_batch if is_batch else plan_points, inference)
         pool = pool_batch_request if is_batch else pool_points
         new = pool(points, cp, arrays=not remote)
         if new is not points:
@@ -599,12 +641,15 @@ def update_vectors(
     *,
     remote: bool,
     budget: int | None = None,
+    inference: LocalInference | None = None,
 ) -> Flow[Any]:
-    """``update_vectors`` with the configured multivectors pooled (and extras refreshed)."""
+    """``update_vectors`` with the configured multivectors pooled (and extras refreshed);
+    inference objects at pooled vectors embedded first, as in :func:`upsert`."""
     budget = budget or REQUEST_FLOAT_BUDGET
     cp = yield from _config(state, collection_name)
     if cp is not None:
         points = points if isinstance(points, Sequence) else list(points)
+        points = _embedded(points, cp, plan_points, inference)
         new = pool_points(points, cp, arrays=not remote)
         if new is not points:
             parts = split_points(new, budget) if remote else [new]
@@ -621,8 +666,10 @@ def batch_update_points(
     *,
     remote: bool,
     budget: int | None = None,
+    inference: LocalInference | None = None,
 ) -> Flow[Any]:
-    """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled.
+    """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled
+    (inference objects at pooled vectors embedded first, as in :func:`upsert`).
 
     On a remote backend a rewritten request is sent as several requests of at most
     ``budget`` floats, in order; the results of all of them are returned, concatenated.
@@ -632,6 +679,7 @@ def batch_update_points(
     ops = update_operations
     if cp is not None:
         ops = ops if isinstance(ops, Sequence) else list(ops)
+        ops = _embedded(ops, cp, plan_operations, inference)
         new = pool_operations(ops, cp, arrays=not remote)
         if new is not ops:
             results: list[Any] = []
@@ -660,15 +708,23 @@ def _lists(vector: Any) -> Any:
     return vector
 
 
-def pooled_stream(points: Iterable[Any], cp: CollectionPooling, batch_size: int) -> Iterator[Any]:
-    """Pool a stream of points ``batch_size`` at a time (each batch: one pool_arrays call per
-    config); never holds more than one batch. A bad point raises before its batch is yielded."""
+def pooled_stream(
+    points: Iterable[Any],
+    cp: CollectionPooling,
+    batch_size: int,
+    inference: LocalInference | None = None,
+) -> Iterator[Any]:
+    """Pool a stream of points ``batch_size`` at a time (each batch: inference objects at
+    pooled vectors embedded by ``inference``, then one pool_arrays call per config); never
+    holds more than one batch. A bad point raises before its batch is yielded."""
     for chunk in _batched(points, batch_size):
-        yield from pool_points(chunk, cp)
+        yield from pool_points(_embedded(chunk, cp, plan_points, inference), cp)
 
 
-def _validate_all(points: Iterable[Any], cp: CollectionPooling) -> None:
-    job = PoolingJob(cp, keep=False)
+def _validate_all(points: Iterable[Any], cp: CollectionPooling, *, inference: bool) -> None:
+    """Validate every configured multivector of ``points``; inference objects are left for
+    the batches to embed when ``inference`` (a local inference is there), else refused."""
+    job = InferenceScan(cp, validate=True) if inference else PoolingJob(cp, keep=False)
     for p in points:
         _plan_struct(p.vector, p.id, job)
 
@@ -682,8 +738,12 @@ def upload_points(
     kwargs: dict[str, Any],
     *,
     remote: bool,
+    inference: LocalInference | None = None,
 ) -> Flow[None]:
     """``upload_points`` with configured multivectors pooled, streamed ``batch_size`` at a time.
+
+    Inference objects at pooled vectors are embedded batch by batch (and their vectors
+    validated then); everything else as follows.
 
     Sized inputs (lists, tuples) are validated whole before the first batch is sent; a
     generator is validated batch by batch (on the embedded backend the parent collects
@@ -693,8 +753,8 @@ def upload_points(
     if cp is None:
         return (yield call("upload_points", collection_name, points, batch_size, *args, **kwargs))
     if remote and isinstance(points, Sequence):
-        _validate_all(points, cp)
-    stream = pooled_stream(points, cp, batch_size)
+        _validate_all(points, cp, inference=inference is not None)
+    stream = pooled_stream(points, cp, batch_size, inference)
     return (yield call("upload_points", collection_name, stream, batch_size, *args, **kwargs))
 
 
@@ -790,8 +850,10 @@ def upload_collection(
     kwargs: dict[str, Any],
     *,
     remote: bool,
+    inference: LocalInference | None = None,
 ) -> Flow[None]:
-    """``upload_collection`` with configured multivectors pooled.
+    """``upload_collection`` with configured multivectors pooled (inference objects at
+    pooled vectors embedded batch by batch, as in :func:`upload_points`).
 
     ``vectors``: dict of per-name columns (lists or arrays), a ``(N, n, d)`` array for the
     unnamed multivector, or any iterable of vector structs (generators stream). With a
@@ -818,6 +880,8 @@ def upload_collection(
         # sized input: check all of it before the first batch is sent
         sized_ids = isinstance(ids, (Sequence, np.ndarray))
         labels = ids if sized_ids else (f"#{k}" for k in itertools.count())
-        _validate_all(_collection_points(vectors, None, labels), cp)
-    stream = _finish_lists(pooled_stream(pts, cp, batch_size))
+        _validate_all(
+            _collection_points(vectors, None, labels), cp, inference=inference is not None
+        )
+    stream = _finish_lists(pooled_stream(pts, cp, batch_size, inference))
     return (yield call("upload_points", collection_name, stream, batch_size=batch_size, **kwargs))

@@ -192,3 +192,57 @@ def make_pylate(path: Path, seed: int = 0) -> Path:
             str(sub / "model.safetensors"),
         )
     return path
+
+
+def make_fastembed_colbert(path: Path, seed: int = 0) -> Path:
+    """The Stanford checkpoint of :func:`make_stanford` exported for fastembed's ColBERT.
+
+    ``path/checkpoint``: the torch checkpoint (``TokenEncoder`` reads it); ``path/onnx``:
+    ``model.onnx`` (inputs ``input_ids``, ``attention_mask``; output the projected token
+    states ``(batch, tokens, STANFORD_DIM)``, before normalisation, as the checkpoint
+    computes them), ``tokenizer.json`` and ``tokenizer_config.json`` (``model_max_length``
+    = the checkpoint's ``doc_maxlen``, so documents are cut where ``TokenEncoder`` cuts
+    them). Needs torch, transformers and onnx (the TorchScript exporter).
+    """
+    ckpt = make_stanford(path / "checkpoint", seed=seed)
+    state = torch.load(ckpt / "pytorch_model.bin", weights_only=True)
+    cfg = transformers.BertConfig.from_pretrained(str(ckpt))
+    bert = transformers.BertModel(cfg, add_pooling_layer=False)
+    bert.load_state_dict(
+        {k[len("bert."):]: v for k, v in state.items() if k.startswith("bert.")}, strict=False
+    )
+    linear = torch.nn.Linear(cfg.hidden_size, STANFORD_DIM, bias=False)
+    linear.weight.data = state["linear.weight"]
+
+    class Colbert(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert, self.linear = bert, linear
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            out = self.bert(input_ids=input_ids, attention_mask=attention_mask)
+            return self.linear(out.last_hidden_state)
+
+    onnx_dir = path / "onnx"
+    onnx_dir.mkdir(parents=True, exist_ok=True)
+    ids = torch.tensor([[CLS, UNUSED1, len(VOCAB) - 1, SEP]])
+    axes = {0: "batch", 1: "tokens"}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Colbert().eval(),
+            (ids, torch.ones_like(ids)),
+            str(onnx_dir / "model.onnx"),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["token_vectors"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_vectors": axes},
+            dynamo=False,
+            opset_version=17,
+        )
+    tok = transformers.AutoTokenizer.from_pretrained(
+        str(ckpt), model_max_length=STANFORD_META["doc_maxlen"]
+    )
+    tok.save_pretrained(str(onnx_dir))
+    return path

@@ -119,8 +119,14 @@ def load_encoder(
     query_max_length: int = 32,
     device: str | None = None,
 ) -> Any:
-    """An encoder for ``model``: ``qdrant_tokenpool.encoders.TokenEncoder`` if present,
-    else :class:`PlainHFTokenEncoder`."""
+    """An encoder for ``model``: a fastembed late-interaction model name selects
+    :class:`~qdrant_tokenpool.FastEmbedEncoder` (its own lengths); otherwise
+    ``qdrant_tokenpool.encoders.TokenEncoder`` if present, else :class:`PlainHFTokenEncoder`."""
+    from ..fastembed_encoder import fastembed_encoder_for
+
+    fast = fastembed_encoder_for(model)
+    if fast is not None:
+        return fast
     encoder_cls: type[Any] | None
     try:
         from ..encoders import TokenEncoder

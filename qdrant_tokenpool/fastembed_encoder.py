@@ -1,0 +1,232 @@
+"""fastembed late-interaction models as token encoders: :class:`FastEmbedEncoder`.
+
+Why: many Qdrant users run ColBERT the fastembed way (ONNX Runtime, no torch):
+``LateInteractionTextEmbedding("colbert-ir/colbertv2.0")``, or ``models.Document(text=...,
+model="colbert-ir/colbertv2.0")`` embedded by qdrant-client. :class:`FastEmbedEncoder`
+wraps such a model in the encoder protocol of the clients (``encode_documents`` /
+``encode_queries`` / ``dim``, :class:`qdrant_tokenpool.texts.TextEncoder`), so
+``add_texts``, ``query_text``, ``index_corpus`` and the CLI's ``--model`` take it wherever
+they take :class:`~qdrant_tokenpool.encoders.TokenEncoder`. It needs the ``fastembed``
+extra (``pip install 'qdrant-tokenpool[fastembed]'``), not torch, and never imports
+``qdrant_client``.
+
+:func:`register_local_model` makes a ColBERT exported to ONNX in a local folder
+(``model.onnx`` + ``tokenizer.json`` / ``tokenizer_config.json``) known to fastembed under
+a name, with no download: then ``FastEmbedEncoder(name)`` and ``models.Document(model=name)``
+(qdrant-client's local inference) both use it. fastembed has a public registration for
+dense text models only (``TextEmbedding.add_custom_model``); for late interaction this
+adds one class to ``LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY``, which
+qdrant-client re-reads when it meets an unknown model name (written against fastembed 0.9;
+``tests/test_fastembed.py`` checks it end to end).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from .pooling.common import normalise
+
+if TYPE_CHECKING:
+    from fastembed import LateInteractionTextEmbedding
+
+__all__ = [
+    "FastEmbedEncoder",
+    "fastembed_encoder_for",
+    "is_fastembed_model",
+    "register_local_model",
+]
+
+PROTECTED_TOKENS = 2
+"""fastembed's late-interaction text models put ``[CLS]`` (or ``<s>``) and a document
+marker first in every document (``[CLS] [D] text``): the two rows pooling should keep."""
+
+
+def _fastembed() -> Any:
+    try:
+        import fastembed
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "fastembed models need the fastembed package: pip install 'qdrant-tokenpool[fastembed]'"
+        ) from exc
+    return fastembed
+
+
+def is_fastembed_model(name: str) -> bool:
+    """Whether ``name`` is a late-interaction text model fastembed knows (its own list,
+    plus models added by :func:`register_local_model`); ``False`` without fastembed."""
+    try:
+        fastembed = _fastembed()
+    except ImportError:
+        return False
+    known = fastembed.LateInteractionTextEmbedding._list_supported_models()
+    return any(name.lower() == d.model.lower() for d in known)
+
+
+def fastembed_encoder_for(model: str | Path) -> FastEmbedEncoder | None:
+    """The encoder that a model name given as text (the CLI's ``--model``, the evaluation's
+    ``model``) selects when fastembed serves it: a :class:`FastEmbedEncoder` when ``model``
+    is not an existing local path and names a fastembed late-interaction model (fastembed
+    installed); else ``None`` (then ``TokenEncoder`` loads it)."""
+    text = str(model)
+    if Path(text).expanduser().exists() or not is_fastembed_model(text):
+        return None
+    return FastEmbedEncoder(text)
+
+
+_LOCAL_CLASS: Any = None
+
+
+def _local_class() -> Any:
+    """The Colbert subclass that serves registered local folders (made, and added to
+    fastembed's registry, once)."""
+    global _LOCAL_CLASS
+    if _LOCAL_CLASS is not None:
+        return _LOCAL_CLASS
+    fastembed = _fastembed()
+    from fastembed.late_interaction.colbert import Colbert
+
+    class LocalColbert(Colbert):  # type: ignore[misc]
+        """A ColBERT in a local folder (see :func:`register_local_model`)."""
+
+        descriptions: ClassVar[list[Any]] = []
+        paths: ClassVar[dict[str, str]] = {}
+
+        @classmethod
+        def _list_supported_models(cls) -> list[Any]:
+            return list(cls.descriptions)
+
+        def __init__(self, model_name: str, *args: Any, **kwargs: Any) -> None:
+            if not kwargs.get("specific_model_path"):
+                kwargs["specific_model_path"] = self.paths[model_name.lower()]
+            super().__init__(model_name, *args, **kwargs)
+
+    fastembed.LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY.append(LocalColbert)
+    _LOCAL_CLASS = LocalColbert
+    return LocalColbert
+
+
+def register_local_model(
+    name: str,
+    path: str | Path,
+    *,
+    dim: int,
+    model_file: str = "model.onnx",
+    description: str = "local late-interaction model",
+) -> None:
+    """Make the ColBERT ONNX export in folder ``path`` a fastembed model called ``name``.
+
+    The folder holds ``model_file`` (inputs ``input_ids`` and ``attention_mask``, output
+    the ``(batch, tokens, dim)`` token vectors, as fastembed's ``colbert-ir/colbertv2.0``),
+    ``tokenizer.json`` and ``tokenizer_config.json`` (with ``model_max_length``), and a
+    vocabulary with ``[MASK]`` and the markers fastembed's ColBERT inserts (ids 1 and 2:
+    ``[unused0]`` / ``[unused1]`` in BERT vocabularies). Documents and queries are then
+    processed as fastembed's ColBERT does. Registering a name again points it to ``path``.
+
+    Raises:
+        ValueError: ``name`` is one of fastembed's own models, ``dim`` is not positive, or
+            ``path`` lacks ``model_file`` or ``tokenizer.json``.
+    """
+    folder = Path(path).expanduser()
+    for needed in (model_file, "tokenizer.json", "tokenizer_config.json"):
+        if not (folder / needed).is_file():
+            raise ValueError(f"{folder} has no {needed}: not a fastembed ColBERT folder")
+    if int(dim) < 1:
+        raise ValueError(f"dim must be a positive int, got {dim!r}")
+    cls = _local_class()
+    from fastembed.common.model_description import DenseModelDescription, ModelSource
+
+    key = name.lower()
+    if is_fastembed_model(name) and key not in cls.paths:
+        raise ValueError(f"{name!r} is one of fastembed's own models: pick another name")
+    cls.descriptions[:] = [d for d in cls.descriptions if d.model.lower() != key]
+    cls.descriptions.append(
+        DenseModelDescription(
+            model=name,
+            dim=int(dim),
+            description=description,
+            license="local",
+            size_in_GB=0.0,
+            sources=ModelSource(hf=name),  # never fetched: the folder is given
+            model_file=model_file,
+        )
+    )
+    cls.paths[key] = str(folder)
+
+
+class FastEmbedEncoder:
+    """A fastembed late-interaction text model (ColBERT, answerai-colbert, jina-colbert,
+    LateOn) as a token encoder.
+
+    Args:
+        model: a model name from ``LateInteractionTextEmbedding.list_supported_models()``
+            (or registered with :func:`register_local_model`), or a
+            ``LateInteractionTextEmbedding`` you built.
+        **kwargs: passed to ``LateInteractionTextEmbedding`` when ``model`` is a name
+            (``cache_dir``, ``threads``, ``providers``, ``local_files_only``,
+            ``specific_model_path``, ...).
+
+    Attributes:
+        name: the model name.
+        dim: the token vector size ``d``.
+        protected_tokens: 2 (``[CLS]`` and the document marker lead every document);
+            give it to ``PoolingConfig(protected_tokens=...)``.
+        model: the ``LateInteractionTextEmbedding``.
+
+    Outputs are float32 ``(n_i, dim)`` numpy arrays with unit rows, one per text, in input
+    order: documents as fastembed makes them (punctuation and padding dropped), queries
+    padded with ``[MASK]`` to the model's query length (32 for ColBERT) and normalised
+    here (fastembed returns ColBERT query rows unnormalised).
+    """
+
+    layout = "fastembed"
+
+    def __init__(self, model: str | LateInteractionTextEmbedding, **kwargs: Any) -> None:
+        fastembed = _fastembed()
+        if isinstance(model, str):
+            built = fastembed.LateInteractionTextEmbedding(model, **kwargs)
+        elif kwargs:
+            raise TypeError("options are for a model name; this model is already built")
+        else:
+            built = model
+        self.model: LateInteractionTextEmbedding = built
+        self.name: str = built.model_name
+        self.dim: int = int(built.embedding_size)
+        self.protected_tokens: int = PROTECTED_TOKENS
+
+    def __repr__(self) -> str:
+        return f"FastEmbedEncoder(name={self.name!r}, dim={self.dim})"
+
+    def cache_key(self) -> dict[str, Any]:
+        """What identifies this encoder's output (for the evaluation cache)."""
+        return {"class": "FastEmbedEncoder", "name": self.name, "dim": self.dim}
+
+    def _arrays(self, rows: Iterable[Any], n: int, show_progress: bool | None) -> list[np.ndarray]:
+        if show_progress or (show_progress is None and n > 1000):
+            from tqdm.auto import tqdm
+
+            rows = tqdm(rows, total=n, unit="text", desc=f"encoding with {self.name}")
+        return [normalise(np.asarray(r, dtype=np.float32), zero="keep") for r in rows]
+
+    def encode_documents(
+        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool | None = None
+    ) -> list[np.ndarray]:
+        """One ``(n_i, dim)`` float32 array of unit token vectors per text, in order."""
+        texts = list(texts)
+        rows = self.model.embed(texts, batch_size=batch_size)
+        return self._arrays(rows, len(texts), show_progress)
+
+    def encode_queries(
+        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool | None = None
+    ) -> list[np.ndarray]:
+        """One ``(q, dim)`` float32 array of unit query token vectors per text, in order."""
+        texts = list(texts)
+        return self._arrays(self.model.query_embed(texts), len(texts), show_progress)
+
+    def iter_documents(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[np.ndarray]:
+        """Stream: one array per text of any iterable, in order (fastembed batches lazily)."""
+        for r in self.model.embed(texts, batch_size=batch_size):
+            yield normalise(np.asarray(r, dtype=np.float32), zero="keep")

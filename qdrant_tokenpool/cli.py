@@ -374,9 +374,9 @@ def _default_model() -> str:
 
 
 def _load_encoder(ctx: Ctx, model: str, doc_maxlen: int = 256, query_maxlen: int = 32) -> Any:
-    """``TokenEncoder.from_pretrained`` with the CLI's lengths, or a ``FastEmbedEncoder``
-    when ``model`` names a fastembed late-interaction model (the model's own lengths);
-    load errors -> CliError.
+    """:func:`qdrant_tokenpool.encoders.load_encoder` with the CLI's lengths (a fastembed
+    late-interaction model name gives a ``FastEmbedEncoder`` with the model's own
+    lengths); load errors -> CliError.
 
     Cached in ``ctx`` (encoders are stateless), so :func:`demo` loads the model once.
     """
@@ -384,24 +384,10 @@ def _load_encoder(ctx: Ctx, model: str, doc_maxlen: int = 256, query_maxlen: int
     if cache_key in ctx.encoders:
         return ctx.encoders[cache_key]
     ctx.info(f"loading model {model} ...")
-    from .fastembed_encoder import fastembed_encoder_for
+    from .encoders import load_encoder
 
     try:
-        fast = fastembed_encoder_for(model)  # a fastembed late-interaction model name
-    except (OSError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        _fail(f"cannot load fastembed model {model!r}: {first}")
-    if fast is not None:
-        ctx.encoders[cache_key] = fast
-        return fast
-    try:
-        from .encoders import TokenEncoder
-    except ImportError as exc:  # pragma: no cover - encoders.py itself imports lazily
-        _fail(f"the encoder is not available ({exc})")
-    try:
-        encoder = TokenEncoder.from_pretrained(
-            model, document_length=doc_maxlen, query_length=query_maxlen
-        )
+        encoder = load_encoder(model, doc_maxlen, query_maxlen)
     except ImportError as exc:
         _fail(
             f"the encoder needs torch and transformers ({exc}); install them with "
@@ -833,12 +819,12 @@ def _exact_run(
     """Exact MaxSim of every query over the vectors stored in the collection.
 
     Reads the stored multivector ``using`` of every point once (a scroll, in batches) and
-    scores all queries with :func:`qdrant_tokenpool.eval.exact_topk`. Scores equal what
+    scores all queries with :meth:`qdrant_tokenpool.maxsim.PackedDocs.top_indices`. Scores equal what
     Qdrant's MaxSim computes on a Cosine (or Dot) collection, without one request per query.
     """
     import numpy as np
 
-    from .eval.scoring import PackedTokens, exact_topk
+    from .maxsim import PackedDocs
     from .ops import DOC_ID_PAYLOAD_KEY
 
     collection = cp.name
@@ -869,11 +855,10 @@ def _exact_run(
                 break
     if not docs:
         _fail(f"collection {collection!r} holds no vectors in {vector_label(using)}")
-    corpus = PackedTokens.from_list(docs)
+    corpus = PackedDocs(docs)
     del docs
-    qpack = PackedTokens.from_list([np.asarray(q, dtype=np.float32) for q in queries])
     ctx.info(f"scoring {len(query_ids)} queries against {len(corpus)} documents (exact MaxSim)")
-    scores, idx = exact_topk(qpack, corpus, k=top_k)
+    scores, idx = corpus.top_indices(queries, top_k, chunk_tokens=1 << 16)
     return {
         qid: {doc_ids[j]: float(sc) for sc, j in zip(scores[qi], idx[qi])}
         for qi, qid in enumerate(query_ids)

@@ -103,7 +103,9 @@ class PackedDocs:
     """A corpus of multivectors packed for fast exact MaxSim (and top-k) over all of it.
 
     Build it once, score many queries: this is what an evaluation over a whole corpus
-    wants (``PackedDocs(docs).search(queries, k=100)``).
+    wants (``PackedDocs(docs).search(queries, k=100)``). The package's one packed layout:
+    one ``(N, d)`` float32 token matrix (:attr:`tokens`, never copied when given packed,
+    so a memory-mapped corpus stays on disk) and ``(n_docs + 1,)`` :attr:`offsets`.
 
     Args:
         documents: a sequence of ``(n_i, d)`` arrays (numpy, torch or nested lists),
@@ -127,8 +129,8 @@ class PackedDocs:
     def __init__(
         self,
         documents: Any,
-        *,
         offsets: Any = None,
+        *,
         ids: Sequence[Any] | None = None,
         normalize: bool = False,
         device: str | None = None,
@@ -169,6 +171,33 @@ class PackedDocs:
                     width,
                 )
             )
+
+    # -- the packed layout --------------------------------------------------------------
+    @classmethod
+    def from_list(cls, items: Sequence[Any], **kwargs: Any) -> PackedDocs:
+        """Pack a list of ``(n_i, d)`` matrices (copied into one float32 array)."""
+        return cls(items, **kwargs)
+
+    @property
+    def tokens(self) -> np.ndarray:
+        """``(N, d)`` float32: every document's token vectors, back to back."""
+        return self._tokens
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """``(n_docs + 1,)`` int64: document ``i`` is ``tokens[offsets[i]:offsets[i + 1]]``."""
+        return self._offsets
+
+    def __len__(self) -> int:
+        return self.n_docs
+
+    def item(self, i: int) -> np.ndarray:
+        """Token matrix of document ``i`` (a view)."""
+        return self._tokens[self._offsets[i] : self._offsets[i + 1]]
+
+    def items(self) -> list[np.ndarray]:
+        """All documents' token matrices, as views."""
+        return [self._tokens[a:b] for a, b in zip(self._offsets[:-1], self._offsets[1:])]
 
     # -- scoring ------------------------------------------------------------------------
     def _queries(self, queries: Any, normalize: bool | None) -> tuple[list[np.ndarray], bool]:
@@ -247,18 +276,51 @@ class PackedDocs:
             ``j``, best first; ``scores`` float32 ``(n_queries, min(k, n_docs))``.
             Ties are broken by document index (lower first).
         """
-        if k < 1:
+        scores, top = self.top_indices(queries, k, normalize=normalize)
+        return [[self.ids[i] for i in row] for row in top], scores
+
+    def top_indices(
+        self,
+        queries: Any,
+        k: int = 10,
+        *,
+        normalize: bool | None = None,
+        chunk_tokens: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` of each query as ``(scores, indices)``, both
+        ``(n_queries, min(k, n_docs))``: float32 scores and int64 document positions, best
+        first (ties: lower position first).
+
+        numpy: the corpus is scored ``chunk_tokens`` tokens (whole documents; default the
+        ``block_tokens``) at a time and each chunk's scores merged into a running top-``k``,
+        so memory stays bounded whatever the corpus size and a memory-mapped corpus is
+        read one chunk at a time. torch: the blocks' scores, merged the same way.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         qs, _ = self._queries(queries, normalize)
-        k = min(k, self.n_docs)
-        all_ids: list[list[Any]] = []
-        all_scores = np.empty((len(qs), k), dtype=np.float32)
+        k = min(int(k), self.n_docs)
+        best = _TopK(len(qs), k)
+        if self.device is not None:
+            best.merge(self._score_group_all(qs), np.arange(self.n_docs, dtype=np.int64))
+            return best.scores, best.indices
+        default = self._block_tokens or DEFAULT_BLOCK_TOKENS
+        step = default if chunk_tokens is None else max(1, int(chunk_tokens))
+        offs = self._offsets
+        for ca, cb in _doc_chunks(offs, step):
+            t0 = int(offs[ca])
+            scores = _stream_scores(
+                qs, self._tokens[t0 : int(offs[cb])], offs[ca : cb + 1] - t0,
+                normalize=False, chunk_tokens=step,
+            )
+            best.merge(scores, np.arange(ca, cb, dtype=np.int64))
+        return best.scores, best.indices
+
+    def _score_group_all(self, qs: list[np.ndarray]) -> np.ndarray:
+        out = np.empty((len(qs), self.n_docs), dtype=np.float32)
         for lo, hi in _query_groups([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
-            s = self._score_group(qs[lo:hi])
-            top = _topk_indices(s, k)
-            all_scores[lo:hi] = np.take_along_axis(s, top, axis=1)
-            all_ids.extend([self.ids[i] for i in row] for row in top)
-        return all_ids, all_scores
+            out[lo:hi] = self._score_group(qs[lo:hi])
+        return out
 
     def topk(self, query: Any, k: int = 10, *, normalize: bool | None = None) -> tuple[list[Any], np.ndarray]:
         """Exact top-``k`` of one query: ``(ids, scores)``, best first."""
@@ -302,16 +364,36 @@ def _length_buckets(lengths: np.ndarray, padding: float) -> list[tuple[np.ndarra
     return out
 
 
-def _topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest values per row, best first (ties: lower index first)."""
-    n = scores.shape[1]
-    if k < n:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(n), scores.shape).copy()
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -vals), axis=-1)
-    return np.take_along_axis(part, order, axis=1)
+class _TopK:
+    """A running exact top-``k`` per query: merge score columns in, any order; ties go to
+    the lower document position. The package's one top-k."""
+
+    def __init__(self, n_queries: int, k: int) -> None:
+        self.k = k
+        self.scores = np.full((n_queries, 0), -np.inf, np.float32)
+        self.indices = np.zeros((n_queries, 0), np.int64)
+
+    def merge(self, scores: np.ndarray, positions: np.ndarray) -> None:
+        """Merge ``scores`` ``(n_queries, m)`` of documents at ``positions`` ``(m,)``."""
+        cand_s = np.concatenate([self.scores, scores], axis=1)
+        ids = np.broadcast_to(positions, scores.shape)
+        cand_i = np.concatenate([self.indices, ids], axis=1)
+        # score desc, then position asc; the k best
+        order = np.lexsort((cand_i, -cand_s), axis=1)[:, : self.k]
+        self.scores = np.take_along_axis(cand_s, order, axis=1)
+        self.indices = np.take_along_axis(cand_i, order, axis=1)
+
+
+def _doc_chunks(offsets: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:
+    """Consecutive document ranges ``[i, j)`` of at most ``max_tokens`` tokens each (a
+    longer document forms its own range)."""
+    out, n, i = [], offsets.size - 1, 0
+    while i < n:
+        j = int(np.searchsorted(offsets, offsets[i] + max_tokens, side="right")) - 1
+        j = min(max(j, i + 1), n)
+        out.append((i, j))
+        i = j
+    return out
 
 
 def _query_groups(lengths: list[int], max_tokens: int) -> list[tuple[int, int]]:
@@ -364,7 +446,10 @@ def _check_docs(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]:
         lengths = np.diff(offs)
         if (lengths <= 0).any():
             i = int(np.argmax(lengths <= 0))
-            raise ValueError(f"document {i} is empty (offsets must strictly increase)")
+            raise ValueError(
+                f"document {i} is empty: every document needs at least one token "
+                "(offsets must strictly increase)"
+            )
         return np.asarray(tokens, dtype=np.float32), offs, int(tokens.shape[1])
     if (isinstance(documents, np.ndarray) or _is_torch(documents)) and documents.ndim == 3:
         arr = to_numpy(documents)

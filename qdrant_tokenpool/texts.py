@@ -2,8 +2,8 @@
 
 Flows (see :mod:`qdrant_tokenpool._flow`) shared by :class:`~qdrant_tokenpool.TokenPoolingClient`
 and :class:`~qdrant_tokenpool.AsyncTokenPoolingClient`. The encoder is passed in and
-duck-typed (:class:`TextEncoder`): this module never imports torch or
-:mod:`qdrant_tokenpool.encoders`, so any object with ``encode_documents``,
+duck-typed (:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`): this module never
+imports torch, so any object with ``encode_documents``,
 ``encode_queries`` and ``dim`` works (a :class:`~qdrant_tokenpool.encoders.TokenEncoder`,
 a wrapper around another library, a test double).
 
@@ -23,8 +23,8 @@ the duration of each batch's encoding (run the call in a worker thread, e.g.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from qdrant_client import models
@@ -32,6 +32,7 @@ from qdrant_client import models
 from . import store, write_path
 from ._flow import Flow
 from .config import vector_label
+from .encoders.protocol import TextEncoder
 from .query import QueryResponse, resolve_multivector
 from .query import query_late_interaction as late_interaction_flow
 from .store import PoolingState
@@ -41,28 +42,6 @@ __all__ = ["TEXT_PAYLOAD_KEY", "TextEncoder", "add_texts", "check_ids", "query_t
 
 TEXT_PAYLOAD_KEY = "text"
 """Payload key of the text when ``add_texts`` is given no ``payloads``."""
-
-
-@runtime_checkable
-class TextEncoder(Protocol):
-    """What ``add_texts`` / ``query_text`` need from an encoder (duck-typed).
-
-    ``encode_documents`` / ``encode_queries`` take a list of texts and return one
-    ``(n_i, dim)`` array-like of token vectors per text, in input order (numpy arrays,
-    torch tensors or nested lists). ``dim`` is the vector size ``d``.
-    :class:`qdrant_tokenpool.encoders.TokenEncoder` is one.
-    """
-
-    @property
-    def dim(self) -> int: ...
-
-    def encode_documents(
-        self, texts: Sequence[str], batch_size: int = ..., show_progress: bool | None = ...
-    ) -> Sequence[Any]: ...
-
-    def encode_queries(
-        self, texts: Sequence[str], batch_size: int = ..., show_progress: bool | None = ...
-    ) -> Sequence[Any]: ...
 
 
 def _check_encoder(encoder: Any, method: str) -> None:

@@ -5,7 +5,9 @@
 - :func:`run_evaluation` -> :class:`EvalResult` (Markdown / CSV / JSON / PNG outputs);
   see :mod:`qdrant_tokenpool.eval.run` for the full API used by ``qdrant-tokenpool eval``.
 - :func:`load_beir` (BEIR folders), :func:`evaluate_run`, :func:`ndcg_at_k`,
-  :func:`recall_at_k` (pytrec_eval definitions), :func:`footprint`, :func:`exact_topk`.
+  :func:`recall_at_k` (pytrec_eval definitions), :func:`footprint`, :func:`exact_topk`
+  (over :class:`~qdrant_tokenpool.maxsim.PackedDocs`, the package's one packed layout;
+  ``PackedTokens`` is its name here).
 
 Also runnable as ``python -m qdrant_tokenpool.eval --help``.
 """
@@ -13,7 +15,7 @@ Also runnable as ``python -m qdrant_tokenpool.eval --help``.
 from .beir import BeirDataset, load_beir
 from .cache import default_cache_dir
 from .download import DownloadError, download_dataset, resolve_dataset
-from .encoding import PlainHFTokenEncoder, encoder_fingerprint, load_encoder
+from .encoding import encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
 from .metrics import evaluate_run, ndcg_at_k, rank, recall_at_k
 from .run import THRESHOLD, UNPOOLED, EvalResult, SettingResult, run_evaluation
@@ -27,7 +29,6 @@ __all__ = [
     "EvalResult",
     "Footprint",
     "PackedTokens",
-    "PlainHFTokenEncoder",
     "SettingResult",
     "default_cache_dir",
     "download_dataset",

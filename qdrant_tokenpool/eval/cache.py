@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .scoring import PackedTokens
+from ..maxsim import PackedDocs
 
 __all__ = ["cache_key", "default_cache_dir", "load_packed", "save_packed", "texts_sha256"]
 
@@ -55,7 +55,7 @@ def cache_key(parts: Mapping[str, Any]) -> str:
 
 def load_packed(
     cache_dir: Path, key: str, ids: list[str]
-) -> PackedTokens | None:
+) -> PackedDocs | None:
     """The cached entry ``key`` (memory-mapped, read-only), or ``None`` if absent or stale."""
     entry = Path(cache_dir) / key
     try:
@@ -64,7 +64,7 @@ def load_packed(
             return None
         tokens = np.load(entry / "tokens.npy", mmap_mode="r")
         offsets = np.load(entry / "offsets.npy")
-        return PackedTokens(tokens, offsets)
+        return PackedDocs(tokens, offsets)
     except (OSError, ValueError, json.JSONDecodeError):
         return None
 
@@ -75,7 +75,7 @@ def save_packed(
     ids: list[str],
     items: list[np.ndarray],
     info: Mapping[str, Any],
-) -> PackedTokens:
+) -> PackedDocs:
     """Write ``items`` (``(n_i, d)`` arrays aligned with ``ids``) as entry ``key``; return it
     memory-mapped. ``info`` is stored in ``meta.json`` for humans."""
     cache_dir = Path(cache_dir)

@@ -1,14 +1,12 @@
 """Getting an encoder for the evaluation, and encoding a data set through the cache.
 
-:func:`load_encoder` uses ``qdrant_tokenpool.encoders.TokenEncoder`` when that module is
-available and falls back to :class:`PlainHFTokenEncoder`, a minimal plain Hugging Face
-encoder (last-layer token states, padding dropped, rows L2-normalised; ``[CLS]`` first and
-protected). Any object with the encoder interface works with :func:`encode_cached` and
-``run_evaluation``:
-
-- ``encode_documents(texts, batch_size=..., show_progress=...) -> list[(n_i, d) float32]``
-- ``encode_queries(texts, batch_size=..., show_progress=...) -> list[(n_i, d) float32]``
-- attributes ``name`` (str), ``dim`` (int), ``protected_tokens`` (int)
+:func:`load_encoder` (the package's one loader, from :mod:`qdrant_tokenpool.encoders`;
+fastembed model names included)
+loads a :class:`~qdrant_tokenpool.encoders.TokenEncoder`. Any object
+with the package's encoder interface
+(:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`: ``encode_documents``,
+``encode_queries``, ``dim``; optionally ``name`` and ``protected_tokens``) works with
+:func:`encode_cached` and ``run_evaluation``.
 
 torch/transformers are imported lazily, only when a model is loaded.
 """
@@ -19,129 +17,19 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from ..encoders.encoder import load_encoder
+from ..maxsim import PackedDocs
 from .cache import cache_key, load_packed, save_packed, texts_sha256
-from .scoring import PackedTokens
 
 __all__ = [
-    "Encoder",
-    "PlainHFTokenEncoder",
     "encode_cached",
     "encoder_fingerprint",
     "load_encoder",
 ]
-
-
-class Encoder(Protocol):
-    """What the evaluation needs from an encoder."""
-
-    name: str
-    dim: int
-    protected_tokens: int
-
-    def encode_documents(self, texts: list[str], **kwargs: Any) -> list[np.ndarray]: ...
-
-    def encode_queries(self, texts: list[str], **kwargs: Any) -> list[np.ndarray]: ...
-
-
-class PlainHFTokenEncoder:
-    """Plain Hugging Face encoder: normalised last-layer token states, special tokens kept.
-
-    Fallback used by :func:`load_encoder` when ``qdrant_tokenpool.encoders`` is missing.
-
-    Args:
-        model: local folder (or hub id, loaded as transformers loads it) of a BERT-like model.
-        document_max_length / query_max_length: truncation in tokens, special tokens included.
-        device: torch device string (``None``: CUDA if available, else CPU).
-    """
-
-    protected_tokens = 1  # [CLS]
-
-    def __init__(
-        self,
-        model: str | Path,
-        document_max_length: int = 256,
-        query_max_length: int = 32,
-        device: str | None = None,
-    ) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        self._torch = torch
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model))
-        self.model = AutoModel.from_pretrained(str(model)).to(self.device).eval()
-        self.name = str(model)
-        self.dim = int(self.model.config.hidden_size)
-        self.document_max_length = int(document_max_length)
-        self.query_max_length = int(query_max_length)
-
-    def _encode(self, texts: list[str], max_length: int, batch_size: int) -> list[np.ndarray]:
-        torch = self._torch
-        out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-        order = np.argsort([len(t) for t in texts], kind="stable")  # less padding per batch
-        with torch.inference_mode():
-            for s in range(0, len(texts), batch_size):
-                idx = order[s : s + batch_size]
-                enc = self.tokenizer(
-                    [texts[i] for i in idx],
-                    truncation=True,
-                    max_length=max_length,
-                    padding=True,
-                    return_tensors="pt",
-                ).to(self.device)
-                h = self.model(**enc).last_hidden_state
-                h = torch.nn.functional.normalize(h.float(), dim=-1).cpu().numpy()
-                lengths = enc["attention_mask"].sum(dim=1).cpu().numpy()
-                for row, i in enumerate(idx):
-                    out[i] = np.ascontiguousarray(h[row, : lengths[row]], dtype=np.float32)
-        return out
-
-    def encode_documents(
-        self, texts: list[str], batch_size: int = 32, show_progress: bool = False
-    ) -> list[np.ndarray]:
-        """``(n_i, dim)`` float32 unit rows per text, ``n_i <= document_max_length``."""
-        return self._encode(list(texts), self.document_max_length, batch_size)
-
-    def encode_queries(
-        self, texts: list[str], batch_size: int = 32, show_progress: bool = False
-    ) -> list[np.ndarray]:
-        """``(n_i, dim)`` float32 unit rows per text, ``n_i <= query_max_length``."""
-        return self._encode(list(texts), self.query_max_length, batch_size)
-
-
-def load_encoder(
-    model: str | Path,
-    document_max_length: int = 256,
-    query_max_length: int = 32,
-    device: str | None = None,
-) -> Any:
-    """An encoder for ``model``: a fastembed late-interaction model name selects
-    :class:`~qdrant_tokenpool.FastEmbedEncoder` (its own lengths); otherwise
-    ``qdrant_tokenpool.encoders.TokenEncoder`` if present, else :class:`PlainHFTokenEncoder`."""
-    from ..fastembed_encoder import fastembed_encoder_for
-
-    fast = fastembed_encoder_for(model)
-    if fast is not None:
-        return fast
-    encoder_cls: type[Any] | None
-    try:
-        from ..encoders import TokenEncoder
-    except ImportError:
-        encoder_cls = None
-    else:
-        encoder_cls = TokenEncoder
-    if encoder_cls is not None and hasattr(encoder_cls, "from_pretrained"):
-        return encoder_cls.from_pretrained(
-            str(model),
-            document_length=document_max_length,
-            query_length=query_max_length,
-            device=device,
-        )
-    return PlainHFTokenEncoder(model, document_max_length, query_max_length, device)
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -181,7 +69,7 @@ def encode_cached(
     batch_size: int = 32,
     chunk: int = 512,
     verbose: bool = True,
-) -> tuple[PackedTokens, bool, float]:
+) -> tuple[PackedDocs, bool, float]:
     """Encode ``texts`` (``kind`` = ``"documents"`` or ``"queries"``) through the cache.
 
     Texts are encoded in chunks, longest-similar together (sorted by length) to waste
@@ -224,7 +112,7 @@ def encode_cached(
     seconds = time.perf_counter() - t0
     info = {**key_parts, "seconds": seconds, "count": len(ids)}
     if cache_dir is None:
-        return PackedTokens.from_list(items), False, seconds
+        return PackedDocs.from_list(items), False, seconds
     packed = save_packed(cache_dir, key, ids, items, info)
     if verbose:
         _log(f"{kind}: cached in {Path(cache_dir) / key}")

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from ..maxsim import PackedDocs
 from ..pooling import pool_batch
 from ..pooling.spec import METHODS
 from .beir import BeirDataset, load_beir
@@ -55,7 +56,7 @@ from .cache import default_cache_dir
 from .encoding import encode_cached, encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
 from .metrics import evaluate_run, paired_bootstrap
-from .scoring import PackedTokens, exact_topk
+from .scoring import exact_topk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -519,7 +520,7 @@ def run_evaluation(
         if method == UNPOOLED:
             pooled = corpus
         else:
-            pooled = PackedTokens.from_list(
+            pooled = PackedDocs.from_list(
                 pool_batch(
                     corpus.items(),
                     pf,

@@ -1,0 +1,402 @@
+"""The encoder: :class:`TokenEncoder` loads a checkpoint in any layout (a builder per
+layout: :data:`BUILDERS`) and turns texts into per-token unit vectors, batched."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..validation import check_int
+from . import hf, pylate, stanford
+from ._common import (
+    LAYOUTS,
+    SPECIAL_MODES,
+    Builder,
+    Layout,
+    SpecialTokens,
+    _Parts,
+    _Side,
+    import_torch,
+)
+from .source import Source, detect_layout, env_offline
+from .weights import pad_id, torch_dtype
+
+__all__ = ["BUILDERS", "TokenEncoder", "load_encoder"]
+
+#: Length of the tokenised chunk that is sorted by length before batching (in batches).
+_CHUNK_BATCHES = 32
+
+BUILDERS: dict[str, Builder] = {
+    "stanford": stanford.build,
+    "pylate": pylate.build,
+    "hf": hf.build,
+}
+"""The builder of each layout (keys: :data:`LAYOUTS`): adding a layout is one module
+with a ``build`` function, one entry here and one rule in :func:`detect_layout`."""
+assert tuple(BUILDERS) == LAYOUTS
+
+
+class TokenEncoder:
+    """Turns texts into per-token unit vectors (documents and queries), batched.
+
+    Build one with :meth:`from_pretrained`. Outputs are lists with one float32 array of
+    shape ``(n_i, dim)`` per input text, in input order, every row L2-normalised (unit
+    length; cosine similarity = dot product). ``n_i`` depends on the layout and side:
+
+    * ColBERT queries (``"stanford"``, ``"pylate"`` with query expansion): exactly
+      ``query_length`` rows (``[CLS]``, marker, tokens, ``[SEP]``, ``[MASK]`` padding).
+    * ColBERT documents: ``[CLS]``, marker, tokens, ``[SEP]`` (at most
+      ``document_length``), minus punctuation (the skiplist).
+    * ``"hf"``: the tokens (at most ``query_length`` / ``document_length`` with specials),
+      the leading ``[CLS]`` kept and ``[SEP]`` dropped by default.
+
+    Attributes:
+        name: the name or path it was loaded from.
+        layout: ``"stanford"``, ``"pylate"`` or ``"hf"``.
+        dim: vector dimension ``d`` of every output row.
+        protected_tokens: how many leading rows of every *document* output are markers or
+            ``[CLS]`` rather than content (ColBERT layouts: ``[CLS]`` and ``[D]`` = 2;
+            ``"hf"``: 1 for a kept ``[CLS]``); pass it to ``PoolingConfig`` so pooling
+            leaves them alone.
+        query_length, document_length: token budgets (markers and specials included).
+        device: the torch device the model runs on.
+    """
+
+    def __init__(self, parts: _Parts, *, name: str, layout: Layout, device: Any) -> None:
+        self._parts = parts
+        self.name = name
+        self.layout: Layout = layout
+        self.device = device
+        self.dim = parts.dim
+        self.protected_tokens = parts.protected_tokens
+        self.query_length = parts.query.max_length
+        self.document_length = parts.document.max_length
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenEncoder(name={self.name!r}, layout={self.layout!r}, dim={self.dim}, "
+            f"query_length={self.query_length}, document_length={self.document_length}, "
+            f"protected_tokens={self.protected_tokens}, device={str(self.device)!r})"
+        )
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The layout settings in effect (lengths, markers, expansion, skiplist size)."""
+        return dict(self._parts.settings)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The underlying transformers tokenizer."""
+        return self._parts.tokenizer
+
+    # ----------------------------------------------------------------- loading
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike[str],
+        *,
+        layout: Layout | None = None,
+        device: str | Any | None = None,
+        dtype: str | Any | None = None,
+        query_length: int | None = None,
+        document_length: int | None = None,
+        special_tokens: SpecialTokens = "cls",
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool | None = None,
+        token: str | bool | None = None,
+        trust_remote_code: bool = False,
+    ) -> TokenEncoder:
+        """Load a checkpoint from a local directory or the Hugging Face hub (or its cache).
+
+        Args:
+            name_or_path: a local directory, or a hub repo id (``"colbert-ir/colbertv2.0"``)
+                resolved through the Hugging Face cache like transformers does.
+            layout: ``"stanford"``, ``"pylate"`` or ``"hf"``; detected when None
+                (see :func:`detect_layout`).
+            device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``; default CUDA
+                when available, else CPU.
+            dtype: model weights' dtype (``"float32"``, ``"float16"``, ``"bfloat16"``);
+                default float32. Outputs are always float32.
+            query_length, document_length: token budgets including ``[CLS]``, marker and
+                ``[SEP]``; default from the checkpoint (ColBERT) or 32 / the model's
+                ``max_seq_length`` (``"hf"``).
+            special_tokens: ``"hf"`` layout only: keep the leading ``[CLS]`` and drop other
+                special tokens (``"cls"``, default), keep them all (``"all"``) or drop them
+                all (``"none"``).
+            revision, cache_dir, token, trust_remote_code: as in transformers.
+            local_files_only: never download; default True when ``HF_HUB_OFFLINE`` (or
+                ``TRANSFORMERS_OFFLINE``) is set.
+
+        Raises:
+            EncoderLoadError: the checkpoint is missing or unreadable.
+            ValueError: a bad argument.
+        """
+        torch = import_torch()
+        if layout is not None and layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        if special_tokens not in SPECIAL_MODES:
+            raise ValueError(
+                f"special_tokens must be one of {SPECIAL_MODES}, got {special_tokens!r}"
+            )
+        if query_length is not None:
+            query_length = check_int("query_length", query_length)
+        if document_length is not None:
+            document_length = check_int("document_length", document_length)
+        name = os.fspath(name_or_path)
+        source = Source(
+            name,
+            revision=revision,
+            cache_dir=os.fspath(cache_dir) if cache_dir is not None else None,
+            local_files_only=env_offline() if local_files_only is None else bool(local_files_only),
+            token=token,
+        )
+        detected = detect_layout(source)
+        chosen: Layout = layout or detected
+        builder = BUILDERS[chosen]
+        parts = builder(
+            source,
+            query_length=query_length,
+            document_length=document_length,
+            special_tokens=special_tokens,
+            trust_remote_code=trust_remote_code,
+        )
+        _check_lengths(parts)
+
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = torch.device(device)
+        weights_dtype = torch_dtype(dtype)
+        parts.model.to(device=device, dtype=weights_dtype).eval()
+        if parts.projection is not None:
+            parts.projection.to(device=device, dtype=weights_dtype).eval()
+        return cls(parts, name=name, layout=chosen, device=device)
+
+    # ----------------------------------------------------------------- encoding
+
+    def encode_documents(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        as_torch: bool = False,
+    ) -> list[Any]:
+        """Encode documents: one ``(n_i, dim)`` float32 array of unit vectors per text.
+
+        Texts are tokenised in chunks, sorted by token count so each batch pads little,
+        run in batches of ``batch_size``, and returned in input order.
+
+        Args:
+            texts: the documents (a list or other sequence of ``str``).
+            batch_size: texts per forward pass.
+            show_progress: tqdm bar on stderr; None shows it for more than 1,000 texts.
+            as_torch: return float32 ``torch.Tensor`` on the encoder's device instead of
+                numpy arrays.
+        """
+        return list(self.iter_documents(texts, batch_size, show_progress, as_torch))
+
+    def encode_queries(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        as_torch: bool = False,
+    ) -> list[Any]:
+        """Encode queries: one ``(n_i, dim)`` float32 array of unit vectors per text.
+
+        With ColBERT query expansion every query has exactly ``query_length`` rows.
+        Arguments as in :meth:`encode_documents`.
+        """
+        return list(
+            self._iter(texts, self._parts.query, batch_size, show_progress, as_torch, "query")
+        )
+
+    def iter_documents(
+        self,
+        texts: Iterable[str],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        as_torch: bool = False,
+    ) -> Iterator[Any]:
+        """Like :meth:`encode_documents`, but streams: takes any iterable (a generator
+        over a corpus file, say) and yields arrays in input order, holding only one chunk
+        (``32 * batch_size`` texts) in memory at a time."""
+        return self._iter(texts, self._parts.document, batch_size, show_progress, as_torch, "doc")
+
+    def iter_queries(
+        self,
+        texts: Iterable[str],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        as_torch: bool = False,
+    ) -> Iterator[Any]:
+        """Streaming form of :meth:`encode_queries` (see :meth:`iter_documents`)."""
+        return self._iter(texts, self._parts.query, batch_size, show_progress, as_torch, "query")
+
+    # ----------------------------------------------------------------- internals
+
+    def _iter(
+        self,
+        texts: Iterable[str],
+        side: _Side,
+        batch_size: int,
+        show_progress: bool | None,
+        as_torch: bool,
+        unit: str,
+    ) -> Iterator[Any]:
+        if isinstance(texts, (str, bytes)):
+            raise TypeError(
+                "texts must be a list of strings, not a single string: wrap it in [...]"
+            )
+        batch_size = check_int("batch_size", batch_size)
+        total = len(texts) if hasattr(texts, "__len__") else None  # type: ignore[arg-type]
+        if show_progress is None:
+            show_progress = total is not None and total > 1000
+        return self._generate(
+            iter(texts), total, side, batch_size, bool(show_progress), as_torch, unit
+        )
+
+    def _generate(
+        self,
+        it: Iterator[str],
+        total: int | None,
+        side: _Side,
+        batch_size: int,
+        show_progress: bool,
+        as_torch: bool,
+        unit: str,
+    ) -> Iterator[Any]:
+        from tqdm.auto import tqdm
+
+        chunk_size = batch_size * _CHUNK_BATCHES
+        desc = "Encoding queries" if unit == "query" else "Encoding documents"
+        position = 0
+        with tqdm(total=total, disable=not show_progress, unit=unit, desc=desc) as bar:
+            while True:
+                chunk: list[str] = []
+                for text in it:
+                    if not isinstance(text, str):
+                        raise TypeError(
+                            f"text #{position + len(chunk)} is {type(text).__name__}, not str"
+                        )
+                    chunk.append(text)
+                    if len(chunk) == chunk_size:
+                        break
+                if not chunk:
+                    return
+                ids = self._tokenize(chunk, side)
+                order = np.argsort([-len(x) for x in ids], kind="stable")
+                results: list[Any] = [None] * len(chunk)
+                for start in range(0, len(order), batch_size):
+                    idx = order[start : start + batch_size]
+                    outs = self._forward([ids[i] for i in idx], side, as_torch)
+                    for i, out in zip(idx, outs):
+                        results[i] = out
+                    bar.update(len(idx))
+                position += len(chunk)
+                yield from results
+
+    def _tokenize(self, texts: list[str], side: _Side) -> list[list[int]]:
+        """Token ids per text: specials added, truncated, marker inserted at position 1."""
+        if side.strip:
+            texts = [t.strip() for t in texts]
+        if side.lowercase:
+            texts = [t.lower() for t in texts]
+        budget = side.max_length - (1 if side.prefix_id is not None else 0)
+        enc = self._parts.tokenizer(
+            texts,
+            add_special_tokens=True,
+            truncation=True,
+            max_length=budget,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+        ids = [list(x) for x in enc["input_ids"]]
+        if side.prefix_id is not None:
+            ids = [x[:1] + [side.prefix_id] + x[1:] for x in ids]
+        return ids
+
+    def _forward(self, ids: list[list[int]], side: _Side, as_torch: bool) -> list[Any]:
+        """Run one batch; returns one float32 (n_i, dim) unit-vector block per text."""
+        torch = import_torch()
+        with torch.inference_mode():
+            return self._forward_batch(ids, side, as_torch, torch)
+
+    def _forward_batch(
+        self, ids: list[list[int]], side: _Side, as_torch: bool, torch: Any
+    ) -> list[Any]:
+        parts = self._parts
+        n = len(ids)
+        lengths = [len(x) for x in ids]
+        width = side.max_length if side.expand else max(lengths)
+        fill_id = side.expansion_id if side.expand else pad_id(parts.tokenizer)
+        input_ids = torch.full((n, width), fill_id, dtype=torch.long)
+        real = torch.zeros((n, width), dtype=torch.bool)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            real[row, : len(seq)] = True
+        attention = torch.ones_like(real) if (side.expand and side.attend_expansion) else real
+        if side.expand:
+            keep = torch.ones_like(real)
+        else:
+            keep = real.clone()
+            if side.skip_ids:
+                skipped = torch.isin(input_ids, torch.tensor(side.skip_ids, dtype=torch.long))
+                if side.keep_first:
+                    skipped[:, 0] = False
+                keep &= ~skipped
+        input_ids = input_ids.to(self.device)
+        hidden = parts.model(
+            input_ids=input_ids, attention_mask=attention.to(self.device, dtype=torch.long)
+        ).last_hidden_state
+        if parts.projection is not None:
+            hidden = parts.projection(hidden)
+        keep_dev = keep.to(self.device)
+        flat = torch.nn.functional.normalize(hidden[keep_dev].float(), p=2, dim=-1)
+        counts = keep.sum(dim=1).tolist()
+        if as_torch:
+            return list(torch.split(flat, counts))
+        flat_np = flat.cpu().numpy()
+        return np.split(flat_np, np.cumsum(counts)[:-1])
+
+
+
+
+def _check_lengths(parts: _Parts) -> None:
+    limit = getattr(parts.model.config, "max_position_embeddings", None)
+    for what, side in (("query_length", parts.query), ("document_length", parts.document)):
+        minimum = 3 if side.prefix_id is not None else 2
+        if side.max_length < minimum:
+            raise ValueError(f"{what} must be at least {minimum} tokens, got {side.max_length}")
+        if limit is not None and side.max_length > limit:
+            raise ValueError(
+                f"{what}={side.max_length} exceeds the model's max_position_embeddings ({limit})"
+            )
+
+
+def load_encoder(
+    model: str | os.PathLike[str],
+    document_max_length: int = 256,
+    query_max_length: int = 32,
+    device: str | None = None,
+) -> Any:
+    """The package's one encoder loader (CLI and evaluation): a fastembed late-interaction
+    model name gives a :class:`~qdrant_tokenpool.FastEmbedEncoder` (the model's own
+    lengths); anything else :meth:`TokenEncoder.from_pretrained` with the given token
+    budgets (documents 256, queries 32 by default)."""
+    from ..fastembed_encoder import fastembed_encoder_for
+
+    fast = fastembed_encoder_for(model)
+    if fast is not None:
+        return fast
+    return TokenEncoder.from_pretrained(
+        os.fspath(model),
+        document_length=document_max_length,
+        query_length=query_max_length,
+        device=device,
+    )

@@ -1,0 +1,146 @@
+"""The ``"pylate"`` layout: PyLate / sentence-transformers ColBERT
+(``answerdotai/answerai-colbert-small-v1``, ``lightonai/GTE-ModernColBERT-v1``):
+``modules.json`` with a Transformer module and Dense projection(s), prefixes and lengths in
+``config_sentence_transformers.json``. Reproduces ``pylate.models.ColBERT.encode`` (1.6)."""
+
+from __future__ import annotations
+
+import string
+import warnings
+from typing import Any
+
+from ._common import EncoderLoadError, _Parts, _Side, import_torch
+from .source import Source
+from .weights import leading_special, load_backbone, load_tokenizer
+
+__all__ = ["build"]
+
+# PyLate 1.6 defaults (pylate/models/colbert.py).
+_PYLATE_DEFAULTS: dict[str, Any] = {
+    "query_prefix": "[Q] ",
+    "document_prefix": "[D] ",
+    "query_length": 32,
+    "document_length": 180,
+    "do_query_expansion": True,
+    "attend_to_expansion_tokens": False,
+}
+
+def build(
+    source: Source,
+    *,
+    query_length: int | None,
+    document_length: int | None,
+    special_tokens: str,
+    trust_remote_code: bool,
+) -> _Parts:
+    """PyLate 1.6: ColBERT.encode(is_query=True/False), normalize_embeddings=True."""
+    torch = import_torch()
+    modules = source.json("modules.json") or []
+    transformer_path = ""
+    dense_paths: list[str] = []
+    for entry in sorted(modules, key=lambda m: int(m.get("idx", 0))):
+        kind = str(entry.get("type", ""))
+        if kind.endswith("Transformer") or ".Transformer" in kind:
+            transformer_path = str(entry.get("path", ""))
+        elif kind.endswith("Dense") or ".Dense." in kind:
+            dense_paths.append(str(entry.get("path", "")))
+    st_cfg = source.json("config_sentence_transformers.json") or {}
+    sbert_cfg = source.json("sentence_bert_config.json", transformer_path) or {}
+    cfg = {**_PYLATE_DEFAULTS}
+    for key in (
+        "query_prefix",
+        "document_prefix",
+        "query_length",
+        "document_length",
+        "do_query_expansion",
+        "attend_to_expansion_tokens",
+        "skiplist_words",
+    ):
+        if isinstance(st_cfg, dict) and st_cfg.get(key) is not None:
+            cfg[key] = st_cfg[key]
+
+    tokenizer = load_tokenizer(source, transformer_path, trust_remote_code)
+    model = load_backbone(source, transformer_path, trust_remote_code)
+
+    layers: list[Any] = []
+    in_dim = model.config.hidden_size
+    for path in dense_paths:
+        from .dense import load_dense
+
+        layers.append(load_dense(source, path))
+        if layers[-1].in_features != in_dim:
+            raise EncoderLoadError(
+                f"{source.name!r}: Dense module {path!r} expects {layers[-1].in_features} "
+                f"inputs but receives {in_dim}"
+            )
+        in_dim = layers[-1].out_features
+    projection = torch.nn.Sequential(*layers) if layers else None
+
+    # Prefixes are tokens of their own (PyLate adds them to the tokenizer when missing).
+    prefix_ids: dict[str, int | None] = {}
+    for key in ("query_prefix", "document_prefix"):
+        prefix = cfg[key]
+        if not prefix:
+            prefix_ids[key] = None
+            continue
+        tid = tokenizer.convert_tokens_to_ids(prefix)
+        if tid is None or tid == tokenizer.unk_token_id:
+            warnings.warn(
+                f"{source.name!r}: prefix {prefix!r} is not in the vocabulary; adding it with a "
+                "new, untrained embedding (as PyLate does)",
+                stacklevel=3,
+            )
+            tokenizer.add_tokens([prefix])
+            model.resize_token_embeddings(len(tokenizer))
+            tid = tokenizer.convert_tokens_to_ids(prefix)
+        prefix_ids[key] = int(tid)
+
+    # Query expansion pads with [MASK] (masked LMs), else EOS, else the pad token.
+    for candidate in (tokenizer.mask_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id):
+        if candidate is not None:
+            expansion_id = int(candidate)
+            break
+    else:
+        raise EncoderLoadError(f"{source.name!r}: no [MASK], EOS or pad token for query expansion")
+
+    skip_words = cfg.get("skiplist_words")
+    if skip_words is None:
+        skip_words = list(string.punctuation)
+    skip = tuple(sorted({int(tokenizer.convert_tokens_to_ids(w)) for w in skip_words}))
+    expand = bool(cfg["do_query_expansion"])
+    attend = bool(cfg["attend_to_expansion_tokens"]) and expand
+    lowercase = (
+        bool(sbert_cfg.get("do_lower_case", False)) if isinstance(sbert_cfg, dict) else False
+    )
+    q_len = query_length or int(cfg["query_length"])
+    d_len = document_length or int(cfg["document_length"])
+    query = _Side(
+        max_length=q_len,
+        prefix_id=prefix_ids["query_prefix"],
+        expand=expand,
+        expansion_id=expansion_id,
+        attend_expansion=attend,
+        strip=True,
+        lowercase=lowercase,
+    )
+    document = _Side(
+        max_length=d_len,
+        prefix_id=prefix_ids["document_prefix"],
+        skip_ids=skip,
+        strip=True,
+        lowercase=lowercase,
+    )
+    protected = leading_special(tokenizer) + (
+        1 if prefix_ids["document_prefix"] is not None else 0
+    )
+    settings = {
+        "query_length": q_len,
+        "document_length": d_len,
+        "query_marker": cfg["query_prefix"],
+        "document_marker": cfg["document_prefix"],
+        "query_expansion": expand,
+        "attend_to_expansion_tokens": attend,
+        "skiplist_ids": list(skip),
+        "dense_modules": dense_paths,
+    }
+    return _Parts(model, tokenizer, projection, query, document, in_dim, protected, settings)

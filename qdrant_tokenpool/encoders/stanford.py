@@ -1,0 +1,90 @@
+"""The ``"stanford"`` layout: Stanford ColBERT (``colbert-ir/colbertv2.0``), a BERT
+checkpoint saved as ``HF_ColBERT`` (``bert.*`` weights plus a bias-free ``linear.weight``
+projection), settings in ``artifact.metadata``. Reproduces colbert-ai 0.2.22's
+``Checkpoint.queryFromText`` / ``docFromText``."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from ._common import EncoderLoadError, _Parts, _Side, import_torch
+from .source import Source
+from .weights import load_backbone, load_tensor, load_tokenizer, token_id
+
+__all__ = ["build"]
+
+# colbert-ai 0.2.22 ColBERTConfig defaults (infra/config/settings.py).
+_STANFORD_DEFAULTS: dict[str, Any] = {
+    "query_token_id": "[unused0]",
+    "doc_token_id": "[unused1]",
+    "query_maxlen": 32,
+    "doc_maxlen": 220,
+    "dim": 128,
+    "mask_punctuation": True,
+    "attend_to_mask_tokens": False,
+}
+
+def build(
+    source: Source,
+    *,
+    query_length: int | None,
+    document_length: int | None,
+    special_tokens: str,
+    trust_remote_code: bool,
+) -> _Parts:
+    """colbert-ai 0.2.22: Checkpoint.queryFromText / docFromText(keep_dims=False)."""
+    torch = import_torch()
+    meta = source.json("artifact.metadata") or {}
+    if isinstance(meta, dict) and isinstance(meta.get("config"), dict):
+        meta = meta["config"]
+    cfg = {**_STANFORD_DEFAULTS, **{k: v for k, v in dict(meta).items() if v is not None}}
+    tokenizer = load_tokenizer(source, "", trust_remote_code)
+    model = load_backbone(source, "", trust_remote_code)
+    weight = load_tensor(source, "linear.weight")
+    hidden = model.config.hidden_size
+    if weight.ndim != 2 or weight.shape[1] != hidden:
+        raise EncoderLoadError(
+            f"{source.name!r}: linear.weight has shape {tuple(weight.shape)}, "
+            f"expected (dim, {hidden})"
+        )
+    linear = torch.nn.Linear(hidden, weight.shape[0], bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(weight.float())
+
+    q_marker = token_id(tokenizer, str(cfg["query_token_id"]), "query marker")
+    d_marker = token_id(tokenizer, str(cfg["doc_token_id"]), "document marker")
+    if tokenizer.mask_token_id is None:
+        raise EncoderLoadError(f"{source.name!r}: tokenizer has no [MASK] token for query padding")
+    skip: tuple[int, ...] = ()
+    if cfg["mask_punctuation"]:
+        # colbert/modeling/colbert.py: the first token id of every string.punctuation symbol.
+        skip = tuple(
+            sorted(
+                {
+                    int(tokenizer.encode(sym, add_special_tokens=False)[0])
+                    for sym in string.punctuation
+                    if tokenizer.encode(sym, add_special_tokens=False)
+                }
+            )
+        )
+    q_len = query_length or int(cfg["query_maxlen"])
+    d_len = document_length or int(cfg["doc_maxlen"])
+    query = _Side(
+        max_length=q_len,
+        prefix_id=q_marker,
+        expand=True,
+        expansion_id=int(tokenizer.mask_token_id),
+        attend_expansion=bool(cfg["attend_to_mask_tokens"]),
+    )
+    document = _Side(max_length=d_len, prefix_id=d_marker, skip_ids=skip)
+    settings = {
+        "query_length": q_len,
+        "document_length": d_len,
+        "query_marker": str(cfg["query_token_id"]),
+        "document_marker": str(cfg["doc_token_id"]),
+        "query_expansion": True,
+        "attend_to_expansion_tokens": bool(cfg["attend_to_mask_tokens"]),
+        "skiplist_ids": list(skip),
+    }
+    return _Parts(model, tokenizer, linear, query, document, int(weight.shape[0]), 2, settings)

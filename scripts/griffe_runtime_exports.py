@@ -42,8 +42,10 @@ class RuntimeExports(griffe.Extension):
                 if name in inspected.members:
                     module.set_member(name, inspected.members[name])
             for name in classes:
-                if name in inspected.members:
-                    _runtime_methods(module.members[name], inspected.members[name])
+                found = inspected.members.get(name)
+                # a class whose __module__ names its public home inspects as an alias
+                if found is not None and not found.is_alias:
+                    _runtime_methods(module.members[name], found)
 
 
 def _runtime_methods(static: Any, inspected: Any) -> None:

@@ -39,8 +39,8 @@ from .encoder import BUILDERS, TokenEncoder, load_encoder
 from .protocol import TextEncoder
 from .source import detect_layout
 
-# The public home of the class (its module's name is in the evaluation's encoding-cache
-# fingerprint, so moving the class into .encoder must not change it).
+# The class's public home: its module's name is part of the evaluation's encoding-cache
+# key (and of what users see), so moving the code into .encoder must not change it.
 TokenEncoder.__module__ = __name__
 
 __all__ = [

@@ -391,7 +391,7 @@ def load_encoder(
     budgets (documents 256, queries 32 by default)."""
     from ..fastembed_encoder import fastembed_encoder_for
 
-    fast = fastembed_encoder_for(model)
+    fast = fastembed_encoder_for(os.fspath(model))
     if fast is not None:
         return fast
     return TokenEncoder.from_pretrained(

@@ -13,7 +13,8 @@ extra (``pip install 'qdrant-tokenpool[fastembed]'``), not torch, and never impo
 :func:`register_local_model` makes a ColBERT exported to ONNX in a local folder
 (``model.onnx`` + ``tokenizer.json`` / ``tokenizer_config.json``) known to fastembed under
 a name, with no download: then ``FastEmbedEncoder(name)`` and ``models.Document(model=name)``
-(qdrant-client's local inference) both use it. fastembed has a public registration for
+(qdrant-client's local inference) both use it; ``kind="colpali"`` does the same for a
+text-and-image model (``models.Image(model=name)``). fastembed has a public registration for
 dense text models only (``TextEmbedding.add_custom_model``); for late interaction this
 adds one class to ``LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY``, which
 qdrant-client re-reads when it meets an unknown model name (written against fastembed 0.9;
@@ -77,20 +78,32 @@ def fastembed_encoder_for(model: str | Path) -> FastEmbedEncoder | None:
     return FastEmbedEncoder(text)
 
 
-_LOCAL_CLASS: Any = None
+_LOCAL_CLASSES: dict[str, Any] = {}
+
+KINDS = ("colbert", "colpali")
+"""What :func:`register_local_model` can register: a ColBERT (text,
+``LateInteractionTextEmbedding``) or a ColPali-style model (text and images,
+``LateInteractionMultimodalEmbedding``)."""
 
 
-def _local_class() -> Any:
-    """The Colbert subclass that serves registered local folders (made, and added to
-    fastembed's registry, once)."""
-    global _LOCAL_CLASS
-    if _LOCAL_CLASS is not None:
-        return _LOCAL_CLASS
+def _local_class(kind: str) -> Any:
+    """The fastembed model class that serves registered local folders of ``kind`` (made,
+    and added to fastembed's registry, once)."""
+    if kind in _LOCAL_CLASSES:
+        return _LOCAL_CLASSES[kind]
     fastembed = _fastembed()
     from fastembed.late_interaction.colbert import Colbert
+    from fastembed.late_interaction_multimodal.colpali import ColPali
 
-    class LocalColbert(Colbert):  # type: ignore[misc]
-        """A ColBERT in a local folder (see :func:`register_local_model`)."""
+    base: Any = Colbert if kind == "colbert" else ColPali
+    registry = (
+        fastembed.LateInteractionTextEmbedding
+        if kind == "colbert"
+        else fastembed.LateInteractionMultimodalEmbedding
+    ).EMBEDDINGS_REGISTRY
+
+    class Local(base):  # type: ignore[misc,valid-type]  # fastembed's own model class
+        """A model in a local folder (see :func:`register_local_model`)."""
 
         descriptions: ClassVar[list[Any]] = []
         paths: ClassVar[dict[str, str]] = {}
@@ -104,9 +117,20 @@ def _local_class() -> Any:
                 kwargs["specific_model_path"] = self.paths[model_name.lower()]
             super().__init__(model_name, *args, **kwargs)
 
-    fastembed.LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY.append(LocalColbert)
-    _LOCAL_CLASS = LocalColbert
-    return LocalColbert
+    Local.__name__ = Local.__qualname__ = f"Local{base.__name__}"
+    registry.append(Local)
+    _LOCAL_CLASSES[kind] = Local
+    return Local
+
+
+def _known(kind: str) -> list[Any]:
+    fastembed = _fastembed()
+    cls = (
+        fastembed.LateInteractionTextEmbedding
+        if kind == "colbert"
+        else fastembed.LateInteractionMultimodalEmbedding
+    )
+    return list(cls._list_supported_models())
 
 
 def register_local_model(
@@ -114,33 +138,43 @@ def register_local_model(
     path: str | Path,
     *,
     dim: int,
+    kind: str = "colbert",
     model_file: str = "model.onnx",
     description: str = "local late-interaction model",
 ) -> None:
-    """Make the ColBERT ONNX export in folder ``path`` a fastembed model called ``name``.
+    """Make the ONNX late-interaction model in folder ``path`` a fastembed model ``name``.
 
-    The folder holds ``model_file`` (inputs ``input_ids`` and ``attention_mask``, output
-    the ``(batch, tokens, dim)`` token vectors, as fastembed's ``colbert-ir/colbertv2.0``),
-    ``tokenizer.json`` and ``tokenizer_config.json`` (with ``model_max_length``), and a
-    vocabulary with ``[MASK]`` and the markers fastembed's ColBERT inserts (ids 1 and 2:
-    ``[unused0]`` / ``[unused1]`` in BERT vocabularies). Documents and queries are then
-    processed as fastembed's ColBERT does. Registering a name again points it to ``path``.
+    ``kind="colbert"`` (a text model, as fastembed's ``colbert-ir/colbertv2.0``): the folder
+    holds ``model_file`` (inputs ``input_ids`` and ``attention_mask``, output the
+    ``(batch, tokens, dim)`` token vectors), ``tokenizer.json`` and
+    ``tokenizer_config.json`` (with ``model_max_length``), and a vocabulary with
+    ``[MASK]`` and the markers fastembed's ColBERT inserts (ids 1 and 2: ``[unused0]`` /
+    ``[unused1]`` in BERT vocabularies). ``kind="colpali"`` (text and images, as
+    fastembed's ``Qdrant/colpali-v1.3-fp16``): ``model_file`` also takes
+    ``pixel_values`` ``(batch, 3, 448, 448)``, and ``preprocessor_config.json`` describes
+    the image processing. Documents, queries and images are then processed as fastembed's
+    own model of that kind does. Registering a name again points it to ``path``.
 
     Raises:
-        ValueError: ``name`` is one of fastembed's own models, ``dim`` is not positive, or
-            ``path`` lacks ``model_file`` or ``tokenizer.json``.
+        ValueError: unknown ``kind``, ``name`` is one of fastembed's own models, ``dim``
+            is not positive, or ``path`` lacks a file the kind needs.
     """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     folder = Path(path).expanduser()
-    for needed in (model_file, "tokenizer.json", "tokenizer_config.json"):
-        if not (folder / needed).is_file():
-            raise ValueError(f"{folder} has no {needed}: not a fastembed ColBERT folder")
+    needed = [model_file, "tokenizer.json", "tokenizer_config.json"]
+    if kind == "colpali":
+        needed.append("preprocessor_config.json")
+    for file in needed:
+        if not (folder / file).is_file():
+            raise ValueError(f"{folder} has no {file}: not a fastembed {kind} folder")
     if int(dim) < 1:
         raise ValueError(f"dim must be a positive int, got {dim!r}")
-    cls = _local_class()
+    cls = _local_class(kind)
     from fastembed.common.model_description import DenseModelDescription, ModelSource
 
     key = name.lower()
-    if is_fastembed_model(name) and key not in cls.paths:
+    if key not in cls.paths and any(key == d.model.lower() for d in _known(kind)):
         raise ValueError(f"{name!r} is one of fastembed's own models: pick another name")
     cls.descriptions[:] = [d for d in cls.descriptions if d.model.lower() != key]
     cls.descriptions.append(

@@ -246,3 +246,75 @@ def make_fastembed_colbert(path: Path, seed: int = 0) -> Path:
     )
     tok.save_pretrained(str(onnx_dir))
     return path
+
+
+COLPALI_DIM = 16
+
+
+def make_tiny_colpali(path: Path, seed: int = 0) -> Path:
+    """A ColPali-shaped ONNX model for fastembed's multimodal late interaction, in ``path``.
+
+    Not a trained model: ``token_vectors[b, t] = E[input_ids[b, t] % 97] +
+    mean_rgb(pixel_values[b]) @ W`` (``COLPALI_DIM`` wide), so text and image outputs
+    depend on their inputs (an image on its colours). Inputs as fastembed's ColPali feeds
+    them (``input_ids``, ``attention_mask``, ``pixel_values`` ``(b, 3, 448, 448)``), with
+    the tiny BERT tokenizer and a 448 x 448 Siglip-style ``preprocessor_config.json``.
+    Needs onnx and transformers.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    path.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    vocab = 97
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((vocab, COLPALI_DIM)).astype(np.float32), "E"),
+        numpy_helper.from_array(rng.standard_normal((3, COLPALI_DIM)).astype(np.float32), "W"),
+        numpy_helper.from_array(np.array([vocab], dtype=np.int64), "V"),
+        numpy_helper.from_array(np.array([-1, 1, 3], dtype=np.int64), "shape"),
+    ]
+    nodes = [
+        helper.make_node("Mod", ["input_ids", "V"], ["ids"]),
+        helper.make_node("Gather", ["E", "ids"], ["tok"], axis=0),
+        helper.make_node("ReduceMean", ["pixel_values"], ["rgb"], axes=[2, 3], keepdims=1),
+        helper.make_node("Reshape", ["rgb", "shape"], ["rgb3"]),
+        helper.make_node("MatMul", ["rgb3", "W"], ["img"]),
+        helper.make_node("Add", ["tok", "img"], ["token_vectors"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_colpali",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "t"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "t"]),
+            helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["b", 3, 448, 448]),
+        ],
+        [helper.make_tensor_value_info("token_vectors", TensorProto.FLOAT, ["b", "t", COLPALI_DIM])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path / "model.onnx"))
+    tokenizer_src = path / "tokenizer-src"
+    tokenizer_src.mkdir(exist_ok=True)
+    write_tokenizer(tokenizer_src)
+    tok = transformers.AutoTokenizer.from_pretrained(str(tokenizer_src), model_max_length=2048)
+    tok.save_pretrained(str(path))
+    (path / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "image_processor_type": "SiglipImageProcessor",
+                "do_resize": True,
+                "size": {"height": 448, "width": 448},
+                "resample": 3,
+                "do_rescale": True,
+                "rescale_factor": 1 / 255,
+                "do_normalize": True,
+                "image_mean": [0.5, 0.5, 0.5],
+                "image_std": [0.5, 0.5, 0.5],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _encoder_fixtures import STANFORD_DIM, TEXTS, make_fastembed_colbert
+from _encoder_fixtures import (
+    COLPALI_DIM,
+    STANFORD_DIM,
+    TEXTS,
+    make_fastembed_colbert,
+    make_tiny_colpali,
+)
 from qdrant_client import models
 
 from qdrant_tokenpool import (
@@ -233,16 +239,59 @@ def test_cloud_inference_keeps_its_clear_error(tiny: Path):
     assert client.count("docs").count == 0
 
 
-def test_images_go_to_local_inference_too(tiny: Path):
-    """No ColPali-style model can be built here: an Image on a pooled vector reaches
-    qdrant-client's local inference (whose error names the model), not a refusal."""
+COLPALI = "qdrant-tokenpool-tests/tiny-colpali"
+
+
+@pytest.fixture(scope="module")
+def colpali(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from PIL import Image
+
+    path = make_tiny_colpali(tmp_path_factory.mktemp("colpali"))
+    register_local_model(COLPALI, path, dim=COLPALI_DIM, kind="colpali")
+    for name, colour in (("red", (220, 20, 20)), ("blue", (20, 20, 220))):
+        Image.new("RGB", (64, 48), colour).save(path / f"{name}.png")
+    return path
+
+
+def test_image_points_are_embedded_pooled_and_written(colpali: Path):
+    """models.Image through qdrant-client's local inference on a real fastembed
+    (LateInteractionMultimodalEmbedding), then pooled; a Document query on the same
+    multimodal model is embedded as text and never pooled."""
+    from fastembed import LateInteractionMultimodalEmbedding
+
+    fe = LateInteractionMultimodalEmbedding(COLPALI)
+    images = [str(colpali / "red.png"), str(colpali / "blue.png")]
+    raw = [np.asarray(e, dtype=np.float32) for e in fe.embed_image(images)]
+    assert raw[0].shape == (1030, COLPALI_DIM) and not np.allclose(raw[0], raw[1])
+
+    mv = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+    params = models.VectorParams(
+        size=COLPALI_DIM, distance=models.Distance.COSINE, multivector_config=mv
+    )
     client = TokenPoolingClient(":memory:")
-    client.create_collection("docs", vectors_config(), pooling=POOLING)
-    image = models.Image(image="does-not-matter.png", model="nobody/no-such-colpali")
-    with pytest.raises(ValueError, match="nobody/no-such-colpali") as err:
-        client.upsert("docs", [models.PointStruct(id=1, vector={"colbert": image})])
-    assert not isinstance(err.value, InvalidMultivectorError)
-    assert client.count("docs").count == 0
+    client.create_collection(
+        "pages", {"colpali": params}, pooling={"colpali": PoolingConfig(pool_factor=2)}
+    )
+    client.upsert(
+        "pages",
+        [
+            models.PointStruct(id=i, vector={"colpali": models.Image(image=img, model=COLPALI)})
+            for i, img in enumerate(images)
+        ],
+    )
+    for p in client.retrieve("pages", [0, 1], with_vectors=True):
+        want = pool_tokens(raw[p.id], 2)
+        want = want / np.linalg.norm(want, axis=1, keepdims=True)
+        assert len(p.vector["colpali"]) == 515  # 1,030 patch and text rows, pooled at pf=2
+        np.testing.assert_allclose(p.vector["colpali"], want, atol=1e-5)
+    query = models.Document(text="a red page", model=COLPALI)
+    by_doc = client.query_late_interaction("pages", query, limit=2)
+    q = np.asarray(next(iter(fe.embed_text(["a red page"]))), dtype=np.float32)
+    by_arr = client.query_late_interaction("pages", q, limit=2)
+    assert [h.id for h in by_doc.points] == [h.id for h in by_arr.points]
+    np.testing.assert_allclose(
+        [h.score for h in by_doc.points], [h.score for h in by_arr.points], atol=1e-4
+    )
 
 
 # -- the CLI's --model and the evaluation's model name -------------------------------------

@@ -3,7 +3,7 @@
 Weights come from a seeded numpy generator, so a checkpoint has the same bytes under any
 torch/transformers version. Used by ``tests/test_encoders.py`` and by
 ``tests/data/make_encoders_reference.py`` (which runs colbert-ai and PyLate on them).
-Needs only numpy, torch, transformers and safetensors.
+Needs only numpy, torch, transformers and safetensors (and onnx for the fastembed exports).
 """
 
 from __future__ import annotations

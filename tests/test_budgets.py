@@ -456,3 +456,12 @@ def test_very_long_documents_average_runs_before_ward(monkeypatch: pytest.Monkey
     np.testing.assert_allclose(out[1:], want, atol=3e-7)
     # more clusters than Ward may take: runs of neighbours only
     np.testing.assert_allclose(pool_tokens(x, 1.5)[1:], run_means(normalise(x[1:]), 66), atol=3e-7)
+
+
+@needs_kernels
+@pytest.mark.parametrize("n", [300, 1000])
+def test_threshold_on_long_documents_equals_scipy(n: int) -> None:
+    u = normalise(doc(n, d=64, seed=n))
+    ts = safe_thresholds(u)
+    for t in (ts[n // 4], ts[n // 2], ts[-3]):
+        assert partition(kernels.ward_labels(u, n, t)) == scipy_distance_cut(u, t)

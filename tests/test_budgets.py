@@ -465,3 +465,31 @@ def test_threshold_on_long_documents_equals_scipy(n: int) -> None:
     ts = safe_thresholds(u)
     for t in (ts[n // 4], ts[n // 2], ts[-3]):
         assert partition(kernels.ward_labels(u, n, t)) == scipy_distance_cut(u, t)
+
+
+def test_adaptive_benchmark_footprint_solver_matches_pooling() -> None:
+    """benchmarks/adaptive_quality.py picks thresholds from merge heights: its footprint
+    count equals what pooling with that threshold stores."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "adaptive_quality.py"
+    spec = importlib.util.spec_from_file_location("adaptive_quality", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    docs = [doc(n, d=16, seed=n) for n in (1, 2, 9, 40, 75)]
+    lengths = [len(x) for x in docs]
+    heights = bench.merge_heights(docs, 1)
+    target = sum(len(pool_tokens(x, 3)) for x in docs)
+    t = bench.solve_threshold(heights, lengths, 1, target)
+    # t is a merge height itself: the compiled kernel compares squared heights, so that
+    # one boundary merge may count differently (the SciFact run: within one vector)
+    pooled = sum(len(pool_tokens(x, 1, distance_threshold=t)) for x in docs)
+    assert abs(pooled - bench.stored_at(heights, lengths, 1, t)) <= 1
+    assert bench.stored_at(heights, lengths, 1, t) <= target
+    # off the boundary, the counts agree exactly
+    above = min(h[h > t].min() for h in heights if (h > t).any())
+    mid = (t + above) / 2
+    pooled = sum(len(pool_tokens(x, 1, distance_threshold=mid)) for x in docs)
+    assert pooled == bench.stored_at(heights, lengths, 1, mid)

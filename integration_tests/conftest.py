@@ -3,7 +3,9 @@
 Fixtures (all tests that take one of them run once per backend):
 
 - ``backend``: a :class:`Backend` (session scope), parametrized over
-  ``"embedded"`` (qdrant-client local mode, always), ``"docker"`` (the container of
+  ``"embedded"`` (qdrant-client local mode, always), ``"edge"`` (Qdrant Edge in process,
+  ``engine="edge"``: always where ``qdrant-edge-py`` installs, which CI's setup does),
+  ``"docker"`` (the container of
   ``docker/docker-compose.yml`` through pytest-docker, when a Docker engine answers
   ``docker info``) and ``"url"`` (any server named by the ``QDRANT_URL`` environment
   variable). Unavailable backends are skipped with a reason that says how to run them.
@@ -14,7 +16,7 @@ Fixtures (all tests that take one of them run once per backend):
 - ``collection_name``: a unique collection name; the collection is deleted after the test.
 - ``reopen`` / ``reopen_async``: callables that open a *new* client on persistent storage
   of the backend (embedded: ``path=`` in a temp dir; remote: the same server). Use them for
-  "survives a new client / a reopen" tests. Embedded local mode locks its folder: close
+  "survives a new client / a reopen" tests. Embedded engines lock their folder: close
   the previous client before opening the next one on the same path.
 
 Run against a server without Docker here:
@@ -46,6 +48,10 @@ HOW_TO_DOCKER = (
     "docker/docker-compose.yml via pytest-docker; or start Qdrant yourself "
     "(`docker compose -f docker/docker-compose.yml up -d`) and set QDRANT_URL"
 )
+HOW_TO_EDGE = (
+    "needs qdrant-edge-py (pip install 'qdrant-edge-py>=0.9,<0.10'; scripts/setup.sh "
+    "installs it where a wheel exists)"
+)
 HOW_TO_URL = (
     "set QDRANT_URL (e.g. QDRANT_URL=http://localhost:6333, and QDRANT_API_KEY if needed) "
     "to run the suite against a running Qdrant server (>= 1.16)"
@@ -59,17 +65,25 @@ class Backend:
     kind: str
     url: str | None = None
     api_key: str | None = None
+    engine: str | None = None  # embedded engine: None (local mode, no engine=) or "edge"
 
     @property
     def remote(self) -> bool:
         return self.url is not None
 
+    @property
+    def streams_uploads(self) -> bool:
+        """Uploads are written batch by batch (a server, Qdrant Edge); qdrant-client's
+        local mode collects a whole upload before writing any of it."""
+        return self.remote or self.engine == "edge"
+
     def _kwargs(self, path: Path | None) -> dict:
         if self.url is not None:
             return {"url": self.url, "api_key": self.api_key, "timeout": 60}
+        engine = {} if self.engine is None else {"engine": self.engine}
         if path is not None:
-            return {"path": str(path)}
-        return {"location": ":memory:"}
+            return {"path": str(path), **engine}
+        return {"location": ":memory:", **engine}
 
     def sync(self, path: Path | None = None) -> TokenPoolingClient:
         """A new sync client (embedded: ``":memory:"``, or ``path=`` when given)."""
@@ -126,11 +140,19 @@ def docker_compose_project_name() -> str:
     return f"qdrant-tokenpool-it-{os.getpid()}"
 
 
-@pytest.fixture(scope="session", params=["embedded", "docker", "url"])
+@pytest.fixture(scope="session", params=["embedded", "edge", "docker", "url"])
 def backend(request: pytest.FixtureRequest) -> Backend:
     kind = request.param
     if kind == "embedded":
         return Backend("embedded")
+    if kind == "edge":
+        try:
+            import qdrant_edge  # noqa: F401
+        except ImportError:
+            if os.environ.get("CI"):
+                raise  # CI installs qdrant-edge-py: a missing engine is a failure there
+            pytest.skip(f"edge backend: {HOW_TO_EDGE}")
+        return Backend("edge", engine="edge")
     if kind == "url":
         url = os.environ.get("QDRANT_URL")
         if not url:

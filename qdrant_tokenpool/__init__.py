@@ -3,7 +3,11 @@
 Public API:
 
 - :class:`TokenPoolingClient` / :class:`AsyncTokenPoolingClient`: drop-in Qdrant clients
-  that pool configured multivectors on write.
+  that pool configured multivectors on write; ``engine="edge"`` runs an embedded database
+  on Qdrant Edge (:mod:`qdrant_tokenpool.engines`).
+- :class:`EdgeQdrantClient` / :class:`AsyncEdgeQdrantClient`: plain ``QdrantClient`` /
+  ``AsyncQdrantClient`` on Qdrant Edge (no pooling); :class:`EdgeUnsupportedError`,
+  :class:`StorageLockedError`, :class:`EngineNotAvailableError`: what they raise.
 - :class:`PoolingConfig`: per-vector pooling settings, stored in collection metadata;
   :class:`MuveraParams` for a MUVERA first stage (``summary_method="muvera"``), encoded
   by :class:`Muvera` (:mod:`qdrant_tokenpool.firststage`, pure numpy).
@@ -52,12 +56,19 @@ _LAZY = {
     "CollectionStats": ".ops",
     "OperationError": ".ops",
     "OperationUsageError": ".ops",
+    "EdgeQdrantClient": ".engines.select",
+    "AsyncEdgeQdrantClient": ".engines.select",
+    "EdgeUnsupportedError": ".engines",
+    "EngineNotAvailableError": ".engines",
+    "StorageLockedError": ".engines",
 }
 
 if TYPE_CHECKING:
     from .async_client import AsyncTokenPoolingClient
     from .client import TokenPoolingClient
     from .encoders import TokenEncoder
+    from .engines import EdgeUnsupportedError, EngineNotAvailableError, StorageLockedError
+    from .engines.select import AsyncEdgeQdrantClient, EdgeQdrantClient
     from .fastembed_encoder import FastEmbedEncoder
     from .firststage import Muvera
     from .maxsim import PackedDocs, maxsim_batch
@@ -86,8 +97,12 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "METHODS",
+    "AsyncEdgeQdrantClient",
     "AsyncTokenPoolingClient",
     "CollectionStats",
+    "EdgeQdrantClient",
+    "EdgeUnsupportedError",
+    "EngineNotAvailableError",
     "FastEmbedEncoder",
     "InvalidMultivectorError",
     "Muvera",
@@ -97,6 +112,7 @@ __all__ = [
     "PackedDocs",
     "PoolingConfig",
     "PoolingConfigError",
+    "StorageLockedError",
     "TokenEncoder",
     "TokenPoolingClient",
     "UnknownCollectionError",

@@ -30,6 +30,7 @@ from . import _backend, store, write_path
 from ._flow import Flow, call
 from .config import PoolingConfig
 from .inference import local_inference
+from .engines.select import engine_of
 from .store import PoolingState
 
 __all__ = [
@@ -57,11 +58,11 @@ _POOLING = inspect.Parameter(
 class PoolingClientMixin:
     """What both clients hold besides their methods: the pooling state and its settings.
 
-    ``_local_type`` is the parent's embedded-backend class: any other backend is remote
-    (requests carry lists, bodies are split for the REST limit).
+    A server is remote (requests carry lists, bodies are split for the REST limit); local
+    mode and Qdrant Edge are not.
+    Edge and a server write an upload batch by batch (``streams``); local mode collects it
+    whole first.
     """
-
-    _local_type: type
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -74,13 +75,21 @@ class PoolingClientMixin:
         _backend.serialise_in_process(self)
 
     @property
+    def engine(self) -> str:
+        """Where this client's calls land: ``"edge"`` (Qdrant Edge in process),
+        ``"local"`` (qdrant-client's local mode) or ``"server"``."""
+        return engine_of(self)
+
+    @property
     def _remote(self) -> bool:
-        return not isinstance(_backend.backend(self), self._local_type)
+        return self.engine == "server"
 
     def _state(self) -> PoolingState:
-        """The pooling state for one call (``remote`` and the local inference that embeds
-        ``models.Document`` on pooled vectors, read from the client now)."""
-        self._pooling_state.remote = self._remote
+        """The pooling state for one call (``remote``, ``streams`` and the local inference
+        that embeds ``models.Document`` on pooled vectors, read from the client now)."""
+        remote = self._remote
+        self._pooling_state.remote = remote
+        self._pooling_state.streams = remote or self.engine != "local"
         self._pooling_state.inference = local_inference(self)
         return self._pooling_state
 
@@ -297,7 +306,8 @@ def _upload_points(state: PoolingState, a: dict[str, Any]) -> Flow[Any]:
     name, points = a.pop("collection_name"), a.pop("points")
     batch_size = a.pop("batch_size", 64)
     return write_path.upload_points(
-        state, name, points, batch_size, (), a, remote=state.remote, inference=state.inference
+        state, name, points, batch_size, (), a, remote=state.remote, streams=state.streams,
+        inference=state.inference,
     )
 
 
@@ -306,7 +316,7 @@ def _upload_collection(state: PoolingState, a: dict[str, Any]) -> Flow[Any]:
     payload, ids, batch_size = a.pop("payload", None), a.pop("ids", None), a.pop("batch_size", 64)
     return write_path.upload_collection(
         state, name, vectors, payload, ids, batch_size, a,
-        remote=state.remote, inference=state.inference,
+        remote=state.remote, streams=state.streams, inference=state.inference,
     )
 
 

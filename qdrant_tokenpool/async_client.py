@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from qdrant_client import AsyncQdrantClient, QdrantClient
-from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
 
-from . import query, store, texts
+from . import _backend, query, store, texts
 from ._flow import Flow, T, run_async, run_blocking
 from ._methods import PoolingClientMixin, async_method, async_override, install_overrides
+from .engines.select import borrowed_sync_client, init_client
 
 __all__ = ["AsyncTokenPoolingClient"]
 
@@ -26,13 +26,17 @@ class AsyncTokenPoolingClient(AsyncQdrantClient, PoolingClientMixin):
     thread safety (an in-process engine's calls run under one lock per client).
     """
 
-    _blocking_client: QdrantClient | None = None  # sync twin for sync methods on a server
+    _blocking_client: QdrantClient | None = None  # sync twin for sync methods (server, Edge)
 
-    _local_type = AsyncQdrantLocal
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, engine: str | None = None, **kwargs: Any) -> None:
+        init_client(AsyncTokenPoolingClient, self, args, kwargs, engine, asynchronous=True)
         self._init_pooling()
+
+    async def optimize(self, collection_name: str | None = None) -> bool:
+        """Async twin of ``TokenPoolingClient.optimize`` (runs in a worker thread)."""
+        if self.engine != "edge":
+            return False
+        return bool(await _backend.backend(self).optimize(collection_name))
 
     # -- plumbing ---------------------------------------------------------------------
     async def _run(self, flow: Flow[T]) -> T:
@@ -41,14 +45,20 @@ class AsyncTokenPoolingClient(AsyncQdrantClient, PoolingClientMixin):
     def _run_blocking(self, flow: Flow[T]) -> T:
         """Run a flow from a *sync* method (``upload_points``/``upload_collection`` are sync
         in ``AsyncQdrantClient``): async local calls finish without a loop; on a server,
-        reads go through a sync ``QdrantClient`` with this client's options."""
+        reads go through a sync ``QdrantClient`` with this client's options; on Qdrant Edge
+        through a sync client on the same database."""
+        engine = self.engine
 
         def fallback() -> QdrantClient:
             if self._blocking_client is None:
-                self._blocking_client = QdrantClient(**self._init_options)
+                self._blocking_client = (
+                    borrowed_sync_client(_backend.backend(self))
+                    if engine == "edge"
+                    else QdrantClient(**self._init_options)
+                )
             return self._blocking_client
 
-        return run_blocking(flow, super(), fallback if self._remote else None)
+        return run_blocking(flow, super(), None if engine == "local" else fallback)
 
     async def close(self, grpc_grace: float | None = None, **kwargs: Any) -> None:
         blocking = self._blocking_client

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from qdrant_client import QdrantClient
-from qdrant_client.local.qdrant_local import QdrantLocal
 
-from . import query, store, texts
+from . import _backend, query, store, texts
 from ._flow import Flow, T, run_sync
 from ._methods import PoolingClientMixin, install_overrides, sync_method, sync_override
+from .engines.select import init_client
 
 __all__ = ["TokenPoolingClient"]
 
@@ -24,7 +24,11 @@ class TokenPoolingClient(QdrantClient, PoolingClientMixin):
     """Drop-in ``QdrantClient`` that pools document multivectors on write.
 
     Construct it exactly like ``QdrantClient`` (``":memory:"``, ``path=...``,
-    ``url=...``, ``api_key=...``). Collections get a pooling config per vector name with
+    ``url=...``, ``api_key=...``). ``engine="edge"`` with ``":memory:"`` or ``path=``
+    runs the embedded database on Qdrant Edge (Qdrant's engine in process, see
+    :mod:`qdrant_tokenpool.engines`) instead of qdrant-client's local mode;
+    ``engine="local"`` names local mode; without ``engine`` it is ``QdrantClient``
+    exactly. Collections get a pooling config per vector name with
     ``create_collection(..., pooling=...)`` or :meth:`set_pooling`; it is stored in the
     collection's metadata in Qdrant, so every process that opens the collection pools the
     same way. Vectors and collections with no config pass through untouched.
@@ -34,17 +38,23 @@ class TokenPoolingClient(QdrantClient, PoolingClientMixin):
     changes made through this client are seen at once, another process's change after the
     TTL or at once after :meth:`refresh_pooling`.
 
-    Thread safety: one client may be shared by many threads. On an in-process engine
-    (local mode ``":memory:"`` / ``path=``) every call into the engine runs under one lock
-    of this client, reads included (see :mod:`qdrant_tokenpool._backend`); remote clients
-    are unaffected.
+    Thread safety: one client may be shared by many threads. On local mode (``":memory:"``
+    / ``path=``) every call into the engine runs under one lock of this client, reads
+    included (see :mod:`qdrant_tokenpool._backend`); Qdrant Edge and remote clients take
+    concurrent calls as they are.
     """
 
-    _local_type = QdrantLocal
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, engine: str | None = None, **kwargs: Any) -> None:
+        init_client(TokenPoolingClient, self, args, kwargs, engine, asynchronous=False)
         self._init_pooling()
+
+    def optimize(self, collection_name: str | None = None) -> bool:
+        """Build indexes now on a Qdrant Edge database, one collection or all (Edge has no
+        background optimizer: see :doc:`the indexing policy <engines>`). A server optimizes
+        by itself and local mode has no index: ``False`` there."""
+        if self.engine != "edge":
+            return False
+        return bool(_backend.backend(self).optimize(collection_name))
 
     def _run(self, flow: Flow[T]) -> T:
         return run_sync(flow, super())

@@ -51,6 +51,7 @@ from .config import vector_label
 from .firststage import MuveraParams, query_summary
 from .inference import is_inference_object
 from .maxsim import maxsim
+from .pooling.common import normalise
 from .store import CollectionPooling
 from .validation import InvalidMultivectorError, as_multivector
 
@@ -276,17 +277,29 @@ def _build_request(
     query_filter: models.Filter | None,
     search_params: models.SearchParams | None,
 ) -> dict[str, Any]:
-    """``query_points`` keyword arguments for ``stages`` (innermost first)."""
-    q_multi = q.tolist()
+    """``query_points`` keyword arguments for ``stages`` (innermost first).
+
+    A Cosine multivector gets the query's unit rows (:func:`normalise`): the same scores,
+    and an engine that normalises in float32 (a server, Qdrant Edge) never sees rows whose
+    squares overflow or underflow (a query scaled by 1e20 would score 0 or NaN there)."""
+    q_raw: list[Any] | None = None
+    q_unit: list[Any] | None = None
     q_dense: list[float] | None = None
 
     def vector(stage: Stage) -> Any:
-        nonlocal q_dense
+        nonlocal q_dense, q_raw, q_unit
         if stage.kind == "dense":
             if q_dense is None:
                 q_dense = funnel.summary_query(q).tolist()
             return q_dense
-        return q_multi
+        distance = funnel.distance if stage.using == funnel.using else funnel.final_distance
+        if distance == models.Distance.COSINE:
+            if q_unit is None:
+                q_unit = normalise(q, zero="keep").astype(np.float32).tolist()
+            return q_unit
+        if q_raw is None:
+            q_raw = q.tolist()
+        return q_raw
 
     prefetch: models.Prefetch | None = None
     for i, stage in enumerate(stages[:-1]):

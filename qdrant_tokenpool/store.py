@@ -177,13 +177,15 @@ _STATE_IDS = itertools.count()
 class PoolingState:
     """Per-client state: the cache of :class:`CollectionPooling` (time to live ``ttl``
     seconds), whether pooling is on here and now (:attr:`enabled`, switched off by
-    :meth:`disabled`), whether the client talks to a server (``remote``: requests
-    carry lists, bodies are split) or to the embedded backend, and the client's local
-    inference (``inference``: a :class:`~qdrant_tokenpool.inference.LocalInference`,
-    ``None`` with cloud inference)."""
+    :meth:`disabled`), whether the client talks to a server (``remote``: requests carry
+    lists, bodies are split) or to an embedded engine, whether the engine writes uploads
+    batch by batch (``streams``: a server, Qdrant Edge), and the client's local inference
+    (``inference``: a :class:`~qdrant_tokenpool.inference.LocalInference`, ``None`` with
+    cloud inference)."""
 
     ttl: float = DEFAULT_TTL_S
     remote: bool = False
+    streams: bool = False
     inference: Any = None
     _cache: dict[str, tuple[float, CollectionPooling]] = field(default_factory=dict)
     _id: int = field(default_factory=lambda: next(_STATE_IDS), repr=False, compare=False)

@@ -738,6 +738,7 @@ def upload_points(
     kwargs: dict[str, Any],
     *,
     remote: bool,
+    streams: bool | None = None,
     inference: LocalInference | None = None,
 ) -> Flow[None]:
     """``upload_points`` with configured multivectors pooled, streamed ``batch_size`` at a time.
@@ -745,14 +746,16 @@ def upload_points(
     Inference objects at pooled vectors are embedded batch by batch (and their vectors
     validated then); everything else as follows.
 
-    Sized inputs (lists, tuples) are validated whole before the first batch is sent; a
-    generator is validated batch by batch (on the embedded backend the parent collects
-    the whole upload before writing, so nothing is written there either).
+    ``streams``: the engine writes batch by batch (a server, Qdrant Edge; default
+    ``remote``). Then sized inputs (lists, tuples) are validated whole before the first
+    batch is sent; a generator is validated batch by batch. qdrant-client's local mode
+    collects the whole upload before writing, so nothing is written there either.
     """
+    streams = remote if streams is None else streams
     cp = yield from _config(state, collection_name)
     if cp is None:
         return (yield call("upload_points", collection_name, points, batch_size, *args, **kwargs))
-    if remote and isinstance(points, Sequence):
+    if streams and isinstance(points, Sequence):
         _validate_all(points, cp, inference=inference is not None)
     stream = pooled_stream(points, cp, batch_size, inference)
     return (yield call("upload_points", collection_name, stream, batch_size, *args, **kwargs))
@@ -850,10 +853,12 @@ def upload_collection(
     kwargs: dict[str, Any],
     *,
     remote: bool,
+    streams: bool | None = None,
     inference: LocalInference | None = None,
 ) -> Flow[None]:
     """``upload_collection`` with configured multivectors pooled (inference objects at
-    pooled vectors embedded batch by batch, as in :func:`upload_points`).
+    pooled vectors embedded batch by batch, as in :func:`upload_points`; ``streams``: see
+    :func:`upload_points`).
 
     ``vectors``: dict of per-name columns (lists or arrays), a ``(N, n, d)`` array for the
     unnamed multivector, or any iterable of vector structs (generators stream). With a
@@ -876,7 +881,7 @@ def upload_collection(
             )
         )
     pts = _collection_points(vectors, payload, ids)  # ids / payload too short: raises now
-    if remote and not isinstance(vectors, Iterator):
+    if (remote if streams is None else streams) and not isinstance(vectors, Iterator):
         # sized input: check all of it before the first batch is sent
         sized_ids = isinstance(ids, (Sequence, np.ndarray))
         labels = ids if sized_ids else (f"#{k}" for k in itertools.count())

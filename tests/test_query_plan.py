@@ -106,13 +106,33 @@ def test_request_nests_stages_innermost_first_with_the_filter_everywhere():
     flt = models.Filter(must=[models.HasIdCondition(has_id=[1, 2])])
     sp = models.SearchParams(hnsw_ef=128)
     req = _build_request(f, f.stages, q, query_filter=flt, search_params=sp)
-    assert req["using"] == "full" and req["limit"] == 5 and req["query"] == q.tolist()
+    unit = q / np.linalg.norm(q, axis=1, keepdims=True)  # Cosine: the query's unit rows
+    assert req["using"] == "full" and req["limit"] == 5
+    np.testing.assert_allclose(req["query"], unit, rtol=1e-6)
     assert req["query_filter"] == flt and req["search_params"] is None
     mid = req["prefetch"]
-    assert (mid.using, mid.limit, mid.query, mid.filter, mid.params) == ("colbert", 20, q.tolist(), flt, None)
+    assert (mid.using, mid.limit, mid.filter, mid.params) == ("colbert", 20, flt, None)
+    np.testing.assert_allclose(mid.query, unit, rtol=1e-6)
     inner = mid.prefetch
     assert (inner.using, inner.limit, inner.filter, inner.params, inner.prefetch) == ("summary", 50, flt, sp, None)
     np.testing.assert_allclose(inner.query, mean_summary(q), rtol=1e-6)
+
+
+def test_cosine_stages_get_unit_rows_even_when_float32_squares_overflow():
+    """Engines normalise in float32 (a server, Qdrant Edge): a query scaled by 1e20 would
+    score 0/NaN there, so Cosine stages get unit rows computed robustly here."""
+    f = plan_funnel(cp(False, False), limit=3)
+    q = np.array([[3.0, 4.0, 0, 0, 0, 0, 0, 0]], np.float32) * np.float32(1e20)
+    req = _build_request(f, f.stages, q, query_filter=None, search_params=None)
+    np.testing.assert_allclose(req["query"], [[0.6, 0.8, 0, 0, 0, 0, 0, 0]], rtol=1e-6)
+
+
+def test_dot_stages_get_the_raw_query():
+    vectors = {"colbert": VectorSpec(8, models.Distance.DOT, True)}
+    dot = CollectionPooling("c", {"colbert": PoolingConfig(2)}, vectors, {})
+    f = plan_funnel(dot, limit=3)
+    q = np.arange(8, dtype=np.float32).reshape(1, 8) * 3
+    assert _build_request(f, f.stages, q, query_filter=None, search_params=None)["query"] == q.tolist()
 
 
 def test_plain_request_has_no_prefetch_and_takes_search_params():

@@ -1,0 +1,72 @@
+"""Embedded engines: where a client's calls land when there is no server.
+
+- ``"local"``: qdrant-client's local mode (``QdrantLocal``), pure Python. The drop-in
+  default of the constructors (no ``engine=``): fine for tests and small data, but it
+  scores every point in a Python loop and loads the whole database into memory on open.
+- ``"edge"``: Qdrant Edge (``qdrant-edge-py``), Qdrant's Rust engine in process, behind
+  the same client API (:mod:`.edge`). The engine for real embedded databases: HNSW,
+  MaxSim in Rust, payload indexes, instant reopen.
+
+A server (``url=...``) is not an engine here: clients talk to it as ``QdrantClient`` does.
+``qdrant_edge`` is imported only when the Edge engine is used, so the package installs
+and works on local mode where Edge has no wheel.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = [
+    "EDGE_INSTALL_HINT",
+    "ENGINES",
+    "EdgeUnsupportedError",
+    "EngineNotAvailableError",
+    "StorageLockedError",
+    "check_engine",
+    "require_edge",
+]
+
+ENGINES = ("local", "edge")
+"""Embedded engines a client can be opened on (``engine=`` of the constructors)."""
+
+EDGE_INSTALL_HINT = (
+    "engine='edge' needs the qdrant-edge-py package (Qdrant Edge, Qdrant's engine in "
+    "process): pip install 'qdrant-edge-py>=0.9,<0.10' (installed with qdrant-tokenpool "
+    "where wheels exist: Linux x86_64/aarch64 with glibc >= 2.28, macOS, Windows amd64; "
+    "Python 3.10-3.14; there is no source build). Without it use engine='local' or a "
+    "Qdrant server (url=...)."
+)
+
+
+class EngineNotAvailableError(ImportError):
+    """The engine's package is not installed (the message says how to get it)."""
+
+
+class EdgeUnsupportedError(NotImplementedError):
+    """A qdrant-client method or feature that the Qdrant Edge engine does not have
+    (aliases, ``query_points_groups``, snapshots, ``search_matrix_*``, cluster operations,
+    config changes other than ``metadata``). The message names it and the engine."""
+
+    def __init__(self, what: str, hint: str = "") -> None:
+        msg = f"{what} is not supported by the Qdrant Edge engine (engine='edge')"
+        super().__init__(msg + (f"; {hint}" if hint else ""))
+
+
+class StorageLockedError(RuntimeError):
+    """The database folder is open in another client (of this or another process)."""
+
+
+def check_engine(engine: str) -> str:
+    """``engine`` if it names an embedded engine, else a ``ValueError`` listing them."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(map(repr, ENGINES))}")
+    return engine
+
+
+def require_edge() -> Any:
+    """The ``qdrant_edge`` module, or :class:`EngineNotAvailableError` saying how to get it."""
+    try:
+        return import_module("qdrant_edge")
+    except ImportError as exc:
+        raise EngineNotAvailableError(EDGE_INSTALL_HINT) from exc

@@ -1,0 +1,536 @@
+"""Conversions between qdrant-client's models and Qdrant Edge's Python types.
+
+Edge (``qdrant_edge``) has its own classes for every request part (points, filters,
+queries, selectors). The backend in :mod:`.edge` accepts what ``QdrantClient`` accepts
+(``models.*``, plain lists, numpy arrays, UUID strings) and turns it into Edge's types
+here, and Edge's results back into ``models.*``: point ids come back from Edge as
+``uuid.UUID`` and are returned as strings, as qdrant-client does.
+
+Anything Edge cannot express raises :class:`EdgeUnsupportedError` naming the feature,
+never a silently different answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import qdrant_edge as E
+from pydantic_core import to_jsonable_python
+from qdrant_client import models
+
+from . import EdgeUnsupportedError
+
+__all__ = [
+    "EdgeUnsupportedError",
+    "edge_filter",
+    "edge_id",
+    "edge_payload",
+    "edge_point",
+    "edge_vector_struct",
+    "edge_with_payload",
+    "edge_with_vectors",
+    "model_id",
+    "model_record",
+    "model_scored_point",
+    "selector_ids_or_filter",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# ids, payloads, vectors
+# ---------------------------------------------------------------------------------------
+def edge_id(pid: Any) -> int | str:
+    """A point id for Edge: an unsigned int, or a UUID (string or ``uuid.UUID``) as a
+    canonical string. Anything else is a ``ValueError`` naming the id."""
+    if isinstance(pid, (bool, np.bool_)):
+        raise ValueError(f"Point id {pid!r} is not an unsigned integer or a UUID")  # noqa: TRY004 - ValueError, as qdrant-client
+    if isinstance(pid, (int, np.integer)):
+        if pid < 0:
+            raise ValueError(f"Point id {pid!r} is negative: ids are unsigned integers or UUIDs")
+        return int(pid)
+    if isinstance(pid, uuid.UUID):
+        return str(pid)
+    if isinstance(pid, str):
+        try:
+            return str(uuid.UUID(pid))
+        except ValueError:
+            raise ValueError(f"Point id {pid!r} is not an unsigned integer or a UUID") from None
+    raise ValueError(f"Point id {pid!r} ({type(pid).__name__}) is not an unsigned integer or a UUID")
+
+
+def model_id(pid: Any) -> int | str:
+    """Edge's id back as qdrant-client returns it (``int`` or UUID ``str``)."""
+    return str(pid) if isinstance(pid, uuid.UUID) else pid
+
+
+def edge_payload(payload: Any) -> dict[str, Any] | None:
+    """JSON-ready payload (datetimes, UUIDs, numpy scalars become JSON values, as a
+    server stores them)."""
+    if payload is None:
+        return None
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"payload must be a dict, got {type(payload).__name__}")  # noqa: TRY004 - ValueError, as qdrant-client
+    return to_jsonable_python(dict(payload))
+
+
+def _dense(vec: Any) -> Any:
+    """A dense or multi vector as Edge takes it: float32 numpy arrays pass through (no
+    per-float Python objects), torch tensors become arrays, lists stay lists."""
+    if isinstance(vec, np.ndarray):
+        return vec if vec.dtype == np.float32 else vec.astype(np.float32)
+    if hasattr(vec, "detach") and hasattr(vec, "cpu"):
+        return vec.detach().cpu().float().numpy()
+    return vec
+
+
+def edge_vector(vec: Any, name: str = "") -> Any:
+    if isinstance(vec, models.SparseVector):
+        return E.SparseVector(list(vec.indices), list(vec.values))
+    if isinstance(vec, (models.Document, models.Image, models.InferenceObject)):
+        raise EdgeUnsupportedError(
+            f"{type(vec).__name__} input for vector {name!r}",
+            "embed it first (local inference runs in QdrantClient before the engine)",
+        )
+    return _dense(vec)
+
+
+def edge_vector_struct(vector: Any) -> Any:
+    """A point's vector struct: unnamed dense/multi vector, or ``{name: vector}``."""
+    if isinstance(vector, Mapping):
+        return {name: edge_vector(v, name) for name, v in vector.items()}
+    return edge_vector(vector)
+
+
+def edge_point(point: Any) -> E.Point:
+    """``models.PointStruct`` (or a ``Record``) as an Edge point."""
+    vector = point.vector if point.vector is not None else {}
+    return E.Point(edge_id(point.id), edge_vector_struct(vector), edge_payload(point.payload))
+
+
+def batch_points(batch: models.Batch) -> list[Any]:
+    """``models.Batch`` (columns) as point structs."""
+    ids = list(batch.ids)
+    vectors = batch.vectors
+    n = len(ids)
+    if isinstance(vectors, Mapping):
+        cols = {k: list(v) for k, v in vectors.items()}
+        for k, col in cols.items():
+            if len(col) != n:
+                raise ValueError(f"Batch: vector {k!r} has {len(col)} rows for {n} ids")
+        rows: list[Any] = [{k: cols[k][i] for k in cols} for i in range(n)]
+    else:
+        rows = list(vectors)
+        if len(rows) != n:
+            raise ValueError(f"Batch: {len(rows)} vectors for {n} ids")
+    payloads = list(batch.payloads) if batch.payloads is not None else [None] * n
+    if len(payloads) != n:
+        raise ValueError(f"Batch: {len(payloads)} payloads for {n} ids")
+    return [
+        models.PointStruct.model_construct(id=i, vector=v, payload=p)
+        for i, v, p in zip(ids, rows, payloads)
+    ]
+
+
+def _out_vector(vec: Any) -> Any:
+    if isinstance(vec, E.SparseVector):
+        return models.SparseVector(indices=list(vec.indices), values=list(vec.values))
+    return vec
+
+
+def model_vector(vector: Any) -> Any:
+    """Edge's vectors back: ``{name: ...}``; the unnamed vector alone as its value."""
+    if vector is None:
+        return None
+    if isinstance(vector, Mapping):
+        if not vector:
+            return {}
+        if set(vector) == {""}:
+            return _out_vector(vector[""])
+        return {k: _out_vector(v) for k, v in vector.items()}
+    return _out_vector(vector)
+
+
+def model_scored_point(p: Any, with_payload: bool) -> models.ScoredPoint:
+    return models.ScoredPoint.model_construct(
+        id=model_id(p.id),
+        version=p.version,
+        score=p.score,
+        payload=p.payload if with_payload else None,
+        vector=model_vector(p.vector),
+        shard_key=None,
+        order_value=p.order_value,
+    )
+
+
+def model_record(r: Any, with_payload: bool) -> models.Record:
+    return models.Record.model_construct(
+        id=model_id(r.id),
+        payload=r.payload if with_payload else None,
+        vector=model_vector(r.vector),
+        shard_key=None,
+        order_value=r.order_value,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# selectors
+# ---------------------------------------------------------------------------------------
+def edge_with_payload(with_payload: Any) -> tuple[Any, bool]:
+    """``with_payload`` for Edge, and whether any payload is returned."""
+    if with_payload is None or isinstance(with_payload, bool):
+        return bool(with_payload), bool(with_payload)
+    if isinstance(with_payload, models.PayloadSelectorInclude):
+        return E.PayloadSelector.Include(list(with_payload.include)), True
+    if isinstance(with_payload, models.PayloadSelectorExclude):
+        return E.PayloadSelector.Exclude(list(with_payload.exclude)), True
+    if isinstance(with_payload, Sequence) and not isinstance(with_payload, str):
+        return E.PayloadSelector.Include([str(k) for k in with_payload]), True
+    raise ValueError(f"with_payload: unsupported selector {with_payload!r}")
+
+
+def edge_with_vectors(with_vectors: Any) -> Any:
+    if with_vectors is None or isinstance(with_vectors, bool):
+        return bool(with_vectors)
+    if isinstance(with_vectors, Sequence) and not isinstance(with_vectors, str):
+        return [str(v) for v in with_vectors]
+    raise ValueError(f"with_vectors: unsupported selector {with_vectors!r}")
+
+
+def selector_ids_or_filter(selector: Any) -> tuple[list[int | str] | None, models.Filter | None]:
+    """A points selector (ids, ``PointIdsList``, ``FilterSelector`` or a ``Filter``)."""
+    if isinstance(selector, models.PointIdsList):
+        return [edge_id(i) for i in selector.points], None
+    if isinstance(selector, models.FilterSelector):
+        return None, selector.filter
+    if isinstance(selector, models.Filter):
+        return None, selector
+    if isinstance(selector, Iterable) and not isinstance(selector, (str, bytes, Mapping)):
+        return [edge_id(i) for i in selector], None
+    raise ValueError(f"unsupported points selector {selector!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# filters
+# ---------------------------------------------------------------------------------------
+def _listify(x: Any) -> list[Any] | None:
+    if x is None:
+        return None
+    return list(x) if isinstance(x, list) else [x]
+
+
+def edge_filter(f: models.Filter | None) -> E.Filter | None:
+    if f is None:
+        return None
+    if not isinstance(f, models.Filter):
+        raise ValueError(f"expected a models.Filter, got {type(f).__name__}")  # noqa: TRY004 - ValueError, as qdrant-client
+    min_should = None
+    if f.min_should is not None:
+        min_should = E.MinShould(
+            [_condition(c) for c in f.min_should.conditions], f.min_should.min_count
+        )
+    return E.Filter(
+        must=_conditions(f.must),
+        should=_conditions(f.should),
+        must_not=_conditions(f.must_not),
+        min_should=min_should,
+    )
+
+
+def _conditions(cs: Any) -> list[Any] | None:
+    items = _listify(cs)
+    return None if items is None else [_condition(c) for c in items]
+
+
+def _geo(p: models.GeoPoint) -> E.GeoPoint:
+    return E.GeoPoint(lon=p.lon, lat=p.lat)
+
+
+def _condition(c: Any) -> Any:
+    if isinstance(c, models.Filter):
+        return edge_filter(c)
+    if isinstance(c, models.FieldCondition):
+        return _field_condition(c)
+    if isinstance(c, models.IsEmptyCondition):
+        return E.IsEmptyCondition(c.is_empty.key)
+    if isinstance(c, models.IsNullCondition):
+        return E.IsNullCondition(c.is_null.key)
+    if isinstance(c, models.HasIdCondition):
+        return E.HasIdCondition({edge_id(i) for i in c.has_id})
+    if isinstance(c, models.HasVectorCondition):
+        return E.HasVectorCondition(c.has_vector)
+    if isinstance(c, models.NestedCondition):
+        return E.NestedCondition(c.nested.key, edge_filter(c.nested.filter) or E.Filter())
+    raise EdgeUnsupportedError(f"filter condition {type(c).__name__}")
+
+
+def _match(m: Any) -> Any:
+    if m is None:
+        return None
+    if isinstance(m, models.MatchValue):
+        return E.MatchValue(m.value)
+    if isinstance(m, models.MatchText):
+        return E.MatchText(m.text)
+    if isinstance(m, models.MatchTextAny):
+        return E.MatchTextAny(m.text_any)
+    if isinstance(m, models.MatchPhrase):
+        return E.MatchPhrase(m.phrase)
+    if isinstance(m, models.MatchAny):
+        return E.MatchAny(list(m.any))  # type: ignore[arg-type]
+    if isinstance(m, models.MatchExcept):
+        return E.MatchExcept(list(m.except_))  # type: ignore[arg-type]
+    raise EdgeUnsupportedError(f"match condition {type(m).__name__}")
+
+
+def _range(r: Any) -> Any:
+    if r is None:
+        return None
+    if isinstance(r, models.DatetimeRange):
+        def iso(v: Any) -> str | None:
+            if v is None:
+                return None
+            return v if isinstance(v, str) else v.isoformat()
+
+        return E.RangeDateTime(gte=iso(r.gte), gt=iso(r.gt), lte=iso(r.lte), lt=iso(r.lt))
+    return E.RangeFloat(gte=r.gte, gt=r.gt, lte=r.lte, lt=r.lt)
+
+
+def _field_condition(c: models.FieldCondition) -> E.FieldCondition:
+    bbox = radius = polygon = values_count = None
+    if c.geo_bounding_box is not None:
+        bbox = E.GeoBoundingBox(_geo(c.geo_bounding_box.top_left), _geo(c.geo_bounding_box.bottom_right))
+    if c.geo_radius is not None:
+        radius = E.GeoRadius(_geo(c.geo_radius.center), c.geo_radius.radius)
+    if c.geo_polygon is not None:
+        polygon = E.GeoPolygon(
+            [_geo(p) for p in c.geo_polygon.exterior.points],
+            [[_geo(p) for p in ring.points] for ring in c.geo_polygon.interiors or []] or None,
+        )
+    if c.values_count is not None:
+        v = c.values_count
+        values_count = E.ValuesCount(lt=v.lt, gt=v.gt, lte=v.lte, gte=v.gte)
+    return E.FieldCondition(
+        key=c.key,
+        match=_match(c.match),
+        range=_range(c.range),
+        geo_bounding_box=bbox,
+        geo_radius=radius,
+        geo_polygon=polygon,
+        values_count=values_count,
+        is_empty=c.is_empty,
+        is_null=c.is_null,
+    )
+
+
+def has_id_excluded(f: models.Filter | None, ids: Sequence[Any]) -> models.Filter | None:
+    """``f`` that also excludes ``ids`` (points used as query examples are not results,
+    as in Qdrant)."""
+    if not ids:
+        return f
+    cond = models.HasIdCondition(has_id=list(ids))
+    if f is None:
+        return models.Filter(must_not=[cond])
+    return models.Filter(must=[f], must_not=[cond])
+
+
+# ---------------------------------------------------------------------------------------
+# search params and queries
+# ---------------------------------------------------------------------------------------
+def edge_search_params(p: models.SearchParams | None) -> E.SearchParams | None:
+    if p is None:
+        return None
+    quant = None
+    if p.quantization is not None:
+        q = p.quantization
+        quant = E.QuantizationSearchParams(
+            ignore=bool(q.ignore), rescore=q.rescore, oversampling=q.oversampling
+        )
+    acorn = None
+    a = getattr(p, "acorn", None)
+    if a is not None:
+        acorn = E.AcornSearchParams(enable=bool(a.enable), max_selectivity=a.max_selectivity)
+    return E.SearchParams(
+        hnsw_ef=p.hnsw_ef,
+        exact=bool(p.exact),
+        quantization=quant,
+        indexed_only=bool(p.indexed_only),
+        acorn=acorn,
+    )
+
+
+def is_point_id(x: Any) -> bool:
+    if isinstance(x, (bool, np.bool_)):
+        return False
+    if isinstance(x, (int, np.integer, uuid.UUID)):
+        return True
+    if isinstance(x, str):
+        try:
+            uuid.UUID(x)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+class QueryConverter:
+    """Turns a ``query_points`` query (and its prefetches) into Edge's types.
+
+    ``lookup(collection, vector_name, point_id)`` returns the stored vector of a point, for
+    queries that name points instead of vectors; those points are then excluded from
+    the results, as Qdrant does.
+    """
+
+    def __init__(self, collection_name: str, lookup: Any) -> None:
+        self.collection_name = collection_name
+        self.lookup = lookup
+
+    def vector_input(
+        self, v: Any, using: str | None, lookup_from: Any, mentioned: list[Any]
+    ) -> Any:
+        if is_point_id(v):
+            coll = lookup_from.collection if lookup_from is not None else self.collection_name
+            name = (
+                lookup_from.vector
+                if lookup_from is not None and lookup_from.vector is not None
+                else (using or "")
+            )
+            if coll == self.collection_name:
+                mentioned.append(v)
+            return _dense(self.lookup(coll, name, v))
+        if isinstance(v, models.SparseVector):
+            return E.SparseVector(list(v.indices), list(v.values))
+        if isinstance(v, (models.Document, models.Image, models.InferenceObject)):
+            raise EdgeUnsupportedError(f"{type(v).__name__} query", "embed it first")
+        return _dense(v)
+
+    def query(
+        self, q: Any, using: str | None, lookup_from: Any, mentioned: list[Any]
+    ) -> Any:
+        """One query of ``query_points``/a prefetch as an Edge scoring query (or None)."""
+        if q is None:
+            return None
+
+        def vin(v: Any) -> Any:
+            return self.vector_input(v, using, lookup_from, mentioned)
+
+        if isinstance(q, models.NearestQuery):
+            vec = vin(q.nearest)
+            if q.mmr is not None:
+                diversity = q.mmr.diversity if q.mmr.diversity is not None else 0.5
+                limit = q.mmr.candidates_limit if q.mmr.candidates_limit is not None else 100
+                return E.Mmr(vec, 1.0 - diversity, limit, using=using or "")
+            return E.Query.Nearest(vec, using=using)
+        if isinstance(q, models.RecommendQuery):
+            r = q.recommend
+            pos = [vin(v) for v in r.positive or []]
+            neg = [vin(v) for v in r.negative or []]
+            strategy = r.strategy or models.RecommendStrategy.AVERAGE_VECTOR
+            if strategy == models.RecommendStrategy.BEST_SCORE:
+                return E.Query.RecommendBestScore(E.RecommendQuery(pos, neg), using=using)
+            if strategy == models.RecommendStrategy.SUM_SCORES:
+                return E.Query.RecommendSumScores(E.RecommendQuery(pos, neg), using=using)
+            return E.Query.Nearest(_average_vector(pos, neg), using=using)
+        if isinstance(q, models.DiscoverQuery):
+            ctx = q.discover.context
+            pairs = ctx if isinstance(ctx, list) else [ctx]
+            return E.Query.Discover(
+                E.DiscoverQuery(
+                    vin(q.discover.target),
+                    [E.ContextPair(vin(p.positive), vin(p.negative)) for p in pairs],
+                ),
+                using=using,
+            )
+        if isinstance(q, models.ContextQuery):
+            ctx = q.context
+            pairs = ctx if isinstance(ctx, list) else [ctx]
+            return E.Query.Context(
+                E.ContextQuery([E.ContextPair(vin(p.positive), vin(p.negative)) for p in pairs]),
+                using=using,
+            )
+        if isinstance(q, models.FusionQuery):
+            if using:
+                raise ValueError("Fusion queries cannot be combined with the 'using' field.")
+            if q.fusion == models.Fusion.RRF:
+                return E.Fusion.Rrf(k=2)  # Qdrant's default RRF constant
+            if q.fusion == models.Fusion.DBSF:
+                return E.Fusion.Dbsf()
+            raise EdgeUnsupportedError(f"fusion {q.fusion!r}")
+        if isinstance(q, models.RrfQuery):
+            if using:
+                raise ValueError("Fusion queries cannot be combined with the 'using' field.")
+            k = q.rrf.k if q.rrf.k is not None else 2
+            if k < 1:
+                raise ValueError(f"rrf k value {k} is invalid. Must be 1 or larger.")
+            return E.Fusion.Rrf(k=k, weights=q.rrf.weights)
+        if isinstance(q, models.OrderByQuery):
+            ob = q.order_by
+            if isinstance(ob, str):
+                return E.OrderBy(ob)
+            direction = None
+            if ob.direction is not None:
+                direction = E.Direction.Desc if ob.direction == models.Direction.DESC else E.Direction.Asc
+            start: Any = ob.start_from
+            if start is not None and not isinstance(start, (int, float, str)):
+                start = start.isoformat()
+            return E.OrderBy(ob.key, direction=direction, start_from=start)
+        if isinstance(q, models.SampleQuery):
+            return E.Sample.Random
+        query_types = tuple(
+            t for t in (getattr(models, n, None) for n in ("FormulaQuery", "RelevanceFeedbackQuery"))
+            if t is not None
+        )
+        if query_types and isinstance(q, query_types):
+            raise EdgeUnsupportedError(f"query_points with a {type(q).__name__}")
+        # a bare vector (or point id) is a nearest query
+        return E.Query.Nearest(vin(q), using=using)
+
+    def prefetch(self, p: models.Prefetch) -> E.Prefetch:
+        mentioned: list[Any] = []
+        query = self.query(p.query, p.using, p.lookup_from, mentioned)
+        if p.query is None and p.using:
+            # a prefetch with `using` but no query reads nothing else; keep Qdrant's meaning
+            pass
+        flt = has_id_excluded(p.filter, mentioned)
+        limit = p.limit if p.limit is not None else 10
+        if limit < 1:
+            raise ValueError(f"prefetch limit value {limit} is invalid. Must be 1 or larger.")
+        if p.score_threshold is not None and p.query is None:
+            raise ValueError("A query is needed to use the score_threshold.")
+        if p.prefetch and p.query is None:
+            raise ValueError("A query is needed to merge the prefetches.")
+        return E.Prefetch(
+            limit=limit,
+            query=query,
+            prefetches=self.prefetches(p.prefetch),
+            params=edge_search_params(p.params),
+            filter=edge_filter(flt),
+            score_threshold=p.score_threshold,
+        )
+
+    def prefetches(self, prefetch: Any) -> list[E.Prefetch] | None:
+        if prefetch is None:
+            return None
+        items = prefetch if isinstance(prefetch, list) else [prefetch]
+        return [self.prefetch(p) for p in items if p is not None] or None
+
+
+def _average_vector(pos: list[Any], neg: list[Any]) -> list[float]:
+    """Qdrant's ``average_vector`` recommend strategy on dense vectors:
+    ``avg(pos) + (avg(pos) - avg(neg))``."""
+    if not pos:
+        raise ValueError("recommend: at least one positive example is needed")
+    if any(isinstance(v, E.SparseVector) for v in pos + neg):
+        raise EdgeUnsupportedError(
+            "recommend average_vector on sparse vectors", "use strategy best_score or sum_scores"
+        )
+    p = np.asarray(pos, dtype=np.float32)
+    if p.ndim != 2:
+        raise EdgeUnsupportedError(
+            "recommend average_vector on multivectors", "use strategy best_score or sum_scores"
+        )
+    avg = p.mean(axis=0)
+    if neg:
+        avg = avg + (avg - np.asarray(neg, dtype=np.float32).mean(axis=0))
+    return avg.tolist()

@@ -29,8 +29,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from . import _backend, store, write_path
 from ._flow import Flow, call
 from .config import PoolingConfig
-from .inference import local_inference
 from .engines.select import engine_of
+from .inference import local_inference
 from .store import PoolingState
 
 __all__ = [

@@ -300,38 +300,18 @@ class Ctx:
         return on_event
 
     def open(self, *, must_exist: bool) -> TokenPoolingClient:
-        """A :class:`TokenPoolingClient` on the server (``--url``) or embedded (``--path``)."""
-        from .client import TokenPoolingClient
+        """A :class:`TokenPoolingClient` on the server (``--url``) or the local database
+        (``--path``), saying on stderr what it opens before opening it
+        (:func:`qdrant_tokenpool.ops.open_database`)."""
+        from .ops import open_database
 
-        if self.url:
-            # qdrant-client's version check runs in a background thread and only warns;
-            # reachability is checked here instead, with a clear error
-            client = TokenPoolingClient(
-                url=self.url, api_key=self.api_key, check_compatibility=False
-            )
-            try:
-                client.get_collections()
-            except Exception as exc:  # noqa: BLE001 - any failure means "cannot reach"
-                reason = str(exc).strip() or type(exc).__name__
-                _fail(f"cannot reach Qdrant at {self.url}: {reason}")
-            return client
-        path = self.path.expanduser()
-        if must_exist and not (path / "collection").is_dir() and not (path / "meta.json").is_file():
-            _fail(
-                f"no embedded Qdrant database at {path} (index something first, or give "
-                "--path/--url)"
-            )
-        if path.exists() and not path.is_dir():
-            _fail(f"--path {path} is not a folder")
-        try:
-            return TokenPoolingClient(path=str(path))
-        except RuntimeError as exc:
-            if "already accessed" in str(exc):
-                _fail(
-                    f"the embedded database at {path} is open in another process "
-                    "(embedded Qdrant allows one process at a time; use a server for more)"
-                )
-            raise
+        return open_database(
+            self.path,
+            url=self.url,
+            api_key=self.api_key,
+            must_exist=must_exist,
+            progress=self.hook(),
+        )
 
     @contextmanager
     def session(self, *, must_exist: bool) -> Iterator[TokenPoolingClient]:

@@ -13,9 +13,9 @@
 #
 # Uses the active virtualenv, else creates and uses ./.venv. Set SKIP_SETUP=1 to skip the
 # install step. The database goes to ./qdrant_data (collection "scifact"); a second run
-# resumes (nothing left to index) and only re-prints the results. Takes about 10-15
-# minutes on 2 CPU cores after setup, most of it encoding the 5,183 documents (12 min
-# measured on a busy 2-core machine; peak memory 3.8 GB, 11.6 GB on a resumed run).
+# resumes (nothing left to index) and only re-prints the results. Time and memory, fresh
+# and resumed: see "Time and memory" in README.md (most of a fresh run is encoding the
+# 5,183 documents).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,8 +46,8 @@ fi
 
 start=$(date +%s)
 # One process for index, stats, eval and search (`qdrant-tokenpool demo --help`): the
-# embedded backend loads the whole collection into memory on every open (a minute or more
-# for SciFact), so the database is opened once. The same steps as separate commands:
+# embedded backend may load the whole collection into memory on every open (README.md,
+# "Time and memory"), so the database is opened once. The same steps as separate commands:
 #   qdrant-tokenpool index "$DATA" -c "$COLLECTION" --pool-factor 2 --path "$DB"
 #   qdrant-tokenpool stats -c "$COLLECTION" --path "$DB"
 #   qdrant-tokenpool eval "$DATA" -c "$COLLECTION" --path "$DB"

@@ -326,6 +326,21 @@ def test_search_table_output(db):
     assert len(lines) == 3
 
 
+def test_commands_say_they_open_the_database_first(db):
+    """Before the (possibly long) open, on stderr: stdout stays parseable, and a misspelled
+    collection is reported after the message, not after a silence (issue 9 item 8)."""
+    result = cli("stats", "-c", "docs", "--json", "--path", db)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == f"opening the database at {db} ..."
+    assert json.loads(result.stdout)["points"] == 6
+    result = cli("search", "vitamin d", "-c", "nope", "--path", db)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"opening the database at {db} ..."
+    assert lines[-1].startswith("error: collection 'nope' does not exist")
+    assert cli("stats", "-c", "docs", "--json", "--path", db, "-q").stderr == ""  # --quiet
+
+
 # ---------------------------------------------------------------------------- stats
 
 
@@ -569,7 +584,7 @@ def test_errors_exit_codes_and_messages(tiny_model, beir_dir, db, tmp_path):
         (("search", "x", "-c", "nope", "--path", db), 1, "collection 'nope' does not exist"),
         (("stats", "-c", "nope", "--path", db), 1, "collection 'nope' does not exist"),
         (("repool", "nope", "other", "-p", 2, "--path", db), 1, "does not exist"),
-        (("stats", "--path", tmp_path / "missing"), 1, "no embedded Qdrant database"),
+        (("stats", "--path", tmp_path / "missing"), 1, "no Qdrant database at"),
         (("index", tmp_path / "missing", "-c", "x", "--path", db), 1, "does not exist"),
         (("index", tmp_path, "-c", "x", "--path", db), 1, "without corpus.jsonl"),
         (("eval", tmp_path / "missing", "--path", db), 1, "does not exist"),

@@ -341,3 +341,36 @@ def test_collection_stats_counts_with_any_client(tmp_path):
 def test_the_package_exports_the_operations():
     for name in ("index_corpus", "repool", "collection_stats", "aindex_corpus", "arepool"):
         assert name in tp.__all__ and callable(getattr(tp, name))
+
+
+# -- open_database: says what it opens before opening it ------------------------------------
+def test_open_database_reports_before_the_open(tmp_path, monkeypatch):
+    from qdrant_tokenpool.client import TokenPoolingClient
+    from qdrant_tokenpool.ops import database
+
+    events: list[str] = []
+    real_init = TokenPoolingClient.__init__
+
+    def init(self, *args, **kwargs):
+        events.append("client constructed")
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(TokenPoolingClient, "__init__", init)
+    hook = lambda e: events.append(f"{e.kind}: {e.message}")
+    folder = tmp_path / "db"
+    with pytest.raises(OperationError, match=f"no Qdrant database at {folder}"):
+        database.open_database(folder, must_exist=True, progress=hook)
+    assert events == []  # refused before anything was opened or said
+    database.open_database(folder, progress=hook).close()
+    assert events == [f"info: creating a database at {folder} ...", "client constructed"]
+    events.clear()
+    monkeypatch.setattr(database, "SLOW_OPEN_S", 0.0)  # report the duration however short
+    client = database.open_database(folder, must_exist=True, progress=hook)
+    assert events[:2] == [f"info: opening the database at {folder} ...", "client constructed"]
+    assert len(events) == 3 and events[2].startswith(f"info: opened {folder} in ")
+    with pytest.raises(OperationError, match="open in another process"):
+        database.open_database(folder, progress=hook)
+    client.close()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OperationError, match="is not a folder"):
+        database.open_database(tmp_path / "file", progress=hook)

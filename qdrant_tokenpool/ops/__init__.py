@@ -3,6 +3,8 @@
 - :func:`index_corpus`: documents -> token vectors -> pooled writes; resumable.
 - :func:`repool`: copy a collection into a pooled one; streaming, resumable.
 - :func:`collection_stats`: points, stored vectors, bytes, reduction of a collection.
+- :func:`open_database`: a pooling client on a server or a local folder, saying what it
+  opens before the (possibly long) open.
 
 Each is written once as a flow (:mod:`qdrant_tokenpool._flow`) over the public client
 API, and comes as a sync function and an async twin (``aindex_corpus``, ``arepool``,
@@ -29,6 +31,7 @@ from .common import (
     describe_collection,
     local_database_path,
 )
+from .database import open_database
 from .documents import (
     ID_NAMESPACE,
     Document,
@@ -82,6 +85,7 @@ __all__ = [
     "index_record",
     "iter_documents",
     "local_database_path",
+    "open_database",
     "point_id",
     "record_from_metadata",
     "repool",

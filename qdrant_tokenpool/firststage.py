@@ -61,7 +61,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from .maxsim import normalize_rows, pack
+from .maxsim import check_documents, normalize_rows
 from .validation import check_int
 
 __all__ = [
@@ -268,21 +268,12 @@ class Muvera:
     def _encode(
         self, items: Any, offsets: Any, normalize: bool, document: bool, chunk_tokens: int
     ) -> np.ndarray:
-        tokens, offs = pack(items, offsets)
-        if tokens.shape[1] != self.dim:
+        # a list of documents is concatenated one chunk at a time (never the whole corpus)
+        tokens, offs, dim = check_documents(items, offsets)
+        if dim != self.dim:
             raise ValueError(
-                f"token vectors have dimension {tokens.shape[1]}, this encoder takes {self.dim}"
+                f"token vectors have dimension {dim}, this encoder takes {self.dim}"
             )
-        bad = ~np.isfinite(tokens).all(axis=1)
-        if bad.any():
-            row = int(np.argmax(bad))
-            item = int(np.searchsorted(offs, row, side="right")) - 1
-            raise ValueError(
-                f"{'document' if document else 'query'} {item}: token vector "
-                f"{row - int(offs[item])} holds NaN or inf"
-            )
-        if normalize:
-            tokens = normalize_rows(tokens)
         n = offs.shape[0] - 1
         out = np.empty((n, self._blocks_dim), dtype=np.float32)
         p = self.params
@@ -294,7 +285,20 @@ class Muvera:
         while i < n:
             j = int(np.searchsorted(offs, offs[i] + budget, side="right")) - 1
             j = min(max(j, i + 1), n, i + max_docs)
-            chunk = tokens[offs[i] : offs[j]]
+            if isinstance(tokens, list):
+                chunk = np.concatenate(tokens[i:j], axis=0).astype(np.float32, copy=False)
+            else:
+                chunk = np.asarray(tokens[offs[i] : offs[j]], dtype=np.float32)
+            bad = ~np.isfinite(chunk).all(axis=1)
+            if bad.any():
+                row = int(offs[i]) + int(np.argmax(bad))
+                item = int(np.searchsorted(offs, row, side="right")) - 1
+                raise ValueError(
+                    f"{'document' if document else 'query'} {item}: token vector "
+                    f"{row - int(offs[item])} holds NaN or inf"
+                )
+            if normalize:
+                chunk = normalize_rows(chunk)
             out[i:j] = self._encode_chunk(chunk, offs[i : j + 1] - offs[i], document)
             i = j
         if self.final is not None:
@@ -405,9 +409,8 @@ def document_summaries(
     """
     if _method(method) == "mean":
         return np.stack([mean_summary(doc) for doc in documents]).astype(np.float32)
-    tokens, offs = pack(documents, None)
-    enc = Muvera.for_dim(tokens.shape[1], muvera)
-    return enc.encode_documents(tokens, offsets=offs, normalize=normalize)
+    _, _, dim = check_documents(documents, None)
+    return Muvera.for_dim(dim, muvera).encode_documents(documents, normalize=normalize)
 
 
 def query_summary(

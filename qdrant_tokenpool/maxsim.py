@@ -42,7 +42,7 @@ import numpy as np
 from .pooling.common import normalise
 from .validation import InvalidMultivectorError, as_multivector, to_numpy
 
-__all__ = ["PackedDocs", "maxsim", "maxsim_batch", "normalize_rows", "pack"]
+__all__ = ["PackedDocs", "check_documents", "maxsim", "maxsim_batch", "normalize_rows", "pack"]
 
 DEFAULT_BLOCK_TOKENS = 8192
 """Padded document tokens per block: a block's similarity matrix for a 32-token query
@@ -425,7 +425,7 @@ def _offsets_of(lengths: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths, dtype=np.int64)])
 
 
-def _check_docs(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]:
+def check_documents(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]:
     """``(tokens (N, d) array or list of (n_i, d) arrays, offsets (n_docs + 1,), d)``, checked.
 
     Shapes are checked (non-empty documents, one dimension); values are not (NaN in a
@@ -486,7 +486,7 @@ def pack(documents: Any, offsets: Any = None) -> tuple[np.ndarray, np.ndarray]:
     ``(n, t, d)`` array, or (with ``offsets``) an ``(N, d)`` token matrix. Shapes are
     checked (non-empty documents, one dimension); values are not.
     """
-    tokens, offs, _ = _check_docs(documents, offsets)
+    tokens, offs, _ = check_documents(documents, offsets)
     if isinstance(tokens, list):
         tokens = np.concatenate(tokens, axis=0)
     return np.ascontiguousarray(tokens, dtype=np.float32), offs
@@ -587,7 +587,7 @@ def maxsim_batch(
     if dev is not None:
         packed = PackedDocs(documents, offsets=offsets, normalize=normalize, device=dev)
         return packed.scores_batch(queries, normalize=normalize)
-    tokens, offs, dim = _check_docs(documents, offsets)
+    tokens, offs, dim = check_documents(documents, offsets)
     qs = _prepare_queries(queries, dim, normalize)
     return _stream_scores(qs, tokens, offs, normalize=normalize)
 

@@ -91,7 +91,7 @@ def test_chunked_streaming_path_crosses_chunks(rng, monkeypatch):
     docs = ragged(rng, 80, 8)
     q = rng.standard_normal((3, 8)).astype(np.float32)
     monkeypatch.setattr(m, "DEFAULT_MAX_QUERY_TOKENS", 2)  # one query per group
-    got = m._stream_scores([q, q[:1]], docs, m._check_docs(docs, None)[1], normalize=False, chunk_tokens=13)
+    got = m._stream_scores([q, q[:1]], docs, m.check_documents(docs, None)[1], normalize=False, chunk_tokens=13)
     np.testing.assert_allclose(got[0], naive(q, docs), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(got[1], naive(q[:1], docs), rtol=1e-5, atol=1e-4)
 

@@ -252,3 +252,32 @@ def test_no_qdrant_client_import() -> None:
         "assert 'qdrant_client' not in sys.modules, 'qdrant_client imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_same_encoding_as_fastembed_given_the_same_random_matrices() -> None:
+    """fastembed's ``Muvera`` (a well-kept reference; installed by the test extra) computes
+    the same encodings when it is given our hyperplanes and projections: partitions,
+    document averages, query sums, the projection and the block layout agree. (Its random
+    matrices differ by design: ours come from a version-stable stream. An empty
+    partition is filled with the earliest nearest token, as the paper's reference code
+    does; fastembed takes the lowest nearest partition's first token, the same token
+    whenever there is no tie, so the documents here fill no partition.)"""
+    fm = pytest.importorskip("fastembed.postprocess.muvera")
+    rng = np.random.default_rng(6)
+    d, params = 24, MuveraParams(k_sim=2, dim_proj=8, r_reps=5, seed=11)
+    ours = Muvera(d, params)
+    ref = fm.Muvera(d, k_sim=2, dim_proj=8, r_reps=5)
+    k, dp = params.k_sim, params.dim_proj
+    for r, sh in enumerate(ref.simhash_projections):
+        sh.simhash_vectors = ours.hyperplanes[:, r * k : (r + 1) * k].astype(np.float64)
+    assert ours.projection is not None
+    proj = ours.projection * np.sqrt(dp)  # fastembed scales by 1/sqrt(dim_proj) itself
+    ref.dim_reduction_projections = np.stack(
+        [proj[:, r * dp : (r + 1) * dp] for r in range(params.r_reps)]
+    ).astype(np.float64)
+    docs = [_cloud(rng, 60, d) for _ in range(5)]  # 60 tokens: all 4 partitions occupied
+    queries = [_cloud(rng, n, d) for n in (1, 3, 9)]
+    for doc, got in zip(docs, ours.encode_documents(docs)):
+        np.testing.assert_allclose(got, ref.process_document(doc), rtol=1e-4, atol=1e-5)
+    for q, got in zip(queries, ours.encode_queries(queries)):
+        np.testing.assert_allclose(got, ref.process_query(q), rtol=1e-4, atol=1e-5)

@@ -30,7 +30,7 @@ Two methods (``PoolingConfig.summary_method``):
   partition>`` (up to the random projections), and each term is at most ``max_(x in D)
   <q, x>``: without projections the FDE score divided by ``r_reps`` never exceeds the
   Chamfer score, and it equals it when every query token's partition holds only its
-  nearest document token (tested).
+  nearest document token (tested on one-token documents).
 
   Reference parameters (the paper's and fastembed's): ``k_sim=5``, ``dim_proj=16``,
   ``r_reps=20`` (10,240 dimensions), no final projection.
@@ -43,9 +43,11 @@ promise to keep across versions. An index whose documents and queries are encode
 different matrices returns garbage without an error, so here every random number comes
 from the raw output of the PCG64 bit generator (a fixed algorithm) through our own
 transforms (Box-Muller, sign bits): the same seed gives the same matrices on every numpy
-version and platform (pinned values are tested). Everything is vectorised over a batch
-(matrix products, one sparse product for the partition sums, segment minima for the
-fill); memory stays bounded by encoding ``chunk_tokens`` tokens at a time.
+version and platform (pinned values are tested). Given the same matrices, the encodings
+equal fastembed's (tested). Everything is vectorised over a batch (matrix products, one
+sparse product for the partition sums, the nearest occupied partition of every empty one
+from a Hamming-distance table); memory stays bounded by encoding about
+``chunk_tokens`` tokens at a time.
 
 Pure numpy/scipy: never imports qdrant_client.
 """

@@ -20,10 +20,11 @@ filter. Queries are never pooled: every query token takes part in MaxSim.
 Defaults (see :func:`default_prefetch_limit`, :func:`default_rescore_limit`):
 
 - ``prefetch_limit = max(100, 10 * limit)``: a single-vector summary is a coarse
-  retriever, so its candidate list must be much longer than the answer. Measured on
-  SciFact (``benchmarks/funnel.py``, docs/funnel.md): 100 candidates keep 99.3% of plain
-  pooled MaxSim nDCG@10 with the mean summary (300: 99.5%), and the pooled MaxSim that
-  follows costs little per candidate (its vectors are in RAM).
+  retriever, so its candidate list must be much longer than the answer. Chosen by
+  measurement (``benchmarks/funnel.py``, docs/funnel.md): on SciFact 100 is the smallest
+  tested depth that keeps 99% of plain pooled MaxSim nDCG@10, far faster than plain
+  pooled MaxSim on Qdrant Edge; the pooled MaxSim that follows costs little per candidate
+  (its vectors are in RAM).
 - ``rescore_limit = max(40, 4 * limit)`` (at most ``prefetch_limit``): pooled MaxSim
   ranks almost like full-resolution MaxSim (the point of pooling), so the full-resolution
   stage only has to reorder a short head; each of its candidates costs a read of the

@@ -46,7 +46,7 @@ _LAZY = {
     "PackedDocs": ".maxsim",
     "Muvera": ".firststage",
     "TokenEncoder": ".encoders",
-    "FastEmbedEncoder": ".fastembed_encoder",
+    "FastEmbedEncoder": ".encoders",
     "index_corpus": ".ops",
     "aindex_corpus": ".ops",
     "repool": ".ops",
@@ -66,10 +66,9 @@ _LAZY = {
 if TYPE_CHECKING:
     from .async_client import AsyncTokenPoolingClient
     from .client import TokenPoolingClient
-    from .encoders import TokenEncoder
+    from .encoders import FastEmbedEncoder, TokenEncoder
     from .engines import EdgeUnsupportedError, EngineNotAvailableError, StorageLockedError
     from .engines.select import AsyncEdgeQdrantClient, EdgeQdrantClient
-    from .fastembed_encoder import FastEmbedEncoder
     from .firststage import Muvera
     from .maxsim import PackedDocs, maxsim_batch
     from .ops import (

@@ -32,7 +32,7 @@ from qdrant_tokenpool import (
     pool_tokens,
 )
 from qdrant_tokenpool.encoders import TokenEncoder
-from qdrant_tokenpool.fastembed_encoder import (
+from qdrant_tokenpool.encoders.fastembed import (
     FastEmbedEncoder,
     is_fastembed_model,
     register_local_model,
@@ -345,7 +345,7 @@ sys.modules["torch"] = None  # import torch now raises ImportError
 import numpy as np
 from qdrant_client import models
 from qdrant_tokenpool import FastEmbedEncoder, PoolingConfig, TokenPoolingClient
-from qdrant_tokenpool.fastembed_encoder import register_local_model
+from qdrant_tokenpool.encoders.fastembed import register_local_model
 register_local_model({NAME!r}, {str(tiny / "onnx")!r}, dim={STANFORD_DIM})
 enc = FastEmbedEncoder({NAME!r})
 c = TokenPoolingClient(":memory:")

@@ -29,13 +29,15 @@ Layout of the package: :mod:`.source` (finding files: local folder or hub cache;
 detection), :mod:`.weights` (weights, backbone, tokenizer), one module per layout
 (:mod:`.stanford`, :mod:`.pylate` with :mod:`.dense`, :mod:`.hf`), :mod:`.encoder`
 (:class:`TokenEncoder`), :mod:`.protocol` (:class:`TextEncoder`, what the rest of the
-package needs from any encoder).
+package needs from any encoder), :mod:`.fastembed` (:class:`FastEmbedEncoder`: fastembed's
+late-interaction models on ONNX Runtime, no torch; the ``fastembed`` extra).
 """
 
 from __future__ import annotations
 
 from ._common import LAYOUTS, EncoderLoadError, Layout, SpecialTokens, _Side
 from .encoder import BUILDERS, TokenEncoder, load_encoder
+from .fastembed import FastEmbedEncoder, register_local_model
 from .protocol import TextEncoder
 from .source import detect_layout
 
@@ -47,6 +49,7 @@ __all__ = [
     "BUILDERS",
     "LAYOUTS",
     "EncoderLoadError",
+    "FastEmbedEncoder",
     "Layout",
     "SpecialTokens",
     "TextEncoder",
@@ -54,4 +57,5 @@ __all__ = [
     "_Side",
     "detect_layout",
     "load_encoder",
+    "register_local_model",
 ]

@@ -389,7 +389,7 @@ def load_encoder(
     model name gives a :class:`~qdrant_tokenpool.FastEmbedEncoder` (the model's own
     lengths); anything else :meth:`TokenEncoder.from_pretrained` with the given token
     budgets (documents 256, queries 32 by default)."""
-    from ..fastembed_encoder import fastembed_encoder_for
+    from .fastembed import fastembed_encoder_for
 
     fast = fastembed_encoder_for(os.fspath(model))
     if fast is not None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .pooling.common import normalise
+from ..pooling.common import normalise
 
 if TYPE_CHECKING:
     from fastembed import LateInteractionTextEmbedding

@@ -4,11 +4,11 @@ Why: many Qdrant users run ColBERT the fastembed way (ONNX Runtime, no torch):
 ``LateInteractionTextEmbedding("colbert-ir/colbertv2.0")``, or ``models.Document(text=...,
 model="colbert-ir/colbertv2.0")`` embedded by qdrant-client. :class:`FastEmbedEncoder`
 wraps such a model in the encoder protocol of the clients (``encode_documents`` /
-``encode_queries`` / ``dim``, :class:`qdrant_tokenpool.texts.TextEncoder`), so
+``encode_queries`` / ``dim``, :class:`~qdrant_tokenpool.encoders.TextEncoder`), so
 ``add_texts``, ``query_text``, ``index_corpus`` and the CLI's ``--model`` take it wherever
 they take :class:`~qdrant_tokenpool.encoders.TokenEncoder`. It needs the ``fastembed``
-extra (``pip install 'qdrant-tokenpool[fastembed]'``), not torch, and never imports
-``qdrant_client``.
+extra (``pip install 'qdrant-tokenpool[fastembed]'``), not torch, and it never
+imports ``qdrant_client``.
 
 :func:`register_local_model` makes a ColBERT exported to ONNX in a local folder
 (``model.onnx`` + ``tokenizer.json`` / ``tokenizer_config.json``) known to fastembed under

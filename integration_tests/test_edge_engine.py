@@ -433,3 +433,44 @@ def test_bulk_upload_optimizes_and_multivectors_keep_no_graph(tmp_path, monkeypa
         assert client.optimize("docs") in (True, False) and calls[-1] == "docs"
     finally:
         client.close()
+
+
+def test_choose_engine_by_folder_and_copy_database(tmp_path, monkeypatch):
+    """New folders open on Edge; a local-mode folder keeps local mode with a note; an
+    explicit engine that does not match the folder is refused; copy_database moves a
+    local-mode database to Edge with its pooling config, and the copy answers the same."""
+    from qdrant_tokenpool.engines import open as eo
+
+    local_path, edge_path = tmp_path / "lm", tmp_path / "ed"
+    assert eo.choose_engine(tmp_path / "new") == eo.EngineChoice("edge")
+    local, choice = eo.open_embedded(local_path, "local")
+    assert choice.engine == "local" and local.engine == "local"
+    fill(local, "docs")
+    before = local.query_late_interaction("docs", QUERY, limit=5).points
+    local.close()
+    auto = eo.choose_engine(local_path)
+    assert auto.engine == "local" and "copy-db" in auto.note
+    with pytest.raises(ValueError, match="not one of Qdrant Edge"):
+        eo.choose_engine(local_path, "edge")
+    assert eo.copy_database(local_path, edge_path) == ["docs"]
+    assert eo.folder_engine(edge_path) == "edge" and eo.database_exists(edge_path)
+    edge, choice = eo.open_embedded(edge_path)
+    try:
+        assert choice == eo.EngineChoice("edge") and edge.engine == "edge"
+        assert edge.get_pooling("docs")["colbert"].pool_factor == 2
+        assert edge.count("docs").count == N
+        assert_same_points(before, edge.query_late_interaction("docs", QUERY, limit=5).points)
+    finally:
+        edge.close()
+    plain, _ = eo.open_embedded(edge_path, pooling=False)
+    assert type(plain) is EdgeQdrantClient
+    plain.close()
+    with pytest.raises(ValueError, match="same folder"):
+        eo.copy_database(edge_path, edge_path)
+
+    def missing() -> None:
+        raise eo.EngineNotAvailableError("no qdrant-edge-py")
+
+    monkeypatch.setattr(eo, "require_edge", missing)
+    fallback = eo.choose_engine(tmp_path / "other")
+    assert fallback.engine == "local" and "qdrant-edge-py is not installed" in fallback.note

@@ -13,9 +13,13 @@ Commands (``qdrant-tokenpool COMMAND --help`` for each):
   resumable.
 - ``download [NAME]``: the folder of BEIR SciFact, downloaded (verified) into the cache
   when no folder is given or found.
+- ``copy-db SOURCE DEST``: copy an embedded database into a new folder on another engine
+  (e.g. local mode into Qdrant Edge).
 
 Every command opens an embedded Qdrant (``--path``, default ``./qdrant_data``) unless
-``--url`` names a server. Exit codes: 0 success, 1 error (unknown collection, missing data,
+``--url`` names a server. Embedded databases run on Qdrant Edge (Qdrant's engine in
+process); a folder written by qdrant-client's local mode keeps local mode, with a hint;
+``--engine local`` chooses local mode (see :mod:`qdrant_tokenpool.engines.open`). Exit codes: 0 success, 1 error (unknown collection, missing data,
 Qdrant or model failure), 2 usage error (bad option value or pooling config), 130
 interrupted. Errors are one line on stderr, no traceback (set ``QDRANT_TOKENPOOL_DEBUG=1``
 for one).
@@ -177,6 +181,18 @@ PathOpt = Annotated[
         envvar="QDRANT_TOKENPOOL_PATH",
     ),
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help=(
+            "Embedded engine for --path: edge (Qdrant Edge, Qdrant's engine in process) or "
+            "local (qdrant-client's pure-Python local mode). Default: the folder's own "
+            "engine; edge for a new folder. Ignored with --url."
+        ),
+        envvar="QDRANT_TOKENPOOL_ENGINE",
+    ),
+]
 UrlOpt = Annotated[
     str | None,
     typer.Option(
@@ -262,6 +278,8 @@ class Ctx:
     collection into memory when it opens, which takes minutes for a big one)."""
     encoders: dict[tuple[str, int, int], Any] = field(default_factory=dict)
     """Encoders loaded in this process, by (model, doc_maxlen, query_maxlen)."""
+    engine: str | None = None
+    """``--engine``: the embedded engine (``None``: the folder's own, Edge for a new one)."""
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -309,6 +327,7 @@ class Ctx:
             self.path,
             url=self.url,
             api_key=self.api_key,
+            engine=self.engine,
             must_exist=must_exist,
             progress=self.hook(),
         )
@@ -519,6 +538,7 @@ def index(
         ),
     ] = None,
     path: PathOpt = Path(DEFAULT_PATH),
+    engine: EngineOpt = None,
     url: UrlOpt = None,
     api_key: ApiKeyOpt = None,
     quiet: QuietOpt = False,
@@ -532,7 +552,7 @@ def index(
     collection are skipped, so an interrupted run continues where it stopped.
     """
     _index(
-        Ctx(path, url, api_key, quiet), source, collection, model=model,
+        Ctx(path, url, api_key, quiet, engine=engine), source, collection, model=model,
         pool_factor=pool_factor, method=method, vector=vector, batch_size=batch_size,
         limit=limit, doc_maxlen=doc_maxlen,
         pooling_options=_pooling_options(
@@ -629,13 +649,14 @@ def search(
         bool, typer.Option("--json", help="Print the results as JSON (one list).")
     ] = False,
     path: PathOpt = Path(DEFAULT_PATH),
+    engine: EngineOpt = None,
     url: UrlOpt = None,
     api_key: ApiKeyOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Search a collection with a text query: top-k documents by MaxSim, with titles."""
     _search(
-        Ctx(path, url, api_key, quiet), query, collection, model=model, top_k=top_k,
+        Ctx(path, url, api_key, quiet, engine=engine), query, collection, model=model, top_k=top_k,
         vector=vector, query_maxlen=query_maxlen, as_json=as_json,
     )
 
@@ -750,6 +771,7 @@ def stats(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
     path: PathOpt = Path(DEFAULT_PATH),
+    engine: EngineOpt = None,
     url: UrlOpt = None,
     api_key: ApiKeyOpt = None,
     quiet: QuietOpt = False,
@@ -760,7 +782,7 @@ def stats(
     The reduction needs the unpooled token count per point, which `index` and `repool`
     store in the payload key _tokenpool_tokens; it is left out where that is missing.
     """
-    _stats(Ctx(path, url, api_key, quiet), collection, as_json=as_json)
+    _stats(Ctx(path, url, api_key, quiet, engine=engine), collection, as_json=as_json)
 
 
 def _stats(ctx: Ctx, collection: str | None = None, *, as_json: bool = False) -> None:
@@ -987,6 +1009,7 @@ def eval_(
         ),
     ] = False,
     path: PathOpt = Path(DEFAULT_PATH),
+    engine: EngineOpt = None,
     url: UrlOpt = None,
     api_key: ApiKeyOpt = None,
     quiet: QuietOpt = False,
@@ -1001,7 +1024,7 @@ def eval_(
     With --collection: runs the queries through an indexed collection (as `search` does)
     and reports its nDCG@10 and recall@100.
     """
-    ctx = Ctx(path, url, api_key, quiet)
+    ctx = Ctx(path, url, api_key, quiet, engine=engine)
     data_dir = data_dir.expanduser()
     if not data_dir.is_dir():
         _fail(f"data folder {data_dir} does not exist")
@@ -1084,6 +1107,7 @@ def repool(
         int, typer.Option("--batch-size", "-b", min=1, help="Points per read/write batch.")
     ] = 64,
     path: PathOpt = Path(DEFAULT_PATH),
+    engine: EngineOpt = None,
     url: UrlOpt = None,
     api_key: ApiKeyOpt = None,
     quiet: QuietOpt = False,
@@ -1096,7 +1120,7 @@ def repool(
     into the payload key _tokenpool_tokens (for `stats`).
     """
     _repool(
-        Ctx(path, url, api_key, quiet), source_collection, dest_collection,
+        Ctx(path, url, api_key, quiet, engine=engine), source_collection, dest_collection,
         pool_factor=pool_factor, method=method, vector=vector,
         protected_tokens=protected_tokens, batch_size=batch_size,
         pooling_options=_pooling_options(
@@ -1171,6 +1195,7 @@ def demo(
     pool_factor: Annotated[int, typer.Option("--pool-factor", "-p", min=1)] = 2,
     query: Annotated[str, typer.Option(help="The sample search.")] = DEMO_QUERY,
     path: PathOpt = Path(DEFAULT_PATH),
+    engine: EngineOpt = None,
     url: UrlOpt = None,
     api_key: ApiKeyOpt = None,
     quiet: QuietOpt = False,
@@ -1183,7 +1208,7 @@ def demo(
     database is opened once: the embedded backend loads a whole collection into memory
     on every open, which takes a minute or more for SciFact.
     """
-    ctx = Ctx(path, url, api_key, quiet)
+    ctx = Ctx(path, url, api_key, quiet, engine=engine)
     data_dir = data_dir.expanduser()
     if not (data_dir / "corpus.jsonl").is_file():
         _fail(f"{data_dir} is not a BEIR folder (no corpus.jsonl)")
@@ -1253,6 +1278,36 @@ def download(
         show_progress=False if quiet else None,
     )
     typer.echo(str(folder))
+
+
+@app.command("copy-db")
+@_handle_errors
+def copy_db(
+    source: Annotated[
+        Path, typer.Argument(metavar="SOURCE", help="Embedded database folder to copy from.")
+    ],
+    dest: Annotated[
+        Path, typer.Argument(metavar="DEST", help="New folder (created; must not hold the collections).")
+    ],
+    engine: Annotated[
+        str,
+        typer.Option("--engine", help="Engine of DEST: edge (default) or local."),
+    ] = "edge",
+    collection: Annotated[
+        list[str] | None,
+        typer.Option("--collection", "-c", help="Only these collections (repeatable)."),
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Copy an embedded database into a new folder on another engine (e.g. a local-mode
+    folder into Qdrant Edge): every collection with its config, pooling config and payload
+    indexes, vectors as stored (pooled vectors are not pooled again)."""
+    from .engines.open import copy_database
+
+    ctx = Ctx(source, None, None, quiet)
+    ctx.info(f"copying {source} into {dest} ({engine}) ...")
+    names = copy_database(source.expanduser(), dest.expanduser(), dest_engine=engine, collections=collection)
+    typer.echo(f"copied {len(names)} collection(s) into {dest}: {', '.join(names)}")
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from qdrant_tokenpool import TokenPoolingClient, pool_tokens
 from qdrant_tokenpool.cli import TOKENS_PAYLOAD_KEY, app, encode, point_id
 from qdrant_tokenpool.encoders import TokenEncoder
+from qdrant_tokenpool.engines.open import open_embedded
 
 WORDS = [
     "the",
@@ -149,7 +150,8 @@ def cli(*args: str):
 
 @contextmanager
 def open_db(path: Path) -> Iterator[TokenPoolingClient]:
-    client = TokenPoolingClient(path=str(path))
+    """The database the CLI wrote, on its engine (Qdrant Edge for a new folder)."""
+    client, _ = open_embedded(path)
     try:
         yield client
     finally:
@@ -365,6 +367,31 @@ def test_stats_counts_equal_pooled_counts(db, encoder):
     assert text.exit_code == 0
     assert f"stored vectors:     {n_pooled:,}" in text.stdout
     assert "reduction:" in text.stdout and "collection 'docs'" in text.stdout
+
+
+def test_new_folders_are_qdrant_edge_and_local_mode_folders_stay_local(tiny_model, beir_dir, db, tmp_path):
+    """The index above made an Edge folder (the default for a new --path); --engine local
+    makes a local-mode one, which later commands open with local mode and a note saying how
+    to move it (copy-db), after which the copy answers the same search."""
+    pytest.importorskip("qdrant_edge", reason="the default engine needs qdrant-edge-py")
+    assert (db / "qdrant-tokenpool-edge.json").is_file() and not (db / "meta.json").exists()
+    local = tmp_path / "local"
+    args = ["-c", "docs", "--model", tiny_model, "--doc-maxlen", DOC_MAXLEN, "--path", local]
+    assert cli("index", beir_dir, *args, "--engine", "local", "-q").exit_code == 0
+    assert (local / "meta.json").is_file()
+    found = cli("search", "aspirin", "-c", "docs", "--path", local, "--json")
+    assert found.exit_code == 0, found.output
+    assert "holds a qdrant-client local-mode database" in found.stderr and "copy-db" in found.stderr
+    refused = cli("stats", "--path", local, "--engine", "edge", "-q")
+    assert refused.exit_code != 0 and "not one of Qdrant Edge" in refused.output
+    moved = tmp_path / "moved"
+    copied = cli("copy-db", local, moved, "-q")
+    assert copied.exit_code == 0, copied.output
+    again = cli("search", "aspirin", "-c", "docs", "--path", moved, "--json")
+    assert again.exit_code == 0 and "local-mode" not in again.stderr
+    a, b = json.loads(found.stdout), json.loads(again.stdout)
+    assert [h["doc_id"] for h in a] == [h["doc_id"] for h in b]
+    np.testing.assert_allclose([h["score"] for h in a], [h["score"] for h in b], atol=1e-4)
 
 
 # --------------------------------------------------------------------------- repool

@@ -19,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "EDGE_INSTALL_HINT",
+    "EDGE_MARKER",
     "ENGINES",
     "EdgeUnsupportedError",
     "EngineNotAvailableError",
@@ -26,6 +27,9 @@ __all__ = [
     "check_engine",
     "require_edge",
 ]
+
+EDGE_MARKER = "qdrant-tokenpool-edge.json"
+"""File that marks a folder written by the Edge engine (its layout version inside)."""
 
 ENGINES = ("local", "edge")
 """Embedded engines a client can be opened on (``engine=`` of the constructors)."""

@@ -52,7 +52,8 @@ from qdrant_client.async_client_base import AsyncQdrantBase
 from qdrant_client.client_base import QdrantBase
 from qdrant_client.http.models import QueryResponse
 
-from . import EdgeUnsupportedError, StorageLockedError, require_edge
+from . import EDGE_MARKER, EdgeUnsupportedError, StorageLockedError, require_edge
+from .open import folder_engine
 
 E = require_edge()
 
@@ -81,24 +82,17 @@ __all__ = [
     "EdgeBackend",
     "EdgeUnsupportedError",
     "StorageLockedError",
-    "is_edge_folder",
 ]
 
 STORAGE_FORMAT = 1
 """Version of this folder layout (marker file and sidecars), not of Edge's shard format."""
 
-MARKER = "qdrant-tokenpool-edge.json"
 SIDECAR = "collection.json"
 BULK_OPTIMIZE_POINTS = 1000
 """``upload_points``/``upload_collection`` calls writing at least this many points run
 :meth:`EdgeBackend.optimize` on the collection when they finish."""
 
 _INVALID_NAME_CHARS = ("<", ">", ":", '"', "/", "\\", "|", "?", "*", "\0", "\x1f")
-
-
-def is_edge_folder(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` holds a database written by :class:`EdgeBackend`."""
-    return (Path(path) / MARKER).is_file()
 
 
 def _edge_version() -> str:
@@ -367,7 +361,7 @@ class EdgeBackend(QdrantBase):
         else:
             self.root = Path(location).expanduser().resolve()
             self.root.mkdir(parents=True, exist_ok=True)
-            if (self.root / "meta.json").exists() and not is_edge_folder(self.root):
+            if folder_engine(self.root) == "local":
                 raise ValueError(
                     f"{str(self.root)!r} holds a qdrant-client local-mode database "
                     "(meta.json); open it with engine='local', or copy it into a new folder "
@@ -389,7 +383,7 @@ class EdgeBackend(QdrantBase):
 
     # -- storage ------------------------------------------------------------------------
     def _open_storage(self) -> None:
-        marker = self.root / MARKER
+        marker = self.root / EDGE_MARKER
         if marker.exists():
             info = json.loads(marker.read_text(encoding="utf-8"))
             if int(info.get("format", 0)) > STORAGE_FORMAT:
@@ -463,6 +457,20 @@ class EdgeBackend(QdrantBase):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def persistent(self) -> bool:
+        """Whether the database outlives the client (``path=``; not ``":memory:"``)."""
+        return not self._memory
+
+    @property
+    def location(self) -> str:
+        """The database folder (a temporary one for ``":memory:"``)."""
+        return str(self.root)
+
+    def collection_path(self, collection_name: str) -> Path:
+        """The folder of one collection (its shard and sidecar)."""
+        return self.root / "collections" / collection_name
 
     def optimize(self, collection_name: str | None = None) -> bool:
         """Run Edge's optimizers (segment merge, vacuum, HNSW on dense vectors), blocking
@@ -591,7 +599,7 @@ class EdgeBackend(QdrantBase):
             self._get_check_open()
             if collection_name in self._collections:
                 raise ValueError(f"Collection {collection_name} already exists")
-            folder = self.root / "collections" / collection_name
+            folder = self.collection_path(collection_name)
             if folder.exists():  # leftovers of an unfinished create
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
@@ -1311,6 +1319,17 @@ class AsyncEdgeBackend(AsyncQdrantBase):
     @property
     def closed(self) -> bool:
         return self.sync.closed
+
+    @property
+    def persistent(self) -> bool:
+        return self.sync.persistent
+
+    @property
+    def location(self) -> str:
+        return self.sync.location
+
+    def collection_path(self, collection_name: str) -> Path:
+        return self.sync.collection_path(collection_name)
 
     async def optimize(self, collection_name: str | None = None) -> bool:
         """See :meth:`EdgeBackend.optimize` (runs in a worker thread)."""

@@ -32,6 +32,7 @@ __all__ = [
     "ProgressHook",
     "Reporter",
     "adescribe_collection",
+    "collection_folder",
     "config_text",
     "describe_collection",
     "load_collection",
@@ -131,6 +132,18 @@ def local_database_path(client: Any) -> Path | None:
     if getattr(inner, "persistent", False) and location:
         return Path(location)
     return None
+
+
+def collection_folder(client: Any, collection_name: str) -> Path | None:
+    """The folder of one collection of an embedded (``path=``) database behind ``client``
+    (Qdrant Edge or local mode), else ``None``."""
+    root = local_database_path(client)
+    if root is None:
+        return None
+    inner = backend(client)
+    if hasattr(inner, "collection_path"):  # Qdrant Edge
+        return Path(inner.collection_path(collection_name))
+    return root / "collection" / collection_name  # qdrant-client's local mode
 
 
 def config_text(cfg: PoolingConfig) -> str:

@@ -28,6 +28,7 @@ def open_database(
     *,
     url: str | None = None,
     api_key: str | None = None,
+    engine: str | None = None,
     must_exist: bool = False,
     progress: ProgressHook | None = None,
 ) -> Any:
@@ -36,6 +37,10 @@ def open_database(
 
     Args:
         path: a local database folder (created when missing, unless ``must_exist``).
+        engine: the embedded engine for ``path`` (``"edge"``, ``"local"``); ``None``: the
+            folder's own, Qdrant Edge for a new folder
+            (:func:`qdrant_tokenpool.engines.open.choose_engine`, whose note, e.g. for a
+            local-mode folder, is reported as a message).
         url, api_key: a Qdrant server instead; it is asked for its collections once, so an
             unreachable server is an error here rather than at the first command.
         must_exist: refuse a folder that holds no database.
@@ -63,22 +68,36 @@ def open_database(
         return client
     if path is None:
         raise OperationError("give a database folder (path) or a server (url)")
+    from ..engines import StorageLockedError
+    from ..engines.open import choose_engine, database_exists
+
     folder = Path(path).expanduser()
     if folder.exists() and not folder.is_dir():
         raise OperationError(f"{folder} is not a folder")
-    if must_exist and not _holds_database(folder):
+    if must_exist and not database_exists(folder):
         raise OperationError(
             f"no Qdrant database at {folder} (index something first, or give another "
             "path, or a server url)"
         )
+    try:
+        choice = choose_engine(folder, engine)
+    except ValueError as exc:
+        raise OperationError(str(exc)) from None
+    if choice.note:
+        report.info(f"note: {choice.note}")
     report.info(
         f"opening the database at {folder} ..."
-        if _holds_database(folder)
+        if database_exists(folder)
         else f"creating a database at {folder} ..."
     )
     start = time.perf_counter()
     try:
-        client = TokenPoolingClient(path=str(folder))
+        client = TokenPoolingClient(path=str(folder), engine=choice.engine)
+    except StorageLockedError:
+        raise OperationError(
+            f"the database at {folder} is open in another process (a local database "
+            "allows one process at a time; use a server for more)"
+        ) from None
     except RuntimeError as exc:
         if "already accessed" in str(exc):
             raise OperationError(
@@ -91,7 +110,3 @@ def open_database(
         report.info(f"opened {folder} in {seconds:.1f} s")
     return client
 
-
-def _holds_database(folder: Path) -> bool:
-    """Whether ``folder`` holds a local database (qdrant-client's layout)."""
-    return (folder / "collection").is_dir() or (folder / "meta.json").is_file()

@@ -23,8 +23,8 @@ from .common import (
     TOKENS_PAYLOAD_KEY,
     ProgressHook,
     Reporter,
+    collection_folder,
     load_collection,
-    local_database_path,
     operation,
 )
 
@@ -135,13 +135,17 @@ class CollectionStats:
 
 
 def _dir_size(path: Path) -> int:
+    """Bytes the folder takes on disk: blocks allocated where the OS reports them (Qdrant
+    Edge preallocates sparse 32 MiB files: their length is not disk used), else lengths."""
     total = 0
     for root, _dirs, files in os.walk(path):
         for f in files:
             try:
-                total += os.path.getsize(os.path.join(root, f))
+                st = os.stat(os.path.join(root, f))
             except OSError:
-                pass
+                continue
+            blocks = getattr(st, "st_blocks", None)
+            total += blocks * 512 if blocks is not None else st.st_size
     return total
 
 
@@ -228,8 +232,7 @@ def collection_stats_flow(
 
 def _with_disk_size(client: Any, stats: CollectionStats) -> CollectionStats:
     """Add the collection's folder size when ``client`` is on an embedded database."""
-    root = local_database_path(client)
-    folder = None if root is None else root / "collection" / stats.collection
+    folder = collection_folder(client, stats.collection)
     if folder is not None and folder.is_dir():
         stats.on_disk_bytes = _dir_size(folder)
         stats.on_disk_path = str(folder)

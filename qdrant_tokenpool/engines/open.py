@@ -1,0 +1,160 @@
+"""Opening an embedded database folder on the right engine (the CLI's and scripts' door).
+
+New folders open on Qdrant Edge (when ``qdrant-edge-py`` is installed); a folder written by
+qdrant-client's local mode keeps local mode (its files are local mode's own format), with
+a hint on how to move it to Edge; a folder written by Edge opens on Edge. An explicit
+``engine`` wins, and refuses a folder of the other engine with an error saying so.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import EDGE_MARKER, EngineNotAvailableError, check_engine, require_edge
+
+__all__ = [
+    "EngineChoice",
+    "choose_engine",
+    "copy_database",
+    "database_exists",
+    "folder_engine",
+    "open_embedded",
+]
+
+def folder_engine(path: str | os.PathLike[str]) -> str | None:
+    """``"edge"`` or ``"local"`` for a folder holding a database of that engine, else
+    ``None`` (missing or empty folder)."""
+    p = Path(path)
+    if (p / EDGE_MARKER).is_file():
+        return "edge"
+    if (p / "meta.json").is_file() or (p / "collection").is_dir():
+        return "local"
+    return None
+
+
+def database_exists(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` holds an embedded database of either engine."""
+    return folder_engine(path) is not None
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine to open a folder with, and a note for the user (``""`` when none)."""
+
+    engine: str
+    note: str = ""
+
+
+def _edge_available() -> bool:
+    try:
+        require_edge()
+    except EngineNotAvailableError:
+        return False
+    return True
+
+
+def choose_engine(path: str | os.PathLike[str], engine: str | None = None) -> EngineChoice:
+    """Which engine opens the folder ``path``.
+
+    ``engine=None`` (automatic): the folder's own engine when it holds a database; else Qdrant
+    Edge, or local mode (with a note) when ``qdrant-edge-py`` is not installed.
+    ``"edge"`` / ``"local"``: that engine; a folder of the other engine is a ``ValueError``.
+    """
+    found = folder_engine(path)
+    if engine is not None:
+        check_engine(engine)
+        if found is not None and found != engine:
+            raise ValueError(
+                f"{os.fspath(path)} holds a {_NAMES[found]} database, not one of "
+                f"{_NAMES[engine]}: open it with engine {found!r}, or copy it into a new "
+                f"folder on {_NAMES[engine]} (qdrant-tokenpool copy-db, or copy_database)"
+            )
+        return EngineChoice(engine)
+    if found == "local":
+        return EngineChoice(
+            "local",
+            f"{os.fspath(path)} holds a qdrant-client local-mode database: opened with local "
+            "mode (pure Python: slow to open and to search when large). To move it to Qdrant "
+            f"Edge: qdrant-tokenpool copy-db {os.fspath(path)} NEW_FOLDER (then --path "
+            "NEW_FOLDER); --engine local silences this note.",
+        )
+    if found == "edge":
+        return EngineChoice("edge")
+    if _edge_available():
+        return EngineChoice("edge")
+    return EngineChoice(
+        "local",
+        "qdrant-edge-py is not installed: using qdrant-client's local mode (slow for large "
+        "data). pip install 'qdrant-edge-py>=0.9,<0.10' for Qdrant Edge.",
+    )
+
+
+_NAMES = {"edge": "Qdrant Edge", "local": "qdrant-client local mode"}
+
+
+def open_embedded(
+    path: str | os.PathLike[str],
+    engine: str | None = None,
+    *,
+    pooling: bool = True,
+    asynchronous: bool = False,
+) -> tuple[Any, EngineChoice]:
+    """A client on the embedded database in ``path`` (created when missing), on the engine
+    :func:`choose_engine` picks, and that choice (its ``note`` is for the user).
+
+    ``pooling``: a :class:`~qdrant_tokenpool.TokenPoolingClient` (default) or a plain
+    ``QdrantClient``-compatible client; ``asynchronous``: the async twin.
+    """
+    choice = choose_engine(path, engine)
+    target = os.fspath(path)
+    if pooling:
+        if asynchronous:
+            from ..async_client import AsyncTokenPoolingClient as cls
+        else:
+            from ..client import TokenPoolingClient as cls  # type: ignore[assignment]
+        return cls(path=target, engine=choice.engine), choice
+    if choice.engine == "edge":
+        from .select import AsyncEdgeQdrantClient, EdgeQdrantClient
+
+        plain: Any = AsyncEdgeQdrantClient if asynchronous else EdgeQdrantClient
+        return plain(path=target), choice
+    from qdrant_client import AsyncQdrantClient, QdrantClient
+
+    return (AsyncQdrantClient if asynchronous else QdrantClient)(path=target), choice
+
+
+def copy_database(
+    source: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    source_engine: str | None = None,
+    dest_engine: str = "edge",
+    collections: list[str] | None = None,
+    batch_size: int = 256,
+) -> list[str]:
+    """Copy the collections of one embedded database folder into another, vectors as
+    stored (already pooled vectors are not pooled again), with their config, metadata
+    (the pooling config) and payload indexes: e.g. a local-mode folder into a new Qdrant
+    Edge folder, or back. Returns the names copied. ``dest`` must not hold them yet.
+
+    Uses ``QdrantClient.migrate`` between two plain clients; an Edge destination is
+    optimized when it is closed.
+    """
+    if Path(source).resolve() == Path(dest).resolve():
+        raise ValueError("copy_database: source and destination are the same folder")
+    if not database_exists(source):
+        raise ValueError(f"copy_database: no embedded database at {os.fspath(source)}")
+    src, _ = open_embedded(source, source_engine, pooling=False)
+    try:
+        dst, _ = open_embedded(dest, dest_engine, pooling=False)
+        try:
+            names = collections or [c.name for c in src.get_collections().collections]
+            src.migrate(dst, collection_names=names, batch_size=batch_size)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return names

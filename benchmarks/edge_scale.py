@@ -191,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         table(["query (top 10)", "queries", "p50 ms", "p95 ms"], rows_query),
         "",
-        f"close {close_s:.1f} s; reopen + first funnel query {reopen_s:.2f} s; whole run {total / 60:.1f} min; "
-        f"peak RSS {peak_rss_gib():.2f} GiB",
+        (f"close {close_s:.1f} s; reopen + first funnel query {reopen_s:.2f} s; "
+         f"whole run {total / 60:.1f} min; peak RSS {peak_rss_gib():.2f} GiB"),
     ]
     print("\n".join(out))
     return 0

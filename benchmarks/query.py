@@ -100,18 +100,6 @@ def build(
 
 
 # -- timing ------------------------------------------------------------------------------
-def time_calls(fn: Callable[[int], Any], n: int, warmup: int = 1) -> list[float]:
-    """Milliseconds of ``fn(i)`` for ``i`` in ``range(n)`` (after ``warmup`` calls)."""
-    for i in range(warmup):
-        fn(i)
-    out = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        fn(i)
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
 def best_of(fn: Callable[[], Any], repeat: int) -> float:
     """Best wall time of ``fn()`` in milliseconds over ``repeat`` runs (after one warm-up)."""
     fn()
@@ -189,18 +177,25 @@ def bench_queries(
         ("pf=2, summary -> pooled, rescore=client", "pf2_funnel", {"full_resolution": False, "rescore": "client"}),
         ("pf=2, summary -> full-res, rescore=client", "pf2_funnel", {"rescore": "client"}),
     ]
+    # round robin: query i runs in every case before query i + 1, so a change of the
+    # machine's load (it is shared) hits every case alike
+    got: dict[str, list[list[Any]]] = {label: [[] for _ in range(n_queries)] for label, _, _ in cases}
+    times: dict[str, list[float]] = {label: [] for label, _, _ in cases}
+    for i in range(-1, n_queries):  # i = -1: one warm-up round
+        for label, coll, kw in cases:
+            q = queries[max(i, 0)]
+            t0 = time.perf_counter()
+            resp = client.query_late_interaction(coll, q, limit=k, with_payload=False, **kw)
+            ms = (time.perf_counter() - t0) * 1000
+            if i >= 0:
+                times[label].append(ms)
+                got[label][i] = [p.id for p in resp.points]
     rows = []
     base = None
     stats: dict[str, float] = {}
-    for label, coll, kw in cases:
-        got: list[list[Any]] = [[] for _ in range(n_queries)]
-
-        def run(i: int) -> None:
-            resp = client.query_late_interaction(coll, queries[i], limit=k, with_payload=False, **kw)
-            got[i] = [p.id for p in resp.points]
-
-        ms = time_calls(run, n_queries)
-        mean = statistics.fmean(ms)
+    for label, coll, _ in cases:
+        ms_list = times[label]
+        mean = statistics.fmean(ms_list)
         base = mean if base is None else base
         stats[label] = mean
         rows.append(
@@ -208,10 +203,10 @@ def bench_queries(
                 label,
                 f"{stored_vectors[coll] / n_docs:.0f}",
                 f"{mean:.1f}",
-                f"{statistics.median(ms):.1f}",
+                f"{statistics.median(ms_list):.1f}",
                 f"{1000 / mean:.1f}",
                 f"{base / mean:.2f}x",
-                f"{recall_at(got, truth, k):.3f}",
+                f"{recall_at(got[label], truth, k):.3f}",
             ]
         )
         log(f"{engine}: {label}: {mean:.1f} ms")

@@ -303,6 +303,7 @@ def test_cli_model_name_selects_fastembed(encoder: FastEmbedEncoder, tmp_path: P
     from typer.testing import CliRunner
 
     from qdrant_tokenpool.cli import app
+    from qdrant_tokenpool.engines.open import open_embedded
     from qdrant_tokenpool.eval import load_encoder
 
     assert isinstance(load_encoder(NAME), FastEmbedEncoder)
@@ -315,7 +316,7 @@ def test_cli_model_name_selects_fastembed(encoder: FastEmbedEncoder, tmp_path: P
     runner = CliRunner()
     got = runner.invoke(app, ["index", str(data), "-c", "fe", "--model", NAME, "-q"])
     assert got.exit_code == 0, got.output
-    client = TokenPoolingClient(path="qdrant_data")
+    client, _ = open_embedded("qdrant_data")  # the CLI's folder, on its engine
     try:
         pooling = client.get_pooling("fe")
         vector = next(iter(pooling))

@@ -741,7 +741,7 @@ def _print_stats(s: dict[str, Any]) -> None:
     for vname, v in s["vectors"].items():
         kind = "multivector" if v["multivector"] else "dense"
         typer.echo(
-            f"  vector {vector_label(vname)}: {kind}, {v['dim']} d, {v['datatype']}, "
+            f"  {vector_label(vname)}: {kind}, {v['dim']} d, {v['datatype']}, "
             f"{v['distance']}"
         )
         typer.echo(f"    stored vectors:     {v['stored_vectors']:,}")

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 from .pooling.spec import GRID_POOLS, METHODS, PoolingSpec
+from .validation import vector_label
 
 if TYPE_CHECKING:  # imported at run time only when a summary is checked: firststage
     from .firststage import MuveraParams  # imports the numerics, which import this module
@@ -68,12 +69,6 @@ DEFAULT_SUMMARY_METHOD: str = "mean"
 """First-stage encoding of a ``summary_vector`` when ``summary_method`` is not given.
 A stored config without ``summary_method`` (written before it existed) reads as
 ``"mean"`` whatever this default is."""
-
-
-def vector_label(name: str) -> str:
-    """A vector name as error messages quote it: ``'colbert'``, or
-    ``'' (the default vector)`` for the unnamed default vector."""
-    return repr(name) if name else "'' (the default vector)"
 
 
 class PoolingConfigError(ValueError):

@@ -39,8 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from ._budget import budget_ranges
 from .pooling.common import normalise
-from .validation import InvalidMultivectorError, as_multivector, to_numpy
+from .validation import InvalidMultivectorError, as_multivector, check_int, is_tensor, to_numpy
 
 __all__ = ["PackedDocs", "check_documents", "maxsim", "maxsim_batch", "normalize_rows", "pack"]
 
@@ -59,10 +60,6 @@ this share of its real tokens (plus one document): few large groups, little wast
 DEFAULT_MAX_QUERY_TOKENS = 1024
 """Query tokens scored together (a group of queries): bounds a block's similarity matrix
 to ``block_tokens * max_query_tokens * 4`` bytes (32 MiB by default)."""
-
-
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -85,9 +82,9 @@ def _resolve_device(device: str | None, *inputs: Any) -> str | None:
     if device is not None:
         return str(device)
     for x in inputs:
-        if _is_torch(x):
+        if is_tensor(x):
             return str(x.device)
-        if isinstance(x, (list, tuple)) and x and _is_torch(x[0]):
+        if isinstance(x, (list, tuple)) and x and is_tensor(x[0]):
             return str(x[0].device)
     return None
 
@@ -296,8 +293,7 @@ class PackedDocs:
         so memory stays bounded whatever the corpus size and a memory-mapped corpus is
         read one chunk at a time. torch: the blocks' scores, merged the same way.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        k = check_int("k", k)
         qs, _ = self._queries(queries, normalize)
         k = min(int(k), self.n_docs)
         best = _TopK(len(qs), k)
@@ -387,28 +383,12 @@ class _TopK:
 def _doc_chunks(offsets: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:
     """Consecutive document ranges ``[i, j)`` of at most ``max_tokens`` tokens each (a
     longer document forms its own range)."""
-    out, n, i = [], offsets.size - 1, 0
-    while i < n:
-        j = int(np.searchsorted(offsets, offsets[i] + max_tokens, side="right")) - 1
-        j = min(max(j, i + 1), n)
-        out.append((i, j))
-        i = j
-    return out
+    return budget_ranges(np.diff(offsets), max_tokens)
 
 
 def _query_groups(lengths: list[int], max_tokens: int) -> list[tuple[int, int]]:
     """Consecutive ``[lo, hi)`` groups of queries with at most ``max_tokens`` tokens (>= 1 query)."""
-    groups = []
-    lo = 0
-    total = 0
-    for i, n in enumerate(lengths):
-        if i > lo and total + n > max_tokens:
-            groups.append((lo, i))
-            lo, total = i, 0
-        total += n
-    if lengths:
-        groups.append((lo, len(lengths)))
-    return groups
+    return budget_ranges(lengths, max_tokens)
 
 
 def _torch() -> Any:
@@ -451,7 +431,7 @@ def check_documents(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]
                 "(offsets must strictly increase)"
             )
         return np.asarray(tokens, dtype=np.float32), offs, int(tokens.shape[1])
-    if (isinstance(documents, np.ndarray) or _is_torch(documents)) and documents.ndim == 3:
+    if (isinstance(documents, np.ndarray) or is_tensor(documents)) and documents.ndim == 3:
         arr = to_numpy(documents)
         n, t, d = arr.shape
         if n == 0 or t == 0 or d == 0:
@@ -513,10 +493,7 @@ def _stream_scores(
         same = bool((qlens == qlens[0]).all())
         qstarts = _offsets_of(qlens)[:-1]
         Q = np.ascontiguousarray(np.concatenate(group, axis=0))  # (T, d)
-        i = 0
-        while i < n_docs:
-            j = int(np.searchsorted(offs, offs[i] + chunk_tokens, side="right")) - 1
-            j = min(max(j, i + 1), n_docs)
+        for i, j in _doc_chunks(offs, chunk_tokens):
             if isinstance(tokens, list):
                 chunk = np.concatenate(tokens[i:j], axis=0).astype(np.float32, copy=False)
             else:
@@ -529,15 +506,14 @@ def _stream_scores(
                 out[lo:hi, i:j] = best.reshape(len(group), qlens[0], j - i).sum(axis=1)
             else:
                 out[lo:hi, i:j] = np.add.reduceat(best, qstarts, axis=0)
-            i = j
     return out
 
 
 def _prepare_queries(queries: Any, dim: int, normalize: bool) -> list[np.ndarray]:
-    if (_is_torch(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 3:
+    if (is_tensor(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 3:
         qs = [to_numpy(q) for q in queries]
     else:
-        if (_is_torch(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 2:
+        if (is_tensor(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 2:
             raise ValueError("queries must be a sequence of (q, d) matrices, or a (n, q, d) array")
         qs = list(queries)
     out = []

@@ -55,7 +55,7 @@ from .inference import is_inference_object
 from .maxsim import maxsim
 from .pooling.common import normalise
 from .store import CollectionPooling
-from .validation import InvalidMultivectorError, as_multivector
+from .validation import InvalidMultivectorError, as_multivector, check_int
 
 __all__ = [
     "RESCORE_MODES",
@@ -129,12 +129,6 @@ class Funnel:
         return "+".join(parts) or "plain"
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = "using") -> str:
     """The multivector to use: ``using`` when given (checked), else the collection's one
     pooled multivector (or, with none pooled, its one multivector that is no pooling
@@ -148,19 +142,22 @@ def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = 
     multis = [n for n, spec in cp.vectors.items() if spec.multivector]
     label = vector_label
 
+    def names(vectors: list[str]) -> str:
+        return ", ".join(repr(n) for n in vectors)
+
     if using is not None:
         if not isinstance(using, str):
             raise ValueError(f"{arg} must be a vector name (str), got {using!r}")
         spec = cp.vectors.get(using)
         if spec is None:
-            known = ", ".join(label(n) for n in multis) or "none"
+            known = names(multis) or "none"
             raise ValueError(
-                f"collection {cp.name!r} has no vector {label(using)} "
+                f"collection {cp.name!r} has no {label(using)} "
                 f"(multivectors: {known})"
             )
         if not spec.multivector:
             raise ValueError(
-                f"vector {label(using)} of collection {cp.name!r} is a dense single vector; "
+                f"{label(using)} of collection {cp.name!r} is a dense single vector; "
                 "late-interaction queries need a multivector"
             )
         return using
@@ -170,7 +167,7 @@ def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = 
     if len(pooled) > 1:
         raise ValueError(
             f"collection {cp.name!r} has several pooled multivectors "
-            f"({', '.join(label(n) for n in pooled)}): pass {arg}="
+            f"({names(pooled)}): pass {arg}="
         )
     extras = {e for cfg in cp.pooling.values() for e in cfg.extra_vector_names()}
     candidates = [n for n in multis if n not in extras]
@@ -180,7 +177,7 @@ def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = 
         raise ValueError(f"collection {cp.name!r} has no multivector to query")
     raise ValueError(
         f"collection {cp.name!r} has several multivectors "
-        f"({', '.join(label(n) for n in candidates)}) and none is pooled: pass {arg}="
+        f"({names(candidates)}) and none is pooled: pass {arg}="
     )
 
 
@@ -209,7 +206,7 @@ def plan_funnel(
             declares it, ``True`` to require it (error when not declared), ``False`` to
             skip it.
     """
-    limit = _positive_int("limit", limit)
+    limit = check_int("limit", limit)
     vname = resolve_multivector(cp, using)
     spec = cp.vectors[vname]
     cfg = cp.pooling.get(vname)
@@ -222,7 +219,7 @@ def plan_funnel(
     ):
         if flag is True and (name is None or name not in cp.vectors):
             raise ValueError(
-                f"{what}=True, but the pooling config of vector {label} in collection "
+                f"{what}=True, but the pooling config of {label} in collection "
                 f"{cp.name!r} declares no {field} (or the vector is missing)"
             )
     use_summary = summary is not False and summary_name is not None and summary_name in cp.vectors
@@ -233,22 +230,22 @@ def plan_funnel(
     pf = None
     if use_summary:
         pf = default_prefetch_limit(limit) if prefetch_limit is None else prefetch_limit
-        pf = _positive_int("prefetch_limit", pf)
+        pf = check_int("prefetch_limit", pf)
         if pf < limit:
             raise ValueError(f"prefetch_limit ({pf}) must be >= limit ({limit})")
         stages.append(Stage(summary_name, "dense", pf))  # type: ignore[arg-type]
     elif prefetch_limit is not None:
-        _positive_int("prefetch_limit", prefetch_limit)
+        check_int("prefetch_limit", prefetch_limit)
     if use_original:
         rl = default_rescore_limit(limit, pf) if rescore_limit is None else rescore_limit
-        rl = _positive_int("rescore_limit", rl)
+        rl = check_int("rescore_limit", rl)
         if rl < limit:
             raise ValueError(f"rescore_limit ({rl}) must be >= limit ({limit})")
         stages.append(Stage(vname, "maxsim", rl))
         stages.append(Stage(original_name, "maxsim", limit))  # type: ignore[arg-type]
     else:
         if rescore_limit is not None:
-            _positive_int("rescore_limit", rescore_limit)
+            check_int("rescore_limit", rescore_limit)
         stages.append(Stage(vname, "maxsim", limit))
     final_distance = cp.vectors[stages[-1].using].distance
     return Funnel(

@@ -133,11 +133,11 @@ class CollectionPooling:
             if spec is None:
                 known = ", ".join(repr(v) for v in self.vectors) or "none"
                 raise PoolingConfigError(
-                    f"collection {self.name!r} has no vector {label} (vectors: {known})"
+                    f"collection {self.name!r} has no {label} (vectors: {known})"
                 )
             if not spec.multivector:
                 raise PoolingConfigError(
-                    f"vector {label} of collection {self.name!r} is not a multivector: "
+                    f"{label} of collection {self.name!r} is not a multivector: "
                     "only multivectors (multivector_config set) can be pooled"
                 )
             if cfg.summary_vector is not None:

@@ -36,7 +36,7 @@ from .encoders.protocol import TextEncoder
 from .query import QueryResponse, resolve_multivector
 from .query import query_late_interaction as late_interaction_flow
 from .store import PoolingState
-from .validation import as_multivector
+from .validation import as_multivector, check_int
 
 __all__ = ["TEXT_PAYLOAD_KEY", "TextEncoder", "add_texts", "check_ids", "query_text"]
 
@@ -163,13 +163,7 @@ def add_texts(
             (names the point id); batches before it are already written.
     """
     _check_encoder(encoder, "encode_documents")
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    batch_size = int(batch_size)
+    batch_size = check_int("batch_size", batch_size)
     docs = _check_texts(texts)
     n = len(docs)
     point_ids = check_ids(ids, n) if ids is not None else [str(uuid.uuid4()) for _ in range(n)]
@@ -184,13 +178,13 @@ def add_texts(
     label = vector_label(vname)
     if not spec.multivector:
         raise ValueError(
-            f"vector {label} of collection {collection_name!r} is a dense single vector; "
+            f"{label} of collection {collection_name!r} is a dense single vector; "
             "add_texts writes token vectors into a multivector"
         )
     enc_dim = getattr(encoder, "dim", None)
     if enc_dim is not None and int(enc_dim) != spec.size:
         raise ValueError(
-            f"encoder dim {enc_dim} != size {spec.size} of vector {label} "
+            f"encoder dim {enc_dim} != size {spec.size} of {label} "
             f"in collection {collection_name!r}"
         )
     # Pooled vectors go to the write path as arrays (it validates the whole batch, pools and

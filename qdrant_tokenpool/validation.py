@@ -5,6 +5,7 @@ Pure numpy; never imports qdrant_client, so the pooling numerics can use it too.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,9 @@ __all__ = [
     "as_multivector",
     "as_vector",
     "check_int",
+    "is_tensor",
     "to_numpy",
+    "vector_label",
 ]
 
 
@@ -35,7 +38,7 @@ class InvalidMultivectorError(ValueError):
         if point_id is not None:
             where.append(f"point {point_id!r}")
         if vector_name is not None:
-            where.append(f"vector {vector_name!r}" if vector_name else "default vector ''")
+            where.append(vector_label(vector_name))
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {problem}" if prefix else problem)
 
@@ -48,13 +51,25 @@ class InvalidMultivectorError(ValueError):
         )
 
 
+def vector_label(name: str | None) -> str:
+    """A vector as every message of the package names it: ``vector 'colbert'``, or
+    ``default vector ''`` for the unnamed default vector (the one wording)."""
+    return f"vector {name!r}" if name else "default vector ''"
+
+
+def is_tensor(x: Any) -> bool:
+    """A torch tensor (or anything with torch's ``detach`` / ``cpu``), detected without
+    importing torch. The one tensor test of the package."""
+    return hasattr(x, "detach") and hasattr(x, "cpu")
+
+
 def check_int(
     name: str, value: Any, minimum: int = 1, error: type[Exception] = ValueError
 ) -> int:
     """``value`` as an ``int`` if it is an integer (Python or numpy, not ``bool``) of at
     least ``minimum``; else ``error(f"{name} must be an integer >= {minimum}, got ...")``.
     The one integer-argument check of the package."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise error(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
@@ -64,7 +79,7 @@ def to_numpy(vectors: Any) -> np.ndarray:
     if isinstance(vectors, np.ndarray):
         return vectors
     # torch without importing it: tensors have detach/cpu/numpy
-    if hasattr(vectors, "detach") and hasattr(vectors, "cpu"):
+    if is_tensor(vectors):
         t = vectors.detach().cpu()
         if str(t.dtype) in ("torch.bfloat16", "torch.float16"):
             t = t.float()

@@ -36,6 +36,7 @@ import numpy as np
 from qdrant_client import models
 
 from . import store
+from ._budget import budget_ranges
 from ._flow import Flow, call
 from .config import PoolingConfig
 from .firststage import document_summaries
@@ -44,7 +45,7 @@ from .pooling import pool_arrays
 from .pooling.common import normalise
 from .pooling.spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
 from .store import CollectionPooling, PoolingState, UnknownCollectionError
-from .validation import InvalidMultivectorError, as_multivector, to_numpy
+from .validation import InvalidMultivectorError, as_multivector, is_tensor, to_numpy
 
 __all__ = [
     "JSON_BYTES_PER_FLOAT",
@@ -492,16 +493,9 @@ def count_floats(vector: Any) -> int:
 
 
 def _chunks_by_budget(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]:
-    """Greedy ``[start, stop)`` ranges whose summed sizes stay within ``budget`` (>= 1 item)."""
-    ranges, start, total = [], 0, 0
-    for k, s in enumerate(sizes):
-        if k > start and total + s > budget:
-            ranges.append((start, k))
-            start, total = k, 0
-        total += s
-    if start < len(sizes) or not ranges:
-        ranges.append((start, len(sizes)))
-    return ranges
+    """Greedy ``[start, stop)`` ranges within ``budget`` (:func:`budget_ranges`); one empty
+    range for no items, so an empty request is still sent once."""
+    return budget_ranges(sizes, budget) or [(0, 0)]
 
 
 def split_points(points: Sequence[Any], budget: int = REQUEST_FLOAT_BUDGET) -> list[list[Any]]:
@@ -701,7 +695,7 @@ def _lists(vector: Any) -> Any:
     """numpy arrays and tensors inside a vector struct as lists (what models carry)."""
     if isinstance(vector, dict):
         return {k: _lists(v) for k, v in vector.items()}
-    if isinstance(vector, np.ndarray) or (hasattr(vector, "detach") and hasattr(vector, "cpu")):
+    if isinstance(vector, np.ndarray) or is_tensor(vector):
         return to_numpy(vector).tolist()
     if isinstance(vector, list) and vector and isinstance(vector[0], np.ndarray):
         return [row.tolist() for row in vector]  # a multivector given as a list of rows
@@ -761,8 +755,8 @@ def upload_points(
     return (yield call("upload_points", collection_name, stream, batch_size, *args, **kwargs))
 
 
-def _is_tensor(x: Any) -> bool:
-    return isinstance(x, np.ndarray) or (hasattr(x, "detach") and hasattr(x, "cpu"))
+def _is_array(x: Any) -> bool:
+    return isinstance(x, np.ndarray) or is_tensor(x)
 
 
 def _collection_size(vectors: Any) -> int | None:
@@ -772,7 +766,7 @@ def _collection_size(vectors: Any) -> int | None:
         if len(lengths) > 1:
             raise ValueError("Each named vector should have the same number of vectors")
         return lengths.pop() if lengths else 0
-    if _is_tensor(vectors) or isinstance(vectors, Sequence):
+    if _is_array(vectors) or isinstance(vectors, Sequence):
         return len(vectors)
     return None
 
@@ -782,7 +776,7 @@ def _collection_rows(vectors: Any) -> Iterator[Any]:
     if isinstance(vectors, dict):
         n = _collection_size(vectors) or 0
         return ({name: col[i] for name, col in vectors.items()} for i in range(n))
-    if _is_tensor(vectors):
+    if _is_array(vectors):
         return (vectors[i] for i in range(len(vectors)))
     return iter(vectors)
 

@@ -295,7 +295,7 @@ def test_repool_errors(client):
     tp.repool(client, "raw", "p2", PoolingConfig(2))
     with pytest.raises(OperationUsageError, match="exists with pool_factor=2"):
         tp.repool(client, "raw", "p2", PoolingConfig(4))
-    with pytest.raises(OperationError, match="does not pool 'colbert'"):
+    with pytest.raises(OperationError, match="does not pool vector 'colbert'"):
         tp.repool(client, "raw", "two", PoolingConfig(2))
     assert not client.collection_exists("x")
 

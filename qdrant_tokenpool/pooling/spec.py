@@ -39,6 +39,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+from ..validation import check_int
+
 __all__ = [
     "GRID_POOLS",
     "METHODS",
@@ -101,12 +103,6 @@ def pooled_length(n_tokens: int, pool_factor: float, protected_tokens: int = 0) 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _int(name: str, value: Any, minimum: int) -> int:
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _pool_factor(value: Any) -> int | float:
@@ -180,12 +176,12 @@ class PoolingSpec:
             raise ValueError(
                 f"unknown pooling method {self.method!r}; expected one of {', '.join(METHODS)}"
             )
-        lead = _int("protected_tokens", self.protected_tokens, 0)
-        tail = _int("protected_tail_tokens", self.protected_tail_tokens, 0)
+        lead = check_int("protected_tokens", self.protected_tokens, 0)
+        tail = check_int("protected_tail_tokens", self.protected_tail_tokens, 0)
         set_(self, "protected_tokens", lead)
         set_(self, "protected_tail_tokens", tail)
         if self.max_vectors is not None:
-            set_(self, "max_vectors", _int("max_vectors", self.max_vectors, lead + tail + 1))
+            set_(self, "max_vectors", check_int("max_vectors", self.max_vectors, lead + tail + 1))
         if self.distance_threshold is not None:
             t = self.distance_threshold
             if isinstance(t, bool) or not isinstance(t, numbers.Real) or not (
@@ -212,14 +208,14 @@ class PoolingSpec:
             raise ValueError("method='grid' needs grid_shape=(rows, cols)")
         if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
             raise ValueError(f"grid_shape must be (rows, cols), got {shape!r}")
-        rows, cols = (_int("grid_shape rows and cols", v, 1) for v in shape)
+        rows, cols = (check_int("grid_shape rows and cols", v, 1) for v in shape)
         set_(self, "grid_shape", (rows, cols))
         pool = "rows" if self.grid_pool is None else self.grid_pool
         if pool not in GRID_POOLS:
             raise ValueError(f"grid_pool must be one of {', '.join(GRID_POOLS)}, got {pool!r}")
         set_(self, "grid_pool", pool)
         if pool == "blocks":
-            set_(self, "grid_block", 2 if self.grid_block is None else _int("grid_block", self.grid_block, 1))
+            set_(self, "grid_block", 2 if self.grid_block is None else check_int("grid_block", self.grid_block, 1))
         elif self.grid_block is not None:
             raise ValueError(f"grid_block needs grid_pool='blocks', got grid_pool={pool!r}")
 

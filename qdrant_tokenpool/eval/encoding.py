@@ -13,6 +13,9 @@ torch/transformers are imported lazily, only when a model is loaded.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import sys
 import time
 from collections.abc import Mapping
@@ -35,10 +38,36 @@ __all__ = [
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def encoder_fingerprint(encoder: Any) -> dict[str, Any]:
+def model_digest(folder: str | Path) -> str:
+    """SHA-256 of a model folder's content: every file's relative path and bytes (read
+    once per process while the files' sizes and modification times stay the same). Two
+    copies of one model in different places (a worktree's virtualenv, site-packages)
+    get the same digest."""
+    root = Path(folder)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    signature = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _digest(str(root.resolve()), signature)
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(root: str, signature: tuple[tuple[str, int, int], ...]) -> str:
+    h = hashlib.sha256()
+    for rel, _size, _mtime in signature:
+        h.update(rel.encode("utf-8") + b"\0")
+        with open(Path(root) / rel, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def encoder_fingerprint(encoder: Any, *, by_location: bool = False) -> dict[str, Any]:
     """What identifies an encoder's output: its ``cache_key()`` if it has one, else its
     class, its public scalar attributes (name, dim, max lengths, ...) and its ``settings``
     mapping when it has one (``TokenEncoder``: lengths, special-token mode, expansion).
+    A ``name`` that is a local model folder is replaced by the folder's content digest
+    (:func:`model_digest`), so the same model installed elsewhere shares the cache;
+    ``by_location=True`` keeps the path (the key of caches written before).
     Mutable public counters on an encoder would defeat the cache: keep them private."""
     if callable(getattr(encoder, "cache_key", None)):
         return {"cache_key": encoder.cache_key()}
@@ -52,12 +81,31 @@ def encoder_fingerprint(encoder: Any) -> dict[str, Any]:
     settings = getattr(encoder, "settings", None)
     if isinstance(settings, Mapping):
         attrs["settings"] = {str(k): v for k, v in settings.items()}
+    name = attrs.get("name")
+    if not by_location and isinstance(name, str) and Path(name).is_dir():
+        attrs["name"] = {"model_sha256": model_digest(name)}
     cls = type(encoder)
     return {"class": f"{cls.__module__}.{cls.__qualname__}", **attrs}
 
 
 def _log(msg: str) -> None:
     print(f"[eval] {msg}", file=sys.stderr, flush=True)
+
+
+def _legacy_hit(
+    encoder: Any, kind: str, key_parts: dict[str, Any], key: str, ids: list[str], cache_dir: Path
+) -> PackedDocs | None:
+    """An entry written under the older, path-keyed fingerprint: reused, and linked under
+    the content key so that every copy of the model finds it from now on."""
+    old_parts = {**key_parts, "encoder": encoder_fingerprint(encoder, by_location=True)}
+    old_key = f"{kind}-{cache_key(old_parts)}"
+    if old_key == key:
+        return None
+    hit = load_packed(cache_dir, old_key, ids)
+    if hit is not None:
+        with contextlib.suppress(OSError):
+            (cache_dir / key).symlink_to(old_key, target_is_directory=True)
+    return hit
 
 
 def encode_cached(
@@ -90,6 +138,8 @@ def encode_cached(
     key = f"{kind}-{cache_key(key_parts)}"
     if cache_dir is not None:
         hit = load_packed(cache_dir, key, ids)
+        if hit is None:
+            hit = _legacy_hit(encoder, kind, key_parts, key, ids, Path(cache_dir))
         if hit is not None:
             if verbose:
                 _log(f"{kind}: {len(ids)} from cache {Path(cache_dir) / key}")

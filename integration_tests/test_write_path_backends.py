@@ -531,7 +531,7 @@ def test_split_requests_write_everything_pooled(client, collection_name, method,
     from qdrant_tokenpool import TokenPoolingClient
     from qdrant_tokenpool import write_path as wp
 
-    monkeypatch.setattr(wp, "REQUEST_FLOAT_BUDGET", 3 * 10 * DIM)  # ~3 pooled docs per part
+    monkeypatch.setattr(wp.flows, "REQUEST_FLOAT_BUDGET", 3 * 10 * DIM)  # ~3 pooled docs per part
     monkeypatch.setattr(TokenPoolingClient, "_remote", property(lambda self: True))
     parent = QdrantClient
     sent = []

@@ -113,13 +113,13 @@ def test_operations_all_variants():
 
 def test_one_pool_arrays_call_per_config(monkeypatch):
     calls = []
-    real = wp.pool_arrays
+    real = wp.plan.pool_arrays
 
     def spy(docs, spec, **kw):
         calls.append((len(docs), spec.pool_factor))
         return real(docs, spec, **kw)
 
-    monkeypatch.setattr(wp, "pool_arrays", spy)
+    monkeypatch.setattr(wp.plan, "pool_arrays", spy)  # pooling lives in write_path.plan
     conf = cp({"colbert": PoolingConfig(pool_factor=2), "other": PoolingConfig(pool_factor=3)})
     points = [ps(i, colbert=doc(9, i).tolist(), other=doc(7, i).tolist()) for i in range(10)]
     wp.pool_points(points, conf)
@@ -202,7 +202,7 @@ def test_summary_vectors_are_the_first_stage_encodings_of_the_unpooled_tokens():
     ],
 )
 def test_bad_point_is_named_and_nothing_pooled(raw, problem, monkeypatch):
-    monkeypatch.setattr(wp, "pool_arrays", lambda *a, **k: pytest.fail("pooled before validating"))
+    monkeypatch.setattr(wp.plan, "pool_arrays", lambda *a, **k: pytest.fail("pooled before validating"))
     points = [ps(i, colbert=doc(9, i).tolist()) for i in range(100)]
     points[63] = models.PointStruct.model_construct(id=63, vector={"colbert": raw}, payload=None)
     with pytest.raises(InvalidMultivectorError, match=problem) as err:

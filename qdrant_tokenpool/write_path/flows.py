@@ -1,0 +1,360 @@
+"""The write path's flows (see :mod:`qdrant_tokenpool._flow`), shared by
+:class:`~qdrant_tokenpool.TokenPoolingClient` and
+:class:`~qdrant_tokenpool.AsyncTokenPoolingClient`: ``upsert``, ``update_vectors``,
+``batch_update_points``, ``upload_points`` and ``upload_collection`` with the configured
+multivectors pooled (:mod:`.plan`) and, on a remote backend, split (:mod:`.split`)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from qdrant_client import models
+
+from .. import store
+from .._flow import Flow, call
+from ..inference import LocalInference
+from ..store import CollectionPooling, PoolingState, UnknownCollectionError
+from ..validation import is_tensor, to_numpy
+from ._common import replace
+from .plan import (
+    InferenceScan,
+    PoolingJob,
+    embedded,
+    plan_batch,
+    plan_operations,
+    plan_points,
+    plan_struct,
+    pool_batch_request,
+    pool_operations,
+    pool_points,
+)
+from .split import REQUEST_FLOAT_BUDGET, split_batch, split_operations, split_points
+
+__all__ = [
+    "batch_update_points",
+    "pooled_stream",
+    "update_vectors",
+    "upload_collection",
+    "upload_points",
+    "upsert",
+]
+
+
+def _config(state: PoolingState, collection_name: str) -> Flow[CollectionPooling | None]:
+    """The collection's pooling, or ``None`` when pooling is off, the collection has no
+    config, or it does not exist (the parent method then reports that as usual)."""
+    if not state.enabled:
+        return None
+    try:
+        cp = yield from store.load(state, collection_name)
+    except UnknownCollectionError:
+        return None
+    return cp if cp.pooling else None
+
+
+def upsert(
+    state: PoolingState,
+    collection_name: str,
+    points: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+    budget: int | None = None,
+    inference: LocalInference | None = None,
+) -> Flow[Any]:
+    """``upsert`` with the configured multivectors pooled (list of points or ``Batch``).
+
+    Inference objects at pooled vectors are first embedded by ``inference`` (the client's
+    local inference; see :mod:`qdrant_tokenpool.inference`). The whole request is then
+    validated and pooled before anything is sent; on a remote backend a rewritten request
+    is sent in parts of at most ``budget`` floats (returns the last part's ``UpdateResult``).
+    """
+    budget = budget or REQUEST_FLOAT_BUDGET
+    cp = yield from _config(state, collection_name)
+    if cp is not None:
+        is_batch = isinstance(points, models.Batch)
+        if not is_batch and not isinstance(points, Sequence):
+            points = list(points)
+        points = embedded(points, cp, plan_batch if is_batch else plan_points, inference)
+        pool = pool_batch_request if is_batch else pool_points
+        new = pool(points, cp, arrays=not remote)
+        if new is not points:
+            split = split_batch if is_batch else split_points
+            parts = split(new, budget) if remote else [new]
+            return (yield from _send_parts("upsert", collection_name, parts, args, kwargs))
+    return (yield call("upsert", collection_name, points, *args, **kwargs))
+
+
+def _send_parts(
+    method: str, collection_name: str, parts: list[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Flow[Any]:
+    """Send a rewritten request's parts in order; the last part's result."""
+    result = None
+    for part in parts:
+        result = yield call(method, collection_name, part, *args, **kwargs)
+    return result
+
+
+def update_vectors(
+    state: PoolingState,
+    collection_name: str,
+    points: Sequence[Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+    budget: int | None = None,
+    inference: LocalInference | None = None,
+) -> Flow[Any]:
+    """``update_vectors`` with the configured multivectors pooled (and extras refreshed);
+    inference objects at pooled vectors embedded first, as in :func:`upsert`."""
+    budget = budget or REQUEST_FLOAT_BUDGET
+    cp = yield from _config(state, collection_name)
+    if cp is not None:
+        points = points if isinstance(points, Sequence) else list(points)
+        points = embedded(points, cp, plan_points, inference)
+        new = pool_points(points, cp, arrays=not remote)
+        if new is not points:
+            parts = split_points(new, budget) if remote else [new]
+            return (yield from _send_parts("update_vectors", collection_name, parts, args, kwargs))
+    return (yield call("update_vectors", collection_name, points, *args, **kwargs))
+
+
+def batch_update_points(
+    state: PoolingState,
+    collection_name: str,
+    update_operations: Sequence[Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+    budget: int | None = None,
+    inference: LocalInference | None = None,
+) -> Flow[Any]:
+    """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled
+    (inference objects at pooled vectors embedded first, as in :func:`upsert`).
+
+    On a remote backend a rewritten request is sent as several requests of at most
+    ``budget`` floats, in order; the results of all of them are returned, concatenated.
+    """
+    budget = budget or REQUEST_FLOAT_BUDGET
+    cp = yield from _config(state, collection_name)
+    ops = update_operations
+    if cp is not None:
+        ops = ops if isinstance(ops, Sequence) else list(ops)
+        ops = embedded(ops, cp, plan_operations, inference)
+        new = pool_operations(ops, cp, arrays=not remote)
+        if new is not ops:
+            results: list[Any] = []
+            for part in split_operations(new, budget) if remote else [new]:
+                results.extend(
+                    (yield call("batch_update_points", collection_name, part, *args, **kwargs))
+                )
+            return results
+    return (yield call("batch_update_points", collection_name, ops, *args, **kwargs))
+
+
+def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(iterable)
+    while chunk := list(itertools.islice(it, max(1, int(size)))):
+        yield chunk
+
+
+def _lists(vector: Any) -> Any:
+    """numpy arrays and tensors inside a vector struct as lists (what models carry)."""
+    if isinstance(vector, dict):
+        return {k: _lists(v) for k, v in vector.items()}
+    if isinstance(vector, np.ndarray) or is_tensor(vector):
+        return to_numpy(vector).tolist()
+    if isinstance(vector, list) and vector and isinstance(vector[0], np.ndarray):
+        return [row.tolist() for row in vector]  # a multivector given as a list of rows
+    return vector
+
+
+def pooled_stream(
+    points: Iterable[Any],
+    cp: CollectionPooling,
+    batch_size: int,
+    inference: LocalInference | None = None,
+) -> Iterator[Any]:
+    """Pool a stream of points ``batch_size`` at a time (each batch: inference objects at
+    pooled vectors embedded by ``inference``, then one pool_arrays call per config); never
+    holds more than one batch. A bad point raises before its batch is yielded."""
+    for chunk in _batched(points, batch_size):
+        yield from pool_points(embedded(chunk, cp, plan_points, inference), cp)
+
+
+def _validate_all(points: Iterable[Any], cp: CollectionPooling, *, inference: bool) -> None:
+    """Validate every configured multivector of ``points``; inference objects are left for
+    the batches to embed when ``inference`` (a local inference is there), else refused."""
+    job = InferenceScan(cp, validate=True) if inference else PoolingJob(cp, keep=False)
+    for p in points:
+        plan_struct(p.vector, p.id, job)
+
+
+def upload_points(
+    state: PoolingState,
+    collection_name: str,
+    points: Iterable[Any],
+    batch_size: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+    streams: bool | None = None,
+    inference: LocalInference | None = None,
+) -> Flow[None]:
+    """``upload_points`` with configured multivectors pooled, streamed ``batch_size`` at a time.
+
+    Inference objects at pooled vectors are embedded batch by batch (and their vectors
+    validated then); everything else as follows.
+
+    ``streams``: the engine writes batch by batch (a server, Qdrant Edge; default
+    ``remote``). Then sized inputs (lists, tuples) are validated whole before the first
+    batch is sent; a generator is validated batch by batch. qdrant-client's local mode
+    collects the whole upload before writing, so nothing is written there either.
+    """
+    streams = remote if streams is None else streams
+    cp = yield from _config(state, collection_name)
+    if cp is None:
+        return (yield call("upload_points", collection_name, points, batch_size, *args, **kwargs))
+    if streams and isinstance(points, Sequence):
+        _validate_all(points, cp, inference=inference is not None)
+    stream = pooled_stream(points, cp, batch_size, inference)
+    return (yield call("upload_points", collection_name, stream, batch_size, *args, **kwargs))
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, np.ndarray) or is_tensor(x)
+
+
+def _collection_size(vectors: Any) -> int | None:
+    """Points in ``upload_collection``'s ``vectors``: ``None`` for generators and streams."""
+    if isinstance(vectors, dict):
+        lengths = {len(v) for v in vectors.values()}
+        if len(lengths) > 1:
+            raise ValueError("Each named vector should have the same number of vectors")
+        return lengths.pop() if lengths else 0
+    if _is_array(vectors) or isinstance(vectors, Sequence):
+        return len(vectors)
+    return None
+
+
+def _collection_rows(vectors: Any) -> Iterator[Any]:
+    """One vector struct per point from ``upload_collection``'s ``vectors`` argument."""
+    if isinstance(vectors, dict):
+        n = _collection_size(vectors) or 0
+        return ({name: col[i] for name, col in vectors.items()} for i in range(n))
+    if _is_array(vectors):
+        return (vectors[i] for i in range(len(vectors)))
+    return iter(vectors)
+
+
+def _require_length(items: Iterable[Any] | None, size: int, name: str) -> Iterable[Any] | None:
+    """``ids`` / ``payload`` of ``upload_collection`` that end before ``size`` vectors raise
+    ``ValueError("<name> iterable is shorter than vectors iterable")``, as in
+    ``QdrantClient``: lists, tuples and arrays at once (before anything is written),
+    streams when they run out. Longer ones are read only up to ``size`` items."""
+    if items is None:
+        return None
+    if isinstance(items, (Sequence, np.ndarray)):
+        if len(items) < size:
+            raise ValueError(f"{name} iterable is shorter than vectors iterable")
+        return items
+    return _take_exactly(items, size, name)
+
+
+def _take_exactly(items: Iterable[Any], size: int, name: str) -> Iterator[Any]:
+    taken = 0
+    for item in itertools.islice(items, size):
+        yield item
+        taken += 1
+    if taken < size:
+        raise ValueError(f"{name} iterable is shorter than vectors iterable")
+
+
+def _collection_points(
+    vectors: Any, payload: Iterable[Any] | None, ids: Iterable[Any] | None
+) -> Iterator[models.PointStruct]:
+    """``upload_collection``'s columns as a stream of points (missing ids: UUIDs).
+
+    With a sized ``vectors``, ``ids`` or ``payload`` shorter than it raise (see
+    :func:`_require_length`); with a stream of vectors the shortest input ends the upload,
+    as in ``QdrantClient``."""
+    size = _collection_size(vectors)
+    if size is not None:
+        ids = _require_length(ids, size, "ids")
+        payload = _require_length(payload, size, "payload")
+    return _zip_points(_collection_rows(vectors), payload, ids)
+
+
+def _zip_points(
+    rows: Iterator[Any], payload: Iterable[Any] | None, ids: Iterable[Any] | None
+) -> Iterator[models.PointStruct]:
+    id_iter: Iterable[Any] = (str(uuid.uuid4()) for _ in itertools.count()) if ids is None else ids
+    pay_iter: Iterable[Any] = itertools.repeat(None) if payload is None else payload
+    for pid, vec, pay in zip(id_iter, rows, pay_iter):
+        if isinstance(pid, uuid.UUID):
+            pid = str(pid)
+        yield models.PointStruct.model_construct(id=pid, vector=vec, payload=pay)
+
+
+def _finish_lists(points: Iterable[Any]) -> Iterator[Any]:
+    """Turn leftover numpy/torch vectors (unconfigured names) into lists."""
+    for p in points:
+        v = _lists(p.vector)
+        yield p if v is p.vector else replace(p, vector=v)
+
+
+def upload_collection(
+    state: PoolingState,
+    collection_name: str,
+    vectors: Any,
+    payload: Iterable[Any] | None,
+    ids: Iterable[Any] | None,
+    batch_size: int,
+    kwargs: dict[str, Any],
+    *,
+    remote: bool,
+    streams: bool | None = None,
+    inference: LocalInference | None = None,
+) -> Flow[None]:
+    """``upload_collection`` with configured multivectors pooled (inference objects at
+    pooled vectors embedded batch by batch, as in :func:`upload_points`; ``streams``: see
+    :func:`upload_points`).
+
+    ``vectors``: dict of per-name columns (lists or arrays), a ``(N, n, d)`` array for the
+    unnamed multivector, or any iterable of vector structs (generators stream). With a
+    config it is streamed as points through the parent's ``upload_points``
+    (``batch_size`` at a time; missing ids become UUIDs, as the parent does). ``ids`` or
+    ``payload`` shorter than a sized ``vectors`` raise ``ValueError`` as in the parent:
+    lists and arrays before anything is written.
+    """
+    cp = yield from _config(state, collection_name)
+    if cp is None:
+        return (
+            yield call(
+                "upload_collection",
+                collection_name,
+                vectors,
+                payload=payload,
+                ids=ids,
+                batch_size=batch_size,
+                **kwargs,
+            )
+        )
+    pts = _collection_points(vectors, payload, ids)  # ids / payload too short: raises now
+    if (remote if streams is None else streams) and not isinstance(vectors, Iterator):
+        # sized input: check all of it before the first batch is sent
+        sized_ids = isinstance(ids, (Sequence, np.ndarray))
+        labels = ids if sized_ids else (f"#{k}" for k in itertools.count())
+        _validate_all(
+            _collection_points(vectors, None, labels), cp, inference=inference is not None
+        )
+    stream = _finish_lists(pooled_stream(pts, cp, batch_size, inference))
+    return (yield call("upload_points", collection_name, stream, batch_size=batch_size, **kwargs))

@@ -32,6 +32,7 @@ from .config import PoolingConfig
 from .engines.select import engine_of
 from .inference import local_inference
 from .store import PoolingState
+from .validation import check_int
 
 __all__ = [
     "OVERRIDES",
@@ -70,8 +71,9 @@ class PoolingClientMixin:
             if getattr(value, "_made_by", None) == __name__:
                 _adopt(cls, name, value)
 
-    def _init_pooling(self) -> None:
+    def _init_pooling(self, workers: int | None = None) -> None:
         self._pooling_state = PoolingState()
+        self.pooling_workers = workers
         _backend.serialise_in_process(self)
 
     @property
@@ -79,6 +81,21 @@ class PoolingClientMixin:
         """Where this client's calls land: ``"edge"`` (Qdrant Edge in process),
         ``"local"`` (qdrant-client's local mode) or ``"server"``."""
         return engine_of(self)
+
+    @property
+    def pooling_workers(self) -> int | None:
+        """Parallel pooling workers of a write (constructor argument ``pooling_workers``):
+        ``None`` (default) all cores for batches with enough work, else the calling thread;
+        ``1`` always the calling thread; ``k > 1`` up to ``k`` (see
+        :func:`qdrant_tokenpool.pool_batch`). Threads for the compiled hierarchical
+        pooling, processes for the other methods."""
+        return self._pooling_state.workers
+
+    @pooling_workers.setter
+    def pooling_workers(self, workers: int | None) -> None:
+        self._pooling_state.workers = (
+            None if workers is None else check_int("pooling_workers", workers)
+        )
 
     @property
     def _remote(self) -> bool:

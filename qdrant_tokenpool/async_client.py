@@ -28,9 +28,17 @@ class AsyncTokenPoolingClient(AsyncQdrantClient, PoolingClientMixin):
 
     _blocking_client: QdrantClient | None = None  # sync twin for sync methods (server, Edge)
 
-    def __init__(self, *args: Any, engine: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        engine: str | None = None,
+        pooling_workers: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Arguments as for the parent client, plus ``engine`` (see :mod:`qdrant_tokenpool.engines`)
+        and ``pooling_workers`` (see :attr:`pooling_workers`)."""
         init_client(AsyncTokenPoolingClient, self, args, kwargs, engine, asynchronous=True)
-        self._init_pooling()
+        self._init_pooling(pooling_workers)
 
     async def optimize(self, collection_name: str | None = None) -> bool:
         """Async twin of ``TokenPoolingClient.optimize`` (runs in a worker thread)."""

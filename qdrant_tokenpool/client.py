@@ -44,9 +44,17 @@ class TokenPoolingClient(QdrantClient, PoolingClientMixin):
     concurrent calls as they are.
     """
 
-    def __init__(self, *args: Any, engine: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        engine: str | None = None,
+        pooling_workers: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Arguments as for the parent client, plus ``engine`` (see :mod:`qdrant_tokenpool.engines`)
+        and ``pooling_workers`` (see :attr:`pooling_workers`)."""
         init_client(TokenPoolingClient, self, args, kwargs, engine, asynchronous=False)
-        self._init_pooling()
+        self._init_pooling(pooling_workers)
 
     def optimize(self, collection_name: str | None = None) -> bool:
         """Build indexes now on a Qdrant Edge database, one collection or all (Edge has no

@@ -187,6 +187,10 @@ class PoolingState:
     remote: bool = False
     streams: bool = False
     inference: Any = None
+    workers: int | None = None
+    """Pooling workers of a write (:func:`~qdrant_tokenpool.pooling.pool_arrays`'s
+    ``workers``): ``None`` all cores for batches with enough work, ``1`` the calling
+    thread, ``k`` at most ``k``."""
     _cache: dict[str, tuple[float, CollectionPooling]] = field(default_factory=dict)
     _id: int = field(default_factory=lambda: next(_STATE_IDS), repr=False, compare=False)
 

@@ -15,9 +15,14 @@ Two kinds of workers, chosen by what the pooling spends its time in:
   - created lazily on the first batch big enough to need it, then reused (starting a
     worker costs about a second of imports, once);
   - ``spawn`` start method, so it is safe with torch, CUDA, gRPC or OpenMP threads
-    already running in the parent (``fork`` is not); workers start with one BLAS/OpenMP
-    thread each and do not re-import the caller's ``__main__`` (no
-    ``if __name__ == "__main__"`` guard needed);
+    already running in the parent (``fork`` is not); workers run BLAS on one thread
+    (:func:`~qdrant_tokenpool.pooling._blas.single_blas_thread` around every chunk, and
+    threadpoolctl when installed). Nothing of the calling process is changed to start
+    them (no environment variables, no ``sys.modules`` swap: starting workers is
+    thread-safe). ``spawn`` imports the caller's ``__main__`` again in every worker, so
+    a script run as ``python script.py`` (whose top level would run again) gets the
+    thread pool instead; an interactive session, ``python -c`` or ``python -m pkg``
+    gets worker processes;
   - documents are sent in about 8 chunks per worker (transfer overlaps work), balanced by
     estimated cost (``n^2`` for the clustering methods), and the results are put back in
     input order;
@@ -37,7 +42,6 @@ import multiprocessing
 import os
 import sys
 import threading
-import types
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -60,6 +64,7 @@ __all__ = [
     "pool_arrays",
     "pool_batch",
     "shutdown_pool",
+    "spawn_reimports_main",
     "uses_threads",
 ]
 
@@ -87,8 +92,6 @@ def estimated_seconds(n_tokens: int, dim: int, method: str) -> float:
         return 2e-9 * n_tokens * dim + 2e-5
     return 1e-10 * n_tokens * n_tokens * dim + 5e-5
 
-
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _lock = threading.Lock()
 _threads: ThreadPoolExecutor | None = None
@@ -161,25 +164,9 @@ def _get_executor(n_workers: int) -> ProcessPoolExecutor:
             _executor.shutdown(wait=False, cancel_futures=True)
         ctx = multiprocessing.get_context("spawn")
         ex = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init)
-        # Workers are spawned by submit(), one per submit while none is idle: start them all
-        # now, each with one BLAS/OpenMP thread, and without re-importing the caller's
-        # __main__ (spawn would run an unguarded script's top level again in each worker;
-        # the workers only need this package).
-        saved_env = {k: os.environ.get(k) for k in _THREAD_ENV}
-        saved_main = sys.modules.get("__main__")
-        try:
-            for k in _THREAD_ENV:
-                os.environ[k] = "1"
-            sys.modules["__main__"] = types.ModuleType("__main__")
-            ready = [ex.submit(_worker_ready) for _ in range(n_workers)]
-        finally:
-            if saved_main is not None:
-                sys.modules["__main__"] = saved_main
-            for k, v in saved_env.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        # Workers are spawned by submit(), one per submit while none is idle: start them
+        # all now (each pays its imports once, before the first batch is timed).
+        ready = [ex.submit(_worker_ready) for _ in range(n_workers)]
         try:
             for f in ready:
                 f.result()
@@ -188,6 +175,18 @@ def _get_executor(n_workers: int) -> ProcessPoolExecutor:
             raise
         _executor, _executor_workers, _executor_pid = ex, n_workers, os.getpid()
         return ex
+
+
+def spawn_reimports_main() -> bool:
+    """Whether a ``spawn`` worker would run the caller's main module again: a script
+    (``python script.py``), not ``python -m pkg`` (a ``__main__`` module, which spawn
+    skips), ``python -c`` or an interactive session (no file). Reads ``sys.modules``
+    only."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None:
+        return not (name == "__main__" or name.endswith(".__main__"))
+    return getattr(main, "__file__", None) is not None
 
 
 def shutdown_pool() -> None:
@@ -287,7 +286,7 @@ def pool_arrays(
     ):
         return _pool_chunk(arrays, spec)
     costs = [_cost(x, spec) for x in arrays]
-    if uses_threads(spec.method, arrays, spec.protected_tokens):
+    if uses_threads(spec.method, arrays, spec.protected_tokens) or spawn_reimports_main():
         if workers is None and sum(costs) < THREADS_MIN_SECONDS:
             return _pool_chunk(arrays, spec)
         return _pool_on(_get_threads(n_workers), arrays, costs, n_workers, spec)

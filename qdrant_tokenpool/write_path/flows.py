@@ -82,7 +82,7 @@ def upsert(
             points = list(points)
         points = embedded(points, cp, plan_batch if is_batch else plan_points, inference)
         pool = pool_batch_request if is_batch else pool_points
-        new = pool(points, cp, arrays=not remote)
+        new = pool(points, cp, arrays=not remote, workers=state.workers)
         if new is not points:
             split = split_batch if is_batch else split_points
             parts = split(new, budget) if remote else [new]
@@ -118,7 +118,7 @@ def update_vectors(
     if cp is not None:
         points = points if isinstance(points, Sequence) else list(points)
         points = embedded(points, cp, plan_points, inference)
-        new = pool_points(points, cp, arrays=not remote)
+        new = pool_points(points, cp, arrays=not remote, workers=state.workers)
         if new is not points:
             parts = split_points(new, budget) if remote else [new]
             return (yield from _send_parts("update_vectors", collection_name, parts, args, kwargs))
@@ -148,7 +148,7 @@ def batch_update_points(
     if cp is not None:
         ops = ops if isinstance(ops, Sequence) else list(ops)
         ops = embedded(ops, cp, plan_operations, inference)
-        new = pool_operations(ops, cp, arrays=not remote)
+        new = pool_operations(ops, cp, arrays=not remote, workers=state.workers)
         if new is not ops:
             results: list[Any] = []
             for part in split_operations(new, budget) if remote else [new]:
@@ -181,12 +181,13 @@ def pooled_stream(
     cp: CollectionPooling,
     batch_size: int,
     inference: LocalInference | None = None,
+    workers: int | None = None,
 ) -> Iterator[Any]:
     """Pool a stream of points ``batch_size`` at a time (each batch: inference objects at
     pooled vectors embedded by ``inference``, then one pool_arrays call per config); never
     holds more than one batch. A bad point raises before its batch is yielded."""
     for chunk in _batched(points, batch_size):
-        yield from pool_points(embedded(chunk, cp, plan_points, inference), cp)
+        yield from pool_points(embedded(chunk, cp, plan_points, inference), cp, workers=workers)
 
 
 def _validate_all(points: Iterable[Any], cp: CollectionPooling, *, inference: bool) -> None:
@@ -225,7 +226,7 @@ def upload_points(
         return (yield call("upload_points", collection_name, points, batch_size, *args, **kwargs))
     if streams and isinstance(points, Sequence):
         _validate_all(points, cp, inference=inference is not None)
-    stream = pooled_stream(points, cp, batch_size, inference)
+    stream = pooled_stream(points, cp, batch_size, inference, state.workers)
     return (yield call("upload_points", collection_name, stream, batch_size, *args, **kwargs))
 
 
@@ -356,5 +357,5 @@ def upload_collection(
         _validate_all(
             _collection_points(vectors, None, labels), cp, inference=inference is not None
         )
-    stream = _finish_lists(pooled_stream(pts, cp, batch_size, inference))
+    stream = _finish_lists(pooled_stream(pts, cp, batch_size, inference, state.workers))
     return (yield call("upload_points", collection_name, stream, batch_size=batch_size, **kwargs))

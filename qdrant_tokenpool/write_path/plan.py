@@ -397,8 +397,9 @@ def _pool(
     request: Any,
     cp: CollectionPooling,
     arrays: bool = False,
+    workers: int | None = None,
 ) -> Any:
-    job = PoolingJob(cp, arrays=arrays)
+    job = PoolingJob(cp, arrays=arrays, workers=workers)
     builder = plan(request, job)
     if builder is None:
         return request
@@ -406,19 +407,25 @@ def _pool(
     return builder()
 
 
-def pool_points(points: Sequence[Any], cp: CollectionPooling, *, arrays: bool = False) -> Any:
+def pool_points(
+    points: Sequence[Any], cp: CollectionPooling, *, arrays: bool = False, workers: int | None = None
+) -> Any:
     """Validate and pool a list of points; returns ``points`` itself if nothing is configured.
 
     ``arrays``: named pooled vectors as float32 arrays (embedded backend only, see
-    :class:`PoolingJob`)."""
-    return _pool(plan_points, points, cp, arrays)
+    :class:`PoolingJob`); ``workers``: as for :class:`PoolingJob`."""
+    return _pool(plan_points, points, cp, arrays, workers)
 
 
-def pool_batch_request(batch: models.Batch, cp: CollectionPooling, *, arrays: bool = False) -> Any:
+def pool_batch_request(
+    batch: models.Batch, cp: CollectionPooling, *, arrays: bool = False, workers: int | None = None
+) -> Any:
     """Validate and pool a ``Batch``; returns ``batch`` itself if nothing is configured."""
-    return _pool(plan_batch, batch, cp, arrays)
+    return _pool(plan_batch, batch, cp, arrays, workers)
 
 
-def pool_operations(operations: Sequence[Any], cp: CollectionPooling, *, arrays: bool = False) -> Any:
+def pool_operations(
+    operations: Sequence[Any], cp: CollectionPooling, *, arrays: bool = False, workers: int | None = None
+) -> Any:
     """Validate and pool ``batch_update_points`` operations (``operations`` itself if none)."""
-    return _pool(plan_operations, operations, cp, arrays)
+    return _pool(plan_operations, operations, cp, arrays, workers)

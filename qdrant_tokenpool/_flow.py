@@ -12,16 +12,18 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 __all__ = ["Call", "Flow", "T", "call", "run_async", "run_blocking", "run_sync"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
 class Call:
-    """A call of a parent-client method, by name."""
+    """A call of a client method, by name (the runners look the name up on their target,
+    so one flow serves the sync and the async client). Make it with :func:`call`."""
 
     method: str
     args: tuple[Any, ...] = ()
@@ -31,8 +33,19 @@ class Call:
 Flow = Generator[Call, Any, T]
 
 
-def call(method: str, /, *args: Any, **kwargs: Any) -> Call:
-    return Call(method, args, kwargs)
+@overload
+def call(method: Callable[Concatenate[Any, P], Any], /, *args: P.args, **kwargs: P.kwargs) -> Call: ...
+@overload
+def call(method: str, /, *args: Any, **kwargs: Any) -> Call: ...
+def call(method: Callable[..., Any] | str, /, *args: Any, **kwargs: Any) -> Call:
+    """A :class:`Call` of ``method`` with these arguments.
+
+    Give the method itself, unbound (``call(QdrantClient.get_collection, name)``): a type
+    checker then verifies the arguments against its signature, and a misspelt name fails
+    at import. A name (``call("get_collection", name)``) is accepted for dynamic dispatch
+    and is not checked.
+    """
+    return Call(method if isinstance(method, str) else method.__name__, args, kwargs)
 
 
 def run_sync(

@@ -47,6 +47,7 @@ import numpy as np
 from qdrant_client import models
 from qdrant_client.http.models import QueryResponse
 
+from . import _parent as parent
 from . import store
 from ._flow import Flow, call
 from .config import vector_label
@@ -479,7 +480,7 @@ def query_late_interaction(
         )
         return (
             yield call(
-                "query_points",
+                parent.query_points,
                 collection_name,
                 **request,
                 with_payload=with_payload,
@@ -499,7 +500,7 @@ def query_late_interaction(
         funnel, candidates, q, query_filter=query_filter, search_params=search_params
     )
     response = yield call(
-        "query_points",
+        parent.query_points,
         collection_name,
         **request,
         with_payload=with_payload,

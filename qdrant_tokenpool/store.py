@@ -20,6 +20,7 @@ from typing import Any
 
 from qdrant_client import models
 
+from . import _parent as parent
 from ._flow import Flow, call
 from .config import (
     PoolingConfig,
@@ -252,7 +253,7 @@ def load(
         if cached is not None:
             return cached
     try:
-        info = yield call("get_collection", collection_name)
+        info = yield call(parent.get_collection, collection_name)
     except Exception as exc:
         if _is_not_found(exc):
             raise UnknownCollectionError(collection_name) from exc
@@ -283,7 +284,7 @@ def set_pooling(
     merged = dict(new) if replace else {**cp.pooling, **new}
     merged = coerce_pooling(merged)
     cp.check(merged)
-    yield call("update_collection", collection_name, metadata=pooling_to_metadata(merged))
+    yield call(parent.update_collection, collection_name, metadata=pooling_to_metadata(merged))
     state.forget(collection_name)
     return merged
 
@@ -298,7 +299,7 @@ def remove_pooling(
         left: PoolingMap = {}
     else:
         left = {k: v for k, v in cp.pooling.items() if k not in set(vector_names)}
-    yield call("update_collection", collection_name, metadata=pooling_to_metadata(left))
+    yield call(parent.update_collection, collection_name, metadata=pooling_to_metadata(left))
     state.forget(collection_name)
     return left
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec
 
+from .. import _parent as parent
 from .._backend import backend
 from .._flow import Flow, T, call, run_async, run_sync
 from ..config import PoolingConfig
@@ -157,11 +158,11 @@ def load_collection(collection_name: str) -> Flow[CollectionPooling]:
     Raises:
         UnknownCollectionError: it does not exist (``known`` lists those that do).
     """
-    if not (yield call("collection_exists", collection_name)):
-        response = yield call("get_collections")
+    if not (yield call(parent.collection_exists, collection_name)):
+        response = yield call(parent.get_collections)
         known = sorted(c.name for c in response.collections)
         raise UnknownCollectionError(collection_name, known=known)
-    info = yield call("get_collection", collection_name)
+    info = yield call(parent.get_collection, collection_name)
     return CollectionPooling.from_info(collection_name, info)
 
 

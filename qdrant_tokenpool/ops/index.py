@@ -14,6 +14,7 @@ from typing import Any
 
 from qdrant_client import models
 
+from .. import _parent as parent
 from .._flow import Flow, call
 from ..config import METHODS, PoolingConfig, PoolingConfigError, vector_label
 from ..query import resolve_multivector
@@ -106,7 +107,7 @@ def record_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
 def index_record_flow(collection_name: str) -> Flow[dict[str, Any]]:
     """What :func:`index_corpus` recorded for the collection (see
     :func:`record_from_metadata`); ``{}`` when the collection does not exist (yet)."""
-    if not (yield call("collection_exists", collection_name)):
+    if not (yield call(parent.collection_exists, collection_name)):
         return {}
     cp = yield from load_collection(collection_name)
     return record_from_metadata(cp.metadata)
@@ -219,7 +220,7 @@ def index_corpus_flow(
             loaded.append(enc)
         return loaded[0]
 
-    exists = yield call("collection_exists", collection_name)
+    exists = yield call(parent.collection_exists, collection_name)
     cfg: PoolingConfig | None
     if exists:
         cp = yield from load_collection(collection_name)
@@ -269,7 +270,7 @@ def index_corpus_flow(
         )
         rep.info(f"creating collection {collection_name!r} ...")
         yield call(
-            "create_collection",
+            parent.create_collection,
             collection_name,
             vectors_config={
                 vname: models.VectorParams(
@@ -290,7 +291,7 @@ def index_corpus_flow(
     for batch in _batched_documents(documents, batch_size, limit):
         ids = [point_id(d.doc_id) for d in batch]
         present = yield call(
-            "retrieve", collection_name, ids=ids, with_payload=False, with_vectors=False
+            parent.retrieve, collection_name, ids=ids, with_payload=False, with_vectors=False
         )
         have = {str(r.id) for r in present}
         todo = [(d, i) for d, i in zip(batch, ids) if i not in have]
@@ -317,7 +318,7 @@ def index_corpus_flow(
                 for (d, _), n in zip(todo, lengths)
             ]
             yield call(
-                "upload_collection",
+                parent.upload_collection,
                 collection_name,
                 vectors=[{vname: e} for e in embs],
                 payload=payloads,

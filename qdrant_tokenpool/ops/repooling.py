@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _parent as parent
 from .._flow import Flow, call
 from ..config import METADATA_KEY, PoolingConfig, PoolingMap, coerce_pooling, vector_label
 from ..query import resolve_multivector
@@ -108,7 +109,7 @@ def repool_flow(
                 "its vectors are pooled again"
             )
 
-    created = not (yield call("collection_exists", dest_collection))
+    created = not (yield call(parent.collection_exists, dest_collection))
     if not created:
         dest = yield from load_collection(dest_collection)
         for vname, cfg in list(pmap.items()):
@@ -126,11 +127,11 @@ def repool_flow(
             pmap[vname] = have
         rep.info(f"continuing into existing collection {dest_collection!r}")
     else:
-        info = yield call("get_collection", source_collection)
+        info = yield call(parent.get_collection, source_collection)
         metadata = dict(src.metadata)
         metadata.pop(METADATA_KEY, None)
         yield call(
-            "create_collection",
+            parent.create_collection,
             dest_collection,
             vectors_config=info.config.params.vectors,
             sparse_vectors_config=info.config.params.sparse_vectors,
@@ -144,13 +145,13 @@ def repool_flow(
         )
 
     count_vector = next(iter(pmap))
-    total = int((yield call("count", source_collection, exact=True)).count)
+    total = int((yield call(parent.count, source_collection, exact=True)).count)
     copied = skipped = 0
     offset = None
     rep.start(f"repool {dest_collection}", total, "pt")
     while True:
         recs, offset = yield call(
-            "scroll",
+            parent.scroll,
             source_collection,
             limit=batch_size,
             offset=offset,
@@ -161,14 +162,14 @@ def repool_flow(
         have_ids: set[str] = set()
         if ids:
             present = yield call(
-                "retrieve", dest_collection, ids=ids, with_payload=False, with_vectors=False
+                parent.retrieve, dest_collection, ids=ids, with_payload=False, with_vectors=False
             )
             have_ids = {str(r.id) for r in present}
         missing = [i for i in ids if str(i) not in have_ids]
         skipped += len(ids) - len(missing)
         if missing:
             full = yield call(
-                "retrieve", source_collection, ids=missing, with_payload=True, with_vectors=True
+                parent.retrieve, source_collection, ids=missing, with_payload=True, with_vectors=True
             )
             out_ids, out_vecs, out_payloads = [], [], []
             for r in full:
@@ -182,7 +183,7 @@ def repool_flow(
                 out_vecs.append(vec[""] if list(vec) == [""] else vec)
                 out_payloads.append(payload)
             yield call(
-                "upload_collection",
+                parent.upload_collection,
                 dest_collection,
                 vectors=out_vecs,
                 payload=out_payloads,

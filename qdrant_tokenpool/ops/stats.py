@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import _parent as parent
 from .._flow import Flow, call
 from ..config import PoolingMap
 from ..validation import check_int
@@ -175,7 +176,7 @@ def collection_stats_flow(
     rep = Reporter("collection_stats", progress)
     scroll_batch = check_int("scroll_batch", scroll_batch)
     cp = yield from load_collection(collection_name)
-    points = int((yield call("count", collection_name, exact=True)).count)
+    points = int((yield call(parent.count, collection_name, exact=True)).count)
     vectors = {
         name: VectorStats(name, spec.multivector, spec.size, spec.datatype, spec.distance.value)
         for name, spec in cp.vectors.items()
@@ -188,7 +189,7 @@ def collection_stats_flow(
     rep.start(f"stats {collection_name}", points, "pt")
     while True:
         recs, offset = yield call(
-            "scroll",
+            parent.scroll,
             collection_name,
             limit=scroll_batch,
             offset=offset,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import models
 
+from .. import _parent as parent
 from .. import store
 from .._flow import Flow, call
 from ..inference import LocalInference
@@ -87,7 +88,7 @@ def upsert(
             split = split_batch if is_batch else split_points
             parts = split(new, budget) if remote else [new]
             return (yield from _send_parts("upsert", collection_name, parts, args, kwargs))
-    return (yield call("upsert", collection_name, points, *args, **kwargs))
+    return (yield call(parent.upsert, collection_name, points, *args, **kwargs))
 
 
 def _send_parts(
@@ -122,7 +123,7 @@ def update_vectors(
         if new is not points:
             parts = split_points(new, budget) if remote else [new]
             return (yield from _send_parts("update_vectors", collection_name, parts, args, kwargs))
-    return (yield call("update_vectors", collection_name, points, *args, **kwargs))
+    return (yield call(parent.update_vectors, collection_name, points, *args, **kwargs))
 
 
 def batch_update_points(
@@ -153,10 +154,10 @@ def batch_update_points(
             results: list[Any] = []
             for part in split_operations(new, budget) if remote else [new]:
                 results.extend(
-                    (yield call("batch_update_points", collection_name, part, *args, **kwargs))
+                    (yield call(parent.batch_update_points, collection_name, part, *args, **kwargs))
                 )
             return results
-    return (yield call("batch_update_points", collection_name, ops, *args, **kwargs))
+    return (yield call(parent.batch_update_points, collection_name, ops, *args, **kwargs))
 
 
 def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -223,11 +224,11 @@ def upload_points(
     streams = remote if streams is None else streams
     cp = yield from _config(state, collection_name)
     if cp is None:
-        return (yield call("upload_points", collection_name, points, batch_size, *args, **kwargs))
+        return (yield call(parent.upload_points, collection_name, points, batch_size, *args, **kwargs))
     if streams and isinstance(points, Sequence):
         _validate_all(points, cp, inference=inference is not None)
     stream = pooled_stream(points, cp, batch_size, inference, state.workers)
-    return (yield call("upload_points", collection_name, stream, batch_size, *args, **kwargs))
+    return (yield call(parent.upload_points, collection_name, stream, batch_size, *args, **kwargs))
 
 
 def _is_array(x: Any) -> bool:
@@ -340,7 +341,7 @@ def upload_collection(
     if cp is None:
         return (
             yield call(
-                "upload_collection",
+                parent.upload_collection,
                 collection_name,
                 vectors,
                 payload=payload,
@@ -358,4 +359,4 @@ def upload_collection(
             _collection_points(vectors, None, labels), cp, inference=inference is not None
         )
     stream = _finish_lists(pooled_stream(pts, cp, batch_size, inference, state.workers))
-    return (yield call("upload_points", collection_name, stream, batch_size=batch_size, **kwargs))
+    return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **kwargs))

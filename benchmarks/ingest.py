@@ -16,7 +16,7 @@ construction + validation + pooling + the write.
     python benchmarks/ingest.py --engine edge        # on Qdrant Edge
 
 Prints a Markdown table; ratios are against the unpooled run of the same invocation.
-"of which pooling" is the time spent inside ``pool_batch``; "rest" is everything else
+"of which pooling" is the time spent inside the write path's ``pool_arrays``; "rest" is everything else
 (model construction, validation, the write itself).
 """
 
@@ -50,8 +50,8 @@ def _timed_pool_batch(real):
     return timed
 
 
-# time spent inside pooling (the write path's one pool_batch call per request)
-write_path.pool_batch = _timed_pool_batch(write_path.pool_batch)
+# time spent inside pooling (the write path's pool_arrays call per config and request)
+write_path.pool_arrays = _timed_pool_batch(write_path.pool_arrays)
 
 SCIFACT = Path(os.environ.get("SCIFACT_DIR", Path(__file__).resolve().parents[2] / "shared/data/scifact"))
 

@@ -77,12 +77,13 @@ def edge_payload(payload: Any) -> dict[str, Any] | None:
 
 
 def _dense(vec: Any) -> Any:
-    """A dense or multi vector as Edge takes it: float32 numpy arrays pass through (no
-    per-float Python objects), torch tensors become arrays, lists stay lists."""
+    """A dense or multi vector as Edge takes it: nested Python lists. Edge's constructors
+    read a numpy array element by element (1.6 ms for 180 x 128 floats, against 0.65 ms
+    for ``tolist()`` plus reading the lists), so arrays and tensors become lists here."""
     if isinstance(vec, np.ndarray):
-        return vec if vec.dtype == np.float32 else vec.astype(np.float32)
+        return vec.astype(np.float32, copy=False).tolist()
     if hasattr(vec, "detach") and hasattr(vec, "cpu"):
-        return vec.detach().cpu().float().numpy()
+        return vec.detach().cpu().float().numpy().tolist()
     return vec
 
 

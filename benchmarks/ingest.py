@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 from qdrant_client import models
 
-from qdrant_tokenpool import PoolingConfig, TokenPoolingClient, write_path
+from qdrant_tokenpool import PoolingConfig, TokenPoolingClient
+from qdrant_tokenpool.write_path import plan as write_plan
 
 POOL_SECONDS = [0.0]
 
@@ -51,7 +52,7 @@ def _timed_pool_batch(real):
 
 
 # time spent inside pooling (the write path's pool_arrays call per config and request)
-write_path.pool_arrays = _timed_pool_batch(write_path.pool_arrays)
+write_plan.pool_arrays = _timed_pool_batch(write_plan.pool_arrays)
 
 SCIFACT = Path(os.environ.get("SCIFACT_DIR", Path(__file__).resolve().parents[2] / "shared/data/scifact"))
 

@@ -53,7 +53,8 @@ def peak_rss_gib() -> float:
 
 
 def disk_gib(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**30
+    """Allocated blocks (Edge preallocates sparse files: their length is not disk used)."""
+    return sum(getattr(f.stat(), "st_blocks", 0) * 512 for f in path.rglob("*") if f.is_file()) / 2**30
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
@@ -79,7 +80,7 @@ class Corpus:
         return (x / np.linalg.norm(x, axis=2, keepdims=True)).astype(np.float32)
 
     def queries(self, n: int, q_tok: int) -> np.ndarray:
-        rng = np.random.default_rng((self.seed, -1))
+        rng = np.random.default_rng((self.seed, self.n_docs + 1))  # a stream no chunk uses
         src = rng.integers(0, self.n_docs, n)
         pick = self.topics[src][np.arange(n)[:, None], rng.integers(0, 4, (n, q_tok))]
         q = self.centres[pick] + self.noise * rng.standard_normal((n, q_tok, self.dim), dtype=np.float32)

@@ -20,6 +20,9 @@ Public API:
 - :class:`TokenEncoder`: texts to token vectors (needs the ``encoders`` extra; imported lazily,
   so ``import qdrant_tokenpool`` does not import torch). Clients take it in ``add_texts`` /
   ``query_text``.
+- :class:`OnnxTokenEncoder`: a :class:`TokenEncoder` exported to ONNX
+  (``qdrant_tokenpool.encoders.export_onnx``): the same vectors, loaded in ~0.5 s without
+  torch (what the CLI's ``search`` encodes queries with).
 - :class:`FastEmbedEncoder`: a fastembed late-interaction model (ONNX, no torch; the
   ``fastembed`` extra) taken wherever ``TokenEncoder`` is. With fastembed installed the
   clients also embed ``models.Document`` / ``models.Image`` on pooled vectors themselves
@@ -47,6 +50,7 @@ _LAZY = {
     "Muvera": ".firststage",
     "TokenEncoder": ".encoders",
     "FastEmbedEncoder": ".encoders",
+    "OnnxTokenEncoder": ".encoders",
     "index_corpus": ".ops",
     "aindex_corpus": ".ops",
     "repool": ".ops",
@@ -66,7 +70,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from .async_client import AsyncTokenPoolingClient
     from .client import TokenPoolingClient
-    from .encoders import FastEmbedEncoder, TokenEncoder
+    from .encoders import FastEmbedEncoder, OnnxTokenEncoder, TokenEncoder
     from .engines import EdgeUnsupportedError, EngineNotAvailableError, StorageLockedError
     from .engines.select import AsyncEdgeQdrantClient, EdgeQdrantClient
     from .firststage import Muvera
@@ -106,6 +110,7 @@ __all__ = [
     "InvalidMultivectorError",
     "Muvera",
     "MuveraParams",
+    "OnnxTokenEncoder",
     "OperationError",
     "OperationUsageError",
     "PackedDocs",

@@ -30,7 +30,9 @@ detection), :mod:`.weights` (weights, backbone, tokenizer), one module per layou
 (:mod:`.stanford`, :mod:`.pylate` with :mod:`.dense`, :mod:`.hf`), :mod:`.encoder`
 (:class:`TokenEncoder`), :mod:`.protocol` (:class:`TextEncoder`, what the rest of the
 package needs from any encoder), :mod:`.fastembed` (:class:`FastEmbedEncoder`: fastembed's
-late-interaction models on ONNX Runtime, no torch; the ``fastembed`` extra).
+late-interaction models on ONNX Runtime, no torch; the ``fastembed`` extra), :mod:`.onnx`
+(:class:`OnnxTokenEncoder`: a :class:`TokenEncoder` exported to ONNX, the same vectors
+without torch; the CLI's searches use it).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from __future__ import annotations
 from ._common import LAYOUTS, EncoderLoadError, Layout, SpecialTokens, _Side
 from .encoder import BUILDERS, TokenEncoder, load_encoder
 from .fastembed import FastEmbedEncoder, register_local_model
+from .onnx import OnnxTokenEncoder, export_onnx
 from .protocol import TextEncoder
 from .source import detect_layout
 
@@ -51,11 +54,13 @@ __all__ = [
     "EncoderLoadError",
     "FastEmbedEncoder",
     "Layout",
+    "OnnxTokenEncoder",
     "SpecialTokens",
     "TextEncoder",
     "TokenEncoder",
     "_Side",
     "detect_layout",
+    "export_onnx",
     "load_encoder",
     "register_local_model",
 ]

@@ -39,7 +39,194 @@ with a ``build`` function, one entry here and one rule in :func:`detect_layout`.
 assert tuple(BUILDERS) == LAYOUTS
 
 
-class TokenEncoder:
+class _TokenEncoderBase:
+    """What :class:`TokenEncoder` (torch) and
+    :class:`~qdrant_tokenpool.encoders.onnx.OnnxTokenEncoder` (ONNX Runtime) share: the
+    public encode methods, each side's tokenisation rules, length-sorted batching and the
+    inputs of one batch. A subclass gives :meth:`_token_ids` (its tokenizer) and
+    :meth:`_forward` (its model), and sets the attributes below."""
+
+    dim: int
+    protected_tokens: int
+    query_length: int
+    document_length: int
+    _query: _Side
+    _document: _Side
+    _pad_id: int
+
+    # ----------------------------------------------------------------- encoding
+
+    def encode_documents(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        as_torch: bool = False,
+    ) -> list[Any]:
+        """Encode documents: one ``(n_i, dim)`` float32 array of unit vectors per text.
+
+        Texts are tokenised in chunks, sorted by token count so each batch pads little,
+        run in batches of ``batch_size``, and returned in input order.
+
+        Args:
+            texts: the documents (a list or other sequence of ``str``).
+            batch_size: texts per forward pass.
+            show_progress: tqdm bar on stderr; None shows it for more than 1,000 texts.
+            as_torch: return float32 ``torch.Tensor`` on the encoder's device instead of
+                numpy arrays.
+        """
+        return list(self.iter_documents(texts, batch_size, show_progress, as_torch))
+
+    def encode_queries(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        as_torch: bool = False,
+    ) -> list[Any]:
+        """Encode queries: one ``(n_i, dim)`` float32 array of unit vectors per text.
+
+        With ColBERT query expansion every query has exactly ``query_length`` rows.
+        Arguments as in :meth:`encode_documents`.
+        """
+        return list(
+            self._iter(texts, self._query, batch_size, show_progress, as_torch, "query")
+        )
+
+    def iter_documents(
+        self,
+        texts: Iterable[str],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        as_torch: bool = False,
+    ) -> Iterator[Any]:
+        """Like :meth:`encode_documents`, but streams: takes any iterable (a generator
+        over a corpus file, say) and yields arrays in input order, holding only one chunk
+        (``32 * batch_size`` texts) in memory at a time."""
+        return self._iter(texts, self._document, batch_size, show_progress, as_torch, "doc")
+
+    def iter_queries(
+        self,
+        texts: Iterable[str],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        as_torch: bool = False,
+    ) -> Iterator[Any]:
+        """Streaming form of :meth:`encode_queries` (see :meth:`iter_documents`)."""
+        return self._iter(texts, self._query, batch_size, show_progress, as_torch, "query")
+
+    # ----------------------------------------------------------------- internals
+
+    def _iter(
+        self,
+        texts: Iterable[str],
+        side: _Side,
+        batch_size: int,
+        show_progress: bool | None,
+        as_torch: bool,
+        unit: str,
+    ) -> Iterator[Any]:
+        if isinstance(texts, (str, bytes)):
+            raise TypeError(
+                "texts must be a list of strings, not a single string: wrap it in [...]"
+            )
+        batch_size = check_int("batch_size", batch_size)
+        total = len(texts) if hasattr(texts, "__len__") else None  # type: ignore[arg-type]
+        if show_progress is None:
+            show_progress = total is not None and total > 1000
+        return self._generate(
+            iter(texts), total, side, batch_size, bool(show_progress), as_torch, unit
+        )
+
+    def _generate(
+        self,
+        it: Iterator[str],
+        total: int | None,
+        side: _Side,
+        batch_size: int,
+        show_progress: bool,
+        as_torch: bool,
+        unit: str,
+    ) -> Iterator[Any]:
+        from tqdm.auto import tqdm
+
+        chunk_size = batch_size * _CHUNK_BATCHES
+        desc = "Encoding queries" if unit == "query" else "Encoding documents"
+        position = 0
+        with tqdm(total=total, disable=not show_progress, unit=unit, desc=desc) as bar:
+            while True:
+                chunk: list[str] = []
+                for text in it:
+                    if not isinstance(text, str):
+                        raise TypeError(
+                            f"text #{position + len(chunk)} is {type(text).__name__}, not str"
+                        )
+                    chunk.append(text)
+                    if len(chunk) == chunk_size:
+                        break
+                if not chunk:
+                    return
+                ids = self._tokenize(chunk, side)
+                order = np.argsort([-len(x) for x in ids], kind="stable")
+                results: list[Any] = [None] * len(chunk)
+                for start in range(0, len(order), batch_size):
+                    idx = order[start : start + batch_size]
+                    outs = self._forward([ids[i] for i in idx], side, as_torch)
+                    for i, out in zip(idx, outs):
+                        results[i] = out
+                    bar.update(len(idx))
+                position += len(chunk)
+                yield from results
+
+    def _tokenize(self, texts: list[str], side: _Side) -> list[list[int]]:
+        """Token ids per text: specials added, truncated, marker inserted at position 1."""
+        if side.strip:
+            texts = [t.strip() for t in texts]
+        if side.lowercase:
+            texts = [t.lower() for t in texts]
+        budget = side.max_length - (1 if side.prefix_id is not None else 0)
+        ids = self._token_ids(texts, budget)
+        if side.prefix_id is not None:
+            ids = [x[:1] + [side.prefix_id] + x[1:] for x in ids]
+        return ids
+
+    def _token_ids(self, texts: list[str], budget: int) -> list[list[int]]:
+        """Token ids of each text with the tokenizer's specials, truncated to ``budget``."""
+        raise NotImplementedError
+
+    def _forward(self, ids: list[list[int]], side: _Side, as_torch: bool) -> list[Any]:
+        """Run one batch; one float32 ``(n_i, dim)`` unit-vector block per text."""
+        raise NotImplementedError
+
+    def _inputs(
+        self, ids: list[list[int]], side: _Side
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One batch as ``(input_ids, attention_mask, keep)``: ``(n, width)`` int64, int64
+        and bool arrays; ``keep`` marks the positions whose vectors are returned (padding,
+        and the side's skipped ids, left out)."""
+        n = len(ids)
+        width = side.max_length if side.expand else max(len(x) for x in ids)
+        fill_id = side.expansion_id if side.expand else self._pad_id
+        input_ids = np.full((n, width), fill_id, dtype=np.int64)
+        real = np.zeros((n, width), dtype=bool)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = seq
+            real[row, : len(seq)] = True
+        attention = np.ones_like(real) if (side.expand and side.attend_expansion) else real
+        if side.expand:
+            keep = np.ones_like(real)
+        else:
+            keep = real.copy()
+            if side.skip_ids:
+                skipped = np.isin(input_ids, side.skip_ids)
+                if side.keep_first:
+                    skipped[:, 0] = False
+                keep &= ~skipped
+        return input_ids, attention.astype(np.int64), keep
+
+
+
+class TokenEncoder(_TokenEncoderBase):
     """Turns texts into per-token unit vectors (documents and queries), batched.
 
     Build one with :meth:`from_pretrained`. Outputs are lists with one float32 array of
@@ -74,6 +261,9 @@ class TokenEncoder:
         self.protected_tokens = parts.protected_tokens
         self.query_length = parts.query.max_length
         self.document_length = parts.document.max_length
+        self._query = parts.query
+        self._document = parts.document
+        self._pad_id = pad_id(parts.tokenizer)
 
     def __repr__(self) -> str:
         return (
@@ -176,137 +366,13 @@ class TokenEncoder:
             parts.projection.to(device=device, dtype=weights_dtype).eval()
         return cls(parts, name=name, layout=chosen, device=device)
 
-    # ----------------------------------------------------------------- encoding
+    def _forward(self, ids: list[list[int]], side: _Side, as_torch: bool) -> list[Any]:
+        """Run one batch; returns one float32 (n_i, dim) unit-vector block per text."""
+        torch = import_torch()
+        with torch.inference_mode():
+            return self._forward_batch(ids, side, as_torch, torch)
 
-    def encode_documents(
-        self,
-        texts: Sequence[str],
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-        as_torch: bool = False,
-    ) -> list[Any]:
-        """Encode documents: one ``(n_i, dim)`` float32 array of unit vectors per text.
-
-        Texts are tokenised in chunks, sorted by token count so each batch pads little,
-        run in batches of ``batch_size``, and returned in input order.
-
-        Args:
-            texts: the documents (a list or other sequence of ``str``).
-            batch_size: texts per forward pass.
-            show_progress: tqdm bar on stderr; None shows it for more than 1,000 texts.
-            as_torch: return float32 ``torch.Tensor`` on the encoder's device instead of
-                numpy arrays.
-        """
-        return list(self.iter_documents(texts, batch_size, show_progress, as_torch))
-
-    def encode_queries(
-        self,
-        texts: Sequence[str],
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-        as_torch: bool = False,
-    ) -> list[Any]:
-        """Encode queries: one ``(n_i, dim)`` float32 array of unit vectors per text.
-
-        With ColBERT query expansion every query has exactly ``query_length`` rows.
-        Arguments as in :meth:`encode_documents`.
-        """
-        return list(
-            self._iter(texts, self._parts.query, batch_size, show_progress, as_torch, "query")
-        )
-
-    def iter_documents(
-        self,
-        texts: Iterable[str],
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-        as_torch: bool = False,
-    ) -> Iterator[Any]:
-        """Like :meth:`encode_documents`, but streams: takes any iterable (a generator
-        over a corpus file, say) and yields arrays in input order, holding only one chunk
-        (``32 * batch_size`` texts) in memory at a time."""
-        return self._iter(texts, self._parts.document, batch_size, show_progress, as_torch, "doc")
-
-    def iter_queries(
-        self,
-        texts: Iterable[str],
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-        as_torch: bool = False,
-    ) -> Iterator[Any]:
-        """Streaming form of :meth:`encode_queries` (see :meth:`iter_documents`)."""
-        return self._iter(texts, self._parts.query, batch_size, show_progress, as_torch, "query")
-
-    # ----------------------------------------------------------------- internals
-
-    def _iter(
-        self,
-        texts: Iterable[str],
-        side: _Side,
-        batch_size: int,
-        show_progress: bool | None,
-        as_torch: bool,
-        unit: str,
-    ) -> Iterator[Any]:
-        if isinstance(texts, (str, bytes)):
-            raise TypeError(
-                "texts must be a list of strings, not a single string: wrap it in [...]"
-            )
-        batch_size = check_int("batch_size", batch_size)
-        total = len(texts) if hasattr(texts, "__len__") else None  # type: ignore[arg-type]
-        if show_progress is None:
-            show_progress = total is not None and total > 1000
-        return self._generate(
-            iter(texts), total, side, batch_size, bool(show_progress), as_torch, unit
-        )
-
-    def _generate(
-        self,
-        it: Iterator[str],
-        total: int | None,
-        side: _Side,
-        batch_size: int,
-        show_progress: bool,
-        as_torch: bool,
-        unit: str,
-    ) -> Iterator[Any]:
-        from tqdm.auto import tqdm
-
-        chunk_size = batch_size * _CHUNK_BATCHES
-        desc = "Encoding queries" if unit == "query" else "Encoding documents"
-        position = 0
-        with tqdm(total=total, disable=not show_progress, unit=unit, desc=desc) as bar:
-            while True:
-                chunk: list[str] = []
-                for text in it:
-                    if not isinstance(text, str):
-                        raise TypeError(
-                            f"text #{position + len(chunk)} is {type(text).__name__}, not str"
-                        )
-                    chunk.append(text)
-                    if len(chunk) == chunk_size:
-                        break
-                if not chunk:
-                    return
-                ids = self._tokenize(chunk, side)
-                order = np.argsort([-len(x) for x in ids], kind="stable")
-                results: list[Any] = [None] * len(chunk)
-                for start in range(0, len(order), batch_size):
-                    idx = order[start : start + batch_size]
-                    outs = self._forward([ids[i] for i in idx], side, as_torch)
-                    for i, out in zip(idx, outs):
-                        results[i] = out
-                    bar.update(len(idx))
-                position += len(chunk)
-                yield from results
-
-    def _tokenize(self, texts: list[str], side: _Side) -> list[list[int]]:
-        """Token ids per text: specials added, truncated, marker inserted at position 1."""
-        if side.strip:
-            texts = [t.strip() for t in texts]
-        if side.lowercase:
-            texts = [t.lower() for t in texts]
-        budget = side.max_length - (1 if side.prefix_id is not None else 0)
+    def _token_ids(self, texts: list[str], budget: int) -> list[list[int]]:
         enc = self._parts.tokenizer(
             texts,
             add_special_tokens=True,
@@ -316,55 +382,26 @@ class TokenEncoder:
             return_attention_mask=False,
             return_token_type_ids=False,
         )
-        ids = [list(x) for x in enc["input_ids"]]
-        if side.prefix_id is not None:
-            ids = [x[:1] + [side.prefix_id] + x[1:] for x in ids]
-        return ids
-
-    def _forward(self, ids: list[list[int]], side: _Side, as_torch: bool) -> list[Any]:
-        """Run one batch; returns one float32 (n_i, dim) unit-vector block per text."""
-        torch = import_torch()
-        with torch.inference_mode():
-            return self._forward_batch(ids, side, as_torch, torch)
+        return [list(x) for x in enc["input_ids"]]
 
     def _forward_batch(
         self, ids: list[list[int]], side: _Side, as_torch: bool, torch: Any
     ) -> list[Any]:
         parts = self._parts
-        n = len(ids)
-        lengths = [len(x) for x in ids]
-        width = side.max_length if side.expand else max(lengths)
-        fill_id = side.expansion_id if side.expand else pad_id(parts.tokenizer)
-        input_ids = torch.full((n, width), fill_id, dtype=torch.long)
-        real = torch.zeros((n, width), dtype=torch.bool)
-        for row, seq in enumerate(ids):
-            input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-            real[row, : len(seq)] = True
-        attention = torch.ones_like(real) if (side.expand and side.attend_expansion) else real
-        if side.expand:
-            keep = torch.ones_like(real)
-        else:
-            keep = real.clone()
-            if side.skip_ids:
-                skipped = torch.isin(input_ids, torch.tensor(side.skip_ids, dtype=torch.long))
-                if side.keep_first:
-                    skipped[:, 0] = False
-                keep &= ~skipped
-        input_ids = input_ids.to(self.device)
+        input_ids, attention, keep = self._inputs(ids, side)
         hidden = parts.model(
-            input_ids=input_ids, attention_mask=attention.to(self.device, dtype=torch.long)
+            input_ids=torch.from_numpy(input_ids).to(self.device),
+            attention_mask=torch.from_numpy(attention).to(self.device),
         ).last_hidden_state
         if parts.projection is not None:
             hidden = parts.projection(hidden)
-        keep_dev = keep.to(self.device)
+        keep_dev = torch.from_numpy(keep).to(self.device)
         flat = torch.nn.functional.normalize(hidden[keep_dev].float(), p=2, dim=-1)
-        counts = keep.sum(dim=1).tolist()
+        counts = keep.sum(axis=1).tolist()
         if as_torch:
             return list(torch.split(flat, counts))
         flat_np = flat.cpu().numpy()
         return np.split(flat_np, np.cumsum(counts)[:-1])
-
-
 
 
 def _check_lengths(parts: _Parts) -> None:
@@ -384,16 +421,31 @@ def load_encoder(
     document_max_length: int = 256,
     query_max_length: int = 32,
     device: str | None = None,
+    *,
+    onnx: bool = False,
 ) -> Any:
     """The package's one encoder loader (CLI and evaluation): a fastembed late-interaction
     model name gives a :class:`~qdrant_tokenpool.FastEmbedEncoder` (the model's own
     lengths); anything else :meth:`TokenEncoder.from_pretrained` with the given token
-    budgets (documents 256, queries 32 by default)."""
+    budgets (documents 256, queries 32 by default).
+
+    ``onnx=True`` (on the CPU: ``device`` ``None`` or ``"cpu"``): the model's cached ONNX
+    export (:class:`~qdrant_tokenpool.encoders.onnx.OnnxTokenEncoder`: same vectors, loads
+    in ~0.5 s without torch) when there is one, else the torch encoder
+    (:func:`~qdrant_tokenpool.encoders.onnx.ensure_onnx_export` makes the export).
+    """
     from .fastembed import fastembed_encoder_for
 
     fast = fastembed_encoder_for(os.fspath(model))
     if fast is not None:
         return fast
+    use_onnx = onnx and device in (None, "cpu")
+    if use_onnx:
+        from .onnx import cached_onnx_encoder
+
+        cached = cached_onnx_encoder(model, document_max_length, query_max_length)
+        if cached is not None:
+            return cached
     return TokenEncoder.from_pretrained(
         os.fspath(model),
         document_length=document_max_length,

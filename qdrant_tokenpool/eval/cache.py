@@ -21,19 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from .._cachedir import default_cache_dir
 from ..maxsim import PackedDocs
 
 __all__ = ["cache_key", "default_cache_dir", "load_packed", "save_packed", "texts_sha256"]
-
-
-def default_cache_dir() -> Path:
-    """``$QDRANT_TOKENPOOL_CACHE``, ``$XDG_CACHE_HOME/qdrant-tokenpool`` or ``~/.cache/qdrant-tokenpool``."""
-    env = os.environ.get("QDRANT_TOKENPOOL_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "qdrant-tokenpool"
 
 
 def texts_sha256(ids: list[str], texts: list[str]) -> str:

@@ -21,6 +21,7 @@ from qdrant_tokenpool import (
     UnknownCollectionError,
     pool_tokens,
 )
+from qdrant_tokenpool.firststage import mean_summary
 from qdrant_tokenpool.ops import (
     TOKENS_PAYLOAD_KEY,
     Document,
@@ -91,7 +92,8 @@ def test_index_corpus_writes_pooled_vectors_payloads_and_counts(client):
         client, "docs", DOCS, enc, pool_factor=2, batch_size=2, progress=events.append
     )
     assert result.created and result.added == 5 and result.skipped == 0
-    assert result.vector_name == "tokens" and result.pooling == PoolingConfig(2)
+    assert result.vector_name == "tokens"
+    assert result.pooling == PoolingConfig(2, summary_vector="summary")
     assert client.get_pooling("docs")["tokens"].pool_factor == 2
     got = stored(client, "docs", "tokens")
     assert set(got) == {point_id(d.doc_id) for d in DOCS}
@@ -118,11 +120,40 @@ def test_index_corpus_writes_pooled_vectors_payloads_and_counts(client):
     assert next(e for e in events if e.kind == "start").total == len(DOCS)
 
 
+def test_a_new_collection_gets_a_summary_vector_and_its_tokens_on_disk(client):
+    tp.index_corpus(client, "docs", DOCS, FakeEncoder(), pool_factor=2)
+    vectors = client.get_collection("docs").config.params.vectors
+    assert vectors["tokens"].on_disk is True and vectors["tokens"].multivector_config
+    assert vectors["summary"].size == DIM and not vectors["summary"].on_disk
+    summaries = stored(client, "docs", "summary")
+    for d in DOCS:
+        want = mean_summary(FakeEncoder().vectors(d.content))
+        np.testing.assert_allclose(summaries[point_id(d.doc_id)][0], want, atol=1e-6)
+    # the funnel runs: summary top-k first, then MaxSim over the pooled vectors
+    q = FakeEncoder().vectors(DOCS[0].content)
+    top = client.query_late_interaction("docs", q, limit=1).points
+    assert str(top[0].id) == point_id(DOCS[0].doc_id)
+
+
+def test_index_corpus_without_summary_and_in_ram(client):
+    result = tp.index_corpus(
+        client, "docs", DOCS, FakeEncoder(), pool_factor=2, summary=False, on_disk=False
+    )
+    assert result.pooling == PoolingConfig(2)
+    vectors = client.get_collection("docs").config.params.vectors
+    assert set(vectors) == {"tokens"} and not vectors["tokens"].on_disk
+    # an existing collection keeps its config: summary=True adds nothing
+    again = tp.index_corpus(client, "docs", DOCS, FakeEncoder(), pool_factor=2)
+    assert again.pooling == PoolingConfig(2) and again.skipped == len(DOCS)
+
+
 def test_index_corpus_pooling_options_set_and_check_the_config(client):
     enc = FakeEncoder()
     opts = {"max_vectors": 3, "protected_tail_tokens": 1}
     result = tp.index_corpus(client, "docs", DOCS, enc, pool_factor=1.5, pooling_options=opts)
-    assert result.pooling == PoolingConfig(1.5, max_vectors=3, protected_tail_tokens=1)
+    assert result.pooling == PoolingConfig(
+        1.5, max_vectors=3, protected_tail_tokens=1, summary_vector="summary"
+    )
     got = stored(client, "docs", "tokens")
     for d in DOCS:
         raw = enc.vectors(d.content)
@@ -322,14 +353,20 @@ def test_collection_stats_counts_with_any_client(tmp_path):
     assert v.bytes == sum(pooled) * DIM * 4 and v.points_with_vector == 5
     assert v.unpooled_vectors == sum(raw)
     assert v.reduction == pytest.approx(1 - sum(pooled) / sum(raw))
-    assert s.pooling == {"tokens": PoolingConfig(2)} and s.on_disk_bytes > 0
+    assert s.pooling == {"tokens": PoolingConfig(2, summary_vector="summary")}
+    assert s.on_disk_bytes > 0
     d = s.to_dict()
     assert d["vectors"]["tokens"]["pooling"] == {
         "pool_factor": 2,
         "method": "hierarchical",
         "protected_tokens": 1,
+        "summary_vector": "summary",
+        "summary_method": "mean",
     }
-    assert d["total_vector_bytes"] == v.bytes and d["on_disk_path"].endswith("docs")
+    summary_bytes = s.vectors["summary"].bytes
+    assert summary_bytes == 5 * DIM * 4
+    assert d["total_vector_bytes"] == v.bytes + summary_bytes
+    assert d["on_disk_path"].endswith("docs")
     plain = QdrantClient(path=path)  # a plain client reads the same footprint
     try:
         again = tp.collection_stats(plain, "docs")

@@ -44,6 +44,7 @@ from .documents import (
 )
 from .index import (
     DEFAULT_VECTOR,
+    SUMMARY_VECTOR,
     IndexResult,
     aindex_corpus,
     aindex_record,
@@ -59,6 +60,7 @@ __all__ = [
     "DOC_ID_PAYLOAD_KEY",
     "ID_NAMESPACE",
     "INDEX_METADATA_KEY",
+    "SUMMARY_VECTOR",
     "TOKENS_PAYLOAD_KEY",
     "CollectionStats",
     "Document",

@@ -35,6 +35,7 @@ from .documents import Document, DocumentError, as_document, point_id
 
 __all__ = [
     "DEFAULT_VECTOR",
+    "SUMMARY_VECTOR",
     "IndexResult",
     "aindex_corpus",
     "index_corpus",
@@ -45,6 +46,9 @@ __all__ = [
 
 DEFAULT_VECTOR = "tokens"
 """Name of the multivector a new collection gets."""
+
+SUMMARY_VECTOR = "summary"
+"""Name of the summary vector (the funnel's first stage) a new collection gets."""
 
 
 @dataclass(frozen=True)
@@ -128,13 +132,19 @@ def index_corpus_flow(
     total: int | None = None,
     record: Mapping[str, Any] | None = None,
     progress: ProgressHook | None = None,
+    summary: bool = True,
+    on_disk: bool = True,
 ) -> Flow[IndexResult]:
     """Encode ``documents`` with ``encoder`` and write them, pooled, into a collection.
 
     Creates the collection when it is missing: one Cosine MaxSim multivector
-    ``vector_name`` (default ``"tokens"``) of the encoder's ``dim``, with the pooling
-    config (``pool_factor`` default 2, ``method`` default ``"hierarchical"``,
-    ``protected_tokens`` default the encoder's) stored in its metadata. For an existing
+    ``vector_name`` (default ``"tokens"``) of the encoder's ``dim``, stored on disk
+    (``on_disk``), with the pooling config (``pool_factor`` default 2, ``method`` default
+    ``"hierarchical"``, ``protected_tokens`` default the encoder's) stored in its metadata;
+    with ``summary``, also the dense vector ``"summary"`` (HNSW, in RAM) that the
+    write path fills with each document's mean summary, so that
+    ``query_late_interaction`` runs the funnel (summary top-100, then MaxSim over the
+    pooled vectors of those only). For an existing
     collection the vector is the one :func:`index_corpus` recorded, else the collection's
     one (pooled) multivector; a given ``pool_factor`` / ``method`` must match its config.
 
@@ -164,6 +174,12 @@ def index_corpus_flow(
             vector name (the CLI records ``model`` and ``doc_maxlen``).
         progress: a :data:`ProgressHook` (default: messages to the
             ``qdrant_tokenpool.ops`` logger).
+        summary: a new collection gets the summary vector ``"summary"`` (unless
+            ``pooling_options`` names one); an existing collection keeps its config.
+        on_disk: a new collection keeps its token vectors on disk (memory-mapped): a
+            query reads only its candidates' vectors, so opening the collection and
+            searching it through the summary vector need little RAM (Qdrant's advice for
+            multivectors). ``False``: in RAM.
 
     Returns:
         An :class:`IndexResult` (documents added and skipped, token and stored vectors).
@@ -258,6 +274,8 @@ def index_corpus_flow(
         vname = vector_name or DEFAULT_VECTOR
         enc = get_encoder()
         dim = int(enc.dim)
+        if summary and "summary_vector" not in options:
+            options["summary_vector"] = SUMMARY_VECTOR
         cfg = PoolingConfig(
             pool_factor=pool_factor or 2,
             method=method or "hierarchical",  # type: ignore[arg-type]
@@ -279,6 +297,7 @@ def index_corpus_flow(
                     multivector_config=models.MultiVectorConfig(
                         comparator=models.MultiVectorComparator.MAX_SIM
                     ),
+                    on_disk=on_disk,
                 )
             },
             pooling={vname: cfg},

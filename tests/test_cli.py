@@ -8,8 +8,11 @@ exact agreement with the library (pooling, MaxSim, metrics) is.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +79,15 @@ QUERIES = [
     ("q2", "Protein protein folding with gene and dna", "d6"),
 ]
 DOC_MAXLEN = 64
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _own_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The package cache (ONNX copies of the models the commands load) in a temp folder."""
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QDRANT_TOKENPOOL_CACHE", str(cache))
+        yield cache
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +330,35 @@ def test_search_matches_brute_force_maxsim(tiny_model, beir_dir, db, encoder):
     # the title, or the text when a document has no title
     shown = {i: t or x for i, t, x in DOCS}
     assert [r["title"] for r in rows] == [shown[r["doc_id"]] for r in rows]
+
+
+def test_index_saves_an_onnx_copy_and_search_then_needs_no_torch(tiny_model, beir_dir, tmp_path):
+    from qdrant_tokenpool.encoders.onnx import cached_onnx_encoder
+
+    db = tmp_path / "db"
+    args = ["-c", "docs", "--model", tiny_model, "--doc-maxlen", DOC_MAXLEN, "--path", db]
+    result = cli("index", beir_dir, *args)
+    assert result.exit_code == 0, result.output
+    assert cached_onnx_encoder(tiny_model, DOC_MAXLEN, 32) is not None
+    in_process = cli("search", "immune cells of mice", "-c", "docs", "--json", "--path", db, "-q")
+    assert in_process.exit_code == 0, in_process.output
+    # `qdrant-tokenpool search` in a fresh process: the same answer, torch never imported
+    code = (
+        "import sys\n"
+        "from qdrant_tokenpool.cli import main\n"
+        f"sys.argv = ['qdrant-tokenpool', 'search', 'immune cells of mice', '-c', 'docs', "
+        f"'--json', '-q', '--path', {str(db)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported'\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True,
+        env=dict(os.environ),
+    )
+    assert out.returncode == 0, out.stderr
+    fresh, same = json.loads(out.stdout), json.loads(in_process.stdout)
+    assert [r["doc_id"] for r in fresh] == [r["doc_id"] for r in same]
+    np.testing.assert_allclose([r["score"] for r in fresh], [r["score"] for r in same], atol=1e-4)
 
 
 def test_search_table_output(db):

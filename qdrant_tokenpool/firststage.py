@@ -61,7 +61,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import scipy.sparse as sp
 
 from .maxsim import check_documents, normalize_rows
 from .validation import check_int
@@ -225,8 +224,10 @@ class Muvera:
                 .astype(np.float32)
             )
         # Count Sketch (blocks_dim -> final_dim) as a sparse matrix with one +-1 per row
-        self.final: sp.csr_matrix | None = None
+        self.final: Any = None  # scipy.sparse.csr_matrix
         if p.final_dim is not None:
+            import scipy.sparse as sp  # on first use: importing this module stays light
+
             raw = _raw(p.seed, _STREAM_FINAL, 2 * self._blocks_dim)
             rows = (raw[0::2] % np.uint64(p.final_dim)).astype(np.int64)
             signs = 1.0 - 2.0 * (raw[1::2] >> np.uint64(63)).astype(np.float64)
@@ -328,6 +329,8 @@ class Muvera:
             proj = (x @ self.projection).reshape(t, R, dp)
         # partition sums with one sparse product: row (doc, r, partition) <- token (t, r)
         keys = (doc_of[:, None] * R + np.arange(R)[None, :]) * B + codes  # (t, R)
+        import scipy.sparse as sp
+
         agg = sp.csr_matrix(
             (np.ones(t * R, dtype=np.float32), (keys.ravel(), np.arange(t * R))),
             shape=(n * R * B, t * R),

@@ -5,7 +5,8 @@ Built by ``pip install`` (Cython, optional extension; see ``setup.py``). Where i
 missing, the pooling modules fall back to numpy and scipy with the same partitions (see
 ``hierarchical.py`` and ``common.py``). Pure numerics: no Python objects in the loops, no
 Qdrant. The Gram matrix comes from the BLAS that scipy ships
-(``scipy.linalg.cython_blas.dsyrk``, looked up at import), so building needs no BLAS.
+(``scipy.linalg.cython_blas.dsyrk``, looked up on the first clustering, so importing the
+kernels does not import scipy), so building needs no BLAS.
 
 Steps of :func:`ward_pool` for ``n`` unprotected tokens of dimension ``d``, into ``k``:
 
@@ -31,15 +32,16 @@ ctypedef void (*dsyrk_t)(char *uplo, char *trans, int *n, int *k, double *alpha,
 cdef dsyrk_t _dsyrk = NULL
 
 
-def _load_blas():
+cdef int _load_blas() except -1:
+    """Look up scipy's ``dsyrk`` once (importing scipy.linalg takes ~0.2 s: not at import)."""
     global _dsyrk
+    if _dsyrk != NULL:
+        return 0
     from scipy.linalg import cython_blas
 
     capsule = cython_blas.__pyx_capi__["dsyrk"]
     _dsyrk = <dsyrk_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
-
-
-_load_blas()
+    return 0
 
 
 cdef struct Merge:
@@ -395,6 +397,7 @@ def ward_labels(const float[:, ::1] u not None, Py_ssize_t k, double[::1] work n
     cdef Py_ssize_t[::1] labels = out
     cdef Py_ssize_t status = 0
     cdef double total = 0.0
+    _load_blas()
     with nogil:
         for i in range(n * d):
             u64[i] = (&u[0, 0])[i]
@@ -439,6 +442,7 @@ def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k
     cdef Py_ssize_t *labels = NULL
     cdef Py_ssize_t *firsts = NULL
     cdef Py_ssize_t status = -2
+    _load_blas()
     with nogil:
         labels = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
         firsts = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))

@@ -30,7 +30,6 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
-from scipy.cluster.hierarchy import linkage
 
 from . import kernels
 
@@ -143,6 +142,8 @@ def _condensed_blocked(x64: np.ndarray) -> np.ndarray:
 
 
 def _public_ward(y: np.ndarray, n: int) -> np.ndarray:
+    from scipy.cluster.hierarchy import linkage  # scipy on first use: imports stay light
+
     return linkage(y, method="ward")
 
 
@@ -162,7 +163,7 @@ def _select_ward() -> Callable[[np.ndarray, int], np.ndarray]:
         rng = np.random.default_rng(12345)
         for n in (2, 3, 17, 40):
             y = condensed_distances(rng.standard_normal((n, 5)))
-            if not np.array_equal(fast(y, n), linkage(y, method="ward")):
+            if not np.array_equal(fast(y, n), _public_ward(y, n)):
                 return _public_ward
         return fast
     except Exception:  # noqa: BLE001  # pragma: no cover - depends on scipy internals

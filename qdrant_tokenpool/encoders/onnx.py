@@ -16,8 +16,7 @@ sizes, modification times) and the token budgets: :func:`ensure_onnx_export` wri
 :func:`cached_onnx_encoder` loads it (``load_encoder(..., onnx=True)``).
 
 Needs ``onnxruntime`` and ``tokenizers`` (installed with the ``fastembed`` and
-``encoders`` extras); exporting also needs torch and ``onnx``. Never imports
-``qdrant_client``.
+``encoders`` extras); exporting also needs torch and ``onnx``. Never imports ``qdrant_client``.
 """
 
 from __future__ import annotations

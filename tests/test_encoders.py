@@ -42,7 +42,6 @@ from _encoder_fixtures import (
     UNUSED1,
     VOCAB,
     bert_config,
-    make_pylate,
     make_stanford,
     write_tokenizer,
 )
@@ -55,16 +54,6 @@ from qdrant_tokenpool.encoders import (
 )
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture(scope="module")
-def stanford_dir(tmp_path_factory) -> Path:
-    return make_stanford(tmp_path_factory.mktemp("stanford"))
-
-
-@pytest.fixture(scope="module")
-def pylate_dir(tmp_path_factory) -> Path:
-    return make_pylate(tmp_path_factory.mktemp("pylate"))
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from _encoder_fixtures import TEXTS, make_pylate, make_stanford
+from _encoder_fixtures import TEXTS
 
 from qdrant_tokenpool.encoders import EncoderLoadError, TokenEncoder, load_encoder
 from qdrant_tokenpool.encoders import onnx as onnx_mod
@@ -36,16 +36,6 @@ from qdrant_tokenpool.encoders.onnx import (
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 LONG = " ".join(["the cat sat on the mat, the dog ran!"] * 12)
-
-
-@pytest.fixture(scope="module")
-def stanford_dir(tmp_path_factory) -> Path:
-    return make_stanford(tmp_path_factory.mktemp("stanford"))
-
-
-@pytest.fixture(scope="module")
-def pylate_dir(tmp_path_factory) -> Path:
-    return make_pylate(tmp_path_factory.mktemp("pylate"))
 
 
 def _pair(folder: Path, tmp: Path, **kwargs) -> tuple[TokenEncoder, OnnxTokenEncoder]:

@@ -53,6 +53,25 @@ class _TokenEncoderBase:
     _query: _Side
     _document: _Side
     _pad_id: int
+    _settings: dict[str, Any]
+
+    def __repr__(self) -> str:
+        where, value = self._place()
+        return (
+            f"{type(self).__name__}(name={getattr(self, 'name', None)!r}, "
+            f"layout={getattr(self, 'layout', None)!r}, dim={self.dim}, "
+            f"query_length={self.query_length}, document_length={self.document_length}, "
+            f"protected_tokens={self.protected_tokens}, {where}={value!r})"
+        )
+
+    def _place(self) -> tuple[str, str]:
+        """Where the network runs, for ``repr``: ``("device", "cpu")``, ``("folder", ...)``."""
+        raise NotImplementedError
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The layout settings in effect (lengths, markers, expansion, skiplist size)."""
+        return dict(self._settings)
 
     # ----------------------------------------------------------------- encoding
 
@@ -264,18 +283,10 @@ class TokenEncoder(_TokenEncoderBase):
         self._query = parts.query
         self._document = parts.document
         self._pad_id = pad_id(parts.tokenizer)
+        self._settings = parts.settings
 
-    def __repr__(self) -> str:
-        return (
-            f"TokenEncoder(name={self.name!r}, layout={self.layout!r}, dim={self.dim}, "
-            f"query_length={self.query_length}, document_length={self.document_length}, "
-            f"protected_tokens={self.protected_tokens}, device={str(self.device)!r})"
-        )
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """The layout settings in effect (lengths, markers, expansion, skiplist size)."""
-        return dict(self._parts.settings)
+    def _place(self) -> tuple[str, str]:
+        return "device", str(self.device)
 
     @property
     def tokenizer(self) -> Any:

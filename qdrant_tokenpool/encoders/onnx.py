@@ -112,17 +112,8 @@ class OnnxTokenEncoder(_TokenEncoderBase):
             str(self.folder / _MODEL), options, providers=["CPUExecutionProvider"]
         )
 
-    def __repr__(self) -> str:
-        return (
-            f"OnnxTokenEncoder(name={self.name!r}, layout={self.layout!r}, dim={self.dim}, "
-            f"query_length={self.query_length}, document_length={self.document_length}, "
-            f"protected_tokens={self.protected_tokens}, folder={str(self.folder)!r})"
-        )
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """The layout settings of the exported encoder."""
-        return dict(self._settings)
+    def _place(self) -> tuple[str, str]:
+        return "folder", str(self.folder)
 
     def _token_ids(self, texts: list[str], budget: int) -> list[list[int]]:
         self._tokenizer.enable_truncation(max_length=budget, direction=self._truncation_side)

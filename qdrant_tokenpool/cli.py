@@ -1234,8 +1234,9 @@ def demo(
     (eval --collection, exact MaxSim over the stored vectors) and a sample search.
 
     The same as running index, stats, eval -c and search one after another, but the
-    database is opened once: the embedded backend loads a whole collection into memory
-    on every open, which takes a minute or more for SciFact.
+    database is opened once: qdrant-client's local mode (--engine local) loads a whole
+    collection into memory on every open, which takes a minute or more for SciFact
+    (Qdrant Edge, the default, opens it in a fraction of a second).
     """
     ctx = Ctx(path, url, api_key, quiet, engine=engine)
     data_dir = data_dir.expanduser()

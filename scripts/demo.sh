@@ -46,8 +46,9 @@ fi
 
 start=$(date +%s)
 # One process for index, stats, eval and search (`qdrant-tokenpool demo --help`): the
-# embedded backend may load the whole collection into memory on every open (README.md,
-# "Time and memory"), so the database is opened once. The same steps as separate commands:
+# database is opened once (qdrant-client's local mode, --engine local, reloads a whole
+# collection on every open; Qdrant Edge, the default, opens in a fraction of a second).
+# The same steps as separate commands:
 #   qdrant-tokenpool index "$DATA" -c "$COLLECTION" --pool-factor 2 --path "$DB"
 #   qdrant-tokenpool stats -c "$COLLECTION" --path "$DB"
 #   qdrant-tokenpool eval "$DATA" -c "$COLLECTION" --path "$DB"

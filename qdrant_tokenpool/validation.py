@@ -88,9 +88,16 @@ def to_numpy(vectors: Any) -> np.ndarray:
 
 
 def _from_nested(vectors: Any) -> np.ndarray:
+    """A nested list (or anything numpy reads) as a float32 array; the compiled reader
+    when it takes it (lists of rows of Python floats), else numpy, which names what is
+    wrong. Both give the same arrays (``tests/test_validation.py``)."""
+    arr = _compiled_nested(vectors)
+    if arr is not None:
+        return arr
     try:
-        return np.asarray(vectors, dtype=np.float32)
-    except (ValueError, TypeError):
+        with np.errstate(over="ignore", under="ignore"):  # the checks name such values
+            return np.asarray(vectors, dtype=np.float32)
+    except (ValueError, TypeError, OverflowError):
         pass
     # Find out what is wrong for a useful message.
     if isinstance(vectors, (list, tuple)):
@@ -105,6 +112,23 @@ def _from_nested(vectors: Any) -> np.ndarray:
     raise InvalidMultivectorError(
         f"cannot read {type(vectors).__name__} as a matrix of floats"
     )
+
+
+def _compiled_nested(vectors: Any) -> np.ndarray | None:
+    # imported at first use: the pooling package imports this module
+    from .pooling.kernels import nested_float32
+
+    return nested_float32(vectors)
+
+
+def _nested_source(vectors: Any, arr: np.ndarray) -> np.ndarray | None:
+    """A nested list's values in float64 (``None`` if numpy cannot read them so), to name
+    a value that its float32 copy ``arr`` lost."""
+    try:
+        source = np.asarray(vectors, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return source if source.shape == arr.shape else None
 
 
 def _check_values(arr: np.ndarray, *, allow_zero: bool) -> None:
@@ -191,7 +215,7 @@ def as_multivector(
             raise InvalidMultivectorError(
                 f"wrong dimension: vectors have {arr.shape[1]} values, the collection expects {dim}"
             )
-        source = arr
+        source: np.ndarray | None = arr
         if arr.dtype != np.float32:
             if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
                 raise InvalidMultivectorError(f"values must be real numbers, got dtype {arr.dtype}")
@@ -200,7 +224,10 @@ def as_multivector(
         try:
             _check_values(arr, allow_zero=allow_zero)
         except InvalidMultivectorError:
-            if source is not arr:
+            if source is arr and not isinstance(vectors, np.ndarray) and not is_tensor(vectors):
+                # a nested list read straight into float32: its own values name the problem
+                source = _nested_source(vectors, arr)
+            if source is not None and source is not arr:
                 _check_float32_range(source, arr)
             raise
         return arr

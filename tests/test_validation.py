@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from qdrant_tokenpool.pooling import kernels
 from qdrant_tokenpool.validation import (
     InvalidMultivectorError,
     as_multivector,
@@ -102,3 +107,128 @@ def test_as_vector() -> None:
         as_vector([1.0, 2.0], dim=3, point_id=5, vector_name="dense")
     with pytest.raises(InvalidMultivectorError, match="non-finite value inf at position 1"):
         as_vector([1.0, float("inf")])
+
+
+# -- nested lists: the compiled reader (pooling kernels) and the numpy fallback agree ------
+NESTED_INPUTS = [
+    [[1.0, 2.5], [3.0, -4.0]],
+    [[1, 2], [3, 4]],  # Python ints
+    ((1.0, 2), [3, 4.5]),  # tuples and lists mixed
+    [[0.1, 1e-30], [3e38, -3.4e38]],  # extreme but float32
+    [[1e-45, 1.0]],  # rounds to the smallest float32 subnormal
+    [[2**53, 1.0], [-(2**53), 2.0]],
+    [[2**60 + 1, 1.0]],  # int beyond 2**53: numpy's rounding
+    [[True, 1.0]],  # bool: numpy reads it
+    [[np.float64(0.5), 1.0]],  # numpy scalars: numpy reads them
+    [np.ones(2), [1.0, 2.0]],  # a row that is an array
+    [[1e-50, 1.0]],  # one value underflows, the row does not
+]
+
+BAD_NESTED = [
+    ([], "empty multivector"),
+    ([[]], r"d = 0"),
+    ([[1.0], [2.0, 3.0]], "ragged multivector: row 1 has 2 values, row 0 has 1"),
+    ([[1.0, 2.0], 3.0], "cannot read list"),
+    ([[1.0, "x"]], "cannot read list"),
+    ([[1.0, None]], "non-finite value nan at row 0, column 1"),  # numpy reads None as NaN
+    ([[10**400, 1.0]], "cannot read list"),
+    ([[1.0, float("nan")]], "non-finite value nan at row 0, column 1"),
+    ([[1.0, 2.0], [float("-inf"), 1.0]], "non-finite value -inf at row 1, column 0"),
+    ([[0.0, 0.0]], "row 0 is a zero vector"),
+    ([[1.0, 2.0], [3.0, 1e39]], r"value 1e\+39 at row 1, column 1 is outside the float32 range"),
+    ([[1.0, 2.0], [-1e39, 0.0]], r"value -1e\+39 at row 1, column 0 is outside the float32 range"),
+    ([[1.0, 2.0], [1e-50, 0.0]], r"row 1 underflows to a zero vector in float32 \(its largest magnitude is 1e-50"),
+]
+
+
+def _read(vectors: object, compiled: bool) -> np.ndarray:
+    if compiled:
+        return as_multivector(vectors, allow_zero=True)
+    with kernels.fallback_only():
+        return as_multivector(vectors, allow_zero=True)
+
+
+def _error(vectors: object, compiled: bool) -> str:
+    with pytest.raises(InvalidMultivectorError) as info:
+        if compiled:
+            as_multivector(vectors, point_id=5, vector_name="colbert")
+        else:
+            with kernels.fallback_only():
+                as_multivector(vectors, point_id=5, vector_name="colbert")
+    return str(info.value)
+
+
+needs_kernels = pytest.mark.skipif(kernels.compiled is None, reason="compiled kernels not built")
+
+
+@needs_kernels
+def test_compiled_nested_reader_takes_lists_of_float_rows_only() -> None:
+    rows = [[1.0, 2.0], [3, 4.5]]
+    out = kernels.nested_float32(rows)
+    assert out is not None and out.dtype == np.float32 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, np.asarray(rows, dtype=np.float32))
+    for other in ([], [[]], [1.0, 2.0], [[1.0], [1.0, 2.0]], [[True]], [[np.float32(1)]],
+                  [np.ones(2)], np.ones((2, 2)), [[1e39]], [[1e-50]], [[2**60]], "ab"):
+        assert kernels.nested_float32(other) is None, other
+    with kernels.fallback_only():
+        assert kernels.nested_float32(rows) is None
+
+
+@pytest.mark.parametrize("vectors", NESTED_INPUTS)
+def test_nested_lists_read_alike_compiled_and_fallback(vectors: object) -> None:
+    expected = np.asarray(
+        [[float(v) for v in row] for row in vectors], dtype=np.float32  # type: ignore[attr-defined]
+    )
+    for compiled in (True, False):
+        out = _read(vectors, compiled)
+        assert out.dtype == np.float32 and out.shape == expected.shape
+        assert out.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize(("bad", "message"), BAD_NESTED)
+def test_nested_list_errors_alike_compiled_and_fallback(bad: object, message: str) -> None:
+    compiled, fallback = _error(bad, True), _error(bad, False)
+    assert compiled == fallback
+    assert compiled.startswith("point 5, vector 'colbert': ")
+    assert re.search(message, compiled), compiled
+
+
+def test_float64_arrays_and_their_lists_name_float32_range_alike() -> None:
+    big = np.ones((3, 4))
+    big[2, 3] = 1e39
+    tiny = np.ones((3, 4))
+    tiny[1] = 1e-50
+    for x in (big, tiny):
+        array_error = _error(x, True)
+        assert _error(x.tolist(), True) == _error(x.tolist(), False) == array_error
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 12).flatmap(
+        lambda d: st.lists(
+            st.lists(
+                st.one_of(
+                    st.floats(allow_nan=False, width=64),
+                    st.integers(-(2**60), 2**60),
+                ),
+                min_size=d,
+                max_size=d,
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+)
+def test_property_nested_reader_equals_numpy(rows: list[list[float]]) -> None:
+    for compiled in (True, False):
+        try:
+            out: np.ndarray | str = _read(rows, compiled)
+        except InvalidMultivectorError as exc:
+            out = str(exc)
+        if compiled:
+            first = out
+        elif isinstance(out, str):
+            assert out == first
+        else:
+            assert isinstance(first, np.ndarray) and first.tobytes() == out.tobytes()

@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled pooling kernels: exact Ward pooling of one document, cluster sums.
+"""Compiled pooling kernels: exact Ward pooling of one document, cluster sums, and the
+reading of a nested list of floats into a float32 matrix (:func:`nested_float32`).
 
 Built by ``pip install`` (Cython, optional extension; see ``setup.py``). Where it is
 missing, the pooling modules fall back to numpy and scipy with the same partitions (see
@@ -20,11 +21,22 @@ Steps of :func:`ward_pool` for ``n`` unprotected tokens of dimension ``d``, into
 5. float32 sums of each cluster in row order, re-normalised (a zero sum: its first token).
 """
 
+from cpython.object cimport PyObject
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
-from libc.math cimport INFINITY, sqrt
+from libc.math cimport INFINITY, fabs, sqrt
 from libc.stdlib cimport free, malloc
 
 import numpy as np
+
+cdef extern from "Python.h":
+    bint PyList_CheckExact(object o)
+    bint PyTuple_CheckExact(object o)
+    bint PyFloat_CheckExact "PyFloat_CheckExact" (PyObject *o)
+    bint PyLong_CheckExact "PyLong_CheckExact" (PyObject *o)
+    double PyFloat_AS_DOUBLE "PyFloat_AS_DOUBLE" (PyObject *o)
+    long long PyLong_AsLongLongAndOverflow(PyObject *o, int *overflow) except? -1
+    PyObject **PySequence_Fast_ITEMS(object o)
+    Py_ssize_t PySequence_Fast_GET_SIZE(object o)
 
 ctypedef void (*dsyrk_t)(char *uplo, char *trans, int *n, int *k, double *alpha, double *a,
                          int *lda, double *beta, double *c, int *ldc) noexcept nogil
@@ -507,3 +519,64 @@ def cluster_sums(const float[:, ::1] x not None, const Py_ssize_t[::1] labels no
             for j in range(d):
                 sums[c, j] += x[i, j]
     return sums_arr, firsts_arr[:k]
+
+
+DEF _EXACT_INT = 9007199254740992  # 2**53: larger ints are left to numpy (rounding)
+
+
+cdef inline bint _sequence(object o) noexcept:
+    return PyList_CheckExact(o) or PyTuple_CheckExact(o)
+
+
+def nested_float32(object rows):
+    """A list (or tuple) of ``n >= 1`` equally long lists (or tuples) of ``d >= 1`` Python
+    floats and ints, read in one pass into a new float32 C array ``(n, d)``, with the same
+    values ``np.asarray(rows, dtype=np.float32)`` gives.
+
+    Returns ``None`` for anything else, and for what numpy must judge or name: an empty
+    or ragged input, rows or items of other types (numpy scalars, ``bool``, arrays),
+    ints of magnitude >= 2**53, and a finite value that overflows float32 or a non-zero
+    one that becomes zero (``validation`` then reads it with numpy and names the problem).
+    """
+    cdef Py_ssize_t n, d, i, j
+    cdef PyObject **items
+    cdef PyObject *item
+    cdef object row
+    cdef double v
+    cdef float f
+    cdef long long iv
+    cdef int overflow = 0
+    if not _sequence(rows):
+        return None
+    n = PySequence_Fast_GET_SIZE(rows)
+    if n == 0:
+        return None
+    row = <object> PySequence_Fast_ITEMS(rows)[0]
+    if not _sequence(row):
+        return None
+    d = PySequence_Fast_GET_SIZE(row)
+    if d == 0:
+        return None
+    out_arr = np.empty((n, d), dtype=np.float32)
+    cdef float[:, ::1] out = out_arr
+    for i in range(n):
+        row = <object> PySequence_Fast_ITEMS(rows)[i]
+        if not _sequence(row) or PySequence_Fast_GET_SIZE(row) != d:
+            return None
+        items = PySequence_Fast_ITEMS(row)
+        for j in range(d):
+            item = items[j]
+            if PyFloat_CheckExact(item):
+                v = PyFloat_AS_DOUBLE(item)
+            elif PyLong_CheckExact(item):
+                iv = PyLong_AsLongLongAndOverflow(item, &overflow)
+                if overflow or iv > _EXACT_INT or iv < -_EXACT_INT:
+                    return None
+                v = <double> iv
+            else:
+                return None
+            f = <float> v
+            if (fabs(f) == INFINITY and fabs(v) < INFINITY) or (f == 0.0 and v != 0.0):
+                return None  # out of float32's range: numpy reads it and names the value
+            out[i, j] = f
+    return out_arr

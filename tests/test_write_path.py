@@ -393,6 +393,37 @@ def test_upload_collection_streams_in_batches():
     assert len(sent[0].vector["colbert"]) == len(pool_tokens(doc(9, 0), 2))
 
 
+@pytest.mark.parametrize("remote", [True, False])
+def test_uploads_hand_arrays_to_embedded_engines_and_lists_to_servers(remote):
+    """Streamed uploads as upsert: pooled (and leftover named) vectors stay float32 arrays
+    for an embedded engine (Edge converts per point), lists for a server; an unnamed
+    vector is always a list (local mode tests a point's vector for truth)."""
+    conf = cp({"colbert": PoolingConfig(pool_factor=2, summary_vector="summary", keep_original_vector="full")})
+    kind = np.ndarray if not remote else list
+    rows = [{"colbert": doc(9, i), "dense": np.ones(4, np.float32)} for i in range(5)]
+
+    parent = FakeParent(conf)
+    run_sync(wp.upload_collection(PoolingState(), "c", rows, None, range(5), 2, {}, remote=remote), parent)
+    (method, args, _), = parent.calls
+    assert method == "upload_points" and [p.id for p in args[1]] == list(range(5))
+    for p in args[1]:
+        for name in ("colbert", "summary", "full", "dense"):
+            assert isinstance(p.vector[name], kind), name
+        np.testing.assert_allclose(
+            np.asarray(p.vector["colbert"]), unit(pool_tokens(doc(9, p.id), 2)), atol=1e-6
+        )
+
+    parent = FakeParent(conf)
+    points = [ps(i, colbert=doc(9, i)) for i in range(5)]  # PointStruct: lists inside
+    run_sync(wp.upload_points(PoolingState(), "c", points, 2, (), {}, remote=remote), parent)
+    for p in parent.calls[0][1][1]:
+        assert isinstance(p.vector["colbert"], kind) and isinstance(p.vector["full"], kind)
+
+    parent = FakeParent(cp(unnamed=True))
+    run_sync(wp.upload_collection(PoolingState(), "c", [doc(9, 1)], None, [1], 2, {}, remote=remote), parent)
+    assert isinstance(parent.calls[0][1][1][0].vector, list)
+
+
 def test_pooled_stream_holds_one_batch():
     seen = []
 

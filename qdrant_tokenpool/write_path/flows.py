@@ -166,10 +166,11 @@ def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _lists(vector: Any) -> Any:
-    """numpy arrays and tensors inside a vector struct as lists (what models carry)."""
+def _lists(vector: Any, named: bool = True) -> Any:
+    """numpy arrays and tensors inside a vector struct as lists (what models carry);
+    ``named=False``: only an unnamed vector (named ones stay arrays)."""
     if isinstance(vector, dict):
-        return {k: _lists(v) for k, v in vector.items()}
+        return {k: _lists(v) for k, v in vector.items()} if named else vector
     if isinstance(vector, np.ndarray) or is_tensor(vector):
         return to_numpy(vector).tolist()
     if isinstance(vector, list) and vector and isinstance(vector[0], np.ndarray):
@@ -183,12 +184,16 @@ def pooled_stream(
     batch_size: int,
     inference: LocalInference | None = None,
     workers: int | None = None,
+    arrays: bool = False,
 ) -> Iterator[Any]:
     """Pool a stream of points ``batch_size`` at a time (each batch: inference objects at
     pooled vectors embedded by ``inference``, then one pool_arrays call per config); never
-    holds more than one batch. A bad point raises before its batch is yielded."""
+    holds more than one batch. A bad point raises before its batch is yielded.
+    ``arrays``: named pooled vectors stay float32 arrays (embedded engines, see
+    :class:`~.plan.PoolingJob`)."""
     for chunk in _batched(points, batch_size):
-        yield from pool_points(embedded(chunk, cp, plan_points, inference), cp, workers=workers)
+        chunk = embedded(chunk, cp, plan_points, inference)
+        yield from pool_points(chunk, cp, workers=workers, arrays=arrays)
 
 
 def _validate_all(points: Iterable[Any], cp: CollectionPooling, *, inference: bool) -> None:
@@ -227,7 +232,7 @@ def upload_points(
         return (yield call(parent.upload_points, collection_name, points, batch_size, *args, **kwargs))
     if streams and isinstance(points, Sequence):
         _validate_all(points, cp, inference=inference is not None)
-    stream = pooled_stream(points, cp, batch_size, inference, state.workers)
+    stream = pooled_stream(points, cp, batch_size, inference, state.workers, arrays=not remote)
     return (yield call(parent.upload_points, collection_name, stream, batch_size, *args, **kwargs))
 
 
@@ -306,10 +311,12 @@ def _zip_points(
         yield models.PointStruct.model_construct(id=pid, vector=vec, payload=pay)
 
 
-def _finish_lists(points: Iterable[Any]) -> Iterator[Any]:
-    """Turn leftover numpy/torch vectors (unconfigured names) into lists."""
+def _finish_lists(points: Iterable[Any], arrays: bool = False) -> Iterator[Any]:
+    """Turn leftover numpy/torch vectors (unconfigured names) into lists; with ``arrays``
+    (an embedded engine, which takes named arrays) only an unnamed vector (local mode
+    tests a point's vector for truth)."""
     for p in points:
-        v = _lists(p.vector)
+        v = _lists(p.vector, named=not arrays)
         yield p if v is p.vector else replace(p, vector=v)
 
 
@@ -358,5 +365,7 @@ def upload_collection(
         _validate_all(
             _collection_points(vectors, None, labels), cp, inference=inference is not None
         )
-    stream = _finish_lists(pooled_stream(pts, cp, batch_size, inference, state.workers))
+    arrays = not remote
+    pooled = pooled_stream(pts, cp, batch_size, inference, state.workers, arrays=arrays)
+    stream = _finish_lists(pooled, arrays)
     return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **kwargs))

@@ -77,9 +77,10 @@ def edge_payload(payload: Any) -> dict[str, Any] | None:
 
 
 def _dense(vec: Any) -> Any:
-    """A dense or multi vector as Edge takes it: nested Python lists. Edge's constructors
-    read a numpy array element by element (1.6 ms for 180 x 128 floats, against 0.65 ms
-    for ``tolist()`` plus reading the lists), so arrays and tensors become lists here."""
+    """A query's dense or multi vector as Edge takes it: nested Python lists. Edge's
+    constructors read a numpy array element by element (1.6 ms for 180 x 128 floats,
+    against 0.65 ms for ``tolist()`` plus reading the lists), so arrays and tensors become
+    lists here (points' vectors: :func:`_point_rows`)."""
     if isinstance(vec, np.ndarray):
         return vec.astype(np.float32, copy=False).tolist()
     if hasattr(vec, "detach") and hasattr(vec, "cpu"):
@@ -87,7 +88,30 @@ def _dense(vec: Any) -> Any:
     return vec
 
 
+def _point_rows(vec: Any) -> Any:
+    """A point's dense or multi vector given as a numpy array or tensor, as Edge reads it
+    fastest: float32 memoryviews (one per row of a multivector). Edge reads them as
+    sequences of floats, without the float objects and lists of ``tolist()``: 0.20 ms
+    against 0.27 ms for a 90 x 128 multivector. Lists pass as they are."""
+    if isinstance(vec, np.ndarray):
+        arr = np.ascontiguousarray(vec, dtype=np.float32)
+    elif hasattr(vec, "detach") and hasattr(vec, "cpu"):
+        arr = np.ascontiguousarray(vec.detach().cpu().float().numpy())
+    elif hasattr(vec, "__array__"):  # other array-likes, e.g. a vector still being pooled
+        arr = np.ascontiguousarray(np.asarray(vec), dtype=np.float32)
+    else:
+        return vec
+    if arr.ndim == 1:
+        return arr.data
+    if arr.ndim != 2 or arr.shape[1] == 0:
+        return arr.tolist()  # Edge names what is wrong
+    n, d = arr.shape
+    flat = arr.data.cast("B").cast("f")
+    return [flat[i * d : (i + 1) * d] for i in range(n)]
+
+
 def edge_vector(vec: Any, name: str = "") -> Any:
+    """A point's vector (dense, multi or sparse) as Edge takes it."""
     if isinstance(vec, models.SparseVector):
         return E.SparseVector(list(vec.indices), list(vec.values))
     if isinstance(vec, (models.Document, models.Image, models.InferenceObject)):
@@ -95,7 +119,7 @@ def edge_vector(vec: Any, name: str = "") -> Any:
             f"{type(vec).__name__} input for vector {name!r}",
             "embed it first (local inference runs in QdrantClient before the engine)",
         )
-    return _dense(vec)
+    return _point_rows(vec)
 
 
 def edge_vector_struct(vector: Any) -> Any:

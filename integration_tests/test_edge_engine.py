@@ -474,3 +474,55 @@ def test_choose_engine_by_folder_and_copy_database(tmp_path, monkeypatch):
     monkeypatch.setattr(eo, "require_edge", missing)
     fallback = eo.choose_engine(tmp_path / "other")
     assert fallback.engine == "local" and "qdrant-edge-py is not installed" in fallback.note
+
+
+def test_points_given_as_arrays_store_the_same_float32_values(tmp_path):
+    """Edge gets numpy/tensor vectors of points as float32 memoryviews (one per row of a
+    multivector) and other array-likes through numpy: what is stored is the float32 value
+    of what was given, exactly, whatever the input's dtype, layout or type."""
+    rng = np.random.default_rng(3)
+    mv = rng.standard_normal((7, D))
+    dense = rng.standard_normal(D).astype(np.float32)
+
+    class ArrayLike:
+        def __init__(self, a: np.ndarray) -> None:
+            self.a = a
+
+        def __array__(self, dtype=None, copy=None):
+            return self.a
+
+    inputs = {
+        1: mv.astype(np.float32),
+        2: mv,  # float64: rounded to float32
+        3: np.asfortranarray(mv.astype(np.float32)),  # not C-contiguous
+        4: mv.astype(np.float32)[:, ::-1][:, ::-1],  # a strided view
+        5: ArrayLike(mv.astype(np.float32)),
+        6: mv.astype(np.float32).tolist(),
+    }
+    torch = None
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is installed by setup.sh
+        pass
+    if torch is not None:
+        inputs[7] = torch.from_numpy(mv.astype(np.float32))
+    client = TokenPoolingClient(path=str(tmp_path / "db"), engine="edge")
+    try:
+        client.create_collection(
+            "c",
+            {
+                "mv": models.VectorParams(size=D, distance=models.Distance.DOT, multivector_config=MAXSIM),
+                "d": models.VectorParams(size=D, distance=models.Distance.DOT),
+            },
+        )
+        points = [
+            models.PointStruct.model_construct(id=i, vector={"mv": v, "d": dense}, payload=None)
+            for i, v in inputs.items()
+        ]
+        client.upsert("c", points)
+        for r in client.retrieve("c", list(inputs), with_vectors=True):
+            stored = np.asarray(r.vector["mv"], dtype=np.float32)
+            assert stored.tobytes() == mv.astype(np.float32).tobytes(), r.id
+            assert np.asarray(r.vector["d"], dtype=np.float32).tobytes() == dense.tobytes()
+    finally:
+        client.close()

@@ -192,3 +192,59 @@ def test_fallback_only_switches_pooling_to_numpy_scipy_for_the_block() -> None:
         slow = pool_tokens(x, 3)
     assert kernels.compiled_kernels()
     np.testing.assert_allclose(pool_tokens(x, 3), slow, atol=3e-7)
+
+
+@needs_kernels
+@pytest.mark.parametrize("threshold", [None, 0.0, 0.6, 5.0])
+def test_ward_pool_many_is_ward_pool_on_each_to_the_bit(threshold: float | None) -> None:
+    """One call for a chunk of documents (GIL held only to start and finish): the same
+    bytes as ward_pool on each, whatever the sizes, dims, protected rows and k."""
+    shapes = [(1, 8, 0, 1), (2, 8, 1, 1), (20, 8, 1, 10), (129, 64, 3, 40), (257, 128, 0, 129), (5, 3, 0, 5)]
+    xs = [doc(n, d=d, seed=n + d) * 2.0 for n, d, _, _ in shapes]
+    protected = [p for _, _, p, _ in shapes]
+    ks = [k for _, _, _, k in shapes]
+    many = kernels.ward_pool_many(xs, protected, ks, threshold)
+    for x, p, k, out in zip(xs, protected, ks, many):
+        one = kernels.ward_pool(x, p, k, threshold)
+        assert out.dtype == np.float32 and out.flags.c_contiguous
+        assert out.shape == one.shape and out.tobytes() == one.tobytes()
+
+
+@needs_kernels
+def test_ward_pool_many_refuses_like_ward_pool() -> None:
+    good = doc(10, d=4)
+    bad = good.copy()
+    bad[4] = 0.0
+    with pytest.raises(ValueError, match="zero, NaN or infinite vector"):
+        kernels.ward_pool_many([good, bad], [0, 0], [5, 5])
+    with pytest.raises(ValueError, match=r"1 <= k <= n - protected.*document 1"):
+        kernels.ward_pool_many([good, good], [0, 1], [5, 10])
+    with pytest.raises(ValueError, match="same length"):
+        compiled.ward_pool_many([good], [0, 0], [5], np.empty(1000))
+    with pytest.raises(ValueError, match="work has"):
+        compiled.ward_pool_many([good], [0], [5], np.empty(10))
+    with pytest.raises(ValueError, match="threshold"):
+        kernels.ward_pool_many([good], [0], [5], float("nan"))
+
+
+@needs_kernels
+def test_pool_checked_many_is_pool_checked_on_each_to_the_bit() -> None:
+    """The chunk path of the pooling threads: compiled Ward documents in one call, the
+    others (protected tails, nothing to pool, more rows than the kernel takes) one by one."""
+    from qdrant_tokenpool.pooling.hierarchical import COMPILED_MAX_ROWS
+    from qdrant_tokenpool.pooling.tokens import make_spec, pool_checked, pool_checked_many
+
+    sizes = [1, 2, 3, 9, 40, 180, COMPILED_MAX_ROWS + 40]
+    arrays = [doc(n, d=16, seed=n) for n in sizes]
+    for spec in (
+        make_spec(2, "hierarchical", 1),
+        make_spec(3, "hierarchical", 0, protected_tail_tokens=2),
+        make_spec(2, "hierarchical", 1, distance_threshold=0.9),
+        make_spec(2, "hierarchical", 1, max_vectors=8),
+        make_spec(1, "hierarchical", 1),
+        make_spec(2, "sequential", 1),
+    ):
+        many = pool_checked_many(arrays, spec)
+        for x, out in zip(arrays, many):
+            one = pool_checked(x, spec)
+            assert out.shape == one.shape and out.tobytes() == one.tobytes(), (spec, x.shape)

@@ -487,6 +487,109 @@ def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k
     return out_arr
 
 
+cdef Py_ssize_t _pool_doc(const float *src, Py_ssize_t n_all, Py_ssize_t d, Py_ssize_t protected,
+                          Py_ssize_t k, double t_sq, double *g, float *dst) noexcept nogil:
+    """:func:`ward_pool`'s work on one document, into ``dst`` (room for ``protected + k``
+    rows). Returns the number of clusters ``k' <= k``, -1 for a zero/NaN/inf row among the
+    unprotected ones, -2 when out of memory."""
+    cdef Py_ssize_t n = n_all - protected, i
+    cdef double *u64 = g + n * n
+    cdef float *u32 = <float *> (u64 + n * d)
+    cdef Py_ssize_t *labels = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *firsts = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
+    if labels == NULL or firsts == NULL:
+        free(labels); free(firsts)
+        return -2
+    if _unit_rows(src + protected * d, n, d, u32, u64) != 0:
+        free(labels); free(firsts)
+        return -1
+    if k < n or t_sq >= 0.0:
+        if _gram_distances(u64, n, d, g) != 0:
+            free(labels); free(firsts)
+            return -2
+        k = _ward_labels(g, n, k, t_sq, labels)
+        if k < 0:
+            free(labels); free(firsts)
+            return -2
+    else:
+        for i in range(n):
+            labels[i] = i
+    for i in range(protected * d):
+        dst[i] = src[i]
+    _sum_clusters(u32, labels, n, d, k, dst + protected * d, firsts)
+    free(labels); free(firsts)
+    return k
+
+
+def ward_pool_many(list xs not None, protected_list not None, k_list not None,
+                   double[::1] work not None, threshold=None):
+    """:func:`ward_pool` on many documents in one call that holds the GIL only to start
+    and to finish: a pooling thread then runs the whole chunk while other threads run
+    Python (one GIL hand-over per chunk, not three per document).
+
+    ``xs``: ``(n_i, d_i)`` float32 C-contiguous arrays; ``protected_list``, ``k_list``:
+    per document, as for :func:`ward_pool`; ``work``: at least the largest
+    ``work_size(n_i - protected_i, d_i)``. Returns the list of pooled arrays, the same
+    bytes as :func:`ward_pool` on each (raises as it does, for the first bad document).
+    """
+    cdef Py_ssize_t m = len(xs), j, n_all, d, p, k, got = 0
+    cdef double t_sq = _threshold_sq(threshold)
+    cdef const float[:, ::1] x
+    cdef float[:, ::1] o
+    cdef const float **srcs = NULL
+    cdef float **dsts = NULL
+    cdef Py_ssize_t *dims = NULL
+    if len(protected_list) != m or len(k_list) != m:
+        raise ValueError("xs, protected_list and k_list must have the same length")
+    outs = []
+    dims = <Py_ssize_t *> malloc((4 * m + 1) * sizeof(Py_ssize_t))
+    srcs = <const float **> malloc((m + 1) * sizeof(float *))
+    dsts = <float **> malloc((m + 1) * sizeof(float *))
+    if dims == NULL or srcs == NULL or dsts == NULL:
+        free(dims); free(srcs); free(dsts)
+        raise MemoryError("no memory to pool a chunk of documents")
+    try:
+        for j in range(m):
+            x = xs[j]
+            n_all = x.shape[0]
+            d = x.shape[1]
+            p = protected_list[j]
+            k = k_list[j]
+            if d < 1 or not 0 <= p < n_all or not 1 <= k <= n_all - p:
+                raise ValueError(
+                    f"need d >= 1, 0 <= protected < n and 1 <= k <= n - protected, "
+                    f"got n={n_all}, d={d}, protected={p}, k={k} (document {j})"
+                )
+            _work(work, n_all - p, d)
+            out = np.empty((p + k, d), dtype=np.float32)
+            o = out
+            outs.append(out)
+            srcs[j] = &x[0, 0]
+            dsts[j] = &o[0, 0]
+            dims[4 * j] = n_all
+            dims[4 * j + 1] = d
+            dims[4 * j + 2] = p
+            dims[4 * j + 3] = k
+        # the arrays in xs and outs stay alive (referenced) while the pointers are used
+        with nogil:
+            for j in range(m):
+                got = _pool_doc(srcs[j], dims[4 * j], dims[4 * j + 1], dims[4 * j + 2],
+                                dims[4 * j + 3], t_sq, &work[0], dsts[j])
+                if got < 0:
+                    break
+                dims[4 * j + 3] = got
+        if got == -1:
+            raise ValueError("zero, NaN or infinite vector among the tokens to pool")
+        if got == -2:
+            raise MemoryError(f"no memory to pool a document of {dims[4 * j]} tokens")
+        for j in range(m):
+            if dims[4 * j + 3] < k_list[j]:  # a threshold merged more: fewer rows
+                outs[j] = outs[j][: dims[4 * j + 2] + dims[4 * j + 3]].copy()
+        return outs
+    finally:
+        free(dims); free(srcs); free(dsts)
+
+
 def cluster_sums(const float[:, ::1] x not None, const Py_ssize_t[::1] labels not None):
     """Sum the rows of ``x`` (``(n, d)`` float32) per cluster of ``labels`` (``(n,)``, ids >= 0).
 

@@ -32,6 +32,7 @@ __all__ = [
     "nested_float32",
     "ward_labels",
     "ward_pool",
+    "ward_pool_many",
 ]
 
 compiled: ModuleType | None
@@ -111,6 +112,18 @@ def ward_pool(x: np.ndarray, protected: int, k: int, threshold: float | None = N
     return compiled.ward_pool(
         x, protected, k, _workspace(x.shape[0] - protected, x.shape[1]), threshold
     )
+
+
+def ward_pool_many(
+    xs: list[np.ndarray], protected: list[int], ks: list[int], threshold: float | None = None
+) -> list[np.ndarray]:
+    """:func:`ward_pool` on many documents (``xs``: float32 C-contiguous, ``protected`` and
+    ``ks`` per document) in one compiled call that holds the GIL only to start and to
+    finish; the same bytes as :func:`ward_pool` on each. Needs :func:`compiled_kernels`."""
+    assert compiled is not None
+    n = max(x.shape[0] - p for x, p in zip(xs, protected))
+    d = max(x.shape[1] for x in xs)
+    return compiled.ward_pool_many(xs, protected, ks, _workspace(n, d), threshold)
 
 
 def cluster_sums(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -135,6 +135,38 @@ def pool_checked(x: np.ndarray, spec: PoolingSpec) -> np.ndarray:
     return parts[0] if len(parts) == 1 and parts[0] is pooled else np.concatenate(parts, axis=0)
 
 
+def pool_checked_many(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.ndarray]:
+    """:func:`pool_checked` on each array, the same bytes; the documents that the compiled
+    kernel pools whole (hierarchical, up to ``COMPILED_MAX_ROWS`` free rows) go through
+    one :func:`~qdrant_tokenpool.pooling.kernels.ward_pool_many` call, which holds the GIL
+    only to start and to finish (a pooling thread then runs next to Python threads)."""
+    if spec.method != "hierarchical" or not kernels.compiled_kernels() or len(arrays) < 2:
+        return [pool_checked(x, spec) for x in arrays]
+    out: list[np.ndarray | None] = [None] * len(arrays)
+    batch: list[int] = []
+    bodies: list[np.ndarray] = []
+    leads: list[int] = []
+    ks: list[int] = []
+    for i, x in enumerate(arrays):
+        n, d = x.shape
+        lay = spec.layout(n, d)
+        k = lay.bound
+        if lay.free <= 0 or (k == lay.free and spec.keeps_unbounded) or lay.free > COMPILED_MAX_ROWS:
+            out[i] = pool_checked(x, spec)
+            continue
+        batch.append(i)
+        bodies.append(np.ascontiguousarray(x[: n - lay.tail] if lay.tail else x))
+        leads.append(lay.lead)
+        ks.append(k)
+    if batch:
+        pooled = kernels.ward_pool_many(bodies, leads, ks, spec.distance_threshold)
+        for i, p in zip(batch, pooled):
+            x = arrays[i]
+            tail = spec.layout(*x.shape).tail
+            out[i] = np.concatenate([p, x[x.shape[0] - tail :]]) if tail else p
+    return out  # type: ignore[return-value]
+
+
 def pool_tokens(
     vectors: Any,
     pool_factor: float = 2,

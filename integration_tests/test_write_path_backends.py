@@ -521,6 +521,61 @@ def test_another_clients_change_is_seen_after_refresh(reopen, backend, collectio
         b.close()
 
 
+# -- pooling started while the request is still being read (threads) -------------------------
+@pytest.mark.parametrize("method", list(WRITERS))
+def test_pooling_started_while_reading_writes_the_same(client, backend, collection_name, method, monkeypatch):
+    """Every document handed to the pooling threads as soon as it is validated (forced
+    here): the same pooled vectors on every backend; Qdrant Edge gets the ones still
+    pooling as PendingArray, and a bad point at the end still writes nothing."""
+    from qdrant_tokenpool import write_path as wp
+    from qdrant_tokenpool.pooling import batch, kernels
+
+    monkeypatch.setattr(wp.plan, "STREAM_CHUNK_SECONDS", 0.0)
+    client.pooling_workers = 2
+    started, resolved = [], []
+    real_soon, real_array = batch.pool_soon, wp.plan.PendingArray.__array__
+
+    def soon(arrays, spec, workers=None):
+        future = real_soon(arrays, spec, workers)
+        started.append(future is not None)
+        return future
+
+    def array(self, *a, **k):
+        resolved.append(1)
+        return real_array(self, *a, **k)
+
+    monkeypatch.setattr(wp.plan, "pool_soon", soon)
+    monkeypatch.setattr(wp.plan.PendingArray, "__array__", array)
+    asyncio.run(create(client, collection_name, pool_factor=3))
+    docs = make_docs(24, seed=5)
+    bad = [dict(d) for d in docs]
+    bad[23]["colbert"] = bad[23]["colbert"][:, :-2]
+    if method not in ("upload_points",):  # a generator upload writes the batches before it
+        with pytest.raises(InvalidMultivectorError, match="point 23"):
+            asyncio.run(WRITERS[method](client, collection_name, bad))
+        if "update" not in method:  # those write the points without 'colbert' first
+            assert client.count(collection_name).count == 0
+    asyncio.run(WRITERS[method](client, collection_name, docs))
+    asyncio.run(check_pooled(client, collection_name, docs, 3))
+    assert any(started) == kernels.compiled_kernels()
+    edge_points = backend.engine == "edge" and method in ("upsert-points", "upload_points", "upload_collection")
+    # only Edge's point lists take vectors still being pooled
+    assert bool(resolved) == (edge_points and kernels.compiled_kernels())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", ["upsert-points", "upload_collection"])
+async def test_async_pooling_started_while_reading_writes_the_same(async_client, collection_name, method, monkeypatch):
+    from qdrant_tokenpool import write_path as wp
+
+    monkeypatch.setattr(wp.plan, "STREAM_CHUNK_SECONDS", 0.0)
+    async_client.pooling_workers = 2
+    await create(async_client, collection_name, pool_factor=3)
+    docs = make_docs(24, seed=6)
+    await WRITERS[method](async_client, collection_name, docs)
+    await check_pooled(async_client, collection_name, docs, 3)
+
+
 # -- the server code path (split requests) against real storage ------------------------------
 @pytest.mark.parametrize("method", ["upsert-points", "upsert-batch", "batch-upsert-list", "update_vectors"])
 def test_split_requests_write_everything_pooled(client, collection_name, method, monkeypatch):

@@ -102,11 +102,12 @@ class PoolingClientMixin:
         return self.engine == "server"
 
     def _state(self) -> PoolingState:
-        """The pooling state for one call (``remote``, ``streams`` and the local inference
+        """The pooling state for one call (``remote``, ``streams``, ``pending`` and the local inference
         that embeds ``models.Document`` on pooled vectors, read from the client now)."""
         remote = self._remote
         self._pooling_state.remote = remote
         self._pooling_state.streams = remote or self.engine != "local"
+        self._pooling_state.pending = self.engine == "edge"
         self._pooling_state.inference = local_inference(self)
         return self._pooling_state
 

@@ -188,6 +188,9 @@ class PoolingState:
     remote: bool = False
     streams: bool = False
     inference: Any = None
+    pending: bool = False
+    """Whether the engine takes pooled vectors still being pooled
+    (:class:`~qdrant_tokenpool.write_path.plan.PendingArray`): Qdrant Edge's backend."""
     workers: int | None = None
     """Pooling workers of a write (:func:`~qdrant_tokenpool.pooling.pool_arrays`'s
     ``workers``): ``None`` all cores for batches with enough work, ``1`` the calling

@@ -126,6 +126,83 @@ def test_one_pool_arrays_call_per_config(monkeypatch):
     assert sorted(calls) == [(10, 2), (10, 3)]
 
 
+def test_pooling_starts_while_reading_and_gives_the_same_bytes(monkeypatch):
+    """Validated documents go to the pooling threads while the next ones are read
+    (STREAM_CHUNK_SECONDS of work at a time, forced to one document here); the pooled
+    vectors are the bytes of pooling in the calling thread."""
+    from qdrant_tokenpool.pooling import kernels
+
+    monkeypatch.setattr(wp.plan, "STREAM_CHUNK_SECONDS", 0.0)
+    started = []
+    real = wp.plan.pool_soon
+    monkeypatch.setattr(wp.plan, "pool_soon", lambda a, s, w=None: started.append(len(a)) or real(a, s, w))
+    points = [ps(i, colbert=doc(30, i).tolist(), dense=[1.0] * 4) for i in range(10)]
+    streamed = wp.pool_points(points, cp(), workers=2, arrays=True)
+    assert started == ([1] * 10 if kernels.compiled_kernels() else [1])  # no kernel: run() pools
+    serial = wp.pool_points(points, cp(), workers=1, arrays=True)
+    for a, b in zip(streamed, serial):
+        assert a.vector["colbert"].tobytes() == b.vector["colbert"].tobytes()
+    started.clear()
+    wp.pool_points(points, cp(), workers=1)
+    assert started == []  # workers=1: the calling thread only
+
+
+def test_pending_arrays_wait_for_their_pooling_and_raise_its_errors(monkeypatch):
+    from concurrent.futures import Future
+
+    monkeypatch.setattr(wp.plan, "STREAM_CHUNK_SECONDS", 0.0)
+    futures: list[Future] = []
+
+    def soon(arrays, spec, workers=None):
+        futures.append(Future())
+        return futures[-1]
+
+    monkeypatch.setattr(wp.plan, "pool_soon", soon)
+    points = [ps(i, colbert=doc(12, i).tolist()) for i in range(3)]
+    out = wp.pool_points(points, cp(), arrays=True, pending=True)  # returns before pooling ends
+    pending = [p.vector["colbert"] for p in out]
+    assert all(isinstance(v, wp.plan.PendingArray) for v in pending)
+    futures[0].set_result([pool_tokens(doc(12, 0), 2)])
+    np.testing.assert_allclose(np.asarray(pending[0]), unit(pool_tokens(doc(12, 0), 2)), atol=1e-6)
+    futures[1].set_exception(MemoryError("no memory to pool"))
+    with pytest.raises(MemoryError, match="no memory to pool"):
+        np.asarray(pending[1])
+    # without arrays (a server) or without pending (local mode): waited for, never pending
+    for kwargs in ({"pending": True}, {"arrays": True}):
+        futures.clear()
+        threads = wp.plan.PoolingJob(cp(), **kwargs)
+        for i, p in enumerate(points):
+            threads.add(p.vector["colbert"], point_id=p.id, vector_name="colbert")
+            futures[-1].set_result([pool_tokens(doc(12, i), 2)])
+        threads.run()
+        assert not isinstance(threads.pooled(2), wp.plan.PendingArray)
+
+
+def test_last_documents_of_an_edge_request_are_pooled_on_threads_too(monkeypatch):
+    """Chunks of two documents go to the threads while reading; for Edge (``pending``)
+    the leftover goes there too at run(), else the calling thread pools it; the bytes are
+    those of pooling serially either way."""
+    from qdrant_tokenpool.pooling import kernels
+
+    two = 2 * wp.plan.estimated_seconds(29, DIM, "hierarchical")
+    monkeypatch.setattr(wp.plan, "STREAM_CHUNK_SECONDS", two * 0.99)
+    handed = []
+    real = wp.plan.pool_soon
+    monkeypatch.setattr(wp.plan, "pool_soon", lambda a, s, w=None: handed.append(len(a)) or real(a, s, w))
+    points = [ps(i, colbert=doc(30, i).tolist()) for i in range(5)]
+    serial = wp.pool_points(points, cp(), workers=1, arrays=True)
+    for pending, leftover in ((False, []), (True, [1])):
+        handed.clear()
+        out = wp.pool_points(points, cp(), workers=2, arrays=True, pending=pending)
+        if kernels.compiled_kernels():
+            assert handed == [2, 2, *leftover]
+        for a, b in zip(out, serial):
+            assert np.asarray(a.vector["colbert"]).tobytes() == b.vector["colbert"].tobytes()
+    handed.clear()
+    wp.pool_points(points[:1], cp(), workers=2, arrays=True, pending=True)
+    assert handed == []  # a small request stays in the calling thread
+
+
 def test_extras_filled_and_explicit_ones_kept():
     conf = cp({"colbert": PoolingConfig(pool_factor=2, summary_vector="summary", keep_original_vector="full")})
     d = doc(9)

@@ -43,7 +43,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -54,7 +54,7 @@ from . import kernels
 from ._blas import single_blas_thread
 from .hierarchical import COMPILED_MAX_ROWS
 from .spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
-from .tokens import check_layout, make_spec, pool_checked
+from .tokens import check_layout, make_spec, pool_checked_many
 
 __all__ = [
     "PARALLEL_MIN_SECONDS",
@@ -63,6 +63,7 @@ __all__ = [
     "estimated_seconds",
     "pool_arrays",
     "pool_batch",
+    "pool_soon",
     "shutdown_pool",
     "spawn_reimports_main",
     "uses_threads",
@@ -122,7 +123,7 @@ def _worker_ready() -> int:
 
 def _pool_chunk(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.ndarray]:
     with single_blas_thread():
-        return [pool_checked(x, spec) for x in arrays]
+        return pool_checked_many(arrays, spec)
 
 
 def _get_threads(n_workers: int) -> ThreadPoolExecutor:
@@ -149,6 +150,26 @@ def _cost(x: np.ndarray, spec: PoolingSpec) -> float:
     if spec.method == "grid":
         return estimated_seconds(x.shape[0], x.shape[1], "sequential")
     return estimated_seconds(max(x.shape[0] - spec.protected_tokens, 0), x.shape[1], spec.method)
+
+
+def pool_soon(
+    arrays: list[np.ndarray], spec: PoolingSpec, workers: int | None = None
+) -> Future[list[np.ndarray]] | None:
+    """Start pooling validated float32 arrays that fit ``spec`` on the thread pool now and
+    return at once: the future of their pooled arrays (input order, as
+    :func:`pool_arrays`). Lets a caller pool the documents it has read while it reads the
+    next ones (the compiled kernel releases the GIL). ``None`` where :func:`pool_arrays`
+    would not use threads: another method, no compiled kernel, ``workers=1``, one core,
+    or nothing to reduce; the caller then pools them itself."""
+    n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    if (
+        n_workers == 1
+        or not arrays
+        or not spec.reduces
+        or not uses_threads(spec.method, arrays, spec.protected_tokens)
+    ):
+        return None
+    return _get_threads(n_workers).submit(_pool_chunk, arrays, spec)
 
 
 def _get_executor(n_workers: int) -> ProcessPoolExecutor:

@@ -82,13 +82,22 @@ def upsert(
         if not is_batch and not isinstance(points, Sequence):
             points = list(points)
         points = embedded(points, cp, plan_batch if is_batch else plan_points, inference)
-        pool = pool_batch_request if is_batch else pool_points
-        new = pool(points, cp, arrays=not remote, workers=state.workers)
+        if is_batch:
+            new = pool_batch_request(points, cp, arrays=not remote, workers=state.workers)
+        else:
+            new = pool_points(
+                points, cp, arrays=not remote, workers=state.workers, pending=_pending(state, remote)
+            )
         if new is not points:
             split = split_batch if is_batch else split_points
             parts = split(new, budget) if remote else [new]
             return (yield from _send_parts("upsert", collection_name, parts, args, kwargs))
     return (yield call(parent.upsert, collection_name, points, *args, **kwargs))
+
+
+def _pending(state: PoolingState, remote: bool) -> bool:
+    """Whether pooled vectors may be handed over while still pooling (Qdrant Edge)."""
+    return state.pending and not remote
 
 
 def _send_parts(
@@ -185,15 +194,16 @@ def pooled_stream(
     inference: LocalInference | None = None,
     workers: int | None = None,
     arrays: bool = False,
+    pending: bool = False,
 ) -> Iterator[Any]:
     """Pool a stream of points ``batch_size`` at a time (each batch: inference objects at
     pooled vectors embedded by ``inference``, then one pool_arrays call per config); never
     holds more than one batch. A bad point raises before its batch is yielded.
-    ``arrays``: named pooled vectors stay float32 arrays (embedded engines, see
-    :class:`~.plan.PoolingJob`)."""
+    ``arrays``: named pooled vectors stay float32 arrays (embedded engines), ``pending``:
+    or are still pooling (Qdrant Edge; see :class:`~.plan.PoolingJob`)."""
     for chunk in _batched(points, batch_size):
         chunk = embedded(chunk, cp, plan_points, inference)
-        yield from pool_points(chunk, cp, workers=workers, arrays=arrays)
+        yield from pool_points(chunk, cp, workers=workers, arrays=arrays, pending=pending)
 
 
 def _validate_all(points: Iterable[Any], cp: CollectionPooling, *, inference: bool) -> None:
@@ -232,7 +242,10 @@ def upload_points(
         return (yield call(parent.upload_points, collection_name, points, batch_size, *args, **kwargs))
     if streams and isinstance(points, Sequence):
         _validate_all(points, cp, inference=inference is not None)
-    stream = pooled_stream(points, cp, batch_size, inference, state.workers, arrays=not remote)
+    stream = pooled_stream(
+        points, cp, batch_size, inference, state.workers, arrays=not remote,
+        pending=_pending(state, remote),
+    )
     return (yield call(parent.upload_points, collection_name, stream, batch_size, *args, **kwargs))
 
 
@@ -366,6 +379,8 @@ def upload_collection(
             _collection_points(vectors, None, labels), cp, inference=inference is not None
         )
     arrays = not remote
-    pooled = pooled_stream(pts, cp, batch_size, inference, state.workers, arrays=arrays)
+    pooled = pooled_stream(
+        pts, cp, batch_size, inference, state.workers, arrays=arrays, pending=_pending(state, remote)
+    )
     stream = _finish_lists(pooled, arrays)
     return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **kwargs))

@@ -248,3 +248,23 @@ def test_pool_checked_many_is_pool_checked_on_each_to_the_bit() -> None:
         for x, out in zip(arrays, many):
             one = pool_checked(x, spec)
             assert out.shape == one.shape and out.tobytes() == one.tobytes(), (spec, x.shape)
+
+
+@needs_kernels
+def test_ward_pool_many_as_the_first_kernel_call_of_a_process() -> None:
+    """The BLAS routine is looked up on first use (scipy loads lazily): a chunk call that
+    comes first must look it up too (a fresh process, so nothing looked it up before)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from qdrant_tokenpool.pooling import kernels\n"
+        "x = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)\n"
+        "out = kernels.ward_pool_many([x, x], [1, 1], [10, 10])\n"
+        "assert out[0].tobytes() == kernels.ward_pool(x, 1, 10).tobytes()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr

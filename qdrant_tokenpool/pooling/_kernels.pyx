@@ -541,6 +541,7 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
     cdef Py_ssize_t *dims = NULL
     if len(protected_list) != m or len(k_list) != m:
         raise ValueError("xs, protected_list and k_list must have the same length")
+    _load_blas()
     outs = []
     dims = <Py_ssize_t *> malloc((4 * m + 1) * sizeof(Py_ssize_t))
     srcs = <const float **> malloc((m + 1) * sizeof(float *))

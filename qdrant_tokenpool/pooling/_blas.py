@@ -70,6 +70,11 @@ def single_blas_thread() -> Iterator[None]:
     global _depth, _saved, _libs
     with _lock:
         if _libs is None:
+            # the compiled kernels load scipy (and its OpenBLAS, the one they run on)
+            # on first use: load it before the scan, or it would never be limited
+            from . import kernels
+
+            kernels.load_blas()
             _libs = _find_openblas()
         if _depth == 0:
             _saved = []

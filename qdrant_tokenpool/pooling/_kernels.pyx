@@ -56,6 +56,12 @@ cdef int _load_blas() except -1:
     return 0
 
 
+def load_blas():
+    """Look up scipy's ``dsyrk`` now (else on the first clustering): loads scipy's
+    OpenBLAS, which ``_blas.single_blas_thread`` must find to keep it on one thread."""
+    _load_blas()
+
+
 cdef struct Merge:
     double height
     Py_ssize_t order  # position in the chain's merge sequence: breaks ties (stable)

@@ -29,6 +29,7 @@ __all__ = [
     "compiled",
     "compiled_kernels",
     "fallback_only",
+    "load_blas",
     "nested_float32",
     "ward_labels",
     "ward_pool",
@@ -65,6 +66,12 @@ def fallback_only() -> Iterator[None]:
         yield
     finally:
         _disabled -= 1
+
+
+def load_blas() -> None:
+    """Load the BLAS the compiled kernels run on (scipy's; they look it up on first use)."""
+    if compiled is not None:
+        compiled.load_blas()
 
 
 def nested_float32(rows: object) -> np.ndarray | None:

@@ -27,6 +27,15 @@ def test_compiled_kernels_are_built() -> None:
     )
 
 
+def test_compiled_kernels_are_current() -> None:
+    """An extension built from an older checkout lacks the newer kernels (their callers
+    fall back, slower): rebuild it."""
+    if compiled is None:
+        pytest.skip("compiled kernels not built")
+    for name in ("nested_float32", "ward_pool_many", "load_blas"):
+        assert kernels.has(name), f"_kernels has no {name}: reinstall (pip install -e .) to rebuild it"
+
+
 needs_kernels = pytest.mark.skipif(compiled is None, reason="compiled kernels not built")
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "compiled",
     "compiled_kernels",
     "fallback_only",
+    "has",
     "load_blas",
     "nested_float32",
     "ward_labels",
@@ -68,10 +69,17 @@ def fallback_only() -> Iterator[None]:
         _disabled -= 1
 
 
+def has(name: str) -> bool:
+    """Whether the built extension has kernel ``name`` (an extension built from an older
+    checkout may lack the newer ones: their callers then fall back; reinstall to build
+    them)."""
+    return compiled is not None and hasattr(compiled, name)
+
+
 def load_blas() -> None:
     """Load the BLAS the compiled kernels run on (scipy's; they look it up on first use)."""
-    if compiled is not None:
-        compiled.load_blas()
+    if has("load_blas"):
+        compiled.load_blas()  # type: ignore[union-attr]
 
 
 def nested_float32(rows: object) -> np.ndarray | None:
@@ -80,9 +88,9 @@ def nested_float32(rows: object) -> np.ndarray | None:
     ``None`` when the kernels are off (not built, or :func:`fallback_only`) or for any
     other input, or one numpy must judge (ragged, other item types, a finite value outside
     float32's range): the caller then reads it with numpy."""
-    if compiled is None or _disabled:
+    if _disabled or not has("nested_float32"):
         return None
-    return compiled.nested_float32(rows)
+    return compiled.nested_float32(rows)  # type: ignore[union-attr]
 
 
 def _workspace(n: int, d: int) -> np.ndarray:

@@ -140,7 +140,12 @@ def pool_checked_many(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.nd
     kernel pools whole (hierarchical, up to ``COMPILED_MAX_ROWS`` free rows) go through
     one :func:`~qdrant_tokenpool.pooling.kernels.ward_pool_many` call, which holds the GIL
     only to start and to finish (a pooling thread then runs next to Python threads)."""
-    if spec.method != "hierarchical" or not kernels.compiled_kernels() or len(arrays) < 2:
+    if (
+        spec.method != "hierarchical"
+        or not kernels.compiled_kernels()
+        or not kernels.has("ward_pool_many")
+        or len(arrays) < 2
+    ):
         return [pool_checked(x, spec) for x in arrays]
     out: list[np.ndarray | None] = [None] * len(arrays)
     batch: list[int] = []

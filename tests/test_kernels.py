@@ -260,23 +260,27 @@ def test_pool_checked_many_is_pool_checked_on_each_to_the_bit() -> None:
             assert out.shape == one.shape and out.tobytes() == one.tobytes(), (spec, x.shape)
 
 
+def run_in_a_fresh_process(code: str) -> None:
+    """Run ``code`` in a new interpreter (nothing imported or looked up yet); it must pass."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+
+
 @needs_kernels
 def test_ward_pool_many_as_the_first_kernel_call_of_a_process() -> None:
     """The BLAS routine is looked up on first use (scipy loads lazily): a chunk call that
     comes first must look it up too (a fresh process, so nothing looked it up before)."""
-    import subprocess
-
-    code = (
+    run_in_a_fresh_process(
         "import numpy as np\n"
         "from qdrant_tokenpool.pooling import kernels\n"
         "x = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)\n"
         "out = kernels.ward_pool_many([x, x], [1, 1], [10, 10])\n"
         "assert out[0].tobytes() == kernels.ward_pool(x, 1, 10).tobytes()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
 
 
 @needs_kernels
@@ -285,9 +289,7 @@ def test_first_pooling_keeps_the_kernels_openblas_on_one_thread() -> None:
     """scipy (and its OpenBLAS, which the Ward kernel's dsyrk runs on) loads on first use:
     the first pooling of a process must still find that OpenBLAS and hold it to one
     thread (a 180-token document pooled on many BLAS threads took ~6x longer)."""
-    import subprocess
-
-    code = (
+    run_in_a_fresh_process(
         "import re, numpy as np\n"
         "from qdrant_tokenpool import pool_batch\n"
         "from qdrant_tokenpool.pooling import _blas\n"
@@ -296,7 +298,3 @@ def test_first_pooling_keeps_the_kernels_openblas_on_one_thread() -> None:
         "loaded = set(re.findall(r'(/\\S*openblas\\S*\\.so\\S*)', maps))\n"
         "assert len(_blas._libs) == len(loaded), (len(_blas._libs), loaded)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr

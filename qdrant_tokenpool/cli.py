@@ -622,12 +622,18 @@ def _index(
         model = model or record.get("model") or _default_model()
         doc_maxlen = int(doc_maxlen or record.get("doc_maxlen") or 256)
         name, maxlen = model, doc_maxlen
+        loaded: list[Any] = []
+
+        def load() -> Any:
+            # on first use: a resumed run with nothing left to do never loads it
+            loaded.append(_load_encoder(ctx, name, doc_maxlen=maxlen))
+            return loaded[-1]
+
         result = index_corpus(
             client,
             collection,
             iter_documents(corpus),
-            # loaded on first use: a resumed run with nothing left to do never loads it
-            lambda: _load_encoder(ctx, name, doc_maxlen=maxlen),
+            load,
             vector_name=vector,
             pool_factor=pool_factor,
             method=method,
@@ -647,9 +653,8 @@ def _index(
         if result.token_vectors:
             line += f" ({100 * result.reduction:.1f}% fewer)"
     typer.echo(line)
-    loaded = ctx.encoders.get((str(model), int(doc_maxlen), 32))
-    if loaded is not None:
-        _save_onnx(ctx, loaded)  # the next `search` encodes its query without torch
+    if loaded:
+        _save_onnx(ctx, loaded[0])  # the next `search` encodes its query without torch
 
 
 # --------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class _TokenEncoderBase:
     inputs of one batch. A subclass gives :meth:`_token_ids` (its tokenizer) and
     :meth:`_forward` (its model), and sets the attributes below."""
 
+    name: str
+    layout: str
     dim: int
     protected_tokens: int
     query_length: int
@@ -58,8 +60,7 @@ class _TokenEncoderBase:
     def __repr__(self) -> str:
         where, value = self._place()
         return (
-            f"{type(self).__name__}(name={getattr(self, 'name', None)!r}, "
-            f"layout={getattr(self, 'layout', None)!r}, dim={self.dim}, "
+            f"{type(self).__name__}(name={self.name!r}, layout={self.layout!r}, dim={self.dim}, "
             f"query_length={self.query_length}, document_length={self.document_length}, "
             f"protected_tokens={self.protected_tokens}, {where}={value!r})"
         )

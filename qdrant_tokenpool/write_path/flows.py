@@ -86,18 +86,13 @@ def upsert(
             new = pool_batch_request(points, cp, arrays=not remote, workers=state.workers)
         else:
             new = pool_points(
-                points, cp, arrays=not remote, workers=state.workers, pending=_pending(state, remote)
+                points, cp, arrays=not remote, workers=state.workers, pending=state.pending
             )
         if new is not points:
             split = split_batch if is_batch else split_points
             parts = split(new, budget) if remote else [new]
             return (yield from _send_parts("upsert", collection_name, parts, args, kwargs))
     return (yield call(parent.upsert, collection_name, points, *args, **kwargs))
-
-
-def _pending(state: PoolingState, remote: bool) -> bool:
-    """Whether pooled vectors may be handed over while still pooling (Qdrant Edge)."""
-    return state.pending and not remote
 
 
 def _send_parts(
@@ -244,7 +239,7 @@ def upload_points(
         _validate_all(points, cp, inference=inference is not None)
     stream = pooled_stream(
         points, cp, batch_size, inference, state.workers, arrays=not remote,
-        pending=_pending(state, remote),
+        pending=state.pending,
     )
     return (yield call(parent.upload_points, collection_name, stream, batch_size, *args, **kwargs))
 
@@ -380,7 +375,7 @@ def upload_collection(
         )
     arrays = not remote
     pooled = pooled_stream(
-        pts, cp, batch_size, inference, state.workers, arrays=arrays, pending=_pending(state, remote)
+        pts, cp, batch_size, inference, state.workers, arrays=arrays, pending=state.pending
     )
     stream = _finish_lists(pooled, arrays)
     return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **kwargs))

@@ -12,7 +12,8 @@ setup(
         Extension(
             "qdrant_tokenpool.pooling._kernels",
             ["qdrant_tokenpool/pooling/_kernels.pyx"],
-            extra_compile_args=["-O3"],
+            depends=["qdrant_tokenpool/pooling/_ward.h"],
+            extra_compile_args=["-O3", "-ffp-contract=off"],
             optional=True,
         )
     ]

@@ -32,7 +32,7 @@ def test_compiled_kernels_are_current() -> None:
     fall back, slower): rebuild it."""
     if compiled is None:
         pytest.skip("compiled kernels not built")
-    for name in ("nested_float32", "ward_pool_many", "load_blas"):
+    for name in ("nested_float32", "ward_pool_many", "load_blas", "ward_merges", "gram_stats"):
         assert kernels.has(name), f"_kernels has no {name}: reinstall (pip install -e .) to rebuild it"
 
 
@@ -298,3 +298,79 @@ def test_first_pooling_keeps_the_kernels_openblas_on_one_thread() -> None:
         "loaded = set(re.findall(r'(/\\S*openblas\\S*\\.so\\S*)', maps))\n"
         "assert len(_blas._libs) == len(loaded), (len(_blas._libs), loaded)\n"
     )
+
+
+def near_duplicates(n: int, d: int, seed: int) -> np.ndarray:
+    """Token vectors with the near ties real text has: repeated tokens, some exact copies
+    and some off by one float32 step, among random ones."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    src = rng.integers(0, n, size=n // 3)
+    dst = rng.integers(0, n, size=n // 3)
+    x[dst] = x[src]
+    x[dst[::2]] = np.nextafter(x[dst[::2]], np.float32(np.inf))
+    return x
+
+
+@needs_kernels
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 300),
+    d=st.sampled_from([3, 16, 64, 128, 384]),
+    pool_factor=st.sampled_from([1.5, 2, 4]),
+    threshold=st.sampled_from([None, 0.0, 0.4, 1.2]),
+    kind=st.sampled_from(["random", "near_duplicates"]),
+    seed=st.integers(0, 2**31),
+)
+def test_float32_gram_gives_the_float64_bytes(
+    n: int, d: int, pool_factor: float, threshold: float | None, kind: str, seed: int
+) -> None:
+    """The float32 Gram matrix is used only where it provably takes the float64 decisions
+    (near ties are settled on float64 cluster means, true ties go to float64): the pooled
+    bytes are those of the float64 path, with and without a threshold."""
+    x = doc(n, d=d, seed=seed) if kind == "random" else near_duplicates(n, d, seed)
+    k = cluster_count(n - 1, pool_factor) if n > 1 else 1
+    fast = kernels.ward_pool(x, 1, k, threshold) if n > 1 else None
+    with kernels.float64_gram():
+        slow = kernels.ward_pool(x, 1, k, threshold) if n > 1 else None
+    if fast is not None:
+        assert fast.tobytes() == slow.tobytes()
+
+
+@needs_kernels
+def test_exact_copies_go_to_the_float64_gram() -> None:
+    """A tie between exact copies cannot be settled in float32: the document is clustered
+    on the float64 Gram matrix (counted), with scipy's partition."""
+    u = normalise(np.repeat(doc(12, d=32, seed=5), 3, axis=0))
+    kernels.gram_stats(reset=True)
+    labels = kernels.ward_labels(u, 12)
+    stats = kernels.gram_stats()
+    assert stats["float64"] == 1 and stats["float32"] == 0
+    assert partition(labels) == partition(np.repeat(np.arange(12), 3))
+
+
+@needs_kernels
+def test_random_documents_stay_on_the_float32_gram() -> None:
+    kernels.gram_stats(reset=True)
+    for seed in range(20):
+        kernels.ward_labels(normalise(doc(200, d=128, seed=seed)), 100)
+    stats = kernels.gram_stats(reset=True)
+    assert stats["float32"] == 20 and stats["float64"] == 0
+
+
+@needs_kernels
+@pytest.mark.parametrize("n", [2, 3, 17, 120])
+def test_ward_merges_is_scipys_chain_and_stops_once_the_cut_is_known(n: int) -> None:
+    from scipy.spatial.distance import pdist, squareform
+
+    x = doc(n, d=8, seed=n).astype(np.float64)
+    merges = kernels.ward_merges(squareform(pdist(x)) ** 2)
+    assert merges.shape == (n - 1, 3)
+    z = linkage(x, "ward")
+    np.testing.assert_allclose(np.sort(np.sqrt(merges[:, 2])), z[:, 2], rtol=1e-9)
+    for k in range(1, n + 1):
+        part = kernels.ward_merges(squareform(pdist(x)) ** 2, k)
+        assert part.shape[0] >= n - k
+        # the n - k lowest of the merges made are the n - k lowest of the dendrogram
+        lowest = np.sort(part[:, 2])[: n - k]
+        np.testing.assert_allclose(np.sqrt(lowest), z[: n - k, 2], rtol=1e-9)

@@ -1,24 +1,25 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled pooling kernels: exact Ward pooling of one document, cluster sums, and the
+"""Compiled pooling kernels: exact Ward pooling of documents, cluster sums, and the
 reading of a nested list of floats into a float32 matrix (:func:`nested_float32`).
 
 Built by ``pip install`` (Cython, optional extension; see ``setup.py``). Where it is
 missing, the pooling modules fall back to numpy and scipy with the same partitions (see
 ``hierarchical.py`` and ``common.py``). Pure numerics: no Python objects in the loops, no
 Qdrant. The Gram matrix comes from the BLAS that scipy ships
-(``scipy.linalg.cython_blas.dsyrk``, looked up on the first clustering, so importing the
-kernels does not import scipy), so building needs no BLAS.
+(``scipy.linalg.cython_blas.ssyrk`` / ``dsyrk``, looked up on the first clustering, so
+importing the kernels does not import scipy), so building needs no BLAS.
 
 Steps of :func:`ward_pool` for ``n`` unprotected tokens of dimension ``d``, into ``k``:
 
 1. rows to unit length (norms in float64, rows rounded to float32 as the fallback does);
-2. ``G = U U^T`` in float64 (``dsyrk``, one triangle), then squared distances
-   ``G_ii + G_jj - 2 G_ij`` (clamped at 0) into an ``n x n`` work matrix;
-3. nearest-neighbour-chain Ward on it, step by step as scipy's ``nn_chain`` (see
-   :c:func:`_ward_chain`), giving the ``n - 1`` merges;
-4. the ``n - k`` lowest merges applied as unions (exactly ``k`` clusters, ties included),
-   clusters numbered by their first token;
-5. float32 sums of each cluster in row order, re-normalised (a zero sum: its first token).
+2. the Ward cut of ``_ward.h`` (C): ``G = U U^T`` (float32 ``ssyrk`` where that provably
+   takes float64's decisions, else ``dsyrk``), squared distances, a
+   nearest-neighbour chain step by step as scipy's ``nn_chain``, and the ``n - k``
+   lowest merges applied as unions (exactly ``k`` clusters, ties included), clusters
+   numbered by their first token;
+3. float32 sums of each cluster in row order, re-normalised (a zero sum: its first token).
+
+:func:`ward_pool_many` runs a chunk of documents in one call with the GIL released.
 """
 
 from cpython.object cimport PyObject
@@ -27,6 +28,36 @@ from libc.math cimport INFINITY, fabs, sqrt
 from libc.stdlib cimport free, malloc
 
 import numpy as np
+
+cdef extern from "_ward.h":
+    ctypedef void (*tp_dsyrk_t)(char *uplo, char *trans, int *n, int *k, double *alpha,
+                                double *a, int *lda, double *beta, double *c,
+                                int *ldc) noexcept nogil
+    ctypedef void (*tp_ssyrk_t)(char *uplo, char *trans, int *n, int *k, float *alpha,
+                                float *a, int *lda, float *beta, float *c,
+                                int *ldc) noexcept nogil
+    ctypedef struct tp_stats:
+        long float32_docs
+        long near_ties
+        long float64_docs
+    Py_ssize_t tp_work_doubles(Py_ssize_t n, Py_ssize_t d) noexcept nogil
+    double tp_sum_squares(const float *v, Py_ssize_t d) noexcept nogil
+    int tp_unit_rows(const float *x, Py_ssize_t n, Py_ssize_t d, float *u32) noexcept nogil
+    void tp_sum_clusters(const float *u, const Py_ssize_t *labels, Py_ssize_t n, Py_ssize_t d,
+                         Py_ssize_t k, float *out, Py_ssize_t *firsts) noexcept nogil
+    ctypedef struct tp_merge:
+        double height
+        Py_ssize_t order, x, y
+    ctypedef struct tp_cert:
+        pass
+    Py_ssize_t tp_stride(Py_ssize_t n) noexcept nogil
+    int tp_chain(double *d, Py_ssize_t n, Py_ssize_t s, tp_merge *merges, tp_cert *cert,
+                 double *rowmin, Py_ssize_t k, double threshold_sq, Py_ssize_t *done,
+                 double *future_low) noexcept nogil
+    Py_ssize_t tp_ward_cut(const float *u, Py_ssize_t n, Py_ssize_t d, Py_ssize_t k,
+                           double threshold_sq, double top_norm2, double *work,
+                           Py_ssize_t *labels, int use32, tp_dsyrk_t dsyrk, tp_ssyrk_t ssyrk,
+                           tp_stats *stats) noexcept nogil
 
 cdef extern from "Python.h":
     bint PyList_CheckExact(object o)
@@ -38,344 +69,77 @@ cdef extern from "Python.h":
     PyObject **PySequence_Fast_ITEMS(object o)
     Py_ssize_t PySequence_Fast_GET_SIZE(object o)
 
-ctypedef void (*dsyrk_t)(char *uplo, char *trans, int *n, int *k, double *alpha, double *a,
-                         int *lda, double *beta, double *c, int *ldc) noexcept nogil
-
-cdef dsyrk_t _dsyrk = NULL
+cdef tp_dsyrk_t _dsyrk = NULL
+cdef tp_ssyrk_t _ssyrk = NULL
+cdef int _use32 = 1
+cdef tp_stats _totals
 
 
 cdef int _load_blas() except -1:
-    """Look up scipy's ``dsyrk`` once (importing scipy.linalg takes ~0.2 s: not at import)."""
-    global _dsyrk
+    """Look up scipy's ``dsyrk`` and ``ssyrk`` once (importing scipy.linalg takes ~0.2 s:
+    not at import)."""
+    global _dsyrk, _ssyrk
     if _dsyrk != NULL:
         return 0
     from scipy.linalg import cython_blas
 
+    capsule = cython_blas.__pyx_capi__["ssyrk"]
+    _ssyrk = <tp_ssyrk_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
     capsule = cython_blas.__pyx_capi__["dsyrk"]
-    _dsyrk = <dsyrk_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+    _dsyrk = <tp_dsyrk_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
     return 0
 
 
 def load_blas():
-    """Look up scipy's ``dsyrk`` now (else on the first clustering): loads scipy's
-    OpenBLAS, which ``_blas.single_blas_thread`` must find to keep it on one thread."""
+    """Look up scipy's ``ssyrk``/``dsyrk`` now (else on the first clustering): loads
+    scipy's OpenBLAS, which ``_blas.single_blas_thread`` must find to keep it on one
+    thread."""
     _load_blas()
 
 
-cdef struct Merge:
-    double height
-    Py_ssize_t order  # position in the chain's merge sequence: breaks ties (stable)
-    Py_ssize_t x
-    Py_ssize_t y
+def set_float32_gram(bint enabled):
+    """Whether the Ward cut may use the float32 Gram matrix (where it provably takes the
+    float64 decisions; default on). Off: always the float64 one. Returns the old setting."""
+    global _use32
+    old = bool(_use32)
+    _use32 = 1 if enabled else 0
+    return old
 
 
-cdef inline bint _lower(const Merge *a, const Merge *b) noexcept nogil:
-    return a.height < b.height or (a.height == b.height and a.order < b.order)
+def gram_stats(bint reset=False):
+    """Counts since the last reset: documents clustered on the float32 Gram matrix
+    (``"float32"``), on the float64 one (``"float64"``: a tie the float32 bounds could not
+    settle, or float32 off), and near ties settled on float64 cluster means
+    (``"near_ties"``). ``reset``: start counting again."""
+    global _totals
+    out = {
+        "float32": _totals.float32_docs,
+        "float64": _totals.float64_docs,
+        "near_ties": _totals.near_ties,
+    }
+    if reset:
+        _totals.float32_docs = 0
+        _totals.float64_docs = 0
+        _totals.near_ties = 0
+    return out
 
 
-cdef void _select_lowest(Merge *m, Py_ssize_t n, Py_ssize_t count) noexcept nogil:
-    """Reorder ``m[0:n]`` so that its ``count`` lowest merges come first (quickselect)."""
-    cdef Py_ssize_t lo = 0, hi = n - 1, i, j, mid
-    cdef Merge pivot, tmp
-    while lo < hi:
-        mid = lo + (hi - lo) // 2
-        pivot = m[mid]
-        i = lo
-        j = hi
-        while i <= j:
-            while _lower(&m[i], &pivot):
-                i += 1
-            while _lower(&pivot, &m[j]):
-                j -= 1
-            if i <= j:
-                tmp = m[i]
-                m[i] = m[j]
-                m[j] = tmp
-                i += 1
-                j -= 1
-        # m[lo..j] <= pivot <= m[i..hi]; keep the side that holds position count - 1
-        if count - 1 <= j:
-            hi = j
-        elif count - 1 >= i:
-            lo = i
-        else:
-            return
-
-
-cdef Py_ssize_t _find(Py_ssize_t *parent, Py_ssize_t i) noexcept nogil:
-    cdef Py_ssize_t root = i, nxt
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:  # path compression
-        nxt = parent[i]
-        parent[i] = root
-        i = nxt
-    return root
-
-
-cdef int _squared_distances(double *g, Py_ssize_t n) noexcept nogil:
-    """Row-major lower triangle of a Gram matrix -> full symmetric squared distances.
-
-    Off-diagonal ``max(0, G_ii + G_jj - 2 G_ij)``; the diagonal becomes +inf (a row's
-    nearest neighbour is never itself). By 32 x 32 tiles, so the mirrored writes stay in
-    cache. Returns 0, or -1 when out of memory.
-    """
-    cdef Py_ssize_t i, j, ib, jb, i_end, j_end
-    cdef double v, gi
-    cdef double *diag = <double *> malloc((n + 1) * sizeof(double))
-    if diag == NULL:
-        return -1
-    for i in range(n):
-        diag[i] = g[i * n + i]
-    for ib in range(0, n, 32):
-        i_end = ib + 32 if ib + 32 < n else n
-        for jb in range(0, ib + 1, 32):
-            for i in range(ib, i_end):
-                gi = diag[i]
-                j_end = jb + 32 if jb + 32 < i else i
-                for j in range(jb, j_end):
-                    v = gi + diag[j] - 2.0 * g[i * n + j]
-                    v = v if v > 0.0 else 0.0
-                    g[i * n + j] = v
-                    g[j * n + i] = v
-    for i in range(n):
-        g[i * n + i] = INFINITY
-    free(diag)
-    return 0
-
-
-cdef int _ward_chain(double *d, Py_ssize_t n, Merge *merges) noexcept nogil:
-    """Ward nearest-neighbour chain on the ``n x n`` squared distances ``d`` (destroyed).
-
-    Follows scipy's ``nn_chain`` step by step: the chain starts at the lowest live slot, a
-    nearest neighbour is the lowest index at the smallest distance and the chain's
-    previous element wins ties; the merged cluster lives in the higher slot. The
-    Lance-Williams update is written on squared distances (no square roots). Dead slots
-    and the diagonal hold +inf, so a neighbour search is a plain minimum over a
-    contiguous row. Writes the ``n - 1`` merges (height: squared Ward distance).
-    Returns 0, or -1 when out of memory.
-    """
-    cdef Py_ssize_t *size = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t *live = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t *chain = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef double *inv = <double *> malloc((n + 1) * sizeof(double))
-    cdef double *dsize = <double *> malloc((n + 1) * sizeof(double))
-    cdef Py_ssize_t n_live = n, chain_len = 0, step, t, i, x = 0, y = 0, sx, sy
-    cdef double best, dist, dxy, nx, ny, ni, m0, m1, m2, m3
-    cdef double *row
-    cdef double *rowy
-    if size == NULL or live == NULL or chain == NULL or inv == NULL or dsize == NULL:
-        free(size); free(live); free(chain); free(inv); free(dsize)
-        return -1
-    inv[0] = 0.0
-    for i in range(1, n + 1):
-        inv[i] = 1.0 / i  # cluster sizes add up to at most n: no division in the loops
-    for i in range(n):
-        size[i] = 1
-        dsize[i] = 1.0
-        live[i] = i
-    for step in range(n - 1):
-        if chain_len == 0:
-            chain[0] = live[0]
-            chain_len = 1
-        while True:
-            x = chain[chain_len - 1]
-            row = d + x * n
-            # the smallest distance in row x (four running minima), then its first index
-            m0 = m1 = m2 = m3 = INFINITY
-            i = 0
-            while i + 4 <= n:
-                m0 = row[i] if row[i] < m0 else m0
-                m1 = row[i + 1] if row[i + 1] < m1 else m1
-                m2 = row[i + 2] if row[i + 2] < m2 else m2
-                m3 = row[i + 3] if row[i + 3] < m3 else m3
-                i += 4
-            while i < n:
-                m0 = row[i] if row[i] < m0 else m0
-                i += 1
-            m0 = m1 if m1 < m0 else m0
-            m2 = m3 if m3 < m2 else m2
-            best = m2 if m2 < m0 else m0
-            if chain_len > 1 and row[chain[chain_len - 2]] <= best:
-                break  # the previous element is a nearest neighbour: x and it merge
-            y = 0
-            while row[y] != best:
-                y += 1
-            chain[chain_len] = y
-            chain_len += 1
-        y = chain[chain_len - 2]
-        chain_len -= 2
-        if x > y:
-            x, y = y, x
-        merges[step].height = best
-        merges[step].order = step
-        merges[step].x = x
-        merges[step].y = y
-        sx = size[x]
-        sy = size[y]
-        nx = dsize[x]
-        ny = dsize[y]
-        size[x] = 0
-        size[y] = sx + sy
-        dsize[y] = nx + ny
-        # drop slot x from the live list (kept in index order: the chain restarts at its head)
-        t = 0
-        while live[t] != x:
-            t += 1
-        n_live -= 1
-        while t < n_live:
-            live[t] = live[t + 1]
-            t += 1
-        # Lance-Williams for Ward on squared distances; rows x and y are read (contiguous),
-        # row y is rewritten, column y mirrored, column x closed with +inf
-        dxy = best
-        row = d + x * n
-        rowy = d + y * n
-        for t in range(n_live):
-            i = live[t]
-            d[i * n + x] = INFINITY
-            if i == y:
-                continue
-            ni = dsize[i]
-            dist = ((ni + nx) * row[i] + (ni + ny) * rowy[i] - ni * dxy) * inv[size[i] + sx + sy]
-            rowy[i] = dist
-            d[i * n + y] = dist
-    free(size); free(live); free(chain); free(inv); free(dsize)
-    return 0
-
-
-cdef Py_ssize_t _ward_labels(double *d, Py_ssize_t n, Py_ssize_t k, double threshold_sq,
-                             Py_ssize_t *labels) noexcept nogil:
-    """Labels ``0..k'-1`` (numbered by first row) of the Ward cut; ``d`` destroyed.
-
-    ``k``: most clusters wanted. ``threshold_sq >= 0`` also makes every merge of squared
-    height ``<= threshold_sq`` (the dendrogram cut at that height), so the cut keeps
-    ``k' = min(k, n - #merges at or below it)`` clusters; ``threshold_sq < 0``: no
-    threshold, ``k' = k``. Returns ``k'``, or -1 when out of memory.
-    """
-    cdef Merge *merges = <Merge *> malloc((n + 1) * sizeof(Merge))
-    cdef Py_ssize_t *parent = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t i, step, root, next_label = 0, below = 0
-    if merges == NULL or parent == NULL or _ward_chain(d, n, merges) != 0:
-        free(merges); free(parent)
-        return -1
-    if threshold_sq >= 0.0:
-        for i in range(n - 1):
-            if merges[i].height <= threshold_sq:
-                below += 1
-        if n - below < k:
-            k = n - below
-    # the n - k lowest merges, as unions in any order: the merges form a tree over the
-    # slots, so any n - k of them leave exactly k components
-    if 0 < n - k < n - 1:
-        _select_lowest(merges, n - 1, n - k)
-    for i in range(n):
-        parent[i] = i
-    for step in range(n - k):
-        parent[_find(parent, merges[step].x)] = _find(parent, merges[step].y)
-    for i in range(n):
-        labels[i] = _find(parent, i)  # the root slot, for now
-    # renumber roots by first row: a root's label is assigned when its first row is met
-    for i in range(n):
-        parent[i] = -1
-    for i in range(n):
-        root = labels[i]
-        if parent[root] < 0:
-            parent[root] = next_label
-            next_label += 1
-        labels[i] = parent[root]
-    free(merges); free(parent)
-    return k
-
-
-cdef int _gram_distances(const double *u, Py_ssize_t n, Py_ssize_t d, double *g) noexcept nogil:
-    """Squared distances between the ``n`` rows of ``u`` (row-major ``n x d``) into ``g``."""
-    cdef char uplo = b"U"[0], trans = b"T"[0]
-    cdef int nn = <int> n, kk = <int> d, lda = <int> d, ldc = <int> n
-    cdef double alpha = 1.0, beta = 0.0
-    # row-major U is column-major U^T (d x n): G = (U^T)^T U^T, upper triangle in column
-    # major = lower triangle in row major
-    _dsyrk(&uplo, &trans, &nn, &kk, &alpha, <double *> u, &lda, &beta, g, &ldc)
-    return _squared_distances(g, n)
-
-
-cdef inline double _sum_squares(const float *v, Py_ssize_t d) noexcept nogil:
-    """Sum of squares of ``v[0:d]`` in float64 (four running sums: no serial chain)."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, a
-    cdef Py_ssize_t j = 0
-    while j + 4 <= d:
-        a = v[j]
-        s0 += a * a
-        a = v[j + 1]
-        s1 += a * a
-        a = v[j + 2]
-        s2 += a * a
-        a = v[j + 3]
-        s3 += a * a
-        j += 4
-    while j < d:
-        a = v[j]
-        s0 += a * a
-        j += 1
-    return (s0 + s1) + (s2 + s3)
-
-
-cdef int _unit_rows(const float *x, Py_ssize_t n, Py_ssize_t d, float *u32, double *u64) noexcept nogil:
-    """Rows of ``x`` to unit length: ``u32`` (float32) and the same values in ``u64``.
-
-    Returns -1 (nothing else) when a row is all zeros or holds NaN/inf.
-    """
-    cdef Py_ssize_t i, j
-    cdef double s
-    for i in range(n):
-        s = _sum_squares(x + i * d, d)
-        if not (0.0 < s < INFINITY):  # a zero row, or NaN/inf somewhere in it
-            return -1
-        s = 1.0 / sqrt(s)
-        for j in range(d):
-            u32[i * d + j] = <float> (x[i * d + j] * s)
-            u64[i * d + j] = u32[i * d + j]
-    return 0
-
-
-cdef void _sum_clusters(const float *u, const Py_ssize_t *labels, Py_ssize_t n,
-                              Py_ssize_t d, Py_ssize_t k, float *out,
-                              Py_ssize_t *firsts) noexcept nogil:
-    """Unit-normalised float32 sums per cluster (labels ``0..k-1`` by first row) into ``out``.
-
-    Sums in row order; a zero sum (vectors that cancel out) becomes the cluster's first
-    row. Also writes each cluster's first row into ``firsts``.
-    """
-    cdef Py_ssize_t i, j, c
-    cdef double s
-    for c in range(k):
-        firsts[c] = -1
-        for j in range(d):
-            out[c * d + j] = 0.0
-    for i in range(n):
-        c = labels[i]
-        if firsts[c] < 0:
-            firsts[c] = i
-        for j in range(d):
-            out[c * d + j] += u[i * d + j]
-    for c in range(k):
-        s = _sum_squares(out + c * d, d)
-        if s == 0.0:
-            for j in range(d):
-                out[c * d + j] = u[firsts[c] * d + j]
-        else:
-            s = 1.0 / sqrt(s)
-            for j in range(d):
-                out[c * d + j] = <float> (out[c * d + j] * s)
+cdef inline void _add_stats(const tp_stats *s) noexcept:
+    """Add one call's counts to the module's (with the GIL: threads call concurrently)."""
+    global _totals
+    _totals.float32_docs += s.float32_docs
+    _totals.float64_docs += s.float64_docs
+    _totals.near_ties += s.near_ties
 
 
 def work_size(Py_ssize_t n, Py_ssize_t d):
     """float64 entries of work memory that :func:`ward_labels`/:func:`ward_pool` need.
 
-    ``n`` tokens to cluster, dimension ``d``: the ``n x n`` distances, the float64 rows
-    and the float32 rows.
+    ``n`` tokens to cluster, dimension ``d``: the ``n x n`` float64 distances (rows padded
+    to whole cache lines), one region for the float32 Gram matrix (or the float64 rows or
+    cluster sums), and the float32 unit rows.
     """
-    return n * n + n * d + (n * d + 1) // 2
+    return tp_work_doubles(n, d) + (n * d + 1) // 2
 
 
 cdef double *_work(double[::1] work, Py_ssize_t n, Py_ssize_t d) except NULL:
@@ -409,26 +173,110 @@ def ward_labels(const float[:, ::1] u not None, Py_ssize_t k, double[::1] work n
     if n < 1 or d < 1 or not 1 <= k <= n:
         raise ValueError(f"need n >= 1, d >= 1 and 1 <= k <= n, got n={n}, d={d}, k={k}")
     cdef double t_sq = _threshold_sq(threshold)
-    cdef double *g = _work(work, n, d)
-    cdef double *u64 = g + n * n
+    cdef double *w = _work(work, n, d)
     out = np.empty(n, dtype=np.intp)
     cdef Py_ssize_t[::1] labels = out
-    cdef Py_ssize_t status = 0
-    cdef double total = 0.0
+    cdef Py_ssize_t got = 0
+    cdef double top = 0.0, norm2
+    cdef bint finite = True
+    cdef const float *src = &u[0, 0]
+    cdef tp_stats stats
+    stats.float32_docs = stats.float64_docs = stats.near_ties = 0
     _load_blas()
     with nogil:
-        for i in range(n * d):
-            u64[i] = (&u[0, 0])[i]
-            total += u64[i]
-    if not (-INFINITY < total < INFINITY):  # float32 values cannot overflow this sum
+        for i in range(n):
+            norm2 = tp_sum_squares(src + i * d, d)  # float32 squares cannot overflow it
+            if not norm2 < INFINITY:
+                finite = False
+            elif norm2 > top:
+                top = norm2
+    if not finite:
         raise ValueError("NaN or infinite value among the rows to cluster")
     with nogil:
-        status = _gram_distances(u64, n, d, g)
-        if status == 0:
-            status = _ward_labels(g, n, k, t_sq, &labels[0])
-    if status < 0:
+        got = tp_ward_cut(src, n, d, k, t_sq, top, w, &labels[0], _use32, _dsyrk, _ssyrk,
+                          &stats)
+    _add_stats(&stats)
+    if got < 0:
         raise MemoryError(f"no memory for the Ward clustering of {n} rows")
     return out
+
+
+def ward_merges(const double[:, ::1] d2 not None, Py_ssize_t k=1):
+    """The nearest-neighbour chain alone (what :func:`ward_labels` runs after the Gram
+    matrix), on given squared distances.
+
+    ``d2``: ``(n, n)`` float64 squared Euclidean distances (symmetric; the diagonal is
+    ignored). Follows scipy's ``nn_chain`` step by step and stops once the merges made
+    decide the cut at ``k`` clusters (``k=1``: the whole dendrogram). Returns ``(m, 3)``
+    float64 rows ``(x, y, squared height)`` in the order the chain made them (the merged
+    cluster keeps slot ``y > x``), ``m <= n - 1``.
+    """
+    cdef Py_ssize_t n = d2.shape[0], s, i, j, done = 0
+    if n < 2 or d2.shape[1] != n or not 1 <= k <= n:
+        raise ValueError(f"need an (n, n) matrix with n >= 2 and 1 <= k <= n, got {d2.shape}, k={k}")
+    s = tp_stride(n)
+    dist = np.empty(n * s, dtype=np.float64)
+    rowmin = np.empty(n + 1, dtype=np.float64)
+    cdef double[::1] dv = dist
+    cdef double[::1] rv = rowmin
+    cdef double future_low = 0.0
+    cdef int status = -1
+    cdef tp_merge *m = <tp_merge *> malloc((n + 1) * sizeof(tp_merge))
+    if m == NULL:
+        raise MemoryError(f"no memory for the Ward chain of {n} rows")
+    with nogil:
+        for i in range(n):
+            rv[i] = INFINITY
+            for j in range(s):
+                dv[i * s + j] = d2[i, j] if j < n and j != i else INFINITY
+                if j < n and j != i and d2[i, j] < rv[i]:
+                    rv[i] = d2[i, j]
+        status = tp_chain(&dv[0], n, s, m, NULL, &rv[0], k, -1.0, &done, &future_low)
+    if status != 0:
+        free(m)
+        raise MemoryError(f"no memory for the Ward chain of {n} rows")
+    out = np.empty((done, 3), dtype=np.float64)
+    for i in range(done):
+        out[i, 0] = m[i].x
+        out[i, 1] = m[i].y
+        out[i, 2] = m[i].height
+    free(m)
+    return out
+
+
+cdef Py_ssize_t _pool_doc(const float *src, Py_ssize_t n_all, Py_ssize_t d, Py_ssize_t protected,
+                          Py_ssize_t k, double t_sq, double *work, float *dst,
+                          tp_stats *stats) noexcept nogil:
+    """One document: ``protected`` rows copied, the others normalised, Ward-cut into at
+    most ``k`` clusters and their unit sums written after them into ``dst`` (room for
+    ``protected + k`` rows). Returns the number of clusters ``k' <= k``, -1 for a
+    zero/NaN/inf row among the unprotected ones, -2 when out of memory."""
+    cdef Py_ssize_t n = n_all - protected, i
+    cdef float *u32 = <float *> (work + tp_work_doubles(n, d))
+    cdef Py_ssize_t *labels = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *firsts = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
+    if labels == NULL or firsts == NULL:
+        free(labels); free(firsts)
+        return -2
+    if tp_unit_rows(src + protected * d, n, d, u32) != 0:
+        free(labels); free(firsts)
+        return -1
+    if k < n or t_sq >= 0.0:
+        # unit rows rounded to float32: squared norms <= (1 + 2^-24)^2 (with float64's
+        # rounding of the scale, well inside this bound)
+        k = tp_ward_cut(u32, n, d, k, t_sq, 1.0 + 1e-6, work, labels, _use32, _dsyrk,
+                        _ssyrk, stats)
+        if k < 0:
+            free(labels); free(firsts)
+            return -2
+    else:
+        for i in range(n):
+            labels[i] = i
+    for i in range(protected * d):
+        dst[i] = src[i]
+    tp_sum_clusters(u32, labels, n, d, k, dst + protected * d, firsts)
+    free(labels); free(firsts)
+    return k
 
 
 def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k,
@@ -444,87 +292,13 @@ def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k
     unit-normalised means of the ``k'`` Ward clusters of the other rows (normalised
     first), ordered by first token.
     """
-    cdef Py_ssize_t n_all = x.shape[0], d = x.shape[1], n = n_all - protected, i
-    if d < 1 or not 0 <= protected < n_all or not 1 <= k <= n:
+    cdef Py_ssize_t n_all = x.shape[0], d = x.shape[1]
+    if d < 1 or not 0 <= protected < n_all or not 1 <= k <= n_all - protected:
         raise ValueError(
             f"need d >= 1, 0 <= protected < n and 1 <= k <= n - protected, "
             f"got n={n_all}, d={d}, protected={protected}, k={k}"
         )
-    cdef double t_sq = _threshold_sq(threshold)
-    cdef double *g = _work(work, n, d)
-    cdef double *u64 = g + n * n
-    cdef float *u32 = <float *> (u64 + n * d)
-    cdef const float *src = &x[0, 0]
-    cdef float *dst
-    cdef float[:, ::1] out
-    cdef Py_ssize_t *labels = NULL
-    cdef Py_ssize_t *firsts = NULL
-    cdef Py_ssize_t status = -2
-    _load_blas()
-    with nogil:
-        labels = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-        firsts = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-        if labels != NULL and firsts != NULL:
-            status = _unit_rows(src + protected * d, n, d, u32, u64)
-            if status == 0:
-                if k < n or t_sq >= 0.0:
-                    if _gram_distances(u64, n, d, g) != 0:
-                        status = -2
-                    else:
-                        k = _ward_labels(g, n, k, t_sq, labels)
-                        if k < 0:
-                            status = -2
-                else:
-                    for i in range(n):
-                        labels[i] = i
-    if status != 0:
-        free(labels); free(firsts)
-        if status == -1:
-            raise ValueError("zero, NaN or infinite vector among the tokens to pool")
-        raise MemoryError(f"no memory to pool a document of {n_all} tokens")
-    out_arr = np.empty((protected + k, d), dtype=np.float32)
-    out = out_arr
-    dst = &out[0, 0]
-    with nogil:
-        for i in range(protected * d):
-            dst[i] = src[i]
-        _sum_clusters(u32, labels, n, d, k, dst + protected * d, firsts)
-        free(labels); free(firsts)
-    return out_arr
-
-
-cdef Py_ssize_t _pool_doc(const float *src, Py_ssize_t n_all, Py_ssize_t d, Py_ssize_t protected,
-                          Py_ssize_t k, double t_sq, double *g, float *dst) noexcept nogil:
-    """:func:`ward_pool`'s work on one document, into ``dst`` (room for ``protected + k``
-    rows). Returns the number of clusters ``k' <= k``, -1 for a zero/NaN/inf row among the
-    unprotected ones, -2 when out of memory."""
-    cdef Py_ssize_t n = n_all - protected, i
-    cdef double *u64 = g + n * n
-    cdef float *u32 = <float *> (u64 + n * d)
-    cdef Py_ssize_t *labels = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t *firsts = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
-    if labels == NULL or firsts == NULL:
-        free(labels); free(firsts)
-        return -2
-    if _unit_rows(src + protected * d, n, d, u32, u64) != 0:
-        free(labels); free(firsts)
-        return -1
-    if k < n or t_sq >= 0.0:
-        if _gram_distances(u64, n, d, g) != 0:
-            free(labels); free(firsts)
-            return -2
-        k = _ward_labels(g, n, k, t_sq, labels)
-        if k < 0:
-            free(labels); free(firsts)
-            return -2
-    else:
-        for i in range(n):
-            labels[i] = i
-    for i in range(protected * d):
-        dst[i] = src[i]
-    _sum_clusters(u32, labels, n, d, k, dst + protected * d, firsts)
-    free(labels); free(firsts)
-    return k
+    return ward_pool_many([x], [protected], [k], work, threshold)[0]
 
 
 def ward_pool_many(list xs not None, protected_list not None, k_list not None,
@@ -545,6 +319,9 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
     cdef const float **srcs = NULL
     cdef float **dsts = NULL
     cdef Py_ssize_t *dims = NULL
+    cdef double *w = NULL
+    cdef tp_stats stats
+    stats.float32_docs = stats.float64_docs = stats.near_ties = 0
     if len(protected_list) != m or len(k_list) != m:
         raise ValueError("xs, protected_list and k_list must have the same length")
     _load_blas()
@@ -567,7 +344,7 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
                     f"need d >= 1, 0 <= protected < n and 1 <= k <= n - protected, "
                     f"got n={n_all}, d={d}, protected={p}, k={k} (document {j})"
                 )
-            _work(work, n_all - p, d)
+            w = _work(work, n_all - p, d)
             out = np.empty((p + k, d), dtype=np.float32)
             o = out
             outs.append(out)
@@ -581,10 +358,11 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
         with nogil:
             for j in range(m):
                 got = _pool_doc(srcs[j], dims[4 * j], dims[4 * j + 1], dims[4 * j + 2],
-                                dims[4 * j + 3], t_sq, &work[0], dsts[j])
+                                dims[4 * j + 3], t_sq, w, dsts[j], &stats)
                 if got < 0:
                     break
                 dims[4 * j + 3] = got
+        _add_stats(&stats)
         if got == -1:
             raise ValueError("zero, NaN or infinite vector among the tokens to pool")
         if got == -2:

@@ -1,4 +1,5 @@
-"""The compiled pooling kernels (``_kernels.pyx``), or ``None`` where they were not built.
+"""The compiled pooling kernels (``_kernels.pyx`` over ``_ward.h``), or ``None`` where they
+were not built.
 
 They also read nested lists of floats into float32 matrices (:func:`nested_float32`, used
 by :mod:`qdrant_tokenpool.validation`: 0.1 ms instead of numpy's 0.9 ms for 180 x 128).
@@ -29,11 +30,14 @@ __all__ = [
     "compiled",
     "compiled_kernels",
     "fallback_only",
+    "float64_gram",
+    "gram_stats",
     "has",
     "load_blas",
     "nested_float32",
     "ward_labels",
     "ward_pool",
+    "ward_merges",
     "ward_pool_many",
 ]
 
@@ -67,6 +71,33 @@ def fallback_only() -> Iterator[None]:
         yield
     finally:
         _disabled -= 1
+
+
+@contextmanager
+def float64_gram() -> Iterator[None]:
+    """Cluster on the float64 Gram matrix only inside the ``with`` block (checks,
+    benchmarks). By default the compiled Ward cut computes the Gram matrix in float32
+    (half the time) and keeps it only where that provably gives the float64 decisions
+    (see ``_ward.h``); the bytes are the same either way. For the whole process while it
+    lasts (not re-entrant across threads)."""
+    if not has("set_float32_gram"):
+        yield
+        return
+    old = compiled.set_float32_gram(False)  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        compiled.set_float32_gram(old)  # type: ignore[union-attr]
+
+
+def gram_stats(reset: bool = False) -> dict[str, int]:
+    """How the compiled Ward cut decided, since the last reset: documents clustered on the
+    float32 Gram matrix (``"float32"``), on the float64 one (``"float64"``: a tie the
+    float32 bounds could not settle, or :func:`float64_gram`), and near ties settled on
+    float64 cluster means (``"near_ties"``). ``{}`` without the kernels."""
+    if not has("gram_stats"):
+        return {}
+    return dict(compiled.gram_stats(reset))  # type: ignore[union-attr]
 
 
 def has(name: str) -> bool:
@@ -139,6 +170,15 @@ def ward_pool_many(
     n = max(x.shape[0] - p for x, p in zip(xs, protected))
     d = max(x.shape[1] for x in xs)
     return compiled.ward_pool_many(xs, protected, ks, _workspace(n, d), threshold)
+
+
+def ward_merges(d2: np.ndarray, k: int = 1) -> np.ndarray:
+    """The compiled nearest-neighbour chain alone on ``(n, n)`` squared distances: the
+    merges ``(x, y, squared height)`` in the order it makes them, stopping once the cut at
+    ``k`` clusters is decided (``k=1``: all ``n - 1``). The benchmarks time it as part of
+    the compute floor. Needs :func:`compiled_kernels`."""
+    assert compiled is not None
+    return compiled.ward_merges(np.ascontiguousarray(d2, dtype=np.float64), k)
 
 
 def cluster_sums(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -36,8 +36,8 @@ __all__ = [
     "load_blas",
     "nested_float32",
     "ward_labels",
-    "ward_pool",
     "ward_merges",
+    "ward_pool",
     "ward_pool_many",
 ]
 

@@ -1,20 +1,27 @@
-"""Pooling throughput: qdrant-tokenpool against the peer, in the same run.
+"""Pooling throughput: qdrant-tokenpool against the newest peers, in the same run.
 
-The peer is ``pool_embeddings_hierarchical`` from ``colbert-ai`` (Stanford ColBERT,
-``colbert/modeling/checkpoint.py``), the code RAGatouille and PyLate use. It runs Ward
-``linkage`` on the ``n x n`` cosine-distance matrix as if its rows were observations
-(``O(n^3)``) and averages clusters in a Python loop. Install it for benchmarks only,
-without touching torch: ``pip install -e ".[bench]"`` (see benchmarks/README.md). If it
-cannot be imported, a verbatim copy of its algorithm is timed instead and labelled so.
+Peers (the ``[bench]`` extra, see benchmarks/README.md):
 
-Documents: random unit vectors (d=128) of 32, 128, 256 and 512 tokens, one protected
-token (``[CLS]``/``[D]``) for both sides, pool factors 2 and 4. Single-core table: one
-call per document on each side (``pool_tokens`` / the peer with ``token_lengths=[n]``),
-each document's best of several calls in a row, peer and ours taking turns document by
-document, so a busy machine slows both alike; also our hierarchical pooling on the
-numpy/scipy fallback (``kernels.fallback_only()``), what an install without a C compiler
-gets. Then ``pool_batch`` on all cores against serial and plain threads (wall time of
-whole batches, best of several rounds).
+- sentence-transformers 6.2 ``HierarchicalTokenPooling`` (``pool(list of tensors)``) with
+  fastcluster, which it uses for the Ward linkage when installed;
+- PyLate's ``ColBERT.pool_embeddings_hierarchical`` (a method that does not use the
+  model: called unbound), scipy's linkage.
+
+Both cluster ``squareform(1 - cos)`` with ``linkage(..., "ward")``: Ward run on the cosine
+distances as if they were Euclidean ones. We run Ward on the unit vectors themselves
+(scipy's ``linkage(unit_vectors, "ward")``, exactly); the exactness table says on how many
+documents each peer's partition is that exact Ward partition, and that where it is, our
+vectors equal theirs.
+
+Documents: random unit vectors (d=128) of 32, 128, 256 and 512 tokens, one protected token
+for every side, pool factors 2 and 4. Single-core table: each side pools the same batch of
+documents in one call (``pool_batch(docs, workers=1)`` for us), one thread each (torch and
+every BLAS held to one thread), the sides taking turns round by round, best round kept.
+"floor" is the compute floor of exact Ward per document, timed in the same run: the Gram
+matrix as one float32 BLAS product (the faster of ``U @ U.T`` and the one-triangle
+``ssyrk``) plus our nearest-neighbour chain alone on the ready distances
+(``kernels.ward_merges``, stopping once the cut is known, as pooling does). Then
+``pool_batch`` on all cores against serial.
 
 Run: ``python benchmarks/pooling_throughput.py [--quick] [--out table.md]``
 """
@@ -29,65 +36,77 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
+from typing import Any
 
 import numpy as np
 import scipy
-from scipy.cluster.hierarchy import ClusterWarning, fcluster, linkage
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.linalg import blas
 
-from qdrant_tokenpool.pooling import kernels, pool_batch, pool_tokens
+from qdrant_tokenpool.pooling import cluster_count, kernels, pool_batch, pool_tokens
+from qdrant_tokenpool.pooling._blas import single_blas_thread
 from qdrant_tokenpool.pooling.batch import shutdown_pool, uses_threads
-from qdrant_tokenpool.pooling.common import normalise
-from qdrant_tokenpool.pooling.hierarchical import hierarchical_labels
+from qdrant_tokenpool.pooling.common import cluster_means, normalise
 
 D = 128
 PROTECTED = 1
-METHODS = ("hierarchical", "kmeans", "sequential")
 
 
-def load_peer() -> tuple[Callable, str]:
-    """The peer's function and a label saying where it came from."""
-    try:
-        from importlib.metadata import version
+class Peer:
+    """One peer: ``pool(list of torch tensors, pool_factor)``, or why it is missing."""
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from colbert.modeling.checkpoint import pool_embeddings_hierarchical
+    def __init__(self, name: str, load: Callable[[], Callable[[list[Any], int], list[Any]]]):
+        self.name = name
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.pool: Callable[[list[Any], int], list[Any]] | None = load()
+            self.why = ""
+        except Exception as exc:  # noqa: BLE001 - any import failure: say it, skip the peer
+            self.pool = None
+            self.why = f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
 
-        return pool_embeddings_hierarchical, f"colbert-ai {version('colbert-ai')} (imported)"
-    except Exception as exc:  # noqa: BLE001 - any import failure means: use the copy
-        return _peer_copy, f"COPY of colbert-ai 0.2.22's algorithm (import failed: {exc!r})"
+
+def load_sentence_transformers() -> Callable[[list[Any], int], list[Any]]:
+    from sentence_transformers.multi_vector_encoder.modules.token_pooling import (
+        HierarchicalTokenPooling,
+    )
+
+    poolers: dict[int, Any] = {}
+
+    def pool(docs: list[Any], pf: int) -> list[Any]:
+        if pf not in poolers:
+            poolers[pf] = HierarchicalTokenPooling(pool_factor=pf, num_protected_tokens=PROTECTED)
+        return poolers[pf].pool(docs)
+
+    return pool
 
 
-def _peer_copy(p_embeddings, token_lengths, pool_factor, protected_tokens=0, showprogress=False):
-    """Verbatim copy of colbert-ai 0.2.22 ``pool_embeddings_hierarchical`` (CPU, no tqdm)."""
-    import torch
+def load_pylate() -> Callable[[list[Any], int], list[Any]]:
+    from pylate.models.colbert import ColBERT
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    p_embeddings = p_embeddings.to(device)
-    pooled_embeddings = []
-    pooled_token_lengths = []
-    start_idx = 0
-    for token_length in token_lengths:
-        passage_embeddings = p_embeddings[start_idx : start_idx + token_length]
-        protected_embeddings = passage_embeddings[:protected_tokens]
-        passage_embeddings = passage_embeddings[protected_tokens:]
-        similarities = torch.mm(passage_embeddings, passage_embeddings.t())
-        similarities = 1 - similarities.cpu().numpy()
-        Z = linkage(similarities, metric="euclidean", method="ward")
-        max_clusters = token_length // pool_factor if token_length // pool_factor > 0 else 1
-        cluster_labels = fcluster(Z, t=max_clusters, criterion="maxclust")
-        for cluster_id in range(1, max_clusters + 1):
-            cluster_indices = torch.where(
-                torch.tensor(cluster_labels == cluster_id, device=device)
-            )[0]
-            if cluster_indices.numel() > 0:
-                pooled_embedding = passage_embeddings[cluster_indices].mean(dim=0)
-                pooled_embeddings.append(pooled_embedding)
-        pooled_embeddings.extend(protected_embeddings)
-        pooled_token_lengths.append(len(pooled_embeddings) - sum(pooled_token_lengths))
-        start_idx += token_length
-    pooled_embeddings = torch.stack(pooled_embeddings)
-    return pooled_embeddings, pooled_token_lengths
+    def pool(docs: list[Any], pf: int) -> list[Any]:
+        return ColBERT.pool_embeddings_hierarchical(None, docs, pf, PROTECTED)
+
+    return pool
+
+
+def peers() -> list[Peer]:
+    return [
+        Peer(_label("sentence-transformers", "fastcluster"), load_sentence_transformers),
+        Peer(_label("pylate"), load_pylate),
+    ]
+
+
+def _label(*dists: str) -> str:
+    parts = []
+    for dist in dists:
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except Exception:  # noqa: BLE001 - not installed
+            parts.append(f"{dist} (not installed)")
+    return " + ".join(parts)
 
 
 def make_docs(n_docs: int, n_tokens: int, seed: int) -> list[np.ndarray]:
@@ -95,36 +114,98 @@ def make_docs(n_docs: int, n_tokens: int, seed: int) -> list[np.ndarray]:
     return [normalise(rng.standard_normal((n_tokens, D)).astype(np.float32)) for _ in range(n_docs)]
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Best-of-``rounds`` seconds of each function, the functions taking turns."""
+def rounds_best(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Best-of-``rounds`` seconds of each function, the functions taking turns (the order
+    reversed every other round, so a busy machine slows them alike)."""
     for fn in fns.values():  # warm-up
         fn()
     best = {name: float("inf") for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    names = list(fns)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
             t0 = time.perf_counter()
-            fn()
+            fns[name]()
             best[name] = min(best[name], time.perf_counter() - t0)
     return best
 
 
-def exactness_check(n_docs: int) -> str:
-    """Our hierarchical labels against scipy ``linkage(unit_vectors, "ward")`` cut at k."""
-    same = total = 0
-    for n in (32, 128, 256, 512):
-        for pf in (2, 4):
-            for x in make_docs(n_docs, n, seed=n * 10 + pf):
-                u = normalise(x[PROTECTED:])
-                k = max(1, u.shape[0] // pf)
-                ref = fcluster(linkage(u.astype(np.float64), "ward"), k, criterion="maxclust")
-                ours = hierarchical_labels(u, k)
-                fallback = hierarchical_labels(u, k, compiled=False)
-                total += 1
-                same += _partition(ref) == _partition(ours) == _partition(fallback)
-    return (
-        f"{same}/{total} documents: the same partition as scipy linkage(unit vectors, 'ward'), "
-        "compiled kernel and fallback alike"
+def floor_seconds(docs: list[np.ndarray], pf: int, rounds: int) -> tuple[float, float]:
+    """Seconds for the batch at the compute floor: the Gram matrix as one float32 BLAS
+    product (the faster of U @ U.T and ssyrk, into a buffer kept between calls), plus our
+    chain alone on ready distances (``kernels.ward_chain_seconds``: the chain's own time).
+    Returns (Gram seconds, chain seconds)."""
+    us = [np.ascontiguousarray(x[PROTECTED:]) for x in docs]
+    fortran = [np.asfortranarray(u.T) for u in us]
+    out = np.zeros((us[0].shape[0],) * 2, dtype=np.float32, order="F")
+    d2s = []
+    for u in us:
+        g = u.astype(np.float64) @ u.astype(np.float64).T
+        sq = np.diag(g)
+        d2s.append(np.maximum(sq[:, None] + sq[None, :] - 2 * g, 0.0))
+    ks = [cluster_count(u.shape[0], pf) for u in us]
+
+    def gemm() -> None:
+        for u in us:
+            np.matmul(u, u.T, out=out)
+
+    def syrk() -> None:
+        for f in fortran:
+            blas.ssyrk(1.0, f, beta=0.0, c=out, trans=1, overwrite_c=1)
+
+    t = rounds_best({"gemm": gemm, "syrk": syrk}, rounds)
+    chain = min(
+        sum(kernels.ward_chain_seconds(d2, k) for d2, k in zip(d2s, ks)) for _ in range(rounds)
     )
+    return min(t["gemm"], t["syrk"]), chain
+
+
+def single_core_table(
+    peer_list: list[Peer], lengths: list[int], factors: list[int], n_docs: int, rounds: int
+) -> list[str]:
+    import torch
+
+    names = [p.name.split(" ")[0] for p in peer_list if p.pool is not None]
+    head = "| tokens | pool factor | docs | " + " | ".join(f"{n} docs/s" for n in names)
+    head += " | ours docs/s | " + " | ".join(f"vs {n}" for n in names)
+    head += " | floor docs/s | ours / floor | floor: Gram + chain µs/doc | ours, no kernels docs/s |"
+    rows = [head, "|" + "---:|" * (head.count("|") - 1)]
+    print("\n".join(rows), flush=True)
+    for n in lengths:
+        count = max(8, n_docs * 128 // n)
+        for pf in factors:
+            docs = make_docs(count, n, seed=n + pf)
+            tensors = [torch.from_numpy(x) for x in docs]
+            fns: dict[str, Callable[[], object]] = {
+                "ours": lambda: pool_batch(docs, pf, workers=1),
+                "fallback": lambda: _fallback_batch(docs, pf),
+            }
+            for p in peer_list:
+                if p.pool is not None:
+                    fns[p.name] = lambda p=p: p.pool(tensors, pf)  # type: ignore[misc]
+            with single_blas_thread():
+                t = rounds_best(fns, rounds)
+                gram, chain = floor_seconds(docs, pf, rounds)
+                floor = gram + chain
+            rate = {k: count / v for k, v in t.items()}
+            live = [p.name for p in peer_list if p.pool is not None]
+            cells = [str(n), str(pf), str(count)]
+            cells += [f"{rate[name]:,.0f}" for name in live]
+            cells += [f"{rate['ours']:,.0f}"]
+            cells += [f"**{rate['ours'] / rate[name]:.1f}x**" for name in live]
+            cells += [
+                f"{count / floor:,.0f}",
+                f"{floor / t['ours']:.0%}",
+                f"{gram / count * 1e6:.0f} + {chain / count * 1e6:.0f}",
+                f"{rate['fallback']:,.0f}",
+            ]
+            rows.append("| " + " | ".join(cells) + " |")
+            print(rows[-1], flush=True)
+    return rows
+
+
+def _fallback_batch(docs: list[np.ndarray], pf: int) -> list[np.ndarray]:
+    with kernels.fallback_only():
+        return pool_batch(docs, pf, workers=1)
 
 
 def _partition(labels: np.ndarray) -> tuple[int, ...]:
@@ -132,75 +213,53 @@ def _partition(labels: np.ndarray) -> tuple[int, ...]:
     return tuple(first.setdefault(int(v), len(first)) for v in labels)
 
 
-def per_document_best(
-    fns: dict[str, Callable[[int], object]], count: int, rounds: int
-) -> dict[str, float]:
-    """Seconds for ``count`` documents: each document's best of ``rounds`` calls, summed.
-
-    Document by document, each function makes ``rounds`` calls in a row (warm caches, as
-    in a batch) and keeps its fastest; the functions take turns within milliseconds of
-    each other, so a busy machine slows them alike, and a call of a fraction of a
-    millisecond to a few ms is rarely interrupted, which keeps the numbers stable on a
-    shared machine.
-    """
-    best = {name: np.full(count, np.inf) for name in fns}
-    for fn in fns.values():  # warm-up
-        fn(0)
-    names = list(fns)
-    for i in range(count):
-        for name in names if i % 2 == 0 else names[::-1]:
-            fn = fns[name]
-            for _ in range(rounds):
-                t0 = time.perf_counter()
-                fn(i)
-                dt = time.perf_counter() - t0
-                best[name][i] = min(best[name][i], dt)
-    return {name: float(b.sum()) for name, b in best.items()}
+def _matches(vectors: np.ndarray, means: np.ndarray, tol: float = 1e-5) -> bool:
+    """Whether the rows of ``vectors`` are the rows of ``means`` (unit rows, any order)."""
+    if vectors.shape != means.shape:
+        return False
+    v = normalise(np.asarray(vectors, dtype=np.float32))
+    sim = v @ means.T
+    best = sim.argmax(axis=1)
+    return bool(len(set(best.tolist())) == len(best) and (sim.max(axis=1) > 1 - tol).all())
 
 
-def fallback_pool(x: np.ndarray, pf: int) -> np.ndarray:
-    """Hierarchical ``pool_tokens`` on the numpy/scipy fallback (no compiled kernels)."""
-    with kernels.fallback_only():
-        return pool_tokens(x, pf, "hierarchical", protected_tokens=PROTECTED)
-
-
-def single_process_table(
-    peer: Callable, lengths: list[int], factors: list[int], n_docs: int, rounds: int
-) -> list[str]:
+def exactness_table(peer_list: list[Peer], lengths: list[int], factors: list[int], n_docs: int) -> list[str]:
+    """Per size: on how many documents each side's partition is exact Ward's (scipy's
+    linkage of the unit vectors, cut at k), and how far our vectors are from a peer's
+    where that peer's partition is exact Ward's too."""
     import torch
 
-    rows = [
-        (
-            "| tokens | pool factor | peer hierarchical docs/s | ours hierarchical docs/s | "
-            "ratio | ours hierarchical, no kernels docs/s | ratio | ours kmeans docs/s | "
-            "ours sequential docs/s |"
-        ),
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    live = [p for p in peer_list if p.pool is not None]
+    head = "| tokens | pool factor | ours = exact Ward | "
+    head += " | ".join(f"{p.name.split(' ')[0]} = exact Ward | ours vs it there, max abs" for p in live)
+    rows = [head + " |", "|" + "---:|" * (head.count("|"))]
     print("\n".join(rows), flush=True)
     for n in lengths:
-        count = max(8, n_docs * 256 // n) if n > 256 else n_docs
         for pf in factors:
-            docs = make_docs(count, n, seed=n + pf)
-            tensors = [torch.from_numpy(x) for x in docs]
-            fns: dict[str, Callable[[int], object]] = {
-                "peer": lambda i: peer(tensors[i], [n], pf, protected_tokens=PROTECTED),
-            }
-            for method in METHODS:
-                fns[method] = lambda i, m=method: pool_tokens(
-                    docs[i], pf, m, protected_tokens=PROTECTED
-                )
-            fns["fallback"] = lambda i: fallback_pool(docs[i], pf)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ClusterWarning)
-                t = per_document_best(fns, count, rounds)
-            rate = {k: count / v for k, v in t.items()}
-            rows.append(
-                f"| {n} | {pf} | {rate['peer']:,.0f} | {rate['hierarchical']:,.0f} | "
-                f"**{rate['hierarchical'] / rate['peer']:.1f}x** | {rate['fallback']:,.0f} | "
-                f"{rate['fallback'] / rate['peer']:.1f}x | {rate['kmeans']:,.0f} | "
-                f"{rate['sequential']:,.0f} |"
-            )
+            docs = make_docs(n_docs, n, seed=1000 + n + pf)
+            ours_ok = 0
+            peer_ok = {p.name: 0 for p in live}
+            peer_diff = {p.name: 0.0 for p in live}
+            for x in docs:
+                u = x[PROTECTED:]
+                k = cluster_count(u.shape[0], pf)
+                ref = fcluster(linkage(u.astype(np.float64), "ward"), k, criterion="maxclust")
+                exact = cluster_means(u, ref)
+                ours = pool_tokens(x, pf, protected_tokens=PROTECTED)
+                ours_ok += _matches(ours[PROTECTED:], exact)
+                for p in live:
+                    theirs = p.pool([torch.from_numpy(x)], pf)[0].numpy()[PROTECTED:]  # type: ignore[misc]
+                    if _matches(theirs, exact):
+                        peer_ok[p.name] += 1
+                        theirs_n = normalise(theirs.astype(np.float32))
+                        order = (theirs_n @ ours[PROTECTED:].T).argmax(axis=1)
+                        diff = float(np.abs(theirs_n - ours[PROTECTED:][order]).max())
+                        peer_diff[p.name] = max(peer_diff[p.name], diff)
+            cells = [str(n), str(pf), f"{ours_ok}/{len(docs)}"]
+            for p in live:
+                cells += [f"{peer_ok[p.name]}/{len(docs)}",
+                          f"{peer_diff[p.name]:.1e}" if peer_ok[p.name] else "-"]
+            rows.append("| " + " | ".join(cells) + " |")
             print(rows[-1], flush=True)
     return rows
 
@@ -218,7 +277,7 @@ def batch_table(n_tokens: int, pf: int, n_docs: int, rounds: int) -> list[str]:
             ),
             f"pool_batch, {cores} workers ({kind})": lambda: pool_batch(docs, pf, workers=cores),
         }
-        t = interleaved(fns, rounds)
+        t = rounds_best(fns, rounds)
     base = t["serial (pool_batch workers=1)"]
     rows = [
         (
@@ -238,21 +297,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer documents and rounds (~1 min)")
     ap.add_argument("--out", help="also write the Markdown tables to this file")
-    ap.add_argument("--docs", type=int, help="documents per size (default 48, quick 12)")
+    ap.add_argument("--docs", type=int, help="documents per batch at 128 tokens (default 64, quick 16)")
     ap.add_argument("--rounds", type=int, help="timing rounds, best kept (default 7, quick 3)")
+    ap.add_argument("--exact-docs", type=int, help="documents per size in the exactness table (default 10)")
     ap.add_argument("--no-batch", action="store_true", help="skip the pool_batch table")
     ap.add_argument(
         "--lengths", type=int, nargs="+", default=[32, 128, 256, 512], help="tokens per document"
     )
     ap.add_argument("--factors", type=int, nargs="+", default=[2, 4], help="pool factors")
     args = ap.parse_args(argv)
-    n_docs = args.docs or (12 if args.quick else 48)
+    n_docs = args.docs or (16 if args.quick else 64)
     rounds = args.rounds or (3 if args.quick else 7)
+    exact_docs = args.exact_docs or (4 if args.quick else 10)
     lengths, factors = args.lengths, args.factors
 
     import torch
 
-    peer, peer_label = load_peer()
+    peer_list = peers()
     torch_threads = torch.get_num_threads()
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     header = [
@@ -268,23 +329,40 @@ def main(argv: list[str] | None = None) -> int:
             f"- python {platform.python_version()}, numpy {np.__version__}, scipy "
             f"{scipy.__version__}, torch {torch.__version__}"
         ),
-        f"- peer: {peer_label}",
+    ]
+    for p in peer_list:
+        header.append(f"- peer: {p.name}" + (f": NOT RUN ({p.why})" if p.pool is None else ""))
+    header += [
         (
             "- ours: compiled Ward kernel "
             + ("in use" if kernels.compiled_kernels() else "NOT BUILT (numpy/scipy fallback)")
         ),
         (
-            f"- documents: random unit vectors, d={D}, {PROTECTED} protected token; "
-            f"{n_docs} documents per size (fewer above 256 tokens); each document's best of "
-            f"{rounds} calls in a row, peer and ours taking turns; one process, one thread "
-            "(torch.set_num_threads(1) for the peer; ours runs BLAS on one thread)"
+            f"- documents: random unit vectors, d={D}, {PROTECTED} protected token; batches of "
+            f"{n_docs} documents at 128 tokens ({n_docs}*128/n at n tokens); best of {rounds} "
+            "rounds, the sides taking turns; one process, one thread (torch.set_num_threads(1), "
+            "every OpenBLAS held to one thread)"
         ),
-        f"- exactness: {exactness_check(2 if args.quick else 5)}",
         "",
     ]
     print("\n".join(header), flush=True)
     torch.set_num_threads(1)
-    lines = header + single_process_table(peer, lengths, factors, n_docs, rounds)
+    kernels.gram_stats(reset=True)
+    lines = header + single_core_table(peer_list, lengths, factors, n_docs, rounds)
+    stats = kernels.gram_stats(reset=True)
+    if stats:
+        lines += [
+            "",
+            (
+                f"Our Ward cuts in this table: {stats['float32']:,} on the float32 Gram matrix, "
+                f"{stats['float64']:,} on the float64 one; {stats['near_ties']:,} near ties "
+                "settled on float64 cluster means."
+            ),
+        ]
+        print(lines[-1])
+    lines += ["", ""]
+    print()
+    lines += exactness_table(peer_list, lengths, factors, exact_docs)
     torch.set_num_threads(torch_threads)
     if not args.no_batch:
         lines += ["", ""]

@@ -27,6 +27,8 @@ from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from libc.math cimport INFINITY, fabs, sqrt
 from libc.stdlib cimport free, malloc
 
+from time import perf_counter
+
 import numpy as np
 
 cdef extern from "_ward.h":
@@ -201,37 +203,38 @@ def ward_labels(const float[:, ::1] u not None, Py_ssize_t k, double[::1] work n
     return out
 
 
-def ward_merges(const double[:, ::1] d2 not None, Py_ssize_t k=1):
+def ward_merges(d2, Py_ssize_t k=1, bint seconds=False):
     """The nearest-neighbour chain alone (what :func:`ward_labels` runs after the Gram
     matrix), on given squared distances.
 
-    ``d2``: ``(n, n)`` float64 squared Euclidean distances (symmetric; the diagonal is
-    ignored). Follows scipy's ``nn_chain`` step by step and stops once the merges made
-    decide the cut at ``k`` clusters (``k=1``: the whole dendrogram). Returns ``(m, 3)``
-    float64 rows ``(x, y, squared height)`` in the order the chain made them (the merged
-    cluster keeps slot ``y > x``), ``m <= n - 1``.
+    ``d2``: ``(n, n)`` squared Euclidean distances (symmetric; the diagonal is ignored).
+    Follows scipy's ``nn_chain`` step by step and stops once the merges made decide the
+    cut at ``k`` clusters (``k=1``: the whole dendrogram). Returns ``(m, 3)`` float64 rows
+    ``(x, y, squared height)`` in the order the chain made them (the merged cluster keeps
+    slot ``y > x``), ``m <= n - 1``. ``seconds``: return ``(merges, seconds the chain
+    took)``, the chain alone (not the copy of ``d2`` into its layout).
     """
-    cdef Py_ssize_t n = d2.shape[0], s, i, j, done = 0
+    d2 = np.asarray(d2, dtype=np.float64)
+    cdef Py_ssize_t n = d2.shape[0] if d2.ndim == 2 else 0, s, i, done = 0
     if n < 2 or d2.shape[1] != n or not 1 <= k <= n:
         raise ValueError(f"need an (n, n) matrix with n >= 2 and 1 <= k <= n, got {d2.shape}, k={k}")
     s = tp_stride(n)
-    dist = np.empty(n * s, dtype=np.float64)
-    rowmin = np.empty(n + 1, dtype=np.float64)
-    cdef double[::1] dv = dist
+    dist = np.full((n, s), INFINITY)
+    dist[:, :n] = d2
+    np.fill_diagonal(dist, INFINITY)
+    rowmin = np.empty(n + 1)
+    rowmin[:n] = dist.min(axis=1)
+    cdef double[:, ::1] dv = dist
     cdef double[::1] rv = rowmin
     cdef double future_low = 0.0
     cdef int status = -1
     cdef tp_merge *m = <tp_merge *> malloc((n + 1) * sizeof(tp_merge))
     if m == NULL:
         raise MemoryError(f"no memory for the Ward chain of {n} rows")
+    t0 = perf_counter()
     with nogil:
-        for i in range(n):
-            rv[i] = INFINITY
-            for j in range(s):
-                dv[i * s + j] = d2[i, j] if j < n and j != i else INFINITY
-                if j < n and j != i and d2[i, j] < rv[i]:
-                    rv[i] = d2[i, j]
-        status = tp_chain(&dv[0], n, s, m, NULL, &rv[0], k, -1.0, &done, &future_low)
+        status = tp_chain(&dv[0, 0], n, s, m, NULL, &rv[0], k, -1.0, &done, &future_low)
+    took = perf_counter() - t0
     if status != 0:
         free(m)
         raise MemoryError(f"no memory for the Ward chain of {n} rows")
@@ -241,7 +244,7 @@ def ward_merges(const double[:, ::1] d2 not None, Py_ssize_t k=1):
         out[i, 1] = m[i].y
         out[i, 2] = m[i].height
     free(m)
-    return out
+    return (out, took) if seconds else out
 
 
 cdef Py_ssize_t _pool_doc(const float *src, Py_ssize_t n_all, Py_ssize_t d, Py_ssize_t protected,

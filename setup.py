@@ -12,7 +12,7 @@ setup(
         Extension(
             "qdrant_tokenpool.pooling._kernels",
             ["qdrant_tokenpool/pooling/_kernels.pyx"],
-            depends=["qdrant_tokenpool/pooling/_ward.h"],
+            depends=["qdrant_tokenpool/pooling/_ward.h", "qdrant_tokenpool/pooling/_maxsim.h"],
             extra_compile_args=["-O3", "-ffp-contract=off"],
             optional=True,
         )

@@ -33,13 +33,17 @@ only then. This module never imports qdrant_client.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
 from ._budget import budget_ranges
+from .pooling import kernels
+from .pooling.batch import thread_pool
 from .pooling.common import normalise
 from .validation import InvalidMultivectorError, as_multivector, check_int, is_tensor, to_numpy
 
@@ -482,17 +486,22 @@ def _stream_scores(
     chunk_tokens: int = DEFAULT_BLOCK_TOKENS,
 ) -> np.ndarray:
     """numpy MaxSim of ``qs`` against documents in input order, one chunk of consecutive
-    documents at a time: ``(chunk, d) @ (d, T)`` then a segment max
-    (``np.maximum.reduceat``) and a sum per query. No padding, no copy of the corpus
-    (a list of documents is concatenated one chunk at a time)."""
+    documents at a time. With the compiled kernel (:func:`_kernel_scores`), chunks of
+    :data:`KERNEL_CHUNK_TOKENS`, no similarity matrix; else ``(chunk, d) @ (d, T)`` then a
+    segment max (``np.maximum.reduceat``) and a sum per query. No padding, no copy of a
+    packed corpus (a list of documents is concatenated one chunk at a time)."""
     n_docs = offs.shape[0] - 1
     out = np.empty((len(qs), n_docs), dtype=np.float32)
+    compiled = kernels.maxsim_available()
+    if compiled:
+        chunk_tokens = max(chunk_tokens, KERNEL_CHUNK_TOKENS)
     for lo, hi in _query_groups([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
         group = qs[lo:hi]
         qlens = np.array([q.shape[0] for q in group])
         same = bool((qlens == qlens[0]).all())
         qstarts = _offsets_of(qlens)[:-1]
         Q = np.ascontiguousarray(np.concatenate(group, axis=0))  # (T, d)
+        blocks = kernels.maxsim_query_blocks(Q) if compiled else None
         for i, j in _doc_chunks(offs, chunk_tokens):
             if isinstance(tokens, list):
                 chunk = np.concatenate(tokens[i:j], axis=0).astype(np.float32, copy=False)
@@ -500,12 +509,56 @@ def _stream_scores(
                 chunk = tokens[offs[i] : offs[j]]
             if normalize:
                 chunk = normalize_rows(chunk)
+            if blocks is not None:
+                rel = offs[i : j + 1] - offs[i]
+                out[lo:hi, i:j] = _kernel_scores(blocks, Q.shape[0], qlens, chunk, rel)
+                continue
             # (T, chunk tokens): the segment max runs along the contiguous axis
             best = np.maximum.reduceat(Q @ chunk.T, offs[i:j] - offs[i], axis=1)  # (T, j - i)
             if same:
                 out[lo:hi, i:j] = best.reshape(len(group), qlens[0], j - i).sum(axis=1)
             else:
                 out[lo:hi, i:j] = np.add.reduceat(best, qstarts, axis=0)
+    return out
+
+
+KERNEL_CHUNK_TOKENS = 1 << 20
+"""Document tokens per call of the compiled MaxSim kernel (it writes no similarity matrix,
+so a chunk only bounds the scores held at once and how much of a memory-mapped corpus is
+read in one go)."""
+
+KERNEL_THREAD_MACS = 1 << 22
+"""Multiply-adds of one call from which the compiled MaxSim kernel splits the documents
+over all cores (below: ~1 ms on one core, less than the threads cost to hand work to)."""
+
+
+def _kernel_scores(
+    blocks: np.ndarray, n_query_tokens: int, qlens: np.ndarray, chunk: np.ndarray, offs: np.ndarray
+) -> np.ndarray:
+    """Compiled MaxSim (``kernels.maxsim_scores``) of the queries (their tokens as
+    ``blocks``, ``qlens`` tokens each) against the documents of ``chunk`` at ``offs``:
+    float32 ``(n_queries, n_docs)``. Large calls run on the shared pool of threads, each
+    on a range of documents of about equal token count (the kernel releases the GIL)."""
+    chunk = np.ascontiguousarray(chunk, dtype=np.float32)
+    offs = np.ascontiguousarray(offs, dtype=np.int64)
+    qstarts = _offsets_of(qlens)
+    n_docs = offs.shape[0] - 1
+    out = np.empty((len(qlens), n_docs), dtype=np.float32)
+    cores = os.cpu_count() or 1
+    macs = chunk.shape[0] * n_query_tokens * chunk.shape[1]
+    if cores == 1 or n_docs < 2 or macs < KERNEL_THREAD_MACS:
+        kernels.maxsim_scores(blocks, n_query_tokens, qstarts, chunk, offs, 0, n_docs, out)
+        return out
+    parts = min(n_docs, 4 * cores)
+    cuts = np.searchsorted(offs, np.linspace(0, offs[-1], parts + 1)[1:-1])
+    edges = [0, *sorted({int(c) for c in cuts} - {0, n_docs}), n_docs]
+    pool = thread_pool(cores)
+    futures = [
+        pool.submit(kernels.maxsim_scores, blocks, n_query_tokens, qstarts, chunk, offs, a, b, out)
+        for a, b in pairwise(edges)
+    ]
+    for f in futures:
+        f.result()
     return out
 
 

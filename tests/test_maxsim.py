@@ -260,3 +260,44 @@ def test_torch_buckets_match_numpy_within_1e5(rng, block_tokens):
     np.testing.assert_allclose(packed.scores_batch(qs[:2]), want[:2], rtol=0, atol=1e-5)  # same lengths
     _, top = packed.search(qs, k=5)
     np.testing.assert_allclose(top, np.sort(want, axis=1)[:, ::-1][:, :5], rtol=0, atol=1e-5)
+
+
+needs_kernel = pytest.mark.skipif(
+    not __import__("qdrant_tokenpool.pooling.kernels", fromlist=["x"]).maxsim_available(),
+    reason="the compiled MaxSim kernel needs x86-64 with AVX2 and FMA and the built kernels",
+)
+
+
+@needs_kernel
+@pytest.mark.parametrize("d", [1, 3, 16, 17, 128])
+@pytest.mark.parametrize("qlens", [[1], [15, 16, 17], [32] * 5])
+def test_compiled_kernel_equals_the_numpy_path(rng, d, qlens):
+    """Any dimension, query lengths off the 16-token blocks, one-token documents: the
+    compiled kernel gives the numpy path's scores within float32 rounding."""
+    from qdrant_tokenpool.pooling import kernels
+
+    docs = ragged(rng, 150, d, lo=1, hi=30)
+    queries = [rng.standard_normal((n, d)).astype(np.float32) for n in qlens]
+    fast = maxsim_batch(queries, docs)
+    with kernels.fallback_only():
+        assert not kernels.maxsim_available()
+        slow = maxsim_batch(queries, docs)
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
+    for q, row in zip(queries, fast):
+        np.testing.assert_allclose(row, naive(q, docs), rtol=1e-5, atol=1e-4)
+
+
+@needs_kernel
+def test_compiled_kernel_splits_documents_over_threads(rng, monkeypatch):
+    """Above KERNEL_THREAD_MACS the documents are scored in ranges on the thread pool:
+    every document exactly once, in input order (packed and top-k paths)."""
+    m = importlib.import_module("qdrant_tokenpool.maxsim")
+
+    monkeypatch.setattr(m, "KERNEL_THREAD_MACS", 1)
+    docs = ragged(rng, 301, 24, lo=1, hi=60)
+    q = rng.standard_normal((20, 24)).astype(np.float32)
+    packed = PackedDocs(docs)
+    np.testing.assert_allclose(packed.scores(q), naive(q, docs), rtol=1e-5, atol=1e-4)
+    _, idx = packed.top_indices([q], k=10)
+    want = np.argsort(-naive(q, docs), kind="stable")[:10]
+    assert set(idx[0].tolist()) == set(want.tolist())

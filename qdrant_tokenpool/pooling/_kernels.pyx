@@ -25,6 +25,7 @@ Steps of :func:`ward_pool` for ``n`` unprotected tokens of dimension ``d``, into
 from cpython.object cimport PyObject
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from libc.math cimport INFINITY, fabs, sqrt
+from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
 from time import perf_counter
@@ -60,6 +61,13 @@ cdef extern from "_ward.h":
                            double threshold_sq, double top_norm2, double *work,
                            Py_ssize_t *labels, int use32, tp_dsyrk_t dsyrk, tp_ssyrk_t ssyrk,
                            tp_stats *stats) noexcept nogil
+
+cdef extern from "_maxsim.h":
+    int tp_maxsim_supported() noexcept nogil
+    void tp_query_blocks(const float *q, Py_ssize_t T, Py_ssize_t d, float *out) noexcept nogil
+    void tp_maxsim(const float *blocks, Py_ssize_t T, const int64_t *qstarts, Py_ssize_t nq,
+                   const float *tokens, const int64_t *offsets, Py_ssize_t lo, Py_ssize_t hi,
+                   Py_ssize_t d, float *out, Py_ssize_t out_stride, float *maxbuf) noexcept nogil
 
 cdef extern from "Python.h":
     bint PyList_CheckExact(object o)
@@ -376,6 +384,56 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
         return outs
     finally:
         free(dims); free(srcs); free(dsts)
+
+
+def maxsim_supported():
+    """Whether :func:`maxsim_scores` runs here (x86-64 with AVX2 and FMA)."""
+    return bool(tp_maxsim_supported())
+
+
+def maxsim_query_blocks(const float[:, ::1] q not None):
+    """The query tokens ``q`` (``(T, d)`` float32) laid out for :func:`maxsim_scores`:
+    blocks of 16 tokens, ``(ceil(T / 16), d, 16)`` float32, zero-padded."""
+    cdef Py_ssize_t T = q.shape[0], d = q.shape[1]
+    out = np.empty(((T + 15) // 16, d, 16), dtype=np.float32)
+    cdef float[:, :, ::1] o = out
+    if T > 0 and d > 0:
+        with nogil:
+            tp_query_blocks(&q[0, 0], T, d, &o[0, 0, 0])
+    return out
+
+
+def maxsim_scores(const float[:, :, ::1] blocks not None, Py_ssize_t T,
+                  const int64_t[::1] qstarts not None, const float[:, ::1] tokens not None,
+                  const int64_t[::1] offsets not None, Py_ssize_t lo, Py_ssize_t hi,
+                  float[:, ::1] out not None):
+    """MaxSim of queries against documents ``lo .. hi - 1``, into ``out[:, lo:hi]``, with
+    the GIL released (threads score disjoint document ranges at once).
+
+    ``blocks``: :func:`maxsim_query_blocks` of the ``T`` query tokens back to back;
+    ``qstarts``: ``(n_queries + 1,)`` int64 token offsets of the queries (last ``T``);
+    ``tokens``: ``(N, d)`` float32 document tokens; ``offsets``: ``(n_docs + 1,)`` int64,
+    document ``i`` is ``tokens[offsets[i]:offsets[i + 1]]`` (at least one token);
+    ``out``: ``(n_queries, >= hi)`` float32. Needs :func:`maxsim_supported`.
+    """
+    cdef Py_ssize_t nq = qstarts.shape[0] - 1, d = tokens.shape[1], nb = blocks.shape[0]
+    if not tp_maxsim_supported():
+        raise RuntimeError("maxsim_scores needs x86-64 with AVX2 and FMA")
+    if blocks.shape[1] != d or blocks.shape[2] != 16 or nb * 16 < T or nq < 1:
+        raise ValueError("blocks, T and qstarts do not describe the queries")
+    if qstarts[0] != 0 or qstarts[nq] != T:
+        raise ValueError(f"qstarts must run from 0 to T={T}")
+    if not 0 <= lo <= hi <= offsets.shape[0] - 1 or out.shape[0] != nq or out.shape[1] < hi:
+        raise ValueError("bad document range or output shape")
+    if hi > lo and (offsets[lo] < 0 or offsets[hi] > tokens.shape[0]):
+        raise ValueError("offsets point outside tokens")
+    maxbuf = np.empty(nb * 16, dtype=np.float32)
+    cdef float[::1] mb = maxbuf
+    if hi > lo:
+        with nogil:
+            tp_maxsim(&blocks[0, 0, 0], T, &qstarts[0], nq, &tokens[0, 0], &offsets[0], lo, hi,
+                      d, &out[0, 0], out.shape[1], &mb[0])
+    return out
 
 
 def cluster_sums(const float[:, ::1] x not None, const Py_ssize_t[::1] labels not None):

@@ -66,6 +66,7 @@ __all__ = [
     "pool_soon",
     "shutdown_pool",
     "spawn_reimports_main",
+    "thread_pool",
     "uses_threads",
 ]
 
@@ -126,7 +127,10 @@ def _pool_chunk(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.ndarray]
         return pool_checked_many(arrays, spec)
 
 
-def _get_threads(n_workers: int) -> ThreadPoolExecutor:
+def thread_pool(n_workers: int) -> ThreadPoolExecutor:
+    """The process's shared pool of ``n_workers`` threads (created on first use, recreated
+    for another size or after a fork): for compiled work that releases the GIL (pooling,
+    MaxSim)."""
     global _threads, _threads_workers, _threads_pid
     with _lock:
         if _threads is None or _threads_workers != n_workers or _threads_pid != os.getpid():
@@ -169,7 +173,7 @@ def pool_soon(
         or not uses_threads(spec.method, arrays, spec.protected_tokens)
     ):
         return None
-    return _get_threads(n_workers).submit(_pool_chunk, arrays, spec)
+    return thread_pool(n_workers).submit(_pool_chunk, arrays, spec)
 
 
 def _get_executor(n_workers: int) -> ProcessPoolExecutor:
@@ -310,7 +314,7 @@ def pool_arrays(
     if uses_threads(spec.method, arrays, spec.protected_tokens) or spawn_reimports_main():
         if workers is None and sum(costs) < THREADS_MIN_SECONDS:
             return _pool_chunk(arrays, spec)
-        return _pool_on(_get_threads(n_workers), arrays, costs, n_workers, spec)
+        return _pool_on(thread_pool(n_workers), arrays, costs, n_workers, spec)
     if workers is None:
         running = _executor is not None and _executor_pid == os.getpid()
         needed = PARALLEL_MIN_SECONDS if running else START_POOL_MIN_SECONDS

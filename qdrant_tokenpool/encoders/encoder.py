@@ -4,7 +4,9 @@ layout: :data:`BUILDERS`) and turns texts into per-token unit vectors, batched."
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,30 @@ BUILDERS: dict[str, Builder] = {
 """The builder of each layout (keys: :data:`LAYOUTS`): adding a layout is one module
 with a ``build`` function, one entry here and one rule in :func:`detect_layout`."""
 assert tuple(BUILDERS) == LAYOUTS
+
+
+_threads_lock = threading.Lock()
+_threads_depth = 0
+_threads_saved = 0
+
+
+@contextmanager
+def _torch_one_thread(torch: Any) -> Iterator[None]:
+    """torch on one intra-op thread inside the block (process-wide; nested and concurrent
+    blocks share one count: the first sets, the last restores the previous setting)."""
+    global _threads_depth, _threads_saved
+    with _threads_lock:
+        if _threads_depth == 0:
+            _threads_saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads_depth += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_depth -= 1
+            if _threads_depth == 0:
+                torch.set_num_threads(_threads_saved)
 
 
 class _TokenEncoderBase:
@@ -189,14 +215,21 @@ class _TokenEncoderBase:
                 ids = self._tokenize(chunk, side)
                 order = np.argsort([-len(x) for x in ids], kind="stable")
                 results: list[Any] = [None] * len(chunk)
-                for start in range(0, len(order), batch_size):
-                    idx = order[start : start + batch_size]
-                    outs = self._forward([ids[i] for i in idx], side, as_torch)
+                batches = [order[a : a + batch_size] for a in range(0, len(order), batch_size)]
+                for idx, outs in self._run_batches(ids, batches, side, as_torch):
                     for i, out in zip(idx, outs):
                         results[i] = out
                     bar.update(len(idx))
                 position += len(chunk)
                 yield from results
+
+    def _run_batches(
+        self, ids: list[list[int]], batches: list[np.ndarray], side: _Side, as_torch: bool
+    ) -> Iterator[tuple[np.ndarray, list[Any]]]:
+        """``(batch, its outputs)`` for each batch of positions into ``ids``, in order, one
+        :meth:`_forward` at a time (a subclass may run them side by side)."""
+        for idx in batches:
+            yield idx, self._forward([ids[i] for i in idx], side, as_torch)
 
     def _tokenize(self, texts: list[str], side: _Side) -> list[list[int]]:
         """Token ids per text: specials added, truncated, marker inserted at position 1."""
@@ -383,6 +416,38 @@ class TokenEncoder(_TokenEncoderBase):
         torch = import_torch()
         with torch.inference_mode():
             return self._forward_batch(ids, side, as_torch, torch)
+
+    def _run_batches(
+        self, ids: list[list[int]], batches: list[np.ndarray], side: _Side, as_torch: bool
+    ) -> Iterator[tuple[np.ndarray, list[Any]]]:
+        """On the CPU, several batches at once: one per core, each on one torch thread
+        (:func:`_torch_one_thread`), results in order. A model this size keeps one core
+        busy with one batch, while torch's own threads share a batch's small matrix
+        products among the cores with a synchronisation per operation: measured 1.3x the
+        documents per second on 2 busy cores (MiniLM, 256 tokens). One batch, or a GPU:
+        torch as usual."""
+        workers = min(len(batches), os.cpu_count() or 1)
+        if workers < 2 or str(self.device) != "cpu":
+            yield from super()._run_batches(ids, batches, side, as_torch)
+            return
+        from ..pooling.batch import thread_pool
+
+        torch = import_torch()
+        with _torch_one_thread(torch):
+            pool = thread_pool(os.cpu_count() or 1)
+            futures = [
+                pool.submit(self._forward, [ids[i] for i in idx], side, as_torch)
+                for idx in batches
+            ]
+            try:
+                for idx, fut in zip(batches, futures):
+                    yield idx, fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+                for fut in futures:
+                    if not fut.cancelled():
+                        fut.exception()  # wait: torch keeps one thread until all are done
 
     def _token_ids(self, texts: list[str], budget: int) -> list[list[int]]:
         enc = self._parts.tokenizer(

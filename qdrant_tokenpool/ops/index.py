@@ -101,6 +101,23 @@ def _batched_documents(
         yield batch
 
 
+ENCODE_BATCHES = 4
+"""Batches of documents encoded (and written) together: the encoder sorts them by length
+(less padding) and runs them side by side on the CPU cores (``TokenEncoder``)."""
+
+
+def _grouped(batches: Iterator[list[Document]], count: int) -> Iterator[list[Document]]:
+    """``count`` consecutive batches joined into one (the last group may be smaller)."""
+    group: list[Document] = []
+    for i, batch in enumerate(batches, 1):
+        group.extend(batch)
+        if i % count == 0:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def record_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     """What :func:`index_corpus` recorded in a collection's metadata (``{}`` if nothing):
     ``vector`` and the caller's ``record`` entries (the CLI: ``model``, ``doc_maxlen``)."""
@@ -167,7 +184,8 @@ def index_corpus_flow(
             (``max_vectors``, ``distance_threshold``, ``protected_tail_tokens``,
             ``grid_shape``, ``grid_pool``, ``grid_block``, ...); for an existing one each
             given field must equal the stored config's.
-        batch_size: documents per encoder call and per write (>= 1).
+        batch_size: documents per forward pass of the encoder (>= 1); :data:`ENCODE_BATCHES`
+            of them are encoded and written together.
         limit: index only the first ``limit`` documents.
         total: the number of documents, for progress (known for lists).
         record: extra entries recorded in the new collection's metadata next to the
@@ -307,7 +325,7 @@ def index_corpus_flow(
 
     added = skipped = tokens_in = vectors_out = 0
     rep.start(f"index {collection_name}", total, "doc")
-    for batch in _batched_documents(documents, batch_size, limit):
+    for batch in _grouped(_batched_documents(documents, batch_size, limit), ENCODE_BATCHES):
         ids = [point_id(d.doc_id) for d in batch]
         present = yield call(
             parent.retrieve, collection_name, ids=ids, with_payload=False, with_vectors=False

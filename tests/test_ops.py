@@ -411,3 +411,49 @@ def test_open_database_reports_before_the_open(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OperationError, match="is not a folder"):
         database.open_database(tmp_path / "file", progress=hook)
+
+
+# -- how an operation is made: one flow, a sync function and its async twin ------------------
+def test_operations_take_the_flows_signature_and_return_its_result_type():
+    import inspect
+
+    from qdrant_tokenpool.ops import RepoolResult, repooling
+
+    for fn in (tp.repool, tp.arepool):
+        sig = inspect.signature(fn)
+        assert list(sig.parameters)[:4] == ["client", "source_collection", "dest_collection", "pooling"]
+        assert sig.parameters["batch_size"].default == 64
+        assert sig.return_annotation is RepoolResult  # not the flow's Flow[RepoolResult]
+    assert tp.repool.__doc__ == repooling.repool_flow.__doc__
+    assert tp.arepool.__name__ == "arepool" and "Async twin" in tp.arepool.__doc__
+
+
+# -- one scroll loop: every point once, whatever the batch size -----------------------------
+@pytest.mark.parametrize("batch", [1, 4, 9, 100])
+def test_scroll_points_hands_every_point_once_and_reports_the_count(client, batch):
+    from qdrant_tokenpool._flow import run_sync
+    from qdrant_tokenpool.ops.common import Reporter, scroll_points
+
+    make_plain(client, n=9)
+    seen: list[int] = []
+    events: list[Progress] = []
+    total = run_sync(
+        scroll_points("raw", lambda recs: seen.extend(r.id for r in recs),
+                      Reporter("test", events.append), "read raw", batch_size=batch),
+        client,
+    )
+    assert total == 9 and sorted(seen) == list(range(1, 10))
+    assert events[0].kind == "start" and events[0].total == 9
+    assert sum(e.count for e in events if e.kind == "advance") == 9 and events[-1].kind == "end"
+
+
+def test_progress_bars_hand_messages_on_and_count_steps(client, capsys):
+    from qdrant_tokenpool.ops import progress_bars
+
+    messages: list[str] = []
+    tp.index_corpus(client, "docs", DOCS, FakeEncoder(), progress=progress_bars(info=messages.append))
+    assert any(m.startswith("creating collection 'docs'") for m in messages)
+    err = capsys.readouterr().err
+    assert "index docs" in err and f"{len(DOCS)}/{len(DOCS)}" in err  # the bar, on stderr
+    tp.collection_stats(client, "docs", progress=progress_bars(info=messages.append, disable=True))
+    assert capsys.readouterr().err == ""

@@ -8,7 +8,8 @@
 
 Each is written once as a flow (:mod:`qdrant_tokenpool._flow`) over the public client
 API, and comes as a sync function and an async twin (``aindex_corpus``, ``arepool``,
-``acollection_stats``) for :class:`~qdrant_tokenpool.AsyncTokenPoolingClient`. They raise
+``acollection_stats``) for
+:class:`~qdrant_tokenpool.AsyncTokenPoolingClient` (:func:`.common.operation`). They raise
 library errors (:class:`OperationError`, :class:`OperationUsageError`,
 :class:`~qdrant_tokenpool.UnknownCollectionError`, :class:`~qdrant_tokenpool.PoolingConfigError`)
 and report progress to a :data:`ProgressHook` (or, by default, the
@@ -30,6 +31,7 @@ from .common import (
     config_text,
     describe_collection,
     local_database_path,
+    progress_bars,
 )
 from .database import open_database
 from .documents import (
@@ -89,6 +91,7 @@ __all__ = [
     "local_database_path",
     "open_database",
     "point_id",
+    "progress_bars",
     "record_from_metadata",
     "repool",
 ]

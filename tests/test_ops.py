@@ -447,6 +447,100 @@ def test_scroll_points_hands_every_point_once_and_reports_the_count(client, batc
     assert sum(e.count for e in events if e.kind == "advance") == 9 and events[-1].kind == "end"
 
 
+# -- search_documents / evaluate_collection: text queries against an indexed collection -----
+def beir_folder(tmp_path, docs=DOCS):
+    """A BEIR folder whose queries are the documents' own texts, each judging its document."""
+    import json
+
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": d.doc_id, "title": d.title, "text": d.text}) + "\n" for d in docs)
+    )
+    (tmp_path / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": f"q{d.doc_id}", "text": d.content}) + "\n" for d in docs)
+    )
+    (tmp_path / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{d.doc_id}\t{d.doc_id}\t1\n" for d in docs)
+    )
+    return tmp_path
+
+
+def test_search_documents_ranks_by_maxsim_over_the_stored_vectors(client):
+    from qdrant_tokenpool.ops import search_documents
+
+    tp.index_corpus(client, "docs", DOCS, FakeEncoder(), pool_factor=2, summary=False)
+    enc = FakeEncoder()
+    loads: list[int] = []
+    hits = search_documents(client, "docs", DOCS[2].content, lambda: loads.append(1) or enc, limit=3)
+    assert loads == [1]  # a loader is called once, after the collection was found
+    q = unit(enc.vectors(DOCS[2].content))
+    brute = sorted(
+        ((float((q @ vec.T).max(axis=1).sum()), payload["doc_id"])
+         for vec, payload in stored(client, "docs", "tokens").values()),
+        reverse=True,
+    )[:3]
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert [h.doc_id for h in hits] == [d for _, d in brute]
+    np.testing.assert_allclose([h.score for h in hits], [s for s, _ in brute], atol=1e-4)
+    titles = {d.doc_id: d.title or d.text for d in DOCS}
+    assert [h.to_dict()["title"] for h in hits] == [titles[h.doc_id] for h in hits]
+    assert list(hits[0].to_dict()) == ["rank", "score", "doc_id", "title"]
+
+
+def test_search_documents_errors(client):
+    from qdrant_tokenpool.ops import search_documents
+
+    with pytest.raises(UnknownCollectionError):
+        search_documents(client, "nope", "x", lambda: pytest.fail("loaded for nothing"))
+    tp.index_corpus(client, "docs", DOCS, FakeEncoder())
+
+    class Wide(FakeEncoder):
+        dim = DIM * 2
+
+    with pytest.raises(OperationError, match=f"makes {2 * DIM}-d vectors"):
+        search_documents(client, "docs", "x", Wide())
+    with pytest.raises(OperationUsageError, match="no vector 'other'"):
+        search_documents(client, "docs", "x", FakeEncoder(), vector_name="other")
+
+
+def test_evaluate_collection_exact_and_through_qdrant_agree(client, tmp_path):
+    from qdrant_tokenpool.ops import aevaluate_collection, evaluate_collection
+
+    folder = beir_folder(tmp_path)
+    tp.index_corpus(client, "raw", DOCS, FakeEncoder(), pool_factor=1)
+    exact = evaluate_collection(client, "raw", folder, FakeEncoder(), top_k=10)
+    served = evaluate_collection(client, "raw", folder, FakeEncoder(), top_k=10, scoring="qdrant")
+    # each query is its document's text: unpooled MaxSim puts that document first
+    assert exact.metrics == {"ndcg@10": 1.0, "recall@10": 1.0} == served.metrics
+    assert exact.to_dict() == {
+        "collection": "raw", "data": str(folder), "split": "test", "queries": len(DOCS),
+        "scoring": "exact", "ndcg@10": 1.0, "recall@10": 1.0,
+    }
+    for qid, hits in exact.run.items():
+        assert set(hits) == set(served.run[qid])
+        np.testing.assert_allclose(
+            [hits[d] for d in sorted(hits)], [served.run[qid][d] for d in sorted(hits)], atol=1e-4
+        )
+    assert exact.to_markdown().splitlines() == [
+        "| collection | queries | nDCG@10 | recall@10 |", "|---|---:|---:|---:|",
+        f"| raw | {len(DOCS)} | 1.0000 | 1.0000 |",
+    ]
+
+    async def run():
+        aclient = AsyncTokenPoolingClient(":memory:")
+        try:
+            await tp.aindex_corpus(aclient, "raw", DOCS, FakeEncoder(), pool_factor=1)
+            return await aevaluate_collection(aclient, "raw", folder, FakeEncoder(), top_k=10)
+        finally:
+            await aclient.close()
+
+    assert asyncio.run(run()).metrics == exact.metrics
+    with pytest.raises(OperationUsageError, match="scoring"):
+        evaluate_collection(client, "raw", folder, FakeEncoder(), scoring="fast")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        evaluate_collection(client, "raw", tmp_path / "qrels", FakeEncoder())
+
+
 def test_progress_bars_hand_messages_on_and_count_steps(client, capsys):
     from qdrant_tokenpool.ops import progress_bars
 

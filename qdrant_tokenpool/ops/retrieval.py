@@ -27,7 +27,6 @@ from ..config import vector_label
 from ..eval.beir import BeirDataset, load_beir
 from ..eval.metrics import evaluate_run
 from ..maxsim import PackedDocs
-from ..query import resolve_multivector
 from ..validation import check_int
 from .common import (
     DOC_ID_PAYLOAD_KEY,
@@ -39,7 +38,7 @@ from .common import (
     operation,
     scroll_points,
 )
-from .index import record_from_metadata
+from .index import indexed_multivector
 
 __all__ = [
     "SCORINGS",
@@ -127,9 +126,7 @@ def _prepare(
     a zero-argument loader), checked to fit each other."""
     cp = yield from load_collection(collection_name)
     try:
-        using = resolve_multivector(
-            cp, vector_name or record_from_metadata(cp.metadata).get("vector"), arg="vector_name"
-        )
+        using = indexed_multivector(cp, vector_name)
     except ValueError as exc:
         raise OperationUsageError(str(exc)) from None
     if not hasattr(encoder, "encode_queries") and callable(encoder):

@@ -466,7 +466,7 @@ def beir_folder(tmp_path, docs=DOCS):
 
 
 def test_search_documents_ranks_by_maxsim_over_the_stored_vectors(client):
-    from qdrant_tokenpool.ops import search_documents
+    from qdrant_tokenpool.ops import asearch_documents, search_documents
 
     tp.index_corpus(client, "docs", DOCS, FakeEncoder(), pool_factor=2, summary=False)
     enc = FakeEncoder()
@@ -485,6 +485,18 @@ def test_search_documents_ranks_by_maxsim_over_the_stored_vectors(client):
     titles = {d.doc_id: d.title or d.text for d in DOCS}
     assert [h.to_dict()["title"] for h in hits] == [titles[h.doc_id] for h in hits]
     assert list(hits[0].to_dict()) == ["rank", "score", "doc_id", "title"]
+
+    async def run():
+        aclient = AsyncTokenPoolingClient(":memory:")
+        try:
+            await tp.aindex_corpus(aclient, "docs", DOCS, FakeEncoder(), pool_factor=2, summary=False)
+            return await asearch_documents(aclient, "docs", DOCS[2].content, enc, limit=3)
+        finally:
+            await aclient.close()
+
+    again = asyncio.run(run())
+    assert [(h.rank, h.doc_id, h.title) for h in again] == [(h.rank, h.doc_id, h.title) for h in hits]
+    np.testing.assert_allclose([h.score for h in again], [h.score for h in hits], atol=1e-5)
 
 
 def test_search_documents_errors(client):

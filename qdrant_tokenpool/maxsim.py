@@ -73,6 +73,11 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     return normalise(x, zero="keep")
 
 
+def _shares(tokens: np.ndarray, documents: Any) -> bool:
+    """Whether ``tokens`` may be the caller's memory (a single array passed through)."""
+    return isinstance(documents, np.ndarray) and np.shares_memory(tokens, documents)
+
+
 def _resolve_device(device: str | None, *inputs: Any) -> str | None:
     """``None`` for the numpy path, else a torch device string."""
     if device == "numpy":
@@ -142,7 +147,9 @@ class PackedDocs:
         self.device = _resolve_device(device, documents)
         tokens, offs = pack(documents, offsets)
         if normalize:
-            tokens = normalize_rows(tokens)
+            # a list was packed into a new array: normalise it in place (no second copy)
+            owned = offsets is None and tokens.base is None and not _shares(tokens, documents)
+            tokens = normalise(tokens, zero="keep", out=tokens if owned else None)
         lengths = np.diff(offs)
         self.n_docs = int(lengths.shape[0])
         self.dim = int(tokens.shape[1])

@@ -301,3 +301,20 @@ def test_compiled_kernel_splits_documents_over_threads(rng, monkeypatch):
     _, idx = packed.top_indices([q], k=10)
     want = np.argsort(-naive(q, docs), kind="stable")[:10]
     assert set(idx[0].tolist()) == set(want.tolist())
+
+
+def test_normalize_never_touches_the_callers_arrays(rng):
+    """A list is packed into a new array and normalised in place (one copy of the corpus);
+    a packed matrix or a 3-D array given by the caller is left as it was."""
+    docs = ragged(rng, 30, 8)
+    before = [d.copy() for d in docs]
+    packed = PackedDocs(docs, normalize=True)
+    assert all(np.array_equal(a, b) for a, b in zip(docs, before))
+    np.testing.assert_allclose(np.linalg.norm(packed.tokens, axis=1), 1.0, rtol=1e-6)
+    tokens, offsets = PackedDocs(docs).tokens.copy(), PackedDocs(docs).offsets
+    kept = tokens.copy()
+    PackedDocs(tokens, offsets, normalize=True)
+    cube = rng.standard_normal((4, 5, 8)).astype(np.float32)
+    cube_before = cube.copy()
+    PackedDocs(cube, normalize=True)
+    assert np.array_equal(tokens, kept) and np.array_equal(cube, cube_before)

@@ -26,8 +26,10 @@ def normalise(
     fallback: np.ndarray | None = None,
     *,
     zero: Literal["raise", "keep"] = "raise",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Rows of ``x`` (``(n, d)``) scaled to unit L2 norm, as a new float32 array.
+    """Rows of ``x`` (``(n, d)``) scaled to unit L2 norm, as a new float32 array (or into
+    ``out``).
 
     The one row normalisation of the package (pooling, the write path's unit rows and
     summary vector, ``maxsim(normalize=True)``, client rescoring): robust for every finite
@@ -43,6 +45,8 @@ def normalise(
         zero: an all-zero row with no ``fallback``: ``"raise"`` a ``ValueError`` naming
             the row, or ``"keep"`` it zero (what Qdrant does with a zero vector on a Cosine
             collection).
+        out: a float32 C array of ``x``'s shape to write the rows into (``x`` itself, when
+            it is float32, normalises in place: no second copy of a large corpus).
 
     Raises:
         ValueError: a row holds NaN/inf, or an all-zero row with ``zero="raise"``.
@@ -54,7 +58,7 @@ def normalise(
     ok = (sq >= _TINY) & (sq < np.inf)  # False for NaN, zero, subnormal and overflowed sums
     if ok.all():
         np.sqrt(sq, out=sq)
-        return np.divide(x, sq[:, None], dtype=np.float32)
+        return np.divide(x, sq[:, None], dtype=np.float32, out=out)
     bad = np.flatnonzero(~ok)
     rows = x[bad].astype(np.float64)
     sq64 = np.einsum("ij,ij->i", rows, rows)  # finite and > 0 for every finite non-zero row
@@ -74,7 +78,7 @@ def normalise(
         sq64[zero_rows] = 1.0
     sq[bad] = 1.0
     np.sqrt(sq, out=sq)
-    out = np.divide(x, sq[:, None], dtype=np.float32)
+    out = np.divide(x, sq[:, None], dtype=np.float32, out=out)
     out[bad] = rows / np.sqrt(sq64)[:, None]
     return out
 

@@ -107,6 +107,12 @@ ENCODE_BATCHES = 4
 """Batches of documents encoded (and written) together: the encoder sorts them by length
 (less padding) and runs them side by side on the CPU cores (``TokenEncoder``)."""
 
+FORWARD_DOCUMENTS = 8
+"""Most documents per forward pass of the encoder. A MiniLM pass over 32 documents of 256
+tokens allocates temporaries of ~100 MB, which the C library maps fresh and the kernel
+zeroes on every pass (~13% of the demo's CPU time went to page faults); passes of 8 keep
+them under its 32 MiB mapping threshold, so their memory is reused."""
+
 
 def _grouped(batches: Iterator[list[Document]], count: int) -> Iterator[list[Document]]:
     """``count`` consecutive batches joined into one (the last group may be smaller)."""
@@ -194,8 +200,9 @@ def index_corpus_flow(
             (``max_vectors``, ``distance_threshold``, ``protected_tail_tokens``,
             ``grid_shape``, ``grid_pool``, ``grid_block``, ...); for an existing one each
             given field must equal the stored config's.
-        batch_size: documents per forward pass of the encoder (>= 1); :data:`ENCODE_BATCHES`
-            of them are encoded and written together.
+        batch_size: documents per batch (>= 1): :data:`ENCODE_BATCHES` batches are
+            encoded and written together, in forward passes of at most
+            :data:`FORWARD_DOCUMENTS` documents.
         limit: index only the first ``limit`` documents.
         total: the number of documents, for progress (known for lists).
         record: extra entries recorded in the new collection's metadata next to the
@@ -344,7 +351,9 @@ def index_corpus_flow(
         if todo:
             embs = list(
                 get_encoder().encode_documents(
-                    [d.content for d, _ in todo], batch_size=batch_size, show_progress=False
+                    [d.content for d, _ in todo],
+                    batch_size=min(batch_size, FORWARD_DOCUMENTS),
+                    show_progress=False,
                 )
             )
             if len(embs) != len(todo):

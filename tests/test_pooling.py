@@ -473,7 +473,7 @@ def test_pool_batch_runs_compiled_hierarchical_on_threads_and_the_rest_on_proces
     docs = [doc(n, d=32, seed=n) for n in range(40, 120, 3)]
     expected = [pool_tokens(d, 2).tobytes() for d in docs]
     assert [o.tobytes() for o in pool_batch(docs, 2, workers=2)] == expected
-    assert (batch._threads is not None) == kernels.compiled_kernels()
+    assert ("pooling" in batch._pools) == kernels.compiled_kernels()
     assert batch._executor is None  # no process was needed
     with kernels.fallback_only():  # numpy/scipy Ward holds the GIL: processes
         out = pool_batch(docs, 2, workers=2)
@@ -482,7 +482,7 @@ def test_pool_batch_runs_compiled_hierarchical_on_threads_and_the_rest_on_proces
         np.concatenate(out), np.concatenate([pool_tokens(d, 2) for d in docs]), atol=3e-7
     )
     batch.shutdown_pool()
-    assert batch._threads is None and batch._executor is None
+    assert not batch._pools and batch._executor is None
 
 
 # -- the one row normalisation (pooling, write path, maxsim, client rescoring) -------------------

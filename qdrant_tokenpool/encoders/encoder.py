@@ -434,7 +434,7 @@ class TokenEncoder(_TokenEncoderBase):
 
         torch = import_torch()
         with _torch_one_thread(torch):
-            pool = thread_pool(os.cpu_count() or 1)
+            pool = thread_pool(os.cpu_count() or 1, "encode")
             futures = [
                 pool.submit(self._forward, [ids[i] for i in idx], side, as_torch)
                 for idx in batches

@@ -9,6 +9,7 @@ run continues where it stopped, and a run with nothing left to do never loads th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -340,58 +341,89 @@ def index_corpus_flow(
 
     added = skipped = tokens_in = vectors_out = 0
     rep.start(f"index {collection_name}", total, "doc")
-    for batch in _grouped(_batched_documents(documents, batch_size, limit), ENCODE_BATCHES):
-        ids = [point_id(d.doc_id) for d in batch]
-        present = yield call(
-            parent.retrieve, collection_name, ids=ids, with_payload=False, with_vectors=False
+
+    def encode(enc: Any, texts: list[str]) -> list[Any]:
+        embs = list(
+            enc.encode_documents(
+                texts, batch_size=min(batch_size, FORWARD_DOCUMENTS), show_progress=False
+            )
         )
-        have = {str(r.id) for r in present}
-        todo = [(d, i) for d, i in zip(batch, ids) if i not in have]
-        skipped += len(batch) - len(todo)
-        if todo:
-            embs = list(
-                get_encoder().encode_documents(
-                    [d.content for d, _ in todo],
-                    batch_size=min(batch_size, FORWARD_DOCUMENTS),
-                    show_progress=False,
-                )
+        if len(embs) != len(texts):
+            raise OperationError(
+                f"encoder.encode_documents returned {len(embs)} results for {len(texts)} texts"
             )
-            if len(embs) != len(todo):
-                raise OperationError(
-                    f"encoder.encode_documents returned {len(embs)} results for "
-                    f"{len(todo)} texts"
-                )
-            lengths = [len(e) for e in embs]
-            payloads = [
-                {
-                    DOC_ID_PAYLOAD_KEY: d.doc_id,
-                    "title": d.title,
-                    "text": d.text,
-                    TOKENS_PAYLOAD_KEY: n,
-                }
-                for (d, _), n in zip(todo, lengths)
-            ]
-            yield call(
-                parent.upload_collection,
-                collection_name,
-                vectors=[{vname: e} for e in embs],
-                payload=payloads,
-                ids=[i for _, i in todo],
-                batch_size=len(todo),
-                wait=True,
+        return embs
+
+    # two stages: a group is encoded in the background while the one before it is written
+    # (the write pools on its own threads and hands the points to the engine)
+    ahead = ThreadPoolExecutor(1, thread_name_prefix="qdrant-tokenpool-encode")
+    pending: tuple[list[Document], list[tuple[Document, str]], Future[list[Any]] | None] | None
+    pending = None
+    try:
+        for batch in _grouped(_batched_documents(documents, batch_size, limit), ENCODE_BATCHES):
+            ids = [point_id(d.doc_id) for d in batch]
+            present = yield call(
+                parent.retrieve, collection_name, ids=ids, with_payload=False, with_vectors=False
             )
-            added += len(todo)
-            tokens_in += sum(lengths)
-            vectors_out += sum(
-                n if cfg is None else cfg.spec.stored_vectors(n, len(e[0]))
-                for n, e in zip(lengths, embs)
+            have = {str(r.id) for r in present}
+            todo = [(d, i) for d, i in zip(batch, ids) if i not in have]
+            future = (
+                ahead.submit(encode, get_encoder(), [d.content for d, _ in todo]) if todo else None
             )
-        rep.advance(len(batch))
+            if pending is not None:
+                counts = yield from _write_group(collection_name, vname, cfg, *pending)
+                added, tokens_in, vectors_out = _add(counts, added, tokens_in, vectors_out)
+                rep.advance(len(pending[0]))
+            skipped += len(batch) - len(todo)
+            pending = (batch, todo, future)
+        if pending is not None:
+            counts = yield from _write_group(collection_name, vname, cfg, *pending)
+            added, tokens_in, vectors_out = _add(counts, added, tokens_in, vectors_out)
+            rep.advance(len(pending[0]))
+    finally:
+        ahead.shutdown(wait=True, cancel_futures=True)
     rep.end()
     return IndexResult(
         collection_name, vname, not exists, cfg, added, skipped, tokens_in, vectors_out
     )
 
+
+
+def _write_group(
+    collection_name: str,
+    vname: str,
+    cfg: PoolingConfig | None,
+    batch: list[Document],
+    todo: list[tuple[Document, str]],
+    future: Future[list[Any]] | None,
+) -> Flow[tuple[int, int, int]]:
+    """Write one encoded group (waits for its encoding): ``(added, token vectors, stored
+    vectors)``."""
+    if future is None:
+        return 0, 0, 0
+    embs = future.result()
+    lengths = [len(e) for e in embs]
+    payloads = [
+        {DOC_ID_PAYLOAD_KEY: d.doc_id, "title": d.title, "text": d.text, TOKENS_PAYLOAD_KEY: n}
+        for (d, _), n in zip(todo, lengths)
+    ]
+    yield call(
+        parent.upload_collection,
+        collection_name,
+        vectors=[{vname: e} for e in embs],
+        payload=payloads,
+        ids=[i for _, i in todo],
+        batch_size=len(todo),
+        wait=True,
+    )
+    stored = sum(
+        n if cfg is None else cfg.spec.stored_vectors(n, len(e[0])) for n, e in zip(lengths, embs)
+    )
+    return len(todo), sum(lengths), stored
+
+
+def _add(counts: tuple[int, int, int], *totals: int) -> tuple[int, int, int]:
+    return tuple(a + b for a, b in zip(totals, counts))  # type: ignore[return-value]
 
 
 index_corpus, aindex_corpus = operation(index_corpus_flow, "index_corpus", pooling_client=True)

@@ -96,9 +96,8 @@ def estimated_seconds(n_tokens: int, dim: int, method: str) -> float:
 
 
 _lock = threading.Lock()
-_threads: ThreadPoolExecutor | None = None
-_threads_workers = 0
-_threads_pid = 0
+_pools: dict[str, tuple[ThreadPoolExecutor, int]] = {}  # name -> (pool, workers)
+_pools_pid = 0
 _executor: ProcessPoolExecutor | None = None
 _executor_workers = 0
 _executor_pid = 0
@@ -127,18 +126,24 @@ def _pool_chunk(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.ndarray]
         return pool_checked_many(arrays, spec)
 
 
-def thread_pool(n_workers: int) -> ThreadPoolExecutor:
-    """The process's shared pool of ``n_workers`` threads (created on first use, recreated
-    for another size or after a fork): for compiled work that releases the GIL (pooling,
-    MaxSim)."""
-    global _threads, _threads_workers, _threads_pid
+def thread_pool(n_workers: int, name: str = "pooling") -> ThreadPoolExecutor:
+    """The process's shared pool of ``n_workers`` threads called ``name`` (created on first
+    use, recreated for another size or after a fork), for compiled work that releases the
+    GIL: ``"pooling"`` (pooling, MaxSim) and ``"encode"`` (the encoder's batches), apart so
+    that the documents being pooled and written never wait behind the next ones being
+    encoded."""
+    global _pools_pid
     with _lock:
-        if _threads is None or _threads_workers != n_workers or _threads_pid != os.getpid():
-            if _threads is not None and _threads_pid == os.getpid():
-                _threads.shutdown(wait=False)
-            _threads = ThreadPoolExecutor(n_workers, thread_name_prefix="qdrant-tokenpool")
-            _threads_workers, _threads_pid = n_workers, os.getpid()
-        return _threads
+        if _pools_pid != os.getpid():
+            _pools.clear()  # a forked child: the parent's threads are not here
+            _pools_pid = os.getpid()
+        pool, workers = _pools.get(name, (None, 0))
+        if pool is None or workers != n_workers:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            pool = ThreadPoolExecutor(n_workers, thread_name_prefix=f"qdrant-tokenpool-{name}")
+            _pools[name] = (pool, n_workers)
+        return pool
 
 
 def uses_threads(method: str, arrays: Sequence[np.ndarray], protected_tokens: int) -> bool:
@@ -215,15 +220,17 @@ def spawn_reimports_main() -> bool:
 
 
 def shutdown_pool() -> None:
-    """Stop the worker processes and threads of :func:`pool_batch` (they restart on demand)."""
-    global _executor, _threads
+    """Stop the worker processes of :func:`pool_batch` and every :func:`thread_pool` (they
+    restart on demand)."""
+    global _executor
     with _lock:
         if _executor is not None and _executor_pid == os.getpid():
             _executor.shutdown(wait=True, cancel_futures=True)
         _executor = None
-        if _threads is not None and _threads_pid == os.getpid():
-            _threads.shutdown(wait=True, cancel_futures=True)
-        _threads = None
+        if _pools_pid == os.getpid():
+            for pool, _ in _pools.values():
+                pool.shutdown(wait=True, cancel_futures=True)
+        _pools.clear()
 
 
 atexit.register(shutdown_pool)

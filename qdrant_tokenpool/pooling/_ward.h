@@ -88,8 +88,8 @@ typedef struct {
     double c64;      /* |float64 cluster means - float64 path| <= c64 ab/(a+b) + slack */
     const float *u;  /* the rows, n x d */
     ptrdiff_t n, d;
-    double *sums;    /* n x d float64 cluster sums (scratch), valid when sums_ready */
-    int sums_ready;
+    double *sums;    /* n x d float64 scratch (tp_mean_heights; its first 2 d: a settle) */
+    ptrdiff_t *head, *tail, *next; /* each live slot's rows, as a linked list (tp_chain) */
     long near_ties;
 } tp_cert;
 
@@ -480,29 +480,26 @@ static int tp_distances(const float *g32, double *d64, ptrdiff_t n, ptrdiff_t s,
     return 0;
 }
 
-/* The cluster sums of the first `steps` merges, from the rows (float64). */
-static void tp_sums_replay(tp_cert *c, const tp_merge *merges, ptrdiff_t steps)
+/* The float64 sum of the rows of the cluster in slot p (its linked list) into out. */
+static void tp_cluster_sum(const tp_cert *c, ptrdiff_t p, double *out)
 {
-    ptrdiff_t i, k, n = c->n, d = c->d;
-    double *sx, *sy;
-    for (i = 0; i < n * d; i++)
-        c->sums[i] = (double)c->u[i];
-    for (i = 0; i < steps; i++) {
-        sx = c->sums + merges[i].x * d;
-        sy = c->sums + merges[i].y * d;
+    ptrdiff_t r, k, d = c->d;
+    const float *row;
+    for (k = 0; k < d; k++)
+        out[k] = 0.0;
+    for (r = c->head[p]; r >= 0; r = c->next[r]) {
+        row = c->u + r * d;
         for (k = 0; k < d; k++)
-            sy[k] += sx[k];
+            out[k] += (double)row[k];
     }
-    c->sums_ready = 1;
 }
 
-/* 2ab/(a+b) |sum_p/a - sum_q/b|^2 in float64 (the Ward distance from cluster means). */
-static double tp_mean_distance(const tp_cert *c, ptrdiff_t p, ptrdiff_t q, double a, double b)
+/* 2ab/(a+b) |sp/a - sq/b|^2 in float64 (the Ward distance from cluster means). */
+static double tp_mean_distance(const double *sp, const double *sq, ptrdiff_t d, double a, double b)
 {
-    const double *sp = c->sums + p * c->d, *sq = c->sums + q * c->d;
     double acc = 0.0, t;
     ptrdiff_t k;
-    for (k = 0; k < c->d; k++) {
+    for (k = 0; k < d; k++) {
         t = sp[k] / a - sq[k] / b;
         acc += t * t;
     }
@@ -510,19 +507,21 @@ static double tp_mean_distance(const tp_cert *c, ptrdiff_t p, ptrdiff_t q, doubl
 }
 
 /* A near tie in the scan of row x: the candidates within `band` compared on cluster
- * means. Returns the certified nearest neighbour, or -1 (a tie within float64 bounds). */
+ * means (their rows summed in float64). Returns the certified nearest neighbour, or -1
+ * (a tie within float64 bounds). */
 static ptrdiff_t tp_settle_scan(tp_cert *c, const double *row, const double *mask,
                                 const double *size, ptrdiff_t s, ptrdiff_t x, double band,
-                                double smax, const tp_merge *merges, ptrdiff_t steps)
+                                double smax)
 {
     ptrdiff_t i, found = -1;
     double r, best = INFINITY, second = INFINITY;
-    if (!c->sums_ready)
-        tp_sums_replay(c, merges, steps);
+    double *sx = c->sums, *si = c->sums + c->d;
+    tp_cluster_sum(c, x, sx);
     for (i = 0; i < s; i++) {
         if (mask[i] != 0.0 || i == x || !(row[i] <= band))
             continue;
-        r = tp_mean_distance(c, x, i, size[x], size[i]);
+        tp_cluster_sum(c, i, si);
+        r = tp_mean_distance(sx, si, c->d, size[x], size[i]);
         if (r < best) {
             second = best;
             best = r;
@@ -565,10 +564,10 @@ static int tp_chain(double *d, ptrdiff_t n, ptrdiff_t s, tp_merge *merges, tp_ce
     double *size = (double *)malloc((size_t)(s + 1) * sizeof(double));
     double *mask = (double *)malloc((size_t)(s + 1) * sizeof(double));
     double *lb = rowmin;
-    ptrdiff_t n_live = n, chain_len = 0, step, t, i, j, x = 0, y = 0, prev, need, below, count;
+    ptrdiff_t n_live = n, chain_len = 0, step, t, i, x = 0, y = 0, prev, need, below, count;
     ptrdiff_t every = n / 32 > 1 ? n / 32 : 1;
     double best = 0.0, second, dxy, nx, ny, e, smax = 1.0, ymin, low, h;
-    double *row, *rowy, *sx, *sy;
+    double *row, *rowy;
     int status = 0;
     *done = n - 1;
     *future_low = INFINITY;
@@ -582,6 +581,12 @@ static int tp_chain(double *d, ptrdiff_t n, ptrdiff_t s, tp_merge *merges, tp_ce
     }
     for (i = 0; i < n; i++)
         live[i] = i;
+    if (cert != NULL) {
+        for (i = 0; i < n; i++) {
+            cert->head[i] = cert->tail[i] = i;
+            cert->next[i] = -1;
+        }
+    }
     for (step = 0; step < n - 1; step++) {
         if (chain_len == 0) {
             chain[0] = live[0];
@@ -601,8 +606,7 @@ static int tp_chain(double *d, ptrdiff_t n, ptrdiff_t s, tp_merge *merges, tp_ce
                 lb[x] = best;
                 e = tp_tol(cert->c32, size[x], smax, second);
                 if (second < INFINITY && !(second - best > 2.0 * e)) {
-                    y = tp_settle_scan(cert, row, mask, size, s, x, best + 2.0 * e, smax,
-                                       merges, step);
+                    y = tp_settle_scan(cert, row, mask, size, s, x, best + 2.0 * e, smax);
                     if (y < 0) {
                         status = -2;
                         goto done;
@@ -631,11 +635,9 @@ static int tp_chain(double *d, ptrdiff_t n, ptrdiff_t s, tp_merge *merges, tp_ce
         merges[step].a = nx;
         merges[step].b = ny;
         merges[step].upper = cert ? best + tp_tol(cert->c32, nx, ny, best) : best;
-        if (cert != NULL && cert->sums_ready) {
-            sx = cert->sums + x * cert->d;
-            sy = cert->sums + y * cert->d;
-            for (j = 0; j < cert->d; j++)
-                sy[j] += sx[j];
+        if (cert != NULL) { /* the rows of x join those of y */
+            cert->next[cert->tail[y]] = cert->head[x];
+            cert->tail[y] = cert->tail[x];
         }
         size[y] = nx + ny;
         size[x] = 0.0; /* dead: its junk entries stay bounded (a convex combination) */
@@ -769,11 +771,10 @@ static int tp_mean_heights(tp_cert *c, const tp_merge *m, ptrdiff_t count, doubl
         c->sums[i] = (double)c->u[i];
     for (i = 0; i < count; i++) {
         mi = m + at[i];
-        out[i] = tp_mean_distance(c, mi->x, mi->y, mi->a, mi->b);
+        out[i] = tp_mean_distance(c->sums + mi->x * d, c->sums + mi->y * d, d, mi->a, mi->b);
         for (k = 0; k < d; k++)
             c->sums[mi->y * d + k] += c->sums[mi->x * d + k];
     }
-    c->sums_ready = 0; /* replayed to the end: no longer the chain's state */
     free(at);
     return 0;
 }
@@ -901,7 +902,14 @@ static ptrdiff_t tp_ward_cut(const float *u, ptrdiff_t n, ptrdiff_t d, ptrdiff_t
         cert.n = n;
         cert.d = d;
         cert.sums = region; /* the float32 Gram matrix is no longer needed */
-        cert.sums_ready = 0;
+        cert.head = (ptrdiff_t *)malloc((size_t)(3 * n + 1) * sizeof(ptrdiff_t));
+        if (cert.head == NULL) {
+            free(merges);
+            free(rowmin);
+            return -1;
+        }
+        cert.tail = cert.head + n;
+        cert.next = cert.head + 2 * n;
         cert.near_ties = 0;
         {
             double g32 = tp_gamma((double)d, ldexp(1.0, -24)) * top * (1.0 + 1e-6);
@@ -917,6 +925,7 @@ static ptrdiff_t tp_ward_cut(const float *u, ptrdiff_t n, ptrdiff_t d, ptrdiff_t
         got = status == 0
                   ? tp_cut(merges, n, count, future_low, k, threshold_sq, &cert, labels)
                   : status;
+        free(cert.head);
         stats->near_ties += cert.near_ties;
         if (got == -1 || status == -1) {
             free(merges);

@@ -152,9 +152,13 @@ def pool_checked_many(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.nd
     bodies: list[np.ndarray] = []
     leads: list[int] = []
     ks: list[int] = []
+    tails: list[int] = []
+    layouts: dict[tuple[int, int], Any] = {}  # documents of one length share a layout
     for i, x in enumerate(arrays):
         n, d = x.shape
-        lay = spec.layout(n, d)
+        lay = layouts.get((n, d))
+        if lay is None:
+            lay = layouts[n, d] = spec.layout(n, d)
         k = lay.bound
         if lay.free <= 0 or (k == lay.free and spec.keeps_unbounded) or lay.free > COMPILED_MAX_ROWS:
             out[i] = pool_checked(x, spec)
@@ -163,11 +167,11 @@ def pool_checked_many(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.nd
         bodies.append(np.ascontiguousarray(x[: n - lay.tail] if lay.tail else x))
         leads.append(lay.lead)
         ks.append(k)
+        tails.append(lay.tail)
     if batch:
         pooled = kernels.ward_pool_many(bodies, leads, ks, spec.distance_threshold)
-        for i, p in zip(batch, pooled):
+        for i, p, tail in zip(batch, pooled, tails):
             x = arrays[i]
-            tail = spec.layout(*x.shape).tail
             out[i] = np.concatenate([p, x[x.shape[0] - tail :]]) if tail else p
     return out  # type: ignore[return-value]
 

@@ -114,6 +114,13 @@ def _from_nested(vectors: Any) -> np.ndarray:
     )
 
 
+def _compiled_rows_ok(arr: np.ndarray, allow_zero: bool) -> bool | None:
+    # imported at first use: the pooling package imports this module
+    from .pooling.kernels import rows_ok
+
+    return rows_ok(arr, allow_zero)
+
+
 def _compiled_nested(vectors: Any) -> np.ndarray | None:
     # imported at first use: the pooling package imports this module
     from .pooling.kernels import nested_float32
@@ -134,11 +141,16 @@ def _nested_source(vectors: Any, arr: np.ndarray) -> np.ndarray | None:
 def _check_values(arr: np.ndarray, *, allow_zero: bool) -> None:
     if arr.ndim == 2 and arr.dtype == np.float32:
         # Fast path: one pass. A NaN/inf anywhere makes its row's sum of squares non-finite,
-        # and a zero row has a zero sum. Only when this test fails (or over/underflows on
-        # huge/tiny values) are the exact checks below run, to confirm and name the problem.
-        sq = np.einsum("ij,ij->i", arr, arr)
-        if np.isfinite(sq).all() and (allow_zero or sq.all()):
+        # and a zero row has a zero sum (the compiled pass sums in float64; numpy's in
+        # float32 may over/underflow on huge/tiny values). Only when this test fails are
+        # the exact checks below run, to confirm and name the problem.
+        fine = _compiled_rows_ok(arr, allow_zero)
+        if fine:
             return
+        if fine is None:
+            sq = np.einsum("ij,ij->i", arr, arr)
+            if np.isfinite(sq).all() and (allow_zero or sq.all()):
+                return
     finite = np.isfinite(arr)
     if not finite.all():
         bad = np.argwhere(~finite)[0]

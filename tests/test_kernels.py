@@ -374,3 +374,29 @@ def test_ward_merges_is_scipys_chain_and_stops_once_the_cut_is_known(n: int) -> 
         # the n - k lowest of the merges made are the n - k lowest of the dendrogram
         lowest = np.sort(part[:, 2])[: n - k]
         np.testing.assert_allclose(np.sqrt(lowest), z[: n - k, 2], rtol=1e-9)
+
+
+@needs_kernels
+def test_rows_ok_is_the_validation_fast_check() -> None:
+    """Finite non-zero rows pass (huge and tiny values too: float64 sums); NaN, inf and an
+    all-zero row fail (zero allowed on request); validation then names the problem as
+    without the kernels."""
+    from qdrant_tokenpool.validation import InvalidMultivectorError, as_multivector
+
+    good = doc(20, d=7, seed=1)
+    for scale in (1.0, 1e30, 1e-30, 1e-42):
+        assert kernels.rows_ok(good * np.float32(scale)) is True
+    for bad_value in (np.nan, np.inf, -np.inf):
+        x = good.copy()
+        x[3, 2] = bad_value
+        assert kernels.rows_ok(x) is False
+    zero = good.copy()
+    zero[5] = 0.0
+    assert kernels.rows_ok(zero) is False and kernels.rows_ok(zero, allow_zero=True) is True
+    assert kernels.rows_ok(np.asfortranarray(good)) is None  # not C-contiguous: numpy checks
+    for x in (zero, np.where(np.arange(7) == 2, np.float32(np.nan), good)):
+        with pytest.raises(InvalidMultivectorError) as fast:
+            as_multivector(x, point_id=9)
+        with kernels.fallback_only(), pytest.raises(InvalidMultivectorError) as slow:
+            as_multivector(x, point_id=9)
+        assert str(fast.value) == str(slow.value)

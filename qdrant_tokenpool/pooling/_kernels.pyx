@@ -45,6 +45,8 @@ cdef extern from "_ward.h":
         long float64_docs
     Py_ssize_t tp_work_doubles(Py_ssize_t n, Py_ssize_t d) noexcept nogil
     double tp_sum_squares(const float *v, Py_ssize_t d) noexcept nogil
+    Py_ssize_t tp_first_bad_row(const float *x, Py_ssize_t n, Py_ssize_t d,
+                                int allow_zero) noexcept nogil
     int tp_unit_rows(const float *x, Py_ssize_t n, Py_ssize_t d, float *u32) noexcept nogil
     void tp_sum_clusters(const float *u, const Py_ssize_t *labels, Py_ssize_t n, Py_ssize_t d,
                          Py_ssize_t k, float *out, Py_ssize_t *firsts) noexcept nogil
@@ -384,6 +386,16 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
         return outs
     finally:
         free(dims); free(srcs); free(dsts)
+
+
+def rows_ok(const float[:, ::1] x not None, bint allow_zero=False):
+    """Whether every row of ``x`` (``(n, d)`` float32) is finite and, unless
+    ``allow_zero``, not all zeros (float64 sums of squares: no overflow on huge values)."""
+    cdef Py_ssize_t bad = -1
+    if x.shape[0] and x.shape[1]:
+        with nogil:
+            bad = tp_first_bad_row(&x[0, 0], x.shape[0], x.shape[1], allow_zero)
+    return bad < 0
 
 
 def maxsim_supported():

@@ -161,6 +161,20 @@ static inline double tp_sum_squares(const float *v, ptrdiff_t d)
 #endif
 }
 
+/* The first row of x (n x d) whose float64 sum of squares is not finite (NaN/inf in it)
+ * or, unless allow_zero, zero; -1 when every row is fine. */
+static TP_CLONES ptrdiff_t tp_first_bad_row(const float *x, ptrdiff_t n, ptrdiff_t d, int allow_zero)
+{
+    ptrdiff_t i;
+    double s;
+    for (i = 0; i < n; i++) {
+        s = tp_sum_squares(x + i * d, d);
+        if (!(s < INFINITY) || (!allow_zero && s == 0.0))
+            return i;
+    }
+    return -1;
+}
+
 /* Rows of x (n x d) to unit length, rounded to float32, into u32: (float)(x * (1 /
  * sqrt(sum of squares))) in float64. Returns -1 (nothing else) when a row is all zeros or
  * holds NaN/inf. */

@@ -39,6 +39,7 @@ __all__ = [
     "maxsim_query_blocks",
     "maxsim_scores",
     "nested_float32",
+    "rows_ok",
     "ward_labels",
     "ward_merges",
     "ward_pool",
@@ -126,6 +127,16 @@ def nested_float32(rows: object) -> np.ndarray | None:
     if _disabled or not has("nested_float32"):
         return None
     return compiled.nested_float32(rows)  # type: ignore[union-attr]
+
+
+def rows_ok(x: np.ndarray, allow_zero: bool = False) -> bool | None:
+    """Whether every row of a float32 C-contiguous ``(n, d)`` array is finite and (unless
+    ``allow_zero``) not all zeros, in one compiled pass (``validation``'s fast check: ~3 µs
+    for 128 x 128 where numpy takes ~6); ``None`` when the kernels are off or ``x`` is not
+    such an array (the caller checks with numpy)."""
+    if _disabled or not has("rows_ok") or x.dtype != np.float32 or not x.flags.c_contiguous:
+        return None
+    return bool(compiled.rows_ok(x, allow_zero))  # type: ignore[union-attr]
 
 
 def _workspace(n: int, d: int) -> np.ndarray:

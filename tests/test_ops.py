@@ -183,6 +183,39 @@ def test_repool_destination_must_match_every_knob(client):
     assert again.skipped == 3
 
 
+def test_index_corpus_encodes_groups_ahead_in_short_passes_and_stops_on_an_error(client):
+    """Groups of ENCODE_BATCHES batches are encoded (in passes of at most
+    FORWARD_DOCUMENTS) while the group before is written; an encoder error reaches the
+    caller, and the groups written before it stay written."""
+    from qdrant_tokenpool.ops import index as index_mod
+
+    docs = [Document(f"d{i}", "", " ".join(["w"] * (3 + i % 5))) for i in range(30)]
+
+    class Recording(FakeEncoder):
+        def __init__(self, fail_at=None):
+            super().__init__()
+            self.sizes: list[tuple[int, int]] = []
+            self.fail_at = fail_at
+
+        def encode_documents(self, texts, batch_size=32, show_progress=None):
+            self.sizes.append((len(texts), batch_size))
+            if self.fail_at is not None and len(self.sizes) == self.fail_at:
+                raise RuntimeError("encoder broke")
+            return super().encode_documents(texts, batch_size, show_progress)
+
+    enc = Recording()
+    result = tp.index_corpus(client, "docs", docs, enc, batch_size=3)
+    group = 3 * index_mod.ENCODE_BATCHES
+    assert [n for n, _ in enc.sizes] == [group, group, 30 - 2 * group]
+    assert {b for _, b in enc.sizes} == {min(3, index_mod.FORWARD_DOCUMENTS)}
+    assert result.added == 30 and client.count("docs").count == 30
+
+    broken = Recording(fail_at=2)
+    with pytest.raises(RuntimeError, match="encoder broke"):
+        tp.index_corpus(client, "other", docs, broken, batch_size=3)
+    assert client.count("other").count == group  # the first group only
+
+
 def test_index_corpus_resumes_and_never_loads_the_encoder_when_done(client):
     first = tp.index_corpus(client, "docs", DOCS[:3], FakeEncoder(), record={"model": "m"})
     assert first.added == 3

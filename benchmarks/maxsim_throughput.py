@@ -20,11 +20,13 @@ import argparse
 import os
 import platform
 import sys
-import time
-from collections.abc import Callable
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pooling_throughput import rounds_best
 
 from qdrant_tokenpool.maxsim import PackedDocs
 from qdrant_tokenpool.pooling import kernels
@@ -39,19 +41,6 @@ def unit_docs(rng: np.random.Generator, n: int, lo: int, hi: int) -> list[np.nda
         x = rng.standard_normal((int(rng.integers(lo, hi + 1)), D)).astype(np.float32)
         docs.append(x / np.linalg.norm(x, axis=1, keepdims=True))
     return docs
-
-
-def best_of(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    for fn in fns.values():
-        fn()
-    best = {k: float("inf") for k in fns}
-    names = list(fns)
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
-            t0 = time.perf_counter()
-            fns[name]()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
 
 
 def reference(queries: list[np.ndarray], docs: list[np.ndarray]) -> np.ndarray:
@@ -134,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 },
             ),
         ):
-            t = best_of(fns, args.rounds if n_q == 1 else max(2, args.rounds // 3))
+            t = rounds_best(fns, args.rounds if n_q == 1 else max(2, args.rounds // 3))
             ms = {k: v / n_q * 1e3 for k, v in t.items()}
             lines.append(
                 f"| {args.docs} x {lo}-{hi} tokens | {shape} | {ms['peer']:.2f} | {ms['ours']:.2f} | "

@@ -30,6 +30,14 @@ from qdrant_tokenpool.engines import EdgeUnsupportedError
 from qdrant_tokenpool.engines.select import EdgeQdrantClient
 
 ROOT = Path(__file__).resolve().parents[1]
+
+LOCAL_MODE_NOTICES = pytest.mark.filterwarnings(
+    "ignore:Payload indexes have no effect in the local Qdrant:UserWarning",
+    "ignore:Local mode performs exact:UserWarning",
+    "ignore:`recreate_collection` method is deprecated:DeprecationWarning",
+)
+"""What qdrant-client's local mode warns about on the calls the suite makes on purpose
+(payload indexes, search params and ``recreate_collection`` are compared too)."""
 SEED = 18
 N = 120
 REL = 1e-4

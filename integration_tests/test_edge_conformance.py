@@ -26,6 +26,7 @@ from _conformance import (
     DENSE,
     ENGINES,
     GEO_CENTER,
+    LOCAL_MODE_NOTICES,
     MULTI,
     SPARSE,
     UIDS,
@@ -42,6 +43,7 @@ from _conformance import (
 )
 from qdrant_client import QdrantClient, models
 
+pytestmark = LOCAL_MODE_NOTICES
 COLLECTIONS = ("plain", "indexed")
 VECTOR_NAMES = [*DENSE, *MULTI, *SPARSE]
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from _conformance import (
     ENGINES,
+    LOCAL_MODE_NOTICES,
     SPARSE_CONFIG,
     VECTORS_CONFIG,
     compare_points,
@@ -34,6 +35,7 @@ from qdrant_tokenpool.engines import EdgeUnsupportedError, StorageLockedError
 from qdrant_tokenpool.engines.edge import EdgeBackend
 from qdrant_tokenpool.engines.select import AsyncEdgeQdrantClient, EdgeQdrantClient
 
+pytestmark = LOCAL_MODE_NOTICES
 SMALL = 30
 C = "w"
 

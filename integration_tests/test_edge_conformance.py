@@ -307,6 +307,8 @@ def query_cases() -> dict[str, tuple[str, Any, dict[str, Any]]]:
         cases[f"filtered-{v}"] = (v, q, {"query_filter": models.Filter(must=[mv("flag", True)])})
         cases[f"lookup-from-{v}"] = (v, models.NearestQuery(nearest=pid), {
             "lookup_from": models.LookupLocation(collection="indexed", vector=v)})
+        idf = models.IdfCorpusParams(corpus=models.Filter(must=[mv("flag", False)])) if v == "sparse_idf" else None
+        cases[f"search-params-{v}"] = (v, q, {"search_params": models.SearchParams(exact=True, hnsw_ef=16, idf=idf)})
     return cases
 
 
@@ -593,6 +595,16 @@ INDEX_REQUIRED: dict[str, Callable[[QdrantClient], Any]] = {
     "OrderByQuery": lambda c: c.query_points("plain", models.OrderByQuery(order_by="price")),
     "facet": lambda c: c.facet("plain", "color"),
 }
+
+
+def test_idf_needs_an_idf_vector(local: QdrantClient, edge: QdrantClient) -> None:
+    """``SearchParams(idf=...)`` on a vector without the IDF modifier: local mode ignores
+    it, Edge refuses it as a server does (docs/engines.md)."""
+    params = models.SearchParams(idf=models.IdfCorpusParams(corpus=models.Filter(must=[mv("flag", False)])))
+    local.query_points("plain", [0.1] * 8, using="dense", search_params=params)
+    with pytest.raises(ValueError, match="idf"):
+        edge.query_points("plain", [0.1] * 8, using="dense", search_params=params)
+    assert "`SearchParams(idf=...)`" in server_rules()
 
 
 def test_uuid_index_matches_any_form(local: QdrantClient, edge: QdrantClient) -> None:

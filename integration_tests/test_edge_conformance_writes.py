@@ -193,6 +193,10 @@ def test_collections(pair: tuple[QdrantClient, QdrantClient]) -> None:
     kwargs = {"vectors_config": VECTORS_CONFIG, "sparse_vectors_config": SPARSE_CONFIG, "metadata": {"a": 1, "n": {"x": [1]}}}
     for c in (local, edge):
         c.create_collection("c2", **kwargs)
+        for i, q in enumerate(QUANTIZATIONS):
+            c.create_collection(f"q{i}", models.VectorParams(size=8, distance=models.Distance.COSINE), quantization_config=q)
+    for i, q in enumerate(QUANTIZATIONS):  # as given (a server reports it too; local mode drops it)
+        assert edge.get_collection(f"q{i}").config.quantization_config == q
     for c_l, c_e in ((local.get_collection("c2"), edge.get_collection("c2")), (local.get_collection(C), edge.get_collection(C))):
         assert c_e.config.params.vectors == c_l.config.params.vectors
         assert c_e.config.params.sparse_vectors == c_l.config.params.sparse_vectors
@@ -210,6 +214,14 @@ def test_collections(pair: tuple[QdrantClient, QdrantClient]) -> None:
         assert edge.delete_collection(name) == local.delete_collection(name)
     assert edge.get_aliases().aliases == [] and edge.get_collection_aliases(C).aliases == []
     assert edge.list_snapshots(C) == [] and edge.list_full_snapshots() == []
+
+
+QUANTIZATIONS = [
+    models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)),
+    models.ProductQuantization(product=models.ProductQuantizationConfig(compression=models.CompressionRatio.X16)),
+    models.BinaryQuantization(binary=models.BinaryQuantizationConfig(always_ram=False)),
+    models.TurboQuantization(turbo=models.TurboQuantQuantizationConfig(bits=models.TurboQuantBitSize.BITS1_5)),
+]
 
 
 def test_info(shared_pair: tuple[QdrantClient, QdrantClient]) -> None:

@@ -458,12 +458,16 @@ def edge_search_params(params: models.SearchParams | Mapping[str, Any] | None) -
     a = getattr(p, "acorn", None)
     if a is not None:
         acorn = E.AcornSearchParams(enable=bool(a.enable), max_selectivity=a.max_selectivity)
+    idf = None
+    if isinstance(p.idf, models.IdfCorpusParams):  # IDF over the points of a filter
+        idf = E.IdfParams(corpus=edge_filter(p.idf.corpus))
     return E.SearchParams(
         hnsw_ef=p.hnsw_ef,
         exact=bool(p.exact),
         quantization=quant,
         indexed_only=bool(p.indexed_only),
         acorn=acorn,
+        idf=idf,
     )
 
 

@@ -278,6 +278,13 @@ def _quantization(q: Any) -> Any:
         return E.ProductQuantizationConfig(ratio, always_ram=p.always_ram)
     if isinstance(q, models.BinaryQuantization):
         return E.BinaryQuantizationConfig(always_ram=q.binary.always_ram)
+    if isinstance(q, models.TurboQuantization):
+        t = q.turbo
+        return E.TurboQuantQuantizationConfig(
+            always_ram=t.always_ram,
+            bits=_edge_enum(E.TurboQuantBitSize, t.bits) if t.bits is not None else None,
+            memory=_edge_enum(E.Memory, t.memory) if t.memory is not None else None,
+        )
     raise EdgeUnsupportedError(f"quantization config {type(q).__name__}")
 
 
@@ -1221,12 +1228,8 @@ def _json_metadata(metadata: Any) -> dict[str, Any] | None:
 
 
 def _parse_quantization(raw: Any) -> Any:
-    if raw is None:
-        return None
-    for cls in (models.ScalarQuantization, models.ProductQuantization, models.BinaryQuantization):
-        with contextlib.suppress(Exception):
-            return cls.model_validate(raw)
-    return None
+    """The collection's quantization config as the sidecar holds it (a dict), as a model."""
+    return parse_model(raw, models.QuantizationConfig)
 
 
 def _edge_config(
@@ -1288,7 +1291,7 @@ def _edge_enum(enum: Any, value: Any) -> Any:
     (``"english"`` -> ``English``, ``"multilingual"`` -> ``Multilingual``)."""
     key = str(getattr(value, "value", value)).replace("_", "").lower()
     for name in dir(enum):
-        if not name.startswith("_") and name.lower() == key:
+        if not name.startswith("_") and name.replace("_", "").lower() == key:
             return getattr(enum, name)
     raise EdgeUnsupportedError(f"{enum.__name__} {key!r}")
 

@@ -355,7 +355,7 @@ def _match_value(value: Any) -> Any:
     """A ``MatchValue`` for Edge. qdrant-edge 0.9's binding reads a Python ``bool`` as an
     integer (``E.MatchValue(True).value == 1``), so a boolean condition would match no
     boolean payload; a ``numpy.bool_`` is read as a bool (and not as an int). See
-    docs/engines.md, "Engine bugs"."""
+    docs/engines.md, "Engine bugs worth reporting upstream"."""
     if isinstance(value, (bool, np.bool_)):
         return E.MatchValue(np.bool_(value))  # type: ignore[arg-type]  # read as a bool
     return E.MatchValue(value)
@@ -749,6 +749,9 @@ def _average_vector(pos: list[Any], neg: list[Any]) -> Any:
 
 
 def _sparse_average(pos: list[Any], neg: list[Any]) -> E.SparseVector:
+    """``average_vector`` of sparse examples: per index, the mean over the examples (an
+    example without the index counts 0), then ``2 * mean(pos) - mean(neg)``."""
+
     def mean(vectors: list[Any]) -> dict[int, float]:
         acc: dict[int, float] = {}
         for v in vectors:

@@ -1353,8 +1353,9 @@ def _order_by_refill(got: list[Any], limit: int, fetch: Any) -> list[Any]:
 
     qdrant-edge 0.9 counts a point's repeated values of the order_by key (an array
     ``[4, 4]``) toward the limit and only then drops the repeats, so a filtered order_by
-    can come back short (docs/engines.md, "Engine bugs"). ``fetch(n)`` asks Edge for
-    ``n``; the shortfall is asked for again until the answer is full or stops growing."""
+    can come back short (docs/engines.md, "Engine bugs worth reporting upstream").
+    ``fetch(n)`` asks Edge for ``n``; the shortfall is asked for again until the answer is
+    full or stops growing."""
     asked = limit
     while len(got) < limit:
         asked += limit - len(got)

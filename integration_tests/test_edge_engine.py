@@ -292,7 +292,7 @@ def test_second_client_on_the_same_folder_gets_a_clear_error(tmp_path):
     path = tmp_path / "db"
     client = TokenPoolingClient(path=str(path), engine="edge")
     try:
-        with pytest.raises(StorageLockedError, match="already open in another Qdrant Edge client"):
+        with pytest.raises(StorageLockedError, match="already accessed by another instance of Qdrant client"):
             TokenPoolingClient(path=str(path), engine="edge")
         script = textwrap.dedent(f"""
             from qdrant_tokenpool import TokenPoolingClient

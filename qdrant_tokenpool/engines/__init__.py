@@ -50,7 +50,8 @@ class EngineNotAvailableError(ImportError):
 class EdgeUnsupportedError(NotImplementedError):
     """A qdrant-client method or feature that the Qdrant Edge engine does not have
     (aliases, ``query_points_groups``, snapshots, ``search_matrix_*``, cluster operations,
-    config changes other than ``metadata``). The message names it and the engine."""
+    config changes other than ``metadata``, MMR on a sparse vector; docs/engines.md lists
+    them all). The message names it and the engine."""
 
     def __init__(self, what: str, hint: str = "") -> None:
         msg = f"{what} is not supported by the Qdrant Edge engine (engine='edge')"

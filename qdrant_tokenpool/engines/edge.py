@@ -37,12 +37,14 @@ import inspect
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +61,11 @@ E = require_edge()
 
 from ._edge_convert import (
     QueryConverter,
+    ResultShape,
     batch_points,
     edge_filter,
     edge_id,
+    edge_order_by,
     edge_payload,
     edge_point,
     edge_search_params,
@@ -70,9 +74,8 @@ from ._edge_convert import (
     edge_with_vectors,
     has_id_excluded,
     model_id,
-    model_record,
-    model_scored_point,
     model_vector,
+    parse_model,
     selector_ids_or_filter,
 )
 
@@ -91,6 +94,10 @@ SIDECAR = "collection.json"
 BULK_OPTIMIZE_POINTS = 1000
 """``upload_points``/``upload_collection`` calls writing at least this many points run
 :meth:`EdgeBackend.optimize` on the collection when they finish."""
+
+NO_VECTORS_PLACEHOLDER = ":no-vectors"
+"""The sparse vector Edge is given for a collection created without vectors
+(``vectors_config={}``, payload only), which Edge cannot create otherwise."""
 
 _INVALID_NAME_CHARS = ("<", ">", ":", '"', "/", "\\", "|", "?", "*", "\0", "\x1f")
 
@@ -146,10 +153,10 @@ class _FolderLock:
             holder = self._fh.read().strip()
             self._fh.close()
             raise StorageLockedError(
-                f"Storage folder {str(root)!r} is already open in another Qdrant Edge client"
-                + (f" ({holder})" if holder else "")
-                + ". Close that client first; for concurrent access from several processes"
-                " use a Qdrant server (url=...)."
+                f"Storage folder {str(root)!r} is already accessed by another instance of "
+                "Qdrant client (Qdrant Edge" + (f", {holder}" if holder else "") + "). "
+                "Close that client first. If you require concurrent access, use Qdrant "
+                "server instead (url=...)."
             ) from None
         self._fh.seek(0)
         self._fh.truncate()
@@ -195,6 +202,25 @@ def _edge_errors(what: str) -> Iterator[None]:
         raise ValueError(f"Qdrant Edge, {what}: {msg}") from exc
 
 
+@contextlib.contextmanager
+def _query_errors(what: str) -> Iterator[None]:
+    """:func:`_edge_errors` for queries. qdrant-edge 0.9 reports a formula it cannot
+    evaluate on a point (a variable neither in the payload nor in ``defaults``, a value
+    that is not a number, a non-finite result) only as "Operation cancelled": the error
+    says what that means (local mode and a server name the variable or expression)."""
+    try:
+        with _edge_errors(what):
+            yield
+    except ValueError as exc:
+        if "Operation cancelled" not in str(exc):
+            raise
+        raise ValueError(
+            f"{exc}: a formula could not be evaluated on some point (a variable neither in the "
+            "payload nor in the formula defaults, a value that is not a number, or a non-finite "
+            "result such as 0^-1 or ln(-1))"
+        ) from exc
+
+
 def _ok() -> models.UpdateResult:
     return models.UpdateResult(operation_id=0, status=models.UpdateStatus.COMPLETED)
 
@@ -209,10 +235,21 @@ _DISTANCE = {
     models.Distance.MANHATTAN: "Manhattan",
 }
 _DATATYPE = {
-    models.Datatype.FLOAT32: "Float32",
-    models.Datatype.FLOAT16: "Float16",
-    models.Datatype.UINT8: "Uint8",
+    "float32": "Float32", "float16": "Float16", "uint8": "Uint8",
+    "turbo4": "Turbo4", "turbo8": "Turbo8", "turbo16": "Turbo16",
 }
+"""Storage datatypes (``models.Datatype`` / ``models.VectorStorageDatatype`` values) Edge
+takes, by their value."""
+
+
+def _edge_datatype(datatype: Any, name: str) -> Any:
+    """A vector's storage datatype (either qdrant-client enum, or its value) as Edge's."""
+    if datatype is None:
+        return None
+    value = str(getattr(datatype, "value", datatype))
+    if value not in _DATATYPE:
+        raise EdgeUnsupportedError(f"vector {name!r}: datatype {value!r}")
+    return getattr(E.VectorStorageDatatype, _DATATYPE[value])
 
 
 def _hnsw(diff: Any, default_m: int | None = None) -> Any:
@@ -241,14 +278,20 @@ def _quantization(q: Any) -> Any:
         return E.ProductQuantizationConfig(ratio, always_ram=p.always_ram)
     if isinstance(q, models.BinaryQuantization):
         return E.BinaryQuantizationConfig(always_ram=q.binary.always_ram)
+    if isinstance(q, models.TurboQuantization):
+        t = q.turbo
+        return E.TurboQuantQuantizationConfig(
+            always_ram=t.always_ram,
+            bits=_edge_enum(E.TurboQuantBitSize, t.bits) if t.bits is not None else None,
+            memory=_edge_enum(E.Memory, t.memory) if t.memory is not None else None,
+        )
     raise EdgeUnsupportedError(f"quantization config {type(q).__name__}")
 
 
 def _vector_params(vp: models.VectorParams, name: str) -> Any:
     if vp.distance not in _DISTANCE:
         raise ValueError(f"vector {name!r}: unknown distance {vp.distance!r}")
-    if vp.datatype is not None and vp.datatype not in _DATATYPE:
-        raise EdgeUnsupportedError(f"vector {name!r}: datatype {vp.datatype!r}")
+    datatype = _edge_datatype(vp.datatype, name)
     multi = None
     if vp.multivector_config is not None:
         multi = E.MultiVectorConfig(E.MultiVectorComparator.MaxSim)
@@ -260,10 +303,15 @@ def _vector_params(vp: models.VectorParams, name: str) -> Any:
         distance=getattr(E.Distance, _DISTANCE[vp.distance]),
         on_disk=vp.on_disk,
         multivector_config=multi,
-        datatype=getattr(E.VectorStorageDatatype, _DATATYPE[vp.datatype]) if vp.datatype else None,
+        datatype=datatype,
         quantization_config=_quantization(vp.quantization_config),
         hnsw_config=hnsw,
     )
+
+
+def _modifier(sp: Any) -> Any:
+    """A sparse vector's value modifier (IDF or none) as Edge's."""
+    return E.Modifier.Idf if getattr(sp, "modifier", None) == models.Modifier.IDF else None
 
 
 def _validate_vector_name(name: str, kind: str) -> None:
@@ -726,9 +774,17 @@ class EdgeBackend(QdrantBase):
             elif isinstance(vector_name_config, models.SparseVectorNameConfig):
                 _validate_vector_name(vector_name, "sparse")
                 sparse = vector_name_config.sparse
-                modifier = E.Modifier.Idf if getattr(sparse, "modifier", None) == models.Modifier.IDF else None
-                op = E.UpdateOperation.create_sparse_vector(vector_name, modifier)
-                sp = models.SparseVectorParams.model_validate(sparse.model_dump())
+                # SparseVectorConfig (creation) holds what SparseVectorParams (collection
+                # config) spreads over `modifier` and `index.datatype`
+                sp = models.SparseVectorParams(
+                    modifier=sparse.modifier,
+                    index=models.SparseIndexParams(datatype=models.Datatype(sparse.datatype.value))
+                    if sparse.datatype is not None
+                    else None,
+                )
+                op = E.UpdateOperation.create_sparse_vector(
+                    vector_name, _modifier(sp), _edge_datatype(sparse.datatype, vector_name)
+                )
                 sidecar = {
                     **coll.sidecar,
                     "sparse_vectors": {**(coll.sidecar.get("sparse_vectors") or {}), vector_name: _dump(sp)},
@@ -906,9 +962,10 @@ class EdgeBackend(QdrantBase):
     ) -> list[models.Record]:
         shard = self._shard(collection_name)
         wp, has_payload = edge_with_payload(with_payload)
+        shape = ResultShape(has_payload, edge_with_vectors(with_vectors))
         with _edge_errors(f"retrieve from {collection_name!r}"):
-            records = shard.retrieve([edge_id(i) for i in ids], wp, edge_with_vectors(with_vectors))
-        return [model_record(r, has_payload) for r in records]
+            records = shard.retrieve([edge_id(i) for i in ids], wp, shape.with_vectors)
+        return shape.records(records)
 
     def scroll(
         self,
@@ -925,25 +982,27 @@ class EdgeBackend(QdrantBase):
             raise ValueError(f"limit value {limit} is invalid. Must be 1 or larger.")
         shard = self._shard(collection_name)
         wp, has_payload = edge_with_payload(with_payload)
-        ob = None
-        if order_by is not None:
-            ob = QueryConverter(collection_name, self._lookup).query(
-                models.OrderByQuery(order_by=order_by), None, None, []
+        shape = ResultShape(has_payload, edge_with_vectors(with_vectors))
+        flt = edge_filter(scroll_filter)
+        ob = edge_order_by(order_by) if order_by is not None else None
+
+        def fetch(n: int) -> tuple[list[Any], Any]:
+            request = E.ScrollRequest(
+                offset=edge_id(offset) if offset is not None else None,
+                limit=n,
+                filter=flt,
+                with_payload=wp,
+                with_vector=shape.with_vectors,
+                order_by=ob,
             )
-        request = E.ScrollRequest(
-            offset=edge_id(offset) if offset is not None else None,
-            limit=limit,
-            filter=edge_filter(scroll_filter),
-            with_payload=wp,
-            with_vector=edge_with_vectors(with_vectors),
-            order_by=ob,
-        )
-        with _edge_errors(f"scroll {collection_name!r}"):
-            records, next_offset = shard.scroll(request)
-        return (
-            [model_record(r, has_payload) for r in records],
-            model_id(next_offset) if next_offset is not None else None,
-        )
+            with _edge_errors(f"scroll {collection_name!r}"):
+                records, next_offset = shard.scroll(request)
+            return list(records), next_offset
+
+        records, next_offset = fetch(limit)
+        if ob is not None:
+            records = _order_by_refill(records, limit, lambda n: fetch(n)[0])
+        return shape.records(records), model_id(next_offset) if next_offset is not None else None
 
     def count(
         self, collection_name: str, count_filter: models.Filter | None = None, exact: bool = True, **kwargs: Any
@@ -965,10 +1024,21 @@ class EdgeBackend(QdrantBase):
         if limit < 1:
             raise ValueError(f"limit value {limit} is invalid. Must be 1 or larger.")
         shard = self._shard(collection_name)
-        with _edge_errors(f"facet {collection_name!r}"):
-            res = shard.facet(E.FacetRequest(key, limit=limit, exact=bool(exact), filter=edge_filter(facet_filter)))
+        flt = edge_filter(facet_filter)
+        # Edge cuts ties at `limit` in no fixed order (an approximate facet differs from call
+        # to call): ask for more until every value tied with the last kept one is in, then
+        # order as local mode and a server do, by count descending, then by value
+        asked = limit
+        while True:
+            with _edge_errors(f"facet {collection_name!r}"):
+                hits = shard.facet(E.FacetRequest(key, limit=asked, exact=bool(exact), filter=flt)).hits
+            counts = sorted((h.count for h in hits), reverse=True)
+            if len(hits) < asked or counts[-1] < counts[limit - 1]:
+                break
+            asked *= 2
+        ordered = sorted(hits, key=lambda h: (-h.count, h.value))[:limit]
         return models.FacetResponse(
-            hits=[models.FacetValueHit(value=h.value, count=h.count) for h in res.hits]
+            hits=[models.FacetValueHit(value=h.value, count=h.count) for h in ordered]
         )
 
     def _lookup(self, collection_name: str, vector_name: str, point_id: Any) -> Any:
@@ -987,9 +1057,11 @@ class EdgeBackend(QdrantBase):
             return vec
         return np.asarray(vec, dtype=np.float32)
 
-    def _request(self, collection_name: str, r: models.QueryRequest) -> tuple[Any, bool]:
-        """One ``query_points`` request as Edge's ``QueryRequest``, and whether payloads
-        are returned. ``r`` is built unvalidated (``model_construct``): numpy queries pass."""
+    def _request(self, collection_name: str, r: models.QueryRequest) -> tuple[Any, ResultShape]:
+        """One ``query_points`` request as Edge's ``QueryRequest``, and the shape of its
+        results. ``r`` is built unvalidated (``model_construct``): numpy queries pass, and
+        parts given as dicts are validated into their models here, as qdrant-client's
+        remote client does."""
         query, prefetch, score_threshold, offset = r.query, r.prefetch, r.score_threshold, r.offset
         limit = r.limit
         if limit is None:
@@ -1004,22 +1076,25 @@ class EdgeBackend(QdrantBase):
             raise ValueError("A query is needed to use the score_threshold.")
         if isinstance(query, models.OrderByQuery) and score_threshold is not None:
             raise ValueError("Can't use score_threshold with an order_by query.")
+        if isinstance(query, models.SampleQuery):
+            offset = None  # a random sample has no order to skip into: local mode ignores it
         conv = QueryConverter(collection_name, self._lookup)
         mentioned: list[Any] = []
-        q = conv.query(query, r.using, r.lookup_from, mentioned)
+        q = conv.query(query, r.using, r.lookup_from, mentioned, limit)
         wp, has_payload = edge_with_payload(r.with_payload)
+        with_vectors = edge_with_vectors(r.with_vector)
         request = E.QueryRequest(
             limit=limit,
             offset=offset,
             query=q,
             prefetches=conv.prefetches(prefetch),
-            with_vector=edge_with_vectors(r.with_vector),
+            with_vector=with_vectors,
             with_payload=wp,
-            filter=edge_filter(has_id_excluded(r.filter, mentioned)),
+            filter=edge_filter(has_id_excluded(parse_model(r.filter, models.Filter), mentioned)),
             score_threshold=score_threshold,
             params=edge_search_params(r.params),
         )
-        return request, has_payload
+        return request, ResultShape(has_payload, with_vectors)
 
     def query_points(
         self,
@@ -1037,41 +1112,53 @@ class EdgeBackend(QdrantBase):
         lookup_from: Any = None,
         **kwargs: Any,
     ) -> QueryResponse:
-        shard = self._shard(collection_name)
-        request, has_payload = self._request(
-            collection_name,
-            models.QueryRequest.model_construct(
-                query=query, using=using, prefetch=prefetch, filter=query_filter,
-                params=search_params, limit=limit, offset=offset, with_payload=with_payload,
-                with_vector=with_vectors, score_threshold=score_threshold, lookup_from=lookup_from,
-            ),
+        r = models.QueryRequest.model_construct(
+            query=query, using=using, prefetch=prefetch, filter=query_filter,
+            params=search_params, limit=limit, offset=offset, with_payload=with_payload,
+            with_vector=with_vectors, score_threshold=score_threshold, lookup_from=lookup_from,
         )
-        with _edge_errors(f"query_points on {collection_name!r}"):
-            points = shard.query(request)
-        return QueryResponse(points=[model_scored_point(p, has_payload) for p in points])
+        return QueryResponse(points=self._query(collection_name, r))
+
+    def _query(self, collection_name: str, r: models.QueryRequest, answer: Any = None) -> list[models.ScoredPoint]:
+        """Run one request (``answer``: Edge's points for it, when a batch ran it already)."""
+        shard = self._shard(collection_name)
+        request, shape = self._request(collection_name, r)
+        if answer is None:
+            with _query_errors(f"query_points on {collection_name!r}"):
+                answer = shard.query(request)
+        if isinstance(r.query, models.OrderByQuery):
+            offset = r.offset or 0
+
+            def fetch(n: int) -> list[Any]:
+                more, _ = self._request(collection_name, r.model_copy(update={"limit": offset + n, "offset": None}))
+                with _query_errors(f"query_points on {collection_name!r}"):
+                    return list(shard.query(more))[offset:]
+
+            answer = _order_by_refill(list(answer), r.limit or 10, fetch)
+        return shape.scored(answer)
 
     def query_batch_points(
         self, collection_name: str, requests: Sequence[models.QueryRequest], **kwargs: Any
     ) -> list[QueryResponse]:
         shard = self._shard(collection_name)
-        built = [
-            self._request(
-                collection_name,
-                r.model_copy(update={
-                    "limit": r.limit or 10,
-                    "with_payload": r.with_payload if r.with_payload is not None else False,
-                    "with_vector": r.with_vector if r.with_vector is not None else False,
-                }),
-            )
+        parsed = [
+            r.model_copy(update={
+                "limit": r.limit or 10,
+                "with_payload": r.with_payload if r.with_payload is not None else False,
+                "with_vector": r.with_vector if r.with_vector is not None else False,
+            })
             for r in requests
         ]
+        built = [self._request(collection_name, r) for r in parsed]
         if not built:
             return []
-        with _edge_errors(f"query_batch_points on {collection_name!r}"):
+        with _query_errors(f"query_batch_points on {collection_name!r}"):
             results = shard.query_batch(E.QueryBatchRequest([b[0] for b in built]))
         return [
-            QueryResponse(points=[model_scored_point(p, b[1]) for p in pts])
-            for b, pts in zip(built, results)
+            QueryResponse(points=self._query(collection_name, r, pts))
+            if isinstance(r.query, models.OrderByQuery)
+            else QueryResponse(points=shape.scored(pts))
+            for r, (_, shape), pts in zip(parsed, built, results)
         ]
 
     # -- aliases, snapshots, cluster: Edge has none ------------------------------------
@@ -1091,7 +1178,9 @@ class EdgeBackend(QdrantBase):
         return []
 
     def info(self) -> models.VersionInfo:
-        return models.VersionInfo(title="qdrant-edge (qdrant-tokenpool)", version=_edge_version())
+        """The title local mode and a server give; ``version`` is qdrant-edge-py's (local
+        mode gives qdrant-client's, a server its own)."""
+        return models.VersionInfo(title="qdrant - vector search engine", version=_edge_version())
 
 
 def _unsupported(name: str) -> Any:
@@ -1106,8 +1195,12 @@ def _unsupported(name: str) -> Any:
     return method
 
 
+_FACADE_ONLY = ("migrate",)
+"""``QdrantBase`` methods ``QdrantClient`` implements itself over the others (so they work
+on Edge) and never calls on its backend: left as ``QdrantBase`` has them."""
+
 for _name, _fn in inspect.getmembers(QdrantBase, inspect.isfunction):
-    if not _name.startswith("_") and _name not in EdgeBackend.__dict__:
+    if not _name.startswith("_") and _name not in EdgeBackend.__dict__ and _name not in _FACADE_ONLY:
         setattr(EdgeBackend, _name, _unsupported(_name))
 
 
@@ -1135,12 +1228,8 @@ def _json_metadata(metadata: Any) -> dict[str, Any] | None:
 
 
 def _parse_quantization(raw: Any) -> Any:
-    if raw is None:
-        return None
-    for cls in (models.ScalarQuantization, models.ProductQuantization, models.BinaryQuantization):
-        with contextlib.suppress(Exception):
-            return cls.model_validate(raw)
-    return None
+    """The collection's quantization config as the sidecar holds it (a dict), as a model."""
+    return parse_model(raw, models.QuantizationConfig)
 
 
 def _edge_config(
@@ -1161,13 +1250,18 @@ def _edge_config(
     if sparse_vectors_config:
         sparse = {}
         for name, sp in sparse_vectors_config.items():
-            modifier = E.Modifier.Idf if getattr(sp, "modifier", None) == models.Modifier.IDF else None
             index = getattr(sp, "index", None)
             sparse[name] = E.EdgeSparseVectorParams(
                 full_scan_threshold=getattr(index, "full_scan_threshold", None),
                 on_disk=getattr(index, "on_disk", None),
-                modifier=modifier,
+                modifier=_modifier(sp),
+                datatype=_edge_datatype(getattr(index, "datatype", None), name),
             )
+    if not vectors and not sparse:
+        # Edge refuses a config without vectors; a sparse vector no point will hold stands in
+        # (its name has a character vector names may not have, so no user vector collides;
+        # it is not in the sidecar, so get_collection does not show it)
+        sparse = {NO_VECTORS_PLACEHOLDER: E.EdgeSparseVectorParams()}
     optimizers = None
     if optimizers_config is not None:
         o = optimizers_config
@@ -1192,31 +1286,84 @@ _SCHEMA_NAMES = {
     "keyword": "Keyword", "integer": "Integer", "float": "Float", "geo": "Geo",
     "text": "Text", "bool": "Bool", "datetime": "Datetime", "uuid": "Uuid",
 }
-_PARAMS_FIELDS = ("is_tenant", "on_disk", "lookup", "range", "is_principal", "enable_hnsw",
-                  "min_token_len", "max_token_len", "lowercase", "ascii_folding", "phrase_matching")
+def _edge_enum(enum: Any, value: Any) -> Any:
+    """The member of Edge's ``enum`` named like qdrant-client's enum ``value``
+    (``"english"`` -> ``English``, ``"multilingual"`` -> ``Multilingual``)."""
+    key = str(getattr(value, "value", value)).replace("_", "").lower()
+    for name in dir(enum):
+        if not name.startswith("_") and name.replace("_", "").lower() == key:
+            return getattr(enum, name)
+    raise EdgeUnsupportedError(f"{enum.__name__} {key!r}")
+
+
+def _index_option(field: str, value: Any) -> Any:
+    """One option of ``*IndexParams`` as Edge takes it."""
+    if field == "tokenizer":
+        return _edge_enum(E.TokenizerType, value)
+    if field == "memory":
+        return _edge_enum(E.Memory, value)
+    if field == "stopwords":
+        if isinstance(value, models.StopwordsSet):
+            return E.StopwordsSet(
+                languages={_edge_enum(E.Language, x) for x in value.languages or []} or None,
+                custom=set(value.custom or []) or None,
+            )
+        return _edge_enum(E.Language, value)
+    if field == "stemmer":
+        if isinstance(value, models.SnowballParams):
+            return E.SnowballParams(_edge_enum(E.SnowballLanguage, value.language))
+        return E.DisabledStemmer()
+    if field == "scoring" and isinstance(value, models.TextScoringParams):
+        return E.TextScoringParams(_edge_enum(E.TextScoringType, value.type))
+    if isinstance(value, Enum) or not isinstance(value, (bool, int, float, str)):
+        raise EdgeUnsupportedError(f"payload index option {field}={value!r}")
+    return value
 
 
 def _payload_schema(schema: Any) -> Any:
     """A payload index schema: a type (``models.PayloadSchemaType`` or its string) or
-    ``*IndexParams`` (their plain options are kept)."""
+    ``*IndexParams`` (a model or its dict), every option given passed on to Edge (never
+    dropped: an option like ``phrase_matching`` changes what filters match).
+
+    Raises:
+        EdgeUnsupportedError: an option Edge's index params do not have.
+    """
     if isinstance(schema, (str, models.PayloadSchemaType)):
         key = models.PayloadSchemaType(schema).value
         return getattr(E.PayloadSchemaType, _SCHEMA_NAMES[key])
+    schema = parse_model(schema, models.PayloadSchemaParams)
     kind = getattr(schema, "type", None)
     if kind is None:
         raise ValueError(f"unsupported payload index schema {schema!r}")
     key = str(getattr(kind, "value", kind))
     cls = getattr(E, f"{_SCHEMA_NAMES[key]}IndexParams")
-    accepted = inspect.signature(cls.__init__).parameters if hasattr(cls, "__init__") else {}
-    opts = {
-        f: getattr(schema, f)
-        for f in _PARAMS_FIELDS
-        if getattr(schema, f, None) is not None and (not accepted or f in accepted)
-    }
-    try:
-        return cls(**opts)
-    except TypeError:
-        return getattr(E.PayloadSchemaType, _SCHEMA_NAMES[key])
+    accepted = set(re.findall(r"(\w+)=", getattr(cls, "__text_signature__", None) or ""))
+    opts: dict[str, Any] = {}
+    for field, value in schema:
+        if field == "type" or value is None:
+            continue
+        if field not in accepted:
+            raise EdgeUnsupportedError(f"payload index option {field}={value!r}")
+        opts[field] = _index_option(field, value)
+    return cls(**opts)
+
+
+def _order_by_refill(got: list[Any], limit: int, fetch: Any) -> list[Any]:
+    """An order_by answer of ``limit`` entries where Edge gave fewer than exist.
+
+    qdrant-edge 0.9 counts a point's repeated values of the order_by key (an array
+    ``[4, 4]``) toward the limit and only then drops the repeats, so a filtered order_by
+    can come back short (docs/engines.md, "Engine bugs worth reporting upstream").
+    ``fetch(n)`` asks Edge for ``n``; the shortfall is asked for again until the answer is
+    full or stops growing."""
+    asked = limit
+    while len(got) < limit:
+        asked += limit - len(got)
+        more = fetch(asked)
+        if len(more) <= len(got):
+            break
+        got = more
+    return got[:limit]
 
 
 def _points_or_filter(points: Any, flt: Any) -> Any:

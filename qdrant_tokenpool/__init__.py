@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from .config import METHODS, PoolingConfig, PoolingConfigError
 from .firststage import MuveraParams
 from .pooling import pool_batch, pool_tokens
-from .validation import InvalidMultivectorError
+from .validation import InvalidMultivectorError, InvalidVectorError
 
 __version__ = "0.1.0"
 
@@ -108,6 +108,7 @@ __all__ = [
     "EngineNotAvailableError",
     "FastEmbedEncoder",
     "InvalidMultivectorError",
+    "InvalidVectorError",
     "Muvera",
     "MuveraParams",
     "OnnxTokenEncoder",

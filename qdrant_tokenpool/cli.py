@@ -113,7 +113,7 @@ def _error_line(exc: BaseException) -> tuple[str, int]:
     from .config import PoolingConfigError
     from .ops import OperationError, OperationUsageError
     from .store import UnknownCollectionError
-    from .validation import InvalidMultivectorError
+    from .validation import InvalidVectorError
 
     if isinstance(exc, CliError):
         return str(exc), exc.code
@@ -125,7 +125,7 @@ def _error_line(exc: BaseException) -> tuple[str, int]:
         return str(exc), 1
     if isinstance(exc, PoolingConfigError):
         return f"bad pooling config: {exc}", 2
-    if isinstance(exc, InvalidMultivectorError):
+    if isinstance(exc, InvalidVectorError):
         return f"invalid vectors: {exc}", 1
     if isinstance(exc, FileNotFoundError):
         return f"not found: {exc.filename or exc}", 1

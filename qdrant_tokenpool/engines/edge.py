@@ -53,6 +53,7 @@ from qdrant_client.client_base import QdrantBase
 from qdrant_client.http.models import QueryResponse
 
 from . import EDGE_MARKER, EdgeUnsupportedError, StorageLockedError, require_edge
+from .checks import VectorsSchema, check_columns, check_points
 from .open import folder_engine
 
 E = require_edge()
@@ -282,6 +283,7 @@ class _Collection:
         self.folder = folder
         self.sidecar = sidecar
         self._shard: Any = None
+        self._schema: tuple[dict[str, Any], VectorsSchema] | None = None
         self.dirty = False  # written since the last optimize
         self.lock = threading.Lock()
 
@@ -320,6 +322,14 @@ class _Collection:
         if raw is None:
             return None
         return {k: models.SparseVectorParams.model_validate(v) for k, v in raw.items()}
+
+    def schema(self) -> VectorsSchema:
+        """The collection's vectors, as the write checks take them (follows the sidecar)."""
+        cached = self._schema
+        if cached is None or cached[0] is not self.sidecar:
+            cached = (self.sidecar, VectorsSchema.from_config(self.vectors_config(), self.sparse_config()))
+            self._schema = cached
+        return cached[1]
 
     def write_sidecar(self) -> None:
         _write_json_atomic(self.folder / SIDECAR, self.sidecar)
@@ -435,10 +445,10 @@ class EdgeBackend(QdrantBase):
                 shard.update(op)
 
     def _write(self, collection_name: str, what: str, build: Any) -> models.UpdateResult:
-        """Apply the operation ``build()`` makes: an unknown collection is reported before
-        the request is converted (and so checked)."""
-        self._get(collection_name)
-        self._apply(collection_name, [build()], what)
+        """Apply the operation ``build(schema)`` makes from the collection's vectors: an
+        unknown collection is reported before the request is converted (and so checked)."""
+        coll = self._get(collection_name)
+        self._apply(collection_name, [build(coll.schema())], what)
         return _ok()
 
     def close(self, **kwargs: Any) -> None:
@@ -753,10 +763,18 @@ class EdgeBackend(QdrantBase):
         return _ok()
 
     # -- points: writes -----------------------------------------------------------------
-    def _upsert_op(self, points: Any, update_filter: Any, update_mode: Any) -> Any:
+    # Edge checks a request point by point while writing it (a bad vector mid-request left
+    # the points before it stored, a NaN was stored, a ragged multivector crashed it): every
+    # vector of a request is checked against the collection (.checks) before the first
+    # operation is applied.
+    def _upsert_op(
+        self, schema: VectorsSchema, points: Any, update_filter: Any, update_mode: Any, check: bool = True
+    ) -> Any:
         structs = batch_points(points) if isinstance(points, models.Batch) else list(points)
         if not structs:
             raise ValueError("Empty update request")
+        if check:
+            check_points(structs, schema)
         edge_points = [edge_point(p) for p in structs]
         mode = None
         if update_mode is not None:
@@ -776,8 +794,21 @@ class EdgeBackend(QdrantBase):
         **kwargs: Any,
     ) -> models.UpdateResult:
         return self._write(
-            collection_name, "upsert", lambda: self._upsert_op(points, update_filter, update_mode)
+            collection_name,
+            "upsert",
+            lambda schema: self._upsert_op(schema, points, update_filter, update_mode),
         )
+
+    def check_points(self, collection_name: str, points: Sequence[Any]) -> None:
+        """Check every vector of ``points`` against the collection, writing nothing (see
+        :mod:`.checks`): for clients that hand :meth:`upload_points` a stream of a list."""
+        check_points(points, self._get(collection_name).schema())
+
+    def check_columns(self, collection_name: str, vectors: Any, ids: Any = None) -> None:
+        """Check sized ``upload_collection`` vectors whole, writing nothing (as
+        :meth:`check_points`)."""
+        labels = ids if isinstance(ids, (Sequence, np.ndarray)) else None
+        check_columns(vectors, self._get(collection_name).schema(), labels)
 
     def upload_points(
         self,
@@ -788,18 +819,32 @@ class EdgeBackend(QdrantBase):
         update_mode: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Write ``points`` ``batch_size`` at a time as they come (a generator is never
-        held whole); then :meth:`optimize` when at least :data:`BULK_OPTIMIZE_POINTS`
-        points were written."""
-        self._get(collection_name)
+        """Write ``points`` ``batch_size`` at a time; then :meth:`optimize` when at least
+        :data:`BULK_OPTIMIZE_POINTS` points were written.
+
+        A list or tuple is checked whole before its first batch is written (a bad point
+        writes nothing). Anything else (a generator: ``QdrantClient.upload_points`` hands
+        every input over as one) is streamed, never held whole: each batch is checked and
+        written all or nothing, so a bad point (or an error of the generator) stops the
+        upload with the batches before its own written."""
+        checked = False
+        if isinstance(points, Sequence):
+            self.check_points(collection_name, points)
+            checked = True
+        self._upload(collection_name, points, batch_size, update_filter, update_mode, checked)
+
+    def _upload(
+        self, collection_name: str, points: Iterable[Any], batch_size: int, update_filter: Any,
+        update_mode: Any, checked: bool,
+    ) -> None:
+        """Write ``points`` in batches; ``checked``: they were checked whole already."""
+        schema = self._get(collection_name).schema()
         size = max(int(batch_size or 64), 1)
         written = 0
         it = iter(points)
-        while True:
-            chunk = list(itertools.islice(it, size))
-            if not chunk:
-                break
-            self.upsert(collection_name, chunk, update_filter=update_filter, update_mode=update_mode)
+        while chunk := list(itertools.islice(it, size)):
+            op = self._upsert_op(schema, chunk, update_filter, update_mode, check=not checked)
+            self._apply(collection_name, [op], "upload_points")
             written += len(chunk)
         if written >= BULK_OPTIMIZE_POINTS:
             self.optimize(collection_name)
@@ -816,13 +861,15 @@ class EdgeBackend(QdrantBase):
         **kwargs: Any,
     ) -> None:
         """Columns (``{name: array}``, an array, or an iterable of vector structs) as a
-        stream of points into :meth:`upload_points`. Missing ids become UUIDs."""
-        self.upload_points(
-            collection_name,
-            _columns_as_points(vectors, payload, ids),
-            batch_size=batch_size,
-            update_filter=update_filter,
-            update_mode=update_mode,
+        stream of points, written as :meth:`upload_points` writes them. Missing ids become
+        UUIDs. A dict of columns, an array or a list is checked whole before the first
+        batch is written; a generator is checked batch by batch."""
+        checked = isinstance(vectors, (Mapping, np.ndarray, Sequence))
+        if checked:
+            self.check_columns(collection_name, vectors, ids)
+        self._upload(
+            collection_name, _columns_as_points(vectors, payload, ids), batch_size,
+            update_filter, update_mode, checked,
         )
 
     def update_vectors(
@@ -832,48 +879,50 @@ class EdgeBackend(QdrantBase):
         update_filter: models.Filter | None = None,
         **kwargs: Any,
     ) -> models.UpdateResult:
-        return self._write(collection_name, "update_vectors", lambda: _update_vectors_op(points, update_filter))
+        return self._write(
+            collection_name, "update_vectors", lambda schema: _update_vectors_op(schema, points, update_filter)
+        )
 
     def delete_vectors(
         self, collection_name: str, vectors: Sequence[str], points: Any, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "delete_vectors", lambda: _delete_vectors_op(list(vectors), points))
+        return self._write(collection_name, "delete_vectors", lambda _: _delete_vectors_op(list(vectors), points))
 
     def delete(self, collection_name: str, points_selector: Any, **kwargs: Any) -> models.UpdateResult:
-        return self._write(collection_name, "delete", lambda: _delete_op(points_selector))
+        return self._write(collection_name, "delete", lambda _: _delete_op(points_selector))
 
     def set_payload(
         self, collection_name: str, payload: Any, points: Any, key: str | None = None, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "set_payload", lambda: _set_payload_op(payload, points, key))
+        return self._write(collection_name, "set_payload", lambda _: _set_payload_op(payload, points, key))
 
     def overwrite_payload(
         self, collection_name: str, payload: Any, points: Any, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "overwrite_payload", lambda: _overwrite_payload_op(payload, points))
+        return self._write(collection_name, "overwrite_payload", lambda _: _overwrite_payload_op(payload, points))
 
     def delete_payload(
         self, collection_name: str, keys: Sequence[str], points: Any, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "delete_payload", lambda: _delete_payload_op(list(keys), points))
+        return self._write(collection_name, "delete_payload", lambda _: _delete_payload_op(list(keys), points))
 
     def clear_payload(self, collection_name: str, points_selector: Any, **kwargs: Any) -> models.UpdateResult:
-        return self._write(collection_name, "clear_payload", lambda: _clear_payload_op(points_selector))
+        return self._write(collection_name, "clear_payload", lambda _: _clear_payload_op(points_selector))
 
     def batch_update_points(
         self, collection_name: str, update_operations: Sequence[Any], **kwargs: Any
     ) -> list[models.UpdateResult]:
         """All operations are converted (and so checked) before the first is applied."""
-        self._get(collection_name)
-        ops = [self._operation(op) for op in update_operations]
+        schema = self._get(collection_name).schema()
+        ops = [self._operation(schema, op) for op in update_operations]
         self._apply(collection_name, ops, "batch_update_points")
         return [_ok() for _ in ops]
 
-    def _operation(self, op: Any) -> Any:
+    def _operation(self, schema: VectorsSchema, op: Any) -> Any:
         if isinstance(op, models.UpsertOperation):
             up = op.upsert
             points = up.batch if isinstance(up, models.PointsBatch) else up.points
-            return self._upsert_op(points, up.update_filter, up.update_mode)
+            return self._upsert_op(schema, points, up.update_filter, up.update_mode)
         if isinstance(op, models.DeleteOperation):
             return _delete_op(op.delete)
         if isinstance(op, models.SetPayloadOperation):
@@ -889,7 +938,7 @@ class EdgeBackend(QdrantBase):
             return _clear_payload_op(op.clear_payload)
         if isinstance(op, models.UpdateVectorsOperation):
             uv = op.update_vectors
-            return _update_vectors_op(uv.points, uv.update_filter)
+            return _update_vectors_op(schema, uv.points, uv.update_filter)
         if isinstance(op, models.DeleteVectorsOperation):
             dv = op.delete_vectors
             return _delete_vectors_op(list(dv.vector), _points_or_filter(dv.points, dv.filter))
@@ -1264,7 +1313,8 @@ def _clear_payload_op(selector: Any) -> Any:
     return E.UpdateOperation.clear_payload_by_filter(edge_filter(flt))
 
 
-def _update_vectors_op(points: Sequence[Any], update_filter: Any) -> Any:
+def _update_vectors_op(schema: VectorsSchema, points: Sequence[Any], update_filter: Any) -> Any:
+    check_points(points, schema)
     pvs = [E.PointVectors(edge_id(p.id), edge_vector_struct(p.vector)) for p in points]
     if not pvs:
         raise ValueError("Empty update request")

@@ -61,6 +61,10 @@ class CheckedVector:
 
     __slots__ = ()
 
+    def size_hint(self) -> int:
+        """At most how many values it holds (for the free-space estimate of a write)."""
+        return 0
+
 
 @dataclass(frozen=True)
 class VectorSpec:
@@ -122,14 +126,17 @@ def _kind(spec: VectorSpec) -> str:
     return f"a {'multivector' if spec.multivector else 'dense vector'} of size {spec.size}"
 
 
-def check_vector(vector: Any, schema: VectorsSchema, name: str, point_id: Any) -> None:
-    """Check one vector of a point against the collection's vector ``name``.
+def check_vector(vector: Any, schema: VectorsSchema, name: str, point_id: Any) -> int:
+    """Check one vector of a point against the collection's vector ``name``; returns how
+    many values it holds (a sparse entry counts 2: index and value).
 
     Raises:
         InvalidVectorError: naming ``point_id``, ``name`` and the problem.
     """
-    if vector is None or isinstance(vector, CheckedVector) or is_inference_object(vector):
-        return
+    if isinstance(vector, CheckedVector):
+        return vector.size_hint()
+    if vector is None or is_inference_object(vector):
+        return 0
     sparse_given = isinstance(vector, models.SparseVector)
     spec = schema.dense.get(name)
     if spec is None:
@@ -146,7 +153,7 @@ def check_vector(vector: Any, schema: VectorsSchema, name: str, point_id: Any) -
                 vector_name=name,
             )
         _check_sparse(vector, name, point_id)
-        return
+        return 2 * len(vector.indices)
     if sparse_given:
         raise InvalidVectorError(
             f"got a sparse vector; the collection's {vector_label(name)} is {_kind(spec)}",
@@ -154,12 +161,11 @@ def check_vector(vector: Any, schema: VectorsSchema, name: str, point_id: Any) -
             vector_name=name,
         )
     if spec.multivector:
-        _check_multivector(vector, spec, name, point_id)
-    else:
-        as_vector(vector, dim=spec.size, point_id=point_id, vector_name=name)
+        return _check_multivector(vector, spec, name, point_id)
+    return int(as_vector(vector, dim=spec.size, point_id=point_id, vector_name=name).size)
 
 
-def _check_multivector(vector: Any, spec: VectorSpec, name: str, point_id: Any) -> None:
+def _check_multivector(vector: Any, spec: VectorSpec, name: str, point_id: Any) -> int:
     if _is_flat(vector):
         raise InvalidVectorError(
             f"got a single dense vector; the collection's {vector_label(name)} is "
@@ -167,7 +173,8 @@ def _check_multivector(vector: Any, spec: VectorSpec, name: str, point_id: Any) 
             point_id=point_id,
             vector_name=name,
         )
-    as_multivector(vector, dim=spec.size, point_id=point_id, vector_name=name, allow_zero=True)
+    arr = as_multivector(vector, dim=spec.size, point_id=point_id, vector_name=name, allow_zero=True)
+    return int(arr.size)
 
 
 def _is_flat(vector: Any) -> bool:
@@ -213,34 +220,32 @@ def _check_sparse(vector: models.SparseVector, name: str, point_id: Any) -> None
 
 def check_struct(
     vector: Any, schema: VectorsSchema, point_id: Any, skip: Iterable[str] = ()
-) -> None:
+) -> int:
     """Check one point's vector struct: ``{name: vector}``, or the unnamed vector (only in
     a collection whose one vector is unnamed). Names in ``skip`` were checked by the
-    caller (they must still be the collection's)."""
+    caller (they must still be the collection's). Returns the values checked."""
     if vector is None:
-        return
+        return 0
     if isinstance(vector, Mapping):
+        values = 0
         for name, v in vector.items():
-            if name in skip:
-                continue
-            check_vector(v, schema, name, point_id)
-        return
+            if name not in skip:
+                values += check_vector(v, schema, name, point_id)
+        return values
     if "" not in schema.dense:
         raise InvalidVectorError(
             "an unnamed vector, but the collection's vectors are named "
             f"({schema.describe()}): give {{name: vector}}",
             point_id=point_id,
         )
-    if "" not in skip:
-        check_vector(vector, schema, "", point_id)
+    return 0 if "" in skip else check_vector(vector, schema, "", point_id)
 
 
-def check_points(points: Iterable[Any], schema: VectorsSchema, skip: Iterable[str] = ()) -> None:
+def check_points(points: Iterable[Any], schema: VectorsSchema, skip: Iterable[str] = ()) -> int:
     """Check every vector of ``points`` (``PointStruct``, ``PointVectors`` or ``Record``:
-    anything with ``.id`` and ``.vector``)."""
+    anything with ``.id`` and ``.vector``); returns the values checked."""
     skip = frozenset(skip)
-    for p in points:
-        check_struct(p.vector, schema, p.id, skip)
+    return sum(check_struct(p.vector, schema, p.id, skip) for p in points)
 
 
 def _labels(ids: Sequence[Any] | np.ndarray | None, n: int) -> Sequence[Any]:
@@ -256,32 +261,33 @@ def check_columns(
     schema: VectorsSchema,
     ids: Sequence[Any] | np.ndarray | None = None,
     skip: Iterable[str] = (),
-) -> None:
+) -> int:
     """Check ``upload_collection``'s (or a ``Batch``'s) sized ``vectors``: a dict of
     per-name columns, an array whose first axis runs over the points (the unnamed vector;
     checked in one pass), or a list of per-point vector structs. Errors name the point by
-    ``ids[k]`` (``"#k"`` without ids)."""
+    ``ids[k]`` (``"#k"`` without ids). Returns the values checked."""
     skip = frozenset(skip)
     if not isinstance(vectors, Mapping):
         spec = schema.dense.get("")
         if isinstance(vectors, np.ndarray) and spec is not None and vectors.dtype != object:
-            if "" not in skip:
-                _check_array_column(vectors, spec, "", ids)
-            return
+            if "" in skip:
+                return 0
+            _check_array_column(vectors, spec, "", ids)
+            return int(vectors.size)
         labels = _labels(ids, len(vectors))
-        for k, row in enumerate(vectors):
-            check_struct(row, schema, labels[k], skip)
-        return
+        return sum(check_struct(row, schema, labels[k], skip) for k, row in enumerate(vectors))
+    values = 0
     for name, column in vectors.items():
         if name in skip:
             continue
         spec = schema.dense.get(name)
         if isinstance(column, np.ndarray) and spec is not None and column.dtype != object:
             _check_array_column(column, spec, name, ids)
+            values += int(column.size)
             continue
         labels = _labels(ids, len(column))
-        for k, v in enumerate(column):
-            check_vector(v, schema, name, labels[k])
+        values += sum(check_vector(v, schema, name, labels[k]) for k, v in enumerate(column))
+    return values
 
 
 def _check_array_column(
@@ -312,22 +318,24 @@ def _check_one(vector: Any, spec: VectorSpec, name: str, point_id: Any) -> None:
         as_vector(vector, dim=spec.size, point_id=point_id, vector_name=name)
 
 
-def check_batch(batch: models.Batch, schema: VectorsSchema, skip: Iterable[str] = ()) -> None:
-    """Check a column-wise ``models.Batch``."""
-    check_columns(batch.vectors, schema, list(batch.ids), skip)
+def check_batch(batch: models.Batch, schema: VectorsSchema, skip: Iterable[str] = ()) -> int:
+    """Check a column-wise ``models.Batch``; returns the values checked."""
+    return check_columns(batch.vectors, schema, list(batch.ids), skip)
 
 
 def check_operations(
     operations: Iterable[Any], schema: VectorsSchema, skip: Iterable[str] = ()
-) -> None:
+) -> int:
     """Check the vectors of ``batch_update_points`` operations (upserts and vector
-    updates; other operations carry none)."""
+    updates; other operations carry none); returns the values checked."""
+    values = 0
     for op in operations:
         if isinstance(op, models.UpsertOperation):
             up = op.upsert
             if isinstance(up, models.PointsBatch):
-                check_batch(up.batch, schema, skip)
+                values += check_batch(up.batch, schema, skip)
             else:
-                check_points(up.points, schema, skip)
+                values += check_points(up.points, schema, skip)
         elif isinstance(op, models.UpdateVectorsOperation):
-            check_points(op.update_vectors.points, schema, skip)
+            values += check_points(op.update_vectors.points, schema, skip)
+    return values

@@ -37,14 +37,16 @@ import inspect
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
 import uuid
+import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from qdrant_client import models
@@ -52,8 +54,17 @@ from qdrant_client.async_client_base import AsyncQdrantBase
 from qdrant_client.client_base import QdrantBase
 from qdrant_client.http.models import QueryResponse
 
-from . import EDGE_MARKER, EdgeUnsupportedError, StorageLockedError, require_edge
+from . import (
+    EDGE_MARKER,
+    DamagedCollectionError,
+    EdgeUnsupportedError,
+    StorageFullError,
+    StorageLockedError,
+    require_edge,
+)
+from . import edge_storage as storage
 from .checks import VectorsSchema, check_columns, check_points
+from .edge_storage import SIDECAR, FolderLock, write_json_atomic
 from .open import folder_engine
 
 E = require_edge()
@@ -88,7 +99,6 @@ __all__ = [
 STORAGE_FORMAT = 1
 """Version of this folder layout (marker file and sidecars), not of Edge's shard format."""
 
-SIDECAR = "collection.json"
 BULK_OPTIMIZE_POINTS = 1000
 """``upload_points``/``upload_collection`` calls writing at least this many points run
 :meth:`EdgeBackend.optimize` on the collection when they finish."""
@@ -103,75 +113,6 @@ def _edge_version() -> str:
         return version("qdrant-edge-py")
     except Exception:  # noqa: BLE001 - version is informational only
         return "unknown"
-
-
-# ---------------------------------------------------------------------------------------
-# files: atomic JSON, the folder lock
-# ---------------------------------------------------------------------------------------
-def _write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` so that readers see the old or the new file,
-    never a part: temp file in the same folder, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    if os.name == "posix":
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class _FolderLock:
-    """An exclusive OS lock on ``<root>/.lock``, held while the client is open. Works
-    across processes, and across clients in one process (each opens its own file)."""
-
-    def __init__(self, root: Path) -> None:
-        self.path = root / ".lock"
-        self._fh: Any = open(self.path, "a+")  # noqa: SIM115 - held for the client's life
-        try:
-            if os.name == "nt":
-                import msvcrt
-
-                self._fh.seek(0)
-                msvcrt.locking(self._fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._fh.seek(0)
-            holder = self._fh.read().strip()
-            self._fh.close()
-            raise StorageLockedError(
-                f"Storage folder {str(root)!r} is already open in another Qdrant Edge client"
-                + (f" ({holder})" if holder else "")
-                + ". Close that client first; for concurrent access from several processes"
-                " use a Qdrant server (url=...)."
-            ) from None
-        self._fh.seek(0)
-        self._fh.truncate()
-        self._fh.write(f"pid {os.getpid()}")
-        self._fh.flush()
-
-    def release(self) -> None:
-        fh, self._fh = self._fh, None
-        if fh is None:
-            return
-        with contextlib.suppress(OSError):
-            if os.name == "nt":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        fh.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,6 +139,38 @@ def _edge_errors(what: str) -> Iterator[None]:
 
 def _ok() -> models.UpdateResult:
     return models.UpdateResult(operation_id=0, status=models.UpdateStatus.COMPLETED)
+
+
+class _Op(NamedTuple):
+    """An Edge update operation with the vector values and points it writes (for the
+    free-space check before it is applied)."""
+
+    op: Any
+    values: int = 0
+    points: int = 0
+
+
+_NO_SPACE = re.compile(r"Not enough space available for optimization, needed: ([0-9.]+) MiB")
+
+
+@contextlib.contextmanager
+def _space_errors(folder: Path, what: str) -> Iterator[None]:
+    """Edge's optimizer refuses to start without the disk space it needs (a RuntimeError
+    from :func:`_edge_errors`): raise :class:`StorageFullError` as the other checks do."""
+    try:
+        yield
+    except RuntimeError as exc:
+        found = _NO_SPACE.search(str(exc))
+        if found is None:
+            raise
+        needed = int(float(found.group(1)) * storage.MiB)
+        raise StorageFullError(
+            28,
+            f"not enough free disk space for {what} collection {folder.name!r} in "
+            f"{str(folder)!r}: {storage.free_bytes(folder):,} bytes free, {needed:,} needed "
+            "(Qdrant Edge's estimate). Nothing was changed; free some space, or move the "
+            "folder to a larger disk",
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -295,19 +268,37 @@ class _Collection:
         if self._shard is None:
             with self.lock:
                 if self._shard is None:
+                    # opening replays the log: on a full disk Edge would crash (SIGBUS)
+                    storage.check_free_space(
+                        self.folder,
+                        storage.open_needed(self.shard_path),
+                        f"opening collection {self.folder.name!r}",
+                    )
                     with _edge_errors(f"opening {self.folder.name!r}"):
                         self._shard = E.EdgeShard.load(str(self.shard_path))
         return self._shard
 
+    def optimize(self) -> bool:
+        """Edge's optimizers on this shard; too little disk space is a :class:`StorageFullError`."""
+        with _space_errors(self.folder, "optimizing"), _edge_errors(f"optimize {self.folder.name!r}"):
+            changed = bool(self.shard().optimize())
+        self.dirty = False
+        return changed
+
     def close(self, optimize: bool) -> None:
-        shard, self._shard = self._shard, None
-        if shard is None:
+        """Optimize (when asked and written since the last one; skipped with a warning
+        when the disk lacks the space), flush and close the shard."""
+        if self._shard is None:
             return
         try:
             if optimize and self.dirty:
-                shard.optimize()
-            shard.flush()
+                try:
+                    self.optimize()
+                except StorageFullError as exc:
+                    warnings.warn(f"closing without optimizing: {exc}", RuntimeWarning, stacklevel=3)
+            self._shard.flush()
         finally:
+            shard, self._shard = self._shard, None
             shard.close()
 
     # qdrant-client views of the sidecar
@@ -332,7 +323,7 @@ class _Collection:
         return cached[1]
 
     def write_sidecar(self) -> None:
-        _write_json_atomic(self.folder / SIDECAR, self.sidecar)
+        write_json_atomic(self.folder / SIDECAR, self.sidecar)
 
 
 def _dump(model: Any) -> Any:
@@ -379,8 +370,9 @@ class EdgeBackend(QdrantBase):
                 )
         self._lock = threading.RLock()
         self._closed = False
-        self._folder_lock = _FolderLock(self.root)
+        self._folder_lock = FolderLock(self.root)
         self._collections: dict[str, _Collection] = {}
+        self._damaged: dict[str, DamagedCollectionError] = {}
         try:
             self._open_storage()
         except BaseException:
@@ -391,32 +383,61 @@ class EdgeBackend(QdrantBase):
             self.root if self._memory else None,
         )
 
-    # -- storage ------------------------------------------------------------------------
+    # -- storage (the folder's files: .edge_storage) --------------------------------------
     def _open_storage(self) -> None:
+        """Read the marker (written for a new folder), remove what a killed writer left
+        (:func:`~.edge_storage.clean_leftovers`) and read every collection's sidecar: a
+        damaged one is set aside (:attr:`damaged`), with a warning, never deleted."""
         marker = self.root / EDGE_MARKER
         if marker.exists():
-            info = json.loads(marker.read_text(encoding="utf-8"))
-            if int(info.get("format", 0)) > STORAGE_FORMAT:
+            try:
+                info = json.loads(marker.read_text(encoding="utf-8"))
+                version = int(info.get("format", 0))
+            except (OSError, ValueError, TypeError, AttributeError) as exc:
+                raise ValueError(
+                    f"{str(marker)!r}, the marker of a Qdrant Edge database folder, is damaged "
+                    f"({exc}); nothing was changed. Restore it from a backup, or write "
+                    f'{{"engine": "qdrant-edge", "format": {STORAGE_FORMAT}}} into it'
+                ) from None
+            if version > STORAGE_FORMAT:
                 raise ValueError(
                     f"{str(self.root)!r} was written by a newer qdrant-tokenpool "
-                    f"(folder format {info.get('format')}, this one reads {STORAGE_FORMAT})"
+                    f"(folder format {version}, this one reads {STORAGE_FORMAT})"
                 )
         else:
-            _write_json_atomic(
+            write_json_atomic(
                 marker,
                 {"engine": "qdrant-edge", "format": STORAGE_FORMAT, "qdrant_edge_py": _edge_version()},
             )
+        storage.clean_leftovers(self.root)
         base = self.root / "collections"
         base.mkdir(exist_ok=True)
         for folder in sorted(base.iterdir()):
-            side = folder / SIDECAR
-            if not folder.is_dir() or not side.is_file():
-                continue  # an unfinished create or delete: not a collection
-            sidecar = json.loads(side.read_text(encoding="utf-8"))
-            self._collections[sidecar.get("name", folder.name)] = _Collection(folder, sidecar)
+            if not folder.is_dir():
+                continue
+            try:
+                sidecar = storage.read_sidecar(folder)
+            except DamagedCollectionError as exc:
+                self._damaged[folder.name] = exc
+                continue
+            self._collections[folder.name] = _Collection(folder, sidecar)
+        if self._damaged:
+            warnings.warn(
+                f"Qdrant Edge database {str(self.root)!r}: "
+                + " ".join(str(e) for e in self._damaged.values()),
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
+    @property
+    def damaged(self) -> dict[str, DamagedCollectionError]:
+        """Collections whose files are damaged, by name, with the error each raises when
+        used (they are listed by ``get_collections``; nothing of them is deleted unless
+        ``delete_collection`` is called)."""
+        return dict(self._damaged)
 
     @staticmethod
-    def _cleanup(collections: dict[str, _Collection], lock: _FolderLock, tmp: Path | None) -> None:
+    def _cleanup(collections: dict[str, _Collection], lock: FolderLock, tmp: Path | None) -> None:
         for coll in list(collections.values()):
             with contextlib.suppress(Exception):
                 coll.close(optimize=False)
@@ -430,6 +451,9 @@ class EdgeBackend(QdrantBase):
             raise RuntimeError("This Qdrant Edge client is closed. Please create a new instance.")
         coll = self._collections.get(collection_name)
         if coll is None:
+            damaged = self._damaged.get(collection_name)
+            if damaged is not None:
+                raise damaged
             raise ValueError(f"Collection {collection_name} not found")
         return coll
 
@@ -437,12 +461,17 @@ class EdgeBackend(QdrantBase):
         return self._get(collection_name).shard()
 
     def _apply(self, collection_name: str, ops: Sequence[Any], what: str) -> None:
+        """Apply Edge operations (or :class:`_Op` with their sizes), after checking that the
+        disk has the space they need (:func:`~.edge_storage.write_needed`)."""
         coll = self._get(collection_name)
         shard = coll.shard()
+        sized = [op if isinstance(op, _Op) else _Op(op) for op in ops]
+        needed = storage.write_needed(sum(o.values for o in sized), sum(o.points for o in sized))
+        storage.check_free_space(coll.folder, needed, f"{what} on collection {collection_name!r}")
         coll.dirty = True
         with _edge_errors(f"{what} on {collection_name!r}"):
-            for op in ops:
-                shard.update(op)
+            for o in sized:
+                shard.update(o.op)
 
     def _write(self, collection_name: str, what: str, build: Any) -> models.UpdateResult:
         """Apply the operation ``build(schema)`` makes from the collection's vectors: an
@@ -488,17 +517,14 @@ class EdgeBackend(QdrantBase):
         names = [collection_name] if collection_name is not None else list(self._collections)
         changed = False
         for name in names:
-            coll = self._get(name)
-            with _edge_errors(f"optimize {name!r}"):
-                changed = bool(coll.shard().optimize()) or changed
-            coll.dirty = False
+            changed = self._get(name).optimize() or changed
         return changed
 
     # -- collections --------------------------------------------------------------------
     def get_collections(self, **kwargs: Any) -> models.CollectionsResponse:
         self._get_check_open()
         return models.CollectionsResponse(
-            collections=[models.CollectionDescription(name=n) for n in self._collections]
+            collections=[models.CollectionDescription(name=n) for n in [*self._collections, *self._damaged]]
         )
 
     def _get_check_open(self) -> None:
@@ -507,7 +533,7 @@ class EdgeBackend(QdrantBase):
 
     def collection_exists(self, collection_name: str, **kwargs: Any) -> bool:
         self._get_check_open()
-        return collection_name in self._collections
+        return collection_name in self._collections or collection_name in self._damaged
 
     def get_collection(self, collection_name: str, **kwargs: Any) -> models.CollectionInfo:
         coll = self._get(collection_name)
@@ -609,20 +635,31 @@ class EdgeBackend(QdrantBase):
             self._get_check_open()
             if collection_name in self._collections:
                 raise ValueError(f"Collection {collection_name} already exists")
+            if collection_name in self._damaged:
+                raise self._damaged[collection_name]  # never overwritten
             folder = self.collection_path(collection_name)
-            if folder.exists():  # leftovers of an unfinished create
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            coll = _Collection(folder, sidecar)
+            if folder.exists():
+                raise DamagedCollectionError(
+                    f"{str(folder)!r} exists but was not read when this client opened the "
+                    "folder; nothing was changed. Reopen the folder to see it"
+                )
+            storage.check_free_space(self.root, storage.CREATE_FREE_BYTES, f"creating collection {collection_name!r}")
+            # built in a temporary folder, then renamed into place whole (the commit
+            # point): collections/<name> without a sidecar is never a leftover of ours
+            tmp = storage.new_collection_folder(self.root)
             try:
                 with _edge_errors(f"create_collection {collection_name!r}"):
-                    coll._shard = E.EdgeShard.create(str(coll.shard_path), config)
-                coll.write_sidecar()  # the commit point
+                    shard = E.EdgeShard.create(str(tmp / "shard"), config)
+                    try:
+                        shard.flush()
+                    finally:
+                        shard.close()  # Edge keeps its paths: reopened at the new place
+                write_json_atomic(tmp / SIDECAR, sidecar)
+                storage.commit_collection_folder(tmp, folder)
             except BaseException:
-                coll.close(optimize=False)
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            self._collections[collection_name] = coll
+            self._collections[collection_name] = _Collection(folder, sidecar)
         return True
 
     def recreate_collection(self, collection_name: str, *args: Any, **kwargs: Any) -> bool:
@@ -631,16 +668,17 @@ class EdgeBackend(QdrantBase):
         return self.create_collection(collection_name, *args, **kwargs)
 
     def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
+        """Delete a collection, a damaged one too (its folder is the one named so). The
+        folder is renamed out first (atomic): a kill mid-delete leaves no half
+        collection, and the next open removes the rest."""
         with self._lock:
             self._get_check_open()
             coll = self._collections.pop(collection_name, None)
-            if coll is None:
+            if coll is not None:
+                coll.close(optimize=False)
+            elif self._damaged.pop(collection_name, None) is None:
                 return False
-            coll.close(optimize=False)
-            # rename first (atomic): a crash mid-delete leaves no half collection behind
-            trash = self.root / f".deleted-{uuid.uuid4().hex}"
-            os.replace(coll.folder, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+            storage.trash_folder(self.root, self.collection_path(collection_name))
         return True
 
     def update_collection(
@@ -769,12 +807,11 @@ class EdgeBackend(QdrantBase):
     # operation is applied.
     def _upsert_op(
         self, schema: VectorsSchema, points: Any, update_filter: Any, update_mode: Any, check: bool = True
-    ) -> Any:
+    ) -> _Op:
         structs = batch_points(points) if isinstance(points, models.Batch) else list(points)
         if not structs:
             raise ValueError("Empty update request")
-        if check:
-            check_points(structs, schema)
+        values = check_points(structs, schema) if check else 0
         edge_points = [edge_point(p) for p in structs]
         mode = None
         if update_mode is not None:
@@ -783,7 +820,8 @@ class EdgeBackend(QdrantBase):
                 models.UpdateMode.INSERT_ONLY: E.UpdateMode.InsertOnly,
                 models.UpdateMode.UPDATE_ONLY: E.UpdateMode.UpdateOnly,
             }[models.UpdateMode(update_mode)]
-        return E.UpdateOperation.upsert_points(edge_points, edge_filter(update_filter), mode)
+        op = E.UpdateOperation.upsert_points(edge_points, edge_filter(update_filter), mode)
+        return _Op(op, values, len(structs))
 
     def upsert(
         self,
@@ -800,15 +838,26 @@ class EdgeBackend(QdrantBase):
         )
 
     def check_points(self, collection_name: str, points: Sequence[Any]) -> None:
-        """Check every vector of ``points`` against the collection, writing nothing (see
-        :mod:`.checks`): for clients that hand :meth:`upload_points` a stream of a list."""
-        check_points(points, self._get(collection_name).schema())
+        """Check every vector of ``points`` against the collection, and that the disk has
+        the space to write them all, writing nothing (see :mod:`.checks`): for clients that
+        hand :meth:`upload_points` a list as a stream."""
+        coll = self._get(collection_name)
+        values = check_points(points, coll.schema())
+        self._check_upload_space(coll, values, len(points))
 
     def check_columns(self, collection_name: str, vectors: Any, ids: Any = None) -> None:
-        """Check sized ``upload_collection`` vectors whole, writing nothing (as
-        :meth:`check_points`)."""
+        """Check sized ``upload_collection`` vectors whole (as :meth:`check_points`)."""
+        coll = self._get(collection_name)
         labels = ids if isinstance(ids, (Sequence, np.ndarray)) else None
-        check_columns(vectors, self._get(collection_name).schema(), labels)
+        values = check_columns(vectors, coll.schema(), labels)
+        n = len(next(iter(vectors.values()), ())) if isinstance(vectors, Mapping) else len(vectors)
+        self._check_upload_space(coll, values, n)
+
+    @staticmethod
+    def _check_upload_space(coll: _Collection, values: int, points: int) -> None:
+        storage.check_free_space(
+            coll.folder, storage.write_needed(values, points), f"uploading {points:,} points"
+        )
 
     def upload_points(
         self,
@@ -1313,12 +1362,12 @@ def _clear_payload_op(selector: Any) -> Any:
     return E.UpdateOperation.clear_payload_by_filter(edge_filter(flt))
 
 
-def _update_vectors_op(schema: VectorsSchema, points: Sequence[Any], update_filter: Any) -> Any:
-    check_points(points, schema)
+def _update_vectors_op(schema: VectorsSchema, points: Sequence[Any], update_filter: Any) -> _Op:
+    values = check_points(points, schema)
     pvs = [E.PointVectors(edge_id(p.id), edge_vector_struct(p.vector)) for p in points]
     if not pvs:
         raise ValueError("Empty update request")
-    return E.UpdateOperation.update_vectors(pvs, edge_filter(update_filter))
+    return _Op(E.UpdateOperation.update_vectors(pvs, edge_filter(update_filter)), values, len(pvs))
 
 
 def _delete_vectors_op(names: list[str], selector: Any) -> Any:

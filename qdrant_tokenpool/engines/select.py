@@ -11,8 +11,10 @@ concurrent calls (Rust locks inside the shard; the backend's own state has its l
 releases the GIL, so threads sharing one client run queries in parallel
 (``integration_tests/test_edge_engine.py::test_threads_share_one_client``).
 
-Without ``engine`` nothing here runs: the constructors keep ``QdrantClient``'s semantics
-exactly.
+Without ``engine`` the constructors keep ``QdrantClient``'s semantics, with one exception:
+``path=`` naming a folder that holds a Qdrant Edge database opens it on Edge, its own engine
+(as the CLI does), because local mode cannot read it and would write an empty database of
+its own into it; ``engine="local"`` on such a folder is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from qdrant_client.local.qdrant_local import QdrantLocal
 
 from .. import _backend
 from . import check_engine
+from .open import folder_engine
 
 __all__ = [
     "AsyncEdgeQdrantClient",
@@ -52,21 +55,35 @@ def split_engine_args(
     """Constructor arguments for ``QdrantClient.__init__`` and the backend to install.
 
     ``engine=None``: the arguments unchanged and no backend (``QdrantClient``'s own
-    choice). ``"local"``: the same, after checking the arguments name an embedded database.
-    ``"edge"``: an Edge backend on ``path``/``location`` and arguments that make
-    ``QdrantClient`` build only a throwaway in-memory local mode.
+    choice), except for a ``path=`` folder that holds a Qdrant Edge database: that opens
+    on Edge (local mode cannot read it, and would write an empty database of its own into
+    it). ``"local"``: the same, after checking the arguments name an embedded database; an
+    Edge folder is refused. ``"edge"``: an Edge backend on ``path``/``location`` and
+    arguments that make ``QdrantClient`` build only a throwaway in-memory local mode.
 
     Raises:
         ValueError: unknown engine, or an engine with a server (``url=``/``host=``), or
-            neither ``":memory:"`` nor ``path=``.
+            neither ``":memory:"`` nor ``path=``, or ``"local"`` on an Edge folder.
         EngineNotAvailableError: ``"edge"`` without ``qdrant-edge-py`` (says how to get it).
         StorageLockedError: the folder is open in another Edge client.
     """
+    location, path = _location_arg(args, kwargs)
+    remote = [k for k in _REMOTE_KEYS if kwargs.get(k) is not None]
+    if engine is None or engine == "local":
+        # local mode cannot read a Qdrant Edge folder, and would write an empty database
+        # of its own into it (meta.json): open the folder's own engine, or refuse
+        found = folder_engine(path) if path is not None and not remote and location is None else None
+        if found == "edge":
+            if engine == "local":
+                raise ValueError(
+                    f"{os.fspath(path)} holds a Qdrant Edge database, not one of qdrant-client's "
+                    "local mode: open it with engine='edge' (or no engine), or copy it into a "
+                    "new folder (qdrant-tokenpool copy-db, or copy_database)"
+                )
+            engine = "edge"  # the folder's own engine, as the CLI's choose_engine picks it
     if engine is None:
         return args, kwargs, None
     check_engine(engine)
-    location, path = _location_arg(args, kwargs)
-    remote = [k for k in _REMOTE_KEYS if kwargs.get(k) is not None]
     if remote or (location is not None and location != ":memory:"):
         raise ValueError(
             f"engine={engine!r} is for embedded databases (':memory:' or path=...); "

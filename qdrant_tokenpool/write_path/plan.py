@@ -100,6 +100,10 @@ class PendingArray(CheckedVector):
     def __repr__(self) -> str:
         return f"PendingArray(document {self._i})"
 
+    def size_hint(self) -> int:
+        """Values of the unpooled document: at least the pooled one's."""
+        return int(self._job.items[self._i].array.size)
+
 
 class PoolingJob:
     """The configured multivectors of one request: validated on :meth:`add`, pooled on :meth:`run`.

@@ -27,9 +27,10 @@ from qdrant_client import QdrantClient, models
 from typer.testing import CliRunner
 
 from qdrant_tokenpool import TokenPoolingClient, pool_tokens
-from qdrant_tokenpool.cli import TOKENS_PAYLOAD_KEY, app, encode, point_id
+from qdrant_tokenpool.cli import app
 from qdrant_tokenpool.encoders import TokenEncoder
 from qdrant_tokenpool.engines.open import open_embedded
+from qdrant_tokenpool.ops import TOKENS_PAYLOAD_KEY, point_id
 
 WORDS = [
     "the",
@@ -185,7 +186,7 @@ def stored(client: QdrantClient, collection: str, vector: str = "tokens") -> dic
 
 def expected_pooled(encoder, pool_factor: int) -> dict[str, np.ndarray]:
     texts = [(t + " " + x).strip() for _, t, x in DOCS]
-    embs = encode(encoder, texts, queries=False)
+    embs = encoder.encode_documents(texts, batch_size=32, show_progress=False)
     return {
         point_id(i): pool_tokens(e, pool_factor, protected_tokens=encoder.protected_tokens)
         for (i, _, _), e in zip(DOCS, embs)
@@ -315,7 +316,7 @@ def test_search_matches_brute_force_maxsim(tiny_model, beir_dir, db, encoder):
     rows = json.loads(result.stdout)
     assert [r["rank"] for r in rows] == [1, 2, 3]
 
-    (q,) = encode(encoder, ["immune cells of mice"], queries=True)
+    (q,) = encoder.encode_queries(["immune cells of mice"], show_progress=False)
     with open_db(db) as client:
         got = stored(client, "docs")
     brute = sorted(
@@ -384,6 +385,27 @@ def test_commands_say_they_open_the_database_first(db):
     assert cli("stats", "-c", "docs", "--json", "--path", db, "-q").stderr == ""  # --quiet
 
 
+def test_shared_options_go_before_or_after_the_command(db, tmp_path, monkeypatch):
+    """--path/--url/--api-key/--engine/-q are declared once, on the app: accepted before the
+    command and after it, where typed after beats typed before, which beats the environment."""
+    after = cli("stats", "-c", "docs", "--json", "--path", db, "-q")
+    before = cli("--path", db, "-q", "stats", "-c", "docs", "--json")
+    assert after.exit_code == before.exit_code == 0, before.output
+    assert json.loads(before.stdout) == json.loads(after.stdout) and before.stderr == ""
+    missing = tmp_path / "missing"
+    assert cli("--path", missing, "stats", "--path", db, "-q").exit_code == 0
+    refused = cli("--path", db, "stats", "--path", missing, "-q")
+    assert refused.exit_code == 1 and f"no Qdrant database at {missing}" in refused.stderr
+    monkeypatch.setenv("QDRANT_TOKENPOOL_PATH", str(db))
+    assert cli("stats", "-c", "docs", "--json", "-q").exit_code == 0
+    assert cli("--path", missing, "stats", "-q").exit_code == 1
+    for command in ("index", "search", "stats", "eval", "repool", "demo"):
+        shown = cli(command, "--help").output
+        assert all(o in shown for o in ("--path", "--url", "--api-key", "--engine", "--quiet"))
+    download = cli("download", "--help").output  # opens no database: --quiet only
+    assert "--quiet" in download and "--path" not in download and "--url" not in download
+
+
 # ---------------------------------------------------------------------------- stats
 
 
@@ -406,7 +428,7 @@ def test_stats_counts_equal_pooled_counts(db, encoder):
 
     text = cli("stats", "--path", db, "-q")
     assert text.exit_code == 0
-    assert f"stored vectors:     {n_pooled:,}" in text.stdout
+    assert re.search(rf"^\s*stored vectors:\s+{n_pooled:,}\s*$", text.stdout, re.MULTILINE)
     assert "reduction:" in text.stdout and "collection 'docs'" in text.stdout
 
 
@@ -511,7 +533,7 @@ def test_index_with_budget_flags_stores_the_config_and_pools_by_it(tiny_model, b
     assert (cfg.pool_factor, cfg.max_vectors, cfg.protected_tail_tokens, cfg.distance_threshold) == (
         1.5, 4, 1, 0.9)
     texts = [(t + " " + x).strip() for _, t, x in DOCS]
-    for (i, _, _), e in zip(DOCS, encode(encoder, texts, queries=False)):
+    for (i, _, _), e in zip(DOCS, encoder.encode_documents(texts, batch_size=32, show_progress=False)):
         want = pool_tokens(e, 1.5, protected_tokens=encoder.protected_tokens, max_vectors=4,
                            protected_tail_tokens=1, distance_threshold=0.9)
         assert len(want) <= 4

@@ -411,3 +411,155 @@ def test_open_database_reports_before_the_open(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OperationError, match="is not a folder"):
         database.open_database(tmp_path / "file", progress=hook)
+
+
+# -- how an operation is made: one flow, a sync function and its async twin ------------------
+def test_operations_take_the_flows_signature_and_return_its_result_type():
+    import inspect
+
+    from qdrant_tokenpool.ops import RepoolResult, repooling
+
+    for fn in (tp.repool, tp.arepool):
+        sig = inspect.signature(fn)
+        assert list(sig.parameters)[:4] == ["client", "source_collection", "dest_collection", "pooling"]
+        assert sig.parameters["batch_size"].default == 64
+        assert sig.return_annotation is RepoolResult  # not the flow's Flow[RepoolResult]
+    assert tp.repool.__doc__ == repooling.repool_flow.__doc__
+    assert tp.arepool.__name__ == "arepool" and "Async twin" in tp.arepool.__doc__
+
+
+# -- one scroll loop: every point once, whatever the batch size -----------------------------
+@pytest.mark.parametrize("batch", [1, 4, 9, 100])
+def test_scroll_points_hands_every_point_once_and_reports_the_count(client, batch):
+    from qdrant_tokenpool._flow import run_sync
+    from qdrant_tokenpool.ops.common import Reporter, scroll_points
+
+    make_plain(client, n=9)
+    seen: list[int] = []
+    events: list[Progress] = []
+    total = run_sync(
+        scroll_points("raw", lambda recs: seen.extend(r.id for r in recs),
+                      Reporter("test", events.append), "read raw", batch_size=batch),
+        client,
+    )
+    assert total == 9 and sorted(seen) == list(range(1, 10))
+    assert events[0].kind == "start" and events[0].total == 9
+    assert sum(e.count for e in events if e.kind == "advance") == 9 and events[-1].kind == "end"
+
+
+# -- search_documents / evaluate_collection: text queries against an indexed collection -----
+def beir_folder(tmp_path, docs=DOCS):
+    """A BEIR folder whose queries are the documents' own texts, each judging its document."""
+    import json
+
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": d.doc_id, "title": d.title, "text": d.text}) + "\n" for d in docs)
+    )
+    (tmp_path / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": f"q{d.doc_id}", "text": d.content}) + "\n" for d in docs)
+    )
+    (tmp_path / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{d.doc_id}\t{d.doc_id}\t1\n" for d in docs)
+    )
+    return tmp_path
+
+
+def test_search_documents_ranks_by_maxsim_over_the_stored_vectors(client):
+    from qdrant_tokenpool.ops import asearch_documents, search_documents
+
+    tp.index_corpus(client, "docs", DOCS, FakeEncoder(), pool_factor=2, summary=False)
+    enc = FakeEncoder()
+    loads: list[int] = []
+    hits = search_documents(client, "docs", DOCS[2].content, lambda: loads.append(1) or enc, limit=3)
+    assert loads == [1]  # a loader is called once, after the collection was found
+    q = unit(enc.vectors(DOCS[2].content))
+    brute = sorted(
+        ((float((q @ vec.T).max(axis=1).sum()), payload["doc_id"])
+         for vec, payload in stored(client, "docs", "tokens").values()),
+        reverse=True,
+    )[:3]
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert [h.doc_id for h in hits] == [d for _, d in brute]
+    np.testing.assert_allclose([h.score for h in hits], [s for s, _ in brute], atol=1e-4)
+    titles = {d.doc_id: d.title or d.text for d in DOCS}
+    assert [h.to_dict()["title"] for h in hits] == [titles[h.doc_id] for h in hits]
+    assert list(hits[0].to_dict()) == ["rank", "score", "doc_id", "title"]
+
+    async def run():
+        aclient = AsyncTokenPoolingClient(":memory:")
+        try:
+            await tp.aindex_corpus(aclient, "docs", DOCS, FakeEncoder(), pool_factor=2, summary=False)
+            return await asearch_documents(aclient, "docs", DOCS[2].content, enc, limit=3)
+        finally:
+            await aclient.close()
+
+    again = asyncio.run(run())
+    assert [(h.rank, h.doc_id, h.title) for h in again] == [(h.rank, h.doc_id, h.title) for h in hits]
+    np.testing.assert_allclose([h.score for h in again], [h.score for h in hits], atol=1e-5)
+
+
+def test_search_documents_errors(client):
+    from qdrant_tokenpool.ops import search_documents
+
+    with pytest.raises(UnknownCollectionError):
+        search_documents(client, "nope", "x", lambda: pytest.fail("loaded for nothing"))
+    tp.index_corpus(client, "docs", DOCS, FakeEncoder())
+
+    class Wide(FakeEncoder):
+        dim = DIM * 2
+
+    with pytest.raises(OperationError, match=f"makes {2 * DIM}-d vectors"):
+        search_documents(client, "docs", "x", Wide())
+    with pytest.raises(OperationUsageError, match="no vector 'other'"):
+        search_documents(client, "docs", "x", FakeEncoder(), vector_name="other")
+
+
+def test_evaluate_collection_exact_and_through_qdrant_agree(client, tmp_path):
+    from qdrant_tokenpool.ops import aevaluate_collection, evaluate_collection
+
+    folder = beir_folder(tmp_path)
+    tp.index_corpus(client, "raw", DOCS, FakeEncoder(), pool_factor=1)
+    exact = evaluate_collection(client, "raw", folder, FakeEncoder(), top_k=10)
+    served = evaluate_collection(client, "raw", folder, FakeEncoder(), top_k=10, scoring="qdrant")
+    # each query is its document's text: unpooled MaxSim puts that document first
+    assert exact.metrics == {"ndcg@10": 1.0, "recall@10": 1.0} == served.metrics
+    assert exact.to_dict() == {
+        "collection": "raw", "data": str(folder), "split": "test", "queries": len(DOCS),
+        "scoring": "exact", "ndcg@10": 1.0, "recall@10": 1.0,
+    }
+    for qid, hits in exact.run.items():
+        assert set(hits) == set(served.run[qid])
+        np.testing.assert_allclose(
+            [hits[d] for d in sorted(hits)], [served.run[qid][d] for d in sorted(hits)], atol=1e-4
+        )
+    assert exact.to_markdown().splitlines() == [
+        "| collection | queries | nDCG@10 | recall@10 |", "|---|---:|---:|---:|",
+        f"| raw | {len(DOCS)} | 1.0000 | 1.0000 |",
+    ]
+
+    async def run():
+        aclient = AsyncTokenPoolingClient(":memory:")
+        try:
+            await tp.aindex_corpus(aclient, "raw", DOCS, FakeEncoder(), pool_factor=1)
+            return await aevaluate_collection(aclient, "raw", folder, FakeEncoder(), top_k=10)
+        finally:
+            await aclient.close()
+
+    assert asyncio.run(run()).metrics == exact.metrics
+    with pytest.raises(OperationUsageError, match="scoring"):
+        evaluate_collection(client, "raw", folder, FakeEncoder(), scoring="fast")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        evaluate_collection(client, "raw", tmp_path / "qrels", FakeEncoder())
+
+
+def test_progress_bars_hand_messages_on_and_count_steps(client, capsys):
+    from qdrant_tokenpool.ops import progress_bars
+
+    messages: list[str] = []
+    tp.index_corpus(client, "docs", DOCS, FakeEncoder(), progress=progress_bars(info=messages.append))
+    assert any(m.startswith("creating collection 'docs'") for m in messages)
+    err = capsys.readouterr().err
+    assert "index docs" in err and f"{len(DOCS)}/{len(DOCS)}" in err  # the bar, on stderr
+    tp.collection_stats(client, "docs", progress=progress_bars(info=messages.append, disable=True))
+    assert capsys.readouterr().err == ""

@@ -3,12 +3,15 @@
 - :func:`index_corpus`: documents -> token vectors -> pooled writes; resumable.
 - :func:`repool`: copy a collection into a pooled one; streaming, resumable.
 - :func:`collection_stats`: points, stored vectors, bytes, reduction of a collection.
+- :func:`search_documents`: a text query -> the best documents (doc id, title, score).
+- :func:`evaluate_collection`: nDCG@10 / recall of an indexed collection on BEIR queries.
 - :func:`open_database`: a pooling client on a server or a local folder, saying what it
   opens before the (possibly long) open.
 
 Each is written once as a flow (:mod:`qdrant_tokenpool._flow`) over the public client
 API, and comes as a sync function and an async twin (``aindex_corpus``, ``arepool``,
-``acollection_stats``) for :class:`~qdrant_tokenpool.AsyncTokenPoolingClient`. They raise
+``acollection_stats``, ``asearch_documents``, ``aevaluate_collection``) for
+:class:`~qdrant_tokenpool.AsyncTokenPoolingClient` (:func:`.common.operation`). They raise
 library errors (:class:`OperationError`, :class:`OperationUsageError`,
 :class:`~qdrant_tokenpool.UnknownCollectionError`, :class:`~qdrant_tokenpool.PoolingConfigError`)
 and report progress to a :data:`ProgressHook` (or, by default, the
@@ -30,6 +33,7 @@ from .common import (
     config_text,
     describe_collection,
     local_database_path,
+    progress_bars,
 )
 from .database import open_database
 from .documents import (
@@ -53,6 +57,14 @@ from .index import (
     record_from_metadata,
 )
 from .repooling import RepoolResult, arepool, repool
+from .retrieval import (
+    CollectionEvaluation,
+    DocumentHit,
+    aevaluate_collection,
+    asearch_documents,
+    evaluate_collection,
+    search_documents,
+)
 from .stats import CollectionStats, VectorStats, acollection_stats, collection_stats
 
 __all__ = [
@@ -62,9 +74,11 @@ __all__ = [
     "INDEX_METADATA_KEY",
     "SUMMARY_VECTOR",
     "TOKENS_PAYLOAD_KEY",
+    "CollectionEvaluation",
     "CollectionStats",
     "Document",
     "DocumentError",
+    "DocumentHit",
     "IndexResult",
     "OperationError",
     "OperationUsageError",
@@ -74,21 +88,26 @@ __all__ = [
     "VectorStats",
     "acollection_stats",
     "adescribe_collection",
+    "aevaluate_collection",
     "aindex_corpus",
     "aindex_record",
     "arepool",
     "as_document",
+    "asearch_documents",
     "collection_stats",
     "config_text",
     "corpus_file",
     "count_documents",
     "describe_collection",
+    "evaluate_collection",
     "index_corpus",
     "index_record",
     "iter_documents",
     "local_database_path",
     "open_database",
     "point_id",
+    "progress_bars",
     "record_from_metadata",
     "repool",
+    "search_documents",
 ]

@@ -1,21 +1,26 @@
 """What the operations share: their errors, the progress hook, payload / metadata keys,
-and reading a collection (as :class:`~qdrant_tokenpool.store.CollectionPooling`).
+reading a collection (as :class:`~qdrant_tokenpool.store.CollectionPooling`), the one
+scroll loop (:func:`scroll_points`) and the one way an operation gets its sync function
+and async twin (:func:`operation`).
 
 The operations are flows (:mod:`qdrant_tokenpool._flow`) that yield calls of the public
 client API (``get_collection``, ``scroll``, ``upload_collection``, ...), so one logic
 serves :class:`~qdrant_tokenpool.TokenPoolingClient` and
-:class:`~qdrant_tokenpool.AsyncTokenPoolingClient`: :func:`operation` makes the sync
-function and its async twin from one flow.
+:class:`~qdrant_tokenpool.AsyncTokenPoolingClient`.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import sys
+import typing
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec
+
+from qdrant_client import models
 
 from .. import _parent as parent
 from .._backend import backend
@@ -39,6 +44,8 @@ __all__ = [
     "load_collection",
     "local_database_path",
     "operation",
+    "progress_bars",
+    "scroll_points",
 ]
 
 P = ParamSpec("P")
@@ -73,7 +80,9 @@ class Progress:
     """One progress event of an operation.
 
     Attributes:
-        operation: ``"index_corpus"``, ``"repool"`` or ``"collection_stats"``.
+        operation: ``"index_corpus"``, ``"repool"``, ``"collection_stats"``,
+            ``"evaluate_collection"`` or ``"open"``
+            (:func:`~qdrant_tokenpool.ops.open_database`).
         kind: ``"info"`` (a message, e.g. before a long step: loading a model, creating a
             collection); ``"start"`` (a counted step begins: ``total`` items of ``unit``,
             ``message`` names it); ``"advance"`` (``count`` more items done); ``"end"``
@@ -125,6 +134,32 @@ class Reporter:
         self._emit(Progress(self.operation, "end"))
 
 
+def progress_bars(
+    *, info: Callable[[str], None] | None = None, disable: bool = False
+) -> ProgressHook:
+    """A :data:`ProgressHook` for a terminal (what the CLI passes): a tqdm bar on stderr
+    per counted step, and each message handed to ``info`` (default: printed on stderr).
+    ``disable``: no bars; the messages still go to ``info``."""
+    from tqdm.auto import tqdm
+
+    bars: list[Any] = []
+
+    def on_event(event: Progress) -> None:
+        if event.kind == "info" and info is not None:
+            info(event.message)
+        elif event.kind == "info":
+            tqdm.write(event.message, file=sys.stderr)
+        elif event.kind == "start":
+            bars.append(tqdm(total=event.total, desc=event.message, unit=event.unit,
+                             disable=disable, file=sys.stderr, dynamic_ncols=True))
+        elif bars and event.kind == "advance":
+            bars[-1].update(event.count)
+        elif bars and event.kind == "end":
+            bars.pop().close()
+
+    return on_event
+
+
 def local_database_path(client: Any) -> Path | None:
     """The folder of an embedded (``path=``) database behind ``client``, else ``None``
     (a server, or ``":memory:"``). Works for sync and async, plain and pooling clients."""
@@ -166,6 +201,49 @@ def load_collection(collection_name: str) -> Flow[CollectionPooling]:
     return CollectionPooling.from_info(collection_name, info)
 
 
+def scroll_points(
+    collection_name: str,
+    handle: Callable[[list[models.Record]], Flow[Any] | None],
+    report: Reporter,
+    message: str,
+    *,
+    batch_size: int = 256,
+    with_payload: Any = False,
+    with_vectors: Any = False,
+) -> Flow[int]:
+    """Read every point of a collection once, ``batch_size`` points per ``scroll`` request,
+    and hand each batch (a list of ``models.Record``) to ``handle``.
+
+    The one scroll loop of the operations (repool, stats, evaluation). ``handle`` may
+    return a flow (a batch that needs client calls of its own, such as repool's writes):
+    it runs before the next batch is read, so one batch is held at a time. Progress: a
+    counted step ``message`` over the exact point count, in points.
+
+    Returns:
+        The collection's exact point count when the read began.
+    """
+    total = int((yield call(parent.count, collection_name, exact=True)).count)
+    report.start(message, total, "pt")
+    offset = None
+    while True:
+        records, offset = yield call(
+            parent.scroll,
+            collection_name,
+            limit=batch_size,
+            offset=offset,
+            with_payload=with_payload,
+            with_vectors=with_vectors,
+        )
+        step = handle(records)
+        if step is not None:
+            yield from step
+        report.advance(len(records))
+        if offset is None:
+            break
+    report.end()
+    return total
+
+
 def operation(
     flow: Callable[P, Flow[T]],
     name: str,
@@ -175,23 +253,24 @@ def operation(
 ) -> tuple[
     Callable[Concatenate[Any, P], T], Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]
 ]:
-    """The sync function and its async twin for an operation written once as ``flow``.
+    """The sync function ``name`` and its async twin ``"a" + name`` for an operation
+    written once as ``flow``; the one way the operations get their sync and async forms.
 
-    Both take the client first, then ``flow``'s own parameters (one signature source:
-    ``inspect.signature`` and the type checker see ``flow``'s). The sync one runs the
-    flow's calls on a sync client; the async one awaits them on an async client.
-    ``name``: the sync function's name (the async one's is ``"a" + name``).
-    ``pooling_client``: the operation writes pooled collections, so a plain Qdrant
+    Both take the client first, then ``flow``'s own parameters, and run the calls the
+    flow yields on it (:func:`~qdrant_tokenpool._flow.run_sync` /
+    :func:`~qdrant_tokenpool._flow.run_async`). Their signature is ``flow``'s with the
+    client in front and the flow's result type (``Flow[T]`` is ``Generator[Call, Any,
+    T]``: ``T``) as return type, so ``help()``, the type checker and the API reference
+    see the real parameters. ``pooling_client``: the operation needs a pooling client
+    (it writes pooled collections, or queries through the funnel), so a plain Qdrant
     client is refused with a ``TypeError``. ``finish(client, result)``, when given,
     completes the result with what only the client object knows (not a client call).
     """
-    params = list(inspect.signature(flow).parameters.values())
-    client_param = inspect.Parameter("client", inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
     def check(client: Any) -> None:
         if pooling_client and not hasattr(client, "get_pooling"):
             raise TypeError(
-                f"{name} writes pooled collections: pass a TokenPoolingClient or an "
+                f"{name} needs a pooling client: pass a TokenPoolingClient or an "
                 f"AsyncTokenPoolingClient, not {type(client).__name__}"
             )
 
@@ -206,10 +285,11 @@ def operation(
         return result if finish is None else finish(client, result)
 
     signature = inspect.signature(flow)
-    returns = signature.return_annotation
-    if isinstance(returns, str) and returns.startswith("Flow[") and returns.endswith("]"):
-        returns = returns[len("Flow[") : -1]  # what the flow returns, the function returns
-    signature = signature.replace(parameters=[client_param, *params], return_annotation=returns)
+    client_param = inspect.Parameter("client", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    signature = signature.replace(
+        parameters=[client_param, *signature.parameters.values()],
+        return_annotation=typing.get_args(typing.get_type_hints(flow)["return"])[-1],
+    )
     for fn, prefix in ((sync, ""), (async_, "a")):
         fn.__name__ = fn.__qualname__ = prefix + name
         fn.__module__ = flow.__module__

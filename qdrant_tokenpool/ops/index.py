@@ -18,6 +18,7 @@ from .. import _parent as parent
 from .._flow import Flow, call
 from ..config import METHODS, PoolingConfig, PoolingConfigError, vector_label
 from ..query import resolve_multivector
+from ..store import CollectionPooling
 from ..validation import check_int
 from .common import (
     DOC_ID_PAYLOAD_KEY,
@@ -41,6 +42,7 @@ __all__ = [
     "index_corpus",
     "index_corpus_flow",
     "index_record",
+    "indexed_multivector",
     "record_from_metadata",
 ]
 
@@ -106,6 +108,14 @@ def record_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     ``vector`` and the caller's ``record`` entries (the CLI: ``model``, ``doc_maxlen``)."""
     entry = (metadata or {}).get(INDEX_METADATA_KEY)
     return dict(entry) if isinstance(entry, Mapping) else {}
+
+
+def indexed_multivector(cp: CollectionPooling, vector_name: str | None) -> str:
+    """The token vectors' multivector: ``vector_name``, else the one :func:`index_corpus`
+    recorded, else the collection's only (pooled) multivector
+    (:func:`~qdrant_tokenpool.query.resolve_multivector`, whose ``ValueError`` it raises)."""
+    recorded = record_from_metadata(cp.metadata).get("vector")
+    return resolve_multivector(cp, vector_name or recorded, arg="vector_name")
 
 
 def index_record_flow(collection_name: str) -> Flow[dict[str, Any]]:
@@ -241,9 +251,7 @@ def index_corpus_flow(
     if exists:
         cp = yield from load_collection(collection_name)
         try:
-            vname = resolve_multivector(
-                cp, vector_name or record_from_metadata(cp.metadata).get("vector"), arg="vector_name"
-            )
+            vname = indexed_multivector(cp, vector_name)
         except ValueError as exc:
             raise OperationError(str(exc)) from None
         spec_size.append(cp.vectors[vname].size)

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from qdrant_client import models
+
 from .. import _parent as parent
 from .._flow import Flow, call
 from ..config import METADATA_KEY, PoolingConfig, PoolingMap, coerce_pooling, vector_label
@@ -27,6 +29,7 @@ from .common import (
     config_text,
     load_collection,
     operation,
+    scroll_points,
 )
 
 __all__ = ["RepoolResult", "arepool", "repool", "repool_flow"]
@@ -145,57 +148,50 @@ def repool_flow(
         )
 
     count_vector = next(iter(pmap))
-    total = int((yield call(parent.count, source_collection, exact=True)).count)
     copied = skipped = 0
-    offset = None
-    rep.start(f"repool {dest_collection}", total, "pt")
-    while True:
-        recs, offset = yield call(
-            parent.scroll,
-            source_collection,
-            limit=batch_size,
-            offset=offset,
-            with_payload=False,
-            with_vectors=False,
+
+    def copy_missing(records: list[models.Record]) -> Flow[None]:
+        nonlocal copied, skipped
+        ids = [r.id for r in records]
+        if not ids:
+            return
+        present = yield call(
+            parent.retrieve, dest_collection, ids=ids, with_payload=False, with_vectors=False
         )
-        ids = [r.id for r in recs]
-        have_ids: set[str] = set()
-        if ids:
-            present = yield call(
-                parent.retrieve, dest_collection, ids=ids, with_payload=False, with_vectors=False
-            )
-            have_ids = {str(r.id) for r in present}
-        missing = [i for i in ids if str(i) not in have_ids]
+        have = {str(r.id) for r in present}
+        missing = [i for i in ids if str(i) not in have]
         skipped += len(ids) - len(missing)
-        if missing:
-            full = yield call(
-                parent.retrieve, source_collection, ids=missing, with_payload=True, with_vectors=True
-            )
-            out_ids, out_vecs, out_payloads = [], [], []
-            for r in full:
-                vec = r.vector if isinstance(r.vector, dict) else {"": r.vector}
-                payload = dict(r.payload or {})
-                tokens = vec.get(count_vector)
-                if tokens is not None:  # a multivector: one list per token
-                    payload.setdefault(TOKENS_PAYLOAD_KEY, len(tokens))
-                out_ids.append(r.id)
-                # the unnamed default vector travels bare, not as {"": ...}
-                out_vecs.append(vec[""] if list(vec) == [""] else vec)
-                out_payloads.append(payload)
-            yield call(
-                parent.upload_collection,
-                dest_collection,
-                vectors=out_vecs,
-                payload=out_payloads,
-                ids=out_ids,
-                batch_size=max(1, len(out_ids)),
-                wait=True,
-            )
-            copied += len(out_ids)
-        rep.advance(len(ids))
-        if offset is None:
-            break
-    rep.end()
+        if not missing:
+            return
+        full = yield call(
+            parent.retrieve, source_collection, ids=missing, with_payload=True, with_vectors=True
+        )
+        out_ids, out_vecs, out_payloads = [], [], []
+        for r in full:
+            vec = r.vector if isinstance(r.vector, dict) else {"": r.vector}
+            payload = dict(r.payload or {})
+            tokens = vec.get(count_vector)
+            if tokens is not None:  # a multivector: one list per token
+                payload.setdefault(TOKENS_PAYLOAD_KEY, len(tokens))
+            out_ids.append(r.id)
+            # the unnamed default vector travels bare, not as {"": ...}
+            out_vecs.append(vec[""] if list(vec) == [""] else vec)
+            out_payloads.append(payload)
+        yield call(
+            parent.upload_collection,
+            dest_collection,
+            vectors=out_vecs,
+            payload=out_payloads,
+            ids=out_ids,
+            batch_size=max(1, len(out_ids)),
+            wait=True,
+        )
+        copied += len(out_ids)
+
+    # ids only: each batch's missing points are then read whole, the others never
+    yield from scroll_points(
+        source_collection, copy_missing, rep, f"repool {dest_collection}", batch_size=batch_size
+    )
     return RepoolResult(source_collection, dest_collection, pmap, created, copied, skipped)
 
 

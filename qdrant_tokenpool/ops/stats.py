@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import _parent as parent
-from .._flow import Flow, call
+from .._flow import Flow
 from ..config import PoolingMap
 from ..validation import check_int
 from .common import (
@@ -27,6 +26,7 @@ from .common import (
     collection_folder,
     load_collection,
     operation,
+    scroll_points,
 )
 
 __all__ = [
@@ -176,7 +176,6 @@ def collection_stats_flow(
     rep = Reporter("collection_stats", progress)
     scroll_batch = check_int("scroll_batch", scroll_batch)
     cp = yield from load_collection(collection_name)
-    points = int((yield call(parent.count, collection_name, exact=True)).count)
     vectors = {
         name: VectorStats(name, spec.multivector, spec.size, spec.datatype, spec.distance.value)
         for name, spec in cp.vectors.items()
@@ -185,18 +184,10 @@ def collection_stats_flow(
     unpooled = dict.fromkeys(multi, 0)
     stored_with_count = dict.fromkeys(multi, 0)
     counted_points = 0
-    offset = None
-    rep.start(f"stats {collection_name}", points, "pt")
-    while True:
-        recs, offset = yield call(
-            parent.scroll,
-            collection_name,
-            limit=scroll_batch,
-            offset=offset,
-            with_payload=[TOKENS_PAYLOAD_KEY],
-            with_vectors=list(vectors) or False,
-        )
-        for r in recs:
+
+    def count(records: list[Any]) -> None:
+        nonlocal counted_points
+        for r in records:
             vec = r.vector
             if not isinstance(vec, dict):
                 vec = {"": vec} if vec is not None else {}
@@ -214,10 +205,16 @@ def collection_stats_flow(
                 if counted and name in unpooled:
                     unpooled[name] += n_tokens
                     stored_with_count[name] += n
-        rep.advance(len(recs))
-        if offset is None:
-            break
-    rep.end()
+
+    points = yield from scroll_points(
+        collection_name,
+        count,
+        rep,
+        f"stats {collection_name}",
+        batch_size=scroll_batch,
+        with_payload=[TOKENS_PAYLOAD_KEY],
+        with_vectors=list(vectors) or False,
+    )
     for name, vs in vectors.items():
         vs.bytes = vs.stored_vectors * vs.dim * BYTES_PER_NUMBER.get(vs.datatype, 4)
         vs.vectors_per_point = (

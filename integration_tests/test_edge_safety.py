@@ -195,6 +195,19 @@ def test_a_bad_vector_anywhere_writes_nothing(kind, bad, write):
     client.close()
 
 
+@pytest.mark.parametrize("kind", ["plain", "pooling"])
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", -1, 1.5])
+def test_a_bad_id_anywhere_writes_nothing(kind, bad_id):
+    client = _client(kind)
+    _create(client)
+    points = _points()
+    points[BAD_AT] = models.PointStruct.model_construct(id=bad_id, vector=_vectors(BAD_AT), payload=None)
+    with pytest.raises(ValueError, match=f"Point id {bad_id!r}"):
+        client.upsert("c", points)
+    assert client.count("c").count == 0
+    client.close()
+
+
 def test_a_failed_upsert_stays_unwritten_after_reopen(tmp_path):
     """The subset Edge had stored changed after a reopen: now there is none to change."""
     for kind in ("plain", "pooling", "local"):

@@ -453,7 +453,7 @@ class EdgeBackend(QdrantBase):
         if coll is None:
             damaged = self._damaged.get(collection_name)
             if damaged is not None:
-                raise damaged
+                raise DamagedCollectionError(str(damaged))  # a fresh one per use
             raise ValueError(f"Collection {collection_name} not found")
         return coll
 
@@ -636,7 +636,7 @@ class EdgeBackend(QdrantBase):
             if collection_name in self._collections:
                 raise ValueError(f"Collection {collection_name} already exists")
             if collection_name in self._damaged:
-                raise self._damaged[collection_name]  # never overwritten
+                raise DamagedCollectionError(str(self._damaged[collection_name]))  # never overwritten
             folder = self.collection_path(collection_name)
             if folder.exists():
                 raise DamagedCollectionError(

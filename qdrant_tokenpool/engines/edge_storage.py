@@ -65,7 +65,7 @@ SIDECAR = "collection.json"
 
 _HEX = "[0-9a-f]{32}"
 _LEFTOVER_FOLDER = re.compile(rf"\.(creating|deleted)-{_HEX}")
-_LEFTOVER_FILE = re.compile(rf"\..+\.{_HEX}\.tmp")
+_LEFTOVER_FILE = re.compile(rf"\.(collection|qdrant-tokenpool-edge)\.json\.{_HEX}\.tmp")
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,11 +198,11 @@ def read_sidecar(folder: Path) -> dict[str, Any]:
 
     side = folder / SIDECAR
     if not side.is_file():
-        return _raise(_damaged(folder, f"{str(side)!r} (its config and metadata) is missing"))
+        raise _damaged(folder, f"{str(side)!r} (its config and metadata) is missing")
     try:
         data = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return _raise(_damaged(folder, f"{str(side)!r} is not readable JSON ({exc})"))
+        raise _damaged(folder, f"{str(side)!r} is not readable JSON ({exc})") from None
     try:
         if not isinstance(data, dict):
             raise ValueError(f"a JSON {type(data).__name__}, not an object")  # noqa: TRY004 - reported as damage
@@ -221,20 +221,14 @@ def read_sidecar(folder: Path) -> dict[str, Any]:
             models.SparseVectorParams.model_validate(params)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         text = " ".join(str(exc).split())
-        return _raise(_damaged(folder, f"{str(side)!r} is not a collection's config: {text[:300]}"))
+        raise _damaged(folder, f"{str(side)!r} is not a collection's config: {text[:300]}") from None
     if not (folder / "shard").is_dir():
-        return _raise(
-            _damaged(
-                folder,
-                f"its shard folder {str(folder / 'shard')!r} is missing",
-                f"Restore it from a backup of the folder, or delete_collection({folder.name!r}).",
-            )
+        raise _damaged(
+            folder,
+            f"its shard folder {str(folder / 'shard')!r} is missing",
+            f"Restore it from a backup of the folder, or delete_collection({folder.name!r}).",
         )
     return data
-
-
-def _raise(exc: BaseException) -> Any:
-    raise exc
 
 
 def new_collection_folder(root: Path) -> Path:

@@ -174,7 +174,7 @@ CASES = [(bad, "upsert") for bad in BAD_VECTORS] + [
     (bad, write)
     for write in WRITES
     if write != "upsert"
-    for bad in ("dense wrong size", "ragged multivector", "NaN sparse value", "NaN pooled multivector")
+    for bad in ("dense wrong size", "ragged multivector", "NaN sparse value")
 ]
 
 

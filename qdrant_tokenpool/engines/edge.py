@@ -42,11 +42,12 @@ import shutil
 import tempfile
 import threading
 import uuid
+import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from qdrant_client import models
@@ -54,7 +55,17 @@ from qdrant_client.async_client_base import AsyncQdrantBase
 from qdrant_client.client_base import QdrantBase
 from qdrant_client.http.models import QueryResponse
 
-from . import EDGE_MARKER, EdgeUnsupportedError, StorageLockedError, require_edge
+from . import (
+    EDGE_MARKER,
+    DamagedCollectionError,
+    EdgeUnsupportedError,
+    StorageFullError,
+    StorageLockedError,
+    require_edge,
+)
+from . import edge_storage as storage
+from .checks import VectorsSchema, check_columns, check_points
+from .edge_storage import SIDECAR, FolderLock, write_json_atomic
 from .open import folder_engine
 
 E = require_edge()
@@ -90,7 +101,6 @@ __all__ = [
 STORAGE_FORMAT = 1
 """Version of this folder layout (marker file and sidecars), not of Edge's shard format."""
 
-SIDECAR = "collection.json"
 BULK_OPTIMIZE_POINTS = 1000
 """``upload_points``/``upload_collection`` calls writing at least this many points run
 :meth:`EdgeBackend.optimize` on the collection when they finish."""
@@ -109,75 +119,6 @@ def _edge_version() -> str:
         return version("qdrant-edge-py")
     except Exception:  # noqa: BLE001 - version is informational only
         return "unknown"
-
-
-# ---------------------------------------------------------------------------------------
-# files: atomic JSON, the folder lock
-# ---------------------------------------------------------------------------------------
-def _write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` so that readers see the old or the new file,
-    never a part: temp file in the same folder, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    if os.name == "posix":
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class _FolderLock:
-    """An exclusive OS lock on ``<root>/.lock``, held while the client is open. Works
-    across processes, and across clients in one process (each opens its own file)."""
-
-    def __init__(self, root: Path) -> None:
-        self.path = root / ".lock"
-        self._fh: Any = open(self.path, "a+")  # noqa: SIM115 - held for the client's life
-        try:
-            if os.name == "nt":
-                import msvcrt
-
-                self._fh.seek(0)
-                msvcrt.locking(self._fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._fh.seek(0)
-            holder = self._fh.read().strip()
-            self._fh.close()
-            raise StorageLockedError(
-                f"Storage folder {str(root)!r} is already accessed by another instance of "
-                "Qdrant client (Qdrant Edge" + (f", {holder}" if holder else "") + "). "
-                "Close that client first. If you require concurrent access, use Qdrant "
-                "server instead (url=...)."
-            ) from None
-        self._fh.seek(0)
-        self._fh.truncate()
-        self._fh.write(f"pid {os.getpid()}")
-        self._fh.flush()
-
-    def release(self) -> None:
-        fh, self._fh = self._fh, None
-        if fh is None:
-            return
-        with contextlib.suppress(OSError):
-            if os.name == "nt":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        fh.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,6 +164,38 @@ def _query_errors(what: str) -> Iterator[None]:
 
 def _ok() -> models.UpdateResult:
     return models.UpdateResult(operation_id=0, status=models.UpdateStatus.COMPLETED)
+
+
+class _Op(NamedTuple):
+    """An Edge update operation with the vector values and points it writes (for the
+    free-space check before it is applied)."""
+
+    op: Any
+    values: int = 0
+    points: int = 0
+
+
+_NO_SPACE = re.compile(r"Not enough space available for optimization, needed: ([0-9.]+) MiB")
+
+
+@contextlib.contextmanager
+def _space_errors(folder: Path, what: str) -> Iterator[None]:
+    """Edge's optimizer refuses to start without the disk space it needs (a RuntimeError
+    from :func:`_edge_errors`): raise :class:`StorageFullError` as the other checks do."""
+    try:
+        yield
+    except RuntimeError as exc:
+        found = _NO_SPACE.search(str(exc))
+        if found is None:
+            raise
+        needed = int(float(found.group(1)) * storage.MiB)
+        raise StorageFullError(
+            28,
+            f"not enough free disk space for {what} collection {folder.name!r} in "
+            f"{str(folder)!r}: {storage.free_bytes(folder):,} bytes free, {needed:,} needed "
+            "(Qdrant Edge's estimate). Nothing was changed; free some space, or move the "
+            "folder to a larger disk",
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -330,6 +303,7 @@ class _Collection:
         self.folder = folder
         self.sidecar = sidecar
         self._shard: Any = None
+        self._schema: tuple[dict[str, Any], VectorsSchema] | None = None
         self.dirty = False  # written since the last optimize
         self.lock = threading.Lock()
 
@@ -341,19 +315,37 @@ class _Collection:
         if self._shard is None:
             with self.lock:
                 if self._shard is None:
+                    # opening replays the log: on a full disk Edge would crash (SIGBUS)
+                    storage.check_free_space(
+                        self.folder,
+                        storage.open_needed(self.shard_path),
+                        f"opening collection {self.folder.name!r}",
+                    )
                     with _edge_errors(f"opening {self.folder.name!r}"):
                         self._shard = E.EdgeShard.load(str(self.shard_path))
         return self._shard
 
+    def optimize(self) -> bool:
+        """Edge's optimizers on this shard; too little disk space is a :class:`StorageFullError`."""
+        with _space_errors(self.folder, "optimizing"), _edge_errors(f"optimize {self.folder.name!r}"):
+            changed = bool(self.shard().optimize())
+        self.dirty = False
+        return changed
+
     def close(self, optimize: bool) -> None:
-        shard, self._shard = self._shard, None
-        if shard is None:
+        """Optimize (when asked and written since the last one; skipped with a warning
+        when the disk lacks the space), flush and close the shard."""
+        if self._shard is None:
             return
         try:
             if optimize and self.dirty:
-                shard.optimize()
-            shard.flush()
+                try:
+                    self.optimize()
+                except StorageFullError as exc:
+                    warnings.warn(f"closing without optimizing: {exc}", RuntimeWarning, stacklevel=3)
+            self._shard.flush()
         finally:
+            shard, self._shard = self._shard, None
             shard.close()
 
     # qdrant-client views of the sidecar
@@ -369,8 +361,16 @@ class _Collection:
             return None
         return {k: models.SparseVectorParams.model_validate(v) for k, v in raw.items()}
 
+    def schema(self) -> VectorsSchema:
+        """The collection's vectors, as the write checks take them (follows the sidecar)."""
+        cached = self._schema
+        if cached is None or cached[0] is not self.sidecar:
+            cached = (self.sidecar, VectorsSchema.from_config(self.vectors_config(), self.sparse_config()))
+            self._schema = cached
+        return cached[1]
+
     def write_sidecar(self) -> None:
-        _write_json_atomic(self.folder / SIDECAR, self.sidecar)
+        write_json_atomic(self.folder / SIDECAR, self.sidecar)
 
 
 def _dump(model: Any) -> Any:
@@ -417,8 +417,9 @@ class EdgeBackend(QdrantBase):
                 )
         self._lock = threading.RLock()
         self._closed = False
-        self._folder_lock = _FolderLock(self.root)
+        self._folder_lock = FolderLock(self.root)
         self._collections: dict[str, _Collection] = {}
+        self._damaged: dict[str, DamagedCollectionError] = {}
         try:
             self._open_storage()
         except BaseException:
@@ -429,32 +430,61 @@ class EdgeBackend(QdrantBase):
             self.root if self._memory else None,
         )
 
-    # -- storage ------------------------------------------------------------------------
+    # -- storage (the folder's files: .edge_storage) --------------------------------------
     def _open_storage(self) -> None:
+        """Read the marker (written for a new folder), remove what a killed writer left
+        (:func:`~.edge_storage.clean_leftovers`) and read every collection's sidecar: a
+        damaged one is set aside (:attr:`damaged`), with a warning, never deleted."""
         marker = self.root / EDGE_MARKER
         if marker.exists():
-            info = json.loads(marker.read_text(encoding="utf-8"))
-            if int(info.get("format", 0)) > STORAGE_FORMAT:
+            try:
+                info = json.loads(marker.read_text(encoding="utf-8"))
+                version = int(info.get("format", 0))
+            except (OSError, ValueError, TypeError, AttributeError) as exc:
+                raise ValueError(
+                    f"{str(marker)!r}, the marker of a Qdrant Edge database folder, is damaged "
+                    f"({exc}); nothing was changed. Restore it from a backup, or write "
+                    f'{{"engine": "qdrant-edge", "format": {STORAGE_FORMAT}}} into it'
+                ) from None
+            if version > STORAGE_FORMAT:
                 raise ValueError(
                     f"{str(self.root)!r} was written by a newer qdrant-tokenpool "
-                    f"(folder format {info.get('format')}, this one reads {STORAGE_FORMAT})"
+                    f"(folder format {version}, this one reads {STORAGE_FORMAT})"
                 )
         else:
-            _write_json_atomic(
+            write_json_atomic(
                 marker,
                 {"engine": "qdrant-edge", "format": STORAGE_FORMAT, "qdrant_edge_py": _edge_version()},
             )
+        storage.clean_leftovers(self.root)
         base = self.root / "collections"
         base.mkdir(exist_ok=True)
         for folder in sorted(base.iterdir()):
-            side = folder / SIDECAR
-            if not folder.is_dir() or not side.is_file():
-                continue  # an unfinished create or delete: not a collection
-            sidecar = json.loads(side.read_text(encoding="utf-8"))
-            self._collections[sidecar.get("name", folder.name)] = _Collection(folder, sidecar)
+            if not folder.is_dir():
+                continue
+            try:
+                sidecar = storage.read_sidecar(folder)
+            except DamagedCollectionError as exc:
+                self._damaged[folder.name] = exc
+                continue
+            self._collections[folder.name] = _Collection(folder, sidecar)
+        if self._damaged:
+            warnings.warn(
+                f"Qdrant Edge database {str(self.root)!r}: "
+                + " ".join(str(e) for e in self._damaged.values()),
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
+    @property
+    def damaged(self) -> dict[str, DamagedCollectionError]:
+        """Collections whose files are damaged, by name, with the error each raises when
+        used (they are listed by ``get_collections``; nothing of them is deleted unless
+        ``delete_collection`` is called)."""
+        return dict(self._damaged)
 
     @staticmethod
-    def _cleanup(collections: dict[str, _Collection], lock: _FolderLock, tmp: Path | None) -> None:
+    def _cleanup(collections: dict[str, _Collection], lock: FolderLock, tmp: Path | None) -> None:
         for coll in list(collections.values()):
             with contextlib.suppress(Exception):
                 coll.close(optimize=False)
@@ -468,6 +498,9 @@ class EdgeBackend(QdrantBase):
             raise RuntimeError("This Qdrant Edge client is closed. Please create a new instance.")
         coll = self._collections.get(collection_name)
         if coll is None:
+            damaged = self._damaged.get(collection_name)
+            if damaged is not None:
+                raise DamagedCollectionError(str(damaged))  # a fresh one per use
             raise ValueError(f"Collection {collection_name} not found")
         return coll
 
@@ -475,18 +508,23 @@ class EdgeBackend(QdrantBase):
         return self._get(collection_name).shard()
 
     def _apply(self, collection_name: str, ops: Sequence[Any], what: str) -> None:
+        """Apply Edge operations (or :class:`_Op` with their sizes), after checking that the
+        disk has the space they need (:func:`~.edge_storage.write_needed`)."""
         coll = self._get(collection_name)
         shard = coll.shard()
+        sized = [op if isinstance(op, _Op) else _Op(op) for op in ops]
+        needed = storage.write_needed(sum(o.values for o in sized), sum(o.points for o in sized))
+        storage.check_free_space(coll.folder, needed, f"{what} on collection {collection_name!r}")
         coll.dirty = True
         with _edge_errors(f"{what} on {collection_name!r}"):
-            for op in ops:
-                shard.update(op)
+            for o in sized:
+                shard.update(o.op)
 
     def _write(self, collection_name: str, what: str, build: Any) -> models.UpdateResult:
-        """Apply the operation ``build()`` makes: an unknown collection is reported before
-        the request is converted (and so checked)."""
-        self._get(collection_name)
-        self._apply(collection_name, [build()], what)
+        """Apply the operation ``build(schema)`` makes from the collection's vectors: an
+        unknown collection is reported before the request is converted (and so checked)."""
+        coll = self._get(collection_name)
+        self._apply(collection_name, [build(coll.schema())], what)
         return _ok()
 
     def close(self, **kwargs: Any) -> None:
@@ -526,17 +564,14 @@ class EdgeBackend(QdrantBase):
         names = [collection_name] if collection_name is not None else list(self._collections)
         changed = False
         for name in names:
-            coll = self._get(name)
-            with _edge_errors(f"optimize {name!r}"):
-                changed = bool(coll.shard().optimize()) or changed
-            coll.dirty = False
+            changed = self._get(name).optimize() or changed
         return changed
 
     # -- collections --------------------------------------------------------------------
     def get_collections(self, **kwargs: Any) -> models.CollectionsResponse:
         self._get_check_open()
         return models.CollectionsResponse(
-            collections=[models.CollectionDescription(name=n) for n in self._collections]
+            collections=[models.CollectionDescription(name=n) for n in [*self._collections, *self._damaged]]
         )
 
     def _get_check_open(self) -> None:
@@ -545,7 +580,7 @@ class EdgeBackend(QdrantBase):
 
     def collection_exists(self, collection_name: str, **kwargs: Any) -> bool:
         self._get_check_open()
-        return collection_name in self._collections
+        return collection_name in self._collections or collection_name in self._damaged
 
     def get_collection(self, collection_name: str, **kwargs: Any) -> models.CollectionInfo:
         coll = self._get(collection_name)
@@ -647,20 +682,31 @@ class EdgeBackend(QdrantBase):
             self._get_check_open()
             if collection_name in self._collections:
                 raise ValueError(f"Collection {collection_name} already exists")
+            if collection_name in self._damaged:
+                raise DamagedCollectionError(str(self._damaged[collection_name]))  # never overwritten
             folder = self.collection_path(collection_name)
-            if folder.exists():  # leftovers of an unfinished create
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            coll = _Collection(folder, sidecar)
+            if folder.exists():
+                raise DamagedCollectionError(
+                    f"{str(folder)!r} exists but was not read when this client opened the "
+                    "folder; nothing was changed. Reopen the folder to see it"
+                )
+            storage.check_free_space(self.root, storage.CREATE_FREE_BYTES, f"creating collection {collection_name!r}")
+            # built in a temporary folder, then renamed into place whole (the commit
+            # point): collections/<name> without a sidecar is never a leftover of ours
+            tmp = storage.new_collection_folder(self.root)
             try:
                 with _edge_errors(f"create_collection {collection_name!r}"):
-                    coll._shard = E.EdgeShard.create(str(coll.shard_path), config)
-                coll.write_sidecar()  # the commit point
+                    shard = E.EdgeShard.create(str(tmp / "shard"), config)
+                    try:
+                        shard.flush()
+                    finally:
+                        shard.close()  # Edge keeps its paths: reopened at the new place
+                write_json_atomic(tmp / SIDECAR, sidecar)
+                storage.commit_collection_folder(tmp, folder)
             except BaseException:
-                coll.close(optimize=False)
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            self._collections[collection_name] = coll
+            self._collections[collection_name] = _Collection(folder, sidecar)
         return True
 
     def recreate_collection(self, collection_name: str, *args: Any, **kwargs: Any) -> bool:
@@ -669,16 +715,17 @@ class EdgeBackend(QdrantBase):
         return self.create_collection(collection_name, *args, **kwargs)
 
     def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
+        """Delete a collection, a damaged one too (its folder is the one named so). The
+        folder is renamed out first (atomic): a kill mid-delete leaves no half
+        collection, and the next open removes the rest."""
         with self._lock:
             self._get_check_open()
             coll = self._collections.pop(collection_name, None)
-            if coll is None:
+            if coll is not None:
+                coll.close(optimize=False)
+            elif self._damaged.pop(collection_name, None) is None:
                 return False
-            coll.close(optimize=False)
-            # rename first (atomic): a crash mid-delete leaves no half collection behind
-            trash = self.root / f".deleted-{uuid.uuid4().hex}"
-            os.replace(coll.folder, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+            storage.trash_folder(self.root, self.collection_path(collection_name))
         return True
 
     def update_collection(
@@ -809,10 +856,17 @@ class EdgeBackend(QdrantBase):
         return _ok()
 
     # -- points: writes -----------------------------------------------------------------
-    def _upsert_op(self, points: Any, update_filter: Any, update_mode: Any) -> Any:
+    # Edge checks a request point by point while writing it (a bad vector mid-request left
+    # the points before it stored, a NaN was stored, a ragged multivector crashed it): every
+    # vector of a request is checked against the collection (.checks) before the first
+    # operation is applied.
+    def _upsert_op(
+        self, schema: VectorsSchema, points: Any, update_filter: Any, update_mode: Any, check: bool = True
+    ) -> _Op:
         structs = batch_points(points) if isinstance(points, models.Batch) else list(points)
         if not structs:
             raise ValueError("Empty update request")
+        values = check_points(structs, schema) if check else 0
         edge_points = [edge_point(p) for p in structs]
         mode = None
         if update_mode is not None:
@@ -821,7 +875,8 @@ class EdgeBackend(QdrantBase):
                 models.UpdateMode.INSERT_ONLY: E.UpdateMode.InsertOnly,
                 models.UpdateMode.UPDATE_ONLY: E.UpdateMode.UpdateOnly,
             }[models.UpdateMode(update_mode)]
-        return E.UpdateOperation.upsert_points(edge_points, edge_filter(update_filter), mode)
+        op = E.UpdateOperation.upsert_points(edge_points, edge_filter(update_filter), mode)
+        return _Op(op, values, len(structs))
 
     def upsert(
         self,
@@ -832,7 +887,31 @@ class EdgeBackend(QdrantBase):
         **kwargs: Any,
     ) -> models.UpdateResult:
         return self._write(
-            collection_name, "upsert", lambda: self._upsert_op(points, update_filter, update_mode)
+            collection_name,
+            "upsert",
+            lambda schema: self._upsert_op(schema, points, update_filter, update_mode),
+        )
+
+    def check_points(self, collection_name: str, points: Sequence[Any]) -> None:
+        """Check every vector of ``points`` against the collection, and that the disk has
+        the space to write them all, writing nothing (see :mod:`.checks`): for clients that
+        hand :meth:`upload_points` a list as a stream."""
+        coll = self._get(collection_name)
+        values = check_points(points, coll.schema())
+        self._check_upload_space(coll, values, len(points))
+
+    def check_columns(self, collection_name: str, vectors: Any, ids: Any = None) -> None:
+        """Check sized ``upload_collection`` vectors whole (as :meth:`check_points`)."""
+        coll = self._get(collection_name)
+        labels = ids if isinstance(ids, (Sequence, np.ndarray)) else None
+        values = check_columns(vectors, coll.schema(), labels)
+        n = len(next(iter(vectors.values()), ())) if isinstance(vectors, Mapping) else len(vectors)
+        self._check_upload_space(coll, values, n)
+
+    @staticmethod
+    def _check_upload_space(coll: _Collection, values: int, points: int) -> None:
+        storage.check_free_space(
+            coll.folder, storage.write_needed(values, points), f"uploading {points:,} points"
         )
 
     def upload_points(
@@ -844,18 +923,32 @@ class EdgeBackend(QdrantBase):
         update_mode: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Write ``points`` ``batch_size`` at a time as they come (a generator is never
-        held whole); then :meth:`optimize` when at least :data:`BULK_OPTIMIZE_POINTS`
-        points were written."""
-        self._get(collection_name)
+        """Write ``points`` ``batch_size`` at a time; then :meth:`optimize` when at least
+        :data:`BULK_OPTIMIZE_POINTS` points were written.
+
+        A list or tuple is checked whole before its first batch is written (a bad point
+        writes nothing). Anything else (a generator: ``QdrantClient.upload_points`` hands
+        every input over as one) is streamed, never held whole: each batch is checked and
+        written all or nothing, so a bad point (or an error of the generator) stops the
+        upload with the batches before its own written."""
+        checked = False
+        if isinstance(points, Sequence):
+            self.check_points(collection_name, points)
+            checked = True
+        self._upload(collection_name, points, batch_size, update_filter, update_mode, checked)
+
+    def _upload(
+        self, collection_name: str, points: Iterable[Any], batch_size: int, update_filter: Any,
+        update_mode: Any, checked: bool,
+    ) -> None:
+        """Write ``points`` in batches; ``checked``: they were checked whole already."""
+        schema = self._get(collection_name).schema()
         size = max(int(batch_size or 64), 1)
         written = 0
         it = iter(points)
-        while True:
-            chunk = list(itertools.islice(it, size))
-            if not chunk:
-                break
-            self.upsert(collection_name, chunk, update_filter=update_filter, update_mode=update_mode)
+        while chunk := list(itertools.islice(it, size)):
+            op = self._upsert_op(schema, chunk, update_filter, update_mode, check=not checked)
+            self._apply(collection_name, [op], "upload_points")
             written += len(chunk)
         if written >= BULK_OPTIMIZE_POINTS:
             self.optimize(collection_name)
@@ -872,13 +965,15 @@ class EdgeBackend(QdrantBase):
         **kwargs: Any,
     ) -> None:
         """Columns (``{name: array}``, an array, or an iterable of vector structs) as a
-        stream of points into :meth:`upload_points`. Missing ids become UUIDs."""
-        self.upload_points(
-            collection_name,
-            _columns_as_points(vectors, payload, ids),
-            batch_size=batch_size,
-            update_filter=update_filter,
-            update_mode=update_mode,
+        stream of points, written as :meth:`upload_points` writes them. Missing ids become
+        UUIDs. A dict of columns, an array or a list is checked whole before the first
+        batch is written; a generator is checked batch by batch."""
+        checked = isinstance(vectors, (Mapping, np.ndarray, Sequence))
+        if checked:
+            self.check_columns(collection_name, vectors, ids)
+        self._upload(
+            collection_name, _columns_as_points(vectors, payload, ids), batch_size,
+            update_filter, update_mode, checked,
         )
 
     def update_vectors(
@@ -888,48 +983,50 @@ class EdgeBackend(QdrantBase):
         update_filter: models.Filter | None = None,
         **kwargs: Any,
     ) -> models.UpdateResult:
-        return self._write(collection_name, "update_vectors", lambda: _update_vectors_op(points, update_filter))
+        return self._write(
+            collection_name, "update_vectors", lambda schema: _update_vectors_op(schema, points, update_filter)
+        )
 
     def delete_vectors(
         self, collection_name: str, vectors: Sequence[str], points: Any, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "delete_vectors", lambda: _delete_vectors_op(list(vectors), points))
+        return self._write(collection_name, "delete_vectors", lambda _: _delete_vectors_op(list(vectors), points))
 
     def delete(self, collection_name: str, points_selector: Any, **kwargs: Any) -> models.UpdateResult:
-        return self._write(collection_name, "delete", lambda: _delete_op(points_selector))
+        return self._write(collection_name, "delete", lambda _: _delete_op(points_selector))
 
     def set_payload(
         self, collection_name: str, payload: Any, points: Any, key: str | None = None, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "set_payload", lambda: _set_payload_op(payload, points, key))
+        return self._write(collection_name, "set_payload", lambda _: _set_payload_op(payload, points, key))
 
     def overwrite_payload(
         self, collection_name: str, payload: Any, points: Any, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "overwrite_payload", lambda: _overwrite_payload_op(payload, points))
+        return self._write(collection_name, "overwrite_payload", lambda _: _overwrite_payload_op(payload, points))
 
     def delete_payload(
         self, collection_name: str, keys: Sequence[str], points: Any, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "delete_payload", lambda: _delete_payload_op(list(keys), points))
+        return self._write(collection_name, "delete_payload", lambda _: _delete_payload_op(list(keys), points))
 
     def clear_payload(self, collection_name: str, points_selector: Any, **kwargs: Any) -> models.UpdateResult:
-        return self._write(collection_name, "clear_payload", lambda: _clear_payload_op(points_selector))
+        return self._write(collection_name, "clear_payload", lambda _: _clear_payload_op(points_selector))
 
     def batch_update_points(
         self, collection_name: str, update_operations: Sequence[Any], **kwargs: Any
     ) -> list[models.UpdateResult]:
         """All operations are converted (and so checked) before the first is applied."""
-        self._get(collection_name)
-        ops = [self._operation(op) for op in update_operations]
+        schema = self._get(collection_name).schema()
+        ops = [self._operation(schema, op) for op in update_operations]
         self._apply(collection_name, ops, "batch_update_points")
         return [_ok() for _ in ops]
 
-    def _operation(self, op: Any) -> Any:
+    def _operation(self, schema: VectorsSchema, op: Any) -> Any:
         if isinstance(op, models.UpsertOperation):
             up = op.upsert
             points = up.batch if isinstance(up, models.PointsBatch) else up.points
-            return self._upsert_op(points, up.update_filter, up.update_mode)
+            return self._upsert_op(schema, points, up.update_filter, up.update_mode)
         if isinstance(op, models.DeleteOperation):
             return _delete_op(op.delete)
         if isinstance(op, models.SetPayloadOperation):
@@ -945,7 +1042,7 @@ class EdgeBackend(QdrantBase):
             return _clear_payload_op(op.clear_payload)
         if isinstance(op, models.UpdateVectorsOperation):
             uv = op.update_vectors
-            return _update_vectors_op(uv.points, uv.update_filter)
+            return _update_vectors_op(schema, uv.points, uv.update_filter)
         if isinstance(op, models.DeleteVectorsOperation):
             dv = op.delete_vectors
             return _delete_vectors_op(list(dv.vector), _points_or_filter(dv.points, dv.filter))
@@ -1411,11 +1508,12 @@ def _clear_payload_op(selector: Any) -> Any:
     return E.UpdateOperation.clear_payload_by_filter(edge_filter(flt))
 
 
-def _update_vectors_op(points: Sequence[Any], update_filter: Any) -> Any:
+def _update_vectors_op(schema: VectorsSchema, points: Sequence[Any], update_filter: Any) -> _Op:
+    values = check_points(points, schema)
     pvs = [E.PointVectors(edge_id(p.id), edge_vector_struct(p.vector)) for p in points]
     if not pvs:
         raise ValueError("Empty update request")
-    return E.UpdateOperation.update_vectors(pvs, edge_filter(update_filter))
+    return _Op(E.UpdateOperation.update_vectors(pvs, edge_filter(update_filter)), values, len(pvs))
 
 
 def _delete_vectors_op(names: list[str], selector: Any) -> Any:

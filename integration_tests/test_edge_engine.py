@@ -26,6 +26,7 @@ from qdrant_tokenpool import AsyncTokenPoolingClient, PoolingConfig, TokenPoolin
 
 pytest.importorskip("qdrant_edge", reason="needs qdrant-edge-py (scripts/setup.sh installs it)")
 
+from qdrant_tokenpool.engines import DamagedCollectionError
 from qdrant_tokenpool.engines import edge as edge_mod
 from qdrant_tokenpool.engines.edge import (
     EdgeBackend,
@@ -292,7 +293,7 @@ def test_second_client_on_the_same_folder_gets_a_clear_error(tmp_path):
     path = tmp_path / "db"
     client = TokenPoolingClient(path=str(path), engine="edge")
     try:
-        with pytest.raises(StorageLockedError, match="already open in another Qdrant Edge client"):
+        with pytest.raises(StorageLockedError, match="already accessed by another instance of Qdrant client"):
             TokenPoolingClient(path=str(path), engine="edge")
         script = textwrap.dedent(f"""
             from qdrant_tokenpool import TokenPoolingClient
@@ -320,7 +321,10 @@ def test_memory_is_a_temporary_folder_removed_on_close():
     assert not root.exists()
 
 
-def test_sidecar_is_atomic_and_unfinished_creations_are_ignored(tmp_path):
+def test_sidecar_is_atomic_and_a_folder_without_one_is_damage(tmp_path):
+    """The sidecar is replaced atomically (no temp file stays). A collection folder without
+    one is never an unfinished creation (those are built elsewhere and renamed into
+    place): it is reported and kept (integration_tests/test_edge_safety.py has the rest)."""
     path = tmp_path / "db"
     client = TokenPoolingClient(path=str(path), engine="edge")
     fill(client, "docs", pooled=False)
@@ -329,14 +333,18 @@ def test_sidecar_is_atomic_and_unfinished_creations_are_ignored(tmp_path):
     folder = path / "collections" / "docs"
     assert (folder / "collection.json").is_file()
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
-    (path / "collections" / "half").mkdir()  # a create that died before its sidecar
-    client = TokenPoolingClient(path=str(path), engine="edge")
+    (path / "collections" / "half").mkdir()
+    with pytest.warns(RuntimeWarning, match="collection 'half' is damaged"):
+        client = TokenPoolingClient(path=str(path), engine="edge")
     try:
-        assert [c.name for c in client.get_collections().collections] == ["docs"]
-        client.create_collection("half", vectors_config(False, False))  # the leftover is replaced
-        assert client.collection_exists("half")
+        assert [c.name for c in client.get_collections().collections] == ["docs", "half"]
+        with pytest.raises(DamagedCollectionError, match="collection.json' .* is missing"):
+            client.create_collection("half", vectors_config(False, False))
+        assert (path / "collections" / "half").is_dir()  # a create never deletes it
         assert client.delete_collection("half") and not (path / "collections" / "half").exists()
         assert not client.delete_collection("half")
+        client.create_collection("half", vectors_config(False, False))
+        assert client.collection_exists("half")
     finally:
         client.close()
 

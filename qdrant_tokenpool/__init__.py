@@ -7,7 +7,8 @@ Public API:
   on Qdrant Edge (:mod:`qdrant_tokenpool.engines`).
 - :class:`EdgeQdrantClient` / :class:`AsyncEdgeQdrantClient`: plain ``QdrantClient`` /
   ``AsyncQdrantClient`` on Qdrant Edge (no pooling); :class:`EdgeUnsupportedError`,
-  :class:`StorageLockedError`, :class:`EngineNotAvailableError`: what they raise.
+  :class:`StorageLockedError`, :class:`StorageFullError`, :class:`DamagedCollectionError`,
+  :class:`EngineNotAvailableError`: what they raise.
 - :class:`PoolingConfig`: per-vector pooling settings, stored in collection metadata;
   :class:`MuveraParams` for a MUVERA first stage (``summary_method="muvera"``), encoded
   by :class:`Muvera` (:mod:`qdrant_tokenpool.firststage`, pure numpy).
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING
 from .config import METHODS, PoolingConfig, PoolingConfigError
 from .firststage import MuveraParams
 from .pooling import pool_batch, pool_tokens
-from .validation import InvalidMultivectorError
+from .validation import InvalidMultivectorError, InvalidVectorError
 
 __version__ = "0.1.0"
 
@@ -65,13 +66,21 @@ _LAZY = {
     "EdgeUnsupportedError": ".engines",
     "EngineNotAvailableError": ".engines",
     "StorageLockedError": ".engines",
+    "StorageFullError": ".engines",
+    "DamagedCollectionError": ".engines",
 }
 
 if TYPE_CHECKING:
     from .async_client import AsyncTokenPoolingClient
     from .client import TokenPoolingClient
     from .encoders import FastEmbedEncoder, OnnxTokenEncoder, TokenEncoder
-    from .engines import EdgeUnsupportedError, EngineNotAvailableError, StorageLockedError
+    from .engines import (
+        DamagedCollectionError,
+        EdgeUnsupportedError,
+        EngineNotAvailableError,
+        StorageFullError,
+        StorageLockedError,
+    )
     from .engines.select import AsyncEdgeQdrantClient, EdgeQdrantClient
     from .firststage import Muvera
     from .maxsim import PackedDocs, maxsim_batch
@@ -103,11 +112,13 @@ __all__ = [
     "AsyncEdgeQdrantClient",
     "AsyncTokenPoolingClient",
     "CollectionStats",
+    "DamagedCollectionError",
     "EdgeQdrantClient",
     "EdgeUnsupportedError",
     "EngineNotAvailableError",
     "FastEmbedEncoder",
     "InvalidMultivectorError",
+    "InvalidVectorError",
     "Muvera",
     "MuveraParams",
     "OnnxTokenEncoder",
@@ -116,6 +127,7 @@ __all__ = [
     "PackedDocs",
     "PoolingConfig",
     "PoolingConfigError",
+    "StorageFullError",
     "StorageLockedError",
     "TokenEncoder",
     "TokenPoolingClient",

@@ -47,7 +47,7 @@ def error_line(exc: BaseException, state: Any) -> tuple[str, int]:
     from .config import PoolingConfigError
     from .ops import OperationError, OperationUsageError
     from .store import UnknownCollectionError
-    from .validation import InvalidMultivectorError
+    from .validation import InvalidVectorError
 
     name, text = type(exc).__name__, str(exc).strip().replace("\n", " ")
     if isinstance(exc, UnknownCollectionError) and isinstance(state, CliState):
@@ -58,7 +58,7 @@ def error_line(exc: BaseException, state: Any) -> tuple[str, int]:
         (OperationUsageError, text, 2),
         ((OperationError, UnknownCollectionError), text, 1),
         (PoolingConfigError, f"bad pooling config: {text}", 2),
-        (InvalidMultivectorError, f"invalid vectors: {text}", 1),
+        (InvalidVectorError, f"invalid vectors: {text}", 1),
         (FileNotFoundError, f"not found: {getattr(exc, 'filename', None) or text}", 1),
         (OSError, f"{name}: {text}", 1),
     ):

@@ -28,7 +28,8 @@ class TokenPoolingClient(QdrantClient, PoolingClientMixin):
     runs the embedded database on Qdrant Edge (Qdrant's engine in process, see
     :mod:`qdrant_tokenpool.engines`) instead of qdrant-client's local mode;
     ``engine="local"`` names local mode; without ``engine`` it is ``QdrantClient``
-    exactly. Collections get a pooling config per vector name with
+    exactly, except that ``path=`` naming a Qdrant Edge folder opens it on Edge (local
+    mode cannot read it, and would write an empty database of its own into it). Collections get a pooling config per vector name with
     ``create_collection(..., pooling=...)`` or :meth:`set_pooling`; it is stored in the
     collection's metadata in Qdrant, so every process that opens the collection pools the
     same way. Vectors and collections with no config pass through untouched.

@@ -18,6 +18,7 @@ without pooling pass through untouched either way.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,28 @@ class LocalInference:
 
 def local_inference(client: Any) -> LocalInference | None:
     """The local inference of ``client`` (a ``QdrantClient`` or ``AsyncQdrantClient``), or
-    ``None`` when it uses cloud inference (the server embeds; nothing to pool on the client)."""
+    ``None`` when it uses cloud inference (the server embeds; nothing to pool on the client).
+
+    It refers to the client weakly: the client keeps it in its pooling state, and a strong
+    reference back (a bound method) would make a reference cycle, so that a client dropped
+    without ``close()`` kept its folder locked until the garbage collector ran."""
     if getattr(client, "cloud_inference", False):
         return None
-    return LocalInference(client._embed_models, getattr(client, "local_inference_batch_size", None))
+    return LocalInference(
+        _weak_method(client._embed_models), getattr(client, "local_inference_batch_size", None)
+    )
+
+
+def _weak_method(method: Any) -> Callable[..., Any]:
+    """``method`` (bound) without a strong reference to its object. Called after the object
+    is gone (it cannot be: a call runs inside a method of the client), it raises
+    ``ReferenceError``."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        bound = ref()
+        if bound is None:
+            raise ReferenceError("the client of this local inference was garbage-collected")
+        return bound(*args, **kwargs)
+
+    return call

@@ -31,6 +31,7 @@ from .config import (
     pooling_to_metadata,
     vector_label,
 )
+from .engines.checks import VectorSpec, VectorsSchema
 
 __all__ = [
     "CollectionPooling",
@@ -66,34 +67,20 @@ class UnknownCollectionError(ValueError):
 
 
 @dataclass(frozen=True)
-class VectorSpec:
-    """A dense vector name of a collection: size ``d``, distance, multivector or not."""
-
-    size: int
-    distance: models.Distance
-    multivector: bool
-    datatype: str = "float32"
-    """Stored number type: ``"float32"`` (default), ``"float16"`` or ``"uint8"``."""
-
-    @classmethod
-    def from_params(cls, params: models.VectorParams) -> VectorSpec:
-        datatype = getattr(params.datatype, "value", params.datatype) or "float32"
-        return cls(
-            size=int(params.size),
-            distance=params.distance,
-            multivector=params.multivector_config is not None,
-            datatype=str(datatype),
-        )
-
-
-@dataclass(frozen=True)
 class CollectionPooling:
-    """What the write path and the query helper need to know about one collection."""
+    """What the write path and the query helper need to know about one collection: its
+    pooling config, its dense / multi vectors, its sparse vector names, its metadata."""
 
     name: str
     pooling: PoolingMap
     vectors: dict[str, VectorSpec]
     metadata: dict[str, Any]
+    sparse: frozenset[str] = frozenset()
+
+    @property
+    def schema(self) -> VectorsSchema:
+        """The collection's vectors, as the write checks take them."""
+        return VectorsSchema(self.vectors, self.sparse)
 
     @classmethod
     def from_info(
@@ -106,17 +93,12 @@ class CollectionPooling:
         wrong kind). ``read_config=False`` skips the config (``pooling`` is ``{}``): for
         writers that replace it whole, so that a broken config can be overwritten.
         """
-        vc = info.config.params.vectors
-        if vc is None:
-            vectors: dict[str, VectorSpec] = {}
-        elif isinstance(vc, models.VectorParams):
-            vectors = {"": VectorSpec.from_params(vc)}
-        else:
-            vectors = {k: VectorSpec.from_params(v) for k, v in vc.items()}
+        schema = VectorsSchema.from_info(info)
+        vectors, sparse = dict(schema.dense), schema.sparse
         metadata = dict(getattr(info.config, "metadata", None) or {})
         if not read_config:
-            return cls(name, {}, vectors, metadata)
-        cp = cls(name, pooling_from_metadata(metadata, name), vectors, metadata)
+            return cls(name, {}, vectors, metadata, sparse)
+        cp = cls(name, pooling_from_metadata(metadata, name), vectors, metadata, sparse)
         try:
             cp.check(cp.pooling)
         except PoolingConfigError as exc:

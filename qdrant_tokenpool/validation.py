@@ -6,12 +6,13 @@ Pure numpy; never imports qdrant_client, so the pooling numerics can use it too.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 __all__ = [
     "InvalidMultivectorError",
+    "InvalidVectorError",
     "as_multivector",
     "as_vector",
     "check_int",
@@ -21,11 +22,15 @@ __all__ = [
 ]
 
 
-class InvalidMultivectorError(ValueError):
-    """A multivector (or a dense vector) is malformed.
+_E = TypeVar("_E", bound="InvalidVectorError")
+
+
+class InvalidVectorError(ValueError):
+    """A vector of a request is malformed or does not fit its collection (wrong dimension,
+    NaN/inf, a sparse vector where a dense one is configured, an unknown vector name...).
 
     Attributes:
-        problem: what is wrong, e.g. ``"ragged multivector: row 3 has 127 values, row 0 has 128"``.
+        problem: what is wrong, e.g. ``"wrong dimension: vector has 15 values, the collection expects 16"``.
         point_id: id of the point that carried it, when known.
         vector_name: name of the vector (``""`` for the unnamed default), when known.
     """
@@ -42,13 +47,18 @@ class InvalidMultivectorError(ValueError):
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {problem}" if prefix else problem)
 
-    def at(self, *, point_id: Any = None, vector_name: str | None = None) -> InvalidMultivectorError:
-        """A copy of this error that names the point and vector."""
-        return InvalidMultivectorError(
+    def at(self: _E, *, point_id: Any = None, vector_name: str | None = None) -> _E:  # noqa: PYI019 - typing.Self needs 3.11
+        """A copy of this error (same class) that names the point and vector."""
+        return type(self)(
             self.problem,
             point_id=self.point_id if point_id is None else point_id,
             vector_name=self.vector_name if vector_name is None else vector_name,
         )
+
+
+class InvalidMultivectorError(InvalidVectorError):
+    """A multivector (token vectors) is malformed: ragged, empty, wrong ``d``, NaN/inf, a
+    zero row where pooling needs a direction... (an :class:`InvalidVectorError`)."""
 
 
 def vector_label(name: str | None) -> str:
@@ -256,21 +266,56 @@ def as_vector(
     point_id: Any = None,
     vector_name: str | None = None,
 ) -> np.ndarray:
-    """Check one dense vector and return it as float32 ``(d,)`` (used for queries' summaries)."""
+    """Check one dense vector and return it as float32 ``(d,)``.
+
+    Args:
+        vector: ``(d,)`` list of numbers, numpy array or torch tensor.
+        dim: expected size ``d`` (the collection's), or ``None`` to accept any.
+        point_id, vector_name: named in the error message.
+
+    Raises:
+        InvalidVectorError: not 1-D, empty, wrong ``d``, not numbers, NaN/inf, or a value
+            outside the float32 range (Qdrant stores float32).
+    """
     try:
-        arr = to_numpy(vector)
+        if isinstance(vector, list):
+            # a flat list of numbers (the common case): read by numpy directly
+            try:
+                with np.errstate(over="ignore", under="ignore"):
+                    arr = np.asarray(vector, dtype=np.float32)
+            except (ValueError, TypeError, OverflowError):
+                arr = to_numpy(vector)  # names what is wrong (ragged rows, not numbers)
+        else:
+            arr = to_numpy(vector)
         if arr.ndim != 1:
-            raise InvalidMultivectorError(f"expected a dense vector (d,), got shape {tuple(arr.shape)}")
+            raise InvalidVectorError(f"expected a dense vector (d,), got shape {tuple(arr.shape)}")
         if arr.shape[0] == 0:
-            raise InvalidMultivectorError("empty vector")
+            raise InvalidVectorError("empty vector")
         if dim is not None and arr.shape[0] != dim:
-            raise InvalidMultivectorError(
+            raise InvalidVectorError(
                 f"wrong dimension: vector has {arr.shape[0]} values, the collection expects {dim}"
             )
-        arr = arr.astype(np.float32, copy=False)
-        _check_values(arr, allow_zero=True)
+        if arr.dtype != np.float32:
+            if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+                raise InvalidVectorError(f"values must be real numbers, got dtype {arr.dtype}")
+            source = arr
+            with np.errstate(over="ignore", under="ignore"):
+                arr = arr.astype(np.float32)
+        else:
+            source = None
+        finite = np.isfinite(arr)
+        if not finite.all():
+            k = int(np.argmin(finite))
+            if source is None and isinstance(vector, list):
+                source = np.asarray(vector, dtype=np.float64)
+            if source is not None and np.isfinite(source[k]):
+                raise InvalidVectorError(
+                    f"value {float(source[k])!r} at position {k} is outside the float32 range "
+                    "(Qdrant stores float32; largest magnitude about 3.4e38)"
+                )
+            raise InvalidVectorError(f"non-finite value {arr[k]} at position {k}")
         return arr
-    except InvalidMultivectorError as exc:
+    except InvalidVectorError as exc:
         if point_id is None and vector_name is None:
             raise
-        raise exc.at(point_id=point_id, vector_name=vector_name) from None
+        raise InvalidVectorError(exc.problem, point_id=point_id, vector_name=vector_name) from None

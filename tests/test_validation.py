@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from qdrant_tokenpool.pooling import kernels
 from qdrant_tokenpool.validation import (
     InvalidMultivectorError,
+    InvalidVectorError,
     as_multivector,
     as_vector,
     to_numpy,
@@ -99,14 +100,31 @@ def test_as_vector() -> None:
     out = as_vector([1, 2, 3])
     assert out.dtype == np.float32 and out.shape == (3,)
     assert as_vector([0.0, 0.0]).shape == (2,)  # zero allowed for dense vectors
-    with pytest.raises(InvalidMultivectorError, match=r"expected a dense vector \(d,\)"):
+    with pytest.raises(InvalidVectorError, match=r"expected a dense vector \(d,\)"):
         as_vector([[1.0]])
-    with pytest.raises(InvalidMultivectorError, match="empty vector"):
+    with pytest.raises(InvalidVectorError, match="empty vector"):
         as_vector([])
-    with pytest.raises(InvalidMultivectorError, match="point 5, vector 'dense': wrong dimension"):
+    with pytest.raises(InvalidVectorError, match="point 5, vector 'dense': wrong dimension"):
         as_vector([1.0, 2.0], dim=3, point_id=5, vector_name="dense")
-    with pytest.raises(InvalidMultivectorError, match="non-finite value inf at position 1"):
+    with pytest.raises(InvalidVectorError, match="non-finite value inf at position 1"):
         as_vector([1.0, float("inf")])
+    with pytest.raises(InvalidVectorError, match="non-finite value nan at position 0"):
+        as_vector(np.array([np.nan, 1.0]))
+    # finite in the input, infinite in float32 (what Qdrant stores): named as such
+    with pytest.raises(InvalidVectorError, match=r"value 1e\+39 at position 1 is outside the float32"):
+        as_vector([1.0, 1e39])
+    with pytest.raises(InvalidVectorError, match=r"value 1e\+40 at position 0 is outside the float32"):
+        as_vector(np.array([1e40, 1.0]))
+    with pytest.raises(InvalidVectorError, match="cannot read list"):
+        as_vector(["a", "b"])
+
+
+def test_vector_errors_are_one_family() -> None:
+    """A multivector's error is an InvalidVectorError (and a ValueError), as a dense one's."""
+    assert issubclass(InvalidMultivectorError, InvalidVectorError)
+    assert issubclass(InvalidVectorError, ValueError)
+    err = InvalidMultivectorError("bad").at(point_id=3, vector_name="v")
+    assert type(err) is InvalidMultivectorError and str(err) == "point 3, vector 'v': bad"
 
 
 # -- nested lists: the compiled reader (pooling kernels) and the numpy fallback agree ------

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from qdrant_tokenpool import InvalidMultivectorError, PoolingConfig, pool_tokens
+from qdrant_tokenpool import InvalidMultivectorError, InvalidVectorError, PoolingConfig, pool_tokens
 from qdrant_tokenpool import write_path as wp
 from qdrant_tokenpool._flow import run_blocking, run_sync
 from qdrant_tokenpool.store import CollectionPooling, PoolingState, VectorSpec
@@ -447,6 +447,64 @@ def test_upload_points_remote_prevalidates_sized_input():
     points[8] = ps(8, colbert=[[1.0] * (DIM + 1)])
     with pytest.raises(InvalidMultivectorError, match="point 8"):
         run_sync(wp.upload_points(PoolingState(), "c", points, 4, (), {}, remote=True), parent)
+    assert parent.calls == []
+
+
+def test_server_requests_check_every_vector_before_the_first_part_is_sent():
+    """A server gets a rewritten request in parts (and an upload in batches): every vector,
+    configured or not, is checked against the collection before the first part."""
+    points = [ps(i, colbert=doc(40, i).tolist(), dense=[0.1] * 4) for i in range(6)]
+    points[5] = ps(5, colbert=doc(40, 5).tolist(), dense=[float("nan")] * 4)
+    for flow in (
+        lambda: wp.upsert(PoolingState(), "c", points, (), {}, remote=True, budget=2 * 20 * DIM),
+        lambda: wp.update_vectors(PoolingState(), "c", points, (), {}, remote=True, budget=2 * 20 * DIM),
+        lambda: wp.batch_update_points(
+            PoolingState(), "c", [models.UpsertOperation(upsert=models.PointsList(points=points))],
+            (), {}, remote=True, budget=2 * 20 * DIM,
+        ),
+        lambda: wp.upload_points(PoolingState(), "c", points, 2, (), {}, remote=True),
+    ):
+        parent = FakeParent(cp())
+        with pytest.raises(InvalidVectorError, match="point 5, vector 'dense': non-finite value nan"):
+            run_sync(flow(), parent)
+        assert parent.calls == []
+    batch = models.Batch(ids=[1, 2], vectors={"colbert": [doc(9).tolist()] * 2, "nope": [[1.0], [1.0]]})
+    parent = FakeParent(cp())
+    with pytest.raises(InvalidVectorError, match="point 1, vector 'nope': the collection has no such vector"):
+        run_sync(wp.upsert(PoolingState(), "c", batch, (), {}, remote=True), parent)
+    assert parent.calls == []
+    # an embedded engine checks each call whole itself: not checked twice here
+    parent = FakeParent(cp())
+    run_sync(wp.upsert(PoolingState(), "c", points, (), {}, remote=False), parent)
+    assert len(parent.calls) == 1
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_sized_uploads_are_checked_whole_whether_the_collection_pools_or_not(pooled):
+    conf = cp() if pooled else cp({})
+    points = [ps(i, colbert=doc(9, i).tolist(), dense=[0.1] * 4) for i in range(10)]
+    points[8] = ps(8, colbert=doc(9, 8).tolist(), dense=[0.1] * 5)
+    state = PoolingState()
+    for streams in (True, False):
+        parent = FakeParent(conf)
+        flow = wp.upload_points(state, "c", points, 4, (), {}, remote=False, streams=streams)
+        if streams:  # Qdrant Edge, or a server: batch by batch, so checked whole first
+            with pytest.raises(InvalidVectorError, match="point 8, vector 'dense': wrong dimension"):
+                run_sync(flow, parent)
+            assert parent.calls == []
+        else:  # local mode collects the whole upload and checks it itself
+            run_sync(flow, parent)
+            assert parent.calls[0][0] == "upload_points"
+    columns = {"colbert": [doc(9, i) for i in range(10)], "dense": np.ones((10, 4), np.float32)}
+    columns["dense"][7, 1] = np.inf
+    parent = FakeParent(conf)
+    with pytest.raises(InvalidVectorError, match="point 17, vector 'dense': non-finite value inf at position 1"):
+        run_sync(wp.upload_collection(state, "c", columns, None, list(range(10, 20)), 4, {}, remote=True), parent)
+    assert parent.calls == []
+    # pooling switched off does not switch the checks off
+    parent = FakeParent(conf)
+    with state.disabled(), pytest.raises(InvalidVectorError, match="point 8"):
+        run_sync(wp.upload_points(state, "c", points, 4, (), {}, remote=True), parent)
     assert parent.calls == []
 
 

@@ -21,8 +21,10 @@ __all__ = [
     "EDGE_INSTALL_HINT",
     "EDGE_MARKER",
     "ENGINES",
+    "DamagedCollectionError",
     "EdgeUnsupportedError",
     "EngineNotAvailableError",
+    "StorageFullError",
     "StorageLockedError",
     "check_engine",
     "require_edge",
@@ -50,7 +52,8 @@ class EngineNotAvailableError(ImportError):
 class EdgeUnsupportedError(NotImplementedError):
     """A qdrant-client method or feature that the Qdrant Edge engine does not have
     (aliases, ``query_points_groups``, snapshots, ``search_matrix_*``, cluster operations,
-    config changes other than ``metadata``). The message names it and the engine."""
+    config changes other than ``metadata``, MMR on a sparse vector; docs/engines.md lists
+    them all). The message names it and the engine."""
 
     def __init__(self, what: str, hint: str = "") -> None:
         msg = f"{what} is not supported by the Qdrant Edge engine (engine='edge')"
@@ -59,6 +62,20 @@ class EdgeUnsupportedError(NotImplementedError):
 
 class StorageLockedError(RuntimeError):
     """The database folder is open in another client (of this or another process)."""
+
+
+class DamagedCollectionError(RuntimeError):
+    """A collection's files in an embedded database folder are damaged (its
+    ``collection.json`` is missing, not JSON, or not a collection's config; its shard is
+    missing). The other collections stay usable; this one raises this error on every use
+    (the message names the file, and says what to do), and nothing of it is deleted
+    unless ``delete_collection`` asks for it."""
+
+
+class StorageFullError(OSError):
+    """Not enough free disk space for an embedded engine's write, optimization or open
+    (the message names the folder, the free and the needed bytes). Qdrant Edge would end
+    the process (SIGBUS) where this is raised; nothing was written."""
 
 
 def check_engine(engine: str) -> str:

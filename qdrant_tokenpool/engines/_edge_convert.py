@@ -12,12 +12,14 @@ never a silently different answer.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import qdrant_edge as E
+from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 from qdrant_client import models
 
@@ -25,6 +27,7 @@ from . import EdgeUnsupportedError
 
 __all__ = [
     "EdgeUnsupportedError",
+    "ResultShape",
     "edge_filter",
     "edge_id",
     "edge_payload",
@@ -33,10 +36,37 @@ __all__ = [
     "edge_with_payload",
     "edge_with_vectors",
     "model_id",
-    "model_record",
-    "model_scored_point",
+    "parse_model",
     "selector_ids_or_filter",
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# request parts given as dicts
+# ---------------------------------------------------------------------------------------
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def parse_model(value: Any, annotation: Any) -> Any:
+    """``value`` validated into qdrant-client's model ``annotation`` when it is a dict (or a
+    list holding one), as qdrant-client's remote client does when it builds its request
+    model; models, lists of models, numpy arrays and ``None`` pass as they are. Called
+    once per request part, where a backend method receives it.
+
+    Raises:
+        pydantic.ValidationError: (a ``ValueError``) the dict is not a valid ``annotation``.
+    """
+    if isinstance(value, Mapping) or (
+        isinstance(value, list) and any(isinstance(v, Mapping) for v in value)
+    ):
+        return _adapter(annotation).validate_python(value)
+    return value
+
+
+PREFETCH = models.Prefetch | list[models.Prefetch]
+"""The ``prefetch`` argument of ``query_points``: one prefetch or a list."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,33 +208,58 @@ def model_vector(vector: Any) -> Any:
     return _out_vector(vector)
 
 
-def model_scored_point(p: Any, with_payload: bool) -> models.ScoredPoint:
-    return models.ScoredPoint.model_construct(
-        id=model_id(p.id),
-        version=p.version,
-        score=p.score,
-        payload=p.payload if with_payload else None,
-        vector=model_vector(p.vector),
-        shard_key=None,
-        order_value=p.order_value,
-    )
+class ResultShape(NamedTuple):
+    """What a read returns of each point: its payload or not (``with_payload``), and
+    which vectors (``with_vectors``: Edge's ``with_vector``, a bool or vector names).
 
+    Vectors are selected here again: after MMR, Edge returns the vector it diversified on
+    even when the request asked for none."""
 
-def model_record(r: Any, with_payload: bool) -> models.Record:
-    return models.Record.model_construct(
-        id=model_id(r.id),
-        payload=r.payload if with_payload else None,
-        vector=model_vector(r.vector),
-        shard_key=None,
-        order_value=r.order_value,
-    )
+    with_payload: bool
+    with_vectors: Any
+
+    def vector(self, vector: Any) -> Any:
+        if not self.with_vectors:
+            return None
+        out = model_vector(vector)
+        if isinstance(self.with_vectors, list) and isinstance(out, Mapping):
+            return {k: v for k, v in out.items() if k in self.with_vectors}
+        return out
+
+    def scored(self, points: Iterable[Any]) -> list[models.ScoredPoint]:
+        return [
+            models.ScoredPoint.model_construct(
+                id=model_id(p.id),
+                version=p.version,
+                score=p.score,
+                payload=p.payload if self.with_payload else None,
+                vector=self.vector(p.vector),
+                shard_key=None,
+                order_value=p.order_value,
+            )
+            for p in points
+        ]
+
+    def records(self, records: Iterable[Any]) -> list[models.Record]:
+        return [
+            models.Record.model_construct(
+                id=model_id(r.id),
+                payload=r.payload if self.with_payload else None,
+                vector=self.vector(r.vector),
+                shard_key=None,
+                order_value=r.order_value,
+            )
+            for r in records
+        ]
 
 
 # ---------------------------------------------------------------------------------------
 # selectors
 # ---------------------------------------------------------------------------------------
 def edge_with_payload(with_payload: Any) -> tuple[Any, bool]:
-    """``with_payload`` for Edge, and whether any payload is returned."""
+    """``with_payload`` for Edge (a bool, field names, a selector model or its dict), and
+    whether any payload is returned."""
+    with_payload = parse_model(with_payload, models.WithPayloadInterface)
     if with_payload is None or isinstance(with_payload, bool):
         return bool(with_payload), bool(with_payload)
     if isinstance(with_payload, models.PayloadSelectorInclude):
@@ -246,7 +301,10 @@ def _listify(x: Any) -> list[Any] | None:
     return list(x) if isinstance(x, list) else [x]
 
 
-def edge_filter(f: models.Filter | None) -> E.Filter | None:
+def edge_filter(f: models.Filter | Mapping[str, Any] | None) -> E.Filter | None:
+    """A filter (model or dict) as Edge's; a boolean ``MatchValue`` becomes one Edge
+    matches (see :func:`_match_value`)."""
+    f = parse_model(f, models.Filter)
     if f is None:
         return None
     if not isinstance(f, models.Filter):
@@ -288,24 +346,47 @@ def _condition(c: Any) -> Any:
         return E.HasVectorCondition(c.has_vector)
     if isinstance(c, models.NestedCondition):
         return E.NestedCondition(c.nested.key, edge_filter(c.nested.filter) or E.Filter())
+    if isinstance(c, models.SliceCondition):
+        return E.SliceCondition(c.slice.total, c.slice.index)  # type: ignore[attr-defined]  # not in the binding's stub
     raise EdgeUnsupportedError(f"filter condition {type(c).__name__}")
+
+
+def _match_value(value: Any) -> Any:
+    """A ``MatchValue`` for Edge. qdrant-edge 0.9's binding reads a Python ``bool`` as an
+    integer (``E.MatchValue(True).value == 1``), so a boolean condition would match no
+    boolean payload; a ``numpy.bool_`` is read as a bool (and not as an int). See
+    docs/engines.md, "Engine bugs worth reporting upstream"."""
+    if isinstance(value, (bool, np.bool_)):
+        return E.MatchValue(np.bool_(value))  # type: ignore[arg-type]  # read as a bool
+    return E.MatchValue(value)
 
 
 def _match(m: Any) -> Any:
     if m is None:
         return None
     if isinstance(m, models.MatchValue):
-        return E.MatchValue(m.value)
+        return _match_value(m.value)
     if isinstance(m, models.MatchText):
         return E.MatchText(m.text)
     if isinstance(m, models.MatchTextAny):
         return E.MatchTextAny(m.text_any)
     if isinstance(m, models.MatchPhrase):
         return E.MatchPhrase(m.phrase)
-    if isinstance(m, models.MatchAny):
-        return E.MatchAny(list(m.any))  # type: ignore[arg-type]
-    if isinstance(m, models.MatchExcept):
-        return E.MatchExcept(list(m.except_))  # type: ignore[arg-type]
+    if isinstance(m, models.MatchPrefix):
+        return E.MatchPrefix(m.prefix)
+    if isinstance(m, models.MatchSubstring):
+        return E.MatchSubstring(m.substring)
+    if isinstance(m, (models.MatchAny, models.MatchExcept)):
+        values = list(m.any if isinstance(m, models.MatchAny) else m.except_)
+        if any(isinstance(v, (bool, np.bool_)) for v in values):
+            # only reachable through model_construct: the models (and a server) take strings
+            # or integers here, and Edge's binding would read the booleans as 0/1
+            raise ValueError(
+                f"{type(m).__name__} takes strings or integers, got {values!r}: "
+                "match a boolean with MatchValue"
+            )
+        cls = E.MatchAny if isinstance(m, models.MatchAny) else E.MatchExcept
+        return cls(values)  # type: ignore[arg-type]
     raise EdgeUnsupportedError(f"match condition {type(m).__name__}")
 
 
@@ -363,7 +444,8 @@ def has_id_excluded(f: models.Filter | None, ids: Sequence[Any]) -> models.Filte
 # ---------------------------------------------------------------------------------------
 # search params and queries
 # ---------------------------------------------------------------------------------------
-def edge_search_params(p: models.SearchParams | None) -> E.SearchParams | None:
+def edge_search_params(params: models.SearchParams | Mapping[str, Any] | None) -> E.SearchParams | None:
+    p: models.SearchParams | None = parse_model(params, models.SearchParams)
     if p is None:
         return None
     quant = None
@@ -376,12 +458,16 @@ def edge_search_params(p: models.SearchParams | None) -> E.SearchParams | None:
     a = getattr(p, "acorn", None)
     if a is not None:
         acorn = E.AcornSearchParams(enable=bool(a.enable), max_selectivity=a.max_selectivity)
+    idf = None
+    if isinstance(p.idf, models.IdfCorpusParams):  # IDF over the points of a filter
+        idf = E.IdfParams(corpus=edge_filter(p.idf.corpus))
     return E.SearchParams(
         hnsw_ef=p.hnsw_ef,
         exact=bool(p.exact),
         quantization=quant,
         indexed_only=bool(p.indexed_only),
         acorn=acorn,
+        idf=idf,
     )
 
 
@@ -397,6 +483,15 @@ def is_point_id(x: Any) -> bool:
             return False
         return True
     return False
+
+
+def _query_vector(v: Any) -> Any:
+    """A query vector (given, or looked up from a point) as Edge takes it."""
+    if isinstance(v, models.SparseVector):
+        return E.SparseVector(list(v.indices), list(v.values))
+    if isinstance(v, (models.Document, models.Image, models.InferenceObject)):
+        raise EdgeUnsupportedError(f"{type(v).__name__} query", "embed it first")
+    return _dense(v)
 
 
 class QueryConverter:
@@ -415,6 +510,7 @@ class QueryConverter:
         self, v: Any, using: str | None, lookup_from: Any, mentioned: list[Any]
     ) -> Any:
         if is_point_id(v):
+            lookup_from = parse_model(lookup_from, models.LookupLocation)
             coll = lookup_from.collection if lookup_from is not None else self.collection_name
             name = (
                 lookup_from.vector
@@ -423,17 +519,14 @@ class QueryConverter:
             )
             if coll == self.collection_name:
                 mentioned.append(v)
-            return _dense(self.lookup(coll, name, v))
-        if isinstance(v, models.SparseVector):
-            return E.SparseVector(list(v.indices), list(v.values))
-        if isinstance(v, (models.Document, models.Image, models.InferenceObject)):
-            raise EdgeUnsupportedError(f"{type(v).__name__} query", "embed it first")
-        return _dense(v)
+            v = self.lookup(coll, name, v)
+        return _query_vector(v)
 
     def query(
-        self, q: Any, using: str | None, lookup_from: Any, mentioned: list[Any]
+        self, q: Any, using: str | None, lookup_from: Any, mentioned: list[Any], limit: int = 10
     ) -> Any:
-        """One query of ``query_points``/a prefetch as an Edge scoring query (or None)."""
+        """One query of ``query_points``/a prefetch as an Edge scoring query (or None).
+        ``limit``: the request's (or prefetch's) limit, MMR's default number of candidates."""
         if q is None:
             return None
 
@@ -443,9 +536,7 @@ class QueryConverter:
         if isinstance(q, models.NearestQuery):
             vec = vin(q.nearest)
             if q.mmr is not None:
-                diversity = q.mmr.diversity if q.mmr.diversity is not None else 0.5
-                limit = q.mmr.candidates_limit if q.mmr.candidates_limit is not None else 100
-                return E.Mmr(vec, 1.0 - diversity, limit, using=using or "")
+                return _mmr(vec, q.mmr, using, limit)
             return E.Query.Nearest(vec, using=using)
         if isinstance(q, models.RecommendQuery):
             r = q.recommend
@@ -490,37 +581,41 @@ class QueryConverter:
                 raise ValueError(f"rrf k value {k} is invalid. Must be 1 or larger.")
             return E.Fusion.Rrf(k=k, weights=q.rrf.weights)
         if isinstance(q, models.OrderByQuery):
-            ob = q.order_by
-            if isinstance(ob, str):
-                return E.OrderBy(ob)
-            direction = None
-            if ob.direction is not None:
-                direction = E.Direction.Desc if ob.direction == models.Direction.DESC else E.Direction.Asc
-            start: Any = ob.start_from
-            if start is not None and not isinstance(start, (int, float, str)):
-                start = start.isoformat()
-            return E.OrderBy(ob.key, direction=direction, start_from=start)
+            return edge_order_by(q.order_by)
         if isinstance(q, models.SampleQuery):
             return E.Sample.Random
-        query_types = tuple(
-            t for t in (getattr(models, n, None) for n in ("FormulaQuery", "RelevanceFeedbackQuery"))
-            if t is not None
-        )
-        if query_types and isinstance(q, query_types):
-            raise EdgeUnsupportedError(f"query_points with a {type(q).__name__}")
+        if isinstance(q, models.FormulaQuery):
+            return E.Formula(edge_expression(q.formula), q.defaults or None)
+        if isinstance(q, models.RelevanceFeedbackQuery):
+            rf = q.relevance_feedback
+            naive = getattr(rf.strategy, "naive", None)
+            if naive is None:
+                raise EdgeUnsupportedError(f"relevance feedback strategy {type(rf.strategy).__name__}")
+            return E.Query.FeedbackNaive(
+                E.FeedbackNaiveQuery(
+                    vin(rf.target),
+                    [E.FeedbackItem(vin(item.example), item.score) for item in rf.feedback],
+                    E.NaiveFeedbackStrategy(naive.a, naive.b, naive.c),
+                ),
+                using=using,
+            )
+        if isinstance(q, models.TextQuery):
+            if not using:
+                raise ValueError("A text query needs `using`: the payload field whose text index scores")
+            text = q.text if isinstance(q.text, str) else q.text.query
+            scoring = None if isinstance(q.text, str) else q.text.scoring
+            bm25 = getattr(scoring, "bm25", None)
+            return E.TextQuery(using, text, E.Bm25Params(k=bm25.k, b=bm25.b) if bm25 is not None else None)
         # a bare vector (or point id) is a nearest query
         return E.Query.Nearest(vin(q), using=using)
 
     def prefetch(self, p: models.Prefetch) -> E.Prefetch:
         mentioned: list[Any] = []
-        query = self.query(p.query, p.using, p.lookup_from, mentioned)
-        if p.query is None and p.using:
-            # a prefetch with `using` but no query reads nothing else; keep Qdrant's meaning
-            pass
-        flt = has_id_excluded(p.filter, mentioned)
         limit = p.limit if p.limit is not None else 10
         if limit < 1:
             raise ValueError(f"prefetch limit value {limit} is invalid. Must be 1 or larger.")
+        query = self.query(p.query, p.using, p.lookup_from, mentioned, limit)
+        flt = has_id_excluded(parse_model(p.filter, models.Filter), mentioned)
         if p.score_threshold is not None and p.query is None:
             raise ValueError("A query is needed to use the score_threshold.")
         if p.prefetch and p.query is None:
@@ -535,27 +630,142 @@ class QueryConverter:
         )
 
     def prefetches(self, prefetch: Any) -> list[E.Prefetch] | None:
+        """``prefetch`` of a request or a prefetch (one or a list, models or dicts)."""
+        prefetch = parse_model(prefetch, PREFETCH)
         if prefetch is None:
             return None
         items = prefetch if isinstance(prefetch, list) else [prefetch]
         return [self.prefetch(p) for p in items if p is not None] or None
 
 
-def _average_vector(pos: list[Any], neg: list[Any]) -> list[float]:
-    """Qdrant's ``average_vector`` recommend strategy on dense vectors:
-    ``avg(pos) + (avg(pos) - avg(neg))``."""
+def edge_order_by(ob: Any) -> E.OrderBy:
+    """``order_by`` (a key, ``models.OrderBy`` or its dict) as Edge's."""
+    ob = parse_model(ob, models.OrderByInterface)
+    if isinstance(ob, str):
+        return E.OrderBy(ob)
+    direction = None
+    if ob.direction is not None:
+        direction = E.Direction.Desc if ob.direction == models.Direction.DESC else E.Direction.Asc
+    start: Any = ob.start_from
+    if start is not None and not isinstance(start, (int, float, str)):
+        start = start.isoformat()
+    return E.OrderBy(ob.key, direction=direction, start_from=start)
+
+
+_UNARY: dict[type, tuple[str, Any]] = {
+    models.NegExpression: ("neg", E.Expression.Neg),
+    models.AbsExpression: ("abs", E.Expression.Abs),
+    models.SqrtExpression: ("sqrt", E.Expression.Sqrt),
+    models.ExpExpression: ("exp", E.Expression.Exp),
+    models.Log10Expression: ("log10", E.Expression.Log10),
+    models.LnExpression: ("ln", E.Expression.Ln),
+    models.AcoshExpression: ("acosh", E.Expression.Acosh),
+}
+_NARY: dict[type, tuple[str, Any]] = {
+    models.MultExpression: ("mult", E.Expression.Mult),
+    models.SumExpression: ("sum", E.Expression.Sum),
+    models.MaxExpression: ("max", E.Expression.Max),
+    models.MinExpression: ("min", E.Expression.Min),
+}
+_DECAY: dict[type, tuple[str, Any]] = {
+    models.LinDecayExpression: ("lin_decay", E.DecayKind.Lin),
+    models.ExpDecayExpression: ("exp_decay", E.DecayKind.Exp),
+    models.GaussDecayExpression: ("gauss_decay", E.DecayKind.Gauss),
+}
+
+
+def edge_expression(x: Any) -> Any:
+    """A formula expression (``models.Expression``) as Edge's: constants, variables
+    (``"$score"``, ``"$score[i]"``, payload keys), conditions, and every operator."""
+    if isinstance(x, bool):
+        raise ValueError(f"formula: {x!r} is not a number")  # noqa: TRY004 - ValueError, as pydantic
+    if isinstance(x, (int, float)):
+        return E.Expression.Constant(float(x))
+    if isinstance(x, str):
+        return E.Expression.Variable(x)
+    if isinstance(x, models.GeoDistance):
+        g = x.geo_distance
+        return E.Expression.GeoDistance(_geo(g.origin), g.to)
+    if isinstance(x, models.DatetimeExpression):
+        return E.Expression.Datetime(x.datetime)
+    if isinstance(x, models.DatetimeKeyExpression):
+        return E.Expression.DatetimeKey(x.datetime_key)
+    if isinstance(x, models.DivExpression):
+        d = x.div
+        return E.Expression.Div(edge_expression(d.left), edge_expression(d.right), d.by_zero_default)
+    if isinstance(x, models.PowExpression):
+        return E.Expression.Pow(edge_expression(x.pow.base), edge_expression(x.pow.exponent))
+    if type(x) in _UNARY:
+        field, op = _UNARY[type(x)]
+        return op(edge_expression(getattr(x, field)))
+    if type(x) in _NARY:
+        field, op = _NARY[type(x)]
+        return op([edge_expression(e) for e in getattr(x, field)])
+    if type(x) in _DECAY:
+        field, decay = _DECAY[type(x)]
+        p = getattr(x, field)
+        target = edge_expression(p.target) if p.target is not None else None
+        return E.Expression.Decay(decay, edge_expression(p.x), target, p.midpoint, p.scale)
+    return E.Expression.Condition(_condition(x))
+
+
+def _mmr(vec: Any, mmr: models.Mmr, using: str | None, limit: int) -> E.Mmr:
+    """MMR as Qdrant defines it: ``lambda = 1 - diversity`` (default diversity 0.5), and
+    ``candidates_limit`` defaulting to the request's ``limit``. Edge has MMR on dense and
+    multivectors only: on a sparse vector its engine fails with a service error, so that is
+    refused here by name."""
+    if isinstance(vec, E.SparseVector):
+        raise EdgeUnsupportedError(
+            f"MMR on the sparse vector {using!r}", "use a dense or multivector for MMR"
+        )
+    diversity = mmr.diversity if mmr.diversity is not None else 0.5
+    if not 0.0 <= diversity <= 1.0:
+        raise ValueError(f"MMR diversity must be between 0.0 and 1.0, got {diversity}")
+    candidates = mmr.candidates_limit if mmr.candidates_limit is not None else limit
+    return E.Mmr(vec, 1.0 - diversity, candidates, using=using or "")
+
+
+def _average_vector(pos: list[Any], neg: list[Any]) -> Any:
+    """Qdrant's ``average_vector`` recommend strategy, as local mode and the server compute
+    it: dense ``avg(pos) + (avg(pos) - avg(neg))``; sparse the same over the union of
+    indices; multivectors the rows of every positive followed by the negated rows of every
+    negative (one query multivector scored by MaxSim)."""
     if not pos:
-        raise ValueError("recommend: at least one positive example is needed")
+        raise ValueError("Positive list is empty")
+    if all(isinstance(v, E.SparseVector) for v in pos + neg):
+        return _sparse_average(pos, neg)
     if any(isinstance(v, E.SparseVector) for v in pos + neg):
-        raise EdgeUnsupportedError(
-            "recommend average_vector on sparse vectors", "use strategy best_score or sum_scores"
-        )
-    p = np.asarray(pos, dtype=np.float32)
-    if p.ndim != 2:
-        raise EdgeUnsupportedError(
-            "recommend average_vector on multivectors", "use strategy best_score or sum_scores"
-        )
-    avg = p.mean(axis=0)
+        raise ValueError("recommend: sparse and dense examples cannot be mixed")
+    arrays = [np.asarray(v, dtype=np.float32) for v in pos + neg]
+    if all(a.ndim == 2 for a in arrays):
+        rows = arrays[: len(pos)] + [-a for a in arrays[len(pos) :]]
+        return np.concatenate(rows, axis=0).tolist()
+    if not all(a.ndim == 1 for a in arrays) or len({a.shape for a in arrays}) != 1:
+        raise ValueError("recommend: the examples are not vectors of one dense vector space")
+    avg = np.mean(arrays[: len(pos)], axis=0)
     if neg:
-        avg = avg + (avg - np.asarray(neg, dtype=np.float32).mean(axis=0))
+        avg = avg + (avg - np.mean(arrays[len(pos) :], axis=0))
     return avg.tolist()
+
+
+def _sparse_average(pos: list[Any], neg: list[Any]) -> E.SparseVector:
+    """``average_vector`` of sparse examples: per index, the mean over the examples (an
+    example without the index counts 0), then ``2 * mean(pos) - mean(neg)``."""
+
+    def mean(vectors: list[Any]) -> dict[int, float]:
+        acc: dict[int, float] = {}
+        for v in vectors:
+            if len(set(v.indices)) != len(v.indices):
+                raise ValueError("Indices must be unique")
+            for i, x in zip(v.indices, v.values):
+                acc[i] = acc.get(i, 0.0) + x
+        return {i: x / len(vectors) for i, x in acc.items()}
+
+    p = mean(pos)
+    n = mean(neg) if neg else {}
+    keys = sorted(set(p) | set(n))
+    if neg:
+        values = [2 * p.get(i, 0.0) - n.get(i, 0.0) for i in keys]
+    else:
+        values = [p[i] for i in keys]
+    return E.SparseVector(keys, values)

@@ -37,14 +37,17 @@ import inspect
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
 import uuid
+import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from qdrant_client import models
@@ -52,16 +55,28 @@ from qdrant_client.async_client_base import AsyncQdrantBase
 from qdrant_client.client_base import QdrantBase
 from qdrant_client.http.models import QueryResponse
 
-from . import EDGE_MARKER, EdgeUnsupportedError, StorageLockedError, require_edge
+from . import (
+    EDGE_MARKER,
+    DamagedCollectionError,
+    EdgeUnsupportedError,
+    StorageFullError,
+    StorageLockedError,
+    require_edge,
+)
+from . import edge_storage as storage
+from .checks import VectorsSchema, check_columns, check_points
+from .edge_storage import SIDECAR, FolderLock, write_json_atomic
 from .open import folder_engine
 
 E = require_edge()
 
 from ._edge_convert import (
     QueryConverter,
+    ResultShape,
     batch_points,
     edge_filter,
     edge_id,
+    edge_order_by,
     edge_payload,
     edge_point,
     edge_search_params,
@@ -70,9 +85,8 @@ from ._edge_convert import (
     edge_with_vectors,
     has_id_excluded,
     model_id,
-    model_record,
-    model_scored_point,
     model_vector,
+    parse_model,
     selector_ids_or_filter,
 )
 
@@ -87,10 +101,13 @@ __all__ = [
 STORAGE_FORMAT = 1
 """Version of this folder layout (marker file and sidecars), not of Edge's shard format."""
 
-SIDECAR = "collection.json"
 BULK_OPTIMIZE_POINTS = 1000
 """``upload_points``/``upload_collection`` calls writing at least this many points run
 :meth:`EdgeBackend.optimize` on the collection when they finish."""
+
+NO_VECTORS_PLACEHOLDER = ":no-vectors"
+"""The sparse vector Edge is given for a collection created without vectors
+(``vectors_config={}``, payload only), which Edge cannot create otherwise."""
 
 _INVALID_NAME_CHARS = ("<", ">", ":", '"', "/", "\\", "|", "?", "*", "\0", "\x1f")
 
@@ -102,75 +119,6 @@ def _edge_version() -> str:
         return version("qdrant-edge-py")
     except Exception:  # noqa: BLE001 - version is informational only
         return "unknown"
-
-
-# ---------------------------------------------------------------------------------------
-# files: atomic JSON, the folder lock
-# ---------------------------------------------------------------------------------------
-def _write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` so that readers see the old or the new file,
-    never a part: temp file in the same folder, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    if os.name == "posix":
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class _FolderLock:
-    """An exclusive OS lock on ``<root>/.lock``, held while the client is open. Works
-    across processes, and across clients in one process (each opens its own file)."""
-
-    def __init__(self, root: Path) -> None:
-        self.path = root / ".lock"
-        self._fh: Any = open(self.path, "a+")  # noqa: SIM115 - held for the client's life
-        try:
-            if os.name == "nt":
-                import msvcrt
-
-                self._fh.seek(0)
-                msvcrt.locking(self._fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._fh.seek(0)
-            holder = self._fh.read().strip()
-            self._fh.close()
-            raise StorageLockedError(
-                f"Storage folder {str(root)!r} is already open in another Qdrant Edge client"
-                + (f" ({holder})" if holder else "")
-                + ". Close that client first; for concurrent access from several processes"
-                " use a Qdrant server (url=...)."
-            ) from None
-        self._fh.seek(0)
-        self._fh.truncate()
-        self._fh.write(f"pid {os.getpid()}")
-        self._fh.flush()
-
-    def release(self) -> None:
-        fh, self._fh = self._fh, None
-        if fh is None:
-            return
-        with contextlib.suppress(OSError):
-            if os.name == "nt":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        fh.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -195,8 +143,59 @@ def _edge_errors(what: str) -> Iterator[None]:
         raise ValueError(f"Qdrant Edge, {what}: {msg}") from exc
 
 
+@contextlib.contextmanager
+def _query_errors(what: str) -> Iterator[None]:
+    """:func:`_edge_errors` for queries. qdrant-edge 0.9 reports a formula it cannot
+    evaluate on a point (a variable neither in the payload nor in ``defaults``, a value
+    that is not a number, a non-finite result) only as "Operation cancelled": the error
+    says what that means (local mode and a server name the variable or expression)."""
+    try:
+        with _edge_errors(what):
+            yield
+    except ValueError as exc:
+        if "Operation cancelled" not in str(exc):
+            raise
+        raise ValueError(
+            f"{exc}: a formula could not be evaluated on some point (a variable neither in the "
+            "payload nor in the formula defaults, a value that is not a number, or a non-finite "
+            "result such as 0^-1 or ln(-1))"
+        ) from exc
+
+
 def _ok() -> models.UpdateResult:
     return models.UpdateResult(operation_id=0, status=models.UpdateStatus.COMPLETED)
+
+
+class _Op(NamedTuple):
+    """An Edge update operation with the vector values and points it writes (for the
+    free-space check before it is applied)."""
+
+    op: Any
+    values: int = 0
+    points: int = 0
+
+
+_NO_SPACE = re.compile(r"Not enough space available for optimization, needed: ([0-9.]+) MiB")
+
+
+@contextlib.contextmanager
+def _space_errors(folder: Path, what: str) -> Iterator[None]:
+    """Edge's optimizer refuses to start without the disk space it needs (a RuntimeError
+    from :func:`_edge_errors`): raise :class:`StorageFullError` as the other checks do."""
+    try:
+        yield
+    except RuntimeError as exc:
+        found = _NO_SPACE.search(str(exc))
+        if found is None:
+            raise
+        needed = int(float(found.group(1)) * storage.MiB)
+        raise StorageFullError(
+            28,
+            f"not enough free disk space for {what} collection {folder.name!r} in "
+            f"{str(folder)!r}: {storage.free_bytes(folder):,} bytes free, {needed:,} needed "
+            "(Qdrant Edge's estimate). Nothing was changed; free some space, or move the "
+            "folder to a larger disk",
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -209,10 +208,21 @@ _DISTANCE = {
     models.Distance.MANHATTAN: "Manhattan",
 }
 _DATATYPE = {
-    models.Datatype.FLOAT32: "Float32",
-    models.Datatype.FLOAT16: "Float16",
-    models.Datatype.UINT8: "Uint8",
+    "float32": "Float32", "float16": "Float16", "uint8": "Uint8",
+    "turbo4": "Turbo4", "turbo8": "Turbo8", "turbo16": "Turbo16",
 }
+"""Storage datatypes (``models.Datatype`` / ``models.VectorStorageDatatype`` values) Edge
+takes, by their value."""
+
+
+def _edge_datatype(datatype: Any, name: str) -> Any:
+    """A vector's storage datatype (either qdrant-client enum, or its value) as Edge's."""
+    if datatype is None:
+        return None
+    value = str(getattr(datatype, "value", datatype))
+    if value not in _DATATYPE:
+        raise EdgeUnsupportedError(f"vector {name!r}: datatype {value!r}")
+    return getattr(E.VectorStorageDatatype, _DATATYPE[value])
 
 
 def _hnsw(diff: Any, default_m: int | None = None) -> Any:
@@ -241,14 +251,20 @@ def _quantization(q: Any) -> Any:
         return E.ProductQuantizationConfig(ratio, always_ram=p.always_ram)
     if isinstance(q, models.BinaryQuantization):
         return E.BinaryQuantizationConfig(always_ram=q.binary.always_ram)
+    if isinstance(q, models.TurboQuantization):
+        t = q.turbo
+        return E.TurboQuantQuantizationConfig(
+            always_ram=t.always_ram,
+            bits=_edge_enum(E.TurboQuantBitSize, t.bits) if t.bits is not None else None,
+            memory=_edge_enum(E.Memory, t.memory) if t.memory is not None else None,
+        )
     raise EdgeUnsupportedError(f"quantization config {type(q).__name__}")
 
 
 def _vector_params(vp: models.VectorParams, name: str) -> Any:
     if vp.distance not in _DISTANCE:
         raise ValueError(f"vector {name!r}: unknown distance {vp.distance!r}")
-    if vp.datatype is not None and vp.datatype not in _DATATYPE:
-        raise EdgeUnsupportedError(f"vector {name!r}: datatype {vp.datatype!r}")
+    datatype = _edge_datatype(vp.datatype, name)
     multi = None
     if vp.multivector_config is not None:
         multi = E.MultiVectorConfig(E.MultiVectorComparator.MaxSim)
@@ -260,10 +276,15 @@ def _vector_params(vp: models.VectorParams, name: str) -> Any:
         distance=getattr(E.Distance, _DISTANCE[vp.distance]),
         on_disk=vp.on_disk,
         multivector_config=multi,
-        datatype=getattr(E.VectorStorageDatatype, _DATATYPE[vp.datatype]) if vp.datatype else None,
+        datatype=datatype,
         quantization_config=_quantization(vp.quantization_config),
         hnsw_config=hnsw,
     )
+
+
+def _modifier(sp: Any) -> Any:
+    """A sparse vector's value modifier (IDF or none) as Edge's."""
+    return E.Modifier.Idf if getattr(sp, "modifier", None) == models.Modifier.IDF else None
 
 
 def _validate_vector_name(name: str, kind: str) -> None:
@@ -282,6 +303,7 @@ class _Collection:
         self.folder = folder
         self.sidecar = sidecar
         self._shard: Any = None
+        self._schema: tuple[dict[str, Any], VectorsSchema] | None = None
         self.dirty = False  # written since the last optimize
         self.lock = threading.Lock()
 
@@ -293,19 +315,37 @@ class _Collection:
         if self._shard is None:
             with self.lock:
                 if self._shard is None:
+                    # opening replays the log: on a full disk Edge would crash (SIGBUS)
+                    storage.check_free_space(
+                        self.folder,
+                        storage.open_needed(self.shard_path),
+                        f"opening collection {self.folder.name!r}",
+                    )
                     with _edge_errors(f"opening {self.folder.name!r}"):
                         self._shard = E.EdgeShard.load(str(self.shard_path))
         return self._shard
 
+    def optimize(self) -> bool:
+        """Edge's optimizers on this shard; too little disk space is a :class:`StorageFullError`."""
+        with _space_errors(self.folder, "optimizing"), _edge_errors(f"optimize {self.folder.name!r}"):
+            changed = bool(self.shard().optimize())
+        self.dirty = False
+        return changed
+
     def close(self, optimize: bool) -> None:
-        shard, self._shard = self._shard, None
-        if shard is None:
+        """Optimize (when asked and written since the last one; skipped with a warning
+        when the disk lacks the space), flush and close the shard."""
+        if self._shard is None:
             return
         try:
             if optimize and self.dirty:
-                shard.optimize()
-            shard.flush()
+                try:
+                    self.optimize()
+                except StorageFullError as exc:
+                    warnings.warn(f"closing without optimizing: {exc}", RuntimeWarning, stacklevel=3)
+            self._shard.flush()
         finally:
+            shard, self._shard = self._shard, None
             shard.close()
 
     # qdrant-client views of the sidecar
@@ -321,8 +361,16 @@ class _Collection:
             return None
         return {k: models.SparseVectorParams.model_validate(v) for k, v in raw.items()}
 
+    def schema(self) -> VectorsSchema:
+        """The collection's vectors, as the write checks take them (follows the sidecar)."""
+        cached = self._schema
+        if cached is None or cached[0] is not self.sidecar:
+            cached = (self.sidecar, VectorsSchema.from_config(self.vectors_config(), self.sparse_config()))
+            self._schema = cached
+        return cached[1]
+
     def write_sidecar(self) -> None:
-        _write_json_atomic(self.folder / SIDECAR, self.sidecar)
+        write_json_atomic(self.folder / SIDECAR, self.sidecar)
 
 
 def _dump(model: Any) -> Any:
@@ -369,8 +417,9 @@ class EdgeBackend(QdrantBase):
                 )
         self._lock = threading.RLock()
         self._closed = False
-        self._folder_lock = _FolderLock(self.root)
+        self._folder_lock = FolderLock(self.root)
         self._collections: dict[str, _Collection] = {}
+        self._damaged: dict[str, DamagedCollectionError] = {}
         try:
             self._open_storage()
         except BaseException:
@@ -381,32 +430,61 @@ class EdgeBackend(QdrantBase):
             self.root if self._memory else None,
         )
 
-    # -- storage ------------------------------------------------------------------------
+    # -- storage (the folder's files: .edge_storage) --------------------------------------
     def _open_storage(self) -> None:
+        """Read the marker (written for a new folder), remove what a killed writer left
+        (:func:`~.edge_storage.clean_leftovers`) and read every collection's sidecar: a
+        damaged one is set aside (:attr:`damaged`), with a warning, never deleted."""
         marker = self.root / EDGE_MARKER
         if marker.exists():
-            info = json.loads(marker.read_text(encoding="utf-8"))
-            if int(info.get("format", 0)) > STORAGE_FORMAT:
+            try:
+                info = json.loads(marker.read_text(encoding="utf-8"))
+                version = int(info.get("format", 0))
+            except (OSError, ValueError, TypeError, AttributeError) as exc:
+                raise ValueError(
+                    f"{str(marker)!r}, the marker of a Qdrant Edge database folder, is damaged "
+                    f"({exc}); nothing was changed. Restore it from a backup, or write "
+                    f'{{"engine": "qdrant-edge", "format": {STORAGE_FORMAT}}} into it'
+                ) from None
+            if version > STORAGE_FORMAT:
                 raise ValueError(
                     f"{str(self.root)!r} was written by a newer qdrant-tokenpool "
-                    f"(folder format {info.get('format')}, this one reads {STORAGE_FORMAT})"
+                    f"(folder format {version}, this one reads {STORAGE_FORMAT})"
                 )
         else:
-            _write_json_atomic(
+            write_json_atomic(
                 marker,
                 {"engine": "qdrant-edge", "format": STORAGE_FORMAT, "qdrant_edge_py": _edge_version()},
             )
+        storage.clean_leftovers(self.root)
         base = self.root / "collections"
         base.mkdir(exist_ok=True)
         for folder in sorted(base.iterdir()):
-            side = folder / SIDECAR
-            if not folder.is_dir() or not side.is_file():
-                continue  # an unfinished create or delete: not a collection
-            sidecar = json.loads(side.read_text(encoding="utf-8"))
-            self._collections[sidecar.get("name", folder.name)] = _Collection(folder, sidecar)
+            if not folder.is_dir():
+                continue
+            try:
+                sidecar = storage.read_sidecar(folder)
+            except DamagedCollectionError as exc:
+                self._damaged[folder.name] = exc
+                continue
+            self._collections[folder.name] = _Collection(folder, sidecar)
+        if self._damaged:
+            warnings.warn(
+                f"Qdrant Edge database {str(self.root)!r}: "
+                + " ".join(str(e) for e in self._damaged.values()),
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
+    @property
+    def damaged(self) -> dict[str, DamagedCollectionError]:
+        """Collections whose files are damaged, by name, with the error each raises when
+        used (they are listed by ``get_collections``; nothing of them is deleted unless
+        ``delete_collection`` is called)."""
+        return dict(self._damaged)
 
     @staticmethod
-    def _cleanup(collections: dict[str, _Collection], lock: _FolderLock, tmp: Path | None) -> None:
+    def _cleanup(collections: dict[str, _Collection], lock: FolderLock, tmp: Path | None) -> None:
         for coll in list(collections.values()):
             with contextlib.suppress(Exception):
                 coll.close(optimize=False)
@@ -420,6 +498,9 @@ class EdgeBackend(QdrantBase):
             raise RuntimeError("This Qdrant Edge client is closed. Please create a new instance.")
         coll = self._collections.get(collection_name)
         if coll is None:
+            damaged = self._damaged.get(collection_name)
+            if damaged is not None:
+                raise DamagedCollectionError(str(damaged))  # a fresh one per use
             raise ValueError(f"Collection {collection_name} not found")
         return coll
 
@@ -427,18 +508,23 @@ class EdgeBackend(QdrantBase):
         return self._get(collection_name).shard()
 
     def _apply(self, collection_name: str, ops: Sequence[Any], what: str) -> None:
+        """Apply Edge operations (or :class:`_Op` with their sizes), after checking that the
+        disk has the space they need (:func:`~.edge_storage.write_needed`)."""
         coll = self._get(collection_name)
         shard = coll.shard()
+        sized = [op if isinstance(op, _Op) else _Op(op) for op in ops]
+        needed = storage.write_needed(sum(o.values for o in sized), sum(o.points for o in sized))
+        storage.check_free_space(coll.folder, needed, f"{what} on collection {collection_name!r}")
         coll.dirty = True
         with _edge_errors(f"{what} on {collection_name!r}"):
-            for op in ops:
-                shard.update(op)
+            for o in sized:
+                shard.update(o.op)
 
     def _write(self, collection_name: str, what: str, build: Any) -> models.UpdateResult:
-        """Apply the operation ``build()`` makes: an unknown collection is reported before
-        the request is converted (and so checked)."""
-        self._get(collection_name)
-        self._apply(collection_name, [build()], what)
+        """Apply the operation ``build(schema)`` makes from the collection's vectors: an
+        unknown collection is reported before the request is converted (and so checked)."""
+        coll = self._get(collection_name)
+        self._apply(collection_name, [build(coll.schema())], what)
         return _ok()
 
     def close(self, **kwargs: Any) -> None:
@@ -478,17 +564,14 @@ class EdgeBackend(QdrantBase):
         names = [collection_name] if collection_name is not None else list(self._collections)
         changed = False
         for name in names:
-            coll = self._get(name)
-            with _edge_errors(f"optimize {name!r}"):
-                changed = bool(coll.shard().optimize()) or changed
-            coll.dirty = False
+            changed = self._get(name).optimize() or changed
         return changed
 
     # -- collections --------------------------------------------------------------------
     def get_collections(self, **kwargs: Any) -> models.CollectionsResponse:
         self._get_check_open()
         return models.CollectionsResponse(
-            collections=[models.CollectionDescription(name=n) for n in self._collections]
+            collections=[models.CollectionDescription(name=n) for n in [*self._collections, *self._damaged]]
         )
 
     def _get_check_open(self) -> None:
@@ -497,7 +580,7 @@ class EdgeBackend(QdrantBase):
 
     def collection_exists(self, collection_name: str, **kwargs: Any) -> bool:
         self._get_check_open()
-        return collection_name in self._collections
+        return collection_name in self._collections or collection_name in self._damaged
 
     def get_collection(self, collection_name: str, **kwargs: Any) -> models.CollectionInfo:
         coll = self._get(collection_name)
@@ -599,20 +682,31 @@ class EdgeBackend(QdrantBase):
             self._get_check_open()
             if collection_name in self._collections:
                 raise ValueError(f"Collection {collection_name} already exists")
+            if collection_name in self._damaged:
+                raise DamagedCollectionError(str(self._damaged[collection_name]))  # never overwritten
             folder = self.collection_path(collection_name)
-            if folder.exists():  # leftovers of an unfinished create
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            coll = _Collection(folder, sidecar)
+            if folder.exists():
+                raise DamagedCollectionError(
+                    f"{str(folder)!r} exists but was not read when this client opened the "
+                    "folder; nothing was changed. Reopen the folder to see it"
+                )
+            storage.check_free_space(self.root, storage.CREATE_FREE_BYTES, f"creating collection {collection_name!r}")
+            # built in a temporary folder, then renamed into place whole (the commit
+            # point): collections/<name> without a sidecar is never a leftover of ours
+            tmp = storage.new_collection_folder(self.root)
             try:
                 with _edge_errors(f"create_collection {collection_name!r}"):
-                    coll._shard = E.EdgeShard.create(str(coll.shard_path), config)
-                coll.write_sidecar()  # the commit point
+                    shard = E.EdgeShard.create(str(tmp / "shard"), config)
+                    try:
+                        shard.flush()
+                    finally:
+                        shard.close()  # Edge keeps its paths: reopened at the new place
+                write_json_atomic(tmp / SIDECAR, sidecar)
+                storage.commit_collection_folder(tmp, folder)
             except BaseException:
-                coll.close(optimize=False)
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            self._collections[collection_name] = coll
+            self._collections[collection_name] = _Collection(folder, sidecar)
         return True
 
     def recreate_collection(self, collection_name: str, *args: Any, **kwargs: Any) -> bool:
@@ -621,16 +715,17 @@ class EdgeBackend(QdrantBase):
         return self.create_collection(collection_name, *args, **kwargs)
 
     def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
+        """Delete a collection, a damaged one too (its folder is the one named so). The
+        folder is renamed out first (atomic): a kill mid-delete leaves no half
+        collection, and the next open removes the rest."""
         with self._lock:
             self._get_check_open()
             coll = self._collections.pop(collection_name, None)
-            if coll is None:
+            if coll is not None:
+                coll.close(optimize=False)
+            elif self._damaged.pop(collection_name, None) is None:
                 return False
-            coll.close(optimize=False)
-            # rename first (atomic): a crash mid-delete leaves no half collection behind
-            trash = self.root / f".deleted-{uuid.uuid4().hex}"
-            os.replace(coll.folder, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+            storage.trash_folder(self.root, self.collection_path(collection_name))
         return True
 
     def update_collection(
@@ -726,9 +821,17 @@ class EdgeBackend(QdrantBase):
             elif isinstance(vector_name_config, models.SparseVectorNameConfig):
                 _validate_vector_name(vector_name, "sparse")
                 sparse = vector_name_config.sparse
-                modifier = E.Modifier.Idf if getattr(sparse, "modifier", None) == models.Modifier.IDF else None
-                op = E.UpdateOperation.create_sparse_vector(vector_name, modifier)
-                sp = models.SparseVectorParams.model_validate(sparse.model_dump())
+                # SparseVectorConfig (creation) holds what SparseVectorParams (collection
+                # config) spreads over `modifier` and `index.datatype`
+                sp = models.SparseVectorParams(
+                    modifier=sparse.modifier,
+                    index=models.SparseIndexParams(datatype=models.Datatype(sparse.datatype.value))
+                    if sparse.datatype is not None
+                    else None,
+                )
+                op = E.UpdateOperation.create_sparse_vector(
+                    vector_name, _modifier(sp), _edge_datatype(sparse.datatype, vector_name)
+                )
                 sidecar = {
                     **coll.sidecar,
                     "sparse_vectors": {**(coll.sidecar.get("sparse_vectors") or {}), vector_name: _dump(sp)},
@@ -753,10 +856,17 @@ class EdgeBackend(QdrantBase):
         return _ok()
 
     # -- points: writes -----------------------------------------------------------------
-    def _upsert_op(self, points: Any, update_filter: Any, update_mode: Any) -> Any:
+    # Edge checks a request point by point while writing it (a bad vector mid-request left
+    # the points before it stored, a NaN was stored, a ragged multivector crashed it): every
+    # vector of a request is checked against the collection (.checks) before the first
+    # operation is applied.
+    def _upsert_op(
+        self, schema: VectorsSchema, points: Any, update_filter: Any, update_mode: Any, check: bool = True
+    ) -> _Op:
         structs = batch_points(points) if isinstance(points, models.Batch) else list(points)
         if not structs:
             raise ValueError("Empty update request")
+        values = check_points(structs, schema) if check else 0
         edge_points = [edge_point(p) for p in structs]
         mode = None
         if update_mode is not None:
@@ -765,7 +875,8 @@ class EdgeBackend(QdrantBase):
                 models.UpdateMode.INSERT_ONLY: E.UpdateMode.InsertOnly,
                 models.UpdateMode.UPDATE_ONLY: E.UpdateMode.UpdateOnly,
             }[models.UpdateMode(update_mode)]
-        return E.UpdateOperation.upsert_points(edge_points, edge_filter(update_filter), mode)
+        op = E.UpdateOperation.upsert_points(edge_points, edge_filter(update_filter), mode)
+        return _Op(op, values, len(structs))
 
     def upsert(
         self,
@@ -776,7 +887,31 @@ class EdgeBackend(QdrantBase):
         **kwargs: Any,
     ) -> models.UpdateResult:
         return self._write(
-            collection_name, "upsert", lambda: self._upsert_op(points, update_filter, update_mode)
+            collection_name,
+            "upsert",
+            lambda schema: self._upsert_op(schema, points, update_filter, update_mode),
+        )
+
+    def check_points(self, collection_name: str, points: Sequence[Any]) -> None:
+        """Check every vector of ``points`` against the collection, and that the disk has
+        the space to write them all, writing nothing (see :mod:`.checks`): for clients that
+        hand :meth:`upload_points` a list as a stream."""
+        coll = self._get(collection_name)
+        values = check_points(points, coll.schema())
+        self._check_upload_space(coll, values, len(points))
+
+    def check_columns(self, collection_name: str, vectors: Any, ids: Any = None) -> None:
+        """Check sized ``upload_collection`` vectors whole (as :meth:`check_points`)."""
+        coll = self._get(collection_name)
+        labels = ids if isinstance(ids, (Sequence, np.ndarray)) else None
+        values = check_columns(vectors, coll.schema(), labels)
+        n = len(next(iter(vectors.values()), ())) if isinstance(vectors, Mapping) else len(vectors)
+        self._check_upload_space(coll, values, n)
+
+    @staticmethod
+    def _check_upload_space(coll: _Collection, values: int, points: int) -> None:
+        storage.check_free_space(
+            coll.folder, storage.write_needed(values, points), f"uploading {points:,} points"
         )
 
     def upload_points(
@@ -788,18 +923,32 @@ class EdgeBackend(QdrantBase):
         update_mode: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Write ``points`` ``batch_size`` at a time as they come (a generator is never
-        held whole); then :meth:`optimize` when at least :data:`BULK_OPTIMIZE_POINTS`
-        points were written."""
-        self._get(collection_name)
+        """Write ``points`` ``batch_size`` at a time; then :meth:`optimize` when at least
+        :data:`BULK_OPTIMIZE_POINTS` points were written.
+
+        A list or tuple is checked whole before its first batch is written (a bad point
+        writes nothing). Anything else (a generator: ``QdrantClient.upload_points`` hands
+        every input over as one) is streamed, never held whole: each batch is checked and
+        written all or nothing, so a bad point (or an error of the generator) stops the
+        upload with the batches before its own written."""
+        checked = False
+        if isinstance(points, Sequence):
+            self.check_points(collection_name, points)
+            checked = True
+        self._upload(collection_name, points, batch_size, update_filter, update_mode, checked)
+
+    def _upload(
+        self, collection_name: str, points: Iterable[Any], batch_size: int, update_filter: Any,
+        update_mode: Any, checked: bool,
+    ) -> None:
+        """Write ``points`` in batches; ``checked``: they were checked whole already."""
+        schema = self._get(collection_name).schema()
         size = max(int(batch_size or 64), 1)
         written = 0
         it = iter(points)
-        while True:
-            chunk = list(itertools.islice(it, size))
-            if not chunk:
-                break
-            self.upsert(collection_name, chunk, update_filter=update_filter, update_mode=update_mode)
+        while chunk := list(itertools.islice(it, size)):
+            op = self._upsert_op(schema, chunk, update_filter, update_mode, check=not checked)
+            self._apply(collection_name, [op], "upload_points")
             written += len(chunk)
         if written >= BULK_OPTIMIZE_POINTS:
             self.optimize(collection_name)
@@ -816,13 +965,15 @@ class EdgeBackend(QdrantBase):
         **kwargs: Any,
     ) -> None:
         """Columns (``{name: array}``, an array, or an iterable of vector structs) as a
-        stream of points into :meth:`upload_points`. Missing ids become UUIDs."""
-        self.upload_points(
-            collection_name,
-            _columns_as_points(vectors, payload, ids),
-            batch_size=batch_size,
-            update_filter=update_filter,
-            update_mode=update_mode,
+        stream of points, written as :meth:`upload_points` writes them. Missing ids become
+        UUIDs. A dict of columns, an array or a list is checked whole before the first
+        batch is written; a generator is checked batch by batch."""
+        checked = isinstance(vectors, (Mapping, np.ndarray, Sequence))
+        if checked:
+            self.check_columns(collection_name, vectors, ids)
+        self._upload(
+            collection_name, _columns_as_points(vectors, payload, ids), batch_size,
+            update_filter, update_mode, checked,
         )
 
     def update_vectors(
@@ -832,48 +983,50 @@ class EdgeBackend(QdrantBase):
         update_filter: models.Filter | None = None,
         **kwargs: Any,
     ) -> models.UpdateResult:
-        return self._write(collection_name, "update_vectors", lambda: _update_vectors_op(points, update_filter))
+        return self._write(
+            collection_name, "update_vectors", lambda schema: _update_vectors_op(schema, points, update_filter)
+        )
 
     def delete_vectors(
         self, collection_name: str, vectors: Sequence[str], points: Any, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "delete_vectors", lambda: _delete_vectors_op(list(vectors), points))
+        return self._write(collection_name, "delete_vectors", lambda _: _delete_vectors_op(list(vectors), points))
 
     def delete(self, collection_name: str, points_selector: Any, **kwargs: Any) -> models.UpdateResult:
-        return self._write(collection_name, "delete", lambda: _delete_op(points_selector))
+        return self._write(collection_name, "delete", lambda _: _delete_op(points_selector))
 
     def set_payload(
         self, collection_name: str, payload: Any, points: Any, key: str | None = None, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "set_payload", lambda: _set_payload_op(payload, points, key))
+        return self._write(collection_name, "set_payload", lambda _: _set_payload_op(payload, points, key))
 
     def overwrite_payload(
         self, collection_name: str, payload: Any, points: Any, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "overwrite_payload", lambda: _overwrite_payload_op(payload, points))
+        return self._write(collection_name, "overwrite_payload", lambda _: _overwrite_payload_op(payload, points))
 
     def delete_payload(
         self, collection_name: str, keys: Sequence[str], points: Any, **kwargs: Any
     ) -> models.UpdateResult:
-        return self._write(collection_name, "delete_payload", lambda: _delete_payload_op(list(keys), points))
+        return self._write(collection_name, "delete_payload", lambda _: _delete_payload_op(list(keys), points))
 
     def clear_payload(self, collection_name: str, points_selector: Any, **kwargs: Any) -> models.UpdateResult:
-        return self._write(collection_name, "clear_payload", lambda: _clear_payload_op(points_selector))
+        return self._write(collection_name, "clear_payload", lambda _: _clear_payload_op(points_selector))
 
     def batch_update_points(
         self, collection_name: str, update_operations: Sequence[Any], **kwargs: Any
     ) -> list[models.UpdateResult]:
         """All operations are converted (and so checked) before the first is applied."""
-        self._get(collection_name)
-        ops = [self._operation(op) for op in update_operations]
+        schema = self._get(collection_name).schema()
+        ops = [self._operation(schema, op) for op in update_operations]
         self._apply(collection_name, ops, "batch_update_points")
         return [_ok() for _ in ops]
 
-    def _operation(self, op: Any) -> Any:
+    def _operation(self, schema: VectorsSchema, op: Any) -> Any:
         if isinstance(op, models.UpsertOperation):
             up = op.upsert
             points = up.batch if isinstance(up, models.PointsBatch) else up.points
-            return self._upsert_op(points, up.update_filter, up.update_mode)
+            return self._upsert_op(schema, points, up.update_filter, up.update_mode)
         if isinstance(op, models.DeleteOperation):
             return _delete_op(op.delete)
         if isinstance(op, models.SetPayloadOperation):
@@ -889,7 +1042,7 @@ class EdgeBackend(QdrantBase):
             return _clear_payload_op(op.clear_payload)
         if isinstance(op, models.UpdateVectorsOperation):
             uv = op.update_vectors
-            return _update_vectors_op(uv.points, uv.update_filter)
+            return _update_vectors_op(schema, uv.points, uv.update_filter)
         if isinstance(op, models.DeleteVectorsOperation):
             dv = op.delete_vectors
             return _delete_vectors_op(list(dv.vector), _points_or_filter(dv.points, dv.filter))
@@ -906,9 +1059,10 @@ class EdgeBackend(QdrantBase):
     ) -> list[models.Record]:
         shard = self._shard(collection_name)
         wp, has_payload = edge_with_payload(with_payload)
+        shape = ResultShape(has_payload, edge_with_vectors(with_vectors))
         with _edge_errors(f"retrieve from {collection_name!r}"):
-            records = shard.retrieve([edge_id(i) for i in ids], wp, edge_with_vectors(with_vectors))
-        return [model_record(r, has_payload) for r in records]
+            records = shard.retrieve([edge_id(i) for i in ids], wp, shape.with_vectors)
+        return shape.records(records)
 
     def scroll(
         self,
@@ -925,25 +1079,27 @@ class EdgeBackend(QdrantBase):
             raise ValueError(f"limit value {limit} is invalid. Must be 1 or larger.")
         shard = self._shard(collection_name)
         wp, has_payload = edge_with_payload(with_payload)
-        ob = None
-        if order_by is not None:
-            ob = QueryConverter(collection_name, self._lookup).query(
-                models.OrderByQuery(order_by=order_by), None, None, []
+        shape = ResultShape(has_payload, edge_with_vectors(with_vectors))
+        flt = edge_filter(scroll_filter)
+        ob = edge_order_by(order_by) if order_by is not None else None
+
+        def fetch(n: int) -> tuple[list[Any], Any]:
+            request = E.ScrollRequest(
+                offset=edge_id(offset) if offset is not None else None,
+                limit=n,
+                filter=flt,
+                with_payload=wp,
+                with_vector=shape.with_vectors,
+                order_by=ob,
             )
-        request = E.ScrollRequest(
-            offset=edge_id(offset) if offset is not None else None,
-            limit=limit,
-            filter=edge_filter(scroll_filter),
-            with_payload=wp,
-            with_vector=edge_with_vectors(with_vectors),
-            order_by=ob,
-        )
-        with _edge_errors(f"scroll {collection_name!r}"):
-            records, next_offset = shard.scroll(request)
-        return (
-            [model_record(r, has_payload) for r in records],
-            model_id(next_offset) if next_offset is not None else None,
-        )
+            with _edge_errors(f"scroll {collection_name!r}"):
+                records, next_offset = shard.scroll(request)
+            return list(records), next_offset
+
+        records, next_offset = fetch(limit)
+        if ob is not None:
+            records = _order_by_refill(records, limit, lambda n: fetch(n)[0])
+        return shape.records(records), model_id(next_offset) if next_offset is not None else None
 
     def count(
         self, collection_name: str, count_filter: models.Filter | None = None, exact: bool = True, **kwargs: Any
@@ -965,10 +1121,21 @@ class EdgeBackend(QdrantBase):
         if limit < 1:
             raise ValueError(f"limit value {limit} is invalid. Must be 1 or larger.")
         shard = self._shard(collection_name)
-        with _edge_errors(f"facet {collection_name!r}"):
-            res = shard.facet(E.FacetRequest(key, limit=limit, exact=bool(exact), filter=edge_filter(facet_filter)))
+        flt = edge_filter(facet_filter)
+        # Edge cuts ties at `limit` in no fixed order (an approximate facet differs from call
+        # to call): ask for more until every value tied with the last kept one is in, then
+        # order as local mode and a server do, by count descending, then by value
+        asked = limit
+        while True:
+            with _edge_errors(f"facet {collection_name!r}"):
+                hits = shard.facet(E.FacetRequest(key, limit=asked, exact=bool(exact), filter=flt)).hits
+            counts = sorted((h.count for h in hits), reverse=True)
+            if len(hits) < asked or counts[-1] < counts[limit - 1]:
+                break
+            asked *= 2
+        ordered = sorted(hits, key=lambda h: (-h.count, h.value))[:limit]
         return models.FacetResponse(
-            hits=[models.FacetValueHit(value=h.value, count=h.count) for h in res.hits]
+            hits=[models.FacetValueHit(value=h.value, count=h.count) for h in ordered]
         )
 
     def _lookup(self, collection_name: str, vector_name: str, point_id: Any) -> Any:
@@ -987,9 +1154,11 @@ class EdgeBackend(QdrantBase):
             return vec
         return np.asarray(vec, dtype=np.float32)
 
-    def _request(self, collection_name: str, r: models.QueryRequest) -> tuple[Any, bool]:
-        """One ``query_points`` request as Edge's ``QueryRequest``, and whether payloads
-        are returned. ``r`` is built unvalidated (``model_construct``): numpy queries pass."""
+    def _request(self, collection_name: str, r: models.QueryRequest) -> tuple[Any, ResultShape]:
+        """One ``query_points`` request as Edge's ``QueryRequest``, and the shape of its
+        results. ``r`` is built unvalidated (``model_construct``): numpy queries pass, and
+        parts given as dicts are validated into their models here, as qdrant-client's
+        remote client does."""
         query, prefetch, score_threshold, offset = r.query, r.prefetch, r.score_threshold, r.offset
         limit = r.limit
         if limit is None:
@@ -1004,22 +1173,25 @@ class EdgeBackend(QdrantBase):
             raise ValueError("A query is needed to use the score_threshold.")
         if isinstance(query, models.OrderByQuery) and score_threshold is not None:
             raise ValueError("Can't use score_threshold with an order_by query.")
+        if isinstance(query, models.SampleQuery):
+            offset = None  # a random sample has no order to skip into: local mode ignores it
         conv = QueryConverter(collection_name, self._lookup)
         mentioned: list[Any] = []
-        q = conv.query(query, r.using, r.lookup_from, mentioned)
+        q = conv.query(query, r.using, r.lookup_from, mentioned, limit)
         wp, has_payload = edge_with_payload(r.with_payload)
+        with_vectors = edge_with_vectors(r.with_vector)
         request = E.QueryRequest(
             limit=limit,
             offset=offset,
             query=q,
             prefetches=conv.prefetches(prefetch),
-            with_vector=edge_with_vectors(r.with_vector),
+            with_vector=with_vectors,
             with_payload=wp,
-            filter=edge_filter(has_id_excluded(r.filter, mentioned)),
+            filter=edge_filter(has_id_excluded(parse_model(r.filter, models.Filter), mentioned)),
             score_threshold=score_threshold,
             params=edge_search_params(r.params),
         )
-        return request, has_payload
+        return request, ResultShape(has_payload, with_vectors)
 
     def query_points(
         self,
@@ -1037,41 +1209,53 @@ class EdgeBackend(QdrantBase):
         lookup_from: Any = None,
         **kwargs: Any,
     ) -> QueryResponse:
-        shard = self._shard(collection_name)
-        request, has_payload = self._request(
-            collection_name,
-            models.QueryRequest.model_construct(
-                query=query, using=using, prefetch=prefetch, filter=query_filter,
-                params=search_params, limit=limit, offset=offset, with_payload=with_payload,
-                with_vector=with_vectors, score_threshold=score_threshold, lookup_from=lookup_from,
-            ),
+        r = models.QueryRequest.model_construct(
+            query=query, using=using, prefetch=prefetch, filter=query_filter,
+            params=search_params, limit=limit, offset=offset, with_payload=with_payload,
+            with_vector=with_vectors, score_threshold=score_threshold, lookup_from=lookup_from,
         )
-        with _edge_errors(f"query_points on {collection_name!r}"):
-            points = shard.query(request)
-        return QueryResponse(points=[model_scored_point(p, has_payload) for p in points])
+        return QueryResponse(points=self._query(collection_name, r))
+
+    def _query(self, collection_name: str, r: models.QueryRequest, answer: Any = None) -> list[models.ScoredPoint]:
+        """Run one request (``answer``: Edge's points for it, when a batch ran it already)."""
+        shard = self._shard(collection_name)
+        request, shape = self._request(collection_name, r)
+        if answer is None:
+            with _query_errors(f"query_points on {collection_name!r}"):
+                answer = shard.query(request)
+        if isinstance(r.query, models.OrderByQuery):
+            offset = r.offset or 0
+
+            def fetch(n: int) -> list[Any]:
+                more, _ = self._request(collection_name, r.model_copy(update={"limit": offset + n, "offset": None}))
+                with _query_errors(f"query_points on {collection_name!r}"):
+                    return list(shard.query(more))[offset:]
+
+            answer = _order_by_refill(list(answer), r.limit or 10, fetch)
+        return shape.scored(answer)
 
     def query_batch_points(
         self, collection_name: str, requests: Sequence[models.QueryRequest], **kwargs: Any
     ) -> list[QueryResponse]:
         shard = self._shard(collection_name)
-        built = [
-            self._request(
-                collection_name,
-                r.model_copy(update={
-                    "limit": r.limit or 10,
-                    "with_payload": r.with_payload if r.with_payload is not None else False,
-                    "with_vector": r.with_vector if r.with_vector is not None else False,
-                }),
-            )
+        parsed = [
+            r.model_copy(update={
+                "limit": r.limit or 10,
+                "with_payload": r.with_payload if r.with_payload is not None else False,
+                "with_vector": r.with_vector if r.with_vector is not None else False,
+            })
             for r in requests
         ]
+        built = [self._request(collection_name, r) for r in parsed]
         if not built:
             return []
-        with _edge_errors(f"query_batch_points on {collection_name!r}"):
+        with _query_errors(f"query_batch_points on {collection_name!r}"):
             results = shard.query_batch(E.QueryBatchRequest([b[0] for b in built]))
         return [
-            QueryResponse(points=[model_scored_point(p, b[1]) for p in pts])
-            for b, pts in zip(built, results)
+            QueryResponse(points=self._query(collection_name, r, pts))
+            if isinstance(r.query, models.OrderByQuery)
+            else QueryResponse(points=shape.scored(pts))
+            for r, (_, shape), pts in zip(parsed, built, results)
         ]
 
     # -- aliases, snapshots, cluster: Edge has none ------------------------------------
@@ -1091,7 +1275,9 @@ class EdgeBackend(QdrantBase):
         return []
 
     def info(self) -> models.VersionInfo:
-        return models.VersionInfo(title="qdrant-edge (qdrant-tokenpool)", version=_edge_version())
+        """The title local mode and a server give; ``version`` is qdrant-edge-py's (local
+        mode gives qdrant-client's, a server its own)."""
+        return models.VersionInfo(title="qdrant - vector search engine", version=_edge_version())
 
 
 def _unsupported(name: str) -> Any:
@@ -1106,8 +1292,12 @@ def _unsupported(name: str) -> Any:
     return method
 
 
+_FACADE_ONLY = ("migrate",)
+"""``QdrantBase`` methods ``QdrantClient`` implements itself over the others (so they work
+on Edge) and never calls on its backend: left as ``QdrantBase`` has them."""
+
 for _name, _fn in inspect.getmembers(QdrantBase, inspect.isfunction):
-    if not _name.startswith("_") and _name not in EdgeBackend.__dict__:
+    if not _name.startswith("_") and _name not in EdgeBackend.__dict__ and _name not in _FACADE_ONLY:
         setattr(EdgeBackend, _name, _unsupported(_name))
 
 
@@ -1135,12 +1325,8 @@ def _json_metadata(metadata: Any) -> dict[str, Any] | None:
 
 
 def _parse_quantization(raw: Any) -> Any:
-    if raw is None:
-        return None
-    for cls in (models.ScalarQuantization, models.ProductQuantization, models.BinaryQuantization):
-        with contextlib.suppress(Exception):
-            return cls.model_validate(raw)
-    return None
+    """The collection's quantization config as the sidecar holds it (a dict), as a model."""
+    return parse_model(raw, models.QuantizationConfig)
 
 
 def _edge_config(
@@ -1161,13 +1347,18 @@ def _edge_config(
     if sparse_vectors_config:
         sparse = {}
         for name, sp in sparse_vectors_config.items():
-            modifier = E.Modifier.Idf if getattr(sp, "modifier", None) == models.Modifier.IDF else None
             index = getattr(sp, "index", None)
             sparse[name] = E.EdgeSparseVectorParams(
                 full_scan_threshold=getattr(index, "full_scan_threshold", None),
                 on_disk=getattr(index, "on_disk", None),
-                modifier=modifier,
+                modifier=_modifier(sp),
+                datatype=_edge_datatype(getattr(index, "datatype", None), name),
             )
+    if not vectors and not sparse:
+        # Edge refuses a config without vectors; a sparse vector no point will hold stands in
+        # (its name has a character vector names may not have, so no user vector collides;
+        # it is not in the sidecar, so get_collection does not show it)
+        sparse = {NO_VECTORS_PLACEHOLDER: E.EdgeSparseVectorParams()}
     optimizers = None
     if optimizers_config is not None:
         o = optimizers_config
@@ -1192,31 +1383,84 @@ _SCHEMA_NAMES = {
     "keyword": "Keyword", "integer": "Integer", "float": "Float", "geo": "Geo",
     "text": "Text", "bool": "Bool", "datetime": "Datetime", "uuid": "Uuid",
 }
-_PARAMS_FIELDS = ("is_tenant", "on_disk", "lookup", "range", "is_principal", "enable_hnsw",
-                  "min_token_len", "max_token_len", "lowercase", "ascii_folding", "phrase_matching")
+def _edge_enum(enum: Any, value: Any) -> Any:
+    """The member of Edge's ``enum`` named like qdrant-client's enum ``value``
+    (``"english"`` -> ``English``, ``"multilingual"`` -> ``Multilingual``)."""
+    key = str(getattr(value, "value", value)).replace("_", "").lower()
+    for name in dir(enum):
+        if not name.startswith("_") and name.replace("_", "").lower() == key:
+            return getattr(enum, name)
+    raise EdgeUnsupportedError(f"{enum.__name__} {key!r}")
+
+
+def _index_option(field: str, value: Any) -> Any:
+    """One option of ``*IndexParams`` as Edge takes it."""
+    if field == "tokenizer":
+        return _edge_enum(E.TokenizerType, value)
+    if field == "memory":
+        return _edge_enum(E.Memory, value)
+    if field == "stopwords":
+        if isinstance(value, models.StopwordsSet):
+            return E.StopwordsSet(
+                languages={_edge_enum(E.Language, x) for x in value.languages or []} or None,
+                custom=set(value.custom or []) or None,
+            )
+        return _edge_enum(E.Language, value)
+    if field == "stemmer":
+        if isinstance(value, models.SnowballParams):
+            return E.SnowballParams(_edge_enum(E.SnowballLanguage, value.language))
+        return E.DisabledStemmer()
+    if field == "scoring" and isinstance(value, models.TextScoringParams):
+        return E.TextScoringParams(_edge_enum(E.TextScoringType, value.type))
+    if isinstance(value, Enum) or not isinstance(value, (bool, int, float, str)):
+        raise EdgeUnsupportedError(f"payload index option {field}={value!r}")
+    return value
 
 
 def _payload_schema(schema: Any) -> Any:
     """A payload index schema: a type (``models.PayloadSchemaType`` or its string) or
-    ``*IndexParams`` (their plain options are kept)."""
+    ``*IndexParams`` (a model or its dict), every option given passed on to Edge (never
+    dropped: an option like ``phrase_matching`` changes what filters match).
+
+    Raises:
+        EdgeUnsupportedError: an option Edge's index params do not have.
+    """
     if isinstance(schema, (str, models.PayloadSchemaType)):
         key = models.PayloadSchemaType(schema).value
         return getattr(E.PayloadSchemaType, _SCHEMA_NAMES[key])
+    schema = parse_model(schema, models.PayloadSchemaParams)
     kind = getattr(schema, "type", None)
     if kind is None:
         raise ValueError(f"unsupported payload index schema {schema!r}")
     key = str(getattr(kind, "value", kind))
     cls = getattr(E, f"{_SCHEMA_NAMES[key]}IndexParams")
-    accepted = inspect.signature(cls.__init__).parameters if hasattr(cls, "__init__") else {}
-    opts = {
-        f: getattr(schema, f)
-        for f in _PARAMS_FIELDS
-        if getattr(schema, f, None) is not None and (not accepted or f in accepted)
-    }
-    try:
-        return cls(**opts)
-    except TypeError:
-        return getattr(E.PayloadSchemaType, _SCHEMA_NAMES[key])
+    accepted = set(re.findall(r"(\w+)=", getattr(cls, "__text_signature__", None) or ""))
+    opts: dict[str, Any] = {}
+    for field, value in schema:
+        if field == "type" or value is None:
+            continue
+        if field not in accepted:
+            raise EdgeUnsupportedError(f"payload index option {field}={value!r}")
+        opts[field] = _index_option(field, value)
+    return cls(**opts)
+
+
+def _order_by_refill(got: list[Any], limit: int, fetch: Any) -> list[Any]:
+    """An order_by answer of ``limit`` entries where Edge gave fewer than exist.
+
+    qdrant-edge 0.9 counts a point's repeated values of the order_by key (an array
+    ``[4, 4]``) toward the limit and only then drops the repeats, so a filtered order_by
+    can come back short (docs/engines.md, "Engine bugs worth reporting upstream").
+    ``fetch(n)`` asks Edge for ``n``; the shortfall is asked for again until the answer is
+    full or stops growing."""
+    asked = limit
+    while len(got) < limit:
+        asked += limit - len(got)
+        more = fetch(asked)
+        if len(more) <= len(got):
+            break
+        got = more
+    return got[:limit]
 
 
 def _points_or_filter(points: Any, flt: Any) -> Any:
@@ -1264,11 +1508,12 @@ def _clear_payload_op(selector: Any) -> Any:
     return E.UpdateOperation.clear_payload_by_filter(edge_filter(flt))
 
 
-def _update_vectors_op(points: Sequence[Any], update_filter: Any) -> Any:
+def _update_vectors_op(schema: VectorsSchema, points: Sequence[Any], update_filter: Any) -> _Op:
+    values = check_points(points, schema)
     pvs = [E.PointVectors(edge_id(p.id), edge_vector_struct(p.vector)) for p in points]
     if not pvs:
         raise ValueError("Empty update request")
-    return E.UpdateOperation.update_vectors(pvs, edge_filter(update_filter))
+    return _Op(E.UpdateOperation.update_vectors(pvs, edge_filter(update_filter)), values, len(pvs))
 
 
 def _delete_vectors_op(names: list[str], selector: Any) -> Any:

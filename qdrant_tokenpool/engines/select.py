@@ -11,13 +11,16 @@ concurrent calls (Rust locks inside the shard; the backend's own state has its l
 releases the GIL, so threads sharing one client run queries in parallel
 (``integration_tests/test_edge_engine.py::test_threads_share_one_client``).
 
-Without ``engine`` nothing here runs: the constructors keep ``QdrantClient``'s semantics
-exactly.
+Without ``engine`` the constructors keep ``QdrantClient``'s semantics, with one exception:
+``path=`` naming a folder that holds a Qdrant Edge database opens it on Edge, its own engine
+(as the CLI does), because local mode cannot read it and would write an empty database of
+its own into it; ``engine="local"`` on such a folder is refused.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from qdrant_client import AsyncQdrantClient, QdrantClient
@@ -26,6 +29,7 @@ from qdrant_client.local.qdrant_local import QdrantLocal
 
 from .. import _backend
 from . import check_engine
+from .open import folder_engine
 
 __all__ = [
     "AsyncEdgeQdrantClient",
@@ -51,21 +55,35 @@ def split_engine_args(
     """Constructor arguments for ``QdrantClient.__init__`` and the backend to install.
 
     ``engine=None``: the arguments unchanged and no backend (``QdrantClient``'s own
-    choice). ``"local"``: the same, after checking the arguments name an embedded database.
-    ``"edge"``: an Edge backend on ``path``/``location`` and arguments that make
-    ``QdrantClient`` build only a throwaway in-memory local mode.
+    choice), except for a ``path=`` folder that holds a Qdrant Edge database: that opens
+    on Edge (local mode cannot read it, and would write an empty database of its own into
+    it). ``"local"``: the same, after checking the arguments name an embedded database; an
+    Edge folder is refused. ``"edge"``: an Edge backend on ``path``/``location`` and
+    arguments that make ``QdrantClient`` build only a throwaway in-memory local mode.
 
     Raises:
         ValueError: unknown engine, or an engine with a server (``url=``/``host=``), or
-            neither ``":memory:"`` nor ``path=``.
+            neither ``":memory:"`` nor ``path=``, or ``"local"`` on an Edge folder.
         EngineNotAvailableError: ``"edge"`` without ``qdrant-edge-py`` (says how to get it).
         StorageLockedError: the folder is open in another Edge client.
     """
+    location, path = _location_arg(args, kwargs)
+    remote = [k for k in _REMOTE_KEYS if kwargs.get(k) is not None]
+    if engine is None or engine == "local":
+        # local mode cannot read a Qdrant Edge folder, and would write an empty database
+        # of its own into it (meta.json): open the folder's own engine, or refuse
+        found = folder_engine(path) if path is not None and not remote and location is None else None
+        if found == "edge":
+            if engine == "local":
+                raise ValueError(
+                    f"{os.fspath(path)} holds a Qdrant Edge database, not one of qdrant-client's "
+                    "local mode: open it with engine='edge' (or no engine), or copy it into a "
+                    "new folder (qdrant-tokenpool copy-db, or copy_database)"
+                )
+            engine = "edge"  # the folder's own engine, as the CLI's choose_engine picks it
     if engine is None:
         return args, kwargs, None
     check_engine(engine)
-    location, path = _location_arg(args, kwargs)
-    remote = [k for k in _REMOTE_KEYS if kwargs.get(k) is not None]
     if remote or (location is not None and location != ":memory:"):
         raise ValueError(
             f"engine={engine!r} is for embedded databases (':memory:' or path=...); "
@@ -137,10 +155,24 @@ def init_client(
         install_backend(self, backend, engine or "", {"_edge_target": target})
 
 
+def _check_sized_upload(
+    backend: Any, collection_name: str, points: Any = None, vectors: Any = None, ids: Any = None
+) -> None:
+    """``QdrantClient.upload_points`` / ``upload_collection`` hand the engine a generator even
+    for a list, so the engine cannot check it whole: check a sized input here, before the
+    parent writes its first batch (``backend``: an :class:`~.edge.EdgeBackend`)."""
+    if points is not None and isinstance(points, Sequence):
+        backend.check_points(collection_name, points)
+    if vectors is not None and isinstance(vectors, Sequence):  # dicts and arrays: the engine
+        backend.check_columns(collection_name, vectors, ids)
+
+
 class EdgeQdrantClient(QdrantClient):
     """A plain ``QdrantClient`` on Qdrant Edge (no pooling): ``EdgeQdrantClient(path=...)``
     or ``EdgeQdrantClient(":memory:")``. Same methods and models as ``QdrantClient``;
-    what Edge lacks raises :class:`~qdrant_tokenpool.engines.edge.EdgeUnsupportedError`."""
+    what Edge lacks raises :class:`~qdrant_tokenpool.engines.edge.EdgeUnsupportedError`.
+    Every write checks all its vectors before any is written; an upload of a list, an
+    array or a dict of columns is checked whole before its first batch."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         engine = kwargs.pop("engine", "edge")
@@ -151,6 +183,18 @@ class EdgeQdrantClient(QdrantClient):
     def optimize(self, collection_name: str | None = None) -> bool:
         """Run Edge's optimizers now (see :meth:`EdgeBackend.optimize`)."""
         return bool(_backend.backend(self).optimize(collection_name))
+
+    def upload_points(self, collection_name: str, points: Iterable[Any], *args: Any, **kwargs: Any) -> None:
+        """``QdrantClient.upload_points``; a list or tuple is checked whole first."""
+        _check_sized_upload(_backend.backend(self), collection_name, points=points)
+        super().upload_points(collection_name, points, *args, **kwargs)
+
+    def upload_collection(
+        self, collection_name: str, vectors: Any, payload: Any = None, ids: Any = None, *args: Any, **kwargs: Any
+    ) -> None:
+        """``QdrantClient.upload_collection``; sized ``vectors`` are checked whole first."""
+        _check_sized_upload(_backend.backend(self), collection_name, vectors=vectors, ids=ids)
+        super().upload_collection(collection_name, vectors, payload, ids, *args, **kwargs)
 
 
 class AsyncEdgeQdrantClient(AsyncQdrantClient):
@@ -165,6 +209,18 @@ class AsyncEdgeQdrantClient(AsyncQdrantClient):
     async def optimize(self, collection_name: str | None = None) -> bool:
         """See :meth:`EdgeQdrantClient.optimize`."""
         return bool(await _backend.backend(self).optimize(collection_name))
+
+    def upload_points(self, collection_name: str, points: Iterable[Any], *args: Any, **kwargs: Any) -> None:
+        """See :meth:`EdgeQdrantClient.upload_points` (sync, as ``AsyncQdrantClient``'s)."""
+        _check_sized_upload(_backend.backend(self).sync, collection_name, points=points)
+        super().upload_points(collection_name, points, *args, **kwargs)
+
+    def upload_collection(
+        self, collection_name: str, vectors: Any, payload: Any = None, ids: Any = None, *args: Any, **kwargs: Any
+    ) -> None:
+        """See :meth:`EdgeQdrantClient.upload_collection` (sync, as ``AsyncQdrantClient``'s)."""
+        _check_sized_upload(_backend.backend(self).sync, collection_name, vectors=vectors, ids=ids)
+        super().upload_collection(collection_name, vectors, payload, ids, *args, **kwargs)
 
 
 class _BorrowedClient(QdrantClient):

@@ -6,6 +6,7 @@ multivectors pooled (:mod:`.plan`) and, on a remote backend, split (:mod:`.split
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +18,8 @@ from qdrant_client import models
 from .. import _parent as parent
 from .. import store
 from .._flow import Flow, call
+from ..config import PoolingConfigError
+from ..engines.checks import check_columns
 from ..inference import LocalInference
 from ..store import CollectionPooling, PoolingState, UnknownCollectionError
 from ..validation import is_tensor, to_numpy
@@ -57,6 +60,20 @@ def _config(state: PoolingState, collection_name: str) -> Flow[CollectionPooling
     return cp if cp.pooling else None
 
 
+def _collection(state: PoolingState, collection_name: str) -> Flow[CollectionPooling | None]:
+    """The collection's vectors, with its pooling config when pooling is on here and now
+    (``{}`` otherwise, or when the stored config is broken); ``None`` when it does not
+    exist. For the checks that hold whether a collection pools or not."""
+    try:
+        try:
+            cp = yield from store.load(state, collection_name)
+        except PoolingConfigError:
+            cp = yield from store.load(state, collection_name, read_config=False)
+    except UnknownCollectionError:
+        return None
+    return cp if state.enabled else dataclasses.replace(cp, pooling={})
+
+
 def upsert(
     state: PoolingState,
     collection_name: str,
@@ -82,11 +99,16 @@ def upsert(
         if not is_batch and not isinstance(points, Sequence):
             points = list(points)
         points = embedded(points, cp, plan_batch if is_batch else plan_points, inference)
+        # a server gets the request in parts: check all of it first (an embedded engine
+        # checks each call whole itself)
         if is_batch:
-            new = pool_batch_request(points, cp, arrays=not remote, workers=state.workers)
+            new = pool_batch_request(
+                points, cp, arrays=not remote, workers=state.workers, check_all=remote
+            )
         else:
             new = pool_points(
-                points, cp, arrays=not remote, workers=state.workers, pending=state.pending
+                points, cp, arrays=not remote, workers=state.workers, pending=state.pending,
+                check_all=remote,
             )
         if new is not points:
             split = split_batch if is_batch else split_points
@@ -123,7 +145,7 @@ def update_vectors(
     if cp is not None:
         points = points if isinstance(points, Sequence) else list(points)
         points = embedded(points, cp, plan_points, inference)
-        new = pool_points(points, cp, arrays=not remote, workers=state.workers)
+        new = pool_points(points, cp, arrays=not remote, workers=state.workers, check_all=remote)
         if new is not points:
             parts = split_points(new, budget) if remote else [new]
             return (yield from _send_parts("update_vectors", collection_name, parts, args, kwargs))
@@ -153,7 +175,7 @@ def batch_update_points(
     if cp is not None:
         ops = ops if isinstance(ops, Sequence) else list(ops)
         ops = embedded(ops, cp, plan_operations, inference)
-        new = pool_operations(ops, cp, arrays=not remote, workers=state.workers)
+        new = pool_operations(ops, cp, arrays=not remote, workers=state.workers, check_all=remote)
         if new is not ops:
             results: list[Any] = []
             for part in split_operations(new, budget) if remote else [new]:
@@ -190,21 +212,33 @@ def pooled_stream(
     workers: int | None = None,
     arrays: bool = False,
     pending: bool = False,
+    check_all: bool = False,
 ) -> Iterator[Any]:
     """Pool a stream of points ``batch_size`` at a time (each batch: inference objects at
     pooled vectors embedded by ``inference``, then one pool_arrays call per config); never
     holds more than one batch. A bad point raises before its batch is yielded.
     ``arrays``: named pooled vectors stay float32 arrays (embedded engines), ``pending``:
-    or are still pooling (Qdrant Edge; see :class:`~.plan.PoolingJob`)."""
+    or are still pooling (Qdrant Edge; see :class:`~.plan.PoolingJob`); ``check_all``:
+    every other vector of a batch is checked too (a server)."""
     for chunk in _batched(points, batch_size):
         chunk = embedded(chunk, cp, plan_points, inference)
-        yield from pool_points(chunk, cp, workers=workers, arrays=arrays, pending=pending)
+        yield from pool_points(
+            chunk, cp, workers=workers, arrays=arrays, pending=pending, check_all=check_all
+        )
 
 
-def _validate_all(points: Iterable[Any], cp: CollectionPooling, *, inference: bool) -> None:
-    """Validate every configured multivector of ``points``; inference objects are left for
-    the batches to embed when ``inference`` (a local inference is there), else refused."""
-    job = InferenceScan(cp, validate=True) if inference else PoolingJob(cp, keep=False)
+def _validate_all(
+    points: Iterable[Any], cp: CollectionPooling, *, inference: bool, check_all: bool = True
+) -> None:
+    """Check every vector of ``points`` against the collection (configured multivectors as
+    the pooling needs them; with ``check_all=False`` those only); inference objects at
+    pooled vectors are left for the batches to embed when ``inference`` (a local
+    inference is there), else refused."""
+    job = (
+        InferenceScan(cp, validate=True, check_all=check_all)
+        if inference
+        else PoolingJob(cp, keep=False, check_all=check_all)
+    )
     for p in points:
         plan_struct(p.vector, p.id, job)
 
@@ -227,19 +261,23 @@ def upload_points(
     validated then); everything else as follows.
 
     ``streams``: the engine writes batch by batch (a server, Qdrant Edge; default
-    ``remote``). Then sized inputs (lists, tuples) are validated whole before the first
-    batch is sent; a generator is validated batch by batch. qdrant-client's local mode
-    collects the whole upload before writing, so nothing is written there either.
+    ``remote``). Then a sized input (list, tuple) is checked whole, every vector of it
+    against the collection, before the first batch is sent, whether the collection pools
+    or not; a generator is checked batch by batch (each batch is written whole or not at
+    all; the batches before a bad one stay written). qdrant-client's local mode collects
+    the whole upload and checks it before writing, so nothing is written there either.
     """
     streams = remote if streams is None else streams
     cp = yield from _config(state, collection_name)
+    if streams and isinstance(points, Sequence):
+        whole = cp if cp is not None else (yield from _collection(state, collection_name))
+        if whole is not None:  # else: the parent reports the unknown collection
+            _validate_all(points, whole, inference=inference is not None)
     if cp is None:
         return (yield call(parent.upload_points, collection_name, points, batch_size, *args, **kwargs))
-    if streams and isinstance(points, Sequence):
-        _validate_all(points, cp, inference=inference is not None)
     stream = pooled_stream(
         points, cp, batch_size, inference, state.workers, arrays=not remote,
-        pending=state.pending,
+        pending=state.pending, check_all=remote,
     )
     return (yield call(parent.upload_points, collection_name, stream, batch_size, *args, **kwargs))
 
@@ -353,6 +391,12 @@ def upload_collection(
     lists and arrays before anything is written.
     """
     cp = yield from _config(state, collection_name)
+    sized = _collection_size(vectors) is not None
+    if (remote if streams is None else streams) and sized:
+        # sized input: check all of it before the first batch is sent
+        whole = cp if cp is not None else (yield from _collection(state, collection_name))
+        if whole is not None:  # else: the parent reports the unknown collection
+            _check_columns(vectors, ids, whole, inference=inference is not None)
     if cp is None:
         return (
             yield call(
@@ -366,16 +410,26 @@ def upload_collection(
             )
         )
     pts = _collection_points(vectors, payload, ids)  # ids / payload too short: raises now
-    if (remote if streams is None else streams) and not isinstance(vectors, Iterator):
-        # sized input: check all of it before the first batch is sent
-        sized_ids = isinstance(ids, (Sequence, np.ndarray))
-        labels = ids if sized_ids else (f"#{k}" for k in itertools.count())
-        _validate_all(
-            _collection_points(vectors, None, labels), cp, inference=inference is not None
-        )
     arrays = not remote
     pooled = pooled_stream(
-        pts, cp, batch_size, inference, state.workers, arrays=arrays, pending=state.pending
+        pts, cp, batch_size, inference, state.workers, arrays=arrays, pending=state.pending,
+        check_all=remote,
     )
     stream = _finish_lists(pooled, arrays)
     return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **kwargs))
+
+
+def _check_columns(vectors: Any, ids: Any, cp: CollectionPooling, *, inference: bool) -> None:
+    """Check a sized ``upload_collection`` input whole: configured multivectors point by
+    point as the pooling needs them, everything else against the collection
+    (:func:`~qdrant_tokenpool.engines.checks.check_columns`: an array column in one pass)."""
+    labels = ids if isinstance(ids, (Sequence, np.ndarray)) else None
+    rows_labels: Iterable[Any] = labels if labels is not None else (f"#{k}" for k in itertools.count())
+    if not (isinstance(vectors, dict) or _is_array(vectors)):  # a list of vector structs
+        _validate_all(_collection_points(vectors, None, rows_labels), cp, inference=inference)
+        return
+    if cp.pooling:
+        _validate_all(
+            _collection_points(vectors, None, rows_labels), cp, inference=inference, check_all=False
+        )
+    check_columns(vectors, cp.schema, labels, skip=cp.pooling)

@@ -27,6 +27,7 @@ import numpy as np
 from qdrant_client import models
 
 from ..config import PoolingConfig
+from ..engines.checks import CheckedVector, VectorsSchema, check_columns, check_struct
 from ..firststage import document_summaries
 from ..inference import LocalInference, is_inference_object
 from ..pooling import pool_arrays
@@ -76,13 +77,15 @@ class _Item:
     started: tuple[list[int], Future[list[np.ndarray]]] | None = None
 
 
-class PendingArray:
+class PendingArray(CheckedVector):
     """A pooled multivector whose pooling may still be running on a pooling thread:
     ``np.asarray(pending)`` (numpy's ``__array__`` protocol) waits for it and gives the
     float32 ``(m, d)`` array. Only Qdrant Edge's backend gets these (``pending=True``, see
     :class:`PoolingJob`): it converts each point with ``np.asarray`` right before handing
     it to Edge, so the pooling of later points runs while earlier ones are converted. A
-    pooling error (out of memory) is raised there, before anything is written."""
+    pooling error (out of memory) is raised there, before anything is written. It is a
+    :class:`~qdrant_tokenpool.engines.checks.CheckedVector`: its document was checked
+    when the request was read, so the engine's checks do not wait for it."""
 
     __slots__ = ("_i", "_job")
 
@@ -96,6 +99,10 @@ class PendingArray:
 
     def __repr__(self) -> str:
         return f"PendingArray(document {self._i})"
+
+    def size_hint(self) -> int:
+        """Values of the unpooled document: at least the pooled one's."""
+        return int(self._job.items[self._i].array.size)
 
 
 class PoolingJob:
@@ -115,6 +122,9 @@ class PoolingJob:
             when the request is built are handed over as :class:`PendingArray`
             (``np.asarray`` waits for them): only for Qdrant Edge's backend, which
             converts point by point.
+        check_all: also check every other vector of the request against the collection
+            (:mod:`qdrant_tokenpool.engines.checks`: names, kinds, sizes, NaN/inf), for
+            requests the engine would not check whole (a server's split parts, uploads).
     """
 
     def __init__(
@@ -125,8 +135,10 @@ class PoolingJob:
         workers: int | None = None,
         arrays: bool = False,
         pending: bool = False,
+        check_all: bool = False,
     ):
         self.cp = cp
+        self.schema: VectorsSchema | None = cp.schema if check_all else None
         self.keep = keep
         self.workers = workers
         self.arrays = arrays
@@ -342,8 +354,8 @@ class InferenceScan(PoolingJob):
     vectors (:attr:`found`) instead of refusing them. ``validate``: also validate every
     other configured multivector (raising as :meth:`PoolingJob.add` does)."""
 
-    def __init__(self, cp: CollectionPooling, *, validate: bool = False):
-        super().__init__(cp, keep=False)
+    def __init__(self, cp: CollectionPooling, *, validate: bool = False, check_all: bool = False):
+        super().__init__(cp, keep=False, check_all=check_all)
         self.validate = validate
         self.found = 0
 
@@ -382,6 +394,8 @@ def plan_struct(vector: Any, point_id: Any, job: PoolingJob) -> Builder | None:
     pooling = job.cp.pooling
     if vector is None:
         return None
+    if job.schema is not None:
+        check_struct(vector, job.schema, point_id, skip=pooling)
     if isinstance(vector, dict):
         names = [n for n in vector if n in pooling]
         if not names:
@@ -434,6 +448,8 @@ def plan_batch(batch: models.Batch, job: PoolingJob) -> Builder | None:
     def pid(k: int) -> Any:
         return ids[k] if k < len(ids) else f"#{k}"
 
+    if job.schema is not None:
+        check_columns(vectors, job.schema, ids, skip=pooling)
     if isinstance(vectors, dict):
         names = [n for n in vectors if n in pooling]
         if not names:
@@ -509,8 +525,9 @@ def _pool(
     arrays: bool = False,
     workers: int | None = None,
     pending: bool = False,
+    check_all: bool = False,
 ) -> Any:
-    job = PoolingJob(cp, arrays=arrays, workers=workers, pending=pending)
+    job = PoolingJob(cp, arrays=arrays, workers=workers, pending=pending, check_all=check_all)
     builder = plan(request, job)
     if builder is None:
         return request
@@ -525,24 +542,35 @@ def pool_points(
     arrays: bool = False,
     workers: int | None = None,
     pending: bool = False,
+    check_all: bool = False,
 ) -> Any:
     """Validate and pool a list of points; returns ``points`` itself if nothing is configured.
 
     ``arrays``: named pooled vectors as float32 arrays (embedded backend only, see
-    :class:`PoolingJob`); ``workers``, ``pending`` (Qdrant Edge only): as for
-    :class:`PoolingJob`."""
-    return _pool(plan_points, points, cp, arrays, workers, pending)
+    :class:`PoolingJob`); ``workers``, ``pending`` (Qdrant Edge only), ``check_all``: as
+    for :class:`PoolingJob`."""
+    return _pool(plan_points, points, cp, arrays, workers, pending, check_all)
 
 
 def pool_batch_request(
-    batch: models.Batch, cp: CollectionPooling, *, arrays: bool = False, workers: int | None = None
+    batch: models.Batch,
+    cp: CollectionPooling,
+    *,
+    arrays: bool = False,
+    workers: int | None = None,
+    check_all: bool = False,
 ) -> Any:
     """Validate and pool a ``Batch``; returns ``batch`` itself if nothing is configured."""
-    return _pool(plan_batch, batch, cp, arrays, workers)
+    return _pool(plan_batch, batch, cp, arrays, workers, check_all=check_all)
 
 
 def pool_operations(
-    operations: Sequence[Any], cp: CollectionPooling, *, arrays: bool = False, workers: int | None = None
+    operations: Sequence[Any],
+    cp: CollectionPooling,
+    *,
+    arrays: bool = False,
+    workers: int | None = None,
+    check_all: bool = False,
 ) -> Any:
     """Validate and pool ``batch_update_points`` operations (``operations`` itself if none)."""
-    return _pool(plan_operations, operations, cp, arrays, workers)
+    return _pool(plan_operations, operations, cp, arrays, workers, check_all=check_all)

@@ -232,7 +232,7 @@ def ward_merges(d2, Py_ssize_t k=1, bint seconds=False):
     dist = np.full((n, s), INFINITY)
     dist[:, :n] = d2
     np.fill_diagonal(dist, INFINITY)
-    rowmin = np.empty(n + 1)
+    rowmin = np.full(s + 1, INFINITY)  # a row's worth: the chain's bounds pass over rows
     rowmin[:n] = dist.min(axis=1)
     cdef double[:, ::1] dv = dist
     cdef double[::1] rv = rowmin

@@ -456,7 +456,8 @@ static TP_CLONES double tp_distance_row(const float *restrict g32, const double 
 /* Squared distances from a Gram matrix's lower triangle (row-major, rows of stride
  * entries: float32 g32, or float64 in d64 itself when g32 is NULL) into the full float64
  * matrix d64: off the diagonal max(0, G_ii + G_jj - 2 G_ij) in float64, the diagonal and
- * the padding +inf; each row's smallest value into rowmin. The lower triangle row by row
+ * the padding +inf; each row's smallest value into rowmin (s entries: +inf for the
+ * padding). The lower triangle row by row
  * (vectorised), then mirrored by 32 x 32 tiles, so the strided writes stay in cache. */
 static int tp_distances(const float *g32, double *d64, ptrdiff_t n, ptrdiff_t s,
                         double *rowmin)
@@ -466,10 +467,10 @@ static int tp_distances(const float *g32, double *d64, ptrdiff_t n, ptrdiff_t s,
     double *diag = (double *)malloc((size_t)(n + 1) * sizeof(double));
     if (diag == NULL)
         return -1;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n; i++)
         diag[i] = g32 ? (double)g32[i * s + i] : d64[i * s + i];
+    for (i = 0; i < s; i++)
         rowmin[i] = INFINITY;
-    }
     for (i = 0; i < n; i++) {
         mi = tp_distance_row(g32 ? g32 + i * s : NULL, d64 + i * s, diag, diag[i], i,
                              d64 + i * s, rowmin);
@@ -567,7 +568,8 @@ static ptrdiff_t tp_settle_scan(tp_cert *c, const double *row, const double *mas
  * threshold, the bound is above it), the rest cannot change the cut: *done gets the
  * merges made, *future_low the bound (the remaining merges are at least that high).
  *
- * rowmin: each row's smallest value (tp_distances). Returns 0, -1 when out of memory, -2
+ * rowmin: each row's smallest value (tp_distances), s entries (the padding +inf; the
+ * update and the lower bound pass over whole rows). Returns 0, -1 when out of memory, -2
  * for a tie the float32 path cannot decide. */
 static int tp_chain(double *d, ptrdiff_t n, ptrdiff_t s, tp_merge *merges, tp_cert *cert,
                     double *rowmin, ptrdiff_t k, double threshold_sq, ptrdiff_t *done,
@@ -629,6 +631,10 @@ static int tp_chain(double *d, ptrdiff_t n, ptrdiff_t s, tp_merge *merges, tp_ce
                 }
                 if (y == prev)
                     break; /* certified: the previous element is the nearest neighbour */
+            }
+            if (cert != NULL && chain_len >= n_live) { /* never with consistent decisions */
+                status = -2;
+                goto done;
             }
             chain[chain_len] = y;
             chain_len += 1;
@@ -892,7 +898,7 @@ static ptrdiff_t tp_ward_cut(const float *u, ptrdiff_t n, ptrdiff_t d, ptrdiff_t
     ptrdiff_t s = tp_stride(n), i, got, count;
     double *dist = work, *region = work + n * s, top = top_norm2, future_low;
     tp_merge *merges = (tp_merge *)malloc((size_t)n * sizeof(tp_merge));
-    double *rowmin = (double *)malloc((size_t)(n + 1) * sizeof(double));
+    double *rowmin = (double *)malloc((size_t)(s + 1) * sizeof(double)); /* a row's worth */
     tp_cert cert;
     char uplo = 'U', trans = 'T';
     int nn = (int)n, kk = (int)d, lda = (int)d, ldc = (int)s, status;

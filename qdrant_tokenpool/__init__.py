@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from .config import METHODS, PoolingConfig, PoolingConfigError
 from .firststage import MuveraParams
 from .pooling import pool_batch, pool_tokens
-from .validation import InvalidMultivectorError, InvalidVectorError
+from .pooling.validation import InvalidMultivectorError, InvalidVectorError
 
 __version__ = "0.1.0"
 

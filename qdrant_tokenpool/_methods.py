@@ -31,8 +31,8 @@ from ._flow import Flow, call
 from .config import PoolingConfig
 from .engines.select import engine_of
 from .inference import local_inference
+from .pooling.validation import check_int
 from .store import PoolingState
-from .validation import check_int
 
 __all__ = [
     "OVERRIDES",

@@ -41,7 +41,13 @@ import numpy as np
 
 from ._budget import budget_ranges
 from .pooling.common import normalise
-from .validation import InvalidMultivectorError, as_multivector, check_int, is_tensor, to_numpy
+from .pooling.validation import (
+    InvalidMultivectorError,
+    as_multivector,
+    check_int,
+    is_tensor,
+    to_numpy,
+)
 
 __all__ = ["PackedDocs", "check_documents", "maxsim", "maxsim_batch", "normalize_rows", "pack"]
 

@@ -55,8 +55,8 @@ from .firststage import MuveraParams, query_summary
 from .inference import is_inference_object
 from .maxsim import maxsim
 from .pooling.common import normalise
+from .pooling.validation import InvalidMultivectorError, as_multivector, check_int
 from .store import CollectionPooling
-from .validation import InvalidMultivectorError, as_multivector, check_int
 
 __all__ = [
     "RESCORE_MODES",

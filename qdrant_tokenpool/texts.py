@@ -33,10 +33,10 @@ from . import store, write_path
 from ._flow import Flow
 from .config import vector_label
 from .encoders.protocol import TextEncoder
+from .pooling.validation import as_multivector, check_int
 from .query import QueryResponse, resolve_multivector
 from .query import query_late_interaction as late_interaction_flow
 from .store import PoolingState
-from .validation import as_multivector, check_int
 
 __all__ = ["TEXT_PAYLOAD_KEY", "TextEncoder", "add_texts", "check_ids", "query_text"]
 

@@ -21,8 +21,8 @@ from .._flow import Flow, call
 from ..config import PoolingConfigError
 from ..engines.checks import check_columns
 from ..inference import LocalInference
+from ..pooling.validation import is_tensor, to_numpy
 from ..store import CollectionPooling, PoolingState, UnknownCollectionError
-from ..validation import is_tensor, to_numpy
 from ._common import replace
 from .plan import (
     InferenceScan,

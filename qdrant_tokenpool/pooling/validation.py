@@ -1,6 +1,7 @@
 """Multivector checks with clear errors: which point, which vector, what is wrong.
 
-Pure numpy; never imports qdrant_client, so the pooling numerics can use it too.
+Pure numpy, part of the numerics (never imports qdrant_client): the pooling, MaxSim and the
+encoders check their input with it, and the write path and the engines reuse it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import numbers
 from typing import Any, TypeVar
 
 import numpy as np
+
+from .kernels import nested_float32
 
 __all__ = [
     "InvalidMultivectorError",
@@ -101,7 +104,7 @@ def _from_nested(vectors: Any) -> np.ndarray:
     """A nested list (or anything numpy reads) as a float32 array; the compiled reader
     when it takes it (lists of rows of Python floats), else numpy, which names what is
     wrong. Both give the same arrays (``tests/test_validation.py``)."""
-    arr = _compiled_nested(vectors)
+    arr = nested_float32(vectors)
     if arr is not None:
         return arr
     try:
@@ -122,13 +125,6 @@ def _from_nested(vectors: Any) -> np.ndarray:
     raise InvalidMultivectorError(
         f"cannot read {type(vectors).__name__} as a matrix of floats"
     )
-
-
-def _compiled_nested(vectors: Any) -> np.ndarray | None:
-    # imported at first use: the pooling package imports this module
-    from .pooling.kernels import nested_float32
-
-    return nested_float32(vectors)
 
 
 def _nested_source(vectors: Any, arr: np.ndarray) -> np.ndarray | None:

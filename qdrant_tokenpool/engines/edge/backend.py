@@ -30,8 +30,8 @@ from ..folders import folder_engine
 from . import operations, storage
 from .config import (
     collection_info,
-    collection_sidecar,
     json_metadata,
+    new_collection,
     payload_schema,
     validate_collection_name,
     vector_name_change,
@@ -233,7 +233,7 @@ class EdgeBackend(EdgeLacks):
         mode. ``init_from`` is not supported."""
         if kwargs.get("init_from") is not None:
             raise EdgeUnsupportedError("create_collection(init_from=...)")
-        config, sidecar = collection_sidecar(
+        config, sidecar = new_collection(
             collection_name, vectors_config, sparse_vectors_config, on_disk_payload,
             hnsw_config, optimizers_config, quantization_config, metadata,
         )

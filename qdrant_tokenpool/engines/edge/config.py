@@ -25,10 +25,9 @@ from .storage import STORAGE_FORMAT, CollectionFolder
 __all__ = [
     "NO_VECTORS_PLACEHOLDER",
     "collection_info",
-    "collection_sidecar",
     "dump",
-    "edge_config",
     "json_metadata",
+    "new_collection",
     "payload_schema",
     "validate_collection_name",
     "vector_name_change",
@@ -173,53 +172,41 @@ NO_VECTORS_PLACEHOLDER = ":no-vectors"
 (``vectors_config={}``, payload only), which Edge cannot create otherwise."""
 
 
-def edge_config(
-    vectors_config: Any,
-    sparse_vectors_config: Any,
-    on_disk_payload: bool | None,
-    hnsw_config: Any,
-    optimizers_config: Any,
-    quantization_config: Any,
-) -> Any:
+def _edge_vectors(vectors_config: Any) -> Any:
     if vectors_config is None:
-        vectors: Any = {}
-    elif isinstance(vectors_config, Mapping):
-        vectors = {name: vector_params(vp, name) for name, vp in vectors_config.items()}
-    else:
-        vectors = vector_params(vectors_config, "")
-    sparse = None
-    if sparse_vectors_config:
-        sparse = {}
-        for name, sp in sparse_vectors_config.items():
-            index = getattr(sp, "index", None)
-            sparse[name] = E.EdgeSparseVectorParams(
-                full_scan_threshold=getattr(index, "full_scan_threshold", None),
-                on_disk=getattr(index, "on_disk", None),
-                modifier=_modifier(sp),
-                datatype=_edge_datatype(getattr(index, "datatype", None), name),
-            )
-    if not vectors and not sparse:
+        return {}
+    if isinstance(vectors_config, Mapping):
+        return {name: vector_params(vp, name) for name, vp in vectors_config.items()}
+    return vector_params(vectors_config, "")
+
+
+def _edge_sparse(sparse_vectors_config: Any, has_vectors: bool) -> Any:
+    sparse = {}
+    for name, sp in (sparse_vectors_config or {}).items():
+        index = getattr(sp, "index", None)
+        sparse[name] = E.EdgeSparseVectorParams(
+            full_scan_threshold=getattr(index, "full_scan_threshold", None),
+            on_disk=getattr(index, "on_disk", None),
+            modifier=_modifier(sp),
+            datatype=_edge_datatype(getattr(index, "datatype", None), name),
+        )
+    if not has_vectors and not sparse:
         # Edge refuses a config without vectors; a sparse vector no point will hold stands in
         # (its name has a character vector names may not have, so no user vector collides;
         # it is not in the sidecar, so get_collection does not show it)
         sparse = {NO_VECTORS_PLACEHOLDER: E.EdgeSparseVectorParams()}
-    optimizers = None
-    if optimizers_config is not None:
-        o = optimizers_config
-        optimizers = E.EdgeOptimizersConfig(
-            deleted_threshold=o.deleted_threshold,
-            vacuum_min_vector_number=o.vacuum_min_vector_number,
-            default_segment_number=o.default_segment_number,
-            max_segment_size=o.max_segment_size,
-            indexing_threshold=o.indexing_threshold,
-        )
-    return E.EdgeConfig(
-        vectors=vectors,
-        sparse_vectors=sparse,
-        on_disk_payload=on_disk_payload,
-        hnsw_config=_hnsw(hnsw_config),
-        quantization_config=_quantization(quantization_config),
-        optimizers=optimizers,
+    return sparse or None
+
+
+def _edge_optimizers(o: Any) -> Any:
+    if o is None:
+        return None
+    return E.EdgeOptimizersConfig(
+        deleted_threshold=o.deleted_threshold,
+        vacuum_min_vector_number=o.vacuum_min_vector_number,
+        default_segment_number=o.default_segment_number,
+        max_segment_size=o.max_segment_size,
+        indexing_threshold=o.indexing_threshold,
     )
 
 
@@ -291,7 +278,7 @@ def payload_schema(schema: Any) -> Any:
     return cls(**opts)
 
 
-def collection_sidecar(
+def new_collection(
     collection_name: str,
     vectors_config: Any,
     sparse_vectors_config: Any,
@@ -321,9 +308,14 @@ def collection_sidecar(
         validate_vector_name(name, "sparse")
     if sparse_vectors_config is not None and "" in sparse_vectors_config:
         raise ValueError("Sparse vector name cannot be empty")
-    config = edge_config(
-        vectors_config, sparse_vectors_config, on_disk_payload, hnsw_config,
-        optimizers_config, quantization_config,
+    vectors = _edge_vectors(vectors_config)
+    config = E.EdgeConfig(
+        vectors=vectors,
+        sparse_vectors=_edge_sparse(sparse_vectors_config, has_vectors=bool(vectors)),
+        on_disk_payload=on_disk_payload,
+        hnsw_config=_hnsw(hnsw_config),
+        quantization_config=_quantization(quantization_config),
+        optimizers=_edge_optimizers(optimizers_config),
     )
     sidecar = {
         "format": STORAGE_FORMAT,

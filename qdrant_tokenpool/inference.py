@@ -48,10 +48,10 @@ class LocalInference:
     """
 
     def __init__(self, client: Any) -> None:
-        self._client = weakref.ref(client)
+        self._ref = weakref.ref(client)
 
     def _owner(self) -> Any:
-        client = self._client()
+        client = self._ref()
         if client is None:  # a call runs inside a method of the client: it cannot be gone
             raise ReferenceError("the client of this local inference was garbage-collected")
         return client
@@ -60,7 +60,7 @@ class LocalInference:
     def active(self) -> bool:
         """Whether the client embeds locally (``False`` with ``cloud_inference=True``: the
         server embeds, the client never sees the vectors)."""
-        client = self._client()
+        client = self._ref()
         return client is not None and not getattr(client, "cloud_inference", False)
 
     def _embed(self, request: Any, is_query: bool) -> Iterable[Any]:

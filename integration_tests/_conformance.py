@@ -26,8 +26,8 @@ from qdrant_client import QdrantClient, models
 pytest.importorskip("qdrant_edge", reason="needs qdrant-edge-py (scripts/setup.sh installs it)")
 
 from qdrant_tokenpool import TokenPoolingClient
+from qdrant_tokenpool.edge_client import EdgeQdrantClient
 from qdrant_tokenpool.engines import EdgeUnsupportedError
-from qdrant_tokenpool.engines.select import EdgeQdrantClient
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -581,7 +581,7 @@ def test_scroll_pages(local: QdrantClient, edge: QdrantClient, collection: str) 
 def test_scroll_order_by(local: QdrantClient, edge: QdrantClient, order_by: Any) -> None:
     """Ordered by an indexed payload field (values tie: any order among equals), also a
     field holding arrays with repeated values, filtered (Edge comes back short there:
-    :func:`qdrant_tokenpool.engines.edge._order_by_refill`)."""
+    :func:`qdrant_tokenpool.engines.edge.queries.order_by_refill`)."""
     flt = models.Filter(must_not=[mv("color", "red")])
     for limit in (9, 60, N):
         same(local, edge, lambda c: c.scroll("indexed", limit=limit, order_by=order_by, scroll_filter=flt, with_vectors=["multi"])[0], limit=limit)  # noqa: B023

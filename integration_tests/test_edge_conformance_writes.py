@@ -31,9 +31,9 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.client_base import QdrantBase
 
 from qdrant_tokenpool import _backend
+from qdrant_tokenpool.edge_client import AsyncEdgeQdrantClient, EdgeQdrantClient
 from qdrant_tokenpool.engines import EdgeUnsupportedError, StorageLockedError
 from qdrant_tokenpool.engines.edge import EdgeBackend
-from qdrant_tokenpool.engines.select import AsyncEdgeQdrantClient, EdgeQdrantClient
 
 pytestmark = LOCAL_MODE_NOTICES
 SMALL = 30

@@ -11,12 +11,14 @@ and after a reopen; point reads, payload and vector selectors, metadata agree ex
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
 import textwrap
 import threading
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,14 +28,15 @@ from qdrant_tokenpool import AsyncTokenPoolingClient, PoolingConfig, TokenPoolin
 
 pytest.importorskip("qdrant_edge", reason="needs qdrant-edge-py (scripts/setup.sh installs it)")
 
-from qdrant_tokenpool.engines import DamagedCollectionError
-from qdrant_tokenpool.engines import edge as edge_mod
-from qdrant_tokenpool.engines.edge import (
-    EdgeBackend,
+from qdrant_tokenpool.edge_client import AsyncEdgeQdrantClient, EdgeQdrantClient
+from qdrant_tokenpool.engines import (
+    DamagedCollectionError,
     EdgeUnsupportedError,
     StorageLockedError,
 )
-from qdrant_tokenpool.engines.select import AsyncEdgeQdrantClient, EdgeQdrantClient
+from qdrant_tokenpool.engines.edge import EdgeBackend
+from qdrant_tokenpool.engines.edge import backend as edge_mod
+from qdrant_tokenpool.engines.edge import config as edge_config
 
 D = 16
 N = 80
@@ -349,6 +352,25 @@ def test_sidecar_is_atomic_and_a_folder_without_one_is_damage(tmp_path):
         client.close()
 
 
+def test_backends_write_out_every_method_of_their_base():
+    """No method is attached at import time: every ``QdrantBase`` method has a ``def`` in
+    the Edge backend's package (what Edge lacks in ``unsupported.py``), every
+    ``AsyncQdrantBase`` method one in ``AsyncEdgeBackend``, sync where the base's is."""
+    from qdrant_client.async_client_base import AsyncQdrantBase
+    from qdrant_client.client_base import QdrantBase
+
+    from qdrant_tokenpool.engines.edge import AsyncEdgeBackend
+
+    package = Path(edge_mod.__file__).parent
+    for base, backend in ((QdrantBase, EdgeBackend), (AsyncQdrantBase, AsyncEdgeBackend)):
+        for name, fn in inspect.getmembers(base, inspect.isfunction):
+            if name.startswith("_") or (backend is EdgeBackend and name == "migrate"):
+                continue  # migrate: QdrantClient runs it over the other methods
+            ours = getattr(backend, name)
+            assert ours is not fn and Path(inspect.getsourcefile(ours)).parent == package, name
+            assert inspect.iscoroutinefunction(ours) == inspect.iscoroutinefunction(fn), name
+
+
 def test_unsupported_methods_name_the_method_and_the_engine():
     client = EdgeQdrantClient(":memory:")
     try:
@@ -435,9 +457,9 @@ def test_bulk_upload_optimizes_and_multivectors_keep_no_graph(tmp_path, monkeypa
         assert calls == []  # plain upserts do not optimize
         client.upload_points("docs", [models.PointStruct(id=5000 + i, vector={"colbert": d}) for i, d in enumerate(docs(7, 60))])
         assert calls == ["docs"]
-        vp = edge_mod._vector_params(vectors_config()["colbert"], "colbert")
+        vp = edge_config.vector_params(vectors_config()["colbert"], "colbert")
         assert vp.hnsw_config.m == 0
-        assert edge_mod._vector_params(vectors_config()["summary"], "summary").hnsw_config is None
+        assert edge_config.vector_params(vectors_config()["summary"], "summary").hnsw_config is None
         assert client.optimize("docs") in (True, False) and calls[-1] == "docs"
     finally:
         client.close()
@@ -447,11 +469,12 @@ def test_choose_engine_by_folder_and_copy_database(tmp_path, monkeypatch):
     """New folders open on Edge; a local-mode folder keeps local mode with a note; an
     explicit engine that does not match the folder is refused; copy_database moves a
     local-mode database to Edge with its pooling config, and the copy answers the same."""
-    from qdrant_tokenpool.engines import open as eo
+    from qdrant_tokenpool.engines import folders as eo
+    from qdrant_tokenpool.ops import database as od
 
     local_path, edge_path = tmp_path / "lm", tmp_path / "ed"
     assert eo.choose_engine(tmp_path / "new") == eo.EngineChoice("edge")
-    local, choice = eo.open_embedded(local_path, "local")
+    local, choice = od.open_embedded(local_path, "local")
     assert choice.engine == "local" and local.engine == "local"
     fill(local, "docs")
     before = local.query_late_interaction("docs", QUERY, limit=5).points
@@ -460,9 +483,9 @@ def test_choose_engine_by_folder_and_copy_database(tmp_path, monkeypatch):
     assert auto.engine == "local" and "copy-db" in auto.note
     with pytest.raises(ValueError, match="not one of Qdrant Edge"):
         eo.choose_engine(local_path, "edge")
-    assert eo.copy_database(local_path, edge_path) == ["docs"]
+    assert od.copy_database(local_path, edge_path) == ["docs"]
     assert eo.folder_engine(edge_path) == "edge" and eo.database_exists(edge_path)
-    edge, choice = eo.open_embedded(edge_path)
+    edge, choice = od.open_embedded(edge_path)
     try:
         assert choice == eo.EngineChoice("edge") and edge.engine == "edge"
         assert edge.get_pooling("docs")["colbert"].pool_factor == 2
@@ -470,11 +493,11 @@ def test_choose_engine_by_folder_and_copy_database(tmp_path, monkeypatch):
         assert_same_points(before, edge.query_late_interaction("docs", QUERY, limit=5).points)
     finally:
         edge.close()
-    plain, _ = eo.open_embedded(edge_path, pooling=False)
+    plain, _ = od.open_embedded(edge_path, pooling=False)
     assert type(plain) is EdgeQdrantClient
     plain.close()
     with pytest.raises(ValueError, match="same folder"):
-        eo.copy_database(edge_path, edge_path)
+        od.copy_database(edge_path, edge_path)
 
     def missing() -> None:
         raise eo.EngineNotAvailableError("no qdrant-edge-py")

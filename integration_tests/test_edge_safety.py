@@ -25,8 +25,9 @@ from qdrant_tokenpool import AsyncTokenPoolingClient, PoolingConfig, TokenPoolin
 pytest.importorskip("qdrant_edge", reason="needs qdrant-edge-py (scripts/setup.sh installs it)")
 
 from qdrant_tokenpool import _backend
-from qdrant_tokenpool.engines import DamagedCollectionError, StorageFullError, edge_storage
-from qdrant_tokenpool.engines.select import AsyncEdgeQdrantClient, EdgeQdrantClient
+from qdrant_tokenpool.edge_client import AsyncEdgeQdrantClient, EdgeQdrantClient
+from qdrant_tokenpool.engines import DamagedCollectionError, StorageFullError
+from qdrant_tokenpool.engines.edge import storage as edge_storage
 
 
 def edge_backend(client):
@@ -520,7 +521,7 @@ FULL_DISK_WRITER = """
     import sys, numpy as np
     from qdrant_client import models
     from qdrant_tokenpool import StorageFullError
-    from qdrant_tokenpool.engines.select import EdgeQdrantClient
+    from qdrant_tokenpool.edge_client import EdgeQdrantClient
     client = EdgeQdrantClient(path=sys.argv[1])
     mv = models.MultiVectorConfig(comparator="max_sim")
     client.create_collection("c", {"m": models.VectorParams(size=128, distance="Dot", multivector_config=mv)})
@@ -541,7 +542,7 @@ FULL_DISK_WRITER = """
 READER = """
     import sys
     from qdrant_tokenpool import StorageFullError
-    from qdrant_tokenpool.engines.select import EdgeQdrantClient
+    from qdrant_tokenpool.edge_client import EdgeQdrantClient
     client = EdgeQdrantClient(path=sys.argv[1])
     try:
         records, _ = client.scroll("c", limit=100000, with_payload=True)
@@ -602,7 +603,7 @@ def _kill_after(script: str, args: list[str], lines: int, delay: float) -> list[
 KILLED_UPSERTS = """
     import sys, numpy as np
     from qdrant_client import models
-    from qdrant_tokenpool.engines.select import EdgeQdrantClient
+    from qdrant_tokenpool.edge_client import EdgeQdrantClient
     client = EdgeQdrantClient(path=sys.argv[1])
     if not client.collection_exists("c"):
         client.create_collection("c", {"d": models.VectorParams(size=16, distance="Dot"),
@@ -643,7 +644,7 @@ def test_killed_writers_lose_no_acknowledged_upsert_and_serve_no_half_request(tm
 KILLED_UPLOAD = """
     import sys, numpy as np
     from qdrant_client import models
-    from qdrant_tokenpool.engines.select import EdgeQdrantClient
+    from qdrant_tokenpool.edge_client import EdgeQdrantClient
     client = EdgeQdrantClient(path=sys.argv[1])
     client.create_collection("c", {"d": models.VectorParams(size=256, distance="Dot")})
     rng = np.random.default_rng(0)
@@ -667,8 +668,8 @@ def test_a_killed_upload_leaves_whole_batches_in_order(tmp_path):
 KILLED_CREATE_DELETE = """
     import os, signal, sys
     from qdrant_client import models
-    from qdrant_tokenpool.engines import edge_storage
-    from qdrant_tokenpool.engines.select import EdgeQdrantClient
+    from qdrant_tokenpool.engines.edge import storage as edge_storage
+    from qdrant_tokenpool.edge_client import EdgeQdrantClient
     where = sys.argv[2]
     client = EdgeQdrantClient(path=sys.argv[1])
 

@@ -583,11 +583,10 @@ def test_split_requests_write_everything_pooled(client, collection_name, method,
     and a bad point still stops the whole request before the first part is sent."""
     from qdrant_client import QdrantClient
 
-    from qdrant_tokenpool import TokenPoolingClient
     from qdrant_tokenpool import write_path as wp
 
     monkeypatch.setattr(wp.flows, "REQUEST_FLOAT_BUDGET", 3 * 10 * DIM)  # ~3 pooled docs per part
-    monkeypatch.setattr(TokenPoolingClient, "_remote", property(lambda self: True))
+    monkeypatch.setattr(client._pooling_state, "remote", True)
     parent = QdrantClient
     sent = []
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from .config import METHODS, PoolingConfig, PoolingConfigError
 from .firststage import MuveraParams
 from .pooling import pool_batch, pool_tokens
-from .validation import InvalidMultivectorError, InvalidVectorError
+from .pooling.validation import InvalidMultivectorError, InvalidVectorError
 
 __version__ = "0.1.0"
 
@@ -61,8 +61,8 @@ _LAZY = {
     "CollectionStats": ".ops",
     "OperationError": ".ops",
     "OperationUsageError": ".ops",
-    "EdgeQdrantClient": ".engines.select",
-    "AsyncEdgeQdrantClient": ".engines.select",
+    "EdgeQdrantClient": ".edge_client",
+    "AsyncEdgeQdrantClient": ".edge_client",
     "EdgeUnsupportedError": ".engines",
     "EngineNotAvailableError": ".engines",
     "StorageLockedError": ".engines",
@@ -73,6 +73,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from .async_client import AsyncTokenPoolingClient
     from .client import TokenPoolingClient
+    from .edge_client import AsyncEdgeQdrantClient, EdgeQdrantClient
     from .encoders import FastEmbedEncoder, OnnxTokenEncoder, TokenEncoder
     from .engines import (
         DamagedCollectionError,
@@ -81,7 +82,6 @@ if TYPE_CHECKING:
         StorageFullError,
         StorageLockedError,
     )
-    from .engines.select import AsyncEdgeQdrantClient, EdgeQdrantClient
     from .firststage import Muvera
     from .maxsim import PackedDocs, maxsim_batch
     from .ops import (

@@ -21,13 +21,13 @@ between two whole calls of the others, so writes are not lost and reads are cons
 Two *clients* opened on the same in-process data are not coordinated (local mode refuses
 a second client on the same ``path=`` anyway).
 
-Another in-process engine (e.g. Qdrant Edge) plugs in through the same door::
-
-    client = TokenPoolingClient(":memory:")          # any construction
-    install_backend(client, EdgeBackend(...), in_process=True)
-
-and is then serialised in the same way. :func:`backend` returns the engine itself (the
-proxy removed), e.g. to ask ``isinstance(backend(client), QdrantLocal)``.
+Another engine plugs in through the same door, :func:`install_backend`: serialised in
+the same way with ``in_process=True`` (an engine in this process that is not safe for
+concurrent calls), as it is without (a remote one, or one that locks itself). Qdrant Edge
+is installed without the lock (:func:`qdrant_tokenpool.engines.select.install_edge`): Rust
+locks inside its shard, the backend's own state has its lock, and Edge releases the GIL,
+so threads sharing one client run in parallel. :func:`backend` returns the engine itself
+(the proxy removed), e.g. to ask ``isinstance(backend(client), QdrantLocal)``.
 
 Async backends: the proxy holds the lock while a backend coroutine runs. qdrant-client's
 ``AsyncQdrantLocal`` never suspends inside a call, so calls from several threads (each

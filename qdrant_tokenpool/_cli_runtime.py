@@ -46,8 +46,8 @@ def error_line(exc: BaseException, state: Any) -> tuple[str, int]:
     """The message and exit code for an exception escaping a command."""
     from .config import PoolingConfigError
     from .ops import OperationError, OperationUsageError
+    from .pooling.validation import InvalidVectorError
     from .store import UnknownCollectionError
-    from .validation import InvalidVectorError
 
     name, text = type(exc).__name__, str(exc).strip().replace("\n", " ")
     if isinstance(exc, UnknownCollectionError) and isinstance(state, CliState):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 __all__ = ["Call", "Flow", "T", "call", "run_async", "run_blocking", "run_sync"]
 
@@ -33,19 +33,14 @@ class Call:
 Flow = Generator[Call, Any, T]
 
 
-@overload
-def call(method: Callable[Concatenate[Any, P], Any], /, *args: P.args, **kwargs: P.kwargs) -> Call: ...
-@overload
-def call(method: str, /, *args: Any, **kwargs: Any) -> Call: ...
-def call(method: Callable[..., Any] | str, /, *args: Any, **kwargs: Any) -> Call:
+def call(method: Callable[Concatenate[Any, P], Any], /, *args: P.args, **kwargs: P.kwargs) -> Call:
     """A :class:`Call` of ``method`` with these arguments.
 
-    Give the method itself, unbound (``call(QdrantClient.get_collection, name)``): a type
-    checker then verifies the arguments against its signature, and a misspelt name fails
-    at import. A name (``call("get_collection", name)``) is accepted for dynamic dispatch
-    and is not checked.
+    ``method`` is the method itself, unbound (``call(QdrantClient.get_collection, name)``,
+    or one of :mod:`qdrant_tokenpool._parent`'s): a type checker verifies the arguments
+    against its signature, and a misspelt name fails at import.
     """
-    return Call(method if isinstance(method, str) else method.__name__, args, kwargs)
+    return Call(method.__name__, args, kwargs)
 
 
 def run_sync(

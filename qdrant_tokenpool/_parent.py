@@ -5,6 +5,8 @@ and qdrant-client, in one list."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from qdrant_client import QdrantClient
 
 __all__ = [
@@ -12,9 +14,14 @@ __all__ = [
     "collection_exists",
     "count",
     "create_collection",
+    "create_vector_name",
+    "delete_collection",
+    "delete_vector_name",
     "get_collection",
     "get_collections",
+    "given",
     "query_points",
+    "recreate_collection",
     "retrieve",
     "scroll",
     "update_collection",
@@ -28,9 +35,13 @@ batch_update_points = QdrantClient.batch_update_points
 collection_exists = QdrantClient.collection_exists
 count = QdrantClient.count
 create_collection = QdrantClient.create_collection
+create_vector_name = QdrantClient.create_vector_name
+delete_collection = QdrantClient.delete_collection
+delete_vector_name = QdrantClient.delete_vector_name
 get_collection = QdrantClient.get_collection
 get_collections = QdrantClient.get_collections
 query_points = QdrantClient.query_points
+recreate_collection = QdrantClient.recreate_collection
 retrieve = QdrantClient.retrieve
 scroll = QdrantClient.scroll
 update_collection = QdrantClient.update_collection
@@ -38,3 +49,11 @@ update_vectors = QdrantClient.update_vectors
 upload_collection = QdrantClient.upload_collection
 upload_points = QdrantClient.upload_points
 upsert = QdrantClient.upsert
+
+
+def given(**arguments: Any) -> dict[str, Any]:
+    """The arguments of a client method to hand on to the parent's: those that are not
+    ``None``. Every parameter whose default is ``None`` means "the parent's default" when
+    left out, so this is the call the caller made, and a parent from an older qdrant-client,
+    which lacks a newer parameter, is not handed it."""
+    return {name: value for name, value in arguments.items() if value is not None}

@@ -635,7 +635,7 @@ def copy_db(
     """Copy an embedded database into a new folder on another engine (e.g. a local-mode
     folder into Qdrant Edge): every collection with its config, pooling config and payload
     indexes, vectors as stored (pooled vectors are not pooled again)."""
-    from .engines.open import copy_database
+    from .ops.database import copy_database
 
     ctx.obj.info(f"copying {source} into {dest} ({engine}) ...")
     names = copy_database(

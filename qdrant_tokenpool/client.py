@@ -1,26 +1,42 @@
 """``TokenPoolingClient``: a ``QdrantClient`` whose writes pool configured multivectors.
 
-Thin by design: every method is made by :mod:`qdrant_tokenpool._methods` from one
-definition shared with :mod:`async_client` (our methods take their flow's signature, the
-overrides the parent's), and runs a flow from :mod:`store`, :mod:`write_path`,
-:mod:`query` or :mod:`texts` with :func:`run_sync`.
+Every public method is written out here, a few lines over a flow (:mod:`._flow`): the
+pooling config (:mod:`.store`), the write path (:mod:`.write_path`), the late-interaction
+query (:mod:`.query`), text in / text out (:mod:`.texts`). A parent method keeps the
+parent's signature (plus our keyword-only extras, such as ``pooling=``) and hands the
+parent the arguments it was given (:func:`._parent.given`).
+
+The async client (:mod:`.async_client`) is generated from this file by
+``tools/generate_async_client.py``: edit this one, then run the script.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from qdrant_client import QdrantClient
+from qdrant_client.conversions import common_types as types
+from qdrant_client.http.models import QueryResponse
 
-from . import _backend, query, store, texts
+from . import _backend, _parent, store, write_path
 from ._flow import Flow, T, run_sync
-from ._methods import PoolingClientMixin, install_overrides, sync_method, sync_override
-from .engines.select import init_client
+from ._parent import given
+from .config import PoolingConfig, PoolingMap
+from .encoders.protocol import TextEncoder
+from .engines.select import engine_of, init_client
+from .inference import LocalInference
+from .pooling.validation import check_int
+from .query import query_late_interaction as late_interaction_flow
+from .store import PoolingArg, PoolingState
+from .texts import add_texts as add_texts_flow
+from .texts import query_text as query_text_flow
 
 __all__ = ["TokenPoolingClient"]
 
 
-class TokenPoolingClient(QdrantClient, PoolingClientMixin):
+class TokenPoolingClient(QdrantClient):
     """Drop-in ``QdrantClient`` that pools document multivectors on write.
 
     Construct it exactly like ``QdrantClient`` (``":memory:"``, ``path=...``,
@@ -29,7 +45,8 @@ class TokenPoolingClient(QdrantClient, PoolingClientMixin):
     :mod:`qdrant_tokenpool.engines`) instead of qdrant-client's local mode;
     ``engine="local"`` names local mode; without ``engine`` it is ``QdrantClient``
     exactly, except that ``path=`` naming a Qdrant Edge folder opens it on Edge (local
-    mode cannot read it, and would write an empty database of its own into it). Collections get a pooling config per vector name with
+    mode cannot read it, and would write an empty database of its own into it).
+    Collections get a pooling config per vector name with
     ``create_collection(..., pooling=...)`` or :meth:`set_pooling`; it is stored in the
     collection's metadata in Qdrant, so every process that opens the collection pools the
     same way. Vectors and collections with no config pass through untouched.
@@ -52,10 +69,63 @@ class TokenPoolingClient(QdrantClient, PoolingClientMixin):
         pooling_workers: int | None = None,
         **kwargs: Any,
     ) -> None:
-        """Arguments as for the parent client, plus ``engine`` (see :mod:`qdrant_tokenpool.engines`)
-        and ``pooling_workers`` (see :attr:`pooling_workers`)."""
-        init_client(TokenPoolingClient, self, args, kwargs, engine, asynchronous=False)
-        self._init_pooling(pooling_workers)
+        """Arguments as for the parent client, plus ``engine`` (see
+        :mod:`qdrant_tokenpool.engines`) and ``pooling_workers`` (see :attr:`pooling_workers`)."""
+        init_client(TokenPoolingClient, self, args, kwargs, engine)
+        _backend.serialise_in_process(self)
+        self._pooling_state = PoolingState.for_engine(
+            engine_of(self), inference=LocalInference(self), workers=pooling_workers
+        )
+
+    def _run(self, flow: Flow[T]) -> T:
+        """Run ``flow``, each call it yields on the parent client."""
+        return run_sync(flow, super())
+
+    # -- the engine and the pooling settings ------------------------------------------------
+    @property
+    def engine(self) -> str:
+        """Where this client's calls land: ``"edge"`` (Qdrant Edge in process),
+        ``"local"`` (qdrant-client's local mode) or ``"server"``."""
+        return engine_of(self)
+
+    @property
+    def pooling_workers(self) -> int | None:
+        """Parallel pooling workers of a write (constructor argument ``pooling_workers``):
+        ``None`` (default) all cores for batches with enough work, else the calling thread;
+        ``1`` always the calling thread; ``k > 1`` up to ``k`` (see
+        :func:`qdrant_tokenpool.pool_batch`). Threads for the compiled hierarchical
+        pooling, processes for the other methods."""
+        return self._pooling_state.workers
+
+    @pooling_workers.setter
+    def pooling_workers(self, workers: int | None) -> None:
+        self._pooling_state.workers = (
+            None if workers is None else check_int("pooling_workers", workers)
+        )
+
+    @property
+    def pooling_cache_ttl(self) -> float:
+        """Seconds a collection's pooling config is cached before it is read again."""
+        return self._pooling_state.ttl
+
+    @pooling_cache_ttl.setter
+    def pooling_cache_ttl(self, seconds: float) -> None:
+        self._pooling_state.ttl = float(seconds)
+
+    def refresh_pooling(self, collection_name: str | None = None) -> None:
+        """Forget the cached config of one collection (all when ``None``)."""
+        self._pooling_state.forget(collection_name)
+
+    @contextmanager
+    def pooling_disabled(self) -> Iterator[None]:
+        """Write vectors as given, unpooled, inside the ``with`` block: this client's
+        writes from the current thread or asyncio task only (tasks started inside the block
+        inherit it); other threads and tasks keep pooling, and overlapping blocks never
+        leave pooling off. A plain ``with`` block for the async client too. Use it to copy
+        already pooled data, e.g. ``QdrantClient.migrate`` into this client: pooling
+        pooled vectors again would shrink them twice."""
+        with self._pooling_state.disabled():
+            yield
 
     def optimize(self, collection_name: str | None = None) -> bool:
         """Build indexes now on a Qdrant Edge database, one collection or all (Edge has no
@@ -65,19 +135,511 @@ class TokenPoolingClient(QdrantClient, PoolingClientMixin):
             return False
         return bool(_backend.backend(self).optimize(collection_name))
 
-    def _run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, super())
+    # -- the pooling config (stored in the collection's metadata) ----------------------------
+    def get_pooling(self, collection_name: str) -> PoolingMap:
+        """``{vector_name: PoolingConfig}`` stored for the collection (``{}`` if none)."""
+        return self._run(store.get_pooling(self._pooling_state, collection_name))
 
-    # -- pooling config (see qdrant_tokenpool.store) --------------------------------------
-    get_pooling = sync_method(store.get_pooling)
-    set_pooling = sync_method(store.set_pooling)
-    remove_pooling = sync_method(store.remove_pooling)
+    def set_pooling(
+        self,
+        collection_name: str,
+        pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig,
+        *,
+        replace: bool = False,
+    ) -> PoolingMap:
+        """Store the pooling config of some vectors (merged with what is there unless
+        ``replace``); returns the collection's whole config. Refuses vectors that do not
+        exist or are not multivectors (:class:`~qdrant_tokenpool.PoolingConfigError`)."""
+        flow = store.set_pooling(self._pooling_state, collection_name, pooling, replace=replace)
+        return self._run(flow)
 
-    # -- late-interaction queries, text in / text out (query, texts) -----------------------
-    query_late_interaction = sync_method(query.query_late_interaction)
-    add_texts = sync_method(texts.add_texts)
-    query_text = sync_method(texts.query_text)
+    def remove_pooling(
+        self, collection_name: str, vector_names: list[str] | None = None
+    ) -> PoolingMap:
+        """Stop pooling ``vector_names`` (all when ``None``, which also clears a broken
+        stored config); returns the config left."""
+        return self._run(store.remove_pooling(self._pooling_state, collection_name, vector_names))
 
+    # -- collections: the pooling config created with them; schema changes forget it ---------
+    def create_collection(
+        self,
+        collection_name: str,
+        vectors_config: types.VectorParams | Mapping[str, types.VectorParams] | None = None,
+        sparse_vectors_config: Mapping[str, types.SparseVectorParams] | None = None,
+        shard_number: int | None = None,
+        sharding_method: types.ShardingMethod | None = None,
+        replication_factor: int | None = None,
+        write_consistency_factor: int | None = None,
+        on_disk_payload: bool | None = None,
+        hnsw_config: types.HnswConfigDiff | None = None,
+        optimizers_config: types.OptimizersConfigDiff | None = None,
+        wal_config: types.WalConfigDiff | None = None,
+        quantization_config: types.QuantizationConfig | None = None,
+        timeout: int | None = None,
+        strict_mode_config: types.StrictModeConfig | None = None,
+        metadata: types.Payload | None = None,
+        payload: types.PayloadStorageParams | None = None,
+        id_tracker: types.IdTrackerParams | None = None,
+        *,
+        pooling: PoolingArg = None,
+        **kwargs: Any,
+    ) -> bool:
+        """``QdrantClient.create_collection`` plus ``pooling={vector_name: PoolingConfig}``.
 
-# parent methods: writes pooled, schema changes forget the cached config (see _methods)
-install_overrides(TokenPoolingClient, QdrantClient, sync_override)
+        The config is checked against ``vectors_config`` before anything is created; extra
+        vectors it declares (``summary_vector``, ``keep_original_vector``) are added with
+        sensible params when ``vectors_config`` lacks them. Every other argument is the
+        parent's."""
+        options = given(
+            sparse_vectors_config=sparse_vectors_config,
+            shard_number=shard_number,
+            sharding_method=sharding_method,
+            replication_factor=replication_factor,
+            write_consistency_factor=write_consistency_factor,
+            on_disk_payload=on_disk_payload,
+            hnsw_config=hnsw_config,
+            optimizers_config=optimizers_config,
+            wal_config=wal_config,
+            quantization_config=quantization_config,
+            timeout=timeout,
+            strict_mode_config=strict_mode_config,
+            metadata=metadata,
+            payload=payload,
+            id_tracker=id_tracker,
+            **kwargs,
+        )
+        flow = store.create_collection(
+            self._pooling_state,
+            _parent.create_collection,
+            collection_name,
+            vectors_config,
+            pooling,
+            options,
+        )
+        return self._run(flow)
+
+    def recreate_collection(
+        self,
+        collection_name: str,
+        vectors_config: types.VectorParams | Mapping[str, types.VectorParams] | None = None,
+        sparse_vectors_config: Mapping[str, types.SparseVectorParams] | None = None,
+        shard_number: int | None = None,
+        sharding_method: types.ShardingMethod | None = None,
+        replication_factor: int | None = None,
+        write_consistency_factor: int | None = None,
+        on_disk_payload: bool | None = None,
+        hnsw_config: types.HnswConfigDiff | None = None,
+        optimizers_config: types.OptimizersConfigDiff | None = None,
+        wal_config: types.WalConfigDiff | None = None,
+        quantization_config: types.QuantizationConfig | None = None,
+        timeout: int | None = None,
+        strict_mode_config: types.StrictModeConfig | None = None,
+        metadata: types.Payload | None = None,
+        payload: types.PayloadStorageParams | None = None,
+        id_tracker: types.IdTrackerParams | None = None,
+        *,
+        pooling: PoolingArg = None,
+        **kwargs: Any,
+    ) -> bool:
+        """``QdrantClient.recreate_collection`` (deprecated upstream) plus ``pooling=``, as
+        :meth:`create_collection`."""
+        options = given(
+            sparse_vectors_config=sparse_vectors_config,
+            shard_number=shard_number,
+            sharding_method=sharding_method,
+            replication_factor=replication_factor,
+            write_consistency_factor=write_consistency_factor,
+            on_disk_payload=on_disk_payload,
+            hnsw_config=hnsw_config,
+            optimizers_config=optimizers_config,
+            wal_config=wal_config,
+            quantization_config=quantization_config,
+            timeout=timeout,
+            strict_mode_config=strict_mode_config,
+            metadata=metadata,
+            payload=payload,
+            id_tracker=id_tracker,
+            **kwargs,
+        )
+        flow = store.create_collection(
+            self._pooling_state,
+            _parent.recreate_collection,
+            collection_name,
+            vectors_config,
+            pooling,
+            options,
+        )
+        return self._run(flow)
+
+    def delete_collection(
+        self, collection_name: str, timeout: int | None = None, **kwargs: Any
+    ) -> bool:
+        """``QdrantClient.delete_collection``; its cached pooling config is forgotten."""
+        options = given(timeout=timeout, **kwargs)
+        flow = store.schema_change(
+            self._pooling_state, _parent.delete_collection, collection_name, options
+        )
+        return self._run(flow)
+
+    def update_collection(
+        self,
+        collection_name: str,
+        optimizers_config: types.OptimizersConfigDiff | None = None,
+        collection_params: types.CollectionParamsDiff | None = None,
+        vectors_config: types.VectorsConfigDiff | None = None,
+        hnsw_config: types.HnswConfigDiff | None = None,
+        quantization_config: types.QuantizationConfigDiff | None = None,
+        timeout: int | None = None,
+        sparse_vectors_config: Mapping[str, types.SparseVectorParams] | None = None,
+        strict_mode_config: types.StrictModeConfig | None = None,
+        metadata: types.Payload | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """``QdrantClient.update_collection``; the collection's cached pooling config is
+        forgotten (``metadata`` may hold a new one)."""
+        options = given(
+            optimizers_config=optimizers_config,
+            collection_params=collection_params,
+            vectors_config=vectors_config,
+            hnsw_config=hnsw_config,
+            quantization_config=quantization_config,
+            timeout=timeout,
+            sparse_vectors_config=sparse_vectors_config,
+            strict_mode_config=strict_mode_config,
+            metadata=metadata,
+            **kwargs,
+        )
+        flow = store.schema_change(
+            self._pooling_state, _parent.update_collection, collection_name, options
+        )
+        return self._run(flow)
+
+    def create_vector_name(
+        self,
+        collection_name: str,
+        vector_name: str,
+        vector_name_config: types.VectorNameConfig,
+        wait: bool = True,
+        ordering: types.WriteOrdering | None = None,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> types.UpdateResult:
+        """``QdrantClient.create_vector_name``; the collection's cached pooling config is
+        forgotten."""
+        options = {"wait": wait, **given(ordering=ordering, timeout=timeout, **kwargs)}
+        options.update(vector_name=vector_name, vector_name_config=vector_name_config)
+        flow = store.schema_change(
+            self._pooling_state, _parent.create_vector_name, collection_name, options
+        )
+        return self._run(flow)
+
+    def delete_vector_name(
+        self,
+        collection_name: str,
+        vector_name: str,
+        wait: bool = True,
+        ordering: types.WriteOrdering | None = None,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> types.UpdateResult:
+        """``QdrantClient.delete_vector_name``; the collection's cached pooling config is
+        forgotten."""
+        options = {
+            "wait": wait,
+            "vector_name": vector_name,
+            **given(ordering=ordering, timeout=timeout, **kwargs),
+        }
+        flow = store.schema_change(
+            self._pooling_state, _parent.delete_vector_name, collection_name, options
+        )
+        return self._run(flow)
+
+    # -- writes: configured multivectors pooled, every vector checked first ------------------
+    def upsert(
+        self,
+        collection_name: str,
+        points: types.Points,
+        wait: bool = True,
+        ordering: types.WriteOrdering | None = None,
+        shard_key_selector: types.ShardKeySelector | None = None,
+        update_filter: types.Filter | None = None,
+        update_mode: types.UpdateMode | None = None,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> types.UpdateResult:
+        """``QdrantClient.upsert`` with configured multivectors pooled (points or ``Batch``):
+        the whole request is checked and pooled before any of it is written
+        (:mod:`qdrant_tokenpool.write_path`)."""
+        options = {
+            "wait": wait,
+            **given(
+                ordering=ordering,
+                shard_key_selector=shard_key_selector,
+                update_filter=update_filter,
+                update_mode=update_mode,
+                timeout=timeout,
+                **kwargs,
+            ),
+        }
+        return self._run(write_path.upsert(self._pooling_state, collection_name, points, options))
+
+    def update_vectors(
+        self,
+        collection_name: str,
+        points: Sequence[types.PointVectors],
+        wait: bool = True,
+        ordering: types.WriteOrdering | None = None,
+        shard_key_selector: types.ShardKeySelector | None = None,
+        update_filter: types.Filter | None = None,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> types.UpdateResult:
+        """``QdrantClient.update_vectors`` with configured multivectors pooled (and their
+        summary and full-resolution vectors refreshed)."""
+        options = {
+            "wait": wait,
+            **given(
+                ordering=ordering,
+                shard_key_selector=shard_key_selector,
+                update_filter=update_filter,
+                timeout=timeout,
+                **kwargs,
+            ),
+        }
+        return self._run(
+            write_path.update_vectors(self._pooling_state, collection_name, points, options)
+        )
+
+    def batch_update_points(
+        self,
+        collection_name: str,
+        update_operations: Sequence[types.UpdateOperation],
+        wait: bool = True,
+        ordering: types.WriteOrdering | None = None,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> list[types.UpdateResult]:
+        """``QdrantClient.batch_update_points`` with the upsert and update-vectors operations
+        pooled."""
+        options = {"wait": wait, **given(ordering=ordering, timeout=timeout, **kwargs)}
+        flow = write_path.batch_update_points(
+            self._pooling_state, collection_name, update_operations, options
+        )
+        return self._run(flow)
+
+    def upload_points(
+        self,
+        collection_name: str,
+        points: Iterable[types.PointStruct],
+        batch_size: int = 64,
+        parallel: int = 1,
+        method: str | None = None,
+        max_retries: int = 3,
+        wait: bool = False,
+        shard_key_selector: types.ShardKeySelector | None = None,
+        update_filter: types.Filter | None = None,
+        update_mode: types.UpdateMode | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``QdrantClient.upload_points`` with configured multivectors pooled, streamed
+        ``batch_size`` points at a time (a list is checked whole before the first batch)."""
+        options = {
+            "parallel": parallel,
+            "max_retries": max_retries,
+            "wait": wait,
+            **given(
+                method=method,
+                shard_key_selector=shard_key_selector,
+                update_filter=update_filter,
+                update_mode=update_mode,
+                **kwargs,
+            ),
+        }
+        flow = write_path.upload_points(
+            self._pooling_state, collection_name, points, batch_size, options
+        )
+        return self._run(flow)
+
+    def upload_collection(
+        self,
+        collection_name: str,
+        vectors: Iterable[types.VectorStruct] | dict[str, types.NumpyArray] | types.NumpyArray,
+        payload: Iterable[dict[Any, Any]] | None = None,
+        ids: Iterable[types.PointId] | None = None,
+        batch_size: int = 64,
+        parallel: int = 1,
+        method: str | None = None,
+        max_retries: int = 3,
+        wait: bool = False,
+        shard_key_selector: types.ShardKeySelector | None = None,
+        update_filter: types.Filter | None = None,
+        update_mode: types.UpdateMode | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``QdrantClient.upload_collection`` with configured multivectors pooled, streamed
+        ``batch_size`` points at a time (``vectors``: a dict of columns, an ``(N, n, d)``
+        array or an iterable; sized inputs are checked whole before the first batch)."""
+        options = {
+            "parallel": parallel,
+            "max_retries": max_retries,
+            "wait": wait,
+            **given(
+                method=method,
+                shard_key_selector=shard_key_selector,
+                update_filter=update_filter,
+                update_mode=update_mode,
+                **kwargs,
+            ),
+        }
+        flow = write_path.upload_collection(
+            self._pooling_state, collection_name, vectors, payload, ids, batch_size, options
+        )
+        return self._run(flow)
+
+    # -- late-interaction queries; text in, text out ----------------------------------------
+    def query_late_interaction(
+        self,
+        collection_name: str,
+        query: Any,
+        *,
+        using: str | None = None,
+        limit: int = 10,
+        prefetch_limit: int | None = None,
+        rescore_limit: int | None = None,
+        query_filter: types.Filter | None = None,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+        rescore: str | None = None,
+        summary: bool | None = None,
+        full_resolution: bool | None = None,
+        search_params: types.SearchParams | None = None,
+        score_threshold: float | None = None,
+        device: str | None = None,
+        **kwargs: Any,
+    ) -> QueryResponse:
+        """Late-interaction (MaxSim) search with the collection's prefetch funnel
+        (:mod:`qdrant_tokenpool.query`).
+
+        One ``query_points`` call: optional HNSW first stage on the summary vector
+        (``prefetch_limit`` candidates, default ``max(100, 10 * limit)``), MaxSim over the
+        pooled multivector, optional last stage MaxSim over the kept full-resolution vectors
+        (``rescore_limit`` candidates, default ``max(40, 4 * limit)``).
+
+        Args:
+            collection_name: the collection.
+            query: the query's token vectors, ``(q, d)`` list / numpy / torch; never pooled.
+                Or a ``models.Document`` (``Image``, ``InferenceObject``): embedded as a
+                query by the client's local inference (fastembed), as ``query_points`` does.
+            using: the pooled multivector; may be left out when the collection has exactly
+                one pooled multivector.
+            limit: results to return.
+            prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage.
+            query_filter: applied at every stage.
+            with_payload, with_vectors: as in ``query_points``.
+            rescore: ``None`` / ``"server"``: the whole funnel in Qdrant; ``"client"``: the
+                last stage's exact MaxSim computed here (:mod:`qdrant_tokenpool.maxsim`).
+            summary, full_resolution: ``None`` use the stage when configured, ``True``
+                require it, ``False`` skip it.
+            search_params: of the first stage.
+            score_threshold: as in ``query_points`` (applied to the final scores).
+            device: the :mod:`~qdrant_tokenpool.maxsim` device of client rescoring.
+            **kwargs: other ``query_points`` options (``timeout``, ``consistency``,
+                ``shard_key_selector``, ...).
+
+        Raises:
+            ValueError: unknown collection or vector, bad limits, or a bad query
+                (:class:`~qdrant_tokenpool.InvalidMultivectorError`: empty, 1-D, wrong
+                dimension, NaN/inf; an inference object with cloud inference), before any
+                query is sent.
+        """
+        flow = late_interaction_flow(
+            self._pooling_state,
+            collection_name,
+            query,
+            using=using,
+            limit=limit,
+            prefetch_limit=prefetch_limit,
+            rescore_limit=rescore_limit,
+            query_filter=query_filter,
+            with_payload=with_payload,
+            with_vectors=with_vectors,
+            rescore=rescore,
+            summary=summary,
+            full_resolution=full_resolution,
+            search_params=search_params,
+            score_threshold=score_threshold,
+            device=device,
+            **kwargs,
+        )
+        return self._run(flow)
+
+    def add_texts(
+        self,
+        collection_name: str,
+        texts: Iterable[str],
+        encoder: TextEncoder,
+        *,
+        ids: Iterable[Any] | None = None,
+        payloads: Iterable[Mapping[str, Any] | None] | None = None,
+        vector_name: str | None = None,
+        batch_size: int = 64,
+        show_progress: bool | None = None,
+        wait: bool = True,
+    ) -> list[Any]:
+        """Encode ``texts`` with ``encoder`` and upsert them, pooled per the collection's
+        config (:mod:`qdrant_tokenpool.texts`).
+
+        Args:
+            collection_name: an existing collection.
+            texts: the documents (strings; an iterable is read into a list first, so that
+                its length can be checked against ``ids`` / ``payloads``). Only
+                ``batch_size`` of them are encoded and held as token vectors at a time.
+            encoder: a :class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; its
+                ``dim`` must equal the vector's size.
+            ids: one point id per text (unsigned int or UUID); default: a new ``uuid4``
+                string per text (safe to call again on the same collection: nothing is
+                overwritten unless you pass ids).
+            payloads: one payload (dict or ``None``) per text, stored as given; default:
+                ``{"text": text}``. Passing payloads replaces the default: add the text
+                yourself if you want it stored.
+            vector_name: the multivector to write; may be left out when the collection has
+                exactly one pooled multivector (or, with none pooled, exactly one multivector).
+            batch_size: texts per encoder call and per ``upsert`` request.
+            show_progress: tqdm bar over all texts (stderr); ``None`` shows it for more than
+                1,000 texts.
+            wait: ``upsert``'s ``wait``.
+
+        Returns:
+            The point ids, in input order.
+
+        Raises:
+            ValueError / TypeError: unknown collection or vector, a dense (not multi) vector,
+                encoder ``dim`` != the vector's size, non-string texts, ``ids`` / ``payloads``
+                of another length than ``texts``, bad or repeated ids, ``batch_size < 1``: all
+                checked before anything is encoded or written.
+            InvalidMultivectorError: the encoder returned a bad multivector for a text
+                (names the point id); batches before it are already written.
+        """
+        flow = add_texts_flow(
+            self._pooling_state,
+            collection_name,
+            texts,
+            encoder,
+            ids=ids,
+            payloads=payloads,
+            vector_name=vector_name,
+            batch_size=batch_size,
+            show_progress=show_progress,
+            wait=wait,
+        )
+        return self._run(flow)
+
+    def query_text(
+        self, collection_name: str, text: str, encoder: TextEncoder, **kwargs: Any
+    ) -> QueryResponse:
+        """Late-interaction search with a text: ``encoder.encode_queries([text])`` (never
+        pooled), then :meth:`query_late_interaction` with ``kwargs`` (``using``, ``limit``,
+        ``query_filter``, ``rescore``, ...)."""
+        return self._run(
+            query_text_flow(self._pooling_state, collection_name, text, encoder, **kwargs)
+        )

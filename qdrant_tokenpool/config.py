@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 from .pooling.spec import GRID_POOLS, METHODS, PoolingSpec
-from .validation import vector_label
+from .pooling.validation import vector_label
 
 if TYPE_CHECKING:  # imported at run time only when a summary is checked: firststage
     from .firststage import MuveraParams  # imports the numerics, which import this module

@@ -63,7 +63,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .maxsim import check_documents, normalize_rows
-from .validation import check_int
+from .pooling.validation import check_int
 
 __all__ = [
     "SUMMARY_METHODS",

@@ -19,14 +19,13 @@ without pooling pass through untouched either way.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
 from qdrant_client import models
 
-__all__ = ["INFERENCE_TYPES", "LocalInference", "is_inference_object", "local_inference"]
+__all__ = ["INFERENCE_TYPES", "LocalInference", "is_inference_object"]
 
 INFERENCE_TYPES: tuple[type, ...] = (models.Document, models.Image, models.InferenceObject)
 """The qdrant-client models that stand for a vector to be computed by a model."""
@@ -37,63 +36,46 @@ def is_inference_object(value: Any) -> bool:
     return isinstance(value, INFERENCE_TYPES)
 
 
-@dataclass(frozen=True)
 class LocalInference:
-    """A client's local inference, as the write and query flows use it.
+    """A client's local inference, as the write and query flows use it: the parent client's
+    own code path (``_embed_models``: fastembed, the client's options and batch size).
 
-    Attributes:
-        embed_models: the parent client's ``_embed_models(raw_models, is_query=,
-            batch_size=)``: yields the given models with every inference object replaced
-            by its vectors (qdrant-client's own code path; sync on both clients).
-        batch_size: the client's ``local_inference_batch_size`` (``None``: its default).
+    Made once with the client, it refers to the client weakly: the client keeps it in its
+    pooling state, and a strong reference back would make a reference cycle, so that a
+    client dropped without ``close()`` kept its folder locked until the garbage collector
+    ran. What may change on the client (``cloud_inference``,
+    ``local_inference_batch_size``) is read at each use.
     """
 
-    embed_models: Callable[..., Iterable[Any]]
-    batch_size: int | None = None
+    def __init__(self, client: Any) -> None:
+        self._ref = weakref.ref(client)
+
+    def _owner(self) -> Any:
+        client = self._ref()
+        if client is None:  # a call runs inside a method of the client: it cannot be gone
+            raise ReferenceError("the client of this local inference was garbage-collected")
+        return client
+
+    @property
+    def active(self) -> bool:
+        """Whether the client embeds locally (``False`` with ``cloud_inference=True``: the
+        server embeds, the client never sees the vectors)."""
+        client = self._ref()
+        return client is not None and not getattr(client, "cloud_inference", False)
+
+    def _embed(self, request: Any, is_query: bool) -> Iterable[Any]:
+        client = self._owner()
+        batch_size = getattr(client, "local_inference_batch_size", None)
+        return client._embed_models(request, is_query=is_query, batch_size=batch_size)  # type: ignore[no-any-return]
 
     def documents(self, request: Any) -> Any:
         """``request`` (a list of points / operations, or one model such as a ``Batch``)
         with its inference objects embedded as documents."""
-        out = self.embed_models(request, is_query=False, batch_size=self.batch_size)
+        out = self._embed(request, is_query=False)
         return next(iter(out)) if isinstance(request, BaseModel) else list(out)
 
     def query(self, obj: Any) -> Any:
         """The query vectors of one inference object (a multivector for a late-interaction
         model: ``(q, d)`` nested lists), embedded with ``is_query=True``."""
-        resolved = next(
-            iter(
-                self.embed_models(
-                    models.NearestQuery(nearest=obj), is_query=True, batch_size=self.batch_size
-                )
-            )
-        )
+        resolved = next(iter(self._embed(models.NearestQuery(nearest=obj), is_query=True)))
         return resolved.nearest
-
-
-def local_inference(client: Any) -> LocalInference | None:
-    """The local inference of ``client`` (a ``QdrantClient`` or ``AsyncQdrantClient``), or
-    ``None`` when it uses cloud inference (the server embeds; nothing to pool on the client).
-
-    It refers to the client weakly: the client keeps it in its pooling state, and a strong
-    reference back (a bound method) would make a reference cycle, so that a client dropped
-    without ``close()`` kept its folder locked until the garbage collector ran."""
-    if getattr(client, "cloud_inference", False):
-        return None
-    return LocalInference(
-        _weak_method(client._embed_models), getattr(client, "local_inference_batch_size", None)
-    )
-
-
-def _weak_method(method: Any) -> Callable[..., Any]:
-    """``method`` (bound) without a strong reference to its object. Called after the object
-    is gone (it cannot be: a call runs inside a method of the client), it raises
-    ``ReferenceError``."""
-    ref = weakref.WeakMethod(method)
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        bound = ref()
-        if bound is None:
-            raise ReferenceError("the client of this local inference was garbage-collected")
-        return bound(*args, **kwargs)
-
-    return call

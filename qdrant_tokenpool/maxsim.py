@@ -45,7 +45,13 @@ from ._budget import budget_ranges
 from .pooling import kernels
 from .pooling.batch import thread_pool
 from .pooling.common import normalise
-from .validation import InvalidMultivectorError, as_multivector, check_int, is_tensor, to_numpy
+from .pooling.validation import (
+    InvalidMultivectorError,
+    as_multivector,
+    check_int,
+    is_tensor,
+    to_numpy,
+)
 
 __all__ = ["PackedDocs", "check_documents", "maxsim", "maxsim_batch", "normalize_rows", "pack"]
 

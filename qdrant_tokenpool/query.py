@@ -55,8 +55,8 @@ from .firststage import MuveraParams, query_summary
 from .inference import is_inference_object
 from .maxsim import maxsim
 from .pooling.common import normalise
+from .pooling.validation import InvalidMultivectorError, as_multivector, check_int
 from .store import CollectionPooling
-from .validation import InvalidMultivectorError, as_multivector, check_int
 
 __all__ = [
     "RESCORE_MODES",
@@ -413,41 +413,10 @@ def query_late_interaction(
     device: str | None = None,
     **kwargs: Any,
 ) -> Flow[QueryResponse]:
-    """Late-interaction (MaxSim) search with the collection's prefetch funnel (the flow of
-    ``client.query_late_interaction``; ``state`` is the client's, not a method argument).
-
-    One ``query_points`` call: optional HNSW first stage on the summary vector
-    (``prefetch_limit`` candidates, default ``max(100, 10 * limit)``), MaxSim over the
-    pooled multivector, optional last stage MaxSim over the kept full-resolution vectors
-    (``rescore_limit`` candidates, default ``max(40, 4 * limit)``). See the module
-    docstring.
-
-    Args:
-        collection_name: the collection.
-        query: the query's token vectors, ``(q, d)`` list / numpy / torch; never pooled.
-            Or a ``models.Document`` (``Image``, ``InferenceObject``): embedded as a query
-            by the client's local inference (fastembed), as ``query_points`` does.
-        using: the pooled multivector; may be left out when the collection has exactly
-            one pooled multivector.
-        limit: results to return.
-        prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage.
-        query_filter: applied at every stage.
-        with_payload, with_vectors: as in ``query_points``.
-        rescore: ``None`` / ``"server"``: the whole funnel in Qdrant; ``"client"``: the
-            last stage's exact MaxSim computed here (:mod:`qdrant_tokenpool.maxsim`).
-        summary, full_resolution: ``None`` use the stage when configured, ``True``
-            require it, ``False`` skip it.
-        search_params: of the first stage.
-        score_threshold: as in ``query_points`` (applied to the final scores).
-        device: the :mod:`~qdrant_tokenpool.maxsim` device of client rescoring.
-        **kwargs: other ``query_points`` options (``timeout``, ``consistency``,
-            ``shard_key_selector``, ...).
-
-    Raises:
-        ValueError: unknown collection or vector, bad limits, or a bad query
-            (:class:`~qdrant_tokenpool.InvalidMultivectorError`: empty, 1-D, wrong
-            dimension, NaN/inf; an inference object with cloud inference), before any
-            query is sent.
+    """The flow of ``TokenPoolingClient.query_late_interaction`` (its docstring says what
+    each argument does; ``state`` is the client's): the query checked (or embedded, for an
+    inference object), then one ``query_points`` call with the funnel of :func:`plan_funnel`,
+    or, with ``rescore="client"``, the candidates' vectors rescored by :func:`rescore_points`.
     """
     if rescore not in RESCORE_MODES:
         raise ValueError(f"rescore must be None, 'server' or 'client', got {rescore!r}")

@@ -1,7 +1,8 @@
 """The pooling config's home in Qdrant: read, cache, check and write it.
 
 Flows (see :mod:`qdrant_tokenpool._flow`) shared by the sync and async clients:
-:func:`load`, :func:`set_pooling`, :func:`remove_pooling`, :func:`create_collection`.
+:func:`load`, :func:`get_pooling`, :func:`set_pooling`, :func:`remove_pooling`,
+:func:`create_collection`, :func:`schema_change`; and each client's :class:`PoolingState`.
 The config lives in the collection's metadata (:mod:`qdrant_tokenpool.config`); each
 client caches it per collection for :attr:`PoolingState.ttl` seconds, and forgets it at
 once on any change it makes itself (set/remove pooling, delete or recreate the
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,9 +33,12 @@ from .config import (
     vector_label,
 )
 from .engines.checks import VectorSpec, VectorsSchema
+from .inference import LocalInference
+from .pooling.validation import check_int
 
 __all__ = [
     "CollectionPooling",
+    "PoolingArg",
     "PoolingState",
     "UnknownCollectionError",
     "VectorSpec",
@@ -43,10 +47,16 @@ __all__ = [
     "get_pooling",
     "load",
     "remove_pooling",
+    "schema_change",
     "set_pooling",
 ]
 
 DEFAULT_TTL_S = 60.0
+
+PoolingArg = Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig | None
+"""A pooling config as the clients take it (``create_collection(pooling=...)``):
+``{vector_name: PoolingConfig or its dict}``, or one ``PoolingConfig`` for the unnamed
+vector; ``None`` for none."""
 
 
 class UnknownCollectionError(ValueError):
@@ -158,27 +168,50 @@ _STATE_IDS = itertools.count()
 
 @dataclass
 class PoolingState:
-    """Per-client state: the cache of :class:`CollectionPooling` (time to live ``ttl``
-    seconds), whether pooling is on here and now (:attr:`enabled`, switched off by
-    :meth:`disabled`), whether the client talks to a server (``remote``: requests carry
-    lists, bodies are split) or to an embedded engine, whether the engine writes uploads
-    batch by batch (``streams``: a server, Qdrant Edge), and the client's local inference
-    (``inference``: a :class:`~qdrant_tokenpool.inference.LocalInference`, ``None`` with
-    cloud inference)."""
+    """Per-client state, made once when the client is (see :meth:`for_engine`): the cache of
+    :class:`CollectionPooling` (time to live ``ttl`` seconds), whether pooling is on here and
+    now (:attr:`enabled`, switched off by :meth:`disabled`), the pooling workers, and what
+    the client's engine asks of the write path."""
 
     ttl: float = DEFAULT_TTL_S
     remote: bool = False
+    """A server: requests carry lists, bodies are split under the REST limit, and every
+    vector of a request is checked before its first part is sent."""
     streams: bool = False
-    inference: Any = None
+    """The engine writes an upload batch by batch (a server, Qdrant Edge), so a sized upload
+    is checked whole first; qdrant-client's local mode collects it whole itself."""
     pending: bool = False
-    """Whether the engine takes pooled vectors still being pooled
+    """The engine takes pooled vectors still being pooled
     (:class:`~qdrant_tokenpool.write_path.plan.PendingArray`): Qdrant Edge's backend."""
     workers: int | None = None
     """Pooling workers of a write (:func:`~qdrant_tokenpool.pooling.pool_arrays`'s
     ``workers``): ``None`` all cores for batches with enough work, ``1`` the calling
     thread, ``k`` at most ``k``."""
+    local_inference: LocalInference | None = None
+    """The client's local inference (``None``: no client, as in tests of the flows)."""
     _cache: dict[str, tuple[float, CollectionPooling]] = field(default_factory=dict)
     _id: int = field(default_factory=lambda: next(_STATE_IDS), repr=False, compare=False)
+
+    @classmethod
+    def for_engine(
+        cls, engine: str, *, inference: LocalInference | None = None, workers: int | None = None
+    ) -> PoolingState:
+        """The state of a client whose calls land on ``engine`` (``"server"``, ``"edge"`` or
+        ``"local"``)."""
+        return cls(
+            remote=engine == "server",
+            streams=engine != "local",
+            pending=engine == "edge",
+            workers=None if workers is None else check_int("pooling_workers", workers),
+            local_inference=inference,
+        )
+
+    @property
+    def inference(self) -> LocalInference | None:
+        """The local inference that embeds ``models.Document`` on pooled vectors, or ``None``
+        when the client uses cloud inference (read from the client at each call)."""
+        li = self.local_inference
+        return li if li is not None and li.active else None
 
     @property
     def enabled(self) -> bool:
@@ -326,20 +359,21 @@ def extra_vectors_config(
 
 def create_collection(
     state: PoolingState,
+    method: Callable[..., bool],
     collection_name: str,
     vectors_config: models.VectorParams | Mapping[str, models.VectorParams] | None,
-    pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig | None,
-    kwargs: dict[str, Any],
-    method: str = "create_collection",
+    pooling: PoolingArg,
+    options: dict[str, Any],
 ) -> Flow[bool]:
-    """``create_collection`` (or ``recreate_collection``) with the pooling config stored.
+    """``create_collection`` (or ``recreate_collection``: ``method``, a parent method) with
+    the pooling config stored; ``options``: the parent's other arguments.
 
     Checks the config against ``vectors_config`` before anything is created, adds the
     extra vectors it asks for, and merges the config into ``metadata``.
     """
     state.forget(collection_name)
     if not pooling:
-        return (yield call(method, collection_name, vectors_config=vectors_config, **kwargs))
+        return (yield call(method, collection_name, vectors_config=vectors_config, **options))
     pmap = coerce_pooling(pooling)
     if isinstance(vectors_config, models.VectorParams):
         named: dict[str, models.VectorParams] = {"": vectors_config}
@@ -359,8 +393,21 @@ def create_collection(
         {k: VectorSpec.from_params(v) for k, v in named.items()},
         {},
     ).check(pmap)
-    metadata = {**(kwargs.pop("metadata", None) or {}), **pooling_to_metadata(pmap)}
+    metadata = {**(options.pop("metadata", None) or {}), **pooling_to_metadata(pmap)}
     out_config: Any = named[""] if list(named) == [""] else named
     return (
-        yield call(method, collection_name, vectors_config=out_config, metadata=metadata, **kwargs)
+        yield call(method, collection_name, vectors_config=out_config, metadata=metadata, **options)
     )
+
+
+def schema_change(
+    state: PoolingState, method: Callable[..., Any], collection_name: str, options: dict[str, Any]
+) -> Flow[Any]:
+    """The parent's ``method`` (``delete_collection``, ``update_collection``,
+    ``create_vector_name``, ...), with the collection's cached config forgotten before and
+    after: its schema or its config may change."""
+    state.forget(collection_name)
+    try:
+        return (yield call(method, collection_name, **options))
+    finally:
+        state.forget(collection_name)

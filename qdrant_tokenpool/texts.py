@@ -33,10 +33,10 @@ from . import store, write_path
 from ._flow import Flow
 from .config import vector_label
 from .encoders.protocol import TextEncoder
+from .pooling.validation import as_multivector, check_int
 from .query import QueryResponse, resolve_multivector
 from .query import query_late_interaction as late_interaction_flow
 from .store import PoolingState
-from .validation import as_multivector, check_int
 
 __all__ = ["TEXT_PAYLOAD_KEY", "TextEncoder", "add_texts", "check_ids", "query_text"]
 
@@ -128,40 +128,9 @@ def add_texts(
     show_progress: bool | None = None,
     wait: bool = True,
 ) -> Flow[list[Any]]:
-    """Encode ``texts`` with ``encoder`` and upsert them, pooled per the collection's
-    config (the flow of ``client.add_texts``; ``state`` is the client's, not an argument
-    of the method).
-
-    Args:
-        collection_name: an existing collection.
-        texts: the documents (strings; an iterable is read into a list first, so that
-            its length can be checked against ``ids`` / ``payloads``). Only
-            ``batch_size`` of them are encoded and held as token vectors at a time.
-        encoder: a :class:`TextEncoder`; its ``dim`` must equal the vector's size.
-        ids: one point id per text (unsigned int or UUID); default: a new ``uuid4``
-            string per text (safe to call again on the same collection: nothing is
-            overwritten unless you pass ids).
-        payloads: one payload (dict or ``None``) per text, stored as given; default:
-            ``{"text": text}``. Passing payloads replaces the default: add the text
-            yourself if you want it stored.
-        vector_name: the multivector to write; may be left out when the collection has
-            exactly one pooled multivector (or, with none pooled, exactly one multivector).
-        batch_size: texts per encoder call and per ``upsert`` request.
-        show_progress: tqdm bar over all texts (stderr); ``None`` shows it for more than
-            1,000 texts.
-        wait: ``upsert``'s ``wait``.
-
-    Returns:
-        The point ids, in input order.
-
-    Raises:
-        ValueError / TypeError: unknown collection or vector, a dense (not multi) vector,
-            encoder ``dim`` != the vector's size, non-string texts, ``ids`` / ``payloads``
-            of another length than ``texts``, bad or repeated ids, ``batch_size < 1``: all
-            checked before anything is encoded or written.
-        InvalidMultivectorError: the encoder returned a bad multivector for a text
-            (names the point id); batches before it are already written.
-    """
+    """The flow of ``TokenPoolingClient.add_texts`` (its docstring says what each argument
+    does; ``state`` is the client's): everything is checked before anything is encoded, then
+    each batch is encoded and written with the write path's ``upsert`` flow."""
     _check_encoder(encoder, "encode_documents")
     batch_size = check_int("batch_size", batch_size)
     docs = _check_texts(texts)
@@ -214,9 +183,7 @@ def add_texts(
                         id=point_ids[i], vector=struct, payload=pays[i]
                     )
                 )
-            yield from write_path.upsert(
-                state, collection_name, points, (), {"wait": wait}, remote=state.remote
-            )
+            yield from write_path.upsert(state, collection_name, points, {"wait": wait})
             bar.update(len(chunk))
     return point_ids
 

@@ -6,9 +6,6 @@ name that a module creates at run time, such as the library operations'
 lack them. For every module, each name in its ``__all__`` that static analysis did not
 find is taken from the imported module instead (griffe's inspection: the real signature,
 including ``__signature__``, and docstring). Names found statically are left as they are.
-Likewise for the methods of the exported classes that are made at run time (the clients'
-``upsert = ...`` from ``qdrant_tokenpool._methods``, and the overrides it installs): a
-public function in the class's own namespace is documented from the imported class.
 Used by ``mkdocs.yml``; no effect on the package.
 """
 
@@ -24,14 +21,7 @@ class RuntimeExports(griffe.Extension):
         for module in _modules(pkg):
             exports = [str(e) for e in (module.exports or ())]
             missing = [name for name in exports if name not in module.members]
-            classes = [
-                name
-                for name in exports
-                if name in module.members
-                and not module.members[name].is_alias
-                and module.members[name].is_class
-            ]
-            if not missing and not classes:
+            if not missing:
                 continue
             inspected = griffe.inspect(
                 module.path,
@@ -41,34 +31,6 @@ class RuntimeExports(griffe.Extension):
             for name in missing:
                 if name in inspected.members:
                     module.set_member(name, inspected.members[name])
-            for name in classes:
-                found = inspected.members.get(name)
-                # a class whose __module__ names its public home inspects as an alias
-                if found is not None and not found.is_alias:
-                    _runtime_methods(module.members[name], found)
-
-
-def _runtime_methods(static: Any, inspected: Any) -> None:
-    """Methods of a class made at run time (assigned or installed), from the inspection;
-    and the public members of the package's own (unexported) base classes, such as the
-    clients' shared mixin."""
-    import importlib
-
-    runtime = getattr(importlib.import_module(static.module.path), static.name)
-    for attr, value in vars(runtime).items():
-        if attr.startswith("_") or not callable(value) or attr not in inspected.members:
-            continue
-        known = static.members.get(attr)
-        if known is None or not known.is_function:
-            static.set_member(attr, inspected.members[attr])
-    package = static.module.path.split(".")[0]
-    for base in runtime.__mro__[1:]:
-        if not base.__module__.startswith(package + "."):
-            continue
-        base_doc = griffe.inspect(base.__module__).members.get(base.__name__)
-        for attr, member in (base_doc.members.items() if base_doc else ()):
-            if not attr.startswith("_") and attr not in static.members:
-                static.set_member(attr, member)
 
 
 def _modules(module: griffe.Module) -> list[griffe.Module]:

@@ -19,6 +19,8 @@ if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; 
 site_dir=$(mktemp -d)
 mkdocs build --strict --quiet --site-dir "$site_dir" || exit 1
 rm -rf "$site_dir"
-# Static checks (versions pinned in the test extra).
-ruff check qdrant_tokenpool tests integration_tests benchmarks || exit 1
+# Static checks (versions pinned in the test extra); lint-imports: the layers contract of
+# pyproject.toml (imports point down, the numerics never import qdrant_client).
+ruff check qdrant_tokenpool tests integration_tests benchmarks tools || exit 1
 mypy qdrant_tokenpool || exit 1
+lint-imports || exit 1

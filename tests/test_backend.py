@@ -155,14 +155,14 @@ def test_local_mode_is_serialised_and_remote_is_not():
     local = TokenPoolingClient(":memory:")
     assert _backend.is_serialised(local) and _backend.is_in_process(local)
     assert isinstance(_backend.backend(local), QdrantLocal)
-    assert not local._remote
+    assert local.engine == "local"
     alocal = AsyncTokenPoolingClient(":memory:")
     assert _backend.is_serialised(alocal)
     assert isinstance(_backend.backend(alocal), AsyncQdrantLocal)
-    assert not alocal._remote
+    assert alocal.engine == "local"
     remote = TokenPoolingClient(url="http://localhost:1", check_compatibility=False)
     assert not _backend.is_serialised(remote) and not _backend.is_in_process(remote)
-    assert remote._remote
+    assert remote.engine == "server"
     _backend.serialise_in_process(local)  # idempotent: not wrapped twice
     assert not isinstance(_backend.backend(local), _backend.SerialisedBackend)
 

@@ -27,7 +27,7 @@ from qdrant_tokenpool.pooling import (
 )
 from qdrant_tokenpool.pooling.common import cluster_means, normalise
 from qdrant_tokenpool.pooling.hierarchical import hierarchical_labels
-from qdrant_tokenpool.validation import InvalidMultivectorError
+from qdrant_tokenpool.pooling.validation import InvalidMultivectorError
 
 METHODS = ("hierarchical", "kmeans", "sequential")
 needs_kernels = pytest.mark.skipif(kernels.compiled is None, reason="compiled kernels not built")

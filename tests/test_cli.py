@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 from qdrant_tokenpool import TokenPoolingClient, pool_tokens
 from qdrant_tokenpool.cli import app
 from qdrant_tokenpool.encoders import TokenEncoder
-from qdrant_tokenpool.engines.open import open_embedded
 from qdrant_tokenpool.ops import TOKENS_PAYLOAD_KEY, point_id
+from qdrant_tokenpool.ops.database import open_embedded
 
 WORDS = [
     "the",

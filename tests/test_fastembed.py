@@ -303,8 +303,8 @@ def test_cli_model_name_selects_fastembed(encoder: FastEmbedEncoder, tmp_path: P
     from typer.testing import CliRunner
 
     from qdrant_tokenpool.cli import app
-    from qdrant_tokenpool.engines.open import open_embedded
     from qdrant_tokenpool.eval import load_encoder
+    from qdrant_tokenpool.ops.database import open_embedded
 
     assert isinstance(load_encoder(NAME), FastEmbedEncoder)
     data = tmp_path / "beir"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qdrant_tokenpool.maxsim import PackedDocs, maxsim, maxsim_batch, normalize_rows
-from qdrant_tokenpool.validation import InvalidMultivectorError
+from qdrant_tokenpool.pooling.validation import InvalidMultivectorError
 
 
 def naive(query: np.ndarray, docs: list[np.ndarray]) -> np.ndarray:

@@ -18,7 +18,7 @@ from qdrant_tokenpool.pooling.hierarchical import (
 )
 from qdrant_tokenpool.pooling.kmeans import kmeans_labels
 from qdrant_tokenpool.pooling.sequential import sequential_labels
-from qdrant_tokenpool.validation import InvalidMultivectorError
+from qdrant_tokenpool.pooling.validation import InvalidMultivectorError
 
 METHODS = ("hierarchical", "kmeans", "sequential")
 

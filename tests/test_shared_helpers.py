@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qdrant_tokenpool._budget import budget_ranges
-from qdrant_tokenpool.validation import check_int, is_tensor, vector_label
+from qdrant_tokenpool.pooling.validation import check_int, is_tensor, vector_label
 
 
 def reference_ranges(sizes, budget):

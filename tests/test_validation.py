@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qdrant_tokenpool.pooling import kernels
-from qdrant_tokenpool.validation import (
+from qdrant_tokenpool.pooling.validation import (
     InvalidMultivectorError,
     InvalidVectorError,
     as_multivector,

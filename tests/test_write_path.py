@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from qdrant_client import models
+from qdrant_client import QdrantClient, models
 
 from qdrant_tokenpool import InvalidMultivectorError, InvalidVectorError, PoolingConfig, pool_tokens
 from qdrant_tokenpool import write_path as wp
@@ -381,7 +381,7 @@ class FakeParent:
 def test_upsert_flow_remote_splits_after_validating_everything():
     parent = FakeParent(cp())
     points = [ps(i, colbert=doc(40, i).tolist()) for i in range(6)]
-    flow = wp.upsert(PoolingState(), "c", points, (), {"wait": True}, remote=True, budget=2 * 20 * DIM)
+    flow = wp.upsert(PoolingState.for_engine("server"), "c", points, {"wait": True}, budget=2 * 20 * DIM)
     assert run_sync(flow, parent) == "upsert-result"
     ids = [[p.id for p in c[1][1]] for c in parent.calls]
     assert len(ids) == 3 and [i for part in ids for i in part] == list(range(6))
@@ -390,17 +390,17 @@ def test_upsert_flow_remote_splits_after_validating_everything():
     parent = FakeParent(cp())
     points[5] = ps(5, colbert=[[0.0] * DIM])  # a zero row: refused
     with pytest.raises(InvalidMultivectorError, match="point 5"):
-        run_sync(wp.upsert(PoolingState(), "c", points, (), {}, remote=True, budget=2 * 20 * DIM), parent)
+        run_sync(wp.upsert(PoolingState.for_engine("server"), "c", points, {}, budget=2 * 20 * DIM), parent)
     assert parent.calls == []  # nothing sent, not even the first part
 
 
 def test_embedded_upsert_is_one_call_and_passthrough_keeps_the_object():
     parent = FakeParent(cp())
     points = [ps(i, colbert=doc(40, i).tolist()) for i in range(6)]
-    run_sync(wp.upsert(PoolingState(), "c", points, (), {}, remote=False, budget=10), parent)
+    run_sync(wp.upsert(PoolingState.for_engine("local"), "c", points, {}, budget=10), parent)
     assert len(parent.calls) == 1
     parent = FakeParent(cp({}))
-    run_sync(wp.upsert(PoolingState(), "c", points, (), {}, remote=True, budget=10), parent)
+    run_sync(wp.upsert(PoolingState.for_engine("server"), "c", points, {}, budget=10), parent)
     assert parent.calls[0][1][1] is points
 
 
@@ -409,7 +409,7 @@ def test_disabled_state_skips_config_and_pooling():
     state = PoolingState()
     points = [ps(1, colbert=doc(9).tolist())]
     with state.disabled():
-        run_sync(wp.upsert(state, "c", points, (), {}, remote=False), parent)
+        run_sync(wp.upsert(state, "c", points, {}), parent)
     assert parent.info_reads == 0 and parent.calls[0][1][1] is points
     assert state.enabled
 
@@ -437,7 +437,7 @@ def test_config_is_cached_between_writes():
     parent = FakeParent(cp())
     state = PoolingState()
     for _ in range(3):
-        run_sync(wp.upsert(state, "c", [ps(1, colbert=doc(9).tolist())], (), {}, remote=False), parent)
+        run_sync(wp.upsert(state, "c", [ps(1, colbert=doc(9).tolist())], {}), parent)
     assert parent.info_reads == 1
 
 
@@ -446,7 +446,7 @@ def test_upload_points_remote_prevalidates_sized_input():
     points = [ps(i, colbert=doc(9, i).tolist()) for i in range(10)]
     points[8] = ps(8, colbert=[[1.0] * (DIM + 1)])
     with pytest.raises(InvalidMultivectorError, match="point 8"):
-        run_sync(wp.upload_points(PoolingState(), "c", points, 4, (), {}, remote=True), parent)
+        run_sync(wp.upload_points(PoolingState.for_engine("server"), "c", points, 4, {}), parent)
     assert parent.calls == []
 
 
@@ -456,13 +456,13 @@ def test_server_requests_check_every_vector_before_the_first_part_is_sent():
     points = [ps(i, colbert=doc(40, i).tolist(), dense=[0.1] * 4) for i in range(6)]
     points[5] = ps(5, colbert=doc(40, 5).tolist(), dense=[float("nan")] * 4)
     for flow in (
-        lambda: wp.upsert(PoolingState(), "c", points, (), {}, remote=True, budget=2 * 20 * DIM),
-        lambda: wp.update_vectors(PoolingState(), "c", points, (), {}, remote=True, budget=2 * 20 * DIM),
+        lambda: wp.upsert(PoolingState.for_engine("server"), "c", points, {}, budget=2 * 20 * DIM),
+        lambda: wp.update_vectors(PoolingState.for_engine("server"), "c", points, {}, budget=2 * 20 * DIM),
         lambda: wp.batch_update_points(
-            PoolingState(), "c", [models.UpsertOperation(upsert=models.PointsList(points=points))],
-            (), {}, remote=True, budget=2 * 20 * DIM,
+            PoolingState.for_engine("server"), "c",
+            [models.UpsertOperation(upsert=models.PointsList(points=points))], {}, budget=2 * 20 * DIM,
         ),
-        lambda: wp.upload_points(PoolingState(), "c", points, 2, (), {}, remote=True),
+        lambda: wp.upload_points(PoolingState.for_engine("server"), "c", points, 2, {}),
     ):
         parent = FakeParent(cp())
         with pytest.raises(InvalidVectorError, match="point 5, vector 'dense': non-finite value nan"):
@@ -471,11 +471,11 @@ def test_server_requests_check_every_vector_before_the_first_part_is_sent():
     batch = models.Batch(ids=[1, 2], vectors={"colbert": [doc(9).tolist()] * 2, "nope": [[1.0], [1.0]]})
     parent = FakeParent(cp())
     with pytest.raises(InvalidVectorError, match="point 1, vector 'nope': the collection has no such vector"):
-        run_sync(wp.upsert(PoolingState(), "c", batch, (), {}, remote=True), parent)
+        run_sync(wp.upsert(PoolingState.for_engine("server"), "c", batch, {}), parent)
     assert parent.calls == []
     # an embedded engine checks each call whole itself: not checked twice here
     parent = FakeParent(cp())
-    run_sync(wp.upsert(PoolingState(), "c", points, (), {}, remote=False), parent)
+    run_sync(wp.upsert(PoolingState.for_engine("local"), "c", points, {}), parent)
     assert len(parent.calls) == 1
 
 
@@ -487,7 +487,8 @@ def test_sized_uploads_are_checked_whole_whether_the_collection_pools_or_not(poo
     state = PoolingState()
     for streams in (True, False):
         parent = FakeParent(conf)
-        flow = wp.upload_points(state, "c", points, 4, (), {}, remote=False, streams=streams)
+        state.streams = streams
+        flow = wp.upload_points(state, "c", points, 4, {})
         if streams:  # Qdrant Edge, or a server: batch by batch, so checked whole first
             with pytest.raises(InvalidVectorError, match="point 8, vector 'dense': wrong dimension"):
                 run_sync(flow, parent)
@@ -497,14 +498,15 @@ def test_sized_uploads_are_checked_whole_whether_the_collection_pools_or_not(poo
             assert parent.calls[0][0] == "upload_points"
     columns = {"colbert": [doc(9, i) for i in range(10)], "dense": np.ones((10, 4), np.float32)}
     columns["dense"][7, 1] = np.inf
+    state.remote = state.streams = True
     parent = FakeParent(conf)
     with pytest.raises(InvalidVectorError, match="point 17, vector 'dense': non-finite value inf at position 1"):
-        run_sync(wp.upload_collection(state, "c", columns, None, list(range(10, 20)), 4, {}, remote=True), parent)
+        run_sync(wp.upload_collection(state, "c", columns, None, list(range(10, 20)), 4, {}), parent)
     assert parent.calls == []
     # pooling switched off does not switch the checks off
     parent = FakeParent(conf)
     with state.disabled(), pytest.raises(InvalidVectorError, match="point 8"):
-        run_sync(wp.upload_points(state, "c", points, 4, (), {}, remote=True), parent)
+        run_sync(wp.upload_points(state, "c", points, 4, {}), parent)
     assert parent.calls == []
 
 
@@ -519,7 +521,7 @@ def test_upload_collection_streams_in_batches():
             pulled.append(i)
             yield {"colbert": doc(9, i), "dense": np.ones(4, np.float32)}
 
-    run_sync(wp.upload_collection(PoolingState(), "c", rows(), None, range(10), 4, {}, remote=True), parent)
+    run_sync(wp.upload_collection(PoolingState.for_engine("server"), "c", rows(), None, range(10), 4, {}), parent)
     method, args, kwargs = parent.calls[0]
     assert method == "upload_points" and kwargs["batch_size"] == 4
     sent = args[1]
@@ -538,7 +540,7 @@ def test_uploads_hand_arrays_to_embedded_engines_and_lists_to_servers(remote):
     rows = [{"colbert": doc(9, i), "dense": np.ones(4, np.float32)} for i in range(5)]
 
     parent = FakeParent(conf)
-    run_sync(wp.upload_collection(PoolingState(), "c", rows, None, range(5), 2, {}, remote=remote), parent)
+    run_sync(wp.upload_collection(PoolingState.for_engine("server" if remote else "local"), "c", rows, None, range(5), 2, {}), parent)
     (method, args, _), = parent.calls
     assert method == "upload_points" and [p.id for p in args[1]] == list(range(5))
     for p in args[1]:
@@ -550,12 +552,12 @@ def test_uploads_hand_arrays_to_embedded_engines_and_lists_to_servers(remote):
 
     parent = FakeParent(conf)
     points = [ps(i, colbert=doc(9, i)) for i in range(5)]  # PointStruct: lists inside
-    run_sync(wp.upload_points(PoolingState(), "c", points, 2, (), {}, remote=remote), parent)
+    run_sync(wp.upload_points(PoolingState.for_engine("server" if remote else "local"), "c", points, 2, {}), parent)
     for p in parent.calls[0][1][1]:
         assert isinstance(p.vector["colbert"], kind) and isinstance(p.vector["full"], kind)
 
     parent = FakeParent(cp(unnamed=True))
-    run_sync(wp.upload_collection(PoolingState(), "c", [doc(9, 1)], None, [1], 2, {}, remote=remote), parent)
+    run_sync(wp.upload_collection(PoolingState.for_engine("server" if remote else "local"), "c", [doc(9, 1)], None, [1], 2, {}), parent)
     assert isinstance(parent.calls[0][1][1][0].vector, list)
 
 
@@ -581,8 +583,8 @@ def test_run_blocking_finishes_non_suspending_awaitables_and_uses_fallback():
             return "uploaded"
 
     def flow():
-        info = yield wp.call("get_collection", "c")
-        up = yield wp.call("upload_points", info)
+        info = yield wp.call(QdrantClient.get_collection, "c")
+        up = yield wp.call(QdrantClient.upload_points, info)
         return info, up
 
     assert run_blocking(flow(), AsyncParent()) == ("info", "uploaded")
@@ -613,7 +615,7 @@ def test_async_client_sync_uploads_read_config_through_a_sync_twin_on_a_server(m
         def close(self):
             pass
 
-    monkeypatch.setattr("qdrant_tokenpool.async_client.QdrantClient", Twin)
+    monkeypatch.setattr("qdrant_tokenpool._async_base.QdrantClient", Twin)
     client = AsyncTokenPoolingClient(url="http://127.0.0.1:9", check_compatibility=False)
     sent = []
     monkeypatch.setattr(

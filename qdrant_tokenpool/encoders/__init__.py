@@ -28,7 +28,7 @@ imports ``qdrant_client``.
 Layout of the package: :mod:`.source` (finding files: local folder or hub cache; layout
 detection), :mod:`.weights` (weights, backbone, tokenizer), one module per layout
 (:mod:`.stanford`, :mod:`.pylate` with :mod:`.dense`, :mod:`.hf`), :mod:`.encoder`
-(:class:`TokenEncoder`), :mod:`.protocol` (:class:`TextEncoder`, what the rest of the
+(:class:`TokenEncoder`), :mod:`.loader` (:func:`load_encoder`), :mod:`.protocol` (:class:`TextEncoder`, what the rest of the
 package needs from any encoder), :mod:`.fastembed` (:class:`FastEmbedEncoder`: fastembed's
 late-interaction models on ONNX Runtime, no torch; the ``fastembed`` extra), :mod:`.onnx`
 (:class:`OnnxTokenEncoder`: a :class:`TokenEncoder` exported to ONNX, the same vectors
@@ -38,8 +38,9 @@ without torch; the CLI's searches use it).
 from __future__ import annotations
 
 from ._common import LAYOUTS, EncoderLoadError, Layout, SpecialTokens, _Side
-from .encoder import BUILDERS, TokenEncoder, load_encoder
+from .encoder import BUILDERS, TokenEncoder
 from .fastembed import FastEmbedEncoder, register_local_model
+from .loader import load_encoder
 from .onnx import OnnxTokenEncoder, export_onnx
 from .protocol import TextEncoder
 from .source import detect_layout

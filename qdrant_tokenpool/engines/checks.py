@@ -35,7 +35,13 @@ import numpy as np
 from qdrant_client import models
 
 from ..inference import is_inference_object
-from ..validation import InvalidVectorError, as_multivector, as_vector, is_tensor, vector_label
+from ..pooling.validation import (
+    InvalidVectorError,
+    as_multivector,
+    as_vector,
+    is_tensor,
+    vector_label,
+)
 
 __all__ = [
     "MAX_SPARSE_INDEX",

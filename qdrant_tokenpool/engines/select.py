@@ -20,28 +20,30 @@ its own into it; ``engine="local"`` on such a folder is refused.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from qdrant_client import AsyncQdrantClient, QdrantClient
+from qdrant_client import AsyncQdrantClient
 from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
 from qdrant_client.local.qdrant_local import QdrantLocal
 
 from .. import _backend
 from . import check_engine
-from .open import folder_engine
+from .folders import folder_engine
 
-__all__ = [
-    "AsyncEdgeQdrantClient",
-    "EdgeQdrantClient",
-    "borrowed_sync_client",
-    "engine_of",
-    "init_client",
-    "install_backend",
-    "split_engine_args",
-]
+__all__ = ["EngineArgs", "engine_of", "init_client", "install_edge", "split_engine_args"]
 
 _REMOTE_KEYS = ("url", "host")
+
+
+class EngineArgs(NamedTuple):
+    """What a constructor hands ``QdrantClient.__init__``, and the Edge backend to put in
+    place of the throwaway local mode it builds (``None``: ``QdrantClient``'s own choice)."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    backend: Any = None
+    target: str = ":memory:"
+    """The Edge database: ``":memory:"`` or its folder."""
 
 
 def _location_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
@@ -51,7 +53,7 @@ def _location_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, A
 
 def split_engine_args(
     engine: str | None, args: tuple[Any, ...], kwargs: dict[str, Any], *, asynchronous: bool
-) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
+) -> EngineArgs:
     """Constructor arguments for ``QdrantClient.__init__`` and the backend to install.
 
     ``engine=None``: the arguments unchanged and no backend (``QdrantClient``'s own
@@ -82,7 +84,7 @@ def split_engine_args(
                 )
             engine = "edge"  # the folder's own engine, as the CLI's choose_engine picks it
     if engine is None:
-        return args, kwargs, None
+        return EngineArgs(args, kwargs)
     check_engine(engine)
     if remote or (location is not None and location != ":memory:"):
         raise ValueError(
@@ -94,33 +96,29 @@ def split_engine_args(
     if location is not None and path is not None:
         raise ValueError("Only one of <location>, <url>, <host> or <path> should be specified.")
     if engine == "local":
-        return args, kwargs, None
+        return EngineArgs(args, kwargs)
     from .edge import AsyncEdgeBackend, EdgeBackend
 
-    target = path if path is not None else ":memory:"
+    target = os.fspath(path) if path is not None else ":memory:"
     backend = AsyncEdgeBackend(target) if asynchronous else EdgeBackend(target)
     new_kwargs = {k: v for k, v in kwargs.items() if k not in ("location", "path")}
-    new_kwargs["location"] = ":memory:"
-    new_kwargs["_edge_target"] = os.fspath(target)
-    return args[1:], new_kwargs, backend
+    return EngineArgs(args[1:], {**new_kwargs, "location": ":memory:"}, backend, target)
 
 
-def install_backend(client: Any, backend: Any, engine: str, kwargs: dict[str, Any]) -> None:
-    """Put ``backend`` in place of the throwaway local mode ``client`` was built with, and
-    record the real target in ``client.init_options``."""
+def install_edge(client: Any, backend: Any, target: str = ":memory:") -> None:
+    """Put the Edge ``backend`` in place of the throwaway local mode ``client`` was built
+    with, and record the real ``target`` (``":memory:"`` or a folder) in its init options."""
     throwaway = _backend.backend(client)
     if not isinstance(throwaway, (QdrantLocal, AsyncQdrantLocal)) or throwaway.location != ":memory:":
-        raise RuntimeError("install_backend: the client was not built on a throwaway ':memory:'")
+        raise RuntimeError("install_edge: the client was not built on a throwaway ':memory:'")
     # the throwaway held nothing and no file: dropped; Edge needs no serialising lock
     _backend.install_backend(client, backend, in_process=False)
-    target = kwargs.get("_edge_target", ":memory:")
-    client._init_options.pop("_edge_target", None)
     if target == ":memory:":
         client._init_options["location"] = ":memory:"
     else:
         client._init_options["location"] = None
         client._init_options["path"] = target
-    client._init_options["engine"] = engine
+    client._init_options["engine"] = "edge"
 
 
 def engine_of(client: Any) -> str:
@@ -134,107 +132,18 @@ def engine_of(client: Any) -> str:
 
 
 def init_client(
-    cls: type,
-    self: Any,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    engine: str | None,
-    asynchronous: bool,
+    cls: type, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any], engine: str | None
 ) -> None:
-    """``super(cls, self).__init__(*args, **kwargs)`` on the chosen engine (the body of
-    every constructor that takes ``engine=``)."""
-    args, kwargs, backend = split_engine_args(engine, args, kwargs, asynchronous=asynchronous)
-    target = kwargs.pop("_edge_target", None)
+    """``super(cls, client).__init__(*args, **kwargs)`` on the chosen engine (the body of
+    every constructor that takes ``engine=``; ``client`` is a ``QdrantClient`` or an
+    ``AsyncQdrantClient``)."""
+    asynchronous = isinstance(client, AsyncQdrantClient)
+    chosen = split_engine_args(engine, args, kwargs, asynchronous=asynchronous)
     try:
-        super(cls, self).__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super(cls, client).__init__(*chosen.args, **chosen.kwargs)  # type: ignore[arg-type]
     except BaseException:
-        if backend is not None:
-            (backend.sync if asynchronous else backend).close()
+        if chosen.backend is not None:
+            (chosen.backend.sync if asynchronous else chosen.backend).close()
         raise
-    if backend is not None:
-        install_backend(self, backend, engine or "", {"_edge_target": target})
-
-
-def _check_sized_upload(
-    backend: Any, collection_name: str, points: Any = None, vectors: Any = None, ids: Any = None
-) -> None:
-    """``QdrantClient.upload_points`` / ``upload_collection`` hand the engine a generator even
-    for a list, so the engine cannot check it whole: check a sized input here, before the
-    parent writes its first batch (``backend``: an :class:`~.edge.EdgeBackend`)."""
-    if points is not None and isinstance(points, Sequence):
-        backend.check_points(collection_name, points)
-    if vectors is not None and isinstance(vectors, Sequence):  # dicts and arrays: the engine
-        backend.check_columns(collection_name, vectors, ids)
-
-
-class EdgeQdrantClient(QdrantClient):
-    """A plain ``QdrantClient`` on Qdrant Edge (no pooling): ``EdgeQdrantClient(path=...)``
-    or ``EdgeQdrantClient(":memory:")``. Same methods and models as ``QdrantClient``;
-    what Edge lacks raises :class:`~qdrant_tokenpool.engines.edge.EdgeUnsupportedError`.
-    Every write checks all its vectors before any is written; an upload of a list, an
-    array or a dict of columns is checked whole before its first batch."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        engine = kwargs.pop("engine", "edge")
-        if engine != "edge":
-            raise ValueError(f"EdgeQdrantClient runs on engine 'edge', not {engine!r}")
-        init_client(EdgeQdrantClient, self, args, kwargs, "edge", asynchronous=False)
-
-    def optimize(self, collection_name: str | None = None) -> bool:
-        """Run Edge's optimizers now (see :meth:`EdgeBackend.optimize`)."""
-        return bool(_backend.backend(self).optimize(collection_name))
-
-    def upload_points(self, collection_name: str, points: Iterable[Any], *args: Any, **kwargs: Any) -> None:
-        """``QdrantClient.upload_points``; a list or tuple is checked whole first."""
-        _check_sized_upload(_backend.backend(self), collection_name, points=points)
-        super().upload_points(collection_name, points, *args, **kwargs)
-
-    def upload_collection(
-        self, collection_name: str, vectors: Any, payload: Any = None, ids: Any = None, *args: Any, **kwargs: Any
-    ) -> None:
-        """``QdrantClient.upload_collection``; sized ``vectors`` are checked whole first."""
-        _check_sized_upload(_backend.backend(self), collection_name, vectors=vectors, ids=ids)
-        super().upload_collection(collection_name, vectors, payload, ids, *args, **kwargs)
-
-
-class AsyncEdgeQdrantClient(AsyncQdrantClient):
-    """Async twin of :class:`EdgeQdrantClient` (calls run in a worker thread)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        engine = kwargs.pop("engine", "edge")
-        if engine != "edge":
-            raise ValueError(f"AsyncEdgeQdrantClient runs on engine 'edge', not {engine!r}")
-        init_client(AsyncEdgeQdrantClient, self, args, kwargs, "edge", asynchronous=True)
-
-    async def optimize(self, collection_name: str | None = None) -> bool:
-        """See :meth:`EdgeQdrantClient.optimize`."""
-        return bool(await _backend.backend(self).optimize(collection_name))
-
-    def upload_points(self, collection_name: str, points: Iterable[Any], *args: Any, **kwargs: Any) -> None:
-        """See :meth:`EdgeQdrantClient.upload_points` (sync, as ``AsyncQdrantClient``'s)."""
-        _check_sized_upload(_backend.backend(self).sync, collection_name, points=points)
-        super().upload_points(collection_name, points, *args, **kwargs)
-
-    def upload_collection(
-        self, collection_name: str, vectors: Any, payload: Any = None, ids: Any = None, *args: Any, **kwargs: Any
-    ) -> None:
-        """See :meth:`EdgeQdrantClient.upload_collection` (sync, as ``AsyncQdrantClient``'s)."""
-        _check_sized_upload(_backend.backend(self).sync, collection_name, vectors=vectors, ids=ids)
-        super().upload_collection(collection_name, vectors, payload, ids, *args, **kwargs)
-
-
-class _BorrowedClient(QdrantClient):
-    """A sync ``QdrantClient`` on another client's Edge backend; closing it leaves the
-    backend open (its owner closes it)."""
-
-    def close(self, grpc_grace: float | None = None, **kwargs: Any) -> None:
-        pass
-
-
-def borrowed_sync_client(async_backend: Any) -> QdrantClient:
-    """A sync ``QdrantClient`` over the sync side of an :class:`AsyncEdgeBackend`, for the
-    methods that are sync in ``AsyncQdrantClient`` (``upload_points``,
-    ``upload_collection``): they run in the caller's thread, on the same database."""
-    client = _BorrowedClient(":memory:")
-    install_backend(client, async_backend.sync, "edge", {"_edge_target": ":memory:"})
-    return client
+    if chosen.backend is not None:
+        install_edge(client, chosen.backend, chosen.target)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..encoders.encoder import load_encoder
+from ..encoders.loader import load_encoder
 from ..maxsim import PackedDocs
 from .cache import cache_key, load_packed, save_packed, texts_sha256
 

@@ -6,7 +6,8 @@
 - :func:`search_documents`: a text query -> the best documents (doc id, title, score).
 - :func:`evaluate_collection`: nDCG@10 / recall of an indexed collection on BEIR queries.
 - :func:`open_database`: a pooling client on a server or a local folder, saying what it
-  opens before the (possibly long) open.
+  opens before the (possibly long) open; :func:`open_embedded` and :func:`copy_database`:
+  a client on a local folder on its own engine, a folder copied into another.
 
 Each is written once as a flow (:mod:`qdrant_tokenpool._flow`) over the public client
 API, and comes as a sync function and an async twin (``aindex_corpus``, ``arepool``,
@@ -35,7 +36,7 @@ from .common import (
     local_database_path,
     progress_bars,
 )
-from .database import open_database
+from .database import copy_database, open_database, open_embedded
 from .documents import (
     ID_NAMESPACE,
     Document,
@@ -96,6 +97,7 @@ __all__ = [
     "asearch_documents",
     "collection_stats",
     "config_text",
+    "copy_database",
     "corpus_file",
     "count_documents",
     "describe_collection",
@@ -105,6 +107,7 @@ __all__ = [
     "iter_documents",
     "local_database_path",
     "open_database",
+    "open_embedded",
     "point_id",
     "progress_bars",
     "record_from_metadata",

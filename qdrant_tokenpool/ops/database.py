@@ -1,5 +1,10 @@
-"""Opening a database, saying what is happening: the one place the CLI (and any caller
-that wants the same messages) opens a client on a server or on a local folder.
+"""Opening a database: the one place a client is opened on a server or a local folder.
+
+:func:`open_embedded` opens a folder on the engine that
+:func:`~qdrant_tokenpool.engines.folders.choose_engine` picks (a pooling client or a plain
+one, sync or async); :func:`copy_database` copies a folder into another (e.g. local mode to
+Qdrant Edge); :func:`open_database` is what the CLI calls: a server or a folder, saying
+what is happening.
 
 Opening can be the longest step of a short command: qdrant-client's local mode loads
 every stored point into memory before it answers (the demo's SciFact database: see
@@ -11,13 +16,21 @@ it was slow. The messages name no engine: they hold for every backend.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+from qdrant_client import AsyncQdrantClient, QdrantClient
+
+from ..async_client import AsyncTokenPoolingClient
+from ..client import TokenPoolingClient
+from ..edge_client import AsyncEdgeQdrantClient, EdgeQdrantClient
+from ..engines import StorageLockedError
+from ..engines.folders import EngineChoice, choose_engine, database_exists
 from .common import OperationError, ProgressHook, Reporter
 
-__all__ = ["SLOW_OPEN_S", "open_database"]
+__all__ = ["SLOW_OPEN_S", "copy_database", "open_database", "open_embedded"]
 
 SLOW_OPEN_S = 1.0
 """Opening that took at least this many seconds is reported with its duration."""
@@ -39,7 +52,7 @@ def open_database(
         path: a local database folder (created when missing, unless ``must_exist``).
         engine: the embedded engine for ``path`` (``"edge"``, ``"local"``); ``None``: the
             folder's own, Qdrant Edge for a new folder
-            (:func:`qdrant_tokenpool.engines.open.choose_engine`, whose note, e.g. for a
+            (:func:`qdrant_tokenpool.engines.folders.choose_engine`, whose note, e.g. for a
             local-mode folder, is reported as a message).
         url, api_key: a Qdrant server instead; it is asked for its collections once, so an
             unreachable server is an error here rather than at the first command.
@@ -51,8 +64,6 @@ def open_database(
         OperationError: no database at ``path`` (with ``must_exist``), ``path`` is not a
             folder, the folder is open in another process, or the server cannot be reached.
     """
-    from ..client import TokenPoolingClient
-
     report = Reporter("open", progress)
     if url:
         report.info(f"connecting to Qdrant at {url} ...")
@@ -68,9 +79,6 @@ def open_database(
         return client
     if path is None:
         raise OperationError("give a database folder (path) or a server (url)")
-    from ..engines import StorageLockedError
-    from ..engines.open import choose_engine, database_exists
-
     folder = Path(path).expanduser()
     if folder.exists() and not folder.is_dir():
         raise OperationError(f"{folder} is not a folder")
@@ -92,7 +100,7 @@ def open_database(
     )
     start = time.perf_counter()
     try:
-        client = TokenPoolingClient(path=str(folder), engine=choice.engine)
+        client = _client(folder, choice.engine, pooling=True, asynchronous=False)
     except StorageLockedError:
         raise OperationError(
             f"the database at {folder} is open in another process (a local database "
@@ -110,3 +118,69 @@ def open_database(
         report.info(f"opened {folder} in {seconds:.1f} s")
     return client
 
+
+
+def _client(path: str | os.PathLike[str], engine: str, *, pooling: bool, asynchronous: bool) -> Any:
+    """A client on the embedded database in ``path`` on ``engine``: a pooling client or a
+    plain one, sync or async."""
+    target = os.fspath(path)
+    if pooling:
+        cls: type = AsyncTokenPoolingClient if asynchronous else TokenPoolingClient
+        return cls(path=target, engine=engine)
+    if engine == "edge":
+        cls = AsyncEdgeQdrantClient if asynchronous else EdgeQdrantClient
+    else:
+        cls = AsyncQdrantClient if asynchronous else QdrantClient
+    return cls(path=target)
+
+
+def open_embedded(
+    path: str | os.PathLike[str],
+    engine: str | None = None,
+    *,
+    pooling: bool = True,
+    asynchronous: bool = False,
+) -> tuple[Any, EngineChoice]:
+    """A client on the embedded database in ``path`` (created when missing), on the engine
+    :func:`~qdrant_tokenpool.engines.folders.choose_engine` picks, and that choice (its
+    ``note`` is for the user).
+
+    ``pooling``: a :class:`~qdrant_tokenpool.TokenPoolingClient` (default) or a plain
+    ``QdrantClient``-compatible client; ``asynchronous``: the async twin.
+    """
+    choice = choose_engine(path, engine)
+    return _client(path, choice.engine, pooling=pooling, asynchronous=asynchronous), choice
+
+
+def copy_database(
+    source: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    source_engine: str | None = None,
+    dest_engine: str = "edge",
+    collections: list[str] | None = None,
+    batch_size: int = 256,
+) -> list[str]:
+    """Copy the collections of one embedded database folder into another, vectors as
+    stored (already pooled vectors are not pooled again), with their config, metadata
+    (the pooling config) and payload indexes: e.g. a local-mode folder into a new Qdrant
+    Edge folder, or back. Returns the names copied. ``dest`` must not hold them yet.
+
+    Uses ``QdrantClient.migrate`` between two plain clients; an Edge destination is
+    optimized when it is closed.
+    """
+    if Path(source).resolve() == Path(dest).resolve():
+        raise ValueError("copy_database: source and destination are the same folder")
+    if not database_exists(source):
+        raise ValueError(f"copy_database: no embedded database at {os.fspath(source)}")
+    src, _ = open_embedded(source, source_engine, pooling=False)
+    try:
+        dst, _ = open_embedded(dest, dest_engine, pooling=False)
+        try:
+            names = collections or [c.name for c in src.get_collections().collections]
+            src.migrate(dst, collection_names=names, batch_size=batch_size)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return names

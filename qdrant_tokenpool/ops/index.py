@@ -18,9 +18,9 @@ from qdrant_client import models
 from .. import _parent as parent
 from .._flow import Flow, call
 from ..config import METHODS, PoolingConfig, PoolingConfigError, vector_label
+from ..pooling.validation import check_int
 from ..query import resolve_multivector
 from ..store import CollectionPooling
-from ..validation import check_int
 from .common import (
     DOC_ID_PAYLOAD_KEY,
     INDEX_METADATA_KEY,

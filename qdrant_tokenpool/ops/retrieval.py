@@ -27,7 +27,7 @@ from ..config import vector_label
 from ..eval.beir import BeirDataset, load_beir
 from ..eval.metrics import evaluate_run
 from ..maxsim import PackedDocs
-from ..validation import check_int
+from ..pooling.validation import check_int
 from .common import (
     DOC_ID_PAYLOAD_KEY,
     OperationError,

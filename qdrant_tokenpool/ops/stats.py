@@ -18,7 +18,7 @@ from typing import Any
 
 from .._flow import Flow
 from ..config import PoolingMap
-from ..validation import check_int
+from ..pooling.validation import check_int
 from .common import (
     TOKENS_PAYLOAD_KEY,
     ProgressHook,

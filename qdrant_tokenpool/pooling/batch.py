@@ -49,12 +49,12 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import as_multivector
 from . import kernels
 from ._blas import single_blas_thread
 from .hierarchical import COMPILED_MAX_ROWS
 from .spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
 from .tokens import check_layout, make_spec, pool_checked_many
+from .validation import as_multivector
 
 __all__ = [
     "PARALLEL_MIN_SECONDS",

@@ -39,7 +39,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from ..validation import check_int
+from .validation import check_int
 
 __all__ = [
     "GRID_POOLS",

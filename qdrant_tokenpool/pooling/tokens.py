@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import InvalidMultivectorError, as_multivector
 from . import kernels
 from ._blas import single_blas_thread
 from .common import cluster_means, normalise, run_means
@@ -15,6 +14,7 @@ from .hierarchical import COMPILED_MAX_ROWS, WARD_MAX_ROWS, hierarchical_labels
 from .kmeans import kmeans_labels
 from .sequential import sequential_labels
 from .spec import PoolingSpec
+from .validation import InvalidMultivectorError, as_multivector
 
 __all__ = ["LABELLERS", "check_pooling_args", "make_spec", "pool_tokens"]
 

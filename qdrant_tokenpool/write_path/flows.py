@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,8 +21,8 @@ from .._flow import Flow, call
 from ..config import PoolingConfigError
 from ..engines.checks import check_columns
 from ..inference import LocalInference
+from ..pooling.validation import is_tensor, to_numpy
 from ..store import CollectionPooling, PoolingState, UnknownCollectionError
-from ..validation import is_tensor, to_numpy
 from ._common import replace
 from .plan import (
     InferenceScan,
@@ -78,27 +78,25 @@ def upsert(
     state: PoolingState,
     collection_name: str,
     points: Any,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    options: dict[str, Any],
     *,
-    remote: bool,
     budget: int | None = None,
-    inference: LocalInference | None = None,
 ) -> Flow[Any]:
-    """``upsert`` with the configured multivectors pooled (list of points or ``Batch``).
+    """``upsert`` with the configured multivectors pooled (list of points or ``Batch``);
+    ``options``: the parent's other arguments.
 
-    Inference objects at pooled vectors are first embedded by ``inference`` (the client's
-    local inference; see :mod:`qdrant_tokenpool.inference`). The whole request is then
-    validated and pooled before anything is sent; on a remote backend a rewritten request
-    is sent in parts of at most ``budget`` floats (returns the last part's ``UpdateResult``).
+    Inference objects at pooled vectors are first embedded by the client's local inference
+    (see :mod:`qdrant_tokenpool.inference`). The whole request is then validated and pooled
+    before anything is sent; on a server a rewritten request is sent in parts of at most
+    ``budget`` floats (returns the last part's ``UpdateResult``).
     """
-    budget = budget or REQUEST_FLOAT_BUDGET
+    remote, budget = state.remote, budget or REQUEST_FLOAT_BUDGET
     cp = yield from _config(state, collection_name)
     if cp is not None:
         is_batch = isinstance(points, models.Batch)
         if not is_batch and not isinstance(points, Sequence):
             points = list(points)
-        points = embedded(points, cp, plan_batch if is_batch else plan_points, inference)
+        points = embedded(points, cp, plan_batch if is_batch else plan_points, state.inference)
         # a server gets the request in parts: check all of it first (an embedded engine
         # checks each call whole itself)
         if is_batch:
@@ -113,17 +111,18 @@ def upsert(
         if new is not points:
             split = split_batch if is_batch else split_points
             parts = split(new, budget) if remote else [new]
-            return (yield from _send_parts("upsert", collection_name, parts, args, kwargs))
-    return (yield call(parent.upsert, collection_name, points, *args, **kwargs))
+            return (yield from _send_parts(parent.upsert, collection_name, parts, options))
+    return (yield call(parent.upsert, collection_name, points, **options))
 
 
 def _send_parts(
-    method: str, collection_name: str, parts: list[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    method: Callable[..., Any], collection_name: str, parts: list[Any], options: dict[str, Any]
 ) -> Flow[Any]:
-    """Send a rewritten request's parts in order; the last part's result."""
+    """Send a rewritten request's parts in order with the parent's ``method``; the last
+    part's result."""
     result = None
     for part in parts:
-        result = yield call(method, collection_name, part, *args, **kwargs)
+        result = yield call(method, collection_name, part, **options)
     return result
 
 
@@ -131,59 +130,53 @@ def update_vectors(
     state: PoolingState,
     collection_name: str,
     points: Sequence[Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    options: dict[str, Any],
     *,
-    remote: bool,
     budget: int | None = None,
-    inference: LocalInference | None = None,
 ) -> Flow[Any]:
     """``update_vectors`` with the configured multivectors pooled (and extras refreshed);
     inference objects at pooled vectors embedded first, as in :func:`upsert`."""
-    budget = budget or REQUEST_FLOAT_BUDGET
+    remote, budget = state.remote, budget or REQUEST_FLOAT_BUDGET
     cp = yield from _config(state, collection_name)
     if cp is not None:
         points = points if isinstance(points, Sequence) else list(points)
-        points = embedded(points, cp, plan_points, inference)
+        points = embedded(points, cp, plan_points, state.inference)
         new = pool_points(points, cp, arrays=not remote, workers=state.workers, check_all=remote)
         if new is not points:
             parts = split_points(new, budget) if remote else [new]
-            return (yield from _send_parts("update_vectors", collection_name, parts, args, kwargs))
-    return (yield call(parent.update_vectors, collection_name, points, *args, **kwargs))
+            return (yield from _send_parts(parent.update_vectors, collection_name, parts, options))
+    return (yield call(parent.update_vectors, collection_name, points, **options))
 
 
 def batch_update_points(
     state: PoolingState,
     collection_name: str,
     update_operations: Sequence[Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    options: dict[str, Any],
     *,
-    remote: bool,
     budget: int | None = None,
-    inference: LocalInference | None = None,
 ) -> Flow[Any]:
     """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled
     (inference objects at pooled vectors embedded first, as in :func:`upsert`).
 
-    On a remote backend a rewritten request is sent as several requests of at most
-    ``budget`` floats, in order; the results of all of them are returned, concatenated.
+    On a server a rewritten request is sent as several requests of at most ``budget``
+    floats, in order; the results of all of them are returned, concatenated.
     """
-    budget = budget or REQUEST_FLOAT_BUDGET
+    remote, budget = state.remote, budget or REQUEST_FLOAT_BUDGET
     cp = yield from _config(state, collection_name)
     ops = update_operations
     if cp is not None:
         ops = ops if isinstance(ops, Sequence) else list(ops)
-        ops = embedded(ops, cp, plan_operations, inference)
+        ops = embedded(ops, cp, plan_operations, state.inference)
         new = pool_operations(ops, cp, arrays=not remote, workers=state.workers, check_all=remote)
         if new is not ops:
             results: list[Any] = []
             for part in split_operations(new, budget) if remote else [new]:
                 results.extend(
-                    (yield call(parent.batch_update_points, collection_name, part, *args, **kwargs))
+                    (yield call(parent.batch_update_points, collection_name, part, **options))
                 )
             return results
-    return (yield call(parent.batch_update_points, collection_name, ops, *args, **kwargs))
+    return (yield call(parent.batch_update_points, collection_name, ops, **options))
 
 
 def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -248,38 +241,36 @@ def upload_points(
     collection_name: str,
     points: Iterable[Any],
     batch_size: int,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    *,
-    remote: bool,
-    streams: bool | None = None,
-    inference: LocalInference | None = None,
+    options: dict[str, Any],
 ) -> Flow[None]:
-    """``upload_points`` with configured multivectors pooled, streamed ``batch_size`` at a time.
+    """``upload_points`` with configured multivectors pooled, streamed ``batch_size`` at a
+    time; ``options``: the parent's other arguments.
 
     Inference objects at pooled vectors are embedded batch by batch (and their vectors
     validated then); everything else as follows.
 
-    ``streams``: the engine writes batch by batch (a server, Qdrant Edge; default
-    ``remote``). Then a sized input (list, tuple) is checked whole, every vector of it
+    When the engine writes batch by batch (:attr:`~qdrant_tokenpool.store.PoolingState.streams`:
+    a server, Qdrant Edge), a sized input (list, tuple) is checked whole, every vector of it
     against the collection, before the first batch is sent, whether the collection pools
     or not; a generator is checked batch by batch (each batch is written whole or not at
     all; the batches before a bad one stay written). qdrant-client's local mode collects
     the whole upload and checks it before writing, so nothing is written there either.
     """
-    streams = remote if streams is None else streams
+    remote, inference = state.remote, state.inference
     cp = yield from _config(state, collection_name)
-    if streams and isinstance(points, Sequence):
+    if state.streams and isinstance(points, Sequence):
         whole = cp if cp is not None else (yield from _collection(state, collection_name))
         if whole is not None:  # else: the parent reports the unknown collection
             _validate_all(points, whole, inference=inference is not None)
     if cp is None:
-        return (yield call(parent.upload_points, collection_name, points, batch_size, *args, **kwargs))
+        return (
+            yield call(parent.upload_points, collection_name, points, batch_size=batch_size, **options)
+        )
     stream = pooled_stream(
         points, cp, batch_size, inference, state.workers, arrays=not remote,
         pending=state.pending, check_all=remote,
     )
-    return (yield call(parent.upload_points, collection_name, stream, batch_size, *args, **kwargs))
+    return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **options))
 
 
 def _is_array(x: Any) -> bool:
@@ -373,15 +364,11 @@ def upload_collection(
     payload: Iterable[Any] | None,
     ids: Iterable[Any] | None,
     batch_size: int,
-    kwargs: dict[str, Any],
-    *,
-    remote: bool,
-    streams: bool | None = None,
-    inference: LocalInference | None = None,
+    options: dict[str, Any],
 ) -> Flow[None]:
     """``upload_collection`` with configured multivectors pooled (inference objects at
-    pooled vectors embedded batch by batch, as in :func:`upload_points`; ``streams``: see
-    :func:`upload_points`).
+    pooled vectors embedded batch by batch, and sized inputs checked whole, as in
+    :func:`upload_points`); ``options``: the parent's other arguments.
 
     ``vectors``: dict of per-name columns (lists or arrays), a ``(N, n, d)`` array for the
     unnamed multivector, or any iterable of vector structs (generators stream). With a
@@ -390,9 +377,10 @@ def upload_collection(
     ``payload`` shorter than a sized ``vectors`` raise ``ValueError`` as in the parent:
     lists and arrays before anything is written.
     """
+    remote, inference = state.remote, state.inference
     cp = yield from _config(state, collection_name)
     sized = _collection_size(vectors) is not None
-    if (remote if streams is None else streams) and sized:
+    if state.streams and sized:
         # sized input: check all of it before the first batch is sent
         whole = cp if cp is not None else (yield from _collection(state, collection_name))
         if whole is not None:  # else: the parent reports the unknown collection
@@ -406,7 +394,7 @@ def upload_collection(
                 payload=payload,
                 ids=ids,
                 batch_size=batch_size,
-                **kwargs,
+                **options,
             )
         )
     pts = _collection_points(vectors, payload, ids)  # ids / payload too short: raises now
@@ -416,7 +404,7 @@ def upload_collection(
         check_all=remote,
     )
     stream = _finish_lists(pooled, arrays)
-    return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **kwargs))
+    return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **options))
 
 
 def _check_columns(vectors: Any, ids: Any, cp: CollectionPooling, *, inference: bool) -> None:

@@ -34,8 +34,8 @@ from ..pooling import pool_arrays
 from ..pooling.batch import estimated_seconds, pool_soon
 from ..pooling.common import normalise
 from ..pooling.spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
+from ..pooling.validation import InvalidMultivectorError, as_multivector
 from ..store import CollectionPooling
-from ..validation import InvalidMultivectorError, as_multivector
 from ._common import replace
 
 __all__ = [

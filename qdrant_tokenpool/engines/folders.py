@@ -1,9 +1,10 @@
-"""Opening an embedded database folder on the right engine (the CLI's and scripts' door).
+"""Folder facts: which engine wrote an embedded database folder, and which engine opens it.
 
 New folders open on Qdrant Edge (when ``qdrant-edge-py`` is installed); a folder written by
 qdrant-client's local mode keeps local mode (its files are local mode's own format), with
 a hint on how to move it to Edge; a folder written by Edge opens on Edge. An explicit
 ``engine`` wins, and refuses a folder of the other engine with an error saying so.
+Opening a client on the folder is :func:`qdrant_tokenpool.ops.database.open_embedded`'s.
 """
 
 from __future__ import annotations
@@ -11,18 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from . import EDGE_MARKER, EngineNotAvailableError, check_engine, require_edge
 
-__all__ = [
-    "EngineChoice",
-    "choose_engine",
-    "copy_database",
-    "database_exists",
-    "folder_engine",
-    "open_embedded",
-]
+__all__ = ["EngineChoice", "choose_engine", "database_exists", "folder_engine"]
+
 
 def folder_engine(path: str | os.PathLike[str]) -> str | None:
     """``"edge"`` or ``"local"`` for a folder holding a database of that engine, else
@@ -94,67 +88,3 @@ def choose_engine(path: str | os.PathLike[str], engine: str | None = None) -> En
 
 _NAMES = {"edge": "Qdrant Edge", "local": "qdrant-client local mode"}
 
-
-def open_embedded(
-    path: str | os.PathLike[str],
-    engine: str | None = None,
-    *,
-    pooling: bool = True,
-    asynchronous: bool = False,
-) -> tuple[Any, EngineChoice]:
-    """A client on the embedded database in ``path`` (created when missing), on the engine
-    :func:`choose_engine` picks, and that choice (its ``note`` is for the user).
-
-    ``pooling``: a :class:`~qdrant_tokenpool.TokenPoolingClient` (default) or a plain
-    ``QdrantClient``-compatible client; ``asynchronous``: the async twin.
-    """
-    choice = choose_engine(path, engine)
-    target = os.fspath(path)
-    if pooling:
-        if asynchronous:
-            from ..async_client import AsyncTokenPoolingClient as cls
-        else:
-            from ..client import TokenPoolingClient as cls  # type: ignore[assignment]
-        return cls(path=target, engine=choice.engine), choice
-    if choice.engine == "edge":
-        from .select import AsyncEdgeQdrantClient, EdgeQdrantClient
-
-        plain: Any = AsyncEdgeQdrantClient if asynchronous else EdgeQdrantClient
-        return plain(path=target), choice
-    from qdrant_client import AsyncQdrantClient, QdrantClient
-
-    return (AsyncQdrantClient if asynchronous else QdrantClient)(path=target), choice
-
-
-def copy_database(
-    source: str | os.PathLike[str],
-    dest: str | os.PathLike[str],
-    *,
-    source_engine: str | None = None,
-    dest_engine: str = "edge",
-    collections: list[str] | None = None,
-    batch_size: int = 256,
-) -> list[str]:
-    """Copy the collections of one embedded database folder into another, vectors as
-    stored (already pooled vectors are not pooled again), with their config, metadata
-    (the pooling config) and payload indexes: e.g. a local-mode folder into a new Qdrant
-    Edge folder, or back. Returns the names copied. ``dest`` must not hold them yet.
-
-    Uses ``QdrantClient.migrate`` between two plain clients; an Edge destination is
-    optimized when it is closed.
-    """
-    if Path(source).resolve() == Path(dest).resolve():
-        raise ValueError("copy_database: source and destination are the same folder")
-    if not database_exists(source):
-        raise ValueError(f"copy_database: no embedded database at {os.fspath(source)}")
-    src, _ = open_embedded(source, source_engine, pooling=False)
-    try:
-        dst, _ = open_embedded(dest, dest_engine, pooling=False)
-        try:
-            names = collections or [c.name for c in src.get_collections().collections]
-            src.migrate(dst, collection_names=names, batch_size=batch_size)
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    return names

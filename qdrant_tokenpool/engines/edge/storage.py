@@ -2,7 +2,7 @@
 folders created and deleted so that a crash never leaves half of one, damage reported
 without touching the data, and free disk space checked before Edge needs it.
 
-Layout (see :mod:`.edge`)::
+Layout (see :mod:`qdrant_tokenpool.engines.edge`)::
 
     <root>/qdrant-tokenpool-edge.json          marker: this layout's version
     <root>/.lock                               held while a client has the folder open
@@ -34,31 +34,48 @@ import json
 import os
 import re
 import shutil
+import threading
 import uuid
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import DamagedCollectionError, StorageFullError, StorageLockedError
+import qdrant_edge as E
+from qdrant_client import models
+
+from .. import EDGE_MARKER, DamagedCollectionError, StorageFullError, StorageLockedError
+from ..checks import VectorsSchema
+from .errors import edge_errors
 
 __all__ = [
     "CREATE_FREE_BYTES",
     "FREE_MARGIN",
     "SIDECAR",
+    "STORAGE_FORMAT",
+    "CollectionFolder",
     "FolderLock",
     "allocated_bytes",
     "check_free_space",
     "clean_leftovers",
     "commit_collection_folder",
+    "create_collection_folder",
+    "edge_version",
     "free_bytes",
     "fsync_dir",
     "new_collection_folder",
+    "open_folder",
     "open_needed",
     "read_sidecar",
+    "release_folder",
+    "space_errors",
     "trash_folder",
     "write_json_atomic",
     "write_needed",
 ]
+
+STORAGE_FORMAT = 1
+"""Version of this folder layout (marker file and sidecars), not of Edge's shard format."""
 
 SIDECAR = "collection.json"
 """A collection's sidecar: its config as created (qdrant-client's form) and metadata."""
@@ -100,23 +117,20 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class FolderLock:
-    """An exclusive OS lock on ``<root>/.lock``, held while the client is open. Works
-    across processes, and across clients in one process (each opens its own file)."""
+    """An exclusive OS lock on ``<root>/.lock`` (portalocker, as qdrant-client's local mode
+    locks its folder), held while the client is open. Works across processes, and across
+    clients in one process (each opens its own file)."""
 
     def __init__(self, root: Path) -> None:
+        import portalocker  # not at import: it checks for writable folders when imported
+
         self.path = root / ".lock"
         self._fh: Any = open(self.path, "a+")  # noqa: SIM115 - held for the client's life
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                self._fh.seek(0)
-                msvcrt.locking(self._fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+            portalocker.lock(
+                self._fh, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
+            )
+        except portalocker.exceptions.LockException:
             self._fh.seek(0)
             holder = self._fh.read().strip()
             self._fh.close()
@@ -135,16 +149,10 @@ class FolderLock:
         fh, self._fh = self._fh, None
         if fh is None:
             return
-        with contextlib.suppress(OSError):
-            if os.name == "nt":
-                import msvcrt
+        import portalocker
 
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with contextlib.suppress(Exception):
+            portalocker.unlock(fh)
         fh.close()
 
 
@@ -327,3 +335,210 @@ def check_free_space(path: Path, needed: int, what: str) -> None:
             f"{needed:,} needed (on a full disk Qdrant Edge would end the process with "
             "SIGBUS). Nothing was changed; free some space, or move the folder to a larger disk",
         )
+
+
+# ---------------------------------------------------------------------------------------
+# the folder: opened, collections created
+# ---------------------------------------------------------------------------------------
+def edge_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("qdrant-edge-py")
+    except Exception:  # noqa: BLE001 - version is informational only
+        return "unknown"
+
+
+def open_folder(root: Path) -> tuple[dict[str, CollectionFolder], dict[str, DamagedCollectionError]]:
+    """The collections of the database folder ``root`` (call with its :class:`FolderLock`
+    held), and the damaged ones with the error each raises when used.
+
+    Reads the marker (written for a new folder), removes what a killed writer left
+    (:func:`clean_leftovers`) and reads every collection's sidecar: a damaged one is set
+    aside, with a warning, never deleted.
+
+    Raises:
+        ValueError: the marker is damaged, or of a newer folder format.
+    """
+    marker = root / EDGE_MARKER
+    if marker.exists():
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+            version = int(info.get("format", 0))
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(
+                f"{str(marker)!r}, the marker of a Qdrant Edge database folder, is damaged "
+                f"({exc}); nothing was changed. Restore it from a backup, or write "
+                f'{{"engine": "qdrant-edge", "format": {STORAGE_FORMAT}}} into it'
+            ) from None
+        if version > STORAGE_FORMAT:
+            raise ValueError(
+                f"{str(root)!r} was written by a newer qdrant-tokenpool "
+                f"(folder format {version}, this one reads {STORAGE_FORMAT})"
+            )
+    else:
+        write_json_atomic(
+            marker,
+            {"engine": "qdrant-edge", "format": STORAGE_FORMAT, "qdrant_edge_py": edge_version()},
+        )
+    clean_leftovers(root)
+    base = root / "collections"
+    base.mkdir(exist_ok=True)
+    collections: dict[str, CollectionFolder] = {}
+    damaged: dict[str, DamagedCollectionError] = {}
+    for folder in sorted(base.iterdir()):
+        if not folder.is_dir():
+            continue
+        try:
+            collections[folder.name] = CollectionFolder(folder, read_sidecar(folder))
+        except DamagedCollectionError as exc:
+            damaged[folder.name] = exc
+    if damaged:
+        warnings.warn(
+            f"Qdrant Edge database {str(root)!r}: " + " ".join(str(e) for e in damaged.values()),
+            RuntimeWarning,
+            stacklevel=5,
+        )
+    return collections, damaged
+
+
+def release_folder(collections: dict[str, CollectionFolder], lock: FolderLock, tmp: Path | None) -> None:
+    """Close every shard without optimizing, release the folder lock, remove ``tmp`` (the
+    folder of a ``":memory:"`` database): the backend's finalizer, so a client dropped
+    without ``close()`` frees its folder."""
+    for coll in list(collections.values()):
+        with contextlib.suppress(Exception):
+            coll.close(optimize=False)
+    collections.clear()
+    lock.release()
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def create_collection_folder(root: Path, name: str, config: Any, sidecar: dict[str, Any]) -> CollectionFolder:
+    """Create collection ``name`` of the folder ``root``: an Edge shard of ``config`` and
+    its ``sidecar``, built in a temporary folder, then renamed into place whole (the commit
+    point): ``collections/<name>`` without a sidecar is never a leftover of ours.
+
+    Raises:
+        StorageFullError: too little free disk space (nothing was created).
+    """
+    check_free_space(root, CREATE_FREE_BYTES, f"creating collection {name!r}")
+    folder = root / "collections" / name
+    tmp = new_collection_folder(root)
+    try:
+        with edge_errors(f"create_collection {name!r}"):
+            shard = E.EdgeShard.create(str(tmp / "shard"), config)
+            try:
+                shard.flush()
+            finally:
+                shard.close()  # Edge keeps its paths: reopened at the new place
+        write_json_atomic(tmp / SIDECAR, sidecar)
+        commit_collection_folder(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return CollectionFolder(folder, sidecar)
+
+
+class CollectionFolder:
+    """One collection: its folder, its sidecar (qdrant-client form of the config + metadata)
+    and its shard, opened on first use."""
+
+    def __init__(self, folder: Path, sidecar: dict[str, Any]) -> None:
+        self.folder = folder
+        self.sidecar = sidecar
+        self._shard: Any = None
+        self._schema: tuple[dict[str, Any], VectorsSchema] | None = None
+        self.dirty = False  # written since the last optimize
+        self.lock = threading.Lock()
+
+    @property
+    def shard_path(self) -> Path:
+        return self.folder / "shard"
+
+    def shard(self) -> Any:
+        if self._shard is None:
+            with self.lock:
+                if self._shard is None:
+                    # opening replays the log: on a full disk Edge would crash (SIGBUS)
+                    check_free_space(
+                        self.folder,
+                        open_needed(self.shard_path),
+                        f"opening collection {self.folder.name!r}",
+                    )
+                    with edge_errors(f"opening {self.folder.name!r}"):
+                        self._shard = E.EdgeShard.load(str(self.shard_path))
+        return self._shard
+
+    def optimize(self) -> bool:
+        """Edge's optimizers on this shard; too little disk space is a :class:`StorageFullError`."""
+        with space_errors(self.folder, "optimizing"), edge_errors(f"optimize {self.folder.name!r}"):
+            changed = bool(self.shard().optimize())
+        self.dirty = False
+        return changed
+
+    def close(self, optimize: bool) -> None:
+        """Optimize (when asked and written since the last one; skipped with a warning
+        when the disk lacks the space), flush and close the shard."""
+        if self._shard is None:
+            return
+        try:
+            if optimize and self.dirty:
+                try:
+                    self.optimize()
+                except StorageFullError as exc:
+                    warnings.warn(f"closing without optimizing: {exc}", RuntimeWarning, stacklevel=3)
+            self._shard.flush()
+        finally:
+            shard, self._shard = self._shard, None
+            shard.close()
+
+    # qdrant-client views of the sidecar
+    def vectors_config(self) -> Any:
+        raw = self.sidecar.get("vectors") or {}
+        if isinstance(raw.get("size"), int):
+            return models.VectorParams.model_validate(raw)
+        return {k: models.VectorParams.model_validate(v) for k, v in raw.items()}
+
+    def sparse_config(self) -> dict[str, models.SparseVectorParams] | None:
+        raw = self.sidecar.get("sparse_vectors")
+        if raw is None:
+            return None
+        return {k: models.SparseVectorParams.model_validate(v) for k, v in raw.items()}
+
+    def schema(self) -> VectorsSchema:
+        """The collection's vectors, as the write checks take them (follows the sidecar)."""
+        cached = self._schema
+        if cached is None or cached[0] is not self.sidecar:
+            cached = (self.sidecar, VectorsSchema.from_config(self.vectors_config(), self.sparse_config()))
+            self._schema = cached
+        return cached[1]
+
+    def write_sidecar(self, sidecar: dict[str, Any]) -> None:
+        """Replace the sidecar, on disk first (atomically), then here."""
+        write_json_atomic(self.folder / SIDECAR, sidecar)
+        self.sidecar = sidecar
+
+
+_NO_SPACE = re.compile(r"Not enough space available for optimization, needed: ([0-9.]+) MiB")
+
+
+@contextlib.contextmanager
+def space_errors(folder: Path, what: str) -> Iterator[None]:
+    """Edge's optimizer refuses to start without the disk space it needs (a RuntimeError
+    from :func:`.errors.edge_errors`): raise :class:`StorageFullError` as the other checks do."""
+    try:
+        yield
+    except RuntimeError as exc:
+        found = _NO_SPACE.search(str(exc))
+        if found is None:
+            raise
+        needed = int(float(found.group(1)) * MiB)
+        raise StorageFullError(
+            28,
+            f"not enough free disk space for {what} collection {folder.name!r} in "
+            f"{str(folder)!r}: {free_bytes(folder):,} bytes free, {needed:,} needed "
+            "(Qdrant Edge's estimate). Nothing was changed; free some space, or move the "
+            "folder to a larger disk",
+        ) from None

@@ -1,6 +1,7 @@
 """Multivector checks with clear errors: which point, which vector, what is wrong.
 
-Pure numpy; never imports qdrant_client, so the pooling numerics can use it too.
+Pure numpy, part of the numerics (never imports qdrant_client): the pooling, MaxSim and the
+encoders check their input with it, and the write path and the engines reuse it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import numbers
 from typing import Any, TypeVar
 
 import numpy as np
+
+from .kernels import nested_float32, rows_ok
 
 __all__ = [
     "InvalidMultivectorError",
@@ -101,7 +104,7 @@ def _from_nested(vectors: Any) -> np.ndarray:
     """A nested list (or anything numpy reads) as a float32 array; the compiled reader
     when it takes it (lists of rows of Python floats), else numpy, which names what is
     wrong. Both give the same arrays (``tests/test_validation.py``)."""
-    arr = _compiled_nested(vectors)
+    arr = nested_float32(vectors)
     if arr is not None:
         return arr
     try:
@@ -124,20 +127,6 @@ def _from_nested(vectors: Any) -> np.ndarray:
     )
 
 
-def _compiled_rows_ok(arr: np.ndarray, allow_zero: bool) -> bool | None:
-    # imported at first use: the pooling package imports this module
-    from .pooling.kernels import rows_ok
-
-    return rows_ok(arr, allow_zero)
-
-
-def _compiled_nested(vectors: Any) -> np.ndarray | None:
-    # imported at first use: the pooling package imports this module
-    from .pooling.kernels import nested_float32
-
-    return nested_float32(vectors)
-
-
 def _nested_source(vectors: Any, arr: np.ndarray) -> np.ndarray | None:
     """A nested list's values in float64 (``None`` if numpy cannot read them so), to name
     a value that its float32 copy ``arr`` lost."""
@@ -154,7 +143,7 @@ def _check_values(arr: np.ndarray, *, allow_zero: bool) -> None:
         # and a zero row has a zero sum (the compiled pass sums in float64; numpy's in
         # float32 may over/underflow on huge/tiny values). Only when this test fails are
         # the exact checks below run, to confirm and name the problem.
-        fine = _compiled_rows_ok(arr, allow_zero)
+        fine = rows_ok(arr, allow_zero)
         if fine:
             return
         if fine is None:

@@ -1,0 +1,48 @@
+"""The package's one encoder loader: a model name or folder -> the encoder to use."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .encoder import TokenEncoder
+
+__all__ = ["load_encoder"]
+
+
+def load_encoder(
+    model: str | os.PathLike[str],
+    document_max_length: int = 256,
+    query_max_length: int = 32,
+    device: str | None = None,
+    *,
+    onnx: bool = False,
+) -> Any:
+    """The package's one encoder loader (CLI and evaluation): a fastembed late-interaction
+    model name gives a :class:`~qdrant_tokenpool.FastEmbedEncoder` (the model's own
+    lengths); anything else :meth:`TokenEncoder.from_pretrained` with the given token
+    budgets (documents 256, queries 32 by default).
+
+    ``onnx=True`` (on the CPU: ``device`` ``None`` or ``"cpu"``): the model's cached ONNX
+    export (:class:`~qdrant_tokenpool.encoders.onnx.OnnxTokenEncoder`: same vectors, loads
+    in ~0.5 s without torch) when there is one, else the torch encoder
+    (:func:`~qdrant_tokenpool.encoders.onnx.ensure_onnx_export` makes the export).
+    """
+    from .fastembed import fastembed_encoder_for
+
+    fast = fastembed_encoder_for(os.fspath(model))
+    if fast is not None:
+        return fast
+    use_onnx = onnx and device in (None, "cpu")
+    if use_onnx:
+        from .onnx import cached_onnx_encoder
+
+        cached = cached_onnx_encoder(model, document_max_length, query_max_length)
+        if cached is not None:
+            return cached
+    return TokenEncoder.from_pretrained(
+        os.fspath(model),
+        document_length=document_max_length,
+        query_length=query_max_length,
+        device=device,
+    )

@@ -1,0 +1,252 @@
+"""Request parts between qdrant-client's models and Qdrant Edge's types: point ids,
+payloads, vectors, points, the payload / vector selectors of reads, and their results back.
+
+The backend accepts what ``QdrantClient`` accepts (``models.*`` or their dicts, plain lists,
+numpy arrays, UUID strings) and turns it into Edge's types here; Edge's results come back as
+``models.*``, point ids as qdrant-client returns them (``int`` or UUID ``str``; Edge gives
+``uuid.UUID``). Anything Edge cannot express raises :class:`EdgeUnsupportedError` naming
+the feature, never a silently different answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import qdrant_edge as E
+from pydantic import TypeAdapter
+from pydantic_core import to_jsonable_python
+from qdrant_client import models
+
+from .. import EdgeUnsupportedError
+
+__all__ = [
+    "ResultShape",
+    "batch_points",
+    "edge_id",
+    "edge_payload",
+    "edge_point",
+    "edge_vector",
+    "edge_vector_struct",
+    "edge_with_payload",
+    "edge_with_vectors",
+    "model_id",
+    "model_vector",
+    "parse_model",
+]
+
+
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def parse_model(value: Any, annotation: Any) -> Any:
+    """``value`` validated into qdrant-client's model ``annotation`` when it is a dict (or a
+    list holding one), as qdrant-client's remote client does when it builds its request
+    model; models, lists of models, numpy arrays and ``None`` pass as they are. Called
+    once per request part, where a backend method receives it.
+
+    Raises:
+        pydantic.ValidationError: (a ``ValueError``) the dict is not a valid ``annotation``.
+    """
+    if isinstance(value, Mapping) or (
+        isinstance(value, list) and any(isinstance(v, Mapping) for v in value)
+    ):
+        return _adapter(annotation).validate_python(value)
+    return value
+
+
+def edge_id(pid: Any) -> int | str:
+    """A point id for Edge: an unsigned int, or a UUID (string or ``uuid.UUID``) as a
+    canonical string. Anything else is a ``ValueError`` naming the id."""
+    if isinstance(pid, (bool, np.bool_)):
+        raise ValueError(f"Point id {pid!r} is not an unsigned integer or a UUID")  # noqa: TRY004 - ValueError, as qdrant-client
+    if isinstance(pid, (int, np.integer)):
+        if pid < 0:
+            raise ValueError(f"Point id {pid!r} is negative: ids are unsigned integers or UUIDs")
+        return int(pid)
+    if isinstance(pid, uuid.UUID):
+        return str(pid)
+    if isinstance(pid, str):
+        try:
+            return str(uuid.UUID(pid))
+        except ValueError:
+            raise ValueError(f"Point id {pid!r} is not an unsigned integer or a UUID") from None
+    raise ValueError(f"Point id {pid!r} ({type(pid).__name__}) is not an unsigned integer or a UUID")
+
+
+def model_id(pid: Any) -> int | str:
+    """Edge's id back as qdrant-client returns it (``int`` or UUID ``str``)."""
+    return str(pid) if isinstance(pid, uuid.UUID) else pid
+
+
+def edge_payload(payload: Any) -> dict[str, Any] | None:
+    """JSON-ready payload (datetimes, UUIDs, numpy scalars become JSON values, as a
+    server stores them)."""
+    if payload is None:
+        return None
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"payload must be a dict, got {type(payload).__name__}")  # noqa: TRY004 - ValueError, as qdrant-client
+    return to_jsonable_python(dict(payload))
+
+
+def _point_rows(vec: Any) -> Any:
+    """A point's dense or multi vector given as a numpy array or tensor, as Edge reads it
+    fastest: float32 memoryviews (one per row of a multivector). Edge reads them as
+    sequences of floats, without the float objects and lists of ``tolist()``: 0.20 ms
+    against 0.27 ms for a 90 x 128 multivector. Lists pass as they are."""
+    if isinstance(vec, np.ndarray):
+        arr = np.ascontiguousarray(vec, dtype=np.float32)
+    elif hasattr(vec, "detach") and hasattr(vec, "cpu"):
+        arr = np.ascontiguousarray(vec.detach().cpu().float().numpy())
+    elif hasattr(vec, "__array__"):  # other array-likes, e.g. a vector still being pooled
+        arr = np.ascontiguousarray(np.asarray(vec), dtype=np.float32)
+    else:
+        return vec
+    if arr.ndim == 1:
+        return arr.data
+    if arr.ndim != 2 or arr.shape[1] == 0:
+        return arr.tolist()  # Edge names what is wrong
+    n, d = arr.shape
+    flat = arr.data.cast("B").cast("f")
+    return [flat[i * d : (i + 1) * d] for i in range(n)]
+
+
+def edge_vector(vec: Any, name: str = "") -> Any:
+    """A point's vector (dense, multi or sparse) as Edge takes it."""
+    if isinstance(vec, models.SparseVector):
+        return E.SparseVector(list(vec.indices), list(vec.values))
+    if isinstance(vec, (models.Document, models.Image, models.InferenceObject)):
+        raise EdgeUnsupportedError(
+            f"{type(vec).__name__} input for vector {name!r}",
+            "embed it first (local inference runs in QdrantClient before the engine)",
+        )
+    return _point_rows(vec)
+
+
+def edge_vector_struct(vector: Any) -> Any:
+    """A point's vector struct: unnamed dense/multi vector, or ``{name: vector}``."""
+    if isinstance(vector, Mapping):
+        return {name: edge_vector(v, name) for name, v in vector.items()}
+    return edge_vector(vector)
+
+
+def edge_point(point: Any) -> E.Point:
+    """``models.PointStruct`` (or a ``Record``) as an Edge point."""
+    vector = point.vector if point.vector is not None else {}
+    return E.Point(edge_id(point.id), edge_vector_struct(vector), edge_payload(point.payload))
+
+
+def batch_points(batch: models.Batch) -> list[Any]:
+    """``models.Batch`` (columns) as point structs."""
+    ids = list(batch.ids)
+    vectors = batch.vectors
+    n = len(ids)
+    if isinstance(vectors, Mapping):
+        cols = {k: list(v) for k, v in vectors.items()}
+        for k, col in cols.items():
+            if len(col) != n:
+                raise ValueError(f"Batch: vector {k!r} has {len(col)} rows for {n} ids")
+        rows: list[Any] = [{k: cols[k][i] for k in cols} for i in range(n)]
+    else:
+        rows = list(vectors)
+        if len(rows) != n:
+            raise ValueError(f"Batch: {len(rows)} vectors for {n} ids")
+    payloads = list(batch.payloads) if batch.payloads is not None else [None] * n
+    if len(payloads) != n:
+        raise ValueError(f"Batch: {len(payloads)} payloads for {n} ids")
+    return [
+        models.PointStruct.model_construct(id=i, vector=v, payload=p)
+        for i, v, p in zip(ids, rows, payloads)
+    ]
+
+
+def _out_vector(vec: Any) -> Any:
+    if isinstance(vec, E.SparseVector):
+        return models.SparseVector(indices=list(vec.indices), values=list(vec.values))
+    return vec
+
+
+def model_vector(vector: Any) -> Any:
+    """Edge's vectors back: ``{name: ...}``; the unnamed vector alone as its value."""
+    if vector is None:
+        return None
+    if isinstance(vector, Mapping):
+        if not vector:
+            return {}
+        if set(vector) == {""}:
+            return _out_vector(vector[""])
+        return {k: _out_vector(v) for k, v in vector.items()}
+    return _out_vector(vector)
+
+
+class ResultShape(NamedTuple):
+    """What a read returns of each point: its payload or not (``with_payload``), and
+    which vectors (``with_vectors``: Edge's ``with_vector``, a bool or vector names).
+
+    Vectors are selected here again: after MMR, Edge returns the vector it diversified on
+    even when the request asked for none."""
+
+    with_payload: bool
+    with_vectors: Any
+
+    def vector(self, vector: Any) -> Any:
+        if not self.with_vectors:
+            return None
+        out = model_vector(vector)
+        if isinstance(self.with_vectors, list) and isinstance(out, Mapping):
+            return {k: v for k, v in out.items() if k in self.with_vectors}
+        return out
+
+    def scored(self, points: Iterable[Any]) -> list[models.ScoredPoint]:
+        return [
+            models.ScoredPoint.model_construct(
+                id=model_id(p.id),
+                version=p.version,
+                score=p.score,
+                payload=p.payload if self.with_payload else None,
+                vector=self.vector(p.vector),
+                shard_key=None,
+                order_value=p.order_value,
+            )
+            for p in points
+        ]
+
+    def records(self, records: Iterable[Any]) -> list[models.Record]:
+        return [
+            models.Record.model_construct(
+                id=model_id(r.id),
+                payload=r.payload if self.with_payload else None,
+                vector=self.vector(r.vector),
+                shard_key=None,
+                order_value=r.order_value,
+            )
+            for r in records
+        ]
+
+
+def edge_with_payload(with_payload: Any) -> tuple[Any, bool]:
+    """``with_payload`` for Edge (a bool, field names, a selector model or its dict), and
+    whether any payload is returned."""
+    with_payload = parse_model(with_payload, models.WithPayloadInterface)
+    if with_payload is None or isinstance(with_payload, bool):
+        return bool(with_payload), bool(with_payload)
+    if isinstance(with_payload, models.PayloadSelectorInclude):
+        return E.PayloadSelector.Include(list(with_payload.include)), True
+    if isinstance(with_payload, models.PayloadSelectorExclude):
+        return E.PayloadSelector.Exclude(list(with_payload.exclude)), True
+    if isinstance(with_payload, Sequence) and not isinstance(with_payload, str):
+        return E.PayloadSelector.Include([str(k) for k in with_payload]), True
+    raise ValueError(f"with_payload: unsupported selector {with_payload!r}")
+
+
+def edge_with_vectors(with_vectors: Any) -> Any:
+    if with_vectors is None or isinstance(with_vectors, bool):
+        return bool(with_vectors)
+    if isinstance(with_vectors, Sequence) and not isinstance(with_vectors, str):
+        return [str(v) for v in with_vectors]
+    raise ValueError(f"with_vectors: unsupported selector {with_vectors!r}")

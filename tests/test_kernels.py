@@ -381,7 +381,7 @@ def test_rows_ok_is_the_validation_fast_check() -> None:
     """Finite non-zero rows pass (huge and tiny values too: float64 sums); NaN, inf and an
     all-zero row fail (zero allowed on request); validation then names the problem as
     without the kernels."""
-    from qdrant_tokenpool.validation import InvalidMultivectorError, as_multivector
+    from qdrant_tokenpool.pooling.validation import InvalidMultivectorError, as_multivector
 
     good = doc(20, d=7, seed=1)
     for scale in (1.0, 1e30, 1e-30, 1e-42):

@@ -400,3 +400,54 @@ def test_rows_ok_is_the_validation_fast_check() -> None:
         with kernels.fallback_only(), pytest.raises(InvalidMultivectorError) as slow:
             as_multivector(x, point_id=9)
         assert str(fast.value) == str(slow.value)
+
+
+def unit_rows_reference(x: np.ndarray) -> np.ndarray:
+    """The kernels' unit rows written out in numpy, operation by operation: float64 sums
+    of squares in four running sums (``x[:, j]`` into sum ``j % 4``, the last ``d % 4``
+    into sum 0), ``(s0 + s1) + (s2 + s3)``, then ``float32(x * (1 / sqrt(sum)))``."""
+    x64 = x.astype(np.float64)
+    n, d = x.shape
+    m = d - d % 4
+    acc = np.zeros((n, 4))
+    for j in range(0, m, 4):
+        acc += x64[:, j : j + 4] * x64[:, j : j + 4]
+    s0 = acc[:, 0].copy()
+    for j in range(m, d):
+        s0 += x64[:, j] * x64[:, j]
+    sums = (s0 + acc[:, 1]) + (acc[:, 2] + acc[:, 3])
+    return (x64 * (1.0 / np.sqrt(sums))[:, None]).astype(np.float32)
+
+
+@needs_kernels
+@pytest.mark.parametrize("d", [3, 5, 8, 128])
+def test_ward_pool_bytes_are_the_reference_means_of_its_clusters(d: int) -> None:
+    """Every row count modulo 4 (the kernels sum four rows' squares at once) and every
+    cluster count modulo 4: ``ward_pool``'s bytes are the reference unit rows, summed in
+    float32 in row order per cluster of ``ward_labels``, normalised again."""
+    for n in range(1, 14):
+        x = doc(n, d=d, seed=n + d) * np.float32(3.0)
+        u = unit_rows_reference(x)
+        assert kernels.ward_pool(x, 0, n).tobytes() == unit_rows_reference(u).tobytes()
+        for k in range(1, n + 1):
+            labels = kernels.ward_labels(u, k)
+            sums = np.zeros((k, d), dtype=np.float32)
+            for i in range(n):
+                sums[labels[i]] += u[i]
+            expected = unit_rows_reference(sums)
+            assert kernels.ward_pool(x, 0, k).tobytes() == expected.tobytes(), (n, k)
+
+
+@needs_kernels
+def test_a_bad_row_is_found_at_every_position() -> None:
+    """The row checks read four rows at a time: a zero or NaN row is refused wherever it
+    sits (every position modulo 4, the last rows included), by validation and pooling."""
+    for n in (5, 8, 11):
+        for i in range(n):
+            for bad in (0.0, np.nan):
+                x = doc(n, d=12, seed=n)
+                x[i] = bad
+                assert kernels.rows_ok(x) is False
+                with pytest.raises(ValueError, match="zero, NaN or infinite vector"):
+                    kernels.ward_pool(x, 0, 2)
+        assert kernels.rows_ok(doc(n, d=12, seed=n)) is True

@@ -161,35 +161,97 @@ static inline double tp_sum_squares(const float *v, ptrdiff_t d)
 #endif
 }
 
+/* tp_sum_squares of the four rows v, v + ld, v + 2 ld, v + 3 ld into out[0:4]: the same
+ * operations in the same order for each row (so the same bits), interleaved so that the
+ * four chains of additions overlap instead of waiting on each other. */
+static inline void tp_sum_squares4(const float *v, ptrdiff_t ld, ptrdiff_t d, double *out)
+{
+#if TP_VECTORS
+    tp_v4d a0 = {0.0, 0.0, 0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0, t;
+    const float *v0 = v, *v1 = v + ld, *v2 = v + 2 * ld, *v3 = v + 3 * ld;
+    ptrdiff_t j = 0;
+    double s0, s1, s2, s3;
+    for (; j + 4 <= d; j += 4) {
+        t[0] = v0[j], t[1] = v0[j + 1], t[2] = v0[j + 2], t[3] = v0[j + 3];
+        a0 += t * t;
+        t[0] = v1[j], t[1] = v1[j + 1], t[2] = v1[j + 2], t[3] = v1[j + 3];
+        a1 += t * t;
+        t[0] = v2[j], t[1] = v2[j + 1], t[2] = v2[j + 2], t[3] = v2[j + 3];
+        a2 += t * t;
+        t[0] = v3[j], t[1] = v3[j + 1], t[2] = v3[j + 2], t[3] = v3[j + 3];
+        a3 += t * t;
+    }
+    s0 = a0[0], s1 = a1[0], s2 = a2[0], s3 = a3[0];
+    for (; j < d; j++) {
+        s0 += (double)v0[j] * (double)v0[j];
+        s1 += (double)v1[j] * (double)v1[j];
+        s2 += (double)v2[j] * (double)v2[j];
+        s3 += (double)v3[j] * (double)v3[j];
+    }
+    out[0] = (s0 + a0[1]) + (a0[2] + a0[3]);
+    out[1] = (s1 + a1[1]) + (a1[2] + a1[3]);
+    out[2] = (s2 + a2[1]) + (a2[2] + a2[3]);
+    out[3] = (s3 + a3[1]) + (a3[2] + a3[3]);
+#else
+    int r;
+    for (r = 0; r < 4; r++)
+        out[r] = tp_sum_squares(v + r * ld, d);
+#endif
+}
+
+/* tp_sum_squares of rows i .. i + 3 of x (rows of d; fewer where n - i < 4) into out. */
+static inline void tp_sum_squares_at(const float *x, ptrdiff_t i, ptrdiff_t n, ptrdiff_t d,
+                                     double *out)
+{
+    ptrdiff_t r, b;
+    if (i + 4 <= n) {
+#if defined(__GNUC__)
+        /* the next four rows into the cache now: four rows read at once are four streams
+         * within a page, which the hardware prefetcher follows badly (measured: 4x slower
+         * than one row at a time when the rows come from memory) */
+        for (b = 0; b < 4 * d && i + 4 < n; b += 16)
+            __builtin_prefetch(x + (i + 4) * d + b);
+#endif
+        tp_sum_squares4(x + i * d, d, d, out);
+        return;
+    }
+    for (r = 0; i + r < n; r++)
+        out[r] = tp_sum_squares(x + (i + r) * d, d);
+}
+
 /* The first row of x (n x d) whose float64 sum of squares is not finite (NaN/inf in it)
  * or, unless allow_zero, zero; -1 when every row is fine. */
 static TP_CLONES ptrdiff_t tp_first_bad_row(const float *x, ptrdiff_t n, ptrdiff_t d, int allow_zero)
 {
-    ptrdiff_t i;
-    double s;
-    for (i = 0; i < n; i++) {
-        s = tp_sum_squares(x + i * d, d);
-        if (!(s < INFINITY) || (!allow_zero && s == 0.0))
-            return i;
+    ptrdiff_t i, r;
+    double s[4];
+    for (i = 0; i < n; i += 4) {
+        tp_sum_squares_at(x, i, n, d, s);
+        for (r = 0; r < 4 && i + r < n; r++) {
+            if (!(s[r] < INFINITY) || (!allow_zero && s[r] == 0.0))
+                return i + r;
+        }
     }
     return -1;
 }
 
 /* Rows of x (n x d) to unit length, rounded to float32, into u32: (float)(x * (1 /
- * sqrt(sum of squares))) in float64. Returns -1 (nothing else) when a row is all zeros or
- * holds NaN/inf. */
+ * sqrt(sum of squares))) in float64. Returns -1 (u32 partly written, nothing else) when
+ * a row is all zeros or holds NaN/inf. */
 static TP_CLONES int tp_unit_rows(const float *restrict x, ptrdiff_t n, ptrdiff_t d,
                                   float *restrict u32)
 {
-    ptrdiff_t i, j;
-    double s;
-    for (i = 0; i < n; i++) {
-        s = tp_sum_squares(x + i * d, d);
-        if (!(0.0 < s && s < INFINITY)) /* a zero row, or NaN/inf somewhere in it */
-            return -1;
-        s = 1.0 / sqrt(s);
-        for (j = 0; j < d; j++)
-            u32[i * d + j] = (float)((double)x[i * d + j] * s);
+    ptrdiff_t i, j, r;
+    double s[4], scale;
+    for (i = 0; i < n; i += 4) {
+        tp_sum_squares_at(x, i, n, d, s);
+        for (r = 0; r < 4 && i + r < n; r++) {
+            if (!(0.0 < s[r] && s[r] < INFINITY)) /* a zero row, or NaN/inf somewhere in it */
+                return -1;
+            scale = 1.0 / sqrt(s[r]);
+            for (j = 0; j < d; j++)
+                u32[(i + r) * d + j] = (float)((double)x[(i + r) * d + j] * scale);
+        }
     }
     return 0;
 }
@@ -202,10 +264,10 @@ static TP_CLONES void tp_sum_clusters(const float *restrict u, const ptrdiff_t *
                                       ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                                       float *restrict out, ptrdiff_t *firsts)
 {
-    ptrdiff_t i, j, c;
-    double s;
+    ptrdiff_t i, j, c, r;
+    double s[4];
     float *o;
-    const float *r;
+    const float *row;
     for (c = 0; c < k; c++)
         firsts[c] = -1;
     memset(out, 0, (size_t)(k * d) * sizeof(float));
@@ -214,19 +276,21 @@ static TP_CLONES void tp_sum_clusters(const float *restrict u, const ptrdiff_t *
         if (firsts[c] < 0)
             firsts[c] = i;
         o = out + c * d;
-        r = u + i * d;
+        row = u + i * d;
         for (j = 0; j < d; j++)
-            o[j] += r[j];
+            o[j] += row[j];
     }
-    for (c = 0; c < k; c++) {
-        o = out + c * d;
-        s = tp_sum_squares(o, d);
-        if (s == 0.0) {
-            memcpy(o, u + firsts[c] * d, (size_t)d * sizeof(float));
-        } else {
-            s = 1.0 / sqrt(s);
-            for (j = 0; j < d; j++)
-                o[j] = (float)((double)o[j] * s);
+    for (c = 0; c < k; c += 4) {
+        tp_sum_squares_at(out, c, k, d, s);
+        for (r = 0; r < 4 && c + r < k; r++) {
+            o = out + (c + r) * d;
+            if (s[r] == 0.0) {
+                memcpy(o, u + firsts[c + r] * d, (size_t)d * sizeof(float));
+            } else {
+                s[r] = 1.0 / sqrt(s[r]);
+                for (j = 0; j < d; j++)
+                    o[j] = (float)((double)o[j] * s[r]);
+            }
         }
     }
 }
@@ -328,19 +392,63 @@ tp_row_min_avx2(const double *row, const double *mask, ptrdiff_t stride, double 
 
 static int tp_scan_level = -1; /* 1: AVX2, 0: scalar; set on first use */
 
-static ptrdiff_t tp_row_min(const double *row, const double *mask, ptrdiff_t stride,
-                            double *best, double *second)
+/* Whether the AVX2 forms run here. */
+static inline int tp_avx2(void)
 {
 #ifdef TP_HAVE_AVX2_SCAN
     if (tp_scan_level < 0) {
         __builtin_cpu_init();
         tp_scan_level = __builtin_cpu_supports("avx2") ? 1 : 0;
     }
-    if (tp_scan_level == 1)
+    return tp_scan_level == 1;
+#else
+    return 0;
+#endif
+}
+
+static ptrdiff_t tp_row_min(const double *row, const double *mask, ptrdiff_t stride,
+                            double *best, double *second)
+{
+#ifdef TP_HAVE_AVX2_SCAN
+    if (tp_avx2())
         return tp_row_min_avx2(row, mask, stride, best, second);
 #endif
     return tp_row_min_scalar(row, mask, stride, best, second);
 }
+
+#ifdef TP_HAVE_AVX2_SCAN
+/* The mirror of tp_distances for the 4 x 4 blocks strictly below the diagonal (rows
+ * i0..i0+3, columns j0..j0+3, j0 + 4 <= i0 < n4, multiples of 4), by 32 x 32 tiles: each
+ * block transposed in registers into rows j0..j0+3 (plain copies: the same values). */
+__attribute__((target("avx2"))) static void tp_mirror_blocks_avx2(double *d64, ptrdiff_t n4,
+                                                                   ptrdiff_t s)
+{
+    ptrdiff_t ib, jb, i0, j0, i_end, j_end;
+    __m256d r0, r1, r2, r3, t0, t1, t2, t3;
+    for (ib = 0; ib < n4; ib += 32) {
+        i_end = ib + 32 < n4 ? ib + 32 : n4;
+        for (jb = 0; jb <= ib; jb += 32) {
+            for (i0 = ib; i0 < i_end; i0 += 4) {
+                j_end = jb + 32 < i0 ? jb + 32 : i0;
+                for (j0 = jb; j0 < j_end; j0 += 4) {
+                    r0 = _mm256_loadu_pd(d64 + i0 * s + j0);
+                    r1 = _mm256_loadu_pd(d64 + (i0 + 1) * s + j0);
+                    r2 = _mm256_loadu_pd(d64 + (i0 + 2) * s + j0);
+                    r3 = _mm256_loadu_pd(d64 + (i0 + 3) * s + j0);
+                    t0 = _mm256_unpacklo_pd(r0, r1);
+                    t1 = _mm256_unpackhi_pd(r0, r1);
+                    t2 = _mm256_unpacklo_pd(r2, r3);
+                    t3 = _mm256_unpackhi_pd(r2, r3);
+                    _mm256_storeu_pd(d64 + j0 * s + i0, _mm256_permute2f128_pd(t0, t2, 0x20));
+                    _mm256_storeu_pd(d64 + (j0 + 1) * s + i0, _mm256_permute2f128_pd(t1, t3, 0x20));
+                    _mm256_storeu_pd(d64 + (j0 + 2) * s + i0, _mm256_permute2f128_pd(t0, t2, 0x31));
+                    _mm256_storeu_pd(d64 + (j0 + 3) * s + i0, _mm256_permute2f128_pd(t1, t3, 0x31));
+                }
+            }
+        }
+    }
+}
+#endif
 
 /* Lance-Williams for Ward on squared distances, after clusters x (size nx) and y (size
  * ny), at squared distance dxy, merge into y: ry[i] becomes the distance of i to the
@@ -394,12 +502,37 @@ static TP_CLONES double tp_lance_williams(const double *restrict rx, double *res
 #endif
 }
 
-/* The smallest of lb[i] + mask[i], i < stride (a multiple of 4). */
-static double tp_masked_min(const double *lb, const double *mask, ptrdiff_t stride)
+/* The smallest of lb[i] + mask[i], i < stride (a multiple of 8): exact, so any order
+ * gives the same value; two sets of lanes, so the running minimum is no chain of
+ * dependent steps. */
+static TP_CLONES double tp_masked_min(const double *restrict lb, const double *restrict mask,
+                                      ptrdiff_t stride)
 {
     ptrdiff_t i;
     double low = INFINITY, v;
-    for (i = 0; i < stride; i++) {
+#if TP_VECTORS
+    tp_v4d a, b, k, la = {INFINITY, INFINITY, INFINITY, INFINITY}, lo = la;
+    tp_v4l lt;
+    for (i = 0; i + 8 <= stride; i += 8) {
+        memcpy(&a, lb + i, sizeof a);
+        memcpy(&k, mask + i, sizeof k);
+        a = a + k;
+        lt = a < la;
+        la = (tp_v4d)(((tp_v4l)a & lt) | ((tp_v4l)la & ~lt));
+        memcpy(&b, lb + i + 4, sizeof b);
+        memcpy(&k, mask + i + 4, sizeof k);
+        b = b + k;
+        lt = b < lo;
+        lo = (tp_v4d)(((tp_v4l)b & lt) | ((tp_v4l)lo & ~lt));
+    }
+    for (int lane = 0; lane < 4; lane++) {
+        low = la[lane] < low ? la[lane] : low;
+        low = lo[lane] < low ? lo[lane] : low;
+    }
+#else
+    i = 0;
+#endif
+    for (; i < stride; i++) {
         v = lb[i] + mask[i];
         low = v < low ? v : low;
     }
@@ -476,6 +609,19 @@ static int tp_distances(const float *g32, double *d64, ptrdiff_t n, ptrdiff_t s,
                              d64 + i * s, rowmin);
         rowmin[i] = mi < rowmin[i] ? mi : rowmin[i];
     }
+#ifdef TP_HAVE_AVX2_SCAN
+    if (tp_avx2()) {
+        /* whole 4 x 4 blocks below the diagonal in registers; then the rest: the
+         * blocks on the diagonal and the last n % 4 rows */
+        ptrdiff_t n4 = n & ~(ptrdiff_t)3;
+        tp_mirror_blocks_avx2(d64, n4, s);
+        for (i = 0; i < n; i++) {
+            for (j = i < n4 ? i & ~(ptrdiff_t)3 : 0; j < i; j++)
+                d64[j * s + i] = d64[i * s + j];
+        }
+        goto mirrored;
+    }
+#endif
     for (ib = 0; ib < n; ib += 32) {
         i_end = ib + 32 < n ? ib + 32 : n;
         for (jb = 0; jb <= ib; jb += 32) {
@@ -486,6 +632,9 @@ static int tp_distances(const float *g32, double *d64, ptrdiff_t n, ptrdiff_t s,
             }
         }
     }
+#ifdef TP_HAVE_AVX2_SCAN
+mirrored:
+#endif
     for (i = 0; i < n; i++) {
         d64[i * s + i] = INFINITY;
         for (j = n; j < s; j++)
@@ -683,8 +832,10 @@ static int tp_chain(double *d, ptrdiff_t n, ptrdiff_t s, tp_merge *merges, tp_ce
             d[i * s + y] = rowy[i];
         }
         /* stop once the merges made decide the cut (see above); checked every `every`
-         * merges (a check reads all merges made) */
-        if (step + 2 < n && n_live > 1 && (step + 1) % every == 0) {
+         * merges (a check reads all merges made), and without a threshold only once
+         * the n - k merges the cut needs are made */
+        if (step + 2 < n && n_live > 1 && (step + 1) % every == 0
+            && (threshold_sq >= 0.0 || step + 1 >= n - k)) {
             low = tp_masked_min(lb, mask, s); /* no live pair is closer than low */
             /* each Lance-Williams step rounds a value at least the nearer part's distance
              * down by at most 8 units of the last place: 1e-11 covers 2,048 levels */

@@ -451,3 +451,25 @@ def test_a_bad_row_is_found_at_every_position() -> None:
                 with pytest.raises(ValueError, match="zero, NaN or infinite vector"):
                     kernels.ward_pool(x, 0, 2)
         assert kernels.rows_ok(doc(n, d=12, seed=n)) is True
+
+
+@needs_kernels
+@pytest.mark.parametrize("d", [12, 16, 128])
+def test_both_float32_gram_routes_give_the_float64_bytes(d: int) -> None:
+    """The float32 Gram matrix comes from the kernels' own 3 x 3 block FMA product where
+    ``d`` is a multiple of 8 (on x86-64 with AVX2 and FMA), else from BLAS ``ssyrk``:
+    either way, with every row count modulo 3 (partial blocks) and near ties, the pooled
+    bytes are the float64 path's and most documents stay on the float32 matrix."""
+    cases = [
+        (x, k)
+        for n in (2, 3, 4, 5, 30, 31, 32, 97)
+        for x in (doc(n, d=d, seed=n), near_duplicates(n, d, seed=n))
+        for k in sorted({1, max(1, n // 4), max(1, n // 2)})
+    ]
+    kernels.gram_stats(reset=True)
+    fast = [kernels.ward_pool(x, 0, k) for x, k in cases]
+    stats = kernels.gram_stats(reset=True)
+    assert stats["float32"] > stats["float64"] > 0  # exact copies among the near ties
+    with kernels.float64_gram():
+        slow = [kernels.ward_pool(x, 0, k) for x, k in cases]
+    assert [f.tobytes() for f in fast] == [s.tobytes() for s in slow]

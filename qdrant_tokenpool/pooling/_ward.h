@@ -4,17 +4,19 @@
  * Ward dendrogram of n rows (scipy's linkage(rows, "ward") cut at k clusters, ties
  * included), optionally cut at a height too. Steps:
  *
- * 1. the Gram matrix G = U U^T by BLAS *syrk (one triangle), then squared distances
- *    G_ii + G_jj - 2 G_ij (clamped at 0) into a float64 n x n matrix;
+ * 1. the Gram matrix G = U U^T (one triangle: float32 by tp_gram32 where it runs, else
+ *    BLAS ssyrk; float64 by BLAS dsyrk), then squared distances G_ii + G_jj - 2 G_ij
+ *    (clamped at 0) into a float64 n x n matrix;
  * 2. a nearest-neighbour chain on it, step by step as scipy's nn_chain (tp_chain);
  * 3. the cut: the n - k lowest merges as unions (tp_cut), clusters numbered by first row.
  *
  * Two ways to get the Gram matrix. The float64 one (dsyrk) is the reference: the chain
- * and cut follow scipy's nn_chain on it decision by decision. The float32 one (ssyrk,
- * half the time) is used only where it provably takes the same decisions:
+ * and cut follow scipy's nn_chain on it decision by decision. The float32 one (a third
+ * of the time) is used only where it provably takes the same decisions:
  *
  * - |G32_ij - G64_ij| <= eps32 + eps64 with eps = gamma_d * max|u_i|^2 (the classical
- *   bound of a d-term dot product, any summation order; gamma_d = d u / (1 - d u)), so
+ *   bound of a d-term dot product, any summation order, fused multiply-adds or not;
+ *   gamma_d = d u / (1 - d u)), so
  *   each starting squared distance differs by at most 4 (eps32 + eps64) (clamping only
  *   brings two values closer);
  * - the Lance-Williams recursion is linear in the starting distances: in exact
@@ -449,6 +451,87 @@ __attribute__((target("avx2"))) static void tp_mirror_blocks_avx2(double *d64, p
     }
 }
 #endif
+
+#ifdef TP_HAVE_AVX2_SCAN
+static int tp_fma_level = -1; /* 1: AVX2 and FMA, 0: not; set on first use */
+
+/* The sums of four vectors' lanes: (sum a, sum b, sum c, sum d). */
+__attribute__((target("avx2,fma"))) static inline __m128 tp_hsum4(__m256 a, __m256 b,
+                                                                  __m256 c, __m256 d)
+{
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+/* The float32 Gram matrix's lower triangle (the diagonal included) of the n rows u (n x
+ * d, d a multiple of 8) into g (rows of s floats; it may write a few entries above the
+ * diagonal), by 3 x 3 blocks of dot products, each an 8-lane float32 FMA sum over d
+ * then the lanes added: ~30% faster than OpenBLAS's ssyrk at 128 tokens (no packing), 3x
+ * at 32. Within the float32 bound of the file's top (gamma_d per entry holds for any
+ * order of the sum, FMA included); rows past n - 1 in a block read row n - 1 and are not
+ * stored. */
+__attribute__((target("avx2,fma"))) static void tp_gram32_avx2(const float *u, ptrdiff_t n,
+                                                               ptrdiff_t d, float *g,
+                                                               ptrdiff_t s)
+{
+    ptrdiff_t i0, j0, k, p, q, last = n - 1;
+    float r[12];
+    __m256 c00, c01, c02, c10, c11, c12, c20, c21, c22, x0, x1, x2, y;
+    for (i0 = 0; i0 < n; i0 += 3) {
+        const float *a0 = u + i0 * d, *a1 = u + (i0 + 1 < n ? i0 + 1 : last) * d;
+        const float *a2 = u + (i0 + 2 < n ? i0 + 2 : last) * d;
+        for (j0 = 0; j0 <= i0; j0 += 3) {
+            const float *b0 = u + j0 * d, *b1 = u + (j0 + 1 < n ? j0 + 1 : last) * d;
+            const float *b2 = u + (j0 + 2 < n ? j0 + 2 : last) * d;
+            c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = _mm256_setzero_ps();
+            for (k = 0; k < d; k += 8) {
+                x0 = _mm256_loadu_ps(a0 + k);
+                x1 = _mm256_loadu_ps(a1 + k);
+                x2 = _mm256_loadu_ps(a2 + k);
+                y = _mm256_loadu_ps(b0 + k);
+                c00 = _mm256_fmadd_ps(x0, y, c00);
+                c10 = _mm256_fmadd_ps(x1, y, c10);
+                c20 = _mm256_fmadd_ps(x2, y, c20);
+                y = _mm256_loadu_ps(b1 + k);
+                c01 = _mm256_fmadd_ps(x0, y, c01);
+                c11 = _mm256_fmadd_ps(x1, y, c11);
+                c21 = _mm256_fmadd_ps(x2, y, c21);
+                y = _mm256_loadu_ps(b2 + k);
+                c02 = _mm256_fmadd_ps(x0, y, c02);
+                c12 = _mm256_fmadd_ps(x1, y, c12);
+                c22 = _mm256_fmadd_ps(x2, y, c22);
+            }
+            /* r: (0,0) (0,1) (0,2) (1,0) | (1,1) (1,2) (2,0) (2,1) | (2,2) */
+            _mm_storeu_ps(r, tp_hsum4(c00, c01, c02, c10));
+            _mm_storeu_ps(r + 4, tp_hsum4(c11, c12, c20, c21));
+            _mm_storeu_ps(r + 8, tp_hsum4(c22, c22, c22, c22));
+            for (p = 0; p < 3 && i0 + p < n; p++)
+                for (q = 0; q < 3 && j0 + q <= i0 + p; q++)
+                    g[(i0 + p) * s + j0 + q] = r[p * 3 + q];
+        }
+    }
+}
+#endif
+
+/* The float32 Gram matrix's lower triangle of u (n x d) into g (rows of s floats) with
+ * tp_gram32_avx2 where it runs (x86-64 with AVX2 and FMA, d a multiple of 8): 1, else 0
+ * (the caller then uses BLAS). */
+static int tp_gram32(const float *u, ptrdiff_t n, ptrdiff_t d, float *g, ptrdiff_t s)
+{
+#ifdef TP_HAVE_AVX2_SCAN
+    if (tp_fma_level < 0) {
+        __builtin_cpu_init();
+        tp_fma_level = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+    }
+    if (tp_fma_level == 1 && d % 8 == 0) {
+        tp_gram32_avx2(u, n, d, g, s);
+        return 1;
+    }
+#else
+    (void)u, (void)n, (void)d, (void)g, (void)s;
+#endif
+    return 0;
+}
 
 /* Lance-Williams for Ward on squared distances, after clusters x (size nx) and y (size
  * ny), at squared distance dxy, merge into y: ry[i] becomes the distance of i to the
@@ -1062,8 +1145,9 @@ static ptrdiff_t tp_ward_cut(const float *u, ptrdiff_t n, ptrdiff_t d, ptrdiff_t
         float alpha32 = 1.0f, beta32 = 0.0f;
         /* row-major U is column-major U^T (d x n): G = (U^T)^T U^T, upper triangle in
          * column major = lower triangle in row major (rows of s) */
-        ssyrk(&uplo, &trans, &nn, &kk, &alpha32, (float *)u, &lda, &beta32, (float *)region,
-              &ldc);
+        if (!tp_gram32(u, n, d, (float *)region, s))
+            ssyrk(&uplo, &trans, &nn, &kk, &alpha32, (float *)u, &lda, &beta32,
+                  (float *)region, &ldc);
         if (tp_distances((const float *)region, dist, n, s, rowmin) != 0) {
             free(merges);
             free(rowmin);

@@ -456,10 +456,10 @@ def test_a_bad_row_is_found_at_every_position() -> None:
 @needs_kernels
 @pytest.mark.parametrize("d", [12, 16, 128])
 def test_both_float32_gram_routes_give_the_float64_bytes(d: int) -> None:
-    """The float32 Gram matrix comes from the kernels' own 3 x 3 block FMA product where
+    """The float32 Gram matrix comes from the kernels' own 4 x 3 block FMA product where
     ``d`` is a multiple of 8 (on x86-64 with AVX2 and FMA), else from BLAS ``ssyrk``:
-    either way, with every row count modulo 3 (partial blocks) and near ties, the pooled
-    bytes are the float64 path's and most documents stay on the float32 matrix."""
+    either way, with every row count modulo 3 and 4 (partial blocks) and near ties, the
+    pooled bytes are the float64 path's and most documents stay on the float32 matrix."""
     cases = [
         (x, k)
         for n in (2, 3, 4, 5, 30, 31, 32, 97)

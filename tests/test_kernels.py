@@ -473,3 +473,22 @@ def test_both_float32_gram_routes_give_the_float64_bytes(d: int) -> None:
     with kernels.float64_gram():
         slow = [kernels.ward_pool(x, 0, k) for x, k in cases]
     assert [f.tobytes() for f in fast] == [s.tobytes() for s in slow]
+
+
+@needs_kernels
+@pytest.mark.parametrize("d", [3, 8, 12, 16, 128, 384])
+def test_gram32_is_within_the_float32_bound_the_certificate_uses(d: int) -> None:
+    """``gram32`` (the kernels' own block FMA product where ``d`` is a multiple of 8, else
+    ``ssyrk``) is the lower triangle of ``U U^T`` to within ``gamma_d max|u_i|^2`` per
+    entry, the float32 error the Ward cut's certificate assumes (``_ward.h``); every row
+    count modulo 4 and 3 (partial blocks)."""
+    unit = np.finfo(np.float32).eps / 2
+    gamma = d * unit / (1 - d * unit)
+    for n in (1, 2, 3, 4, 5, 6, 7, 13, 97):
+        u = doc(n, d=d, seed=n) * np.float32(2.0)
+        u64 = u.astype(np.float64)
+        g = kernels.gram32(u)
+        assert g.dtype == np.float32 and g.shape == (n, n)
+        assert not np.triu(g, 1).any()
+        err = np.abs(g - np.tril(u64 @ u64.T)).max()
+        assert err <= gamma * (u64 * u64).sum(axis=1).max()

@@ -519,11 +519,16 @@ __attribute__((target("avx2,fma"))) static void tp_gram32_avx2(const float *u, p
 }
 #endif
 
-/* The float32 Gram matrix's lower triangle of u (n x d) into g (rows of s floats) with
- * tp_gram32_avx2 where it runs (x86-64 with AVX2 and FMA, d a multiple of 8): 1, else 0
- * (the caller then uses BLAS). */
-static int tp_gram32(const float *u, ptrdiff_t n, ptrdiff_t d, float *g, ptrdiff_t s)
+/* The float32 Gram matrix's lower triangle (and diagonal) of u (n x d, row-major) into g
+ * (rows of s floats): tp_gram32_avx2 where it runs (x86-64 with AVX2 and FMA, d a
+ * multiple of 8), else BLAS ssyrk (row-major U is column-major U^T, d x n: G = (U^T)^T
+ * U^T, whose upper triangle in column major is the lower one in row major). */
+static void tp_gram32(const float *u, ptrdiff_t n, ptrdiff_t d, float *g, ptrdiff_t s,
+                      tp_ssyrk_t ssyrk)
 {
+    char uplo = 'U', trans = 'T';
+    int nn = (int)n, kk = (int)d, lda = (int)d, ldc = (int)s;
+    float alpha = 1.0f, beta = 0.0f;
 #ifdef TP_HAVE_AVX2_SCAN
     if (tp_fma_level < 0) {
         __builtin_cpu_init();
@@ -531,12 +536,10 @@ static int tp_gram32(const float *u, ptrdiff_t n, ptrdiff_t d, float *g, ptrdiff
     }
     if (tp_fma_level == 1 && d % 8 == 0) {
         tp_gram32_avx2(u, n, d, g, s);
-        return 1;
+        return;
     }
-#else
-    (void)u, (void)n, (void)d, (void)g, (void)s;
 #endif
-    return 0;
+    ssyrk(&uplo, &trans, &nn, &kk, &alpha, (float *)u, &lda, &beta, g, &ldc);
 }
 
 /* Lance-Williams for Ward on squared distances, after clusters x (size nx) and y (size
@@ -1148,12 +1151,7 @@ static ptrdiff_t tp_ward_cut(const float *u, ptrdiff_t n, ptrdiff_t d, ptrdiff_t
         return -1;
     }
     if (use32 && ssyrk != NULL) {
-        float alpha32 = 1.0f, beta32 = 0.0f;
-        /* row-major U is column-major U^T (d x n): G = (U^T)^T U^T, upper triangle in
-         * column major = lower triangle in row major (rows of s) */
-        if (!tp_gram32(u, n, d, (float *)region, s))
-            ssyrk(&uplo, &trans, &nn, &kk, &alpha32, (float *)u, &lda, &beta32,
-                  (float *)region, &ldc);
+        tp_gram32(u, n, d, (float *)region, s, ssyrk);
         if (tp_distances((const float *)region, dist, n, s, rowmin) != 0) {
             free(merges);
             free(rowmin);

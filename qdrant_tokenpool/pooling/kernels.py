@@ -33,6 +33,8 @@ __all__ = [
     "compiled_kernels",
     "fallback_only",
     "float64_gram",
+    "gram32",
+    "gram32_seconds",
     "gram_stats",
     "has",
     "load_blas",
@@ -201,6 +203,23 @@ def ward_chain_seconds(d2: np.ndarray, k: int = 1) -> float:
     the benchmarks' compute floor. Needs :func:`compiled_kernels`."""
     assert compiled is not None
     return float(compiled.ward_merges(np.ascontiguousarray(d2, dtype=np.float64), k, True)[1])
+
+
+def gram32(u: np.ndarray) -> np.ndarray:
+    """The float32 Gram matrix of the rows of ``u`` (``(n, d)``) as the compiled Ward cut
+    computes it (its own block FMA product where ``d`` is a multiple of 8 on x86-64 with
+    AVX2 and FMA, else BLAS ``ssyrk``): ``(n, n)`` float32, lower triangle and diagonal,
+    zeros above. Needs :func:`compiled_kernels`."""
+    assert compiled is not None
+    return compiled.gram32(np.ascontiguousarray(u, dtype=np.float32))  # type: ignore[no-any-return]
+
+
+def gram32_seconds(u: np.ndarray) -> float:
+    """Seconds :func:`gram32` spends in the product itself: with
+    :func:`ward_chain_seconds`, the benchmarks' compute floor. Needs
+    :func:`compiled_kernels`."""
+    assert compiled is not None
+    return float(compiled.gram32(np.ascontiguousarray(u, dtype=np.float32), True)[1])
 
 
 _maxsim_here: bool | None = None

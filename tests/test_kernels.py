@@ -492,3 +492,14 @@ def test_gram32_is_within_the_float32_bound_the_certificate_uses(d: int) -> None
         assert not np.triu(g, 1).any()
         err = np.abs(g - np.tril(u64 @ u64.T)).max()
         assert err <= gamma * (u64 * u64).sum(axis=1).max()
+
+
+@needs_kernels
+def test_ward_pool_many_refuses_what_is_not_float32_c_rows() -> None:
+    """It reads each document through the buffer protocol: another dtype, byte order,
+    shape or layout is a ValueError naming the problem, before anything is pooled."""
+    x = doc(10, d=8, seed=3)
+    for bad in (x.astype(np.float64), x[:, ::2], x[None], x.T, x.astype(">f4")):
+        with pytest.raises(ValueError, match="float32|C-contiguous"):
+            kernels.ward_pool_many([x, bad], [0, 0], [2, 2])
+    assert [p.shape for p in kernels.ward_pool_many([x, x[:5]], [0, 1], [2, 2])] == [(2, 8), (3, 8)]

@@ -22,6 +22,8 @@ Steps of :func:`ward_pool` for ``n`` unprotected tokens of dimension ``d``, into
 :func:`ward_pool_many` runs a chunk of documents in one call with the GIL released.
 """
 
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
+                             PyBuffer_Release, PyObject_GetBuffer)
 from cpython.object cimport PyObject
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from libc.math cimport INFINITY, fabs, sqrt
@@ -156,8 +158,12 @@ def work_size(Py_ssize_t n, Py_ssize_t d):
     return tp_work_doubles(n, d) + (n * d + 1) // 2
 
 
+cdef inline Py_ssize_t _work_size(Py_ssize_t n, Py_ssize_t d) noexcept nogil:
+    return tp_work_doubles(n, d) + (n * d + 1) // 2
+
+
 cdef double *_work(double[::1] work, Py_ssize_t n, Py_ssize_t d) except NULL:
-    if work.shape[0] < work_size(n, d):
+    if work.shape[0] < _work_size(n, d):
         raise ValueError(f"work has {work.shape[0]} entries, needs work_size({n}, {d})")
     return &work[0]
 
@@ -350,8 +356,9 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
     """
     cdef Py_ssize_t m = len(xs), j, n_all, d, p, k, got = 0
     cdef double t_sq = _threshold_sq(threshold)
-    cdef const float[:, ::1] x
-    cdef float[:, ::1] o
+    cdef Py_buffer view
+    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
+    cdef bint ok
     cdef const float **srcs = NULL
     cdef float **dsts = NULL
     cdef Py_ssize_t *dims = NULL
@@ -370,9 +377,23 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
         raise MemoryError("no memory to pool a chunk of documents")
     try:
         for j in range(m):
-            x = xs[j]
-            n_all = x.shape[0]
-            d = x.shape[1]
+            # the buffer protocol, not a typed memoryview (whose set-up per document was
+            # most of this loop's time); the pointer stays valid after the release: xs
+            # keeps the array alive, as the memoryview this replaces did
+            try:
+                PyObject_GetBuffer(xs[j], &view, flags)
+            except BufferError as exc:  # not C-contiguous: the memoryview's ValueError
+                raise ValueError(f"document {j}: {exc}") from None
+            n_all = view.shape[0] if view.ndim == 2 else 0
+            d = view.shape[1] if view.ndim == 2 else 0
+            srcs[j] = <const float *> view.buf
+            ok = view.ndim == 2 and view.itemsize == 4 and view.format != NULL and (
+                view.format[0] == b'f' and view.format[1] == 0
+                or view.format[0] in b'=<@' and view.format[1] == b'f' and view.format[2] == 0
+            )
+            PyBuffer_Release(&view)
+            if not ok:
+                raise ValueError(f"document {j} is not a 2-D C-contiguous float32 array")
             p = protected_list[j]
             k = k_list[j]
             if d < 1 or not 0 <= p < n_all or not 1 <= k <= n_all - p:
@@ -380,17 +401,19 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
                     f"need d >= 1, 0 <= protected < n and 1 <= k <= n - protected, "
                     f"got n={n_all}, d={d}, protected={p}, k={k} (document {j})"
                 )
-            w = _work(work, n_all - p, d)
+            if work.shape[0] < _work_size(n_all - p, d):
+                _work(work, n_all - p, d)  # raises, naming the size
             out = np.empty((p + k, d), dtype=np.float32)
-            o = out
             outs.append(out)
-            srcs[j] = &x[0, 0]
-            dsts[j] = &o[0, 0]
+            PyObject_GetBuffer(out, &view, flags | PyBUF_WRITABLE)
+            dsts[j] = <float *> view.buf
+            PyBuffer_Release(&view)
             dims[4 * j] = n_all
             dims[4 * j + 1] = d
             dims[4 * j + 2] = p
             dims[4 * j + 3] = k
         # the arrays in xs and outs stay alive (referenced) while the pointers are used
+        w = &work[0] if m > 0 else NULL
         with nogil:
             for j in range(m):
                 got = _pool_doc(srcs[j], dims[4 * j], dims[4 * j + 1], dims[4 * j + 2],

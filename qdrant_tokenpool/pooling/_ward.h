@@ -477,6 +477,7 @@ __attribute__((target("avx2,fma"))) static void tp_gram32_avx2(const float *u, p
     ptrdiff_t i0, j0, k, p, q, last = n - 1;
     float r[12];
     __m256 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32, x, y0, y1, y2;
+    __m128 v0, v1, v2;
     for (i0 = 0; i0 < n; i0 += 4) {
         const float *a0 = u + i0 * d, *a1 = u + (i0 + 1 < n ? i0 + 1 : last) * d;
         const float *a2 = u + (i0 + 2 < n ? i0 + 2 : last) * d;
@@ -507,13 +508,27 @@ __attribute__((target("avx2,fma"))) static void tp_gram32_avx2(const float *u, p
                 c31 = _mm256_fmadd_ps(x, y1, c31);
                 c32 = _mm256_fmadd_ps(x, y2, c32);
             }
-            /* r[3 p + q]: rows i0 + p, columns j0 + q */
-            _mm_storeu_ps(r, tp_hsum4(c00, c01, c02, c10));
-            _mm_storeu_ps(r + 4, tp_hsum4(c11, c12, c20, c21));
-            _mm_storeu_ps(r + 8, tp_hsum4(c22, c30, c31, c32));
+            /* vp: row i0 + p, columns j0 .. j0 + 2, then row i0 + 3's column j0 + p */
+            v0 = tp_hsum4(c00, c01, c02, c30);
+            v1 = tp_hsum4(c10, c11, c12, c31);
+            v2 = tp_hsum4(c20, c21, c22, c32);
+            if (j0 + 3 < i0 && i0 + 3 < n) {
+                /* the whole block below the diagonal: four-float stores, whose fourth
+                 * float (column j0 + 3) the next block of these rows then overwrites */
+                _mm_storeu_ps(g + i0 * s + j0, v0);
+                _mm_storeu_ps(g + (i0 + 1) * s + j0, v1);
+                _mm_storeu_ps(g + (i0 + 2) * s + j0, v2);
+                v0 = _mm_unpackhi_ps(v0, v1); /* (., ., v0[3], v1[3]) */
+                v2 = _mm_unpackhi_ps(v2, v2); /* (., ., v2[3], v2[3]) */
+                _mm_storeu_ps(g + (i0 + 3) * s + j0, _mm_shuffle_ps(v0, v2, 0xEE));
+                continue;
+            }
+            _mm_storeu_ps(r, v0);
+            _mm_storeu_ps(r + 4, v1);
+            _mm_storeu_ps(r + 8, v2);
             for (p = 0; p < 4 && i0 + p < n; p++)
                 for (q = 0; q < 3 && j0 + q <= i0 + p; q++)
-                    g[(i0 + p) * s + j0 + q] = r[p * 3 + q];
+                    g[(i0 + p) * s + j0 + q] = p < 3 ? r[4 * p + q] : r[4 * q + 3];
         }
     }
 }

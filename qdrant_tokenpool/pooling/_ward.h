@@ -470,6 +470,16 @@ __attribute__((target("avx2,fma"))) static inline __m128 tp_hsum4(__m256 a, __m2
  * OpenBLAS's ssyrk at 128 tokens (no packing), 3x at 32. Within the float32 bound of the
  * file's top (gamma_d per entry holds for any order of the sum, FMA included); rows past
  * n - 1 in a block read row n - 1 and are not stored. */
+/* One row of a block, eight columns of d: row a's values times those of the three
+ * block columns, into its three accumulators. */
+#define TP_GRAM_ROW(a, c0, c1, c2)                                                          \
+    do {                                                                                   \
+        x = _mm256_loadu_ps((a) + k);                                                      \
+        c0 = _mm256_fmadd_ps(x, y0, c0);                                                   \
+        c1 = _mm256_fmadd_ps(x, y1, c1);                                                   \
+        c2 = _mm256_fmadd_ps(x, y2, c2);                                                   \
+    } while (0)
+
 __attribute__((target("avx2,fma"))) static void tp_gram32_avx2(const float *u, ptrdiff_t n,
                                                                ptrdiff_t d, float *g,
                                                                ptrdiff_t s)
@@ -491,22 +501,10 @@ __attribute__((target("avx2,fma"))) static void tp_gram32_avx2(const float *u, p
                 y0 = _mm256_loadu_ps(b0 + k);
                 y1 = _mm256_loadu_ps(b1 + k);
                 y2 = _mm256_loadu_ps(b2 + k);
-                x = _mm256_loadu_ps(a0 + k);
-                c00 = _mm256_fmadd_ps(x, y0, c00);
-                c01 = _mm256_fmadd_ps(x, y1, c01);
-                c02 = _mm256_fmadd_ps(x, y2, c02);
-                x = _mm256_loadu_ps(a1 + k);
-                c10 = _mm256_fmadd_ps(x, y0, c10);
-                c11 = _mm256_fmadd_ps(x, y1, c11);
-                c12 = _mm256_fmadd_ps(x, y2, c12);
-                x = _mm256_loadu_ps(a2 + k);
-                c20 = _mm256_fmadd_ps(x, y0, c20);
-                c21 = _mm256_fmadd_ps(x, y1, c21);
-                c22 = _mm256_fmadd_ps(x, y2, c22);
-                x = _mm256_loadu_ps(a3 + k);
-                c30 = _mm256_fmadd_ps(x, y0, c30);
-                c31 = _mm256_fmadd_ps(x, y1, c31);
-                c32 = _mm256_fmadd_ps(x, y2, c32);
+                TP_GRAM_ROW(a0, c00, c01, c02);
+                TP_GRAM_ROW(a1, c10, c11, c12);
+                TP_GRAM_ROW(a2, c20, c21, c22);
+                TP_GRAM_ROW(a3, c30, c31, c32);
             }
             /* vp: row i0 + p, columns j0 .. j0 + 2, then row i0 + 3's column j0 + p */
             v0 = tp_hsum4(c00, c01, c02, c30);
@@ -532,6 +530,7 @@ __attribute__((target("avx2,fma"))) static void tp_gram32_avx2(const float *u, p
         }
     }
 }
+#undef TP_GRAM_ROW
 #endif
 
 /* The float32 Gram matrix's lower triangle (and diagonal) of u (n x d, row-major) into g

@@ -33,9 +33,9 @@ Public API:
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .config import METHODS, PoolingConfig, PoolingConfigError
+from .config import PoolingConfig, PoolingConfigError
 from .firststage import MuveraParams
-from .pooling import pool_batch, pool_tokens
+from .pooling import METHODS, pool_batch, pool_tokens
 from .pooling.validation import InvalidMultivectorError, InvalidVectorError
 
 __version__ = "0.1.0"

@@ -50,12 +50,11 @@ from qdrant_client.http.models import QueryResponse
 from . import _parent as parent
 from . import store
 from ._flow import Flow, call
-from .config import vector_label
 from .firststage import MuveraParams, query_summary
 from .inference import is_inference_object
 from .maxsim import maxsim
 from .pooling.common import normalise
-from .pooling.validation import InvalidMultivectorError, as_multivector, check_int
+from .pooling.validation import InvalidMultivectorError, as_multivector, check_int, vector_label
 from .store import CollectionPooling
 
 __all__ = [

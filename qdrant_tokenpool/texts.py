@@ -31,9 +31,8 @@ from qdrant_client import models
 
 from . import store, write_path
 from ._flow import Flow
-from .config import vector_label
 from .encoders.protocol import TextEncoder
-from .pooling.validation import as_multivector, check_int
+from .pooling.validation import as_multivector, check_int, vector_label
 from .query import QueryResponse, resolve_multivector
 from .query import query_late_interaction as late_interaction_flow
 from .store import PoolingState

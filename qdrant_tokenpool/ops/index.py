@@ -17,8 +17,9 @@ from qdrant_client import models
 
 from .. import _parent as parent
 from .._flow import Flow, call
-from ..config import METHODS, PoolingConfig, PoolingConfigError, vector_label
-from ..pooling.validation import check_int
+from ..config import PoolingConfig, PoolingConfigError
+from ..pooling.spec import METHODS
+from ..pooling.validation import check_int, vector_label
 from ..query import resolve_multivector
 from ..store import CollectionPooling
 from .common import (

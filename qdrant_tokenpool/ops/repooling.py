@@ -17,8 +17,8 @@ from qdrant_client import models
 
 from .. import _parent as parent
 from .._flow import Flow, call
-from ..config import METADATA_KEY, PoolingConfig, PoolingMap, coerce_pooling, vector_label
-from ..pooling.validation import check_int
+from ..config import METADATA_KEY, PoolingConfig, PoolingMap, coerce_pooling
+from ..pooling.validation import check_int, vector_label
 from ..query import resolve_multivector
 from .common import (
     TOKENS_PAYLOAD_KEY,

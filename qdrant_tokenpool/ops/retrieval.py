@@ -23,11 +23,10 @@ import numpy as np
 
 from .._flow import Flow, call
 from ..client import TokenPoolingClient
-from ..config import vector_label
 from ..eval.beir import BeirDataset, load_beir
 from ..eval.metrics import evaluate_run
 from ..maxsim import PackedDocs
-from ..pooling.validation import check_int
+from ..pooling.validation import check_int, vector_label
 from .common import (
     DOC_ID_PAYLOAD_KEY,
     OperationError,

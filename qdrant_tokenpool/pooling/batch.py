@@ -52,8 +52,8 @@ import numpy as np
 from . import kernels
 from ._blas import single_blas_thread
 from .hierarchical import COMPILED_MAX_ROWS
-from .spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
-from .tokens import check_layout, make_spec, pool_checked_many
+from .spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec, as_spec
+from .tokens import check_layout, pool_checked_many
 from .validation import as_multivector
 
 __all__ = [
@@ -250,57 +250,29 @@ def _chunks(costs: Sequence[float], n_chunks: int) -> list[list[int]]:
 
 def pool_batch(
     documents: Iterable[Any],
-    pool_factor: float = 2,
-    method: str = "hierarchical",
-    protected_tokens: int = 1,
+    spec: PoolingSpec | float | None = None,
+    *args: Any,
     workers: int | None = None,
-    *,
-    protected_tail_tokens: int = 0,
-    max_vectors: int | None = None,
-    distance_threshold: float | None = None,
-    grid_shape: tuple[int, int] | None = None,
-    grid_pool: str | None = None,
-    grid_block: int | None = None,
+    **settings: Any,
 ) -> list[np.ndarray]:
-    """Pool many documents; identical to ``[pool_tokens(d, ...) for d in documents]``.
+    """Pool many documents; the same bytes as ``[pool_tokens(d, spec) for d in documents]``.
 
     Args:
-        documents: iterable of ``(n_i, d_i)`` token matrices (numpy, torch or nested lists;
-            lengths may differ).
-        pool_factor, method, protected_tokens: as for :func:`pool_tokens`.
-        workers: parallel workers: threads for hierarchical pooling with the compiled
-            kernel, processes otherwise (see the module docs). ``None``: all cores
-            (``os.cpu_count()``) for batches with enough work (threads from 2 ms of work,
-            :data:`THREADS_MIN_SECONDS`; a batch of about 1 s of work starts the worker
-            processes, which are then kept and used for batches of 50 ms and more; see
-            :data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`), the calling
-            thread otherwise; ``1``: always the calling thread; ``k > 1``: ``k`` workers
-            for any batch of two or more documents.
-        protected_tail_tokens: as for :func:`pool_tokens`.
-        max_vectors: as for :func:`pool_tokens`.
-        distance_threshold: as for :func:`pool_tokens`.
-        grid_shape: as for :func:`pool_tokens` (``grid_pool``, ``grid_block`` too).
+        documents: ``(n_i, d_i)`` token matrices (numpy, torch or nested lists).
+        spec: a :class:`~.spec.PoolingSpec`, or its settings as for :func:`pool_tokens`.
+        workers: ``None``: all cores for a batch with enough work (threads from
+            :data:`THREADS_MIN_SECONDS`; processes from :data:`START_POOL_MIN_SECONDS`
+            to start them, :data:`PARALLEL_MIN_SECONDS` once running), the calling thread
+            otherwise; ``1``: the calling thread; ``k > 1``: ``k`` workers.
 
     Returns:
-        list of float32 ``(m_i, d_i)`` arrays, in input order, new arrays (never the inputs).
+        new float32 ``(m_i, d_i)`` arrays, in input order.
 
     Raises:
-        ValueError: bad arguments.
-        InvalidMultivectorError: for the first bad document (including one that does not
-            match ``grid_shape``), naming its position as the point id. All documents are
-            checked before any is pooled.
+        ValueError: bad settings; InvalidMultivectorError for the first bad document,
+            its position as the point id (all are checked before any is pooled).
     """
-    spec = make_spec(
-        pool_factor,
-        method,
-        protected_tokens,
-        protected_tail_tokens=protected_tail_tokens,
-        max_vectors=max_vectors,
-        distance_threshold=distance_threshold,
-        grid_shape=grid_shape,
-        grid_pool=grid_pool,
-        grid_block=grid_block,
-    )
+    spec = as_spec(spec, *args, **settings)
     arrays = [as_multivector(doc, point_id=i) for i, doc in enumerate(documents)]
     for i, x in enumerate(arrays):
         check_layout(x, spec, point_id=i)

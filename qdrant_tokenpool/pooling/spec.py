@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from .validation import check_int
@@ -47,6 +47,7 @@ __all__ = [
     "QDRANT_MAX_MULTIVECTOR_FLOATS",
     "DocumentLayout",
     "PoolingSpec",
+    "as_spec",
     "cluster_count",
     "max_rows",
     "pooled_length",
@@ -162,6 +163,7 @@ class PoolingSpec:
     pool_factor: int | float = 2
     method: str = "hierarchical"
     protected_tokens: int = 1
+    _: KW_ONLY
     protected_tail_tokens: int = 0
     max_vectors: int | None = None
     distance_threshold: float | None = None
@@ -307,3 +309,19 @@ class PoolingSpec:
         if cells is not None and self.layout_error(n_tokens) is None:
             k = min(k, cells)
         return lay.protected + k
+
+
+def as_spec(spec: PoolingSpec | float | None = None, *args: Any, **settings: Any) -> PoolingSpec:
+    """``spec`` itself, or the :class:`PoolingSpec` of the settings given instead
+    (``pool_factor``, ``method``, ``protected_tokens`` positionally, the rest by name).
+
+    Lets the pooling functions take either form: ``pool_tokens(x, spec)`` or
+    ``pool_tokens(x, 2, "kmeans", max_vectors=64)``. ``TypeError`` for a spec and settings.
+    """
+    if isinstance(spec, PoolingSpec):
+        if args or settings:
+            raise TypeError("give a PoolingSpec or its settings, not both")
+        return spec
+    if spec is not None:
+        args = (spec, *args)
+    return PoolingSpec(*args, **settings)

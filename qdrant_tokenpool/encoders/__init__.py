@@ -37,17 +37,13 @@ without torch; the CLI's searches use it).
 
 from __future__ import annotations
 
-from ._common import LAYOUTS, EncoderLoadError, Layout, SpecialTokens, _Side
+from ._common import LAYOUTS, EncoderLoadError, Layout, SpecialTokens
 from .encoder import BUILDERS, TokenEncoder
 from .fastembed import FastEmbedEncoder, register_local_model
 from .loader import load_encoder
 from .onnx import OnnxTokenEncoder, export_onnx
 from .protocol import TextEncoder
 from .source import detect_layout
-
-# The class's public home: its module's name is part of the evaluation's encoding-cache
-# key (and of what users see), so moving the code into .encoder must not change it.
-TokenEncoder.__module__ = __name__
 
 __all__ = [
     "BUILDERS",
@@ -59,7 +55,6 @@ __all__ = [
     "SpecialTokens",
     "TextEncoder",
     "TokenEncoder",
-    "_Side",
     "detect_layout",
     "export_onnx",
     "load_encoder",

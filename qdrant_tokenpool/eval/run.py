@@ -30,7 +30,7 @@ and judged queries once, through the on-disk cache; for every setting (``pool_fa
 once, as method ``"none"``, then every ``method x pool_factor > 1``) pool the corpus with
 :func:`~qdrant_tokenpool.pooling.pool_batch` (protected tokens: the encoder's
 ``protected_tokens``), score every query against the whole corpus with exact MaxSim
-(:func:`~qdrant_tokenpool.eval.scoring.exact_topk`), keep the top ``top_k``, and compute
+(:meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices`), keep the top ``top_k``, and compute
 nDCG@10, recall@10 and recall@100 (:mod:`~qdrant_tokenpool.eval.metrics`) and the
 footprint (:mod:`~qdrant_tokenpool.eval.footprint`). No Qdrant involved: this measures the
 pooling itself, exactly. Progress goes to stderr.
@@ -56,7 +56,6 @@ from .cache import default_cache_dir
 from .encoding import encode_cached, encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
 from .metrics import evaluate_run, paired_bootstrap
-from .scoring import exact_topk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -531,7 +530,7 @@ def run_evaluation(
                 )
             )
         t1 = time.perf_counter()
-        scores, idx = exact_topk(queries, pooled, k=top_k)
+        scores, idx = pooled.top_indices(queries.items(), top_k)
         t2 = time.perf_counter()
         run: dict[str, dict[str, float]] = {}
         for qi, qid in enumerate(ds.query_ids):

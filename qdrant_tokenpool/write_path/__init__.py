@@ -27,7 +27,6 @@ stays under 32 MiB.
 
 from __future__ import annotations
 
-from .._flow import call as call  # the flows' call constructor, as before the split
 from .flows import (
     batch_update_points,
     pooled_stream,

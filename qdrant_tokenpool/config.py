@@ -1,9 +1,8 @@
 """Pooling configuration and its stored form in a Qdrant collection's metadata.
 
-A collection's pooling config maps a vector name (``""`` is the unnamed default
-vector) to a :class:`PoolingConfig`. It is stored in the collection's metadata under
-one namespaced key, :data:`METADATA_KEY`, with a format version, so that every
-process (and a plain ``QdrantClient`` reading the metadata) sees the same settings::
+A collection's pooling maps vector names (``""``: the unnamed vector) to
+:class:`PoolingConfig`, stored under :data:`METADATA_KEY` with a format version so every
+process (and a plain ``QdrantClient``) sees the same settings::
 
     {"qdrant_tokenpool": {"format": 2,
                           "vectors": {"colbert": {"pool_factor": 1.5,
@@ -11,15 +10,10 @@ process (and a plain ``QdrantClient`` reading the metadata) sees the same settin
                                                   "protected_tokens": 1,
                                                   "max_vectors": 256}}}}
 
-Format history: format 1 held ``pool_factor`` (an integer), ``method``,
-``protected_tokens``, ``summary_vector`` and ``keep_original_vector``; it is still read
-exactly as before (and only those fields). Format 2 (written now) adds fractional pool
-factors, ``protected_tail_tokens``, ``max_vectors``, ``distance_threshold`` and the patch
-grid (``method="grid"``, ``grid_shape``, ``grid_pool``, ``grid_block``). Other versions
-are refused with a clear error, never guessed.
-
-This module never imports qdrant_client: it converts plain dicts. The numeric checks are
-the pooling numerics' own (:class:`~qdrant_tokenpool.pooling.spec.PoolingSpec`).
+Format 1 (integer ``pool_factor``, ``method``, ``protected_tokens``, ``summary_vector``,
+``keep_original_vector``) is still read exactly as before; format 2 (written now) adds the
+other settings. Other versions are refused, never guessed. Plain dicts only: no
+qdrant_client import.
 """
 
 from __future__ import annotations

@@ -1,34 +1,16 @@
 """Exact MaxSim (late-interaction) scoring: numpy, or torch on any device.
 
-``MaxSim(Q, D) = sum_i max_j <q_i, d_j>`` for a query ``Q`` of shape ``(q, d)`` and a
-document ``D`` of shape ``(n, d)``: each query token is matched with its most similar
-document token and the similarities are summed. This is Qdrant's ``max_sim``
-multivector comparator. On a **Cosine** collection Qdrant normalises every stored vector
-(and the query's vectors) to unit length first, so its score is the sum of the best
-cosine similarities: pass ``normalize=True`` (or normalised vectors) to get the same
-numbers; on a **Dot** collection pass the raw vectors with ``normalize=False``.
+``MaxSim(Q, D) = sum_i max_j <q_i, d_j>`` for a query ``(q, d)`` and a document
+``(n, d)``: Qdrant's ``max_sim`` comparator. A Cosine collection normalises stored and
+query vectors first: pass ``normalize=True`` for its numbers; Dot: ``normalize=False``.
 
-Speed without Python loops over documents (numpy): the documents' token vectors are
-packed into one ``(N, d)`` matrix with offsets, and scored a chunk of consecutive
-documents at a time: one matrix product ``Q @ chunk.T`` of shape ``(T, chunk tokens)``
-for all ``T`` query tokens of a batch of queries, then a segment max along the
-contiguous axis (``np.maximum.reduceat`` at the document offsets) and a sum per query.
-Chunks hold about ``block_tokens`` tokens, so the similarity matrix stays small (memory
-bounded, cache friendly); queries are scored in groups of at most
-``DEFAULT_MAX_QUERY_TOKENS`` tokens for the same reason. A list of documents is
-concatenated one chunk at a time, so a one-off :func:`maxsim` call never copies the
-corpus whole; :class:`PackedDocs` packs once for many queries.
-
-The torch path groups the documents by length into a few padded buckets ``(b, L, d)``
-kept on the device (padding repeats a document's own last token, which leaves every max
-unchanged: no mask, exact result; a bucket's padding adds at most 12.5% of its tokens),
-and scores a bucket with a few large matrix products against all query tokens at once, a
-max over ``L`` and a sum per query, accumulating every score in one device tensor that
-comes back to the host once. Against a padded ``einsum`` over ``(docs, max_len, d)`` it
-skips the padding to the longest document, the mask and its pass over memory. It is used
-when the inputs are torch tensors, or when a torch ``device`` (``"cuda"``, ``"cpu"``,
-...) is given, or with ``device="auto"`` when a CUDA GPU is available. torch is imported
-only then. This module never imports qdrant_client.
+numpy: documents packed into one ``(N, d)`` matrix with offsets and scored a chunk of
+about ``block_tokens`` tokens at a time (one product against all query tokens of a group
+of queries, a segment max, a sum), so the similarity matrix stays small; the compiled
+kernel does the same without writing it. :class:`PackedDocs` packs once for many
+queries. torch (tensors given, a ``device``, or ``"auto"`` with CUDA): documents in a few
+length buckets padded with their own last token (exact, no mask), large products, scores
+back to the host once. Never imports qdrant_client.
 """
 
 from __future__ import annotations
@@ -542,7 +524,7 @@ read in one go)."""
 
 KERNEL_THREAD_MACS = 1 << 22
 """Multiply-adds of one call from which the compiled MaxSim kernel splits the documents
-over all cores (below: ~1 ms on one core, less than the threads cost to hand work to)."""
+over all cores (below, handing work to threads costs more than it saves)."""
 
 
 def _kernel_scores(

@@ -422,9 +422,8 @@ class TokenEncoder(_TokenEncoderBase):
     ) -> Iterator[tuple[np.ndarray, list[Any]]]:
         """On the CPU, several batches at once: one per core, each on one torch thread
         (:func:`_torch_one_thread`), results in order. A model this size keeps one core
-        busy with one batch, while torch's own threads share a batch's small matrix
-        products among the cores with a synchronisation per operation: measured 1.3x the
-        documents per second on 2 busy cores (MiniLM, 256 tokens). One batch, or a GPU:
+        busy with one batch, while torch's own threads share a batch's small products
+        with a synchronisation per operation (docs/encoders.md). One batch, or a GPU:
         torch as usual."""
         workers = min(len(batches), os.cpu_count() or 1)
         if workers < 2 or str(self.device) != "cpu":

@@ -1,24 +1,16 @@
 """fastembed late-interaction models as token encoders: :class:`FastEmbedEncoder`.
 
-Why: many Qdrant users run ColBERT the fastembed way (ONNX Runtime, no torch):
-``LateInteractionTextEmbedding("colbert-ir/colbertv2.0")``, or ``models.Document(text=...,
-model="colbert-ir/colbertv2.0")`` embedded by qdrant-client. :class:`FastEmbedEncoder`
-wraps such a model in the encoder protocol of the clients (``encode_documents`` /
-``encode_queries`` / ``dim``, :class:`~qdrant_tokenpool.encoders.TextEncoder`), so
-``add_texts``, ``query_text``, ``index_corpus`` and the CLI's ``--model`` take it wherever
-they take :class:`~qdrant_tokenpool.encoders.TokenEncoder`. It needs the ``fastembed``
-extra (``pip install 'qdrant-tokenpool[fastembed]'``), not torch, and it never
-imports ``qdrant_client``.
+Many Qdrant users run ColBERT the fastembed way (ONNX Runtime, no torch);
+:class:`FastEmbedEncoder` wraps such a model in the clients' encoder protocol, so
+``add_texts``, ``query_text``, ``index_corpus`` and ``--model`` take it wherever they take
+:class:`~qdrant_tokenpool.encoders.TokenEncoder` (the ``fastembed`` extra; it never
+imports ``qdrant_client``).
 
-:func:`register_local_model` makes a ColBERT exported to ONNX in a local folder
-(``model.onnx`` + ``tokenizer.json`` / ``tokenizer_config.json``) known to fastembed under
-a name, with no download: then ``FastEmbedEncoder(name)`` and ``models.Document(model=name)``
-(qdrant-client's local inference) both use it; ``kind="colpali"`` does the same for a
-text-and-image model (``models.Image(model=name)``). fastembed has a public registration for
-dense text models only (``TextEmbedding.add_custom_model``); for late interaction this
-adds one class to ``LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY``, which
-qdrant-client re-reads when it meets an unknown model name (written against fastembed 0.9;
-``tests/test_fastembed.py`` checks it end to end).
+:func:`register_local_model` makes a ColBERT exported to ONNX in a local folder known to
+fastembed under a name, with no download (``kind="colpali"``: a text-and-image model), so
+``models.Document(model=name)`` works too. fastembed registers custom dense models only,
+so this adds one class to ``LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY`` (fastembed
+0.9; ``tests/test_fastembed.py`` checks it end to end).
 """
 
 from __future__ import annotations

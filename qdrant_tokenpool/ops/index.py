@@ -110,10 +110,9 @@ ENCODE_BATCHES = 4
 (less padding) and runs them side by side on the CPU cores (``TokenEncoder``)."""
 
 FORWARD_DOCUMENTS = 8
-"""Most documents per forward pass of the encoder. A MiniLM pass over 32 documents of 256
-tokens allocates temporaries of ~100 MB, which the C library maps fresh and the kernel
-zeroes on every pass (~13% of the demo's CPU time went to page faults); passes of 8 keep
-them under its 32 MiB mapping threshold, so their memory is reused."""
+"""Most documents per forward pass of the encoder: keeps a pass's temporaries under the C
+library's mapping threshold (32 MiB), so their memory is reused instead of mapped fresh
+and zeroed by the kernel on every pass."""
 
 
 def _grouped(batches: Iterator[list[Document]], count: int) -> Iterator[list[Document]]:

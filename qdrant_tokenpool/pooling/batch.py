@@ -1,38 +1,17 @@
-"""``pool_batch``: pool many documents on all cores, results in input order.
+"""``pool_batch``: pool many documents on all cores, results in input order, the same bytes
+as pooling them one by one.
 
-Two kinds of workers, chosen by what the pooling spends its time in:
-
-- **threads**, for hierarchical pooling with the compiled kernel
-  (:mod:`~qdrant_tokenpool.pooling.kernels`): it releases the GIL for the whole
-  clustering, so threads run in parallel with nothing to copy (measured 1.7x serial on
-  2 cores at 256 tokens, where worker processes managed 0.73x: sending the documents cost
-  more than pooling them). A persistent pool of ``os.cpu_count()`` threads, used for
-  batches of :data:`THREADS_MIN_SECONDS` of work and more.
-- **processes**, for the numpy/scipy code (k-means, sequential, or hierarchical without
-  the kernel), which holds the GIL between its many small calls (threads: 0.9x-1.15x of
-  serial). A persistent pool of worker processes:
-
-  - created lazily on the first batch big enough to need it, then reused (starting a
-    worker costs about a second of imports, once);
-  - ``spawn`` start method, so it is safe with torch, CUDA, gRPC or OpenMP threads
-    already running in the parent (``fork`` is not); workers run BLAS on one thread
-    (:func:`~qdrant_tokenpool.pooling._blas.single_blas_thread` around every chunk, and
-    threadpoolctl when installed). Nothing of the calling process is changed to start
-    them (no environment variables, no ``sys.modules`` swap: starting workers is
-    thread-safe). ``spawn`` imports the caller's ``__main__`` again in every worker, so
-    a script run as ``python script.py`` (whose top level would run again) gets the
-    thread pool instead; an interactive session, ``python -c`` or ``python -m pkg``
-    gets worker processes;
-  - documents are sent in about 8 chunks per worker (transfer overlaps work), balanced by
-    estimated cost (``n^2`` for the clustering methods), and the results are put back in
-    input order;
-  - small batches run in the calling process, where the transfer would cost more than it
-    saves, and the pool is only started by a batch big enough to pay for starting it
-    (:data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`);
-  - if the pool breaks (a worker killed), the batch is pooled in the calling process.
-
-Every worker runs the same code on the same float32 arrays as :func:`pool_tokens`, so the
-results are the same bytes as pooling the documents one by one.
+- **Threads** for hierarchical pooling with the compiled kernel, which releases the GIL
+  for the whole clustering (no copies; worker processes lose there: sending a document
+  costs more than pooling it). A persistent pool, for batches of at least
+  :data:`THREADS_MIN_SECONDS` of work.
+- **Processes** for the numpy/scipy methods, which hold the GIL between small calls: a
+  persistent ``spawn`` pool (safe with torch, CUDA or OpenMP threads in the parent),
+  started by a batch of :data:`START_POOL_MIN_SECONDS` of work (starting costs ~1 s of
+  imports), used from :data:`PARALLEL_MIN_SECONDS`; BLAS on one thread per worker;
+  documents in about 8 cost-balanced chunks per worker. ``spawn`` re-imports a script's
+  ``__main__``, so ``python script.py`` gets threads instead. A broken pool falls back to
+  the calling process.
 """
 
 from __future__ import annotations
@@ -83,13 +62,11 @@ batch is pooled in the calling process."""
 
 THREADS_MIN_SECONDS = 0.002
 """Estimated serial pooling time of a batch from which the compiled hierarchical pooling
-runs on the thread pool (threads cost ~0.1 ms to hand work to, nothing to start)."""
+runs on the thread pool (handing work to threads costs little, starting them nothing)."""
 
 
 def estimated_seconds(n_tokens: int, dim: int, method: str) -> float:
-    """Rough single-core pooling time of one document (measured: ~0.8 ms for a
-    hierarchical ``256 x 128`` document on numpy/scipy, ~0.4 ms with the compiled kernel,
-    ~0.07 ms sequential); only used for scheduling."""
+    """Rough single-core pooling time of one document, in seconds; only for scheduling."""
     if method == "sequential":
         return 2e-9 * n_tokens * dim + 2e-5
     return 1e-10 * n_tokens * n_tokens * dim + 5e-5

@@ -22,12 +22,10 @@ import json
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from .firststage import SUMMARY_METHODS, MuveraParams
 from .pooling.spec import PoolingSpec
-
-if TYPE_CHECKING:  # imported at run time only when a summary is checked: firststage
-    from .firststage import MuveraParams  # imports the numerics, which import this module
 
 __all__ = [
     "DEFAULT_SUMMARY_METHOD",
@@ -141,8 +139,6 @@ class PoolingConfig:
 
     def _check_summary(self) -> None:
         """Resolve ``summary_method`` / ``muvera`` against ``summary_vector``."""
-        from .firststage import SUMMARY_METHODS, MuveraParams
-
         method: str | None = self.summary_method
         muvera: Any = self.muvera
         if self.summary_vector is None:

@@ -94,30 +94,22 @@ def _check_query(query: Any, dim: int | None, what: str = "query") -> np.ndarray
 
 
 class PackedDocs:
-    """A corpus of multivectors packed for fast exact MaxSim (and top-k) over all of it.
+    """A corpus of multivectors packed once for exact MaxSim and top-k over all of it.
 
-    Build it once, score many queries: this is what an evaluation over a whole corpus
-    wants (``PackedDocs(docs).search(queries, k=100)``). The package's one packed layout:
-    one ``(N, d)`` float32 token matrix (:attr:`tokens`, never copied when given packed,
-    so a memory-mapped corpus stays on disk) and ``(n_docs + 1,)`` :attr:`offsets`.
+    The package's one packed layout: an ``(N, d)`` float32 token matrix (:attr:`tokens`,
+    never copied when given packed, so a memory-mapped corpus stays on disk) and
+    ``(n_docs + 1,)`` :attr:`offsets`. Memory: the packed vectors (torch: on the device,
+    plus at most 12.5% padding).
 
     Args:
-        documents: a sequence of ``(n_i, d)`` arrays (numpy, torch or nested lists),
-            ``n_i >= 1``; or, with ``offsets``, one ``(N, d)`` token matrix.
-        offsets: ``(n_docs + 1,)`` increasing token offsets into ``documents`` when it is
-            one packed token matrix: document ``i`` is ``tokens[offsets[i]:offsets[i+1]]``.
-        ids: optional ids of the documents (any objects), returned by :meth:`search`;
-            default ``0 .. n_docs - 1``.
+        documents: ``(n_i, d)`` arrays (numpy, torch or lists, ``n_i >= 1``); or, with
+            ``offsets``, one ``(N, d)`` token matrix (document ``i`` is
+            ``tokens[offsets[i]:offsets[i+1]]``).
+        ids: ids returned by :meth:`search` (default ``0 .. n_docs - 1``).
         normalize: scale every token vector to unit length (Cosine semantics).
-        device: ``None``/``"numpy"`` numpy; a torch device (``"cuda"``, ``"cpu"``) or
-            ``"auto"`` (CUDA when available) for torch.
-        block_tokens: tokens scored per chunk; the similarity matrix of a chunk takes
-            ``block_tokens * T * 4`` bytes for ``T`` query tokens. Default: 8,192 for
-            numpy; for torch, chunks of up to ``DEFAULT_TORCH_SIM_BYTES`` (256 MiB) of
-            similarities.
-
-    Memory: the packed float32 vectors (torch: on the device, plus at most 12.5% padding
-    and one document per length bucket).
+        device: ``None``/``"numpy"``, a torch device, or ``"auto"`` (CUDA when available).
+        block_tokens: tokens scored per chunk (default 8,192 for numpy; torch: chunks of
+            ``DEFAULT_TORCH_SIM_BYTES`` of similarities).
     """
 
     def __init__(
@@ -584,25 +576,20 @@ def maxsim_batch(
     """MaxSim of each query against each document, without Python loops over documents.
 
     Args:
-        queries: sequence of ``(q_j, d)`` matrices (numpy, torch or lists; lengths may
-            differ) or one ``(n_queries, q, d)`` array.
-        documents: sequence of ``(n_i, d)`` matrices of different lengths, a
-            ``(n_docs, n, d)`` array, a :class:`PackedDocs`, or (with ``offsets``) one
-            packed ``(N, d)`` token matrix.
-        offsets: ``(n_docs + 1,)`` token offsets for a packed token matrix.
-        normalize: L2-normalise query and document vectors first (what Qdrant does on a
-            Cosine collection); default ``False``. For a :class:`PackedDocs` it applies to
-            the queries only, and defaults to what the documents got when it was built.
-        device: ``None`` numpy (torch when the inputs are torch tensors); a torch device
-            string; ``"auto"`` for CUDA when available; ``"numpy"`` to force numpy.
+        queries: ``(q_j, d)`` matrices (numpy, torch or lists) or one ``(n_queries, q, d)`` array.
+        documents: ``(n_i, d)`` matrices, a ``(n_docs, n, d)`` array, a :class:`PackedDocs`,
+            or (with ``offsets``, ``(n_docs + 1,)``) one packed ``(N, d)`` token matrix.
+        normalize: L2-normalise queries and documents first (a Cosine collection); for a
+            :class:`PackedDocs`, the queries only, default what its documents got.
+        device: ``None`` numpy (torch for torch inputs), a torch device, ``"auto"`` (CUDA
+            when available) or ``"numpy"``.
 
     Returns:
-        float32 ``(n_queries, n_docs)`` scores ``sum_i max_j <q_i, d_j>``, documents in
-        input order.
+        float32 ``(n_queries, n_docs)`` scores, documents in input order.
 
     Raises:
-        ValueError: no queries or documents, an empty document, mismatched dimensions,
-            or a malformed query (1-D, empty, NaN/inf; :class:`InvalidMultivectorError`).
+        ValueError: no queries or documents, an empty document, mismatched dimensions, or a
+            malformed query (:class:`InvalidMultivectorError`).
     """
     if isinstance(documents, PackedDocs):
         return documents.scores_batch(queries, normalize=normalize)

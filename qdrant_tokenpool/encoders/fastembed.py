@@ -184,28 +184,21 @@ def register_local_model(
 
 
 class FastEmbedEncoder:
-    """A fastembed late-interaction text model (ColBERT, answerai-colbert, jina-colbert,
-    LateOn) as a token encoder.
+    """A fastembed late-interaction text model (ColBERT, answerai-colbert, jina-colbert, LateOn)
+    as a token encoder.
 
     Args:
-        model: a model name from ``LateInteractionTextEmbedding.list_supported_models()``
-            (or registered with :func:`register_local_model`), or a
-            ``LateInteractionTextEmbedding`` you built.
-        **kwargs: passed to ``LateInteractionTextEmbedding`` when ``model`` is a name
-            (``cache_dir``, ``threads``, ``providers``, ``local_files_only``,
-            ``specific_model_path``, ...).
+        model: a name from ``LateInteractionTextEmbedding.list_supported_models()`` (or
+            :func:`register_local_model`), or a ``LateInteractionTextEmbedding``.
+        **kwargs: for ``LateInteractionTextEmbedding`` when ``model`` is a name.
 
     Attributes:
-        name: the model name.
-        dim: the token vector size ``d``.
-        protected_tokens: 2 (``[CLS]`` and the document marker lead every document);
-            give it to ``PoolingConfig(protected_tokens=...)``.
-        model: the ``LateInteractionTextEmbedding``.
+        name, dim, model: the model name, its vector size, the fastembed model.
+        protected_tokens: 2 (``[CLS]`` and the document marker).
 
-    Outputs are float32 ``(n_i, dim)`` numpy arrays with unit rows, one per text, in input
-    order: documents as fastembed makes them (punctuation and padding dropped), queries
-    padded with ``[MASK]`` to the model's query length (32 for ColBERT) and normalised
-    here (fastembed returns ColBERT query rows unnormalised).
+    Outputs: float32 ``(n_i, dim)`` unit rows per text, in order; documents as fastembed
+    makes them, queries padded with ``[MASK]`` to the query length and normalised here
+    (fastembed returns ColBERT query rows unnormalised).
     """
 
     layout = "fastembed"

@@ -443,38 +443,25 @@ def run_evaluation(
     """Run the quality-vs-footprint evaluation on a BEIR folder.
 
     Args:
-        data_dir: BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``)
-            or an already loaded :class:`BeirDataset`.
-        encoder: an encoder object (``encode_documents``, ``encode_queries``, ``name``,
-            ``dim``, ``protected_tokens``), or a model path / hub id loaded with
-            :func:`~qdrant_tokenpool.eval.encoding.load_encoder` using
-            ``document_max_length``, ``query_max_length`` and ``device``.
-        pool_factors: pool factors to test; 1 (unpooled) is always included, once, and
-            computed first; the others are computed in the order given (every method at
-            one pool factor before the next), so pass the most important ones first.
-            Fractional factors (e.g. 1.5) are allowed.
+        data_dir: a BEIR folder or a loaded :class:`BeirDataset`.
+        encoder: an encoder object, or a model path / hub id loaded with
+            :func:`~qdrant_tokenpool.eval.encoding.load_encoder` (``document_max_length``,
+            ``query_max_length``, ``device``).
+        pool_factors: pool factors (fractional allowed); 1 (unpooled) always, first; the
+            others in the order given, every method at one factor before the next.
         methods: pooling methods for every pool factor > 1.
-        distance_thresholds: adaptive settings, measured after the pool factors: Ward
-            pooling with ``pool_factor=1`` and each ``distance_threshold`` (method
-            :data:`THRESHOLD` in the result).
-        split: qrels split.
-        top_k: documents retrieved per query (exact MaxSim over the whole corpus).
+        distance_thresholds: adaptive settings after those: Ward, ``pool_factor=1`` and each
+            threshold (method :data:`THRESHOLD`).
+        split: qrels split; ``top_k``: documents per query (exact MaxSim over the corpus).
         protected_tokens: leading tokens kept unpooled (``None``: the encoder's).
-        cache_dir: encoding cache folder (``None``: :func:`~qdrant_tokenpool.eval.cache.default_cache_dir`).
-        use_cache: ``False`` encodes afresh and writes nothing to disk.
-        batch_size: encoder batch size.
-        workers: parallel workers for ``pool_batch`` (``None``: all cores for batches
-            with enough work, else the calling thread; ``1``: the calling thread).
-        ignore_identical_ids: drop a retrieved document whose id equals the query id, as
-            BEIR's evaluator does by default.
-        out_dir: when given, results are written there after every setting (Markdown, CSV,
-            JSON) and the plot at the end.
-        verbose: progress lines on stderr.
-        on_setting: called with each :class:`SettingResult` as soon as it is measured.
+        cache_dir, use_cache: the encoding cache (``use_cache=False``: nothing on disk).
+        batch_size: encoder batch size; ``workers``: as for ``pool_batch``.
+        ignore_identical_ids: drop a hit whose id is the query's (as BEIR does).
+        out_dir: Markdown, CSV and JSON written after every setting, the plot at the end.
+        verbose: progress on stderr; ``on_setting``: called with each :class:`SettingResult`.
 
     Returns:
-        :class:`EvalResult`, settings in order: unpooled, then per method (in the order
-        given) by increasing pool factor.
+        :class:`EvalResult`: unpooled first, then per method by increasing pool factor.
     """
     settings = _settings(pool_factors, methods, distance_thresholds)
     ds = data_dir if isinstance(data_dir, BeirDataset) else load_beir(data_dir, split)

@@ -202,28 +202,22 @@ def evaluate_collection_flow(
 
     Args:
         client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
-        collection_name: the collection.
-        dataset: a BEIR folder (``queries.jsonl``, ``qrels/<split>.tsv``; read first) or
-            a loaded :class:`~qdrant_tokenpool.eval.BeirDataset`.
-        encoder: as for :func:`search_documents`.
-        split: the qrels split of a folder.
-        vector_name: as for :func:`search_documents`.
-        top_k: documents retrieved per query (>= 1).
-        scoring: ``"exact"`` or ``"qdrant"`` (see the module docstring).
-        batch_size: queries per encoder call.
-        progress: a :data:`ProgressHook` (default: messages to the
-            ``qdrant_tokenpool.ops`` logger).
+        dataset: a BEIR folder (read first) or a loaded
+            :class:`~qdrant_tokenpool.eval.BeirDataset`; ``split``: its qrels split.
+        encoder, vector_name: as for :func:`search_documents`.
+        top_k: documents retrieved per query (>= 1); ``batch_size``: queries per encoder call.
+        scoring: ``"exact"`` or ``"qdrant"``.
+        progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
 
     Returns:
         A :class:`CollectionEvaluation`.
 
     Raises:
         FileNotFoundError, ValueError: a missing or malformed BEIR file (named).
-        UnknownCollectionError: the collection does not exist.
-        OperationUsageError: a bad ``scoring``, no single multivector to pick, or
-            ``"exact"`` on a vector that is neither Cosine nor Dot.
-        OperationError: the encoder's ``dim`` differs from the vector's size, or the
-            collection stores no vectors.
+        UnknownCollectionError: no such collection.
+        OperationUsageError: a bad ``scoring``, no single multivector, or ``"exact"`` on a
+            vector neither Cosine nor Dot.
+        OperationError: the encoder's ``dim`` differs, or the collection stores no vectors.
     """
     rep = Reporter("evaluate_collection", progress)
     top_k = check_int("top_k", top_k)

@@ -1,14 +1,7 @@
-"""Getting an encoder for the evaluation, and encoding a data set through the cache.
-
-:func:`load_encoder` (the package's one loader, from :mod:`qdrant_tokenpool.encoders`;
-fastembed model names included)
-loads a :class:`~qdrant_tokenpool.encoders.TokenEncoder`. Any object
-with the package's encoder interface
-(:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`: ``encode_documents``,
-``encode_queries``, ``dim``; optionally ``name`` and ``protected_tokens``) works with
-:func:`encode_cached` and ``run_evaluation``.
-
-torch/transformers are imported lazily, only when a model is loaded.
+"""Encoding a data set for the evaluation through the on-disk cache (:func:`encode_cached`),
+with any encoder of the package's interface
+(:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; :func:`load_encoder` loads one,
+importing torch only then).
 """
 
 from __future__ import annotations

@@ -1,38 +1,19 @@
 """The quality-vs-footprint evaluation: BEIR folder + encoder -> pooled settings -> metrics.
 
-Python API (what ``qdrant-tokenpool eval`` calls)::
+What ``qdrant-tokenpool eval`` calls::
 
-    from qdrant_tokenpool.eval import run_evaluation
+    result = run_evaluation("../shared/data/scifact", encoder,
+                            pool_factors=(1, 2, 4), methods=("hierarchical",),
+                            out_dir="eval-out")      # results.md/.csv/.json + plot
+    result.get("hierarchical", 2).metrics["ndcg@10"]
+    result.ndcg_delta(result.get("hierarchical", 4))  # (diff vs unpooled, CI low, CI high)
+    EvalResult.from_json("eval-out/results.json")     # a saved run, e.g. to re-plot it
 
-    result = run_evaluation(
-        "../shared/data/scifact",           # BEIR folder
-        encoder,                             # encoder object, or a model path / hub id
-        pool_factors=(1, 2, 3, 4, 6, 8),
-        methods=("hierarchical", "kmeans", "sequential"),
-        split="test", top_k=100,
-        document_max_length=256, query_max_length=32,   # used when `encoder` is a path
-        cache_dir=None,                      # None: ~/.cache/qdrant-tokenpool (see cache.py)
-        out_dir="eval-out",                  # optional: writes results.md/.csv/.json + plot
-    )
-    print(result.to_markdown())
-    result.save("eval-out")                  # {"markdown": path, "csv": ..., "json": ..., "plot": ...}
-    result.get("hierarchical", 2).metrics["ndcg@10"]     # one setting; pf=1 -> the unpooled one
-    result.ndcg_delta(result.get("kmeans", 4))           # (diff vs unpooled, CI low, CI high)
-    EvalResult.from_json("eval-out/results.json")        # a saved run, e.g. to re-plot it
-
-``encoder`` may be any object with ``encode_documents`` / ``encode_queries`` (lists of
-``(n_i, d)`` float32 unit rows), ``name``, ``dim`` and ``protected_tokens``; a path or hub id
-is loaded with ``qdrant_tokenpool.encoders.TokenEncoder.from_pretrained`` (falling back to a
-minimal plain-HF encoder when that module is missing).
-
-Steps: load the split (:func:`~qdrant_tokenpool.eval.beir.load_beir`); encode documents
-and judged queries once, through the on-disk cache; for every setting (``pool_factor=1``
-once, as method ``"none"``, then every ``method x pool_factor > 1``) pool the corpus with
-:func:`~qdrant_tokenpool.pooling.pool_batch` (protected tokens: the encoder's
-``protected_tokens``), score every query against the whole corpus with exact MaxSim
-(:meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices`), keep the top ``top_k``, and compute
-nDCG@10, recall@10 and recall@100 (:mod:`~qdrant_tokenpool.eval.metrics`) and the
-footprint (:mod:`~qdrant_tokenpool.eval.footprint`). No Qdrant involved: this measures the
+Documents and judged queries are encoded once, through the on-disk cache; every setting
+(``pool_factor=1`` once as method ``"none"``, then each method x pool factor) pools the
+corpus with :func:`~qdrant_tokenpool.pooling.pool_batch`, scores every query against the
+whole corpus with exact MaxSim (:meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices`),
+and computes nDCG@10, recall@10/@100 and the footprint. No Qdrant: this measures the
 pooling itself, exactly. Progress goes to stderr.
 """
 

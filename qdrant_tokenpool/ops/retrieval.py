@@ -1,16 +1,12 @@
 """Text queries against a collection :func:`~qdrant_tokenpool.index_corpus` wrote: one
-search (:func:`search_documents`), or the judged queries of a BEIR data set scored into
-nDCG@10 and recall (:func:`evaluate_collection`).
+search (:func:`search_documents`), or a BEIR data set's judged queries scored into nDCG@10
+and recall (:func:`evaluate_collection`).
 
-Both read the collection's multivector (the one ``index_corpus`` recorded, else its only
-one), encode the queries with the caller's encoder (checked against the vector's size)
-and name documents by the payload ``doc_id`` (else the point id). The evaluation scores
-what the collection stores either with exact MaxSim on the client (``scoring="exact"``:
-every stored vector read once; the scores Qdrant's MaxSim gives on a Cosine or Dot
-collection) or through the real query path (``scoring="qdrant"``: one
-``query_late_interaction`` per query, funnel included). The sweep of
-:func:`qdrant_tokenpool.eval.run_evaluation` measures pooling settings without Qdrant;
-this measures one collection as it is stored.
+Both use the collection's recorded (else only) multivector, encode with the caller's
+encoder (checked against the vector's size) and name documents by the payload ``doc_id``.
+The evaluation scores what the collection stores: ``scoring="exact"``, exact MaxSim on
+the client over every stored vector (Qdrant's scores on Cosine or Dot); ``"qdrant"``, one
+``query_late_interaction`` per query, funnel included.
 """
 
 from __future__ import annotations

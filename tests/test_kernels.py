@@ -32,7 +32,8 @@ def test_compiled_kernels_are_current() -> None:
     fall back, slower): rebuild it."""
     if compiled is None:
         pytest.skip("compiled kernels not built")
-    for name in ("nested_float32", "ward_pool_many", "load_blas", "ward_merges", "gram_stats"):
+    names = ("nested_float32", "ward_pool_many", "load_blas", "ward_merges", "gram_stats", "gram32")
+    for name in names:
         assert kernels.has(name), f"_kernels has no {name}: reinstall (pip install -e .) to rebuild it"
 
 

@@ -2,6 +2,7 @@
 
 - :func:`index_corpus`: documents -> token vectors -> pooled writes; resumable.
 - :func:`repool`: copy a collection into a pooled one; streaming, resumable.
+- :func:`add_token_index`: the token-level first stage from stored vectors; resumable.
 - :func:`collection_stats`: points, stored vectors, bytes, reduction of a collection.
 - :func:`search_documents`: a text query -> the best documents (doc id, title, score).
 - :func:`evaluate_collection`: nDCG@10 / recall of an indexed collection on BEIR queries.
@@ -66,6 +67,7 @@ from .retrieval import (
     evaluate_collection,
     search_documents,
 )
+from .tokenindex import TokenIndexResult, aadd_token_index, add_token_index
 from .stats import CollectionStats, VectorStats, acollection_stats, collection_stats
 
 __all__ = [
@@ -86,8 +88,11 @@ __all__ = [
     "Progress",
     "ProgressHook",
     "RepoolResult",
+    "TokenIndexResult",
     "VectorStats",
+    "aadd_token_index",
     "acollection_stats",
+    "add_token_index",
     "adescribe_collection",
     "aevaluate_collection",
     "aindex_corpus",

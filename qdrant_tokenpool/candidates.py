@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -196,16 +197,16 @@ def token_rows(pid: Any, vector: Any, dim: int, vector_name: str) -> np.ndarray:
             point and the problem).
     """
     try:
-        return as_multivector(np.asarray(vector, dtype=np.float32), dim=dim, vector_name=vector_name)
+        return as_multivector(
+            np.asarray(vector, dtype=np.float32), dim=dim, vector_name=vector_name
+        )
     except InvalidMultivectorError as exc:
         raise InvalidMultivectorError(
             f"point {pid!r}: {exc.problem}", vector_name=vector_name
         ) from None
 
 
-def _token_points(
-    docs: Sequence[tuple[str, np.ndarray]], lists: bool
-) -> list[models.PointStruct]:
+def _token_points(docs: Sequence[tuple[str, np.ndarray]], lists: bool) -> list[models.PointStruct]:
     out = []
     for key, rows in docs:
         payload = {DOC_FIELD: key}
@@ -267,13 +268,15 @@ def create_companion(ti: TokenIndex, spec: Any) -> Flow[None]:
         quantization_config=quantization,
         metadata={JOURNAL_KEY: {}},
     )
-    yield call(
-        parent.create_payload_index,
-        ti.companion,
-        field_name=DOC_FIELD,
-        field_schema=models.PayloadSchemaType.KEYWORD,
-        wait=True,
-    )
+    with warnings.catch_warnings():  # local mode: "payload indexes have no effect" (true)
+        warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+        yield call(
+            parent.create_payload_index,
+            ti.companion,
+            field_name=DOC_FIELD,
+            field_schema=models.PayloadSchemaType.KEYWORD,
+            wait=True,
+        )
 
 
 def _journal(ti: TokenIndex) -> Flow[dict[str, list[str]]]:
@@ -291,7 +294,9 @@ def _journal_set(ti: TokenIndex, entry: str, keys: Sequence[str] | None) -> Flow
     yield call(parent.update_collection, ti.companion, metadata={JOURNAL_KEY: journal})
 
 
-def repair(ti: TokenIndex, collection_name: str, keys: Sequence[str], *, lists: bool = False) -> Flow[None]:
+def repair(
+    ti: TokenIndex, collection_name: str, keys: Sequence[str], *, lists: bool = False
+) -> Flow[None]:
     """Rebuild the companion's tokens of documents ``keys`` from the main collection's
     stored vectors (documents gone from it lose their tokens)."""
     for start in range(0, len(keys), _CHUNK):
@@ -383,7 +388,11 @@ def use_tokens(
     usable = ti is not None and ti.ready and using in (None, ti.vector)
     if first_stage == "tokens":
         if not usable:
-            state = "none" if ti is None else ("still being built" if not ti.ready else f"of vector {ti.vector!r}")
+            state = (
+                "none"
+                if ti is None
+                else ("still being built" if not ti.ready else f"of vector {ti.vector!r}")
+            )
             raise ValueError(
                 f"first_stage='tokens', but collection {cp.name!r} has no ready token index "
                 f"for this vector ({state}; add one with add_token_index)"
@@ -409,7 +418,10 @@ def candidate_ids(
     rows = normalise(q, zero="keep").astype(np.float32) if cosine else q
     requests = [
         models.QueryRequest(
-            query=row.tolist(), using=TOKEN_VECTOR, limit=k, params=search_params,
+            query=row.tolist(),
+            using=TOKEN_VECTOR,
+            limit=k,
+            params=search_params,
             with_payload=[DOC_FIELD],
         )
         for row in rows
@@ -509,8 +521,13 @@ def _selected_keys(collection_name: str, selector: Any) -> Flow[list[str]]:
     offset = None
     while True:
         records, offset = yield call(
-            parent.scroll, collection_name, scroll_filter=flt, limit=1024, offset=offset,
-            with_payload=False, with_vectors=False,
+            parent.scroll,
+            collection_name,
+            scroll_filter=flt,
+            limit=1024,
+            offset=offset,
+            with_payload=False,
+            with_vectors=False,
         )
         keys.extend(doc_key(r.id) for r in records)
         if offset is None:
@@ -534,11 +551,15 @@ def _upsert_stream(
 ) -> Flow[None]:
     """``upload_points`` as guarded ``upsert`` requests of ``batch_size`` points."""
     size = request.kwargs.get("batch_size", 64)
-    options = {k: request.kwargs[k] for k in ("shard_key_selector", "update_filter") if k in request.kwargs}
+    options = {
+        k: request.kwargs[k] for k in ("shard_key_selector", "update_filter") if k in request.kwargs
+    }
     for chunk in _batched(points, size):
         keys, docs = _point_docs(chunk, ti, dim, update=False)
         upsert = call(parent.upsert, name, chunk, wait=True, **options)
-        yield from _guarded(state, ti, name, keys, None if "update_filter" in options else docs, upsert)
+        yield from _guarded(
+            state, ti, name, keys, None if "update_filter" in options else docs, upsert
+        )
 
 
 def _on_write(state: PoolingState, request: Call) -> Flow[Any]:
@@ -559,7 +580,11 @@ def _on_write(state: PoolingState, request: Call) -> Flow[Any]:
         conditional = "update_filter" in request.kwargs
         return (yield from _guarded(state, ti, name, keys, None if conditional else docs, request))
     if method == "upload_points":
-        return (yield from _upsert_stream(state, ti, spec.size, name, _arg(request, 1, "points"), request))
+        return (
+            yield from _upsert_stream(
+                state, ti, spec.size, name, _arg(request, 1, "points"), request
+            )
+        )
     if method == "upload_collection":
         from .write_path.flows import _collection_points  # the one home of the conversion
 
@@ -571,7 +596,8 @@ def _on_write(state: PoolingState, request: Call) -> Flow[Any]:
         if method == "delete_vectors" and ti.vector not in list(_arg(request, 1, "vectors")):
             return (yield request)
         selector = (
-            _arg(request, 2, "points") if method == "delete_vectors"
+            _arg(request, 2, "points")
+            if method == "delete_vectors"
             else _arg(request, 1, "points_selector")
         )
         keys = yield from _selected_keys(name, selector)
@@ -607,9 +633,11 @@ def _on_drop(state: PoolingState, request: Call) -> Flow[Any]:
     name = _arg(request, 0, "collection_name")
     forget(state, name)
     result = (yield request) if request.method == "delete_collection" else None
-    if isinstance(name, str) and not is_companion_name(name):
-        if (yield call(parent.collection_exists, companion_name(name))):
-            yield call(parent.delete_collection, companion_name(name))
+    companion = (
+        companion_name(name) if isinstance(name, str) and not is_companion_name(name) else None
+    )
+    if companion is not None and (yield call(parent.collection_exists, companion)):
+        yield call(parent.delete_collection, companion)
     if request.method != "delete_collection":
         result = yield request
     return result
@@ -661,5 +689,3 @@ def follow(state: PoolingState, flow: Flow[Any]) -> Flow[Any]:
                 request = flow.send(result)
             except StopIteration as stop:
                 return stop.value
-
-

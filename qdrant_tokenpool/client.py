@@ -21,7 +21,8 @@ from qdrant_client.conversions import common_types as types
 from qdrant_client.http.models import QueryResponse
 
 from . import _backend, _parent, store, write_path
-from ._flow import Flow, T, parent_call as _parent_call, run_sync
+from ._flow import Flow, T, run_sync
+from ._flow import parent_call as _parent_call
 from ._parent import given
 from .candidates import follow
 from .config import PoolingConfig, PoolingMap
@@ -392,7 +393,9 @@ class TokenPoolingClient(QdrantClient):
         options = given(
             ordering=ordering, shard_key_selector=shard_key_selector, timeout=timeout, **kwargs
         )
-        flow = _parent_call(_parent.delete_vectors, collection_name, vectors, points, wait=wait, **options)
+        flow = _parent_call(
+            _parent.delete_vectors, collection_name, vectors, points, wait=wait, **options
+        )
         return self._run(flow)
 
     # -- writes: configured multivectors pooled, every vector checked first ------------------

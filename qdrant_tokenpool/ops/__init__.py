@@ -67,8 +67,8 @@ from .retrieval import (
     evaluate_collection,
     search_documents,
 )
-from .tokenindex import TokenIndexResult, aadd_token_index, add_token_index
 from .stats import CollectionStats, VectorStats, acollection_stats, collection_stats
+from .tokenindex import TokenIndexResult, aadd_token_index, add_token_index
 
 __all__ = [
     "DEFAULT_VECTOR",

@@ -168,6 +168,7 @@ def index_corpus_flow(
     progress: ProgressHook | None = None,
     summary: bool = True,
     on_disk: bool = True,
+    token_index: bool = True,
 ) -> Flow[IndexResult]:
     """Encode ``documents`` with ``encoder`` and write them, pooled, into a collection.
 
@@ -216,6 +217,9 @@ def index_corpus_flow(
             query reads only its candidates' vectors, so opening the collection and
             searching it through the summary vector need little RAM (Qdrant's advice for
             multivectors). ``False``: in RAM.
+        token_index: a new collection gets the token-level first stage
+            (:func:`~qdrant_tokenpool.ops.add_token_index`), which its queries then use;
+            an existing collection keeps what it has.
 
     Returns:
         An :class:`IndexResult` (documents added and skipped, token and stored vectors).
@@ -338,6 +342,10 @@ def index_corpus_flow(
             metadata={INDEX_METADATA_KEY: {**(record or {}), "vector": vname}},
         )
         rep.info(f"created collection {collection_name!r} ({dim}-d, {config_text(cfg)})")
+        if token_index:
+            from .tokenindex import add_token_index_flow
+
+            yield from add_token_index_flow(collection_name, using=vname, progress=progress)
 
     added = skipped = tokens_in = vectors_out = 0
     rep.start(f"index {collection_name}", total, "doc")

@@ -19,7 +19,14 @@ import numpy as np
 
 from .. import _parent as parent
 from .._flow import Flow, call
-from ..candidates import DEFAULT_NEIGHBOURS, TokenIndex, companion_name, create_companion, doc_key, write_tokens
+from ..candidates import (
+    DEFAULT_NEIGHBOURS,
+    TokenIndex,
+    companion_name,
+    create_companion,
+    doc_key,
+    write_tokens,
+)
 from ..pooling.validation import check_int
 from ..query import resolve_multivector
 from .common import OperationUsageError, ProgressHook, Reporter, load_collection, operation
@@ -94,8 +101,12 @@ def add_token_index_flow(
     offset = ti.backfill_offset
     while True:
         records, next_offset = yield call(
-            parent.scroll, collection_name, limit=batch_size, offset=offset,
-            with_payload=False, with_vectors=[vname],
+            parent.scroll,
+            collection_name,
+            limit=batch_size,
+            offset=offset,
+            with_payload=False,
+            with_vectors=[vname],
         )
         docs = []
         for r in records:

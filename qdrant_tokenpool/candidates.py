@@ -40,7 +40,7 @@ from ._flow import Call, Flow, call
 from .config import PoolingConfigError
 from .pooling.common import normalise
 from .pooling.validation import InvalidMultivectorError, as_multivector, check_int
-from .store import PoolingState, UnknownCollectionError
+from .store import PoolingState
 
 __all__ = [
     "COMPANION_SUFFIX",
@@ -245,9 +245,12 @@ def write_tokens(
 
 
 # -- the companion collection ------------------------------------------------------------
-def create_companion(ti: TokenIndex, spec: Any) -> Flow[None]:
+def create_companion(
+    ti: TokenIndex, spec: Any, hnsw_config: models.HnswConfigDiff | None = None
+) -> Flow[None]:
     """Create ``ti.companion`` for a multivector of ``spec`` (a VectorSpec), with the
-    keyword index on the document field; an existing companion is kept (a resumed build)."""
+    keyword index on the document field and ``hnsw_config`` (default: the engine's); an
+    existing companion is kept (a resumed build)."""
     if (yield call(parent.collection_exists, ti.companion)):
         return
     quant = ti.quantization == "int8"
@@ -265,6 +268,7 @@ def create_companion(ti: TokenIndex, spec: Any) -> Flow[None]:
         parent.create_collection,
         ti.companion,
         vectors_config={TOKEN_VECTOR: params},
+        hnsw_config=hnsw_config,
         quantization_config=quantization,
         metadata={JOURNAL_KEY: {}},
     )
@@ -342,14 +346,12 @@ def active(state: PoolingState, collection_name: str) -> Flow[TokenIndex | None]
 def _indexed(
     state: PoolingState, collection_name: str
 ) -> Flow[tuple[TokenIndex, store.CollectionPooling] | None]:
+    from .write_path.flows import _collection  # the collection, whether it pools or not
+
     if not isinstance(collection_name, str) or is_companion_name(collection_name):
         return None
-    try:
-        try:
-            cp = yield from store.load(state, collection_name)
-        except PoolingConfigError:
-            cp = yield from store.load(state, collection_name, read_config=False)
-    except UnknownCollectionError:
+    cp = yield from _collection(state, collection_name)
+    if cp is None:
         return None
     ti = TokenIndex.from_metadata(cp.metadata, collection_name)
     if ti is None:
@@ -622,7 +624,11 @@ def _operation_keys(name: str, op: Any) -> Flow[list[str]]:
         return (yield from _selected_keys(name, op.delete))
     if isinstance(op, models.DeleteVectorsOperation):
         d = op.delete_vectors
-        sel = d.points if d.points is not None else models.FilterSelector(filter=d.filter)
+        sel = (
+            d.points
+            if d.points is not None
+            else models.FilterSelector(filter=d.filter or models.Filter())
+        )
         return (yield from _selected_keys(name, sel))
     return []
 

@@ -559,8 +559,9 @@ def add_token_index(
         min=1, help="Nearest token vectors per query token at search time."
     )] = 10,
     int8: Annotated[bool, typer.Option(
-        "--int8", help="Keep the index int8-quantized in RAM (float32 on disk)."
-    )] = False,
+        "--int8/--float32", help="The index int8-quantized in RAM (float32 on disk), or "
+        "float32 in RAM."
+    )] = True,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", "-b", min=1, help="Points per read/write batch."
     )] = 256,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from qdrant_client import models
 
 from .. import _parent as parent
 from .._flow import Flow, call
@@ -52,7 +53,8 @@ def add_token_index_flow(
     *,
     using: str | None = None,
     neighbours: int = DEFAULT_NEIGHBOURS,
-    quantization: str | None = None,
+    quantization: str | None = "int8",
+    hnsw_config: models.HnswConfigDiff | None = None,
     batch_size: int = 256,
     progress: ProgressHook | None = None,
 ) -> Flow[TokenIndexResult]:
@@ -63,7 +65,11 @@ def add_token_index_flow(
         collection_name: an existing collection.
         using: the pooled multivector to index; may be left out when there is one.
         neighbours: candidates per query token at query time (>= 1).
-        quantization: ``None`` (float32 in RAM) or ``"int8"`` (int8 in RAM, float32 on disk).
+        quantization: ``"int8"`` (default: int8 in RAM, float32 on disk for rescoring;
+            Qdrant builds the HNSW graph on the int8 vectors, ~3x faster) or ``None``
+            (float32 in RAM).
+        hnsw_config: the companion's HNSW settings (default: the engine's, ``m=16``,
+            ``ef_construct=100``); used when the companion is created.
         batch_size: points per read and per companion write (>= 1).
         progress: a :data:`ProgressHook`.
 
@@ -93,11 +99,12 @@ def add_token_index_flow(
         rep.info(f"continuing the token index of {collection_name!r}")
     else:
         ti = wanted
-    yield from create_companion(ti, cp.vectors[vname])
+    yield from create_companion(ti, cp.vectors[vname], hnsw_config)
     yield call(parent.update_collection, collection_name, metadata=ti.to_metadata())
     docs_done = tokens_done = 0
     total = int((yield call(parent.count, collection_name, exact=True)).count)
-    rep.start(f"token index {collection_name}", total, "pt")
+    if total:  # a new, empty collection has nothing to count
+        rep.start(f"token index {collection_name}", total, "pt")
     offset = ti.backfill_offset
     while True:
         records, next_offset = yield call(
@@ -116,7 +123,8 @@ def add_token_index_flow(
         yield from write_tokens(ti, [doc_key(r.id) for r in records], docs)
         docs_done += len(records)
         tokens_done += sum(len(d) for _, d in docs)
-        rep.advance(len(records))
+        if total:
+            rep.advance(len(records))
         offset = next_offset
         ti = replace(ti, backfill_offset=offset)
         if offset is None:
@@ -124,7 +132,8 @@ def add_token_index_flow(
         yield call(parent.update_collection, collection_name, metadata=ti.to_metadata())
     ti = replace(ti, ready=True, backfill_offset=None)
     yield call(parent.update_collection, collection_name, metadata=ti.to_metadata())
-    rep.end()
+    if total:
+        rep.end()
     return TokenIndexResult(collection_name, ti, docs_done, tokens_done, resumed, False)
 
 

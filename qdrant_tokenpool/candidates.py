@@ -310,7 +310,7 @@ def repair(
             collection_name,
             [doc_id(k) for k in part],
             with_payload=False,
-            with_vectors=[ti.vector],
+            with_vectors=[ti.vector] if ti.vector else True,
         )
         docs = []
         for r in records:

@@ -224,7 +224,7 @@ def test_first_stage_argument_is_checked():
     with pytest.raises(ValueError, match="neighbours"):
         client.query_late_interaction("c", np.ones((2, D)), neighbours=0)
     with pytest.raises(OperationUsageError, match="already has a token index"):
-        add_token_index(client, "c", quantization="int8")
+        add_token_index(client, "c", quantization=None)
     assert add_token_index(client, "c").already_ready
 
 

@@ -113,7 +113,7 @@ def add_token_index_flow(
             limit=batch_size,
             offset=offset,
             with_payload=False,
-            with_vectors=[vname],
+            with_vectors=[vname] if vname else True,
         )
         docs = []
         for r in records:

@@ -71,7 +71,7 @@ TOKEN_VECTOR = "t"
 DOC_FIELD = "doc"
 DEFAULT_NEIGHBOURS = 10
 QUANTIZATIONS = (None, "int8")
-_TOKEN_NS = uuid.UUID("6f1c2b1e-2a43-4d2b-9a55-5f3f0a6c7e21")
+_RNG = np.random.default_rng()
 _WRITER = uuid.uuid4().hex[:12]  # this process's journal entries
 _SEQ = itertools.count()
 _OPENED: set[tuple[int, str]] = set()  # (state id, collection) whose journal was replayed
@@ -169,10 +169,11 @@ def doc_id(key: str) -> int | str:
     return int(key) if key.isdigit() else key
 
 
-def token_id(key: str, j: int) -> str:
-    """The companion point of token ``j`` of document ``key``: a stable UUID, so a
-    rewrite of the same document overwrites the same points."""
-    return str(uuid.uuid5(_TOKEN_NS, f"{key}/{j}"))
+def token_ids(n: int) -> list[int]:
+    """``n`` new companion point ids: random 63-bit integers (a document's old tokens are
+    always deleted, by their document, before its new ones are written, so ids need only
+    be unique; integers are Qdrant's cheapest ids)."""
+    return _RNG.integers(1, 2**63 - 1, size=n, dtype=np.int64).tolist()
 
 
 def _doc_filter(keys: Sequence[str]) -> models.Filter:
@@ -207,14 +208,15 @@ def token_rows(pid: Any, vector: Any, dim: int, vector_name: str) -> np.ndarray:
 
 
 def _token_points(docs: Sequence[tuple[str, np.ndarray]], lists: bool) -> list[models.PointStruct]:
+    ids = iter(token_ids(sum(len(rows) for _, rows in docs)))
     out = []
     for key, rows in docs:
         payload = {DOC_FIELD: key}
-        for j, row in enumerate(rows):
+        for row in rows:
             vec = row.tolist() if lists else row
             out.append(
                 models.PointStruct.model_construct(
-                    id=token_id(key, j), vector={TOKEN_VECTOR: vec}, payload=payload
+                    id=next(ids), vector={TOKEN_VECTOR: vec}, payload=payload
                 )
             )
     return out
@@ -228,8 +230,9 @@ def write_tokens(
     lists: bool = False,
 ) -> Flow[None]:
     """Replace the companion's tokens of documents ``keys`` by ``docs`` (``(key, (m, d))``
-    pairs, a subset of ``keys``; the others lose their tokens). ``lists``: send vectors
-    as lists (a server)."""
+    pairs, a subset of ``keys``; the others lose their tokens): delete by document, then
+    write, so that rewriting the same documents (a resumed backfill, a replay) is harmless.
+    ``lists``: send vectors as lists (a server)."""
     for start in range(0, len(keys), _CHUNK):
         part = keys[start : start + _CHUNK]
         yield call(

@@ -7,7 +7,8 @@ The companion collection is created and the index recorded in the collection's m
 already keeps the companion in step). Then the stored vectors are read ``batch_size``
 points at a time and their token vectors written to the companion; after each batch the
 ``scroll`` offset is saved in the metadata, so a killed run continues from the last
-saved batch (rewriting a batch is harmless: a document's token points have stable ids).
+saved batch (rewriting a batch is harmless: a document's tokens are deleted before
+they are written).
 At the end the index is marked ``ready`` and queries use it.
 """
 

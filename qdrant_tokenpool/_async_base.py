@@ -15,7 +15,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from . import _backend
 from ._flow import Flow, T, run_blocking
-from .candidates import follow
+from .companion import follow
 from .engines.select import engine_of, install_edge
 
 __all__ = ["AsyncClientBase", "borrowed_sync_client"]

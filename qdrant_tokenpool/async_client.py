@@ -21,7 +21,7 @@ from ._async_base import AsyncClientBase
 from ._flow import Flow, T, run_async
 from ._flow import parent_call as _parent_call
 from ._parent import given
-from .candidates import follow
+from .companion import follow
 from .config import PoolingConfig, PoolingMap
 from .encoders.protocol import TextEncoder
 from .engines.select import engine_of, init_client

@@ -7,8 +7,9 @@ indexed multivector: the vector (named :data:`TOKEN_VECTOR`, the multivector's s
 distance) and the payload ``{"doc": str(point id)}`` (keyword index). The main
 collection's metadata says that the index exists (:class:`TokenIndex`, under
 :data:`METADATA_KEY`, format-versioned); the client keeps the companion in step with the
-main collection through every write (:func:`follow`, run around every flow of both
-clients), creates and deletes it with it, and hides it from ``get_collections``.
+main collection through every write (:func:`qdrant_tokenpool.companion.follow`, run
+around every flow of both clients), creates and deletes it with it, and hides it from
+``get_collections``.
 
 Consistency (a crash between the two writes): a write first records the ids it touches
 in the companion's metadata (a journal), then writes the companion, then the main
@@ -27,7 +28,7 @@ from __future__ import annotations
 import itertools
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ from qdrant_client import models
 
 from . import _parent as parent
 from . import store
-from ._flow import Call, Flow, call
+from ._flow import Flow, call
 from .config import PoolingConfigError
 from .pooling.common import normalise
 from .pooling.validation import InvalidMultivectorError, as_multivector, check_int
@@ -54,8 +55,10 @@ __all__ = [
     "candidate_ids",
     "companion_name",
     "create_companion",
-    "follow",
+    "indexed",
     "is_companion_name",
+    "journal_entry",
+    "journal_set",
     "repair",
     "restrict",
     "write_tokens",
@@ -292,13 +295,18 @@ def _journal(ti: TokenIndex) -> Flow[dict[str, list[str]]]:
     return dict(meta.get(JOURNAL_KEY) or {})
 
 
-def _journal_set(ti: TokenIndex, entry: str, keys: Sequence[str] | None) -> Flow[None]:
+def journal_set(ti: TokenIndex, entry: str, keys: Sequence[str] | None) -> Flow[None]:
     journal = yield from _journal(ti)
     if keys is None:
         journal.pop(entry, None)
     else:
         journal[entry] = list(keys)
     yield call(parent.update_collection, ti.companion, metadata={JOURNAL_KEY: journal})
+
+
+def journal_entry(state: PoolingState) -> str:
+    """A new journal entry name of a write by this process and client."""
+    return f"{_WRITER}-{state._id}-{next(_SEQ)}"
 
 
 def repair(
@@ -336,24 +344,23 @@ def _replay(state: PoolingState, ti: TokenIndex, collection_name: str) -> Flow[N
     keys = sorted({k for ks in journal.values() for k in ks})
     yield from repair(ti, collection_name, keys, lists=state.remote)
     for entry in journal:
-        yield from _journal_set(ti, entry, None)
+        yield from journal_set(ti, entry, None)
 
 
 def active(state: PoolingState, collection_name: str) -> Flow[TokenIndex | None]:
     """The collection's token index (``None``: none, or no such collection). The first
     time a client meets it, unfinished writes of killed processes are repaired."""
-    found = yield from _indexed(state, collection_name)
+    found = yield from indexed(state, collection_name)
     return None if found is None else found[0]
 
 
-def _indexed(
+def indexed(
     state: PoolingState, collection_name: str
 ) -> Flow[tuple[TokenIndex, store.CollectionPooling] | None]:
-    from .write_path.flows import _collection  # the collection, whether it pools or not
-
+    """:func:`active`'s index with the collection's vectors (``None``: no index)."""
     if not isinstance(collection_name, str) or is_companion_name(collection_name):
         return None
-    cp = yield from _collection(state, collection_name)
+    cp = yield from store.load_if_exists(state, collection_name)
     if cp is None:
         return None
     ti = TokenIndex.from_metadata(cp.metadata, collection_name)
@@ -439,262 +446,3 @@ def candidate_ids(
             if isinstance(key, str):
                 seen.setdefault(key, None)
     return [doc_id(k) for k in seen]
-
-
-# -- keeping the companion in step: every parent call of a flow passes here ---------------
-def _vector_of(vector: Any, name: str) -> tuple[bool, Any]:
-    """(whether the struct sets ``name``, its value)."""
-    if isinstance(vector, dict):
-        return (name in vector, vector.get(name))
-    if name == "":
-        return (vector is not None, vector)
-    return (False, None)
-
-
-def _point_docs(
-    points: Any, ti: TokenIndex, dim: int, *, update: bool
-) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
-    """Documents a write of ``points`` (PointStruct / PointVectors list, or a Batch)
-    touches, and their new token vectors; checked whole before anything is written.
-    ``update``: ``update_vectors`` (a point without the vector keeps its tokens)."""
-    keys: list[str] = []
-    docs: list[tuple[str, np.ndarray]] = []
-    if isinstance(points, models.Batch):
-        ids = list(points.ids)
-        vecs = points.vectors
-        col = vecs.get(ti.vector) if isinstance(vecs, dict) else (vecs if ti.vector == "" else None)
-        for i, pid in enumerate(ids):
-            keys.append(doc_key(pid))
-            if col is not None and col[i] is not None:
-                docs.append((doc_key(pid), token_rows(pid, col[i], dim, ti.vector)))
-        return keys, docs
-    for p in points:
-        has, vec = _vector_of(p.vector, ti.vector)
-        if update and not has:
-            continue
-        keys.append(doc_key(p.id))
-        if has and vec is not None:
-            docs.append((doc_key(p.id), token_rows(p.id, vec, dim, ti.vector)))
-    return keys, docs
-
-
-def _guarded(
-    state: PoolingState,
-    ti: TokenIndex,
-    collection_name: str,
-    keys: list[str],
-    docs: list[tuple[str, np.ndarray]] | None,
-    request: Call,
-) -> Flow[Any]:
-    """Journal, companion, main, journal: ``docs`` the new tokens (``None``: rebuild them
-    from the main collection after its write, for writes whose effect is not known
-    before)."""
-    if not keys:
-        return (yield request)
-    entry = f"{_WRITER}-{state._id}-{next(_SEQ)}"
-    yield from _journal_set(ti, entry, keys)
-    lists = state.remote
-    try:
-        if docs is not None:
-            yield from write_tokens(ti, keys, docs, lists=lists)
-        result = yield request
-        if docs is None:
-            yield from repair(ti, collection_name, keys, lists=lists)
-    except Exception:
-        try:  # make the companion follow what the main collection holds now
-            yield from repair(ti, collection_name, keys, lists=lists)
-            yield from _journal_set(ti, entry, None)
-        except Exception:  # noqa: BLE001, S110 - the journal stays: replayed on next open
-            pass
-        raise
-    yield from _journal_set(ti, entry, None)
-    return result
-
-
-def _selected_keys(collection_name: str, selector: Any) -> Flow[list[str]]:
-    """Documents a points selector names (a filter is resolved by ``scroll``)."""
-    if isinstance(selector, models.PointIdsList):
-        return [doc_key(i) for i in selector.points]
-    flt = None
-    if isinstance(selector, models.FilterSelector):
-        flt = selector.filter
-    elif isinstance(selector, models.Filter):
-        flt = selector
-    else:
-        return [doc_key(i) for i in selector]
-    keys: list[str] = []
-    offset = None
-    while True:
-        records, offset = yield call(
-            parent.scroll,
-            collection_name,
-            scroll_filter=flt,
-            limit=1024,
-            offset=offset,
-            with_payload=False,
-            with_vectors=False,
-        )
-        keys.extend(doc_key(r.id) for r in records)
-        if offset is None:
-            return keys
-
-
-def _arg(request: Call, i: int, name: str, default: Any = None) -> Any:
-    if len(request.args) > i:
-        return request.args[i]
-    return request.kwargs.get(name, default)
-
-
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(items)
-    while chunk := list(itertools.islice(it, max(1, int(size)))):
-        yield chunk
-
-
-def _upsert_stream(
-    state: PoolingState, ti: TokenIndex, dim: int, name: str, points: Iterable[Any], request: Call
-) -> Flow[None]:
-    """``upload_points`` as guarded ``upsert`` requests of ``batch_size`` points."""
-    size = request.kwargs.get("batch_size", 64)
-    options = {
-        k: request.kwargs[k] for k in ("shard_key_selector", "update_filter") if k in request.kwargs
-    }
-    for chunk in _batched(points, size):
-        keys, docs = _point_docs(chunk, ti, dim, update=False)
-        upsert = call(parent.upsert, name, chunk, wait=True, **options)
-        yield from _guarded(
-            state, ti, name, keys, None if "update_filter" in options else docs, upsert
-        )
-
-
-def _on_write(state: PoolingState, request: Call) -> Flow[Any]:
-    name = _arg(request, 0, "collection_name")
-    found = yield from _indexed(state, name)
-    if found is None:
-        return (yield request)
-    ti, cp = found
-    spec = cp.vectors.get(ti.vector)
-    if spec is None:
-        raise PoolingConfigError(
-            f"collection {name!r} indexes the tokens of vector {ti.vector!r}, which it lacks"
-        )
-    method = request.method
-    if method in ("upsert", "update_vectors"):
-        points = _arg(request, 1, "points")
-        keys, docs = _point_docs(points, ti, spec.size, update=method == "update_vectors")
-        conditional = "update_filter" in request.kwargs
-        return (yield from _guarded(state, ti, name, keys, None if conditional else docs, request))
-    if method == "upload_points":
-        return (
-            yield from _upsert_stream(
-                state, ti, spec.size, name, _arg(request, 1, "points"), request
-            )
-        )
-    if method == "upload_collection":
-        from .write_path.flows import _collection_points  # the one home of the conversion
-
-        pts = _collection_points(
-            _arg(request, 1, "vectors"), request.kwargs.get("payload"), request.kwargs.get("ids")
-        )
-        return (yield from _upsert_stream(state, ti, spec.size, name, pts, request))
-    if method in ("delete", "delete_vectors"):
-        if method == "delete_vectors" and ti.vector not in list(_arg(request, 1, "vectors")):
-            return (yield request)
-        selector = (
-            _arg(request, 2, "points")
-            if method == "delete_vectors"
-            else _arg(request, 1, "points_selector")
-        )
-        keys = yield from _selected_keys(name, selector)
-        return (yield from _guarded(state, ti, name, keys, [], request))
-    if method == "batch_update_points":
-        keys = []
-        for op in _arg(request, 1, "update_operations"):
-            keys.extend((yield from _operation_keys(name, op)))
-        return (yield from _guarded(state, ti, name, sorted(set(keys)), None, request))
-    return (yield request)
-
-
-def _operation_keys(name: str, op: Any) -> Flow[list[str]]:
-    if isinstance(op, models.UpsertOperation):
-        pts = op.upsert.points if hasattr(op.upsert, "points") else op.upsert.batch
-        if isinstance(pts, models.Batch):
-            return [doc_key(i) for i in pts.ids]
-        return [doc_key(p.id) for p in pts]
-    if isinstance(op, models.UpdateVectorsOperation):
-        return [doc_key(p.id) for p in op.update_vectors.points]
-    if isinstance(op, models.DeleteOperation):
-        return (yield from _selected_keys(name, op.delete))
-    if isinstance(op, models.DeleteVectorsOperation):
-        d = op.delete_vectors
-        sel = (
-            d.points
-            if d.points is not None
-            else models.FilterSelector(filter=d.filter or models.Filter())
-        )
-        return (yield from _selected_keys(name, sel))
-    return []
-
-
-def _on_drop(state: PoolingState, request: Call) -> Flow[Any]:
-    """create / recreate / delete a collection: its companion goes (a new collection has
-    no token index until one is added)."""
-    name = _arg(request, 0, "collection_name")
-    forget(state, name)
-    result = (yield request) if request.method == "delete_collection" else None
-    companion = (
-        companion_name(name) if isinstance(name, str) and not is_companion_name(name) else None
-    )
-    if companion is not None and (yield call(parent.collection_exists, companion)):
-        yield call(parent.delete_collection, companion)
-    if request.method != "delete_collection":
-        result = yield request
-    return result
-
-
-def _on_list(state: PoolingState, request: Call) -> Flow[Any]:
-    response = yield request
-    kept = [c for c in response.collections if not is_companion_name(c.name)]
-    return models.CollectionsResponse(collections=kept)
-
-
-_HANDLERS = {
-    "upsert": _on_write,
-    "update_vectors": _on_write,
-    "upload_points": _on_write,
-    "upload_collection": _on_write,
-    "delete": _on_write,
-    "delete_vectors": _on_write,
-    "batch_update_points": _on_write,
-    "create_collection": _on_drop,
-    "recreate_collection": _on_drop,
-    "delete_collection": _on_drop,
-    "get_collections": _on_list,
-}
-
-
-def follow(state: PoolingState, flow: Flow[Any]) -> Flow[Any]:
-    """``flow`` with its parent calls that write a collection, create or delete one, or
-    list them, extended to keep the token-index companion in step (see the module
-    docstring); every other call passes as it is. Both clients run every flow in it."""
-    try:
-        request = next(flow)
-    except StopIteration as stop:
-        return stop.value
-    while True:
-        handler = _HANDLERS.get(request.method)
-        try:
-            if handler is None:
-                result = yield request
-            else:
-                result = yield from handler(state, request)
-        except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it
-            try:
-                request = flow.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                request = flow.send(result)
-            except StopIteration as stop:
-                return stop.value

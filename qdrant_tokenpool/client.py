@@ -24,7 +24,7 @@ from . import _backend, _parent, store, write_path
 from ._flow import Flow, T, run_sync
 from ._flow import parent_call as _parent_call
 from ._parent import given
-from .candidates import follow
+from .companion import follow
 from .config import PoolingConfig, PoolingMap
 from .encoders.protocol import TextEncoder
 from .engines.select import engine_of, init_client

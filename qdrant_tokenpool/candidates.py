@@ -163,7 +163,13 @@ class TokenIndex:
 
 # -- ids and points ----------------------------------------------------------------------
 def doc_key(point_id: Any) -> str:
-    """The payload value naming a document: its id as a string (int ids as digits)."""
+    """The payload value naming a document: its id as a string (int ids as digits, UUIDs
+    in canonical form, as Qdrant returns them)."""
+    if isinstance(point_id, str) and not point_id.isdigit():
+        try:
+            return str(uuid.UUID(point_id))
+        except ValueError:
+            return point_id  # the engine names the bad id
     return str(point_id)
 
 

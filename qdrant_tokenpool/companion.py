@@ -5,8 +5,7 @@ the calls that write a collection, create or delete one, or list them (see
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ from .candidates import (
 )
 from .config import PoolingConfigError
 from .store import PoolingState
+from .write_path.flows import _batched, _collection_points
 
 __all__ = ["follow"]
 
@@ -136,12 +136,6 @@ def _arg(request: Call, i: int, name: str, default: Any = None) -> Any:
     return request.kwargs.get(name, default)
 
 
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(items)
-    while chunk := list(itertools.islice(it, max(1, int(size)))):
-        yield chunk
-
-
 def _upsert_stream(
     state: PoolingState, ti: TokenIndex, dim: int, name: str, points: Iterable[Any], request: Call
 ) -> Flow[None]:
@@ -182,8 +176,6 @@ def _on_write(state: PoolingState, request: Call) -> Flow[Any]:
             )
         )
     if method == "upload_collection":
-        from .write_path.flows import _collection_points  # the one home of the conversion
-
         pts = _collection_points(
             _arg(request, 1, "vectors"), request.kwargs.get("payload"), request.kwargs.get("ids")
         )

@@ -374,3 +374,17 @@ def test_a_writer_killed_between_the_two_writes_serves_nothing_half_indexed(tmp_
     finally:
         client.close()
     assert os.path.isdir(path)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_uuid_ids_in_any_spelling_name_the_same_document(engine):
+    import uuid
+
+    client, _ = _indexed(engine, n=3)
+    ids = [uuid.uuid4() for _ in range(3)]
+    client.upsert("c", [models.PointStruct(id=str(u).upper(), vector={"colbert": np.ones((3, D)) + k})
+                        for k, u in enumerate(ids)])
+    assert_in_step(client, "c")
+    client.delete("c", [u.hex for u in ids[:2]])  # hex spelling, as Qdrant accepts it
+    assert_in_step(client, "c")
+    assert doc_key(str(ids[2]).upper()) in companion_tokens(client, "c")

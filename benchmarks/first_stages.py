@@ -10,7 +10,9 @@ candidates with ``k`` neighbours per query token, no first stage), one row with:
   ranks in its top 10 that the first stage keeps (exact replay);
 - with ``--engine edge``: ``query_late_interaction`` ms on Qdrant Edge (median; the same
   SciFact collection for every row, HNSW for the summary and the token index), the
-  share of Edge's top 10 that the exact replay returns too, the extra bytes per document
+  share of Edge's top 10 that the exact replay returns too (two more rows time the
+  companion's search with ``hnsw_ef=32`` and without int8 rescoring; the ``k`` rows pass
+  Qdrant's default beam, ``hnsw_ef=100``), the extra bytes per document
   the stage stores (the companion's folder, or the summary vector), and the write time of
   the SciFact corpus with and without the token index (pooled vectors given, pooling off:
   the store's cost only; ``optimize`` builds the HNSW indexes).
@@ -100,10 +102,12 @@ def edge_runs(data: F.Data, pf: int, ks: list[int], n_queries: int, replay: dict
     out["docs"] = len(pooled)
     name = "scifact_tokens"
     queries = data.queries.items()[:n_queries]
+    beam = models.SearchParams(hnsw_ef=100)  # Qdrant's default, for the k rows
     runs: dict[str, dict[str, Any]] = {
         "plain": {"summary": False},
         "mean": {"first_stage": "summary", "prefetch_limit": 100},
-        **{f"tokens-{k}": {"first_stage": "tokens", "neighbours": k} for k in ks},
+        **{f"tokens-{k}": {"first_stage": "tokens", "neighbours": k, "search_params": beam}
+           for k in ks},
         # the companion's search: a smaller HNSW beam, or int8 scores without rescoring
         "tokens-10 hnsw_ef=32": {"first_stage": "tokens", "neighbours": 10,
                                  "search_params": models.SearchParams(hnsw_ef=32)},

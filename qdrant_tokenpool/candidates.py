@@ -432,13 +432,15 @@ def candidate_ids(
     cosine: bool,
     neighbours: int | None = None,
     search_params: models.SearchParams | None = None,
+    hnsw: bool = True,
 ) -> Flow[list[Any]]:
     """Documents whose token vectors are among the ``neighbours`` nearest of any query
     token (``q``: float32 ``(q, d)``), in order of first appearance: one
     ``query_batch_points`` request on the companion (``search_params`` default: an HNSW
-    beam of :data:`DEFAULT_HNSW_EF`)."""
+    beam of :data:`DEFAULT_HNSW_EF`; ``hnsw=False``: none, for an engine that searches
+    exactly and warns about search parameters, qdrant-client's local mode)."""
     k = check_int("neighbours", ti.neighbours if neighbours is None else neighbours)
-    if search_params is None:
+    if search_params is None and hnsw:
         search_params = models.SearchParams(hnsw_ef=max(DEFAULT_HNSW_EF, k))
     rows = normalise(q, zero="keep").astype(np.float32) if cosine else q
     requests = [

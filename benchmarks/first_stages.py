@@ -46,7 +46,7 @@ import needle as N
 
 from qdrant_tokenpool import pool_batch
 from qdrant_tokenpool.eval.encoding import encode_cached
-from qdrant_tokenpool.eval.scoring import PackedTokens
+from qdrant_tokenpool.maxsim import PackedDocs
 
 
 def _dir_bytes(path: Path) -> int:
@@ -200,9 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     dis = np.array(nd["distractors"])
     needle_pooled = pool_batch(needle_tok.items(), pf, method="hierarchical", protected_tokens=1)
     pooled_items = F.pooled_corpus(data, pf).items()
-    ncorpus = PackedTokens.from_list([pooled_items[i] for i in dis] + list(needle_pooled))
+    ncorpus = PackedDocs.from_list([pooled_items[i] for i in dis] + list(needle_pooled))
     n_full = np.concatenate([full[:, dis], F.maxsim_matrix(data, needle_tok)], axis=1)
-    n_pooled = np.concatenate([pooled[:, dis], F.maxsim_matrix(data, PackedTokens.from_list(needle_pooled))], axis=1)
+    n_pooled = np.concatenate([pooled[:, dis], F.maxsim_matrix(data, PackedDocs.from_list(needle_pooled))], axis=1)
     from qdrant_tokenpool.firststage import document_summaries, query_summary
 
     n_first = {}

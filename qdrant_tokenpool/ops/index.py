@@ -168,7 +168,7 @@ def index_corpus_flow(
     progress: ProgressHook | None = None,
     summary: bool = True,
     on_disk: bool = True,
-    token_index: bool = True,
+    token_index: bool = False,
 ) -> Flow[IndexResult]:
     """Encode ``documents`` with ``encoder`` and write them, pooled, into a collection.
 
@@ -194,6 +194,7 @@ def index_corpus_flow(
         progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
         token_index: a new collection also gets the token-level first stage
             (:func:`~qdrant_tokenpool.ops.add_token_index`), which its queries then use.
+            Off by default: building its HNSW index costs more than the rest of the write.
 
     Returns:
         An :class:`IndexResult` (documents added and skipped, token and stored vectors).

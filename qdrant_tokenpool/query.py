@@ -52,6 +52,7 @@ from . import store
 from ._flow import Flow, call
 from .config import vector_label
 from .firststage import MuveraParams, query_summary
+from .footprint import footprint_from_metadata, footprint_search_params
 from .inference import is_inference_object
 from .maxsim import maxsim
 from .pooling.common import normalise
@@ -276,8 +277,11 @@ def _build_request(
     *,
     query_filter: models.Filter | None,
     search_params: models.SearchParams | None,
+    pooled_params: models.SearchParams | None = None,
 ) -> dict[str, Any]:
-    """``query_points`` keyword arguments for ``stages`` (innermost first).
+    """``query_points`` keyword arguments for ``stages`` (innermost first): ``search_params``
+    on the first stage, ``pooled_params`` (the collection's stored footprint choice) on the
+    pooled multivector's stage unless ``search_params`` already sets it.
 
     A Cosine multivector gets the query's unit rows (:func:`normalise`): the same scores,
     and an engine that normalises in float32 (a server, Qdrant Edge) never sees rows whose
@@ -301,6 +305,11 @@ def _build_request(
             q_raw = q.tolist()
         return q_raw
 
+    def params(i: int, stage: Stage) -> models.SearchParams | None:
+        if i == 0 and search_params is not None:
+            return search_params
+        return pooled_params if stage.using == funnel.using else None
+
     prefetch: models.Prefetch | None = None
     for i, stage in enumerate(stages[:-1]):
         prefetch = models.Prefetch(
@@ -308,7 +317,7 @@ def _build_request(
             using=stage.using or None,  # "" is the unnamed default vector
             limit=stage.limit,
             filter=query_filter,
-            params=search_params if i == 0 else None,
+            params=params(i, stage),
             prefetch=prefetch,
         )
     last = stages[-1]
@@ -318,7 +327,7 @@ def _build_request(
         "prefetch": prefetch,
         "limit": last.limit,
         "query_filter": query_filter,
-        "search_params": search_params if len(stages) == 1 else None,
+        "search_params": params(len(stages) - 1, last),
     }
 
 
@@ -443,9 +452,12 @@ def query_late_interaction(
             )
         query = state.inference.query(query)
     q = check_query(query, funnel)
+    choice = footprint_from_metadata(cp.metadata)
+    pooled = footprint_search_params(choice) if choice and choice.get("vector") == funnel.using else None
     if rescore != "client":
         request = _build_request(
-            funnel, funnel.stages, q, query_filter=query_filter, search_params=search_params
+            funnel, funnel.stages, q, query_filter=query_filter, search_params=search_params,
+            pooled_params=pooled,
         )
         return (
             yield call(
@@ -466,7 +478,8 @@ def query_late_interaction(
         )
     candidates = funnel.stages[:-1] or funnel.stages
     request = _build_request(
-        funnel, candidates, q, query_filter=query_filter, search_params=search_params
+        funnel, candidates, q, query_filter=query_filter, search_params=search_params,
+        pooled_params=pooled,
     )
     response = yield call(
         parent.query_points,

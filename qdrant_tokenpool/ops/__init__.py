@@ -5,6 +5,9 @@
 - :func:`collection_stats`: points, stored vectors, bytes, reduction of a collection.
 - :func:`search_documents`: a text query -> the best documents (doc id, title, score).
 - :func:`evaluate_collection`: nDCG@10 / recall of an indexed collection on BEIR queries.
+- :func:`footprint_sweep`, :func:`recommend_footprint`, :func:`create_footprint_collection`:
+  pool factors x storage datatypes and quantizations measured on Qdrant Edge, the smallest
+  at a quality floor, and a collection created with it.
 - :func:`open_database`: a pooling client on a server or a local folder, saying what it
   opens before the (possibly long) open; :func:`open_embedded` and :func:`copy_database`:
   a client on a local folder on its own engine, a folder copied into another.
@@ -47,6 +50,14 @@ from .documents import (
     iter_documents,
     point_id,
 )
+from .footprint import (
+    FootprintRow,
+    FootprintSweep,
+    create_footprint_collection,
+    footprint_sweep,
+    parse_storage,
+    recommend_footprint,
+)
 from .index import (
     DEFAULT_VECTOR,
     SUMMARY_VECTOR,
@@ -80,6 +91,8 @@ __all__ = [
     "Document",
     "DocumentError",
     "DocumentHit",
+    "FootprintRow",
+    "FootprintSweep",
     "IndexResult",
     "OperationError",
     "OperationUsageError",
@@ -100,16 +113,20 @@ __all__ = [
     "copy_database",
     "corpus_file",
     "count_documents",
+    "create_footprint_collection",
     "describe_collection",
     "evaluate_collection",
+    "footprint_sweep",
     "index_corpus",
     "index_record",
     "iter_documents",
     "local_database_path",
     "open_database",
     "open_embedded",
+    "parse_storage",
     "point_id",
     "progress_bars",
+    "recommend_footprint",
     "record_from_metadata",
     "repool",
     "search_documents",

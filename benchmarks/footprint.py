@@ -10,7 +10,7 @@ the stored vectors). Quantized storages are queried from the codes only and resc
 the stored vectors (oversampling 2). Quality is relative to unpooled float32 exact MaxSim;
 bytes are per document, against unpooled float32 vector bytes (tokens x dim x 4).
 
-Outputs (``--out``, default ``docs/img``): ``footprint.md`` (the table), ``.csv``,
+Outputs (``--out``, default ``docs/img``): ``footprint_table.txt`` (the table, Markdown), ``.csv``,
 ``.json`` and ``footprint.png`` (the Pareto plot, RAM bytes per document, log x, with the
 anchors' published points); a second plot of disk bytes, ``footprint_disk.png``; and the
 targets of issue 21 checked against the rows, printed.
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_pareto(sweep, a.out / "footprint_disk.png", what="disk_bytes")
     print(sweep.to_markdown())
     print(targets(sweep))
-    (a.out / "footprint_targets.md").write_text(targets(sweep))
+    (a.out / "footprint_targets.txt").write_text(targets(sweep))
     return 0
 
 

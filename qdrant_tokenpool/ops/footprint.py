@@ -184,11 +184,11 @@ class FootprintSweep:
         return buf.getvalue()
 
     def save(self, out_dir: str | Path, plot: bool = True) -> dict[str, Path]:
-        """Write ``footprint.md``, ``.csv``, ``.json`` and (``plot``) ``footprint.png`` to
+        """Write ``footprint_table.txt`` (Markdown), ``footprint.csv``, ``.json`` and (``plot``) ``footprint.png`` to
         ``out_dir``; returns the paths."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"markdown": out / "footprint.md", "csv": out / "footprint.csv", "json": out / "footprint.json"}
+        paths = {"markdown": out / "footprint_table.txt", "csv": out / "footprint.csv", "json": out / "footprint.json"}
         paths["markdown"].write_text(self.to_markdown())
         paths["csv"].write_text(self.to_csv())
         paths["json"].write_text(json.dumps(self.to_dict(), indent=1))

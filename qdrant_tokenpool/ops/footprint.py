@@ -40,6 +40,7 @@ from ..footprint import (
     parse_storage,
 )
 from ..maxsim import PackedDocs
+from .stats import allocated_bytes
 
 __all__ = [
     "ANCHORS",
@@ -56,13 +57,6 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------- measuring
-def _allocated(path: Path) -> int:
-    """Bytes allocated on disk to a file (``du``: blocks, not the sparse apparent size)."""
-    st = path.stat()
-    blocks = getattr(st, "st_blocks", None)
-    return int(blocks) * 512 if blocks is not None else st.st_size
-
-
 def folder_bytes(folder: str | Path) -> dict[str, int]:
     """Allocated bytes of an Edge collection folder by kind: ``codes`` (quantized vectors,
     ``quantized*`` files), ``vectors`` (the stored vectors and their offsets), ``wal``
@@ -71,7 +65,7 @@ def folder_bytes(folder: str | Path) -> dict[str, int]:
     for p in Path(folder).rglob("*"):
         if not p.is_file():
             continue
-        n = _allocated(p)
+        n = allocated_bytes(p)
         parts = p.relative_to(folder).parts
         if "wal" in parts:
             out["wal"] += n

@@ -146,18 +146,24 @@ class CollectionStats:
         return out
 
 
+def allocated_bytes(path: str | Path) -> int:
+    """Bytes a file takes on disk: blocks allocated where the OS reports them (Qdrant Edge
+    preallocates sparse files, 32 MiB and more: their length is not disk used), else its
+    length."""
+    st = os.stat(path)
+    blocks = getattr(st, "st_blocks", None)
+    return int(blocks) * 512 if blocks is not None else st.st_size
+
+
 def _dir_size(path: Path) -> int:
-    """Bytes the folder takes on disk: blocks allocated where the OS reports them (Qdrant
-    Edge preallocates sparse 32 MiB files: their length is not disk used), else lengths."""
+    """Bytes the folder takes on disk (:func:`allocated_bytes` of every file)."""
     total = 0
     for root, _dirs, files in os.walk(path):
         for f in files:
             try:
-                st = os.stat(os.path.join(root, f))
+                total += allocated_bytes(os.path.join(root, f))
             except OSError:
                 continue
-            blocks = getattr(st, "st_blocks", None)
-            total += blocks * 512 if blocks is not None else st.st_size
     return total
 
 

@@ -67,10 +67,19 @@ def main(argv: list[str] | None = None) -> int:
                     "measured in this order (grouped by pool factor) instead of the product")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=Path("docs/img"))
-    ap.add_argument("--replot", type=Path, default=None, help="footprint.json of a run: plots and targets only")
+    ap.add_argument("--replot", type=Path, nargs="+", default=None,
+                    help="footprint.json of one or more runs (on the same data): their rows "
+                    "merged, then the table, plots and targets only")
     a = ap.parse_args(argv)
     if a.replot is not None:
-        sweep = FootprintSweep.from_json(a.replot)
+        sweep = FootprintSweep.from_json(a.replot[0])
+        for more in a.replot[1:]:
+            other = FootprintSweep.from_json(more)
+            if (other.dataset, other.documents, other.base_ndcg) != (sweep.dataset, sweep.documents, sweep.base_ndcg):
+                raise SystemExit(f"{more}: another data set or baseline than {a.replot[0]}")
+            keys = {r.key for r in sweep.rows}
+            sweep.rows += [r for r in other.rows if r.key not in keys]
+        sweep.rows.sort(key=lambda r: (r.pool_factor, -r.bits, r.storage, r.rescore))
     else:
         model = a.model
         if model is None:

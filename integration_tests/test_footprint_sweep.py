@@ -25,7 +25,7 @@ from qdrant_tokenpool.ops import (
 
 pytest.importorskip("qdrant_edge")
 
-WORDS = "apple tree car battery fruit forest phone energy banana motor pine grape salad yellow red".split()
+WORDS = ["apple", "tree", "car", "battery", "fruit", "forest", "phone", "energy", "banana", "motor", "pine", "grape", "salad", "yellow", "red"]
 
 
 class Words:
@@ -40,10 +40,10 @@ class Words:
     def _enc(self, texts: list[str]) -> list[np.ndarray]:
         return [np.stack([self._vec("[CLS]")] + [self._vec(w) for w in t.lower().split()]) for t in texts]
 
-    def encode_documents(self, texts, batch_size=32, show_progress=False):  # noqa: ANN001, ANN201
+    def encode_documents(self, texts, batch_size=32, show_progress=False):
         return self._enc(texts)
 
-    def encode_queries(self, texts, batch_size=32, show_progress=False):  # noqa: ANN001, ANN201
+    def encode_queries(self, texts, batch_size=32, show_progress=False):
         return self._enc(texts)
 
 
@@ -52,8 +52,7 @@ def beir(root: Path, n_docs: int = 60, n_queries: int = 12) -> Path:
     (root / "qrels").mkdir(parents=True)
     docs = [" ".join(rng.choice(WORDS, size=int(rng.integers(8, 20)))) for _ in range(n_docs)]
     with open(root / "corpus.jsonl", "w") as fh:
-        for i, d in enumerate(docs):
-            fh.write(json.dumps({"_id": f"d{i}", "title": "", "text": d}) + "\n")
+        fh.writelines(json.dumps({"_id": f"d{i}", "title": "", "text": d}) + "\n" for i, d in enumerate(docs))
     qrels = ["query-id\tcorpus-id\tscore"]
     with open(root / "queries.jsonl", "w") as fh:
         for q in range(n_queries):

@@ -20,7 +20,12 @@ from qdrant_client import models
 
 from qdrant_tokenpool import PoolingConfig, PoolingConfigError
 from qdrant_tokenpool.footprint import FOOTPRINT_KEY, parse_storage
-from qdrant_tokenpool.ops import FootprintRow, collection_stats, create_footprint_collection
+from qdrant_tokenpool.ops import (
+    FootprintRow,
+    acreate_footprint_collection,
+    collection_stats,
+    create_footprint_collection,
+)
 
 DIM = 64
 N_DOCS = 40
@@ -148,3 +153,17 @@ def test_footprint_choice_stored_shown_and_used(backend: Any, client: Any, colle
         assert all(exact_scores)
     with pytest.raises(ValueError, match="already exists"):
         create_footprint_collection(client, collection_name, row, DIM)
+
+
+@pytest.mark.anyio
+async def test_footprint_choice_async(backend: Any, async_client: Any) -> None:
+    """The async twin creates the same collection; its queries use the stored search params."""
+    row = FootprintRow(2.0, "bq1", True, 0.6, 0.9, 0.99, 5.0, 100.0, 900.0, 120.0, 1.0, 500.0, 1.0)
+    name = "footprint-async"
+    entry = await acreate_footprint_collection(async_client, name, row, DIM, vector_name="colbert")
+    assert (await async_client.get_collection(name)).config.metadata[FOOTPRINT_KEY] == entry
+    ds = docs(2)
+    await async_client.upsert(name, [models.PointStruct(id=i, vector={"colbert": d}) for i, d in enumerate(ds)])
+    hits = (await async_client.query_late_interaction(name, ds[4], using="colbert", limit=3)).points
+    assert hits[0].id == 4
+    await async_client.delete_collection(name)

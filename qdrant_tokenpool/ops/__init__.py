@@ -53,6 +53,7 @@ from .documents import (
 from .footprint import (
     FootprintRow,
     FootprintSweep,
+    acreate_footprint_collection,
     create_footprint_collection,
     footprint_sweep,
     parse_storage,
@@ -101,6 +102,7 @@ __all__ = [
     "RepoolResult",
     "VectorStats",
     "acollection_stats",
+    "acreate_footprint_collection",
     "adescribe_collection",
     "aevaluate_collection",
     "aindex_corpus",

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from qdrant_client import models
 
+from .. import _parent as parent
+from .._flow import Flow, call
 from ..footprint import (
     DEFAULT_STORAGES,
     FOOTPRINT_FORMAT,
@@ -40,6 +42,7 @@ from ..footprint import (
     parse_storage,
 )
 from ..maxsim import PackedDocs
+from .common import operation
 from .stats import allocated_bytes
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "FOOTPRINT_KEY",
     "FootprintRow",
     "FootprintSweep",
+    "acreate_footprint_collection",
     "create_footprint_collection",
     "footprint_from_metadata",
     "footprint_search_params",
@@ -516,8 +520,7 @@ def footprint_entry(row: FootprintRow, sweep: FootprintSweep | None, vector_name
     }
 
 
-def create_footprint_collection(
-    client: Any,
+def create_footprint_collection_flow(
     collection_name: str,
     choice: FootprintRow,
     dim: int,
@@ -528,32 +531,35 @@ def create_footprint_collection(
     oversampling: float | None = 2.0,
     method: str = "hierarchical",
     protected_tokens: int = 0,
-    summary_vector: str | None = None,
-) -> dict[str, Any]:
-    """Create ``collection_name`` on a :class:`~qdrant_tokenpool.TokenPoolingClient` with the
-    chosen configuration: the multivector ``vector_name`` pooled at its pool factor and
-    stored as its storage, and the choice stored in the metadata under
-    :data:`FOOTPRINT_KEY`; returns that entry. Queries through
-    ``query_late_interaction`` use its search params (rescoring or not).
+) -> Flow[dict[str, Any]]:
+    """Create ``collection_name`` with the chosen configuration: the multivector
+    ``vector_name`` (``dim`` numbers) pooled at its pool factor with ``method`` and stored
+    as its storage, the choice stored in the metadata under :data:`FOOTPRINT_KEY`; returns
+    that entry. ``query_late_interaction`` then queries with its search params (codes only
+    or rescored, ``oversampling``), and ``stats`` shows it. No summary vector: the sweep
+    measured MaxSim over every document, and a float summary would add ``4 * dim`` bytes
+    per document in RAM.
 
     Raises:
         ValueError: the collection exists, or a bad pooling config.
     """
     from ..config import PoolingConfig
 
-    if client.collection_exists(collection_name):
+    if (yield call(parent.collection_exists, collection_name)):
         raise ValueError(f"collection {collection_name!r} already exists")
     entry = footprint_entry(choice, sweep, vector_name, min_quality, oversampling)
-    st = parse_storage(choice.storage)
     pooling = None
     if choice.pool_factor > 1:
-        kw: dict[str, Any] = {"pool_factor": choice.pool_factor, "method": method,
-                              "protected_tokens": protected_tokens}
-        if summary_vector:
-            kw["summary_vector"] = summary_vector
-        pooling = {vector_name: PoolingConfig(**kw)}
-    client.create_collection(
-        collection_name, {vector_name: st.vector_params(dim)}, pooling=pooling,
-        metadata={FOOTPRINT_KEY: entry},
+        pooling = {vector_name: PoolingConfig(pool_factor=choice.pool_factor, method=method,  # type: ignore[arg-type]
+                                              protected_tokens=protected_tokens)}
+    yield call(
+        parent.create_collection, collection_name,
+        vectors_config={vector_name: parse_storage(choice.storage).vector_params(dim)},
+        pooling=pooling, metadata={FOOTPRINT_KEY: entry},
     )
     return entry
+
+
+create_footprint_collection, acreate_footprint_collection = operation(
+    create_footprint_collection_flow, "create_footprint_collection", pooling_client=True
+)

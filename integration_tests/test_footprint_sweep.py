@@ -127,3 +127,17 @@ def test_cli_footprint_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert res.exit_code != 0 and "no configuration keeps 90.00%" in res.output
     res = runner.invoke(app, ["--path", db, "eval", str(data), "--sweep", "--storages", "uint8"])
     assert res.exit_code != 0 and "unit vectors become zeros" in res.output
+
+
+def test_cli_eval_sweep_real_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`eval --sweep` with the bundled MiniLM: the table printed, the files written."""
+    monkeypatch.setenv("QDRANT_TOKENPOOL_CACHE", str(tmp_path / "cache"))
+    data = beir(tmp_path / "data", n_docs=20, n_queries=5)
+    out = tmp_path / "sweep"
+    res = CliRunner().invoke(app, ["-q", "eval", str(data), "--sweep", "--pool-factors", "2",
+                                   "--storages", "float16,tq1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "| 2 | float16 | no |" in res.output and "| 2 | tq1 | yes |" in res.output
+    sweep = FootprintSweep.from_json(out / "footprint.json")
+    assert [r.key for r in sweep.rows] == ["pf2/float16", "pf2/tq1", "pf2/tq1/rescore"]
+    assert sweep.dim == 384 and (out / "footprint.png").is_file() and (out / "footprint_table.txt").is_file()

@@ -158,16 +158,16 @@ class FootprintSweep:
 
     def to_markdown(self) -> str:
         """One row per configuration: quality, bytes per document (and the fraction of
-        unpooled float32's), ms/query, write throughput."""
+        unpooled float32's), ms/query, write throughput (the RSS is in the CSV and JSON)."""
         head = ("| pf | storage | rescore | nDCG@10 | % of unpooled | recall@100 | RAM B/doc | "
-                "RAM frac | disk B/doc | disk frac | RSS B/doc | ms/query p50 | docs/s write |")
-        lines = [head, "|" + "---|" * 13]
+                "RAM frac | disk B/doc | disk frac | ms/query p50 | docs/s write |")
+        lines = [head, "|" + "---|" * 12]
         for r in self.rows:
             lines.append(
                 f"| {r.pool_factor:g} | {r.storage} | {'yes' if r.rescore else 'no'} | "
                 f"{r.ndcg10:.4f} | {r.relative_ndcg * 100:.1f} | {r.recall100:.4f} | "
                 f"{r.ram_bytes:,.0f} | 1/{self.base_bytes / r.ram_bytes:.0f} | {r.disk_bytes:,.0f} | "
-                f"1/{self.base_bytes / r.disk_bytes:.1f} | {r.rss_bytes:,.0f} | {r.ms_p50:.1f} | "
+                f"1/{self.base_bytes / r.disk_bytes:.1f} | {r.ms_p50:.1f} | "
                 f"{r.write_docs_per_s:.0f} |"
             )
         return "\n".join(lines) + "\n"

@@ -57,9 +57,8 @@ from qdrant_tokenpool.eval.cache import (
 )
 from qdrant_tokenpool.eval.encoding import encode_cached, encoder_fingerprint, load_encoder
 from qdrant_tokenpool.eval.metrics import evaluate_run, paired_bootstrap
-from qdrant_tokenpool.eval.scoring import PackedTokens
 from qdrant_tokenpool.firststage import MuveraParams, document_summaries, query_summary
-from qdrant_tokenpool.maxsim import maxsim, maxsim_batch
+from qdrant_tokenpool.maxsim import PackedDocs, maxsim, maxsim_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "scifact"
@@ -79,12 +78,12 @@ def log(msg: str) -> None:
 @dataclass
 class Data:
     ds: BeirDataset
-    corpus: PackedTokens
-    queries: PackedTokens
+    corpus: PackedDocs
+    queries: PackedDocs
     fingerprint: dict[str, Any]
     cache: Path
     encoder: Any
-    pooled: dict[int, PackedTokens] = field(default_factory=dict)
+    pooled: dict[int, PackedDocs] = field(default_factory=dict)
 
 
 def load_data(data_dir: Path, model: str | None) -> Data:
@@ -111,7 +110,7 @@ def _key(data: Data, **parts: Any) -> str:
     })
 
 
-def pooled_corpus(data: Data, pf: int) -> PackedTokens:
+def pooled_corpus(data: Data, pf: int) -> PackedDocs:
     """The corpus pooled at ``pf`` (hierarchical, 1 protected token), cached on disk."""
     if pf in data.pooled:
         return data.pooled[pf]
@@ -139,7 +138,7 @@ def cached_matrix(data: Data, name: str, compute: Any, **parts: Any) -> np.ndarr
     return m
 
 
-def maxsim_matrix(data: Data, docs: PackedTokens) -> np.ndarray:
+def maxsim_matrix(data: Data, docs: PackedDocs) -> np.ndarray:
     """Exact MaxSim of every query against every document, ``(n_queries, n_docs)``."""
     qs = data.queries.items()
     out = np.empty((len(qs), len(docs)), np.float32)

@@ -33,8 +33,8 @@ import funnel as F
 
 from qdrant_tokenpool import pool_batch
 from qdrant_tokenpool.eval.encoding import encode_cached
-from qdrant_tokenpool.eval.scoring import PackedTokens
 from qdrant_tokenpool.firststage import document_summaries, query_summary
+from qdrant_tokenpool.maxsim import PackedDocs
 
 WORD = re.compile(r"[a-z0-9]+")
 STOP = frozenset({
@@ -109,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     n_q = len(data.ds.query_ids)
     qs = data.queries.items()
 
-    def scores(docs_full: PackedTokens | None, cached: np.ndarray, needle_docs: list[np.ndarray],
+    def scores(docs_full: PackedDocs | None, cached: np.ndarray, needle_docs: list[np.ndarray],
                fn: str, pf: int | None = None) -> np.ndarray:
         """(n_q, distractors + needles): cached columns for the distractors, fresh for needles."""
         if fn == "maxsim":
-            packed = PackedTokens.from_list(needle_docs)
+            packed = PackedDocs.from_list(needle_docs)
             fresh = F.maxsim_matrix(data, packed)
         else:
             fresh = fn_first[fn](needle_docs)

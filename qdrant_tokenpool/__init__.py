@@ -1,41 +1,25 @@
 """qdrant-tokenpool: token pooling for multi-vector retrieval in Qdrant.
 
-Public API:
-
 - :class:`TokenPoolingClient` / :class:`AsyncTokenPoolingClient`: drop-in Qdrant clients
-  that pool configured multivectors on write; ``engine="edge"`` runs an embedded database
-  on Qdrant Edge (:mod:`qdrant_tokenpool.engines`).
-- :class:`EdgeQdrantClient` / :class:`AsyncEdgeQdrantClient`: plain ``QdrantClient`` /
-  ``AsyncQdrantClient`` on Qdrant Edge (no pooling); :class:`EdgeUnsupportedError`,
-  :class:`StorageLockedError`, :class:`StorageFullError`, :class:`DamagedCollectionError`,
-  :class:`EngineNotAvailableError`: what they raise.
-- :class:`PoolingConfig`: per-vector pooling settings, stored in collection metadata;
-  :class:`MuveraParams` for a MUVERA first stage (``summary_method="muvera"``), encoded
-  by :class:`Muvera` (:mod:`qdrant_tokenpool.firststage`, pure numpy).
-- :func:`pool_tokens` / :func:`pool_batch`: the pooling numerics, usable alone.
-- :func:`maxsim_batch` / :class:`PackedDocs`: exact MaxSim in numpy (or torch); the module
-  :mod:`qdrant_tokenpool.maxsim` also has ``maxsim(query, documents)`` for one query.
-- :func:`index_corpus` / :func:`repool` / :func:`collection_stats` (and async twins
-  ``aindex_corpus``, ``arepool``, ``acollection_stats``): the CLI's operations as library
-  calls (:mod:`qdrant_tokenpool.ops`).
-- :class:`TokenEncoder`: texts to token vectors (needs the ``encoders`` extra; imported lazily,
-  so ``import qdrant_tokenpool`` does not import torch). Clients take it in ``add_texts`` /
-  ``query_text``.
-- :class:`OnnxTokenEncoder`: a :class:`TokenEncoder` exported to ONNX
-  (``qdrant_tokenpool.encoders.export_onnx``): the same vectors, loaded in ~0.5 s without
-  torch (what the CLI's ``search`` encodes queries with).
-- :class:`FastEmbedEncoder`: a fastembed late-interaction model (ONNX, no torch; the
-  ``fastembed`` extra) taken wherever ``TokenEncoder`` is. With fastembed installed the
-  clients also embed ``models.Document`` / ``models.Image`` on pooled vectors themselves
-  (qdrant-client's local inference), then pool.
+  that pool configured multivectors on write (``engine="edge"``: embedded Qdrant Edge);
+  :class:`EdgeQdrantClient` / :class:`AsyncEdgeQdrantClient`: plain clients on Edge; the
+  errors they raise.
+- :class:`PoolingConfig` (stored in collection metadata), :class:`MuveraParams` /
+  :class:`Muvera` (a MUVERA first stage).
+- :func:`pool_tokens` / :func:`pool_batch`, :func:`maxsim_batch` / :class:`PackedDocs`:
+  the numerics, usable alone.
+- :func:`index_corpus`, :func:`repool`, :func:`collection_stats` (and ``a*`` twins): the
+  CLI's operations (:mod:`qdrant_tokenpool.ops`).
+- :class:`TokenEncoder`, :class:`OnnxTokenEncoder` (no torch), :class:`FastEmbedEncoder`:
+  texts to token vectors, imported lazily (``import qdrant_tokenpool`` imports no torch).
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .config import METHODS, PoolingConfig, PoolingConfigError
+from .config import PoolingConfig, PoolingConfigError
 from .firststage import MuveraParams
-from .pooling import pool_batch, pool_tokens
+from .pooling import METHODS, pool_batch, pool_tokens
 from .pooling.validation import InvalidMultivectorError, InvalidVectorError
 
 __version__ = "0.1.0"

@@ -1,38 +1,20 @@
 """The one seam to a client's backend: where its calls land, and in-process engines serialised.
 
-``QdrantClient`` and ``AsyncQdrantClient`` hand every call to a backend held in the
-private attribute ``_client`` (a ``QdrantBase`` / ``AsyncQdrantBase``: ``QdrantRemote`` for
-a server, ``QdrantLocal`` / ``AsyncQdrantLocal`` for qdrant-client's local mode). This
-module is the only place in the package that reads or replaces that attribute, so a change
-of it upstream is fixed here once.
+``QdrantClient`` hands every call to the private ``_client`` (``QdrantRemote``,
+``QdrantLocal``, ...); this module alone reads or replaces it, so an upstream change is
+fixed once.
 
-Why a proxy: an engine that runs inside this process is shared by every thread that uses
-the client, and qdrant-client's local mode is not thread-safe (8 threads writing through
-one client lost half of the points, broke ``count()`` and, on ``path=``, SQLite's
-transactions). :func:`install_backend` therefore wraps every in-process backend in a
-:class:`SerialisedBackend`: one re-entrant lock per client around every backend call,
-reads included. Calls into the engine of one client then run one at a time; everything
-before the backend call (validation, pooling, building models) still runs in parallel.
-Remote backends are not wrapped: a server handles concurrent requests itself.
+Why a proxy: local mode is not thread-safe (8 threads writing through one client lost
+points and broke SQLite's transactions), so :func:`install_backend` wraps an in-process
+backend in a :class:`SerialisedBackend`, one re-entrant lock per client around every
+backend call; validation and pooling before it still run in parallel. Remote backends,
+and Qdrant Edge (which locks inside and releases the GIL), are not wrapped. A client on an
+in-process engine may thus be shared by any number of threads; two clients on the same
+data are not coordinated. :func:`backend` returns the engine without the proxy.
 
-Guarantee: a :class:`~qdrant_tokenpool.TokenPoolingClient` (or its async twin) on an
-in-process engine may be shared by any number of threads; every call sees the engine
-between two whole calls of the others, so writes are not lost and reads are consistent.
-Two *clients* opened on the same in-process data are not coordinated (local mode refuses
-a second client on the same ``path=`` anyway).
-
-Another engine plugs in through the same door, :func:`install_backend`: serialised in
-the same way with ``in_process=True`` (an engine in this process that is not safe for
-concurrent calls), as it is without (a remote one, or one that locks itself). Qdrant Edge
-is installed without the lock (:func:`qdrant_tokenpool.engines.select.install_edge`): Rust
-locks inside its shard, the backend's own state has its lock, and Edge releases the GIL,
-so threads sharing one client run in parallel. :func:`backend` returns the engine itself
-(the proxy removed), e.g. to ask ``isinstance(backend(client), QdrantLocal)``.
-
-Async backends: the proxy holds the lock while a backend coroutine runs. qdrant-client's
-``AsyncQdrantLocal`` never suspends inside a call, so calls from several threads (each
-with its own event loop) and from several tasks of one loop are serialised. An async
-in-process backend that suspends inside a call must do its own locking.
+Async backends: the lock is held while a backend coroutine runs; ``AsyncQdrantLocal``
+never suspends inside a call, so calls are serialised. An async in-process backend that
+suspends must lock itself.
 """
 
 from __future__ import annotations

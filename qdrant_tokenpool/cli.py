@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from ._cli_runtime import CliState, Command, LocalCommand, fail
-from .config import vector_label
+from .pooling.validation import vector_label
 
 if TYPE_CHECKING:
     from .ops import CollectionStats, DocumentHit
@@ -484,8 +484,8 @@ def eval_(
             (out / f"eval_{collection}.json").write_text(json.dumps(result.to_dict(), indent=2))
             state.info(f"wrote {out / f'eval_{collection}.json'}")
         return
-    from .config import METHODS
     from .eval import run_evaluation
+    from .pooling.spec import METHODS
 
     pfs = _floats(pool_factors, "--pool-factors", 1.0)
     if not pfs:

@@ -1,9 +1,8 @@
 """Pooling configuration and its stored form in a Qdrant collection's metadata.
 
-A collection's pooling config maps a vector name (``""`` is the unnamed default
-vector) to a :class:`PoolingConfig`. It is stored in the collection's metadata under
-one namespaced key, :data:`METADATA_KEY`, with a format version, so that every
-process (and a plain ``QdrantClient`` reading the metadata) sees the same settings::
+A collection's pooling maps vector names (``""``: the unnamed vector) to
+:class:`PoolingConfig`, stored under :data:`METADATA_KEY` with a format version so every
+process (and a plain ``QdrantClient``) sees the same settings::
 
     {"qdrant_tokenpool": {"format": 2,
                           "vectors": {"colbert": {"pool_factor": 1.5,
@@ -11,15 +10,10 @@ process (and a plain ``QdrantClient`` reading the metadata) sees the same settin
                                                   "protected_tokens": 1,
                                                   "max_vectors": 256}}}}
 
-Format history: format 1 held ``pool_factor`` (an integer), ``method``,
-``protected_tokens``, ``summary_vector`` and ``keep_original_vector``; it is still read
-exactly as before (and only those fields). Format 2 (written now) adds fractional pool
-factors, ``protected_tail_tokens``, ``max_vectors``, ``distance_threshold`` and the patch
-grid (``method="grid"``, ``grid_shape``, ``grid_pool``, ``grid_block``). Other versions
-are refused with a clear error, never guessed.
-
-This module never imports qdrant_client: it converts plain dicts. The numeric checks are
-the pooling numerics' own (:class:`~qdrant_tokenpool.pooling.spec.PoolingSpec`).
+Format 1 (integer ``pool_factor``, ``method``, ``protected_tokens``, ``summary_vector``,
+``keep_original_vector``) is still read exactly as before; format 2 (written now) adds the
+other settings. Other versions are refused, never guessed. Plain dicts only: no
+qdrant_client import.
 """
 
 from __future__ import annotations
@@ -27,28 +21,22 @@ from __future__ import annotations
 import json
 import numbers
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
 
-from .pooling.spec import GRID_POOLS, METHODS, PoolingSpec
-from .pooling.validation import vector_label
-
-if TYPE_CHECKING:  # imported at run time only when a summary is checked: firststage
-    from .firststage import MuveraParams  # imports the numerics, which import this module
+from .firststage import SUMMARY_METHODS, MuveraParams
+from .pooling.spec import PoolingSpec
 
 __all__ = [
     "DEFAULT_SUMMARY_METHOD",
     "FORMAT_READERS",
     "FORMAT_VERSION",
-    "GRID_POOLS",
     "METADATA_KEY",
-    "METHODS",
     "READABLE_FORMATS",
     "PoolingConfig",
     "PoolingConfigError",
     "pooling_from_metadata",
     "pooling_to_metadata",
-    "vector_label",
 ]
 
 METADATA_KEY = "qdrant_tokenpool"
@@ -61,9 +49,6 @@ FORMAT_1_FIELDS = frozenset(
     {"pool_factor", "method", "protected_tokens", "summary_vector", "keep_original_vector"}
 )
 """The fields a format-1 entry may hold (format 1 is read exactly as before)."""
-
-Method = Literal["hierarchical", "kmeans", "sequential", "grid"]
-GridPool = Literal["rows", "columns", "blocks"]
 
 DEFAULT_SUMMARY_METHOD: str = "mean"
 """First-stage encoding of a ``summary_vector`` when ``summary_method`` is not given.
@@ -83,92 +68,77 @@ def _check_name(name: str, value: Any) -> str | None:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class PoolingConfig:
     """How to pool one multivector of a collection. Immutable and validated.
 
-    Every budget knob is an upper bound on a document's pooled vectors and the smallest
-    wins (see :mod:`qdrant_tokenpool.pooling.spec`); whatever the knobs, a stored
-    multivector always fits Qdrant's cap of fewer than 1,048,576 floats (a document that
-    would not is pooled further, never refused).
+    A :class:`PoolingSpec` (the numeric settings, also read as attributes:
+    ``cfg.pool_factor``) plus what only a collection has; bad values raise
+    :class:`PoolingConfigError`.
+
+    ``PoolingConfig(2, "kmeans", max_vectors=64, summary_vector="s")`` takes the spec's
+    settings as :class:`PoolingSpec` does; ``PoolingConfig(spec=spec, ...)`` takes a spec
+    (settings given with it replace the spec's). Whatever the settings, a stored
+    multivector fits Qdrant's cap (a document that would not is pooled further).
 
     Attributes:
-        pool_factor: target reduction, a number ``>= 1`` (fractional allowed); an
-            ``n``-token document keeps ``max(1, floor((n - protected) / pool_factor))``
-            pooled vectors plus its protected tokens. ``1`` sets no bound (stored
-            unchanged unless another knob or Qdrant's cap reduces it).
-        method: ``"hierarchical"`` (Ward linkage on the unit vectors, the paper's best),
-            ``"kmeans"`` (seeded spherical k-means), ``"sequential"`` (runs of
-            neighbouring tokens) or ``"grid"`` (an image's patch grid, see ``grid_shape``).
-        protected_tokens: leading vectors (e.g. ``[CLS]``, ``[D]``) that pass through
-            unpooled, in front.
-        summary_vector: optional name of a dense vector that the write path fills with
-            a single-vector encoding of the document (the HNSW first stage of the query
-            funnel, which encodes the query the same way); ``None`` for none.
-        summary_method: how ``summary_vector`` encodes a document
-            (:mod:`qdrant_tokenpool.firststage`): ``"mean"``, the normalised mean of the
-            token vectors (``d`` dimensions, the pooled vector's distance), or
-            ``"muvera"``, a MUVERA fixed dimensional encoding (``muvera.output_dim(d)``
-            dimensions, Dot distance). Default :data:`DEFAULT_SUMMARY_METHOD` when a
-            summary vector is set; only with ``summary_vector``.
-        muvera: :class:`~qdrant_tokenpool.firststage.MuveraParams` (or a dict of them)
-            of ``summary_method="muvera"``; default the paper's reference parameters
-            (``k_sim=5, dim_proj=16, r_reps=20, seed=42``: 10,240 dimensions).
-        keep_original_vector: optional name of a multivector that the write path fills
-            with the unpooled token vectors (for full-resolution rescoring in the query
-            funnel); ``None`` for none.
-        protected_tail_tokens: trailing vectors (e.g. ColPali/ColQwen's prompt and
-            special tokens after the image patches) that pass through unpooled, in order,
-            at the end.
-        max_vectors: at most this many stored vectors per document, protected ones
-            included (``>= protected_tokens + protected_tail_tokens + 1``); ``None``: none.
-        distance_threshold: adaptive pooling (``method="hierarchical"`` only): every Ward
-            merge of height ``<= distance_threshold`` is made, in the scale of scipy's
-            ``linkage(unit_vectors, "ward")`` (two tokens of cosine ``c`` are
-            ``sqrt(2 - 2c)`` apart), so redundant documents keep fewer vectors. It only
-            merges more than ``pool_factor``/``max_vectors`` ask for: set
-            ``pool_factor=1`` for purely adaptive pooling. Finite, ``>= 0``; ``None``: off.
-        grid_shape: ``method="grid"`` only (required there): ``(rows, cols)`` of the
-            image patch grid; each document must hold exactly
-            ``protected_tokens + rows * cols + protected_tail_tokens`` vectors.
-        grid_pool: ``method="grid"``: ``"rows"`` (the default), ``"columns"`` or ``"blocks"``.
-        grid_block: ``grid_pool="blocks"``: the block side ``k`` (``k x k`` patches;
-            default 2).
+        spec: the pooling settings (see :mod:`qdrant_tokenpool.pooling.spec`).
+        summary_vector: name of a dense vector the write path fills with a single-vector
+            encoding of the document (the query funnel's HNSW first stage); ``None``: none.
+        keep_original_vector: name of a multivector the write path fills with the
+            unpooled token vectors (full-resolution rescoring); ``None``: none.
+        summary_method: ``"mean"`` (normalised mean of the tokens, ``d`` dimensions) or
+            ``"muvera"`` (a MUVERA encoding, ``muvera.output_dim(d)`` dimensions, Dot);
+            :data:`DEFAULT_SUMMARY_METHOD` when a summary vector is set, else ``None``.
+        muvera: :class:`~qdrant_tokenpool.firststage.MuveraParams` (or a dict of them) of
+            the ``"muvera"`` summary; default the paper's reference parameters.
     """
 
-    pool_factor: float = 2
-    method: Method = "hierarchical"
-    protected_tokens: int = 1
-    summary_vector: str | None = None
-    keep_original_vector: str | None = None
-    protected_tail_tokens: int = 0
-    max_vectors: int | None = None
-    distance_threshold: float | None = None
-    grid_shape: tuple[int, int] | None = None
-    grid_pool: GridPool | None = None
-    grid_block: int | None = None
-    summary_method: Literal["mean", "muvera"] | None = None
-    muvera: MuveraParams | None = None
+    spec: PoolingSpec
+    summary_vector: str | None
+    keep_original_vector: str | None
+    summary_method: Literal["mean", "muvera"] | None
+    muvera: MuveraParams | None
 
-    def __post_init__(self) -> None:
-        if isinstance(self.grid_shape, list):  # as JSON stores it
-            object.__setattr__(self, "grid_shape", tuple(self.grid_shape))
+    def __init__(
+        self,
+        *args: Any,
+        spec: PoolingSpec | None = None,
+        summary_vector: str | None = None,
+        keep_original_vector: str | None = None,
+        summary_method: Literal["mean", "muvera"] | None = None,
+        muvera: MuveraParams | Mapping[str, Any] | None = None,
+        **settings: Any,
+    ) -> None:
+        if isinstance(settings.get("grid_shape"), list):  # as JSON stores it
+            settings["grid_shape"] = tuple(settings["grid_shape"])
+        if spec is not None and args:
+            raise TypeError("give a spec or positional settings, not both")
         try:
-            spec = self._make_spec()
+            if spec is None:
+                spec = PoolingSpec(*args, **settings)
+            elif settings:
+                spec = replace(spec, **settings)
         except ValueError as exc:
             raise PoolingConfigError(str(exc)) from None
-        for name in _SPEC_FIELDS:
-            object.__setattr__(self, name, getattr(spec, name))
-        _check_name("summary_vector", self.summary_vector)
-        _check_name("keep_original_vector", self.keep_original_vector)
-        if self.summary_vector is not None and self.summary_vector == self.keep_original_vector:
+        set_ = object.__setattr__
+        set_(self, "spec", spec)
+        set_(self, "summary_vector", _check_name("summary_vector", summary_vector))
+        set_(self, "keep_original_vector", _check_name("keep_original_vector", keep_original_vector))
+        if summary_vector is not None and summary_vector == keep_original_vector:
             raise PoolingConfigError("summary_vector and keep_original_vector must differ")
+        set_(self, "summary_method", summary_method)
+        set_(self, "muvera", muvera)
         self._check_summary()
+
+    def __getattr__(self, name: str) -> Any:
+        """The spec's settings as attributes (``cfg.pool_factor``, ``cfg.method``, ...)."""
+        if name in _SPEC_FIELDS:
+            return getattr(self.spec, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _check_summary(self) -> None:
         """Resolve ``summary_method`` / ``muvera`` against ``summary_vector``."""
-        from .firststage import SUMMARY_METHODS, MuveraParams
-
         method: str | None = self.summary_method
         muvera: Any = self.muvera
         if self.summary_vector is None:
@@ -207,19 +177,15 @@ class PoolingConfig:
         object.__setattr__(self, "summary_method", method)
         object.__setattr__(self, "muvera", muvera)
 
-    def _make_spec(self) -> PoolingSpec:
-        return PoolingSpec(**{name: getattr(self, name) for name in _SPEC_FIELDS})
-
-    @property
-    def spec(self) -> PoolingSpec:
-        """The numeric pooling knobs, as the pooling functions take them."""
-        return self._make_spec()
-
     # -- plain dict / JSON round-trip ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; optional fields that are ``None`` (and
         ``protected_tail_tokens`` when 0) are left out; ``grid_shape`` is a list."""
-        d = asdict(self)
+        d = asdict(self.spec)
+        for f in fields(self):
+            if f.name != "spec":
+                value = getattr(self, f.name)
+                d[f.name] = asdict(value) if f.name == "muvera" and value is not None else value
         if d["grid_shape"] is not None:
             d["grid_shape"] = list(d["grid_shape"])
         if d["protected_tail_tokens"] == 0:
@@ -231,8 +197,7 @@ class PoolingConfig:
         """Inverse of :meth:`to_dict`. Unknown keys are refused (they would be lost)."""
         if not isinstance(data, Mapping):
             raise PoolingConfigError(f"pooling config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        unknown = set(data) - _STORED_FIELDS
         if unknown:
             raise PoolingConfigError(
                 f"unknown pooling config field(s): {', '.join(sorted(unknown))}"
@@ -260,7 +225,8 @@ class PoolingConfig:
         return tuple(n for n in (self.summary_vector, self.keep_original_vector) if n)
 
 
-_SPEC_FIELDS = tuple(f.name for f in fields(PoolingSpec))
+_SPEC_FIELDS = frozenset(f.name for f in fields(PoolingSpec))
+_STORED_FIELDS = _SPEC_FIELDS | {f.name for f in fields(PoolingConfig)} - {"spec"}
 
 PoolingMap = dict[str, PoolingConfig]
 

@@ -1,55 +1,22 @@
-"""First-stage encodings: one dense vector per document (and per query) for the HNSW
-stage of the query funnel. The one home of both sides, so a document and its query are
-always encoded the same way.
+"""First-stage encodings: one dense vector per document and per query for the HNSW stage of
+the query funnel (both sides here, so they are always encoded the same way).
 
-Two methods (``PoolingConfig.summary_method``):
+- ``"mean"``: the normalised mean of the unit token vectors, ``(d,)``, Cosine; cheap but
+  coarse.
+- ``"muvera"``: a MUVERA fixed dimensional encoding (Dhulipala et al. 2024,
+  arXiv:2405.19504), ``(r_reps * 2**k_sim * dim_proj,)`` or ``(final_dim,)``, Dot: SimHash
+  partitions per repetition, query tokens summed and document tokens averaged per
+  partition (an empty document partition takes the token nearest in Hamming distance),
+  an AMS projection per block, an optional Count Sketch; its inner product approximates
+  MaxSim (never above it without projections). Reference parameters: ``k_sim=5,
+  dim_proj=16, r_reps=20`` (10,240 dimensions).
 
-- ``"mean"``: the normalised mean of the L2-normalised token vectors, ``(d,)``, for a
-  Cosine dense vector. Cheap and small, but a coarse retriever: one direction cannot say
-  "this document has a token close to each query token", which is what MaxSim rewards.
-- ``"muvera"``: a MUVERA fixed dimensional encoding (FDE; Dhulipala, Hadian, Jayaram, Lee
-  and Mirrokni 2024, "MUVERA: Multi-Vector Retrieval via Fixed Dimensional Encodings",
-  arXiv:2405.19504), ``(r_reps * 2**k_sim * dim_proj,)`` or ``(final_dim,)``, for a **Dot**
-  dense vector. Its inner product approximates the Chamfer (MaxSim) similarity:
-
-  1. *Partition* (per repetition ``r`` of ``r_reps``): ``k_sim`` random Gaussian
-     hyperplanes (SimHash) give every token a ``k_sim``-bit partition index, ``B =
-     2**k_sim`` partitions.
-  2. *Aggregate*: per partition, a query **sums** its token vectors; a document
-     **averages** its token vectors. A document partition that got no token is filled
-     with the document token whose sign bits are closest in Hamming distance to the
-     partition (``fill_empty_partitions``; ties: the earlier token), so a query token
-     never meets an empty block.
-  3. *Project*: each partition's vector is multiplied by a random ``(d, dim_proj)``
-     matrix of ``+-1 / sqrt(dim_proj)`` (an AMS sketch; none when ``dim_proj`` is
-     ``None``), and the blocks of all repetitions are
-     concatenated: ``FDE = [rep 0: B x dim_proj | rep 1: ... ]``.
-  4. *Final projection* (optional, ``final_dim``): a Count Sketch of the whole vector.
-
-  Then ``<FDE_q(Q), FDE_d(D)> = sum_r sum_(q in Q) <q, mean of D's tokens in q's
-  partition>`` (up to the random projections), and each term is at most ``max_(x in D)
-  <q, x>``: without projections the FDE score divided by ``r_reps`` never exceeds the
-  Chamfer score, and it equals it when every query token's partition holds only its
-  nearest document token (tested on one-token documents).
-
-  Reference parameters (the paper's and fastembed's): ``k_sim=5``, ``dim_proj=16``,
-  ``r_reps=20`` (10,240 dimensions), no final projection.
-
-Why our own implementation and not fastembed's ``fastembed.postprocess.muvera.Muvera``:
-importing it imports fastembed's model stack (onnxruntime, tokenizers, huggingface-hub,
-...), it encodes one document at a time with a Python loop over tokens, and its random
-matrices come from ``numpy.random.Generator.normal/choice``, whose streams numpy does not
-promise to keep across versions. An index whose documents and queries are encoded with
-different matrices returns garbage without an error, so here every random number comes
-from the raw output of the PCG64 bit generator (a fixed algorithm) through our own
-transforms (Box-Muller, sign bits): the same seed gives the same matrices on every numpy
-version and platform (pinned values are tested). Given the same matrices, the encodings
-equal fastembed's (tested). Everything is vectorised over a batch (matrix products, one
-sparse product for the partition sums, the nearest occupied partition of every empty one
-from a Hamming-distance table); memory stays bounded by encoding about
-``chunk_tokens`` tokens at a time.
-
-Pure numpy/scipy: never imports qdrant_client.
+Ours rather than fastembed's ``Muvera``: that imports fastembed's model stack, loops over
+tokens in Python, and draws from numpy distributions whose streams may change across
+versions (documents and queries encoded with different matrices fail silently). Here every
+random number comes from PCG64's raw output through fixed transforms (pinned values
+tested; given the same matrices, the encodings equal fastembed's). Never imports
+qdrant_client.
 """
 
 from __future__ import annotations

@@ -1,19 +1,12 @@
 """Inference objects (``models.Document``, ``Image``, ``InferenceObject``) on pooled vectors.
 
-Why: Qdrant users write ColBERT the fastembed way, ``models.Document(text=...,
-model="colbert-ir/colbertv2.0")`` inside points and queries. qdrant-client embeds such
-objects itself ("local inference", with fastembed) inside ``QdrantClient.upsert`` /
-``query_points``, that is after our write path has run; but pooling needs the token
-vectors. So for a request whose pooled vectors hold inference objects, the write flows
-first have it embedded by the parent client's own local inference (the same fastembed
-models, options and batch size that ``QdrantClient`` would use), then validate, pool and
-write it as if the arrays had been given: the same checks, all or nothing. Queries given
-as inference objects are embedded the same way (``is_query=True``) and never pooled.
-
-Cloud inference (``cloud_inference=True``: the server embeds) cannot be pooled by a
-client, which never sees the vectors: such objects on a pooled vector are refused with a
-clear error (see :meth:`qdrant_tokenpool.write_path.PoolingJob.add`). Objects on vectors
-without pooling pass through untouched either way.
+qdrant-client embeds such objects itself (local inference, fastembed) inside ``upsert`` /
+``query_points``, after our write path; but pooling needs the token vectors. So a request
+whose pooled vectors hold inference objects is first embedded by the parent client's own
+local inference (its models, options, batch size), then validated, pooled and written as
+arrays would be; queries likewise (``is_query=True``, never pooled). Cloud inference
+cannot be pooled by a client: refused on pooled vectors. Objects on other vectors pass
+through untouched.
 """
 
 from __future__ import annotations

@@ -1,34 +1,16 @@
 """Exact MaxSim (late-interaction) scoring: numpy, or torch on any device.
 
-``MaxSim(Q, D) = sum_i max_j <q_i, d_j>`` for a query ``Q`` of shape ``(q, d)`` and a
-document ``D`` of shape ``(n, d)``: each query token is matched with its most similar
-document token and the similarities are summed. This is Qdrant's ``max_sim``
-multivector comparator. On a **Cosine** collection Qdrant normalises every stored vector
-(and the query's vectors) to unit length first, so its score is the sum of the best
-cosine similarities: pass ``normalize=True`` (or normalised vectors) to get the same
-numbers; on a **Dot** collection pass the raw vectors with ``normalize=False``.
+``MaxSim(Q, D) = sum_i max_j <q_i, d_j>`` for a query ``(q, d)`` and a document
+``(n, d)``: Qdrant's ``max_sim`` comparator. A Cosine collection normalises stored and
+query vectors first: pass ``normalize=True`` for its numbers; Dot: ``normalize=False``.
 
-Speed without Python loops over documents (numpy): the documents' token vectors are
-packed into one ``(N, d)`` matrix with offsets, and scored a chunk of consecutive
-documents at a time: one matrix product ``Q @ chunk.T`` of shape ``(T, chunk tokens)``
-for all ``T`` query tokens of a batch of queries, then a segment max along the
-contiguous axis (``np.maximum.reduceat`` at the document offsets) and a sum per query.
-Chunks hold about ``block_tokens`` tokens, so the similarity matrix stays small (memory
-bounded, cache friendly); queries are scored in groups of at most
-``DEFAULT_MAX_QUERY_TOKENS`` tokens for the same reason. A list of documents is
-concatenated one chunk at a time, so a one-off :func:`maxsim` call never copies the
-corpus whole; :class:`PackedDocs` packs once for many queries.
-
-The torch path groups the documents by length into a few padded buckets ``(b, L, d)``
-kept on the device (padding repeats a document's own last token, which leaves every max
-unchanged: no mask, exact result; a bucket's padding adds at most 12.5% of its tokens),
-and scores a bucket with a few large matrix products against all query tokens at once, a
-max over ``L`` and a sum per query, accumulating every score in one device tensor that
-comes back to the host once. Against a padded ``einsum`` over ``(docs, max_len, d)`` it
-skips the padding to the longest document, the mask and its pass over memory. It is used
-when the inputs are torch tensors, or when a torch ``device`` (``"cuda"``, ``"cpu"``,
-...) is given, or with ``device="auto"`` when a CUDA GPU is available. torch is imported
-only then. This module never imports qdrant_client.
+numpy: documents packed into one ``(N, d)`` matrix with offsets and scored a chunk of
+about ``block_tokens`` tokens at a time (one product against all query tokens of a group
+of queries, a segment max, a sum), so the similarity matrix stays small; the compiled
+kernel does the same without writing it. :class:`PackedDocs` packs once for many
+queries. torch (tensors given, a ``device``, or ``"auto"`` with CUDA): documents in a few
+length buckets padded with their own last token (exact, no mask), large products, scores
+back to the host once. Never imports qdrant_client.
 """
 
 from __future__ import annotations
@@ -112,30 +94,22 @@ def _check_query(query: Any, dim: int | None, what: str = "query") -> np.ndarray
 
 
 class PackedDocs:
-    """A corpus of multivectors packed for fast exact MaxSim (and top-k) over all of it.
+    """A corpus of multivectors packed once for exact MaxSim and top-k over all of it.
 
-    Build it once, score many queries: this is what an evaluation over a whole corpus
-    wants (``PackedDocs(docs).search(queries, k=100)``). The package's one packed layout:
-    one ``(N, d)`` float32 token matrix (:attr:`tokens`, never copied when given packed,
-    so a memory-mapped corpus stays on disk) and ``(n_docs + 1,)`` :attr:`offsets`.
+    The package's one packed layout: an ``(N, d)`` float32 token matrix (:attr:`tokens`,
+    never copied when given packed, so a memory-mapped corpus stays on disk) and
+    ``(n_docs + 1,)`` :attr:`offsets`. Memory: the packed vectors (torch: on the device,
+    plus at most 12.5% padding).
 
     Args:
-        documents: a sequence of ``(n_i, d)`` arrays (numpy, torch or nested lists),
-            ``n_i >= 1``; or, with ``offsets``, one ``(N, d)`` token matrix.
-        offsets: ``(n_docs + 1,)`` increasing token offsets into ``documents`` when it is
-            one packed token matrix: document ``i`` is ``tokens[offsets[i]:offsets[i+1]]``.
-        ids: optional ids of the documents (any objects), returned by :meth:`search`;
-            default ``0 .. n_docs - 1``.
+        documents: ``(n_i, d)`` arrays (numpy, torch or lists, ``n_i >= 1``); or, with
+            ``offsets``, one ``(N, d)`` token matrix (document ``i`` is
+            ``tokens[offsets[i]:offsets[i+1]]``).
+        ids: ids returned by :meth:`search` (default ``0 .. n_docs - 1``).
         normalize: scale every token vector to unit length (Cosine semantics).
-        device: ``None``/``"numpy"`` numpy; a torch device (``"cuda"``, ``"cpu"``) or
-            ``"auto"`` (CUDA when available) for torch.
-        block_tokens: tokens scored per chunk; the similarity matrix of a chunk takes
-            ``block_tokens * T * 4`` bytes for ``T`` query tokens. Default: 8,192 for
-            numpy; for torch, chunks of up to ``DEFAULT_TORCH_SIM_BYTES`` (256 MiB) of
-            similarities.
-
-    Memory: the packed float32 vectors (torch: on the device, plus at most 12.5% padding
-    and one document per length bucket).
+        device: ``None``/``"numpy"``, a torch device, or ``"auto"`` (CUDA when available).
+        block_tokens: tokens scored per chunk (default 8,192 for numpy; torch: chunks of
+            ``DEFAULT_TORCH_SIM_BYTES`` of similarities).
     """
 
     def __init__(
@@ -542,7 +516,7 @@ read in one go)."""
 
 KERNEL_THREAD_MACS = 1 << 22
 """Multiply-adds of one call from which the compiled MaxSim kernel splits the documents
-over all cores (below: ~1 ms on one core, less than the threads cost to hand work to)."""
+over all cores (below, handing work to threads costs more than it saves)."""
 
 
 def _kernel_scores(
@@ -602,25 +576,20 @@ def maxsim_batch(
     """MaxSim of each query against each document, without Python loops over documents.
 
     Args:
-        queries: sequence of ``(q_j, d)`` matrices (numpy, torch or lists; lengths may
-            differ) or one ``(n_queries, q, d)`` array.
-        documents: sequence of ``(n_i, d)`` matrices of different lengths, a
-            ``(n_docs, n, d)`` array, a :class:`PackedDocs`, or (with ``offsets``) one
-            packed ``(N, d)`` token matrix.
-        offsets: ``(n_docs + 1,)`` token offsets for a packed token matrix.
-        normalize: L2-normalise query and document vectors first (what Qdrant does on a
-            Cosine collection); default ``False``. For a :class:`PackedDocs` it applies to
-            the queries only, and defaults to what the documents got when it was built.
-        device: ``None`` numpy (torch when the inputs are torch tensors); a torch device
-            string; ``"auto"`` for CUDA when available; ``"numpy"`` to force numpy.
+        queries: ``(q_j, d)`` matrices (numpy, torch or lists) or one ``(n_queries, q, d)`` array.
+        documents: ``(n_i, d)`` matrices, a ``(n_docs, n, d)`` array, a :class:`PackedDocs`,
+            or (with ``offsets``, ``(n_docs + 1,)``) one packed ``(N, d)`` token matrix.
+        normalize: L2-normalise queries and documents first (a Cosine collection); for a
+            :class:`PackedDocs`, the queries only, default what its documents got.
+        device: ``None`` numpy (torch for torch inputs), a torch device, ``"auto"`` (CUDA
+            when available) or ``"numpy"``.
 
     Returns:
-        float32 ``(n_queries, n_docs)`` scores ``sum_i max_j <q_i, d_j>``, documents in
-        input order.
+        float32 ``(n_queries, n_docs)`` scores, documents in input order.
 
     Raises:
-        ValueError: no queries or documents, an empty document, mismatched dimensions,
-            or a malformed query (1-D, empty, NaN/inf; :class:`InvalidMultivectorError`).
+        ValueError: no queries or documents, an empty document, mismatched dimensions, or a
+            malformed query (:class:`InvalidMultivectorError`).
     """
     if isinstance(documents, PackedDocs):
         return documents.scores_batch(queries, normalize=normalize)

@@ -1,40 +1,20 @@
-"""Late-interaction queries on pooled collections: one ``query_points`` call with a
-prefetch funnel built from the collection's stored pooling config, and optional exact
-MaxSim rescoring on the client.
+"""Late-interaction queries on pooled collections: one ``query_points`` call with a prefetch
+funnel built from the collection's stored pooling config, optionally rescored exactly on
+the client.
 
-The funnel (innermost stage first; the optional stages are used when the pooled
-vector's :class:`~qdrant_tokenpool.config.PoolingConfig` declares them):
+The funnel, innermost first: *summary* (with ``summary_vector``: HNSW on the first-stage
+encoding, :mod:`qdrant_tokenpool.firststage`, keeps ``prefetch_limit``), *pooled* (MaxSim
+over the pooled multivector, keeps ``limit`` or ``rescore_limit``), *full resolution*
+(with ``keep_original_vector``: MaxSim over the unpooled vectors, keeps ``limit``). Every
+stage gets the filter; queries are never pooled.
 
-1. *summary* (optional, ``summary_vector``): HNSW search on the dense summary vector
-   (the document's first-stage encoding, ``summary_method``: the normalised mean of its
-   token vectors, or its MUVERA encoding) with the query encoded the same way
-   (:mod:`qdrant_tokenpool.firststage`); keeps ``prefetch_limit`` candidates.
-2. *pooled*: Qdrant's MaxSim (``max_sim`` comparator) over the pooled multivector; keeps
-   ``limit`` results, or ``rescore_limit`` candidates when stage 3 follows.
-3. *full resolution* (optional, ``keep_original_vector``): MaxSim over the unpooled
-   token vectors (stored on disk, HNSW off) of those candidates; keeps ``limit``.
+Defaults (:func:`default_prefetch_limit`, :func:`default_rescore_limit`, chosen with
+``benchmarks/funnel.py``, docs/funnel.md): ``prefetch_limit = max(100, 10 * limit)`` (a
+single vector is a coarse retriever), ``rescore_limit = max(40, 4 * limit)`` (pooled
+MaxSim ranks almost like full resolution; each rescored candidate is a disk read).
 
-With neither optional stage it is a plain multivector query. Every stage gets the same
-filter. Queries are never pooled: every query token takes part in MaxSim.
-
-Defaults (see :func:`default_prefetch_limit`, :func:`default_rescore_limit`):
-
-- ``prefetch_limit = max(100, 10 * limit)``: a single-vector summary is a coarse
-  retriever, so its candidate list must be much longer than the answer. Chosen by
-  measurement (``benchmarks/funnel.py``, docs/funnel.md): on SciFact 100 is the smallest
-  tested depth that keeps 99% of plain pooled MaxSim nDCG@10, far faster than plain
-  pooled MaxSim on Qdrant Edge; the pooled MaxSim that follows costs little per candidate
-  (its vectors are in RAM).
-- ``rescore_limit = max(40, 4 * limit)`` (at most ``prefetch_limit``): pooled MaxSim
-  ranks almost like full-resolution MaxSim (the point of pooling), so the full-resolution
-  stage only has to reorder a short head; each of its candidates costs a read of the
-  unpooled vectors from disk.
-
-Rescoring: ``rescore=None`` / ``"server"`` runs the whole funnel in Qdrant.
-``rescore="client"`` runs every stage but the last in Qdrant, fetches the last stage's
-vectors of its candidates (``with_vectors``), and computes that stage's exact MaxSim
-on the client with :mod:`qdrant_tokenpool.maxsim`: the scores equal Qdrant's (Cosine:
-both sides normalise the vectors; Dot: raw dot products), the order is by score.
+``rescore="client"`` runs all but the last stage in Qdrant and that stage's exact MaxSim
+here (:mod:`qdrant_tokenpool.maxsim`), with Qdrant's scores (Cosine normalised, Dot raw).
 """
 
 from __future__ import annotations
@@ -50,13 +30,12 @@ from qdrant_client.http.models import QueryResponse
 from . import _parent as parent
 from . import store
 from ._flow import Flow, call
-from .config import vector_label
 from .firststage import MuveraParams, query_summary
 from .footprint import footprint_from_metadata, footprint_search_params
 from .inference import is_inference_object
 from .maxsim import maxsim
 from .pooling.common import normalise
-from .pooling.validation import InvalidMultivectorError, as_multivector, check_int
+from .pooling.validation import InvalidMultivectorError, as_multivector, check_int, vector_label
 from .store import CollectionPooling
 
 __all__ = [

@@ -30,11 +30,10 @@ from .config import (
     coerce_pooling,
     pooling_from_metadata,
     pooling_to_metadata,
-    vector_label,
 )
 from .engines.checks import VectorSpec, VectorsSchema
 from .inference import LocalInference
-from .pooling.validation import check_int
+from .pooling.validation import check_int, vector_label
 
 __all__ = [
     "CollectionPooling",

@@ -1,23 +1,12 @@
-"""Text in, text out: ``add_texts`` and ``query_text`` through a given encoder.
+"""Text in, text out: the ``add_texts`` and ``query_text`` flows of both clients.
 
-Flows (see :mod:`qdrant_tokenpool._flow`) shared by :class:`~qdrant_tokenpool.TokenPoolingClient`
-and :class:`~qdrant_tokenpool.AsyncTokenPoolingClient`. The encoder is passed in and
-duck-typed (:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`): this module never
-imports torch, so any object with ``encode_documents``,
-``encode_queries`` and ``dim`` works (a :class:`~qdrant_tokenpool.encoders.TokenEncoder`,
-a wrapper around another library, a test double).
-
-- :func:`add_texts` encodes documents ``batch_size`` texts at a time and writes each
-  batch with the client's normal ``upsert`` flow (:func:`qdrant_tokenpool.write_path.upsert`),
-  so the vectors are pooled per the collection's stored config (and its summary /
-  keep-original vectors filled) exactly like any other write. Only one batch of token
-  vectors is held at a time.
-- :func:`query_text` encodes one query (queries are never pooled) and runs the
-  :func:`qdrant_tokenpool.query.query_late_interaction` flow.
-
-Encoding runs in the calling thread; with the async client it blocks the event loop for
-the duration of each batch's encoding (run the call in a worker thread, e.g.
-``asyncio.to_thread`` with a sync client, where that matters).
+The encoder is passed in and duck-typed
+(:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; no torch import here).
+:func:`add_texts` encodes ``batch_size`` texts at a time and writes each batch through the
+normal ``upsert`` flow, so it is pooled like any write, one batch held at a time;
+:func:`query_text` encodes one query (never pooled) and runs
+:func:`qdrant_tokenpool.query.query_late_interaction`. Encoding runs in the calling
+thread (with the async client: in the event loop's).
 """
 
 from __future__ import annotations
@@ -31,9 +20,8 @@ from qdrant_client import models
 
 from . import store, write_path
 from ._flow import Flow
-from .config import vector_label
 from .encoders.protocol import TextEncoder
-from .pooling.validation import as_multivector, check_int
+from .pooling.validation import as_multivector, check_int, vector_label
 from .query import QueryResponse, resolve_multivector
 from .query import query_late_interaction as late_interaction_flow
 from .store import PoolingState

@@ -46,12 +46,8 @@ from _encoder_fixtures import (
     write_tokenizer,
 )
 
-from qdrant_tokenpool.encoders import (
-    EncoderLoadError,
-    TokenEncoder,
-    _Side,
-    detect_layout,
-)
+from qdrant_tokenpool.encoders import EncoderLoadError, TokenEncoder, detect_layout
+from qdrant_tokenpool.encoders._common import _Side
 
 DATA = Path(__file__).parent / "data"
 

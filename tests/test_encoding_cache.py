@@ -1,5 +1,4 @@
-"""The evaluation's encoding cache is keyed by the model's content, not its location; entries
-written under the older path-keyed fingerprint are still found."""
+"""The evaluation's encoding cache is keyed by the model's content, not its location."""
 
 from __future__ import annotations
 
@@ -42,30 +41,26 @@ def test_fingerprint_follows_content_not_location(tmp_path):
     assert fa == fb and "model_sha256" in fa["name"]
     (b / "model.safetensors").write_bytes(b"other weights")
     assert encoder_fingerprint(FolderEncoder(b)) != fa
-    assert encoder_fingerprint(FolderEncoder(a), by_location=True)["name"] == str(a)
 
 
-def test_entries_cached_by_path_are_reused_and_shared(tmp_path, monkeypatch):
+def test_entries_are_shared_by_copies_and_keyed_by_version(tmp_path, monkeypatch):
     import qdrant_tokenpool.eval.encoding as enc_mod
 
     cache = tmp_path / "cache"
     a = make_model(tmp_path / "site" / "model")
     ids, texts = ["d1", "d2"], ["one two", "three"]
-    # an entry as the path-keyed fingerprint wrote it (before this change)
-    real = enc_mod.encoder_fingerprint
-    monkeypatch.setattr(enc_mod, "encoder_fingerprint", lambda e, by_location=False: real(e, by_location=True))
     first = FolderEncoder(a)
     packed, hit, _ = encode_cached(first, "documents", ids, texts, cache, verbose=False)
     assert not hit and first.calls == 1
-    monkeypatch.setattr(enc_mod, "encoder_fingerprint", real)
-    # the same folder: found under the old key, no encoding
-    again = FolderEncoder(a)
-    got, hit, _ = encode_cached(again, "documents", ids, texts, cache, verbose=False)
-    assert hit and again.calls == 0
-    np.testing.assert_array_equal(got.tokens, packed.tokens)
-    # a copy elsewhere: found through the content key the first hit linked
+    # a copy elsewhere: found under the content key, no encoding
     b = tmp_path / "venv" / "model"
     shutil.copytree(a, b)
     copy = FolderEncoder(b)
     got, hit, _ = encode_cached(copy, "documents", ids, texts, cache, verbose=False)
     assert hit and copy.calls == 0
+    np.testing.assert_array_equal(got.tokens, packed.tokens)
+    # another cache version: encoded again, never read from the older entry
+    monkeypatch.setattr(enc_mod, "CACHE_VERSION", enc_mod.CACHE_VERSION + 1)
+    again = FolderEncoder(a)
+    _, hit, _ = encode_cached(again, "documents", ids, texts, cache, verbose=False)
+    assert not hit and again.calls == 1

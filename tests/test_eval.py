@@ -17,9 +17,7 @@ from qdrant_tokenpool.eval import (
     THRESHOLD,
     UNPOOLED,
     EvalResult,
-    PackedTokens,
     evaluate_run,
-    exact_topk,
     footprint,
     load_beir,
     ndcg_at_k,
@@ -30,7 +28,7 @@ from qdrant_tokenpool.eval import (
 from qdrant_tokenpool.eval.cache import default_cache_dir
 from qdrant_tokenpool.eval.encoding import encode_cached, encoder_fingerprint
 from qdrant_tokenpool.eval.metrics import paired_bootstrap
-from qdrant_tokenpool.maxsim import maxsim_batch
+from qdrant_tokenpool.maxsim import PackedDocs, maxsim_batch
 from qdrant_tokenpool.pooling import pool_tokens
 
 # ---------------------------------------------------------------------------------------
@@ -200,21 +198,21 @@ def test_exact_topk_equals_per_document_loop() -> None:
     rng = np.random.default_rng(0)
     docs, queries = _unit_items(rng, 150, 1, 40), _unit_items(rng, 13, 1, 9)
     naive = np.array([[float((q @ d.T).max(axis=1).sum()) for d in docs] for q in queries])
-    pd, pq = PackedTokens.from_list(docs), PackedTokens.from_list(queries)
+    pd, pq = PackedDocs.from_list(docs), PackedDocs.from_list(queries)
     np.testing.assert_allclose(maxsim_batch(queries, pd.tokens, offsets=pd.offsets), naive, atol=1e-5)
     for chunk in (1, 100, 1 << 16):  # one document per chunk, a few chunks, one chunk
-        scores, idx = exact_topk(pq, pd, k=12, chunk_tokens=chunk)
+        scores, idx = pd.top_indices(pq.items(), k=12, chunk_tokens=chunk)
         ref = np.argsort(-naive, axis=1, kind="stable")[:, :12]
         np.testing.assert_array_equal(idx, ref)
         np.testing.assert_allclose(scores, np.take_along_axis(naive, ref, 1), atol=1e-5)
-    s, i = exact_topk(pq, pd, k=1000)  # k capped at the corpus size
+    s, i = pd.top_indices(pq.items(), k=1000)  # k capped at the corpus size
     assert s.shape == (13, 150) and sorted(i[0]) == list(range(150))
 
 
 def test_exact_topk_ties_prefer_lower_position() -> None:
     v = np.eye(4, dtype=np.float32)
     docs = [v[[0]], v[[1]], v[[0]], v[[0, 1]]]
-    s, i = exact_topk(PackedTokens.from_list([v[[0]]]), PackedTokens.from_list(docs), k=4, chunk_tokens=1)
+    s, i = PackedDocs.from_list(docs).top_indices(PackedDocs.from_list([v[[0]]]).items(), k=4, chunk_tokens=1)
     assert i.tolist() == [[0, 2, 3, 1]]
     assert s.tolist() == [[1.0, 1.0, 1.0, 0.0]]
 
@@ -222,9 +220,9 @@ def test_exact_topk_ties_prefer_lower_position() -> None:
 def test_packed_tokens_rejects_bad_offsets() -> None:
     t = np.zeros((4, 2), np.float32)
     with pytest.raises(ValueError, match="at least one token"):
-        PackedTokens(t, np.array([0, 2, 2, 4]))
+        PackedDocs(t, np.array([0, 2, 2, 4]))
     with pytest.raises(ValueError, match="end at the token count"):
-        PackedTokens(t, np.array([0, 3]))
+        PackedDocs(t, np.array([0, 3]))
 
 
 # ---------------------------------------------------------------------------------------

@@ -242,17 +242,18 @@ def test_pool_checked_many_is_pool_checked_on_each_to_the_bit() -> None:
     """The chunk path of the pooling threads: compiled Ward documents in one call, the
     others (protected tails, nothing to pool, more rows than the kernel takes) one by one."""
     from qdrant_tokenpool.pooling.hierarchical import COMPILED_MAX_ROWS
-    from qdrant_tokenpool.pooling.tokens import make_spec, pool_checked, pool_checked_many
+    from qdrant_tokenpool.pooling.spec import PoolingSpec
+    from qdrant_tokenpool.pooling.tokens import pool_checked, pool_checked_many
 
     sizes = [1, 2, 3, 9, 40, 180, COMPILED_MAX_ROWS + 40]
     arrays = [doc(n, d=16, seed=n) for n in sizes]
     for spec in (
-        make_spec(2, "hierarchical", 1),
-        make_spec(3, "hierarchical", 0, protected_tail_tokens=2),
-        make_spec(2, "hierarchical", 1, distance_threshold=0.9),
-        make_spec(2, "hierarchical", 1, max_vectors=8),
-        make_spec(1, "hierarchical", 1),
-        make_spec(2, "sequential", 1),
+        PoolingSpec(2, "hierarchical", 1),
+        PoolingSpec(3, "hierarchical", 0, protected_tail_tokens=2),
+        PoolingSpec(2, "hierarchical", 1, distance_threshold=0.9),
+        PoolingSpec(2, "hierarchical", 1, max_vectors=8),
+        PoolingSpec(1, "hierarchical", 1),
+        PoolingSpec(2, "sequential", 1),
     ):
         many = pool_checked_many(arrays, spec)
         for x, out in zip(arrays, many):

@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient, models
 
 from qdrant_tokenpool import InvalidMultivectorError, InvalidVectorError, PoolingConfig, pool_tokens
 from qdrant_tokenpool import write_path as wp
-from qdrant_tokenpool._flow import run_blocking, run_sync
+from qdrant_tokenpool._flow import call, run_blocking, run_sync
 from qdrant_tokenpool.store import CollectionPooling, PoolingState, VectorSpec
 
 DIM = 8
@@ -583,8 +583,8 @@ def test_run_blocking_finishes_non_suspending_awaitables_and_uses_fallback():
             return "uploaded"
 
     def flow():
-        info = yield wp.call(QdrantClient.get_collection, "c")
-        up = yield wp.call(QdrantClient.upload_points, info)
+        info = yield call(QdrantClient.get_collection, "c")
+        up = yield call(QdrantClient.upload_points, info)
         return info, up
 
     assert run_blocking(flow(), AsyncParent()) == ("info", "uploaded")

@@ -72,6 +72,17 @@ class _Parts:
 
 
 
-Builder = Callable[..., _Parts]
-"""A layout builder: ``build(source, *, query_length, document_length, special_tokens,
-trust_remote_code) -> _Parts`` (one module per layout: stanford, pylate, hf)."""
+@dataclass(frozen=True)
+class BuildOptions:
+    """What :meth:`~qdrant_tokenpool.encoders.TokenEncoder.from_pretrained` asks of a
+    layout builder (token budgets ``None``: the checkpoint's own)."""
+
+    query_length: int | None
+    document_length: int | None
+    special_tokens: str
+    trust_remote_code: bool
+
+
+Builder = Callable[[Any, BuildOptions], _Parts]
+"""A layout builder: ``build(source, options) -> _Parts`` (one module per layout:
+stanford, pylate, hf)."""

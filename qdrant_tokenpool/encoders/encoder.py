@@ -17,6 +17,7 @@ from ._common import (
     LAYOUTS,
     SPECIAL_MODES,
     Builder,
+    BuildOptions,
     Layout,
     SpecialTokens,
     _Parts,
@@ -282,26 +283,17 @@ class _TokenEncoderBase:
 class TokenEncoder(_TokenEncoderBase):
     """Turns texts into per-token unit vectors (documents and queries), batched.
 
-    Build one with :meth:`from_pretrained`. Outputs are lists with one float32 array of
-    shape ``(n_i, dim)`` per input text, in input order, every row L2-normalised (unit
-    length; cosine similarity = dot product). ``n_i`` depends on the layout and side:
-
-    * ColBERT queries (``"stanford"``, ``"pylate"`` with query expansion): exactly
-      ``query_length`` rows (``[CLS]``, marker, tokens, ``[SEP]``, ``[MASK]`` padding).
-    * ColBERT documents: ``[CLS]``, marker, tokens, ``[SEP]`` (at most
-      ``document_length``), minus punctuation (the skiplist).
-    * ``"hf"``: the tokens (at most ``query_length`` / ``document_length`` with specials),
-      the leading ``[CLS]`` kept and ``[SEP]`` dropped by default.
+    Build one with :meth:`from_pretrained`. Outputs: one float32 ``(n_i, dim)`` array of unit
+    rows per text, in input order. ColBERT queries have exactly ``query_length`` rows
+    (``[MASK]`` padding); ColBERT documents ``[CLS]``, marker, tokens, ``[SEP]`` without
+    punctuation; ``"hf"`` the tokens with ``[CLS]`` kept and ``[SEP]`` dropped by default.
 
     Attributes:
-        name: the name or path it was loaded from.
-        layout: ``"stanford"``, ``"pylate"`` or ``"hf"``.
-        dim: vector dimension ``d`` of every output row.
-        protected_tokens: how many leading rows of every *document* output are markers or
-            ``[CLS]`` rather than content (ColBERT layouts: ``[CLS]`` and ``[D]`` = 2;
-            ``"hf"``: 1 for a kept ``[CLS]``); pass it to ``PoolingConfig`` so pooling
-            leaves them alone.
-        query_length, document_length: token budgets (markers and specials included).
+        name, layout: where it was loaded from; ``"stanford"``, ``"pylate"`` or ``"hf"``.
+        dim: the vector dimension ``d``.
+        protected_tokens: leading rows of every document that are markers or ``[CLS]`` (2
+            for ColBERT, 1 for ``"hf"``): pass it to ``PoolingConfig``.
+        query_length, document_length: token budgets (specials included).
         device: the torch device the model runs on.
     """
 
@@ -349,27 +341,19 @@ class TokenEncoder(_TokenEncoderBase):
         """Load a checkpoint from a local directory or the Hugging Face hub (or its cache).
 
         Args:
-            name_or_path: a local directory, or a hub repo id (``"colbert-ir/colbertv2.0"``)
-                resolved through the Hugging Face cache like transformers does.
-            layout: ``"stanford"``, ``"pylate"`` or ``"hf"``; detected when None
-                (see :func:`detect_layout`).
-            device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``; default CUDA
-                when available, else CPU.
-            dtype: model weights' dtype (``"float32"``, ``"float16"``, ``"bfloat16"``);
-                default float32. Outputs are always float32.
-            query_length, document_length: token budgets including ``[CLS]``, marker and
-                ``[SEP]``; default from the checkpoint (ColBERT) or 32 / the model's
-                ``max_seq_length`` (``"hf"``).
-            special_tokens: ``"hf"`` layout only: keep the leading ``[CLS]`` and drop other
-                special tokens (``"cls"``, default), keep them all (``"all"``) or drop them
-                all (``"none"``).
+            name_or_path: a local directory or a hub repo id (``"colbert-ir/colbertv2.0"``).
+            layout: ``"stanford"``, ``"pylate"`` or ``"hf"``; ``None``: :func:`detect_layout`.
+            device: a torch device; default CUDA when available, else CPU.
+            dtype: the weights' dtype (default float32); outputs are always float32.
+            query_length, document_length: token budgets including specials; default the
+                checkpoint's (ColBERT), or 32 / the model's ``max_seq_length`` (``"hf"``).
+            special_tokens: ``"hf"`` only: ``"cls"`` (default: keep the leading ``[CLS]``),
+                ``"all"`` or ``"none"``.
             revision, cache_dir, token, trust_remote_code: as in transformers.
-            local_files_only: never download; default True when ``HF_HUB_OFFLINE`` (or
-                ``TRANSFORMERS_OFFLINE``) is set.
+            local_files_only: never download; default True when ``HF_HUB_OFFLINE`` is set.
 
         Raises:
-            EncoderLoadError: the checkpoint is missing or unreadable.
-            ValueError: a bad argument.
+            EncoderLoadError: the checkpoint is missing or unreadable. ValueError: a bad argument.
         """
         torch = import_torch()
         if layout is not None and layout not in LAYOUTS:
@@ -395,10 +379,7 @@ class TokenEncoder(_TokenEncoderBase):
         builder = BUILDERS[chosen]
         parts = builder(
             source,
-            query_length=query_length,
-            document_length=document_length,
-            special_tokens=special_tokens,
-            trust_remote_code=trust_remote_code,
+            BuildOptions(query_length, document_length, special_tokens, trust_remote_code),
         )
         _check_lengths(parts)
 
@@ -422,9 +403,8 @@ class TokenEncoder(_TokenEncoderBase):
     ) -> Iterator[tuple[np.ndarray, list[Any]]]:
         """On the CPU, several batches at once: one per core, each on one torch thread
         (:func:`_torch_one_thread`), results in order. A model this size keeps one core
-        busy with one batch, while torch's own threads share a batch's small matrix
-        products among the cores with a synchronisation per operation: measured 1.3x the
-        documents per second on 2 busy cores (MiniLM, 256 tokens). One batch, or a GPU:
+        busy with one batch, while torch's own threads share a batch's small products
+        with a synchronisation per operation (docs/encoders.md). One batch, or a GPU:
         torch as usual."""
         workers = min(len(batches), os.cpu_count() or 1)
         if workers < 2 or str(self.device) != "cpu":

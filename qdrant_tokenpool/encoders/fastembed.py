@@ -1,24 +1,16 @@
 """fastembed late-interaction models as token encoders: :class:`FastEmbedEncoder`.
 
-Why: many Qdrant users run ColBERT the fastembed way (ONNX Runtime, no torch):
-``LateInteractionTextEmbedding("colbert-ir/colbertv2.0")``, or ``models.Document(text=...,
-model="colbert-ir/colbertv2.0")`` embedded by qdrant-client. :class:`FastEmbedEncoder`
-wraps such a model in the encoder protocol of the clients (``encode_documents`` /
-``encode_queries`` / ``dim``, :class:`~qdrant_tokenpool.encoders.TextEncoder`), so
-``add_texts``, ``query_text``, ``index_corpus`` and the CLI's ``--model`` take it wherever
-they take :class:`~qdrant_tokenpool.encoders.TokenEncoder`. It needs the ``fastembed``
-extra (``pip install 'qdrant-tokenpool[fastembed]'``), not torch, and it never
-imports ``qdrant_client``.
+Many Qdrant users run ColBERT the fastembed way (ONNX Runtime, no torch);
+:class:`FastEmbedEncoder` wraps such a model in the clients' encoder protocol, so
+``add_texts``, ``query_text``, ``index_corpus`` and ``--model`` take it wherever they take
+:class:`~qdrant_tokenpool.encoders.TokenEncoder` (the ``fastembed`` extra; it never
+imports ``qdrant_client``).
 
-:func:`register_local_model` makes a ColBERT exported to ONNX in a local folder
-(``model.onnx`` + ``tokenizer.json`` / ``tokenizer_config.json``) known to fastembed under
-a name, with no download: then ``FastEmbedEncoder(name)`` and ``models.Document(model=name)``
-(qdrant-client's local inference) both use it; ``kind="colpali"`` does the same for a
-text-and-image model (``models.Image(model=name)``). fastembed has a public registration for
-dense text models only (``TextEmbedding.add_custom_model``); for late interaction this
-adds one class to ``LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY``, which
-qdrant-client re-reads when it meets an unknown model name (written against fastembed 0.9;
-``tests/test_fastembed.py`` checks it end to end).
+:func:`register_local_model` makes a ColBERT exported to ONNX in a local folder known to
+fastembed under a name, with no download (``kind="colpali"``: a text-and-image model), so
+``models.Document(model=name)`` works too. fastembed registers custom dense models only,
+so this adds one class to ``LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY`` (fastembed
+0.9; ``tests/test_fastembed.py`` checks it end to end).
 """
 
 from __future__ import annotations
@@ -192,28 +184,21 @@ def register_local_model(
 
 
 class FastEmbedEncoder:
-    """A fastembed late-interaction text model (ColBERT, answerai-colbert, jina-colbert,
-    LateOn) as a token encoder.
+    """A fastembed late-interaction text model (ColBERT, answerai-colbert, jina-colbert, LateOn)
+    as a token encoder.
 
     Args:
-        model: a model name from ``LateInteractionTextEmbedding.list_supported_models()``
-            (or registered with :func:`register_local_model`), or a
-            ``LateInteractionTextEmbedding`` you built.
-        **kwargs: passed to ``LateInteractionTextEmbedding`` when ``model`` is a name
-            (``cache_dir``, ``threads``, ``providers``, ``local_files_only``,
-            ``specific_model_path``, ...).
+        model: a name from ``LateInteractionTextEmbedding.list_supported_models()`` (or
+            :func:`register_local_model`), or a ``LateInteractionTextEmbedding``.
+        **kwargs: for ``LateInteractionTextEmbedding`` when ``model`` is a name.
 
     Attributes:
-        name: the model name.
-        dim: the token vector size ``d``.
-        protected_tokens: 2 (``[CLS]`` and the document marker lead every document);
-            give it to ``PoolingConfig(protected_tokens=...)``.
-        model: the ``LateInteractionTextEmbedding``.
+        name, dim, model: the model name, its vector size, the fastembed model.
+        protected_tokens: 2 (``[CLS]`` and the document marker).
 
-    Outputs are float32 ``(n_i, dim)`` numpy arrays with unit rows, one per text, in input
-    order: documents as fastembed makes them (punctuation and padding dropped), queries
-    padded with ``[MASK]`` to the model's query length (32 for ColBERT) and normalised
-    here (fastembed returns ColBERT query rows unnormalised).
+    Outputs: float32 ``(n_i, dim)`` unit rows per text, in order; documents as fastembed
+    makes them, queries padded with ``[MASK]`` to the query length and normalised here
+    (fastembed returns ColBERT query rows unnormalised).
     """
 
     layout = "fastembed"

@@ -4,7 +4,7 @@ special tokens dropped by default (``special_tokens="cls"``)."""
 
 from __future__ import annotations
 
-from ._common import _Parts, _Side
+from ._common import BuildOptions, _Parts, _Side
 from .source import Source
 from .weights import leading_special, load_backbone, load_tokenizer
 
@@ -17,14 +17,7 @@ _HF_DOCUMENT_LENGTH = 512
 
 
 
-def build(
-    source: Source,
-    *,
-    query_length: int | None,
-    document_length: int | None,
-    special_tokens: str,
-    trust_remote_code: bool,
-) -> _Parts:
+def build(source: Source, opts: BuildOptions) -> _Parts:
     """Plain encoder: last hidden states, padding removed, specials per ``special_tokens``."""
     modules = source.json("modules.json") or []
     transformer_path = ""
@@ -34,8 +27,8 @@ def build(
             transformer_path = str(entry.get("path", ""))
             break
     sbert_cfg = source.json("sentence_bert_config.json", transformer_path) or {}
-    tokenizer = load_tokenizer(source, transformer_path, trust_remote_code)
-    model = load_backbone(source, transformer_path, trust_remote_code)
+    tokenizer = load_tokenizer(source, transformer_path, opts.trust_remote_code)
+    model = load_backbone(source, transformer_path, opts.trust_remote_code)
     default_doc = _HF_DOCUMENT_LENGTH
     if isinstance(sbert_cfg, dict) and sbert_cfg.get("max_seq_length"):
         default_doc = int(sbert_cfg["max_seq_length"])
@@ -54,10 +47,10 @@ def build(
         if t is not None
     }
     leading = leading_special(tokenizer)
-    if special_tokens == "all":
+    if opts.special_tokens == "all":
         skip: tuple[int, ...] = ()
         protected = leading
-    elif special_tokens == "none":
+    elif opts.special_tokens == "none":
         skip = tuple(sorted(specials))
         protected = 0
     else:  # "cls"
@@ -66,15 +59,15 @@ def build(
     lowercase = (
         bool(sbert_cfg.get("do_lower_case", False)) if isinstance(sbert_cfg, dict) else False
     )
-    q_len = query_length or min(_HF_QUERY_LENGTH, default_doc)
-    d_len = document_length or default_doc
-    keep_first = special_tokens == "cls" and leading == 1
+    q_len = opts.query_length or min(_HF_QUERY_LENGTH, default_doc)
+    d_len = opts.document_length or default_doc
+    keep_first = opts.special_tokens == "cls" and leading == 1
     query = _Side(max_length=q_len, skip_ids=skip, keep_first=keep_first, lowercase=lowercase)
     document = _Side(max_length=d_len, skip_ids=skip, keep_first=keep_first, lowercase=lowercase)
     settings = {
         "query_length": q_len,
         "document_length": d_len,
-        "special_tokens": special_tokens,
+        "special_tokens": opts.special_tokens,
         "query_expansion": False,
     }
     return _Parts(

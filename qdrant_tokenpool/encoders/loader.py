@@ -24,8 +24,8 @@ def load_encoder(
     budgets (documents 256, queries 32 by default).
 
     ``onnx=True`` (on the CPU: ``device`` ``None`` or ``"cpu"``): the model's cached ONNX
-    export (:class:`~qdrant_tokenpool.encoders.onnx.OnnxTokenEncoder`: same vectors, loads
-    in ~0.5 s without torch) when there is one, else the torch encoder
+    export (:class:`~qdrant_tokenpool.encoders.onnx.OnnxTokenEncoder`: same vectors, no
+    torch) when there is one, else the torch encoder
     (:func:`~qdrant_tokenpool.encoders.onnx.ensure_onnx_export` makes the export).
     """
     from .fastembed import fastembed_encoder_for

@@ -1,22 +1,13 @@
 """The encoder on ONNX Runtime: the same token vectors as :class:`TokenEncoder`, no torch.
 
-Why: a search command encodes one short query, yet loading the torch encoder costs more
-than everything else the command does (importing torch and transformers ~2.5 s, building
-the model ~1-2 s, ~250 MB). :func:`export_onnx` writes a loaded encoder's network (backbone
-and projection) as ONNX, its fast tokenizer and each side's rules (lengths, markers,
-expansion, skipped ids) into a folder; :class:`OnnxTokenEncoder` loads that folder with
-``onnxruntime`` and ``tokenizers`` (~0.5 s) and encodes exactly as the torch encoder does
-(same token ids, vectors equal within float rounding, ~1e-6). An export checks itself
-against the torch encoder before it is kept.
-
-The package keeps exports in its cache (``$QDRANT_TOKENPOOL_CACHE``, else
-``~/.cache/qdrant-tokenpool``), under ``onnx/``, keyed by the model folder's files (paths,
-sizes, modification times) and the token budgets: :func:`ensure_onnx_export` writes one
-(the CLI does when it indexes, and after a search that found none), and
-:func:`cached_onnx_encoder` loads it (``load_encoder(..., onnx=True)``).
-
-Needs ``onnxruntime`` and ``tokenizers`` (installed with the ``fastembed`` and
-``encoders`` extras); exporting also needs torch and ``onnx``. Never imports ``qdrant_client``.
+Why: a search encodes one short query, yet loading torch and the model costs seconds.
+:func:`export_onnx` writes a loaded encoder's network, fast tokenizer and each side's
+rules into a folder, checked against the torch encoder before it is kept;
+:class:`OnnxTokenEncoder` loads it with ``onnxruntime`` and ``tokenizers`` and encodes the
+same token ids to the same vectors (within float rounding). Exports are cached under
+``<cache>/onnx/``, keyed by the model folder's files and the token budgets
+(:func:`ensure_onnx_export`, :func:`cached_onnx_encoder`). Exporting also needs torch and
+``onnx``. Never imports ``qdrant_client``.
 """
 
 from __future__ import annotations

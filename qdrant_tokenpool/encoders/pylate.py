@@ -9,7 +9,7 @@ import string
 import warnings
 from typing import Any
 
-from ._common import EncoderLoadError, _Parts, _Side, import_torch
+from ._common import BuildOptions, EncoderLoadError, _Parts, _Side, import_torch
 from .source import Source
 from .weights import leading_special, load_backbone, load_tokenizer
 
@@ -25,14 +25,7 @@ _PYLATE_DEFAULTS: dict[str, Any] = {
     "attend_to_expansion_tokens": False,
 }
 
-def build(
-    source: Source,
-    *,
-    query_length: int | None,
-    document_length: int | None,
-    special_tokens: str,
-    trust_remote_code: bool,
-) -> _Parts:
+def build(source: Source, opts: BuildOptions) -> _Parts:
     """PyLate 1.6: ColBERT.encode(is_query=True/False), normalize_embeddings=True."""
     torch = import_torch()
     modules = source.json("modules.json") or []
@@ -59,8 +52,8 @@ def build(
         if isinstance(st_cfg, dict) and st_cfg.get(key) is not None:
             cfg[key] = st_cfg[key]
 
-    tokenizer = load_tokenizer(source, transformer_path, trust_remote_code)
-    model = load_backbone(source, transformer_path, trust_remote_code)
+    tokenizer = load_tokenizer(source, transformer_path, opts.trust_remote_code)
+    model = load_backbone(source, transformer_path, opts.trust_remote_code)
 
     layers: list[Any] = []
     in_dim = model.config.hidden_size
@@ -112,8 +105,8 @@ def build(
     lowercase = (
         bool(sbert_cfg.get("do_lower_case", False)) if isinstance(sbert_cfg, dict) else False
     )
-    q_len = query_length or int(cfg["query_length"])
-    d_len = document_length or int(cfg["document_length"])
+    q_len = opts.query_length or int(cfg["query_length"])
+    d_len = opts.document_length or int(cfg["document_length"])
     query = _Side(
         max_length=q_len,
         prefix_id=prefix_ids["query_prefix"],

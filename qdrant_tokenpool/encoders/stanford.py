@@ -8,7 +8,7 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from ._common import EncoderLoadError, _Parts, _Side, import_torch
+from ._common import BuildOptions, EncoderLoadError, _Parts, _Side, import_torch
 from .source import Source
 from .weights import load_backbone, load_tensor, load_tokenizer, token_id
 
@@ -25,22 +25,15 @@ _STANFORD_DEFAULTS: dict[str, Any] = {
     "attend_to_mask_tokens": False,
 }
 
-def build(
-    source: Source,
-    *,
-    query_length: int | None,
-    document_length: int | None,
-    special_tokens: str,
-    trust_remote_code: bool,
-) -> _Parts:
+def build(source: Source, opts: BuildOptions) -> _Parts:
     """colbert-ai 0.2.22: Checkpoint.queryFromText / docFromText(keep_dims=False)."""
     torch = import_torch()
     meta = source.json("artifact.metadata") or {}
     if isinstance(meta, dict) and isinstance(meta.get("config"), dict):
         meta = meta["config"]
     cfg = {**_STANFORD_DEFAULTS, **{k: v for k, v in dict(meta).items() if v is not None}}
-    tokenizer = load_tokenizer(source, "", trust_remote_code)
-    model = load_backbone(source, "", trust_remote_code)
+    tokenizer = load_tokenizer(source, "", opts.trust_remote_code)
+    model = load_backbone(source, "", opts.trust_remote_code)
     weight = load_tensor(source, "linear.weight")
     hidden = model.config.hidden_size
     if weight.ndim != 2 or weight.shape[1] != hidden:
@@ -68,8 +61,8 @@ def build(
                 }
             )
         )
-    q_len = query_length or int(cfg["query_maxlen"])
-    d_len = document_length or int(cfg["doc_maxlen"])
+    q_len = opts.query_length or int(cfg["query_maxlen"])
+    d_len = opts.document_length or int(cfg["doc_maxlen"])
     query = _Side(
         max_length=q_len,
         prefix_id=q_marker,

@@ -1,27 +1,16 @@
 """Write requests checked against a collection's vectors before anything is written.
 
-Qdrant Edge checks a request point by point *while* writing it: a wrong dimension at point
-250 of 300 left a random part of the request stored, a NaN was stored, a ragged
-multivector crashed the engine. The functions here check **every vector of a whole
-request** against what the collection holds (:class:`VectorsSchema`: vector names, dense /
-multi / sparse kinds, sizes) and raise :class:`~qdrant_tokenpool.InvalidVectorError`
-naming the point id, the vector name and the problem, so that a request that would fail
-in the engine fails before any of it is written:
-
-- the Edge backend checks each ``upsert`` / ``update_vectors`` / ``batch_update_points``
-  and each upload batch (plain ``EdgeQdrantClient`` too);
-- the write path checks a request that it splits for a server, and sized uploads (lists,
-  arrays, dicts of columns) whole before their first batch, with the collection's config
-  that it reads and caches anyway (:class:`~qdrant_tokenpool.store.CollectionPooling`).
-
-Checked: a vector name the collection has (the unnamed vector only in a collection of
-one unnamed vector); a dense vector is 1-D of the collection's size; a multivector is
-``(n, d)`` with ``n >= 1`` rows of the collection's ``d`` (not ragged); a sparse vector is
-a ``models.SparseVector`` with as many indices as values, unique indices in ``0..2**32-1``;
-every value a finite float32 (no NaN, no inf, nothing beyond float32's range). Inference
-objects (``models.Document``...) are left to qdrant-client, which embeds them, and
-vectors the write path has already checked (:class:`CheckedVector`) are trusted.
-The checks read vectors, never rewrite them: the engine gets the request as given.
+Qdrant Edge checks a request point by point *while* writing it (a wrong dimension at
+point 250 of 300 left part of it stored; NaN was stored; a ragged multivector crashed
+it). Here **every vector of a whole request** is checked against :class:`VectorsSchema`
+(names, dense/multi/sparse kinds, sizes), raising
+:class:`~qdrant_tokenpool.InvalidVectorError` naming the point, the vector and the
+problem: by the Edge backend on every write, and by the write path on requests it splits
+and on sized uploads. Checked: a known vector name; dense 1-D of the right size;
+multivector ``(n >= 1, d)``, not ragged; sparse with matching indices/values and unique
+indices in ``0..2**32-1``; every value a finite float32. Inference objects are left to
+qdrant-client; vectors already checked (:class:`CheckedVector`) are trusted. Vectors are
+read, never rewritten.
 """
 
 from __future__ import annotations

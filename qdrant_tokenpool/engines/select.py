@@ -1,20 +1,12 @@
 """Choosing the embedded engine of a client: ``engine=`` of the constructors.
 
-``QdrantClient`` builds its backend (a ``QdrantBase``) in its own ``__init__``: local mode
-for ``":memory:"``/``path=``, a remote client otherwise. To put Qdrant Edge there instead,
-the constructors here let ``QdrantClient.__init__`` build a throwaway in-memory local mode
-(no files), then put the Edge backend in its place through the package's one seam to the
-private attribute, :func:`qdrant_tokenpool._backend.install_backend`.
-
-Edge is installed *without* the per-client lock that local mode gets: it is safe for
-concurrent calls (Rust locks inside the shard; the backend's own state has its lock) and
-releases the GIL, so threads sharing one client run queries in parallel
-(``integration_tests/test_edge_engine.py::test_threads_share_one_client``).
-
-Without ``engine`` the constructors keep ``QdrantClient``'s semantics, with one exception:
-``path=`` naming a folder that holds a Qdrant Edge database opens it on Edge, its own engine
-(as the CLI does), because local mode cannot read it and would write an empty database of
-its own into it; ``engine="local"`` on such a folder is refused.
+``QdrantClient.__init__`` builds its own backend, so for Qdrant Edge it builds a throwaway
+in-memory local mode, then the Edge backend takes its place through the package's one
+seam, :func:`qdrant_tokenpool._backend.install_backend`, without the per-client lock
+(Edge locks inside and releases the GIL: threads share one client in parallel). Without
+``engine``, ``QdrantClient``'s semantics, except that ``path=`` on a folder holding an
+Edge database opens it on Edge (local mode would write an empty database into it);
+``engine="local"`` there is refused.
 """
 
 from __future__ import annotations

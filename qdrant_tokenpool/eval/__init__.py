@@ -5,9 +5,8 @@
 - :func:`run_evaluation` -> :class:`EvalResult` (Markdown / CSV / JSON / PNG outputs);
   see :mod:`qdrant_tokenpool.eval.run` for the full API used by ``qdrant-tokenpool eval``.
 - :func:`load_beir` (BEIR folders), :func:`evaluate_run`, :func:`ndcg_at_k`,
-  :func:`recall_at_k` (pytrec_eval definitions), :func:`footprint`, :func:`exact_topk`
-  (over :class:`~qdrant_tokenpool.maxsim.PackedDocs`, the package's one packed layout;
-  ``PackedTokens`` is its name here).
+  :func:`recall_at_k` (pytrec_eval definitions), :func:`footprint`; exact MaxSim top-k is
+  :meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices`.
 
 Also runnable as ``python -m qdrant_tokenpool.eval --help``.
 """
@@ -19,7 +18,6 @@ from .encoding import encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
 from .metrics import evaluate_run, ndcg_at_k, rank, recall_at_k
 from .run import THRESHOLD, UNPOOLED, EvalResult, SettingResult, run_evaluation
-from .scoring import PackedTokens, exact_topk
 
 __all__ = [
     "THRESHOLD",
@@ -28,13 +26,11 @@ __all__ = [
     "DownloadError",
     "EvalResult",
     "Footprint",
-    "PackedTokens",
     "SettingResult",
     "default_cache_dir",
     "download_dataset",
     "encoder_fingerprint",
     "evaluate_run",
-    "exact_topk",
     "footprint",
     "load_beir",
     "load_encoder",

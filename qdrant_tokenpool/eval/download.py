@@ -1,27 +1,12 @@
 """Download a BEIR data set (SciFact by default) into the cache, verified, all or nothing.
 
-Why: the README's main job reads BEIR SciFact. Beside this repository's checkouts it lies
-in ``../shared/data/scifact``; someone who cloned only the repository has no such folder,
-so the demo downloads the public BEIR archive once and keeps it in the cache.
-
-How a download is made safe:
-
-- the archive is streamed to a temporary file inside the cache folder (a tqdm bar on
-  stderr), hashing it on the way;
-- its size and digests are checked against the pinned values of :class:`DatasetArchive`
-  (any of ``size``, ``sha256``, ``md5`` that is known), then it is unzipped into a
-  temporary folder (members that would land outside it are refused), the data folder
-  is located in it (``corpus.jsonl`` at the top or one folder down) and every pinned
-  file is checked against its SHA-256;
-- only then is the folder renamed into place (one atomic ``rename`` on the same file
-  system). A failed or interrupted transfer, an HTTP error, a digest mismatch or a
-  broken archive raises :class:`DownloadError` and removes everything it wrote, so the
-  cache never holds a half-written data set, and the next run starts afresh.
-
-The cache folder is ``<cache>/datasets/<name>`` where ``<cache>`` is
-:func:`~qdrant_tokenpool.eval.cache.default_cache_dir` (``$QDRANT_TOKENPOOL_CACHE``,
-``$XDG_CACHE_HOME/qdrant-tokenpool`` or ``~/.cache/qdrant-tokenpool``). Standard library
-plus tqdm; no Qdrant import.
+Why: the README's main job reads SciFact, which a bare clone of the repository lacks.
+The archive is streamed to a temporary file in the cache (hashed on the way), checked
+against :class:`DatasetArchive`'s pinned size and digests, unzipped into a temporary
+folder (members outside it refused), every pinned file checked, and only then renamed
+into ``<cache>/datasets/<name>`` in one step. Any failure raises :class:`DownloadError`
+and removes what it wrote. ``<cache>``:
+:func:`~qdrant_tokenpool.eval.cache.default_cache_dir`.
 """
 
 from __future__ import annotations

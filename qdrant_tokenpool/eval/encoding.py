@@ -1,19 +1,11 @@
-"""Getting an encoder for the evaluation, and encoding a data set through the cache.
-
-:func:`load_encoder` (the package's one loader, from :mod:`qdrant_tokenpool.encoders`;
-fastembed model names included)
-loads a :class:`~qdrant_tokenpool.encoders.TokenEncoder`. Any object
-with the package's encoder interface
-(:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`: ``encode_documents``,
-``encode_queries``, ``dim``; optionally ``name`` and ``protected_tokens``) works with
-:func:`encode_cached` and ``run_evaluation``.
-
-torch/transformers are imported lazily, only when a model is loaded.
+"""Encoding a data set for the evaluation through the on-disk cache (:func:`encode_cached`),
+with any encoder of the package's interface
+(:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; :func:`load_encoder` loads one,
+importing torch only then).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import sys
@@ -36,6 +28,10 @@ __all__ = [
 
 
 _SCALARS = (str, int, float, bool, type(None))
+
+CACHE_VERSION = 2
+"""Part of every cache key: raise it when what an entry holds, or how an encoder is
+fingerprinted, changes (older entries are then encoded again, never misread)."""
 
 
 def model_digest(folder: str | Path) -> str:
@@ -61,13 +57,12 @@ def _digest(root: str, signature: tuple[tuple[str, int, int], ...]) -> str:
     return h.hexdigest()
 
 
-def encoder_fingerprint(encoder: Any, *, by_location: bool = False) -> dict[str, Any]:
+def encoder_fingerprint(encoder: Any) -> dict[str, Any]:
     """What identifies an encoder's output: its ``cache_key()`` if it has one, else its
-    class, its public scalar attributes (name, dim, max lengths, ...) and its ``settings``
-    mapping when it has one (``TokenEncoder``: lengths, special-token mode, expansion).
-    A ``name`` that is a local model folder is replaced by the folder's content digest
-    (:func:`model_digest`), so the same model installed elsewhere shares the cache;
-    ``by_location=True`` keeps the path (the key of caches written before).
+    class name, its public scalar attributes (name, dim, max lengths, ...) and its
+    ``settings`` mapping when it has one (``TokenEncoder``: lengths, special-token mode,
+    expansion). A ``name`` that is a local model folder is replaced by the folder's content
+    digest (:func:`model_digest`), so the same model installed elsewhere shares the cache.
     Mutable public counters on an encoder would defeat the cache: keep them private."""
     if callable(getattr(encoder, "cache_key", None)):
         return {"cache_key": encoder.cache_key()}
@@ -82,30 +77,13 @@ def encoder_fingerprint(encoder: Any, *, by_location: bool = False) -> dict[str,
     if isinstance(settings, Mapping):
         attrs["settings"] = {str(k): v for k, v in settings.items()}
     name = attrs.get("name")
-    if not by_location and isinstance(name, str) and Path(name).is_dir():
+    if isinstance(name, str) and Path(name).is_dir():
         attrs["name"] = {"model_sha256": model_digest(name)}
-    cls = type(encoder)
-    return {"class": f"{cls.__module__}.{cls.__qualname__}", **attrs}
+    return {"class": type(encoder).__qualname__, **attrs}
 
 
 def _log(msg: str) -> None:
     print(f"[eval] {msg}", file=sys.stderr, flush=True)
-
-
-def _legacy_hit(
-    encoder: Any, kind: str, key_parts: dict[str, Any], key: str, ids: list[str], cache_dir: Path
-) -> PackedDocs | None:
-    """An entry written under the older, path-keyed fingerprint: reused, and linked under
-    the content key so that every copy of the model finds it from now on."""
-    old_parts = {**key_parts, "encoder": encoder_fingerprint(encoder, by_location=True)}
-    old_key = f"{kind}-{cache_key(old_parts)}"
-    if old_key == key:
-        return None
-    hit = load_packed(cache_dir, old_key, ids)
-    if hit is not None:
-        with contextlib.suppress(OSError):
-            (cache_dir / key).symlink_to(old_key, target_is_directory=True)
-    return hit
 
 
 def encode_cached(
@@ -133,13 +111,11 @@ def encode_cached(
         "encoder": encoder_fingerprint(encoder),
         "kind": kind,
         "texts": texts_sha256(ids, texts),
-        "format": 1,
+        "version": CACHE_VERSION,
     }
     key = f"{kind}-{cache_key(key_parts)}"
     if cache_dir is not None:
         hit = load_packed(cache_dir, key, ids)
-        if hit is None:
-            hit = _legacy_hit(encoder, kind, key_parts, key, ids, Path(cache_dir))
         if hit is not None:
             if verbose:
                 _log(f"{kind}: {len(ids)} from cache {Path(cache_dir) / key}")

@@ -1,38 +1,19 @@
 """The quality-vs-footprint evaluation: BEIR folder + encoder -> pooled settings -> metrics.
 
-Python API (what ``qdrant-tokenpool eval`` calls)::
+What ``qdrant-tokenpool eval`` calls::
 
-    from qdrant_tokenpool.eval import run_evaluation
+    result = run_evaluation("../shared/data/scifact", encoder,
+                            pool_factors=(1, 2, 4), methods=("hierarchical",),
+                            out_dir="eval-out")      # results.md/.csv/.json + plot
+    result.get("hierarchical", 2).metrics["ndcg@10"]
+    result.ndcg_delta(result.get("hierarchical", 4))  # (diff vs unpooled, CI low, CI high)
+    EvalResult.from_json("eval-out/results.json")     # a saved run, e.g. to re-plot it
 
-    result = run_evaluation(
-        "../shared/data/scifact",           # BEIR folder
-        encoder,                             # encoder object, or a model path / hub id
-        pool_factors=(1, 2, 3, 4, 6, 8),
-        methods=("hierarchical", "kmeans", "sequential"),
-        split="test", top_k=100,
-        document_max_length=256, query_max_length=32,   # used when `encoder` is a path
-        cache_dir=None,                      # None: ~/.cache/qdrant-tokenpool (see cache.py)
-        out_dir="eval-out",                  # optional: writes results.md/.csv/.json + plot
-    )
-    print(result.to_markdown())
-    result.save("eval-out")                  # {"markdown": path, "csv": ..., "json": ..., "plot": ...}
-    result.get("hierarchical", 2).metrics["ndcg@10"]     # one setting; pf=1 -> the unpooled one
-    result.ndcg_delta(result.get("kmeans", 4))           # (diff vs unpooled, CI low, CI high)
-    EvalResult.from_json("eval-out/results.json")        # a saved run, e.g. to re-plot it
-
-``encoder`` may be any object with ``encode_documents`` / ``encode_queries`` (lists of
-``(n_i, d)`` float32 unit rows), ``name``, ``dim`` and ``protected_tokens``; a path or hub id
-is loaded with ``qdrant_tokenpool.encoders.TokenEncoder.from_pretrained`` (falling back to a
-minimal plain-HF encoder when that module is missing).
-
-Steps: load the split (:func:`~qdrant_tokenpool.eval.beir.load_beir`); encode documents
-and judged queries once, through the on-disk cache; for every setting (``pool_factor=1``
-once, as method ``"none"``, then every ``method x pool_factor > 1``) pool the corpus with
-:func:`~qdrant_tokenpool.pooling.pool_batch` (protected tokens: the encoder's
-``protected_tokens``), score every query against the whole corpus with exact MaxSim
-(:func:`~qdrant_tokenpool.eval.scoring.exact_topk`), keep the top ``top_k``, and compute
-nDCG@10, recall@10 and recall@100 (:mod:`~qdrant_tokenpool.eval.metrics`) and the
-footprint (:mod:`~qdrant_tokenpool.eval.footprint`). No Qdrant involved: this measures the
+Documents and judged queries are encoded once, through the on-disk cache; every setting
+(``pool_factor=1`` once as method ``"none"``, then each method x pool factor) pools the
+corpus with :func:`~qdrant_tokenpool.pooling.pool_batch`, scores every query against the
+whole corpus with exact MaxSim (:meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices`),
+and computes nDCG@10, recall@10/@100 and the footprint. No Qdrant: this measures the
 pooling itself, exactly. Progress goes to stderr.
 """
 
@@ -56,7 +37,6 @@ from .cache import default_cache_dir
 from .encoding import encode_cached, encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
 from .metrics import evaluate_run, paired_bootstrap
-from .scoring import exact_topk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -444,38 +424,25 @@ def run_evaluation(
     """Run the quality-vs-footprint evaluation on a BEIR folder.
 
     Args:
-        data_dir: BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``)
-            or an already loaded :class:`BeirDataset`.
-        encoder: an encoder object (``encode_documents``, ``encode_queries``, ``name``,
-            ``dim``, ``protected_tokens``), or a model path / hub id loaded with
-            :func:`~qdrant_tokenpool.eval.encoding.load_encoder` using
-            ``document_max_length``, ``query_max_length`` and ``device``.
-        pool_factors: pool factors to test; 1 (unpooled) is always included, once, and
-            computed first; the others are computed in the order given (every method at
-            one pool factor before the next), so pass the most important ones first.
-            Fractional factors (e.g. 1.5) are allowed.
+        data_dir: a BEIR folder or a loaded :class:`BeirDataset`.
+        encoder: an encoder object, or a model path / hub id loaded with
+            :func:`~qdrant_tokenpool.eval.encoding.load_encoder` (``document_max_length``,
+            ``query_max_length``, ``device``).
+        pool_factors: pool factors (fractional allowed); 1 (unpooled) always, first; the
+            others in the order given, every method at one factor before the next.
         methods: pooling methods for every pool factor > 1.
-        distance_thresholds: adaptive settings, measured after the pool factors: Ward
-            pooling with ``pool_factor=1`` and each ``distance_threshold`` (method
-            :data:`THRESHOLD` in the result).
-        split: qrels split.
-        top_k: documents retrieved per query (exact MaxSim over the whole corpus).
+        distance_thresholds: adaptive settings after those: Ward, ``pool_factor=1`` and each
+            threshold (method :data:`THRESHOLD`).
+        split: qrels split; ``top_k``: documents per query (exact MaxSim over the corpus).
         protected_tokens: leading tokens kept unpooled (``None``: the encoder's).
-        cache_dir: encoding cache folder (``None``: :func:`~qdrant_tokenpool.eval.cache.default_cache_dir`).
-        use_cache: ``False`` encodes afresh and writes nothing to disk.
-        batch_size: encoder batch size.
-        workers: parallel workers for ``pool_batch`` (``None``: all cores for batches
-            with enough work, else the calling thread; ``1``: the calling thread).
-        ignore_identical_ids: drop a retrieved document whose id equals the query id, as
-            BEIR's evaluator does by default.
-        out_dir: when given, results are written there after every setting (Markdown, CSV,
-            JSON) and the plot at the end.
-        verbose: progress lines on stderr.
-        on_setting: called with each :class:`SettingResult` as soon as it is measured.
+        cache_dir, use_cache: the encoding cache (``use_cache=False``: nothing on disk).
+        batch_size: encoder batch size; ``workers``: as for ``pool_batch``.
+        ignore_identical_ids: drop a hit whose id is the query's (as BEIR does).
+        out_dir: Markdown, CSV and JSON written after every setting, the plot at the end.
+        verbose: progress on stderr; ``on_setting``: called with each :class:`SettingResult`.
 
     Returns:
-        :class:`EvalResult`, settings in order: unpooled, then per method (in the order
-        given) by increasing pool factor.
+        :class:`EvalResult`: unpooled first, then per method by increasing pool factor.
     """
     settings = _settings(pool_factors, methods, distance_thresholds)
     ds = data_dir if isinstance(data_dir, BeirDataset) else load_beir(data_dir, split)
@@ -531,7 +498,7 @@ def run_evaluation(
                 )
             )
         t1 = time.perf_counter()
-        scores, idx = exact_topk(queries, pooled, k=top_k)
+        scores, idx = pooled.top_indices(queries.items(), top_k)
         t2 = time.perf_counter()
         run: dict[str, dict[str, float]] = {}
         for qi, qid in enumerate(ds.query_ids):

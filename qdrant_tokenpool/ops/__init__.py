@@ -1,28 +1,15 @@
 """Library operations: what the ``qdrant-tokenpool`` CLI does, callable from Python.
 
-- :func:`index_corpus`: documents -> token vectors -> pooled writes; resumable.
-- :func:`repool`: copy a collection into a pooled one; streaming, resumable.
-- :func:`collection_stats`: points, stored vectors, bytes, reduction of a collection.
-- :func:`search_documents`: a text query -> the best documents (doc id, title, score).
-- :func:`evaluate_collection`: nDCG@10 / recall of an indexed collection on BEIR queries.
-- :func:`footprint_sweep`, :func:`recommend_footprint`, :func:`create_footprint_collection`:
-  pool factors x storage datatypes and quantizations measured on Qdrant Edge, the smallest
-  at a quality floor, and a collection created with it.
-- :func:`open_database`: a pooling client on a server or a local folder, saying what it
-  opens before the (possibly long) open; :func:`open_embedded` and :func:`copy_database`:
-  a client on a local folder on its own engine, a folder copied into another.
-
-Each is written once as a flow (:mod:`qdrant_tokenpool._flow`) over the public client
-API, and comes as a sync function and an async twin (``aindex_corpus``, ``arepool``,
-``acollection_stats``, ``asearch_documents``, ``aevaluate_collection``) for
-:class:`~qdrant_tokenpool.AsyncTokenPoolingClient` (:func:`.common.operation`). They raise
-library errors (:class:`OperationError`, :class:`OperationUsageError`,
-:class:`~qdrant_tokenpool.UnknownCollectionError`, :class:`~qdrant_tokenpool.PoolingConfigError`)
-and report progress to a :data:`ProgressHook` (or, by default, the
-``qdrant_tokenpool.ops`` logger). The CLI (:mod:`qdrant_tokenpool.cli`) only parses,
-calls these and prints.
-
-Layering: ops uses the clients and the layers below them; nothing below imports ops.
+:func:`index_corpus` (documents to pooled writes, resumable), :func:`repool` (a collection
+copied into a pooled one), :func:`collection_stats`, :func:`search_documents`,
+:func:`evaluate_collection` (nDCG/recall on BEIR queries), :func:`footprint_sweep`,
+:func:`recommend_footprint` and :func:`create_footprint_collection` (pooling x storage x
+quantization measured on Qdrant Edge, the smallest at a quality floor), :func:`open_database`,
+:func:`open_embedded`, :func:`copy_database`. Each is one flow
+(:mod:`qdrant_tokenpool._flow`) over the public client API with a sync function and an
+async twin (``aindex_corpus``, ...); they raise library errors (:class:`OperationError`,
+:class:`OperationUsageError`, ...) and report progress to a :data:`ProgressHook` (default:
+the ``qdrant_tokenpool.ops`` logger). The CLI only parses, calls these and prints.
 """
 
 from .common import (

@@ -1,17 +1,11 @@
 """Opening a database: the one place a client is opened on a server or a local folder.
 
-:func:`open_embedded` opens a folder on the engine that
-:func:`~qdrant_tokenpool.engines.folders.choose_engine` picks (a pooling client or a plain
-one, sync or async); :func:`copy_database` copies a folder into another (e.g. local mode to
-Qdrant Edge); :func:`open_database` is what the CLI calls: a server or a folder, saying
-what is happening.
-
-Opening can be the longest step of a short command: qdrant-client's local mode loads
-every stored point into memory before it answers (the demo's SciFact database: see
-README.md for the time and memory). :func:`open_database` therefore reports, through the
-operations' progress hook (:class:`~qdrant_tokenpool.ops.common.Progress`, kind
-``"info"``), what it opens *before* it opens it, and how long that took afterwards when
-it was slow. The messages name no engine: they hold for every backend.
+:func:`open_embedded` opens a folder on the engine
+:func:`~qdrant_tokenpool.engines.folders.choose_engine` picks; :func:`copy_database`
+copies a folder into another (e.g. local mode to Qdrant Edge); :func:`open_database` (what
+the CLI calls) opens a server or a folder and, since opening can be a short command's
+longest step (local mode loads every point), reports what it opens before, and how long
+it took after when slow, through the progress hook (kind ``"info"``).
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ from qdrant_client import models
 
 from .. import _parent as parent
 from .._flow import Flow, call
-from ..config import METHODS, PoolingConfig, PoolingConfigError, vector_label
-from ..pooling.validation import check_int
+from ..config import PoolingConfig, PoolingConfigError
+from ..pooling.spec import METHODS
+from ..pooling.validation import check_int, vector_label
 from ..query import resolve_multivector
 from ..store import CollectionPooling
 from .common import (
@@ -109,10 +110,9 @@ ENCODE_BATCHES = 4
 (less padding) and runs them side by side on the CPU cores (``TokenEncoder``)."""
 
 FORWARD_DOCUMENTS = 8
-"""Most documents per forward pass of the encoder. A MiniLM pass over 32 documents of 256
-tokens allocates temporaries of ~100 MB, which the C library maps fresh and the kernel
-zeroes on every pass (~13% of the demo's CPU time went to page faults); passes of 8 keep
-them under its 32 MiB mapping threshold, so their memory is reused."""
+"""Most documents per forward pass of the encoder: keeps a pass's temporaries under the C
+library's mapping threshold (32 MiB), so their memory is reused instead of mapped fresh
+and zeroed by the kernel on every pass."""
 
 
 def _grouped(batches: Iterator[list[Document]], count: int) -> Iterator[list[Document]]:
@@ -171,64 +171,35 @@ def index_corpus_flow(
 ) -> Flow[IndexResult]:
     """Encode ``documents`` with ``encoder`` and write them, pooled, into a collection.
 
-    Creates the collection when it is missing: one Cosine MaxSim multivector
-    ``vector_name`` (default ``"tokens"``) of the encoder's ``dim``, stored on disk
-    (``on_disk``), with the pooling config (``pool_factor`` default 2, ``method`` default
-    ``"hierarchical"``, ``protected_tokens`` default the encoder's) stored in its metadata;
-    with ``summary``, also the dense vector ``"summary"`` (HNSW, in RAM) that the
-    write path fills with each document's mean summary, so that
-    ``query_late_interaction`` runs the funnel (summary top-100, then MaxSim over the
-    pooled vectors of those only). For an existing
-    collection the vector is the one :func:`index_corpus` recorded, else the collection's
-    one (pooled) multivector; a given ``pool_factor`` / ``method`` must match its config.
-
-    Each point gets the id ``uuid5(ID_NAMESPACE, doc_id)`` and the payload ``doc_id``,
-    ``title``, ``text`` and ``_tokenpool_tokens`` (the unpooled token count). Resumable:
-    documents already in the collection are skipped, so a second call continues an
-    interrupted one.
+    A missing collection is created: a Cosine MaxSim multivector ``vector_name`` (default
+    ``"tokens"``) of the encoder's ``dim`` (on disk with ``on_disk``), its pooling config in
+    the metadata (``pool_factor`` 2, ``method`` ``"hierarchical"``, ``protected_tokens`` the
+    encoder's, plus ``pooling_options``), and with ``summary`` the dense ``"summary"`` vector
+    of the query funnel's first stage. An existing collection uses the vector
+    :func:`index_corpus` recorded (else its one pooled multivector); given settings must
+    match its config. Points get id ``uuid5(ID_NAMESPACE, doc_id)`` and payload ``doc_id``,
+    ``title``, ``text``, ``_tokenpool_tokens``. Resumable: documents already there are skipped.
 
     Args:
         client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
-        collection_name: the collection (created when missing).
-        documents: :class:`Document` objects or mappings with ``_id`` (or ``id``),
-            optional ``title`` and ``text`` (a BEIR corpus row). A list is checked whole
-            before anything is written; an iterator is read ``batch_size`` at a time.
-        encoder: an object with ``encode_documents(texts, batch_size=, show_progress=)``
-            returning one ``(n_i, dim)`` array per text, and ``dim``; or a zero-argument
-            callable returning one, called only when something has to be encoded.
-        vector_name, pool_factor, method, protected_tokens: see above.
-        pooling_options: further :class:`PoolingConfig` fields for a new collection
-            (``max_vectors``, ``distance_threshold``, ``protected_tail_tokens``,
-            ``grid_shape``, ``grid_pool``, ``grid_block``, ...); for an existing one each
-            given field must equal the stored config's.
-        batch_size: documents per batch (>= 1): :data:`ENCODE_BATCHES` batches are
-            encoded and written together, in forward passes of at most
-            :data:`FORWARD_DOCUMENTS` documents.
-        limit: index only the first ``limit`` documents.
-        total: the number of documents, for progress (known for lists).
-        record: extra entries recorded in the new collection's metadata next to the
-            vector name (the CLI records ``model`` and ``doc_maxlen``).
-        progress: a :data:`ProgressHook` (default: messages to the
-            ``qdrant_tokenpool.ops`` logger).
-        summary: a new collection gets the summary vector ``"summary"`` (unless
-            ``pooling_options`` names one); an existing collection keeps its config.
-        on_disk: a new collection keeps its token vectors on disk (memory-mapped): a
-            query reads only its candidates' vectors, so opening the collection and
-            searching it through the summary vector need little RAM (Qdrant's advice for
-            multivectors). ``False``: in RAM.
+        documents: :class:`Document` objects or BEIR rows (``_id``/``id``, ``title``,
+            ``text``); a list is checked whole first, an iterator read ``batch_size`` at a time.
+        encoder: ``encode_documents(texts, batch_size=, show_progress=)`` and ``dim``, or a
+            zero-argument callable returning one (called only when something is encoded).
+        batch_size: documents per batch (:data:`ENCODE_BATCHES` encoded and written together,
+            :data:`FORWARD_DOCUMENTS` per forward pass).
+        limit: index only the first ``limit`` documents; ``total``: their number, for progress.
+        record: extra metadata recorded with the vector name (the CLI: ``model``, ``doc_maxlen``).
+        progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
 
     Returns:
         An :class:`IndexResult` (documents added and skipped, token and stored vectors).
 
     Raises:
-        OperationError: the collection has no fitting multivector, the encoder's ``dim``
-            differs from the vector's size; :class:`DocumentError` for a malformed or
-            repeated document (named).
-        OperationUsageError: ``pool_factor`` / ``method`` / ``pooling_options`` differ
-            from the collection's.
-        PoolingConfigError: a bad ``pool_factor``, ``method``, ``protected_tokens`` or
-            pooling option.
-    
+        OperationError: no fitting multivector, or the encoder's ``dim`` differs;
+            :class:`DocumentError` for a malformed or repeated document (named).
+        OperationUsageError: settings that differ from the collection's.
+        PoolingConfigError: a bad setting.
     """
     rep = Reporter("index_corpus", progress)
     batch_size = check_int("batch_size", batch_size)

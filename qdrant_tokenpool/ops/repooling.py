@@ -17,8 +17,8 @@ from qdrant_client import models
 
 from .. import _parent as parent
 from .._flow import Flow, call
-from ..config import METADATA_KEY, PoolingConfig, PoolingMap, coerce_pooling, vector_label
-from ..pooling.validation import check_int
+from ..config import METADATA_KEY, PoolingConfig, PoolingMap, coerce_pooling
+from ..pooling.validation import check_int, vector_label
 from ..query import resolve_multivector
 from .common import (
     TOKENS_PAYLOAD_KEY,
@@ -58,34 +58,25 @@ def repool_flow(
 ) -> Flow[RepoolResult]:
     """Copy ``source_collection`` into ``dest_collection``, pooling on the way.
 
-    ``dest_collection`` is created when missing, with the source's vectors config,
-    sparse vectors and metadata, plus ``pooling``; other vectors and payloads are copied
-    unchanged and point ids are kept. When it exists, it must already pool the same
-    vectors with the same pooling (every numeric knob: pool factor, method, protected
-    tokens, budgets, grid; its stored config is used).
-    Resumable: points already in the destination are skipped. The unpooled token count
-    of the (first) pooled vector goes into the payload key ``_tokenpool_tokens`` (for
-    :func:`collection_stats`' reduction), unless the point has it already.
+    A missing destination is created with the source's vectors, sparse vectors and metadata
+    plus ``pooling``; an existing one must pool the same vectors with the same settings.
+    Other vectors, payloads and ids are copied unchanged; points already there are skipped
+    (resumable). The unpooled token count goes into the payload key ``_tokenpool_tokens``.
 
     Args:
         client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
-        source_collection: the collection to copy (not changed).
-        dest_collection: the pooled collection to create or continue.
-        pooling: a :class:`PoolingConfig` for the source's only multivector (its one
-            pooled multivector, if it is pooled already), or ``{vector_name:
-            PoolingConfig}``.
+        pooling: a :class:`PoolingConfig` for the source's only (or only pooled) multivector,
+            or ``{vector_name: PoolingConfig}``.
         batch_size: points per read and per write (>= 1).
-        progress: a :data:`ProgressHook` (default: messages to the
-            ``qdrant_tokenpool.ops`` logger).
+        progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
 
     Returns:
         A :class:`RepoolResult`.
 
     Raises:
-        UnknownCollectionError: the source does not exist.
-        OperationUsageError: source and destination are the same, no single multivector
-            to pool, or the destination exists with other pooling.
-        OperationError: the destination exists but does not pool the vector.
+        UnknownCollectionError: no source. OperationUsageError: the same source and
+            destination, no single multivector, or other pooling at the destination.
+        OperationError: the destination does not pool the vector.
         PoolingConfigError: a bad config, or a vector that is not a multivector.
     """
     rep = Reporter("repool", progress)

@@ -1,16 +1,12 @@
 """Text queries against a collection :func:`~qdrant_tokenpool.index_corpus` wrote: one
-search (:func:`search_documents`), or the judged queries of a BEIR data set scored into
-nDCG@10 and recall (:func:`evaluate_collection`).
+search (:func:`search_documents`), or a BEIR data set's judged queries scored into nDCG@10
+and recall (:func:`evaluate_collection`).
 
-Both read the collection's multivector (the one ``index_corpus`` recorded, else its only
-one), encode the queries with the caller's encoder (checked against the vector's size)
-and name documents by the payload ``doc_id`` (else the point id). The evaluation scores
-what the collection stores either with exact MaxSim on the client (``scoring="exact"``:
-every stored vector read once; the scores Qdrant's MaxSim gives on a Cosine or Dot
-collection) or through the real query path (``scoring="qdrant"``: one
-``query_late_interaction`` per query, funnel included). The sweep of
-:func:`qdrant_tokenpool.eval.run_evaluation` measures pooling settings without Qdrant;
-this measures one collection as it is stored.
+Both use the collection's recorded (else only) multivector, encode with the caller's
+encoder (checked against the vector's size) and name documents by the payload ``doc_id``.
+The evaluation scores what the collection stores: ``scoring="exact"``, exact MaxSim on
+the client over every stored vector (Qdrant's scores on Cosine or Dot); ``"qdrant"``, one
+``query_late_interaction`` per query, funnel included.
 """
 
 from __future__ import annotations
@@ -23,11 +19,10 @@ import numpy as np
 
 from .._flow import Flow, call
 from ..client import TokenPoolingClient
-from ..config import vector_label
 from ..eval.beir import BeirDataset, load_beir
 from ..eval.metrics import evaluate_run
 from ..maxsim import PackedDocs
-from ..pooling.validation import check_int
+from ..pooling.validation import check_int, vector_label
 from .common import (
     DOC_ID_PAYLOAD_KEY,
     OperationError,
@@ -203,28 +198,22 @@ def evaluate_collection_flow(
 
     Args:
         client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
-        collection_name: the collection.
-        dataset: a BEIR folder (``queries.jsonl``, ``qrels/<split>.tsv``; read first) or
-            a loaded :class:`~qdrant_tokenpool.eval.BeirDataset`.
-        encoder: as for :func:`search_documents`.
-        split: the qrels split of a folder.
-        vector_name: as for :func:`search_documents`.
-        top_k: documents retrieved per query (>= 1).
-        scoring: ``"exact"`` or ``"qdrant"`` (see the module docstring).
-        batch_size: queries per encoder call.
-        progress: a :data:`ProgressHook` (default: messages to the
-            ``qdrant_tokenpool.ops`` logger).
+        dataset: a BEIR folder (read first) or a loaded
+            :class:`~qdrant_tokenpool.eval.BeirDataset`; ``split``: its qrels split.
+        encoder, vector_name: as for :func:`search_documents`.
+        top_k: documents retrieved per query (>= 1); ``batch_size``: queries per encoder call.
+        scoring: ``"exact"`` or ``"qdrant"``.
+        progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
 
     Returns:
         A :class:`CollectionEvaluation`.
 
     Raises:
         FileNotFoundError, ValueError: a missing or malformed BEIR file (named).
-        UnknownCollectionError: the collection does not exist.
-        OperationUsageError: a bad ``scoring``, no single multivector to pick, or
-            ``"exact"`` on a vector that is neither Cosine nor Dot.
-        OperationError: the encoder's ``dim`` differs from the vector's size, or the
-            collection stores no vectors.
+        UnknownCollectionError: no such collection.
+        OperationUsageError: a bad ``scoring``, no single multivector, or ``"exact"`` on a
+            vector neither Cosine nor Dot.
+        OperationError: the encoder's ``dim`` differs, or the collection stores no vectors.
     """
     rep = Reporter("evaluate_collection", progress)
     top_k = check_int("top_k", top_k)

@@ -1,9 +1,8 @@
 """One BLAS thread for the small matrix products of pooling.
 
 OpenBLAS (numpy's and scipy's wheels) runs a ``255 x 128 @ 128 x 255`` product on all
-cores. For matrices this small the threads cost more than they give, and on a busy machine
-(or with several pooling processes) they make each product up to ~7x slower: measured
-6.8 ms against 1.0 ms on a loaded 2-core machine. :func:`single_blas_thread` sets OpenBLAS
+cores. For matrices this small the threads cost more than they give, many times more on
+a busy machine or with several pooling processes. :func:`single_blas_thread` sets OpenBLAS
 to one thread for the duration of a pooling call and restores the previous setting after.
 
 OpenBLAS's thread count is process-wide, so while a pooling call runs, BLAS calls made by

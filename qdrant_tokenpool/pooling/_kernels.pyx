@@ -88,8 +88,8 @@ cdef tp_stats _totals
 
 
 cdef int _load_blas() except -1:
-    """Look up scipy's ``dsyrk`` and ``ssyrk`` once (importing scipy.linalg takes ~0.2 s:
-    not at import)."""
+    """Look up scipy's ``dsyrk`` and ``ssyrk`` once, on first use (importing scipy.linalg
+    is slow)."""
     global _dsyrk, _ssyrk
     if _dsyrk != NULL:
         return 0

@@ -1,38 +1,17 @@
-"""``pool_batch``: pool many documents on all cores, results in input order.
+"""``pool_batch``: pool many documents on all cores, results in input order, the same bytes
+as pooling them one by one.
 
-Two kinds of workers, chosen by what the pooling spends its time in:
-
-- **threads**, for hierarchical pooling with the compiled kernel
-  (:mod:`~qdrant_tokenpool.pooling.kernels`): it releases the GIL for the whole
-  clustering, so threads run in parallel with nothing to copy (measured 1.7x serial on
-  2 cores at 256 tokens, where worker processes managed 0.73x: sending the documents cost
-  more than pooling them). A persistent pool of ``os.cpu_count()`` threads, used for
-  batches of :data:`THREADS_MIN_SECONDS` of work and more.
-- **processes**, for the numpy/scipy code (k-means, sequential, or hierarchical without
-  the kernel), which holds the GIL between its many small calls (threads: 0.9x-1.15x of
-  serial). A persistent pool of worker processes:
-
-  - created lazily on the first batch big enough to need it, then reused (starting a
-    worker costs about a second of imports, once);
-  - ``spawn`` start method, so it is safe with torch, CUDA, gRPC or OpenMP threads
-    already running in the parent (``fork`` is not); workers run BLAS on one thread
-    (:func:`~qdrant_tokenpool.pooling._blas.single_blas_thread` around every chunk, and
-    threadpoolctl when installed). Nothing of the calling process is changed to start
-    them (no environment variables, no ``sys.modules`` swap: starting workers is
-    thread-safe). ``spawn`` imports the caller's ``__main__`` again in every worker, so
-    a script run as ``python script.py`` (whose top level would run again) gets the
-    thread pool instead; an interactive session, ``python -c`` or ``python -m pkg``
-    gets worker processes;
-  - documents are sent in about 8 chunks per worker (transfer overlaps work), balanced by
-    estimated cost (``n^2`` for the clustering methods), and the results are put back in
-    input order;
-  - small batches run in the calling process, where the transfer would cost more than it
-    saves, and the pool is only started by a batch big enough to pay for starting it
-    (:data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`);
-  - if the pool breaks (a worker killed), the batch is pooled in the calling process.
-
-Every worker runs the same code on the same float32 arrays as :func:`pool_tokens`, so the
-results are the same bytes as pooling the documents one by one.
+- **Threads** for hierarchical pooling with the compiled kernel, which releases the GIL
+  for the whole clustering (no copies; worker processes lose there: sending a document
+  costs more than pooling it). A persistent pool, for batches of at least
+  :data:`THREADS_MIN_SECONDS` of work.
+- **Processes** for the numpy/scipy methods, which hold the GIL between small calls: a
+  persistent ``spawn`` pool (safe with torch, CUDA or OpenMP threads in the parent),
+  started by a batch of :data:`START_POOL_MIN_SECONDS` of work (starting costs ~1 s of
+  imports), used from :data:`PARALLEL_MIN_SECONDS`; BLAS on one thread per worker;
+  documents in about 8 cost-balanced chunks per worker. ``spawn`` re-imports a script's
+  ``__main__``, so ``python script.py`` gets threads instead. A broken pool falls back to
+  the calling process.
 """
 
 from __future__ import annotations
@@ -52,8 +31,8 @@ import numpy as np
 from . import kernels
 from ._blas import single_blas_thread
 from .hierarchical import COMPILED_MAX_ROWS
-from .spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
-from .tokens import check_layout, make_spec, pool_checked_many
+from .spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec, as_spec
+from .tokens import check_layout, pool_checked_many
 from .validation import as_multivector
 
 __all__ = [
@@ -83,13 +62,11 @@ batch is pooled in the calling process."""
 
 THREADS_MIN_SECONDS = 0.002
 """Estimated serial pooling time of a batch from which the compiled hierarchical pooling
-runs on the thread pool (threads cost ~0.1 ms to hand work to, nothing to start)."""
+runs on the thread pool (handing work to threads costs little, starting them nothing)."""
 
 
 def estimated_seconds(n_tokens: int, dim: int, method: str) -> float:
-    """Rough single-core pooling time of one document (measured: ~0.8 ms for a
-    hierarchical ``256 x 128`` document on numpy/scipy, ~0.4 ms with the compiled kernel,
-    ~0.07 ms sequential); only used for scheduling."""
+    """Rough single-core pooling time of one document, in seconds; only for scheduling."""
     if method == "sequential":
         return 2e-9 * n_tokens * dim + 2e-5
     return 1e-10 * n_tokens * n_tokens * dim + 5e-5
@@ -250,57 +227,29 @@ def _chunks(costs: Sequence[float], n_chunks: int) -> list[list[int]]:
 
 def pool_batch(
     documents: Iterable[Any],
-    pool_factor: float = 2,
-    method: str = "hierarchical",
-    protected_tokens: int = 1,
+    spec: PoolingSpec | float | None = None,
+    *args: Any,
     workers: int | None = None,
-    *,
-    protected_tail_tokens: int = 0,
-    max_vectors: int | None = None,
-    distance_threshold: float | None = None,
-    grid_shape: tuple[int, int] | None = None,
-    grid_pool: str | None = None,
-    grid_block: int | None = None,
+    **settings: Any,
 ) -> list[np.ndarray]:
-    """Pool many documents; identical to ``[pool_tokens(d, ...) for d in documents]``.
+    """Pool many documents; the same bytes as ``[pool_tokens(d, spec) for d in documents]``.
 
     Args:
-        documents: iterable of ``(n_i, d_i)`` token matrices (numpy, torch or nested lists;
-            lengths may differ).
-        pool_factor, method, protected_tokens: as for :func:`pool_tokens`.
-        workers: parallel workers: threads for hierarchical pooling with the compiled
-            kernel, processes otherwise (see the module docs). ``None``: all cores
-            (``os.cpu_count()``) for batches with enough work (threads from 2 ms of work,
-            :data:`THREADS_MIN_SECONDS`; a batch of about 1 s of work starts the worker
-            processes, which are then kept and used for batches of 50 ms and more; see
-            :data:`START_POOL_MIN_SECONDS`, :data:`PARALLEL_MIN_SECONDS`), the calling
-            thread otherwise; ``1``: always the calling thread; ``k > 1``: ``k`` workers
-            for any batch of two or more documents.
-        protected_tail_tokens: as for :func:`pool_tokens`.
-        max_vectors: as for :func:`pool_tokens`.
-        distance_threshold: as for :func:`pool_tokens`.
-        grid_shape: as for :func:`pool_tokens` (``grid_pool``, ``grid_block`` too).
+        documents: ``(n_i, d_i)`` token matrices (numpy, torch or nested lists).
+        spec: a :class:`~.spec.PoolingSpec`, or its settings as for :func:`pool_tokens`.
+        workers: ``None``: all cores for a batch with enough work (threads from
+            :data:`THREADS_MIN_SECONDS`; processes from :data:`START_POOL_MIN_SECONDS`
+            to start them, :data:`PARALLEL_MIN_SECONDS` once running), the calling thread
+            otherwise; ``1``: the calling thread; ``k > 1``: ``k`` workers.
 
     Returns:
-        list of float32 ``(m_i, d_i)`` arrays, in input order, new arrays (never the inputs).
+        new float32 ``(m_i, d_i)`` arrays, in input order.
 
     Raises:
-        ValueError: bad arguments.
-        InvalidMultivectorError: for the first bad document (including one that does not
-            match ``grid_shape``), naming its position as the point id. All documents are
-            checked before any is pooled.
+        ValueError: bad settings; InvalidMultivectorError for the first bad document,
+            its position as the point id (all are checked before any is pooled).
     """
-    spec = make_spec(
-        pool_factor,
-        method,
-        protected_tokens,
-        protected_tail_tokens=protected_tail_tokens,
-        max_vectors=max_vectors,
-        distance_threshold=distance_threshold,
-        grid_shape=grid_shape,
-        grid_pool=grid_pool,
-        grid_block=grid_block,
-    )
+    spec = as_spec(spec, *args, **settings)
     arrays = [as_multivector(doc, point_id=i) for i, doc in enumerate(documents)]
     for i, x in enumerate(arrays):
         check_layout(x, spec, point_id=i)

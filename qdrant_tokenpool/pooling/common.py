@@ -28,25 +28,18 @@ def normalise(
     zero: Literal["raise", "keep"] = "raise",
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Rows of ``x`` (``(n, d)``) scaled to unit L2 norm, as a new float32 array (or into
-    ``out``).
+    """Rows of ``x`` (``(n, d)``) scaled to unit L2 norm, as a new float32 array (or into ``out``).
 
-    The one row normalisation of the package (pooling, the write path's unit rows and
-    summary vector, ``maxsim(normalize=True)``, client rescoring): robust for every finite
-    float32 row. Rows whose squared norm is a normal float32 are divided by it directly;
-    the others (values below about ``1e-19`` or above ``1e19``, whose squares under- or
-    overflow) get their norm in float64, where no finite float32 row under- or overflows,
-    so they come out as unit vectors too. The result never holds NaN or inf.
+    The package's one row normalisation. Robust for every finite float32 row: a row whose
+    squared norm under- or overflows float32 gets its norm in float64, so it comes out a unit
+    vector too; the result never holds NaN or inf.
 
     Args:
-        x: ``(n, d)`` rows (any real dtype; converted to float32).
-        fallback: ``(n, d)`` non-zero rows; an all-zero row of ``x`` is replaced by (the
-            normalised) same row of ``fallback``.
-        zero: an all-zero row with no ``fallback``: ``"raise"`` a ``ValueError`` naming
-            the row, or ``"keep"`` it zero (what Qdrant does with a zero vector on a Cosine
-            collection).
-        out: a float32 C array of ``x``'s shape to write the rows into (``x`` itself, when
-            it is float32, normalises in place: no second copy of a large corpus).
+        x: ``(n, d)`` rows (any real dtype).
+        fallback: ``(n, d)`` non-zero rows replacing ``x``'s all-zero rows.
+        zero: an all-zero row with no ``fallback``: ``"raise"`` (naming the row) or ``"keep"``
+            it zero (Qdrant's Cosine behaviour).
+        out: a float32 C array of ``x``'s shape to write into (``x`` itself: in place).
 
     Raises:
         ValueError: a row holds NaN/inf, or an all-zero row with ``zero="raise"``.

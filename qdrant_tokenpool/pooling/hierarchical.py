@@ -1,27 +1,19 @@
-"""Hierarchical pooling: Ward linkage on the unit token vectors.
+"""Hierarchical pooling: exact Ward linkage on the unit token vectors.
 
-For unit vectors ``||a - b||^2 = 2 (1 - cos(a, b))``, so Ward's criterion on the
-normalised vectors themselves is Ward on cosine geometry. This is exact and cheap: a
-nearest-neighbour-chain Ward, ``O(n^2)`` after one ``O(n^2 d)`` Gram matrix. ColBERT,
-RAGatouille and PyLate instead feed the ``n x n`` matrix of cosine distances to
-``linkage`` as if its rows were ``n``-dimensional observations, which costs ``O(n^3)``
-and clusters a different geometry.
+For unit vectors ``||a - b||^2 = 2 (1 - cos(a, b))``, so Ward on the normalised vectors
+is Ward on cosine geometry: a nearest-neighbour chain, ``O(n^2)`` after one ``O(n^2 d)``
+Gram matrix. PyLate 1.6 and sentence-transformers instead call
+``linkage(squareform(1 - cos), "ward")``, which takes the cosine distance as a Euclidean
+one: a different criterion, whose later merges drift from Ward's.
 
 Two implementations, the same partitions:
 
-- compiled (``_kernels``, built by ``pip install``): one float64 Gram matrix (BLAS
-  ``dsyrk``), then a nearest-neighbour chain in C that follows scipy's ``nn_chain`` step
-  by step on squared distances, and a cut at exactly ``k`` clusters in the same call.
-  Used up to :data:`COMPILED_MAX_ROWS` rows (its ``n x n`` float64 work matrix is
-  32 MiB there). ``pool_tokens`` goes further and pools the whole document in one call
-  (``_kernels.ward_pool``).
-- fallback (no compiled kernels, or longer documents): condensed Euclidean distances from
-  the Gram matrix go straight to scipy's compiled nearest-neighbour chain
-  (``scipy.cluster._hierarchy.nn_chain``, the routine ``linkage(..., "ward")`` ends in,
-  without its validation and ``pdist``). That private routine is checked once against the
-  public ``linkage`` on the same condensed distances (small problems, bitwise); if it is
-  missing or disagrees (a future scipy), the public ``linkage`` is used: the same result,
-  only slower.
+- compiled (``_kernels``): a float64 Gram matrix (``dsyrk``), scipy's ``nn_chain`` step by
+  step in C and the cut at ``k`` clusters in one call, up to :data:`COMPILED_MAX_ROWS`
+  rows (``pool_tokens`` pools a whole document in one call, ``_kernels.ward_pool``);
+- fallback: condensed distances from the Gram matrix straight into scipy's private
+  ``nn_chain`` (what ``linkage(..., "ward")`` ends in), checked once against the public
+  ``linkage``; if missing or different (a future scipy), the public ``linkage`` is used.
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
-"""The compiled kernels (``_kernels.pyx`` over ``_ward.h`` and ``_maxsim.h``): Ward
-pooling, and the exact MaxSim that :mod:`qdrant_tokenpool.maxsim` uses; ``compiled`` is
-``None`` where they were not built.
-
-They also read nested lists of floats into float32 matrices (:func:`nested_float32`, used
-by :mod:`qdrant_tokenpool.pooling.validation`: 0.1 ms instead of numpy's 0.9 ms for 180 x 128).
-
-``pip install`` compiles them with Cython when a C compiler is there (the extension is
-optional, see ``setup.py``). Without them every pooling method still works, on numpy and
-scipy, with the same partitions: the kernels make hierarchical pooling and the cluster
-means faster (see ``docs/benchmarks.md``).
-
-:func:`ward_labels` and :func:`ward_pool` hand the kernels a per-thread scratch buffer
-that is reused between calls, so pooling a stream of documents does not allocate (and
-page-fault) megabytes per document. Buffers up to :data:`KEEP_BYTES` are kept; larger
-ones (documents of more than ~1,400 tokens) are allocated per call.
+"""The compiled kernels (``_kernels.pyx`` over ``_ward.h`` and ``_maxsim.h``): Ward pooling,
+exact MaxSim for :mod:`qdrant_tokenpool.maxsim`, and nested lists read into float32
+(:func:`nested_float32`). ``compiled`` is ``None`` where they were not built (the
+extension is optional): every method still works on numpy and scipy, with the same
+partitions. :func:`ward_labels` and :func:`ward_pool` reuse a per-thread scratch buffer
+up to :data:`KEEP_BYTES`, so a stream of documents does not allocate per document.
 """
 
 from __future__ import annotations
@@ -132,9 +122,8 @@ def nested_float32(rows: object) -> np.ndarray | None:
 
 def rows_ok(x: np.ndarray, allow_zero: bool = False) -> bool | None:
     """Whether every row of a float32 C-contiguous ``(n, d)`` array is finite and (unless
-    ``allow_zero``) not all zeros, in one compiled pass (``validation``'s fast check: ~3 µs
-    for 128 x 128 where numpy takes ~6); ``None`` when the kernels are off or ``x`` is not
-    such an array (the caller checks with numpy)."""
+    ``allow_zero``) not all zeros, in one compiled pass (``validation``'s fast check);
+    ``None`` when the kernels are off or ``x`` is not such an array (numpy checks then)."""
     if _disabled or not has("rows_ok") or x.dtype != np.float32 or not x.flags.c_contiguous:
         return None
     return bool(compiled.rows_ok(x, allow_zero))  # type: ignore[union-attr]

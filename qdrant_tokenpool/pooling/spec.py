@@ -1,42 +1,22 @@
-"""How to pool one document: the numeric knobs, checked once, and the vector budget they give.
+"""How to pool one document: the settings, checked once, and the vector budget they give.
 
-A :class:`PoolingSpec` holds everything that decides which vectors a document keeps:
-
-- the layout: ``protected_tokens`` leading and ``protected_tail_tokens`` trailing vectors
-  pass through unpooled (in order, in front and at the end); the ``u`` vectors between
-  them are pooled;
-- the method: ``hierarchical`` (Ward), ``kmeans``, ``sequential``, or ``grid`` (a patch
-  grid of ``grid_shape = (rows, cols)`` cells pooled by rows, columns or ``k x k`` blocks);
-- the budget: every budget knob is an *upper bound* on the number ``k`` of pooled vectors,
-  and the smallest bound wins:
-
-  - ``pool_factor`` ``f >= 1`` (may be fractional): ``k <= max(1, floor(u / f))``
-    (``f = 1``: no bound);
-  - ``max_vectors`` ``M``: the whole stored document, protected vectors included, holds at
-    most ``M`` vectors: ``k <= M - protected``;
-  - Qdrant's multivector cap, always: a stored multivector holds fewer than
-    :data:`QDRANT_MAX_MULTIVECTOR_FLOATS` floats, so at most :func:`max_rows` ``(d)``
-    vectors of dimension ``d``: ``k <= max_rows(d) - protected``;
-  - ``distance_threshold`` ``t`` (hierarchical only): the Ward dendrogram of the unit
-    vectors is cut at height ``t`` (every merge of height ``<= t`` is made, in scipy's
-    ``linkage(unit_vectors, "ward")`` scale; see :mod:`.hierarchical`), giving ``k_t``
-    clusters: ``k <= k_t``. Because Ward merges are nested and monotone, taking the
-    ``n - k`` lowest merges satisfies every bound at once: the threshold only ever merges
-    *more* than the fixed bounds ask for, never less.
-
-  Within the bound each method decides which vectors go together; ``grid`` keeps its
-  cells and, only when there are more cells than the bound allows, merges neighbouring
-  cells (in row-major order) into runs.
-
-Pure numerics: no Qdrant, no I/O. :class:`~qdrant_tokenpool.config.PoolingConfig` (the
-stored, per-collection form) validates its pooling fields through this class.
+A :class:`PoolingSpec` is the value passed between the pooling functions. A document's
+``protected_tokens`` leading and ``protected_tail_tokens`` trailing vectors pass through
+unpooled; the ``u`` between them are pooled into ``k`` vectors, where every budget is an
+upper bound on ``k`` and the smallest wins: ``max(1, floor(u / pool_factor))``;
+``max_vectors - protected``; Qdrant's cap, always (fewer than
+:data:`QDRANT_MAX_MULTIVECTOR_FLOATS` floats: :func:`max_rows`); with
+``distance_threshold`` (hierarchical only), the clusters of the Ward dendrogram cut at
+that height. Ward merges are nested, so taking the lowest merges meets every bound at
+once. ``grid`` keeps its cells, merging neighbouring cells in runs only when there are
+more cells than the bound. Pure numerics: no Qdrant, no I/O.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from .validation import check_int
@@ -47,6 +27,7 @@ __all__ = [
     "QDRANT_MAX_MULTIVECTOR_FLOATS",
     "DocumentLayout",
     "PoolingSpec",
+    "as_spec",
     "cluster_count",
     "max_rows",
     "pooled_length",
@@ -162,6 +143,7 @@ class PoolingSpec:
     pool_factor: int | float = 2
     method: str = "hierarchical"
     protected_tokens: int = 1
+    _: KW_ONLY
     protected_tail_tokens: int = 0
     max_vectors: int | None = None
     distance_threshold: float | None = None
@@ -307,3 +289,19 @@ class PoolingSpec:
         if cells is not None and self.layout_error(n_tokens) is None:
             k = min(k, cells)
         return lay.protected + k
+
+
+def as_spec(spec: PoolingSpec | float | None = None, *args: Any, **settings: Any) -> PoolingSpec:
+    """``spec`` itself, or the :class:`PoolingSpec` of the settings given instead
+    (``pool_factor``, ``method``, ``protected_tokens`` positionally, the rest by name).
+
+    Lets the pooling functions take either form: ``pool_tokens(x, spec)`` or
+    ``pool_tokens(x, 2, "kmeans", max_vectors=64)``. ``TypeError`` for a spec and settings.
+    """
+    if isinstance(spec, PoolingSpec):
+        if args or settings:
+            raise TypeError("give a PoolingSpec or its settings, not both")
+        return spec
+    if spec is not None:
+        args = (spec, *args)
+    return PoolingSpec(*args, **settings)

@@ -13,47 +13,16 @@ from .common import cluster_means, normalise, run_means
 from .hierarchical import COMPILED_MAX_ROWS, WARD_MAX_ROWS, hierarchical_labels
 from .kmeans import kmeans_labels
 from .sequential import sequential_labels
-from .spec import PoolingSpec
+from .spec import PoolingSpec, as_spec
 from .validation import InvalidMultivectorError, as_multivector
 
-__all__ = ["LABELLERS", "check_pooling_args", "make_spec", "pool_tokens"]
+__all__ = ["LABELLERS", "pool_tokens"]
 
 LABELLERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "hierarchical": hierarchical_labels,
     "kmeans": kmeans_labels,
     "sequential": sequential_labels,
 }
-
-
-def make_spec(
-    pool_factor: Any,
-    method: Any,
-    protected_tokens: Any,
-    *,
-    protected_tail_tokens: Any = 0,
-    max_vectors: Any = None,
-    distance_threshold: Any = None,
-    grid_shape: Any = None,
-    grid_pool: Any = None,
-    grid_block: Any = None,
-) -> PoolingSpec:
-    """The :class:`PoolingSpec` of ``pool_tokens``'s arguments (``ValueError`` if bad)."""
-    return PoolingSpec(
-        pool_factor=pool_factor,
-        method=method,
-        protected_tokens=protected_tokens,
-        protected_tail_tokens=protected_tail_tokens,
-        max_vectors=max_vectors,
-        distance_threshold=distance_threshold,
-        grid_shape=grid_shape,
-        grid_pool=grid_pool,
-        grid_block=grid_block,
-    )
-
-
-def check_pooling_args(pool_factor: Any, method: Any, protected_tokens: Any) -> None:
-    """Raise ``ValueError`` for a bad pool factor, method or protected-token count."""
-    make_spec(pool_factor, method, protected_tokens)
 
 
 def check_layout(x: np.ndarray, spec: PoolingSpec, point_id: Any = None) -> None:
@@ -177,81 +146,32 @@ def pool_checked_many(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.nd
 
 
 def pool_tokens(
-    vectors: Any,
-    pool_factor: float = 2,
-    method: str = "hierarchical",
-    protected_tokens: int = 1,
-    *,
-    protected_tail_tokens: int = 0,
-    max_vectors: int | None = None,
-    distance_threshold: float | None = None,
-    grid_shape: tuple[int, int] | None = None,
-    grid_pool: str | None = None,
-    grid_block: int | None = None,
+    vectors: Any, spec: PoolingSpec | float | None = None, *args: Any, **settings: Any
 ) -> np.ndarray:
-    """Pool one document's token vectors (Clavié, Chaffin and Adams 2024, and budgets).
+    """Pool one document's token vectors (Clavié, Chaffin and Adams 2024, with budgets).
 
-    The first ``protected_tokens`` vectors pass through unchanged, in front, and the last
-    ``protected_tail_tokens`` unchanged, in order, at the end. The other ``u`` vectors are
-    L2-normalised, clustered, and each cluster's mean is re-normalised to unit length (a
-    cluster whose vectors cancel out exactly, e.g. two opposite tokens, is represented by
-    its first token). Clusters are ordered by their first token. How many clusters: the
-    smallest of these bounds (see :mod:`qdrant_tokenpool.pooling.spec`):
-
-    - ``max(1, floor(u / pool_factor))`` (``pool_factor`` may be fractional; 1: no bound);
-    - ``max_vectors`` minus the protected vectors;
-    - Qdrant's cap, always: the result holds fewer than 1,048,576 floats
-      (:func:`~qdrant_tokenpool.pooling.spec.max_rows`);
-    - with ``distance_threshold`` (hierarchical only), the clusters of the Ward dendrogram
-      cut at that height (scipy's linkage scale), when that leaves fewer.
-
-    ``method="grid"`` pools an image's patch grid instead: the document must be
-    ``protected_tokens + rows * cols + protected_tail_tokens`` vectors (``grid_shape =
-    (rows, cols)``, patches in row-major order), and keeps one mean per grid row, column,
-    or ``grid_block x grid_block`` block (``grid_pool``).
-
-    A document with fewer than ``2 * pool_factor`` unprotected tokens still follows the
-    formula, so it keeps one pooled vector (e.g. 5 tokens at ``pool_factor=4``); a
-    document with no unprotected tokens is returned as is, and so is one that no bound
-    reduces when ``pool_factor`` is 1 (unchanged, not normalised).
+    The protected leading and trailing vectors pass through unchanged; the others are
+    L2-normalised, clustered, and each cluster's mean re-normalised (a cluster whose
+    vectors cancel out keeps its first token), clusters in order of their first token.
+    How many clusters, and ``method="grid"``: see :class:`~.spec.PoolingSpec`. A document
+    with no unprotected tokens, or one that no bound reduces at ``pool_factor`` 1, is
+    returned unchanged.
 
     Args:
         vectors: ``(n, d)`` token vectors: numpy array, torch tensor or nested list.
-        pool_factor: number ``>= 1``.
-        method: ``"hierarchical"`` (Ward linkage on cosine geometry), ``"kmeans"``
-            (seeded spherical k-means), ``"sequential"`` (neighbouring tokens) or
-            ``"grid"`` (image patch grid).
-        protected_tokens: leading vectors (e.g. ``[CLS]``, ``[D]``) kept as they are.
-        protected_tail_tokens: trailing vectors (e.g. ColPali's prompt after the
-            patches) kept as they are, at the end.
-        max_vectors: at most this many vectors in the result, protected ones included.
-        distance_threshold: Ward merge height (``>= 0``, finite) up to which tokens merge.
-        grid_shape: ``(rows, cols)`` of the patch grid, for ``method="grid"``.
-        grid_pool: ``"rows"`` (default with a grid), ``"columns"`` or ``"blocks"``.
-        grid_block: side of the ``k x k`` blocks of ``grid_pool="blocks"`` (default 2).
+        spec: a :class:`~.spec.PoolingSpec`, or its settings instead (``pool_factor``,
+            ``method``, ``protected_tokens`` positionally, the others by name).
 
     Returns:
-        float32 array ``(m, d)``: protected vectors in front and at the end, pooled
-        vectors between them.
+        a new float32 ``(m, d)`` array; same input, same bytes (every method is
+        deterministic).
 
     Raises:
-        ValueError: bad arguments; :class:`InvalidMultivectorError` (a ``ValueError``) for an
-            empty, ragged, 1-D or 3-D input, NaN/inf values, zero vectors, or a document
-            that does not match ``grid_shape``.
-
-    Same input, same bytes: all methods are deterministic.
+        ValueError: bad settings; :class:`InvalidMultivectorError` (a ``ValueError``) for
+            an empty, ragged, 1-D or 3-D input, NaN/inf, zero vectors, or a document that
+            does not fit ``grid_shape``.
     """
-    spec = make_spec(
-        pool_factor,
-        method,
-        protected_tokens,
-        protected_tail_tokens=protected_tail_tokens,
-        max_vectors=max_vectors,
-        distance_threshold=distance_threshold,
-        grid_shape=grid_shape,
-        grid_pool=grid_pool,
-        grid_block=grid_block,
-    )
+    spec = as_spec(spec, *args, **settings)
     x = as_multivector(vectors)
     check_layout(x, spec)
     with single_blas_thread():

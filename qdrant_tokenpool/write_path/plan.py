@@ -1,19 +1,13 @@
 """The write path's plan: collect, validate and pool the configured multivectors of one
-request, then build the rewritten request.
+request, then build the rewritten request. No I/O.
 
-A :class:`PoolingJob` collects the configured multivectors of one request while the
-``plan_*`` functions walk the request's shape (``PointStruct`` / ``Record`` /
-``PointVectors`` lists, ``Batch``, ``UpsertOperation`` and ``UpdateVectorsOperation`` with
-``PointsList`` or ``PointsBatch``). Walking validates every configured multivector of the
-*whole* request first (errors name the point id, the vector name and the problem).
-Pooling starts while the request is read: validated documents go to the pooling threads
-in chunks (the compiled Ward kernel releases the GIL), :meth:`PoolingJob.run` pools the
-rest (one :func:`~qdrant_tokenpool.pooling.pool_arrays` call per config); nothing is
-written before the whole request is validated. Finally the plan's builder makes the new
-request, building each model once, from lists made once per pooled array (arrays for an
-embedded engine; for Qdrant Edge, vectors still pooling as :class:`PendingArray`). Vectors and points with nothing
-configured are the very same objects in the output; a request with nothing configured is
-returned as is. No I/O.
+The ``plan_*`` functions walk a request's shape (point lists, ``Batch``, update
+operations) into a :class:`PoolingJob`, validating every configured multivector of the
+*whole* request (errors name the point, the vector and the problem) before anything is
+written; validated documents go to the pooling threads while the rest is read, and
+:meth:`PoolingJob.run` pools what is left. The builder then makes the new request, each
+model once; vectors and points with nothing configured are the same objects, and a
+request with nothing configured is returned as is.
 """
 
 from __future__ import annotations
@@ -55,11 +49,9 @@ __all__ = [
 ]
 
 STREAM_CHUNK_SECONDS = 0.008
-"""Estimated pooling time of the validated documents that :meth:`PoolingJob.add` hands
-to the pooling threads at once (about 17 documents of 180 x 128), so that they are pooled
-while the next ones are read and validated. A chunk is one GIL hand-over in and one out
-(:func:`~qdrant_tokenpool.pooling.kernels.ward_pool_many`); measured on 2 cores, batches
-of 64: 8 ms chunks 0.81 ms per document upserted on Edge, 4 ms 0.84, none 0.92."""
+"""Estimated pooling seconds of the validated documents that :meth:`PoolingJob.add` hands
+to the pooling threads at once, so they are pooled while the next ones are read; a chunk
+is one GIL hand-over in and one out (:func:`~qdrant_tokenpool.pooling.kernels.ward_pool_many`)."""
 
 MAX_MULTIVECTOR_FLOATS = QDRANT_MAX_MULTIVECTOR_FLOATS
 """Qdrant servers refuse a multivector with this many floats (n x d) or more (defined in
@@ -116,8 +108,7 @@ class PoolingJob:
             batches with enough work, else the calling thread; ``1``: the calling thread).
         arrays: hand named vectors over as float32 numpy arrays instead of nested lists.
             Only for the embedded backend (qdrant-client's local mode takes arrays inside
-            models and skips a list -> array conversion per vector, ~2x faster writes of
-            the pooled vectors); a server needs lists (JSON / protobuf).
+            models and skips a list -> array conversion per vector); a server needs lists.
         pending: with ``arrays``, named pooled vectors still being pooled on a thread
             when the request is built are handed over as :class:`PendingArray`
             (``np.asarray`` waits for them): only for Qdrant Edge's backend, which

@@ -1,30 +1,20 @@
-"""The Edge engine's folder: files written atomically, the folder lock, collection
-folders created and deleted so that a crash never leaves half of one, damage reported
-without touching the data, and free disk space checked before Edge needs it.
+"""The Edge engine's folder: atomic files, the folder lock, whole-or-absent collection
+folders, damage reported without touching data, free space checked before Edge needs it.
 
-Layout (see :mod:`qdrant_tokenpool.engines.edge`)::
+Layout::
 
     <root>/qdrant-tokenpool-edge.json          marker: this layout's version
     <root>/.lock                               held while a client has the folder open
     <root>/collections/<name>/shard/           the collection's Edge shard
     <root>/collections/<name>/collection.json  its config as created + metadata
-    <root>/.creating-<hex>/                    a collection being created (renamed into
-                                               collections/<name> when complete)
-    <root>/.deleted-<hex>/                     a collection being deleted (renamed out first)
+    <root>/.creating-<hex>/, .deleted-<hex>/   a creation or deletion under way
 
-Guarantees:
-
-- **A collection folder is whole or absent.** A collection is created in
-  ``.creating-<hex>`` (shard, then ``collection.json``) and renamed into
-  ``collections/<name>`` in one step; it is deleted by renaming it to ``.deleted-<hex>``
-  first. So ``collections/<name>`` without a valid ``collection.json`` is damage, never a
-  leftover: it is reported (:class:`DamagedCollectionError`, naming the file), never
-  deleted or overwritten, and the other collections stay usable.
-- **Leftovers are ours and are removed on open**: ``.creating-<hex>`` / ``.deleted-<hex>``
-  folders (a kill during ``create_collection`` / ``delete_collection``) and the temporary
-  files of :func:`write_json_atomic`, matched by their exact names (32 hex digits).
-- **A full disk is an error, not a crash** where it can be foreseen: writes, opens and
-  creations check the free space first (:func:`write_needed`, :func:`open_needed`).
+A collection is built in ``.creating-<hex>`` and renamed into place; deleted by renaming
+it out first. So ``collections/<name>`` without a valid ``collection.json`` is damage:
+reported (:class:`DamagedCollectionError`), never deleted, the others usable. Leftover
+``.creating-``/``.deleted-`` folders and temp files (exact names) are removed on open.
+Writes, opens and creations check free space first (:func:`write_needed`,
+:func:`open_needed`): a full disk is an error, not a SIGBUS.
 """
 
 from __future__ import annotations
@@ -285,7 +275,7 @@ versions, a log record's page rounding): a write needs :data:`WRITE_FACTOR` time
 vector bytes plus this."""
 WRITE_FACTOR = 3
 """Bytes a write may add to the folder per byte of its vectors: the log record, the
-segment's copy, and slack (measured: 2.2 on tmpfs, 64 x 50 x 128 float32 per request)."""
+segment's copy, and slack."""
 POINT_BYTES = 256
 """Bytes counted per point besides its vectors (id, version, payload offsets)."""
 OPEN_MARGIN = 4 * MiB

@@ -383,7 +383,6 @@ def footprint_sweep(
     from ..eval.beir import BeirDataset, load_beir
     from ..eval.cache import default_cache_dir
     from ..eval.encoding import encode_cached, load_encoder
-    from ..eval.scoring import exact_topk
     from ..pooling import pool_batch
 
     plan: dict[float, dict[str, set[bool]]] = {}
@@ -405,7 +404,7 @@ def footprint_sweep(
         ds = dataclasses.replace(ds, doc_ids=[ds.doc_ids[i] for i in order],
                                  titles=[ds.titles[i] for i in order], texts=[ds.texts[i] for i in order])
     prot = int(getattr(encoder, "protected_tokens", 0))
-    scores, idx = exact_topk(queries, corpus, k=limit)
+    scores, idx = corpus.top_indices(queries.items(), limit)
     base_hits = [list(zip(map(int, i), map(float, s))) for s, i in zip(scores, idx)]
     base_ndcg, base_r100 = _metrics(base_hits, ds)
     n, dim = len(corpus), corpus.dim

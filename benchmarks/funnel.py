@@ -184,13 +184,17 @@ class Shape:
         return " -> ".join(parts)
 
 
-def rank(shape: Shape, qi: int, first: np.ndarray | None, pooled: np.ndarray,
+def rank(shape: Shape, qi: int, first: np.ndarray | list[np.ndarray] | None, pooled: np.ndarray,
          full: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """``(final ranking (best first, at most limit), first-stage candidates)`` of query ``qi``
-    for a funnel run with ``limit`` (stage limits raised to ``limit`` as Qdrant requires)."""
+    for a funnel run with ``limit`` (stage limits raised to ``limit`` as Qdrant requires).
+    ``first``: dense first-stage scores ``(n_queries, n_docs)``, or a candidate set per
+    query (the token-level first stage, :func:`token_candidates`)."""
     n = pooled.shape[1]
     if first is None:
         cand = np.arange(n)
+    elif isinstance(first, list):
+        cand = first[qi]
     else:
         p = max(shape.prefetch or 0, limit)
         cand = np.argsort(-first[qi], kind="stable")[:p]
@@ -228,6 +232,29 @@ def evaluate(data: Data, shape: Shape, first: np.ndarray | None, pooled: np.ndar
         "candidate_recall": float(np.mean(cand_recall)),
         "per_query": {q: v[NDCG] for q, v in per_query.items()},
     }
+
+
+def token_neighbours(queries: Sequence[np.ndarray], docs: PackedDocs, kmax: int) -> list[np.ndarray]:
+    """Exact nearest token vectors (cosine) of every query token among all documents' token
+    vectors: per query an int32 ``(q_len, kmax)`` array of their documents, nearest first.
+    What the token-level first stage's HNSW search approximates."""
+    unit = docs.tokens / np.linalg.norm(docs.tokens, axis=1, keepdims=True)
+    doc_of = np.repeat(np.arange(len(docs), dtype=np.int32), np.diff(docs.offsets))
+    out = []
+    for q in queries:
+        qu = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+        s = qu @ unit.T
+        top = np.argpartition(-s, kmax - 1, axis=1)[:, :kmax]
+        order = np.argsort(-np.take_along_axis(s, top, axis=1), axis=1, kind="stable")
+        out.append(doc_of[np.take_along_axis(top, order, axis=1)])
+    return out
+
+
+def token_candidates(neighbours: list[np.ndarray], k: int) -> list[np.ndarray]:
+    """The candidate documents of each query: the union over its tokens of the documents of
+    their ``k`` nearest token vectors, in order of first appearance."""
+    return [np.array(list(dict.fromkeys(nb[:, :k].ravel().tolist())), dtype=np.int64)
+            for nb in neighbours]
 
 
 # -- numpy cost model ------------------------------------------------------------------------

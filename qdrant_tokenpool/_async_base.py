@@ -15,6 +15,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from . import _backend
 from ._flow import Flow, T, run_blocking
+from .companion import follow
 from .engines.select import engine_of, install_edge
 
 __all__ = ["AsyncClientBase", "borrowed_sync_client"]
@@ -57,6 +58,7 @@ class AsyncClientBase(AsyncQdrantClient):
                 )
             return self._blocking_client
 
+        flow = follow(self._pooling_state, flow)  # type: ignore[attr-defined]
         return run_blocking(flow, parent, None if engine == "local" else sync_client)
 
     async def close(self, grpc_grace: float | None = None, **kwargs: Any) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-__all__ = ["Call", "Flow", "T", "call", "run_async", "run_blocking", "run_sync"]
+__all__ = ["Call", "Flow", "T", "call", "parent_call", "run_async", "run_blocking", "run_sync"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -41,6 +41,14 @@ def call(method: Callable[Concatenate[Any, P], Any], /, *args: P.args, **kwargs:
     against its signature, and a misspelt name fails at import.
     """
     return Call(method.__name__, args, kwargs)
+
+
+def parent_call(
+    method: Callable[Concatenate[Any, P], T], /, *args: P.args, **kwargs: P.kwargs
+) -> Flow[T]:
+    """A flow of one call: the parent's ``method`` (for client methods that add nothing
+    but what every flow gets, such as the token index's bookkeeping)."""
+    return (yield call(method, *args, **kwargs))
 
 
 def run_sync(

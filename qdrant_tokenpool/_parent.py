@@ -14,12 +14,16 @@ __all__ = [
     "collection_exists",
     "count",
     "create_collection",
+    "create_payload_index",
     "create_vector_name",
+    "delete",
     "delete_collection",
     "delete_vector_name",
+    "delete_vectors",
     "get_collection",
     "get_collections",
     "given",
+    "query_batch_points",
     "query_points",
     "recreate_collection",
     "retrieve",
@@ -35,11 +39,15 @@ batch_update_points = QdrantClient.batch_update_points
 collection_exists = QdrantClient.collection_exists
 count = QdrantClient.count
 create_collection = QdrantClient.create_collection
+create_payload_index = QdrantClient.create_payload_index
 create_vector_name = QdrantClient.create_vector_name
+delete = QdrantClient.delete
 delete_collection = QdrantClient.delete_collection
 delete_vector_name = QdrantClient.delete_vector_name
+delete_vectors = QdrantClient.delete_vectors
 get_collection = QdrantClient.get_collection
 get_collections = QdrantClient.get_collections
+query_batch_points = QdrantClient.query_batch_points
 query_points = QdrantClient.query_points
 recreate_collection = QdrantClient.recreate_collection
 retrieve = QdrantClient.retrieve

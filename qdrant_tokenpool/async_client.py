@@ -19,7 +19,9 @@ from qdrant_client.http.models import QueryResponse
 from . import _backend, _parent, store, write_path
 from ._async_base import AsyncClientBase
 from ._flow import Flow, T, run_async
+from ._flow import parent_call as _parent_call
 from ._parent import given
+from .companion import follow
 from .config import PoolingConfig, PoolingMap
 from .encoders.protocol import TextEncoder
 from .engines.select import engine_of, init_client
@@ -58,7 +60,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
 
     async def _run(self, flow: Flow[T]) -> T:
         """Run ``flow``, each call it yields on the parent client."""
-        return await run_async(flow, super())
+        return await run_async(follow(self._pooling_state, flow), super())
 
     @property
     def engine(self) -> str:
@@ -332,6 +334,48 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         )
         return await self._run(flow)
 
+    async def get_collections(self, **kwargs: Any) -> types.CollectionsResponse:
+        """``AsyncQdrantClient.get_collections`` without the companion collections this client
+        manages (a token index is part of its collection, :mod:`qdrant_tokenpool.candidates`)."""
+        return await self._run(_parent_call(_parent.get_collections, **kwargs))
+
+    async def delete(
+        self,
+        collection_name: str,
+        points_selector: types.PointsSelector,
+        wait: bool = True,
+        ordering: types.WriteOrdering | None = None,
+        shard_key_selector: types.ShardKeySelector | None = None,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> types.UpdateResult:
+        """``AsyncQdrantClient.delete``; a token index forgets the deleted points too."""
+        options = given(
+            ordering=ordering, shard_key_selector=shard_key_selector, timeout=timeout, **kwargs
+        )
+        flow = _parent_call(_parent.delete, collection_name, points_selector, wait=wait, **options)
+        return await self._run(flow)
+
+    async def delete_vectors(
+        self,
+        collection_name: str,
+        vectors: Sequence[str],
+        points: types.PointsSelector,
+        wait: bool = True,
+        ordering: types.WriteOrdering | None = None,
+        shard_key_selector: types.ShardKeySelector | None = None,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> types.UpdateResult:
+        """``AsyncQdrantClient.delete_vectors``; a token index forgets the deleted vectors too."""
+        options = given(
+            ordering=ordering, shard_key_selector=shard_key_selector, timeout=timeout, **kwargs
+        )
+        flow = _parent_call(
+            _parent.delete_vectors, collection_name, vectors, points, wait=wait, **options
+        )
+        return await self._run(flow)
+
     async def upsert(
         self,
         collection_name: str,
@@ -493,6 +537,8 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         search_params: types.SearchParams | None = None,
         score_threshold: float | None = None,
         device: str | None = None,
+        first_stage: str | None = None,
+        neighbours: int | None = None,
         **kwargs: Any,
     ) -> QueryResponse:
         """Late-interaction (MaxSim) search with the collection's prefetch funnel
@@ -521,6 +567,10 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             search_params: of the first stage.
             score_threshold: as in ``query_points`` (applied to the final scores).
             device: the :mod:`~qdrant_tokenpool.maxsim` device of client rescoring.
+            first_stage: ``None``: the collection's token index when it has a ready one
+                (and no ``query_filter``), else the summary stage when configured;
+                ``"tokens"`` or ``"summary"`` to require one (:mod:`.candidates`).
+            neighbours: token-index candidates per query token (default: the index's).
             **kwargs: other ``query_points`` options (``timeout``, ``consistency``,
                 ``shard_key_selector``, ...).
 
@@ -547,6 +597,8 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             search_params=search_params,
             score_threshold=score_threshold,
             device=device,
+            first_stage=first_stage,
+            neighbours=neighbours,
             **kwargs,
         )
         return await self._run(flow)

@@ -1,7 +1,7 @@
 """``qdrant-tokenpool``: index text with pooled token vectors, search, inspect, evaluate, repool.
 
 Commands (``qdrant-tokenpool COMMAND --help``): ``index``, ``search``, ``stats``, ``eval``,
-``repool``, ``demo`` (index, stats, eval -c and search in one process), ``download`` (BEIR
+``repool``, ``add-token-index``, ``demo`` (index, stats, eval -c and search in one process), ``download`` (BEIR
 SciFact, verified) and ``copy-db`` (an embedded database onto another engine). The options
 every command shares (``--path``, ``--url``, ``--api-key``, ``--engine``, ``-q``) are
 declared once, on the app's callback, and go before or after the command
@@ -255,6 +255,12 @@ def index(
         "searches run the funnel: summary top-100, then MaxSim over the pooled vectors of "
         "those only (docs/funnel.md). --no-summary: MaxSim over every document.",
     )] = True,
+    token_index: Annotated[bool, typer.Option(
+        help="A new collection also gets the token-level first stage (each pooled token "
+        "vector also in an HNSW index; searches rescore the documents of the query tokens' "
+        "nearest tokens; keeps needles the summary loses, costs an HNSW build over every "
+        "stored token vector, docs/funnel.md). Default: the summary funnel.",
+    )] = False,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", "-b", min=1, help="Documents per encode/write batch."
     )] = 32,
@@ -299,7 +305,7 @@ def index(
             lambda: state.encoder(name, maxlen),  # loaded only when something is left to do
             vector_name=vector, pool_factor=pool_factor, method=method, pooling_options=options,
             batch_size=batch_size, limit=limit, total=total, summary=summary,
-            record={"model": name, "doc_maxlen": maxlen}, progress=state.hook(),
+            token_index=token_index, record={"model": name, "doc_maxlen": maxlen}, progress=state.hook(),
         )
     line = f"indexed {result.added} new document(s) into {collection!r}"
     if result.skipped:
@@ -675,6 +681,46 @@ def repool(
     if result.skipped:
         line += f", skipped {result.skipped} already there"
     typer.echo(line)
+
+
+@app.command("add-token-index", cls=Command)
+def add_token_index(
+    ctx: typer.Context,
+    collection: Annotated[str, typer.Argument(
+        metavar="COLLECTION", help="Existing pooled collection.", show_default=False
+    )],
+    vector: Annotated[str | None, typer.Option(
+        help="Pooled multivector to index (default: the collection's only one)."
+    )] = None,
+    neighbours: Annotated[int, typer.Option(
+        min=1, help="Nearest token vectors per query token at search time."
+    )] = 10,
+    int8: Annotated[bool, typer.Option(
+        "--int8/--float32", help="The index int8-quantized in RAM (float32 on disk), or "
+        "float32 in RAM."
+    )] = True,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", "-b", min=1, help="Points per read/write batch."
+    )] = 256,
+) -> None:
+    """Add the token-level first stage to an existing collection, from its stored pooled
+    vectors (nothing is re-encoded). Resumable: an interrupted run continues."""
+    from .ops import add_token_index as add_index
+
+    state: CliState = ctx.obj
+    with state.session(must_exist=True) as client:
+        result = add_index(
+            client, collection, using=vector, neighbours=neighbours,
+            quantization="int8" if int8 else None, batch_size=batch_size,
+            progress=state.hook(),
+        )
+    if result.already_ready:
+        typer.echo(f"collection {collection!r} already has a token index")
+    else:
+        typer.echo(
+            f"indexed {result.tokens} token vector(s) of {result.documents} point(s) of "
+            f"{collection!r}" + (" (continued)" if result.resumed else "")
+        )
 
 
 @app.command(cls=Command)

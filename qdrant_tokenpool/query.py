@@ -28,6 +28,7 @@ from qdrant_client import models
 from qdrant_client.http.models import QueryResponse
 
 from . import _parent as parent
+from . import candidates as token_index
 from . import store
 from ._flow import Flow, call
 from .firststage import MuveraParams, query_summary
@@ -399,6 +400,8 @@ def query_late_interaction(
     search_params: models.SearchParams | None = None,
     score_threshold: float | None = None,
     device: str | None = None,
+    first_stage: str | None = None,
+    neighbours: int | None = None,
     **kwargs: Any,
 ) -> Flow[QueryResponse]:
     """The flow of ``TokenPoolingClient.query_late_interaction`` (its docstring says what
@@ -412,13 +415,17 @@ def query_late_interaction(
         if key in kwargs:
             raise TypeError(f"query_late_interaction() does not take {key!r}")
     cp = yield from store.load(state, collection_name)
+    index = yield from token_index.active(state, collection_name)
+    tokens = token_index.use_tokens(
+        index, cp, first_stage, summary=summary, using=using, filtered=query_filter is not None
+    )
     funnel = plan_funnel(
         cp,
         using=using,
         limit=limit,
-        prefetch_limit=prefetch_limit,
+        prefetch_limit=None if tokens else prefetch_limit,
         rescore_limit=rescore_limit,
-        summary=summary,
+        summary=False if tokens else (True if first_stage == "summary" else summary),
         full_resolution=full_resolution,
     )
     if is_inference_object(query):
@@ -431,8 +438,19 @@ def query_late_interaction(
             )
         query = state.inference.query(query)
     q = check_query(query, funnel)
-    choice = footprint_from_metadata(cp.metadata)
-    pooled = footprint_search_params(choice) if choice and choice.get("vector") == funnel.using else None
+    if tokens:
+        assert index is not None
+        ids = yield from token_index.candidate_ids(
+            index, q, cosine=funnel.distance == models.Distance.COSINE, neighbours=neighbours,
+            search_params=search_params,
+            hnsw=state.streams,  # not local mode (exact search)
+        )
+        if not ids:
+            return QueryResponse(points=[])
+        query_filter, search_params = token_index.restrict(query_filter, ids), None
+    choice = footprint_from_metadata(cp.metadata)  # not on local mode: exact search, it warns
+    ours = state.streams and choice is not None and choice.get("vector") == funnel.using
+    pooled = footprint_search_params(choice) if ours else None
     if rescore != "client":
         request = _build_request(
             funnel, funnel.stages, q, query_filter=query_filter, search_params=search_params,

@@ -45,6 +45,7 @@ __all__ = [
     "extra_vectors_config",
     "get_pooling",
     "load",
+    "load_if_exists",
     "remove_pooling",
     "schema_change",
     "set_pooling",
@@ -286,6 +287,18 @@ def load(
     if read_config:
         state.put(cp)
     return cp
+
+
+def load_if_exists(state: PoolingState, collection_name: str) -> Flow[CollectionPooling | None]:
+    """The collection's vectors and metadata, with its pooling config (``{}`` when the
+    stored config is broken); ``None`` when it does not exist."""
+    try:
+        try:
+            return (yield from load(state, collection_name))
+        except PoolingConfigError:
+            return (yield from load(state, collection_name, read_config=False))
+    except UnknownCollectionError:
+        return None
 
 
 def get_pooling(state: PoolingState, collection_name: str) -> Flow[PoolingMap]:

@@ -135,6 +135,21 @@ def test_a_new_collection_gets_a_summary_vector_and_its_tokens_on_disk(client):
     assert str(top[0].id) == point_id(DOCS[0].doc_id)
 
 
+def test_index_corpus_makes_the_token_index_only_when_asked(client):
+    from qdrant_tokenpool.candidates import companion_name
+
+    tp.index_corpus(client, "plain", DOCS, FakeEncoder(), pool_factor=2)
+    assert not client.collection_exists(companion_name("plain"))
+    tp.index_corpus(client, "tok", DOCS, FakeEncoder(), pool_factor=2, token_index=True)
+    stored_rows = sum(v[0].shape[0] for v in stored(client, "tok", "tokens").values())
+    assert client.count(companion_name("tok")).count == stored_rows
+    # the user sees one collection; its queries take their candidates from the index
+    assert [c.name for c in client.get_collections().collections] == ["plain", "tok"]
+    q = FakeEncoder().vectors(DOCS[2].content)
+    top = client.query_late_interaction("tok", q, limit=1, first_stage="tokens").points
+    assert str(top[0].id) == point_id(DOCS[2].doc_id)
+
+
 def test_index_corpus_without_summary_and_in_ram(client):
     result = tp.index_corpus(
         client, "docs", DOCS, FakeEncoder(), pool_factor=2, summary=False, on_disk=False

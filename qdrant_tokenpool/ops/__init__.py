@@ -1,7 +1,8 @@
 """Library operations: what the ``qdrant-tokenpool`` CLI does, callable from Python.
 
 :func:`index_corpus` (documents to pooled writes, resumable), :func:`repool` (a collection
-copied into a pooled one), :func:`collection_stats`, :func:`search_documents`,
+copied into a pooled one), :func:`add_token_index` (the token-level first stage from
+stored vectors, resumable), :func:`collection_stats`, :func:`search_documents`,
 :func:`evaluate_collection` (nDCG/recall on BEIR queries), :func:`footprint_sweep`,
 :func:`recommend_footprint` and :func:`create_footprint_collection` (pooling x storage x
 quantization measured on Qdrant Edge, the smallest at a quality floor), :func:`open_database`,
@@ -66,6 +67,7 @@ from .retrieval import (
     search_documents,
 )
 from .stats import CollectionStats, VectorStats, acollection_stats, collection_stats
+from .tokenindex import TokenIndexResult, aadd_token_index, add_token_index
 
 __all__ = [
     "DEFAULT_VECTOR",
@@ -87,9 +89,12 @@ __all__ = [
     "Progress",
     "ProgressHook",
     "RepoolResult",
+    "TokenIndexResult",
     "VectorStats",
+    "aadd_token_index",
     "acollection_stats",
     "acreate_footprint_collection",
+    "add_token_index",
     "adescribe_collection",
     "aevaluate_collection",
     "aindex_corpus",

@@ -168,6 +168,7 @@ def index_corpus_flow(
     progress: ProgressHook | None = None,
     summary: bool = True,
     on_disk: bool = True,
+    token_index: bool = False,
 ) -> Flow[IndexResult]:
     """Encode ``documents`` with ``encoder`` and write them, pooled, into a collection.
 
@@ -191,6 +192,9 @@ def index_corpus_flow(
         limit: index only the first ``limit`` documents; ``total``: their number, for progress.
         record: extra metadata recorded with the vector name (the CLI: ``model``, ``doc_maxlen``).
         progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
+        token_index: a new collection also gets the token-level first stage
+            (:func:`~qdrant_tokenpool.ops.add_token_index`), which its queries then use.
+            Off by default: building its HNSW index costs more than the rest of the write.
 
     Returns:
         An :class:`IndexResult` (documents added and skipped, token and stored vectors).
@@ -309,6 +313,10 @@ def index_corpus_flow(
             metadata={INDEX_METADATA_KEY: {**(record or {}), "vector": vname}},
         )
         rep.info(f"created collection {collection_name!r} ({dim}-d, {config_text(cfg)})")
+        if token_index:
+            from .tokenindex import add_token_index_flow
+
+            yield from add_token_index_flow(collection_name, using=vname, progress=progress)
 
     added = skipped = tokens_in = vectors_out = 0
     rep.start(f"index {collection_name}", total, "doc")

@@ -17,6 +17,8 @@ from qdrant_client import models
 
 from .. import _parent as parent
 from .._flow import Flow, call
+from ..candidates import METADATA_KEY as TOKEN_INDEX_KEY
+from ..candidates import TokenIndex
 from ..config import METADATA_KEY, PoolingConfig, PoolingMap, coerce_pooling
 from ..pooling.validation import check_int, vector_label
 from ..query import resolve_multivector
@@ -124,6 +126,7 @@ def repool_flow(
         info = yield call(parent.get_collection, source_collection)
         metadata = dict(src.metadata)
         metadata.pop(METADATA_KEY, None)
+        metadata.pop(TOKEN_INDEX_KEY, None)  # the destination gets its own (below)
         yield call(
             parent.create_collection,
             dest_collection,
@@ -137,6 +140,17 @@ def repool_flow(
             + "; ".join(f"{config_text(c)} on {vector_label(n)}" for n, c in pmap.items())
             + ")"
         )
+        index = TokenIndex.from_metadata(src.metadata, source_collection)
+        if index is not None and index.vector in pmap:
+            from .tokenindex import add_token_index_flow  # empty now: kept in step by the copy
+
+            yield from add_token_index_flow(
+                dest_collection,
+                using=index.vector,
+                neighbours=index.neighbours,
+                quantization=index.quantization,
+                progress=progress,
+            )
 
     count_vector = next(iter(pmap))
     copied = skipped = 0

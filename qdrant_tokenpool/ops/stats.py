@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import _parent as parent
 from .._flow import Flow, call
+from ..candidates import companion_name
 from ..config import PoolingMap
 from ..footprint import footprint_from_metadata, quantization_text
 from ..pooling.validation import check_int
@@ -257,11 +258,15 @@ def _quantization(info: Any, name: str) -> Any:
 
 
 def _with_disk_size(client: Any, stats: CollectionStats) -> CollectionStats:
-    """Add the collection's folder size when ``client`` is on an embedded database."""
+    """Add the collection's folder size when ``client`` is on an embedded database (its
+    token index's companion folder counted with it)."""
     folder = collection_folder(client, stats.collection)
     if folder is not None and folder.is_dir():
         stats.on_disk_bytes = _dir_size(folder)
         stats.on_disk_path = str(folder)
+        companion = collection_folder(client, companion_name(stats.collection))
+        if companion is not None and companion.is_dir():
+            stats.on_disk_bytes += _dir_size(companion)
     return stats
 
 

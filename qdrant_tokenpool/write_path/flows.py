@@ -18,7 +18,6 @@ from qdrant_client import models
 from .. import _parent as parent
 from .. import store
 from .._flow import Flow, call
-from ..config import PoolingConfigError
 from ..engines.checks import check_columns
 from ..inference import LocalInference
 from ..pooling.validation import is_tensor, to_numpy
@@ -64,12 +63,8 @@ def _collection(state: PoolingState, collection_name: str) -> Flow[CollectionPoo
     """The collection's vectors, with its pooling config when pooling is on here and now
     (``{}`` otherwise, or when the stored config is broken); ``None`` when it does not
     exist. For the checks that hold whether a collection pools or not."""
-    try:
-        try:
-            cp = yield from store.load(state, collection_name)
-        except PoolingConfigError:
-            cp = yield from store.load(state, collection_name, read_config=False)
-    except UnknownCollectionError:
+    cp = yield from store.load_if_exists(state, collection_name)
+    if cp is None:
         return None
     return cp if state.enabled else dataclasses.replace(cp, pooling={})
 

@@ -1,0 +1,332 @@
+"""First stages side by side, on the same data: SciFact nDCG@10 and the needle test.
+
+For each first stage at pool factor 2 (mean summary top-100, MUVERA top-100, token-level
+candidates with ``k`` neighbours per query token, no first stage), one row with:
+
+- SciFact test nDCG@10 and its share of plain pooled MaxSim, the first stage's recall of
+  the relevant documents, candidates per query (exact replay, as ``funnel.py``);
+- needle recall@10 (``needle.py``'s corpus), its share of full MaxSim's, the first
+  stage's recall of the needle document, and the share of the needles that full MaxSim
+  ranks in its top 10 that the first stage keeps (exact replay);
+- with ``--engine edge``: ``query_late_interaction`` ms on Qdrant Edge (median; the same
+  SciFact collection for every row, HNSW for the summary and the token index), the
+  share of Edge's top 10 that the exact replay returns too (two more rows time the
+  companion's search with ``hnsw_ef=32`` and without int8 rescoring; the ``k`` rows pass
+  Qdrant's default beam, ``hnsw_ef=100``), the extra bytes per document
+  the stage stores (the companion's folder, or the summary vector), and the write time of
+  the SciFact corpus with and without the token index (pooled vectors given, pooling off:
+  the store's cost only; ``optimize`` builds the HNSW indexes).
+
+The token-level replay uses the exact nearest token vectors (cosine) of every query token;
+Qdrant's HNSW approximates them (the Edge column says by how much, on the answers).
+
+Run: ``python benchmarks/first_stages.py --out docs/img [--engine edge]`` (needs the
+caches that ``funnel.py`` / ``needle.py`` fill; writes ``first_stages_table.txt``,
+``first_stages.json`` and ``first_stages.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import funnel as F
+import needle as N
+
+from qdrant_tokenpool import pool_batch
+from qdrant_tokenpool.eval.encoding import encode_cached
+from qdrant_tokenpool.maxsim import PackedDocs
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def edge_runs(data: F.Data, pf: int, ks: list[int], n_queries: int, replay: dict[str, list],
+              hnsw: dict[str, int] | None, quantization: str | None) -> dict[str, Any]:
+    """Build SciFact on Qdrant Edge twice (with and without the token index), time writes,
+    optimize and queries of every first stage."""
+    from qdrant_client import models
+
+    from qdrant_tokenpool import PoolingConfig, TokenPoolingClient
+    from qdrant_tokenpool.firststage import document_summaries
+
+    folder = Path(tempfile.mkdtemp(prefix="first-stages-"))
+    client = TokenPoolingClient(path=str(folder), engine="edge")
+    pooled = F.pooled_corpus(data, pf).items()
+    summaries = document_summaries("mean", data.corpus.items())
+    mv = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+    out: dict[str, Any] = {"ms": {}, "agreement": {}}
+    for indexed in (False, True):
+        name = f"scifact_{'tokens' if indexed else 'summary'}"
+        client.create_collection(
+            name,
+            {"colbert": models.VectorParams(size=data.corpus.dim, distance=models.Distance.COSINE,
+                                            multivector_config=mv, hnsw_config=models.HnswConfigDiff(m=0))},
+            pooling={"colbert": PoolingConfig(pool_factor=pf, summary_vector="summary")},
+        )
+        if indexed:
+            from qdrant_tokenpool.ops import add_token_index
+
+            add_token_index(client, name, quantization=quantization,
+                            hnsw_config=models.HnswConfigDiff(**hnsw) if hnsw else None)
+        t0 = time.perf_counter()
+        with client.pooling_disabled():
+            for lo in range(0, len(pooled), 64):
+                client.upsert(name, [
+                    models.PointStruct(id=i, vector={"colbert": pooled[i], "summary": summaries[i]})
+                    for i in range(lo, min(lo + 64, len(pooled)))
+                ])
+        t1 = time.perf_counter()
+        client.optimize()
+        t2 = time.perf_counter()
+        out[f"write_s_{name}"], out[f"optimize_s_{name}"] = t1 - t0, t2 - t1
+        F.log(f"edge: {name}: write {t1 - t0:.0f} s, optimize {t2 - t1:.0f} s")
+    backend_root = folder
+    comp = next((p for p in backend_root.rglob("*") if p.is_dir() and p.name.endswith("--tokenpool-tokens")), None)
+    out["companion_bytes"] = _dir_bytes(comp) if comp is not None else None
+    if comp is not None:  # where the bytes are: WAL, segments (vectors, int8, graph), ...
+        out["companion_parts"] = {p.name: _dir_bytes(p) if p.is_dir() else p.stat().st_size
+                                  for p in comp.rglob("*") if p.parent == comp or p.parent.parent == comp}
+    out["docs"] = len(pooled)
+    name = "scifact_tokens"
+    queries = data.queries.items()[:n_queries]
+    beam = models.SearchParams(hnsw_ef=100)  # Qdrant's default, for the k rows
+    runs: dict[str, dict[str, Any]] = {
+        "plain": {"summary": False},
+        "mean": {"first_stage": "summary", "prefetch_limit": 100},
+        **{f"tokens-{k}": {"first_stage": "tokens", "neighbours": k, "search_params": beam}
+           for k in ks},
+        # the companion's search: a smaller HNSW beam, or int8 scores without rescoring
+        "tokens-10 hnsw_ef=32": {"first_stage": "tokens", "neighbours": 10,
+                                 "search_params": models.SearchParams(hnsw_ef=32)},
+        "tokens-10 no rescore": {"first_stage": "tokens", "neighbours": 10,
+                                 "search_params": models.SearchParams(
+                                     quantization=models.QuantizationSearchParams(rescore=False))},
+    }
+    for label, kw in runs.items():
+        for q in queries[:2]:
+            client.query_late_interaction(name, q, limit=10, with_payload=False, **kw)
+        times, ids = [], []
+        for q in queries:
+            t0 = time.perf_counter()
+            resp = client.query_late_interaction(name, q, limit=10, with_payload=False, **kw)
+            times.append(time.perf_counter() - t0)
+            ids.append([int(p.id) for p in resp.points])
+        out["ms"][label] = 1000 * statistics.median(times)
+        want = replay.get(label.split(" ")[0])
+        if want:
+            out["agreement"][label] = float(np.mean(
+                [len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(ids, want)]))
+        F.log(f"edge: {label}: {out['ms'][label]:.1f} ms")
+    client.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=F.DEFAULT_DATA)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--pf", type=int, default=2)
+    ap.add_argument("--ks", type=int, nargs="+", default=[5, 10, 20])
+    ap.add_argument("--engine", choices=["none", "edge"], default="none")
+    ap.add_argument("--time-queries", type=int, default=30)
+    ap.add_argument("--hnsw", default=None, help="companion HNSW, e.g. m=16,ef_construct=64")
+    ap.add_argument("--quantization", default="int8", choices=["int8", "none"])
+    ap.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args(argv)
+    pf, kmax = a.pf, max(a.ks)
+    data = F.load_data(a.data, a.model)
+    qs = data.queries.items()
+    n_q = len(qs)
+
+    # -- SciFact ------------------------------------------------------------------------
+    full = F.cached_matrix(data, "full", lambda: F.maxsim_matrix(data, data.corpus))
+    pooled = F.cached_matrix(data, f"pooled{pf}", lambda: F.maxsim_matrix(data, F.pooled_corpus(data, pf)))
+    firsts: dict[str, Any] = {
+        "mean": F.cached_matrix(data, "first-mean", lambda: F.first_stage_scores(data, "mean", None)),
+        "muvera": F.cached_matrix(data, "first-muvera",
+                                  lambda: F.first_stage_scores(data, "muvera", F.MUVERA_VARIANTS["muvera"]),
+                                  params=F.MUVERA_VARIANTS["muvera"].to_dict()),
+    }
+    nb_path = data.cache / f"first-stages-neighbours-{F._key(data, pf=pf, k=kmax)}.npz"
+    if nb_path.exists():
+        z = np.load(nb_path)
+        nb = [z[f"q{i}"] for i in range(n_q)]
+    else:
+        t0 = time.perf_counter()
+        nb = F.token_neighbours(qs, F.pooled_corpus(data, pf), kmax)
+        np.savez(nb_path, **{f"q{i}": x for i, x in enumerate(nb)})
+        F.log(f"SciFact token neighbours in {time.perf_counter() - t0:.0f} s")
+    stages: dict[str, tuple[Any, int | None]] = {
+        "plain": (None, None), "mean": (firsts["mean"], 100), "muvera": (firsts["muvera"], 100),
+        **{f"tokens-{k}": (F.token_candidates(nb, k), None) for k in a.ks},
+    }
+    labels = {"plain": f"none (plain pooled pf={pf})", "mean": "mean summary top-100",
+              "muvera": "MUVERA top-100", **{f"tokens-{k}": f"token-level, k={k}" for k in a.ks}}
+    rows: dict[str, dict[str, Any]] = {}
+    replay: dict[str, list] = {}
+    base = None
+    for key, (first, prefetch) in stages.items():
+        shape = F.Shape(None if first is None else key, prefetch, pf, None)
+        res = F.evaluate(data, shape, first, pooled, full)
+        if base is None:
+            base = res
+        qids = sorted(base["per_query"])
+        delta = F.paired_bootstrap([base["per_query"][q] for q in qids], [res["per_query"][q] for q in qids])
+        ncand = (float(np.mean([len(c) for c in first])) if isinstance(first, list)
+                 else (prefetch or len(data.corpus)))
+        rows[key] = {"stage": labels[key], "ndcg": res[F.NDCG], "vs_plain": res[F.NDCG] / base[F.NDCG],
+                     "delta_ci": delta, "first_recall": res["candidate_recall"], "candidates": ncand}
+        replay[key] = [[int(j) for j in F.rank(shape, qi, first, pooled, full, 10)[0]]
+                       for qi in range(min(a.time_queries, n_q))]
+        F.log(f"SciFact {labels[key]}: nDCG@10 {res[F.NDCG]:.4f}, candidates {ncand:.0f}")
+
+    # -- needles --------------------------------------------------------------------------
+    nd = N.build(data, 0, 150)
+    needle_tok, _, _ = encode_cached(data.encoder, "documents", nd["ids"], nd["texts"], data.cache)
+    dis = np.array(nd["distractors"])
+    needle_pooled = pool_batch(needle_tok.items(), pf, method="hierarchical", protected_tokens=1)
+    pooled_items = F.pooled_corpus(data, pf).items()
+    ncorpus = PackedDocs.from_list([pooled_items[i] for i in dis] + list(needle_pooled))
+    n_full = np.concatenate([full[:, dis], F.maxsim_matrix(data, needle_tok)], axis=1)
+    n_pooled = np.concatenate([pooled[:, dis], F.maxsim_matrix(data, PackedDocs.from_list(needle_pooled))], axis=1)
+    from qdrant_tokenpool.firststage import document_summaries, query_summary
+
+    n_first = {}
+    for name, method, params in (("mean", "mean", None), ("muvera", "muvera", F.MUVERA_VARIANTS["muvera"])):
+        qv = np.stack([query_summary(method, q, muvera=params, normalize=True) for q in qs])
+        fresh = qv @ document_summaries(method, needle_tok.items(), muvera=params, normalize=True).T
+        n_first[name] = np.concatenate([firsts[name][:, dis], fresh], axis=1)
+    t0 = time.perf_counter()
+    n_nb = F.token_neighbours(qs, ncorpus, kmax)
+    F.log(f"needle token neighbours in {time.perf_counter() - t0:.0f} s")
+    target = len(dis) + np.arange(n_q)
+    full_top10 = [target[qi] in np.argsort(-n_full[qi], kind="stable")[:10] for qi in range(n_q)]
+    full_r10 = float(np.mean(full_top10))
+    n_stages = {"plain": (None, None), "mean": (n_first["mean"], 100), "muvera": (n_first["muvera"], 100),
+                **{f"tokens-{k}": (F.token_candidates(n_nb, k), None) for k in a.ks}}
+    for key, (first, prefetch) in n_stages.items():
+        shape = F.Shape(None if first is None else key, prefetch, pf, None)
+        hits, kept, kept_full = [], [], []
+        for qi in range(n_q):
+            ranking, cand = F.rank(shape, qi, first, n_pooled, n_full, 10)
+            hits.append(target[qi] in ranking)
+            inside = first is None or target[qi] in set(cand[:prefetch].tolist())
+            kept.append(inside)
+            if full_top10[qi]:
+                kept_full.append(inside)
+        rows[key].update({"needle_r10": float(np.mean(hits)), "needle_vs_full": float(np.mean(hits)) / full_r10,
+                          "needle_first_recall": float(np.mean(kept)),
+                          "needle_kept_of_full_top10": float(np.mean(kept_full))})
+        F.log(f"needle {labels[key]}: recall@10 {np.mean(hits):.3f}, first-stage {np.mean(kept):.3f}")
+
+    # -- Qdrant Edge ----------------------------------------------------------------------
+    edge = None
+    if a.engine == "edge":
+        hnsw = dict(kv.split("=") for kv in a.hnsw.split(",")) if a.hnsw else None
+        edge = edge_runs(data, pf, a.ks, a.time_queries, replay,
+                         {k: int(v) for k, v in hnsw.items()} if hnsw else None,
+                         None if a.quantization == "none" else a.quantization)
+        extra_tokens = edge["companion_bytes"] / edge["docs"] if edge["companion_bytes"] else None
+        for key, row in rows.items():
+            if key in edge["ms"]:
+                row["edge_ms"] = edge["ms"][key]
+                row["edge_agreement"] = edge["agreement"].get(key)
+            row["extra_bytes"] = (
+                extra_tokens if key.startswith("tokens") else 4 * data.corpus.dim if key == "mean"
+                else 4 * F.MUVERA_VARIANTS["muvera"].output_dim(data.corpus.dim) if key == "muvera" else 0)
+
+    load = os.getloadavg()
+    text = report(rows, data, n_q, full_r10, edge, a, load)
+    sys.stdout.write(text)
+    if a.out is not None:
+        a.out.mkdir(parents=True, exist_ok=True)
+        (a.out / "first_stages_table.txt").write_text(text)
+        (a.out / "first_stages.json").write_text(json.dumps(
+            {"rows": rows, "edge": edge, "load": load, "time": time.strftime("%Y-%m-%d %H:%M"),
+             "args": {k: str(v) for k, v in vars(a).items()}}, indent=1, default=str))
+        plot(rows, a.out / "first_stages.png")
+    return 0
+
+
+def report(rows: dict[str, dict[str, Any]], data: F.Data, n_q: int, full_r10: float,
+           edge: dict[str, Any] | None, a: Any, load: tuple[float, ...]) -> str:
+    head = ["first stage", "SciFact nDCG@10", "% of plain pooled", "Δ vs plain [95% CI]",
+            "first-stage recall", "candidates/query", "needle recall@10", "% of full MaxSim",
+            "needle first-stage recall", "keeps full top-10 needles"]
+    if edge:
+        head += ["Edge ms", "Edge top-10 = replay", "extra bytes/doc"]
+    lines = [
+        f"SciFact test ({len(data.corpus)} documents, {n_q} queries) and the needle corpus "
+        f"(needle.py), pooled pf={a.pf}, exact replay; full MaxSim needle recall@10 "
+        f"{full_r10:.3f}. Load average at the end: " + ", ".join(f"{x:.2f}" for x in load),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in rows.values():
+        ci = r["delta_ci"]
+        cells = [r["stage"], f"{r['ndcg']:.4f}", f"{r['vs_plain']:.1%}",
+                 f"{ci[0]:+.4f} [{ci[1]:+.4f}, {ci[2]:+.4f}]", f"{r['first_recall']:.3f}",
+                 f"{r['candidates']:.0f}", f"{r['needle_r10']:.3f}", f"{r['needle_vs_full']:.1%}",
+                 f"{r['needle_first_recall']:.3f}", f"{r['needle_kept_of_full_top10']:.1%}"]
+        if edge:
+            ms, ag = r.get("edge_ms"), r.get("edge_agreement")
+            cells += ["" if ms is None else f"{ms:.1f}", "" if ag is None else f"{ag:.3f}",
+                      f"{r['extra_bytes']:,.0f}" if r.get("extra_bytes") is not None else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    if edge:
+        for label, ms in edge["ms"].items():
+            if label not in rows:
+                ag = edge["agreement"].get(label)
+                lines.append(f"| {label} (Edge only) | | | | | | | | | | {ms:.1f} | "
+                             + ("" if ag is None else f"{ag:.3f}") + " | |")
+        summary = (f"write {edge['write_s_scifact_summary']:.0f} + optimize "
+                   f"{edge['optimize_s_scifact_summary']:.0f}")
+        tokens = (f"write {edge['write_s_scifact_tokens']:.0f} + optimize "
+                  f"{edge['optimize_s_scifact_tokens']:.0f}")
+        lines += ["", (f"Edge writes of the {edge['docs']} SciFact documents (pooled vectors "
+                  f"given, pooling off; seconds): summary only: {summary}; with the token "
+                  f"index: {tokens}.")]
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: dict[str, dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=130)
+    for key, r in rows.items():
+        color = "tab:green" if key.startswith("tokens") else {"plain": "k", "mean": "tab:blue", "muvera": "tab:red"}[key]
+        ax.scatter(r["vs_plain"] * 100, r["needle_r10"], color=color, s=40)
+        ax.annotate(r["stage"] + (f" ({r['edge_ms']:.0f} ms)" if r.get("edge_ms") else ""),
+                    (r["vs_plain"] * 100, r["needle_r10"]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=7)
+    ax.axvline(99.5, color="0.5", linestyle="--", linewidth=0.8)
+    ax.axhline(0.55, color="0.5", linestyle=":", linewidth=0.8)
+    ax.set_xlabel("SciFact nDCG@10, % of plain pooled MaxSim")
+    ax.set_ylabel("needle recall@10")
+    ax.set_title("First stages at pf=2 (targets: dashed lines)", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

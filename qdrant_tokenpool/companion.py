@@ -1,0 +1,283 @@
+"""The token index's companion collection kept in step with its collection: every
+parent call of every flow of both clients passes through :func:`follow`, which extends
+the calls that write a collection, create or delete one, or list them (see
+:mod:`qdrant_tokenpool.candidates` for the index, its journal and its repair)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from qdrant_client import models
+
+from . import _parent as parent
+from ._flow import Call, Flow, call
+from .candidates import (
+    TokenIndex,
+    companion_name,
+    doc_key,
+    forget,
+    indexed,
+    is_companion_name,
+    journal_entry,
+    journal_set,
+    repair,
+    token_rows,
+    write_tokens,
+)
+from .config import PoolingConfigError
+from .store import PoolingState
+from .write_path.flows import _batched, _collection_points
+
+__all__ = ["follow"]
+
+
+def _vector_of(vector: Any, name: str) -> tuple[bool, Any]:
+    """(whether the struct sets ``name``, its value)."""
+    if isinstance(vector, dict):
+        return (name in vector, vector.get(name))
+    if name == "":
+        return (vector is not None, vector)
+    return (False, None)
+
+
+def _point_docs(
+    points: Any, ti: TokenIndex, dim: int, *, update: bool
+) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
+    """Documents a write of ``points`` (PointStruct / PointVectors list, or a Batch)
+    touches, and their new token vectors; checked whole before anything is written.
+    ``update``: ``update_vectors`` (a point without the vector keeps its tokens)."""
+    keys: list[str] = []
+    docs: list[tuple[str, np.ndarray]] = []
+    if isinstance(points, models.Batch):
+        ids = list(points.ids)
+        vecs = points.vectors
+        col = vecs.get(ti.vector) if isinstance(vecs, dict) else (vecs if ti.vector == "" else None)
+        for i, pid in enumerate(ids):
+            keys.append(doc_key(pid))
+            if col is not None and col[i] is not None:
+                docs.append((doc_key(pid), token_rows(pid, col[i], dim, ti.vector)))
+        return keys, docs
+    for p in points:
+        has, vec = _vector_of(p.vector, ti.vector)
+        if update and not has:
+            continue
+        keys.append(doc_key(p.id))
+        if has and vec is not None:
+            docs.append((doc_key(p.id), token_rows(p.id, vec, dim, ti.vector)))
+    return keys, docs
+
+
+def _guarded(
+    state: PoolingState,
+    ti: TokenIndex,
+    collection_name: str,
+    keys: list[str],
+    docs: list[tuple[str, np.ndarray]] | None,
+    request: Call,
+) -> Flow[Any]:
+    """Journal, companion, main, journal: ``docs`` the new tokens (``None``: rebuild them
+    from the main collection after its write, for writes whose effect is not known
+    before)."""
+    if not keys:
+        return (yield request)
+    entry = journal_entry(state)
+    yield from journal_set(ti, entry, keys)
+    lists = state.remote
+    try:
+        if docs is not None:
+            yield from write_tokens(ti, keys, docs, lists=lists)
+        result = yield request
+        if docs is None:
+            yield from repair(ti, collection_name, keys, lists=lists)
+    except Exception:
+        try:  # make the companion follow what the main collection holds now
+            yield from repair(ti, collection_name, keys, lists=lists)
+            yield from journal_set(ti, entry, None)
+        except Exception:  # noqa: BLE001, S110 - the journal stays: replayed on next open
+            pass
+        raise
+    yield from journal_set(ti, entry, None)
+    return result
+
+
+def _selected_keys(collection_name: str, selector: Any) -> Flow[list[str]]:
+    """Documents a points selector names (a filter is resolved by ``scroll``)."""
+    if isinstance(selector, models.PointIdsList):
+        return [doc_key(i) for i in selector.points]
+    flt = None
+    if isinstance(selector, models.FilterSelector):
+        flt = selector.filter
+    elif isinstance(selector, models.Filter):
+        flt = selector
+    else:
+        return [doc_key(i) for i in selector]
+    keys: list[str] = []
+    offset = None
+    while True:
+        records, offset = yield call(
+            parent.scroll,
+            collection_name,
+            scroll_filter=flt,
+            limit=1024,
+            offset=offset,
+            with_payload=False,
+            with_vectors=False,
+        )
+        keys.extend(doc_key(r.id) for r in records)
+        if offset is None:
+            return keys
+
+
+def _arg(request: Call, i: int, name: str, default: Any = None) -> Any:
+    if len(request.args) > i:
+        return request.args[i]
+    return request.kwargs.get(name, default)
+
+
+def _upsert_stream(
+    state: PoolingState, ti: TokenIndex, dim: int, name: str, points: Iterable[Any], request: Call
+) -> Flow[None]:
+    """``upload_points`` as guarded ``upsert`` requests of ``batch_size`` points."""
+    size = request.kwargs.get("batch_size", 64)
+    options = {
+        k: request.kwargs[k] for k in ("shard_key_selector", "update_filter") if k in request.kwargs
+    }
+    for chunk in _batched(points, size):
+        keys, docs = _point_docs(chunk, ti, dim, update=False)
+        upsert = call(parent.upsert, name, chunk, wait=True, **options)
+        yield from _guarded(
+            state, ti, name, keys, None if "update_filter" in options else docs, upsert
+        )
+
+
+def _on_write(state: PoolingState, request: Call) -> Flow[Any]:
+    name = _arg(request, 0, "collection_name")
+    found = yield from indexed(state, name)
+    if found is None:
+        return (yield request)
+    ti, cp = found
+    spec = cp.vectors.get(ti.vector)
+    if spec is None:
+        raise PoolingConfigError(
+            f"collection {name!r} indexes the tokens of vector {ti.vector!r}, which it lacks"
+        )
+    method = request.method
+    if method in ("upsert", "update_vectors"):
+        points = _arg(request, 1, "points")
+        keys, docs = _point_docs(points, ti, spec.size, update=method == "update_vectors")
+        conditional = "update_filter" in request.kwargs
+        return (yield from _guarded(state, ti, name, keys, None if conditional else docs, request))
+    if method == "upload_points":
+        return (
+            yield from _upsert_stream(
+                state, ti, spec.size, name, _arg(request, 1, "points"), request
+            )
+        )
+    if method == "upload_collection":
+        pts = _collection_points(
+            _arg(request, 1, "vectors"), request.kwargs.get("payload"), request.kwargs.get("ids")
+        )
+        return (yield from _upsert_stream(state, ti, spec.size, name, pts, request))
+    if method in ("delete", "delete_vectors"):
+        if method == "delete_vectors" and ti.vector not in list(_arg(request, 1, "vectors")):
+            return (yield request)
+        selector = (
+            _arg(request, 2, "points")
+            if method == "delete_vectors"
+            else _arg(request, 1, "points_selector")
+        )
+        keys = yield from _selected_keys(name, selector)
+        return (yield from _guarded(state, ti, name, keys, [], request))
+    if method == "batch_update_points":
+        keys = []
+        for op in _arg(request, 1, "update_operations"):
+            keys.extend((yield from _operation_keys(name, op)))
+        return (yield from _guarded(state, ti, name, sorted(set(keys)), None, request))
+    return (yield request)
+
+
+def _operation_keys(name: str, op: Any) -> Flow[list[str]]:
+    if isinstance(op, models.UpsertOperation):
+        pts = op.upsert.points if hasattr(op.upsert, "points") else op.upsert.batch
+        if isinstance(pts, models.Batch):
+            return [doc_key(i) for i in pts.ids]
+        return [doc_key(p.id) for p in pts]
+    if isinstance(op, models.UpdateVectorsOperation):
+        return [doc_key(p.id) for p in op.update_vectors.points]
+    if isinstance(op, models.DeleteOperation):
+        return (yield from _selected_keys(name, op.delete))
+    if isinstance(op, models.DeleteVectorsOperation):
+        d = op.delete_vectors
+        sel = (
+            d.points
+            if d.points is not None
+            else models.FilterSelector(filter=d.filter or models.Filter())
+        )
+        return (yield from _selected_keys(name, sel))
+    return []
+
+
+def _on_drop(state: PoolingState, request: Call) -> Flow[Any]:
+    """create / recreate / delete a collection: its companion goes (a new collection has
+    no token index until one is added)."""
+    name = _arg(request, 0, "collection_name")
+    forget(state, name)
+    result = (yield request) if request.method == "delete_collection" else None
+    companion = (
+        companion_name(name) if isinstance(name, str) and not is_companion_name(name) else None
+    )
+    if companion is not None and (yield call(parent.collection_exists, companion)):
+        yield call(parent.delete_collection, companion)
+    if request.method != "delete_collection":
+        result = yield request
+    return result
+
+
+def _on_list(state: PoolingState, request: Call) -> Flow[Any]:
+    response = yield request
+    kept = [c for c in response.collections if not is_companion_name(c.name)]
+    return models.CollectionsResponse(collections=kept)
+
+
+_HANDLERS = {
+    "upsert": _on_write,
+    "update_vectors": _on_write,
+    "upload_points": _on_write,
+    "upload_collection": _on_write,
+    "delete": _on_write,
+    "delete_vectors": _on_write,
+    "batch_update_points": _on_write,
+    "create_collection": _on_drop,
+    "recreate_collection": _on_drop,
+    "delete_collection": _on_drop,
+    "get_collections": _on_list,
+}
+
+
+def follow(state: PoolingState, flow: Flow[Any]) -> Flow[Any]:
+    """``flow`` with its parent calls that write a collection, create or delete one, or
+    list them, extended to keep the token-index companion in step (see the module
+    docstring); every other call passes as it is. Both clients run every flow in it."""
+    try:
+        request = next(flow)
+    except StopIteration as stop:
+        return stop.value
+    while True:
+        handler = _HANDLERS.get(request.method)
+        try:
+            if handler is None:
+                result = yield request
+            else:
+                result = yield from handler(state, request)
+        except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it
+            try:
+                request = flow.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                request = flow.send(result)
+            except StopIteration as stop:
+                return stop.value

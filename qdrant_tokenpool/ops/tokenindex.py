@@ -1,0 +1,143 @@
+"""``add_token_index``: give an existing collection the token-level first stage
+(:mod:`qdrant_tokenpool.candidates`) from its stored pooled vectors, without re-encoding;
+resumable.
+
+The companion collection is created and the index recorded in the collection's metadata
+(not yet ``ready``: queries keep the summary stage, while every write through the client
+already keeps the companion in step). Then the stored vectors are read ``batch_size``
+points at a time and their token vectors written to the companion; after each batch the
+``scroll`` offset is saved in the metadata, so a killed run continues from the last
+saved batch (rewriting a batch is harmless: a document's tokens are deleted before
+they are written).
+At the end the index is marked ``ready`` and queries use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from qdrant_client import models
+
+from .. import _parent as parent
+from .._flow import Flow, call
+from ..candidates import (
+    DEFAULT_NEIGHBOURS,
+    TokenIndex,
+    companion_name,
+    create_companion,
+    doc_key,
+    write_tokens,
+)
+from ..pooling.validation import check_int
+from ..query import resolve_multivector
+from .common import OperationUsageError, ProgressHook, Reporter, load_collection, operation
+
+__all__ = ["TokenIndexResult", "aadd_token_index", "add_token_index", "add_token_index_flow"]
+
+
+@dataclass(frozen=True)
+class TokenIndexResult:
+    """What :func:`add_token_index` did: the index, the documents and token vectors it
+    wrote now, and whether it continued an interrupted run (or found the index ready)."""
+
+    collection_name: str
+    index: TokenIndex
+    documents: int
+    tokens: int
+    resumed: bool
+    already_ready: bool
+
+
+def add_token_index_flow(
+    collection_name: str,
+    *,
+    using: str | None = None,
+    neighbours: int = DEFAULT_NEIGHBOURS,
+    quantization: str | None = "int8",
+    hnsw_config: models.HnswConfigDiff | None = None,
+    batch_size: int = 256,
+    progress: ProgressHook | None = None,
+) -> Flow[TokenIndexResult]:
+    """Add the token-level first stage to ``collection_name`` (see the module docstring).
+
+    Args:
+        client: a :class:`~qdrant_tokenpool.TokenPoolingClient` (or the async one).
+        collection_name: an existing collection.
+        using: the pooled multivector to index; may be left out when there is one.
+        neighbours: candidates per query token at query time (>= 1).
+        quantization: ``"int8"`` (default: int8 in RAM, float32 on disk for rescoring;
+            Qdrant builds the HNSW graph on the int8 vectors, ~3x faster) or ``None``
+            (float32 in RAM).
+        hnsw_config: the companion's HNSW settings (default: the engine's, ``m=16``,
+            ``ef_construct=100``); used when the companion is created.
+        batch_size: points per read and per companion write (>= 1).
+        progress: a :data:`ProgressHook`.
+
+    Raises:
+        UnknownCollectionError: no such collection.
+        OperationUsageError: the collection already indexes another vector, or a second
+            call asks for other settings than the stored (unfinished) index.
+    """
+    rep = Reporter("add_token_index", progress)
+    batch_size = check_int("batch_size", batch_size)
+    cp = yield from load_collection(collection_name)
+    vname = resolve_multivector(cp, using)
+    wanted = TokenIndex(
+        vname, companion_name(collection_name), check_int("neighbours", neighbours), quantization
+    )
+    ti = TokenIndex.from_metadata(cp.metadata, collection_name)
+    resumed = ti is not None
+    if ti is not None:
+        if (ti.vector, ti.quantization) != (wanted.vector, wanted.quantization):
+            raise OperationUsageError(
+                f"collection {collection_name!r} already has a token index of vector "
+                f"{ti.vector!r} (quantization {ti.quantization!r})"
+            )
+        if ti.ready:
+            rep.info(f"collection {collection_name!r} already has a ready token index")
+            return TokenIndexResult(collection_name, ti, 0, 0, True, True)
+        rep.info(f"continuing the token index of {collection_name!r}")
+    else:
+        ti = wanted
+    yield from create_companion(ti, cp.vectors[vname], hnsw_config)
+    yield call(parent.update_collection, collection_name, metadata=ti.to_metadata())
+    docs_done = tokens_done = 0
+    total = int((yield call(parent.count, collection_name, exact=True)).count)
+    if total:  # a new, empty collection has nothing to count
+        rep.start(f"token index {collection_name}", total, "pt")
+    offset = ti.backfill_offset
+    while True:
+        records, next_offset = yield call(
+            parent.scroll,
+            collection_name,
+            limit=batch_size,
+            offset=offset,
+            with_payload=False,
+            with_vectors=[vname] if vname else True,
+        )
+        docs = []
+        for r in records:
+            vec = r.vector.get(vname) if isinstance(r.vector, dict) else r.vector
+            if vec is not None and len(vec):
+                docs.append((doc_key(r.id), np.asarray(vec, dtype=np.float32)))
+        yield from write_tokens(ti, [doc_key(r.id) for r in records], docs)
+        docs_done += len(records)
+        tokens_done += sum(len(d) for _, d in docs)
+        if total:
+            rep.advance(len(records))
+        offset = next_offset
+        ti = replace(ti, backfill_offset=offset)
+        if offset is None:
+            break
+        yield call(parent.update_collection, collection_name, metadata=ti.to_metadata())
+    ti = replace(ti, ready=True, backfill_offset=None)
+    yield call(parent.update_collection, collection_name, metadata=ti.to_metadata())
+    if total:
+        rep.end()
+    return TokenIndexResult(collection_name, ti, docs_done, tokens_done, resumed, False)
+
+
+add_token_index, aadd_token_index = operation(
+    add_token_index_flow, "add_token_index", pooling_client=True
+)

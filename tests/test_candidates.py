@@ -1,0 +1,390 @@
+"""The token-level first stage (qdrant_tokenpool.candidates): the companion collection
+follows the main one through every write of both clients, on local mode and Qdrant Edge;
+queries take their candidates from it; a killed writer leaves nothing half-indexed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from qdrant_client import models
+
+from qdrant_tokenpool import AsyncTokenPoolingClient, PoolingConfig, TokenPoolingClient
+from qdrant_tokenpool.candidates import (
+    DOC_FIELD,
+    JOURNAL_KEY,
+    METADATA_KEY,
+    TOKEN_VECTOR,
+    TokenIndex,
+    companion_name,
+    doc_key,
+)
+from qdrant_tokenpool.ops import OperationUsageError, aadd_token_index, add_token_index, repool
+from qdrant_tokenpool.pooling.validation import InvalidMultivectorError
+
+D = 16
+ENGINES = ["local", "edge"]
+
+
+def _params() -> dict[str, models.VectorParams]:
+    return {
+        "colbert": models.VectorParams(
+            size=D,
+            distance=models.Distance.COSINE,
+            multivector_config=models.MultiVectorConfig(
+                comparator=models.MultiVectorComparator.MAX_SIM
+            ),
+        )
+    }
+
+
+def _pooling() -> dict[str, PoolingConfig]:
+    return {"colbert": PoolingConfig(pool_factor=2, summary_vector="summary")}
+
+
+def _docs(n: int, seed: int = 0, start: int = 0) -> dict[int, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {start + i: rng.standard_normal((int(rng.integers(4, 20)), D)) for i in range(n)}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _rows(rows: list[np.ndarray]) -> np.ndarray:
+    """A document's token vectors as a set: unit rows in lexicographic order."""
+    arr = np.round(_unit(np.asarray(rows)), 5)
+    return arr[np.lexsort(arr.T[::-1])]
+
+
+def expected_tokens(client, name: str) -> dict[str, np.ndarray]:
+    """{document key: its token vectors} from the main collection's stored vectors."""
+    records, _ = client.scroll(name, limit=10**6, with_vectors=["colbert"])
+    return {
+        doc_key(r.id): _rows(r.vector["colbert"])
+        for r in records
+        if (r.vector or {}).get("colbert") is not None
+    }
+
+
+def companion_tokens(client, name: str) -> dict[str, np.ndarray]:
+    """{document key: its token vectors} as the companion holds them."""
+    records, _ = client.scroll(
+        companion_name(name), limit=10**6, with_vectors=True, with_payload=True
+    )
+    rows: dict[str, list] = {}
+    for r in records:
+        rows.setdefault(r.payload[DOC_FIELD], []).append(r.vector[TOKEN_VECTOR])
+    return {k: _rows(v) for k, v in rows.items()}
+
+
+def assert_in_step(client, name: str) -> None:
+    want, have = expected_tokens(client, name), companion_tokens(client, name)
+    assert set(have) == set(want), (len(have), len(want))
+    for k, v in want.items():
+        assert have[k].shape == v.shape, k
+        np.testing.assert_allclose(have[k], v, atol=2e-5)
+    info = client.get_collection(companion_name(name))
+    assert not (info.config.metadata or {}).get(JOURNAL_KEY), "a journal entry was left"
+
+
+def _client(engine: str) -> TokenPoolingClient:
+    return TokenPoolingClient(":memory:", engine=engine)
+
+
+def _indexed(engine: str, n: int = 30) -> tuple[TokenPoolingClient, dict[int, np.ndarray]]:
+    client = _client(engine)
+    client.create_collection("c", _params(), pooling=_pooling())
+    docs = _docs(n)
+    client.upsert("c", [models.PointStruct(id=i, vector={"colbert": v}) for i, v in docs.items()])
+    add_token_index(client, "c")
+    return client, docs
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_write_method_keeps_the_companion_in_step(engine):
+    client, docs = _indexed(engine)
+    assert_in_step(client, "c")
+    new = _docs(6, seed=1, start=100)
+    client.upsert("c", [models.PointStruct(id=i, vector={"colbert": v}) for i, v in new.items()])
+    assert_in_step(client, "c")
+    client.upsert("c", models.Batch(ids=[200, 201], vectors={"colbert": [new[100], new[101]]}))
+    assert_in_step(client, "c")
+    # overwrite with fewer tokens: the old extra tokens go
+    client.upsert("c", [models.PointStruct(id=0, vector={"colbert": docs[0][:3]})])
+    assert_in_step(client, "c")
+    client.upload_points(
+        "c", [models.PointStruct(id=300 + i, vector={"colbert": v}) for i, v in enumerate(new.values())],
+        batch_size=4,
+    )
+    assert_in_step(client, "c")
+    client.upload_collection(
+        "c", vectors={"colbert": list(new.values())}, ids=[400 + i for i in range(len(new))],
+        batch_size=3,
+    )
+    assert_in_step(client, "c")
+    client.update_vectors("c", [models.PointVectors(id=1, vector={"colbert": new[102]})])
+    assert_in_step(client, "c")
+    client.update_vectors("c", [models.PointVectors(id=2, vector={"summary": np.ones(D).tolist()})])
+    assert_in_step(client, "c")
+    client.delete("c", [3, 4])
+    assert_in_step(client, "c")
+    client.delete("c", models.FilterSelector(filter=models.Filter(must=[models.HasIdCondition(has_id=[5, 6])])))
+    assert_in_step(client, "c")
+    client.delete("c", models.Filter(must=[models.HasIdCondition(has_id=[7])]))
+    assert_in_step(client, "c")
+    client.delete_vectors("c", ["colbert"], [8])
+    assert_in_step(client, "c")
+    client.batch_update_points("c", [
+        models.UpsertOperation(upsert=models.PointsList(points=[
+            models.PointStruct(id=9, vector={"colbert": new[103]})])),
+        models.DeleteOperation(delete=models.PointIdsList(points=[10])),
+    ])
+    assert_in_step(client, "c")
+    with client.pooling_disabled():  # vectors written as given still get their tokens
+        client.upsert("c", [models.PointStruct(id=500, vector={"colbert": new[104], "summary": np.ones(D).tolist()})])
+    assert_in_step(client, "c")
+    assert [c.name for c in client.get_collections().collections] == ["c"]
+    client.delete_collection("c")
+    assert not client.collection_exists(companion_name("c"))
+    assert client.get_collections().collections == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_recreate_and_create_drop_the_old_companion(engine):
+    client, _ = _indexed(engine)
+    with pytest.warns(DeprecationWarning):
+        client.recreate_collection("c", _params(), pooling=_pooling())
+    assert not client.collection_exists(companion_name("c"))
+    assert METADATA_KEY not in (client.get_collection("c").config.metadata or {})
+    client.upsert("c", [models.PointStruct(id=1, vector={"colbert": np.ones((3, D))})])  # no index: fine
+    assert client.count("c").count == 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_bad_batch_writes_nothing_anywhere(engine):
+    client, _ = _indexed(engine)
+    before_main, before_tokens = client.count("c").count, client.count(companion_name("c")).count
+    bad = np.ones((4, D))
+    bad[2, 3] = np.nan
+    good = np.ones((4, D))
+    for write in (
+        lambda: client.upsert("c", [models.PointStruct(id=900, vector={"colbert": good}),
+                                    models.PointStruct(id=901, vector={"colbert": bad})]),
+        lambda: client.upsert("c", [models.PointStruct(id=900, vector={"colbert": good}),
+                                    models.PointStruct(id=901, vector={"colbert": np.ones((4, D + 1))})]),
+    ):
+        with pytest.raises(InvalidMultivectorError, match="901"):
+            write()
+    with client.pooling_disabled(), pytest.raises(InvalidMultivectorError, match=r"point 901: non-finite"):
+        client.upsert("c", [models.PointStruct(id=900, vector={"colbert": good, "summary": np.ones(D).tolist()}),
+                            models.PointStruct(id=901, vector={"colbert": bad, "summary": np.ones(D).tolist()})])
+    assert client.count("c").count == before_main
+    assert client.count(companion_name("c")).count == before_tokens
+    assert_in_step(client, "c")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_queries_take_their_candidates_from_the_token_index(engine):
+    client, docs = _indexed(engine, n=60)
+    rng = np.random.default_rng(5)
+    for target in (3, 17, 42):
+        q = docs[target][:4] + 0.05 * rng.standard_normal((4, D))
+        plain = client.query_late_interaction("c", q, limit=5, summary=False)
+        tokens = client.query_late_interaction("c", q, limit=5)
+        forced = client.query_late_interaction("c", q, limit=5, first_stage="tokens", neighbours=2)
+        assert tokens.points[0].id == target == plain.points[0].id == forced.points[0].id
+        assert tokens.points[0].score == pytest.approx(plain.points[0].score, rel=1e-5)
+        # the candidates are only those of the query tokens' nearest tokens
+        few = client.query_late_interaction("c", q, limit=50, neighbours=1)
+        assert 1 <= len(few.points) <= 4
+    # a filter keeps the summary stage (the companion has no payload to filter on)
+    flt = models.Filter(must=[models.HasIdCondition(has_id=[1, 2])])
+    hits = client.query_late_interaction("c", docs[1], limit=5, query_filter=flt)
+    assert {p.id for p in hits.points} == {1, 2}
+    # deleted documents are never served, even before their tokens go
+    client.delete("c", [3])
+    q = docs[3][:4]
+    assert 3 not in {p.id for p in client.query_late_interaction("c", q, limit=10).points}
+
+
+def test_first_stage_argument_is_checked():
+    client = _client("local")
+    client.create_collection("c", _params(), pooling=_pooling())
+    client.upsert("c", [models.PointStruct(id=1, vector={"colbert": np.ones((3, D))})])
+    with pytest.raises(ValueError, match="no ready token index"):
+        client.query_late_interaction("c", np.ones((2, D)), first_stage="tokens")
+    with pytest.raises(ValueError, match="first_stage must be"):
+        client.query_late_interaction("c", np.ones((2, D)), first_stage="bm25")
+    add_token_index(client, "c")
+    with pytest.raises(ValueError, match="neighbours"):
+        client.query_late_interaction("c", np.ones((2, D)), neighbours=0)
+    with pytest.raises(OperationUsageError, match="already has a token index"):
+        add_token_index(client, "c", quantization=None)
+    assert add_token_index(client, "c").already_ready
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_add_token_index_resumes_after_an_interruption(engine):
+    client = _client(engine)
+    client.create_collection("c", _params(), pooling=_pooling())
+    docs = _docs(50)
+    client.upsert("c", [models.PointStruct(id=i, vector={"colbert": v}) for i, v in docs.items()])
+
+    class Stop(Exception):
+        pass
+
+    done = []
+
+    def stop_after_two(event):
+        if event.kind == "advance":
+            done.append(event.count)
+            if sum(done) >= 20:
+                raise Stop
+
+    with pytest.raises(Stop):
+        add_token_index(client, "c", batch_size=10, progress=stop_after_two)
+    ti = TokenIndex.from_metadata(client.get_collection("c").config.metadata, "c")
+    assert ti is not None and not ti.ready and ti.backfill_offset is not None
+    # not ready: queries keep the summary stage; writes keep the companion in step already
+    client.upsert("c", [models.PointStruct(id=1000, vector={"colbert": np.ones((3, D))})])
+    hits = client.query_late_interaction("c", docs[0], limit=3)
+    assert hits.points[0].id == 0
+    result = add_token_index(client, "c", batch_size=10)
+    assert result.resumed and result.index.ready
+    assert result.documents < 51  # continued, not restarted
+    assert_in_step(client, "c")
+
+
+def test_repool_gives_the_destination_its_own_index():
+    client, _ = _indexed("local", n=12)
+    repool(client, "c", "d", PoolingConfig(pool_factor=3, summary_vector="summary"))
+    ti = TokenIndex.from_metadata(client.get_collection("d").config.metadata, "d")
+    assert ti is not None and ti.ready and ti.companion == companion_name("d")
+    assert_in_step(client, "d")
+    assert_in_step(client, "c")
+
+
+def test_the_async_client_keeps_the_companion_in_step():
+    async def main() -> None:
+        client = AsyncTokenPoolingClient(":memory:")
+        await client.create_collection("c", _params(), pooling=_pooling())
+        docs = _docs(20)
+        await client.upsert("c", [models.PointStruct(id=i, vector={"colbert": v}) for i, v in docs.items()])
+        await aadd_token_index(client, "c")
+        client.upload_points("c", [models.PointStruct(id=100 + i, vector={"colbert": v}) for i, v in docs.items()], batch_size=7)
+        await client.update_vectors("c", [models.PointVectors(id=1, vector={"colbert": docs[2]})])
+        await client.delete("c", [3, 4])
+        await client.delete_vectors("c", ["colbert"], [5])
+        want, have = {}, {}
+        records, _ = await client.scroll("c", limit=10**6, with_vectors=["colbert"])
+        for r in records:
+            if (r.vector or {}).get("colbert"):
+                want[doc_key(r.id)] = _rows(r.vector["colbert"])
+        records, _ = await client.scroll(
+            companion_name("c"), limit=10**6, with_vectors=True, with_payload=True
+        )
+        for r in records:
+            have.setdefault(r.payload[DOC_FIELD], []).append(r.vector[TOKEN_VECTOR])
+        assert set(have) == set(want)
+        for k, rows in have.items():
+            np.testing.assert_allclose(_rows(rows), want[k], atol=2e-5)
+        hits = await client.query_late_interaction("c", docs[7], limit=1)
+        assert hits.points[0].id in (7, 107)
+        names = [c.name for c in (await client.get_collections()).collections]
+        assert names == ["c"]
+        await client.delete_collection("c")
+        assert not await client.collection_exists(companion_name("c"))
+
+    asyncio.run(main())
+
+
+# -- a writer killed between the two writes ---------------------------------------------------
+KILLED_WRITER = """
+    import os, signal, sys
+    import numpy as np
+    from qdrant_client import models
+    from qdrant_tokenpool import PoolingConfig, TokenPoolingClient
+    from qdrant_tokenpool.engines.edge.backend import EdgeBackend
+    from qdrant_tokenpool.ops import add_token_index
+    path, where = sys.argv[1], sys.argv[2]
+    client = TokenPoolingClient(path=path, engine="edge")
+    D = 16
+    mv = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+    client.create_collection("c", {"colbert": models.VectorParams(size=D, distance="Cosine", multivector_config=mv)},
+                             pooling={"colbert": PoolingConfig(pool_factor=2, summary_vector="summary")})
+    rng = np.random.default_rng(0)
+    client.upsert("c", [models.PointStruct(id=i, vector={"colbert": rng.standard_normal((10, D))}) for i in range(40)])
+    add_token_index(client, "c")
+    real = {name: getattr(EdgeBackend, name) for name in ("upsert", "delete")}
+    def killing(name):
+        def method(self, collection_name, *args, **kwargs):
+            main = collection_name == "c"
+            if where == f"before main {name}" and main:
+                os.kill(os.getpid(), signal.SIGKILL)
+            out = real[name](self, collection_name, *args, **kwargs)
+            if where == f"after main {name}" and main:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return out
+        return method
+    for name in real:
+        setattr(EdgeBackend, name, killing(name))
+    print("writing", flush=True)
+    # rewrite 0..9 with 4 tokens each (fewer than before), add 100..109; delete 20..29
+    new = [models.PointStruct(id=i, vector={"colbert": rng.standard_normal((8, D))}) for i in range(10)]
+    new += [models.PointStruct(id=100 + i, vector={"colbert": rng.standard_normal((8, D))}) for i in range(10)]
+    client.upsert("c", new)
+    client.delete("c", list(range(20, 30)))
+    print("survived", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "where", ["before main upsert", "after main upsert", "before main delete", "after main delete"]
+)
+def test_a_writer_killed_between_the_two_writes_serves_nothing_half_indexed(tmp_path, where):
+    path = tmp_path / "db"
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(KILLED_WRITER), str(path), where],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert "survived" not in proc.stdout
+    client = TokenPoolingClient(path=str(path), engine="edge")
+    try:
+        journal = (client.get_collection(companion_name("c")).config.metadata or {}).get(JOURNAL_KEY)
+        assert journal, "the killed write left no journal entry"
+        # the first use replays the journal: the companion is what the main collection says
+        rng = np.random.default_rng(1)
+        for _ in range(5):
+            hits = client.query_late_interaction("c", rng.standard_normal((4, D)), limit=10)
+            ids = [p.id for p in hits.points]
+            assert ids and all(client.retrieve("c", [i]) for i in ids)
+        assert_in_step(client, "c")
+        # and the collection takes writes again
+        client.upsert("c", [models.PointStruct(id=777, vector={"colbert": np.ones((3, D))})])
+        assert_in_step(client, "c")
+    finally:
+        client.close()
+    assert os.path.isdir(path)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_uuid_ids_in_any_spelling_name_the_same_document(engine):
+    import uuid
+
+    client, _ = _indexed(engine, n=3)
+    ids = [uuid.uuid4() for _ in range(3)]
+    client.upsert("c", [models.PointStruct(id=str(u).upper(), vector={"colbert": np.ones((3, D)) + k})
+                        for k, u in enumerate(ids)])
+    assert_in_step(client, "c")
+    client.delete("c", [u.hex for u in ids[:2]])  # hex spelling, as Qdrant accepts it
+    assert_in_step(client, "c")
+    assert doc_key(str(ids[2]).upper()) in companion_tokens(client, "c")

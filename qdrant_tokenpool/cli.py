@@ -196,7 +196,8 @@ def _stats_table(s: CollectionStats) -> Any:
     for v in s.vectors.values():
         kind = "multivector" if v.multivector else "dense"
         rows += [
-            (f"{vector_label(v.name)}:", f"{kind}, {v.dim} d, {v.datatype}, {v.distance}"),
+            (f"{vector_label(v.name)}:", f"{kind}, {v.dim} d, {v.datatype}, {v.distance}"
+             + (f", quantization {v.quantization}" if v.quantization else "")),
             ("  stored vectors:", f"{v.stored_vectors:,}"),
             ("  vectors per point:", f"{v.vectors_per_point:.2f}"),
             ("  bytes:", f"{_size(v.bytes)} ({v.bytes:,} B)"),
@@ -206,6 +207,10 @@ def _stats_table(s: CollectionStats) -> Any:
             less = f"{100 * v.reduction:.1f}% fewer vectors than unpooled ({times:.2f}x smaller)"
             rows += [("  unpooled tokens:", f"{v.unpooled_vectors:,}"), ("  reduction:", less)]
     rows.append(("vector bytes, total:", _size(s.total_vector_bytes)))
+    if s.footprint:
+        from .footprint import footprint_text
+
+        rows.append(("footprint choice:", footprint_text(s.footprint)))
     if s.on_disk_bytes is not None:
         rows.append(("on disk:", f"{_size(s.on_disk_bytes)} ({s.on_disk_path})"))
     for row in rows:
@@ -429,6 +434,21 @@ def eval_(
         help="Encode afresh; do not read or write the encoding cache "
         "(~/.cache/qdrant-tokenpool).",
     )] = False,
+    sweep: Annotated[bool, typer.Option(
+        "--sweep",
+        help="Footprint sweep on Qdrant Edge: every pool factor x --storages, codes only "
+        "and rescored; nDCG@10, recall@100, bytes per document in RAM and on disk (from "
+        "the engine's files), ms/query, write throughput; a table, CSV/JSON and a Pareto "
+        "plot in --out (default footprint_results). See docs/footprint.md.",
+    )] = False,
+    storages: Annotated[str, typer.Option(
+        help="With --sweep: comma-separated storages, a datatype and/or a quantization "
+        "joined with '+' (float32, float16, turbo8, turbo4, int8, tq4, tq2, tq1.5, tq1, "
+        "bq2, bq1.5, bq1, pq16, float16+tq1, ...).",
+    )] = "float32,float16,turbo8,turbo4,int8,tq4,tq2,tq1.5,tq1,bq2,bq1.5,bq1",
+    max_documents: Annotated[int | None, typer.Option(
+        min=1, help="With --sweep: keep this many documents (judged ones first): a quick run."
+    )] = None,
 ) -> None:
     """Quality against footprint on a BEIR data set.
 
@@ -439,11 +459,20 @@ def eval_(
 
     With --collection: runs the queries through an indexed collection (as `search` does)
     and reports its nDCG@10 and recall@100.
+
+    With --sweep: pool factors x storage datatypes and quantizations, measured on Qdrant
+    Edge (see `footprint` to choose one and create a collection with it).
     """
     state: CliState = ctx.obj
     data_dir = data_dir.expanduser()
     if not data_dir.is_dir():
         fail(f"data folder {data_dir} does not exist")
+    if sweep:
+        result = _footprint_sweep(state, data_dir, model, pool_factors, storages, max_documents,
+                                  out or Path("footprint_results"), doc_maxlen, query_maxlen)
+        typer.echo(result.to_markdown().rstrip("\n"))
+        state.info(f"wrote the table, CSV, JSON and the Pareto plot to {out or 'footprint_results'}")
+        return
     if collection is not None:
         from .ops import evaluate_collection, index_record
 
@@ -475,14 +504,121 @@ def eval_(
         hint += ", ".join(METHODS)
         raise typer.BadParameter(hint, param_hint="--methods")
     out_dir = out if out is not None else Path("eval_results")
-    sweep = run_evaluation(
+    evaluation = run_evaluation(
         data_dir, state.model({}, model), pool_factors=pfs, methods=meths,
         distance_thresholds=_floats(distance_thresholds, "--distance-thresholds", 0.0),
         split=split, top_k=100, document_max_length=doc_maxlen, query_max_length=query_maxlen,
         use_cache=not no_cache, batch_size=batch_size, out_dir=out_dir, verbose=not state.quiet,
     )
-    typer.echo(sweep.to_markdown().rstrip("\n"))
+    typer.echo(evaluation.to_markdown().rstrip("\n"))
     state.info(f"wrote the Markdown table, CSV, JSON and the PNG plot to {out_dir}")
+
+
+def _footprint_sweep(state: CliState, data_dir: Path, model: str | None, pool_factors: str,
+                     storages: str, max_documents: int | None, out: Path | None,
+                     doc_maxlen: int = 256, query_maxlen: int = 32) -> Any:
+    """``footprint_sweep`` with the CLI's options checked (bad ones: a usage error)."""
+    from .ops import footprint_sweep, parse_storage
+
+    pfs = _floats(pool_factors, "--pool-factors", 1.0)
+    if not pfs:
+        raise typer.BadParameter(f"expected numbers >= 1, got {pool_factors!r}", param_hint="--pool-factors")
+    names = [x.strip() for x in storages.split(",") if x.strip()]
+    try:
+        if not names:
+            raise ValueError("no storage given")
+        for name in names:
+            parse_storage(name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--storages") from None
+    return footprint_sweep(
+        data_dir, state.model({}, model), pool_factors=pfs, storages=names,
+        max_documents=max_documents, out_dir=out, verbose=not state.quiet,
+        document_max_length=doc_maxlen, query_max_length=query_maxlen,
+    )
+
+
+@app.command(cls=Command)
+def footprint(
+    ctx: typer.Context,
+    data_dir: Annotated[Path, typer.Argument(
+        metavar="DATA_DIR", show_default=False,
+        help="BEIR folder of your evaluation data: corpus.jsonl, queries.jsonl, qrels/test.tsv.",
+    )],
+    min_quality: Annotated[float, typer.Option(
+        "--min-quality", min=0.01, max=1.5,
+        help="Quality floor: the fraction of unpooled float32 nDCG@10 to keep (0.99 = 99%).",
+    )] = 0.99,
+    collection: Annotated[str | None, typer.Option(
+        "--collection", "-c",
+        help="Create this collection with the chosen configuration (then fill it with "
+        "`index`); without it the choice is only reported.",
+    )] = None,
+    minimize: Annotated[Literal["ram", "disk"], typer.Option(
+        help="What to make smallest: bytes per document in RAM, or on disk."
+    )] = "ram",
+    from_sweep: Annotated[Path | None, typer.Option(
+        "--from-sweep", help="footprint.json of an earlier sweep (`eval --sweep`): choose "
+        "from it instead of measuring again.",
+    )] = None,
+    model: ModelOpt = None,
+    pool_factors: Annotated[str, typer.Option(
+        help="Pool factors to measure (without --from-sweep)."
+    )] = "1,2,4,8",
+    storages: Annotated[str, typer.Option(
+        help="Storages to measure (without --from-sweep); see `eval --storages`."
+    )] = "float32,float16,int8,tq4,tq2,tq1,bq1",
+    max_documents: Annotated[int | None, typer.Option(
+        min=1, help="Measure on this many documents (judged ones first): a quick run."
+    )] = None,
+    vector: Annotated[str, typer.Option(help="Name of the new collection's multivector.")] = "tokens",
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for the sweep's table, CSV/JSON and plot (default: footprint_results)."
+    )] = None,
+) -> None:
+    """The smallest footprint that keeps a quality floor, measured on your data.
+
+    Measures pool factors x storages on Qdrant Edge (or reads --from-sweep), reports the
+    configuration with the fewest bytes per document (RAM or disk) whose nDCG@10 keeps
+    --min-quality of unpooled float32's, and with --collection creates a collection with
+    it: the choice is stored in the collection's metadata, shown by `stats`, and used by
+    `search` (rescoring or not).
+    """
+    from .ops import FootprintSweep, create_footprint_collection, recommend_footprint
+
+    state: CliState = ctx.obj
+    data_dir = data_dir.expanduser()
+    if from_sweep is not None:
+        try:
+            result = FootprintSweep.from_json(from_sweep)
+        except (OSError, ValueError, TypeError) as exc:
+            fail(f"cannot read the sweep {from_sweep}: {exc}")
+    else:
+        if not data_dir.is_dir():
+            fail(f"data folder {data_dir} does not exist")
+        result = _footprint_sweep(state, data_dir, model, pool_factors, storages, max_documents,
+                                  out or Path("footprint_results"))
+    try:
+        choice = recommend_footprint(result, min_quality, minimize=minimize)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(f"chosen: {choice.key}: {choice.relative_ndcg:.1%} of unpooled float32 nDCG@10 "
+               f"({choice.ndcg10:.4f}); {choice.ram_bytes:,.0f} B/doc in RAM "
+               f"(1/{result.base_bytes / choice.ram_bytes:.0f} of unpooled float32), "
+               f"{choice.disk_bytes:,.0f} B/doc on disk; {choice.ms_p50:.1f} ms/query")
+    if collection is None:
+        return
+    with state.session(must_exist=False) as client:
+        try:
+            create_footprint_collection(
+                client, collection, choice, result.dim, vector_name=vector, sweep=result,
+                min_quality=min_quality, oversampling=result.info.get("oversampling"),
+                protected_tokens=int(result.info.get("protected_tokens", 0)),
+            )
+        except ValueError as exc:
+            fail(str(exc))
+    typer.echo(f"created collection {collection!r}; fill it with: qdrant-tokenpool index "
+               f"{data_dir} -c {collection}")
 
 
 @app.command(cls=Command)

@@ -32,6 +32,7 @@ from . import candidates as token_index
 from . import store
 from ._flow import Flow, call
 from .firststage import MuveraParams, query_summary
+from .footprint import footprint_from_metadata, footprint_search_params
 from .inference import is_inference_object
 from .maxsim import maxsim
 from .pooling.common import normalise
@@ -256,8 +257,11 @@ def _build_request(
     *,
     query_filter: models.Filter | None,
     search_params: models.SearchParams | None,
+    pooled_params: models.SearchParams | None = None,
 ) -> dict[str, Any]:
-    """``query_points`` keyword arguments for ``stages`` (innermost first).
+    """``query_points`` keyword arguments for ``stages`` (innermost first): ``search_params``
+    on the first stage, ``pooled_params`` (the collection's stored footprint choice) on the
+    pooled multivector's stage unless ``search_params`` already sets it.
 
     A Cosine multivector gets the query's unit rows (:func:`normalise`): the same scores,
     and an engine that normalises in float32 (a server, Qdrant Edge) never sees rows whose
@@ -281,6 +285,11 @@ def _build_request(
             q_raw = q.tolist()
         return q_raw
 
+    def params(i: int, stage: Stage) -> models.SearchParams | None:
+        if i == 0 and search_params is not None:
+            return search_params
+        return pooled_params if stage.using == funnel.using else None
+
     prefetch: models.Prefetch | None = None
     for i, stage in enumerate(stages[:-1]):
         prefetch = models.Prefetch(
@@ -288,7 +297,7 @@ def _build_request(
             using=stage.using or None,  # "" is the unnamed default vector
             limit=stage.limit,
             filter=query_filter,
-            params=search_params if i == 0 else None,
+            params=params(i, stage),
             prefetch=prefetch,
         )
     last = stages[-1]
@@ -298,7 +307,7 @@ def _build_request(
         "prefetch": prefetch,
         "limit": last.limit,
         "query_filter": query_filter,
-        "search_params": search_params if len(stages) == 1 else None,
+        "search_params": params(len(stages) - 1, last),
     }
 
 
@@ -439,9 +448,13 @@ def query_late_interaction(
         if not ids:
             return QueryResponse(points=[])
         query_filter, search_params = token_index.restrict(query_filter, ids), None
+    choice = footprint_from_metadata(cp.metadata)  # not on local mode: exact search, it warns
+    ours = state.streams and choice is not None and choice.get("vector") == funnel.using
+    pooled = footprint_search_params(choice) if ours else None
     if rescore != "client":
         request = _build_request(
-            funnel, funnel.stages, q, query_filter=query_filter, search_params=search_params
+            funnel, funnel.stages, q, query_filter=query_filter, search_params=search_params,
+            pooled_params=pooled,
         )
         return (
             yield call(
@@ -462,7 +475,8 @@ def query_late_interaction(
         )
     candidates = funnel.stages[:-1] or funnel.stages
     request = _build_request(
-        funnel, candidates, q, query_filter=query_filter, search_params=search_params
+        funnel, candidates, q, query_filter=query_filter, search_params=search_params,
+        pooled_params=pooled,
     )
     response = yield call(
         parent.query_points,

@@ -119,7 +119,8 @@ class CollectionPooling:
         return cp
 
     def check(self, pooling: PoolingMap) -> None:
-        """Refuse configs for vectors that are missing, not multivectors, or mistyped extras."""
+        """Refuse configs for vectors that are missing, not multivectors, uint8 (unit rows
+        would be stored as zeros), or mistyped extras."""
         for vname, cfg in pooling.items():
             spec = self.vectors.get(vname)
             label = vector_label(vname)
@@ -132,6 +133,12 @@ class CollectionPooling:
                 raise PoolingConfigError(
                     f"{label} of collection {self.name!r} is not a multivector: "
                     "only multivectors (multivector_config set) can be pooled"
+                )
+            if spec.datatype == "uint8":
+                raise PoolingConfigError(
+                    f"{label} of collection {self.name!r} has datatype uint8: Qdrant stores "
+                    "and queries it as integers 0-255, so pooled rows (unit vectors) become "
+                    "zeros; use float16, a turbo datatype or int8 scalar quantization"
                 )
             if cfg.summary_vector is not None:
                 s = self.vectors.get(cfg.summary_vector)

@@ -3,7 +3,9 @@
 :func:`index_corpus` (documents to pooled writes, resumable), :func:`repool` (a collection
 copied into a pooled one), :func:`add_token_index` (the token-level first stage from
 stored vectors, resumable), :func:`collection_stats`, :func:`search_documents`,
-:func:`evaluate_collection` (nDCG/recall on BEIR queries), :func:`open_database`,
+:func:`evaluate_collection` (nDCG/recall on BEIR queries), :func:`footprint_sweep`,
+:func:`recommend_footprint` and :func:`create_footprint_collection` (pooling x storage x
+quantization measured on Qdrant Edge, the smallest at a quality floor), :func:`open_database`,
 :func:`open_embedded`, :func:`copy_database`. Each is one flow
 (:mod:`qdrant_tokenpool._flow`) over the public client API with a sync function and an
 async twin (``aindex_corpus``, ...); they raise library errors (:class:`OperationError`,
@@ -35,6 +37,15 @@ from .documents import (
     count_documents,
     iter_documents,
     point_id,
+)
+from .footprint import (
+    FootprintRow,
+    FootprintSweep,
+    acreate_footprint_collection,
+    create_footprint_collection,
+    footprint_sweep,
+    parse_storage,
+    recommend_footprint,
 )
 from .index import (
     DEFAULT_VECTOR,
@@ -70,6 +81,8 @@ __all__ = [
     "Document",
     "DocumentError",
     "DocumentHit",
+    "FootprintRow",
+    "FootprintSweep",
     "IndexResult",
     "OperationError",
     "OperationUsageError",
@@ -80,6 +93,7 @@ __all__ = [
     "VectorStats",
     "aadd_token_index",
     "acollection_stats",
+    "acreate_footprint_collection",
     "add_token_index",
     "adescribe_collection",
     "aevaluate_collection",
@@ -93,16 +107,20 @@ __all__ = [
     "copy_database",
     "corpus_file",
     "count_documents",
+    "create_footprint_collection",
     "describe_collection",
     "evaluate_collection",
+    "footprint_sweep",
     "index_corpus",
     "index_record",
     "iter_documents",
     "local_database_path",
     "open_database",
     "open_embedded",
+    "parse_storage",
     "point_id",
     "progress_bars",
+    "recommend_footprint",
     "record_from_metadata",
     "repool",
     "search_documents",

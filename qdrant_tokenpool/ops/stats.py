@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._flow import Flow
+from .. import _parent as parent
+from .._flow import Flow, call
 from ..candidates import companion_name
 from ..config import PoolingMap
+from ..footprint import footprint_from_metadata, quantization_text
 from ..pooling.validation import check_int
 from .common import (
     TOKENS_PAYLOAD_KEY,
@@ -38,7 +40,7 @@ __all__ = [
     "collection_stats_flow",
 ]
 
-BYTES_PER_NUMBER = {"float32": 4, "float16": 2, "uint8": 1}
+BYTES_PER_NUMBER = {"float32": 4, "float16": 2, "uint8": 1, "turbo16": 2, "turbo8": 1, "turbo4": 0.5}
 
 
 @dataclass
@@ -56,6 +58,8 @@ class VectorStats:
             only; ``None`` when no point records it).
         reduction: ``1 - stored / unpooled`` over those points (``None`` likewise).
         pooling: the vector's stored pooling config as a dict, ``None`` when unpooled.
+        quantization: the vector's quantization (its own, else the collection's) in a
+            few words (``"turbo bits1, always_ram=True"``), ``None`` without one.
     """
 
     name: str
@@ -70,6 +74,7 @@ class VectorStats:
     unpooled_vectors: int | None = None
     reduction: float | None = None
     pooling: dict[str, Any] | None = None
+    quantization: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (what ``qdrant-tokenpool stats --json`` prints per vector)."""
@@ -88,6 +93,8 @@ class VectorStats:
             out["reduction"] = self.reduction
         if self.pooling is not None:
             out["pooling"] = self.pooling
+        if self.quantization is not None:
+            out["quantization"] = self.quantization
         return out
 
 
@@ -102,6 +109,7 @@ class CollectionStats:
         pooling: the stored pooling config per vector name.
         on_disk_bytes, on_disk_path: size and folder of the collection in an embedded
             (``path=``) database; ``None`` on a server or in memory.
+        footprint: the stored footprint choice (:mod:`qdrant_tokenpool.footprint`), if any.
     """
 
     collection: str
@@ -110,6 +118,7 @@ class CollectionStats:
     pooling: PoolingMap = field(default_factory=dict)
     on_disk_bytes: int | None = None
     on_disk_path: str | None = None
+    footprint: dict[str, Any] | None = None
 
     @property
     def stored_vectors(self) -> int:
@@ -133,21 +142,29 @@ class CollectionStats:
         if self.on_disk_bytes is not None:
             out["on_disk_bytes"] = self.on_disk_bytes
             out["on_disk_path"] = self.on_disk_path
+        if self.footprint is not None:
+            out["footprint"] = self.footprint
         return out
 
 
+def allocated_bytes(path: str | Path) -> int:
+    """Bytes a file takes on disk: blocks allocated where the OS reports them (Qdrant Edge
+    preallocates sparse files, 32 MiB and more: their length is not disk used), else its
+    length."""
+    st = os.stat(path)
+    blocks = getattr(st, "st_blocks", None)
+    return int(blocks) * 512 if blocks is not None else st.st_size
+
+
 def _dir_size(path: Path) -> int:
-    """Bytes the folder takes on disk: blocks allocated where the OS reports them (Qdrant
-    Edge preallocates sparse 32 MiB files: their length is not disk used), else lengths."""
+    """Bytes the folder takes on disk (:func:`allocated_bytes` of every file)."""
     total = 0
     for root, _dirs, files in os.walk(path):
         for f in files:
             try:
-                st = os.stat(os.path.join(root, f))
+                total += allocated_bytes(os.path.join(root, f))
             except OSError:
                 continue
-            blocks = getattr(st, "st_blocks", None)
-            total += blocks * 512 if blocks is not None else st.st_size
     return total
 
 
@@ -177,8 +194,10 @@ def collection_stats_flow(
     rep = Reporter("collection_stats", progress)
     scroll_batch = check_int("scroll_batch", scroll_batch)
     cp = yield from load_collection(collection_name)
+    info = yield call(parent.get_collection, collection_name)
     vectors = {
-        name: VectorStats(name, spec.multivector, spec.size, spec.datatype, spec.distance.value)
+        name: VectorStats(name, spec.multivector, spec.size, spec.datatype, spec.distance.value,
+                          quantization=quantization_text(_quantization(info, name)))
         for name, spec in cp.vectors.items()
     }
     multi = [n for n, v in vectors.items() if v.multivector]
@@ -217,7 +236,7 @@ def collection_stats_flow(
         with_vectors=list(vectors) or False,
     )
     for name, vs in vectors.items():
-        vs.bytes = vs.stored_vectors * vs.dim * BYTES_PER_NUMBER.get(vs.datatype, 4)
+        vs.bytes = int(vs.stored_vectors * vs.dim * BYTES_PER_NUMBER.get(vs.datatype, 4))
         vs.vectors_per_point = (
             vs.stored_vectors / vs.points_with_vector if vs.points_with_vector else 0.0
         )
@@ -226,7 +245,16 @@ def collection_stats_flow(
             vs.reduction = 1 - stored_with_count[name] / unpooled[name] if unpooled[name] else 0.0
         if name in cp.pooling:
             vs.pooling = cp.pooling[name].to_dict()
-    return CollectionStats(collection_name, points, vectors, dict(cp.pooling))
+    return CollectionStats(collection_name, points, vectors, dict(cp.pooling),
+                           footprint=footprint_from_metadata(cp.metadata))
+
+
+def _quantization(info: Any, name: str) -> Any:
+    """Vector ``name``'s quantization config: its own, else the collection's."""
+    vectors = info.config.params.vectors
+    params = vectors.get(name) if isinstance(vectors, dict) else vectors if name == "" else None
+    own = getattr(params, "quantization_config", None)
+    return own if own is not None else info.config.quantization_config
 
 
 def _with_disk_size(client: Any, stats: CollectionStats) -> CollectionStats:

@@ -76,23 +76,41 @@ def _hnsw(diff: Any, default_m: int | None = None) -> Any:
 
 
 def _quantization(q: Any) -> Any:
+    """A quantization config as Edge's, every option given passed on (``memory``, binary
+    ``encoding`` and ``query_encoding``, TurboQuant ``bits``): scalar int8, product, binary
+    (1, 1.5, 2 bits) and TurboQuant (1-8 bits) all apply to multivectors.
+
+    Raises:
+        EdgeUnsupportedError: a quantization or an option value Edge does not have.
+    """
     if q is None:
         return None
+    q = parse_model(q, models.QuantizationConfig)
+
+    def opt(enum: Any, value: Any) -> Any:
+        return _edge_enum(enum, value) if value is not None else None
+
     if isinstance(q, models.ScalarQuantization):
         s = q.scalar
-        return E.ScalarQuantizationConfig(E.ScalarType.Int8, quantile=s.quantile, always_ram=s.always_ram)
+        return E.ScalarQuantizationConfig(
+            E.ScalarType.Int8, quantile=s.quantile, always_ram=s.always_ram, memory=opt(E.Memory, s.memory)
+        )
     if isinstance(q, models.ProductQuantization):
         p = q.product
         ratio = getattr(E.CompressionRatio, str(p.compression.value).upper())
-        return E.ProductQuantizationConfig(ratio, always_ram=p.always_ram)
+        return E.ProductQuantizationConfig(ratio, always_ram=p.always_ram, memory=opt(E.Memory, p.memory))
     if isinstance(q, models.BinaryQuantization):
-        return E.BinaryQuantizationConfig(always_ram=q.binary.always_ram)
+        b = q.binary
+        return E.BinaryQuantizationConfig(
+            always_ram=b.always_ram,
+            encoding=opt(E.BinaryQuantizationEncoding, b.encoding),
+            query_encoding=opt(E.BinaryQuantizationQueryEncoding, b.query_encoding),
+            memory=opt(E.Memory, b.memory),
+        )
     if isinstance(q, models.TurboQuantization):
         t = q.turbo
         return E.TurboQuantQuantizationConfig(
-            always_ram=t.always_ram,
-            bits=_edge_enum(E.TurboQuantBitSize, t.bits) if t.bits is not None else None,
-            memory=_edge_enum(E.Memory, t.memory) if t.memory is not None else None,
+            always_ram=t.always_ram, bits=opt(E.TurboQuantBitSize, t.bits), memory=opt(E.Memory, t.memory)
         )
     raise EdgeUnsupportedError(f"quantization config {type(q).__name__}")
 

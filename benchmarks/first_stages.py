@@ -45,6 +45,7 @@ import funnel as F
 import needle as N
 
 from qdrant_tokenpool import pool_batch
+from qdrant_tokenpool.candidates import coarse_rows, rank_candidates
 from qdrant_tokenpool.eval.encoding import encode_cached
 from qdrant_tokenpool.maxsim import PackedDocs
 
@@ -53,34 +54,84 @@ def _dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def edge_runs(data: F.Data, pf: int, ks: list[int], n_queries: int, replay: dict[str, list],
-              hnsw: dict[str, int] | None, quantization: str | None) -> dict[str, Any]:
-    """Build SciFact on Qdrant Edge twice (with and without the token index), time writes,
-    optimize and queries of every first stage."""
+def coarse_key(c: int, k: int, n: int) -> str:
+    return f"tokens-c{c}-{k}" + (f"-n{n}" if n else "")
+
+
+def scored_neighbours(queries: list[np.ndarray], docs: PackedDocs,
+                      kmax: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`funnel.token_neighbours` with the cosine of every neighbour: per query the
+    ``(q_len, kmax)`` documents and cosines, nearest first (what the companion's search
+    returns, exactly)."""
+    unit = docs.tokens / np.linalg.norm(docs.tokens, axis=1, keepdims=True)
+    doc_of = np.repeat(np.arange(len(docs), dtype=np.int32), np.diff(docs.offsets))
+    out = []
+    for q in queries:
+        qu = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+        s = qu @ unit.T
+        top = np.argpartition(-s, kmax - 1, axis=1)[:, :kmax]
+        sims = np.take_along_axis(s, top, axis=1)
+        order = np.argsort(-sims, axis=1, kind="stable")
+        out.append((doc_of[np.take_along_axis(top, order, axis=1)],
+                    np.take_along_axis(sims, order, axis=1).astype(np.float32)))
+    return out
+
+
+def pruned_candidates(nb: list[tuple[np.ndarray, np.ndarray]], k: int, n: int) -> list[np.ndarray]:
+    """The documents of each query token's ``k`` nearest vectors, ranked by
+    :func:`qdrant_tokenpool.candidates.rank_candidates` (the library's own ranking), the
+    best ``n`` (0: all)."""
+    return [np.array(rank_candidates(d[:, :k], s[:, :k], n or None), dtype=np.int64) for d, s in nb]
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    """``"c4,m=8,ef=32"``: the companion's pool factor (``c``), HNSW ``m`` and
+    ``ef_construct`` (missing: the token index's default, ``candidates.DEFAULT_HNSW``)."""
+    out: dict[str, Any] = {"c": 1, "m": None, "ef": None}
+    for part in text.split(","):
+        if part.startswith("c") and "=" not in part:
+            out["c"] = int(part[1:])
+        else:
+            key, value = part.split("=")
+            out[key] = int(value)
+    return out
+
+
+def config_label(cfg: dict[str, Any]) -> str:
+    hnsw = "default HNSW (m=8, ef_construct=32)" if cfg["m"] is None else f"m={cfg['m']}, ef_construct={cfg['ef']}"
+    return f"x{cfg['c']}, {hnsw}"
+
+
+def edge_runs(data: F.Data, pf: int, configs: list[dict[str, Any]], ks: dict[int, list[int]],
+              prune: list[int], n_queries: int, replay: dict[str, list], quantization: str | None) -> dict[str, Any]:
+    """Build SciFact on Qdrant Edge once without and once per companion config with the
+    token index, time writes, optimize and queries of every first stage."""
     from qdrant_client import models
 
     from qdrant_tokenpool import PoolingConfig, TokenPoolingClient
     from qdrant_tokenpool.firststage import document_summaries
+    from qdrant_tokenpool.ops import add_token_index
 
     folder = Path(tempfile.mkdtemp(prefix="first-stages-"))
     client = TokenPoolingClient(path=str(folder), engine="edge")
     pooled = F.pooled_corpus(data, pf).items()
     summaries = document_summaries("mean", data.corpus.items())
     mv = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
-    out: dict[str, Any] = {"ms": {}, "agreement": {}}
-    for indexed in (False, True):
-        name = f"scifact_{'tokens' if indexed else 'summary'}"
+    out: dict[str, Any] = {"ms": {}, "agreement": {}, "builds": {}, "docs": len(pooled)}
+    builds: list[tuple[str, dict[str, Any] | None]] = [("summary", None)]
+    builds += [(f"tokens{i}", cfg) for i, cfg in enumerate(configs)]
+    for name, cfg in builds:
         client.create_collection(
             name,
             {"colbert": models.VectorParams(size=data.corpus.dim, distance=models.Distance.COSINE,
                                             multivector_config=mv, hnsw_config=models.HnswConfigDiff(m=0))},
             pooling={"colbert": PoolingConfig(pool_factor=pf, summary_vector="summary")},
         )
-        if indexed:
-            from qdrant_tokenpool.ops import add_token_index
-
-            add_token_index(client, name, quantization=quantization,
-                            hnsw_config=models.HnswConfigDiff(**hnsw) if hnsw else None)
+        if cfg is not None:
+            hnsw = (None if cfg["m"] is None
+                    else models.HnswConfigDiff(m=cfg["m"], ef_construct=cfg["ef"]))
+            add_token_index(client, name, quantization=quantization, hnsw_config=hnsw,
+                            pool_factor=cfg["c"], candidates=0)
         t0 = time.perf_counter()
         with client.pooling_disabled():
             for lo in range(0, len(pooled), 64):
@@ -89,33 +140,43 @@ def edge_runs(data: F.Data, pf: int, ks: list[int], n_queries: int, replay: dict
                     for i in range(lo, min(lo + 64, len(pooled)))
                 ])
         t1 = time.perf_counter()
-        client.optimize()
+        if cfg is not None:  # the companion's HNSW build alone (client.optimize does both)
+            client.optimize(f"{name}--tokenpool-tokens")
         t2 = time.perf_counter()
-        out[f"write_s_{name}"], out[f"optimize_s_{name}"] = t1 - t0, t2 - t1
-        F.log(f"edge: {name}: write {t1 - t0:.0f} s, optimize {t2 - t1:.0f} s")
-    backend_root = folder
-    comp = next((p for p in backend_root.rglob("*") if p.is_dir() and p.name.endswith("--tokenpool-tokens")), None)
-    out["companion_bytes"] = _dir_bytes(comp) if comp is not None else None
-    if comp is not None:  # where the bytes are: WAL, segments (vectors, int8, graph), ...
-        out["companion_parts"] = {p.name: _dir_bytes(p) if p.is_dir() else p.stat().st_size
-                                  for p in comp.rglob("*") if p.parent == comp or p.parent.parent == comp}
-    out["docs"] = len(pooled)
-    name = "scifact_tokens"
+        client.optimize(name)
+        t3 = time.perf_counter()
+        b: dict[str, Any] = {"label": "summary only" if cfg is None else config_label(cfg),
+                             "write_s": t1 - t0, "optimize_s": t3 - t1,
+                             "companion_optimize_s": t2 - t1}
+        comp = next((p for p in folder.rglob("*")
+                     if p.is_dir() and p.name == f"{name}--tokenpool-tokens"), None)
+        if comp is not None:
+            b["companion_bytes"] = _dir_bytes(comp)
+            try:
+                b["points"] = client.count(f"{name}--tokenpool-tokens").count
+            except Exception:  # noqa: BLE001 - a figure only
+                b["points"] = None
+        out["builds"][name] = b
+        F.log(f"edge: {b['label']}: write {t1 - t0:.0f} s, optimize {t3 - t1:.0f} s "
+              f"(companion {t2 - t1:.0f} s)")
     queries = data.queries.items()[:n_queries]
-    beam = models.SearchParams(hnsw_ef=100)  # Qdrant's default, for the k rows
-    runs: dict[str, dict[str, Any]] = {
-        "plain": {"summary": False},
-        "mean": {"first_stage": "summary", "prefetch_limit": 100},
-        **{f"tokens-{k}": {"first_stage": "tokens", "neighbours": k, "search_params": beam}
-           for k in ks},
-        # the companion's search: a smaller HNSW beam, or int8 scores without rescoring
-        "tokens-10 hnsw_ef=32": {"first_stage": "tokens", "neighbours": 10,
-                                 "search_params": models.SearchParams(hnsw_ef=32)},
-        "tokens-10 no rescore": {"first_stage": "tokens", "neighbours": 10,
-                                 "search_params": models.SearchParams(
-                                     quantization=models.QuantizationSearchParams(rescore=False))},
+    beam = models.SearchParams(hnsw_ef=100)  # Qdrant's default
+    runs: dict[str, tuple[str, dict[str, Any]]] = {
+        "plain": ("summary", {"summary": False}),
+        "mean": ("summary", {"first_stage": "summary", "prefetch_limit": 100}),
     }
-    for label, kw in runs.items():
+    for i, cfg in enumerate(configs):
+        for k in ks[cfg["c"]]:
+            for n in (prune if cfg["c"] > 1 else [0]):
+                key = f"tokens-{k}" if cfg["c"] == 1 else coarse_key(cfg["c"], k, n)
+                runs[f"{key} [{config_label(cfg)}]"] = (
+                    f"tokens{i}", {"first_stage": "tokens", "neighbours": k, "prefetch_limit": n})
+        if cfg["c"] == 1:
+            k = ks[1][0]
+            runs[f"tokens-{k} [{config_label(cfg)}] hnsw_ef=100"] = (
+                f"tokens{i}", {"first_stage": "tokens", "neighbours": k, "search_params": beam,
+                               "prefetch_limit": 0})
+    for label, (name, kw) in runs.items():
         for q in queries[:2]:
             client.query_late_interaction(name, q, limit=10, with_payload=False, **kw)
         times, ids = [], []
@@ -141,13 +202,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--pf", type=int, default=2)
     ap.add_argument("--ks", type=int, nargs="+", default=[5, 10, 20])
+    ap.add_argument("--coarse", type=int, nargs="*", default=[2, 4, 8],
+                    help="companion pool factors over the pooled vectors (coarse token index)")
+    ap.add_argument("--coarse-ks", type=int, nargs="+", default=[20, 40])
+    ap.add_argument("--prune", type=int, nargs="+", default=[0, 100, 200],
+                    help="coarse rows: rescore only the top N candidates by their first-stage "
+                         "score (0: all)")
     ap.add_argument("--engine", choices=["none", "edge"], default="none")
     ap.add_argument("--time-queries", type=int, default=30)
-    ap.add_argument("--hnsw", default=None, help="companion HNSW, e.g. m=16,ef_construct=64")
+    ap.add_argument("--configs", nargs="+", default=["c1,m=16,ef=100", "c1", "c2", "c4"],
+                    help="companion configs built on Edge: pool factor cN, HNSW m= and ef= "
+                         "(e.g. c4,m=8,ef=32; no m: the engine's default HNSW)")
+    ap.add_argument("--edge-ks", type=int, nargs="*", default=None,
+                    help="neighbours timed on Edge (default: --ks for c1, --coarse-ks otherwise)")
     ap.add_argument("--quantization", default="int8", choices=["int8", "none"])
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     pf, kmax = a.pf, max(a.ks)
+    ckmax = max(a.coarse_ks)
     data = F.load_data(a.data, a.model)
     qs = data.queries.items()
     n_q = len(qs)
@@ -170,12 +242,31 @@ def main(argv: list[str] | None = None) -> int:
         nb = F.token_neighbours(qs, F.pooled_corpus(data, pf), kmax)
         np.savez(nb_path, **{f"q{i}": x for i, x in enumerate(nb)})
         F.log(f"SciFact token neighbours in {time.perf_counter() - t0:.0f} s")
+    coarse_nb = {}
+    for c in a.coarse:
+        path = data.cache / f"first-stages-coarse-scored-{F._key(data, pf=pf, c=c, k=ckmax)}.npz"
+        if path.exists():
+            z = np.load(path)
+            coarse_nb[c] = [(z[f"q{i}"], z[f"s{i}"]) for i in range(n_q)]
+            continue
+        t0 = time.perf_counter()
+        coarse = PackedDocs.from_list(coarse_rows(c, F.pooled_corpus(data, pf).items()))
+        coarse_nb[c] = scored_neighbours(qs, coarse, ckmax)
+        np.savez(path, **{f"q{i}": x for i, (x, _) in enumerate(coarse_nb[c])},
+                 **{f"s{i}": y for i, (_, y) in enumerate(coarse_nb[c])})
+        F.log(f"SciFact coarse c={c}: {len(coarse.tokens)} vectors, neighbours in "
+              f"{time.perf_counter() - t0:.0f} s")
+    coarse_keys = [(c, k, n) for c in a.coarse for k in a.coarse_ks for n in a.prune]
     stages: dict[str, tuple[Any, int | None]] = {
         "plain": (None, None), "mean": (firsts["mean"], 100), "muvera": (firsts["muvera"], 100),
         **{f"tokens-{k}": (F.token_candidates(nb, k), None) for k in a.ks},
+        **{coarse_key(c, k, n): (pruned_candidates(coarse_nb[c], k, n), None)
+           for c, k, n in coarse_keys},
     }
     labels = {"plain": f"none (plain pooled pf={pf})", "mean": "mean summary top-100",
-              "muvera": "MUVERA top-100", **{f"tokens-{k}": f"token-level, k={k}" for k in a.ks}}
+              "muvera": "MUVERA top-100", **{f"tokens-{k}": f"token-level, k={k}" for k in a.ks},
+              **{coarse_key(c, k, n): f"coarse token-level x{c}, k={k}" + (f", top {n}" if n else "")
+                 for c, k, n in coarse_keys}}
     rows: dict[str, dict[str, Any]] = {}
     replay: dict[str, list] = {}
     base = None
@@ -216,8 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     target = len(dis) + np.arange(n_q)
     full_top10 = [target[qi] in np.argsort(-n_full[qi], kind="stable")[:10] for qi in range(n_q)]
     full_r10 = float(np.mean(full_top10))
+    n_coarse_nb = {c: scored_neighbours(qs, PackedDocs.from_list(coarse_rows(c, ncorpus.items())), ckmax)
+                   for c in a.coarse}
     n_stages = {"plain": (None, None), "mean": (n_first["mean"], 100), "muvera": (n_first["muvera"], 100),
-                **{f"tokens-{k}": (F.token_candidates(n_nb, k), None) for k in a.ks}}
+                **{f"tokens-{k}": (F.token_candidates(n_nb, k), None) for k in a.ks},
+                **{coarse_key(c, k, n): (pruned_candidates(n_coarse_nb[c], k, n), None)
+                   for c, k, n in coarse_keys}}
     for key, (first, prefetch) in n_stages.items():
         shape = F.Shape(None if first is None else key, prefetch, pf, None)
         hits, kept, kept_full = [], [], []
@@ -236,18 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     # -- Qdrant Edge ----------------------------------------------------------------------
     edge = None
     if a.engine == "edge":
-        hnsw = dict(kv.split("=") for kv in a.hnsw.split(",")) if a.hnsw else None
-        edge = edge_runs(data, pf, a.ks, a.time_queries, replay,
-                         {k: int(v) for k, v in hnsw.items()} if hnsw else None,
+        configs = [parse_config(t) for t in a.configs]
+        ks = {c: (a.ks if c == 1 else a.coarse_ks) for c in {cfg["c"] for cfg in configs}}
+        if a.edge_ks:
+            ks = {c: a.edge_ks for c in ks}
+        edge = edge_runs(data, pf, configs, ks, a.prune, a.time_queries, replay,
                          None if a.quantization == "none" else a.quantization)
-        extra_tokens = edge["companion_bytes"] / edge["docs"] if edge["companion_bytes"] else None
-        for key, row in rows.items():
-            if key in edge["ms"]:
-                row["edge_ms"] = edge["ms"][key]
-                row["edge_agreement"] = edge["agreement"].get(key)
-            row["extra_bytes"] = (
-                extra_tokens if key.startswith("tokens") else 4 * data.corpus.dim if key == "mean"
-                else 4 * F.MUVERA_VARIANTS["muvera"].output_dim(data.corpus.dim) if key == "muvera" else 0)
+        for key in ("plain", "mean"):
+            rows[key]["edge_ms"] = edge["ms"][key]
+            rows[key]["edge_agreement"] = edge["agreement"].get(key)
 
     load = os.getloadavg()
     text = report(rows, data, n_q, full_r10, edge, a, load)
@@ -267,12 +359,12 @@ def report(rows: dict[str, dict[str, Any]], data: F.Data, n_q: int, full_r10: fl
     head = ["first stage", "SciFact nDCG@10", "% of plain pooled", "Δ vs plain [95% CI]",
             "first-stage recall", "candidates/query", "needle recall@10", "% of full MaxSim",
             "needle first-stage recall", "keeps full top-10 needles"]
-    if edge:
-        head += ["Edge ms", "Edge top-10 = replay", "extra bytes/doc"]
     lines = [
         f"SciFact test ({len(data.corpus)} documents, {n_q} queries) and the needle corpus "
-        f"(needle.py), pooled pf={a.pf}, exact replay; full MaxSim needle recall@10 "
-        f"{full_r10:.3f}. Load average at the end: " + ", ".join(f"{x:.2f}" for x in load),
+        f"(needle.py), pooled pf={a.pf}, exact replay (exact nearest token vectors for the "
+        f"token-level rows; 'coarse xC': the companion holds each document's pooled vectors "
+        f"pooled again by C); full MaxSim needle recall@10 {full_r10:.3f}. Load average at "
+        "the end: " + ", ".join(f"{x:.2f}" for x in load),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -283,24 +375,30 @@ def report(rows: dict[str, dict[str, Any]], data: F.Data, n_q: int, full_r10: fl
                  f"{ci[0]:+.4f} [{ci[1]:+.4f}, {ci[2]:+.4f}]", f"{r['first_recall']:.3f}",
                  f"{r['candidates']:.0f}", f"{r['needle_r10']:.3f}", f"{r['needle_vs_full']:.1%}",
                  f"{r['needle_first_recall']:.3f}", f"{r['needle_kept_of_full_top10']:.1%}"]
-        if edge:
-            ms, ag = r.get("edge_ms"), r.get("edge_agreement")
-            cells += ["" if ms is None else f"{ms:.1f}", "" if ag is None else f"{ag:.3f}",
-                      f"{r['extra_bytes']:,.0f}" if r.get("extra_bytes") is not None else ""]
         lines.append("| " + " | ".join(cells) + " |")
     if edge:
+        base = edge["builds"]["summary"]
+        base_s = base["write_s"] + base["optimize_s"]
+        lines += ["", (f"Qdrant Edge, the {edge['docs']} SciFact documents written with pooled "
+                  "vectors given (pooling off: the store's cost only), 64 per upsert, then "
+                  "optimize (HNSW builds):"), "",
+                  "| index | companion points | write s | optimize s (companion's) | store throughput vs summary only | extra bytes/doc |",
+                  "|---|---|---|---|---|---|"]
+        for b in edge["builds"].values():
+            total = b["write_s"] + b["optimize_s"]
+            extra = b.get("companion_bytes")
+            lines.append(f"| {b['label']} | {b.get('points', '')} | {b['write_s']:.0f} | "
+                         f"{b['optimize_s']:.0f} ({b['companion_optimize_s']:.0f}) | {base_s / total:.2f}x | "
+                         + ("" if extra is None else f"{extra / edge['docs']:,.0f}") + " |")
+        lines += ["", (f"Qdrant Edge `query_late_interaction`, median ms of {a.time_queries} "
+                  "queries (limit 10; token rows: hnsw_ef 32 unless stated); 'top-10 = replay': "
+                  "the share of Edge's top 10 that the exact replay returns too:"), "",
+                  "| query | ms | speed-up vs plain pooled | top-10 = replay |", "|---|---|---|---|"]
+        plain = edge["ms"]["plain"]
         for label, ms in edge["ms"].items():
-            if label not in rows:
-                ag = edge["agreement"].get(label)
-                lines.append(f"| {label} (Edge only) | | | | | | | | | | {ms:.1f} | "
-                             + ("" if ag is None else f"{ag:.3f}") + " | |")
-        summary = (f"write {edge['write_s_scifact_summary']:.0f} + optimize "
-                   f"{edge['optimize_s_scifact_summary']:.0f}")
-        tokens = (f"write {edge['write_s_scifact_tokens']:.0f} + optimize "
-                  f"{edge['optimize_s_scifact_tokens']:.0f}")
-        lines += ["", (f"Edge writes of the {edge['docs']} SciFact documents (pooled vectors "
-                  f"given, pooling off; seconds): summary only: {summary}; with the token "
-                  f"index: {tokens}.")]
+            ag = edge["agreement"].get(label)
+            lines.append(f"| {label} | {ms:.1f} | {plain / ms:.1f}x | "
+                         + ("" if ag is None else f"{ag:.3f}") + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -312,7 +410,7 @@ def plot(rows: dict[str, dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=130)
     for key, r in rows.items():
-        color = "tab:green" if key.startswith("tokens") else {"plain": "k", "mean": "tab:blue", "muvera": "tab:red"}[key]
+        color = "tab:purple" if key.startswith("tokens-c") else "tab:green" if key.startswith("tokens") else {"plain": "k", "mean": "tab:blue", "muvera": "tab:red"}[key]
         ax.scatter(r["vs_plain"] * 100, r["needle_r10"], color=color, s=40)
         ax.annotate(r["stage"] + (f" ({r['edge_ms']:.0f} ms)" if r.get("edge_ms") else ""),
                     (r["vs_plain"] * 100, r["needle_r10"]), textcoords="offset points",

@@ -21,6 +21,7 @@ from ._async_base import AsyncClientBase
 from ._flow import Flow, T, run_async
 from ._flow import parent_call as _parent_call
 from ._parent import given
+from .candidates import companion_name
 from .companion import follow
 from .config import PoolingConfig, PoolingMap
 from .encoders.protocol import TextEncoder
@@ -110,10 +111,16 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     async def optimize(self, collection_name: str | None = None) -> bool:
         """Build indexes now on a Qdrant Edge database, one collection or all (Edge has no
         background optimizer: see :doc:`the indexing policy <engines>`). A server optimizes
-        by itself and local mode has no index: ``False`` there."""
+        by itself and local mode has no index: ``False`` there. A collection's token index
+        (its companion collection) is built with it."""
         if self.engine != "edge":
             return False
-        return bool(await _backend.backend(self).optimize(collection_name))
+        backend = _backend.backend(self)
+        changed = bool(await backend.optimize(collection_name))
+        companion = None if collection_name is None else companion_name(collection_name)
+        if companion is not None and await backend.collection_exists(companion):
+            changed = bool(await backend.optimize(companion)) or changed
+        return changed
 
     async def get_pooling(self, collection_name: str) -> PoolingMap:
         """``{vector_name: PoolingConfig}`` stored for the collection (``{}`` if none)."""

@@ -39,13 +39,18 @@ from . import _parent as parent
 from . import store
 from ._flow import Flow, call
 from .config import PoolingConfigError
+from .pooling.batch import pool_arrays
 from .pooling.common import normalise
+from .pooling.spec import as_spec
 from .pooling.validation import InvalidMultivectorError, as_multivector, check_int
 from .store import PoolingState
 
 __all__ = [
     "COMPANION_SUFFIX",
+    "DEFAULT_CANDIDATES",
+    "DEFAULT_HNSW",
     "DEFAULT_NEIGHBOURS",
+    "DEFAULT_POOL_FACTOR",
     "DOC_FIELD",
     "METADATA_KEY",
     "QUANTIZATIONS",
@@ -53,12 +58,14 @@ __all__ = [
     "TokenIndex",
     "active",
     "candidate_ids",
+    "coarse_rows",
     "companion_name",
     "create_companion",
     "indexed",
     "is_companion_name",
     "journal_entry",
     "journal_set",
+    "rank_candidates",
     "repair",
     "restrict",
     "write_tokens",
@@ -72,7 +79,17 @@ JOURNAL_KEY = "qdrant_tokenpool_journal"
 COMPANION_SUFFIX = "--tokenpool-tokens"
 TOKEN_VECTOR = "t"
 DOC_FIELD = "doc"
-DEFAULT_NEIGHBOURS = 10
+# A new index's settings (add_token_index, index_corpus), chosen on SciFact and the needle
+# test with benchmarks/first_stages.py (docs/funnel.md): the cheapest companion that keeps
+# >= 98% of full MaxSim's top-10 needles and >= 99.5% of plain pooled nDCG@10.
+DEFAULT_POOL_FACTOR = 4
+"""The companion pools each document's stored vectors again by this factor."""
+DEFAULT_NEIGHBOURS = 40
+"""Nearest companion vectors per query token."""
+DEFAULT_CANDIDATES = 200
+"""Candidate documents rescored per query, the best by :func:`rank_candidates`."""
+DEFAULT_HNSW = models.HnswConfigDiff(m=8, ef_construct=32)
+"""The companion's HNSW graph: a small one, cheap to build."""
 DEFAULT_HNSW_EF = 32
 """HNSW beam of the companion's searches when the query gives no ``search_params``: on
 SciFact (Qdrant Edge) as accurate on the final top 10 as Qdrant's default (100), half
@@ -101,22 +118,32 @@ class TokenIndex:
     Attributes:
         vector: the pooled multivector whose token vectors are indexed.
         companion: the companion collection.
-        neighbours: nearest token vectors per query token at query time (default 10).
+        neighbours: nearest token vectors per query token at query time.
         quantization: ``None`` (float32 vectors in RAM) or ``"int8"`` (scalar int8 in RAM,
             float32 on disk for rescoring).
+        candidates: at most this many candidate documents per query, the best by
+            :func:`rank_candidates` (0: all of them), ranked by MaxSim.
+        pool_factor: the companion holds each document's stored (pooled) vectors pooled
+            again by this factor (Ward, as the collection's pooling; 1: the stored vectors
+            as they are). Fewer points make the index cheaper to write and build; the
+            candidates are still ranked by MaxSim over the stored vectors.
         ready: the backfill from stored vectors is done: queries use it.
         backfill_offset: the ``scroll`` offset where an interrupted backfill continues.
     """
 
     vector: str
     companion: str
-    neighbours: int = DEFAULT_NEIGHBOURS
+    neighbours: int = 10
     quantization: str | None = None
+    pool_factor: int = 1
+    candidates: int = 0
     ready: bool = False
     backfill_offset: Any = None
 
     def __post_init__(self) -> None:
         check_int("neighbours", self.neighbours)
+        check_int("pool_factor", self.pool_factor)
+        check_int("candidates", self.candidates, minimum=0)
         if self.quantization not in QUANTIZATIONS:
             raise PoolingConfigError(
                 f"unknown token index quantization {self.quantization!r}; expected None or 'int8'"
@@ -131,6 +158,8 @@ class TokenIndex:
                 "companion": self.companion,
                 "neighbours": self.neighbours,
                 "quantization": self.quantization,
+                "pool_factor": self.pool_factor,
+                "candidates": self.candidates,
                 "ready": self.ready,
                 "backfill_offset": self.backfill_offset,
             }
@@ -156,8 +185,10 @@ class TokenIndex:
             return cls(
                 vector=str(entry["vector"]),
                 companion=str(entry["companion"]),
-                neighbours=int(entry.get("neighbours", DEFAULT_NEIGHBOURS)),
+                neighbours=int(entry.get("neighbours", 10)),
                 quantization=entry.get("quantization"),
+                pool_factor=int(entry.get("pool_factor", 1)),
+                candidates=int(entry.get("candidates", 0)),
                 ready=bool(entry.get("ready", False)),
                 backfill_offset=entry.get("backfill_offset"),
             )
@@ -235,6 +266,18 @@ def _token_points(docs: Sequence[tuple[str, np.ndarray]], lists: bool) -> list[m
     return out
 
 
+def coarse_rows(pool_factor: int, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Float32 ``(m_i, d)`` token matrices as the companion stores them: unit rows pooled
+    again by ``pool_factor`` (hierarchical Ward, no protected rows; unchanged at 1). Rows
+    are normalised first, so that the vectors a write sends and the ones an engine stores
+    (Cosine: normalised) give the same companion points."""
+    if pool_factor == 1 or not arrays:
+        return list(arrays)
+    spec = as_spec(pool_factor, method="hierarchical", protected_tokens=0)
+    units = [normalise(np.asarray(a, dtype=np.float32), zero="keep") for a in arrays]
+    return pool_arrays(units, spec)
+
+
 def write_tokens(
     ti: TokenIndex,
     keys: Sequence[str],
@@ -245,7 +288,9 @@ def write_tokens(
     """Replace the companion's tokens of documents ``keys`` by ``docs`` (``(key, (m, d))``
     pairs, a subset of ``keys``; the others lose their tokens): delete by document, then
     write, so that rewriting the same documents (a resumed backfill, a replay) is harmless.
+    The vectors are pooled again by ``ti.pool_factor`` first (:func:`coarse_rows`).
     ``lists``: send vectors as lists (a server)."""
+    docs = list(zip([k for k, _ in docs], coarse_rows(ti.pool_factor, [r for _, r in docs])))
     for start in range(0, len(keys), _CHUNK):
         part = keys[start : start + _CHUNK]
         yield call(
@@ -265,8 +310,8 @@ def create_companion(
     ti: TokenIndex, spec: Any, hnsw_config: models.HnswConfigDiff | None = None
 ) -> Flow[None]:
     """Create ``ti.companion`` for a multivector of ``spec`` (a VectorSpec), with the
-    keyword index on the document field and ``hnsw_config`` (default: the engine's); an
-    existing companion is kept (a resumed build)."""
+    keyword index on the document field and ``hnsw_config`` (default: :data:`DEFAULT_HNSW`);
+    an existing companion is kept (a resumed build)."""
     if (yield call(parent.collection_exists, ti.companion)):
         return
     quant = ti.quantization == "int8"
@@ -284,7 +329,7 @@ def create_companion(
         parent.create_collection,
         ti.companion,
         vectors_config={TOKEN_VECTOR: params},
-        hnsw_config=hnsw_config,
+        hnsw_config=DEFAULT_HNSW if hnsw_config is None else hnsw_config,
         quantization_config=quantization,
         metadata={JOURNAL_KEY: {}},
     )
@@ -425,21 +470,52 @@ def use_tokens(
     return first_stage is None and summary is None and usable and not filtered
 
 
+def rank_candidates(
+    docs: Sequence[Sequence[Any]], sims: Sequence[Sequence[float]], limit: int | None = None
+) -> list[Any]:
+    """Candidate documents ranked by their first-stage score, the best ``limit`` (``None``:
+    all). ``docs[t]``/``sims[t]``: the documents and similarities of query token ``t``'s
+    nearest token vectors. A document's score sums over the query tokens its best
+    similarity above the token's lowest retrieved one (zero where the token did not reach
+    it): MaxSim with the missing similarities imputed, as XTR does. Ties keep first
+    appearance."""
+    scores: dict[Any, float] = {}
+    for t_docs, t_sims in zip(docs, sims):
+        if not len(t_sims):
+            continue
+        floor = float(min(t_sims))
+        best: dict[Any, float] = {}
+        for d, sim in zip(t_docs, t_sims):
+            gain = float(sim) - floor
+            if gain > best.get(d, -1.0):
+                best[d] = gain
+        for d, gain in best.items():
+            scores[d] = scores.get(d, 0.0) + gain
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)  # stable: ties in order
+    return ranked if limit is None else ranked[:limit]
+
+
 def candidate_ids(
     ti: TokenIndex,
     q: np.ndarray,
     *,
     cosine: bool,
     neighbours: int | None = None,
+    limit: int | None = None,
+    results: int = 0,
     search_params: models.SearchParams | None = None,
     hnsw: bool = True,
 ) -> Flow[list[Any]]:
     """Documents whose token vectors are among the ``neighbours`` nearest of any query
-    token (``q``: float32 ``(q, d)``), in order of first appearance: one
+    token (``q``: float32 ``(q, d)``), the best ``limit`` of them by
+    :func:`rank_candidates` (default: the index's ``candidates``, at least ``results``, the
+    query's limit; 0: all): one
     ``query_batch_points`` request on the companion (``search_params`` default: an HNSW
     beam of :data:`DEFAULT_HNSW_EF`; ``hnsw=False``: none, for an engine that searches
     exactly and warns about search parameters, qdrant-client's local mode)."""
     k = check_int("neighbours", ti.neighbours if neighbours is None else neighbours)
+    limit = (ti.candidates and max(ti.candidates, results)) if limit is None else limit
+    check_int("prefetch_limit", limit, minimum=0)
     if search_params is None and hnsw:
         search_params = models.SearchParams(hnsw_ef=max(DEFAULT_HNSW_EF, k))
     rows = normalise(q, zero="keep").astype(np.float32) if cosine else q
@@ -454,10 +530,9 @@ def candidate_ids(
         for row in rows
     ]
     responses = yield call(parent.query_batch_points, ti.companion, requests)
-    seen: dict[str, None] = {}
+    docs, sims = [], []
     for response in responses:
-        for p in response.points:
-            key = (p.payload or {}).get(DOC_FIELD)
-            if isinstance(key, str):
-                seen.setdefault(key, None)
-    return [doc_id(k) for k in seen]
+        hits = [p for p in response.points if isinstance((p.payload or {}).get(DOC_FIELD), str)]
+        docs.append([p.payload[DOC_FIELD] for p in hits])
+        sims.append([p.score for p in hits])
+    return [doc_id(key) for key in rank_candidates(docs, sims, limit or None)]

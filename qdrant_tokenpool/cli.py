@@ -260,11 +260,11 @@ def index(
         "those only (docs/funnel.md). --no-summary: MaxSim over every document.",
     )] = True,
     token_index: Annotated[bool, typer.Option(
-        help="A new collection also gets the token-level first stage (each pooled token "
-        "vector also in an HNSW index; searches rescore the documents of the query tokens' "
-        "nearest tokens; keeps needles the summary loses, costs an HNSW build over every "
-        "stored token vector, docs/funnel.md). Default: the summary funnel.",
-    )] = False,
+        help="A new collection also gets the token-level first stage (its pooled vectors "
+        "pooled again 4x, in an HNSW index; searches rescore the documents of the query "
+        "tokens' nearest vectors; keeps needles the summary loses, docs/funnel.md). "
+        "--no-token-index: the summary funnel only.",
+    )] = True,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", "-b", min=1, help="Documents per encode/write batch."
     )] = 32,

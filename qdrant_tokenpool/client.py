@@ -24,6 +24,7 @@ from . import _backend, _parent, store, write_path
 from ._flow import Flow, T, run_sync
 from ._flow import parent_call as _parent_call
 from ._parent import given
+from .candidates import companion_name
 from .companion import follow
 from .config import PoolingConfig, PoolingMap
 from .encoders.protocol import TextEncoder
@@ -132,10 +133,16 @@ class TokenPoolingClient(QdrantClient):
     def optimize(self, collection_name: str | None = None) -> bool:
         """Build indexes now on a Qdrant Edge database, one collection or all (Edge has no
         background optimizer: see :doc:`the indexing policy <engines>`). A server optimizes
-        by itself and local mode has no index: ``False`` there."""
+        by itself and local mode has no index: ``False`` there. A collection's token index
+        (its companion collection) is built with it."""
         if self.engine != "edge":
             return False
-        return bool(_backend.backend(self).optimize(collection_name))
+        backend = _backend.backend(self)
+        changed = bool(backend.optimize(collection_name))
+        companion = None if collection_name is None else companion_name(collection_name)
+        if companion is not None and backend.collection_exists(companion):
+            changed = bool(backend.optimize(companion)) or changed
+        return changed
 
     # -- the pooling config (stored in the collection's metadata) ----------------------------
     def get_pooling(self, collection_name: str) -> PoolingMap:

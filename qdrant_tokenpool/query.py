@@ -442,7 +442,7 @@ def query_late_interaction(
         assert index is not None
         ids = yield from token_index.candidate_ids(
             index, q, cosine=funnel.distance == models.Distance.COSINE, neighbours=neighbours,
-            search_params=search_params,
+            limit=prefetch_limit, results=limit, search_params=search_params,
             hnsw=state.streams,  # not local mode (exact search)
         )
         if not ids:

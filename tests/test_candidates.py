@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,13 +18,16 @@ from qdrant_client import models
 
 from qdrant_tokenpool import AsyncTokenPoolingClient, PoolingConfig, TokenPoolingClient
 from qdrant_tokenpool.candidates import (
+    DEFAULT_POOL_FACTOR,
     DOC_FIELD,
     JOURNAL_KEY,
     METADATA_KEY,
     TOKEN_VECTOR,
     TokenIndex,
+    coarse_rows,
     companion_name,
     doc_key,
+    rank_candidates,
 )
 from qdrant_tokenpool.ops import OperationUsageError, aadd_token_index, add_token_index, repool
 from qdrant_tokenpool.pooling.validation import InvalidMultivectorError
@@ -67,8 +71,9 @@ def _rows(rows: list[np.ndarray]) -> np.ndarray:
 def expected_tokens(client, name: str) -> dict[str, np.ndarray]:
     """{document key: its token vectors} from the main collection's stored vectors."""
     records, _ = client.scroll(name, limit=10**6, with_vectors=["colbert"])
+    ti = TokenIndex.from_metadata(client.get_collection(name).config.metadata, name)
     return {
-        doc_key(r.id): _rows(r.vector["colbert"])
+        doc_key(r.id): _rows(coarse_rows(ti.pool_factor, [np.asarray(r.vector["colbert"])])[0])
         for r in records
         if (r.vector or {}).get("colbert") is not None
     }
@@ -99,18 +104,23 @@ def _client(engine: str) -> TokenPoolingClient:
     return TokenPoolingClient(":memory:", engine=engine)
 
 
-def _indexed(engine: str, n: int = 30) -> tuple[TokenPoolingClient, dict[int, np.ndarray]]:
+def _indexed(
+    engine: str, n: int = 30, **settings: Any
+) -> tuple[TokenPoolingClient, dict[int, np.ndarray]]:
     client = _client(engine)
     client.create_collection("c", _params(), pooling=_pooling())
     docs = _docs(n)
     client.upsert("c", [models.PointStruct(id=i, vector={"colbert": v}) for i, v in docs.items()])
-    add_token_index(client, "c")
+    add_token_index(client, "c", **settings)
     return client, docs
 
 
+@pytest.mark.parametrize("pool_factor", [1, DEFAULT_POOL_FACTOR])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_every_write_method_keeps_the_companion_in_step(engine):
-    client, docs = _indexed(engine)
+def test_every_write_method_keeps_the_companion_in_step(engine, pool_factor):
+    client, docs = _indexed(engine, pool_factor=pool_factor)
+    ti = TokenIndex.from_metadata(client.get_collection("c").config.metadata, "c")
+    assert ti is not None and ti.pool_factor == pool_factor
     assert_in_step(client, "c")
     new = _docs(6, seed=1, start=100)
     client.upsert("c", [models.PointStruct(id=i, vector={"colbert": v}) for i, v in new.items()])
@@ -215,6 +225,39 @@ def test_queries_take_their_candidates_from_the_token_index(engine):
     assert 3 not in {p.id for p in client.query_late_interaction("c", q, limit=10).points}
 
 
+def test_candidates_are_ranked_by_their_imputed_first_stage_score():
+    # token 0 reaches a (0.9) and b (0.5), floor 0.5; token 1 reaches b (0.8), c (0.7),
+    # a (0.6), floor 0.6: a = 0.4 + 0.0, b = 0.0 + 0.2, c = 0.1
+    docs = [["a", "b"], ["b", "c", "a"]]
+    sims = [[0.9, 0.5], [0.8, 0.7, 0.6]]
+    assert rank_candidates(docs, sims) == ["a", "b", "c"]
+    assert rank_candidates(docs, sims, 2) == ["a", "b"]
+    assert rank_candidates([[], ["x"]], [[], [0.3]]) == ["x"]  # a token with no neighbour
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_prefetch_limit_caps_the_token_candidates(engine, monkeypatch):
+    client, docs = _indexed(engine, n=60)
+    q = docs[9]
+    every = client.query_late_interaction("c", q, limit=60, prefetch_limit=0)
+    capped = client.query_late_interaction("c", q, limit=60, prefetch_limit=3)
+    assert len(every.points) > 3 and len(capped.points) == 3
+    assert capped.points[0].id == every.points[0].id == 9
+    # the index's own cap (candidates=) applies by default, never below the query's limit
+    import qdrant_tokenpool.candidates as cand
+
+    seen: list[int] = []
+    real = cand.restrict
+    monkeypatch.setattr(cand, "restrict", lambda f, ids: seen.append(len(ids)) or real(f, ids))
+    client2, _ = _indexed(engine, n=60, candidates=4)
+    client2.query_late_interaction("c", q, limit=1)
+    client2.query_late_interaction("c", q, limit=6)
+    client2.query_late_interaction("c", q, limit=1, prefetch_limit=0)
+    assert seen[:2] == [4, 6] and seen[2] > 6
+    with pytest.raises(ValueError, match="prefetch_limit"):
+        client.query_late_interaction("c", q, prefetch_limit=-1)
+
+
 def test_first_stage_argument_is_checked():
     client = _client("local")
     client.create_collection("c", _params(), pooling=_pooling())
@@ -285,9 +328,13 @@ def test_the_async_client_keeps_the_companion_in_step():
         await client.delete_vectors("c", ["colbert"], [5])
         want, have = {}, {}
         records, _ = await client.scroll("c", limit=10**6, with_vectors=["colbert"])
+        info = await client.get_collection("c")
+        ti = TokenIndex.from_metadata(info.config.metadata, "c")
+        assert ti is not None and ti.pool_factor > 1  # the default: a coarse index
         for r in records:
             if (r.vector or {}).get("colbert"):
-                want[doc_key(r.id)] = _rows(r.vector["colbert"])
+                rows = coarse_rows(ti.pool_factor, [np.asarray(r.vector["colbert"])])[0]
+                want[doc_key(r.id)] = _rows(rows)
         records, _ = await client.scroll(
             companion_name("c"), limit=10**6, with_vectors=True, with_payload=True
         )

@@ -135,19 +135,37 @@ def test_a_new_collection_gets_a_summary_vector_and_its_tokens_on_disk(client):
     assert str(top[0].id) == point_id(DOCS[0].doc_id)
 
 
-def test_index_corpus_makes_the_token_index_only_when_asked(client):
-    from qdrant_tokenpool.candidates import companion_name
+def test_index_corpus_makes_the_token_index_by_default(client, monkeypatch):
+    from qdrant_tokenpool import candidates
+    from qdrant_tokenpool.candidates import DEFAULT_POOL_FACTOR, coarse_rows, companion_name
 
-    tp.index_corpus(client, "plain", DOCS, FakeEncoder(), pool_factor=2)
-    assert not client.collection_exists(companion_name("plain"))
-    tp.index_corpus(client, "tok", DOCS, FakeEncoder(), pool_factor=2, token_index=True)
-    stored_rows = sum(v[0].shape[0] for v in stored(client, "tok", "tokens").values())
-    assert client.count(companion_name("tok")).count == stored_rows
+    calls: list[str] = []
+    real = candidates.candidate_ids
+
+    def spy(ti, *args, **kwargs):
+        calls.append(ti.companion)
+        return (yield from real(ti, *args, **kwargs))
+
+    monkeypatch.setattr(candidates, "candidate_ids", spy)
+    tp.index_corpus(client, "tok", DOCS, FakeEncoder(), pool_factor=2)
+    pooled = stored(client, "tok", "tokens").values()
+    coarse = coarse_rows(DEFAULT_POOL_FACTOR, [v[0] for v in pooled])
+    assert client.count(companion_name("tok")).count == sum(len(c) for c in coarse)
+    assert sum(len(c) for c in coarse) < sum(v[0].shape[0] for v in pooled)
     # the user sees one collection; its queries take their candidates from the index
-    assert [c.name for c in client.get_collections().collections] == ["plain", "tok"]
+    assert [c.name for c in client.get_collections().collections] == ["tok"]
     q = FakeEncoder().vectors(DOCS[2].content)
-    top = client.query_late_interaction("tok", q, limit=1, first_stage="tokens").points
+    top = client.query_late_interaction("tok", q, limit=1).points
     assert str(top[0].id) == point_id(DOCS[2].doc_id)
+    assert calls == [companion_name("tok")]
+    # the opt-out: the summary funnel, as collections made before the token index
+    tp.index_corpus(client, "plain", DOCS, FakeEncoder(), pool_factor=2, token_index=False)
+    assert not client.collection_exists(companion_name("plain"))
+    top = client.query_late_interaction("plain", q, limit=3).points
+    summary = client.query_late_interaction("plain", q, limit=3, first_stage="summary").points
+    assert [p.id for p in top] == [p.id for p in summary]
+    assert str(top[0].id) == point_id(DOCS[2].doc_id)
+    assert calls == [companion_name("tok")]
 
 
 def test_index_corpus_without_summary_and_in_ram(client):

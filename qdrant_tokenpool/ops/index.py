@@ -168,7 +168,7 @@ def index_corpus_flow(
     progress: ProgressHook | None = None,
     summary: bool = True,
     on_disk: bool = True,
-    token_index: bool = False,
+    token_index: bool = True,
 ) -> Flow[IndexResult]:
     """Encode ``documents`` with ``encoder`` and write them, pooled, into a collection.
 
@@ -193,8 +193,8 @@ def index_corpus_flow(
         record: extra metadata recorded with the vector name (the CLI: ``model``, ``doc_maxlen``).
         progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
         token_index: a new collection also gets the token-level first stage
-            (:func:`~qdrant_tokenpool.ops.add_token_index`), which its queries then use.
-            Off by default: building its HNSW index costs more than the rest of the write.
+            (:func:`~qdrant_tokenpool.ops.add_token_index`, its default settings), which
+            its unfiltered queries then use (the default; ``False``: the summary funnel).
 
     Returns:
         An :class:`IndexResult` (documents added and skipped, token and stored vectors).

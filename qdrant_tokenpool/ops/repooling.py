@@ -149,6 +149,8 @@ def repool_flow(
                 using=index.vector,
                 neighbours=index.neighbours,
                 quantization=index.quantization,
+                pool_factor=index.pool_factor,
+                candidates=index.candidates,
                 progress=progress,
             )
 

@@ -22,7 +22,9 @@ from qdrant_client import models
 from .. import _parent as parent
 from .._flow import Flow, call
 from ..candidates import (
+    DEFAULT_CANDIDATES,
     DEFAULT_NEIGHBOURS,
+    DEFAULT_POOL_FACTOR,
     TokenIndex,
     companion_name,
     create_companion,
@@ -55,6 +57,8 @@ def add_token_index_flow(
     using: str | None = None,
     neighbours: int = DEFAULT_NEIGHBOURS,
     quantization: str | None = "int8",
+    pool_factor: int = DEFAULT_POOL_FACTOR,
+    candidates: int = DEFAULT_CANDIDATES,
     hnsw_config: models.HnswConfigDiff | None = None,
     batch_size: int = 256,
     progress: ProgressHook | None = None,
@@ -69,8 +73,13 @@ def add_token_index_flow(
         quantization: ``"int8"`` (default: int8 in RAM, float32 on disk for rescoring;
             Qdrant builds the HNSW graph on the int8 vectors, ~3x faster) or ``None``
             (float32 in RAM).
-        hnsw_config: the companion's HNSW settings (default: the engine's, ``m=16``,
-            ``ef_construct=100``); used when the companion is created.
+        pool_factor: the companion holds each document's stored vectors pooled again by
+            this factor (fewer points: cheaper to write and index; 1: as stored).
+        candidates: at most this many candidate documents per query rescored, the best
+            by their first-stage score (0: all; a query's ``prefetch_limit`` overrides it).
+        hnsw_config: the companion's HNSW settings (default:
+            :data:`~qdrant_tokenpool.candidates.DEFAULT_HNSW`, ``m=8``, ``ef_construct=32``);
+            used when the companion is created.
         batch_size: points per read and per companion write (>= 1).
         progress: a :data:`ProgressHook`.
 
@@ -84,15 +93,25 @@ def add_token_index_flow(
     cp = yield from load_collection(collection_name)
     vname = resolve_multivector(cp, using)
     wanted = TokenIndex(
-        vname, companion_name(collection_name), check_int("neighbours", neighbours), quantization
+        vname,
+        companion_name(collection_name),
+        check_int("neighbours", neighbours),
+        quantization,
+        check_int("pool_factor", pool_factor),
+        check_int("candidates", candidates, minimum=0),
     )
     ti = TokenIndex.from_metadata(cp.metadata, collection_name)
     resumed = ti is not None
     if ti is not None:
-        if (ti.vector, ti.quantization) != (wanted.vector, wanted.quantization):
+        if (ti.vector, ti.quantization, ti.pool_factor) != (
+            wanted.vector,
+            wanted.quantization,
+            wanted.pool_factor,
+        ):
             raise OperationUsageError(
                 f"collection {collection_name!r} already has a token index of vector "
-                f"{ti.vector!r} (quantization {ti.quantization!r})"
+                f"{ti.vector!r} (quantization {ti.quantization!r}, pool_factor "
+                f"{ti.pool_factor})"
             )
         if ti.ready:
             rep.info(f"collection {collection_name!r} already has a ready token index")

@@ -14,7 +14,8 @@ full-resolution vectors kept, ``keep_original_vector``) and ``pf4``. Documents a
 synthetic (clustered unit vectors, generated in chunks: the corpus is never in memory
 whole; 6.5 GB of float32 unpooled). Run: ``python benchmarks/edge_scale.py`` (``--docs``
 to scale down, ``--dir`` for the database folder, kept with ``--keep``). Prints Markdown
-tables, with the machine's load.
+tables, with the machine's load. ``--defaults``: instead, ``index_corpus``'s settings
+(pf=2 + summary) without and with the token index, the default first stage.
 """
 
 from __future__ import annotations
@@ -87,11 +88,18 @@ class Corpus:
         return (q / np.linalg.norm(q, axis=2, keepdims=True)).astype(np.float32)
 
 
-def ingest(client: TokenPoolingClient, name: str, corpus: Corpus, cfg: PoolingConfig, batch: int) -> float:
+def ingest(client: TokenPoolingClient, name: str, corpus: Corpus, cfg: PoolingConfig, batch: int,
+           token_index: bool = False) -> float:
     """Write the corpus through the pooling client's ``upsert`` (pooling, summary and kept
-    originals made by the write path); returns seconds, optimization excluded."""
+    originals made by the write path; with ``token_index`` the token-level first stage
+    added first, its default settings, so that every write feeds it, as ``index_corpus``
+    does); returns seconds, optimization excluded."""
     vp = models.VectorParams(size=corpus.dim, distance=models.Distance.COSINE, multivector_config=MAXSIM)
     client.create_collection(name, {"colbert": vp}, pooling={"colbert": cfg})
+    if token_index:
+        from qdrant_tokenpool.ops import add_token_index
+
+        add_token_index(client, name)
     t0 = time.perf_counter()
     for lo in range(0, corpus.n_docs, batch):
         hi = min(lo + batch, corpus.n_docs)
@@ -123,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=500, help="documents per upsert")
     ap.add_argument("--dir", default=None, help="database folder (default: a temp folder)")
     ap.add_argument("--keep", action="store_true", help="keep the database folder")
+    ap.add_argument("--defaults", action="store_true",
+                    help="only index_corpus's settings: pf=2 + summary, without and with the "
+                         "token index (the default first stage), instead of pf2/pf4")
     args = ap.parse_args(argv)
+    if args.defaults:
+        return defaults_run(args)
 
     root = Path(args.dir or tempfile.mkdtemp(prefix="edge-scale-")) / "db"
     corpus = Corpus(args.docs, args.tokens, args.dim)
@@ -196,6 +209,62 @@ def main(argv: list[str] | None = None) -> int:
          f"whole run {total / 60:.1f} min; peak RSS {peak_rss_gib():.2f} GiB"),
     ]
     print("\n".join(out))
+    return 0
+
+
+def defaults_run(args: argparse.Namespace) -> int:
+    """``--defaults``: two collections of ``index_corpus``'s settings, ``summary`` (pf=2 +
+    summary vector, the first stage before the token index) and ``tokens`` (the same + the
+    token index, today's default): their ingest and optimize times, and p50/p95 of plain
+    pooled MaxSim, the summary funnel and the token first stage."""
+    root = Path(args.dir or tempfile.mkdtemp(prefix="edge-scale-")) / "db"
+    corpus = Corpus(args.docs, args.tokens, args.dim)
+    queries = corpus.queries(args.queries, args.query_tokens)
+    t_start = time.perf_counter()
+    rows_ingest, rows_query = [], []
+    cfg = PoolingConfig(pool_factor=2, summary_vector="summary")
+    try:
+        client = TokenPoolingClient(path=str(root), engine="edge")
+        for name in ("summary", "tokens"):
+            secs = ingest(client, name, corpus, cfg, args.batch, token_index=name == "tokens")
+            t0 = time.perf_counter()
+            client.optimize(name)  # the main collection and its token index
+            opt = time.perf_counter() - t0
+            disk = sum(disk_gib(p) for p in (root / "collections").glob(f"{name}*"))
+            rows_ingest.append([
+                "pf2 + summary" + (" + token index" if name == "tokens" else ""),
+                f"{args.docs / secs:.0f}", f"{secs:.0f}", f"{opt:.0f}",
+                f"{args.docs / (secs + opt):.0f}", f"{disk:.2f}", f"{peak_rss_gib():.2f}",
+            ])
+            log(f"{name}: ingest {secs:.0f} s, optimize {opt:.0f} s, {load()}")
+        cases = [
+            ("pf=2: plain MaxSim", "summary", {"summary": False}),
+            ("summary funnel: summary HNSW top-100 -> pf=2 MaxSim", "summary", {}),
+            ("token first stage (default): token index -> pf=2 MaxSim", "tokens", {}),
+        ]
+        for label, coll, kw in cases:
+            def run(q: np.ndarray, coll: str = coll, kw: dict = kw) -> Any:
+                return client.query_late_interaction(coll, q, limit=10, with_payload=False, **kw)
+            ms = latencies(run, queries)
+            p95 = float(np.percentile(ms, 95))
+            rows_query.append([label, len(ms), f"{statistics.median(ms):.1f}", f"{p95:.1f}"])
+            log(f"{label}: p50 {statistics.median(ms):.1f} ms p95 {p95:.1f} ms")
+        client.close()
+    finally:
+        total = time.perf_counter() - t_start
+        if not args.keep:
+            shutil.rmtree(root.parent if args.dir is None else root, ignore_errors=True)
+    setup = (f"{args.docs:,} documents x {args.tokens} tokens x {args.dim} d (synthetic, clustered), "
+             f"{args.query_tokens}-token queries, Qdrant Edge (qdrant-edge-py) on disk, {load()} at the end")
+    print("\n".join([
+        f"Setup: {setup}", "",
+        table(["collection", "ingest docs/s", "ingest s", "optimize s", "docs/s incl. optimize",
+               "disk GiB", "peak RSS GiB so far"], rows_ingest),
+        "",
+        table(["query (top 10)", "queries", "p50 ms", "p95 ms"], rows_query),
+        "",
+        f"whole run {total / 60:.1f} min; peak RSS {peak_rss_gib():.2f} GiB",
+    ]))
     return 0
 
 

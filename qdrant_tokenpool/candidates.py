@@ -82,11 +82,11 @@ DOC_FIELD = "doc"
 # A new index's settings (add_token_index, index_corpus), chosen on SciFact and the needle
 # test with benchmarks/first_stages.py (docs/funnel.md): the cheapest companion that keeps
 # >= 98% of full MaxSim's top-10 needles and >= 99.5% of plain pooled nDCG@10.
-DEFAULT_POOL_FACTOR = 4
+DEFAULT_POOL_FACTOR = 2
 """The companion pools each document's stored vectors again by this factor."""
 DEFAULT_NEIGHBOURS = 40
 """Nearest companion vectors per query token."""
-DEFAULT_CANDIDATES = 200
+DEFAULT_CANDIDATES = 150
 """Candidate documents rescored per query, the best by :func:`rank_candidates`."""
 DEFAULT_HNSW = models.HnswConfigDiff(m=8, ef_construct=32)
 """The companion's HNSW graph: a small one, cheap to build."""

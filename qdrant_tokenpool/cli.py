@@ -261,7 +261,7 @@ def index(
     )] = True,
     token_index: Annotated[bool, typer.Option(
         help="A new collection also gets the token-level first stage (its pooled vectors "
-        "pooled again 4x, in an HNSW index; searches rescore the documents of the query "
+        "pooled again 2x, in an HNSW index; searches rescore the documents of the query "
         "tokens' nearest vectors; keeps needles the summary loses, docs/funnel.md). "
         "--no-token-index: the summary funnel only.",
     )] = True,
@@ -690,9 +690,10 @@ def add_token_index(
     vector: Annotated[str | None, typer.Option(
         help="Pooled multivector to index (default: the collection's only one)."
     )] = None,
-    neighbours: Annotated[int, typer.Option(
-        min=1, help="Nearest token vectors per query token at search time."
-    )] = 10,
+    neighbours: Annotated[int | None, typer.Option(
+        min=1, help="Nearest token vectors per query token at search time (default: the "
+        "library's, 40).", show_default=False,
+    )] = None,
     int8: Annotated[bool, typer.Option(
         "--int8/--float32", help="The index int8-quantized in RAM (float32 on disk), or "
         "float32 in RAM."
@@ -708,9 +709,9 @@ def add_token_index(
     state: CliState = ctx.obj
     with state.session(must_exist=True) as client:
         result = add_index(
-            client, collection, using=vector, neighbours=neighbours,
-            quantization="int8" if int8 else None, batch_size=batch_size,
-            progress=state.hook(),
+            client, collection, using=vector, quantization="int8" if int8 else None,
+            batch_size=batch_size, progress=state.hook(),
+            **({} if neighbours is None else {"neighbours": neighbours}),
         )
     if result.already_ready:
         typer.echo(f"collection {collection!r} already has a token index")

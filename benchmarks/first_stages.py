@@ -1,24 +1,23 @@
 """First stages side by side, on the same data: SciFact nDCG@10 and the needle test.
 
 For each first stage at pool factor 2 (mean summary top-100, MUVERA top-100, token-level
-candidates with ``k`` neighbours per query token, no first stage), one row with:
+candidates with ``k`` neighbours per query token, coarse token-level candidates: the
+companion holds each document's pooled vectors pooled again by ``C``, optionally only the
+best ``N`` candidates by their first-stage score rescored; no first stage), one row with:
 
 - SciFact test nDCG@10 and its share of plain pooled MaxSim, the first stage's recall of
   the relevant documents, candidates per query (exact replay, as ``funnel.py``);
 - needle recall@10 (``needle.py``'s corpus), its share of full MaxSim's, the first
   stage's recall of the needle document, and the share of the needles that full MaxSim
-  ranks in its top 10 that the first stage keeps (exact replay);
-- with ``--engine edge``: ``query_late_interaction`` ms on Qdrant Edge (median; the same
-  SciFact collection for every row, HNSW for the summary and the token index), the
-  share of Edge's top 10 that the exact replay returns too (two more rows time the
-  companion's search with ``hnsw_ef=32`` and without int8 rescoring; the ``k`` rows pass
-  Qdrant's default beam, ``hnsw_ef=100``), the extra bytes per document
-  the stage stores (the companion's folder, or the summary vector), and the write time of
-  the SciFact corpus with and without the token index (pooled vectors given, pooling off:
-  the store's cost only; ``optimize`` builds the HNSW indexes).
+  ranks in its top 10 that the first stage keeps (exact replay).
 
-The token-level replay uses the exact nearest token vectors (cosine) of every query token;
-Qdrant's HNSW approximates them (the Edge column says by how much, on the answers).
+With ``--engine edge``, on Qdrant Edge: SciFact written once with the summary only and
+once per companion config (``--configs``: pool factor, HNSW ``m``/``ef_construct``),
+pooled vectors given (pooling off: the store's cost only), then ``optimize`` (the HNSW
+builds, the companion's timed apart): write seconds, store throughput against the summary
+only, companion points and bytes per document; then ``query_late_interaction`` ms
+(median) of every stage on its collection, and the share of Edge's top 10 that the exact
+replay returns too (HNSW and int8 approximate the exact neighbours).
 
 Run: ``python benchmarks/first_stages.py --out docs/img [--engine edge]`` (needs the
 caches that ``funnel.py`` / ``needle.py`` fill; writes ``first_stages_table.txt``,
@@ -45,7 +44,7 @@ import funnel as F
 import needle as N
 
 from qdrant_tokenpool import pool_batch
-from qdrant_tokenpool.candidates import coarse_rows, rank_candidates
+from qdrant_tokenpool.candidates import DEFAULT_CANDIDATES, coarse_rows, rank_candidates
 from qdrant_tokenpool.eval.encoding import encode_cached
 from qdrant_tokenpool.maxsim import PackedDocs
 
@@ -171,8 +170,8 @@ def edge_runs(data: F.Data, pf: int, configs: list[dict[str, Any]], ks: dict[int
                 key = f"tokens-{k}" if cfg["c"] == 1 else coarse_key(cfg["c"], k, n)
                 runs[f"{key} [{config_label(cfg)}]"] = (
                     f"tokens{i}", {"first_stage": "tokens", "neighbours": k, "prefetch_limit": n})
-        if cfg["c"] == 1:
-            k = ks[1][0]
+        if cfg["c"] == 1:  # Qdrant's default beam, for comparison
+            k = 10 if 10 in ks[1] else ks[1][0]
             runs[f"tokens-{k} [{config_label(cfg)}] hnsw_ef=100"] = (
                 f"tokens{i}", {"first_stage": "tokens", "neighbours": k, "search_params": beam,
                                "prefetch_limit": 0})
@@ -412,6 +411,8 @@ def plot(rows: dict[str, dict[str, Any]], path: Path) -> None:
     for key, r in rows.items():
         color = "tab:purple" if key.startswith("tokens-c") else "tab:green" if key.startswith("tokens") else {"plain": "k", "mean": "tab:blue", "muvera": "tab:red"}[key]
         ax.scatter(r["vs_plain"] * 100, r["needle_r10"], color=color, s=40)
+        if key.startswith("tokens-c") and not key.endswith(f"-n{DEFAULT_CANDIDATES}"):
+            continue  # unlabelled: the coarse rows other than the default's candidate cap
         ax.annotate(r["stage"] + (f" ({r['edge_ms']:.0f} ms)" if r.get("edge_ms") else ""),
                     (r["vs_plain"] * 100, r["needle_r10"]), textcoords="offset points",
                     xytext=(4, 4), fontsize=7)
@@ -419,7 +420,8 @@ def plot(rows: dict[str, dict[str, Any]], path: Path) -> None:
     ax.axhline(0.55, color="0.5", linestyle=":", linewidth=0.8)
     ax.set_xlabel("SciFact nDCG@10, % of plain pooled MaxSim")
     ax.set_ylabel("needle recall@10")
-    ax.set_title("First stages at pf=2 (targets: dashed lines)", fontsize=10)
+    ax.set_title("First stages at pf=2 (targets: dashed lines; purple: coarse token index, "
+                 f"labelled at {DEFAULT_CANDIDATES} candidates)", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

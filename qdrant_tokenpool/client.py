@@ -586,7 +586,9 @@ class TokenPoolingClient(QdrantClient):
             using: the pooled multivector; may be left out when the collection has exactly
                 one pooled multivector.
             limit: results to return.
-            prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage.
+            prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage
+                (with the token index: the candidates rescored, default the index's, at
+                least ``limit``; 0: all).
             query_filter: applied at every stage.
             with_payload, with_vectors: as in ``query_points``.
             rescore: ``None`` / ``"server"``: the whole funnel in Qdrant; ``"client"``: the

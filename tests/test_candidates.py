@@ -225,6 +225,17 @@ def test_queries_take_their_candidates_from_the_token_index(engine):
     assert 3 not in {p.id for p in client.query_late_interaction("c", q, limit=10).points}
 
 
+def test_an_index_stored_before_the_coarse_settings_reads_as_it_was_built():
+    # format 1 as the first release wrote it: every stored token vector, every candidate
+    old = {"format": 1, "method": "tokens", "vector": "colbert", "companion": "c--tokenpool-tokens",
+           "neighbours": 10, "quantization": "int8", "ready": True, "backfill_offset": None}
+    ti = TokenIndex.from_metadata({METADATA_KEY: old}, "c")
+    assert ti is not None and (ti.pool_factor, ti.candidates, ti.neighbours) == (1, 0, 10)
+    assert TokenIndex.from_metadata(ti.to_metadata(), "c") == ti
+    with pytest.raises(ValueError, match="pool_factor"):
+        TokenIndex("colbert", "c--tokenpool-tokens", pool_factor=0)
+
+
 def test_candidates_are_ranked_by_their_imputed_first_stage_score():
     # token 0 reaches a (0.9) and b (0.5), floor 0.5; token 1 reaches b (0.8), c (0.7),
     # a (0.6), floor 0.6: a = 0.4 + 0.0, b = 0.0 + 0.2, c = 0.1

@@ -2,18 +2,17 @@
 
 Commands (``qdrant-tokenpool COMMAND --help``): ``index``, ``search``, ``stats``, ``eval``,
 ``footprint``, ``repool``, ``add-token-index``, ``demo`` (index, stats, eval -c and search in
-one process), ``download`` (BEIR SciFact, verified) and ``copy-db`` (an embedded database onto
-another engine). The options
-every command shares (``--path``, ``--url``, ``--api-key``, ``--engine``, ``-q``) are
-declared once, on the app's callback, and go before or after the command
-(:class:`qdrant_tokenpool._cli_runtime.Command`, which also maps errors to exit codes: 0
-success, 1 error, 2 usage error, 130 interrupted). Results go to stdout (rich tables, or
-``--json``), progress and messages to stderr.
+one process), ``download`` (BEIR SciFact, verified) and ``copy-db`` (an embedded database
+onto another engine). The options every command shares (``--path``, ``--url``,
+``--api-key``, ``--engine``, ``-q``) are declared once, on the app's callback, and go before
+or after the command (:class:`qdrant_tokenpool._cli_runtime.Command`, which also maps
+errors to exit codes: 0 success, 1 error, 2 usage error, 130 interrupted). Results go to
+stdout (rich tables, or ``--json``), progress and messages to stderr.
 
-This module parses, calls the library operations (:mod:`qdrant_tokenpool.ops`) and prints
-(the option types several commands take and the tables and report lines:
-:mod:`qdrant_tokenpool._cli_runtime`); it holds no logic the library lacks. Heavy imports (the clients, torch, rich) happen inside
-the commands, so ``--help`` stays fast.
+This module parses, calls the library operations (:mod:`qdrant_tokenpool.ops`) and prints;
+it holds no logic the library lacks. The option types several commands take, the tables
+and the report lines are in :mod:`qdrant_tokenpool._cli_runtime`. Heavy imports (the
+clients, torch, rich) happen inside the commands, so ``--help`` stays fast.
 """
 
 from __future__ import annotations

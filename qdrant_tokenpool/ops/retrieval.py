@@ -31,6 +31,7 @@ from .common import (
     Reporter,
     load_collection,
     operation,
+    resolve_encoder,
     scroll_points,
 )
 from .index import indexed_multivector
@@ -124,13 +125,7 @@ def _prepare(
         using = indexed_multivector(cp, vector_name)
     except ValueError as exc:
         raise OperationUsageError(str(exc)) from None
-    if not hasattr(encoder, "encode_queries") and callable(encoder):
-        encoder = encoder()
-    if not callable(getattr(encoder, "encode_queries", None)):
-        raise TypeError(
-            "encoder must have encode_queries(texts, batch_size=, show_progress=) and dim "
-            f"(or be a callable returning one), got {type(encoder).__name__}"
-        )
+    encoder = resolve_encoder(encoder, "encode_queries")
     size = cp.vectors[using].size
     if int(encoder.dim) != size:
         raise OperationError(

@@ -353,8 +353,30 @@ class EvalResult:
         return paths
 
 
-def _log(msg: str) -> None:
-    print(f"[eval] {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+def log(tag: str, message: str) -> None:
+    """``[tag] HH:MM:SS message`` on stderr: a long run's progress line."""
+    print(f"[{tag}] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def record_step(
+    results: Any,
+    step: Any,
+    line: str,
+    *,
+    tag: str,
+    verbose: bool,
+    callback: Callable[[Any], None] | None,
+    out_dir: str | Path | None,
+) -> None:
+    """One measured step of a sweep done: its ``line`` on stderr (``verbose``),
+    ``callback(step)``, and the ``results`` so far saved in ``out_dir`` (the plot comes at
+    the end), so an interrupted run keeps what it measured."""
+    if verbose:
+        log(tag, line)
+    if callback is not None:
+        callback(step)
+    if out_dir is not None:
+        results.save(out_dir, plot=False)
 
 
 Setting = tuple[str, float, float | None]
@@ -453,7 +475,7 @@ def run_evaluation(
     prot = int(getattr(encoder, "protected_tokens", 0) if protected_tokens is None else protected_tokens)
     cdir = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()) if use_cache else None
     if verbose:
-        _log(f"{ds!r}; encoder {getattr(encoder, 'name', type(encoder).__name__)}; cache {cdir}")
+        log("eval", f"{ds!r}; encoder {getattr(encoder, 'name', type(encoder).__name__)}; cache {cdir}")
 
     corpus, doc_hit, doc_s = encode_cached(
         encoder, "documents", ds.doc_ids, ds.documents, cdir, batch_size, verbose=verbose
@@ -465,8 +487,8 @@ def run_evaluation(
         raise ValueError(f"query vectors have dim {queries.dim}, documents {corpus.dim}")
     unpooled_vectors = int(corpus.offsets[-1])
     if verbose:
-        _log(f"corpus: {len(corpus)} docs, {unpooled_vectors:,} vectors x {corpus.dim}; "
-             f"queries: {len(queries)}, {int(queries.offsets[-1]):,} vectors")
+        log("eval", f"corpus: {len(corpus)} docs, {unpooled_vectors:,} vectors x {corpus.dim}; "
+            f"queries: {len(queries)}, {int(queries.offsets[-1]):,} vectors")
 
     result = EvalResult(
         dataset=ds.name,
@@ -515,14 +537,14 @@ def run_evaluation(
         result.settings.append(s)
         result.settings.sort(key=_report_order(methods))
         del pooled
-        if verbose:
-            _log(f"{method:>12} {s.label}: nDCG@10 {means[NDCG]:.4f} ({rel * 100:.1f}%), "
-                 f"recall@100 {means[R100]:.4f}, vectors {fp.stored_vectors:,} "
-                 f"(-{fp.reduction * 100:.1f}%); pool {t1 - t0:.1f} s, score {t2 - t1:.1f} s")
-        if on_setting is not None:
-            on_setting(s)
-        if out_dir is not None:
-            result.save(out_dir, plot=False)
+        line = (
+            f"{method:>12} {s.label}: nDCG@10 {means[NDCG]:.4f} ({rel * 100:.1f}%), "
+            f"recall@100 {means[R100]:.4f}, vectors {fp.stored_vectors:,} "
+            f"(-{fp.reduction * 100:.1f}%); pool {t1 - t0:.1f} s, score {t2 - t1:.1f} s"
+        )
+        record_step(
+            result, s, line, tag="eval", verbose=verbose, callback=on_setting, out_dir=out_dir
+        )
     if out_dir is not None:
         result.save(out_dir, plot=True)
     return result

@@ -12,7 +12,7 @@ Works with any client (plain Qdrant clients too): it only reads.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,25 +77,9 @@ class VectorStats:
     quantization: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (what ``qdrant-tokenpool stats --json`` prints per vector)."""
-        out: dict[str, Any] = {
-            "multivector": self.multivector,
-            "dim": self.dim,
-            "datatype": self.datatype,
-            "distance": self.distance,
-            "stored_vectors": self.stored_vectors,
-            "points_with_vector": self.points_with_vector,
-            "bytes": self.bytes,
-            "vectors_per_point": self.vectors_per_point,
-        }
-        if self.unpooled_vectors is not None:
-            out["unpooled_vectors"] = self.unpooled_vectors
-            out["reduction"] = self.reduction
-        if self.pooling is not None:
-            out["pooling"] = self.pooling
-        if self.quantization is not None:
-            out["quantization"] = self.quantization
-        return out
+        """JSON-ready dict (what ``qdrant-tokenpool stats --json`` prints per vector): the
+        fields but ``name``, those that are ``None`` left out."""
+        return {k: v for k, v in asdict(self).items() if k != "name" and v is not None}
 
 
 @dataclass

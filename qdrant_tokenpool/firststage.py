@@ -25,7 +25,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +44,6 @@ __all__ = [
 
 SUMMARY_METHODS: tuple[str, ...] = ("mean", "muvera")
 """First-stage encodings of ``PoolingConfig.summary_method``."""
-
-SummaryMethod = Literal["mean", "muvera"]
 
 DEFAULT_CHUNK_TOKENS = 16384
 """Tokens encoded together: bounds the per-chunk arrays (projected tokens, Hamming

@@ -25,7 +25,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -51,7 +51,7 @@ THRESHOLD = "threshold"
 """Method name of the adaptive settings: hierarchical pooling with ``pool_factor=1`` and a
 ``distance_threshold`` (see :mod:`qdrant_tokenpool.pooling.spec`)."""
 
-NDCG, R10, R100 = "ndcg@10", "recall@10", "recall@100"
+NDCG, R100 = "ndcg@10", "recall@100"
 
 EVAL_METHODS = tuple(m for m in METHODS if m != "grid")
 """Methods a text corpus can be evaluated with (a patch grid needs image documents)."""
@@ -195,19 +195,8 @@ class EvalResult:
 
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
         """JSON-ready dict (``per_query=True`` adds every query's metrics per setting)."""
-        out: dict[str, Any] = {
-            "dataset": self.dataset,
-            "split": self.split,
-            "encoder": self.encoder,
-            "documents": self.documents,
-            "queries": self.queries,
-            "dim": self.dim,
-            "protected_tokens": self.protected_tokens,
-            "top_k": self.top_k,
-            "encode_seconds": self.encode_seconds,
-            "from_cache": self.from_cache,
-            "settings": self.rows(),
-        }
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settings"}
+        out["settings"] = self.rows()
         if per_query:
             out["per_query"] = {s.key: s.per_query for s in self.settings}
         return out

@@ -36,7 +36,7 @@ from .beir import BeirDataset, load_beir
 from .cache import default_cache_dir
 from .encoding import encode_cached, encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
-from .metrics import evaluate_run, paired_bootstrap
+from .metrics import evaluate_run, paired_bootstrap, top_k_run
 
 if TYPE_CHECKING:
     import numpy as np
@@ -511,12 +511,7 @@ def run_evaluation(
         t1 = time.perf_counter()
         scores, idx = pooled.top_indices(queries.items(), top_k)
         t2 = time.perf_counter()
-        run: dict[str, dict[str, float]] = {}
-        for qi, qid in enumerate(ds.query_ids):
-            hits = {ds.doc_ids[j]: float(s) for s, j in zip(scores[qi], idx[qi])}
-            if ignore_identical_ids:
-                hits.pop(qid, None)
-            run[qid] = hits
+        run = top_k_run(ds.query_ids, ds.doc_ids, scores, idx, drop_identical=ignore_identical_ids)
         means, per_query = evaluate_run(run, ds.qrels, ndcg_ks=(10,), recall_ks=(10, 100))
         fp = footprint(pooled.lengths, pooled.dim, unpooled_vectors)
         if base_ndcg is None:

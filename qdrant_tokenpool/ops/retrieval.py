@@ -20,7 +20,7 @@ import numpy as np
 from .._flow import Flow, call
 from ..client import TokenPoolingClient
 from ..eval.beir import BeirDataset, load_beir
-from ..eval.metrics import evaluate_run
+from ..eval.metrics import evaluate_run, top_k_run
 from ..maxsim import PackedDocs
 from ..pooling.validation import check_int, vector_label
 from .common import (
@@ -291,10 +291,7 @@ def _exact_run(
     docs.clear()  # the packed copy is what is scored
     rep.info(f"scoring {len(query_ids)} queries against {len(corpus)} documents (exact MaxSim)")
     scores, idx = corpus.top_indices(queries, top_k, chunk_tokens=1 << 16)
-    return {
-        qid: {doc_ids[j]: float(s) for s, j in zip(scores[qi], idx[qi])}
-        for qi, qid in enumerate(query_ids)
-    }
+    return top_k_run(query_ids, doc_ids, scores, idx, drop_identical=False)
 
 
 search_documents, asearch_documents = operation(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -107,13 +107,7 @@ class MuveraParams:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (every field, ``None`` included: explicit is stable)."""
-        return {
-            "k_sim": self.k_sim,
-            "dim_proj": self.dim_proj,
-            "r_reps": self.r_reps,
-            "seed": self.seed,
-            "final_dim": self.final_dim,
-        }
+        return asdict(self)
 
 
 # ---------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from ..footprint import (
 )
 from ..maxsim import PackedDocs
 from .common import operation
-from .stats import allocated_bytes
+from .stats import folder_bytes
 
 __all__ = [
     "ANCHORS",
@@ -60,26 +60,6 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------- measuring
-def folder_bytes(folder: str | Path) -> dict[str, int]:
-    """Allocated bytes of an Edge collection folder by kind: ``codes`` (quantized vectors,
-    ``quantized*`` files), ``vectors`` (the stored vectors and their offsets), ``wal``
-    (the write-ahead log), ``other`` (id tracker, payloads, indexes, configs), ``total``."""
-    out = {"codes": 0, "vectors": 0, "wal": 0, "other": 0}
-    for p in Path(folder).rglob("*"):
-        if not p.is_file():
-            continue
-        n = allocated_bytes(p)
-        parts = p.relative_to(folder).parts
-        if "wal" in parts:
-            out["wal"] += n
-        elif any(x.startswith("vector_storage") for x in parts):
-            out["codes" if p.name.startswith("quantized") else "vectors"] += n
-        else:
-            out["other"] += n
-    out["total"] = sum(out.values())
-    return out
-
-
 def _rss() -> int:
     """This process's resident set size in bytes (Linux ``/proc``; 0 elsewhere)."""
     try:

@@ -296,7 +296,7 @@ PoolFactorsOpt = Annotated[str, typer.Option(
     help="Comma-separated pool factors to measure (1 = unpooled; e.g. 1,1.5,2,4)."
 )]
 StoragesOpt = Annotated[str, typer.Option(
-    help="Comma-separated storages (with --sweep), a datatype and/or a quantization joined "
+    help="Comma-separated storages to measure, each a datatype and/or a quantization joined "
     "with '+' (float32, float16, turbo8, turbo4, int8, tq4, tq2, tq1.5, tq1, bq2, bq1.5, "
     "bq1, pq16, float16+tq1, ...).",
 )]

@@ -6,7 +6,8 @@
   stderr and an exit code (1 error, 2 usage, 130 interrupted).
 - :class:`CliState`: the shared options of one command line, and what one process shares
   between commands (``demo``): the open client and the encoders loaded.
-- The option parsers the commands share and the rich tables they print.
+- What several commands share: option types (``Annotated`` aliases), parsers, the rich
+  tables and the one-line reports they print.
 
 Heavy imports (the clients, torch) happen inside the methods, so ``--help`` stays fast.
 """

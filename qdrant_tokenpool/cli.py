@@ -99,8 +99,6 @@ def shared_options(
     ctx.obj = CliState(path, url, api_key, engine, quiet)
 
 
-
-
 # ------------------------------------------------------------------------------ commands
 
 

@@ -228,13 +228,8 @@ class EvalResult:
             )
             s.per_query = per_query.get(s.key, {})
             settings.append(s)
-        return cls(
-            dataset=data["dataset"], split=data["split"], encoder=data["encoder"],
-            documents=int(data["documents"]), queries=int(data["queries"]), dim=int(data["dim"]),
-            protected_tokens=int(data["protected_tokens"]), top_k=int(data["top_k"]),
-            settings=settings, encode_seconds=data.get("encode_seconds", {}),
-            from_cache=data.get("from_cache", {}),
-        )
+        given = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        return cls(**{**given, "settings": settings})
 
     @classmethod
     def from_json(cls, path: str | Path) -> EvalResult:

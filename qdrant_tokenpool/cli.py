@@ -347,9 +347,7 @@ def eval_(
             )
         typer.echo(result.to_markdown())
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / f"eval_{collection}.json").write_text(json.dumps(result.to_dict(), indent=2))
-            state.info(f"wrote {out / f'eval_{collection}.json'}")
+            state.info(f"wrote {result.save(out)}")
         return
     from .eval import run_evaluation
     from .pooling.spec import METHODS

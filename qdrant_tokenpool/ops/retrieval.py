@@ -11,6 +11,7 @@ the client over every stored vector (Qdrant's scores on Cosine or Dot); ``"qdran
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -95,9 +96,16 @@ class CollectionEvaluation:
     run: Run = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (what ``qdrant-tokenpool eval -c NAME --out DIR`` writes)."""
+        """JSON-ready summary: collection, data, split, queries, scoring and the metrics."""
         head = {"collection": self.collection, "data": self.data, "split": self.split}
         return {**head, "queries": self.queries, "scoring": self.scoring, **self.metrics}
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write :meth:`to_dict` to ``out_dir/eval_<collection>.json``; returns the path."""
+        path = Path(out_dir) / f"eval_{self.collection}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
 
     def to_markdown(self) -> str:
         """A one-row Markdown table: collection, queries and the metrics (4 decimals)."""

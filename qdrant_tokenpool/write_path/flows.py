@@ -31,9 +31,8 @@ from .plan import (
     plan_operations,
     plan_points,
     plan_struct,
-    pool_batch_request,
-    pool_operations,
     pool_points,
+    pool_request,
 )
 from .split import REQUEST_FLOAT_BUDGET, split_batch, split_operations, split_points
 
@@ -69,6 +68,43 @@ def _collection(state: PoolingState, collection_name: str) -> Flow[CollectionPoo
     return cp if state.enabled else dataclasses.replace(cp, pooling={})
 
 
+def _pooled_write(
+    state: PoolingState,
+    method: Callable[..., Any],
+    collection_name: str,
+    request: Any,
+    options: dict[str, Any],
+    plan: Callable[[Any, PoolingJob], Any],
+    split: Callable[[Any, int], list[Any]],
+    budget: int | None,
+    *,
+    pending: bool = False,
+) -> Flow[list[Any]]:
+    """The write flows' skeleton: ``request`` (points, a ``Batch`` or operations: what
+    ``plan`` reads) with its inference objects at pooled vectors embedded by the client's
+    local inference (:mod:`qdrant_tokenpool.inference`), then validated and pooled whole
+    before anything is sent; on a server a rewritten request goes as ``split`` parts of at
+    most ``budget`` floats. Returns the results of the parent's ``method`` calls, in order."""
+    remote = state.remote
+    cp = yield from _config(state, collection_name)
+    if cp is not None:
+        if not isinstance(request, (Sequence, models.Batch)):
+            request = list(request)
+        request = embedded(request, cp, plan, state.inference)
+        # a server gets the request in parts: check all of it first (an embedded engine
+        # checks each call whole itself)
+        new = pool_request(
+            plan, request, cp, arrays=not remote, workers=state.workers, pending=pending,
+            check_all=remote,
+        )
+        if new is not request:
+            results = []
+            for part in split(new, budget or REQUEST_FLOAT_BUDGET) if remote else [new]:
+                results.append((yield call(method, collection_name, part, **options)))
+            return results
+    return [(yield call(method, collection_name, request, **options))]
+
+
 def upsert(
     state: PoolingState,
     collection_name: str,
@@ -77,48 +113,20 @@ def upsert(
     *,
     budget: int | None = None,
 ) -> Flow[Any]:
-    """``upsert`` with the configured multivectors pooled (list of points or ``Batch``);
-    ``options``: the parent's other arguments.
-
-    Inference objects at pooled vectors are first embedded by the client's local inference
-    (see :mod:`qdrant_tokenpool.inference`). The whole request is then validated and pooled
-    before anything is sent; on a server a rewritten request is sent in parts of at most
-    ``budget`` floats (returns the last part's ``UpdateResult``).
-    """
-    remote, budget = state.remote, budget or REQUEST_FLOAT_BUDGET
-    cp = yield from _config(state, collection_name)
-    if cp is not None:
-        is_batch = isinstance(points, models.Batch)
-        if not is_batch and not isinstance(points, Sequence):
-            points = list(points)
-        points = embedded(points, cp, plan_batch if is_batch else plan_points, state.inference)
-        # a server gets the request in parts: check all of it first (an embedded engine
-        # checks each call whole itself)
-        if is_batch:
-            new = pool_batch_request(
-                points, cp, arrays=not remote, workers=state.workers, check_all=remote
-            )
-        else:
-            new = pool_points(
-                points, cp, arrays=not remote, workers=state.workers, pending=state.pending,
-                check_all=remote,
-            )
-        if new is not points:
-            split = split_batch if is_batch else split_points
-            parts = split(new, budget) if remote else [new]
-            return (yield from _send_parts(parent.upsert, collection_name, parts, options))
-    return (yield call(parent.upsert, collection_name, points, **options))
-
-
-def _send_parts(
-    method: Callable[..., Any], collection_name: str, parts: list[Any], options: dict[str, Any]
-) -> Flow[Any]:
-    """Send a rewritten request's parts in order with the parent's ``method``; the last
-    part's result."""
-    result = None
-    for part in parts:
-        result = yield call(method, collection_name, part, **options)
-    return result
+    """``upsert`` with the configured multivectors pooled (list of points or ``Batch``;
+    see :func:`_pooled_write`); ``options``: the parent's other arguments. Returns the last
+    request's ``UpdateResult``."""
+    plan: Callable[[Any, PoolingJob], Any]
+    split: Callable[[Any, int], list[Any]]
+    if isinstance(points, models.Batch):
+        plan, split, pending = plan_batch, split_batch, False
+    else:
+        plan, split, pending = plan_points, split_points, state.pending
+    results = yield from _pooled_write(
+        state, parent.upsert, collection_name, points, options, plan, split, budget,
+        pending=pending,
+    )
+    return results[-1]
 
 
 def update_vectors(
@@ -129,18 +137,13 @@ def update_vectors(
     *,
     budget: int | None = None,
 ) -> Flow[Any]:
-    """``update_vectors`` with the configured multivectors pooled (and extras refreshed);
-    inference objects at pooled vectors embedded first, as in :func:`upsert`."""
-    remote, budget = state.remote, budget or REQUEST_FLOAT_BUDGET
-    cp = yield from _config(state, collection_name)
-    if cp is not None:
-        points = points if isinstance(points, Sequence) else list(points)
-        points = embedded(points, cp, plan_points, state.inference)
-        new = pool_points(points, cp, arrays=not remote, workers=state.workers, check_all=remote)
-        if new is not points:
-            parts = split_points(new, budget) if remote else [new]
-            return (yield from _send_parts(parent.update_vectors, collection_name, parts, options))
-    return (yield call(parent.update_vectors, collection_name, points, **options))
+    """``update_vectors`` with the configured multivectors pooled (and extras refreshed),
+    as :func:`upsert`."""
+    results = yield from _pooled_write(
+        state, parent.update_vectors, collection_name, points, options, plan_points,
+        split_points, budget,
+    )
+    return results[-1]
 
 
 def batch_update_points(
@@ -151,27 +154,13 @@ def batch_update_points(
     *,
     budget: int | None = None,
 ) -> Flow[Any]:
-    """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled
-    (inference objects at pooled vectors embedded first, as in :func:`upsert`).
-
-    On a server a rewritten request is sent as several requests of at most ``budget``
-    floats, in order; the results of all of them are returned, concatenated.
-    """
-    remote, budget = state.remote, budget or REQUEST_FLOAT_BUDGET
-    cp = yield from _config(state, collection_name)
-    ops = update_operations
-    if cp is not None:
-        ops = ops if isinstance(ops, Sequence) else list(ops)
-        ops = embedded(ops, cp, plan_operations, state.inference)
-        new = pool_operations(ops, cp, arrays=not remote, workers=state.workers, check_all=remote)
-        if new is not ops:
-            results: list[Any] = []
-            for part in split_operations(new, budget) if remote else [new]:
-                results.extend(
-                    (yield call(parent.batch_update_points, collection_name, part, **options))
-                )
-            return results
-    return (yield call(parent.batch_update_points, collection_name, ops, **options))
+    """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled,
+    as :func:`upsert`; the results of all requests sent, concatenated."""
+    results = yield from _pooled_write(
+        state, parent.batch_update_points, collection_name, update_operations, options,
+        plan_operations, split_operations, budget,
+    )
+    return [r for part in results for r in part]
 
 
 def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:

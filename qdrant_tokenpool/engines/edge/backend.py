@@ -214,23 +214,18 @@ class EdgeBackend(EdgeLacks):
         collection_name: str,
         vectors_config: models.VectorParams | Mapping[str, models.VectorParams] | None = None,
         sparse_vectors_config: Mapping[str, models.SparseVectorParams] | None = None,
-        shard_number: int | None = None,
-        sharding_method: Any = None,
-        replication_factor: int | None = None,
-        write_consistency_factor: int | None = None,
+        *,
         on_disk_payload: bool | None = None,
         hnsw_config: models.HnswConfigDiff | None = None,
         optimizers_config: models.OptimizersConfigDiff | None = None,
-        wal_config: Any = None,
         quantization_config: Any = None,
-        timeout: int | None = None,
-        strict_mode_config: Any = None,
         metadata: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> bool:
-        """Create a collection (one Edge shard). Cluster settings (shards, replication,
-        write consistency) have no meaning in one process and are ignored, as in local
-        mode. ``init_from`` is not supported."""
+        """Create a collection (one Edge shard). The other settings ``QdrantClient`` passes
+        (shards, replication, write consistency, WAL, strict mode, ``timeout``) have no
+        meaning in one process and are ignored, as in local mode. ``init_from`` is not
+        supported."""
         if kwargs.get("init_from") is not None:
             raise EdgeUnsupportedError("create_collection(init_from=...)")
         config, sidecar = new_collection(

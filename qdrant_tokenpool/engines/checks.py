@@ -1,9 +1,7 @@
 """Write requests checked against a collection's vectors before anything is written.
 
-Qdrant Edge checks a request point by point *while* writing it (a wrong dimension at
-point 250 of 300 left part of it stored; NaN was stored; a ragged multivector crashed
-it). Here **every vector of a whole request** is checked against :class:`VectorsSchema`
-(names, dense/multi/sparse kinds, sizes), raising
+Qdrant Edge checks a request point by point *while* writing it, so here **every vector of
+a whole request** is checked against :class:`VectorsSchema` (names, kinds, sizes), raising
 :class:`~qdrant_tokenpool.InvalidVectorError` naming the point, the vector and the
 problem: by the Edge backend on every write, and by the write path on requests it splits
 and on sized uploads. Checked: a known vector name; dense 1-D of the right size;

@@ -1,14 +1,10 @@
 """One BLAS thread for the small matrix products of pooling.
 
-OpenBLAS (numpy's and scipy's wheels) runs a ``255 x 128 @ 128 x 255`` product on all
-cores. For matrices this small the threads cost more than they give, many times more on
-a busy machine or with several pooling processes. :func:`single_blas_thread` sets OpenBLAS
-to one thread for the duration of a pooling call and restores the previous setting after.
-
-OpenBLAS's thread count is process-wide, so while a pooling call runs, BLAS calls made by
-other threads of the process also run on one thread. Nested and concurrent pooling calls
-share one reference count: the first sets, the last restores. Where no OpenBLAS library is
-found (MKL, Accelerate, another OS), this does nothing.
+OpenBLAS (numpy's and scipy's wheels) runs even a ``255 x 128 @ 128 x 255`` product on
+all cores, where threads cost more than they give. :func:`single_blas_thread` sets it to
+one thread during a pooling call (process-wide: other threads' BLAS calls too; nested and
+concurrent calls share one count, the first sets, the last restores). Without OpenBLAS
+(MKL, Accelerate, another OS) it does nothing.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from qdrant_client import models
+from qdrant_client.uploader.uploader import iter_batch
 
 from .. import _parent as parent
 from .. import store
@@ -164,9 +165,8 @@ def batch_update_points(
 
 
 def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(iterable)
-    while chunk := list(itertools.islice(it, max(1, int(size)))):
-        yield chunk
+    """Lists of ``size`` (at least 1) items of ``iterable``, with qdrant-client's batcher."""
+    return iter_batch(iterable, max(1, int(size)))  # type: ignore[return-value]
 
 
 def _lists(vector: Any, named: bool = True) -> Any:

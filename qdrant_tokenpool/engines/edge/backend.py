@@ -10,7 +10,6 @@ before the first operation is applied, and the disk's free space before any writ
 
 from __future__ import annotations
 
-import itertools
 import os
 import tempfile
 import threading
@@ -23,6 +22,7 @@ import numpy as np
 import qdrant_edge as E
 from qdrant_client import models
 from qdrant_client.http.models import QueryResponse
+from qdrant_client.uploader.uploader import iter_batch
 
 from .. import DamagedCollectionError, EdgeUnsupportedError
 from ..checks import check_columns, check_points
@@ -421,10 +421,8 @@ class EdgeBackend(EdgeLacks):
     ) -> None:
         """Write ``points`` in batches; ``checked``: they were checked whole already."""
         schema = self._get(collection_name).schema()
-        size = max(int(batch_size or 64), 1)
         written = 0
-        it = iter(points)
-        while chunk := list(itertools.islice(it, size)):
+        for chunk in iter_batch(points, max(int(batch_size or 64), 1)):
             op = operations.upsert_op(schema, chunk, update_filter, update_mode, check=not checked)
             self._apply(collection_name, [op], "upload_points")
             written += len(chunk)

@@ -4,13 +4,12 @@ layout: :data:`BUILDERS`) and turns texts into per-token unit vectors, batched."
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from ..pooling._blas import SharedHold
 from ..pooling.validation import check_int
 from . import hf, pylate, stanford
 from ._common import (
@@ -42,28 +41,16 @@ with a ``build`` function, one entry here and one rule in :func:`detect_layout`.
 assert tuple(BUILDERS) == LAYOUTS
 
 
-_threads_lock = threading.Lock()
-_threads_depth = 0
-_threads_saved = 0
+def _one_torch_thread() -> int:
+    torch = import_torch()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    return int(before)
 
 
-@contextmanager
-def _torch_one_thread(torch: Any) -> Iterator[None]:
-    """torch on one intra-op thread inside the block (process-wide; nested and concurrent
-    blocks share one count: the first sets, the last restores the previous setting)."""
-    global _threads_depth, _threads_saved
-    with _threads_lock:
-        if _threads_depth == 0:
-            _threads_saved = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _threads_depth += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_depth -= 1
-            if _threads_depth == 0:
-                torch.set_num_threads(_threads_saved)
+_torch_one_thread = SharedHold(_one_torch_thread, lambda before: import_torch().set_num_threads(before))
+"""``with _torch_one_thread():``: torch on one intra-op thread inside the block
+(process-wide)."""
 
 
 class _TokenEncoderBase:
@@ -402,7 +389,7 @@ class TokenEncoder(_TokenEncoderBase):
         self, ids: list[list[int]], batches: list[np.ndarray], side: _Side, as_torch: bool
     ) -> Iterator[tuple[np.ndarray, list[Any]]]:
         """On the CPU, several batches at once: one per core, each on one torch thread
-        (:func:`_torch_one_thread`), results in order. A model this size keeps one core
+        (``_torch_one_thread``), results in order. A model this size keeps one core
         busy with one batch, while torch's own threads share a batch's small products
         with a synchronisation per operation (docs/encoders.md). One batch, or a GPU:
         torch as usual."""
@@ -412,8 +399,7 @@ class TokenEncoder(_TokenEncoderBase):
             return
         from ..pooling.batch import thread_pool
 
-        torch = import_torch()
-        with _torch_one_thread(torch):
+        with _torch_one_thread():
             pool = thread_pool(os.cpu_count() or 1, "encode")
             futures = [
                 pool.submit(self._forward, [ids[i] for i in idx], side, as_torch)

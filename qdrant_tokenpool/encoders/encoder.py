@@ -48,7 +48,11 @@ def _one_torch_thread() -> int:
     return int(before)
 
 
-_torch_one_thread = SharedHold(_one_torch_thread, lambda before: import_torch().set_num_threads(before))
+def _restore_torch_threads(before: int) -> None:
+    import_torch().set_num_threads(before)
+
+
+_torch_one_thread = SharedHold(_one_torch_thread, _restore_torch_threads)
 """``with _torch_one_thread():``: torch on one intra-op thread inside the block
 (process-wide)."""
 
@@ -160,6 +164,8 @@ class _TokenEncoderBase:
         as_torch: bool,
         unit: str,
     ) -> Iterator[Any]:
+        """The encode methods' generator; its arguments are checked at the call, not at the
+        first ``next``. Sorts each chunk of texts by length so that a batch pads little."""
         if isinstance(texts, (str, bytes)):
             raise TypeError(
                 "texts must be a list of strings, not a single string: wrap it in [...]"
@@ -168,48 +174,39 @@ class _TokenEncoderBase:
         total = len(texts) if hasattr(texts, "__len__") else None  # type: ignore[arg-type]
         if show_progress is None:
             show_progress = total is not None and total > 1000
-        return self._generate(
-            iter(texts), total, side, batch_size, bool(show_progress), as_torch, unit
-        )
+        it = iter(texts)
 
-    def _generate(
-        self,
-        it: Iterator[str],
-        total: int | None,
-        side: _Side,
-        batch_size: int,
-        show_progress: bool,
-        as_torch: bool,
-        unit: str,
-    ) -> Iterator[Any]:
-        from tqdm.auto import tqdm
+        def generate() -> Iterator[Any]:
+            from tqdm.auto import tqdm
 
-        chunk_size = batch_size * _CHUNK_BATCHES
-        desc = "Encoding queries" if unit == "query" else "Encoding documents"
-        position = 0
-        with tqdm(total=total, disable=not show_progress, unit=unit, desc=desc) as bar:
-            while True:
-                chunk: list[str] = []
-                for text in it:
-                    if not isinstance(text, str):
-                        raise TypeError(
-                            f"text #{position + len(chunk)} is {type(text).__name__}, not str"
-                        )
-                    chunk.append(text)
-                    if len(chunk) == chunk_size:
-                        break
-                if not chunk:
-                    return
-                ids = self._tokenize(chunk, side)
-                order = np.argsort([-len(x) for x in ids], kind="stable")
-                results: list[Any] = [None] * len(chunk)
-                batches = [order[a : a + batch_size] for a in range(0, len(order), batch_size)]
-                for idx, outs in self._run_batches(ids, batches, side, as_torch):
-                    for i, out in zip(idx, outs):
-                        results[i] = out
-                    bar.update(len(idx))
-                position += len(chunk)
-                yield from results
+            chunk_size = batch_size * _CHUNK_BATCHES
+            desc = "Encoding queries" if unit == "query" else "Encoding documents"
+            position = 0
+            with tqdm(total=total, disable=not show_progress, unit=unit, desc=desc) as bar:
+                while True:
+                    chunk: list[str] = []
+                    for text in it:
+                        if not isinstance(text, str):
+                            raise TypeError(
+                                f"text #{position + len(chunk)} is {type(text).__name__}, not str"
+                            )
+                        chunk.append(text)
+                        if len(chunk) == chunk_size:
+                            break
+                    if not chunk:
+                        return
+                    ids = self._tokenize(chunk, side)
+                    order = np.argsort([-len(x) for x in ids], kind="stable")
+                    results: list[Any] = [None] * len(chunk)
+                    batches = [order[a : a + batch_size] for a in range(0, len(order), batch_size)]
+                    for idx, outs in self._run_batches(ids, batches, side, as_torch):
+                        for i, out in zip(idx, outs):
+                            results[i] = out
+                        bar.update(len(idx))
+                    position += len(chunk)
+                    yield from results
+
+        return generate()
 
     def _run_batches(
         self, ids: list[list[int]], batches: list[np.ndarray], side: _Side, as_torch: bool

@@ -298,9 +298,10 @@ def _check_array_column(
         raise InvalidVectorError(f"values must be real numbers, got dtype {column.dtype}", vector_name=name)
     with np.errstate(over="ignore", under="ignore"):
         as32 = column if column.dtype == np.float32 else column.astype(np.float32)
-    if np.isfinite(as32.reshape(len(column), -1)).all(axis=1).all():
+    finite = np.isfinite(as32.reshape(len(column), -1)).all(axis=1)
+    if finite.all():
         return
-    bad = int(np.argmin(np.isfinite(as32.reshape(len(column), -1)).all(axis=1)))
+    bad = int(np.argmin(finite))
     _check_one(column[bad], spec, name, _labels(ids, len(column))[bad])
 
 

@@ -31,6 +31,7 @@ from .pooling.validation import (
     InvalidMultivectorError,
     as_multivector,
     check_int,
+    is_array,
     is_tensor,
     to_numpy,
 )
@@ -419,7 +420,7 @@ def check_documents(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]
                 "(offsets must strictly increase)"
             )
         return np.asarray(tokens, dtype=np.float32), offs, int(tokens.shape[1])
-    if (isinstance(documents, np.ndarray) or is_tensor(documents)) and documents.ndim == 3:
+    if is_array(documents) and documents.ndim == 3:
         arr = to_numpy(documents)
         n, t, d = arr.shape
         if n == 0 or t == 0 or d == 0:
@@ -556,10 +557,10 @@ def _kernel_scores(
 
 
 def _prepare_queries(queries: Any, dim: int, normalize: bool) -> list[np.ndarray]:
-    if (is_tensor(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 3:
+    if is_array(queries) and queries.ndim == 3:
         qs = [to_numpy(q) for q in queries]
     else:
-        if (is_tensor(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 2:
+        if is_array(queries) and queries.ndim == 2:
             raise ValueError("queries must be a sequence of (q, d) matrices, or a (n, q, d) array")
         qs = list(queries)
     out = []

@@ -26,7 +26,7 @@ from ..pooling.validation import (
     InvalidVectorError,
     as_multivector,
     as_vector,
-    is_tensor,
+    is_array,
     vector_label,
 )
 
@@ -172,7 +172,7 @@ def _check_multivector(vector: Any, spec: VectorSpec, name: str, point_id: Any) 
 
 def _is_flat(vector: Any) -> bool:
     """A 1-D vector (a list of numbers, or a 1-D array or tensor)."""
-    if isinstance(vector, np.ndarray) or is_tensor(vector):
+    if is_array(vector):
         return len(vector.shape) == 1 and vector.shape[0] > 0
     return isinstance(vector, (list, tuple)) and bool(vector) and not hasattr(vector[0], "__len__")
 

@@ -21,7 +21,7 @@ from .. import store
 from .._flow import Flow, call
 from ..engines.checks import check_columns
 from ..inference import LocalInference
-from ..pooling.validation import is_tensor, to_numpy
+from ..pooling.validation import is_array, to_numpy
 from ..store import CollectionPooling, PoolingState, UnknownCollectionError
 from ._common import replace
 from .plan import (
@@ -174,7 +174,7 @@ def _lists(vector: Any, named: bool = True) -> Any:
     ``named=False``: only an unnamed vector (named ones stay arrays)."""
     if isinstance(vector, dict):
         return {k: _lists(v) for k, v in vector.items()} if named else vector
-    if isinstance(vector, np.ndarray) or is_tensor(vector):
+    if is_array(vector):
         return to_numpy(vector).tolist()
     if isinstance(vector, list) and vector and isinstance(vector[0], np.ndarray):
         return [row.tolist() for row in vector]  # a multivector given as a list of rows
@@ -257,10 +257,6 @@ def upload_points(
     return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **options))
 
 
-def _is_array(x: Any) -> bool:
-    return isinstance(x, np.ndarray) or is_tensor(x)
-
-
 def _collection_size(vectors: Any) -> int | None:
     """Points in ``upload_collection``'s ``vectors``: ``None`` for generators and streams."""
     if isinstance(vectors, dict):
@@ -268,7 +264,7 @@ def _collection_size(vectors: Any) -> int | None:
         if len(lengths) > 1:
             raise ValueError("Each named vector should have the same number of vectors")
         return lengths.pop() if lengths else 0
-    if _is_array(vectors) or isinstance(vectors, Sequence):
+    if is_array(vectors) or isinstance(vectors, Sequence):
         return len(vectors)
     return None
 
@@ -278,7 +274,7 @@ def _collection_rows(vectors: Any) -> Iterator[Any]:
     if isinstance(vectors, dict):
         n = _collection_size(vectors) or 0
         return ({name: col[i] for name, col in vectors.items()} for i in range(n))
-    if _is_array(vectors):
+    if is_array(vectors):
         return (vectors[i] for i in range(len(vectors)))
     return iter(vectors)
 
@@ -397,7 +393,7 @@ def _check_columns(vectors: Any, ids: Any, cp: CollectionPooling, *, inference: 
     (:func:`~qdrant_tokenpool.engines.checks.check_columns`: an array column in one pass)."""
     labels = ids if isinstance(ids, (Sequence, np.ndarray)) else None
     rows_labels: Iterable[Any] = labels if labels is not None else (f"#{k}" for k in itertools.count())
-    if not (isinstance(vectors, dict) or _is_array(vectors)):  # a list of vector structs
+    if not (isinstance(vectors, dict) or is_array(vectors)):  # a list of vector structs
         _validate_all(_collection_points(vectors, None, rows_labels), cp, inference=inference)
         return
     if cp.pooling:

@@ -4,13 +4,11 @@
 ``QdrantLocal``, ...); this module alone reads or replaces it, so an upstream change is
 fixed once.
 
-Why a proxy: local mode is not thread-safe (8 threads writing through one client lost
-points and broke SQLite's transactions), so :func:`install_backend` wraps an in-process
-backend in a :class:`SerialisedBackend`, one re-entrant lock per client around every
-backend call; validation and pooling before it still run in parallel. Remote backends,
-and Qdrant Edge (which locks inside and releases the GIL), are not wrapped. A client on an
-in-process engine may thus be shared by any number of threads; two clients on the same
-data are not coordinated. :func:`backend` returns the engine without the proxy.
+Local mode is not thread-safe, so :func:`install_backend` wraps an in-process backend in
+a :class:`SerialisedBackend`: one re-entrant lock per client around every backend call
+(validation and pooling before it still run in parallel). Remote backends and Qdrant Edge
+(which locks inside) are not wrapped. Two clients on the same data are not coordinated.
+:func:`backend` returns the engine without the proxy.
 
 Async backends: the lock is held while a backend coroutine runs; ``AsyncQdrantLocal``
 never suspends inside a call, so calls are serialised. An async in-process backend that

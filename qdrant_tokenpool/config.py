@@ -321,11 +321,8 @@ def _read_format_1(entry: Mapping[str, Any]) -> PoolingMap:
 
 
 def _read_format_2(entry: Mapping[str, Any]) -> PoolingMap:
-    """Format 2: as format 1, plus the budget and layout fields (fractional
-    ``pool_factor``, ``protected_tail_tokens``, ``max_vectors``, ``distance_threshold``,
-    ``grid_shape``/``grid_pool``/``grid_block`` with ``method="grid"``) and the
-    first-stage encoding (``summary_method``, ``muvera``; an entry with a summary vector
-    but no ``summary_method`` was written before it existed: ``"mean"``)."""
+    """Format 2: every :class:`PoolingConfig` field (a summary vector without
+    ``summary_method`` reads as ``"mean"``, as it was written)."""
     return coerce_pooling(
         {name: _stored_defaults(cfg) for name, cfg in _entry_vectors(entry).items()}
     )
@@ -348,13 +345,10 @@ def pooling_from_metadata(
 ) -> PoolingMap:
     """Read the pooling map from a collection's metadata (``{}`` when there is none).
 
-    Reads formats 1 and 2 (:data:`FORMAT_READERS`). Refuses, with a
-    :class:`PoolingConfigError` naming ``collection_name`` and the problem, anything that
-    is not a complete config of a known format: an entry that is not a mapping, a
-    ``format`` that is not an integer (``true``, ``1.0``, ``"1"``), a format this version
-    does not read, and what the format's reader refuses (missing or empty ``vectors``,
-    unknown keys, invalid configs; in format 1 also the fields it did not have). A partial
-    config is never read as "no pooling".
+    Raises:
+        PoolingConfigError: naming ``collection_name`` and the problem, for anything but a
+            complete config of a format in :data:`FORMAT_READERS` (a partial config is
+            never read as "no pooling").
     """
     if not metadata or METADATA_KEY not in metadata or metadata[METADATA_KEY] is None:
         return {}

@@ -24,8 +24,8 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +44,6 @@ __all__ = [
 
 SUMMARY_METHODS: tuple[str, ...] = ("mean", "muvera")
 """First-stage encodings of ``PoolingConfig.summary_method``."""
-
-SummaryMethod = Literal["mean", "muvera"]
 
 DEFAULT_CHUNK_TOKENS = 16384
 """Tokens encoded together: bounds the per-chunk arrays (projected tokens, Hamming
@@ -109,13 +107,7 @@ class MuveraParams:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (every field, ``None`` included: explicit is stable)."""
-        return {
-            "k_sim": self.k_sim,
-            "dim_proj": self.dim_proj,
-            "r_reps": self.r_reps,
-            "seed": self.seed,
-            "final_dim": self.final_dim,
-        }
+        return asdict(self)
 
 
 # ---------------------------------------------------------------------------------------

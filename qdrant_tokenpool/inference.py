@@ -1,12 +1,10 @@
 """Inference objects (``models.Document``, ``Image``, ``InferenceObject``) on pooled vectors.
 
-qdrant-client embeds such objects itself (local inference, fastembed) inside ``upsert`` /
-``query_points``, after our write path; but pooling needs the token vectors. So a request
-whose pooled vectors hold inference objects is first embedded by the parent client's own
-local inference (its models, options, batch size), then validated, pooled and written as
-arrays would be; queries likewise (``is_query=True``, never pooled). Cloud inference
-cannot be pooled by a client: refused on pooled vectors. Objects on other vectors pass
-through untouched.
+Pooling needs the token vectors, which qdrant-client computes only inside ``upsert`` /
+``query_points``: a request whose pooled vectors hold inference objects is first embedded
+by the parent client's own local inference, then validated and pooled as arrays would be;
+queries likewise (never pooled). Cloud inference is refused on pooled vectors; objects on
+other vectors pass through untouched.
 """
 
 from __future__ import annotations
@@ -33,11 +31,9 @@ class LocalInference:
     """A client's local inference, as the write and query flows use it: the parent client's
     own code path (``_embed_models``: fastembed, the client's options and batch size).
 
-    Made once with the client, it refers to the client weakly: the client keeps it in its
-    pooling state, and a strong reference back would make a reference cycle, so that a
-    client dropped without ``close()`` kept its folder locked until the garbage collector
-    ran. What may change on the client (``cloud_inference``,
-    ``local_inference_batch_size``) is read at each use.
+    It refers to the client weakly (a cycle would keep a client dropped without ``close()``
+    holding its folder lock until the garbage collector ran); ``cloud_inference`` and
+    ``local_inference_batch_size`` are read at each use.
     """
 
     def __init__(self, client: Any) -> None:

@@ -31,6 +31,7 @@ from .pooling.validation import (
     InvalidMultivectorError,
     as_multivector,
     check_int,
+    is_array,
     is_tensor,
     to_numpy,
 )
@@ -204,10 +205,7 @@ class PackedDocs:
             float32 ``(n_queries, n_docs)``, documents in input order.
         """
         qs, _ = self._queries(queries, normalize)
-        out = np.empty((len(qs), self.n_docs), dtype=np.float32)
-        for lo, hi in _query_groups([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
-            out[lo:hi] = self._score_group(qs[lo:hi])
-        return out
+        return self._score_group_all(qs)
 
     def scores(self, query: Any, *, normalize: bool | None = None) -> np.ndarray:
         """MaxSim of one ``(q, d)`` query against every document: float32 ``(n_docs,)``."""
@@ -422,7 +420,7 @@ def check_documents(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]
                 "(offsets must strictly increase)"
             )
         return np.asarray(tokens, dtype=np.float32), offs, int(tokens.shape[1])
-    if (isinstance(documents, np.ndarray) or is_tensor(documents)) and documents.ndim == 3:
+    if is_array(documents) and documents.ndim == 3:
         arr = to_numpy(documents)
         n, t, d = arr.shape
         if n == 0 or t == 0 or d == 0:
@@ -488,7 +486,7 @@ def _stream_scores(
         same = bool((qlens == qlens[0]).all())
         qstarts = _offsets_of(qlens)[:-1]
         Q = np.ascontiguousarray(np.concatenate(group, axis=0))  # (T, d)
-        blocks = kernels.maxsim_query_blocks(Q) if compiled else None
+        blocks = _query_blocks(Q) if compiled else None
         for i, j in _doc_chunks(offs, chunk_tokens):
             if isinstance(tokens, list):
                 chunk = np.concatenate(tokens[i:j], axis=0).astype(np.float32, copy=False)
@@ -519,13 +517,22 @@ KERNEL_THREAD_MACS = 1 << 22
 over all cores (below, handing work to threads costs more than it saves)."""
 
 
+def _query_blocks(q: np.ndarray) -> np.ndarray:
+    """Query tokens ``(T, d)`` laid out for the compiled kernel (blocks of 16, padded)."""
+    assert kernels.compiled is not None
+    return kernels.compiled.maxsim_query_blocks(np.ascontiguousarray(q, dtype=np.float32))  # type: ignore[no-any-return]
+
+
 def _kernel_scores(
     blocks: np.ndarray, n_query_tokens: int, qlens: np.ndarray, chunk: np.ndarray, offs: np.ndarray
 ) -> np.ndarray:
-    """Compiled MaxSim (``kernels.maxsim_scores``) of the queries (their tokens as
-    ``blocks``, ``qlens`` tokens each) against the documents of ``chunk`` at ``offs``:
-    float32 ``(n_queries, n_docs)``. Large calls run on the shared pool of threads, each
-    on a range of documents of about equal token count (the kernel releases the GIL)."""
+    """Compiled MaxSim of the queries (their tokens as ``blocks``, ``qlens`` tokens each)
+    against the documents of ``chunk`` at ``offs``: float32 ``(n_queries, n_docs)``. The
+    kernel ``maxsim_scores(..., lo, hi, out)`` fills ``out[:, lo:hi]`` with the GIL
+    released: large calls run on the shared pool of threads, each on a range of documents
+    of about equal token count."""
+    assert kernels.compiled is not None
+    score = kernels.compiled.maxsim_scores
     chunk = np.ascontiguousarray(chunk, dtype=np.float32)
     offs = np.ascontiguousarray(offs, dtype=np.int64)
     qstarts = _offsets_of(qlens)
@@ -534,14 +541,14 @@ def _kernel_scores(
     cores = os.cpu_count() or 1
     macs = chunk.shape[0] * n_query_tokens * chunk.shape[1]
     if cores == 1 or n_docs < 2 or macs < KERNEL_THREAD_MACS:
-        kernels.maxsim_scores(blocks, n_query_tokens, qstarts, chunk, offs, 0, n_docs, out)
+        score(blocks, n_query_tokens, qstarts, chunk, offs, 0, n_docs, out)
         return out
     parts = min(n_docs, 4 * cores)
     cuts = np.searchsorted(offs, np.linspace(0, offs[-1], parts + 1)[1:-1])
     edges = [0, *sorted({int(c) for c in cuts} - {0, n_docs}), n_docs]
     pool = thread_pool(cores)
     futures = [
-        pool.submit(kernels.maxsim_scores, blocks, n_query_tokens, qstarts, chunk, offs, a, b, out)
+        pool.submit(score, blocks, n_query_tokens, qstarts, chunk, offs, a, b, out)
         for a, b in pairwise(edges)
     ]
     for f in futures:
@@ -550,10 +557,10 @@ def _kernel_scores(
 
 
 def _prepare_queries(queries: Any, dim: int, normalize: bool) -> list[np.ndarray]:
-    if (is_tensor(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 3:
+    if is_array(queries) and queries.ndim == 3:
         qs = [to_numpy(q) for q in queries]
     else:
-        if (is_tensor(queries) or isinstance(queries, np.ndarray)) and queries.ndim == 2:
+        if is_array(queries) and queries.ndim == 2:
             raise ValueError("queries must be a sequence of (q, d) matrices, or a (n, q, d) array")
         qs = list(queries)
     out = []

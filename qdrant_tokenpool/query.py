@@ -173,21 +173,11 @@ def plan_funnel(
     summary: bool | None = None,
     full_resolution: bool | None = None,
 ) -> Funnel:
-    """The funnel for one collection (no I/O).
-
-    Args:
-        cp: the collection's vectors and pooling config (:func:`store.load`).
-        using: the pooled multivector; ``None`` when the collection has exactly one
-            pooled multivector (or, unpooled, exactly one multivector).
-        limit: results to return (>= 1).
-        prefetch_limit: candidates of the summary stage (>= ``limit``); default
-            :func:`default_prefetch_limit`.
-        rescore_limit: candidates of the full-resolution stage (>= ``limit``); default
-            :func:`default_rescore_limit`.
-        summary, full_resolution: use that optional stage: ``None`` when the config
-            declares it, ``True`` to require it (error when not declared), ``False`` to
-            skip it.
-    """
+    """The funnel for one collection ``cp`` (:func:`store.load`), no I/O. The other
+    arguments are ``query_late_interaction``'s (``using``: :func:`resolve_multivector`;
+    limits at least ``limit``, defaults :func:`default_prefetch_limit` and
+    :func:`default_rescore_limit`). Raises ``ValueError`` for a bad limit or a stage
+    required but not configured."""
     limit = check_int("limit", limit)
     vname = resolve_multivector(cp, using)
     spec = cp.vectors[vname]

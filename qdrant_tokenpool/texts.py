@@ -1,12 +1,11 @@
-"""Text in, text out: the ``add_texts`` and ``query_text`` flows of both clients.
+"""Text in, text out: the ``add_texts`` flow and ``query_text``'s encoding, for both clients.
 
 The encoder is passed in and duck-typed
 (:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; no torch import here).
 :func:`add_texts` encodes ``batch_size`` texts at a time and writes each batch through the
 normal ``upsert`` flow, so it is pooled like any write, one batch held at a time;
-:func:`query_text` encodes one query (never pooled) and runs
-:func:`qdrant_tokenpool.query.query_late_interaction`. Encoding runs in the calling
-thread (with the async client: in the event loop's).
+:func:`encode_query` encodes one query (never pooled) for ``query_late_interaction``.
+Encoding runs in the calling thread (with the async client: in the event loop's).
 """
 
 from __future__ import annotations
@@ -22,11 +21,10 @@ from . import store, write_path
 from ._flow import Flow
 from .encoders.protocol import TextEncoder
 from .pooling.validation import as_multivector, check_int, vector_label
-from .query import QueryResponse, resolve_multivector
-from .query import query_late_interaction as late_interaction_flow
+from .query import resolve_multivector
 from .store import PoolingState
 
-__all__ = ["TEXT_PAYLOAD_KEY", "TextEncoder", "add_texts", "check_ids", "query_text"]
+__all__ = ["TEXT_PAYLOAD_KEY", "TextEncoder", "add_texts", "check_ids", "encode_query"]
 
 TEXT_PAYLOAD_KEY = "text"
 """Payload key of the text when ``add_texts`` is given no ``payloads``."""
@@ -109,15 +107,15 @@ def add_texts(
     texts: Iterable[str],
     encoder: TextEncoder,
     *,
-    ids: Iterable[Any] | None = None,
-    payloads: Iterable[Mapping[str, Any] | None] | None = None,
-    vector_name: str | None = None,
-    batch_size: int = 64,
-    show_progress: bool | None = None,
-    wait: bool = True,
+    ids: Iterable[Any] | None,
+    payloads: Iterable[Mapping[str, Any] | None] | None,
+    vector_name: str | None,
+    batch_size: int,
+    show_progress: bool | None,
+    wait: bool,
 ) -> Flow[list[Any]]:
     """The flow of ``TokenPoolingClient.add_texts`` (its docstring says what each argument
-    does; ``state`` is the client's): everything is checked before anything is encoded, then
+    does and their defaults; ``state`` is the client's): everything is checked before anything is encoded, then
     each batch is encoded and written with the write path's ``upsert`` flow."""
     _check_encoder(encoder, "encode_documents")
     batch_size = check_int("batch_size", batch_size)
@@ -176,22 +174,16 @@ def add_texts(
     return point_ids
 
 
-def query_text(
-    state: PoolingState,
-    collection_name: str,
-    text: str,
-    encoder: TextEncoder,
-    **kwargs: Any,
-) -> Flow[QueryResponse]:
-    """Late-interaction search with a text: ``encoder.encode_queries([text])`` (never
-    pooled), then ``query_late_interaction`` with ``kwargs`` (``using``, ``limit``,
-    ``query_filter``, ``rescore``, ...). The flow of ``client.query_text``."""
+def encode_query(encoder: TextEncoder, text: str, options: Mapping[str, Any]) -> Any:
+    """The token vectors of ``client.query_text``'s ``text``:
+    ``encoder.encode_queries([text])[0]`` (never pooled). ``options`` are the
+    ``query_late_interaction`` keywords it was given (``query=`` is refused)."""
     _check_encoder(encoder, "encode_queries")
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if "query" in kwargs:
+    if "query" in options:
         raise TypeError("query_text() takes the text, not query=")
     encoded = list(encoder.encode_queries([text], batch_size=1, show_progress=False))
     if len(encoded) != 1:
         raise ValueError(f"encoder.encode_queries returned {len(encoded)} results for 1 text")
-    return (yield from late_interaction_flow(state, collection_name, encoded[0], **kwargs))
+    return encoded[0]

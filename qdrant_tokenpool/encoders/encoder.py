@@ -4,13 +4,12 @@ layout: :data:`BUILDERS`) and turns texts into per-token unit vectors, batched."
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from ..pooling._blas import SharedHold
 from ..pooling.validation import check_int
 from . import hf, pylate, stanford
 from ._common import (
@@ -42,28 +41,20 @@ with a ``build`` function, one entry here and one rule in :func:`detect_layout`.
 assert tuple(BUILDERS) == LAYOUTS
 
 
-_threads_lock = threading.Lock()
-_threads_depth = 0
-_threads_saved = 0
+def _one_torch_thread() -> int:
+    torch = import_torch()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    return int(before)
 
 
-@contextmanager
-def _torch_one_thread(torch: Any) -> Iterator[None]:
-    """torch on one intra-op thread inside the block (process-wide; nested and concurrent
-    blocks share one count: the first sets, the last restores the previous setting)."""
-    global _threads_depth, _threads_saved
-    with _threads_lock:
-        if _threads_depth == 0:
-            _threads_saved = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _threads_depth += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_depth -= 1
-            if _threads_depth == 0:
-                torch.set_num_threads(_threads_saved)
+def _restore_torch_threads(before: int) -> None:
+    import_torch().set_num_threads(before)
+
+
+_torch_one_thread = SharedHold(_one_torch_thread, _restore_torch_threads)
+"""``with _torch_one_thread():``: torch on one intra-op thread inside the block
+(process-wide)."""
 
 
 class _TokenEncoderBase:
@@ -173,6 +164,8 @@ class _TokenEncoderBase:
         as_torch: bool,
         unit: str,
     ) -> Iterator[Any]:
+        """The encode methods' generator; its arguments are checked at the call, not at the
+        first ``next``. Sorts each chunk of texts by length so that a batch pads little."""
         if isinstance(texts, (str, bytes)):
             raise TypeError(
                 "texts must be a list of strings, not a single string: wrap it in [...]"
@@ -181,48 +174,39 @@ class _TokenEncoderBase:
         total = len(texts) if hasattr(texts, "__len__") else None  # type: ignore[arg-type]
         if show_progress is None:
             show_progress = total is not None and total > 1000
-        return self._generate(
-            iter(texts), total, side, batch_size, bool(show_progress), as_torch, unit
-        )
+        it = iter(texts)
 
-    def _generate(
-        self,
-        it: Iterator[str],
-        total: int | None,
-        side: _Side,
-        batch_size: int,
-        show_progress: bool,
-        as_torch: bool,
-        unit: str,
-    ) -> Iterator[Any]:
-        from tqdm.auto import tqdm
+        def generate() -> Iterator[Any]:
+            from tqdm.auto import tqdm
 
-        chunk_size = batch_size * _CHUNK_BATCHES
-        desc = "Encoding queries" if unit == "query" else "Encoding documents"
-        position = 0
-        with tqdm(total=total, disable=not show_progress, unit=unit, desc=desc) as bar:
-            while True:
-                chunk: list[str] = []
-                for text in it:
-                    if not isinstance(text, str):
-                        raise TypeError(
-                            f"text #{position + len(chunk)} is {type(text).__name__}, not str"
-                        )
-                    chunk.append(text)
-                    if len(chunk) == chunk_size:
-                        break
-                if not chunk:
-                    return
-                ids = self._tokenize(chunk, side)
-                order = np.argsort([-len(x) for x in ids], kind="stable")
-                results: list[Any] = [None] * len(chunk)
-                batches = [order[a : a + batch_size] for a in range(0, len(order), batch_size)]
-                for idx, outs in self._run_batches(ids, batches, side, as_torch):
-                    for i, out in zip(idx, outs):
-                        results[i] = out
-                    bar.update(len(idx))
-                position += len(chunk)
-                yield from results
+            chunk_size = batch_size * _CHUNK_BATCHES
+            desc = "Encoding queries" if unit == "query" else "Encoding documents"
+            position = 0
+            with tqdm(total=total, disable=not show_progress, unit=unit, desc=desc) as bar:
+                while True:
+                    chunk: list[str] = []
+                    for text in it:
+                        if not isinstance(text, str):
+                            raise TypeError(
+                                f"text #{position + len(chunk)} is {type(text).__name__}, not str"
+                            )
+                        chunk.append(text)
+                        if len(chunk) == chunk_size:
+                            break
+                    if not chunk:
+                        return
+                    ids = self._tokenize(chunk, side)
+                    order = np.argsort([-len(x) for x in ids], kind="stable")
+                    results: list[Any] = [None] * len(chunk)
+                    batches = [order[a : a + batch_size] for a in range(0, len(order), batch_size)]
+                    for idx, outs in self._run_batches(ids, batches, side, as_torch):
+                        for i, out in zip(idx, outs):
+                            results[i] = out
+                        bar.update(len(idx))
+                    position += len(chunk)
+                    yield from results
+
+        return generate()
 
     def _run_batches(
         self, ids: list[list[int]], batches: list[np.ndarray], side: _Side, as_torch: bool
@@ -402,7 +386,7 @@ class TokenEncoder(_TokenEncoderBase):
         self, ids: list[list[int]], batches: list[np.ndarray], side: _Side, as_torch: bool
     ) -> Iterator[tuple[np.ndarray, list[Any]]]:
         """On the CPU, several batches at once: one per core, each on one torch thread
-        (:func:`_torch_one_thread`), results in order. A model this size keeps one core
+        (``_torch_one_thread``), results in order. A model this size keeps one core
         busy with one batch, while torch's own threads share a batch's small products
         with a synchronisation per operation (docs/encoders.md). One batch, or a GPU:
         torch as usual."""
@@ -412,8 +396,7 @@ class TokenEncoder(_TokenEncoderBase):
             return
         from ..pooling.batch import thread_pool
 
-        torch = import_torch()
-        with _torch_one_thread(torch):
+        with _torch_one_thread():
             pool = thread_pool(os.cpu_count() or 1, "encode")
             futures = [
                 pool.submit(self._forward, [ids[i] for i in idx], side, as_torch)

@@ -1,16 +1,12 @@
 """fastembed late-interaction models as token encoders: :class:`FastEmbedEncoder`.
 
-Many Qdrant users run ColBERT the fastembed way (ONNX Runtime, no torch);
-:class:`FastEmbedEncoder` wraps such a model in the clients' encoder protocol, so
-``add_texts``, ``query_text``, ``index_corpus`` and ``--model`` take it wherever they take
-:class:`~qdrant_tokenpool.encoders.TokenEncoder` (the ``fastembed`` extra; it never
-imports ``qdrant_client``).
-
-:func:`register_local_model` makes a ColBERT exported to ONNX in a local folder known to
-fastembed under a name, with no download (``kind="colpali"``: a text-and-image model), so
-``models.Document(model=name)`` works too. fastembed registers custom dense models only,
-so this adds one class to ``LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY`` (fastembed
-0.9; ``tests/test_fastembed.py`` checks it end to end).
+:class:`FastEmbedEncoder` wraps a fastembed ColBERT (ONNX Runtime, no torch) in the
+clients' encoder protocol, so it goes wherever a
+:class:`~qdrant_tokenpool.encoders.TokenEncoder` goes (the ``fastembed`` extra; never
+imports ``qdrant_client``). :func:`register_local_model` makes a ColBERT exported to ONNX
+in a local folder known to fastembed under a name, with no download, so
+``models.Document(model=name)`` works too (fastembed 0.9 registers custom dense models
+only: this adds a class to ``LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY``).
 """
 
 from __future__ import annotations

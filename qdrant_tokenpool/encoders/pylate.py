@@ -40,15 +40,7 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
     st_cfg = source.json("config_sentence_transformers.json") or {}
     sbert_cfg = source.json("sentence_bert_config.json", transformer_path) or {}
     cfg = {**_PYLATE_DEFAULTS}
-    for key in (
-        "query_prefix",
-        "document_prefix",
-        "query_length",
-        "document_length",
-        "do_query_expansion",
-        "attend_to_expansion_tokens",
-        "skiplist_words",
-    ):
+    for key in (*_PYLATE_DEFAULTS, "skiplist_words"):
         if isinstance(st_cfg, dict) and st_cfg.get(key) is not None:
             cfg[key] = st_cfg[key]
 

@@ -1,9 +1,7 @@
 """Write requests checked against a collection's vectors before anything is written.
 
-Qdrant Edge checks a request point by point *while* writing it (a wrong dimension at
-point 250 of 300 left part of it stored; NaN was stored; a ragged multivector crashed
-it). Here **every vector of a whole request** is checked against :class:`VectorsSchema`
-(names, dense/multi/sparse kinds, sizes), raising
+Qdrant Edge checks a request point by point *while* writing it, so here **every vector of
+a whole request** is checked against :class:`VectorsSchema` (names, kinds, sizes), raising
 :class:`~qdrant_tokenpool.InvalidVectorError` naming the point, the vector and the
 problem: by the Edge backend on every write, and by the write path on requests it splits
 and on sized uploads. Checked: a known vector name; dense 1-D of the right size;
@@ -28,7 +26,7 @@ from ..pooling.validation import (
     InvalidVectorError,
     as_multivector,
     as_vector,
-    is_tensor,
+    is_array,
     vector_label,
 )
 
@@ -174,7 +172,7 @@ def _check_multivector(vector: Any, spec: VectorSpec, name: str, point_id: Any) 
 
 def _is_flat(vector: Any) -> bool:
     """A 1-D vector (a list of numbers, or a 1-D array or tensor)."""
-    if isinstance(vector, np.ndarray) or is_tensor(vector):
+    if is_array(vector):
         return len(vector.shape) == 1 and vector.shape[0] > 0
     return isinstance(vector, (list, tuple)) and bool(vector) and not hasattr(vector[0], "__len__")
 
@@ -300,9 +298,10 @@ def _check_array_column(
         raise InvalidVectorError(f"values must be real numbers, got dtype {column.dtype}", vector_name=name)
     with np.errstate(over="ignore", under="ignore"):
         as32 = column if column.dtype == np.float32 else column.astype(np.float32)
-    if np.isfinite(as32.reshape(len(column), -1)).all(axis=1).all():
+    finite = np.isfinite(as32.reshape(len(column), -1)).all(axis=1)
+    if finite.all():
         return
-    bad = int(np.argmin(np.isfinite(as32.reshape(len(column), -1)).all(axis=1)))
+    bad = int(np.argmin(finite))
     _check_one(column[bad], spec, name, _labels(ids, len(column))[bad])
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,9 +30,6 @@ class Footprint:
     bytes_float32: int
     vectors_per_doc: float
     reduction: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def footprint(lengths: np.ndarray, dim: int, unpooled_vectors: int | None = None) -> Footprint:

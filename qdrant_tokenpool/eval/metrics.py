@@ -17,12 +17,30 @@ Pure Python/numpy, no Qdrant import.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-__all__ = ["evaluate_run", "ndcg_at_k", "paired_bootstrap", "rank", "recall_at_k"]
+__all__ = ["evaluate_run", "ndcg_at_k", "paired_bootstrap", "rank", "recall_at_k", "top_k_run"]
 
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
+
+
+def top_k_run(
+    query_ids: Sequence[str], doc_ids: Sequence[str], scores: Any, indices: Any, *,
+    drop_identical: bool = True,
+) -> dict[str, dict[str, float]]:
+    """``{query_id: {doc_id: score}}`` from top-k ``scores`` and document ``indices``
+    (``(n_queries, k)``, as :meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices` gives
+    them); ``drop_identical``: a document whose id is the query's is dropped (as BEIR's
+    evaluator does)."""
+    run = {}
+    for qi, qid in enumerate(query_ids):
+        hits = {doc_ids[j]: float(s) for s, j in zip(scores[qi], indices[qi])}
+        if drop_identical:
+            hits.pop(qid, None)
+        run[qid] = hits
+    return run
 
 
 def rank(scores: Mapping[str, float]) -> list[str]:

@@ -25,7 +25,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -36,7 +36,7 @@ from .beir import BeirDataset, load_beir
 from .cache import default_cache_dir
 from .encoding import encode_cached, encoder_fingerprint, load_encoder
 from .footprint import Footprint, footprint
-from .metrics import evaluate_run, paired_bootstrap
+from .metrics import evaluate_run, paired_bootstrap, top_k_run
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,7 +51,7 @@ THRESHOLD = "threshold"
 """Method name of the adaptive settings: hierarchical pooling with ``pool_factor=1`` and a
 ``distance_threshold`` (see :mod:`qdrant_tokenpool.pooling.spec`)."""
 
-NDCG, R10, R100 = "ndcg@10", "recall@10", "recall@100"
+NDCG, R100 = "ndcg@10", "recall@100"
 
 EVAL_METHODS = tuple(m for m in METHODS if m != "grid")
 """Methods a text corpus can be evaluated with (a patch grid needs image documents)."""
@@ -195,19 +195,8 @@ class EvalResult:
 
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
         """JSON-ready dict (``per_query=True`` adds every query's metrics per setting)."""
-        out: dict[str, Any] = {
-            "dataset": self.dataset,
-            "split": self.split,
-            "encoder": self.encoder,
-            "documents": self.documents,
-            "queries": self.queries,
-            "dim": self.dim,
-            "protected_tokens": self.protected_tokens,
-            "top_k": self.top_k,
-            "encode_seconds": self.encode_seconds,
-            "from_cache": self.from_cache,
-            "settings": self.rows(),
-        }
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settings"}
+        out["settings"] = self.rows()
         if per_query:
             out["per_query"] = {s.key: s.per_query for s in self.settings}
         return out
@@ -239,13 +228,8 @@ class EvalResult:
             )
             s.per_query = per_query.get(s.key, {})
             settings.append(s)
-        return cls(
-            dataset=data["dataset"], split=data["split"], encoder=data["encoder"],
-            documents=int(data["documents"]), queries=int(data["queries"]), dim=int(data["dim"]),
-            protected_tokens=int(data["protected_tokens"]), top_k=int(data["top_k"]),
-            settings=settings, encode_seconds=data.get("encode_seconds", {}),
-            from_cache=data.get("from_cache", {}),
-        )
+        given = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        return cls(**{**given, "settings": settings})
 
     @classmethod
     def from_json(cls, path: str | Path) -> EvalResult:
@@ -353,8 +337,30 @@ class EvalResult:
         return paths
 
 
-def _log(msg: str) -> None:
-    print(f"[eval] {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+def log(tag: str, message: str) -> None:
+    """``[tag] HH:MM:SS message`` on stderr: a long run's progress line."""
+    print(f"[{tag}] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def record_step(
+    results: Any,
+    step: Any,
+    line: str,
+    *,
+    tag: str,
+    verbose: bool,
+    callback: Callable[[Any], None] | None,
+    out_dir: str | Path | None,
+) -> None:
+    """One measured step of a sweep done: its ``line`` on stderr (``verbose``),
+    ``callback(step)``, and the ``results`` so far saved in ``out_dir`` (the plot comes at
+    the end), so an interrupted run keeps what it measured."""
+    if verbose:
+        log(tag, line)
+    if callback is not None:
+        callback(step)
+    if out_dir is not None:
+        results.save(out_dir, plot=False)
 
 
 Setting = tuple[str, float, float | None]
@@ -453,7 +459,7 @@ def run_evaluation(
     prot = int(getattr(encoder, "protected_tokens", 0) if protected_tokens is None else protected_tokens)
     cdir = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()) if use_cache else None
     if verbose:
-        _log(f"{ds!r}; encoder {getattr(encoder, 'name', type(encoder).__name__)}; cache {cdir}")
+        log("eval", f"{ds!r}; encoder {getattr(encoder, 'name', type(encoder).__name__)}; cache {cdir}")
 
     corpus, doc_hit, doc_s = encode_cached(
         encoder, "documents", ds.doc_ids, ds.documents, cdir, batch_size, verbose=verbose
@@ -465,8 +471,8 @@ def run_evaluation(
         raise ValueError(f"query vectors have dim {queries.dim}, documents {corpus.dim}")
     unpooled_vectors = int(corpus.offsets[-1])
     if verbose:
-        _log(f"corpus: {len(corpus)} docs, {unpooled_vectors:,} vectors x {corpus.dim}; "
-             f"queries: {len(queries)}, {int(queries.offsets[-1]):,} vectors")
+        log("eval", f"corpus: {len(corpus)} docs, {unpooled_vectors:,} vectors x {corpus.dim}; "
+            f"queries: {len(queries)}, {int(queries.offsets[-1]):,} vectors")
 
     result = EvalResult(
         dataset=ds.name,
@@ -500,12 +506,7 @@ def run_evaluation(
         t1 = time.perf_counter()
         scores, idx = pooled.top_indices(queries.items(), top_k)
         t2 = time.perf_counter()
-        run: dict[str, dict[str, float]] = {}
-        for qi, qid in enumerate(ds.query_ids):
-            hits = {ds.doc_ids[j]: float(s) for s, j in zip(scores[qi], idx[qi])}
-            if ignore_identical_ids:
-                hits.pop(qid, None)
-            run[qid] = hits
+        run = top_k_run(ds.query_ids, ds.doc_ids, scores, idx, drop_identical=ignore_identical_ids)
         means, per_query = evaluate_run(run, ds.qrels, ndcg_ks=(10,), recall_ks=(10, 100))
         fp = footprint(pooled.lengths, pooled.dim, unpooled_vectors)
         if base_ndcg is None:
@@ -515,14 +516,14 @@ def run_evaluation(
         result.settings.append(s)
         result.settings.sort(key=_report_order(methods))
         del pooled
-        if verbose:
-            _log(f"{method:>12} {s.label}: nDCG@10 {means[NDCG]:.4f} ({rel * 100:.1f}%), "
-                 f"recall@100 {means[R100]:.4f}, vectors {fp.stored_vectors:,} "
-                 f"(-{fp.reduction * 100:.1f}%); pool {t1 - t0:.1f} s, score {t2 - t1:.1f} s")
-        if on_setting is not None:
-            on_setting(s)
-        if out_dir is not None:
-            result.save(out_dir, plot=False)
+        line = (
+            f"{method:>12} {s.label}: nDCG@10 {means[NDCG]:.4f} ({rel * 100:.1f}%), "
+            f"recall@100 {means[R100]:.4f}, vectors {fp.stored_vectors:,} "
+            f"(-{fp.reduction * 100:.1f}%); pool {t1 - t0:.1f} s, score {t2 - t1:.1f} s"
+        )
+        record_step(
+            result, s, line, tag="eval", verbose=verbose, callback=on_setting, out_dir=out_dir
+        )
     if out_dir is not None:
         result.save(out_dir, plot=True)
     return result

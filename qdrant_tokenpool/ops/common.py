@@ -43,8 +43,10 @@ __all__ = [
     "describe_collection",
     "load_collection",
     "local_database_path",
+    "missing_ids",
     "operation",
     "progress_bars",
+    "resolve_encoder",
     "scroll_points",
 ]
 
@@ -210,21 +212,25 @@ def scroll_points(
     batch_size: int = 256,
     with_payload: Any = False,
     with_vectors: Any = False,
+    offset: Any = None,
+    checkpoint: Callable[[Any], Flow[Any]] | None = None,
 ) -> Flow[int]:
     """Read every point of a collection once, ``batch_size`` points per ``scroll`` request,
     and hand each batch (a list of ``models.Record``) to ``handle``.
 
-    The one scroll loop of the operations (repool, stats, evaluation). ``handle`` may
-    return a flow (a batch that needs client calls of its own, such as repool's writes):
-    it runs before the next batch is read, so one batch is held at a time. Progress: a
-    counted step ``message`` over the exact point count, in points.
+    The one scroll loop of the operations (repool, stats, evaluation, token index).
+    ``handle`` may return a flow (a batch that needs client calls of its own, such as
+    repool's writes): it runs before the next batch is read, so one batch is held at a time.
+    A resumable read starts at point id ``offset`` and runs ``checkpoint(next_offset)``
+    after each batch but the last, to record how far it got. Progress: a counted step
+    ``message`` over the exact point count, in points (none for an empty collection).
 
     Returns:
         The collection's exact point count when the read began.
     """
     total = int((yield call(parent.count, collection_name, exact=True)).count)
-    report.start(message, total, "pt")
-    offset = None
+    if total:
+        report.start(message, total, "pt")
     while True:
         records, offset = yield call(
             parent.scroll,
@@ -237,11 +243,42 @@ def scroll_points(
         step = handle(records)
         if step is not None:
             yield from step
-        report.advance(len(records))
+        if total:
+            report.advance(len(records))
         if offset is None:
             break
-    report.end()
+        if checkpoint is not None:
+            yield from checkpoint(offset)
+    if total:
+        report.end()
     return total
+
+
+def missing_ids(collection_name: str, ids: list[Any]) -> Flow[list[Any]]:
+    """The point ids of ``ids`` not in the collection, in order (what a resumable write
+    still has to write)."""
+    present = yield call(
+        parent.retrieve, collection_name, ids=ids, with_payload=False, with_vectors=False
+    )
+    have = {str(r.id) for r in present}
+    return [i for i in ids if str(i) not in have]
+
+
+def resolve_encoder(encoder: Any, method: str) -> Any:
+    """``encoder``, or what it returns when it is a zero-argument loader without
+    ``method``.
+
+    Raises:
+        TypeError: the result has no ``method(texts, batch_size=, show_progress=)``.
+    """
+    if not hasattr(encoder, method) and callable(encoder):
+        encoder = encoder()
+    if not callable(getattr(encoder, method, None)):
+        raise TypeError(
+            f"encoder must have {method}(texts, batch_size=, show_progress=) and dim "
+            f"(or be a callable returning one), got {type(encoder).__name__}"
+        )
+    return encoder
 
 
 def operation(

@@ -95,23 +95,18 @@ def open_database(
     start = time.perf_counter()
     try:
         client = _client(folder, choice.engine, pooling=True, asynchronous=False)
-    except StorageLockedError:
+    except (StorageLockedError, RuntimeError) as exc:
+        # local mode says "already accessed by another instance" in a RuntimeError
+        if not isinstance(exc, StorageLockedError) and "already accessed" not in str(exc):
+            raise
         raise OperationError(
             f"the database at {folder} is open in another process (a local database "
             "allows one process at a time; use a server for more)"
         ) from None
-    except RuntimeError as exc:
-        if "already accessed" in str(exc):
-            raise OperationError(
-                f"the database at {folder} is open in another process (a local database "
-                "allows one process at a time; use a server for more)"
-            ) from None
-        raise
     seconds = time.perf_counter() - start
     if seconds >= SLOW_OPEN_S:
         report.info(f"opened {folder} in {seconds:.1f} s")
     return client
-
 
 
 def _client(path: str | os.PathLike[str], engine: str, *, pooling: bool, asynchronous: bool) -> Any:

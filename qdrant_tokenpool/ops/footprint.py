@@ -19,7 +19,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,7 +42,7 @@ from ..footprint import (
 )
 from ..maxsim import PackedDocs
 from .common import operation
-from .stats import allocated_bytes
+from .stats import folder_bytes
 
 __all__ = [
     "ANCHORS",
@@ -61,26 +60,6 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------- measuring
-def folder_bytes(folder: str | Path) -> dict[str, int]:
-    """Allocated bytes of an Edge collection folder by kind: ``codes`` (quantized vectors,
-    ``quantized*`` files), ``vectors`` (the stored vectors and their offsets), ``wal``
-    (the write-ahead log), ``other`` (id tracker, payloads, indexes, configs), ``total``."""
-    out = {"codes": 0, "vectors": 0, "wal": 0, "other": 0}
-    for p in Path(folder).rglob("*"):
-        if not p.is_file():
-            continue
-        n = allocated_bytes(p)
-        parts = p.relative_to(folder).parts
-        if "wal" in parts:
-            out["wal"] += n
-        elif any(x.startswith("vector_storage") for x in parts):
-            out["codes" if p.name.startswith("quantized") else "vectors"] += n
-        else:
-            out["other"] += n
-    out["total"] = sum(out.values())
-    return out
-
-
 def _rss() -> int:
     """This process's resident set size in bytes (Linux ``/proc``; 0 elsewhere)."""
     try:
@@ -284,10 +263,6 @@ def plot_pareto(sweep: FootprintSweep, path: str | Path, what: str = "ram_bytes"
 
 
 # ------------------------------------------------------------------------------ sweeping
-def _log(msg: str) -> None:
-    print(f"[footprint] {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
-
-
 VECTOR = "tokens"
 """The multivector's name in the sweep's collections."""
 
@@ -383,6 +358,7 @@ def footprint_sweep(
     from ..eval.beir import BeirDataset, load_beir
     from ..eval.cache import default_cache_dir
     from ..eval.encoding import encode_cached, load_encoder
+    from ..eval.run import log, record_step
     from ..pooling import pool_batch
 
     plan: dict[float, dict[str, set[bool]]] = {}
@@ -413,8 +389,8 @@ def footprint_sweep(
                            info={"method": method, "oversampling": oversampling, "limit": limit,
                                  "protected_tokens": prot, "encoder": getattr(encoder, "name", "")})
     if verbose:
-        _log(f"{ds.name}: {n} docs x {tokens:.1f} tokens x {dim}; unpooled float32 exact "
-             f"nDCG@10 {base_ndcg:.4f}, recall@100 {base_r100:.4f}")
+        log("footprint", f"{ds.name}: {n} docs x {tokens:.1f} tokens x {dim}; "
+            f"unpooled float32 exact nDCG@10 {base_ndcg:.4f}, recall@100 {base_r100:.4f}")
     root = Path(tempfile.mkdtemp(prefix="footprint-", dir=work_dir))
     try:
         for pf, by_storage in plan.items():
@@ -446,15 +422,14 @@ def footprint_sweep(
                         {k: v / n for k, v in files.items()},
                     )
                     sweep.rows.append(row)
-                    if verbose:
-                        _log(f"{row.key}: nDCG@10 {ndcg:.4f} ({row.relative_ndcg * 100:.1f}%), "
-                             f"RAM {row.ram_bytes:,.0f} B/doc (1/{sweep.base_bytes / row.ram_bytes:.0f}), "
-                             f"disk {row.disk_bytes:,.0f} B/doc, RSS {row.rss_bytes:,.0f} B/doc, "
-                             f"{ms:.1f} ms/query, {row.write_docs_per_s:.0f} docs/s")
-                    if on_row is not None:
-                        on_row(row)
-                    if out_dir is not None:
-                        sweep.save(out_dir, plot=False)
+                    line = (
+                        f"{row.key}: nDCG@10 {ndcg:.4f} ({row.relative_ndcg * 100:.1f}%), "
+                        f"RAM {row.ram_bytes:,.0f} B/doc (1/{sweep.base_bytes / row.ram_bytes:.0f}), "
+                        f"disk {row.disk_bytes:,.0f} B/doc, RSS {row.rss_bytes:,.0f} B/doc, "
+                        f"{ms:.1f} ms/query, {row.write_docs_per_s:.0f} docs/s"
+                    )
+                    record_step(sweep, row, line, tag="footprint", verbose=verbose,
+                                callback=on_row, out_dir=out_dir)
                 shutil.rmtree(folder, ignore_errors=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)

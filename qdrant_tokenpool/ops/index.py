@@ -32,7 +32,9 @@ from .common import (
     Reporter,
     config_text,
     load_collection,
+    missing_ids,
     operation,
+    resolve_encoder,
 )
 from .documents import Document, DocumentError, as_document, point_id
 
@@ -231,14 +233,7 @@ def index_corpus_flow(
 
     def get_encoder() -> Any:
         if not loaded:
-            enc = encoder
-            if not hasattr(enc, "encode_documents") and callable(enc):
-                enc = enc()
-            if not callable(getattr(enc, "encode_documents", None)):
-                raise TypeError(
-                    "encoder must have encode_documents(texts, batch_size=, show_progress=) "
-                    f"and dim (or be a callable returning one), got {type(enc).__name__}"
-                )
+            enc = resolve_encoder(encoder, "encode_documents")
             if spec_size and int(enc.dim) != spec_size[0]:
                 raise OperationError(
                     f"collection {collection_name!r} stores {spec_size[0]}-d vectors in "
@@ -341,11 +336,8 @@ def index_corpus_flow(
     try:
         for batch in _grouped(_batched_documents(documents, batch_size, limit), ENCODE_BATCHES):
             ids = [point_id(d.doc_id) for d in batch]
-            present = yield call(
-                parent.retrieve, collection_name, ids=ids, with_payload=False, with_vectors=False
-            )
-            have = {str(r.id) for r in present}
-            todo = [(d, i) for d, i in zip(batch, ids) if i not in have]
+            missing = set((yield from missing_ids(collection_name, ids)))
+            todo = [(d, i) for d, i in zip(batch, ids) if i in missing]
             future = (
                 ahead.submit(encode, get_encoder(), [d.content for d, _ in todo]) if todo else None
             )

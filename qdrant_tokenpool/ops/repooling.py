@@ -30,6 +30,7 @@ from .common import (
     Reporter,
     config_text,
     load_collection,
+    missing_ids,
     operation,
     scroll_points,
 )
@@ -162,11 +163,7 @@ def repool_flow(
         ids = [r.id for r in records]
         if not ids:
             return
-        present = yield call(
-            parent.retrieve, dest_collection, ids=ids, with_payload=False, with_vectors=False
-        )
-        have = {str(r.id) for r in present}
-        missing = [i for i in ids if str(i) not in have]
+        missing = yield from missing_ids(dest_collection, ids)
         skipped += len(ids) - len(missing)
         if not missing:
             return

@@ -11,6 +11,7 @@ the client over every stored vector (Qdrant's scores on Cosine or Dot); ``"qdran
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,7 @@ import numpy as np
 from .._flow import Flow, call
 from ..client import TokenPoolingClient
 from ..eval.beir import BeirDataset, load_beir
-from ..eval.metrics import evaluate_run
+from ..eval.metrics import evaluate_run, top_k_run
 from ..maxsim import PackedDocs
 from ..pooling.validation import check_int, vector_label
 from .common import (
@@ -31,6 +32,7 @@ from .common import (
     Reporter,
     load_collection,
     operation,
+    resolve_encoder,
     scroll_points,
 )
 from .index import indexed_multivector
@@ -94,9 +96,16 @@ class CollectionEvaluation:
     run: Run = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (what ``qdrant-tokenpool eval -c NAME --out DIR`` writes)."""
+        """JSON-ready summary: collection, data, split, queries, scoring and the metrics."""
         head = {"collection": self.collection, "data": self.data, "split": self.split}
         return {**head, "queries": self.queries, "scoring": self.scoring, **self.metrics}
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write :meth:`to_dict` to ``out_dir/eval_<collection>.json``; returns the path."""
+        path = Path(out_dir) / f"eval_{self.collection}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
 
     def to_markdown(self) -> str:
         """A one-row Markdown table: collection, queries and the metrics (4 decimals)."""
@@ -124,13 +133,7 @@ def _prepare(
         using = indexed_multivector(cp, vector_name)
     except ValueError as exc:
         raise OperationUsageError(str(exc)) from None
-    if not hasattr(encoder, "encode_queries") and callable(encoder):
-        encoder = encoder()
-    if not callable(getattr(encoder, "encode_queries", None)):
-        raise TypeError(
-            "encoder must have encode_queries(texts, batch_size=, show_progress=) and dim "
-            f"(or be a callable returning one), got {type(encoder).__name__}"
-        )
+    encoder = resolve_encoder(encoder, "encode_queries")
     size = cp.vectors[using].size
     if int(encoder.dim) != size:
         raise OperationError(
@@ -296,10 +299,7 @@ def _exact_run(
     docs.clear()  # the packed copy is what is scored
     rep.info(f"scoring {len(query_ids)} queries against {len(corpus)} documents (exact MaxSim)")
     scores, idx = corpus.top_indices(queries, top_k, chunk_tokens=1 << 16)
-    return {
-        qid: {doc_ids[j]: float(s) for s, j in zip(scores[qi], idx[qi])}
-        for qi, qid in enumerate(query_ids)
-    }
+    return top_k_run(query_ids, doc_ids, scores, idx, drop_identical=False)
 
 
 search_documents, asearch_documents = operation(

@@ -12,7 +12,7 @@ Works with any client (plain Qdrant clients too): it only reads.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,25 +77,9 @@ class VectorStats:
     quantization: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (what ``qdrant-tokenpool stats --json`` prints per vector)."""
-        out: dict[str, Any] = {
-            "multivector": self.multivector,
-            "dim": self.dim,
-            "datatype": self.datatype,
-            "distance": self.distance,
-            "stored_vectors": self.stored_vectors,
-            "points_with_vector": self.points_with_vector,
-            "bytes": self.bytes,
-            "vectors_per_point": self.vectors_per_point,
-        }
-        if self.unpooled_vectors is not None:
-            out["unpooled_vectors"] = self.unpooled_vectors
-            out["reduction"] = self.reduction
-        if self.pooling is not None:
-            out["pooling"] = self.pooling
-        if self.quantization is not None:
-            out["quantization"] = self.quantization
-        return out
+        """JSON-ready dict (what ``qdrant-tokenpool stats --json`` prints per vector): the
+        fields but ``name``, those that are ``None`` left out."""
+        return {k: v for k, v in asdict(self).items() if k != "name" and v is not None}
 
 
 @dataclass
@@ -156,16 +140,28 @@ def allocated_bytes(path: str | Path) -> int:
     return int(blocks) * 512 if blocks is not None else st.st_size
 
 
-def _dir_size(path: Path) -> int:
-    """Bytes the folder takes on disk (:func:`allocated_bytes` of every file)."""
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += allocated_bytes(os.path.join(root, f))
-            except OSError:
-                continue
-    return total
+def folder_bytes(folder: str | Path) -> dict[str, int]:
+    """Bytes a folder takes on disk (:func:`allocated_bytes` of every file): ``total``, and
+    by kind as Qdrant Edge lays out a collection: ``codes`` (quantized vectors,
+    ``quantized*`` files), ``vectors`` (the stored vectors and their offsets), ``wal`` (the
+    write-ahead log), ``other`` (id tracker, payloads, indexes, configs)."""
+    out = {"codes": 0, "vectors": 0, "wal": 0, "other": 0}
+    for p in Path(folder).rglob("*"):
+        if not p.is_file():
+            continue
+        try:
+            n = allocated_bytes(p)
+        except OSError:  # removed while counted (a live database)
+            continue
+        parts = p.relative_to(folder).parts
+        if "wal" in parts:
+            out["wal"] += n
+        elif any(x.startswith("vector_storage") for x in parts):
+            out["codes" if p.name.startswith("quantized") else "vectors"] += n
+        else:
+            out["other"] += n
+    out["total"] = sum(out.values())
+    return out
 
 
 def collection_stats_flow(
@@ -262,11 +258,11 @@ def _with_disk_size(client: Any, stats: CollectionStats) -> CollectionStats:
     token index's companion folder counted with it)."""
     folder = collection_folder(client, stats.collection)
     if folder is not None and folder.is_dir():
-        stats.on_disk_bytes = _dir_size(folder)
+        stats.on_disk_bytes = folder_bytes(folder)["total"]
         stats.on_disk_path = str(folder)
         companion = collection_folder(client, companion_name(stats.collection))
         if companion is not None and companion.is_dir():
-            stats.on_disk_bytes += _dir_size(companion)
+            stats.on_disk_bytes += folder_bytes(companion)["total"]
     return stats
 
 

@@ -1,14 +1,10 @@
 """One BLAS thread for the small matrix products of pooling.
 
-OpenBLAS (numpy's and scipy's wheels) runs a ``255 x 128 @ 128 x 255`` product on all
-cores. For matrices this small the threads cost more than they give, many times more on
-a busy machine or with several pooling processes. :func:`single_blas_thread` sets OpenBLAS
-to one thread for the duration of a pooling call and restores the previous setting after.
-
-OpenBLAS's thread count is process-wide, so while a pooling call runs, BLAS calls made by
-other threads of the process also run on one thread. Nested and concurrent pooling calls
-share one reference count: the first sets, the last restores. Where no OpenBLAS library is
-found (MKL, Accelerate, another OS), this does nothing.
+OpenBLAS (numpy's and scipy's wheels) runs even a ``255 x 128 @ 128 x 255`` product on
+all cores, where threads cost more than they give. :func:`single_blas_thread` sets it to
+one thread during a pooling call (process-wide: other threads' BLAS calls too; nested and
+concurrent calls share one count, the first sets, the last restores). Without OpenBLAS
+(MKL, Accelerate, another OS) it does nothing.
 """
 
 from __future__ import annotations
@@ -19,16 +15,40 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["single_blas_thread"]
+__all__ = ["SharedHold", "single_blas_thread"]
 
 _Getter = Callable[[], int]
 _Setter = Callable[[int], None]
 
-_lock = threading.Lock()
-_depth = 0
-_saved: list[int] = []
 _libs: list[tuple[_Getter, _Setter]] | None = None
+
+
+class SharedHold:
+    """A process-wide change held while any ``with`` block of it runs: the first block in
+    makes it (``apply()`` returns what it replaced), the last one out undoes it
+    (``undo(replaced)``); nested and concurrent blocks share one count."""
+
+    def __init__(self, apply: Callable[[], Any], undo: Callable[[Any], None]) -> None:
+        self._apply, self._undo = apply, undo
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._replaced: Any = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._replaced = self._apply()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._undo(self._replaced)
 
 
 def _find_openblas() -> list[tuple[_Getter, _Setter]]:
@@ -63,29 +83,26 @@ def _find_openblas() -> list[tuple[_Getter, _Setter]]:
     return found
 
 
-@contextmanager
-def single_blas_thread() -> Iterator[None]:
-    """Run the ``with`` block with OpenBLAS on one thread; restore the setting after."""
-    global _depth, _saved, _libs
-    with _lock:
-        if _libs is None:
-            # the compiled kernels load scipy (and its OpenBLAS, the one they run on)
-            # on first use: load it before the scan, or it would never be limited
-            from . import kernels
+def _one_thread() -> list[int]:
+    """Every OpenBLAS of the process on one thread; returns their thread counts before."""
+    global _libs
+    if _libs is None:
+        # the compiled kernels load scipy (and its OpenBLAS, the one they run on) on first
+        # use: load it before the scan, or it would never be limited
+        from . import kernels
 
-            kernels.load_blas()
-            _libs = _find_openblas()
-        if _depth == 0:
-            _saved = []
-            for get, set_ in _libs:
-                _saved.append(get())
-                set_(1)
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                for (_, set_), n in zip(_libs, _saved):
-                    set_(n)
+        kernels.load_blas()
+        _libs = _find_openblas()
+    before = [get() for get, _ in _libs]
+    for _, set_ in _libs:
+        set_(1)
+    return before
+
+
+def _restore(before: list[int]) -> None:
+    for (_, set_), n in zip(_libs or [], before):
+        set_(n)
+
+
+single_blas_thread = SharedHold(_one_thread, _restore)
+"""``with single_blas_thread():`` runs the block with OpenBLAS on one thread."""

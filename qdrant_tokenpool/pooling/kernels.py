@@ -29,8 +29,6 @@ __all__ = [
     "has",
     "load_blas",
     "maxsim_available",
-    "maxsim_query_blocks",
-    "maxsim_scores",
     "nested_float32",
     "rows_ok",
     "ward_labels",
@@ -224,31 +222,6 @@ def maxsim_available() -> bool:
     if _maxsim_here is None:
         _maxsim_here = bool(compiled.maxsim_supported())  # type: ignore[union-attr]
     return _maxsim_here
-
-
-def maxsim_query_blocks(q: np.ndarray) -> np.ndarray:
-    """Query tokens ``(T, d)`` laid out for :func:`maxsim_scores` (blocks of 16, padded).
-    Needs :func:`maxsim_available`."""
-    assert compiled is not None
-    return compiled.maxsim_query_blocks(np.ascontiguousarray(q, dtype=np.float32))  # type: ignore[no-any-return]
-
-
-def maxsim_scores(
-    blocks: np.ndarray,
-    n_query_tokens: int,
-    qstarts: np.ndarray,
-    tokens: np.ndarray,
-    offsets: np.ndarray,
-    lo: int,
-    hi: int,
-    out: np.ndarray,
-) -> np.ndarray:
-    """Compiled MaxSim of the queries (``blocks`` of their ``n_query_tokens`` tokens, the
-    queries' token offsets ``qstarts``) against documents ``lo .. hi - 1`` of ``tokens``
-    at ``offsets``, into ``out[:, lo:hi]``, with the GIL released (threads may fill
-    disjoint ranges of ``out`` at once). Needs :func:`maxsim_available`."""
-    assert compiled is not None
-    return compiled.maxsim_scores(blocks, n_query_tokens, qstarts, tokens, offsets, lo, hi, out)  # type: ignore[no-any-return]
 
 
 def cluster_sums(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

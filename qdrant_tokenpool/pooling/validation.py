@@ -19,6 +19,7 @@ __all__ = [
     "as_multivector",
     "as_vector",
     "check_int",
+    "is_array",
     "is_tensor",
     "to_numpy",
     "vector_label",
@@ -74,6 +75,11 @@ def is_tensor(x: Any) -> bool:
     """A torch tensor (or anything with torch's ``detach`` / ``cpu``), detected without
     importing torch. The one tensor test of the package."""
     return hasattr(x, "detach") and hasattr(x, "cpu")
+
+
+def is_array(x: Any) -> bool:
+    """A numpy array or a torch tensor (:func:`is_tensor`)."""
+    return isinstance(x, np.ndarray) or is_tensor(x)
 
 
 def check_int(

@@ -29,6 +29,7 @@ from .plan import (
     pool_batch_request,
     pool_operations,
     pool_points,
+    pool_request,
 )
 from .split import (
     JSON_BYTES_PER_FLOAT,
@@ -55,6 +56,7 @@ __all__ = [
     "pool_batch_request",
     "pool_operations",
     "pool_points",
+    "pool_request",
     "pooled_stream",
     "split_batch",
     "split_operations",

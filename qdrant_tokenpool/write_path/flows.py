@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 from qdrant_client import models
+from qdrant_client.uploader.uploader import iter_batch
 
 from .. import _parent as parent
 from .. import store
 from .._flow import Flow, call
 from ..engines.checks import check_columns
 from ..inference import LocalInference
-from ..pooling.validation import is_tensor, to_numpy
+from ..pooling.validation import is_array, to_numpy
 from ..store import CollectionPooling, PoolingState, UnknownCollectionError
 from ._common import replace
 from .plan import (
@@ -31,9 +32,8 @@ from .plan import (
     plan_operations,
     plan_points,
     plan_struct,
-    pool_batch_request,
-    pool_operations,
     pool_points,
+    pool_request,
 )
 from .split import REQUEST_FLOAT_BUDGET, split_batch, split_operations, split_points
 
@@ -69,6 +69,43 @@ def _collection(state: PoolingState, collection_name: str) -> Flow[CollectionPoo
     return cp if state.enabled else dataclasses.replace(cp, pooling={})
 
 
+def _pooled_write(
+    state: PoolingState,
+    method: Callable[..., Any],
+    collection_name: str,
+    request: Any,
+    options: dict[str, Any],
+    plan: Callable[[Any, PoolingJob], Any],
+    split: Callable[[Any, int], list[Any]],
+    budget: int | None,
+    *,
+    pending: bool = False,
+) -> Flow[list[Any]]:
+    """The write flows' skeleton: ``request`` (points, a ``Batch`` or operations: what
+    ``plan`` reads) with its inference objects at pooled vectors embedded by the client's
+    local inference (:mod:`qdrant_tokenpool.inference`), then validated and pooled whole
+    before anything is sent; on a server a rewritten request goes as ``split`` parts of at
+    most ``budget`` floats. Returns the results of the parent's ``method`` calls, in order."""
+    remote = state.remote
+    cp = yield from _config(state, collection_name)
+    if cp is not None:
+        if not isinstance(request, (Sequence, models.Batch)):
+            request = list(request)
+        request = embedded(request, cp, plan, state.inference)
+        # a server gets the request in parts: check all of it first (an embedded engine
+        # checks each call whole itself)
+        new = pool_request(
+            plan, request, cp, arrays=not remote, workers=state.workers, pending=pending,
+            check_all=remote,
+        )
+        if new is not request:
+            results = []
+            for part in split(new, budget or REQUEST_FLOAT_BUDGET) if remote else [new]:
+                results.append((yield call(method, collection_name, part, **options)))
+            return results
+    return [(yield call(method, collection_name, request, **options))]
+
+
 def upsert(
     state: PoolingState,
     collection_name: str,
@@ -77,48 +114,20 @@ def upsert(
     *,
     budget: int | None = None,
 ) -> Flow[Any]:
-    """``upsert`` with the configured multivectors pooled (list of points or ``Batch``);
-    ``options``: the parent's other arguments.
-
-    Inference objects at pooled vectors are first embedded by the client's local inference
-    (see :mod:`qdrant_tokenpool.inference`). The whole request is then validated and pooled
-    before anything is sent; on a server a rewritten request is sent in parts of at most
-    ``budget`` floats (returns the last part's ``UpdateResult``).
-    """
-    remote, budget = state.remote, budget or REQUEST_FLOAT_BUDGET
-    cp = yield from _config(state, collection_name)
-    if cp is not None:
-        is_batch = isinstance(points, models.Batch)
-        if not is_batch and not isinstance(points, Sequence):
-            points = list(points)
-        points = embedded(points, cp, plan_batch if is_batch else plan_points, state.inference)
-        # a server gets the request in parts: check all of it first (an embedded engine
-        # checks each call whole itself)
-        if is_batch:
-            new = pool_batch_request(
-                points, cp, arrays=not remote, workers=state.workers, check_all=remote
-            )
-        else:
-            new = pool_points(
-                points, cp, arrays=not remote, workers=state.workers, pending=state.pending,
-                check_all=remote,
-            )
-        if new is not points:
-            split = split_batch if is_batch else split_points
-            parts = split(new, budget) if remote else [new]
-            return (yield from _send_parts(parent.upsert, collection_name, parts, options))
-    return (yield call(parent.upsert, collection_name, points, **options))
-
-
-def _send_parts(
-    method: Callable[..., Any], collection_name: str, parts: list[Any], options: dict[str, Any]
-) -> Flow[Any]:
-    """Send a rewritten request's parts in order with the parent's ``method``; the last
-    part's result."""
-    result = None
-    for part in parts:
-        result = yield call(method, collection_name, part, **options)
-    return result
+    """``upsert`` with the configured multivectors pooled (list of points or ``Batch``;
+    see :func:`_pooled_write`); ``options``: the parent's other arguments. Returns the last
+    request's ``UpdateResult``."""
+    plan: Callable[[Any, PoolingJob], Any]
+    split: Callable[[Any, int], list[Any]]
+    if isinstance(points, models.Batch):
+        plan, split, pending = plan_batch, split_batch, False
+    else:
+        plan, split, pending = plan_points, split_points, state.pending
+    results = yield from _pooled_write(
+        state, parent.upsert, collection_name, points, options, plan, split, budget,
+        pending=pending,
+    )
+    return results[-1]
 
 
 def update_vectors(
@@ -129,18 +138,13 @@ def update_vectors(
     *,
     budget: int | None = None,
 ) -> Flow[Any]:
-    """``update_vectors`` with the configured multivectors pooled (and extras refreshed);
-    inference objects at pooled vectors embedded first, as in :func:`upsert`."""
-    remote, budget = state.remote, budget or REQUEST_FLOAT_BUDGET
-    cp = yield from _config(state, collection_name)
-    if cp is not None:
-        points = points if isinstance(points, Sequence) else list(points)
-        points = embedded(points, cp, plan_points, state.inference)
-        new = pool_points(points, cp, arrays=not remote, workers=state.workers, check_all=remote)
-        if new is not points:
-            parts = split_points(new, budget) if remote else [new]
-            return (yield from _send_parts(parent.update_vectors, collection_name, parts, options))
-    return (yield call(parent.update_vectors, collection_name, points, **options))
+    """``update_vectors`` with the configured multivectors pooled (and extras refreshed),
+    as :func:`upsert`."""
+    results = yield from _pooled_write(
+        state, parent.update_vectors, collection_name, points, options, plan_points,
+        split_points, budget,
+    )
+    return results[-1]
 
 
 def batch_update_points(
@@ -151,33 +155,18 @@ def batch_update_points(
     *,
     budget: int | None = None,
 ) -> Flow[Any]:
-    """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled
-    (inference objects at pooled vectors embedded first, as in :func:`upsert`).
-
-    On a server a rewritten request is sent as several requests of at most ``budget``
-    floats, in order; the results of all of them are returned, concatenated.
-    """
-    remote, budget = state.remote, budget or REQUEST_FLOAT_BUDGET
-    cp = yield from _config(state, collection_name)
-    ops = update_operations
-    if cp is not None:
-        ops = ops if isinstance(ops, Sequence) else list(ops)
-        ops = embedded(ops, cp, plan_operations, state.inference)
-        new = pool_operations(ops, cp, arrays=not remote, workers=state.workers, check_all=remote)
-        if new is not ops:
-            results: list[Any] = []
-            for part in split_operations(new, budget) if remote else [new]:
-                results.extend(
-                    (yield call(parent.batch_update_points, collection_name, part, **options))
-                )
-            return results
-    return (yield call(parent.batch_update_points, collection_name, ops, **options))
+    """``batch_update_points`` with ``UpsertOperation`` / ``UpdateVectorsOperation`` pooled,
+    as :func:`upsert`; the results of all requests sent, concatenated."""
+    results = yield from _pooled_write(
+        state, parent.batch_update_points, collection_name, update_operations, options,
+        plan_operations, split_operations, budget,
+    )
+    return [r for part in results for r in part]
 
 
 def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(iterable)
-    while chunk := list(itertools.islice(it, max(1, int(size)))):
-        yield chunk
+    """Lists of ``size`` (at least 1) items of ``iterable``, with qdrant-client's batcher."""
+    return iter_batch(iterable, max(1, int(size)))  # type: ignore[return-value]
 
 
 def _lists(vector: Any, named: bool = True) -> Any:
@@ -185,7 +174,7 @@ def _lists(vector: Any, named: bool = True) -> Any:
     ``named=False``: only an unnamed vector (named ones stay arrays)."""
     if isinstance(vector, dict):
         return {k: _lists(v) for k, v in vector.items()} if named else vector
-    if isinstance(vector, np.ndarray) or is_tensor(vector):
+    if is_array(vector):
         return to_numpy(vector).tolist()
     if isinstance(vector, list) and vector and isinstance(vector[0], np.ndarray):
         return [row.tolist() for row in vector]  # a multivector given as a list of rows
@@ -268,10 +257,6 @@ def upload_points(
     return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **options))
 
 
-def _is_array(x: Any) -> bool:
-    return isinstance(x, np.ndarray) or is_tensor(x)
-
-
 def _collection_size(vectors: Any) -> int | None:
     """Points in ``upload_collection``'s ``vectors``: ``None`` for generators and streams."""
     if isinstance(vectors, dict):
@@ -279,7 +264,7 @@ def _collection_size(vectors: Any) -> int | None:
         if len(lengths) > 1:
             raise ValueError("Each named vector should have the same number of vectors")
         return lengths.pop() if lengths else 0
-    if _is_array(vectors) or isinstance(vectors, Sequence):
+    if is_array(vectors) or isinstance(vectors, Sequence):
         return len(vectors)
     return None
 
@@ -289,7 +274,7 @@ def _collection_rows(vectors: Any) -> Iterator[Any]:
     if isinstance(vectors, dict):
         n = _collection_size(vectors) or 0
         return ({name: col[i] for name, col in vectors.items()} for i in range(n))
-    if _is_array(vectors):
+    if is_array(vectors):
         return (vectors[i] for i in range(len(vectors)))
     return iter(vectors)
 
@@ -408,7 +393,7 @@ def _check_columns(vectors: Any, ids: Any, cp: CollectionPooling, *, inference: 
     (:func:`~qdrant_tokenpool.engines.checks.check_columns`: an array column in one pass)."""
     labels = ids if isinstance(ids, (Sequence, np.ndarray)) else None
     rows_labels: Iterable[Any] = labels if labels is not None else (f"#{k}" for k in itertools.count())
-    if not (isinstance(vectors, dict) or _is_array(vectors)):  # a list of vector structs
+    if not (isinstance(vectors, dict) or is_array(vectors)):  # a list of vector structs
         _validate_all(_collection_points(vectors, None, rows_labels), cp, inference=inference)
         return
     if cp.pooling:

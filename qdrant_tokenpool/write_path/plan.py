@@ -509,15 +509,21 @@ def plan_operations(operations: Sequence[Any], job: PoolingJob) -> Callable[[], 
     return build
 
 
-def _pool(
+def pool_request(
     plan: Callable[[Any, PoolingJob], Builder | None],
     request: Any,
     cp: CollectionPooling,
+    *,
     arrays: bool = False,
     workers: int | None = None,
     pending: bool = False,
     check_all: bool = False,
 ) -> Any:
+    """Validate and pool a request that ``plan`` reads (:func:`plan_points`,
+    :func:`plan_batch`, :func:`plan_operations`); returns ``request`` itself if nothing is
+    configured. ``arrays``: named pooled vectors as float32 arrays (embedded backend only,
+    see :class:`PoolingJob`); ``workers``, ``pending`` (Qdrant Edge only), ``check_all``:
+    as for :class:`PoolingJob`."""
     job = PoolingJob(cp, arrays=arrays, workers=workers, pending=pending, check_all=check_all)
     builder = plan(request, job)
     if builder is None:
@@ -526,42 +532,16 @@ def _pool(
     return builder()
 
 
-def pool_points(
-    points: Sequence[Any],
-    cp: CollectionPooling,
-    *,
-    arrays: bool = False,
-    workers: int | None = None,
-    pending: bool = False,
-    check_all: bool = False,
-) -> Any:
-    """Validate and pool a list of points; returns ``points`` itself if nothing is configured.
-
-    ``arrays``: named pooled vectors as float32 arrays (embedded backend only, see
-    :class:`PoolingJob`); ``workers``, ``pending`` (Qdrant Edge only), ``check_all``: as
-    for :class:`PoolingJob`."""
-    return _pool(plan_points, points, cp, arrays, workers, pending, check_all)
+def pool_points(points: Sequence[Any], cp: CollectionPooling, **options: Any) -> Any:
+    """:func:`pool_request` of a list of points."""
+    return pool_request(plan_points, points, cp, **options)
 
 
-def pool_batch_request(
-    batch: models.Batch,
-    cp: CollectionPooling,
-    *,
-    arrays: bool = False,
-    workers: int | None = None,
-    check_all: bool = False,
-) -> Any:
-    """Validate and pool a ``Batch``; returns ``batch`` itself if nothing is configured."""
-    return _pool(plan_batch, batch, cp, arrays, workers, check_all=check_all)
+def pool_batch_request(batch: models.Batch, cp: CollectionPooling, **options: Any) -> Any:
+    """:func:`pool_request` of a ``Batch``."""
+    return pool_request(plan_batch, batch, cp, **options)
 
 
-def pool_operations(
-    operations: Sequence[Any],
-    cp: CollectionPooling,
-    *,
-    arrays: bool = False,
-    workers: int | None = None,
-    check_all: bool = False,
-) -> Any:
-    """Validate and pool ``batch_update_points`` operations (``operations`` itself if none)."""
-    return _pool(plan_operations, operations, cp, arrays, workers, check_all=check_all)
+def pool_operations(operations: Sequence[Any], cp: CollectionPooling, **options: Any) -> Any:
+    """:func:`pool_request` of ``batch_update_points`` operations."""
+    return pool_request(plan_operations, operations, cp, **options)

@@ -8,11 +8,8 @@ unsupported (what Edge lacks, raising :class:`EdgeUnsupportedError`), storage (f
 via portalocker, sidecars, free space), config, points, filters, queries, operations,
 errors, async_backend (generated).
 
-Why it looks this way (Edge 0.9): one ``EdgeShard`` per collection
-(``<root>/collections/<name>/shard``); Edge keeps no qdrant-client config or metadata, so
-a sidecar ``collection.json`` is written atomically after the shard (a folder without it is
-an unfinished creation); the root's ``.lock`` turns Edge's cryptic WAL-lock failure into
-:class:`StorageLockedError`; ``":memory:"`` is a temporary folder. Edge has no background
+Edge 0.9 has one ``EdgeShard`` per collection and keeps no qdrant-client config or
+metadata: the folder layout, sidecar and lock are :mod:`.storage`'s. It has no background
 optimizer: HNSW on dense vectors, ``m=0`` (exact MaxSim) on multivectors unless their
 ``hnsw_config`` sets ``m``; :meth:`EdgeBackend.optimize` runs after bulk uploads and on
 close when the shard changed.

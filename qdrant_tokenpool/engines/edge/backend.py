@@ -10,7 +10,6 @@ before the first operation is applied, and the disk's free space before any writ
 
 from __future__ import annotations
 
-import itertools
 import os
 import tempfile
 import threading
@@ -23,6 +22,7 @@ import numpy as np
 import qdrant_edge as E
 from qdrant_client import models
 from qdrant_client.http.models import QueryResponse
+from qdrant_client.uploader.uploader import iter_batch
 
 from .. import DamagedCollectionError, EdgeUnsupportedError
 from ..checks import check_columns, check_points
@@ -214,23 +214,18 @@ class EdgeBackend(EdgeLacks):
         collection_name: str,
         vectors_config: models.VectorParams | Mapping[str, models.VectorParams] | None = None,
         sparse_vectors_config: Mapping[str, models.SparseVectorParams] | None = None,
-        shard_number: int | None = None,
-        sharding_method: Any = None,
-        replication_factor: int | None = None,
-        write_consistency_factor: int | None = None,
+        *,
         on_disk_payload: bool | None = None,
         hnsw_config: models.HnswConfigDiff | None = None,
         optimizers_config: models.OptimizersConfigDiff | None = None,
-        wal_config: Any = None,
         quantization_config: Any = None,
-        timeout: int | None = None,
-        strict_mode_config: Any = None,
         metadata: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> bool:
-        """Create a collection (one Edge shard). Cluster settings (shards, replication,
-        write consistency) have no meaning in one process and are ignored, as in local
-        mode. ``init_from`` is not supported."""
+        """Create a collection (one Edge shard). The other settings ``QdrantClient`` passes
+        (shards, replication, write consistency, WAL, strict mode, ``timeout``) have no
+        meaning in one process and are ignored, as in local mode. ``init_from`` is not
+        supported."""
         if kwargs.get("init_from") is not None:
             raise EdgeUnsupportedError("create_collection(init_from=...)")
         config, sidecar = new_collection(
@@ -426,10 +421,8 @@ class EdgeBackend(EdgeLacks):
     ) -> None:
         """Write ``points`` in batches; ``checked``: they were checked whole already."""
         schema = self._get(collection_name).schema()
-        size = max(int(batch_size or 64), 1)
         written = 0
-        it = iter(points)
-        while chunk := list(itertools.islice(it, size)):
+        for chunk in iter_batch(points, max(int(batch_size or 64), 1)):
             op = operations.upsert_op(schema, chunk, update_filter, update_mode, check=not checked)
             self._apply(collection_name, [op], "upload_points")
             written += len(chunk)

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 from qdrant_client import models
 
+from ...pooling.validation import is_array, to_numpy
 from .. import EdgeUnsupportedError
 
 __all__ = [
@@ -98,10 +99,8 @@ def _point_rows(vec: Any) -> Any:
     """A point's dense or multi vector given as a numpy array or tensor, as Edge reads it
     fastest: float32 memoryviews (one per row of a multivector), without the float objects
     and lists of ``tolist()``. Lists pass as they are."""
-    if isinstance(vec, np.ndarray):
-        arr = np.ascontiguousarray(vec, dtype=np.float32)
-    elif hasattr(vec, "detach") and hasattr(vec, "cpu"):
-        arr = np.ascontiguousarray(vec.detach().cpu().float().numpy())
+    if is_array(vec):
+        arr = np.ascontiguousarray(to_numpy(vec), dtype=np.float32)
     elif hasattr(vec, "__array__"):  # other array-likes, e.g. a vector still being pooled
         arr = np.ascontiguousarray(np.asarray(vec), dtype=np.float32)
     else:

@@ -12,6 +12,7 @@ import numpy as np
 import qdrant_edge as E
 from qdrant_client import models
 
+from ...pooling.validation import is_array, to_numpy
 from .. import EdgeUnsupportedError
 from .filters import edge_condition, edge_filter, geo_point, has_id_excluded
 from .points import ResultShape, edge_with_payload, edge_with_vectors, parse_model
@@ -35,10 +36,8 @@ PREFETCH = models.Prefetch | list[models.Prefetch]
 def _dense(vec: Any) -> Any:
     """A query's dense or multi vector as Edge takes it fastest: nested Python lists (its
     constructors read a numpy array element by element; points: :func:`_point_rows`)."""
-    if isinstance(vec, np.ndarray):
-        return vec.astype(np.float32, copy=False).tolist()
-    if hasattr(vec, "detach") and hasattr(vec, "cpu"):
-        return vec.detach().cpu().float().numpy().tolist()
+    if is_array(vec):
+        return to_numpy(vec).astype(np.float32, copy=False).tolist()
     return vec
 
 

@@ -58,6 +58,12 @@ def disk_gib(path: Path) -> float:
     return sum(getattr(f.stat(), "st_blocks", 0) * 512 for f in path.rglob("*") if f.is_file()) / 2**30
 
 
+def setup_line(args: argparse.Namespace) -> str:
+    return (f"Setup: {args.docs:,} documents x {args.tokens} tokens x {args.dim} d (synthetic, "
+            f"clustered), {args.query_tokens}-token queries, Qdrant Edge (qdrant-edge-py) on "
+            f"disk, {load()} at the end")
+
+
 def table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -197,10 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(root.parent if args.dir is None else root, ignore_errors=True)
 
-    setup = (f"{args.docs:,} documents x {args.tokens} tokens x {args.dim} d (synthetic, clustered), "
-             f"{args.query_tokens}-token queries, Qdrant Edge (qdrant-edge-py) on disk, {load()} at the end")
     out = [
-        f"Setup: {setup}", "",
+        setup_line(args), "",
         table(["collection", "ingest docs/s", "ingest s", "optimize s", "points", "disk GiB", "peak RSS GiB so far"], rows_ingest),
         "",
         table(["query (top 10)", "queries", "p50 ms", "p95 ms"], rows_query),
@@ -254,10 +258,8 @@ def defaults_run(args: argparse.Namespace) -> int:
         total = time.perf_counter() - t_start
         if not args.keep:
             shutil.rmtree(root.parent if args.dir is None else root, ignore_errors=True)
-    setup = (f"{args.docs:,} documents x {args.tokens} tokens x {args.dim} d (synthetic, clustered), "
-             f"{args.query_tokens}-token queries, Qdrant Edge (qdrant-edge-py) on disk, {load()} at the end")
     print("\n".join([
-        f"Setup: {setup}", "",
+        setup_line(args), "",
         table(["collection", "ingest docs/s", "ingest s", "optimize s", "docs/s incl. optimize",
                "disk GiB", "peak RSS GiB so far"], rows_ingest),
         "",

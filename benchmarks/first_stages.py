@@ -63,25 +63,6 @@ def coarse_key(c: int, k: int, n: int) -> str:
     return f"tokens-c{c}-{k}" + (f"-n{n}" if n else "")
 
 
-def scored_neighbours(queries: list[np.ndarray], docs: PackedDocs,
-                      kmax: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`funnel.token_neighbours` with the cosine of every neighbour: per query the
-    ``(q_len, kmax)`` documents and cosines, nearest first (what the companion's search
-    returns, exactly)."""
-    unit = docs.tokens / np.linalg.norm(docs.tokens, axis=1, keepdims=True)
-    doc_of = np.repeat(np.arange(len(docs), dtype=np.int32), np.diff(docs.offsets))
-    out = []
-    for q in queries:
-        qu = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
-        s = qu @ unit.T
-        top = np.argpartition(-s, kmax - 1, axis=1)[:, :kmax]
-        sims = np.take_along_axis(s, top, axis=1)
-        order = np.argsort(-sims, axis=1, kind="stable")
-        out.append((doc_of[np.take_along_axis(top, order, axis=1)],
-                    np.take_along_axis(sims, order, axis=1).astype(np.float32)))
-    return out
-
-
 def pruned_candidates(nb: list[tuple[np.ndarray, np.ndarray]], k: int, n: int) -> list[np.ndarray]:
     """The documents of each query token's ``k`` nearest vectors, ranked by
     :func:`qdrant_tokenpool.candidates.rank_candidates` (the library's own ranking), the
@@ -256,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         t0 = time.perf_counter()
         coarse = PackedDocs.from_list(coarse_rows(c, F.pooled_corpus(data, pf).items()))
-        coarse_nb[c] = scored_neighbours(qs, coarse, ckmax)
+        coarse_nb[c] = F.scored_token_neighbours(qs, coarse, ckmax)
         np.savez(path, **{f"q{i}": x for i, (x, _) in enumerate(coarse_nb[c])},
                  **{f"s{i}": y for i, (_, y) in enumerate(coarse_nb[c])})
         F.log(f"SciFact coarse c={c}: {len(coarse.tokens)} vectors, neighbours in "
@@ -312,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     target = len(dis) + np.arange(n_q)
     full_top10 = [target[qi] in np.argsort(-n_full[qi], kind="stable")[:10] for qi in range(n_q)]
     full_r10 = float(np.mean(full_top10))
-    n_coarse_nb = {c: scored_neighbours(qs, PackedDocs.from_list(coarse_rows(c, ncorpus.items())), ckmax)
+    n_coarse_nb = {c: F.scored_token_neighbours(qs, PackedDocs.from_list(coarse_rows(c, ncorpus.items())), ckmax)
                    for c in a.coarse}
     n_stages = {"plain": (None, None), "mean": (n_first["mean"], 100), "muvera": (n_first["muvera"], 100),
                 **{f"tokens-{k}": (F.token_candidates(n_nb, k), None) for k in a.ks},

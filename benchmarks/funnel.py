@@ -238,6 +238,14 @@ def token_neighbours(queries: Sequence[np.ndarray], docs: PackedDocs, kmax: int)
     """Exact nearest token vectors (cosine) of every query token among all documents' token
     vectors: per query an int32 ``(q_len, kmax)`` array of their documents, nearest first.
     What the token-level first stage's HNSW search approximates."""
+    return [d for d, _ in scored_token_neighbours(queries, docs, kmax)]
+
+
+def scored_token_neighbours(queries: Sequence[np.ndarray], docs: PackedDocs,
+                            kmax: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`token_neighbours` with the cosine of every neighbour: per query the
+    ``(q_len, kmax)`` documents and float32 cosines, nearest first (what the companion's
+    search returns, exactly)."""
     unit = docs.tokens / np.linalg.norm(docs.tokens, axis=1, keepdims=True)
     doc_of = np.repeat(np.arange(len(docs), dtype=np.int32), np.diff(docs.offsets))
     out = []
@@ -245,8 +253,10 @@ def token_neighbours(queries: Sequence[np.ndarray], docs: PackedDocs, kmax: int)
         qu = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
         s = qu @ unit.T
         top = np.argpartition(-s, kmax - 1, axis=1)[:, :kmax]
-        order = np.argsort(-np.take_along_axis(s, top, axis=1), axis=1, kind="stable")
-        out.append(doc_of[np.take_along_axis(top, order, axis=1)])
+        sims = np.take_along_axis(s, top, axis=1)
+        order = np.argsort(-sims, axis=1, kind="stable")
+        out.append((doc_of[np.take_along_axis(top, order, axis=1)],
+                    np.take_along_axis(sims, order, axis=1).astype(np.float32)))
     return out
 
 

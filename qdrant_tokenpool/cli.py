@@ -132,9 +132,10 @@ def index(
         "the one the collection was indexed with)."
     )] = None,
     summary: Annotated[bool, typer.Option(
-        help="A new collection gets a summary vector (each document's mean, HNSW) and "
-        "searches run the funnel: summary top-100, then MaxSim over the pooled vectors of "
-        "those only (docs/funnel.md). --no-summary: MaxSim over every document.",
+        help="A new collection gets a summary vector (each document's mean, HNSW): the "
+        "first stage (summary top-100, then MaxSim over the pooled vectors of those only) "
+        "of filtered searches and, with --no-token-index, of every search "
+        "(docs/funnel.md). --no-summary: MaxSim over every document there.",
     )] = True,
     token_index: Annotated[bool, typer.Option(
         help="A new collection also gets the token-level first stage (its pooled vectors "

@@ -236,6 +236,41 @@ def test_an_index_stored_before_the_coarse_settings_reads_as_it_was_built():
         TokenIndex("colbert", "c--tokenpool-tokens", pool_factor=0)
 
 
+def test_optimize_builds_the_companion_with_its_collection(tmp_path, monkeypatch):
+    from qdrant_tokenpool import _backend
+
+    def run(client, wait) -> list[str]:
+        names: list[str] = []
+        engine = _backend.backend(client)
+        real = engine.optimize
+
+        def spy(name=None):
+            names.append(name)
+            return real(name)
+
+        monkeypatch.setattr(engine, "optimize", spy)
+        for name, indexed in (("plain", False), ("c", True)):
+            wait(client.create_collection(name, _params(), pooling=_pooling()))
+            wait(client.upsert(name, [models.PointStruct(id=1, vector={"colbert": np.ones((3, D))})]))
+            if indexed:
+                wait((aadd_token_index if wait is not _same else add_token_index)(client, name))
+            wait(client.optimize(name))
+        return names
+
+    sync = TokenPoolingClient(path=str(tmp_path / "s"), engine="edge")
+    assert run(sync, _same) == ["plain", "c", companion_name("c")]
+    sync.close()
+    loop = asyncio.new_event_loop()
+    aclient = AsyncTokenPoolingClient(path=str(tmp_path / "a"), engine="edge")
+    assert run(aclient, loop.run_until_complete) == ["plain", "c", companion_name("c")]
+    loop.run_until_complete(aclient.close())
+    loop.close()
+
+
+def _same(x: Any) -> Any:
+    return x
+
+
 def test_candidates_are_ranked_by_their_imputed_first_stage_score():
     # token 0 reaches a (0.9) and b (0.5), floor 0.5; token 1 reaches b (0.8), c (0.7),
     # a (0.6), floor 0.6: a = 0.4 + 0.0, b = 0.0 + 0.2, c = 0.1

@@ -45,8 +45,9 @@ NAMES = {
 MODULES = {"AsyncClientBase": "._async_base"}
 """Where a renamed name is imported from, when not from the module of the name it replaces."""
 
-AWAITED = {"_run", "run_async", "optimize", "query_late_interaction"}
-"""Calls awaited in the async client: the flow runner, the engine's ``optimize`` and the
+AWAITED = {"_run", "run_async", "optimize", "collection_exists", "query_late_interaction"}
+"""Calls awaited in the async client: the flow runner, the engine's ``optimize`` and
+``collection_exists`` (``optimize`` asks whether a token index's companion exists) and the
 client's own ``query_late_interaction`` (which ``query_text`` calls)."""
 
 BANNER = (

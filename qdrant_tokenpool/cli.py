@@ -545,14 +545,16 @@ def add_token_index(
 ) -> None:
     """Add the token-level first stage to an existing collection, from its stored pooled
     vectors (nothing is re-encoded). Resumable: an interrupted run continues."""
+    from .candidates import DEFAULT_NEIGHBOURS
     from .ops import add_token_index as add_index
 
     state: CliState = ctx.obj
     with state.session(must_exist=True) as client:
         result = add_index(
-            client, collection, using=vector, quantization="int8" if int8 else None,
-            batch_size=batch_size, progress=state.hook(),
-            **({} if neighbours is None else {"neighbours": neighbours}),
+            client, collection, using=vector,
+            neighbours=DEFAULT_NEIGHBOURS if neighbours is None else neighbours,
+            quantization="int8" if int8 else None, batch_size=batch_size,
+            progress=state.hook(),
         )
     typer.echo(token_index_line(result))
 

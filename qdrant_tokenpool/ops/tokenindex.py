@@ -15,6 +15,7 @@ At the end the index is marked ``ready`` and queries use it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from qdrant_client import models
@@ -33,7 +34,14 @@ from ..candidates import (
 )
 from ..pooling.validation import check_int
 from ..query import resolve_multivector
-from .common import OperationUsageError, ProgressHook, Reporter, load_collection, operation
+from .common import (
+    OperationUsageError,
+    ProgressHook,
+    Reporter,
+    load_collection,
+    operation,
+    scroll_points,
+)
 
 __all__ = ["TokenIndexResult", "aadd_token_index", "add_token_index", "add_token_index_flow"]
 
@@ -119,42 +127,35 @@ def add_token_index_flow(
         rep.info(f"continuing the token index of {collection_name!r}")
     else:
         ti = wanted
-    yield from create_companion(ti, cp.vectors[vname], hnsw_config)
-    yield call(parent.update_collection, collection_name, metadata=ti.to_metadata())
+    index: TokenIndex = ti  # updated with the read's progress
+    yield from create_companion(index, cp.vectors[vname], hnsw_config)
+    yield call(parent.update_collection, collection_name, metadata=index.to_metadata())
     docs_done = tokens_done = 0
-    total = int((yield call(parent.count, collection_name, exact=True)).count)
-    if total:  # a new, empty collection has nothing to count
-        rep.start(f"token index {collection_name}", total, "pt")
-    offset = ti.backfill_offset
-    while True:
-        records, next_offset = yield call(
-            parent.scroll,
-            collection_name,
-            limit=batch_size,
-            offset=offset,
-            with_payload=False,
-            with_vectors=[vname] if vname else True,
-        )
+
+    def index_batch(records: list[Any]) -> Flow[None]:
+        nonlocal docs_done, tokens_done
         docs = []
         for r in records:
             vec = r.vector.get(vname) if isinstance(r.vector, dict) else r.vector
             if vec is not None and len(vec):
                 docs.append((doc_key(r.id), np.asarray(vec, dtype=np.float32)))
-        yield from write_tokens(ti, [doc_key(r.id) for r in records], docs)
+        yield from write_tokens(index, [doc_key(r.id) for r in records], docs)
         docs_done += len(records)
         tokens_done += sum(len(d) for _, d in docs)
-        if total:
-            rep.advance(len(records))
-        offset = next_offset
-        ti = replace(ti, backfill_offset=offset)
-        if offset is None:
-            break
-        yield call(parent.update_collection, collection_name, metadata=ti.to_metadata())
-    ti = replace(ti, ready=True, backfill_offset=None)
-    yield call(parent.update_collection, collection_name, metadata=ti.to_metadata())
-    if total:
-        rep.end()
-    return TokenIndexResult(collection_name, ti, docs_done, tokens_done, resumed, False)
+
+    def checkpoint(offset: Any) -> Flow[None]:
+        nonlocal index
+        index = replace(index, backfill_offset=offset)
+        yield call(parent.update_collection, collection_name, metadata=index.to_metadata())
+
+    yield from scroll_points(
+        collection_name, index_batch, rep, f"token index {collection_name}",
+        batch_size=batch_size, with_vectors=[vname] if vname else True,
+        offset=index.backfill_offset, checkpoint=checkpoint,
+    )
+    index = replace(index, ready=True, backfill_offset=None)
+    yield call(parent.update_collection, collection_name, metadata=index.to_metadata())
+    return TokenIndexResult(collection_name, index, docs_done, tokens_done, resumed, False)
 
 
 add_token_index, aadd_token_index = operation(

@@ -133,6 +133,8 @@ class TokenIndex:
 
     vector: str
     companion: str
+    # The defaults are what a stored entry without the field reads as (the first release's
+    # index); a new index takes the DEFAULT_* settings above.
     neighbours: int = 10
     quantization: str | None = None
     pool_factor: int = 1
@@ -185,11 +187,11 @@ class TokenIndex:
             return cls(
                 vector=str(entry["vector"]),
                 companion=str(entry["companion"]),
-                neighbours=int(entry.get("neighbours", 10)),
+                neighbours=int(entry.get("neighbours", cls.neighbours)),
                 quantization=entry.get("quantization"),
-                pool_factor=int(entry.get("pool_factor", 1)),
-                candidates=int(entry.get("candidates", 0)),
-                ready=bool(entry.get("ready", False)),
+                pool_factor=int(entry.get("pool_factor", cls.pool_factor)),
+                candidates=int(entry.get("candidates", cls.candidates)),
+                ready=bool(entry.get("ready", cls.ready)),
                 backfill_offset=entry.get("backfill_offset"),
             )
         except (KeyError, ValueError, TypeError) as exc:

@@ -99,21 +99,17 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
     )
     q_len = opts.query_length or int(cfg["query_length"])
     d_len = opts.document_length or int(cfg["document_length"])
+    both_sides = {"strip": True, "lowercase": lowercase}
     query = _Side(
         max_length=q_len,
         prefix_id=prefix_ids["query_prefix"],
         expand=expand,
         expansion_id=expansion_id,
         attend_expansion=attend,
-        strip=True,
-        lowercase=lowercase,
+        **both_sides,
     )
     document = _Side(
-        max_length=d_len,
-        prefix_id=prefix_ids["document_prefix"],
-        skip_ids=skip,
-        strip=True,
-        lowercase=lowercase,
+        max_length=d_len, prefix_id=prefix_ids["document_prefix"], skip_ids=skip, **both_sides
     )
     protected = leading_special(tokenizer) + (
         1 if prefix_ids["document_prefix"] is not None else 0

@@ -50,6 +50,15 @@ class AsyncEdgeBackend(AsyncQdrantBase):
         """See :meth:`EdgeBackend.optimize`."""
         return await asyncio.to_thread(self.sync.optimize, collection_name)
 
+    def migrate(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync.migrate(*args, **kwargs)
+
+    def upload_collection(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync.upload_collection(*args, **kwargs)
+
+    def upload_points(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync.upload_points(*args, **kwargs)
+
     async def batch_update_points(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.batch_update_points, *args, **kwargs)
 
@@ -161,9 +170,6 @@ class AsyncEdgeBackend(AsyncQdrantBase):
     async def list_snapshots(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.list_snapshots, *args, **kwargs)
 
-    def migrate(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync.migrate(*args, **kwargs)
-
     async def overwrite_payload(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.overwrite_payload, *args, **kwargs)
 
@@ -214,12 +220,6 @@ class AsyncEdgeBackend(AsyncQdrantBase):
 
     async def update_vectors(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.update_vectors, *args, **kwargs)
-
-    def upload_collection(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync.upload_collection(*args, **kwargs)
-
-    def upload_points(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync.upload_points(*args, **kwargs)
 
     async def upsert(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.upsert, *args, **kwargs)

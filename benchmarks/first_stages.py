@@ -88,63 +88,77 @@ def config_label(cfg: dict[str, Any]) -> str:
     return f"x{cfg['c']}, {hnsw}"
 
 
+def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
+               cfg: dict[str, Any] | None, quantization: str | None) -> dict[str, Any]:
+    """Write SciFact's pooled vectors (pooling off: the store's cost only, 64 per upsert)
+    into a new collection ``name`` of ``client`` (Qdrant Edge in ``folder``), with the
+    token index of ``cfg`` (``None``: the summary only), then ``optimize``: seconds of
+    the write, of the companion's HNSW build and of the whole optimize, the companion's
+    points and bytes."""
+    from qdrant_client import models
+
+    from qdrant_tokenpool import PoolingConfig
+    from qdrant_tokenpool.firststage import document_summaries
+    from qdrant_tokenpool.ops import add_token_index
+
+    pooled = F.pooled_corpus(data, pf).items()
+    summaries = document_summaries("mean", data.corpus.items())
+    mv = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+    client.create_collection(
+        name,
+        {"colbert": models.VectorParams(size=data.corpus.dim, distance=models.Distance.COSINE,
+                                        multivector_config=mv, hnsw_config=models.HnswConfigDiff(m=0))},
+        pooling={"colbert": PoolingConfig(pool_factor=pf, summary_vector="summary")},
+    )
+    if cfg is not None:
+        hnsw = (None if cfg["m"] is None
+                else models.HnswConfigDiff(m=cfg["m"], ef_construct=cfg["ef"]))
+        add_token_index(client, name, quantization=quantization, hnsw_config=hnsw,
+                        pool_factor=cfg["c"], candidates=0)
+    t0 = time.perf_counter()
+    with client.pooling_disabled():
+        for lo in range(0, len(pooled), 64):
+            client.upsert(name, [
+                models.PointStruct(id=i, vector={"colbert": pooled[i], "summary": summaries[i]})
+                for i in range(lo, min(lo + 64, len(pooled)))
+            ])
+    t1 = time.perf_counter()
+    if cfg is not None:  # the companion's HNSW build alone (client.optimize does both)
+        client.optimize(f"{name}--tokenpool-tokens")
+    t2 = time.perf_counter()
+    client.optimize(name)
+    t3 = time.perf_counter()
+    b: dict[str, Any] = {"label": "summary only" if cfg is None else config_label(cfg),
+                         "write_s": t1 - t0, "optimize_s": t3 - t1,
+                         "companion_optimize_s": t2 - t1}
+    comp = next((p for p in folder.rglob("*")
+                 if p.is_dir() and p.name == f"{name}--tokenpool-tokens"), None)
+    if comp is not None:
+        b["companion_bytes"] = _dir_bytes(comp)
+        try:
+            b["points"] = client.count(f"{name}--tokenpool-tokens").count
+        except Exception:  # noqa: BLE001 - a figure only
+            b["points"] = None
+    F.log(f"edge: {b['label']}: write {t1 - t0:.0f} s, optimize {t3 - t1:.0f} s "
+          f"(companion {t2 - t1:.0f} s)")
+    return b
+
+
 def edge_runs(data: F.Data, pf: int, configs: list[dict[str, Any]], ks: dict[int, list[int]],
               prune: list[int], n_queries: int, replay: dict[str, list], quantization: str | None) -> dict[str, Any]:
     """Build SciFact on Qdrant Edge once without and once per companion config with the
     token index, time writes, optimize and queries of every first stage."""
     from qdrant_client import models
 
-    from qdrant_tokenpool import PoolingConfig, TokenPoolingClient
-    from qdrant_tokenpool.firststage import document_summaries
-    from qdrant_tokenpool.ops import add_token_index
+    from qdrant_tokenpool import TokenPoolingClient
 
     folder = Path(tempfile.mkdtemp(prefix="first-stages-"))
     client = TokenPoolingClient(path=str(folder), engine="edge")
-    pooled = F.pooled_corpus(data, pf).items()
-    summaries = document_summaries("mean", data.corpus.items())
-    mv = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
-    out: dict[str, Any] = {"ms": {}, "agreement": {}, "builds": {}, "docs": len(pooled)}
+    out: dict[str, Any] = {"ms": {}, "agreement": {}, "builds": {}, "docs": len(data.corpus)}
     builds: list[tuple[str, dict[str, Any] | None]] = [("summary", None)]
     builds += [(f"tokens{i}", cfg) for i, cfg in enumerate(configs)]
     for name, cfg in builds:
-        client.create_collection(
-            name,
-            {"colbert": models.VectorParams(size=data.corpus.dim, distance=models.Distance.COSINE,
-                                            multivector_config=mv, hnsw_config=models.HnswConfigDiff(m=0))},
-            pooling={"colbert": PoolingConfig(pool_factor=pf, summary_vector="summary")},
-        )
-        if cfg is not None:
-            hnsw = (None if cfg["m"] is None
-                    else models.HnswConfigDiff(m=cfg["m"], ef_construct=cfg["ef"]))
-            add_token_index(client, name, quantization=quantization, hnsw_config=hnsw,
-                            pool_factor=cfg["c"], candidates=0)
-        t0 = time.perf_counter()
-        with client.pooling_disabled():
-            for lo in range(0, len(pooled), 64):
-                client.upsert(name, [
-                    models.PointStruct(id=i, vector={"colbert": pooled[i], "summary": summaries[i]})
-                    for i in range(lo, min(lo + 64, len(pooled)))
-                ])
-        t1 = time.perf_counter()
-        if cfg is not None:  # the companion's HNSW build alone (client.optimize does both)
-            client.optimize(f"{name}--tokenpool-tokens")
-        t2 = time.perf_counter()
-        client.optimize(name)
-        t3 = time.perf_counter()
-        b: dict[str, Any] = {"label": "summary only" if cfg is None else config_label(cfg),
-                             "write_s": t1 - t0, "optimize_s": t3 - t1,
-                             "companion_optimize_s": t2 - t1}
-        comp = next((p for p in folder.rglob("*")
-                     if p.is_dir() and p.name == f"{name}--tokenpool-tokens"), None)
-        if comp is not None:
-            b["companion_bytes"] = _dir_bytes(comp)
-            try:
-                b["points"] = client.count(f"{name}--tokenpool-tokens").count
-            except Exception:  # noqa: BLE001 - a figure only
-                b["points"] = None
-        out["builds"][name] = b
-        F.log(f"edge: {b['label']}: write {t1 - t0:.0f} s, optimize {t3 - t1:.0f} s "
-              f"(companion {t2 - t1:.0f} s)")
+        out["builds"][name] = edge_build(client, folder, data, pf, name, cfg, quantization)
     queries = data.queries.items()[:n_queries]
     beam = models.SearchParams(hnsw_ef=100)  # Qdrant's default
     runs: dict[str, tuple[str, dict[str, Any]]] = {
@@ -202,11 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--edge-ks", type=int, nargs="*", default=None,
                     help="neighbours timed on Edge (default: --ks for c1, --coarse-ks otherwise)")
     ap.add_argument("--quantization", default="int8", choices=["int8", "none"])
+    ap.add_argument("--writes-only", action="store_true",
+                    help="only the store-only Edge builds (summary only and each --configs), "
+                         "--rounds times in turn; writes first_stages_writes.txt")
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     pf, kmax = a.pf, max(a.ks)
     ckmax = max(a.coarse_ks)
     data = F.load_data(a.data, a.model)
+    if a.writes_only:
+        return writes_only(data, a)
     qs = data.queries.items()
     n_q = len(qs)
 
@@ -363,19 +383,7 @@ def report(rows: dict[str, dict[str, Any]], data: F.Data, n_q: int, full_r10: fl
                  f"{r['needle_first_recall']:.3f}", f"{r['needle_kept_of_full_top10']:.1%}"]
         lines.append("| " + " | ".join(cells) + " |")
     if edge:
-        base = edge["builds"]["summary"]
-        base_s = base["write_s"] + base["optimize_s"]
-        lines += ["", (f"Qdrant Edge, the {edge['docs']} SciFact documents written with pooled "
-                  "vectors given (pooling off: the store's cost only), 64 per upsert, then "
-                  "optimize (HNSW builds):"), "",
-                  "| index | companion points | write s | optimize s (companion's) | store throughput vs summary only | extra bytes/doc |",
-                  "|---|---|---|---|---|---|"]
-        for b in edge["builds"].values():
-            total = b["write_s"] + b["optimize_s"]
-            extra = b.get("companion_bytes")
-            lines.append(f"| {b['label']} | {b.get('points', '')} | {b['write_s']:.0f} | "
-                         f"{b['optimize_s']:.0f} ({b['companion_optimize_s']:.0f}) | {base_s / total:.2f}x | "
-                         + ("" if extra is None else f"{extra / edge['docs']:,.0f}") + " |")
+        lines += ["", *write_table(edge["builds"], edge["docs"])]
         lines += ["", (f"Qdrant Edge `query_late_interaction`, median ms of {a.time_queries} "
                   "queries (limit 10; token rows: hnsw_ef 32 unless stated); 'top-10 = replay': "
                   "the share of Edge's top 10 that the exact replay returns too:"), "",
@@ -386,6 +394,54 @@ def report(rows: dict[str, dict[str, Any]], data: F.Data, n_q: int, full_r10: fl
             lines.append(f"| {label} | {ms:.1f} | {plain / ms:.1f}x | "
                          + ("" if ag is None else f"{ag:.3f}") + " |")
     return "\n".join(lines) + "\n"
+
+
+def write_table(builds: dict[str, dict[str, Any]], docs: int) -> list[str]:
+    """The Edge builds (:func:`edge_build`; the key ``"summary"`` the baseline; ``"name
+    #r"`` the round ``r`` of ``--writes-only``) as a markdown table, throughput against the
+    summary-only build of the same round."""
+    lines = [(f"Qdrant Edge, the {docs} SciFact documents written with pooled "
+              "vectors given (pooling off: the store's cost only), 64 per upsert, then "
+              "optimize (HNSW builds):"), "",
+             "| index | companion points | write s | optimize s (companion's) | store throughput vs summary only | extra bytes/doc |",
+             "|---|---|---|---|---|---|"]
+    for key, b in builds.items():
+        _, space, round_ = key.partition(" ")
+        base = builds["summary" + space + round_]
+        base_s = base["write_s"] + base["optimize_s"]
+        total = b["write_s"] + b["optimize_s"]
+        extra = b.get("companion_bytes")
+        lines.append(f"| {b['label']}{space}{round_} | {b.get('points', '')} | "
+                     f"{b['write_s']:.0f} | {b['optimize_s']:.0f} ({b['companion_optimize_s']:.0f}) | "
+                     f"{base_s / total:.2f}x | " + ("" if extra is None else f"{extra / docs:,.0f}") + " |")
+    return lines
+
+
+def writes_only(data: F.Data, a: Any) -> int:
+    """``--writes-only``: the store-only builds of ``edge_runs`` alone (summary only, then
+    each ``--configs``), ``--rounds`` times in turn, no quality, no queries."""
+    from qdrant_tokenpool import TokenPoolingClient
+
+    builds: dict[str, dict[str, Any]] = {}
+    quantization = None if a.quantization == "none" else a.quantization
+    for r in range(1, a.rounds + 1):
+        folder = Path(tempfile.mkdtemp(prefix="first-stages-writes-"))
+        client = TokenPoolingClient(path=str(folder), engine="edge")
+        try:
+            for i, cfg in enumerate([None, *(parse_config(t) for t in a.configs)]):
+                name = "summary" if cfg is None else f"tokens{i - 1}"
+                builds[f"{name} #{r}"] = edge_build(client, folder, data, a.pf, name, cfg, quantization)
+        finally:
+            client.close()
+            shutil.rmtree(folder, ignore_errors=True)
+    load = os.getloadavg()
+    text = "\n".join([*write_table(builds, len(data.corpus)), "",
+                      "Load average at the end: " + ", ".join(f"{x:.2f}" for x in load)]) + "\n"
+    sys.stdout.write(text)
+    if a.out is not None:
+        a.out.mkdir(parents=True, exist_ok=True)
+        (a.out / "first_stages_writes.txt").write_text(text)
+    return 0
 
 
 def plot(rows: dict[str, dict[str, Any]], path: Path) -> None:

@@ -113,6 +113,9 @@ WRITES: dict[str, Callable[[QdrantClient], Any]] = {
     "upsert-update-only": lambda c: c.upsert(C, [models.PointStruct(id=i, vector={"dense": [0.2] * 8}, payload={"u": i}) for i in (1, 100)],
                                              update_mode=models.UpdateMode.UPDATE_ONLY),
     "upsert-batch": lambda c: c.upsert(C, models.Batch(ids=[200, 201], vectors={"dense": [[0.1] * 8, [0.3] * 8]}, payloads=[{"b": 1}, None])),
+    "upsert-batch-arrays": lambda c: c.upsert(C, models.Batch.model_construct(  # read column by column on Edge
+        ids=[210, 211, 212], vectors={"dense": np.linspace(-1, 1, 24).reshape(3, 8), "dot": np.ones((3, 6), dtype=np.float32)},
+        payloads=[{"b": 1}, None, {"b": 1}])),
     "upload-points": lambda c: c.upload_points(C, [models.PointStruct(id=300 + i, vector={"euclid": [float(i)] * 5}, payload={"i": i})
                                                   for i in range(70)], batch_size=16),
     "upload-collection": lambda c: c.upload_collection(C, {"manhattan": np.ones((20, 4), dtype=np.float32)}, payload=[{"k": i} for i in range(20)],

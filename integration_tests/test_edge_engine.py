@@ -24,7 +24,12 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
 
-from qdrant_tokenpool import AsyncTokenPoolingClient, PoolingConfig, TokenPoolingClient
+from qdrant_tokenpool import (
+    AsyncTokenPoolingClient,
+    InvalidVectorError,
+    PoolingConfig,
+    TokenPoolingClient,
+)
 
 pytest.importorskip("qdrant_edge", reason="needs qdrant-edge-py (scripts/setup.sh installs it)")
 
@@ -555,5 +560,49 @@ def test_points_given_as_arrays_store_the_same_float32_values(tmp_path):
             stored = np.asarray(r.vector["mv"], dtype=np.float32)
             assert stored.tobytes() == mv.astype(np.float32).tobytes(), r.id
             assert np.asarray(r.vector["d"], dtype=np.float32).tobytes() == dense.tobytes()
+    finally:
+        client.close()
+
+
+def test_a_batch_of_array_columns_is_checked_whole_and_written_column_by_column(tmp_path):
+    """A ``Batch`` whose vectors are numpy columns (what the token index writes) is read
+    row by row from the arrays: the float32 values given, each point its own payload
+    (one dict shared by many points included); a bad row is named by its point id and
+    nothing of the batch is written; columns of the wrong length are refused."""
+    rng = np.random.default_rng(5)
+    n = 50
+    dense = rng.standard_normal((n, D))  # float64: stored as float32
+    other = rng.standard_normal((n, 4)).astype(np.float32)
+    shared = {"doc": "7"}
+    payloads = [shared if i % 3 else None for i in range(n)]
+    client = EdgeQdrantClient(path=str(tmp_path / "db"))
+    try:
+        client.create_collection("c", {
+            "d": models.VectorParams(size=D, distance=models.Distance.DOT),
+            "o": models.VectorParams(size=4, distance=models.Distance.EUCLID),
+        })
+        batch = models.Batch.model_construct(
+            ids=list(range(100, 100 + n)), vectors={"d": dense, "o": other}, payloads=payloads
+        )
+        client.upsert("c", batch)
+        got = {r.id: r for r in client.retrieve("c", list(range(100, 100 + n)), with_vectors=True)}
+        assert sorted(got) == list(range(100, 100 + n))
+        for i in range(n):
+            r = got[100 + i]
+            assert np.asarray(r.vector["d"], dtype=np.float32).tobytes() == dense[i].astype(np.float32).tobytes()
+            assert np.asarray(r.vector["o"], dtype=np.float32).tobytes() == other[i].tobytes()
+            assert r.payload == (shared if i % 3 else {})
+        bad = other.copy()
+        bad[17, 2] = np.nan
+        with pytest.raises(InvalidVectorError, match="point 217, vector 'o': non-finite"):
+            client.upsert("c", models.Batch.model_construct(
+                ids=list(range(200, 200 + n)), vectors={"d": dense, "o": bad}, payloads=None))
+        with pytest.raises(ValueError, match="vector 'o' has 49 rows for 50 ids"):
+            client.upsert("c", models.Batch.model_construct(
+                ids=list(range(200, 200 + n)), vectors={"d": dense, "o": other[:-1]}, payloads=None))
+        with pytest.raises(InvalidVectorError, match="point 200, vector 'd': wrong dimension"):
+            client.upsert("c", models.Batch.model_construct(
+                ids=list(range(200, 200 + n)), vectors={"d": dense[:, :-1], "o": other}, payloads=None))
+        assert client.count("c").count == n  # nothing of the bad batches
     finally:
         client.close()

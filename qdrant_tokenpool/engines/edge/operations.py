@@ -15,9 +15,10 @@ import qdrant_edge as E
 from qdrant_client import models
 
 from .. import EdgeUnsupportedError
-from ..checks import VectorsSchema, check_points
+from ..checks import VectorsSchema, check_batch, check_points
 from .filters import edge_filter
 from .points import (
+    batch_edge_points,
     batch_points,
     edge_id,
     edge_payload,
@@ -142,12 +143,22 @@ def upsert_op(
     schema: VectorsSchema, points: Any, update_filter: Any, update_mode: Any, check: bool = True
 ) -> Op:
     """An upsert of ``points`` (a list of points or a ``Batch``), every vector checked
-    against ``schema`` first (``check=False``: checked already)."""
-    structs = batch_points(points) if isinstance(points, models.Batch) else list(points)
-    if not structs:
+    against ``schema`` first (``check=False``: checked already). A ``Batch`` of numpy
+    array columns is checked and converted column by column (:func:`batch_edge_points`:
+    the token index's companion writes), other input point by point."""
+    if isinstance(points, models.Batch) and not list(points.ids):
         raise ValueError("Empty update request")
-    values = check_points(structs, schema) if check else 0
-    edge_points = [edge_point(p) for p in structs]
+    edge_points = None
+    if isinstance(points, models.Batch):
+        edge_points = batch_edge_points(points)  # converted, not written: checked next
+        if edge_points is not None:
+            values = check_batch(points, schema) if check else 0
+    if edge_points is None:
+        structs = batch_points(points) if isinstance(points, models.Batch) else list(points)
+        if not structs:
+            raise ValueError("Empty update request")
+        values = check_points(structs, schema) if check else 0
+        edge_points = [edge_point(p) for p in structs]
     mode = None
     if update_mode is not None:
         mode = {
@@ -156,7 +167,7 @@ def upsert_op(
             models.UpdateMode.UPDATE_ONLY: E.UpdateMode.UpdateOnly,
         }[models.UpdateMode(update_mode)]
     op = E.UpdateOperation.upsert_points(edge_points, edge_filter(update_filter), mode)
-    return Op(op, values, len(structs))
+    return Op(op, values, len(edge_points))
 
 
 def operation(schema: VectorsSchema, op: Any) -> Any:

@@ -26,6 +26,7 @@ from .. import EdgeUnsupportedError
 
 __all__ = [
     "ResultShape",
+    "batch_edge_points",
     "batch_points",
     "edge_id",
     "edge_payload",
@@ -161,6 +162,54 @@ def batch_points(batch: models.Batch) -> list[Any]:
         models.PointStruct.model_construct(id=i, vector=v, payload=p)
         for i, v, p in zip(ids, rows, payloads)
     ]
+
+
+def _array_columns(batch: models.Batch) -> dict[str, np.ndarray] | None:
+    """The named vector columns of ``batch`` when every one is a numeric 2-D numpy array
+    (a dense vector, one row per point), else ``None``."""
+    vectors: Any = batch.vectors  # model_construct: arrays, not the annotated lists
+    if not isinstance(vectors, Mapping) or not vectors:
+        return None
+    columns: dict[str, np.ndarray] = {}
+    for name, col in vectors.items():
+        if not isinstance(col, np.ndarray) or col.ndim != 2 or col.dtype == object:
+            return None
+        columns[name] = col
+    return columns
+
+
+def batch_edge_points(batch: models.Batch) -> list[E.Point] | None:
+    """``batch`` as Edge points read column by column, when its vectors are named dense
+    columns as numpy arrays (:func:`_array_columns`; ``None`` otherwise: read it point by
+    point with :func:`batch_points`): each row a float32 memoryview, each distinct payload
+    object converted once (the token index shares one payload among a document's points),
+    no model per point. Check the batch first (``checks.check_batch``).
+
+    Raises:
+        ValueError: a column or the payloads do not have one row per id.
+    """
+    columns = _array_columns(batch)
+    if columns is None:
+        return None
+    ids = list(batch.ids)
+    n = len(ids)
+    for k, col in columns.items():
+        if len(col) != n:
+            raise ValueError(f"Batch: vector {k!r} has {len(col)} rows for {n} ids")
+    payloads = list(batch.payloads) if batch.payloads is not None else [None] * n
+    if len(payloads) != n:
+        raise ValueError(f"Batch: {len(payloads)} payloads for {n} ids")
+    rows = {k: _point_rows(col) for k, col in columns.items()}
+    converted: dict[int, Any] = {}  # id(payload) -> Edge's payload; the batch keeps them alive
+    out = []
+    for i, (pid, payload) in enumerate(zip(ids, payloads)):
+        if payload is not None:
+            key = id(payload)
+            if key not in converted:
+                converted[key] = edge_payload(payload)
+            payload = converted[key]
+        out.append(E.Point(edge_id(pid), {k: r[i] for k, r in rows.items()}, payload))
+    return out
 
 
 def _out_vector(vec: Any) -> Any:

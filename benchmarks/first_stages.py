@@ -14,10 +14,14 @@ best ``N`` candidates by their first-stage score rescored; no first stage), one 
 With ``--engine edge``, on Qdrant Edge: SciFact written once with the summary only and
 once per companion config (``--configs``: pool factor, HNSW ``m``/``ef_construct``),
 pooled vectors given (pooling off: the store's cost only), then ``optimize`` (the HNSW
-builds, the companion's timed apart): write seconds, store throughput against the summary
-only, companion points and bytes per document; then ``query_late_interaction`` ms
+builds, the companion's timed apart; in the JSON); then ``query_late_interaction`` ms
 (median) of every stage on its collection, and the share of Edge's top 10 that the exact
 replay returns too (HNSW and int8 approximate the exact neighbours).
+
+``--writes-only``: only those builds, ``--rounds`` times in turn (summary only, then each
+config), and their table: write seconds, optimize seconds (the companion's), store
+throughput against the summary-only build of the same round, companion points and bytes
+per document (``first_stages_writes.txt``).
 
 Run: ``python benchmarks/first_stages.py --out docs/img [--engine edge]`` (needs the
 caches that ``funnel.py`` / ``needle.py`` fill; writes ``first_stages_table.txt``,
@@ -382,8 +386,7 @@ def report(rows: dict[str, dict[str, Any]], data: F.Data, n_q: int, full_r10: fl
                  f"{r['candidates']:.0f}", f"{r['needle_r10']:.3f}", f"{r['needle_vs_full']:.1%}",
                  f"{r['needle_first_recall']:.3f}", f"{r['needle_kept_of_full_top10']:.1%}"]
         lines.append("| " + " | ".join(cells) + " |")
-    if edge:
-        lines += ["", *write_table(edge["builds"], edge["docs"])]
+    if edge:  # the builds' times are in the JSON; their table: --writes-only
         lines += ["", (f"Qdrant Edge `query_late_interaction`, median ms of {a.time_queries} "
                   "queries (limit 10; token rows: hnsw_ef 32 unless stated); 'top-10 = replay': "
                   "the share of Edge's top 10 that the exact replay returns too:"), "",
@@ -397,9 +400,9 @@ def report(rows: dict[str, dict[str, Any]], data: F.Data, n_q: int, full_r10: fl
 
 
 def write_table(builds: dict[str, dict[str, Any]], docs: int) -> list[str]:
-    """The Edge builds (:func:`edge_build`; the key ``"summary"`` the baseline; ``"name
-    #r"`` the round ``r`` of ``--writes-only``) as a markdown table, throughput against the
-    summary-only build of the same round."""
+    """The Edge builds of ``--writes-only`` (:func:`edge_build`, keyed ``"name #r"``: round
+    ``r``) as a markdown table, throughput against the summary-only build of the same
+    round."""
     lines = [(f"Qdrant Edge, the {docs} SciFact documents written with pooled "
               "vectors given (pooling off: the store's cost only), 64 per upsert, then "
               "optimize (HNSW builds):"), "",

@@ -19,8 +19,10 @@ collection's stored vectors (:func:`repair`) before it serves or writes anything
 candidate is only ever a filter on the main collection (``HasIdCondition``): results are
 main points scored with their own stored vectors, never a companion's stale copy.
 
-Query (:func:`candidate_ids`): all query tokens in one ``query_batch_points`` request,
-``neighbours`` each; the union of their documents is the candidate set.
+Query (:func:`candidate_ids`): all query tokens searched in one batch, ``neighbours``
+each (on Qdrant Edge through its backend's ``search_batch``, into arrays, past
+qdrant-client's models; elsewhere one ``query_batch_points`` request); their documents
+ranked by :func:`rank_hits` are the candidate set.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from qdrant_client import models
 
 from . import _parent as parent
 from . import store
-from ._flow import Flow, call
+from ._flow import Flow, call, engine_call
 from .config import PoolingConfigError
 from .pooling.batch import pool_arrays
 from .pooling.common import normalise
@@ -66,6 +68,7 @@ __all__ = [
     "journal_entry",
     "journal_set",
     "rank_candidates",
+    "rank_hits",
     "repair",
     "restrict",
     "write_tokens",
@@ -480,21 +483,77 @@ def rank_candidates(
     nearest token vectors. A document's score sums over the query tokens its best
     similarity above the token's lowest retrieved one (zero where the token did not reach
     it): MaxSim with the missing similarities imputed, as XTR does. Ties keep first
-    appearance."""
-    scores: dict[Any, float] = {}
-    for t_docs, t_sims in zip(docs, sims):
-        if not len(t_sims):
-            continue
-        floor = float(min(t_sims))
-        best: dict[Any, float] = {}
-        for d, sim in zip(t_docs, t_sims):
-            gain = float(sim) - floor
-            if gain > best.get(d, -1.0):
-                best[d] = gain
-        for d, gain in best.items():
-            scores[d] = scores.get(d, 0.0) + gain
-    ranked = sorted(scores, key=scores.__getitem__, reverse=True)  # stable: ties in order
-    return ranked if limit is None else ranked[:limit]
+    appearance. (:func:`rank_hits` on the hits laid end to end.)"""
+    counts = np.array([len(s) for s in sims], dtype=np.int64)
+    keys = [d for t_docs in docs for d in t_docs]
+    flat = np.array([float(x) for t_sims in sims for x in t_sims], dtype=np.float64)
+    return rank_hits(counts, keys, flat, limit)
+
+
+def rank_hits(
+    counts: np.ndarray, keys: Sequence[Any], sims: np.ndarray, limit: int | None = None
+) -> list[Any]:
+    """:func:`rank_candidates` on hits laid end to end (what the searches return):
+    ``counts[t]`` hits of query token ``t``; ``keys`` (hashable documents) and ``sims``
+    (float64) of every hit, token after token. Vectorised: a document's best gain per
+    token by ``np.maximum.at``, summed over the tokens in their order (the same sums, in
+    the same order, as a loop over the tokens: the same floats, the same ties)."""
+    code_of: dict[Any, int] = {}
+    codes = np.array([code_of.setdefault(k, len(code_of)) for k in keys], dtype=np.int64)
+    if not code_of:
+        return []
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[counts > 0]
+    floors = np.minimum.reduceat(sims, starts)  # per token with hits
+    token = np.repeat(np.arange(len(starts)), counts[counts > 0])
+    gains = sims - floors[token]
+    n = len(code_of)
+    best = np.full(len(starts) * n, -1.0)
+    np.maximum.at(best, token * n + codes, gains)
+    best = np.maximum(best.reshape(len(starts), n), 0.0)  # 0: the token did not reach it
+    scores = np.zeros(n)
+    for row in best:  # token by token: the loop's order of additions
+        scores += row
+    order = np.lexsort((np.arange(n), -scores))  # best first; ties: first appearance
+    if limit is not None:
+        order = order[:limit]
+    names = list(code_of)
+    return [names[i] for i in order]
+
+
+def _hits(
+    ti: TokenIndex, rows: np.ndarray, k: int, search_params: models.SearchParams | None,
+    native: bool,
+) -> Flow[tuple[np.ndarray, list[Any], np.ndarray]]:
+    """Every query token's ``k`` nearest companion vectors: ``(counts, doc keys, sims)``
+    laid end to end (:func:`rank_hits`), hits without a document key dropped. ``native``:
+    through the engine's ``search_batch`` (arrays, no models), else one
+    ``query_batch_points`` request."""
+    if native:
+        counts, _ids, sims, values = yield engine_call(
+            "search_batch", ti.companion, rows, using=TOKEN_VECTOR, limit=k,
+            params=search_params, payload_key=DOC_FIELD,
+        )
+        keys = list(values or [])
+    else:
+        requests = [
+            models.QueryRequest(
+                query=row.tolist(), using=TOKEN_VECTOR, limit=k, params=search_params,
+                with_payload=[DOC_FIELD],
+            )
+            for row in rows
+        ]
+        responses = yield call(parent.query_batch_points, ti.companion, requests)
+        counts = np.array([len(r.points) for r in responses], dtype=np.int64)
+        keys = [(p.payload or {}).get(DOC_FIELD) for r in responses for p in r.points]
+        sims = np.array([p.score for r in responses for p in r.points], dtype=np.float64)
+    ok = np.array([isinstance(key, str) for key in keys], dtype=bool)
+    if not ok.all():
+        token = np.repeat(np.arange(len(counts)), counts)
+        counts = np.bincount(token[ok], minlength=len(counts)).astype(np.int64)
+        keys = [key for key, good in zip(keys, ok) if good]
+        sims = sims[ok]
+    return counts, keys, sims
 
 
 def candidate_ids(
@@ -507,34 +566,22 @@ def candidate_ids(
     results: int = 0,
     search_params: models.SearchParams | None = None,
     hnsw: bool = True,
+    native: bool = False,
 ) -> Flow[list[Any]]:
     """Documents whose token vectors are among the ``neighbours`` nearest of any query
     token (``q``: float32 ``(q, d)``), the best ``limit`` of them by
     :func:`rank_candidates` (default: the index's ``candidates``, at least ``results``, the
-    query's limit; 0: all): one
-    ``query_batch_points`` request on the companion (``search_params`` default: an HNSW
-    beam of :data:`DEFAULT_HNSW_EF`; ``hnsw=False``: none, for an engine that searches
-    exactly and warns about search parameters, qdrant-client's local mode)."""
+    query's limit; 0: all): all query tokens searched in one batch on the companion
+    (``search_params`` default: an HNSW beam of :data:`DEFAULT_HNSW_EF`; ``hnsw=False``:
+    none, for an engine that searches exactly and warns about search parameters,
+    qdrant-client's local mode). ``native``: through the engine's ``search_batch``
+    (:attr:`PoolingState.native_search <qdrant_tokenpool.store.PoolingState.native_search>`;
+    the same hits without qdrant-client's models), else ``query_batch_points``."""
     k = check_int("neighbours", ti.neighbours if neighbours is None else neighbours)
     limit = (ti.candidates and max(ti.candidates, results)) if limit is None else limit
     check_int("prefetch_limit", limit, minimum=0)
     if search_params is None and hnsw:
         search_params = models.SearchParams(hnsw_ef=max(DEFAULT_HNSW_EF, k))
     rows = normalise(q, zero="keep").astype(np.float32) if cosine else q
-    requests = [
-        models.QueryRequest(
-            query=row.tolist(),
-            using=TOKEN_VECTOR,
-            limit=k,
-            params=search_params,
-            with_payload=[DOC_FIELD],
-        )
-        for row in rows
-    ]
-    responses = yield call(parent.query_batch_points, ti.companion, requests)
-    docs, sims = [], []
-    for response in responses:
-        hits = [p for p in response.points if isinstance((p.payload or {}).get(DOC_FIELD), str)]
-        docs.append([p.payload[DOC_FIELD] for p in hits])
-        sims.append([p.score for p in hits])
-    return [doc_id(key) for key in rank_candidates(docs, sims, limit or None)]
+    counts, keys, sims = yield from _hits(ti, rows, k, search_params, native)
+    return [doc_id(key) for key in rank_hits(counts, keys, sims, limit or None)]

@@ -50,6 +50,10 @@ class AsyncEdgeBackend(AsyncQdrantBase):
         """See :meth:`EdgeBackend.optimize`."""
         return await asyncio.to_thread(self.sync.optimize, collection_name)
 
+    async def search_batch(self, *args: Any, **kwargs: Any) -> Any:
+        """See :meth:`EdgeBackend.search_batch`."""
+        return await asyncio.to_thread(self.sync.search_batch, *args, **kwargs)
+
     async def batch_update_points(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.batch_update_points, *args, **kwargs)
 

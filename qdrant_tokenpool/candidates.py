@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_POOL_FACTOR",
     "DOC_FIELD",
     "METADATA_KEY",
+    "PACKED",
     "QUANTIZATIONS",
     "TOKEN_VECTOR",
     "TokenIndex",
@@ -67,10 +68,12 @@ __all__ = [
     "is_companion_name",
     "journal_entry",
     "journal_set",
+    "packed_docs",
     "rank_candidates",
     "rank_hits",
     "repair",
     "restrict",
+    "token_point_ids",
     "write_tokens",
 ]
 
@@ -132,6 +135,9 @@ class TokenIndex:
             candidates are still ranked by MaxSim over the stored vectors.
         ready: the backfill from stored vectors is done: queries use it.
         backfill_offset: the ``scroll`` offset where an interrupted backfill continues.
+        packed_ids: made by a version that writes :func:`token_point_ids` (an index
+            written before has random ids only): queries read the documents of packed
+            ids from the ids, and the payload only of the other hits.
     """
 
     vector: str
@@ -144,6 +150,7 @@ class TokenIndex:
     candidates: int = 0
     ready: bool = False
     backfill_offset: Any = None
+    packed_ids: bool = False
 
     def __post_init__(self) -> None:
         check_int("neighbours", self.neighbours)
@@ -167,6 +174,7 @@ class TokenIndex:
                 "candidates": self.candidates,
                 "ready": self.ready,
                 "backfill_offset": self.backfill_offset,
+                "packed_ids": self.packed_ids,
             }
         }
 
@@ -196,6 +204,7 @@ class TokenIndex:
                 candidates=int(entry.get("candidates", cls.candidates)),
                 ready=bool(entry.get("ready", cls.ready)),
                 backfill_offset=entry.get("backfill_offset"),
+                packed_ids=bool(entry.get("packed_ids", cls.packed_ids)),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise PoolingConfigError(f"{where}: {exc}") from None
@@ -219,10 +228,36 @@ def doc_id(key: str) -> int | str:
 
 
 def token_ids(n: int) -> list[int]:
-    """``n`` new companion point ids: random 63-bit integers (a document's old tokens are
-    always deleted, by their document, before its new ones are written, so ids need only
-    be unique; integers are Qdrant's cheapest ids)."""
+    """``n`` new random companion point ids, below :data:`PACKED` (a document's old tokens
+    are always deleted, by their document, before its new ones are written, so ids need
+    only be unique; integers are Qdrant's cheapest ids)."""
     return _RNG.integers(1, 2**63 - 1, size=n, dtype=np.int64).tolist()
+
+
+PACKED = 1 << 63
+"""Companion ids from :data:`PACKED` up carry their document: ``PACKED | doc << 20 | row``."""
+_ROW_BITS = 20  # a multivector holds fewer than 2**20 floats, so fewer rows
+_PACKED_DOCS = 1 << (63 - _ROW_BITS)
+
+
+def token_point_ids(key: str, n: int) -> list[int]:
+    """The companion ids of the ``n`` token vectors of document ``key``: for an integer
+    document below ``2**43``, ``PACKED | doc << 20 | row`` (a query reads the document
+    from the id, no payload read); otherwise (UUIDs, larger integers) :func:`token_ids`
+    (the document only in the payload, which every token point carries)."""
+    if key.isdigit() and int(key) < _PACKED_DOCS and n <= 1 << _ROW_BITS:
+        base = PACKED | int(key) << _ROW_BITS
+        return list(range(base, base + n))
+    return token_ids(n)
+
+
+def packed_docs(ids: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
+    """Which companion ids carry their document (bool array) and, for those, the document
+    id (``None`` for the others)."""
+    arr = np.array(ids, dtype=np.uint64).reshape(-1)
+    packed = arr >= np.uint64(PACKED)
+    docs = ((arr >> np.uint64(_ROW_BITS)) & np.uint64(_PACKED_DOCS - 1)).tolist()
+    return packed, [d if p else None for d, p in zip(docs, packed.tolist())]
 
 
 def _doc_filter(keys: Sequence[str]) -> models.Filter:
@@ -257,10 +292,10 @@ def token_rows(pid: Any, vector: Any, dim: int, vector_name: str) -> np.ndarray:
 
 
 def _token_points(docs: Sequence[tuple[str, np.ndarray]], lists: bool) -> list[models.PointStruct]:
-    ids = iter(token_ids(sum(len(rows) for _, rows in docs)))
     out = []
     for key, rows in docs:
         payload = {DOC_FIELD: key}
+        ids = iter(token_point_ids(key, len(rows)))
         for row in rows:
             vec = row.tolist() if lists else row
             out.append(
@@ -525,35 +560,49 @@ def _hits(
     ti: TokenIndex, rows: np.ndarray, k: int, search_params: models.SearchParams | None,
     native: bool,
 ) -> Flow[tuple[np.ndarray, list[Any], np.ndarray]]:
-    """Every query token's ``k`` nearest companion vectors: ``(counts, doc keys, sims)``
-    laid end to end (:func:`rank_hits`), hits without a document key dropped. ``native``:
+    """Every query token's ``k`` nearest companion vectors: ``(counts, documents, sims)``
+    laid end to end (:func:`rank_hits`), hits without a document dropped. ``native``:
     through the engine's ``search_batch`` (arrays, no models), else one
-    ``query_batch_points`` request."""
+    ``query_batch_points`` request. An index with :attr:`TokenIndex.packed_ids` searches
+    without payload and reads the payload of the hits whose id carries no document."""
+    key = None if ti.packed_ids else DOC_FIELD
     if native:
-        counts, _ids, sims, values = yield engine_call(
+        counts, ids, sims, values = yield engine_call(
             "search_batch", ti.companion, rows, using=TOKEN_VECTOR, limit=k,
-            params=search_params, payload_key=DOC_FIELD,
+            params=search_params, payload_key=key,
         )
-        keys = list(values or [])
     else:
         requests = [
             models.QueryRequest(
                 query=row.tolist(), using=TOKEN_VECTOR, limit=k, params=search_params,
-                with_payload=[DOC_FIELD],
+                with_payload=[DOC_FIELD] if key else False,
             )
             for row in rows
         ]
         responses = yield call(parent.query_batch_points, ti.companion, requests)
         counts = np.array([len(r.points) for r in responses], dtype=np.int64)
-        keys = [(p.payload or {}).get(DOC_FIELD) for r in responses for p in r.points]
+        ids = [p.id for r in responses for p in r.points]
         sims = np.array([p.score for r in responses for p in r.points], dtype=np.float64)
-    ok = np.array([isinstance(key, str) for key in keys], dtype=bool)
+        values = [(p.payload or {}).get(DOC_FIELD) for r in responses for p in r.points] if key else None
+    if values is None:
+        packed, docs = packed_docs(ids)
+        if not packed.all():  # documents written without packed ids: their payload
+            others = sorted({i for i, p in zip(ids, packed.tolist()) if not p})
+            records = yield call(
+                parent.retrieve, ti.companion, others, with_payload=[DOC_FIELD], with_vectors=False
+            )
+            named = {r.id: (r.payload or {}).get(DOC_FIELD) for r in records}
+            values = [d if p else named.get(i) for i, d, p in zip(ids, docs, packed.tolist())]
+        else:
+            values = docs
+    found = [v if isinstance(v, int) else doc_id(v) if isinstance(v, str) else None for v in values]
+    ok = np.array([d is not None for d in found], dtype=bool)
     if not ok.all():
         token = np.repeat(np.arange(len(counts)), counts)
         counts = np.bincount(token[ok], minlength=len(counts)).astype(np.int64)
-        keys = [key for key, good in zip(keys, ok) if good]
+        found = [d for d, good in zip(found, ok) if good]
         sims = sims[ok]
-    return counts, keys, sims
+    return counts, found, sims
 
 
 def candidate_ids(
@@ -583,5 +632,5 @@ def candidate_ids(
     if search_params is None and hnsw:
         search_params = models.SearchParams(hnsw_ef=max(DEFAULT_HNSW_EF, k))
     rows = normalise(q, zero="keep").astype(np.float32) if cosine else q
-    counts, keys, sims = yield from _hits(ti, rows, k, search_params, native)
-    return [doc_id(key) for key in rank_hits(counts, keys, sims, limit or None)]
+    counts, docs, sims = yield from _hits(ti, rows, k, search_params, native)
+    return rank_hits(counts, docs, sims, limit or None)

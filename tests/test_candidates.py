@@ -22,13 +22,16 @@ from qdrant_tokenpool.candidates import (
     DOC_FIELD,
     JOURNAL_KEY,
     METADATA_KEY,
+    PACKED,
     TOKEN_VECTOR,
     TokenIndex,
     coarse_rows,
     companion_name,
     doc_key,
+    packed_docs,
     rank_candidates,
     rank_hits,
+    token_point_ids,
 )
 from qdrant_tokenpool.ops import OperationUsageError, aadd_token_index, add_token_index, repool
 from qdrant_tokenpool.pooling.validation import InvalidMultivectorError
@@ -383,6 +386,49 @@ def test_edge_search_batch_errors_name_the_problem():
     assert counts.tolist() == [3, 3] and len(ids) == len(values) == 6 and scores.dtype == np.float64
     assert all(isinstance(v, str) for v in values) and np.all(np.diff(scores[:3]) <= 0)
     assert engine.search_batch(companion, np.ones((0, D)), using=TOKEN_VECTOR, limit=3)[0].size == 0
+
+
+def test_companion_ids_carry_integer_documents():
+    ids = token_point_ids("7", 3) + token_point_ids(str(2**43 - 1), 1)
+    assert min(ids) >= PACKED and len(set(ids)) == 4
+    assert packed_docs(ids)[1] == [7, 7, 7, 2**43 - 1]
+    for key in (str(2**43), "6f1e3c2a-0b7d-4c55-9a51-3d2c2e9b1a10"):  # too large, a UUID
+        assert max(token_point_ids(key, 5)) < PACKED
+    mask, docs = packed_docs([PACKED | 5 << 20 | 2, 12345])
+    assert mask.tolist() == [True, False] and docs == [5, None]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_old_random_ids_and_packed_ids_give_the_same_candidates(engine, monkeypatch):
+    """A companion written before packed ids (random ids, the document only in the
+    payload), or partly so (older writers), gives the candidates of the payload reads."""
+    from dataclasses import replace
+
+    from qdrant_tokenpool import candidates as cand
+    from qdrant_tokenpool._flow import run_sync
+
+    old_ids = cand.token_ids
+    monkeypatch.setattr(cand, "token_point_ids",  # every third document as an old writer
+                        lambda key, n: old_ids(n) if int(key) % 3 == 0 else token_point_ids(key, n))
+    client, docs = _indexed(engine, n=50)
+    ti = TokenIndex.from_metadata(client.get_collection("c").config.metadata, "c")
+    assert ti.packed_ids
+    points, _ = client.scroll(companion_name("c"), limit=10**6, with_payload=True)
+    assert {int(p.payload[DOC_FIELD]) % 3 == 0 for p in points if p.id < PACKED} == {True}
+    assert {int(p.payload[DOC_FIELD]) == packed_docs([p.id])[1][0] for p in points if p.id >= PACKED} == {True}
+    parent = super(TokenPoolingClient, client)
+    native = client._pooling_state.native_search
+    rng = np.random.default_rng(9)
+    for target in (0, 4, 21, 33):
+        q = docs[target][:5] + 0.3 * rng.standard_normal((5, D))
+        ranked = [run_sync(cand.candidate_ids(index, q, cosine=True, neighbours=6, limit=0,
+                                              hnsw=engine == "edge", native=native), parent)
+                  for index in (ti, replace(ti, packed_ids=False))]
+        assert ranked[0] == ranked[1] and {d % 3 for d in ranked[0]} == {0, 1, 2}
+    # an index stored before packed ids reads as one without them, and serves as before
+    meta = client.get_collection("c").config.metadata
+    entry = {k: v for k, v in meta[METADATA_KEY].items() if k != "packed_ids"}
+    assert not TokenIndex.from_metadata({METADATA_KEY: entry}, "c").packed_ids
 
 
 def test_local_mode_keeps_query_batch_points_and_its_exact_neighbours(monkeypatch):

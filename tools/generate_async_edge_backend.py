@@ -93,14 +93,18 @@ SYNC = '''
 
 
 def render() -> str:
-    """The module's source, as committed."""
-    methods = inspect.getmembers(AsyncQdrantBase, inspect.isfunction)
-    body = "".join(
-        (ASYNC if inspect.iscoroutinefunction(fn) else SYNC).format(name=name)
-        for name, fn in methods
-        if not name.startswith("_")
-    )
-    return HEAD + body
+    """The module's source, as committed: ``AsyncQdrantBase``'s sync methods first, then
+    its coroutines, each group in name order."""
+    sync: list[str] = []
+    coroutines: list[str] = []
+    for name, fn in inspect.getmembers(AsyncQdrantBase, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        if inspect.iscoroutinefunction(fn):
+            coroutines.append(ASYNC.format(name=name))
+        else:
+            sync.append(SYNC.format(name=name))
+    return HEAD + "".join(sync + coroutines)
 
 
 def main(argv: list[str] | None = None) -> int:

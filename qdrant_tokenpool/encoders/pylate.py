@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import string
 import warnings
+from functools import partial
 from typing import Any
 
 from ._common import BuildOptions, EncoderLoadError, _Parts, _Side, import_torch
@@ -99,22 +100,15 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
     )
     q_len = opts.query_length or int(cfg["query_length"])
     d_len = opts.document_length or int(cfg["document_length"])
-    query = _Side(
+    side = partial(_Side, strip=True, lowercase=lowercase)  # what both sides share
+    query = side(
         max_length=q_len,
         prefix_id=prefix_ids["query_prefix"],
         expand=expand,
         expansion_id=expansion_id,
         attend_expansion=attend,
-        strip=True,
-        lowercase=lowercase,
     )
-    document = _Side(
-        max_length=d_len,
-        prefix_id=prefix_ids["document_prefix"],
-        skip_ids=skip,
-        strip=True,
-        lowercase=lowercase,
-    )
+    document = side(max_length=d_len, prefix_id=prefix_ids["document_prefix"], skip_ids=skip)
     protected = leading_special(tokenizer) + (
         1 if prefix_ids["document_prefix"] is not None else 0
     )

@@ -22,18 +22,7 @@ from ..candidates import TokenIndex
 from ..config import METADATA_KEY, PoolingConfig, PoolingMap, coerce_pooling
 from ..pooling.validation import check_int, vector_label
 from ..query import resolve_multivector
-from .common import (
-    TOKENS_PAYLOAD_KEY,
-    OperationError,
-    OperationUsageError,
-    ProgressHook,
-    Reporter,
-    config_text,
-    load_collection,
-    missing_ids,
-    operation,
-    scroll_points,
-)
+from . import common
 
 __all__ = ["RepoolResult", "arepool", "repool", "repool_flow"]
 
@@ -57,7 +46,7 @@ def repool_flow(
     pooling: PoolingConfig | Mapping[str, PoolingConfig | Mapping[str, Any]],
     *,
     batch_size: int = 64,
-    progress: ProgressHook | None = None,
+    progress: common.ProgressHook | None = None,
 ) -> Flow[RepoolResult]:
     """Copy ``source_collection`` into ``dest_collection``, pooling on the way.
 
@@ -82,16 +71,16 @@ def repool_flow(
         OperationError: the destination does not pool the vector.
         PoolingConfigError: a bad config, or a vector that is not a multivector.
     """
-    rep = Reporter("repool", progress)
+    rep = common.Reporter("repool", progress)
     batch_size = check_int("batch_size", batch_size)
     if source_collection == dest_collection:
-        raise OperationUsageError("the source and destination collections must differ")
-    src = yield from load_collection(source_collection)
+        raise common.OperationUsageError("the source and destination collections must differ")
+    src = yield from common.load_collection(source_collection)
     if isinstance(pooling, PoolingConfig):
         try:
             vname = resolve_multivector(src, None, arg="pooling")
         except ValueError as exc:
-            raise OperationUsageError(
+            raise common.OperationUsageError(
                 f"{exc} (a {{vector_name: PoolingConfig}} map, or the CLI's --vector)"
             ) from None
         pmap: PoolingMap = {vname: pooling}
@@ -102,24 +91,24 @@ def repool_flow(
         before = src.pooling.get(vname)
         if before is not None and before.pool_factor > 1:
             rep.info(
-                f"note: {source_collection!r} is already pooled ({config_text(before)}); "
+                f"note: {source_collection!r} is already pooled ({common.config_text(before)}); "
                 "its vectors are pooled again"
             )
 
     created = not (yield call(parent.collection_exists, dest_collection))
     if not created:
-        dest = yield from load_collection(dest_collection)
+        dest = yield from common.load_collection(dest_collection)
         for vname, cfg in list(pmap.items()):
             have = dest.pooling.get(vname)
             if vname not in dest.vectors or have is None:
-                raise OperationError(
+                raise common.OperationError(
                     f"collection {dest_collection!r} exists but does not pool "
                     f"{vector_label(vname)}; pick a new destination"
                 )
             if have.spec != cfg.spec:
-                raise OperationUsageError(
-                    f"collection {dest_collection!r} exists with {config_text(have)}, "
-                    f"not {config_text(cfg)}"
+                raise common.OperationUsageError(
+                    f"collection {dest_collection!r} exists with {common.config_text(have)}, "
+                    f"not {common.config_text(cfg)}"
                 )
             pmap[vname] = have
         rep.info(f"continuing into existing collection {dest_collection!r}")
@@ -138,7 +127,7 @@ def repool_flow(
         )
         rep.info(
             f"created collection {dest_collection!r} ("
-            + "; ".join(f"{config_text(c)} on {vector_label(n)}" for n, c in pmap.items())
+            + "; ".join(f"{common.config_text(c)} on {vector_label(n)}" for n, c in pmap.items())
             + ")"
         )
         index = TokenIndex.from_metadata(src.metadata, source_collection)
@@ -163,7 +152,7 @@ def repool_flow(
         ids = [r.id for r in records]
         if not ids:
             return
-        missing = yield from missing_ids(dest_collection, ids)
+        missing = yield from common.missing_ids(dest_collection, ids)
         skipped += len(ids) - len(missing)
         if not missing:
             return
@@ -176,7 +165,7 @@ def repool_flow(
             payload = dict(r.payload or {})
             tokens = vec.get(count_vector)
             if tokens is not None:  # a multivector: one list per token
-                payload.setdefault(TOKENS_PAYLOAD_KEY, len(tokens))
+                payload.setdefault(common.TOKENS_PAYLOAD_KEY, len(tokens))
             out_ids.append(r.id)
             # the unnamed default vector travels bare, not as {"": ...}
             out_vecs.append(vec[""] if list(vec) == [""] else vec)
@@ -193,10 +182,10 @@ def repool_flow(
         copied += len(out_ids)
 
     # ids only: each batch's missing points are then read whole, the others never
-    yield from scroll_points(
+    yield from common.scroll_points(
         source_collection, copy_missing, rep, f"repool {dest_collection}", batch_size=batch_size
     )
     return RepoolResult(source_collection, dest_collection, pmap, created, copied, skipped)
 
 
-repool, arepool = operation(repool_flow, "repool", pooling_client=True)
+repool, arepool = common.operation(repool_flow, "repool", pooling_client=True)

@@ -297,6 +297,21 @@ static TP_CLONES void tp_sum_clusters(const float *restrict u, const ptrdiff_t *
     }
 }
 
+/* One step of a scan for the smallest value and the second smallest: v, at index i,
+ * becomes *best (and i *found) when below it, else *second when below that. Strict
+ * comparisons: among equal values the first index scanned wins. */
+static inline void tp_keep_two(double v, ptrdiff_t i, double *best, double *second,
+                               ptrdiff_t *found)
+{
+    if (v < *best) {
+        *second = *best;
+        *best = v;
+        *found = i;
+    } else if (v < *second) {
+        *second = v;
+    }
+}
+
 /* Merge the per-lane (minimum, its index, second smallest) of `lanes` lanes: the overall
  * minimum (lowest index among equal values) and the second smallest value. */
 static inline ptrdiff_t tp_lanes_min(const double *m, const long long *at, const double *m2,
@@ -332,17 +347,9 @@ static ptrdiff_t tp_row_min_scalar(const double *row, const double *mask, ptrdif
                                    double *best, double *second)
 {
     ptrdiff_t i, found = 0;
-    double b = INFINITY, sec = INFINITY, v;
-    for (i = 0; i < stride; i++) {
-        v = row[i] + mask[i];
-        if (v < b) {
-            sec = b;
-            b = v;
-            found = i;
-        } else if (v < sec) {
-            sec = v;
-        }
-    }
+    double b = INFINITY, sec = INFINITY;
+    for (i = 0; i < stride; i++)
+        tp_keep_two(row[i] + mask[i], i, &b, &sec, &found);
     *best = b;
     if (second != NULL)
         *second = sec;
@@ -792,13 +799,7 @@ static ptrdiff_t tp_settle_scan(tp_cert *c, const double *row, const double *mas
             continue;
         tp_cluster_sum(c, i, si);
         r = tp_mean_distance(sx, si, c->d, size[x], size[i]);
-        if (r < best) {
-            second = best;
-            best = r;
-            found = i;
-        } else if (r < second) {
-            second = r;
-        }
+        tp_keep_two(r, i, &best, &second, &found);
     }
     c->near_ties++;
     if (found < 0 || (second < INFINITY && !(second - best > 2.0 * tp_tol(c->c64, size[x], smax, second))))

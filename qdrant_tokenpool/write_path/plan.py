@@ -146,6 +146,13 @@ class PoolingJob:
     def __len__(self) -> int:
         return len(self.items)
 
+    def check_others(self, check: Callable[..., int], vectors: Any, ids: Any) -> None:
+        """With ``check_all``: check the request's vectors that this job does not pool
+        against the collection (``check``: :func:`~.engines.checks.check_struct` for one
+        point's struct, :func:`~.engines.checks.check_columns` for columns)."""
+        if self.schema is not None:
+            check(vectors, self.schema, ids, skip=self.cp.pooling)
+
     def add(
         self, raw: Any, *, point_id: Any, vector_name: str, given: Container[str] = ()
     ) -> int:
@@ -385,8 +392,7 @@ def plan_struct(vector: Any, point_id: Any, job: PoolingJob) -> Builder | None:
     pooling = job.cp.pooling
     if vector is None:
         return None
-    if job.schema is not None:
-        check_struct(vector, job.schema, point_id, skip=pooling)
+    job.check_others(check_struct, vector, point_id)
     if isinstance(vector, dict):
         names = [n for n in vector if n in pooling]
         if not names:
@@ -439,8 +445,7 @@ def plan_batch(batch: models.Batch, job: PoolingJob) -> Builder | None:
     def pid(k: int) -> Any:
         return ids[k] if k < len(ids) else f"#{k}"
 
-    if job.schema is not None:
-        check_columns(vectors, job.schema, ids, skip=pooling)
+    job.check_others(check_columns, vectors, ids)
     if isinstance(vectors, dict):
         names = [n for n in vectors if n in pooling]
         if not names:

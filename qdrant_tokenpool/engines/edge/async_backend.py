@@ -54,6 +54,15 @@ class AsyncEdgeBackend(AsyncQdrantBase):
         """See :meth:`EdgeBackend.search_batch`."""
         return await asyncio.to_thread(self.sync.search_batch, *args, **kwargs)
 
+    def migrate(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync.migrate(*args, **kwargs)
+
+    def upload_collection(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync.upload_collection(*args, **kwargs)
+
+    def upload_points(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync.upload_points(*args, **kwargs)
+
     async def batch_update_points(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.batch_update_points, *args, **kwargs)
 
@@ -165,9 +174,6 @@ class AsyncEdgeBackend(AsyncQdrantBase):
     async def list_snapshots(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.list_snapshots, *args, **kwargs)
 
-    def migrate(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync.migrate(*args, **kwargs)
-
     async def overwrite_payload(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.overwrite_payload, *args, **kwargs)
 
@@ -218,12 +224,6 @@ class AsyncEdgeBackend(AsyncQdrantBase):
 
     async def update_vectors(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.update_vectors, *args, **kwargs)
-
-    def upload_collection(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync.upload_collection(*args, **kwargs)
-
-    def upload_points(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync.upload_points(*args, **kwargs)
 
     async def upsert(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(self.sync.upsert, *args, **kwargs)

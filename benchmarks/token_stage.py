@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import funnel as F
+from first_stages import write_pooled
 
 COLLECTION = "scifact"
 
@@ -57,12 +58,7 @@ def build(db: Path, data: F.Data) -> None:
     )
     add_token_index(client, COLLECTION)
     t0 = time.perf_counter()
-    with client.pooling_disabled():
-        for lo in range(0, len(pooled), 64):
-            client.upsert(COLLECTION, [
-                models.PointStruct(id=i, vector={"colbert": pooled[i], "summary": summaries[i]})
-                for i in range(lo, min(lo + 64, len(pooled)))
-            ])
+    write_pooled(client, COLLECTION, pooled, summaries)
     client.optimize(COLLECTION)
     client.close()
     F.log(f"built {db} in {time.perf_counter() - t0:.0f} s")

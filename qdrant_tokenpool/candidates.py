@@ -556,6 +556,14 @@ def rank_hits(
     return [names[i] for i in order]
 
 
+def _document(value: Any) -> Any:
+    """A hit's document: an id decoded from a packed id (``int``), a payload key turned
+    into its id (:func:`doc_id`), or ``None`` (no document: the hit is dropped)."""
+    if isinstance(value, int):
+        return value
+    return doc_id(value) if isinstance(value, str) else None
+
+
 def _hits(
     ti: TokenIndex, rows: np.ndarray, k: int, search_params: models.SearchParams | None,
     native: bool,
@@ -595,7 +603,7 @@ def _hits(
             values = [d if p else named.get(i) for i, d, p in zip(ids, docs, packed.tolist())]
         else:
             values = docs
-    found = [v if isinstance(v, int) else doc_id(v) if isinstance(v, str) else None for v in values]
+    found = [_document(v) for v in values]
     ok = np.array([d is not None for d in found], dtype=bool)
     if not ok.all():
         token = np.repeat(np.arange(len(counts)), counts)

@@ -92,6 +92,19 @@ def config_label(cfg: dict[str, Any]) -> str:
     return f"x{cfg['c']}, {hnsw}"
 
 
+def write_pooled(client: Any, name: str, pooled: list[np.ndarray], summaries: list[np.ndarray]) -> None:
+    """SciFact's pooled vectors and summaries given as they are (pooling off: the store's
+    cost only), 64 documents per ``upsert``."""
+    from qdrant_client import models
+
+    with client.pooling_disabled():
+        for lo in range(0, len(pooled), 64):
+            client.upsert(name, [
+                models.PointStruct(id=i, vector={"colbert": pooled[i], "summary": summaries[i]})
+                for i in range(lo, min(lo + 64, len(pooled)))
+            ])
+
+
 def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
                cfg: dict[str, Any] | None, quantization: str | None,
                docs: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
@@ -123,12 +136,7 @@ def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
         add_token_index(client, name, quantization=quantization, hnsw_config=hnsw,
                         pool_factor=cfg["c"], candidates=candidates)
     t0 = time.perf_counter()
-    with client.pooling_disabled():
-        for lo in range(0, len(pooled), 64):
-            client.upsert(name, [
-                models.PointStruct(id=i, vector={"colbert": pooled[i], "summary": summaries[i]})
-                for i in range(lo, min(lo + 64, len(pooled)))
-            ])
+    write_pooled(client, name, list(pooled), summaries)
     t1 = time.perf_counter()
     if cfg is not None and client.engine == "edge":  # the companion's HNSW build alone
         client.optimize(f"{name}--tokenpool-tokens")  # (client.optimize does both)

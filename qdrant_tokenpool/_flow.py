@@ -14,7 +14,19 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-__all__ = ["Call", "Flow", "T", "call", "parent_call", "run_async", "run_blocking", "run_sync"]
+from ._backend import backend
+
+__all__ = [
+    "Call",
+    "Flow",
+    "T",
+    "call",
+    "engine_call",
+    "parent_call",
+    "run_async",
+    "run_blocking",
+    "run_sync",
+]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -23,11 +35,13 @@ P = ParamSpec("P")
 @dataclass(frozen=True)
 class Call:
     """A call of a client method, by name (the runners look the name up on their target,
-    so one flow serves the sync and the async client). Make it with :func:`call`."""
+    so one flow serves the sync and the async client). Make it with :func:`call`, or with
+    :func:`engine_call` for a method of the client's engine (``engine=True``)."""
 
     method: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    engine: bool = False
 
 
 Flow = Generator[Call, Any, T]
@@ -41,6 +55,15 @@ def call(method: Callable[Concatenate[Any, P], Any], /, *args: P.args, **kwargs:
     against its signature, and a misspelt name fails at import.
     """
     return Call(method.__name__, args, kwargs)
+
+
+def engine_call(method: str, /, *args: Any, **kwargs: Any) -> Call:
+    """A :class:`Call` of ``method`` on the engine behind the client (its backend, see
+    :func:`qdrant_tokenpool._backend.backend`), past ``QdrantClient``'s model layer: for
+    capabilities that only some engines have, which a flow asks for only where
+    :class:`~qdrant_tokenpool.store.PoolingState` says the engine has them (the async
+    client's engine gives a coroutine, awaited as any result)."""
+    return Call(method, args, kwargs, engine=True)
 
 
 def parent_call(
@@ -91,7 +114,7 @@ def run_blocking(flow: Flow[T], target: Any, fallback: Callable[[], Any] | None 
             return _finish_now(result)
         if inspect.iscoroutine(result):
             result.close()
-        return getattr(fallback(), request.method)(*request.args, **request.kwargs)
+        return _method(fallback(), request)(*request.args, **request.kwargs)
 
     return run_sync(flow, target, resolve)
 
@@ -101,6 +124,15 @@ async def run_async(flow: Flow[T], target: Any) -> T:
     return await _drive(flow, target, None)
 
 
+def _method(target: Any, request: Call) -> Any:
+    """The callable that runs ``request`` on ``target`` (a client, or a client's ``super()``):
+    the client's method, or its engine's for an :func:`engine_call`."""
+    if not request.engine:
+        return getattr(target, request.method)
+    client = getattr(target, "__self__", target) if isinstance(target, super) else target
+    return getattr(backend(client), request.method)
+
+
 async def _drive(flow: Flow[T], target: Any, resolve: Callable[[Any, Call], Any] | None) -> T:
     """The runners' loop: each yielded call made on ``target``, its result (awaited, or
     passed to ``resolve`` when given) or its exception sent back into the flow."""
@@ -108,7 +140,7 @@ async def _drive(flow: Flow[T], target: Any, resolve: Callable[[Any, Call], Any]
         request = next(flow)
         while True:
             try:
-                result = getattr(target, request.method)(*request.args, **request.kwargs)
+                result = _method(target, request)(*request.args, **request.kwargs)
                 if inspect.isawaitable(result):
                     result = await result if resolve is None else resolve(result, request)
             except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it

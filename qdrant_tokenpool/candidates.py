@@ -19,8 +19,10 @@ collection's stored vectors (:func:`repair`) before it serves or writes anything
 candidate is only ever a filter on the main collection (``HasIdCondition``): results are
 main points scored with their own stored vectors, never a companion's stale copy.
 
-Query (:func:`candidate_ids`): all query tokens in one ``query_batch_points`` request,
-``neighbours`` each; the union of their documents is the candidate set.
+Query (:func:`candidate_ids`): all query tokens searched in one batch, ``neighbours``
+each (on Qdrant Edge through its backend's ``search_batch``, into arrays, past
+qdrant-client's models; elsewhere one ``query_batch_points`` request); their documents
+ranked by :func:`rank_hits` are the candidate set.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from qdrant_client import models
 
 from . import _parent as parent
 from . import store
-from ._flow import Flow, call
+from ._flow import Flow, call, engine_call
 from .config import PoolingConfigError
 from .pooling.batch import pool_arrays
 from .pooling.common import normalise
@@ -53,6 +55,7 @@ __all__ = [
     "DEFAULT_POOL_FACTOR",
     "DOC_FIELD",
     "METADATA_KEY",
+    "PACKED",
     "QUANTIZATIONS",
     "TOKEN_VECTOR",
     "TokenIndex",
@@ -65,9 +68,12 @@ __all__ = [
     "is_companion_name",
     "journal_entry",
     "journal_set",
+    "packed_docs",
     "rank_candidates",
+    "rank_hits",
     "repair",
     "restrict",
+    "token_point_ids",
     "write_tokens",
 ]
 
@@ -129,6 +135,9 @@ class TokenIndex:
             candidates are still ranked by MaxSim over the stored vectors.
         ready: the backfill from stored vectors is done: queries use it.
         backfill_offset: the ``scroll`` offset where an interrupted backfill continues.
+        packed_ids: made by a version that writes :func:`token_point_ids` (an index
+            written before has random ids only): queries read the documents of packed
+            ids from the ids, and the payload only of the other hits.
     """
 
     vector: str
@@ -141,6 +150,7 @@ class TokenIndex:
     candidates: int = 0
     ready: bool = False
     backfill_offset: Any = None
+    packed_ids: bool = False
 
     def __post_init__(self) -> None:
         check_int("neighbours", self.neighbours)
@@ -164,6 +174,7 @@ class TokenIndex:
                 "candidates": self.candidates,
                 "ready": self.ready,
                 "backfill_offset": self.backfill_offset,
+                "packed_ids": self.packed_ids,
             }
         }
 
@@ -193,6 +204,7 @@ class TokenIndex:
                 candidates=int(entry.get("candidates", cls.candidates)),
                 ready=bool(entry.get("ready", cls.ready)),
                 backfill_offset=entry.get("backfill_offset"),
+                packed_ids=bool(entry.get("packed_ids", cls.packed_ids)),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise PoolingConfigError(f"{where}: {exc}") from None
@@ -216,10 +228,36 @@ def doc_id(key: str) -> int | str:
 
 
 def token_ids(n: int) -> list[int]:
-    """``n`` new companion point ids: random 63-bit integers (a document's old tokens are
-    always deleted, by their document, before its new ones are written, so ids need only
-    be unique; integers are Qdrant's cheapest ids)."""
+    """``n`` new random companion point ids, below :data:`PACKED` (a document's old tokens
+    are always deleted, by their document, before its new ones are written, so ids need
+    only be unique; integers are Qdrant's cheapest ids)."""
     return _RNG.integers(1, 2**63 - 1, size=n, dtype=np.int64).tolist()
+
+
+PACKED = 1 << 63
+"""Companion ids from :data:`PACKED` up carry their document: ``PACKED | doc << 20 | row``."""
+_ROW_BITS = 20  # a multivector holds fewer than 2**20 floats, so fewer rows
+_PACKED_DOCS = 1 << (63 - _ROW_BITS)
+
+
+def token_point_ids(key: str, n: int) -> list[int]:
+    """The companion ids of the ``n`` token vectors of document ``key``: for an integer
+    document below ``2**43``, ``PACKED | doc << 20 | row`` (a query reads the document
+    from the id, no payload read); otherwise (UUIDs, larger integers) :func:`token_ids`
+    (the document only in the payload, which every token point carries)."""
+    if key.isdigit() and int(key) < _PACKED_DOCS and n <= 1 << _ROW_BITS:
+        base = PACKED | int(key) << _ROW_BITS
+        return list(range(base, base + n))
+    return token_ids(n)
+
+
+def packed_docs(ids: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
+    """Which companion ids carry their document (bool array) and, for those, the document
+    id (``None`` for the others)."""
+    arr = np.array(ids, dtype=np.uint64).reshape(-1)
+    packed = arr >= np.uint64(PACKED)
+    docs = ((arr >> np.uint64(_ROW_BITS)) & np.uint64(_PACKED_DOCS - 1)).tolist()
+    return packed, [d if p else None for d, p in zip(docs, packed.tolist())]
 
 
 def _doc_filter(keys: Sequence[str]) -> models.Filter:
@@ -261,12 +299,11 @@ def _token_points(docs: Sequence[tuple[str, np.ndarray]], lists: bool) -> models
     key}``, one dict shared by a document's points. An engine that reads array columns
     whole (Qdrant Edge's backend) writes it without a model or a check per point; local
     mode reads the rows. ``None`` when ``docs`` hold no token vector."""
-    ids = iter(token_ids(sum(len(rows) for _, rows in docs)))
     point_ids: list[int] = []
     payloads: list[dict[str, str]] = []
     for key, rows in docs:
         payload = {DOC_FIELD: key}
-        point_ids.extend(itertools.islice(ids, len(rows)))
+        point_ids.extend(token_point_ids(key, len(rows)))
         payloads.extend(itertools.repeat(payload, len(rows)))
     if not point_ids:
         return None
@@ -490,21 +527,99 @@ def rank_candidates(
     nearest token vectors. A document's score sums over the query tokens its best
     similarity above the token's lowest retrieved one (zero where the token did not reach
     it): MaxSim with the missing similarities imputed, as XTR does. Ties keep first
-    appearance."""
-    scores: dict[Any, float] = {}
-    for t_docs, t_sims in zip(docs, sims):
-        if not len(t_sims):
-            continue
-        floor = float(min(t_sims))
-        best: dict[Any, float] = {}
-        for d, sim in zip(t_docs, t_sims):
-            gain = float(sim) - floor
-            if gain > best.get(d, -1.0):
-                best[d] = gain
-        for d, gain in best.items():
-            scores[d] = scores.get(d, 0.0) + gain
-    ranked = sorted(scores, key=scores.__getitem__, reverse=True)  # stable: ties in order
-    return ranked if limit is None else ranked[:limit]
+    appearance. (:func:`rank_hits` on the hits laid end to end.)"""
+    counts = np.array([len(s) for s in sims], dtype=np.int64)
+    keys = [d for t_docs in docs for d in t_docs]
+    flat = np.array([float(x) for t_sims in sims for x in t_sims], dtype=np.float64)
+    return rank_hits(counts, keys, flat, limit)
+
+
+def rank_hits(
+    counts: np.ndarray, keys: Sequence[Any], sims: np.ndarray, limit: int | None = None
+) -> list[Any]:
+    """:func:`rank_candidates` on hits laid end to end (what the searches return):
+    ``counts[t]`` hits of query token ``t``; ``keys`` (hashable documents) and ``sims``
+    (float64) of every hit, token after token. Vectorised: a document's best gain per
+    token by ``np.maximum.at``, summed over the tokens in their order (the same sums, in
+    the same order, as a loop over the tokens: the same floats, the same ties)."""
+    code_of: dict[Any, int] = {}
+    codes = np.array([code_of.setdefault(k, len(code_of)) for k in keys], dtype=np.int64)
+    if not code_of:
+        return []
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[counts > 0]
+    floors = np.minimum.reduceat(sims, starts)  # per token with hits
+    token = np.repeat(np.arange(len(starts)), counts[counts > 0])
+    gains = sims - floors[token]
+    n = len(code_of)
+    best = np.full(len(starts) * n, -1.0)
+    np.maximum.at(best, token * n + codes, gains)
+    best = np.maximum(best.reshape(len(starts), n), 0.0)  # 0: the token did not reach it
+    scores = np.zeros(n)
+    for row in best:  # token by token: the loop's order of additions
+        scores += row
+    order = np.lexsort((np.arange(n), -scores))  # best first; ties: first appearance
+    if limit is not None:
+        order = order[:limit]
+    names = list(code_of)
+    return [names[i] for i in order]
+
+
+def _document(value: Any) -> Any:
+    """A hit's document: an id decoded from a packed id (``int``), a payload key turned
+    into its id (:func:`doc_id`), or ``None`` (no document: the hit is dropped)."""
+    if isinstance(value, int):
+        return value
+    return doc_id(value) if isinstance(value, str) else None
+
+
+def _hits(
+    ti: TokenIndex, rows: np.ndarray, k: int, search_params: models.SearchParams | None,
+    native: bool,
+) -> Flow[tuple[np.ndarray, list[Any], np.ndarray]]:
+    """Every query token's ``k`` nearest companion vectors: ``(counts, documents, sims)``
+    laid end to end (:func:`rank_hits`), hits without a document dropped. ``native``:
+    through the engine's ``search_batch`` (arrays, no models), else one
+    ``query_batch_points`` request. An index with :attr:`TokenIndex.packed_ids` searches
+    without payload and reads the payload of the hits whose id carries no document."""
+    key = None if ti.packed_ids else DOC_FIELD
+    if native:
+        counts, ids, sims, values = yield engine_call(
+            "search_batch", ti.companion, rows, using=TOKEN_VECTOR, limit=k,
+            params=search_params, payload_key=key,
+        )
+    else:
+        requests = [
+            models.QueryRequest(
+                query=row.tolist(), using=TOKEN_VECTOR, limit=k, params=search_params,
+                with_payload=[DOC_FIELD] if key else False,
+            )
+            for row in rows
+        ]
+        responses = yield call(parent.query_batch_points, ti.companion, requests)
+        counts = np.array([len(r.points) for r in responses], dtype=np.int64)
+        ids = [p.id for r in responses for p in r.points]
+        sims = np.array([p.score for r in responses for p in r.points], dtype=np.float64)
+        values = [(p.payload or {}).get(DOC_FIELD) for r in responses for p in r.points] if key else None
+    if values is None:
+        packed, docs = packed_docs(ids)
+        if not packed.all():  # documents written without packed ids: their payload
+            others = sorted({i for i, p in zip(ids, packed.tolist()) if not p})
+            records = yield call(
+                parent.retrieve, ti.companion, others, with_payload=[DOC_FIELD], with_vectors=False
+            )
+            named = {r.id: (r.payload or {}).get(DOC_FIELD) for r in records}
+            values = [d if p else named.get(i) for i, d, p in zip(ids, docs, packed.tolist())]
+        else:
+            values = docs
+    found = [_document(v) for v in values]
+    ok = np.array([d is not None for d in found], dtype=bool)
+    if not ok.all():
+        token = np.repeat(np.arange(len(counts)), counts)
+        counts = np.bincount(token[ok], minlength=len(counts)).astype(np.int64)
+        found = [d for d, good in zip(found, ok) if good]
+        sims = sims[ok]
+    return counts, found, sims
 
 
 def candidate_ids(
@@ -517,34 +632,22 @@ def candidate_ids(
     results: int = 0,
     search_params: models.SearchParams | None = None,
     hnsw: bool = True,
+    native: bool = False,
 ) -> Flow[list[Any]]:
     """Documents whose token vectors are among the ``neighbours`` nearest of any query
     token (``q``: float32 ``(q, d)``), the best ``limit`` of them by
     :func:`rank_candidates` (default: the index's ``candidates``, at least ``results``, the
-    query's limit; 0: all): one
-    ``query_batch_points`` request on the companion (``search_params`` default: an HNSW
-    beam of :data:`DEFAULT_HNSW_EF`; ``hnsw=False``: none, for an engine that searches
-    exactly and warns about search parameters, qdrant-client's local mode)."""
+    query's limit; 0: all): all query tokens searched in one batch on the companion
+    (``search_params`` default: an HNSW beam of :data:`DEFAULT_HNSW_EF`; ``hnsw=False``:
+    none, for an engine that searches exactly and warns about search parameters,
+    qdrant-client's local mode). ``native``: through the engine's ``search_batch``
+    (:attr:`PoolingState.native_search <qdrant_tokenpool.store.PoolingState.native_search>`;
+    the same hits without qdrant-client's models), else ``query_batch_points``."""
     k = check_int("neighbours", ti.neighbours if neighbours is None else neighbours)
     limit = (ti.candidates and max(ti.candidates, results)) if limit is None else limit
     check_int("prefetch_limit", limit, minimum=0)
     if search_params is None and hnsw:
         search_params = models.SearchParams(hnsw_ef=max(DEFAULT_HNSW_EF, k))
     rows = normalise(q, zero="keep").astype(np.float32) if cosine else q
-    requests = [
-        models.QueryRequest(
-            query=row.tolist(),
-            using=TOKEN_VECTOR,
-            limit=k,
-            params=search_params,
-            with_payload=[DOC_FIELD],
-        )
-        for row in rows
-    ]
-    responses = yield call(parent.query_batch_points, ti.companion, requests)
-    docs, sims = [], []
-    for response in responses:
-        hits = [p for p in response.points if isinstance((p.payload or {}).get(DOC_FIELD), str)]
-        docs.append([p.payload[DOC_FIELD] for p in hits])
-        sims.append([p.score for p in hits])
-    return [doc_id(key) for key in rank_candidates(docs, sims, limit or None)]
+    counts, docs, sims = yield from _hits(ti, rows, k, search_params, native)
+    return rank_hits(counts, docs, sims, limit or None)

@@ -434,6 +434,7 @@ def query_late_interaction(
             index, q, cosine=funnel.distance == models.Distance.COSINE, neighbours=neighbours,
             limit=prefetch_limit, results=limit, search_params=search_params,
             hnsw=state.streams,  # not local mode (exact search)
+            native=state.native_search,
         )
         if not ids:
             return QueryResponse(points=[])

@@ -190,6 +190,10 @@ class PoolingState:
     pending: bool = False
     """The engine takes pooled vectors still being pooled
     (:class:`~qdrant_tokenpool.write_path.plan.PendingArray`): Qdrant Edge's backend."""
+    native_search: bool = False
+    """The engine searches many query vectors at once into arrays (``search_batch``:
+    Qdrant Edge's backend), which the token first stage calls past the model layer
+    (:func:`~qdrant_tokenpool._flow.engine_call`)."""
     workers: int | None = None
     """Pooling workers of a write (:func:`~qdrant_tokenpool.pooling.pool_arrays`'s
     ``workers``): ``None`` all cores for batches with enough work, ``1`` the calling
@@ -209,6 +213,7 @@ class PoolingState:
             remote=engine == "server",
             streams=engine != "local",
             pending=engine == "edge",
+            native_search=engine == "edge",
             workers=None if workers is None else check_int("pooling_workers", workers),
             local_inference=inference,
         )

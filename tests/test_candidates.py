@@ -22,12 +22,16 @@ from qdrant_tokenpool.candidates import (
     DOC_FIELD,
     JOURNAL_KEY,
     METADATA_KEY,
+    PACKED,
     TOKEN_VECTOR,
     TokenIndex,
     coarse_rows,
     companion_name,
     doc_key,
+    packed_docs,
     rank_candidates,
+    rank_hits,
+    token_point_ids,
 )
 from qdrant_tokenpool.ops import OperationUsageError, aadd_token_index, add_token_index, repool
 from qdrant_tokenpool.pooling.validation import InvalidMultivectorError
@@ -279,6 +283,202 @@ def test_candidates_are_ranked_by_their_imputed_first_stage_score():
     assert rank_candidates(docs, sims) == ["a", "b", "c"]
     assert rank_candidates(docs, sims, 2) == ["a", "b"]
     assert rank_candidates([[], ["x"]], [[], [0.3]]) == ["x"]  # a token with no neighbour
+
+
+def _rank_by_loop(docs: list[list[Any]], sims: list[list[float]]) -> list[Any]:
+    """The ranking written as a loop over the tokens (the first release's): the reference."""
+    scores: dict[Any, float] = {}
+    for t_docs, t_sims in zip(docs, sims):
+        if not len(t_sims):
+            continue
+        floor = float(min(t_sims))
+        best: dict[Any, float] = {}
+        for d, sim in zip(t_docs, t_sims):
+            if float(sim) - floor > best.get(d, -1.0):
+                best[d] = float(sim) - floor
+        for d, gain in best.items():
+            scores[d] = scores.get(d, 0.0) + gain
+    return sorted(scores, key=scores.__getitem__, reverse=True)
+
+
+def test_the_vectorised_ranking_is_the_loops_ties_included():
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        n_tok = int(rng.integers(1, 12))
+        docs, sims = [], []
+        for _ in range(n_tok):
+            k = int(rng.integers(0, 15))  # some tokens reach nothing
+            docs.append([f"d{x}" for x in rng.integers(0, 20, size=k)])  # repeats: one doc, many hits
+            # few distinct values: many exact ties between documents' scores
+            sims.append(sorted(np.round(rng.uniform(0, 1, size=k), 1 if trial % 2 else 6), reverse=True))
+        want = _rank_by_loop(docs, sims)
+        assert rank_candidates(docs, sims) == want
+        assert rank_candidates(docs, sims, 3) == want[:3]
+        counts = np.array([len(s) for s in sims])
+        flat = np.array([x for s in sims for x in s], dtype=np.float64)
+        assert rank_hits(counts, [d for t in docs for d in t], flat, None) == want
+    assert rank_hits(np.zeros(3, dtype=np.int64), [], np.zeros(0), None) == []
+
+
+def _spy_search_batch(monkeypatch) -> list[int]:
+    from qdrant_tokenpool.engines.edge.backend import EdgeBackend
+
+    calls: list[int] = []
+    real = EdgeBackend.search_batch
+
+    def spy(self, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(args[1]))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(EdgeBackend, "search_batch", spy)
+    return calls
+
+
+def test_edge_searches_the_tokens_natively_with_the_generic_paths_candidates(monkeypatch):
+    import uuid
+
+    from qdrant_tokenpool import candidates as cand
+    from qdrant_tokenpool._flow import run_sync
+
+    client, docs = _indexed("edge", n=80)
+    names = [str(uuid.UUID(int=int(k) + 1)) for k in range(5)]  # UUID documents too
+    client.upsert("c", [models.PointStruct(id=u, vector={"colbert": docs[k] + 0.01})
+                        for k, u in enumerate(names)])
+    assert client._pooling_state.native_search
+    calls = _spy_search_batch(monkeypatch)
+    ti = TokenIndex.from_metadata(client.get_collection("c").config.metadata, "c")
+    parent = super(TokenPoolingClient, client)
+    rng = np.random.default_rng(3)
+    seen: set[Any] = set()
+    for target in range(0, 80, 7):
+        q = docs[target][:6] + 0.3 * rng.standard_normal((6, D))
+        for k, limit in ((4, None), (40, 0), (40, 5)):
+            native, generic = (
+                run_sync(cand.candidate_ids(ti, q, cosine=True, neighbours=k, limit=limit,
+                                            native=flag), parent)
+                for flag in (True, False)
+            )
+            assert native == generic and len(native) > 1
+            seen.update(native)
+        hits = client.query_late_interaction("c", q, limit=5)
+        assert hits.points[0].id in (target, names[target] if target < 5 else target)
+    assert set(names) & seen and set(range(80)) & seen  # UUID and int documents both found
+    assert calls and set(calls) == {6}  # one batch of the query's 6 tokens per search
+
+
+def test_edge_search_batch_errors_name_the_problem():
+    from qdrant_tokenpool._backend import backend
+
+    client, _ = _indexed("edge", n=5)
+    engine = backend(client)
+    companion = companion_name("c")
+    with pytest.raises(ValueError, match="not found"):
+        engine.search_batch("nope", np.ones((2, D)), using=TOKEN_VECTOR, limit=3)
+    with pytest.raises(ValueError, match="2-d"):
+        engine.search_batch(companion, np.ones(D), using=TOKEN_VECTOR, limit=3)
+    with pytest.raises(ValueError, match="limit"):
+        engine.search_batch(companion, np.ones((2, D)), using=TOKEN_VECTOR, limit=0)
+    with pytest.raises(Exception, match="(?i)dim"):
+        engine.search_batch(companion, np.ones((2, D + 1)), using=TOKEN_VECTOR, limit=3)
+    counts, ids, scores, values = engine.search_batch(
+        companion, np.ones((2, D)), using=TOKEN_VECTOR, limit=3, payload_key=DOC_FIELD
+    )
+    assert counts.tolist() == [3, 3] and len(ids) == len(values) == 6 and scores.dtype == np.float64
+    assert all(isinstance(v, str) for v in values) and np.all(np.diff(scores[:3]) <= 0)
+    assert engine.search_batch(companion, np.ones((0, D)), using=TOKEN_VECTOR, limit=3)[0].size == 0
+
+
+def test_companion_ids_carry_integer_documents():
+    ids = token_point_ids("7", 3) + token_point_ids(str(2**43 - 1), 1)
+    assert min(ids) >= PACKED and len(set(ids)) == 4
+    assert packed_docs(ids)[1] == [7, 7, 7, 2**43 - 1]
+    for key in (str(2**43), "6f1e3c2a-0b7d-4c55-9a51-3d2c2e9b1a10"):  # too large, a UUID
+        assert max(token_point_ids(key, 5)) < PACKED
+    mask, docs = packed_docs([PACKED | 5 << 20 | 2, 12345])
+    assert mask.tolist() == [True, False] and docs == [5, None]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_old_random_ids_and_packed_ids_give_the_same_candidates(engine, monkeypatch):
+    """A companion written before packed ids (random ids, the document only in the
+    payload), or partly so (older writers), gives the candidates of the payload reads."""
+    from dataclasses import replace
+
+    from qdrant_tokenpool import candidates as cand
+    from qdrant_tokenpool._flow import run_sync
+
+    old_ids = cand.token_ids
+    monkeypatch.setattr(cand, "token_point_ids",  # every third document as an old writer
+                        lambda key, n: old_ids(n) if int(key) % 3 == 0 else token_point_ids(key, n))
+    client, docs = _indexed(engine, n=50)
+    ti = TokenIndex.from_metadata(client.get_collection("c").config.metadata, "c")
+    assert ti.packed_ids
+    points, _ = client.scroll(companion_name("c"), limit=10**6, with_payload=True)
+    assert {int(p.payload[DOC_FIELD]) % 3 == 0 for p in points if p.id < PACKED} == {True}
+    assert {int(p.payload[DOC_FIELD]) == packed_docs([p.id])[1][0] for p in points if p.id >= PACKED} == {True}
+    parent = super(TokenPoolingClient, client)
+    native = client._pooling_state.native_search
+    rng = np.random.default_rng(9)
+    for target in (0, 4, 21, 33):
+        q = docs[target][:5] + 0.3 * rng.standard_normal((5, D))
+        ranked = [run_sync(cand.candidate_ids(index, q, cosine=True, neighbours=6, limit=0,
+                                              hnsw=engine == "edge", native=native), parent)
+                  for index in (ti, replace(ti, packed_ids=False))]
+        assert ranked[0] == ranked[1] and {d % 3 for d in ranked[0]} == {0, 1, 2}
+    # an index stored before packed ids reads as one without them, and serves as before
+    meta = client.get_collection("c").config.metadata
+    entry = {k: v for k, v in meta[METADATA_KEY].items() if k != "packed_ids"}
+    assert not TokenIndex.from_metadata({METADATA_KEY: entry}, "c").packed_ids
+
+
+def test_local_mode_keeps_query_batch_points_and_its_exact_neighbours(monkeypatch):
+    client, docs = _indexed("local", n=40)
+    assert not client._pooling_state.native_search
+    # the reference: every companion vector scored exactly, each token's 3 best
+    points, _ = client.scroll(companion_name("c"), limit=10**6, with_payload=True, with_vectors=True)
+    mat = _unit(np.array([p.vector[TOKEN_VECTOR] for p in points]))
+    keys = [p.payload[DOC_FIELD] for p in points]
+    rng = np.random.default_rng(4)
+    q = docs[11][:5] + 0.2 * rng.standard_normal((5, D))
+    sims = _unit(q) @ mat.T
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :3]
+    want = _rank_by_loop([[keys[j] for j in row] for row in order],
+                         [[sims[t, j] for j in row] for t, row in enumerate(order)])
+    from qdrant_tokenpool import candidates as cand
+
+    seen: list[list[Any]] = []
+    real = cand.candidate_ids
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        assert kwargs["native"] is False
+        seen.append((yield from real(*args, **kwargs)))
+        return seen[-1]
+
+    monkeypatch.setattr(cand, "candidate_ids", spy)
+    client.query_late_interaction("c", q, limit=3, neighbours=3, prefetch_limit=0)
+    assert seen == [[int(k) for k in want]]
+
+
+def test_the_async_edge_client_searches_the_tokens_natively(tmp_path, monkeypatch):
+    docs = _docs(30)
+    sync = TokenPoolingClient(path=str(tmp_path / "db"), engine="edge")
+    sync.create_collection("c", _params(), pooling=_pooling())
+    sync.upsert("c", [models.PointStruct(id=i, vector={"colbert": v}) for i, v in docs.items()])
+    add_token_index(sync, "c")
+    want = [p.id for p in sync.query_late_interaction("c", docs[4][:5], limit=5).points]
+    sync.close()
+    calls = _spy_search_batch(monkeypatch)
+
+    async def main() -> list[Any]:
+        client = AsyncTokenPoolingClient(path=str(tmp_path / "db"), engine="edge")
+        try:
+            hits = await client.query_late_interaction("c", docs[4][:5], limit=5)
+        finally:
+            await client.close()
+        return [p.id for p in hits.points]
+
+    assert asyncio.run(main()) == want and want[0] == 4
+    assert calls == [5]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

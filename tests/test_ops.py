@@ -565,6 +565,27 @@ def test_search_documents_ranks_by_maxsim_over_the_stored_vectors(client):
     np.testing.assert_allclose([h.score for h in again], [h.score for h in hits], atol=1e-5)
 
 
+def test_search_documents_opens_the_token_index_before_loading_the_encoder(tmp_path):
+    from qdrant_tokenpool._backend import backend
+    from qdrant_tokenpool.ops import search_documents
+
+    folder = str(tmp_path / "db")
+    c = TokenPoolingClient(path=folder, engine="edge")
+    tp.index_corpus(c, "docs", DOCS, FakeEncoder(), pool_factor=2)  # with its token index
+    c.close()
+    c = TokenPoolingClient(path=folder, engine="edge")
+    folders = backend(c)._collections
+    opened: list[tuple[bool, ...]] = []
+
+    def load() -> FakeEncoder:
+        opened.append(tuple(folders[n]._shard is not None for n in ("docs", "docs--tokenpool-tokens")))
+        return FakeEncoder()
+
+    hits = search_documents(c, "docs", DOCS[2].content, load, limit=2)
+    c.close()
+    assert opened == [(True, True)] and hits[0].doc_id == "c"
+
+
 def test_search_documents_errors(client):
     from qdrant_tokenpool.ops import search_documents
 

@@ -75,6 +75,10 @@ class AsyncEdgeBackend(AsyncQdrantBase):
     async def optimize(self, collection_name: str | None = None) -> bool:
         """See :meth:`EdgeBackend.optimize`."""
         return await asyncio.to_thread(self.sync.optimize, collection_name)
+
+    async def search_batch(self, *args: Any, **kwargs: Any) -> Any:
+        """See :meth:`EdgeBackend.search_batch`."""
+        return await asyncio.to_thread(self.sync.search_batch, *args, **kwargs)
 '''
 
 ASYNC = '''

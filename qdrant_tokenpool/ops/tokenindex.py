@@ -107,6 +107,7 @@ def add_token_index_flow(
         quantization,
         check_int("pool_factor", pool_factor),
         check_int("candidates", candidates, minimum=0),
+        packed_ids=True,
     )
     ti = TokenIndex.from_metadata(cp.metadata, collection_name)
     resumed = ti is not None

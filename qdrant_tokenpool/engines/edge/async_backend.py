@@ -50,6 +50,10 @@ class AsyncEdgeBackend(AsyncQdrantBase):
         """See :meth:`EdgeBackend.optimize`."""
         return await asyncio.to_thread(self.sync.optimize, collection_name)
 
+    async def search_batch(self, *args: Any, **kwargs: Any) -> Any:
+        """See :meth:`EdgeBackend.search_batch`."""
+        return await asyncio.to_thread(self.sync.search_batch, *args, **kwargs)
+
     def migrate(self, *args: Any, **kwargs: Any) -> Any:
         return self.sync.migrate(*args, **kwargs)
 

@@ -46,7 +46,7 @@ from .points import (
     model_id,
     model_vector,
 )
-from .queries import edge_order_by, facet_response, order_by_refill, query_request
+from .queries import edge_order_by, facet_response, order_by_refill, query_request, search_batch
 from .storage import CollectionFolder, FolderLock
 from .unsupported import EdgeLacks
 
@@ -661,6 +661,22 @@ class EdgeBackend(EdgeLacks):
             else QueryResponse(points=shape.scored(pts))
             for r, (_, shape), pts in zip(parsed, built, results)
         ]
+
+    def search_batch(
+        self,
+        collection_name: str,
+        vectors: np.ndarray,
+        *,
+        using: str,
+        limit: int,
+        params: models.SearchParams | None = None,
+        payload_key: str | None = None,
+    ) -> tuple[np.ndarray, list[Any], np.ndarray, list[Any] | None]:
+        """The nearest points of each row of ``vectors``: :func:`.queries.search_batch`."""
+        return search_batch(
+            self._shard(collection_name), collection_name, vectors, using=using, limit=limit,
+            params=params, payload_key=payload_key,
+        )
 
     # -- aliases, snapshots, cluster: Edge has none ------------------------------------
     def get_aliases(self, **kwargs: Any) -> models.CollectionsAliasesResponse:

@@ -14,8 +14,9 @@ from qdrant_client import models
 
 from ...pooling.validation import is_array, to_numpy
 from .. import EdgeUnsupportedError
+from .errors import query_errors
 from .filters import edge_condition, edge_filter, geo_point, has_id_excluded
-from .points import ResultShape, edge_with_payload, edge_with_vectors, parse_model
+from .points import ResultShape, edge_with_payload, edge_with_vectors, model_id, parse_model
 
 __all__ = [
     "QueryConverter",
@@ -448,3 +449,56 @@ def query_request(
         params=edge_search_params(r.params),
     )
     return request, ResultShape(has_payload, with_vectors)
+
+
+def search_batch(
+    shard: Any,
+    collection_name: str,
+    vectors: np.ndarray,
+    *,
+    using: str,
+    limit: int,
+    params: models.SearchParams | None = None,
+    payload_key: str | None = None,
+) -> tuple[np.ndarray, list[Any], np.ndarray, list[Any] | None]:
+    """The ``limit`` nearest points of dense vector ``using`` to each row of ``vectors``
+    (float32 ``(n, d)``, searched as given: normalise them for Cosine), all rows in one
+    Edge batch, past qdrant-client's models (no request models to copy, no
+    ``ScoredPoint`` per hit): the token first stage's search.
+
+    Returns:
+        ``(counts, ids, scores, values)``: hits per row (int64 ``(n,)``); every hit's
+        point id (``int`` or UUID ``str``) and score (float64), row after row, best
+        first; its payload value ``payload_key`` (``None`` where it has none), or
+        ``None`` without a key.
+
+    Raises:
+        ValueError: unknown collection, ``vectors`` not 2-d, ``limit`` below 1, or what
+            Edge rejects (unknown vector name, wrong dimension), named.
+    """
+    rows = np.asarray(vectors, dtype=np.float32)
+    if rows.ndim != 2:
+        raise ValueError(f"search_batch: vectors must be 2-d (n, d), got shape {rows.shape}")
+    if limit < 1:
+        raise ValueError(f"limit value {limit} is invalid. Must be 1 or larger.")
+    edge_params = edge_search_params(params)
+    selector = False if payload_key is None else E.PayloadSelector.Include([payload_key])
+    requests = [
+        E.QueryRequest(
+            limit=limit, query=E.Query.Nearest(row, using=using), params=edge_params,
+            with_payload=selector, with_vector=False,
+        )
+        for row in rows.tolist()  # nested lists: what Edge reads fastest
+    ]
+    results: list[Any] = []
+    if requests:
+        with query_errors(f"search_batch on {collection_name!r}"):
+            results = shard.query_batch(E.QueryBatchRequest(requests))
+    counts = np.array([len(r) for r in results], dtype=np.int64)
+    hits = [p for r in results for p in r]
+    scores = np.array([p.score for p in hits], dtype=np.float64)
+    ids = [model_id(p.id) for p in hits]
+    values = (
+        None if payload_key is None else [(p.payload or {}).get(payload_key) for p in hits]
+    )
+    return counts, ids, scores, values

@@ -90,10 +90,8 @@ DOC_FIELD = "doc"
 # >= 98% of full MaxSim's top-10 needles and >= 99.5% of plain pooled nDCG@10.
 DEFAULT_POOL_FACTOR = 2
 """The companion pools each document's stored vectors again by this factor."""
-DEFAULT_NEIGHBOURS = 60
-"""Nearest companion vectors per query token (the HNSW beam follows it): 60 keeps >= 98%
-of full MaxSim's top-10 needles through Qdrant Edge's HNSW graph, where 40 (enough
-with exact neighbours) kept 97.1-97.7% (benchmarks/edge_quality.py, docs/funnel.md)."""
+DEFAULT_NEIGHBOURS = 40
+"""Nearest companion vectors per query token."""
 DEFAULT_CANDIDATES = 150
 """Candidate documents rescored per query, the best by :func:`rank_candidates`."""
 DEFAULT_HNSW = models.HnswConfigDiff(m=8, ef_construct=32)

@@ -535,7 +535,7 @@ def add_token_index(
     )] = None,
     neighbours: Annotated[int | None, typer.Option(
         min=1, help="Nearest token vectors per query token at search time (default: the "
-        "library's, 60).", show_default=False,
+        "library's, 40).", show_default=False,
     )] = None,
     int8: Annotated[bool, typer.Option(
         "--int8/--float32", help="The index int8-quantized in RAM (float32 on disk), or "

@@ -121,8 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", nargs="*", default=[],
                     help="query-side token-stage settings: hnsw_ef=N, neighbours=N, "
                          "prefetch_limit=N, exact; '+' combines")
+    ap.add_argument("--hnsw", default=None, metavar="M,EF_CONSTRUCT",
+                    help="the companion's HNSW graph (default: the token index's, m=8, ef_construct=32)")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
+    cfg = dict(DEFAULT_CFG)
+    if a.hnsw:
+        cfg["m"], cfg["ef"] = (int(v) for v in a.hnsw.split(","))
     from qdrant_tokenpool import TokenPoolingClient
 
     pf = 2
@@ -141,13 +146,14 @@ def main(argv: list[str] | None = None) -> int:
               else TokenPoolingClient(":memory:", engine="local"))
     builds = {}
     try:
-        builds["scifact"] = FS.edge_build(client, folder, data, pf, "scifact", DEFAULT_CFG, "int8",
+        builds["scifact"] = FS.edge_build(client, folder, data, pf, "scifact", cfg, "int8",
                                           candidates=DEFAULT_CANDIDATES)
-        builds["needles"] = FS.edge_build(client, folder, data, pf, "needles", DEFAULT_CFG, "int8",
+        builds["needles"] = FS.edge_build(client, folder, data, pf, "needles", cfg, "int8",
                                           docs=(nc["corpus"].items(), needle_fulls),
                                           candidates=DEFAULT_CANDIDATES)
         settings: dict[str, tuple[dict[str, Any], bool]] = {
             "plain pooled MaxSim": ({"summary": False}, False),
+            ("" if a.hnsw is None else f"[m,ef_construct={a.hnsw}] ") +
             (f"default (k={DEFAULT_NEIGHBOURS}, hnsw_ef={max(DEFAULT_HNSW_EF, DEFAULT_NEIGHBOURS)}, "
              f"{DEFAULT_CANDIDATES} candidates)"): ({}, True),
             **{s: (parse_setting(s), True) for s in a.sweep},
@@ -188,7 +194,7 @@ def report(rows: dict[str, dict[str, Any]], a: Any, n_q: int, full_r10: float, d
         f"{engine}, `query_late_interaction` on the default token index (written through the "
         f"client, optimized): SciFact test ({docs} documents, {n_q} queries) and the needle "
         f"corpus (needle.py), pooled pf=2; full MaxSim's needle recall@10 {full_r10:.3f} "
-        "(exact). ms: median on SciFact, limit 10. Load average at the end: "
+        "(exact)" + ("" if a.hnsw is None else f"; companion HNSW m,ef_construct={a.hnsw}") + ". ms: median on SciFact, limit 10. Load average at the end: "
         + ", ".join(f"{x:.2f}" for x in load), "",
         "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     base = next(iter(rows.values()))

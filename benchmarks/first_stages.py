@@ -106,20 +106,23 @@ def write_pooled(client: Any, name: str, pooled: list[np.ndarray], summaries: li
 
 
 def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
-               cfg: dict[str, Any] | None, quantization: str | None) -> dict[str, Any]:
-    """Write SciFact's pooled vectors (pooling off: the store's cost only, 64 per upsert)
-    into a new collection ``name`` of ``client`` (Qdrant Edge in ``folder``), with the
-    token index of ``cfg`` (``None``: the summary only), then ``optimize``: seconds of
-    the write, of the companion's HNSW build and of the whole optimize, the companion's
-    points and bytes."""
+               cfg: dict[str, Any] | None, quantization: str | None,
+               docs: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+               candidates: int = 0) -> dict[str, Any]:
+    """Write SciFact's pooled vectors (pooling off: the store's cost only, 64 per upsert;
+    ``docs``: other documents, ``(pooled, full resolution)`` lists, point ``i`` the
+    ``i``-th) into a new collection ``name`` of ``client`` (Qdrant Edge in ``folder``),
+    with the token index of ``cfg`` (``None``: the summary only; its candidate cap
+    ``candidates``, 0: all), then ``optimize``: seconds of the write, of the companion's
+    HNSW build and of the whole optimize, the companion's points and bytes."""
     from qdrant_client import models
 
     from qdrant_tokenpool import PoolingConfig
     from qdrant_tokenpool.firststage import document_summaries
     from qdrant_tokenpool.ops import add_token_index
 
-    pooled = F.pooled_corpus(data, pf).items()
-    summaries = document_summaries("mean", data.corpus.items())
+    pooled, fulls = docs or (F.pooled_corpus(data, pf).items(), data.corpus.items())
+    summaries = document_summaries("mean", fulls)
     mv = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
     client.create_collection(
         name,
@@ -131,12 +134,12 @@ def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
         hnsw = (None if cfg["m"] is None
                 else models.HnswConfigDiff(m=cfg["m"], ef_construct=cfg["ef"]))
         add_token_index(client, name, quantization=quantization, hnsw_config=hnsw,
-                        pool_factor=cfg["c"], candidates=0)
+                        pool_factor=cfg["c"], candidates=candidates)
     t0 = time.perf_counter()
     write_pooled(client, name, list(pooled), summaries)
     t1 = time.perf_counter()
-    if cfg is not None:  # the companion's HNSW build alone (client.optimize does both)
-        client.optimize(f"{name}--tokenpool-tokens")
+    if cfg is not None and client.engine == "edge":  # the companion's HNSW build alone
+        client.optimize(f"{name}--tokenpool-tokens")  # (client.optimize does both)
     t2 = time.perf_counter()
     client.optimize(name)
     t3 = time.perf_counter()
@@ -154,6 +157,28 @@ def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
     F.log(f"edge: {b['label']}: write {t1 - t0:.0f} s, optimize {t3 - t1:.0f} s "
           f"(companion {t2 - t1:.0f} s)")
     return b
+
+
+def needle_corpus(data: F.Data, pf: int, full: np.ndarray) -> dict[str, Any]:
+    """``needle.py``'s corpus (seed 0, hosts of <= 150 words) at pool factor ``pf``:
+    ``tokens`` (the needle documents' full-resolution vectors), ``distractors`` (their
+    SciFact rows), ``pooled`` (the needle documents pooled), ``corpus`` (the pooled
+    corpus: distractors, then one needle document per query), ``full`` (full MaxSim
+    scores, queries x corpus; ``full``: SciFact's), ``target`` (each query's needle
+    column), ``full_top10`` (whether full MaxSim ranks it in its top 10) and
+    ``full_r10`` (their mean: full MaxSim's needle recall@10)."""
+    nd = N.build(data, 0, 150)
+    needle_tok, _, _ = encode_cached(data.encoder, "documents", nd["ids"], nd["texts"], data.cache)
+    dis = np.array(nd["distractors"])
+    needle_pooled = pool_batch(needle_tok.items(), pf, method="hierarchical", protected_tokens=1)
+    pooled_items = F.pooled_corpus(data, pf).items()
+    ncorpus = PackedDocs.from_list([pooled_items[i] for i in dis] + list(needle_pooled))
+    n_full = np.concatenate([full[:, dis], F.maxsim_matrix(data, needle_tok)], axis=1)
+    target = len(dis) + np.arange(len(data.queries))
+    full_top10 = [target[qi] in np.argsort(-n_full[qi], kind="stable")[:10] for qi in range(len(target))]
+    return {"tokens": needle_tok, "distractors": dis, "pooled": needle_pooled, "corpus": ncorpus,
+            "full": n_full, "target": target, "full_top10": full_top10,
+            "full_r10": float(np.mean(full_top10))}
 
 
 def edge_runs(data: F.Data, pf: int, configs: list[dict[str, Any]], ks: dict[int, list[int]],
@@ -304,13 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         F.log(f"SciFact {labels[key]}: nDCG@10 {res[F.NDCG]:.4f}, candidates {ncand:.0f}")
 
     # -- needles --------------------------------------------------------------------------
-    nd = N.build(data, 0, 150)
-    needle_tok, _, _ = encode_cached(data.encoder, "documents", nd["ids"], nd["texts"], data.cache)
-    dis = np.array(nd["distractors"])
-    needle_pooled = pool_batch(needle_tok.items(), pf, method="hierarchical", protected_tokens=1)
-    pooled_items = F.pooled_corpus(data, pf).items()
-    ncorpus = PackedDocs.from_list([pooled_items[i] for i in dis] + list(needle_pooled))
-    n_full = np.concatenate([full[:, dis], F.maxsim_matrix(data, needle_tok)], axis=1)
+    nc = needle_corpus(data, pf, full)
+    needle_tok, dis, needle_pooled, ncorpus = nc["tokens"], nc["distractors"], nc["pooled"], nc["corpus"]
+    n_full, target, full_top10, full_r10 = nc["full"], nc["target"], nc["full_top10"], nc["full_r10"]
     n_pooled = np.concatenate([pooled[:, dis], F.maxsim_matrix(data, PackedDocs.from_list(needle_pooled))], axis=1)
     from qdrant_tokenpool.firststage import document_summaries, query_summary
 
@@ -322,9 +343,6 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     n_nb = F.token_neighbours(qs, ncorpus, kmax)
     F.log(f"needle token neighbours in {time.perf_counter() - t0:.0f} s")
-    target = len(dis) + np.arange(n_q)
-    full_top10 = [target[qi] in np.argsort(-n_full[qi], kind="stable")[:10] for qi in range(n_q)]
-    full_r10 = float(np.mean(full_top10))
     n_coarse_nb = {c: F.scored_token_neighbours(qs, PackedDocs.from_list(coarse_rows(c, ncorpus.items())), ckmax)
                    for c in a.coarse}
     n_stages = {"plain": (None, None), "mean": (n_first["mean"], 100), "muvera": (n_first["muvera"], 100),

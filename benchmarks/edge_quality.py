@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="query-side token-stage settings: hnsw_ef=N, neighbours=N, "
                          "prefetch_limit=N, exact; '+' combines")
     ap.add_argument("--hnsw", default=None, metavar="M,EF_CONSTRUCT",
-                    help="the companion's HNSW graph (default: the token index's, m=8, ef_construct=32)")
+                    help="the companion's HNSW graph (default: the token index's, candidates.DEFAULT_HNSW)")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     cfg = dict(DEFAULT_CFG)

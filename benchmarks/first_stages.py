@@ -88,7 +88,7 @@ def parse_config(text: str) -> dict[str, Any]:
 
 
 def config_label(cfg: dict[str, Any]) -> str:
-    hnsw = "default HNSW (m=8, ef_construct=32)" if cfg["m"] is None else f"m={cfg['m']}, ef_construct={cfg['ef']}"
+    hnsw = ("default HNSW" if cfg["m"] is None else f"m={cfg['m']}, ef_construct={cfg['ef']}")
     return f"x{cfg['c']}, {hnsw}"
 
 

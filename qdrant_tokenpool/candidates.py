@@ -86,16 +86,17 @@ COMPANION_SUFFIX = "--tokenpool-tokens"
 TOKEN_VECTOR = "t"
 DOC_FIELD = "doc"
 # A new index's settings (add_token_index, index_corpus), chosen on SciFact and the needle
-# test with benchmarks/first_stages.py (docs/funnel.md): the cheapest companion that keeps
-# >= 98% of full MaxSim's top-10 needles and >= 99.5% of plain pooled nDCG@10.
+# test with benchmarks/first_stages.py and, through Qdrant Edge's HNSW graph,
+# benchmarks/edge_quality.py (docs/funnel.md): a companion that keeps >= 98% of full
+# MaxSim's top-10 needles and >= 99.5% of plain pooled nDCG@10 as served, not replayed.
 DEFAULT_POOL_FACTOR = 2
 """The companion pools each document's stored vectors again by this factor."""
-DEFAULT_NEIGHBOURS = 40
+DEFAULT_NEIGHBOURS = 60
 """Nearest companion vectors per query token."""
 DEFAULT_CANDIDATES = 150
 """Candidate documents rescored per query, the best by :func:`rank_candidates`."""
-DEFAULT_HNSW = models.HnswConfigDiff(m=8, ef_construct=32)
-"""The companion's HNSW graph: a small one, cheap to build."""
+DEFAULT_HNSW = models.HnswConfigDiff(m=16, ef_construct=64)
+"""The companion's HNSW graph (m=8, ef_construct=32 builds faster but misses needles)."""
 DEFAULT_HNSW_EF = 32
 """HNSW beam of the companion's searches when the query gives no ``search_params``: on
 SciFact (Qdrant Edge) as accurate on the final top 10 as Qdrant's default (100), half

@@ -86,7 +86,7 @@ def add_token_index_flow(
         candidates: at most this many candidate documents per query rescored, the best
             by their first-stage score (0: all; a query's ``prefetch_limit`` overrides it).
         hnsw_config: the companion's HNSW settings (default:
-            :data:`~qdrant_tokenpool.candidates.DEFAULT_HNSW`, ``m=8``, ``ef_construct=32``);
+            :data:`~qdrant_tokenpool.candidates.DEFAULT_HNSW`, ``m=16``, ``ef_construct=64``);
             used when the companion is created.
         batch_size: points per read and per companion write (>= 1).
         progress: a :data:`ProgressHook`.

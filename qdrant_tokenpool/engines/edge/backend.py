@@ -663,20 +663,11 @@ class EdgeBackend(EdgeLacks):
         ]
 
     def search_batch(
-        self,
-        collection_name: str,
-        vectors: np.ndarray,
-        *,
-        using: str,
-        limit: int,
-        params: models.SearchParams | None = None,
-        payload_key: str | None = None,
+        self, collection_name: str, vectors: np.ndarray, **options: Any
     ) -> tuple[np.ndarray, list[Any], np.ndarray, list[Any] | None]:
-        """The nearest points of each row of ``vectors``: :func:`.queries.search_batch`."""
-        return search_batch(
-            self._shard(collection_name), collection_name, vectors, using=using, limit=limit,
-            params=params, payload_key=payload_key,
-        )
+        """The nearest points of each row of ``vectors`` (keywords ``using``, ``limit``,
+        ``params``, ``payload_key``): :func:`.queries.search_batch`."""
+        return search_batch(self._shard(collection_name), collection_name, vectors, **options)
 
     # -- aliases, snapshots, cluster: Edge has none ------------------------------------
     def get_aliases(self, **kwargs: Any) -> models.CollectionsAliasesResponse:

@@ -136,7 +136,7 @@ def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
         add_token_index(client, name, quantization=quantization, hnsw_config=hnsw,
                         pool_factor=cfg["c"], candidates=candidates)
     t0 = time.perf_counter()
-    write_pooled(client, name, list(pooled), summaries)
+    write_pooled(client, name, pooled, summaries)
     t1 = time.perf_counter()
     if cfg is not None and client.engine == "edge":  # the companion's HNSW build alone
         client.optimize(f"{name}--tokenpool-tokens")  # (client.optimize does both)

@@ -130,9 +130,8 @@ def _prepare(
 ) -> Flow[tuple[str, str, Any]]:
     """The multivector to read, its distance and the query encoder (loaded when given as
     a zero-argument loader), checked to fit each other. The collection's token index
-    (its companion collection) is opened before the encoder loads: on Qdrant Edge its
-    first load in a process took 0.3-0.4 s before and 1.9-3.5 s after the encoder's
-    (SciFact, docs/funnel.md)."""
+    (its companion collection) is opened before the encoder loads: Qdrant Edge's first
+    load of it is several times slower after the encoder's (docs/funnel.md)."""
     cp = yield from load_collection(collection_name)
     try:
         using = indexed_multivector(cp, vector_name)

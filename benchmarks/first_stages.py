@@ -82,10 +82,10 @@ def pruned_candidates(nb: list[tuple[np.ndarray, np.ndarray]], k: int, n: int) -
     return [np.array(rank_candidates(d[:, :k], s[:, :k], n or None), dtype=np.int64) for d, s in nb]
 
 
-def cached_neighbours(data: F.Data, name: str, docs: PackedDocs, c: int, k: int,
+def cached_neighbours(data: F.Data, name: str, docs: PackedDocs, factor: int, kmax: int,
                       **parts: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`funnel.scored_token_neighbours` (``k`` per query token) among ``docs``'
-    vectors pooled again by ``c`` (:func:`qdrant_tokenpool.candidates.coarse_rows`), cached
+    """:func:`funnel.scored_token_neighbours` (``kmax`` per query token) among ``docs``'
+    vectors pooled again by ``factor`` (:func:`qdrant_tokenpool.candidates.coarse_rows`), cached
     in the evaluation cache as ``first-stages-{name}-{key of parts}.npz``."""
     path = data.cache / f"first-stages-{name}-{F._key(data, **parts)}.npz"
     n_q = len(data.queries)
@@ -93,11 +93,11 @@ def cached_neighbours(data: F.Data, name: str, docs: PackedDocs, c: int, k: int,
         z = np.load(path)
         return [(z[f"q{i}"], z[f"s{i}"]) for i in range(n_q)]
     t0 = time.perf_counter()
-    packed = docs if c == 1 else PackedDocs.from_list(coarse_rows(c, docs.items()))
-    out = F.scored_token_neighbours(data.queries.items(), packed, k)
+    packed = docs if factor == 1 else PackedDocs.from_list(coarse_rows(factor, docs.items()))
+    out = F.scored_token_neighbours(data.queries.items(), packed, kmax)
     np.savez(path, **{f"q{i}": x for i, (x, _) in enumerate(out)},
              **{f"s{i}": y for i, (_, y) in enumerate(out)})
-    F.log(f"{name} c={c}: {len(packed.tokens)} vectors, neighbours in {time.perf_counter() - t0:.0f} s")
+    F.log(f"{name} c={factor}: {len(packed.tokens)} vectors, neighbours in {time.perf_counter() - t0:.0f} s")
     return out
 
 
@@ -199,7 +199,8 @@ def new_stages(firsts: dict[str, Any], pooled: np.ndarray, a: Any,
     ``key: (scores or candidates per query, prefetch)``: the coarse multivectors
     (``cmv{n}``) top ``--coarse-mv-top``, the larger MUVERA encodings and BM25 top-100,
     BM25 fused with the mean summary by RRF (``rrf{k}``), the adaptive prefetch (its mean
-    candidates rescored in all rounds: ``notes["adaptive_rescored"]``)."""
+    candidates rescored in all rounds and in the last: ``notes["adaptive_rescored"]``,
+    ``notes["adaptive_candidates"]``)."""
     out: dict[str, tuple[Any, int | None]] = {}
     for n in a.coarse_mv:
         out.update({f"cmv{n}-{t}": (firsts[f"cmv{n}"], t) for t in a.coarse_mv_top})
@@ -212,6 +213,7 @@ def new_stages(firsts: dict[str, Any], pooled: np.ndarray, a: Any,
         cands, rescored = adaptive_candidates(firsts["mean"], pooled, 100, a.adaptive_cap)
         out["adaptive"] = (cands, None)
         notes["adaptive_rescored"] = float(np.mean(rescored))
+        notes["adaptive_candidates"] = float(np.mean([len(c) for c in cands]))
     return out
 
 
@@ -580,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     if "adaptive" in rows:
         rows["adaptive"]["rescored"] = notes["adaptive_rescored"]
         rows["adaptive"]["needle_rescored"] = n_notes["adaptive_rescored"]
+        rows["adaptive"]["needle_candidates"] = n_notes["adaptive_candidates"]
     load = os.getloadavg()
     a.wall_s = time.perf_counter() - t_start
     text = report(rows, data, n_q, full_r10, a, load)
@@ -626,9 +629,10 @@ def report(rows: dict[str, dict[str, Any]], data: F.Data, n_q: int, full_r10: fl
         lines.append("| " + " | ".join(cells) + " |")
     if "adaptive" in rows:
         r = rows["adaptive"]
-        lines += ["", (f"Adaptive prefetch: candidates/query is the last round's prefetch; "
-                       f"rescored in all rounds (each round a new query): {r['rescored']:.0f} "
-                       f"per SciFact query, {r['needle_rescored']:.0f} per needle query.")]
+        lines += ["", (f"Adaptive prefetch: candidates/query is the last round's prefetch "
+                       f"(needle queries: {r['needle_candidates']:.0f}); rescored in all rounds "
+                       f"(each round a new query): {r['rescored']:.0f} per SciFact query, "
+                       f"{r['needle_rescored']:.0f} per needle query.")]
     return "\n".join(lines) + "\n"
 
 
@@ -701,21 +705,30 @@ def plot(rows: dict[str, dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=130)
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=130)
     colors = {"tokens-c": "tab:purple", "tokens": "tab:green", "cmv": "tab:orange",
               "muvera": "tab:red", "bm25": "tab:brown", "rrf": "tab:brown", "adaptive": "tab:cyan",
               "mean": "tab:blue", "plain": "k"}
+    star = coarse_key(DEFAULT_POOL_FACTOR, DEFAULT_NEIGHBOURS, DEFAULT_CANDIDATES)
+    first = star not in rows  # today's default not replayed: the first default's row (k=40)
+    if first:
+        star = coarse_key(DEFAULT_POOL_FACTOR, 40, DEFAULT_CANDIDATES)
+    # label offsets (points) where labels would overlap
+    offsets = {"plain": (4, -12), "tokens-10": (4, 2), "tokens-20": (4, 4), "bm25": (-4, 6),
+               "rrf2": (4, -14), "cmv16-100": (-4, 6)}
     for key, r in rows.items():
         color = next(c for prefix, c in colors.items() if key.startswith(prefix))
-        default = key == coarse_key(DEFAULT_POOL_FACTOR, DEFAULT_NEIGHBOURS, DEFAULT_CANDIDATES)
+        default = key == star
         ax.scatter(r["vs_plain"] * 100, r["needle_r10"], color=color, s=120 if default else 30,
                    marker="*" if default else "o", zorder=3 if default else 2)
         if (key.startswith("tokens-c") and not default) or (key.startswith("cmv") and not key.endswith("-100")):
             continue  # unlabelled: the coarse rows other than the default, coarse multivectors
             # other than their top-100
-        ax.annotate(("default: " if default else "") + r["stage"] + (f" ({r['edge_ms']:.0f} ms)" if r.get("edge_ms") else ""),
+        dx, dy = offsets.get(key, (4, -10 if default else 4))
+        ax.annotate(("first default: " if default and first else "default: " if default else "")
+                    + r["stage"] + (f" ({r['edge_ms']:.0f} ms)" if r.get("edge_ms") else ""),
                     (r["vs_plain"] * 100, r["needle_r10"]), textcoords="offset points",
-                    xytext=(4, -10 if default else 4), fontsize=7)
+                    xytext=(dx, dy), fontsize=6, ha="right" if dx < 0 else "left")
     ax.axvline(99.5, color="0.5", linestyle="--", linewidth=0.8)
     ax.axhline(0.55, color="0.5", linestyle=":", linewidth=0.8)
     ax.set_xlabel("SciFact nDCG@10, % of plain pooled MaxSim")

@@ -714,7 +714,7 @@ def plot(rows: dict[str, dict[str, Any]], path: Path) -> None:
     if first:
         star = coarse_key(DEFAULT_POOL_FACTOR, 40, DEFAULT_CANDIDATES)
     # label offsets (points) where labels would overlap
-    offsets = {"plain": (4, -12), "tokens-10": (4, 2), "tokens-20": (4, 4), "bm25": (-4, 6),
+    offsets = {"plain": (-4, -10), "tokens-10": (4, 2), "tokens-20": (4, 4), "bm25": (-4, 6),
                "rrf2": (4, -14), "cmv16-100": (-4, 6)}
     for key, r in rows.items():
         color = next(c for prefix, c in colors.items() if key.startswith(prefix))
@@ -734,8 +734,8 @@ def plot(rows: dict[str, dict[str, Any]], path: Path) -> None:
     ax.set_xlabel("SciFact nDCG@10, % of plain pooled MaxSim")
     ax.set_ylabel("needle recall@10")
     ax.set_title("First stages at pf=2 (targets: dashed lines; purple: coarse token index, the "
-                 "star its default;\norange: coarse multivector; brown: BM25 / RRF; cyan: adaptive)",
-                 fontsize=8)
+                 f"star its {'first ' if first else ''}default;\norange: coarse multivector; "
+                 "brown: BM25 / RRF; cyan: adaptive)", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

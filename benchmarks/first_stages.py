@@ -118,33 +118,43 @@ BM25_K1, BM25_B = 1.2, 0.75
 Qdrant's ``qdrant/bm25`` defaults)."""
 
 
-def bm25_scores(tokenizer: Any, docs: list[str], queries: list[str]) -> tuple[np.ndarray, float]:
-    """Lexical sparse first stage, as Qdrant scores it: ``(scores (n_queries, n_docs)
-    float32, mean non-zeros per document)``. Terms are the ids of ``tokenizer`` (the
-    encoder's WordPiece, no special tokens, no truncation); a document's weight of term
-    ``t`` is BM25's ``tf (k1 + 1) / (tf + k1 (1 - b + b len / avglen))`` (``avglen``: the
-    corpus's mean length); a query's terms weigh 1, times Qdrant's ``Modifier.IDF``
-    ``ln((N - df + 0.5) / (df + 0.5) + 1)`` over these ``N`` documents."""
+def bm25_terms(tokenizer: Any, texts: list[str], weights: bool) -> Any:
+    """``texts`` as a sparse ``(n_texts, vocabulary)`` float32 CSR matrix over the ids of
+    ``tokenizer`` (the encoder's WordPiece, no special tokens, no truncation), sorted
+    indices: with ``weights``, BM25's document-side weight of each term, ``tf (k1 + 1) /
+    (tf + k1 (1 - b + b len / avglen))`` (``avglen``: the mean length of ``texts``), the
+    values of the ``bm25`` sparse vector Qdrant multiplies by its IDF; without, 1 per
+    distinct term (a query's values)."""
     from scipy import sparse
 
-    def matrix(texts: list[str], bm25: bool) -> sparse.csr_matrix:
-        ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-        rows = np.repeat(np.arange(len(ids)), [len(x) for x in ids])
-        tf = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, np.concatenate(ids))),
-                               shape=(len(ids), len(tokenizer)))
-        tf.sum_duplicates()
-        if not bm25:
-            tf.data[:] = 1.0
-            return tf
-        lengths = np.array([len(x) for x in ids], np.float32)
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / lengths.mean())
-        tf.data = tf.data * (BM25_K1 + 1) / (tf.data + np.repeat(norm, np.diff(tf.indptr)))
+    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    rows = np.repeat(np.arange(len(ids)), [len(x) for x in ids])
+    tf = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, np.concatenate(ids))),
+                           shape=(len(ids), len(tokenizer)))
+    tf.sum_duplicates()
+    if not weights:
+        tf.data[:] = 1.0
         return tf
+    lengths = np.array([len(x) for x in ids], np.float32)
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / lengths.mean())
+    tf.data = tf.data * (BM25_K1 + 1) / (tf.data + np.repeat(norm, np.diff(tf.indptr)))
+    return tf
 
-    d = matrix(docs, True)
-    df = np.bincount(d.indices, minlength=d.shape[1])
-    idf = np.log((len(docs) - df + 0.5) / (df + 0.5) + 1).astype(np.float32)
-    q = matrix(queries, False).multiply(idf[None, :]).tocsr()
+
+def bm25_idf(docs: Any) -> np.ndarray:
+    """Qdrant's ``Modifier.IDF`` of every term over the documents of :func:`bm25_terms`
+    ``docs``: ``ln((N - df + 0.5) / (df + 0.5) + 1)``, float32 ``(vocabulary,)``."""
+    df = np.bincount(docs.indices, minlength=docs.shape[1])
+    return np.log((docs.shape[0] - df + 0.5) / (df + 0.5) + 1).astype(np.float32)
+
+
+def bm25_scores(tokenizer: Any, docs: list[str], queries: list[str]) -> tuple[np.ndarray, float]:
+    """Lexical sparse first stage, as Qdrant scores it: ``(scores (n_queries, n_docs)
+    float32, mean non-zeros per document)``: :func:`bm25_terms` of the documents (weights)
+    and queries (1 per term), the queries' terms times :func:`bm25_idf` over these
+    documents."""
+    d = bm25_terms(tokenizer, docs, True)
+    q = bm25_terms(tokenizer, queries, False).multiply(bm25_idf(d)[None, :]).tocsr()
     return np.asarray((q @ d.T).todense(), dtype=np.float32), float(d.nnz / len(docs))
 
 
@@ -259,29 +269,39 @@ def config_label(cfg: dict[str, Any]) -> str:
     return f"x{cfg['c']}, {hnsw}"
 
 
-def write_pooled(client: Any, name: str, pooled: list[np.ndarray], summaries: list[np.ndarray]) -> None:
+def write_pooled(client: Any, name: str, pooled: list[np.ndarray], summaries: list[np.ndarray],
+                 sparse: Any = None) -> None:
     """SciFact's pooled vectors and summaries given as they are (pooling off: the store's
-    cost only), 64 documents per ``upsert``."""
+    cost only), 64 documents per ``upsert``; ``sparse``: a CSR matrix whose row ``i`` is
+    point ``i``'s ``bm25`` sparse vector (:func:`bm25_terms`)."""
     from qdrant_client import models
+
+    def vector(i: int) -> dict[str, Any]:
+        v: dict[str, Any] = {"colbert": pooled[i], "summary": summaries[i]}
+        if sparse is not None:
+            lo, hi = sparse.indptr[i], sparse.indptr[i + 1]
+            v["bm25"] = models.SparseVector(indices=sparse.indices[lo:hi].tolist(),
+                                            values=sparse.data[lo:hi].tolist())
+        return v
 
     with client.pooling_disabled():
         for lo in range(0, len(pooled), 64):
-            client.upsert(name, [
-                models.PointStruct(id=i, vector={"colbert": pooled[i], "summary": summaries[i]})
-                for i in range(lo, min(lo + 64, len(pooled)))
-            ])
+            client.upsert(name, [models.PointStruct(id=i, vector=vector(i))
+                                 for i in range(lo, min(lo + 64, len(pooled)))])
 
 
 def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
                cfg: dict[str, Any] | None, quantization: str | None,
                docs: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
-               candidates: int = 0) -> dict[str, Any]:
+               candidates: int = 0, sparse: Any = None) -> dict[str, Any]:
     """Write SciFact's pooled vectors (pooling off: the store's cost only, 64 per upsert;
     ``docs``: other documents, ``(pooled, full resolution)`` lists, point ``i`` the
     ``i``-th) into a new collection ``name`` of ``client`` (Qdrant Edge in ``folder``),
     with the token index of ``cfg`` (``None``: the summary only; its candidate cap
-    ``candidates``, 0: all), then ``optimize``: seconds of the write, of the companion's
-    HNSW build and of the whole optimize, the companion's points and bytes."""
+    ``candidates``, 0: all; ``sparse``: also a ``bm25`` sparse vector with Qdrant's IDF
+    modifier, row ``i`` of this CSR matrix point ``i``'s), then ``optimize``: seconds of
+    the write, of the companion's HNSW build and of the whole optimize, the companion's
+    points and bytes."""
     from qdrant_client import models
 
     from qdrant_tokenpool import PoolingConfig
@@ -294,6 +314,8 @@ def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
         name,
         {"colbert": models.VectorParams(size=data.corpus.dim, distance=models.Distance.COSINE,
                                         multivector_config=mv, hnsw_config=models.HnswConfigDiff(m=0))},
+        sparse_vectors_config=(None if sparse is None else
+                               {"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)}),
         pooling={"colbert": PoolingConfig(pool_factor=pf, summary_vector="summary")},
     )
     if cfg is not None:
@@ -302,14 +324,15 @@ def edge_build(client: Any, folder: Path, data: F.Data, pf: int, name: str,
         add_token_index(client, name, quantization=quantization, hnsw_config=hnsw,
                         pool_factor=cfg["c"], candidates=candidates)
     t0 = time.perf_counter()
-    write_pooled(client, name, pooled, summaries)
+    write_pooled(client, name, pooled, summaries, sparse)
     t1 = time.perf_counter()
     if cfg is not None and client.engine == "edge":  # the companion's HNSW build alone
         client.optimize(f"{name}--tokenpool-tokens")  # (client.optimize does both)
     t2 = time.perf_counter()
     client.optimize(name)
     t3 = time.perf_counter()
-    b: dict[str, Any] = {"label": "summary only" if cfg is None else config_label(cfg),
+    label = ("summary only" if sparse is None else "summary + bm25") if cfg is None else config_label(cfg)
+    b: dict[str, Any] = {"label": label,
                          "write_s": t1 - t0, "optimize_s": t3 - t1,
                          "companion_optimize_s": t2 - t1}
     comp = next((p for p in folder.rglob("*")

@@ -21,9 +21,10 @@ sparse vector ``bm25`` with ``Modifier.IDF`` whose values are BM25's document-si
           query=FusionQuery(fusion=Fusion.RRF), limit=P)],
           query=<query tokens>, using="colbert", limit=10)
 
-  and plain pooled MaxSim (``query=<query tokens>, using="colbert"``) and the sparse
-  search alone on the same collection: SciFact nDCG@10 (share of plain pooled, paired
-  bootstrap CI), needle recall@10 (share of full MaxSim's), the fused stage's recall of
+  and on the same collection plain pooled MaxSim (``query=<query tokens>,
+  using="colbert"``), each prefetch alone (the first ``P``) before pooled MaxSim, and the
+  sparse search alone (no MaxSim): SciFact nDCG@10 (share of plain pooled, paired
+  bootstrap CI), needle recall@10 (share of full MaxSim's), the first stage's recall of
   the needle and share of full MaxSim's top-10 needles it keeps (asked with
   ``limit=P``: every candidate comes back, rescored), the share of its candidates that
   the exact replay (``first_stages.fused_candidates``) has too, and the median ms/query
@@ -57,6 +58,9 @@ from qdrant_tokenpool.candidates import DEFAULT_CANDIDATES
 from qdrant_tokenpool.eval.metrics import paired_bootstrap
 from qdrant_tokenpool.firststage import document_summaries, query_summary
 
+FIRST = ("summary", "bm25", "fused")
+"""The stages of :class:`QueryPoints` with a first stage (a prefetch) before pooled MaxSim."""
+
 
 def sparse_row(m: Any, i: int) -> Any:
     """Row ``i`` of the CSR matrix ``m`` as a ``models.SparseVector``."""
@@ -71,8 +75,9 @@ class QueryPoints:
     with_payload=, **kw)`` call that ``edge_quality.run_scifact`` / ``run_needles`` make
     (their loops, metrics and timing reused): ``stage`` ``"plain"`` (pooled MaxSim over
     every point), ``"fused"`` (the nested RRF prefetch of the module docstring, both
-    prefetches and the fusion ``prefetch_limit``) or ``"sparse"`` (the ``bm25`` search
-    alone). Query ``q`` (token vectors) is found by its bytes among ``queries``."""
+    prefetches and the fusion ``prefetch_limit``), ``"summary"`` / ``"bm25"`` (pooled
+    MaxSim over that one prefetch) or ``"sparse"`` (the ``bm25`` search alone, no
+    MaxSim). Query ``q`` (token vectors) is found by its bytes among ``queries``."""
 
     def __init__(self, client: Any, queries: list[np.ndarray], terms: Any) -> None:
         self.client = client
@@ -88,13 +93,13 @@ class QueryPoints:
         if stage == "sparse":
             return self.client.query_points(name, query=self.sparse[i], using="bm25", limit=limit,
                                             with_payload=with_payload)
-        prefetch = None
-        if stage == "fused":
-            p = prefetch_limit
-            prefetch = [models.Prefetch(
-                prefetch=[models.Prefetch(query=self.summaries[i], using="summary", limit=p),
-                          models.Prefetch(query=self.sparse[i], using="bm25", limit=p)],
-                query=models.FusionQuery(fusion=models.Fusion.RRF), limit=p)]
+        p = prefetch_limit
+        dense = models.Prefetch(query=self.summaries[i], using="summary", limit=p)
+        lexical = models.Prefetch(query=self.sparse[i], using="bm25", limit=p)
+        prefetch = {"plain": None, "summary": dense, "bm25": lexical,
+                    "fused": models.Prefetch(prefetch=[dense, lexical],
+                                             query=models.FusionQuery(fusion=models.Fusion.RRF),
+                                             limit=p)}[stage]
         return self.client.query_points(name, prefetch=prefetch, query=q, using="colbert",
                                         limit=limit, with_payload=with_payload)
 
@@ -115,13 +120,21 @@ def idf_check(client: Any, name: str, qp: QueryPoints, replay: np.ndarray, n: in
     return {"max_rel_diff": max(rel), "top10_agreement": float(np.mean(agree)), "queries": n}
 
 
-def replay_agreement(qp: QueryPoints, name: str, queries: list[np.ndarray],
+def replay_candidates(stage: str, dense: np.ndarray, lexical: np.ndarray, p: int) -> list[np.ndarray]:
+    """The exact replay's candidates of a first ``stage`` (``"summary"``, ``"bm25"`` or
+    ``"fused"``) per query, from the dense and BM25 scores (queries x points)."""
+    if stage == "fused":
+        return FS.fused_candidates(dense, lexical, p, FS.RRF_K)
+    return list(np.argsort(-(dense if stage == "summary" else lexical), axis=1, kind="stable")[:, :p])
+
+
+def replay_agreement(qp: QueryPoints, name: str, queries: list[np.ndarray], stage: str,
                      replay: list[np.ndarray], p: int) -> float:
-    """Share of Edge's fused candidates (the funnel asked with ``limit=p`` returns them
-    all, rescored) that the exact replay's candidates (``replay``, per query) hold too."""
+    """Share of Edge's candidates of a first ``stage`` (the funnel asked with ``limit=p``
+    returns them all, rescored) that the exact replay's (``replay``, per query) hold too."""
     out = []
     for q, want in zip(queries, replay):
-        got = qp.query_late_interaction(name, q, limit=p, stage="fused", prefetch_limit=p)
+        got = qp.query_late_interaction(name, q, limit=p, stage=stage, prefetch_limit=p)
         out.append(len({int(x.id) for x in got.points} & set(want.tolist())) / max(1, len(want)))
     return float(np.mean(out))
 
@@ -174,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     mean = F.cached_matrix(data, "first-mean", lambda: F.first_stage_scores(data, "mean", None))
     stages: dict[str, dict[str, Any]] = {
         "plain pooled MaxSim": {"stage": "plain"},
+        f"mean summary top-{a.prefetch[0]}": {"stage": "summary", "prefetch_limit": a.prefetch[0]},
+        f"BM25 top-{a.prefetch[0]}": {"stage": "bm25", "prefetch_limit": a.prefetch[0]},
         **{f"mean + BM25, RRF, top-{p}": {"stage": "fused", "prefetch_limit": p} for p in a.prefetch},
         "BM25 sparse alone (no MaxSim)": {"stage": "sparse"},
     }
@@ -198,10 +213,10 @@ def main(argv: list[str] | None = None) -> int:
             EQ.run_scifact(qp, data, "scifact", kw, n_q)  # the untimed pass
             r = EQ.run_scifact(qp, data, "scifact", kw, n_q)
             res["rows"][label].update(r)
-            if kw["stage"] == "fused":
+            if kw["stage"] in FIRST:
                 p = kw["prefetch_limit"]
-                want = FS.fused_candidates(mean[:n_q], sc_replay[:n_q], p, FS.RRF_K)
-                res["rows"][label]["scifact_replay"] = replay_agreement(qp, "scifact", qs, want, p)
+                want = replay_candidates(kw["stage"], mean[:n_q], sc_replay[:n_q], p)
+                res["rows"][label]["scifact_replay"] = replay_agreement(qp, "scifact", qs, kw["stage"], want, p)
             F.log(f"SciFact {label}: nDCG@10 {r['ndcg']:.4f}, {r['ms']:.1f} ms")
 
         # -- needles --------------------------------------------------------------------------
@@ -225,13 +240,13 @@ def main(argv: list[str] | None = None) -> int:
                 [mean[:n_q][:, dis], qv @ document_summaries("mean", nc["tokens"].items(), normalize=True).T],
                 axis=1)
             for label, kw in stages.items():
-                fused = kw["stage"] == "fused"
-                r = EQ.run_needles(qp, nc, "needles", kw, qs, fused)
+                first = kw["stage"] in FIRST
+                r = EQ.run_needles(qp, nc, "needles", kw, qs, first)
                 res["rows"][label].update(r)
-                if fused:
+                if first:
                     p = kw["prefetch_limit"]
-                    want = FS.fused_candidates(n_mean, n_replay[:n_q], p, FS.RRF_K)
-                    res["rows"][label]["needle_replay"] = replay_agreement(qp, "needles", qs, want, p)
+                    want = replay_candidates(kw["stage"], n_mean, n_replay[:n_q], p)
+                    res["rows"][label]["needle_replay"] = replay_agreement(qp, "needles", qs, kw["stage"], want, p)
                 F.log(f"needles {label}: recall@10 {r['needle_r10']:.3f}, first stage "
                       f"{r['needle_first_recall']:.3f}, kept {r['needle_kept_of_full_top10']:.3f}")
     finally:
@@ -281,7 +296,7 @@ def report(res: dict[str, Any]) -> str:
                    "corpus of needle.py" + ("" if full_r10 is None else
                                             f", full MaxSim's needle recall@10 {full_r10:.3f}")
                    + "); ms: median on SciFact, limit 10, after one untimed pass; 'candidates = "
-                   "replay': share of Edge's fused candidates that the exact replay has too "
+                   "replay': share of Edge's first-stage candidates that the exact replay has too "
                    "(SciFact / needles):"), ""]
     head = ["query", "SciFact nDCG@10", "% of plain pooled", "Δ vs plain [95% CI]",
             "needle recall@10", "% of full MaxSim", "needle first-stage recall",

@@ -14,12 +14,16 @@ Heavy imports (the clients, torch) happen inside the methods, so ``--help`` stay
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import os
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from typer.core import TyperCommand
@@ -41,25 +45,20 @@ __all__ = [
     "CollectionOpt",
     "Command",
     "DataDirArg",
-    "GridBlockOpt",
-    "GridOpt",
-    "GridPoolOpt",
     "LocalCommand",
     "MaxDocumentsOpt",
-    "MaxVectorsOpt",
     "ModelOpt",
     "PointBatchOpt",
     "PoolFactorsOpt",
+    "PoolingFlags",
     "QueryMaxlenOpt",
     "StoragesOpt",
-    "TailOpt",
-    "ThresholdOpt",
     "choice_line",
     "fail",
+    "flag_groups",
     "floats",
     "hits_table",
     "index_line",
-    "pooling_options",
     "print_tables",
     "stats_table",
     "token_index_line",
@@ -264,29 +263,91 @@ DataDirArg = Annotated[Path, typer.Argument(
     help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv (eval: qrels/<split>.tsv).",
 )]
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
-MaxVectorsOpt = Annotated[int | None, typer.Option(
-    min=2, help="At most this many stored vectors per document, protected ones included."
-)]
-ThresholdOpt = Annotated[float | None, typer.Option(
-    min=0.0,
-    help="Adaptive pooling (hierarchical): make every Ward merge of height <= this (two "
-    "tokens of cosine c are sqrt(2 - 2c) apart); with --pool-factor 1 purely adaptive. "
-    "See docs/budgets.md.",
-)]
-TailOpt = Annotated[int | None, typer.Option(
-    min=0,
-    help="Trailing token vectors kept unpooled, in order, at the end (e.g. a ColPali/ColQwen "
-    "prompt after the image patches).",
-)]
-GridOpt = Annotated[str | None, typer.Option(
-    metavar="ROWSxCOLS", help="Patch grid for --method grid, e.g. 32x32 (ColPali, 448 px)."
-)]
-GridPoolOpt = Annotated[str | None, typer.Option(
-    help="With --grid: rows (default), columns or blocks."
-)]
-GridBlockOpt = Annotated[int | None, typer.Option(
-    min=1, help="With --grid-pool blocks: the block side k (k x k)."
-)]
+@dataclass(frozen=True)
+class PoolingFlags:
+    """The budget and layout flags ``index`` and ``repool`` share, declared once: a command
+    takes them as one parameter, ``pooling: PoolingFlags = PoolingFlags()``, that
+    :func:`flag_groups` shows and parses as these options, in its place."""
+
+    max_vectors: Annotated[int | None, typer.Option(
+        min=2, help="At most this many stored vectors per document, protected ones included."
+    )] = None
+    distance_threshold: Annotated[float | None, typer.Option(
+        min=0.0,
+        help="Adaptive pooling (hierarchical): make every Ward merge of height <= this (two "
+        "tokens of cosine c are sqrt(2 - 2c) apart); with --pool-factor 1 purely adaptive. "
+        "See docs/budgets.md.",
+    )] = None
+    protected_tail_tokens: Annotated[int | None, typer.Option(
+        min=0,
+        help="Trailing token vectors kept unpooled, in order, at the end (e.g. a ColPali/ColQwen "
+        "prompt after the image patches).",
+    )] = None
+    grid: Annotated[str | None, typer.Option(
+        metavar="ROWSxCOLS", help="Patch grid for --method grid, e.g. 32x32 (ColPali, 448 px)."
+    )] = None
+    grid_pool: Annotated[str | None, typer.Option(
+        help="With --grid: rows (default), columns or blocks."
+    )] = None
+    grid_block: Annotated[int | None, typer.Option(
+        min=1, help="With --grid-pool blocks: the block side k (k x k)."
+    )] = None
+
+    def options(self) -> dict[str, Any]:
+        """The flags that were given, as ``PoolingConfig`` fields (``--grid`` as
+        ``grid_shape``, ``(rows, cols)``); a malformed ``--grid`` is a usage error."""
+        given = {k: v for k, v in dataclasses.asdict(self).items() if k != "grid"}
+        if self.grid is not None:
+            rows, _, cols = self.grid.lower().replace(" ", "").partition("x")
+            if not (rows.isdigit() and cols.isdigit() and int(rows) > 0 and int(cols) > 0):
+                hint = f"expected ROWSxCOLS, e.g. 32x32, got {self.grid!r}"
+                raise typer.BadParameter(hint, param_hint="--grid")
+            given["grid_shape"] = (int(rows), int(cols))
+        return {k: v for k, v in given.items() if v is not None}
+
+
+_Callback = TypeVar("_Callback", bound=Callable[..., Any])
+
+
+def flag_groups(command: _Callback) -> _Callback:
+    """Let a typer ``command`` take a group of options as one dataclass parameter: each
+    parameter whose default is a dataclass instance (``pooling: PoolingFlags =
+    PoolingFlags()``) is shown and parsed as the dataclass's fields (their ``Annotated``
+    option types and defaults), in its place; the command receives the dataclass built from
+    them. Goes below ``@app.command``."""
+    signature = inspect.signature(command, eval_str=True)
+    params: list[inspect.Parameter] = []
+    groups: dict[str, tuple[type, list[str]]] = {}
+    for param in signature.parameters.values():
+        group = param.default
+        if not dataclasses.is_dataclass(group) or isinstance(group, type):
+            params.append(param)
+            continue
+        hints = typing.get_type_hints(type(group), include_extras=True)
+        names = [f.name for f in dataclasses.fields(group)]
+        groups[param.name] = (type(group), names)
+        params += [
+            inspect.Parameter(name, param.kind, default=getattr(group, name), annotation=hints[name])
+            for name in names
+        ]
+
+    flat = signature.replace(parameters=params)
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        bound = flat.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = bound.arguments
+        for name, (kind, names) in groups.items():
+            values[name] = kind(**{n: values.pop(n) for n in names})
+        return command(**values)
+
+    run.__signature__ = flat  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    run.__annotations__["return"] = signature.return_annotation
+    return typing.cast(_Callback, run)
+
+
 QueryMaxlenOpt = Annotated[int, typer.Option(
     min=1, help="Queries are truncated to this many tokens."
 )]
@@ -307,31 +368,6 @@ MaxDocumentsOpt = Annotated[int | None, typer.Option(
 
 
 # ------------------------------------------------------------- parsing and printing
-
-
-def pooling_options(
-    max_vectors: int | None,
-    distance_threshold: float | None,
-    protected_tail_tokens: int | None,
-    grid: str | None,
-    grid_pool: str | None,
-    grid_block: int | None,
-) -> dict[str, Any]:
-    """The budget and layout flags that were given, as ``PoolingConfig`` fields."""
-    given: dict[str, Any] = {
-        "max_vectors": max_vectors,
-        "distance_threshold": distance_threshold,
-        "protected_tail_tokens": protected_tail_tokens,
-        "grid_pool": grid_pool,
-        "grid_block": grid_block,
-    }
-    if grid is not None:
-        rows, _, cols = grid.lower().replace(" ", "").partition("x")
-        if not (rows.isdigit() and cols.isdigit() and int(rows) > 0 and int(cols) > 0):
-            hint = f"expected ROWSxCOLS, e.g. 32x32, got {grid!r}"
-            raise typer.BadParameter(hint, param_hint="--grid")
-        given["grid_shape"] = (int(rows), int(cols))
-    return {k: v for k, v in given.items() if v is not None}
 
 
 def floats(text: str, option: str, minimum: float, *, required: bool = False) -> list[float]:

@@ -28,25 +28,20 @@ from ._cli_runtime import (
     CollectionOpt,
     Command,
     DataDirArg,
-    GridBlockOpt,
-    GridOpt,
-    GridPoolOpt,
     LocalCommand,
     MaxDocumentsOpt,
-    MaxVectorsOpt,
     ModelOpt,
     PointBatchOpt,
     PoolFactorsOpt,
+    PoolingFlags,
     QueryMaxlenOpt,
     StoragesOpt,
-    TailOpt,
-    ThresholdOpt,
     choice_line,
     fail,
+    flag_groups,
     floats,
     hits_table,
     index_line,
-    pooling_options,
     print_tables,
     stats_table,
     token_index_line,
@@ -103,6 +98,7 @@ def shared_options(
 
 
 @app.command(cls=Command)
+@flag_groups
 def index(
     ctx: typer.Context,
     source: Annotated[Path, typer.Argument(
@@ -121,12 +117,7 @@ def index(
         help="Pooling method for a new collection: hierarchical (default), kmeans, "
         "sequential or grid. For an existing collection it must match the stored config."
     )] = None,
-    max_vectors: MaxVectorsOpt = None,
-    distance_threshold: ThresholdOpt = None,
-    protected_tail_tokens: TailOpt = None,
-    grid: GridOpt = None,
-    grid_pool: GridPoolOpt = None,
-    grid_block: GridBlockOpt = None,
+    pooling: PoolingFlags = PoolingFlags(),
     vector: Annotated[str | None, typer.Option(
         help="Name of the multivector that holds the token vectors (default: 'tokens', or "
         "the one the collection was indexed with)."
@@ -166,9 +157,7 @@ def index(
     from .ops import corpus_file, count_documents, index_corpus, index_record, iter_documents
 
     state: CliState = ctx.obj
-    options = pooling_options(
-        max_vectors, distance_threshold, protected_tail_tokens, grid, grid_pool, grid_block
-    )
+    options = pooling.options()
     corpus = corpus_file(source)
     total = count_documents(corpus)
     total = total if limit is None else min(total, limit)
@@ -465,6 +454,7 @@ def footprint(
 
 
 @app.command(cls=Command)
+@flag_groups
 def repool(
     ctx: typer.Context,
     source_collection: Annotated[str, typer.Argument(
@@ -486,12 +476,7 @@ def repool(
     protected_tokens: Annotated[int, typer.Option(
         min=0, help="Leading token vectors kept unpooled (e.g. [CLS])."
     )] = 1,
-    max_vectors: MaxVectorsOpt = None,
-    distance_threshold: ThresholdOpt = None,
-    protected_tail_tokens: TailOpt = None,
-    grid: GridOpt = None,
-    grid_pool: GridPoolOpt = None,
-    grid_block: GridBlockOpt = None,
+    pooling: PoolingFlags = PoolingFlags(),
     batch_size: PointBatchOpt = 64,
 ) -> None:
     """Copy a collection into a pooled one, in batches, streaming.
@@ -509,9 +494,7 @@ def repool(
         pool_factor=pool_factor,
         method=method,  # type: ignore[arg-type]
         protected_tokens=protected_tokens,
-        **pooling_options(
-            max_vectors, distance_threshold, protected_tail_tokens, grid, grid_pool, grid_block
-        ),
+        **pooling.options(),
     )
     with state.session(must_exist=True) as client:
         result = repool_collection(

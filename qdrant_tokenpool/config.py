@@ -11,7 +11,7 @@ process (and a plain ``QdrantClient``) sees the same settings::
                                                   "max_vectors": 256}}}}
 
 Format 1 (integer ``pool_factor``, ``method``, ``protected_tokens``, ``summary_vector``,
-``keep_original_vector``) is still read exactly as before; format 2 (written now) adds the
+``keep_original_vector``) is read as it was written; format 2 (what is written) adds the
 other settings. Other versions are refused, never guessed. Plain dicts only: no
 qdrant_client import.
 """
@@ -48,7 +48,7 @@ FORMAT_VERSION = 2
 FORMAT_1_FIELDS = frozenset(
     {"pool_factor", "method", "protected_tokens", "summary_vector", "keep_original_vector"}
 )
-"""The fields a format-1 entry may hold (format 1 is read exactly as before)."""
+"""The fields a format-1 entry may hold."""
 
 DEFAULT_SUMMARY_METHOD: str = "mean"
 """First-stage encoding of a ``summary_vector`` when ``summary_method`` is not given.
@@ -280,7 +280,7 @@ def pooling_to_metadata(pooling: Mapping[str, PoolingConfig]) -> dict[str, Any]:
 
 
 def _format_1_entry(name: Any, cfg: Any) -> None:
-    """Refuse what format 1 could not hold (it is read exactly as before)."""
+    """Refuse what format 1 could not hold."""
     if not isinstance(cfg, Mapping):
         return  # coerce_pooling names the problem
     extra = set(cfg) - FORMAT_1_FIELDS
@@ -313,7 +313,7 @@ def _entry_vectors(entry: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _read_format_1(entry: Mapping[str, Any]) -> PoolingMap:
     """Format 1: ``{"format": 1, "vectors": {name: PoolingConfig.to_dict(), ...}}`` with
-    only the five fields format 1 had (integer ``pool_factor``): read exactly as before."""
+    only the five fields format 1 had (integer ``pool_factor``)."""
     vectors = _entry_vectors(entry)
     for name, cfg in vectors.items():
         _format_1_entry(name, cfg)

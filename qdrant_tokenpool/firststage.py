@@ -11,12 +11,10 @@ the query funnel (both sides here, so they are always encoded the same way).
   MaxSim (never above it without projections). Reference parameters: ``k_sim=5,
   dim_proj=16, r_reps=20`` (10,240 dimensions).
 
-Ours rather than fastembed's ``Muvera``: that imports fastembed's model stack, loops over
-tokens in Python, and draws from numpy distributions whose streams may change across
-versions (documents and queries encoded with different matrices fail silently). Here every
-random number comes from PCG64's raw output through fixed transforms (pinned values
-tested; given the same matrices, the encodings equal fastembed's). Never imports
-qdrant_client.
+Ours rather than fastembed's ``Muvera`` (why: docs/funnel.md): every random number comes
+from PCG64's raw output through fixed transforms, so a stored seed gives the same matrices
+on every numpy version (pinned values tested; given the same matrices, the encodings equal
+fastembed's). Never imports qdrant_client.
 """
 
 from __future__ import annotations

@@ -206,6 +206,19 @@ def test_help(command):
         assert "--path" in result.output and "--url" in result.output
 
 
+@pytest.mark.parametrize(("command", "before", "after"), [
+    ("index", "--method", "--vector"), ("repool", "--protected-tokens", "--batch-size"),
+])
+def test_pooling_flags_show_as_options_in_place(command, before, after):
+    # index and repool take the six pooling flags as one PoolingFlags parameter
+    shown = cli(command, "--help").output
+    flags = ["--max-vectors", "--distance-threshold", "--protected-tail-tokens", "--grid ",
+             "--grid-pool", "--grid-block"]
+    where = [shown.index(f) for f in [before, *flags, after]]
+    assert where == sorted(where)
+    assert "ROWSxCOLS" in shown and "At most this many stored vectors" in shown
+
+
 def test_no_arguments_shows_usage():
     result = cli()
     assert result.exit_code != 0 and "Usage" in result.output

@@ -419,3 +419,18 @@ def test_bfloat16_weights_still_give_float32_unit_rows(stanford):
         assert float((x * y).sum(axis=1).min()) > 0.95  # same vectors up to bf16 rounding
     with pytest.raises(ValueError, match="dtype"):
         TokenEncoder.from_pretrained(stanford.name, dtype="int8")
+
+
+def test_colbert_settings_read_each_layouts_keys_with_its_defaults(tmp_path):
+    from qdrant_tokenpool.encoders.source import Source
+
+    meta = {"config": {"doc_maxlen": 99, "query_maxlen": None, "attend_to_mask_tokens": True}}
+    (tmp_path / "artifact.metadata").write_text(json.dumps(meta))
+    stanford = Source(str(tmp_path)).colbert_settings("stanford")
+    assert stanford["document_length"] == 99 and stanford["query_length"] == 32  # null: default
+    assert stanford["attend_to_expansion_tokens"] is True
+    assert stanford["query_marker"] == "[unused0]" and stanford["mask_punctuation"] is True
+    # no config_sentence_transformers.json: PyLate's defaults
+    pylate = Source(str(tmp_path)).colbert_settings("pylate")
+    assert (pylate["query_marker"], pylate["document_length"]) == ("[Q] ", 180)
+    assert pylate["skiplist_words"] is None and pylate["query_expansion"] is True

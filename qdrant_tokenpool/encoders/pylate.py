@@ -16,16 +16,6 @@ from .weights import leading_special, load_backbone, load_tokenizer
 
 __all__ = ["build"]
 
-# PyLate 1.6 defaults (pylate/models/colbert.py).
-_PYLATE_DEFAULTS: dict[str, Any] = {
-    "query_prefix": "[Q] ",
-    "document_prefix": "[D] ",
-    "query_length": 32,
-    "document_length": 180,
-    "do_query_expansion": True,
-    "attend_to_expansion_tokens": False,
-}
-
 def build(source: Source, opts: BuildOptions) -> _Parts:
     """PyLate 1.6: ColBERT.encode(is_query=True/False), normalize_embeddings=True."""
     torch = import_torch()
@@ -38,12 +28,8 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
             transformer_path = str(entry.get("path", ""))
         elif kind.endswith("Dense") or ".Dense." in kind:
             dense_paths.append(str(entry.get("path", "")))
-    st_cfg = source.json("config_sentence_transformers.json") or {}
+    cfg = source.colbert_settings("pylate")
     sbert_cfg = source.json("sentence_bert_config.json", transformer_path) or {}
-    cfg = {**_PYLATE_DEFAULTS}
-    for key in (*_PYLATE_DEFAULTS, "skiplist_words"):
-        if isinstance(st_cfg, dict) and st_cfg.get(key) is not None:
-            cfg[key] = st_cfg[key]
 
     tokenizer = load_tokenizer(source, transformer_path, opts.trust_remote_code)
     model = load_backbone(source, transformer_path, opts.trust_remote_code)
@@ -64,7 +50,7 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
 
     # Prefixes are tokens of their own (PyLate adds them to the tokenizer when missing).
     prefix_ids: dict[str, int | None] = {}
-    for key in ("query_prefix", "document_prefix"):
+    for key in ("query_marker", "document_marker"):
         prefix = cfg[key]
         if not prefix:
             prefix_ids[key] = None
@@ -93,7 +79,7 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
     if skip_words is None:
         skip_words = list(string.punctuation)
     skip = tuple(sorted({int(tokenizer.convert_tokens_to_ids(w)) for w in skip_words}))
-    expand = bool(cfg["do_query_expansion"])
+    expand = bool(cfg["query_expansion"])
     attend = bool(cfg["attend_to_expansion_tokens"]) and expand
     lowercase = (
         bool(sbert_cfg.get("do_lower_case", False)) if isinstance(sbert_cfg, dict) else False
@@ -103,20 +89,20 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
     side = partial(_Side, strip=True, lowercase=lowercase)  # what both sides share
     query = side(
         max_length=q_len,
-        prefix_id=prefix_ids["query_prefix"],
+        prefix_id=prefix_ids["query_marker"],
         expand=expand,
         expansion_id=expansion_id,
         attend_expansion=attend,
     )
-    document = side(max_length=d_len, prefix_id=prefix_ids["document_prefix"], skip_ids=skip)
+    document = side(max_length=d_len, prefix_id=prefix_ids["document_marker"], skip_ids=skip)
     protected = leading_special(tokenizer) + (
-        1 if prefix_ids["document_prefix"] is not None else 0
+        1 if prefix_ids["document_marker"] is not None else 0
     )
     settings = {
         "query_length": q_len,
         "document_length": d_len,
-        "query_marker": cfg["query_prefix"],
-        "document_marker": cfg["document_prefix"],
+        "query_marker": cfg["query_marker"],
+        "document_marker": cfg["document_marker"],
         "query_expansion": expand,
         "attend_to_expansion_tokens": attend,
         "skiplist_ids": list(skip),

@@ -6,11 +6,31 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ._common import EncoderLoadError, Layout
 
-__all__ = ["Source", "detect_layout", "env_offline"]
+__all__ = ["COLBERT_SETTINGS", "Source", "detect_layout", "env_offline"]
+
+COLBERT_SETTINGS: dict[str, tuple[tuple[str | None, Any], tuple[str | None, Any]]] = {
+    # setting: ((PyLate's key, default), (colbert-ai's key, default)); key None: not stored
+    "query_marker": (("query_prefix", "[Q] "), ("query_token_id", "[unused0]")),
+    "document_marker": (("document_prefix", "[D] "), ("doc_token_id", "[unused1]")),
+    "query_length": (("query_length", 32), ("query_maxlen", 32)),
+    "document_length": (("document_length", 180), ("doc_maxlen", 220)),
+    "query_expansion": (("do_query_expansion", True), (None, True)),
+    "attend_to_expansion_tokens": (
+        ("attend_to_expansion_tokens", False), ("attend_to_mask_tokens", False)
+    ),
+    "skiplist_words": (("skiplist_words", None), (None, None)),
+    "mask_punctuation": ((None, False), ("mask_punctuation", True)),
+}
+"""The ColBERT settings a ``"pylate"`` checkpoint (``config_sentence_transformers.json``)
+and a ``"stanford"`` one (``artifact.metadata``) store, by the names
+:attr:`TokenEncoder.settings <qdrant_tokenpool.encoders.TokenEncoder.settings>` uses: each
+layout's key and the default its library applies when the key is missing or null (PyLate
+1.6, pylate/models/colbert.py; colbert-ai 0.2.22's ColBERTConfig,
+infra/config/settings.py). Read by :meth:`Source.colbert_settings`."""
 
 
 def env_offline() -> bool:
@@ -84,6 +104,25 @@ class Source:
             return None
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
+
+    def colbert_settings(self, layout: Literal["pylate", "stanford"]) -> dict[str, Any]:
+        """The :data:`COLBERT_SETTINGS` this ``layout`` checkpoint stores (PyLate's in
+        ``config_sentence_transformers.json``, colbert-ai's in ``artifact.metadata`` or its
+        ``"config"``), each missing or null one at its library's default."""
+        column = 0 if layout == "pylate" else 1
+        if layout == "pylate":
+            stored = self.json("config_sentence_transformers.json")
+        else:
+            stored = self.json("artifact.metadata")
+            if isinstance(stored, dict) and isinstance(stored.get("config"), dict):
+                stored = stored["config"]
+        found = stored if isinstance(stored, dict) else {}
+        settings = {}
+        for name, keys in COLBERT_SETTINGS.items():
+            key, default = keys[column]
+            value = None if key is None else found.get(key)
+            settings[name] = default if value is None else value
+        return settings
 
 
 def _is_pylate_modules(modules: Any) -> bool:

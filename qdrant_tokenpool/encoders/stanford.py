@@ -6,7 +6,6 @@ projection), settings in ``artifact.metadata``. Reproduces colbert-ai 0.2.22's
 from __future__ import annotations
 
 import string
-from typing import Any
 
 from ._common import BuildOptions, EncoderLoadError, _Parts, _Side, import_torch
 from .source import Source
@@ -14,24 +13,10 @@ from .weights import load_backbone, load_tensor, load_tokenizer, token_id
 
 __all__ = ["build"]
 
-# colbert-ai 0.2.22 ColBERTConfig defaults (infra/config/settings.py).
-_STANFORD_DEFAULTS: dict[str, Any] = {
-    "query_token_id": "[unused0]",
-    "doc_token_id": "[unused1]",
-    "query_maxlen": 32,
-    "doc_maxlen": 220,
-    "dim": 128,
-    "mask_punctuation": True,
-    "attend_to_mask_tokens": False,
-}
-
 def build(source: Source, opts: BuildOptions) -> _Parts:
     """colbert-ai 0.2.22: Checkpoint.queryFromText / docFromText(keep_dims=False)."""
     torch = import_torch()
-    meta = source.json("artifact.metadata") or {}
-    if isinstance(meta, dict) and isinstance(meta.get("config"), dict):
-        meta = meta["config"]
-    cfg = {**_STANFORD_DEFAULTS, **{k: v for k, v in dict(meta).items() if v is not None}}
+    cfg = source.colbert_settings("stanford")
     tokenizer = load_tokenizer(source, "", opts.trust_remote_code)
     model = load_backbone(source, "", opts.trust_remote_code)
     weight = load_tensor(source, "linear.weight")
@@ -45,8 +30,8 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
     with torch.no_grad():
         linear.weight.copy_(weight.float())
 
-    q_marker = token_id(tokenizer, str(cfg["query_token_id"]), "query marker")
-    d_marker = token_id(tokenizer, str(cfg["doc_token_id"]), "document marker")
+    q_marker = token_id(tokenizer, str(cfg["query_marker"]), "query marker")
+    d_marker = token_id(tokenizer, str(cfg["document_marker"]), "document marker")
     if tokenizer.mask_token_id is None:
         raise EncoderLoadError(f"{source.name!r}: tokenizer has no [MASK] token for query padding")
     skip: tuple[int, ...] = ()
@@ -61,23 +46,23 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
                 }
             )
         )
-    q_len = opts.query_length or int(cfg["query_maxlen"])
-    d_len = opts.document_length or int(cfg["doc_maxlen"])
+    q_len = opts.query_length or int(cfg["query_length"])
+    d_len = opts.document_length or int(cfg["document_length"])
     query = _Side(
         max_length=q_len,
         prefix_id=q_marker,
         expand=True,
         expansion_id=int(tokenizer.mask_token_id),
-        attend_expansion=bool(cfg["attend_to_mask_tokens"]),
+        attend_expansion=bool(cfg["attend_to_expansion_tokens"]),
     )
     document = _Side(max_length=d_len, prefix_id=d_marker, skip_ids=skip)
     settings = {
         "query_length": q_len,
         "document_length": d_len,
-        "query_marker": str(cfg["query_token_id"]),
-        "document_marker": str(cfg["doc_token_id"]),
+        "query_marker": str(cfg["query_marker"]),
+        "document_marker": str(cfg["document_marker"]),
         "query_expansion": True,
-        "attend_to_expansion_tokens": bool(cfg["attend_to_mask_tokens"]),
+        "attend_to_expansion_tokens": bool(cfg["attend_to_expansion_tokens"]),
         "skiplist_ids": list(skip),
     }
     return _Parts(model, tokenizer, linear, query, document, int(weight.shape[0]), 2, settings)

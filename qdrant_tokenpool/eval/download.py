@@ -89,9 +89,8 @@ SCIFACT = DatasetArchive(
     # The address BEIR's own loader (beir.util.download_and_unzip) uses.
     url="https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/scifact.zip",
     # Size and MD5 of the archive as pinned by ir_datasets (allenai/ir_datasets,
-    # ir_datasets/etc/downloads.json, entry beir/scifact). No published SHA-256 of the
-    # zip was found, and the address cannot be reached from where this was written, so
-    # the archive's SHA-256 is not pinned; the SHA-256 of every file inside it is.
+    # ir_datasets/etc/downloads.json, entry beir/scifact). No published SHA-256 of the zip is
+    # known, so that of every file inside it is pinned instead.
     size=2_816_079,
     md5="5f7d1de60b170fc8027bb7898e2efca1",
     # SHA-256 of the extracted files: the BEIR release's bytes (the SHA256SUMS of the

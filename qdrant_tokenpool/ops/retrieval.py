@@ -131,7 +131,7 @@ def _prepare(
     """The multivector to read, its distance and the query encoder (loaded when given as
     a zero-argument loader), checked to fit each other. The collection's token index
     (its companion collection) is opened before the encoder loads: Qdrant Edge's first
-    load of it is several times slower after the encoder's (docs/funnel.md)."""
+    load of it is slower after the encoder's (docs/funnel.md)."""
     cp = yield from load_collection(collection_name)
     try:
         using = indexed_multivector(cp, vector_name)

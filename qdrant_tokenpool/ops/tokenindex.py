@@ -79,7 +79,7 @@ def add_token_index_flow(
         using: the pooled multivector to index; may be left out when there is one.
         neighbours: candidates per query token at query time (>= 1).
         quantization: ``"int8"`` (default: int8 in RAM, float32 on disk for rescoring;
-            Qdrant builds the HNSW graph on the int8 vectors, ~3x faster) or ``None``
+            Qdrant builds the HNSW graph on the int8 vectors, faster) or ``None``
             (float32 in RAM).
         pool_factor: the companion holds each document's stored vectors pooled again by
             this factor (fewer points: cheaper to write and index; 1: as stored).

@@ -7,7 +7,7 @@ as pooling them one by one.
   :data:`THREADS_MIN_SECONDS` of work.
 - **Processes** for the numpy/scipy methods, which hold the GIL between small calls: a
   persistent ``spawn`` pool (safe with torch, CUDA or OpenMP threads in the parent),
-  started by a batch of :data:`START_POOL_MIN_SECONDS` of work (starting costs ~1 s of
+  started by a batch of :data:`START_POOL_MIN_SECONDS` of work (starting pays the workers'
   imports), used from :data:`PARALLEL_MIN_SECONDS`; BLAS on one thread per worker;
   documents in about 8 cost-balanced chunks per worker. ``spawn`` re-imports a script's
   ``__main__``, so ``python script.py`` gets threads instead. A broken pool falls back to

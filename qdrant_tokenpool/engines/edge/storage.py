@@ -261,13 +261,10 @@ def trash_folder(root: Path, folder: Path) -> None:
 # ---------------------------------------------------------------------------------------
 # free disk space
 # ---------------------------------------------------------------------------------------
-# Qdrant Edge writes through memory-mapped files: its write-ahead log (32 MiB segment
-# files), vector chunks and payload pages are created sparse and filled as written. When
-# the file system has no block left for a page being written, the kernel ends the process
-# with SIGBUS (exit code 135): no exception, no chance to clean up; and a reopen, which
-# replays the log's unflushed tail, crashes the same way while the disk is full. Edge's
-# optimizer checks its own needs and raises (converted to StorageFullError by the
-# backend). The checks below run before the other writes Edge makes.
+# Qdrant Edge writes through sparse memory-mapped files: a page the file system has no
+# block for ends the process with SIGBUS, on write and on every reopen while the disk is
+# full (docs/engines.md). Edge's optimizer checks its own needs (its error becomes
+# StorageFullError in the backend); the checks below run before Edge's other writes.
 MiB = 1 << 20
 FREE_MARGIN = 16 * MiB
 """Free space kept for Edge's own files on every write (id tracker, payload pages,

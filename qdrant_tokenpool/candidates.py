@@ -267,8 +267,8 @@ def unpack_ids(ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     int64 documents ``(n,)`` (meaningless where the mask is false).
 
     Raises:
-        TypeError, OverflowError: an id that is not an unsigned 64-bit integer (a UUID
-            string: callers decode integer ids only)."""
+        ValueError, TypeError or OverflowError: an id that is not an unsigned 64-bit
+            integer (companion ids always are)."""
     arr = np.array(ids, dtype=np.uint64).reshape(-1)
     docs = (arr >> np.uint64(_ROW_BITS)) & np.uint64(_PACKED_DOCS - 1)
     return arr >= np.uint64(PACKED), docs.astype(np.int64)

@@ -453,6 +453,9 @@ def query_request(
     return request, ResultShape(has_payload, with_vectors)
 
 
+_SCORE, _ID = operator.attrgetter("score"), operator.attrgetter("id")
+
+
 def search_batch(
     shard: Any,
     collection_name: str,
@@ -507,6 +510,3 @@ def search_batch(
         None if payload_key is None else [(p.payload or {}).get(payload_key) for p in hits]
     )
     return counts, ids, scores, values
-
-
-_SCORE, _ID = operator.attrgetter("score"), operator.attrgetter("id")

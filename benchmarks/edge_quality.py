@@ -3,8 +3,9 @@
 ``first_stages.py`` replays the token first stage with the exact nearest token vectors;
 here the real default search runs: SciFact's pooled pf=2 vectors (and the needle corpus
 of ``needle.py``) are written through a ``TokenPoolingClient`` with the default token
-index (``add_token_index`` defaults: coarse x2, int8, HNSW m=8 / ef_construct=32,
-150 candidates; pooling off, the pooled vectors given), ``optimize``d, then every query
+index (``add_token_index``'s defaults: coarse ``DEFAULT_POOL_FACTOR``, int8, the graph
+``DEFAULT_HNSW`` unless ``--hnsw``, ``DEFAULT_CANDIDATES`` candidates, ``DEFAULT_NEIGHBOURS``
+per query token; pooling off, the pooled vectors given), ``optimize``d, then every query
 goes through ``query_late_interaction`` with its defaults, and with plain pooled MaxSim
 (``summary=False``) on the same collection. Per row:
 
@@ -16,8 +17,11 @@ goes through ``query_late_interaction`` with its defaults, and with plain pooled
   measured in the same run is the figure to read).
 
 ``--sweep`` adds query-side settings of the token stage (``hnsw_ef=N``, ``neighbours=N``,
-``prefetch_limit=N``, ``exact``; combined with ``+``, e.g. ``hnsw_ef=100+neighbours=60``)
-as more rows on the same collections. ``--engine local`` runs qdrant-client's local mode
+``prefetch_limit=N``: the candidate cap, as the index's ``candidates``; ``exact``;
+combined with ``+``, e.g. ``hnsw_ef=100+neighbours=60``) as more rows on the same
+collections: each run builds a new companion graph (Edge's HNSW build is not
+deterministic), so compare settings within a run and repeat runs for the build-to-build
+spread. ``--engine local`` runs qdrant-client's local mode
 (exact search: the first stage equals the replay), ``--queries N`` the first N queries.
 
 Run: ``python benchmarks/edge_quality.py --sweep hnsw_ef=64 hnsw_ef=100 exact --out
@@ -44,10 +48,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import first_stages as FS
 import funnel as F
 
-from qdrant_tokenpool.candidates import DEFAULT_CANDIDATES, DEFAULT_HNSW_EF, DEFAULT_NEIGHBOURS
+from qdrant_tokenpool.candidates import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_HNSW_EF,
+    DEFAULT_NEIGHBOURS,
+    DEFAULT_POOL_FACTOR,
+)
 from qdrant_tokenpool.eval.metrics import evaluate_run, paired_bootstrap
 
-DEFAULT_CFG = {"c": 2, "m": None, "ef": None}  # coarse x2, the default HNSW (candidates.py)
+DEFAULT_CFG = {"c": DEFAULT_POOL_FACTOR, "m": None, "ef": None}  # the default coarse factor and HNSW
 
 
 def parse_setting(text: str) -> dict[str, Any]:

@@ -7,7 +7,9 @@ built when missing), then every query of the test split (``--queries``) is timed
 after one untimed pass over the same queries (each row starts warm: Edge's pages read,
 the first process-wide costs paid). Rows:
 
-- plain pooled MaxSim and the default search (``query_late_interaction``);
+- plain pooled MaxSim and the default search (``query_late_interaction``; a folder built
+  with another candidate cap is queried with today's, ``DEFAULT_CANDIDATES``), and with
+  other caps (``--caps``);
 - the token stage alone (:func:`~qdrant_tokenpool.candidates.candidate_ids`), through the
   Edge backend's ``search_batch`` and through ``query_batch_points`` (the generic path);
 - Edge's batched search alone (``EdgeShard.query_batch`` on prebuilt native requests,
@@ -17,7 +19,7 @@ the first process-wide costs paid). Rows:
   second stage.
 
 Prints a Markdown table (median ms, speed-up against plain pooled MaxSim) and the load.
-Run: ``python benchmarks/token_stage.py [--db /tmp/scifact-edge] [--queries 100]``.
+Run: ``python benchmarks/token_stage.py [--db /tmp/scifact-edge] [--queries 100] [--caps 150]``.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=F.DEFAULT_DATA)
     ap.add_argument("--db", type=Path, default=Path("/tmp/scifact-edge-token-stage"))
     ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--caps", type=int, nargs="*", default=[],
+                    help="more rows: the default search with these candidate caps (prefetch_limit)")
     a = ap.parse_args(argv)
 
     import qdrant_edge as E
@@ -98,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     parent = super(TokenPoolingClient, client)
     ti = run_sync(C.active(client._pooling_state, COLLECTION), parent)
     assert ti is not None and ti.packed_ids, "the folder's token index predates packed ids: delete it"
+    cap = C.DEFAULT_CANDIDATES  # a folder built before the cap changed stores its own: override
+    if ti.candidates != cap:
+        F.log(f"the folder's index stores a cap of {ti.candidates} candidates; "
+              f"the rows use today's default, {cap} (prefetch_limit)")
     shard = backend(client)._shard(ti.companion)
     k = ti.neighbours
     params = E.SearchParams(hnsw_ef=max(C.DEFAULT_HNSW_EF, k))
@@ -111,19 +119,24 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     def stage(native: bool) -> Any:
-        return lambda q: run_sync(C.candidate_ids(ti, q, cosine=True, results=10, native=native), parent)
+        return lambda q: run_sync(
+            C.candidate_ids(ti, q, cosine=True, limit=cap, results=10, native=native), parent)
+
+    def capped(n: int) -> Any:
+        return lambda q: client.query_late_interaction(
+            COLLECTION, q, limit=10, with_payload=False, prefetch_limit=n)
 
     candidates = {id(q): stage(True)(q) for q in queries}
     rows = {
         "plain pooled MaxSim": lambda q: client.query_late_interaction(
             COLLECTION, q, limit=10, with_payload=False, summary=False),
-        "default search (token stage + pooled MaxSim over its 150)": lambda q: client.query_late_interaction(
-            COLLECTION, q, limit=10, with_payload=False),
+        f"default search (token stage + pooled MaxSim over its {cap})": capped(cap),
+        **{f"default search with {n} candidates": capped(n) for n in a.caps},
         "token stage alone, Edge backend's search_batch": stage(True),
         "token stage alone, query_batch_points (generic path)": stage(False),
         "Edge's batched search alone (native requests, no payload)": lambda q: shard.query_batch(
             native_requests[id(q)]),
-        "rescoring alone: pooled MaxSim over the 150 candidates": lambda q: client.query_points(
+        f"rescoring alone: pooled MaxSim over the {cap} candidates": lambda q: client.query_points(
             COLLECTION, query=q, using="colbert", query_filter=C.restrict(None, candidates[id(q)]),
             limit=10, with_payload=False),
     }

@@ -74,6 +74,7 @@ __all__ = [
     "repair",
     "restrict",
     "token_point_ids",
+    "unpack_ids",
     "write_tokens",
 ]
 
@@ -93,8 +94,10 @@ DEFAULT_POOL_FACTOR = 2
 """The companion pools each document's stored vectors again by this factor."""
 DEFAULT_NEIGHBOURS = 60
 """Nearest companion vectors per query token."""
-DEFAULT_CANDIDATES = 150
-"""Candidate documents rescored per query, the best by :func:`rank_candidates`."""
+DEFAULT_CANDIDATES = 100
+"""Candidate documents rescored per query, the best by :func:`rank_candidates`: the
+smallest cap that kept the needle and SciFact targets in every Edge build measured (the
+rescoring's cost is linear in it; an index keeps the cap it was made with)."""
 DEFAULT_HNSW = models.HnswConfigDiff(m=16, ef_construct=64)
 """The companion's HNSW graph (m=8, ef_construct=32 builds faster but misses needles)."""
 DEFAULT_HNSW_EF = 32
@@ -255,10 +258,20 @@ def token_point_ids(key: str, n: int) -> list[int]:
 def packed_docs(ids: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
     """Which companion ids carry their document (bool array) and, for those, the document
     id (``None`` for the others)."""
+    packed, docs = unpack_ids(ids)
+    return packed, [d if p else None for d, p in zip(docs.tolist(), packed.tolist())]
+
+
+def unpack_ids(ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`packed_docs` as arrays, in one numpy pass: the bool mask ``(n,)`` and the
+    int64 documents ``(n,)`` (meaningless where the mask is false).
+
+    Raises:
+        ValueError, TypeError or OverflowError: an id that is not an unsigned 64-bit
+            integer (companion ids always are)."""
     arr = np.array(ids, dtype=np.uint64).reshape(-1)
-    packed = arr >= np.uint64(PACKED)
-    docs = ((arr >> np.uint64(_ROW_BITS)) & np.uint64(_PACKED_DOCS - 1)).tolist()
-    return packed, [d if p else None for d, p in zip(docs, packed.tolist())]
+    docs = (arr >> np.uint64(_ROW_BITS)) & np.uint64(_PACKED_DOCS - 1)
+    return arr >= np.uint64(PACKED), docs.astype(np.int64)
 
 
 def _doc_filter(keys: Sequence[str]) -> models.Filter:
@@ -536,23 +549,23 @@ def rank_candidates(
 
 
 def rank_hits(
-    counts: np.ndarray, keys: Sequence[Any], sims: np.ndarray, limit: int | None = None
+    counts: np.ndarray, keys: Sequence[Any] | np.ndarray, sims: np.ndarray, limit: int | None = None
 ) -> list[Any]:
     """:func:`rank_candidates` on hits laid end to end (what the searches return):
-    ``counts[t]`` hits of query token ``t``; ``keys`` (hashable documents) and ``sims``
-    (float64) of every hit, token after token. Vectorised: a document's best gain per
-    token by ``np.maximum.at``, summed over the tokens in their order (the same sums, in
-    the same order, as a loop over the tokens: the same floats, the same ties)."""
-    code_of: dict[Any, int] = {}
-    codes = np.array([code_of.setdefault(k, len(code_of)) for k in keys], dtype=np.int64)
-    if not code_of:
+    ``counts[t]`` hits of query token ``t``; ``keys`` (hashable documents, or an integer
+    array: decoded packed ids, coded without a Python loop) and ``sims`` (float64) of
+    every hit, token after token. Vectorised: a document's best gain per token by
+    ``np.maximum.at``, summed over the tokens in their order (the same sums, in the same
+    order, as a loop over the tokens: the same floats, the same ties)."""
+    names, codes = _codes(keys)
+    if not names:
         return []
     counts = np.asarray(counts, dtype=np.int64)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[counts > 0]
     floors = np.minimum.reduceat(sims, starts)  # per token with hits
     token = np.repeat(np.arange(len(starts)), counts[counts > 0])
     gains = sims - floors[token]
-    n = len(code_of)
+    n = len(names)
     best = np.full(len(starts) * n, -1.0)
     np.maximum.at(best, token * n + codes, gains)
     best = np.maximum(best.reshape(len(starts), n), 0.0)  # 0: the token did not reach it
@@ -562,8 +575,23 @@ def rank_hits(
     order = np.lexsort((np.arange(n), -scores))  # best first; ties: first appearance
     if limit is not None:
         order = order[:limit]
-    names = list(code_of)
     return [names[i] for i in order]
+
+
+def _codes(keys: Sequence[Any] | np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """The distinct ``keys`` in order of first appearance, and each key's index in that
+    list (int64 ``(n,)``); an integer array's keys come back as Python ints."""
+    if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
+        if not keys.size:
+            return [], np.zeros(0, dtype=np.int64)
+        distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        by_first = np.argsort(first)  # distinct keys in order of first appearance
+        code = np.empty_like(by_first)
+        code[by_first] = np.arange(len(by_first))
+        return distinct[by_first].tolist(), code[inverse.reshape(-1)]
+    code_of: dict[Any, int] = {}
+    codes = np.array([code_of.setdefault(k, len(code_of)) for k in keys], dtype=np.int64)
+    return list(code_of), codes
 
 
 def _document(value: Any) -> Any:
@@ -577,9 +605,10 @@ def _document(value: Any) -> Any:
 def _hits(
     ti: TokenIndex, rows: np.ndarray, k: int, search_params: models.SearchParams | None,
     native: bool,
-) -> Flow[tuple[np.ndarray, list[Any], np.ndarray]]:
+) -> Flow[tuple[np.ndarray, list[Any] | np.ndarray, np.ndarray]]:
     """Every query token's ``k`` nearest companion vectors: ``(counts, documents, sims)``
-    laid end to end (:func:`rank_hits`), hits without a document dropped. ``native``:
+    laid end to end (:func:`rank_hits`; the documents an int64 array when every hit's id
+    carries its document), hits without a document dropped. ``native``:
     through the engine's ``search_batch`` (arrays, no models), else one
     ``query_batch_points`` request. An index with :attr:`TokenIndex.packed_ids` searches
     without payload and reads the payload of the hits whose id carries no document."""
@@ -603,16 +632,16 @@ def _hits(
         sims = np.array([p.score for r in responses for p in r.points], dtype=np.float64)
         values = [(p.payload or {}).get(DOC_FIELD) for r in responses for p in r.points] if key else None
     if values is None:
-        packed, docs = packed_docs(ids)
-        if not packed.all():  # documents written without packed ids: their payload
-            others = sorted({i for i, p in zip(ids, packed.tolist()) if not p})
-            records = yield call(
-                parent.retrieve, ti.companion, others, with_payload=[DOC_FIELD], with_vectors=False
-            )
-            named = {r.id: (r.payload or {}).get(DOC_FIELD) for r in records}
-            values = [d if p else named.get(i) for i, d, p in zip(ids, docs, packed.tolist())]
-        else:
-            values = docs
+        packed, docs = unpack_ids(ids)  # companion ids are integers
+        if packed.all():  # every hit names its document: the array, no Python per hit
+            return counts, docs, sims
+        # documents written without packed ids: their payload
+        others = sorted({i for i, p in zip(ids, packed.tolist()) if not p})
+        records = yield call(
+            parent.retrieve, ti.companion, others, with_payload=[DOC_FIELD], with_vectors=False
+        )
+        named = {r.id: (r.payload or {}).get(DOC_FIELD) for r in records}
+        values = [d if p else named.get(i) for i, d, p in zip(ids, docs.tolist(), packed.tolist())]
     found = [_document(v) for v in values]
     ok = np.array([d is not None for d in found], dtype=bool)
     if not ok.all():

@@ -31,7 +31,9 @@ from qdrant_tokenpool.candidates import (
     packed_docs,
     rank_candidates,
     rank_hits,
+    token_ids,
     token_point_ids,
+    unpack_ids,
 )
 from qdrant_tokenpool.ops import OperationUsageError, aadd_token_index, add_token_index, repool
 from qdrant_tokenpool.pooling.validation import InvalidMultivectorError
@@ -388,6 +390,29 @@ def test_edge_search_batch_errors_name_the_problem():
     assert engine.search_batch(companion, np.ones((0, D)), using=TOKEN_VECTOR, limit=3)[0].size == 0
 
 
+def test_edge_search_batch_gives_the_ids_query_points_gives(tmp_path):
+    """UUID and integer point ids come back as qdrant-client returns them, in the order
+    and with the scores of one query_points per row."""
+    import uuid
+
+    from qdrant_tokenpool._backend import backend
+
+    client = TokenPoolingClient(path=str(tmp_path / "db"), engine="edge")
+    client.create_collection("p", {"v": models.VectorParams(size=D, distance=models.Distance.DOT)})
+    rng = np.random.default_rng(2)
+    ids = [str(uuid.UUID(int=i + 7)) if i % 2 else i for i in range(30)]
+    client.upsert("p", [models.PointStruct(id=i, vector={"v": rng.standard_normal(D).tolist()})
+                        for i in ids])
+    rows = rng.standard_normal((3, D)).astype(np.float32)
+    counts, got, scores, _ = backend(client).search_batch("p", rows, using="v", limit=5)
+    want = [client.query_points("p", query=r.tolist(), using="v", limit=5).points for r in rows]
+    assert counts.tolist() == [5, 5, 5]
+    assert got == [p.id for pts in want for p in pts]
+    assert {type(i) for i in got} == {int, str}
+    np.testing.assert_allclose(scores, [p.score for pts in want for p in pts], rtol=1e-6)
+    client.close()
+
+
 def test_companion_ids_carry_integer_documents():
     ids = token_point_ids("7", 3) + token_point_ids(str(2**43 - 1), 1)
     assert min(ids) >= PACKED and len(set(ids)) == 4
@@ -396,6 +421,35 @@ def test_companion_ids_carry_integer_documents():
         assert max(token_point_ids(key, 5)) < PACKED
     mask, docs = packed_docs([PACKED | 5 << 20 | 2, 12345])
     assert mask.tolist() == [True, False] and docs == [5, None]
+
+
+def test_the_array_decode_of_companion_ids_is_packed_docs():
+    rng = np.random.default_rng(11)
+    for trial in range(50):
+        docs = rng.integers(0, 2**43 if trial % 2 else 50, size=int(rng.integers(0, 40)))
+        ids = [i for d in docs.tolist() for i in token_point_ids(str(d), int(rng.integers(1, 4)))]
+        ids += token_ids(int(rng.integers(0, 5)))  # an older writer's random ids
+        ids = [ids[i] for i in rng.permutation(len(ids))]
+        mask, arr = unpack_ids(ids)
+        want_mask, want = packed_docs(ids)
+        assert mask.tolist() == want_mask.tolist() and arr.dtype == np.int64
+        assert [d if m else None for d, m in zip(arr.tolist(), mask.tolist())] == want
+    with pytest.raises((TypeError, ValueError, OverflowError)):
+        unpack_ids(["6f1e3c2a-0b7d-4c55-9a51-3d2c2e9b1a10"])  # a UUID is never a companion id
+
+
+def test_integer_array_keys_rank_as_their_list_ties_included():
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        n_tok = int(rng.integers(1, 12))
+        counts = rng.integers(0, 15, size=n_tok)
+        keys = rng.integers(0, 2**43 if trial % 3 == 0 else 20, size=int(counts.sum()))
+        sims = np.concatenate([np.sort(np.round(rng.uniform(0, 1, size=c), 1))[::-1] for c in counts])
+        for limit in (None, 3):
+            got = rank_hits(counts, keys.astype(np.int64), sims, limit)
+            assert got == rank_hits(counts, keys.tolist(), sims, limit)
+            assert all(type(d) is int for d in got)  # Python ints: HasIdCondition's ids
+    assert rank_hits(np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), 5) == []
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -4,6 +4,8 @@ recommend strategies) as Edge's ``QueryRequest``, and what Edge answers short re
 
 from __future__ import annotations
 
+import itertools
+import operator
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -451,6 +453,9 @@ def query_request(
     return request, ResultShape(has_payload, with_vectors)
 
 
+_SCORE, _ID = operator.attrgetter("score"), operator.attrgetter("id")
+
+
 def search_batch(
     shard: Any,
     collection_name: str,
@@ -494,10 +499,13 @@ def search_batch(
     if requests:
         with query_errors(f"search_batch on {collection_name!r}"):
             results = shard.query_batch(E.QueryBatchRequest(requests))
-    counts = np.array([len(r) for r in results], dtype=np.int64)
-    hits = [p for r in results for p in r]
-    scores = np.array([p.score for p in hits], dtype=np.float64)
-    ids = [model_id(p.id) for p in hits]
+    # C-level passes over the hits (query tokens x limit: over a thousand by default)
+    counts = np.fromiter(map(len, results), dtype=np.int64, count=len(results))
+    hits = list(itertools.chain.from_iterable(results))
+    scores = np.fromiter(map(_SCORE, hits), dtype=np.float64, count=len(hits))
+    ids = list(map(_ID, hits))
+    if uuid.UUID in set(map(type, ids)):  # UUID ids: as qdrant-client returns them
+        ids = [model_id(i) for i in ids]
     values = (
         None if payload_key is None else [(p.payload or {}).get(payload_key) for p in hits]
     )

@@ -101,9 +101,9 @@ rescoring's cost is linear in it; an index keeps the cap it was made with)."""
 DEFAULT_HNSW = models.HnswConfigDiff(m=16, ef_construct=64)
 """The companion's HNSW graph (m=8, ef_construct=32 builds faster but misses needles)."""
 DEFAULT_HNSW_EF = 32
-"""HNSW beam of the companion's searches when the query gives no ``search_params``: on
-SciFact (Qdrant Edge) as accurate on the final top 10 as Qdrant's default (100), half
-the time (docs/funnel.md)."""
+"""The least HNSW beam of the companion's searches when the query gives no
+``search_params``: a search asks for ``max(DEFAULT_HNSW_EF, neighbours)``, a beam that
+holds the neighbours it returns (with the default 60 neighbours, 60)."""
 QUANTIZATIONS = (None, "int8")
 _RNG = np.random.default_rng()
 _WRITER = uuid.uuid4().hex[:12]  # this process's journal entries
@@ -295,8 +295,8 @@ def token_rows(pid: Any, vector: Any, dim: int, vector_name: str) -> np.ndarray:
         InvalidMultivectorError: empty, ragged, of another dimension, or NaN/inf (names the
             point and the problem).
     """
-    # nested lists go to as_multivector as they are: its compiled reader takes them ~4x
-    # faster than np.asarray (what a PointStruct holds after qdrant-client's validation)
+    # nested lists go to as_multivector as they are: its compiled reader takes them faster
+    # than np.asarray (what a PointStruct holds after qdrant-client's validation)
     rows = vector if isinstance(vector, (list, tuple)) else np.asarray(vector, dtype=np.float32)
     try:
         return as_multivector(rows, dim=dim, vector_name=vector_name)

@@ -106,12 +106,9 @@ def _selected_keys(collection_name: str, selector: Any) -> Flow[list[str]]:
     """Documents a points selector names (a filter is resolved by ``scroll``)."""
     if isinstance(selector, models.PointIdsList):
         return [doc_key(i) for i in selector.points]
-    flt = None
     if isinstance(selector, models.FilterSelector):
-        flt = selector.filter
-    elif isinstance(selector, models.Filter):
-        flt = selector
-    else:
+        selector = selector.filter
+    if not isinstance(selector, models.Filter):
         return [doc_key(i) for i in selector]
     keys: list[str] = []
     offset = None
@@ -119,7 +116,7 @@ def _selected_keys(collection_name: str, selector: Any) -> Flow[list[str]]:
         records, offset = yield call(
             parent.scroll,
             collection_name,
-            scroll_filter=flt,
+            scroll_filter=selector,
             limit=1024,
             offset=offset,
             with_payload=False,
@@ -169,16 +166,12 @@ def _on_write(state: PoolingState, request: Call) -> Flow[Any]:
         keys, docs = _point_docs(points, ti, spec.size, update=method == "update_vectors")
         conditional = "update_filter" in request.kwargs
         return (yield from _guarded(state, ti, name, keys, None if conditional else docs, request))
-    if method == "upload_points":
-        return (
-            yield from _upsert_stream(
-                state, ti, spec.size, name, _arg(request, 1, "points"), request
-            )
-        )
-    if method == "upload_collection":
-        pts = _collection_points(
-            _arg(request, 1, "vectors"), request.kwargs.get("payload"), request.kwargs.get("ids")
-        )
+    if method in ("upload_points", "upload_collection"):
+        if method == "upload_points":
+            pts = _arg(request, 1, "points")
+        else:
+            kw = request.kwargs
+            pts = _collection_points(_arg(request, 1, "vectors"), kw.get("payload"), kw.get("ids"))
         return (yield from _upsert_stream(state, ti, spec.size, name, pts, request))
     if method in ("delete", "delete_vectors"):
         if method == "delete_vectors" and ti.vector not in list(_arg(request, 1, "vectors")):
@@ -225,11 +218,10 @@ def _on_drop(state: PoolingState, request: Call) -> Flow[Any]:
     name = _arg(request, 0, "collection_name")
     forget(state, name)
     result = (yield request) if request.method == "delete_collection" else None
-    companion = (
-        companion_name(name) if isinstance(name, str) and not is_companion_name(name) else None
-    )
-    if companion is not None and (yield call(parent.collection_exists, companion)):
-        yield call(parent.delete_collection, companion)
+    if isinstance(name, str) and not is_companion_name(name):
+        companion = companion_name(name)
+        if (yield call(parent.collection_exists, companion)):
+            yield call(parent.delete_collection, companion)
     if request.method != "delete_collection":
         result = yield request
     return result
@@ -260,24 +252,19 @@ def follow(state: PoolingState, flow: Flow[Any]) -> Flow[Any]:
     """``flow`` with its parent calls that write a collection, create or delete one, or
     list them, extended to keep the token-index companion in step (see the module
     docstring); every other call passes as it is. Both clients run every flow in it."""
-    try:
-        request = next(flow)
-    except StopIteration as stop:
-        return stop.value
+    result: Any = None
+    error: Exception | None = None
     while True:
+        try:
+            request = flow.send(result) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value
         handler = _HANDLERS.get(request.method)
+        error = None
         try:
             if handler is None:
                 result = yield request
             else:
                 result = yield from handler(state, request)
         except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it
-            try:
-                request = flow.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                request = flow.send(result)
-            except StopIteration as stop:
-                return stop.value
+            error = exc

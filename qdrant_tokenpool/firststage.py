@@ -1,20 +1,10 @@
 """First-stage encodings: one dense vector per document and per query for the HNSW stage of
-the query funnel (both sides here, so they are always encoded the same way).
-
-- ``"mean"``: the normalised mean of the unit token vectors, ``(d,)``, Cosine; cheap but
-  coarse.
-- ``"muvera"``: a MUVERA fixed dimensional encoding (Dhulipala et al. 2024,
-  arXiv:2405.19504), ``(r_reps * 2**k_sim * dim_proj,)`` or ``(final_dim,)``, Dot: SimHash
-  partitions per repetition, query tokens summed and document tokens averaged per
-  partition (an empty document partition takes the token nearest in Hamming distance),
-  an AMS projection per block, an optional Count Sketch; its inner product approximates
-  MaxSim (never above it without projections). Reference parameters: ``k_sim=5,
-  dim_proj=16, r_reps=20`` (10,240 dimensions).
-
-Ours rather than fastembed's ``Muvera`` (why: docs/funnel.md): every random number comes
-from PCG64's raw output through fixed transforms, so a stored seed gives the same matrices
-on every numpy version (pinned values tested; given the same matrices, the encodings equal
-fastembed's). Never imports qdrant_client.
+the query funnel (both sides here, so they are always encoded the same way): ``"mean"``, the
+normalised mean of the unit token vectors ``(d,)``, Cosine; ``"muvera"``, a MUVERA fixed
+dimensional encoding (Dhulipala et al. 2024, arXiv:2405.19504), Dot, whose inner product
+approximates MaxSim. Every random number comes from PCG64's raw output through fixed
+transforms, so a stored seed gives the same matrices on every numpy version (why ours and
+not fastembed's: docs/funnel.md). Never imports qdrant_client.
 """
 
 from __future__ import annotations
@@ -52,20 +42,19 @@ _MAX_K_SIM = 8  # 256 partitions per repetition: past any useful FDE (the paper:
 
 @dataclass(frozen=True)
 class MuveraParams:
-    """Parameters of a MUVERA fixed dimensional encoding (see the module docstring).
+    """Parameters of a MUVERA fixed dimensional encoding (defaults: the paper's reference).
 
     Attributes:
         k_sim: SimHash hyperplanes per repetition; ``2**k_sim`` partitions (0..8).
         dim_proj: dimensions of each partition's projected vector; ``None`` keeps the
             token dimension ``d`` (no projection). Must be <= ``d``.
         r_reps: independent repetitions, concatenated.
-        seed: seed of every random matrix (an integer >= 0). Documents and queries of
-            one collection must use the same parameters: they are stored in its config.
+        seed: seed of every random matrix (an integer >= 0); stored in the config, so
+            documents and queries use the same matrices.
         final_dim: optional Count Sketch of the concatenated vector to this many
             dimensions; ``None`` for none.
 
-    The encoding has :meth:`output_dim` dimensions:
-    ``final_dim`` or ``r_reps * 2**k_sim * (dim_proj or d)``.
+    :meth:`output_dim`: ``final_dim`` or ``r_reps * 2**k_sim * (dim_proj or d)``.
     """
 
     k_sim: int = 5
@@ -108,9 +97,7 @@ class MuveraParams:
         return asdict(self)
 
 
-# ---------------------------------------------------------------------------------------
-# Version-stable random numbers: PCG64's raw stream through our own transforms
-# ---------------------------------------------------------------------------------------
+# -- version-stable random numbers: PCG64's raw stream through our own transforms --------
 _STREAM_HYPERPLANES, _STREAM_PROJECTION, _STREAM_FINAL = 1, 2, 3
 
 
@@ -142,14 +129,11 @@ def _popcounts(n: int) -> np.ndarray:
 
 
 class Muvera:
-    """A MUVERA encoder for ``dim``-dimensional tokens: the random matrices drawn once.
-
-    Use :meth:`for_dim` for a cached instance. Shapes: documents/queries are ``(n_i, dim)``
-    arrays (numpy, torch or lists), or one packed ``(N, dim)`` token matrix with
-    ``offsets``; encodings are float32 ``(n, output_dim)``.
-
-    Tokens are encoded as given: pass unit rows (or ``normalize=True``) to approximate a
-    Cosine collection's MaxSim.
+    """A MUVERA encoder for ``dim``-dimensional tokens, its random matrices drawn once
+    (:meth:`for_dim`: a cached one). Documents/queries are ``(n_i, dim)`` arrays (numpy,
+    torch or lists), or one packed ``(N, dim)`` token matrix with ``offsets``; encodings are
+    float32 ``(n, output_dim)``. Tokens are encoded as given: pass unit rows (or
+    ``normalize=True``) to approximate a Cosine collection's MaxSim.
     """
 
     def __init__(self, dim: int, params: MuveraParams | None = None) -> None:
@@ -322,16 +306,11 @@ def _cached_muvera(dim: int, params: MuveraParams) -> Muvera:
     return Muvera(dim, params)
 
 
-# ---------------------------------------------------------------------------------------
-# The mean summary, and the entry points the write path and the query side call
-# ---------------------------------------------------------------------------------------
+# -- the mean summary, and the entry points of the write path and the query side ---------
 def mean_summary(tokens: Any) -> np.ndarray:
     """Normalised mean of the L2-normalised rows of ``tokens`` ``(n, d)``; float32 ``(d,)``.
-
-    A mean that is (numerically) the zero vector, when opposite tokens cancel out, is
-    returned as the normalised first token instead, so the summary always has a
-    direction. Used for documents and queries alike.
-    """
+    A mean that is (numerically) zero, opposite tokens cancelling out, gives the normalised
+    first token instead, so the summary always has a direction."""
     x = np.asarray(tokens, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"expected a non-empty (n, d) matrix, got shape {x.shape}")
@@ -366,9 +345,7 @@ def document_summaries(
     normalize: bool = True,
 ) -> np.ndarray:
     """First-stage vectors of a batch of ``(n_i, d)`` documents: float32 ``(n, summary_dim)``.
-
-    ``normalize``: encode unit token vectors (a Cosine collection); ``"mean"`` always does.
-    """
+    ``normalize``: encode unit token vectors (a Cosine collection); ``"mean"`` always does."""
     if _method(method) == "mean":
         return np.stack([mean_summary(doc) for doc in documents]).astype(np.float32)
     _, _, dim = check_documents(documents, None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
@@ -29,7 +29,6 @@ from .pooling.spec import PoolingSpec
 
 __all__ = [
     "DEFAULT_SUMMARY_METHOD",
-    "FORMAT_READERS",
     "FORMAT_VERSION",
     "METADATA_KEY",
     "READABLE_FORMATS",
@@ -279,10 +278,36 @@ def pooling_to_metadata(pooling: Mapping[str, PoolingConfig]) -> dict[str, Any]:
     }
 
 
-def _format_1_entry(name: Any, cfg: Any) -> None:
-    """Refuse what format 1 could not hold."""
-    if not isinstance(cfg, Mapping):
-        return  # coerce_pooling names the problem
+READABLE_FORMATS: tuple[int, ...] = (1, 2)
+"""Stored formats this package reads; any other version is refused."""
+
+
+def _read_entry(entry: Mapping[str, Any], version: int) -> PoolingMap:
+    """The pooling map of a stored entry ``{"format": N, "vectors": {name: config dict}}``
+    (format 1: only :data:`FORMAT_1_FIELDS`, integer ``pool_factor``); a summary vector
+    without ``summary_method`` predates the field and reads as ``"mean"``, as written."""
+    unknown = set(entry) - {"format", "vectors"}
+    if unknown:
+        raise PoolingConfigError(f"unknown key(s) {', '.join(sorted(map(repr, unknown)))}")
+    if "vectors" not in entry:
+        raise PoolingConfigError("'vectors' is missing (no vector is configured)")
+    vectors = entry["vectors"]
+    if not isinstance(vectors, Mapping):
+        raise PoolingConfigError(f"'vectors' must be a mapping, got {type(vectors).__name__}")
+    if not vectors:
+        raise PoolingConfigError("'vectors' is empty (no vector is configured)")
+    stored: dict[str, Any] = {}
+    for name, cfg in vectors.items():
+        if isinstance(cfg, Mapping):  # else coerce_pooling names the problem
+            if version == 1:
+                _check_format_1(name, cfg)
+            if cfg.get("summary_vector") and "summary_method" not in cfg:
+                cfg = {**cfg, "summary_method": "mean"}
+        stored[name] = cfg
+    return coerce_pooling(stored)
+
+
+def _check_format_1(name: Any, cfg: Mapping[str, Any]) -> None:
     extra = set(cfg) - FORMAT_1_FIELDS
     if extra:
         raise PoolingConfigError(
@@ -296,50 +321,6 @@ def _format_1_entry(name: Any, cfg: Any) -> None:
         )
 
 
-def _entry_vectors(entry: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The non-empty ``vectors`` mapping of an entry ``{"format": N, "vectors": {...}}``."""
-    unknown = set(entry) - {"format", "vectors"}
-    if unknown:
-        raise PoolingConfigError(f"unknown key(s) {', '.join(sorted(map(repr, unknown)))}")
-    if "vectors" not in entry:
-        raise PoolingConfigError("'vectors' is missing (no vector is configured)")
-    vectors = entry["vectors"]
-    if not isinstance(vectors, Mapping):
-        raise PoolingConfigError(f"'vectors' must be a mapping, got {type(vectors).__name__}")
-    if not vectors:
-        raise PoolingConfigError("'vectors' is empty (no vector is configured)")
-    return vectors
-
-
-def _read_format_1(entry: Mapping[str, Any]) -> PoolingMap:
-    """Format 1: ``{"format": 1, "vectors": {name: PoolingConfig.to_dict(), ...}}`` with
-    only the five fields format 1 had (integer ``pool_factor``)."""
-    vectors = _entry_vectors(entry)
-    for name, cfg in vectors.items():
-        _format_1_entry(name, cfg)
-    return coerce_pooling({name: _stored_defaults(cfg) for name, cfg in vectors.items()})
-
-
-def _read_format_2(entry: Mapping[str, Any]) -> PoolingMap:
-    """Format 2: every :class:`PoolingConfig` field (a summary vector without
-    ``summary_method`` reads as ``"mean"``, as it was written)."""
-    return coerce_pooling(
-        {name: _stored_defaults(cfg) for name, cfg in _entry_vectors(entry).items()}
-    )
-
-
-FORMAT_READERS: dict[int, Callable[[Mapping[str, Any]], PoolingMap]] = {
-    1: _read_format_1,
-    2: _read_format_2,
-}
-"""One reader per stored format version: the entry under :data:`METADATA_KEY` (its
-``format`` already checked) to a pooling map, raising :class:`PoolingConfigError` with
-the problem. A new format adds its reader here; older formats keep theirs."""
-
-READABLE_FORMATS: tuple[int, ...] = tuple(sorted(FORMAT_READERS))
-"""Stored formats this package reads; any other version is refused."""
-
-
 def pooling_from_metadata(
     metadata: Mapping[str, Any] | None, collection_name: str | None = None
 ) -> PoolingMap:
@@ -347,7 +328,7 @@ def pooling_from_metadata(
 
     Raises:
         PoolingConfigError: naming ``collection_name`` and the problem, for anything but a
-            complete config of a format in :data:`FORMAT_READERS` (a partial config is
+            complete config of a format in :data:`READABLE_FORMATS` (a partial config is
             never read as "no pooling").
     """
     if not metadata or METADATA_KEY not in metadata or metadata[METADATA_KEY] is None:
@@ -364,22 +345,12 @@ def pooling_from_metadata(
             raise PoolingConfigError(
                 f"'format' must be an integer format version, got {version!r}"
             )
-        reader = FORMAT_READERS.get(version)
-        if reader is None:
-            newest = max(FORMAT_READERS)
-            hint = " (upgrade the package)" if version > newest else ""
+        if version not in READABLE_FORMATS:
+            hint = " (upgrade the package)" if version > max(READABLE_FORMATS) else ""
             raise PoolingConfigError(
                 f"has format {version}; this version of qdrant-tokenpool reads format(s) "
-                f"{', '.join(map(str, sorted(FORMAT_READERS)))}{hint}"
+                f"{', '.join(map(str, READABLE_FORMATS))}{hint}"
             )
-        return reader(entry)
+        return _read_entry(entry, version)
     except PoolingConfigError as exc:
         raise PoolingConfigError(f"{where}: {exc}") from None
-
-
-def _stored_defaults(cfg: Any) -> Any:
-    """A stored config as written: a summary vector without ``summary_method`` predates
-    the field and holds the mean summary, whatever :data:`DEFAULT_SUMMARY_METHOD` is."""
-    if isinstance(cfg, Mapping) and cfg.get("summary_vector") and "summary_method" not in cfg:
-        return {**cfg, "summary_method": "mean"}
-    return cfg

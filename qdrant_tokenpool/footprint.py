@@ -1,26 +1,15 @@
 """Storage of a multivector's numbers (datatype x quantization), named by short specs, and
-the footprint configuration chosen for a collection, stored in its metadata.
+the footprint configuration chosen for a collection, stored in its metadata under
+:data:`FOOTPRINT_KEY` (docs/footprint.md); ``query_late_interaction`` queries with its
+search params (:func:`footprint_search_params`).
 
-A storage is named by its parts joined with ``+`` (:func:`parse_storage`):
-
-- a datatype of the stored vectors: ``float32`` (default), ``float16``, ``turbo4``,
-  ``turbo8``, ``turbo16``; with no quantization they are kept in RAM (``on_disk=False``);
-- a quantization (codes in RAM, ``always_ram=True``; the stored vectors on disk, read only
-  to rescore): ``int8`` (scalar), ``tq8``/``tq4``/``tq2``/``tq1.5``/``tq1`` (TurboQuant
-  bits), ``bq2``/``bq1.5``/``bq1`` (binary encodings), ``pq4``...``pq64`` (product,
-  compression ratio).
-
-``uint8`` is not a storage of pooled rows: Qdrant casts both stored and query vectors to
-integers 0-255, so unit rows become zeros (docs/engines.md); ``int8`` scalar quantization
-is the 8-bit storage of unit rows.
-
-The chosen configuration is stored under :data:`FOOTPRINT_KEY` with a format version::
-
-    {"qdrant_tokenpool_footprint": {"format": 1, "vector": "colbert", "pool_factor": 4,
-        "storage": "tq1", "datatype": "float32", "quantization": "tq1", "rescore": false,
-        "oversampling": null, "min_quality": 0.99, "measured": {...}}}
-
-and ``query_late_interaction`` queries with its search params (:func:`footprint_search_params`).
+A storage is its parts joined with ``+`` (:func:`parse_storage`): a datatype (``float32``,
+the default, ``float16``, ``turbo4``, ``turbo8``, ``turbo16``; in RAM without a
+quantization) and/or a quantization (codes in RAM, the stored vectors on disk, read only to
+rescore): ``int8`` (scalar), ``tq8``/``tq4``/``tq2``/``tq1.5``/``tq1`` (TurboQuant bits),
+``bq2``/``bq1.5``/``bq1`` (binary), ``pq4``...``pq64`` (product, compression ratio).
+``uint8`` is refused: Qdrant casts stored and query numbers to integers 0-255, so unit rows
+become zeros.
 """
 
 from __future__ import annotations

@@ -240,9 +240,7 @@ def _doc_filter(keys: Sequence[str]) -> models.Filter:
 def restrict(query_filter: models.Filter | None, ids: Sequence[Any]) -> models.Filter:
     """``query_filter`` and "the point is one of ``ids``"."""
     has = models.HasIdCondition(has_id=list(ids))
-    if query_filter is None:
-        return models.Filter(must=[has])
-    return models.Filter(must=[has, query_filter])
+    return models.Filter(must=[has] if query_filter is None else [has, query_filter])
 
 
 def token_rows(pid: Any, vector: Any, dim: int, vector_name: str) -> np.ndarray:

@@ -233,17 +233,13 @@ def _on_list(state: PoolingState, request: Call) -> Flow[Any]:
     return models.CollectionsResponse(collections=kept)
 
 
+_WRITES = (
+    "upsert", "update_vectors", "upload_points", "upload_collection", "delete", "delete_vectors",
+    "batch_update_points",
+)
 _HANDLERS = {
-    "upsert": _on_write,
-    "update_vectors": _on_write,
-    "upload_points": _on_write,
-    "upload_collection": _on_write,
-    "delete": _on_write,
-    "delete_vectors": _on_write,
-    "batch_update_points": _on_write,
-    "create_collection": _on_drop,
-    "recreate_collection": _on_drop,
-    "delete_collection": _on_drop,
+    **dict.fromkeys(_WRITES, _on_write),
+    **dict.fromkeys(("create_collection", "recreate_collection", "delete_collection"), _on_drop),
     "get_collections": _on_list,
 }
 

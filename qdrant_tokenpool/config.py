@@ -1,19 +1,8 @@
-"""Pooling configuration and its stored form in a Qdrant collection's metadata.
-
-A collection's pooling maps vector names (``""``: the unnamed vector) to
-:class:`PoolingConfig`, stored under :data:`METADATA_KEY` with a format version so every
-process (and a plain ``QdrantClient``) sees the same settings::
-
-    {"qdrant_tokenpool": {"format": 2,
-                          "vectors": {"colbert": {"pool_factor": 1.5,
-                                                  "method": "hierarchical",
-                                                  "protected_tokens": 1,
-                                                  "max_vectors": 256}}}}
-
-Format 1 (integer ``pool_factor``, ``method``, ``protected_tokens``, ``summary_vector``,
-``keep_original_vector``) is read as it was written; format 2 (what is written) adds the
-other settings. Other versions are refused, never guessed. Plain dicts only: no
-qdrant_client import.
+"""Pooling configuration and its stored form in a Qdrant collection's metadata: vector
+names (``""``: the unnamed vector) mapped to :class:`PoolingConfig`, stored under
+:data:`METADATA_KEY` with a format version (docs/configuration.md shows it), so every process
+(and a plain ``QdrantClient``) sees the same settings. Formats 1 and 2 are read as they were
+written (2 is written); other versions are refused, never guessed. No qdrant_client import.
 """
 
 from __future__ import annotations
@@ -50,9 +39,8 @@ FORMAT_1_FIELDS = frozenset(
 """The fields a format-1 entry may hold."""
 
 DEFAULT_SUMMARY_METHOD: str = "mean"
-"""First-stage encoding of a ``summary_vector`` when ``summary_method`` is not given.
-A stored config without ``summary_method`` (written before it existed) reads as
-``"mean"`` whatever this default is."""
+"""First-stage encoding of a ``summary_vector`` when ``summary_method`` is not given (a
+stored config without it reads as ``"mean"`` whatever this default is)."""
 
 
 class PoolingConfigError(ValueError):
@@ -73,12 +61,9 @@ class PoolingConfig:
 
     A :class:`PoolingSpec` (the numeric settings, also read as attributes:
     ``cfg.pool_factor``) plus what only a collection has; bad values raise
-    :class:`PoolingConfigError`.
-
-    ``PoolingConfig(2, "kmeans", max_vectors=64, summary_vector="s")`` takes the spec's
-    settings as :class:`PoolingSpec` does; ``PoolingConfig(spec=spec, ...)`` takes a spec
-    (settings given with it replace the spec's). Whatever the settings, a stored
-    multivector fits Qdrant's cap (a document that would not is pooled further).
+    :class:`PoolingConfigError`. ``PoolingConfig(2, "kmeans", max_vectors=64,
+    summary_vector="s")`` takes the spec's settings as :class:`PoolingSpec` does;
+    ``PoolingConfig(spec=spec, ...)`` takes a spec (settings given with it replace its own).
 
     Attributes:
         spec: the pooling settings (see :mod:`qdrant_tokenpool.pooling.spec`).
@@ -233,11 +218,8 @@ PoolingMap = dict[str, PoolingConfig]
 def coerce_pooling(
     pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig,
 ) -> PoolingMap:
-    """Accept ``{vector_name: PoolingConfig | dict}`` and return validated configs.
-
-    A ``PoolingConfig`` may be given instead of a mapping; it then applies to the
-    unnamed default vector ``""``.
-    """
+    """Validated configs from ``{vector_name: PoolingConfig | dict}``, or from one
+    ``PoolingConfig`` for the unnamed default vector ``""``."""
     if isinstance(pooling, PoolingConfig):
         return {"": pooling}
     if not isinstance(pooling, Mapping):

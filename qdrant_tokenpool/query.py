@@ -217,14 +217,6 @@ def plan_funnel(
     )
 
 
-def check_query(query: Any, funnel: Funnel) -> np.ndarray:
-    """The query's token vectors as float32 ``(q, d)``, checked against the collection."""
-    try:
-        return as_multivector(query, dim=funnel.dim, vector_name=funnel.using)
-    except InvalidMultivectorError as exc:
-        raise InvalidMultivectorError(f"query: {exc.problem}", vector_name=funnel.using) from None
-
-
 def _build_request(
     funnel: Funnel,
     stages: Sequence[Stage],
@@ -402,7 +394,10 @@ def query_late_interaction(
                 vector_name=funnel.using,
             )
         query = state.inference.query(query)
-    q = check_query(query, funnel)
+    try:
+        q = as_multivector(query, dim=funnel.dim, vector_name=funnel.using)
+    except InvalidMultivectorError as exc:
+        raise InvalidMultivectorError(f"query: {exc.problem}", vector_name=funnel.using) from None
     if tokens:
         assert index is not None
         ids = yield from token_index.candidate_ids(

@@ -236,8 +236,11 @@ class PoolingState:
     def put(self, cp: CollectionPooling) -> None:
         self._cache[cp.name] = (time.monotonic(), cp)
 
-    def forget(self, name: str) -> None:
-        self._cache.pop(name, None)
+    def forget(self, name: str | None = None) -> None:
+        if name is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(name, None)
 
 
 def _is_not_found(exc: Exception) -> bool:

@@ -143,27 +143,13 @@ class Muvera:
         self.dim_proj = p.projected_dim(self.dim)
         self.output_dim = p.output_dim(self.dim)
         self._blocks_dim = p.r_reps * p.partitions * self.dim_proj
-        # (dim, r_reps * k_sim): repetition r uses columns r*k_sim .. (r+1)*k_sim - 1
         n_h = p.r_reps * self.dim * p.k_sim
-        self.hyperplanes = (
-            _gaussians(p.seed, _STREAM_HYPERPLANES, n_h)
-            .reshape(p.r_reps, self.dim, p.k_sim)
-            .transpose(1, 0, 2)
-            .reshape(self.dim, p.r_reps * p.k_sim)
-            .astype(np.float32)
-        )
-        # (dim, r_reps * dim_proj): repetition r's AMS sketch, +-1/sqrt(dim_proj)
-        if self.dim_proj == self.dim and p.dim_proj is None:
-            self.projection: np.ndarray | None = None
-        else:
+        self.hyperplanes = self._per_rep(_gaussians(p.seed, _STREAM_HYPERPLANES, n_h), p.k_sim)
+        # repetition r's AMS sketch, +-1/sqrt(dim_proj)
+        self.projection: np.ndarray | None = None
+        if not (self.dim_proj == self.dim and p.dim_proj is None):
             s = _signs(p.seed, _STREAM_PROJECTION, p.r_reps * self.dim * self.dim_proj)
-            self.projection = (
-                (s / math.sqrt(self.dim_proj))
-                .reshape(p.r_reps, self.dim, self.dim_proj)
-                .transpose(1, 0, 2)
-                .reshape(self.dim, p.r_reps * self.dim_proj)
-                .astype(np.float32)
-            )
+            self.projection = self._per_rep(s / math.sqrt(self.dim_proj), self.dim_proj)
         # Count Sketch (blocks_dim -> final_dim) as a sparse matrix with one +-1 per row
         self.final: Any = None  # scipy.sparse.csr_matrix
         if p.final_dim is not None:
@@ -179,6 +165,13 @@ class Muvera:
         part = np.arange(p.partitions)
         self._hamming = _popcounts(p.partitions)[part[:, None] ^ part[None, :]].astype(np.int64)
         self._bit_weights = (1 << np.arange(p.k_sim)).astype(np.int64)
+
+    def _per_rep(self, values: np.ndarray, k: int) -> np.ndarray:
+        """``r_reps * dim * k`` values as float32 ``(dim, r_reps * k)``: repetition ``r``'s
+        matrix in columns ``r*k .. (r+1)*k - 1``."""
+        reps = self.params.r_reps
+        by_rep = values.reshape(reps, self.dim, k).transpose(1, 0, 2)
+        return by_rep.reshape(self.dim, reps * k).astype(np.float32)
 
     @classmethod
     def for_dim(cls, dim: int, params: MuveraParams | None = None) -> Muvera:

@@ -288,7 +288,7 @@ def _vector_of(point: models.ScoredPoint, name: str) -> Any:
     raise ValueError(f"point {point.id!r} has no vector {name!r} to rescore")
 
 
-def _strip_vectors(vector: Any, with_vectors: Any, needed: str) -> Any:
+def _strip_vectors(vector: Any, with_vectors: Any) -> Any:
     if with_vectors is True:
         return vector
     if not with_vectors:
@@ -325,18 +325,14 @@ def rescore_points(
         q, docs, normalize=distance == models.Distance.COSINE, device=device
     ).astype(np.float64)
     order = np.argsort(-scores, kind="stable")[:limit]
-    out = []
-    for i in order:
-        s = float(scores[i])
-        if score_threshold is not None and s < score_threshold:
-            break
-        p = points[i]
-        out.append(
-            p.model_copy(
-                update={"score": s, "vector": _strip_vectors(p.vector, with_vectors, vector_name)}
-            )
+    if score_threshold is not None:  # best first: the ones at or above it
+        order = order[scores[order] >= score_threshold]
+    return [
+        points[i].model_copy(
+            update={"score": float(scores[i]), "vector": _strip_vectors(points[i].vector, with_vectors)}
         )
-    return out
+        for i in order
+    ]
 
 
 def query_late_interaction(

@@ -105,11 +105,9 @@ class TokenIndex:
     Attributes:
         vector: the pooled multivector whose token vectors are indexed.
         companion: the companion collection.
-        neighbours: nearest token vectors per query token at query time.
-        quantization: ``None`` (float32 vectors in RAM) or ``"int8"`` (scalar int8 in RAM,
-            float32 on disk for rescoring).
-        candidates: at most this many candidate documents per query, the best by
-            :func:`rank_candidates` (0: all of them), ranked by MaxSim.
+        neighbours: nearest token vectors per query token.
+        quantization: ``None`` (float32 in RAM) or ``"int8"`` (int8 in RAM, float32 on disk).
+        candidates: at most this many candidate documents per query (0: all of them).
         pool_factor: the companion holds each document's stored vectors pooled again by
             this factor (Ward; 1: as they are): fewer points to write and build.
         ready: the backfill from stored vectors is done: queries use it.
@@ -143,11 +141,8 @@ class TokenIndex:
 
     @classmethod
     def from_metadata(cls, metadata: Any, collection_name: str) -> TokenIndex | None:
-        """The index stored in ``metadata`` (``None`` when there is none).
-
-        Raises:
-            PoolingConfigError: the entry is malformed or of another format version.
-        """
+        """The index stored in ``metadata`` (``None``: none); :class:`PoolingConfigError`
+        for an entry that is malformed or of another format version."""
         entry = (metadata or {}).get(METADATA_KEY)
         if entry is None:
             return None
@@ -221,11 +216,8 @@ def packed_docs(ids: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
 
 def unpack_ids(ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """:func:`packed_docs` as arrays, in one numpy pass: the bool mask ``(n,)`` and the
-    int64 documents ``(n,)`` (meaningless where the mask is false).
-
-    Raises:
-        ValueError, TypeError or OverflowError: an id that is not an unsigned 64-bit
-            integer (companion ids always are)."""
+    int64 documents ``(n,)`` (meaningless where the mask is false). An id that is not an
+    unsigned 64-bit integer raises ValueError, TypeError or OverflowError."""
     arr = np.array(ids, dtype=np.uint64).reshape(-1)
     docs = (arr >> np.uint64(_ROW_BITS)) & np.uint64(_PACKED_DOCS - 1)
     return arr >= np.uint64(PACKED), docs.astype(np.int64)
@@ -244,12 +236,8 @@ def restrict(query_filter: models.Filter | None, ids: Sequence[Any]) -> models.F
 
 
 def token_rows(pid: Any, vector: Any, dim: int, vector_name: str) -> np.ndarray:
-    """The pooled token vectors of point ``pid`` as float32 ``(m, dim)``, checked.
-
-    Raises:
-        InvalidMultivectorError: empty, ragged, of another dimension, or NaN/inf (names the
-            point and the problem).
-    """
+    """The pooled token vectors of point ``pid`` as float32 ``(m, dim)``, checked
+    (:class:`InvalidMultivectorError` naming the point and the problem otherwise)."""
     # nested lists go to as_multivector as they are: its compiled reader takes them faster
     # than np.asarray (what a PointStruct holds after qdrant-client's validation)
     rows = vector if isinstance(vector, (list, tuple)) else np.asarray(vector, dtype=np.float32)

@@ -48,24 +48,20 @@ def _point_docs(
     """Documents a write of ``points`` (PointStruct / PointVectors list, or a Batch)
     touches, and their new token vectors; checked whole before anything is written.
     ``update``: ``update_vectors`` (a point without the vector keeps its tokens)."""
+    if isinstance(points, models.Batch):  # (id, has the vector, its value) per point
+        has, col = _vector_of(points.vectors, ti.vector)
+        column = [None] * len(points.ids) if col is None else col
+        items = [(pid, has, vec) for pid, vec in zip(points.ids, column, strict=True)]
+    else:
+        items = [(p.id, *_vector_of(p.vector, ti.vector)) for p in points]
     keys: list[str] = []
     docs: list[tuple[str, np.ndarray]] = []
-    if isinstance(points, models.Batch):
-        ids = list(points.ids)
-        vecs = points.vectors
-        col = vecs.get(ti.vector) if isinstance(vecs, dict) else (vecs if ti.vector == "" else None)
-        for i, pid in enumerate(ids):
-            keys.append(doc_key(pid))
-            if col is not None and col[i] is not None:
-                docs.append((doc_key(pid), token_rows(pid, col[i], dim, ti.vector)))
-        return keys, docs
-    for p in points:
-        has, vec = _vector_of(p.vector, ti.vector)
+    for pid, has, vec in items:
         if update and not has:
             continue
-        keys.append(doc_key(p.id))
+        keys.append(doc_key(pid))
         if has and vec is not None:
-            docs.append((doc_key(p.id), token_rows(p.id, vec, dim, ti.vector)))
+            docs.append((doc_key(pid), token_rows(pid, vec, dim, ti.vector)))
     return keys, docs
 
 

@@ -67,10 +67,10 @@ class PoolingConfig:
 
     Attributes:
         spec: the pooling settings (see :mod:`qdrant_tokenpool.pooling.spec`).
-        summary_vector: name of a dense vector the write path fills with a single-vector
-            encoding of the document (the query funnel's HNSW first stage); ``None``: none.
-        keep_original_vector: name of a multivector the write path fills with the
-            unpooled token vectors (full-resolution rescoring); ``None``: none.
+        summary_vector: a dense vector the write path fills with the document's
+            first-stage encoding (the funnel's HNSW stage); ``None``: none.
+        keep_original_vector: a multivector the write path fills with the unpooled token
+            vectors (full-resolution rescoring); ``None``: none.
         summary_method: ``"mean"`` (normalised mean of the tokens, ``d`` dimensions) or
             ``"muvera"`` (a MUVERA encoding, ``muvera.output_dim(d)`` dimensions, Dot);
             :data:`DEFAULT_SUMMARY_METHOD` when a summary vector is set, else ``None``.
@@ -165,11 +165,8 @@ class PoolingConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; optional fields that are ``None`` (and
         ``protected_tail_tokens`` when 0) are left out; ``grid_shape`` is a list."""
-        d = asdict(self.spec)
-        for f in fields(self):
-            if f.name != "spec":
-                value = getattr(self, f.name)
-                d[f.name] = asdict(value) if f.name == "muvera" and value is not None else value
+        d = asdict(self)
+        d = {**d.pop("spec"), **d}
         if d["grid_shape"] is not None:
             d["grid_shape"] = list(d["grid_shape"])
         if d["protected_tail_tokens"] == 0:
@@ -306,13 +303,9 @@ def _check_format_1(name: Any, cfg: Mapping[str, Any]) -> None:
 def pooling_from_metadata(
     metadata: Mapping[str, Any] | None, collection_name: str | None = None
 ) -> PoolingMap:
-    """Read the pooling map from a collection's metadata (``{}`` when there is none).
-
-    Raises:
-        PoolingConfigError: naming ``collection_name`` and the problem, for anything but a
-            complete config of a format in :data:`READABLE_FORMATS` (a partial config is
-            never read as "no pooling").
-    """
+    """The pooling map of a collection's metadata (``{}`` when there is none). Raises
+    :class:`PoolingConfigError`, naming ``collection_name`` and the problem, for anything but
+    a complete config of a format in :data:`READABLE_FORMATS` (never read as "no pooling")."""
     if not metadata or METADATA_KEY not in metadata or metadata[METADATA_KEY] is None:
         return {}
     where = f"metadata[{METADATA_KEY!r}]"

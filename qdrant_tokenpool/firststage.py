@@ -42,7 +42,8 @@ _MAX_K_SIM = 8  # 256 partitions per repetition: past any useful FDE (the paper:
 
 @dataclass(frozen=True)
 class MuveraParams:
-    """Parameters of a MUVERA fixed dimensional encoding (defaults: the paper's reference).
+    """Parameters of a MUVERA fixed dimensional encoding (defaults: the paper's reference);
+    :meth:`output_dim`: ``final_dim`` or ``r_reps * 2**k_sim * (dim_proj or d)``.
 
     Attributes:
         k_sim: SimHash hyperplanes per repetition; ``2**k_sim`` partitions (0..8).
@@ -53,8 +54,6 @@ class MuveraParams:
             documents and queries use the same matrices.
         final_dim: optional Count Sketch of the concatenated vector to this many
             dimensions; ``None`` for none.
-
-    :meth:`output_dim`: ``final_dim`` or ``r_reps * 2**k_sim * (dim_proj or d)``.
     """
 
     k_sim: int = 5

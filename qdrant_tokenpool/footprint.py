@@ -39,8 +39,8 @@ FOOTPRINT_KEY = "qdrant_tokenpool_footprint"
 FOOTPRINT_FORMAT = 1
 """Version of the stored footprint entry this package writes (and the only one it reads)."""
 
-DATATYPES = ("float32", "float16", "turbo4", "turbo8", "turbo16")
 _DATATYPE_BITS = {"float32": 32, "float16": 16, "turbo4": 4, "turbo8": 8, "turbo16": 16}
+DATATYPES = tuple(_DATATYPE_BITS)
 _TQ_BITS = {"8": "bits8", "4": "bits4", "2": "bits2", "1.5": "bits1_5", "1": "bits1"}
 _BQ_ENCODING = {"2": "two_bits", "1.5": "one_and_half_bits", "1": "one_bit"}
 _PQ_RATIOS = ("4", "8", "16", "32", "64")
@@ -54,13 +54,9 @@ DEFAULT_STORAGES = (
 
 @dataclass(frozen=True)
 class Storage:
-    """How a multivector's numbers are stored: a datatype and an optional quantization.
-
-    Attributes:
-        name: the spec it was parsed from (``"float16+tq1"``).
-        datatype: the stored vectors' datatype (qdrant-client's ``Datatype`` value).
-        quantization: ``int8``, ``tq<bits>``, ``bq<bits>``, ``pq<ratio>`` or ``None``.
-    """
+    """How a multivector's numbers are stored: ``datatype`` (qdrant-client's ``Datatype``
+    value) and ``quantization`` (``int8``, ``tq<bits>``, ``bq<bits>``, ``pq<ratio>`` or
+    ``None``); ``name``: the spec it was parsed from (``"float16+tq1"``)."""
 
     name: str
     datatype: str = "float32"
@@ -118,11 +114,8 @@ class Storage:
 
 
 def parse_storage(spec: str) -> Storage:
-    """A :class:`Storage` from ``"datatype"``, ``"quantization"`` or ``"datatype+quantization"``.
-
-    Raises:
-        ValueError: an unknown part, two datatypes or two quantizations, or ``uint8``.
-    """
+    """A :class:`Storage` from ``"datatype"``, ``"quantization"`` or ``"datatype+quantization"``;
+    ValueError for an unknown part, two datatypes or two quantizations, or ``uint8``."""
     datatype, quant = None, None
     for part in (p.strip().lower() for p in spec.split("+")):
         if part == "uint8":
@@ -150,11 +143,8 @@ def parse_storage(spec: str) -> Storage:
 
 
 def footprint_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The stored footprint entry of a collection's metadata, ``None`` when there is none.
-
-    Raises:
-        ValueError: an entry of another format version (never guessed).
-    """
+    """The stored footprint entry of a collection's metadata, ``None`` when there is none;
+    ValueError for an entry of another format version (never guessed)."""
     entry = (metadata or {}).get(FOOTPRINT_KEY)
     if entry is None:
         return None

@@ -106,10 +106,7 @@ def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = 
     pooled multivector (or, with none pooled, its one multivector that is no pooling
     extra). ``arg``: the caller's parameter name, quoted in errors. Queries, ``add_texts``,
     ``index_corpus`` and ``repool`` all pick "the multivector" with this function.
-
-    Raises:
-        ValueError: ``using`` is missing or dense, or there is no single candidate.
-    """
+    ValueError: ``using`` is missing or dense, or there is no single candidate."""
     multis = [n for n, spec in cp.vectors.items() if spec.multivector]
 
     def names(vectors: list[str]) -> str:
@@ -181,28 +178,26 @@ def plan_funnel(
                 f"{what}=True, but the pooling config of {label} in collection "
                 f"{cp.name!r} declares no {field} (or the vector is missing)"
             )
-    use_summary = summary is not False and summary_name in cp.vectors
-    use_original = full_resolution is not False and original_name in cp.vectors
+    if prefetch_limit is not None:
+        prefetch_limit = check_int("prefetch_limit", prefetch_limit)
+    if rescore_limit is not None:
+        rescore_limit = check_int("rescore_limit", rescore_limit)
+
+    def at_least_limit(name: str, value: int) -> int:
+        if value < limit:
+            raise ValueError(f"{name} ({value}) must be >= limit ({limit})")
+        return value
+
     stages: list[Stage] = []
     pf = None
-    if use_summary:
-        pf = default_prefetch_limit(limit) if prefetch_limit is None else prefetch_limit
-        pf = check_int("prefetch_limit", pf)
-        if pf < limit:
-            raise ValueError(f"prefetch_limit ({pf}) must be >= limit ({limit})")
+    if summary is not False and summary_name in cp.vectors:
+        pf = at_least_limit("prefetch_limit", prefetch_limit or default_prefetch_limit(limit))
         stages.append(Stage(summary_name, "dense", pf))  # type: ignore[arg-type]
-    elif prefetch_limit is not None:
-        check_int("prefetch_limit", prefetch_limit)
-    if use_original:
-        rl = default_rescore_limit(limit, pf) if rescore_limit is None else rescore_limit
-        rl = check_int("rescore_limit", rl)
-        if rl < limit:
-            raise ValueError(f"rescore_limit ({rl}) must be >= limit ({limit})")
+    if full_resolution is not False and original_name in cp.vectors:
+        rl = at_least_limit("rescore_limit", rescore_limit or default_rescore_limit(limit, pf))
         stages.append(Stage(vname, "maxsim", rl))
         stages.append(Stage(original_name, "maxsim", limit))  # type: ignore[arg-type]
     else:
-        if rescore_limit is not None:
-            check_int("rescore_limit", rescore_limit)
         stages.append(Stage(vname, "maxsim", limit))
     final_distance = cp.vectors[stages[-1].using].distance
     return Funnel(
@@ -227,12 +222,10 @@ def _build_request(
     pooled_params: models.SearchParams | None = None,
 ) -> dict[str, Any]:
     """``query_points`` keyword arguments for ``stages`` (innermost first): ``search_params``
-    on the first stage, ``pooled_params`` (the collection's stored footprint choice) on the
-    pooled multivector's stage unless ``search_params`` already sets it.
-
-    A Cosine multivector gets the query's unit rows (:func:`normalise`): the same scores,
-    and an engine that normalises in float32 (a server, Qdrant Edge) never sees rows whose
-    squares overflow or underflow (a query scaled by 1e20 would score 0 or NaN there)."""
+    on the first stage, ``pooled_params`` (the stored footprint choice) on the pooled
+    multivector's stage unless ``search_params`` sets it. A Cosine multivector gets the
+    query's unit rows: the same scores, and an engine that normalises in float32 never sees
+    rows whose squares overflow or underflow (a query scaled by 1e20 would score 0 or NaN)."""
     rows: dict[models.Distance, list[Any]] = {}  # the query as sent, once per distance
 
     def vector(stage: Stage) -> Any:

@@ -258,10 +258,8 @@ def load(
     refresh: bool = False,
     read_config: bool = True,
 ) -> Flow[CollectionPooling]:
-    """The collection's vectors and pooling config, from the cache or from Qdrant.
-
-    ``read_config=False``: the vectors only, read now and not cached (see
-    :meth:`CollectionPooling.from_info`)."""
+    """The collection's vectors and pooling config, from the cache or from Qdrant
+    (``read_config=False``: the vectors only, read now and not cached)."""
     if not refresh and read_config:
         cached = state.get(collection_name)
         if cached is not None:

@@ -456,14 +456,12 @@ def use_tokens(
     usable = ti is not None and ti.ready and using in (None, ti.vector)
     if first_stage == "tokens":
         if not usable:
-            state = (
-                "none"
-                if ti is None
-                else ("still being built" if not ti.ready else f"of vector {ti.vector!r}")
-            )
+            why = "none"
+            if ti is not None:
+                why = f"of vector {ti.vector!r}" if ti.ready else "still being built"
             raise ValueError(
                 f"first_stage='tokens', but collection {cp.name!r} has no ready token index "
-                f"for this vector ({state}; add one with add_token_index)"
+                f"for this vector ({why}; add one with add_token_index)"
             )
         if summary is not None:
             raise ValueError("first_stage='tokens' does not combine with summary=")

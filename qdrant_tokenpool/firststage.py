@@ -38,6 +38,7 @@ DEFAULT_CHUNK_TOKENS = 16384
 distances to every partition) to a few tens of MiB with the reference parameters."""
 
 _MAX_K_SIM = 8  # 256 partitions per repetition: past any useful FDE (the paper: <= 7)
+_LEAST = {"k_sim": 0, "r_reps": 1, "seed": 0, "dim_proj": 1, "final_dim": 1}  # parameters' minima
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,12 @@ class MuveraParams:
     final_dim: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "k_sim", check_int("k_sim", self.k_sim, 0))
+        for name, minimum in _LEAST.items():
+            value = getattr(self, name)
+            if value is not None or name not in ("dim_proj", "final_dim"):  # optional
+                object.__setattr__(self, name, check_int(name, value, minimum))
         if self.k_sim > _MAX_K_SIM:
             raise ValueError(f"k_sim must be <= {_MAX_K_SIM}, got {self.k_sim}")
-        object.__setattr__(self, "r_reps", check_int("r_reps", self.r_reps, 1))
-        object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
-        if self.dim_proj is not None:
-            object.__setattr__(self, "dim_proj", check_int("dim_proj", self.dim_proj, 1))
-        if self.final_dim is not None:
-            object.__setattr__(self, "final_dim", check_int("final_dim", self.final_dim, 1))
 
     @property
     def partitions(self) -> int:

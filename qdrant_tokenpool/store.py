@@ -244,11 +244,9 @@ class PoolingState:
 
 
 def _is_not_found(exc: Exception) -> bool:
-    status = getattr(exc, "status_code", None)
-    if status == 404:
-        return True
     text = str(exc).lower()
-    return "not found" in text or "doesn't exist" in text or "does not exist" in text
+    missing = ("not found", "doesn't exist", "does not exist")
+    return getattr(exc, "status_code", None) == 404 or any(m in text for m in missing)
 
 
 def load(

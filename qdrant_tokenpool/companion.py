@@ -123,10 +123,9 @@ def _selected_keys(collection_name: str, selector: Any) -> Flow[list[str]]:
             return keys
 
 
-def _arg(request: Call, i: int, name: str, default: Any = None) -> Any:
-    if len(request.args) > i:
-        return request.args[i]
-    return request.kwargs.get(name, default)
+def _arg(request: Call, i: int, name: str) -> Any:
+    """Argument ``i`` of the request, given by position or as ``name=``."""
+    return request.args[i] if len(request.args) > i else request.kwargs.get(name)
 
 
 def _upsert_stream(
@@ -172,19 +171,16 @@ def _on_write(state: PoolingState, request: Call) -> Flow[Any]:
     if method in ("delete", "delete_vectors"):
         if method == "delete_vectors" and ti.vector not in list(_arg(request, 1, "vectors")):
             return (yield request)
-        selector = (
-            _arg(request, 2, "points")
-            if method == "delete_vectors"
-            else _arg(request, 1, "points_selector")
-        )
+        if method == "delete":
+            selector = _arg(request, 1, "points_selector")
+        else:
+            selector = _arg(request, 2, "points")
         keys = yield from _selected_keys(name, selector)
         return (yield from _guarded(state, ti, name, keys, [], request))
-    if method == "batch_update_points":
-        keys = []
-        for op in _arg(request, 1, "update_operations"):
-            keys.extend((yield from _operation_keys(name, op)))
-        return (yield from _guarded(state, ti, name, sorted(set(keys)), None, request))
-    return (yield request)
+    keys = []  # batch_update_points, the last of _WRITES
+    for op in _arg(request, 1, "update_operations"):
+        keys.extend((yield from _operation_keys(name, op)))
+    return (yield from _guarded(state, ti, name, sorted(set(keys)), None, request))
 
 
 def _operation_keys(name: str, op: Any) -> Flow[list[str]]:

@@ -103,10 +103,10 @@ class Funnel:
 
 def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = "using") -> str:
     """The multivector to use: ``using`` when given (checked), else the collection's one
-    pooled multivector (or, with none pooled, its one multivector that is no pooling
-    extra). ``arg``: the caller's parameter name, quoted in errors. Queries, ``add_texts``,
-    ``index_corpus`` and ``repool`` all pick "the multivector" with this function.
-    ValueError: ``using`` is missing or dense, or there is no single candidate."""
+    pooled multivector (or, with none pooled, its one multivector). ``arg``: the caller's
+    parameter name, quoted in errors. Queries, ``add_texts``, ``index_corpus`` and
+    ``repool`` all pick "the multivector" here. ValueError: ``using`` is missing or dense,
+    or there is no single candidate."""
     multis = [n for n, spec in cp.vectors.items() if spec.multivector]
 
     def names(vectors: list[str]) -> str:
@@ -135,15 +135,13 @@ def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = 
             f"collection {cp.name!r} has several pooled multivectors "
             f"({names(pooled)}): pass {arg}="
         )
-    extras = {e for cfg in cp.pooling.values() for e in cfg.extra_vector_names()}
-    candidates = [n for n in multis if n not in extras]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
+    if len(multis) == 1:  # nothing pooled, so no pooling extras either
+        return multis[0]
+    if not multis:
         raise ValueError(f"collection {cp.name!r} has no multivector to query")
     raise ValueError(
         f"collection {cp.name!r} has several multivectors "
-        f"({names(candidates)}) and none is pooled: pass {arg}="
+        f"({names(multis)}) and none is pooled: pass {arg}="
     )
 
 

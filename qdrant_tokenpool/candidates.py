@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from qdrant_client import models
+from qdrant_client.uploader.uploader import iter_batch
 
 from . import _parent as parent
 from . import store
@@ -289,21 +290,19 @@ def write_tokens(
     lists: bool = False,
 ) -> Flow[None]:
     """Replace the companion's tokens of documents ``keys`` by ``docs`` (``(key, (m, d))``
-    pairs, a subset of ``keys``; the others lose their tokens): delete by document, then
-    write, so that rewriting the same documents (a resumed backfill, a replay) is harmless.
-    The vectors are pooled again by ``ti.pool_factor`` first (:func:`coarse_rows`).
-    ``lists``: send vectors as lists (a server)."""
+    pairs, a subset of ``keys``; the others lose their tokens), pooled again by
+    :func:`coarse_rows`: delete by document, then write, so that rewriting the same
+    documents (a resumed backfill, a replay) is harmless. ``lists``: vectors as lists."""
     docs = list(zip([k for k, _ in docs], coarse_rows(ti.pool_factor, [r for _, r in docs])))
-    for start in range(0, len(keys), _CHUNK):
-        part = keys[start : start + _CHUNK]
+    for part in iter_batch(keys, _CHUNK):
         yield call(
             parent.delete,
             ti.companion,
             points_selector=models.FilterSelector(filter=_doc_filter(part)),
             wait=True,
         )
-    for start in range(0, len(docs), _CHUNK):
-        batch = _token_points(docs[start : start + _CHUNK], lists)
+    for chunk in iter_batch(docs, _CHUNK):
+        batch = _token_points(chunk, lists)
         if batch is not None:
             yield call(parent.upsert, ti.companion, batch, wait=True)
 
@@ -370,8 +369,7 @@ def repair(
 ) -> Flow[None]:
     """Rebuild the companion's tokens of documents ``keys`` from the main collection's
     stored vectors (documents gone from it lose their tokens)."""
-    for start in range(0, len(keys), _CHUNK):
-        part = list(keys[start : start + _CHUNK])
+    for part in iter_batch(keys, _CHUNK):
         records = yield call(
             parent.retrieve,
             collection_name,
@@ -589,12 +587,11 @@ def candidate_ids(
     native: bool = False,
 ) -> Flow[list[Any]]:
     """Documents whose token vectors are among the ``neighbours`` nearest of any query
-    token (``q``: float32 ``(q, d)``), the best ``limit`` of them by
-    :func:`rank_candidates` (default: the index's ``candidates``, at least ``results``, the
-    query's limit; 0: all), all query tokens searched in one batch. ``search_params``
-    default: an HNSW beam of :data:`DEFAULT_HNSW_EF` (``hnsw=False``: none, for local
-    mode's exact search, which warns about them). ``native``: through the engine's
-    ``search_batch`` (arrays, no models; Qdrant Edge), else ``query_batch_points``."""
+    token (``q``: float32 ``(q, d)``, all searched in one batch), the best ``limit`` by
+    :func:`rank_candidates` (default: the index's ``candidates``, at least ``results``; 0:
+    all). ``search_params`` default: an HNSW beam of :data:`DEFAULT_HNSW_EF` (``hnsw=False``:
+    none, for local mode's exact search). ``native``: the engine's ``search_batch`` (arrays,
+    no models; Qdrant Edge), else ``query_batch_points``."""
     k = check_int("neighbours", ti.neighbours if neighbours is None else neighbours)
     limit = (ti.candidates and max(ti.candidates, results)) if limit is None else limit
     check_int("prefetch_limit", limit, minimum=0)

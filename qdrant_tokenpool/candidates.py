@@ -271,10 +271,9 @@ def _token_points(docs: Sequence[tuple[str, np.ndarray]], lists: bool) -> models
 
 
 def coarse_rows(pool_factor: int, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Float32 ``(m_i, d)`` token matrices as the companion stores them: unit rows pooled
-    again by ``pool_factor`` (hierarchical Ward, no protected rows; unchanged at 1). Rows
-    are normalised first, so that the vectors a write sends and the ones an engine stores
-    (Cosine: normalised) give the same companion points."""
+    """Float32 ``(m_i, d)`` token matrices as the companion stores them: unit rows (as a
+    Cosine engine stores them, so a write and a repair agree) pooled again by
+    ``pool_factor`` (hierarchical Ward, no protected rows; unchanged at 1)."""
     if pool_factor == 1 or not arrays:
         return list(arrays)
     spec = as_spec(pool_factor, method="hierarchical", protected_tokens=0)
@@ -445,10 +444,9 @@ def use_tokens(
     filtered: bool,
 ) -> bool:
     """Whether a query takes its candidates from the token index: ``first_stage="tokens"``
-    (required: an error when the collection has no ready index of that vector), or by
-    default (``None``) when a ready index of the queried vector exists, ``summary`` is
-    ``None`` and there is no filter (the companion holds no payload to filter on, so a
-    filtered query keeps the summary stage, or plain pooled MaxSim)."""
+    (an error without a ready index of that vector), or by default (``None``) when one
+    exists, ``summary`` is ``None`` and there is no filter (the companion holds no payload
+    to filter on)."""
     if first_stage not in FIRST_STAGES:
         raise ValueError(f"first_stage must be None, 'tokens' or 'summary', got {first_stage!r}")
     usable = ti is not None and ti.ready and using in (None, ti.vector)

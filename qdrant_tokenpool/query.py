@@ -83,12 +83,8 @@ class Funnel:
         """The dense query of the summary stage: ``q`` encoded like the documents'
         summary vectors (:func:`~qdrant_tokenpool.firststage.query_summary`; unit token
         vectors on a Cosine multivector)."""
-        return query_summary(
-            self.summary_method,
-            q,
-            muvera=self.muvera,
-            normalize=self.distance == models.Distance.COSINE,
-        )
+        unit = self.distance == models.Distance.COSINE
+        return query_summary(self.summary_method, q, muvera=self.muvera, normalize=unit)
 
     @property
     def shape(self) -> str:

@@ -55,6 +55,39 @@ def _check_name(name: str, value: Any) -> str | None:
     return value
 
 
+def _summary(vector: str | None, method: Any, muvera: Any) -> tuple[Any, MuveraParams | None]:
+    """``summary_method`` and ``muvera`` resolved against ``summary_vector``."""
+    if vector is None:
+        if method is not None or muvera is not None:
+            raise PoolingConfigError(
+                "summary_method and muvera need a summary_vector (the dense vector "
+                "that holds the first-stage encoding)"
+            )
+        return None, None
+    method = DEFAULT_SUMMARY_METHOD if method is None else method
+    if method not in SUMMARY_METHODS:
+        raise PoolingConfigError(
+            f"unknown summary_method {method!r}; expected one of {', '.join(SUMMARY_METHODS)}"
+        )
+    if method == "mean":
+        if muvera is not None:
+            raise PoolingConfigError('muvera parameters need summary_method="muvera"')
+        return method, None
+    if muvera is None or isinstance(muvera, MuveraParams):
+        return method, MuveraParams() if muvera is None else muvera
+    if not isinstance(muvera, Mapping):
+        raise PoolingConfigError(
+            f"muvera must be MuveraParams or a mapping, got {type(muvera).__name__}"
+        )
+    unknown = set(muvera) - {f.name for f in fields(MuveraParams)}
+    if unknown:
+        raise PoolingConfigError(f"unknown muvera parameter(s): {', '.join(sorted(unknown))}")
+    try:
+        return method, MuveraParams(**dict(muvera))
+    except ValueError as exc:
+        raise PoolingConfigError(f"muvera: {exc}") from None
+
+
 @dataclass(frozen=True, init=False)
 class PoolingConfig:
     """How to pool one multivector of a collection. Immutable and validated.
@@ -111,55 +144,15 @@ class PoolingConfig:
         set_(self, "keep_original_vector", _check_name("keep_original_vector", keep_original_vector))
         if summary_vector is not None and summary_vector == keep_original_vector:
             raise PoolingConfigError("summary_vector and keep_original_vector must differ")
+        summary_method, muvera = _summary(summary_vector, summary_method, muvera)
         set_(self, "summary_method", summary_method)
         set_(self, "muvera", muvera)
-        self._check_summary()
 
     def __getattr__(self, name: str) -> Any:
         """The spec's settings as attributes (``cfg.pool_factor``, ``cfg.method``, ...)."""
         if name in _SPEC_FIELDS:
             return getattr(self.spec, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def _check_summary(self) -> None:
-        """Resolve ``summary_method`` / ``muvera`` against ``summary_vector``."""
-        method: str | None = self.summary_method
-        muvera: Any = self.muvera
-        if self.summary_vector is None:
-            if method is not None or muvera is not None:
-                raise PoolingConfigError(
-                    "summary_method and muvera need a summary_vector (the dense vector "
-                    "that holds the first-stage encoding)"
-                )
-            return
-        method = DEFAULT_SUMMARY_METHOD if method is None else method
-        if method not in SUMMARY_METHODS:
-            raise PoolingConfigError(
-                f"unknown summary_method {method!r}; expected one of {', '.join(SUMMARY_METHODS)}"
-            )
-        if method == "mean":
-            if muvera is not None:
-                raise PoolingConfigError('muvera parameters need summary_method="muvera"')
-        elif not isinstance(muvera, MuveraParams):
-            if muvera is None:
-                muvera = MuveraParams()
-            elif isinstance(muvera, Mapping):
-                known = {f.name for f in fields(MuveraParams)}
-                unknown = set(muvera) - known
-                if unknown:
-                    raise PoolingConfigError(
-                        f"unknown muvera parameter(s): {', '.join(sorted(unknown))}"
-                    )
-                try:
-                    muvera = MuveraParams(**dict(muvera))
-                except ValueError as exc:
-                    raise PoolingConfigError(f"muvera: {exc}") from None
-            else:
-                raise PoolingConfigError(
-                    f"muvera must be MuveraParams or a mapping, got {type(muvera).__name__}"
-                )
-        object.__setattr__(self, "summary_method", method)
-        object.__setattr__(self, "muvera", muvera)
 
     # -- plain dict / JSON round-trip ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -303,8 +303,7 @@ def set_pooling(
     ``replace``). Refuses vectors that do not exist or are not multivectors."""
     new = coerce_pooling(pooling)
     cp = yield from load(state, collection_name, refresh=True, read_config=not replace)
-    merged = dict(new) if replace else {**cp.pooling, **new}
-    merged = coerce_pooling(merged)
+    merged = coerce_pooling(new if replace else {**cp.pooling, **new})
     cp.check(merged)
     yield call(parent.update_collection, collection_name, metadata=pooling_to_metadata(merged))
     state.forget(collection_name)
@@ -317,10 +316,8 @@ def remove_pooling(
     """Stop pooling ``vector_names`` (all when ``None``, which also clears a broken
     stored config); returns the config left."""
     cp = yield from load(state, collection_name, refresh=True, read_config=vector_names is not None)
-    if vector_names is None:
-        left: PoolingMap = {}
-    else:
-        left = {k: v for k, v in cp.pooling.items() if k not in set(vector_names)}
+    # vector_names None: the config was not read (cp.pooling is {}), so nothing is left
+    left = {k: v for k, v in cp.pooling.items() if k not in set(vector_names or ())}
     yield call(parent.update_collection, collection_name, metadata=pooling_to_metadata(left))
     state.forget(collection_name)
     return left
@@ -383,12 +380,8 @@ def create_collection(
                 "give vectors_config as {name: VectorParams}"
             )
         named.update(extra)
-    CollectionPooling(
-        collection_name,
-        pmap,
-        {k: VectorSpec.from_params(v) for k, v in named.items()},
-        {},
-    ).check(pmap)
+    specs = {k: VectorSpec.from_params(v) for k, v in named.items()}
+    CollectionPooling(collection_name, pmap, specs, {}).check(pmap)
     metadata = {**(options.pop("metadata", None) or {}), **pooling_to_metadata(pmap)}
     out_config: Any = named[""] if list(named) == [""] else named
     return (

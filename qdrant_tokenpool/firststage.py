@@ -112,9 +112,9 @@ def _gaussians(seed: int, stream: int, n: int) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def _signs(seed: int, stream: int, n: int) -> np.ndarray:
-    """``n`` values of +-1 (float64) from the top bit of raw outputs."""
-    return 1.0 - 2.0 * (_raw(seed, stream, n) >> np.uint64(63)).astype(np.float64)
+def _signs(raw: np.ndarray) -> np.ndarray:
+    """+-1 (float64) from the top bit of each raw output."""
+    return 1.0 - 2.0 * (raw >> np.uint64(63)).astype(np.float64)
 
 
 def _popcounts(n: int) -> np.ndarray:
@@ -145,7 +145,7 @@ class Muvera:
         # repetition r's AMS sketch, +-1/sqrt(dim_proj)
         self.projection: np.ndarray | None = None
         if not (self.dim_proj == self.dim and p.dim_proj is None):
-            s = _signs(p.seed, _STREAM_PROJECTION, p.r_reps * self.dim * self.dim_proj)
+            s = _signs(_raw(p.seed, _STREAM_PROJECTION, p.r_reps * self.dim * self.dim_proj))
             self.projection = self._per_rep(s / math.sqrt(self.dim_proj), self.dim_proj)
         # Count Sketch (blocks_dim -> final_dim) as a sparse matrix with one +-1 per row
         self.final: Any = None  # scipy.sparse.csr_matrix
@@ -154,9 +154,8 @@ class Muvera:
 
             raw = _raw(p.seed, _STREAM_FINAL, 2 * self._blocks_dim)
             rows = (raw[0::2] % np.uint64(p.final_dim)).astype(np.int64)
-            signs = 1.0 - 2.0 * (raw[1::2] >> np.uint64(63)).astype(np.float64)
             self.final = sp.csr_matrix(
-                (signs.astype(np.float32), (np.arange(self._blocks_dim), rows)),
+                (_signs(raw[1::2]).astype(np.float32), (np.arange(self._blocks_dim), rows)),
                 shape=(self._blocks_dim, p.final_dim),
             )
         part = np.arange(p.partitions)

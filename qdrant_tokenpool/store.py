@@ -172,11 +172,9 @@ class PoolingState:
     """A server: requests carry lists, bodies are split under the REST limit (every part
     checked before the first is sent)."""
     streams: bool = False
-    """The engine writes an upload batch by batch (not local mode), so it is checked whole
-    first."""
+    """The engine writes an upload batch by batch (not local mode): it is checked whole first."""
     pending: bool = False
-    """The engine takes pooled vectors still being pooled
-    (:class:`~qdrant_tokenpool.write_path.plan.PendingArray`): Qdrant Edge's backend."""
+    """The engine takes vectors still being pooled (``PendingArray``): Qdrant Edge's backend."""
     native_search: bool = False
     """The engine searches many query vectors at once into arrays (``search_batch``, Qdrant
     Edge's backend): the token first stage calls it (:func:`~qdrant_tokenpool._flow.engine_call`)."""
@@ -192,8 +190,7 @@ class PoolingState:
     def for_engine(
         cls, engine: str, *, inference: LocalInference | None = None, workers: int | None = None
     ) -> PoolingState:
-        """The state of a client whose calls land on ``engine`` (``"server"``, ``"edge"`` or
-        ``"local"``)."""
+        """The state of a client whose calls land on ``engine``: server, edge or local."""
         return cls(
             remote=engine == "server",
             streams=engine != "local",

@@ -1,14 +1,11 @@
-"""The smallest footprint at a quality floor: pool factor x storage datatype x quantization.
+"""The smallest footprint at a quality floor: pool factor x storage datatype x quantization
+(docs/footprint.md).
 
-:func:`footprint_sweep` measures, on Qdrant Edge, every ``pool factor x storage x
-rescoring`` configuration of a BEIR data set: nDCG@10 and recall@100, bytes per document
-in RAM and on disk (from the engine's files, ``du``-style allocated blocks, and the
-process's RSS), ms per query (p50) and write throughput. :func:`recommend_footprint` picks
-the smallest configuration that keeps a quality floor relative to unpooled float32, and
-:func:`create_footprint_collection` creates a collection with it, the choice stored in
-the collection's metadata (:data:`FOOTPRINT_KEY`, versioned) and shown by ``stats``.
-
-Storages are named as :mod:`qdrant_tokenpool.footprint` names them (``"float16+tq1"``).
+:func:`footprint_sweep` measures every configuration of a BEIR data set on Qdrant Edge;
+:func:`recommend_footprint` picks the smallest that keeps a quality floor relative to
+unpooled float32; :func:`create_footprint_collection` creates a collection with it, the
+choice stored in the metadata (:data:`FOOTPRINT_KEY`). Storages are named as
+:mod:`qdrant_tokenpool.footprint` names them (``"float16+tq1"``).
 """
 
 from __future__ import annotations
@@ -71,15 +68,14 @@ def _rss() -> int:
 
 @dataclass
 class FootprintRow:
-    """One measured configuration.
+    """One measured configuration; bytes are per document.
 
-    Bytes are per document. ``ram_bytes``: the files a query keeps in RAM (the codes
-    with a quantization, else the stored vectors) plus the id tracker and payload files;
-    ``disk_bytes``: the collection folder after ``close()`` but its write-ahead log (a few
-    32 MiB segments whatever the size; in ``files["wal"]``); ``rss_bytes``: the RSS growth of opening the collection and running every
-    query without rescoring. ``relative_ndcg``: nDCG@10 over unpooled float32's (exact
-    MaxSim). ``ms_p50``: median ms per query (one thread); ``write_docs_per_s``: upload and
-    optimize (codes built).
+    ``ram_bytes``: the files a query keeps in RAM (the codes with a quantization, else the
+    stored vectors) plus the id tracker and payload files; ``disk_bytes``: the collection
+    folder but its write-ahead log (fixed 32 MiB segments; in ``files["wal"]``);
+    ``rss_bytes``: the RSS growth of opening it and running every query.
+    ``relative_ndcg``: nDCG@10 over unpooled float32's (exact MaxSim). ``ms_p50``: median
+    ms per query (one thread); ``write_docs_per_s``: upload and optimize (codes built).
     """
 
     pool_factor: float
@@ -161,8 +157,8 @@ class FootprintSweep:
         return buf.getvalue()
 
     def save(self, out_dir: str | Path, plot: bool = True) -> dict[str, Path]:
-        """Write ``footprint_table.txt`` (Markdown), ``footprint.csv``, ``.json`` and (``plot``) ``footprint.png`` to
-        ``out_dir``; returns the paths."""
+        """Write ``footprint_table.txt`` (Markdown), ``footprint.csv``, ``footprint.json``
+        and (``plot``) ``footprint.png`` to ``out_dir``; returns the paths."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"markdown": out / "footprint_table.txt", "csv": out / "footprint.csv", "json": out / "footprint.json"}
@@ -182,10 +178,9 @@ ANCHORS: tuple[dict[str, Any], ...] = (
     {"label": "Qdrant turbo4 (low single-digit recall cost)", "bits": 4, "pool_factor": 1.0,
      "ndcg_points": None},
 )
-"""Published points placed on the plot: bytes per document from this corpus's tokens per
-document (``bits`` per number plus a 4-byte centroid id for NextPlaid's residual codes),
-quality where the source gives one (colsearch's nDCG@10 change, applied to this corpus's
-unpooled nDCG@10); the others are drawn as bytes only (a vertical line)."""
+"""Published points placed on the plot, sized for this corpus's tokens per document
+(``bits`` per number, plus a 4-byte centroid id for NextPlaid's residual codes); those with
+``ndcg_points`` (a change of nDCG@10) are a point, the others a vertical line."""
 
 
 def anchor_bytes(anchor: Mapping[str, Any], tokens_per_doc: float, dim: int) -> float:
@@ -328,17 +323,14 @@ def footprint_sweep(
     verbose: bool = True,
     on_row: Callable[[FootprintRow], None] | None = None,
 ) -> FootprintSweep:
-    """Measure every ``pool factor x storage x rescore`` configuration on Qdrant Edge.
+    """Measure every ``pool factor x storage x rescore`` configuration on Qdrant Edge (the
+    method: docs/footprint.md).
 
-    Documents and queries are encoded once through the evaluation cache
-    (:func:`~qdrant_tokenpool.eval.encoding.encode_cached`) and pooled once per pool
-    factor; each storage gets a fresh Edge collection in ``work_dir`` (a temporary folder
-    when ``None``, removed after each configuration), written, optimized, closed (its files
-    measured), reopened (its RSS growth measured) and queried by every judged query with
-    exact MaxSim (multivectors have no HNSW graph here: brute force over the codes or the
-    stored vectors). Quantized storages are queried from the codes only
-    (``rescore=False``) and rescored from the stored vectors (``True``, ``oversampling`` x
-    ``limit`` candidates); storages without one give one row.
+    Documents and queries are encoded once through the evaluation cache and pooled once
+    per pool factor; each storage gets a fresh Edge collection in ``work_dir`` (default: a
+    temporary folder), written, measured and queried by every judged query (top ``limit``),
+    from the codes only (``rescore=False``) and rescored (``oversampling`` x ``limit``
+    candidates); a storage without quantization gives one row.
 
     Args:
         data_dir: BEIR folder (or a loaded :class:`~qdrant_tokenpool.eval.beir.BeirDataset`).
@@ -446,10 +438,9 @@ def recommend_footprint(
     minimize: str = "ram",
     rescore: bool | None = None,
 ) -> FootprintRow:
-    """The configuration of ``sweep`` with the fewest bytes per document (``minimize``:
-    ``"ram"`` or ``"disk"``; ties: faster queries) that keeps ``min_quality`` of unpooled
-    float32 nDCG@10 (a fraction, e.g. ``0.99``). ``rescore``: only rows with (``True``) or
-    without (``False``) rescoring; ``None``: either.
+    """The row of ``sweep`` with the fewest bytes per document (``minimize``: ``"ram"`` or
+    ``"disk"``; ties: faster queries) that keeps ``min_quality`` of unpooled float32
+    nDCG@10 (e.g. ``0.99``); ``rescore``: only rows with (``True``) or without rescoring.
 
     Raises:
         ValueError: ``min_quality`` outside (0, 1.5], ``minimize`` unknown, or no row
@@ -507,12 +498,10 @@ def create_footprint_collection_flow(
     protected_tokens: int = 0,
 ) -> Flow[dict[str, Any]]:
     """Create ``collection_name`` with the chosen configuration: the multivector
-    ``vector_name`` (``dim`` numbers) pooled at its pool factor with ``method`` and stored
-    as its storage, the choice stored in the metadata under :data:`FOOTPRINT_KEY`; returns
-    that entry. ``query_late_interaction`` then queries with its search params (codes only
-    or rescored, ``oversampling``), and ``stats`` shows it. No summary vector: the sweep
-    measured MaxSim over every document, and a float summary would add ``4 * dim`` bytes
-    per document in RAM.
+    ``vector_name`` (``dim`` numbers) pooled at its pool factor with ``method``, stored as
+    its storage, the choice (returned) in the metadata under :data:`FOOTPRINT_KEY`, which
+    ``query_late_interaction`` and ``stats`` read. No summary vector: the sweep measured
+    MaxSim over every document, and a float summary would add ``4 * dim`` B/doc in RAM.
 
     Raises:
         ValueError: the collection exists, or a bad pooling config.

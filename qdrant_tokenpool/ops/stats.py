@@ -176,7 +176,7 @@ def collection_stats_flow(
         nonlocal counted_points
         for r in records:
             vec = r.vector if isinstance(r.vector, dict) else {"": r.vector}
-            toks = (r.payload or {}).get(TOKENS_PAYLOAD_KEY)
+            toks: Any = (r.payload or {}).get(TOKENS_PAYLOAD_KEY)
             counted = isinstance(toks, int)
             counted_points += counted
             for name, v in vec.items():
@@ -187,7 +187,7 @@ def collection_stats_flow(
                 n = len(v) if vs.multivector else 1
                 vs.stored_vectors += n
                 if counted and name in unpooled:
-                    unpooled[name] += int(toks)
+                    unpooled[name] += toks
                     stored_with_count[name] += n
 
     points = yield from scroll_points(

@@ -232,24 +232,15 @@ def index_corpus_flow(
             raise OperationError(str(exc)) from None
         size = cp.vectors[vname].size
         cfg = cp.pooling.get(vname)
+        given: dict[str, Any] = {"pool_factor": pool_factor, "method": method}
+        given = {k: v for k, v in given.items() if v is not None} | options
         if cfg is None:
             rep.info(
                 f"note: collection {collection_name!r} has no pooling config for "
                 f"{vector_label(vname)}: vectors are stored unpooled"
             )
-        elif pool_factor is not None and pool_factor != cfg.pool_factor:
-            raise OperationUsageError(
-                f"collection {collection_name!r} pools {vector_label(vname)} with "
-                f"pool_factor={cfg.pool_factor}; pool_factor={pool_factor} would mix "
-                "pool factors (use another collection, or repool)"
-            )
-        if cfg is not None and method is not None and method != cfg.method:
-            raise OperationUsageError(
-                f"collection {collection_name!r} pools with method={cfg.method}; "
-                f"method={method} differs"
-            )
-        if cfg is not None and options and replace(cfg, **options) != cfg:
-            wanted = " ".join(f"{k}={v}" for k, v in options.items())
+        elif given and replace(cfg, **given) != cfg:
+            wanted = " ".join(f"{k}={v}" for k, v in given.items())
             raise OperationUsageError(
                 f"collection {collection_name!r} pools {vector_label(vname)} with "
                 f"{config_text(cfg)}; {wanted} differs (use another collection, or repool)"

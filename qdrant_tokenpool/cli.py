@@ -1,18 +1,8 @@
 """``qdrant-tokenpool``: index text with pooled token vectors, search, inspect, evaluate, repool.
 
-Commands (``qdrant-tokenpool COMMAND --help``): ``index``, ``search``, ``stats``, ``eval``,
-``footprint``, ``repool``, ``add-token-index``, ``demo`` (index, stats, eval -c and search in
-one process), ``download`` (BEIR SciFact, verified) and ``copy-db`` (an embedded database
-onto another engine). The options every command shares (``--path``, ``--url``,
-``--api-key``, ``--engine``, ``-q``) are declared once, on the app's callback, and go before
-or after the command (:class:`qdrant_tokenpool._cli_runtime.Command`, which also maps
-errors to exit codes: 0 success, 1 error, 2 usage error, 130 interrupted). Results go to
-stdout (rich tables, or ``--json``), progress and messages to stderr.
-
-This module parses, calls the library operations (:mod:`qdrant_tokenpool.ops`) and prints;
-it holds no logic the library lacks. The option types several commands take, the tables
-and the report lines are in :mod:`qdrant_tokenpool._cli_runtime`. Heavy imports (the
-clients, torch, rich) happen inside the commands, so ``--help`` stays fast.
+The commands parse, call the library operations (:mod:`qdrant_tokenpool.ops`) and print
+(results on stdout, progress and messages on stderr); how they run is in
+:mod:`qdrant_tokenpool._cli_runtime`. See docs/cli.md.
 """
 
 from __future__ import annotations
@@ -89,8 +79,7 @@ def shared_options(
         "--quiet", "-q", help="No progress bars or info messages."
     )] = False,
 ) -> None:
-    # The options every command shares, declared once: Command takes them after the
-    # command too. (No docstring: the app's help above is the one to show.)
+    # no docstring: the app's help above is the one to show
     ctx.obj = CliState(path, url, api_key, engine, quiet)
 
 

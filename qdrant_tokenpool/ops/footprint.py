@@ -119,13 +119,11 @@ class FootprintSweep:
     info: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: v for k, v in asdict(self).items() if k != "rows"},
-                "rows": [asdict(r) for r in self.rows]}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FootprintSweep:
-        rows = [FootprintRow(**r) for r in data.get("rows", [])]
-        return cls(**{**{k: v for k, v in data.items() if k != "rows"}, "rows": rows})
+        return cls(**{**data, "rows": [FootprintRow(**r) for r in data.get("rows", [])]})
 
     @classmethod
     def from_json(cls, path: str | Path) -> FootprintSweep:
@@ -152,8 +150,7 @@ class FootprintSweep:
         names = [k for k in asdict(self.rows[0]) if k != "files"] if self.rows else []
         w = csv.DictWriter(buf, fieldnames=names, extrasaction="ignore")
         w.writeheader()
-        for r in self.rows:
-            w.writerow(asdict(r))
+        w.writerows(map(asdict, self.rows))
         return buf.getvalue()
 
     def save(self, out_dir: str | Path, plot: bool = True) -> dict[str, Path]:
@@ -293,11 +290,10 @@ def _query(client: Any, name: str, queries: PackedDocs, limit: int, params: Any)
 def _metrics(hits: list[list[tuple[int, float]]], ds: Any) -> tuple[float, float]:
     from ..eval.metrics import evaluate_run
 
-    run: dict[str, dict[str, float]] = {}
-    for qid, hs in zip(ds.query_ids, hits):
-        r = {ds.doc_ids[i]: s for i, s in hs}
-        r.pop(qid, None)
-        run[qid] = r
+    run = {
+        qid: {ds.doc_ids[i]: s for i, s in hs if ds.doc_ids[i] != qid}
+        for qid, hs in zip(ds.query_ids, hits)
+    }
     means, _ = evaluate_run(run, ds.qrels, ndcg_ks=(10,), recall_ks=(100,))
     return means["ndcg@10"], means["recall@100"]
 

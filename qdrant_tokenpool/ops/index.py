@@ -61,17 +61,9 @@ SUMMARY_VECTOR = "summary"
 
 @dataclass(frozen=True)
 class IndexResult:
-    """What :func:`index_corpus` did.
-
-    Attributes:
-        collection_name, vector_name: where the token vectors went.
-        created: the collection was created by this call.
-        pooling: the vector's pooling config (``None``: stored unpooled).
-        added: documents written now; ``skipped``: documents already there.
-        token_vectors: token vectors of the added documents (unpooled);
-            ``stored_vectors``: vectors stored for them after pooling (with a
-            ``distance_threshold`` an upper bound: the threshold can only merge more).
-    """
+    """What :func:`index_corpus` did: documents ``added`` now and ``skipped`` (already
+    there), their unpooled ``token_vectors`` and ``stored_vectors`` after pooling (with a
+    ``distance_threshold`` an upper bound); ``pooling`` ``None``: stored unpooled."""
 
     collection_name: str
     vector_name: str
@@ -125,8 +117,7 @@ def indexed_multivector(cp: CollectionPooling, vector_name: str | None) -> str:
 
 
 def index_record_flow(collection_name: str) -> Flow[dict[str, Any]]:
-    """What :func:`index_corpus` recorded for the collection (see
-    :func:`record_from_metadata`); ``{}`` when the collection does not exist (yet)."""
+    """:func:`record_from_metadata` of the collection; ``{}`` when it does not exist."""
     if not (yield call(parent.collection_exists, collection_name)):
         return {}
     cp = yield from load_collection(collection_name)
@@ -157,29 +148,22 @@ def index_corpus_flow(
     A missing collection is created: a Cosine MaxSim multivector ``vector_name`` (default
     ``"tokens"``) of the encoder's ``dim`` (on disk with ``on_disk``), its pooling config in
     the metadata (``pool_factor`` 2, ``method`` ``"hierarchical"``, ``protected_tokens`` the
-    encoder's, plus ``pooling_options``), and with ``summary`` the dense ``"summary"`` vector
-    of the query funnel's first stage. An existing collection uses the vector
-    :func:`index_corpus` recorded (else its one pooled multivector); given settings must
-    match its config. Points get id ``uuid5(ID_NAMESPACE, doc_id)`` and payload ``doc_id``,
-    ``title``, ``text``, ``_tokenpool_tokens``. Resumable: documents already there are skipped.
+    encoder's, plus ``pooling_options``), with ``summary`` the dense ``"summary"`` vector and
+    with ``token_index`` the token-level first stage (:func:`add_token_index`). An existing
+    collection uses the vector :func:`index_corpus` recorded (else its one pooled
+    multivector); given settings must match its config. Points get id
+    :func:`point_id` and payload ``doc_id``, ``title``, ``text``, ``_tokenpool_tokens``.
+    Resumable: documents already there are skipped.
 
     Args:
-        client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
-        documents: :class:`Document` objects or BEIR rows (``_id``/``id``, ``title``,
-            ``text``); a list is checked whole first, an iterator read a group at a time.
+        documents: :class:`Document` objects or BEIR rows; a list is checked whole first,
+            an iterator read a group at a time.
         encoder: ``encode_documents(texts, batch_size=, show_progress=)`` and ``dim``, or a
             zero-argument callable returning one (called only when something is encoded).
         batch_size: documents per batch (:data:`ENCODE_BATCHES` encoded and written together,
             :data:`FORWARD_DOCUMENTS` per forward pass).
         limit: index only the first ``limit`` documents; ``total``: their number, for progress.
         record: extra metadata recorded with the vector name (the CLI: ``model``, ``doc_maxlen``).
-        progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
-        token_index: a new collection also gets the token-level first stage
-            (:func:`~qdrant_tokenpool.ops.add_token_index`, its default settings), which
-            its unfiltered queries then use (the default; ``False``: the summary funnel).
-
-    Returns:
-        An :class:`IndexResult` (documents added and skipped, token and stored vectors).
 
     Raises:
         OperationError: no fitting multivector, or the encoder's ``dim`` differs;

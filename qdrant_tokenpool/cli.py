@@ -144,8 +144,7 @@ def index(
     state: CliState = ctx.obj
     options = pooling.options()
     corpus = corpus_file(source)
-    total = count_documents(corpus)
-    total = total if limit is None else min(total, limit)
+    total = count_documents(corpus)  # index_corpus takes at most limit of them
     if total == 0:
         fail(f"{corpus} holds no documents")
     with state.session(must_exist=False) as client:
@@ -404,22 +403,16 @@ def footprint(
             fail(f"data folder {data_dir} does not exist")
         result = _footprint_sweep(state, data_dir, model, pool_factors, storages, max_documents,
                                   out or Path("footprint_results"))
-    try:
-        choice = recommend_footprint(result, min_quality, minimize=minimize)
-    except ValueError as exc:
-        fail(str(exc))
+    choice = recommend_footprint(result, min_quality, minimize=minimize)
     typer.echo(choice_line(choice, result.base_bytes))
     if collection is None:
         return
     with state.session(must_exist=False) as client:
-        try:
-            create_footprint_collection(
-                client, collection, choice, result.dim, vector_name=vector, sweep=result,
-                min_quality=min_quality, oversampling=result.info.get("oversampling"),
-                protected_tokens=int(result.info.get("protected_tokens", 0)),
-            )
-        except ValueError as exc:
-            fail(str(exc))
+        create_footprint_collection(
+            client, collection, choice, result.dim, vector_name=vector, sweep=result,
+            min_quality=min_quality, oversampling=result.info.get("oversampling"),
+            protected_tokens=int(result.info.get("protected_tokens", 0)),
+        )
     typer.echo(f"created collection {collection!r}; fill it with: qdrant-tokenpool index "
                f"{data_dir} -c {collection}")
 
@@ -487,7 +480,7 @@ def add_token_index(
     )] = None,
     neighbours: Annotated[int | None, typer.Option(
         min=1, help="Nearest token vectors per query token at search time (default: the "
-        "library's, 40).", show_default=False,
+        "library's, 60).", show_default=False,
     )] = None,
     int8: Annotated[bool, typer.Option(
         "--int8/--float32", help="The index int8-quantized in RAM (float32 on disk), or "

@@ -38,7 +38,7 @@ from ..footprint import (
     parse_storage,
 )
 from ..maxsim import PackedDocs
-from .common import operation
+from .common import OperationError, OperationUsageError, operation
 from .stats import folder_bytes
 
 __all__ = [
@@ -439,19 +439,24 @@ def recommend_footprint(
     nDCG@10 (e.g. ``0.99``); ``rescore``: only rows with (``True``) or without rescoring.
 
     Raises:
-        ValueError: ``min_quality`` outside (0, 1.5], ``minimize`` unknown, or no row
+        OperationUsageError: ``min_quality`` outside (0, 1.5] or ``minimize`` unknown.
+        OperationError: no row
             reaches the floor (the best one is named).
     """
     if not 0 < min_quality <= 1.5:
-        raise ValueError(f"min_quality is a fraction of unpooled nDCG@10 (e.g. 0.99), got {min_quality}")
+        raise OperationUsageError(
+            f"min_quality is a fraction of unpooled nDCG@10 (e.g. 0.99), got {min_quality}"
+        )
     if minimize not in ("ram", "disk"):
-        raise ValueError(f"minimize must be 'ram' or 'disk', got {minimize!r}")
+        raise OperationUsageError(f"minimize must be 'ram' or 'disk', got {minimize!r}")
     rows = [r for r in sweep.rows if rescore is None or r.rescore == rescore]
     ok = [r for r in rows if r.relative_ndcg >= min_quality]
     if not ok:
         best = max(rows, key=lambda r: r.relative_ndcg, default=None)
         hint = f"; the best is {best.key} at {best.relative_ndcg:.2%}" if best else ""
-        raise ValueError(f"no configuration keeps {min_quality:.2%} of unpooled nDCG@10{hint}")
+        raise OperationError(
+            f"no configuration keeps {min_quality:.2%} of unpooled nDCG@10{hint}"
+        )
     attr = "ram_bytes" if minimize == "ram" else "disk_bytes"
     return min(ok, key=lambda r: (getattr(r, attr), r.ms_p50))
 
@@ -500,12 +505,12 @@ def create_footprint_collection_flow(
     MaxSim over every document, and a float summary would add ``4 * dim`` B/doc in RAM.
 
     Raises:
-        ValueError: the collection exists, or a bad pooling config.
+        OperationError: the collection exists. PoolingConfigError: a bad pooling config.
     """
     from ..config import PoolingConfig
 
     if (yield call(parent.collection_exists, collection_name)):
-        raise ValueError(f"collection {collection_name!r} already exists")
+        raise OperationError(f"collection {collection_name!r} already exists")
     entry = footprint_entry(choice, sweep, vector_name, min_quality, oversampling)
     pooling = None
     if choice.pool_factor > 1:

@@ -235,14 +235,12 @@ def index_corpus_flow(
         dim = int(enc.dim)
         if summary and "summary_vector" not in options:
             options["summary_vector"] = SUMMARY_VECTOR
+        if protected_tokens is None:
+            protected_tokens = int(getattr(enc, "protected_tokens", 1))
         cfg = PoolingConfig(
             pool_factor=pool_factor or 2,
             method=method or "hierarchical",  # type: ignore[arg-type]
-            protected_tokens=(
-                int(getattr(enc, "protected_tokens", 1))
-                if protected_tokens is None
-                else protected_tokens
-            ),
+            protected_tokens=protected_tokens,
             **options,
         )
         rep.info(f"creating collection {collection_name!r} ...")

@@ -225,11 +225,10 @@ def _with_disk_size(client: Any, stats: CollectionStats) -> CollectionStats:
     """Add the collection's folder size (its companion's included) on an embedded database."""
     folder = collection_folder(client, stats.collection)
     if folder is not None and folder.is_dir():
-        stats.on_disk_bytes = folder_bytes(folder)["total"]
-        stats.on_disk_path = str(folder)
         companion = collection_folder(client, companion_name(stats.collection))
-        if companion is not None and companion.is_dir():
-            stats.on_disk_bytes += folder_bytes(companion)["total"]
+        folders = [f for f in (folder, companion) if f is not None and f.is_dir()]
+        stats.on_disk_bytes = sum(folder_bytes(f)["total"] for f in folders)
+        stats.on_disk_path = str(folder)
     return stats
 
 

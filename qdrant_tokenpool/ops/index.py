@@ -1,10 +1,5 @@
-"""``index_corpus``: documents -> token vectors -> pooled writes into a collection; resumable.
-
-Each document gets a deterministic point id (:func:`~.documents.point_id`), so a second
-run over the same documents finds those already written and skips them: an interrupted
-run continues where it stopped, and a run with nothing left to do never loads the encoder
-(pass a zero-argument callable that loads it).
-"""
+"""``index_corpus``: documents -> token vectors -> pooled writes into a collection; resumable
+(deterministic point ids: documents already written are skipped, unencoded)."""
 
 from __future__ import annotations
 

@@ -361,11 +361,8 @@ def floats(text: str, option: str, minimum: float, *, required: bool = False) ->
     except ValueError:
         hint = f"expected comma-separated numbers, got {text!r}"
         raise typer.BadParameter(hint, param_hint=option) from None
-    if any(not minimum <= v < float("inf") for v in values):
+    if any(not minimum <= v < float("inf") for v in values) or (required and not values):
         hint = f"expected finite numbers >= {minimum:g}, got {text!r}"
-        raise typer.BadParameter(hint, param_hint=option)
-    if required and not values:
-        hint = f"expected numbers >= {minimum:g}, got {text!r}"
         raise typer.BadParameter(hint, param_hint=option)
     return values
 

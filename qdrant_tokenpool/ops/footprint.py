@@ -440,8 +440,7 @@ def recommend_footprint(
 
     Raises:
         OperationUsageError: ``min_quality`` outside (0, 1.5] or ``minimize`` unknown.
-        OperationError: no row
-            reaches the floor (the best one is named).
+        OperationError: no row reaches the floor (the best one is named).
     """
     if not 0 < min_quality <= 1.5:
         raise OperationUsageError(

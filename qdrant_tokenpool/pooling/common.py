@@ -1,4 +1,4 @@
-"""Shared numerics of the pooling methods: normalisation, cluster counts, cluster means."""
+"""Shared numerics of the pooling methods: row normalisation and cluster means."""
 
 from __future__ import annotations
 
@@ -7,16 +7,8 @@ from typing import Literal
 import numpy as np
 
 from . import kernels
-from .spec import cluster_count
 
-__all__ = [
-    "cluster_count",
-    "cluster_means",
-    "normalise",
-    "relabel_by_first_token",
-    "run_means",
-]
-
+__all__ = ["cluster_means", "normalise", "run_means"]
 
 _TINY = np.float32(np.finfo(np.float32).tiny)
 
@@ -30,9 +22,8 @@ def normalise(
 ) -> np.ndarray:
     """Rows of ``x`` (``(n, d)``) scaled to unit L2 norm, as a new float32 array (or into ``out``).
 
-    The package's one row normalisation. Robust for every finite float32 row: a row whose
-    squared norm under- or overflows float32 gets its norm in float64, so it comes out a unit
-    vector too; the result never holds NaN or inf.
+    A row whose squared norm under- or overflows float32 gets its norm in float64, so every
+    finite non-zero row comes out a unit vector; the result never holds NaN or inf.
 
     Args:
         x: ``(n, d)`` rows (any real dtype).
@@ -76,31 +67,14 @@ def normalise(
     return out
 
 
-def relabel_by_first_token(labels: np.ndarray) -> tuple[np.ndarray, int]:
-    """Renumber cluster labels ``0..k-1`` in order of each cluster's first token.
-
-    Makes the output order deterministic and independent of the clustering's own ids.
-    Returns ``(labels, k)``.
-    """
-    uniq, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return rank[inverse].astype(np.intp, copy=False), int(uniq.size)
-
-
 def cluster_means(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Unit-normalised mean of the rows of ``x`` (``(n, d)``) in each cluster of ``labels``.
 
-    ``labels`` (``(n,)``) holds any integer cluster ids. Returns ``(k, d)`` float32 with
-    one row per distinct label, ordered by each cluster's first token (lowest row index).
-    The mean's scale does not matter before re-normalisation, so the sums are normalised
-    directly. The sums are taken over a ``(k, s, d)`` gather padded with zero rows (``s``:
-    the largest cluster), in row order, so the result is deterministic to the bit; one
-    dense ``(k, n) @ (n, d)`` product instead when padding would cost more (the compiled
-    kernel, when built, sums row by row in row order, as the gather does). A cluster whose
-    vectors cancel out exactly (a zero sum, e.g. two opposite tokens) has no mean
-    direction: it is represented by its first token.
+    ``labels`` (``(n,)``) holds any integer cluster ids. Returns ``(k, d)`` float32, one
+    row per distinct label, ordered by each cluster's first token. Sums are taken in row
+    order (a zero-padded ``(k, s, d)`` gather, or the compiled kernel), so the result is
+    deterministic to the bit; a dense ``(k, n) @ (n, d)`` product where padding would cost
+    more. A cluster whose vectors cancel out (a zero sum) is represented by its first token.
     """
     if kernels.compiled_kernels():
         sums, firsts = kernels.cluster_sums(x, labels)

@@ -1,25 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled pooling kernels: exact Ward pooling of documents, cluster sums, and the
-reading of a nested list of floats into a float32 matrix (:func:`nested_float32`).
+"""Compiled pooling kernels: exact Ward pooling, cluster sums, MaxSim, and nested lists of
+floats read into float32 (an optional extension: where it is missing, the pooling modules
+fall back to numpy and scipy with the same partitions). The Gram matrix comes from scipy's
+BLAS (``scipy.linalg.cython_blas``, looked up on the first clustering), so building needs
+no BLAS.
 
-Built by ``pip install`` (Cython, optional extension; see ``setup.py``). Where it is
-missing, the pooling modules fall back to numpy and scipy with the same partitions (see
-``hierarchical.py`` and ``common.py``). Pure numerics: no Python objects in the loops, no
-Qdrant. The Gram matrix comes from the BLAS that scipy ships
-(``scipy.linalg.cython_blas.ssyrk`` / ``dsyrk``, looked up on the first clustering, so
-importing the kernels does not import scipy), so building needs no BLAS.
-
-Steps of :func:`ward_pool` for ``n`` unprotected tokens of dimension ``d``, into ``k``:
-
-1. rows to unit length (norms in float64, rows rounded to float32 as the fallback does);
-2. the Ward cut of ``_ward.h`` (C): ``G = U U^T`` (float32 ``ssyrk`` where that provably
-   takes float64's decisions, else ``dsyrk``), squared distances, a
-   nearest-neighbour chain step by step as scipy's ``nn_chain``, and the ``n - k``
-   lowest merges applied as unions (exactly ``k`` clusters, ties included), clusters
-   numbered by their first token;
-3. float32 sums of each cluster in row order, re-normalised (a zero sum: its first token).
-
-:func:`ward_pool_many` runs a chunk of documents in one call with the GIL released.
+:func:`ward_pool` on ``n`` unprotected tokens, into ``k``: rows to unit length (norms in
+float64, rows rounded to float32 as the fallback does); the Ward cut of ``_ward.h`` (the
+Gram matrix in float32 where that provably takes float64's decisions, a nearest-neighbour
+chain as scipy's ``nn_chain``, the ``n - k`` lowest merges as unions, clusters numbered by
+first token); float32 sums per cluster in row order, re-normalised.
 """
 
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
@@ -377,9 +367,8 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
         raise MemoryError("no memory to pool a chunk of documents")
     try:
         for j in range(m):
-            # the buffer protocol, not a typed memoryview (whose set-up per document was
-            # most of this loop's time); the pointer stays valid after the release: xs
-            # keeps the array alive, as the memoryview this replaces did
+            # the buffer protocol: a typed memoryview's set-up per document costs more;
+            # the pointer stays valid after the release, as xs keeps the array alive
             try:
                 PyObject_GetBuffer(xs[j], &view, flags)
             except BufferError as exc:  # not C-contiguous: the memoryview's ValueError

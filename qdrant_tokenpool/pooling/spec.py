@@ -77,7 +77,7 @@ def _finite(name: str, value: Any, minimum: float) -> float:
 
 def _pool_factor(value: Any) -> int | float:
     """An integer or finite float ``>= 1``; integral floats become ints (``2.0`` -> ``2``)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 1:
         return int(value)
     f = _finite("pool_factor", value, 1)
     return int(f) if f.is_integer() else f

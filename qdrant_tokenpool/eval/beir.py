@@ -1,14 +1,8 @@
-"""BEIR-format data sets: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``.
-
-Layout (as released by BEIR, e.g. SciFact)::
+"""BEIR-format data sets (as released by BEIR, e.g. SciFact)::
 
     corpus.jsonl        {"_id": str, "title": str, "text": str} per line
     queries.jsonl       {"_id": str, "text": str} per line
     qrels/test.tsv      query-id <TAB> corpus-id <TAB> score, with a header line
-
-Documents are turned into text as BEIR's dense models do: ``(title + " " + text).strip()``.
-Only the queries that have judgments in the chosen split are kept (as BEIR's loader does).
-Pure Python, no Qdrant import.
 """
 
 from __future__ import annotations
@@ -36,13 +30,11 @@ class BeirDataset:
     """One BEIR split in memory.
 
     Attributes:
-        name: folder name (e.g. ``"scifact"``).
-        split: qrels split (e.g. ``"test"``).
-        doc_ids: corpus ids in file order.
-        titles, texts: per document, aligned with ``doc_ids``.
-        query_ids: ids of the queries judged in ``split``, in ``queries.jsonl`` order.
+        name, split: folder name (``"scifact"``) and qrels split (``"test"``).
+        doc_ids: corpus ids in file order; titles, texts: aligned with them.
+        query_ids: the queries judged in ``split`` (as BEIR's loader keeps), in file order.
         queries: query text per id in ``query_ids``.
-        qrels: ``{query_id: {doc_id: relevance}}`` (integer grades, as in the file).
+        qrels: ``{query_id: {doc_id: relevance}}`` (integer grades).
         checksums: SHA-256 of ``corpus.jsonl``, ``queries.jsonl`` and the qrels file.
     """
 
@@ -58,7 +50,7 @@ class BeirDataset:
 
     @property
     def documents(self) -> list[str]:
-        """Document texts as BEIR joins them: ``(title + " " + text).strip()``."""
+        """Document texts as BEIR's dense models join them: ``(title + " " + text).strip()``."""
         return [(t + " " + x).strip() for t, x in zip(self.titles, self.texts)]
 
     @property
@@ -113,16 +105,9 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 
 def load_beir(data_dir: str | Path, split: str = "test") -> BeirDataset:
-    """Load a BEIR folder.
-
-    Args:
-        data_dir: folder holding ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
-        split: which qrels file to use.
-
-    Returns:
-        :class:`BeirDataset` with the judged queries of ``split`` only. Judgments for
-        documents missing from the corpus are kept (they count in recall's denominator and
-        the ideal DCG, as in BEIR/pytrec_eval).
+    """Load a BEIR folder with the qrels of ``split``: the judged queries only; judgments of
+    documents missing from the corpus are kept (they count in recall and the ideal DCG, as
+    in BEIR/pytrec_eval).
 
     Raises:
         FileNotFoundError: a file is missing (the message names it).

@@ -105,9 +105,10 @@ def _condensed_blocked(x64: np.ndarray) -> np.ndarray:
         block *= -2.0
         block += sq[r0:r1, None]
         block += sq[r0:]
-        upper = block[np.arange(r1 - r0)[:, None] < np.arange(n - r0)]  # strict upper, by row
-        out[pos : pos + upper.size] = upper
-        pos += upper.size
+        for i in range(r0, r1):
+            row = block[i - r0, i - r0 + 1 :]
+            out[pos : pos + row.size] = row
+            pos += row.size
     np.maximum(out, 0.0, out=out)
     np.sqrt(out, out=out)
     return out

@@ -243,10 +243,10 @@ class TokenEncoder(_TokenEncoderBase):
     without punctuation; ``"hf"`` the tokens with ``[CLS]`` kept and ``[SEP]`` dropped.
 
     Attributes:
-        name, layout: where it was loaded from; ``"stanford"``, ``"pylate"`` or ``"hf"``.
+        name, layout: where it was loaded from; one of :data:`LAYOUTS`.
         dim: the vector dimension ``d``.
-        protected_tokens: leading rows of every document that are markers or ``[CLS]`` (2
-            for ColBERT, 1 for ``"hf"``): pass it to ``PoolingConfig``.
+        protected_tokens: leading document rows that are markers or ``[CLS]`` (for
+            ``PoolingConfig``).
         query_length, document_length: token budgets (specials included).
         device: the torch device the model runs on.
     """
@@ -294,13 +294,13 @@ class TokenEncoder(_TokenEncoderBase):
 
         Args:
             name_or_path: a local directory or a hub repo id (``"colbert-ir/colbertv2.0"``).
-            layout: ``"stanford"``, ``"pylate"`` or ``"hf"``; ``None``: :func:`detect_layout`.
+            layout: one of :data:`LAYOUTS`; ``None``: :func:`detect_layout`.
             device: a torch device; default CUDA when available, else CPU.
             dtype: the weights' dtype (default float32); outputs are always float32.
-            query_length, document_length: token budgets including specials; default the
-                checkpoint's (ColBERT), or 32 / the model's ``max_seq_length`` (``"hf"``).
-            special_tokens: ``"hf"`` only: ``"cls"`` (default: keep the leading ``[CLS]``),
-                ``"all"`` or ``"none"``.
+            query_length, document_length: token budgets including specials (default the
+                checkpoint's; ``"hf"``: 32 and the model's ``max_seq_length``).
+            special_tokens: ``"hf"`` only: keep the leading ``[CLS]`` (``"cls"``), ``"all"``
+                or ``"none"``.
             revision, cache_dir, token, trust_remote_code: as in transformers.
             local_files_only: never download; default True when ``HF_HUB_OFFLINE`` is set.
 

@@ -121,16 +121,13 @@ def register_local_model(
 ) -> None:
     """Make the ONNX late-interaction model in folder ``path`` a fastembed model ``name``.
 
-    ``kind="colbert"`` (a text model, as fastembed's ``colbert-ir/colbertv2.0``): the folder
-    holds ``model_file`` (inputs ``input_ids`` and ``attention_mask``, output the
-    ``(batch, tokens, dim)`` token vectors), ``tokenizer.json`` and
-    ``tokenizer_config.json`` (with ``model_max_length``), and a vocabulary with
-    ``[MASK]`` and the markers fastembed's ColBERT inserts (ids 1 and 2: ``[unused0]`` /
-    ``[unused1]`` in BERT vocabularies). ``kind="colpali"`` (text and images, as
-    fastembed's ``Qdrant/colpali-v1.3-fp16``): ``model_file`` also takes
-    ``pixel_values`` ``(batch, 3, 448, 448)``, and ``preprocessor_config.json`` describes
-    the image processing. Documents, queries and images are then processed as fastembed's
-    own model of that kind does. Registering a name again points it to ``path``.
+    ``kind="colbert"`` (as fastembed's ``colbert-ir/colbertv2.0``): ``model_file`` (inputs
+    ``input_ids``, ``attention_mask``; output ``(batch, tokens, dim)``), ``tokenizer.json``
+    and ``tokenizer_config.json``, a vocabulary with ``[MASK]`` and the markers at ids 1 and
+    2. ``kind="colpali"`` (as ``Qdrant/colpali-v1.3-fp16``): ``model_file`` also takes
+    ``pixel_values`` ``(batch, 3, 448, 448)``, and ``preprocessor_config.json``. Texts and
+    images are processed as fastembed's own model of that kind does; registering a name
+    again points it to ``path``.
 
     Raises:
         ValueError: unknown ``kind``, ``name`` is one of fastembed's own models, ``dim``

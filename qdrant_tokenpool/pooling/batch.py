@@ -219,12 +219,9 @@ def pool_batch(
         workers: ``None``: all cores for a batch with enough work (``*_MIN_SECONDS``), else
             the calling thread; ``1``: the calling thread; ``k > 1``: ``k`` workers.
 
-    Returns:
-        new float32 ``(m_i, d_i)`` arrays, in input order.
-
-    Raises:
-        ValueError: bad settings; InvalidMultivectorError for the first bad document,
-            its position as the point id (all are checked before any is pooled).
+    Returns new float32 ``(m_i, d_i)`` arrays, in input order. Raises as
+    :func:`pool_tokens` for the first bad document, its position as the point id (all are
+    checked before any is pooled).
     """
     spec = as_spec(spec, *args, **settings)
     arrays = [as_multivector(doc, point_id=i) for i, doc in enumerate(documents)]

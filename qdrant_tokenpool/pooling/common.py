@@ -25,15 +25,9 @@ def normalise(
     A row whose squared norm under- or overflows float32 gets its norm in float64, so every
     finite non-zero row comes out a unit vector; the result never holds NaN or inf.
 
-    Args:
-        x: ``(n, d)`` rows (any real dtype).
-        fallback: ``(n, d)`` non-zero rows replacing ``x``'s all-zero rows.
-        zero: an all-zero row with no ``fallback``: ``"raise"`` (naming the row) or ``"keep"``
-            it zero (Qdrant's Cosine behaviour).
-        out: a float32 C array of ``x``'s shape to write into (``x`` itself: in place).
-
-    Raises:
-        ValueError: a row holds NaN/inf, or an all-zero row with ``zero="raise"``.
+    ``fallback``: ``(n, d)`` rows replacing ``x``'s all-zero rows; without it ``zero``
+    says whether an all-zero row raises (naming it) or is kept zero (Qdrant's Cosine);
+    ``out``: a float32 C array of ``x``'s shape to write into. ``ValueError`` for NaN/inf.
     """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
@@ -103,11 +97,8 @@ def cluster_means(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def run_means(x: np.ndarray, k: int) -> np.ndarray:
-    """Unit-normalised means of ``k`` contiguous runs of near-equal length of the rows of ``x``.
-
-    Run ``j`` holds rows ``i`` with ``i * k // n == j`` (lengths ``n // k`` or
-    ``n // k + 1``). Returns ``(k, d)`` float32, in row order.
-    """
+    """Unit-normalised means ``(k, d)`` float32 of ``k`` contiguous runs of the rows of
+    ``x`` (run ``j``: rows ``i`` with ``i * k // n == j``)."""
     n = x.shape[0]
     starts = -((-np.arange(k, dtype=np.int64) * n) // k)  # ceil(j * n / k)
     return normalise(np.add.reduceat(x, starts, axis=0), fallback=x[starts])

@@ -144,11 +144,8 @@ def _select_ward() -> Callable[[np.ndarray, int], np.ndarray]:
 
 
 def ward_linkage(x: np.ndarray) -> np.ndarray:
-    """Ward linkage matrix (scipy layout, ``(n - 1, 4)``) of the rows of ``x`` (``(n, d)``).
-
-    Equal to ``scipy.cluster.hierarchy.linkage(x, "ward")`` up to float64 rounding of the
-    distances: the same merges, in order of increasing height. Needs ``n >= 2``.
-    """
+    """``scipy.cluster.hierarchy.linkage(x, "ward")`` (``(n - 1, 4)``) of the ``n >= 2`` rows
+    of ``x``, up to float64 rounding of the distances."""
     global _ward_impl
     if _ward_impl is None:
         _ward_impl = _select_ward()

@@ -134,17 +134,15 @@ def pool_tokens(
 
     Args:
         vectors: ``(n, d)`` token vectors: numpy array, torch tensor or nested list.
-        spec: a :class:`~.spec.PoolingSpec`, or its settings instead (``pool_factor``,
-            ``method``, ``protected_tokens`` positionally, the others by name).
+        spec: a :class:`~.spec.PoolingSpec`, or its settings (``pool_factor``, ``method``,
+            ``protected_tokens`` positionally, the others by name).
 
     Returns:
-        a new float32 ``(m, d)`` array; same input, same bytes (every method is
-        deterministic).
+        a new float32 ``(m, d)`` array; same input, same bytes.
 
     Raises:
-        ValueError: bad settings; :class:`InvalidMultivectorError` (a ``ValueError``) for
-            an empty, ragged, 1-D or 3-D input, NaN/inf, zero vectors, or a document that
-            does not fit ``grid_shape``.
+        ValueError: bad settings; :class:`InvalidMultivectorError` for an empty, ragged,
+            1-D or 3-D input, NaN/inf, zero vectors, or one that does not fit ``grid_shape``.
     """
     spec = as_spec(spec, *args, **settings)
     x = as_multivector(vectors)

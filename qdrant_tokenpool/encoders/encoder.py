@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import wait
 from typing import Any
 
 import numpy as np
@@ -368,9 +369,7 @@ class TokenEncoder(_TokenEncoderBase):
             finally:
                 for fut in futures:
                     fut.cancel()
-                for fut in futures:
-                    if not fut.cancelled():
-                        fut.exception()  # wait: torch keeps one thread until all are done
+                wait(futures)  # torch keeps one thread until all are done
 
     def _token_ids(self, texts: list[str], budget: int) -> list[list[int]]:
         enc = self._parts.tokenizer(

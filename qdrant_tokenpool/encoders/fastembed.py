@@ -166,8 +166,7 @@ def register_local_model(
 
 
 class FastEmbedEncoder:
-    """A fastembed late-interaction text model (ColBERT, answerai-colbert, ...) as a token
-    encoder.
+    """A fastembed late-interaction text model as a token encoder.
 
     Args:
         model: a name from ``LateInteractionTextEmbedding.list_supported_models()`` (or
@@ -178,8 +177,7 @@ class FastEmbedEncoder:
         name, dim, model: the model name, its vector size, the fastembed model.
         protected_tokens: 2 (``[CLS]`` and the document marker).
 
-    Outputs: float32 ``(n_i, dim)`` unit rows per text, in order (normalised here:
-    fastembed returns ColBERT query rows unnormalised).
+    Outputs: float32 ``(n_i, dim)`` unit rows per text, in order (queries normalised here).
     """
 
     layout = "fastembed"

@@ -152,13 +152,10 @@ def _is_pylate_modules(modules: Any) -> bool:
 
 
 def detect_layout(source: Source | str) -> Layout:
-    """Which of :data:`LAYOUTS` a checkpoint uses.
-
-    Rules, in order: a ``modules.json`` with Dense modules and no Pooling module, or a
-    ``config_sentence_transformers.json`` naming ``model_type: "ColBERT"`` or carrying
-    ``query_prefix``, is ``"pylate"`` (PyLate also saves converted Stanford models this
-    way); a ``config.json`` whose ``architectures`` is ``HF_ColBERT``, or an
-    ``artifact.metadata`` file, is ``"stanford"``; anything else is ``"hf"``.
+    """Which of :data:`LAYOUTS` a checkpoint uses, in order: ``"pylate"`` for Dense modules
+    and no Pooling module in ``modules.json``, or ``model_type: "ColBERT"`` or
+    ``query_prefix`` in ``config_sentence_transformers.json``; ``"stanford"`` for an
+    ``HF_ColBERT`` architecture or an ``artifact.metadata`` file; else ``"hf"``.
     """
     if isinstance(source, str):
         source = Source(source, local_files_only=env_offline())

@@ -180,9 +180,8 @@ def export_onnx(
                     input_names=["input_ids", "attention_mask"],
                     output_names=["hidden"],
                     dynamic_axes={
-                        "input_ids": {0: "batch", 1: "tokens"},
-                        "attention_mask": {0: "batch", 1: "tokens"},
-                        "hidden": {0: "batch", 1: "tokens"},
+                        name: {0: "batch", 1: "tokens"}
+                        for name in ("input_ids", "attention_mask", "hidden")
                     },
                     opset_version=opset,
                     dynamo=False,

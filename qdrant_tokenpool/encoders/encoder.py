@@ -327,13 +327,10 @@ class TokenEncoder(_TokenEncoderBase):
             local_files_only=env_offline() if local_files_only is None else bool(local_files_only),
             token=token,
         )
-        detected = detect_layout(source)
+        detected = detect_layout(source)  # also when a layout is given: checks config.json
         chosen: Layout = layout or detected
-        builder = BUILDERS[chosen]
-        parts = builder(
-            source,
-            BuildOptions(query_length, document_length, special_tokens, trust_remote_code),
-        )
+        options = BuildOptions(query_length, document_length, special_tokens, trust_remote_code)
+        parts = BUILDERS[chosen](source, options)
         _check_lengths(parts)
 
         if device is None:

@@ -1,6 +1,5 @@
-"""The ``"pylate"`` layout: PyLate / sentence-transformers ColBERT
-(``answerdotai/answerai-colbert-small-v1``, ``lightonai/GTE-ModernColBERT-v1``):
-``modules.json`` with a Transformer module and Dense projection(s), prefixes and lengths in
+"""The ``"pylate"`` layout: PyLate ColBERT (``answerdotai/answerai-colbert-small-v1``): a
+Transformer module and Dense projections, settings in
 ``config_sentence_transformers.json``. Reproduces ``pylate.models.ColBERT.encode`` (1.6)."""
 
 from __future__ import annotations

@@ -115,9 +115,13 @@ def load_beir(data_dir: str | Path, split: str = "test") -> BeirDataset:
             judged query that is missing from ``queries.jsonl``.
     """
     root = Path(data_dir).expanduser()
-    corpus_path, queries_path = root / "corpus.jsonl", root / "queries.jsonl"
-    qrels_path = root / "qrels" / f"{split}.tsv"
-    for p in (corpus_path, queries_path, qrels_path):
+    paths = {
+        "corpus": root / "corpus.jsonl",
+        "queries": root / "queries.jsonl",
+        "qrels": root / "qrels" / f"{split}.tsv",
+    }
+    corpus_path, qrels_path = paths["corpus"], paths["qrels"]
+    for p in paths.values():
         if not p.is_file():
             raise FileNotFoundError(f"BEIR folder {root}: missing {p.relative_to(root)}")
 
@@ -131,9 +135,8 @@ def load_beir(data_dir: str | Path, split: str = "test") -> BeirDataset:
         titles.append(str(row.get("title") or ""))
         texts.append(str(row.get("text") or ""))
 
-    all_queries: dict[str, str] = {}
-    for row in _read_jsonl(queries_path):
-        all_queries[str(row["_id"])] = str(row.get("text") or "")
+    rows = _read_jsonl(paths["queries"])
+    all_queries = {str(row["_id"]): str(row.get("text") or "") for row in rows}
 
     qrels = _read_qrels(qrels_path)
     missing = [q for q in qrels if q not in all_queries]
@@ -152,9 +155,5 @@ def load_beir(data_dir: str | Path, split: str = "test") -> BeirDataset:
         query_ids=query_ids,
         queries={q: all_queries[q] for q in query_ids},
         qrels=qrels,
-        checksums={
-            "corpus": file_sha256(corpus_path),
-            "queries": file_sha256(queries_path),
-            "qrels": file_sha256(qrels_path),
-        },
+        checksums={name: file_sha256(path) for name, path in paths.items()},
     )

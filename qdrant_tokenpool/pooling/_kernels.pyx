@@ -97,9 +97,8 @@ cdef int _load_blas() except -1:
 
 
 def load_blas():
-    """Look up scipy's ``ssyrk``/``dsyrk`` now (else on the first clustering): loads
-    scipy's OpenBLAS, which ``_blas.single_blas_thread`` must find to keep it on one
-    thread."""
+    """Look up scipy's ``ssyrk``/``dsyrk`` now (else on the first clustering), loading the
+    OpenBLAS that ``_blas.single_blas_thread`` keeps on one thread."""
     _load_blas()
 
 
@@ -113,10 +112,8 @@ def set_float32_gram(bint enabled):
 
 
 def gram_stats(bint reset=False):
-    """Counts since the last reset: documents clustered on the float32 Gram matrix
-    (``"float32"``), on the float64 one (``"float64"``: a tie the float32 bounds could not
-    settle, or float32 off), and near ties settled on float64 cluster means
-    (``"near_ties"``). ``reset``: start counting again."""
+    """Documents clustered on the float32 and on the float64 Gram matrix, and near ties
+    settled on float64 cluster means, since the last ``reset``."""
     global _totals
     out = {
         "float32": _totals.float32_docs,

@@ -104,17 +104,18 @@ class Source:
 
     def modules(self) -> tuple[str, list[str]]:
         """The folders of a sentence-transformers checkpoint's Transformer module (``""``:
-        the root) and of its Dense modules, from ``modules.json`` in ``idx`` order."""
+        the root; the first one listed) and of its Dense modules, from ``modules.json`` in
+        ``idx`` order."""
         modules = self.json("modules.json")
-        transformer, dense = "", []
+        transformers, dense = [], []
         listed = modules if isinstance(modules, list) else []
         for entry in sorted(listed, key=lambda m: int(m.get("idx", 0))):
             kind = str(entry.get("type", ""))
             if kind.endswith("Transformer") or ".Transformer" in kind:
-                transformer = str(entry.get("path", ""))
+                transformers.append(str(entry.get("path", "")))
             elif kind.endswith("Dense") or ".Dense." in kind:
                 dense.append(str(entry.get("path", "")))
-        return transformer, dense
+        return (transformers[0] if transformers else ""), dense
 
     def sbert_config(self, subfolder: str) -> dict[str, Any]:
         """A module folder's ``sentence_bert_config.json`` (``{}`` when absent)."""

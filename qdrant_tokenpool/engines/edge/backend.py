@@ -1,11 +1,7 @@
 """``EdgeBackend``: the ``QdrantBase`` that ``QdrantClient`` delegates every call to, over
-Qdrant Edge (see :mod:`qdrant_tokenpool.engines.edge` for why it looks the way it does).
-
-Edge checks a request point by point while writing it (a bad vector mid-request left the
-points before it stored, a NaN was stored, a ragged multivector crashed it): every vector
-of a request is checked against the collection (:mod:`qdrant_tokenpool.engines.checks`)
-before the first operation is applied, and the disk's free space before any write
-(:mod:`.storage`).
+Qdrant Edge. Edge checks a request point by point while writing it, so every vector of a
+request is checked first (:mod:`qdrant_tokenpool.engines.checks`), and the disk's free
+space before any write (:mod:`.storage`).
 """
 
 from __future__ import annotations
@@ -114,9 +110,12 @@ class EdgeBackend(EdgeLacks):
         ``delete_collection`` is called)."""
         return dict(self._damaged)
 
-    def _get(self, collection_name: str) -> CollectionFolder:
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("This Qdrant Edge client is closed. Please create a new instance.")
+
+    def _get(self, collection_name: str) -> CollectionFolder:
+        self._check_open()
         coll = self._collections.get(collection_name)
         if coll is None:
             damaged = self._damaged.get(collection_name)
@@ -129,8 +128,8 @@ class EdgeBackend(EdgeLacks):
         return self._get(collection_name).shard()
 
     def _apply(self, collection_name: str, ops: Sequence[Any], what: str) -> None:
-        """Apply Edge operations (or :class:`~.operations.Op` with their sizes), after checking that the
-        disk has the space they need (:func:`~.storage.write_needed`)."""
+        """Apply Edge operations (or :class:`~.operations.Op` with their sizes) once the disk
+        has the space they need."""
         coll = self._get(collection_name)
         shard = coll.shard()
         sized = [op if isinstance(op, operations.Op) else operations.Op(op) for op in ops]
@@ -142,8 +141,8 @@ class EdgeBackend(EdgeLacks):
                 shard.update(o.op)
 
     def _write(self, collection_name: str, what: str, build: Any) -> models.UpdateResult:
-        """Apply the operation ``build(schema)`` makes from the collection's vectors: an
-        unknown collection is reported before the request is converted (and so checked)."""
+        """Apply ``build(schema)``: an unknown collection is reported before the request is
+        converted (and so checked)."""
         coll = self._get(collection_name)
         self._apply(collection_name, [build(coll.schema())], what)
         return _ok()
@@ -190,17 +189,13 @@ class EdgeBackend(EdgeLacks):
 
     # -- collections --------------------------------------------------------------------
     def get_collections(self, **kwargs: Any) -> models.CollectionsResponse:
-        self._get_check_open()
+        self._check_open()
         return models.CollectionsResponse(
             collections=[models.CollectionDescription(name=n) for n in [*self._collections, *self._damaged]]
         )
 
-    def _get_check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("This Qdrant Edge client is closed. Please create a new instance.")
-
     def collection_exists(self, collection_name: str, **kwargs: Any) -> bool:
-        self._get_check_open()
+        self._check_open()
         return collection_name in self._collections or collection_name in self._damaged
 
     def get_collection(self, collection_name: str, **kwargs: Any) -> models.CollectionInfo:
@@ -222,10 +217,8 @@ class EdgeBackend(EdgeLacks):
         metadata: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> bool:
-        """Create a collection (one Edge shard). The other settings ``QdrantClient`` passes
-        (shards, replication, write consistency, WAL, strict mode, ``timeout``) have no
-        meaning in one process and are ignored, as in local mode. ``init_from`` is not
-        supported."""
+        """Create a collection (one Edge shard). Settings with no meaning in one process
+        (shards, replication, WAL, ...) are ignored, as in local mode."""
         if kwargs.get("init_from") is not None:
             raise EdgeUnsupportedError("create_collection(init_from=...)")
         config, sidecar = new_collection(
@@ -233,7 +226,7 @@ class EdgeBackend(EdgeLacks):
             hnsw_config, optimizers_config, quantization_config, metadata,
         )
         with self._lock:
-            self._get_check_open()
+            self._check_open()
             if collection_name in self._collections:
                 raise ValueError(f"Collection {collection_name} already exists")
             if collection_name in self._damaged:
@@ -255,11 +248,9 @@ class EdgeBackend(EdgeLacks):
         return self.create_collection(collection_name, *args, **kwargs)
 
     def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
-        """Delete a collection, a damaged one too (its folder is the one named so). The
-        folder is renamed out first (atomic): a kill mid-delete leaves no half
-        collection, and the next open removes the rest."""
+        """Delete a collection, a damaged one too (:func:`~.storage.trash_folder`)."""
         with self._lock:
-            self._get_check_open()
+            self._check_open()
             coll = self._collections.pop(collection_name, None)
             if coll is not None:
                 coll.close(optimize=False)
@@ -354,8 +345,6 @@ class EdgeBackend(EdgeLacks):
         return _ok()
 
     # -- points: writes -----------------------------------------------------------------
-    # every vector of a request is checked before its first operation is applied (see the
-    # module docstring)
     def upsert(
         self,
         collection_name: str,
@@ -371,9 +360,8 @@ class EdgeBackend(EdgeLacks):
         )
 
     def check_points(self, collection_name: str, points: Sequence[Any]) -> None:
-        """Check every vector of ``points`` against the collection, and that the disk has
-        the space to write them all, writing nothing (see :mod:`.checks`): for clients that
-        hand :meth:`upload_points` a list as a stream."""
+        """Check every vector of ``points`` and the disk space to write them, writing
+        nothing: for clients that hand :meth:`upload_points` a list as a stream."""
         coll = self._get(collection_name)
         values = check_points(points, coll.schema())
         self._check_upload_space(coll, values, len(points))
@@ -401,14 +389,10 @@ class EdgeBackend(EdgeLacks):
         update_mode: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Write ``points`` ``batch_size`` at a time; then :meth:`optimize` when at least
-        :data:`BULK_OPTIMIZE_POINTS` points were written.
-
-        A list or tuple is checked whole before its first batch is written (a bad point
-        writes nothing). Anything else (a generator: ``QdrantClient.upload_points`` hands
-        every input over as one) is streamed, never held whole: each batch is checked and
-        written all or nothing, so a bad point (or an error of the generator) stops the
-        upload with the batches before its own written."""
+        """Write ``points`` ``batch_size`` at a time, then :meth:`optimize` after at least
+        :data:`BULK_OPTIMIZE_POINTS`. A list or tuple is checked whole first; anything else
+        is streamed, each batch checked and written all or nothing (a bad point stops the
+        upload with the batches before its own written)."""
         checked = False
         if isinstance(points, Sequence):
             self.check_points(collection_name, points)
@@ -419,7 +403,7 @@ class EdgeBackend(EdgeLacks):
         self, collection_name: str, points: Iterable[Any], batch_size: int, update_filter: Any,
         update_mode: Any, checked: bool,
     ) -> None:
-        """Write ``points`` in batches; ``checked``: they were checked whole already."""
+        """``checked``: the points were checked whole already."""
         schema = self._get(collection_name).schema()
         written = 0
         for chunk in iter_batch(points, max(int(batch_size or 64), 1)):
@@ -440,10 +424,9 @@ class EdgeBackend(EdgeLacks):
         update_mode: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Columns (``{name: array}``, an array, or an iterable of vector structs) as a
-        stream of points, written as :meth:`upload_points` writes them. Missing ids become
-        UUIDs. A dict of columns, an array or a list is checked whole before the first
-        batch is written; a generator is checked batch by batch."""
+        """Columns (``{name: array}``, an array, or an iterable of vector structs) written as
+        :meth:`upload_points` writes points (missing ids become UUIDs); a dict, an array or
+        a list is checked whole first, a generator batch by batch."""
         checked = isinstance(vectors, (Mapping, np.ndarray, Sequence))
         if checked:
             self.check_columns(collection_name, vectors, ids)
@@ -619,7 +602,7 @@ class EdgeBackend(EdgeLacks):
         return QueryResponse(points=self._query(collection_name, r))
 
     def _query(self, collection_name: str, r: models.QueryRequest, answer: Any = None) -> list[models.ScoredPoint]:
-        """Run one request (``answer``: Edge's points for it, when a batch ran it already)."""
+        """``answer``: Edge's points for ``r``, when a batch ran it already."""
         shard = self._shard(collection_name)
         request, shape = query_request(collection_name, r, self._lookup)
         if answer is None:
@@ -671,7 +654,7 @@ class EdgeBackend(EdgeLacks):
 
     # -- aliases, snapshots, cluster: Edge has none ------------------------------------
     def get_aliases(self, **kwargs: Any) -> models.CollectionsAliasesResponse:
-        self._get_check_open()
+        self._check_open()
         return models.CollectionsAliasesResponse(aliases=[])
 
     def get_collection_aliases(self, collection_name: str, **kwargs: Any) -> models.CollectionsAliasesResponse:
@@ -686,6 +669,5 @@ class EdgeBackend(EdgeLacks):
         return []
 
     def info(self) -> models.VersionInfo:
-        """The title local mode and a server give; ``version`` is qdrant-edge-py's (local
-        mode gives qdrant-client's, a server its own)."""
+        """The title local mode and a server give, with qdrant-edge-py's version."""
         return models.VersionInfo(title="qdrant - vector search engine", version=storage.edge_version())

@@ -35,30 +35,12 @@ __all__ = [
 ]
 
 
-_DISTANCE = {
-    models.Distance.COSINE: "Cosine",
-    models.Distance.EUCLID: "Euclid",
-    models.Distance.DOT: "Dot",
-    models.Distance.MANHATTAN: "Manhattan",
-}
-
-
-_DATATYPE = {
-    "float32": "Float32", "float16": "Float16", "uint8": "Uint8",
-    "turbo4": "Turbo4", "turbo8": "Turbo8", "turbo16": "Turbo16",
-}
-"""Storage datatypes (``models.Datatype`` / ``models.VectorStorageDatatype`` values) Edge
-takes, by their value."""
-
-
 def _edge_datatype(datatype: Any, name: str) -> Any:
     """A vector's storage datatype (either qdrant-client enum, or its value) as Edge's."""
     if datatype is None:
         return None
     value = str(getattr(datatype, "value", datatype))
-    if value not in _DATATYPE:
-        raise EdgeUnsupportedError(f"vector {name!r}: datatype {value!r}")
-    return getattr(E.VectorStorageDatatype, _DATATYPE[value])
+    return _edge_enum(E.VectorStorageDatatype, value, f"vector {name!r}: datatype {value!r}")
 
 
 def _hnsw(diff: Any, default_m: int | None = None) -> Any:
@@ -116,7 +98,8 @@ def _quantization(q: Any) -> Any:
 
 
 def vector_params(vp: models.VectorParams, name: str) -> Any:
-    if vp.distance not in _DISTANCE:
+    distance = getattr(E.Distance, str(getattr(vp.distance, "value", vp.distance)), None)
+    if distance is None:
         raise ValueError(f"vector {name!r}: unknown distance {vp.distance!r}")
     datatype = _edge_datatype(vp.datatype, name)
     multi = None
@@ -127,7 +110,7 @@ def vector_params(vp: models.VectorParams, name: str) -> Any:
     hnsw = _hnsw(vp.hnsw_config, default_m=0 if multi is not None and own_m is None else None)
     return E.EdgeVectorParams(
         size=vp.size,
-        distance=getattr(E.Distance, _DISTANCE[vp.distance]),
+        distance=distance,
         on_disk=vp.on_disk,
         multivector_config=multi,
         datatype=datatype,
@@ -180,11 +163,6 @@ def dump(model: Any) -> Any:
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def parse_quantization(raw: Any) -> Any:
-    """The collection's quantization config as the sidecar holds it (a dict), as a model."""
-    return parse_model(raw, models.QuantizationConfig)
-
-
 NO_VECTORS_PLACEHOLDER = ":no-vectors"
 """The sparse vector Edge is given for a collection created without vectors
 (``vectors_config={}``, payload only), which Edge cannot create otherwise."""
@@ -228,20 +206,14 @@ def _edge_optimizers(o: Any) -> Any:
     )
 
 
-_SCHEMA_NAMES = {
-    "keyword": "Keyword", "integer": "Integer", "float": "Float", "geo": "Geo",
-    "text": "Text", "bool": "Bool", "datetime": "Datetime", "uuid": "Uuid",
-}
-
-
-def _edge_enum(enum: Any, value: Any) -> Any:
+def _edge_enum(enum: Any, value: Any, what: str = "") -> Any:
     """The member of Edge's ``enum`` named like qdrant-client's enum ``value``
-    (``"english"`` -> ``English``, ``"multilingual"`` -> ``Multilingual``)."""
+    (``"english"`` -> ``English``); else :class:`EdgeUnsupportedError` naming ``what``."""
     key = str(getattr(value, "value", value)).replace("_", "").lower()
     for name in dir(enum):
         if not name.startswith("_") and name.replace("_", "").lower() == key:
             return getattr(enum, name)
-    raise EdgeUnsupportedError(f"{enum.__name__} {key!r}")
+    raise EdgeUnsupportedError(what or f"{enum.__name__} {key!r}")
 
 
 def _index_option(field: str, value: Any) -> Any:
@@ -277,14 +249,12 @@ def payload_schema(schema: Any) -> Any:
         EdgeUnsupportedError: an option Edge's index params do not have.
     """
     if isinstance(schema, (str, models.PayloadSchemaType)):
-        key = models.PayloadSchemaType(schema).value
-        return getattr(E.PayloadSchemaType, _SCHEMA_NAMES[key])
+        return getattr(E.PayloadSchemaType, models.PayloadSchemaType(schema).value.capitalize())
     schema = parse_model(schema, models.PayloadSchemaParams)
     kind = getattr(schema, "type", None)
     if kind is None:
         raise ValueError(f"unsupported payload index schema {schema!r}")
-    key = str(getattr(kind, "value", kind))
-    cls = getattr(E, f"{_SCHEMA_NAMES[key]}IndexParams")
+    cls = getattr(E, f"{str(getattr(kind, 'value', kind)).capitalize()}IndexParams")
     accepted = set(re.findall(r"(\w+)=", getattr(cls, "__text_signature__", None) or ""))
     opts: dict[str, Any] = {}
     for field, value in schema:
@@ -425,7 +395,7 @@ def collection_info(coll: CollectionFolder, info: Any) -> models.CollectionInfo:
                 flush_interval_sec=5,
             ),
             wal_config=models.WalConfig(wal_capacity_mb=32, wal_segments_ahead=0),
-            quantization_config=parse_quantization(side.get("quantization_config")),
+            quantization_config=parse_model(side.get("quantization_config"), models.QuantizationConfig),
             metadata=side.get("metadata"),
         ),
     )

@@ -36,14 +36,6 @@ PREFETCH = models.Prefetch | list[models.Prefetch]
 """The ``prefetch`` argument of ``query_points``: one prefetch or a list."""
 
 
-def _dense(vec: Any) -> Any:
-    """A query's dense or multi vector as Edge takes it fastest: nested Python lists (its
-    constructors read a numpy array element by element; points: :func:`_point_rows`)."""
-    if is_array(vec):
-        return to_numpy(vec).astype(np.float32, copy=False).tolist()
-    return vec
-
-
 def edge_search_params(params: models.SearchParams | Mapping[str, Any] | None) -> E.SearchParams | None:
     p: models.SearchParams | None = parse_model(params, models.SearchParams)
     if p is None:
@@ -86,12 +78,15 @@ def is_point_id(x: Any) -> bool:
 
 
 def _query_vector(v: Any) -> Any:
-    """A query vector (given, or looked up from a point) as Edge takes it."""
+    """A query vector (given, or looked up from a point) as Edge takes it; arrays as nested
+    lists, which Edge reads fastest (it reads a numpy array element by element)."""
     if isinstance(v, models.SparseVector):
         return E.SparseVector(list(v.indices), list(v.values))
     if isinstance(v, (models.Document, models.Image, models.InferenceObject)):
         raise EdgeUnsupportedError(f"{type(v).__name__} query", "embed it first")
-    return _dense(v)
+    if is_array(v):
+        return to_numpy(v).astype(np.float32, copy=False).tolist()
+    return v
 
 
 class QueryConverter:
@@ -133,6 +128,10 @@ class QueryConverter:
         def vin(v: Any) -> Any:
             return self.vector_input(v, using, lookup_from, mentioned)
 
+        def pairs(ctx: Any) -> list[Any]:
+            items = ctx if isinstance(ctx, list) else [ctx]
+            return [E.ContextPair(vin(p.positive), vin(p.negative)) for p in items]
+
         if isinstance(q, models.NearestQuery):
             vec = vin(q.nearest)
             if q.mmr is not None:
@@ -149,33 +148,19 @@ class QueryConverter:
                 return E.Query.RecommendSumScores(E.RecommendQuery(pos, neg), using=using)
             return E.Query.Nearest(_average_vector(pos, neg), using=using)
         if isinstance(q, models.DiscoverQuery):
-            ctx = q.discover.context
-            pairs = ctx if isinstance(ctx, list) else [ctx]
-            return E.Query.Discover(
-                E.DiscoverQuery(
-                    vin(q.discover.target),
-                    [E.ContextPair(vin(p.positive), vin(p.negative)) for p in pairs],
-                ),
-                using=using,
-            )
+            target = vin(q.discover.target)
+            return E.Query.Discover(E.DiscoverQuery(target, pairs(q.discover.context)), using=using)
         if isinstance(q, models.ContextQuery):
-            ctx = q.context
-            pairs = ctx if isinstance(ctx, list) else [ctx]
-            return E.Query.Context(
-                E.ContextQuery([E.ContextPair(vin(p.positive), vin(p.negative)) for p in pairs]),
-                using=using,
-            )
+            return E.Query.Context(E.ContextQuery(pairs(q.context)), using=using)
+        if isinstance(q, (models.FusionQuery, models.RrfQuery)) and using:
+            raise ValueError("Fusion queries cannot be combined with the 'using' field.")
         if isinstance(q, models.FusionQuery):
-            if using:
-                raise ValueError("Fusion queries cannot be combined with the 'using' field.")
             if q.fusion == models.Fusion.RRF:
                 return E.Fusion.Rrf(k=2)  # Qdrant's default RRF constant
             if q.fusion == models.Fusion.DBSF:
                 return E.Fusion.Dbsf()
             raise EdgeUnsupportedError(f"fusion {q.fusion!r}")
         if isinstance(q, models.RrfQuery):
-            if using:
-                raise ValueError("Fusion queries cannot be combined with the 'using' field.")
             k = q.rrf.k if q.rrf.k is not None else 2
             if k < 1:
                 raise ValueError(f"rrf k value {k} is invalid. Must be 1 or larger.")
@@ -376,13 +361,10 @@ def _sparse_average(pos: list[Any], neg: list[Any]) -> E.SparseVector:
 
 
 def order_by_refill(got: list[Any], limit: int, fetch: Any) -> list[Any]:
-    """An order_by answer of ``limit`` entries where Edge gave fewer than exist.
-
-    qdrant-edge 0.9 counts a point's repeated values of the order_by key (an array
-    ``[4, 4]``) toward the limit and only then drops the repeats, so a filtered order_by
-    can come back short (docs/engines.md, "Engine bugs worth reporting upstream").
-    ``fetch(n)`` asks Edge for ``n``; the shortfall is asked for again until the answer is
-    full or stops growing."""
+    """An order_by answer of ``limit`` entries where Edge gave fewer than exist: qdrant-edge
+    0.9 counts a point's repeated key values (``[4, 4]``) toward the limit before dropping
+    the repeats (docs/engines.md). ``fetch(n)`` asks Edge for ``n``; the shortfall is asked
+    for again until the answer is full or stops growing."""
     asked = limit
     while len(got) < limit:
         asked += limit - len(got)
@@ -415,13 +397,10 @@ def query_request(
     collection_name: str, r: models.QueryRequest, lookup: Callable[[str, str, Any], Any]
 ) -> tuple[Any, ResultShape]:
     """One ``query_points`` request as Edge's ``QueryRequest``, and the shape of its
-    results. ``r`` is built unvalidated (``model_construct``): numpy queries pass, and
-    parts given as dicts are validated into their models here, as qdrant-client's
-    remote client does. ``lookup``: as :class:`QueryConverter`'s."""
+    results. ``r`` is built unvalidated (``model_construct``, so numpy queries pass); dict
+    parts are validated here, as qdrant-client's remote client does."""
     query, prefetch, score_threshold, offset = r.query, r.prefetch, r.score_threshold, r.offset
-    limit = r.limit
-    if limit is None:
-        limit = 10
+    limit = r.limit if r.limit is not None else 10
     if limit < 1:
         raise ValueError(f"limit value {limit} is invalid. Must be 1 or larger.")
     if offset is not None and offset < 0:

@@ -20,7 +20,7 @@ from qdrant_client import models
 
 from .. import EdgeUnsupportedError
 from .points import parse_model
-from .storage import STORAGE_FORMAT, CollectionFolder
+from .storage import STORAGE_FORMAT, CollectionFolder, sparse_config, vectors_config
 
 __all__ = [
     "NO_VECTORS_PLACEHOLDER",
@@ -380,12 +380,12 @@ def collection_info(coll: CollectionFolder, info: Any) -> models.CollectionInfo:
         payload_schema=schema,
         config=models.CollectionConfig(
             params=models.CollectionParams(
-                vectors=coll.vectors_config(),
+                vectors=vectors_config(side),
                 shard_number=1,
                 replication_factor=1,
                 write_consistency_factor=1,
                 on_disk_payload=side.get("on_disk_payload", True),
-                sparse_vectors=coll.sparse_config(),
+                sparse_vectors=sparse_config(side),
             ),
             hnsw_config=hnsw,
             optimizer_config=models.OptimizersConfig(

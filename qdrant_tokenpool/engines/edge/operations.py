@@ -1,7 +1,5 @@
-"""Update operations as Qdrant Edge's: upserts (every vector checked against the
-collection first, :mod:`qdrant_tokenpool.engines.checks`), vector updates and deletions,
-payload changes, deletions, by ids or by filter; ``batch_update_points``' operations; and
-``upload_collection``'s columns as a stream of points."""
+"""Update operations as Qdrant Edge's (upserts and vector updates checked first,
+:mod:`qdrant_tokenpool.engines.checks`), and ``upload_collection``'s columns as points."""
 
 from __future__ import annotations
 
@@ -44,7 +42,7 @@ __all__ = [
 
 class Op(NamedTuple):
     """An Edge update operation with the vector values and points it writes (for the
-    free-space check before it is applied)."""
+    free-space check)."""
 
     op: Any
     values: int = 0
@@ -74,8 +72,8 @@ def edge_target(selector: Any) -> list[int | uuid.UUID | str] | E.Filter:
 
 
 def _on_points(selector: Any, by_ids: Callable[..., Any], by_filter: Callable[..., Any], *args: Any) -> Any:
-    """``by_ids(ids, *args)`` or ``by_filter(filter, *args)``: Edge's two forms of one
-    operation, for the points ``selector`` names."""
+    """``by_ids(ids, *args)`` or ``by_filter(filter, *args)`` for the points ``selector``
+    names."""
     target = edge_target(selector)
     return by_ids(target, *args) if isinstance(target, list) else by_filter(target, *args)
 
@@ -121,8 +119,7 @@ def delete_vectors_op(names: list[str], selector: Any) -> Any:
 
 def columns_as_points(vectors: Any, payload: Iterable[Any] | None, ids: Iterable[Any] | None) -> Iterator[Any]:
     """``upload_collection`` columns as a stream of point structs, ending with the shortest
-    input, as a server's upload does (``QdrantClient.upload_collection`` has already
-    refused ``ids``/``payload`` shorter than sized vectors)."""
+    input as a server's upload does."""
     if isinstance(vectors, Mapping):
         lengths = {len(v) for v in vectors.values()}
         if len(lengths) > 1:
@@ -142,10 +139,9 @@ def columns_as_points(vectors: Any, payload: Iterable[Any] | None, ids: Iterable
 def upsert_op(
     schema: VectorsSchema, points: Any, update_filter: Any, update_mode: Any, check: bool = True
 ) -> Op:
-    """An upsert of ``points`` (a list of points or a ``Batch``), every vector checked
-    against ``schema`` first (``check=False``: checked already). A ``Batch`` of numpy
-    array columns is checked and converted column by column (:func:`batch_edge_points`:
-    the token index's companion writes), other input point by point."""
+    """An upsert of ``points`` (a list or a ``Batch``), every vector checked against
+    ``schema`` first unless ``check=False``; a ``Batch`` of numpy columns column by column
+    (:func:`batch_edge_points`: the token index's writes), other input point by point."""
     if isinstance(points, models.Batch) and not list(points.ids):
         raise ValueError("Empty update request")
     edge_points = None

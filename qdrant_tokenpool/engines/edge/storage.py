@@ -188,19 +188,13 @@ def read_sidecar(folder: Path) -> dict[str, Any]:
     try:
         if not isinstance(data, dict):
             raise ValueError(f"a JSON {type(data).__name__}, not an object")  # noqa: TRY004 - reported as damage
-        vectors = data.get("vectors") or {}
-        if not isinstance(vectors, Mapping):
+        if not isinstance(data.get("vectors") or {}, Mapping):
             raise ValueError("'vectors' is not an object")  # noqa: TRY004
-        if isinstance(vectors.get("size"), int):
-            models.VectorParams.model_validate(vectors)
-        else:
-            for params in vectors.values():
-                models.VectorParams.model_validate(params)
         for key in ("sparse_vectors", "metadata"):
             if data.get(key) is not None and not isinstance(data[key], Mapping):
                 raise ValueError(f"{key!r} is not an object")
-        for params in (data.get("sparse_vectors") or {}).values():
-            models.SparseVectorParams.model_validate(params)
+        vectors_config(data)
+        sparse_config(data)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         text = " ".join(str(exc).split())
         raise _damaged(folder, f"{str(side)!r} is not a collection's config: {text[:300]}") from None
@@ -211,6 +205,21 @@ def read_sidecar(folder: Path) -> dict[str, Any]:
             f"Restore it from a backup of the folder, or delete_collection({folder.name!r}).",
         )
     return data
+
+
+def vectors_config(sidecar: Mapping[str, Any]) -> Any:
+    """A sidecar's ``vectors`` as qdrant-client's config: one ``VectorParams`` or a dict."""
+    raw = sidecar.get("vectors") or {}
+    if isinstance(raw.get("size"), int):
+        return models.VectorParams.model_validate(raw)
+    return {k: models.VectorParams.model_validate(v) for k, v in raw.items()}
+
+
+def sparse_config(sidecar: Mapping[str, Any]) -> dict[str, models.SparseVectorParams] | None:
+    raw = sidecar.get("sparse_vectors")
+    if raw is None:
+        return None
+    return {k: models.SparseVectorParams.model_validate(v) for k, v in raw.items()}
 
 
 def commit_collection_folder(tmp: Path, folder: Path) -> None:
@@ -438,25 +447,12 @@ class CollectionFolder:
             shard, self._shard = self._shard, None
             shard.close()
 
-    # qdrant-client views of the sidecar
-    def vectors_config(self) -> Any:
-        raw = self.sidecar.get("vectors") or {}
-        if isinstance(raw.get("size"), int):
-            return models.VectorParams.model_validate(raw)
-        return {k: models.VectorParams.model_validate(v) for k, v in raw.items()}
-
-    def sparse_config(self) -> dict[str, models.SparseVectorParams] | None:
-        raw = self.sidecar.get("sparse_vectors")
-        if raw is None:
-            return None
-        return {k: models.SparseVectorParams.model_validate(v) for k, v in raw.items()}
-
     def schema(self) -> VectorsSchema:
         """The collection's vectors, as the write checks take them (follows the sidecar)."""
         cached = self._schema
         if cached is None or cached[0] is not self.sidecar:
-            cached = (self.sidecar, VectorsSchema.from_config(self.vectors_config(), self.sparse_config()))
-            self._schema = cached
+            side = self.sidecar
+            cached = self._schema = (side, VectorsSchema.from_config(vectors_config(side), sparse_config(side)))
         return cached[1]
 
     def write_sidecar(self, sidecar: dict[str, Any]) -> None:

@@ -252,14 +252,10 @@ def check_columns(
     checked."""
     skip = frozenset(skip)
     if not isinstance(vectors, Mapping):
-        spec = schema.dense.get("")
-        if isinstance(vectors, np.ndarray) and spec is not None and vectors.dtype != object:
-            if "" in skip:
-                return 0
-            _check_array_column(vectors, spec, "", ids)
-            return int(vectors.size)
-        labels = _labels(ids, len(vectors))
-        return sum(check_struct(row, schema, labels[k], skip) for k, row in enumerate(vectors))
+        if not (isinstance(vectors, np.ndarray) and "" in schema.dense and vectors.dtype != object):
+            labels = _labels(ids, len(vectors))
+            return sum(check_struct(row, schema, labels[k], skip) for k, row in enumerate(vectors))
+        vectors = {"": vectors}  # the unnamed vector's column
     values = 0
     for name, column in vectors.items():
         if name in skip:

@@ -39,12 +39,10 @@ def split_engine_args(
 ) -> EngineArgs:
     """Constructor arguments for ``QdrantClient.__init__`` and the backend to install.
 
-    ``engine=None``: the arguments unchanged and no backend (``QdrantClient``'s own
-    choice), except for a ``path=`` folder that holds a Qdrant Edge database: that opens
-    on Edge (local mode cannot read it, and would write an empty database of its own into
-    it). ``"local"``: the same, after checking the arguments name an embedded database; an
-    Edge folder is refused. ``"edge"``: an Edge backend on ``path``/``location`` and
-    arguments that make ``QdrantClient`` build only a throwaway in-memory local mode.
+    ``engine=None``: the arguments unchanged (``QdrantClient``'s own choice), but a
+    ``path=`` folder holding a Qdrant Edge database opens on Edge (local mode would write
+    an empty database into it). ``"local"``: the same, an Edge folder refused. ``"edge"``:
+    an Edge backend, and arguments for a throwaway in-memory local mode.
 
     Raises:
         ValueError: unknown engine, or an engine with a server (``url=``/``host=``), or
@@ -94,12 +92,10 @@ def install_edge(client: Any, backend: Any, target: str = ":memory:") -> None:
     if not isinstance(throwaway, (QdrantLocal, AsyncQdrantLocal)) or throwaway.location != ":memory:":
         raise RuntimeError("install_edge: the client was not built on a throwaway ':memory:'")
     _backend.install_backend(client, backend, in_process=False)
-    if target == ":memory:":
-        client._init_options["location"] = ":memory:"
-    else:
-        client._init_options["location"] = None
-        client._init_options["path"] = target
-    client._init_options["engine"] = "edge"
+    memory = target == ":memory:"
+    client._init_options.update(
+        location=":memory:" if memory else None, path=None if memory else target, engine="edge"
+    )
 
 
 def engine_of(client: Any) -> str:

@@ -62,10 +62,9 @@ class EdgeBackend(EdgeLacks):
     (what Edge lacks: :class:`~.unsupported.EdgeLacks`).
 
     Args:
-        location: a folder (created if missing) or ``":memory:"`` (a temporary folder,
-            removed on :meth:`close`).
-        optimize_on_close: run :meth:`optimize` on collections changed since their last
-            optimization when closing (default ``True``; a folder then reopens indexed).
+        location: a folder (created if missing; :meth:`close` optimizes the collections
+            changed since their last optimization, so it reopens indexed) or ``":memory:"``
+            (a temporary folder, removed on :meth:`close`).
 
     Raises:
         StorageLockedError: the folder is open in another client.
@@ -74,10 +73,9 @@ class EdgeBackend(EdgeLacks):
 
     engine_name = "edge"
 
-    def __init__(self, location: str | os.PathLike[str], *, optimize_on_close: bool = True, **kwargs: Any) -> None:
+    def __init__(self, location: str | os.PathLike[str], **kwargs: Any) -> None:
         super().__init__()
         self._memory = str(location) == ":memory:"
-        self.optimize_on_close = optimize_on_close and not self._memory
         if self._memory:
             self.root = Path(tempfile.mkdtemp(prefix="qdrant-tokenpool-edge-"))
         else:
@@ -148,15 +146,15 @@ class EdgeBackend(EdgeLacks):
         return _ok()
 
     def close(self, **kwargs: Any) -> None:
-        """Optimize changed collections (see ``optimize_on_close``), flush, close every
-        shard and release the folder; ``":memory:"`` folders are removed."""
+        """Optimize changed collections (not ``":memory:"``), flush, close every shard and
+        release the folder; ``":memory:"`` folders are removed."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             try:
                 for coll in self._collections.values():
-                    coll.close(optimize=self.optimize_on_close)
+                    coll.close(optimize=not self._memory)
             finally:
                 self._finalizer()
 
@@ -182,10 +180,8 @@ class EdgeBackend(EdgeLacks):
         """Run Edge's optimizers (segment merge, vacuum, HNSW on dense vectors), blocking
         until done, on one collection or all. Returns whether anything changed."""
         names = [collection_name] if collection_name is not None else list(self._collections)
-        changed = False
-        for name in names:
-            changed = self._get(name).optimize() or changed
-        return changed
+        changed = [self._get(name).optimize() for name in names]
+        return any(changed)
 
     # -- collections --------------------------------------------------------------------
     def get_collections(self, **kwargs: Any) -> models.CollectionsResponse:
@@ -308,20 +304,17 @@ class EdgeBackend(EdgeLacks):
         schema = field_schema if field_schema is not None else field_type
         if schema is None:
             raise ValueError("create_payload_index needs field_schema")
-        self._apply(
+        return self._write(
             collection_name,
-            [E.UpdateOperation.create_field_index(field_name, payload_schema(schema))],
             "create_payload_index",
+            lambda _: E.UpdateOperation.create_field_index(field_name, payload_schema(schema)),
         )
-        return _ok()
 
     def delete_payload_index(
         self, collection_name: str, field_name: str, **kwargs: Any
     ) -> models.UpdateResult:
-        self._apply(
-            collection_name, [E.UpdateOperation.delete_field_index(field_name)], "delete_payload_index"
-        )
-        return _ok()
+        op = E.UpdateOperation.delete_field_index(field_name)
+        return self._write(collection_name, "delete_payload_index", lambda _: op)
 
     def create_vector_name(
         self, collection_name: str, vector_name: str, vector_name_config: Any, **kwargs: Any

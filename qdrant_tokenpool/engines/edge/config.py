@@ -1,7 +1,6 @@
-"""Collection configs between qdrant-client's models and Qdrant Edge's: vectors (size,
-distance, datatype, multivector, HNSW, quantization), sparse vectors, optimizers, the
-payload index schemas; the sidecar that keeps the qdrant-client form of a config (Edge does
-not), and the ``CollectionInfo`` made from it.
+"""Collection configs between qdrant-client's models and Qdrant Edge's (vectors, sparse
+vectors, optimizers, payload index schemas); the sidecar that keeps the qdrant-client form
+(Edge does not), and the ``CollectionInfo`` made from it.
 
 Indexing policy: HNSW on dense vectors (Edge's default graph), ``m=0`` (no graph, exact
 MaxSim) on multivectors unless a vector's own ``hnsw_config`` sets ``m``.
@@ -58,9 +57,8 @@ def _hnsw(diff: Any, default_m: int | None = None) -> Any:
 
 
 def _quantization(q: Any) -> Any:
-    """A quantization config as Edge's, every option given passed on (``memory``, binary
-    ``encoding`` and ``query_encoding``, TurboQuant ``bits``): scalar int8, product, binary
-    (1, 1.5, 2 bits) and TurboQuant (1-8 bits) all apply to multivectors.
+    """A quantization config as Edge's (scalar int8, product, binary, TurboQuant: all apply
+    to multivectors), every option given passed on.
 
     Raises:
         EdgeUnsupportedError: a quantization or an option value Edge does not have.

@@ -1,7 +1,5 @@
-"""The Edge engine's folder: atomic files, the folder lock, whole-or-absent collection
-folders, damage reported without touching data, free space checked before Edge needs it.
-
-Layout::
+"""The Edge engine's folder: atomic files, the lock, whole-or-absent collections, damage
+reported without touching data, free space checked before Edge needs it. Layout::
 
     <root>/qdrant-tokenpool-edge.json          marker: this layout's version
     <root>/.lock                               held while a client has the folder open
@@ -290,12 +288,17 @@ def check_free_space(path: Path, needed: int, what: str) -> None:
     (``what``: the operation, for the message)."""
     free = free_bytes(path)
     if free < needed:
-        raise StorageFullError(
-            28,  # ENOSPC
-            f"not enough free disk space for {what} in {str(path)!r}: {free:,} bytes free, "
-            f"{needed:,} needed (on a full disk Qdrant Edge would end the process with "
-            "SIGBUS). Nothing was changed; free some space, or move the folder to a larger disk",
-        )
+        why = "on a full disk Qdrant Edge would end the process with SIGBUS"
+        raise _storage_full(what, path, free, needed, why)
+
+
+def _storage_full(what: str, path: Path, free: int, needed: int, why: str) -> StorageFullError:
+    return StorageFullError(
+        28,  # ENOSPC
+        f"not enough free disk space for {what} in {str(path)!r}: {free:,} bytes free, "
+        f"{needed:,} needed ({why}). Nothing was changed; free some space, or move the "
+        "folder to a larger disk",
+    )
 
 
 def edge_version() -> str:
@@ -406,22 +409,16 @@ class CollectionFolder:
         self.dirty = False  # written since the last optimize
         self.lock = threading.Lock()
 
-    @property
-    def shard_path(self) -> Path:
-        return self.folder / "shard"
-
     def shard(self) -> Any:
         if self._shard is None:
             with self.lock:
                 if self._shard is None:
                     # opening replays the log: on a full disk Edge would crash (SIGBUS)
-                    check_free_space(
-                        self.folder,
-                        open_needed(self.shard_path),
-                        f"opening collection {self.folder.name!r}",
-                    )
+                    path = self.folder / "shard"
+                    what = f"opening collection {self.folder.name!r}"
+                    check_free_space(self.folder, open_needed(path), what)
                     with edge_errors(f"opening {self.folder.name!r}"):
-                        self._shard = E.EdgeShard.load(str(self.shard_path))
+                        self._shard = E.EdgeShard.load(str(path))
         return self._shard
 
     def optimize(self) -> bool:
@@ -474,10 +471,5 @@ def space_errors(folder: Path, what: str) -> Iterator[None]:
         if found is None:
             raise
         needed = int(float(found.group(1)) * MiB)
-        raise StorageFullError(
-            28,
-            f"not enough free disk space for {what} collection {folder.name!r} in "
-            f"{str(folder)!r}: {free_bytes(folder):,} bytes free, {needed:,} needed "
-            "(Qdrant Edge's estimate). Nothing was changed; free some space, or move the "
-            "folder to a larger disk",
-        ) from None
+        what = f"{what} collection {folder.name!r}"
+        raise _storage_full(what, folder, free_bytes(folder), needed, "Qdrant Edge's estimate") from None

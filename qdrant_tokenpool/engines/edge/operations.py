@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -71,37 +71,32 @@ def edge_target(selector: Any) -> list[int | uuid.UUID | str] | E.Filter:
     raise ValueError(f"unsupported points selector {selector!r}")
 
 
-def _on_points(selector: Any, by_ids: Callable[..., Any], by_filter: Callable[..., Any], *args: Any) -> Any:
-    """``by_ids(ids, *args)`` or ``by_filter(filter, *args)`` for the points ``selector``
-    names."""
+def _on_points(selector: Any, operation: str, *args: Any) -> Any:
+    """Edge's ``UpdateOperation.<operation>(ids, *args)``, or its ``<operation>_by_filter``
+    form, for the points ``selector`` names."""
     target = edge_target(selector)
-    return by_ids(target, *args) if isinstance(target, list) else by_filter(target, *args)
+    name = operation if isinstance(target, list) else f"{operation}_by_filter"
+    return getattr(E.UpdateOperation, name)(target, *args)
 
 
 def delete_op(selector: Any) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.delete_points, U.delete_points_by_filter)
+    return _on_points(selector, "delete_points")
 
 
 def set_payload_op(payload: Any, selector: Any, key: str | None) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.set_payload, U.set_payload_by_filter, edge_payload(payload) or {}, key)
+    return _on_points(selector, "set_payload", edge_payload(payload) or {}, key)
 
 
 def overwrite_payload_op(payload: Any, selector: Any, key: str | None = None) -> Any:
-    U = E.UpdateOperation
-    body = edge_payload(payload) or {}
-    return _on_points(selector, U.overwrite_payload, U.overwrite_payload_by_filter, body, key)
+    return _on_points(selector, "overwrite_payload", edge_payload(payload) or {}, key)
 
 
 def delete_payload_op(keys: list[str], selector: Any) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.delete_payload, U.delete_payload_by_filter, keys)
+    return _on_points(selector, "delete_payload", keys)
 
 
 def clear_payload_op(selector: Any) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.clear_payload, U.clear_payload_by_filter)
+    return _on_points(selector, "clear_payload")
 
 
 def update_vectors_op(schema: VectorsSchema, points: Sequence[Any], update_filter: Any) -> Op:
@@ -113,8 +108,7 @@ def update_vectors_op(schema: VectorsSchema, points: Sequence[Any], update_filte
 
 
 def delete_vectors_op(names: list[str], selector: Any) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.delete_vectors, U.delete_vectors_by_filter, names)
+    return _on_points(selector, "delete_vectors", names)
 
 
 def columns_as_points(vectors: Any, payload: Iterable[Any] | None, ids: Iterable[Any] | None) -> Iterator[Any]:

@@ -64,11 +64,9 @@ def edge_id(pid: Any) -> int | str:
         if pid < 0:
             raise ValueError(f"Point id {pid!r} is negative: ids are unsigned integers or UUIDs")
         return int(pid)
-    if isinstance(pid, uuid.UUID):
-        return str(pid)
-    if isinstance(pid, str):
+    if isinstance(pid, (str, uuid.UUID)):
         try:
-            return str(uuid.UUID(pid))
+            return str(uuid.UUID(str(pid)))
         except ValueError:
             raise ValueError(f"Point id {pid!r} is not an unsigned integer or a UUID") from None
     raise ValueError(f"Point id {pid!r} ({type(pid).__name__}) is not an unsigned integer or a UUID")

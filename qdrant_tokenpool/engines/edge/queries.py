@@ -237,30 +237,14 @@ def edge_order_by(ob: Any) -> E.OrderBy:
     return E.OrderBy(ob.key, direction=direction, start_from=start)
 
 
-_UNARY: dict[type, tuple[str, Any]] = {
-    models.NegExpression: ("neg", E.Expression.Neg),
-    models.AbsExpression: ("abs", E.Expression.Abs),
-    models.SqrtExpression: ("sqrt", E.Expression.Sqrt),
-    models.ExpExpression: ("exp", E.Expression.Exp),
-    models.Log10Expression: ("log10", E.Expression.Log10),
-    models.LnExpression: ("ln", E.Expression.Ln),
-    models.AcoshExpression: ("acosh", E.Expression.Acosh),
-}
-
-
-_NARY: dict[type, tuple[str, Any]] = {
-    models.MultExpression: ("mult", E.Expression.Mult),
-    models.SumExpression: ("sum", E.Expression.Sum),
-    models.MaxExpression: ("max", E.Expression.Max),
-    models.MinExpression: ("min", E.Expression.Min),
-}
-
-
-_DECAY: dict[type, tuple[str, Any]] = {
-    models.LinDecayExpression: ("lin_decay", E.DecayKind.Lin),
-    models.ExpDecayExpression: ("exp_decay", E.DecayKind.Exp),
-    models.GaussDecayExpression: ("gauss_decay", E.DecayKind.Gauss),
-}
+_UNARY = (
+    models.NegExpression, models.AbsExpression, models.SqrtExpression, models.ExpExpression,
+    models.Log10Expression, models.LnExpression, models.AcoshExpression,
+)
+_NARY = (models.MultExpression, models.SumExpression, models.MaxExpression, models.MinExpression)
+_DECAY = (models.LinDecayExpression, models.ExpDecayExpression, models.GaussDecayExpression)
+"""Formula operators whose model's one field names Edge's: ``neg`` -> ``Expression.Neg``,
+``mult`` -> ``Expression.Mult``, ``lin_decay`` -> ``DecayKind.Lin``."""
 
 
 def edge_expression(x: Any) -> Any:
@@ -284,15 +268,14 @@ def edge_expression(x: Any) -> Any:
         return E.Expression.Div(edge_expression(d.left), edge_expression(d.right), d.by_zero_default)
     if isinstance(x, models.PowExpression):
         return E.Expression.Pow(edge_expression(x.pow.base), edge_expression(x.pow.exponent))
-    if type(x) in _UNARY:
-        field, op = _UNARY[type(x)]
-        return op(edge_expression(getattr(x, field)))
-    if type(x) in _NARY:
-        field, op = _NARY[type(x)]
-        return op([edge_expression(e) for e in getattr(x, field)])
-    if type(x) in _DECAY:
-        field, decay = _DECAY[type(x)]
+    if isinstance(x, _UNARY + _NARY + _DECAY):
+        (field,) = type(x).model_fields
         p = getattr(x, field)
+        if isinstance(x, _UNARY):
+            return getattr(E.Expression, field.capitalize())(edge_expression(p))
+        if isinstance(x, _NARY):
+            return getattr(E.Expression, field.capitalize())([edge_expression(e) for e in p])
+        decay = getattr(E.DecayKind, field.split("_")[0].capitalize())
         target = edge_expression(p.target) if p.target is not None else None
         return E.Expression.Decay(decay, edge_expression(p.x), target, p.midpoint, p.scale)
     return E.Expression.Condition(edge_condition(x))
@@ -446,15 +429,13 @@ def search_batch(
     payload_key: str | None = None,
 ) -> tuple[np.ndarray, list[Any], np.ndarray, list[Any] | None]:
     """The ``limit`` nearest points of dense vector ``using`` to each row of ``vectors``
-    (float32 ``(n, d)``, searched as given: normalise them for Cosine), all rows in one
-    Edge batch, past qdrant-client's models (no request models to copy, no
-    ``ScoredPoint`` per hit): the token first stage's search.
+    (float32 ``(n, d)``, as given: normalise them for Cosine), in one Edge batch without
+    qdrant-client's models (the token first stage's search).
 
     Returns:
-        ``(counts, ids, scores, values)``: hits per row (int64 ``(n,)``); every hit's
-        point id (``int`` or UUID ``str``) and score (float64), row after row, best
-        first; its payload value ``payload_key`` (``None`` where it has none), or
-        ``None`` without a key.
+        ``(counts, ids, scores, values)``: hits per row (int64 ``(n,)``); every hit's id
+        (``int`` or UUID ``str``) and score (float64), row after row, best first; its
+        payload value ``payload_key`` (``None`` where it has none; ``None`` without a key).
 
     Raises:
         ValueError: unknown collection, ``vectors`` not 2-d, ``limit`` below 1, or what

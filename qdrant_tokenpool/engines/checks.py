@@ -113,8 +113,8 @@ def _kind(spec: VectorSpec) -> str:
 
 
 def check_vector(vector: Any, schema: VectorsSchema, name: str, point_id: Any) -> int:
-    """Check one vector of a point against the collection's vector ``name``; returns how
-    many values it holds (a sparse entry counts 2: index and value).
+    """Check one vector of a point against the collection's vector ``name``; returns its
+    number of values (a sparse entry counts 2).
 
     Raises:
         InvalidVectorError: naming ``point_id``, ``name`` and the problem.

@@ -103,9 +103,8 @@ class EdgeBackend(EdgeLacks):
     # -- the folder (.storage) -----------------------------------------------------------
     @property
     def damaged(self) -> dict[str, DamagedCollectionError]:
-        """Collections whose files are damaged, by name, with the error each raises when
-        used (they are listed by ``get_collections``; nothing of them is deleted unless
-        ``delete_collection`` is called)."""
+        """Damaged collections by name, with the error each raises when used (listed by
+        ``get_collections``; deleted only by ``delete_collection``)."""
         return dict(self._damaged)
 
     def _check_open(self) -> None:
@@ -177,8 +176,8 @@ class EdgeBackend(EdgeLacks):
         return self.root / "collections" / collection_name
 
     def optimize(self, collection_name: str | None = None) -> bool:
-        """Run Edge's optimizers (segment merge, vacuum, HNSW on dense vectors), blocking
-        until done, on one collection or all. Returns whether anything changed."""
+        """Run Edge's optimizers (segment merge, vacuum, HNSW) on one collection or all, until
+        done. Returns whether anything changed."""
         names = [collection_name] if collection_name is not None else list(self._collections)
         changed = [self._get(name).optimize() for name in names]
         return any(changed)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from .. import EdgeUnsupportedError, StorageLockedError
-
 __all__ = ["edge_errors", "query_errors"]
 
 
@@ -16,8 +14,6 @@ def edge_errors(what: str) -> Iterator[None]:
     a service failure) naming ``what``, with Edge's message."""
     try:
         yield
-    except (EdgeUnsupportedError, StorageLockedError):
-        raise
     except Exception as exc:
         if type(exc) in (ValueError, TypeError, KeyError):
             raise ValueError(f"{what}: {exc}") from exc

@@ -91,11 +91,8 @@ def _query_vector(v: Any) -> Any:
 
 class QueryConverter:
     """Turns a ``query_points`` query (and its prefetches) into Edge's types.
-
-    ``lookup(collection, vector_name, point_id)`` returns the stored vector of a point, for
-    queries that name points instead of vectors; those points are then excluded from
-    the results, as Qdrant does.
-    """
+    ``lookup(collection, vector_name, point_id)``: a point's stored vector, for queries that
+    name points (then excluded from the results, as Qdrant does)."""
 
     def __init__(self, collection_name: str, lookup: Any) -> None:
         self.collection_name = collection_name
@@ -282,10 +279,9 @@ def edge_expression(x: Any) -> Any:
 
 
 def _mmr(vec: Any, mmr: models.Mmr, using: str | None, limit: int) -> E.Mmr:
-    """MMR as Qdrant defines it: ``lambda = 1 - diversity`` (default diversity 0.5), and
-    ``candidates_limit`` defaulting to the request's ``limit``. Edge has MMR on dense and
-    multivectors only: on a sparse vector its engine fails with a service error, so that is
-    refused here by name."""
+    """MMR as Qdrant defines it: ``lambda = 1 - diversity`` (default 0.5), ``candidates_limit``
+    defaulting to the request's ``limit``. Refused by name on a sparse vector, where Edge's
+    engine fails with a service error."""
     if isinstance(vec, E.SparseVector):
         raise EdgeUnsupportedError(
             f"MMR on the sparse vector {using!r}", "use a dense or multivector for MMR"
@@ -359,10 +355,9 @@ def order_by_refill(got: list[Any], limit: int, fetch: Any) -> list[Any]:
 
 
 def facet_response(fetch: Callable[[int], list[Any]], limit: int) -> models.FacetResponse:
-    """A facet's ``limit`` values with their counts, as local mode and a server give them:
-    by count descending, then by value. Edge cuts ties at ``limit`` in no fixed order (an
-    approximate facet differs from call to call): ``fetch(n)`` (Edge's hits for ``n``) is
-    asked for more until every value tied with the last kept one is in."""
+    """A facet's ``limit`` values by count descending, then by value, as local mode and a
+    server give them. Edge cuts ties at ``limit`` in no fixed order, so ``fetch(n)`` (Edge's
+    hits for ``n``) is asked for more until every value tied with the last kept one is in."""
     asked = limit
     while True:
         hits = fetch(asked)

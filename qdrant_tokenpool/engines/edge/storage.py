@@ -405,7 +405,7 @@ class CollectionFolder:
         self.folder = folder
         self.sidecar = sidecar
         self._shard: Any = None
-        self._schema: tuple[dict[str, Any], VectorsSchema] | None = None
+        self._schema: VectorsSchema | None = None  # of this sidecar
         self.dirty = False  # written since the last optimize
         self.lock = threading.Lock()
 
@@ -445,17 +445,16 @@ class CollectionFolder:
             shard.close()
 
     def schema(self) -> VectorsSchema:
-        """The collection's vectors, as the write checks take them (follows the sidecar)."""
-        cached = self._schema
-        if cached is None or cached[0] is not self.sidecar:
+        """The collection's vectors, as the write checks take them."""
+        if self._schema is None:
             side = self.sidecar
-            cached = self._schema = (side, VectorsSchema.from_config(vectors_config(side), sparse_config(side)))
-        return cached[1]
+            self._schema = VectorsSchema.from_config(vectors_config(side), sparse_config(side))
+        return self._schema
 
     def write_sidecar(self, sidecar: dict[str, Any]) -> None:
         """Replace the sidecar, on disk first (atomically), then here."""
         write_json_atomic(self.folder / SIDECAR, sidecar)
-        self.sidecar = sidecar
+        self.sidecar, self._schema = sidecar, None
 
 
 _NO_SPACE = re.compile(r"Not enough space available for optimization, needed: ([0-9.]+) MiB")

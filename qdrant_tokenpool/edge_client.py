@@ -33,10 +33,9 @@ def _check_sized_upload(
 
 class EdgeQdrantClient(QdrantClient):
     """A plain ``QdrantClient`` on Qdrant Edge (no pooling): ``EdgeQdrantClient(path=...)``
-    or ``EdgeQdrantClient(":memory:")``. Same methods and models as ``QdrantClient``;
-    what Edge lacks raises :class:`~qdrant_tokenpool.EdgeUnsupportedError`.
-    Every write checks all its vectors before any is written; an upload of a list, an
-    array or a dict of columns is checked whole before its first batch."""
+    or ``EdgeQdrantClient(":memory:")``; what Edge lacks raises
+    :class:`~qdrant_tokenpool.EdgeUnsupportedError`. Every write checks all its vectors
+    before any is written (a sized upload before its first batch)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _edge_only("EdgeQdrantClient", kwargs)

@@ -103,9 +103,8 @@ def vector_params(vp: models.VectorParams, name: str) -> Any:
     multi = None
     if vp.multivector_config is not None:
         multi = E.MultiVectorConfig(E.MultiVectorComparator.MaxSim)
-    # indexing policy: no HNSW graph on multivectors unless the vector asks for one
-    own_m = getattr(vp.hnsw_config, "m", None)
-    hnsw = _hnsw(vp.hnsw_config, default_m=0 if multi is not None and own_m is None else None)
+    # indexing policy: no HNSW graph on multivectors unless the vector sets its own m
+    hnsw = _hnsw(vp.hnsw_config, default_m=0 if multi is not None else None)
     return E.EdgeVectorParams(
         size=vp.size,
         distance=distance,
@@ -393,7 +392,9 @@ def collection_info(coll: CollectionFolder, info: Any) -> models.CollectionInfo:
                 flush_interval_sec=5,
             ),
             wal_config=models.WalConfig(wal_capacity_mb=32, wal_segments_ahead=0),
-            quantization_config=parse_model(side.get("quantization_config"), models.QuantizationConfig),
+            quantization_config=parse_model(
+                side.get("quantization_config"), models.QuantizationConfig
+            ),
             metadata=side.get("metadata"),
         ),
     )

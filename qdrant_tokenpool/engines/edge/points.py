@@ -64,9 +64,11 @@ def edge_id(pid: Any) -> int | str:
         if pid < 0:
             raise ValueError(f"Point id {pid!r} is negative: ids are unsigned integers or UUIDs")
         return int(pid)
-    if isinstance(pid, (str, uuid.UUID)):
+    if isinstance(pid, uuid.UUID):
+        return str(pid)
+    if isinstance(pid, str):
         try:
-            return str(uuid.UUID(str(pid)))
+            return str(uuid.UUID(pid))
         except ValueError:
             raise ValueError(f"Point id {pid!r} is not an unsigned integer or a UUID") from None
     raise ValueError(f"Point id {pid!r} ({type(pid).__name__}) is not an unsigned integer or a UUID")

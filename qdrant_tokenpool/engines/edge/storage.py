@@ -471,4 +471,5 @@ def space_errors(folder: Path, what: str) -> Iterator[None]:
             raise
         needed = int(float(found.group(1)) * MiB)
         what = f"{what} collection {folder.name!r}"
-        raise _storage_full(what, folder, free_bytes(folder), needed, "Qdrant Edge's estimate") from None
+        free = free_bytes(folder)
+        raise _storage_full(what, folder, free, needed, "Qdrant Edge's estimate") from None

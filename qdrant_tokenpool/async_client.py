@@ -34,14 +34,20 @@ from .texts import add_texts as add_texts_flow
 from .texts import encode_query
 
 __all__ = ["AsyncTokenPoolingClient"]
-_NOT_PARENT_OPTIONS = ("self", "collection_name", "vectors_config", "pooling", "kwargs")
 
 
-def _collection_options(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The parent options of ``create_collection`` / ``recreate_collection`` from the
-    method's ``locals()``: those given (:func:`~._parent.given`) and its ``**kwargs``."""
-    options = {k: v for k, v in arguments.items() if k not in _NOT_PARENT_OPTIONS}
-    return given(**options, **arguments["kwargs"])
+def _arguments(arguments: dict[str, Any], *taken: str) -> dict[str, Any]:
+    """A method's arguments from its ``locals()``, its ``**kwargs`` merged in, but ``self``
+    and ``taken``."""
+    skip = {"self", "__class__", "kwargs", *taken}
+    return {**{k: v for k, v in arguments.items() if k not in skip}, **arguments.get("kwargs", {})}
+
+
+def _options(arguments: dict[str, Any], *taken: str) -> dict[str, Any]:
+    """The parent options of a method from its ``locals()``: :func:`_arguments` but
+    ``collection_name``, ``taken`` (what the flow takes itself) and those left ``None``
+    (:func:`~._parent.given`)."""
+    return given(**_arguments(arguments, "collection_name", *taken))
 
 
 class AsyncTokenPoolingClient(AsyncClientBase):
@@ -185,7 +191,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         vectors it declares (``summary_vector``, ``keep_original_vector``) are added with
         sensible params when ``vectors_config`` lacks them. Every other argument is the
         parent's."""
-        options = _collection_options(locals())
+        options = _options(locals(), "vectors_config", "pooling")
         parent = _parent.create_collection
         flow = store.create_collection(
             self._pooling_state, parent, collection_name, vectors_config, pooling, options
@@ -217,7 +223,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> bool:
         """``AsyncQdrantClient.recreate_collection`` (deprecated upstream) plus ``pooling=``, as
         :meth:`create_collection`."""
-        options = _collection_options(locals())
+        options = _options(locals(), "vectors_config", "pooling")
         parent = _parent.recreate_collection
         flow = store.create_collection(
             self._pooling_state, parent, collection_name, vectors_config, pooling, options
@@ -228,7 +234,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         self, collection_name: str, timeout: int | None = None, **kwargs: Any
     ) -> bool:
         """``AsyncQdrantClient.delete_collection``; its cached pooling config is forgotten."""
-        options = given(timeout=timeout, **kwargs)
+        options = _options(locals())
         flow = store.schema_change(
             self._pooling_state, _parent.delete_collection, collection_name, options
         )
@@ -250,18 +256,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> bool:
         """``AsyncQdrantClient.update_collection``; the collection's cached pooling config is
         forgotten (``metadata`` may hold a new one)."""
-        options = given(
-            optimizers_config=optimizers_config,
-            collection_params=collection_params,
-            vectors_config=vectors_config,
-            hnsw_config=hnsw_config,
-            quantization_config=quantization_config,
-            timeout=timeout,
-            sparse_vectors_config=sparse_vectors_config,
-            strict_mode_config=strict_mode_config,
-            metadata=metadata,
-            **kwargs,
-        )
+        options = _options(locals())
         flow = store.schema_change(
             self._pooling_state, _parent.update_collection, collection_name, options
         )
@@ -279,8 +274,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.create_vector_name``; the collection's cached pooling config is
         forgotten."""
-        options = {"wait": wait, **given(ordering=ordering, timeout=timeout, **kwargs)}
-        options.update(vector_name=vector_name, vector_name_config=vector_name_config)
+        options = {"wait": wait, **_options(locals())}
         flow = store.schema_change(
             self._pooling_state, _parent.create_vector_name, collection_name, options
         )
@@ -297,11 +291,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.delete_vector_name``; the collection's cached pooling config is
         forgotten."""
-        options = {
-            "wait": wait,
-            "vector_name": vector_name,
-            **given(ordering=ordering, timeout=timeout, **kwargs),
-        }
+        options = {"wait": wait, **_options(locals())}
         flow = store.schema_change(
             self._pooling_state, _parent.delete_vector_name, collection_name, options
         )
@@ -323,10 +313,8 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         **kwargs: Any,
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.delete``; a token index forgets the deleted points too."""
-        options = given(
-            ordering=ordering, shard_key_selector=shard_key_selector, timeout=timeout, **kwargs
-        )
-        flow = _parent_call(_parent.delete, collection_name, points_selector, wait=wait, **options)
+        options = {"wait": wait, **_options(locals(), "points_selector")}
+        flow = _parent_call(_parent.delete, collection_name, points_selector, **options)
         return await self._run(flow)
 
     async def delete_vectors(
@@ -341,12 +329,8 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         **kwargs: Any,
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.delete_vectors``; a token index forgets the deleted vectors too."""
-        options = given(
-            ordering=ordering, shard_key_selector=shard_key_selector, timeout=timeout, **kwargs
-        )
-        flow = _parent_call(
-            _parent.delete_vectors, collection_name, vectors, points, wait=wait, **options
-        )
+        options = {"wait": wait, **_options(locals(), "vectors", "points")}
+        flow = _parent_call(_parent.delete_vectors, collection_name, vectors, points, **options)
         return await self._run(flow)
 
     async def upsert(
@@ -364,17 +348,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         """``AsyncQdrantClient.upsert`` with configured multivectors pooled (points or ``Batch``):
         the whole request is checked and pooled before any of it is written
         (:mod:`qdrant_tokenpool.write_path`)."""
-        options = {
-            "wait": wait,
-            **given(
-                ordering=ordering,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                update_mode=update_mode,
-                timeout=timeout,
-                **kwargs,
-            ),
-        }
+        options = {"wait": wait, **_options(locals(), "points")}
         return await self._run(
             write_path.upsert(self._pooling_state, collection_name, points, options)
         )
@@ -392,16 +366,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.update_vectors`` with configured multivectors pooled (and their
         summary and full-resolution vectors refreshed)."""
-        options = {
-            "wait": wait,
-            **given(
-                ordering=ordering,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                timeout=timeout,
-                **kwargs,
-            ),
-        }
+        options = {"wait": wait, **_options(locals(), "points")}
         return await self._run(
             write_path.update_vectors(self._pooling_state, collection_name, points, options)
         )
@@ -417,7 +382,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> list[types.UpdateResult]:
         """``AsyncQdrantClient.batch_update_points`` with the upsert and update-vectors operations
         pooled."""
-        options = {"wait": wait, **given(ordering=ordering, timeout=timeout, **kwargs)}
+        options = {"wait": wait, **_options(locals(), "update_operations")}
         flow = write_path.batch_update_points(
             self._pooling_state, collection_name, update_operations, options
         )
@@ -443,13 +408,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             "parallel": parallel,
             "max_retries": max_retries,
             "wait": wait,
-            **given(
-                method=method,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                update_mode=update_mode,
-                **kwargs,
-            ),
+            **_options(locals(), "points", "batch_size"),
         }
         flow = write_path.upload_points(
             self._pooling_state, collection_name, points, batch_size, options
@@ -479,13 +438,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             "parallel": parallel,
             "max_retries": max_retries,
             "wait": wait,
-            **given(
-                method=method,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                update_mode=update_mode,
-                **kwargs,
-            ),
+            **_options(locals(), "vectors", "payload", "ids", "batch_size"),
         }
         flow = write_path.upload_collection(
             self._pooling_state, collection_name, vectors, payload, ids, batch_size, options
@@ -514,13 +467,8 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         neighbours: int | None = None,
         **kwargs: Any,
     ) -> QueryResponse:
-        """Late-interaction (MaxSim) search with the collection's prefetch funnel
-        (:mod:`qdrant_tokenpool.query`).
-
-        One ``query_points`` call: optional HNSW first stage on the summary vector
-        (``prefetch_limit`` candidates, default ``max(100, 10 * limit)``), MaxSim over the
-        pooled multivector, optional last stage MaxSim over the kept full-resolution vectors
-        (``rescore_limit`` candidates, default ``max(40, 4 * limit)``).
+        """Late-interaction (MaxSim) search with the collection's prefetch funnel (one
+        ``query_points`` call; the stages: :doc:`query`).
 
         Args:
             collection_name: the collection.
@@ -531,8 +479,8 @@ class AsyncTokenPoolingClient(AsyncClientBase):
                 one pooled multivector.
             limit: results to return.
             prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage
-                (with the token index: the candidates rescored, default the index's, at
-                least ``limit``; 0: all).
+                (default ``max(100, 10 * limit)`` / ``max(40, 4 * limit)``; with the token
+                index: the candidates rescored, default the index's, at least ``limit``; 0: all).
             query_filter: applied at every stage.
             with_payload, with_vectors: as in ``query_points``.
             rescore: ``None`` / ``"server"``: the whole funnel in Qdrant; ``"client"``: the
@@ -555,27 +503,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
                 dimension, NaN/inf; an inference object with cloud inference), before any
                 query is sent.
         """
-        flow = late_interaction_flow(
-            self._pooling_state,
-            collection_name,
-            query,
-            using=using,
-            limit=limit,
-            prefetch_limit=prefetch_limit,
-            rescore_limit=rescore_limit,
-            query_filter=query_filter,
-            with_payload=with_payload,
-            with_vectors=with_vectors,
-            rescore=rescore,
-            summary=summary,
-            full_resolution=full_resolution,
-            search_params=search_params,
-            score_threshold=score_threshold,
-            device=device,
-            first_stage=first_stage,
-            neighbours=neighbours,
-            **kwargs,
-        )
+        flow = late_interaction_flow(self._pooling_state, **_arguments(locals()))
         return await self._run(flow)
 
     async def add_texts(
@@ -625,18 +553,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             InvalidMultivectorError: the encoder returned a bad multivector for a text
                 (names the point id); batches before it are already written.
         """
-        flow = add_texts_flow(
-            self._pooling_state,
-            collection_name,
-            texts,
-            encoder,
-            ids=ids,
-            payloads=payloads,
-            vector_name=vector_name,
-            batch_size=batch_size,
-            show_progress=show_progress,
-            wait=wait,
-        )
+        flow = add_texts_flow(self._pooling_state, **_arguments(locals()))
         return await self._run(flow)
 
     async def query_text(

@@ -1,13 +1,8 @@
 """``TokenPoolingClient``: a ``QdrantClient`` whose writes pool configured multivectors.
 
-Every public method is written out here, a few lines over a flow (:mod:`._flow`): the
-pooling config (:mod:`.store`), the write path (:mod:`.write_path`), the late-interaction
-query (:mod:`.query`), text in / text out (:mod:`.texts`). A parent method keeps the
-parent's signature (plus our keyword-only extras, such as ``pooling=``) and hands the
-parent the arguments it was given (:func:`._parent.given`).
-
-The async client (:mod:`.async_client`) is generated from this file by
-``tools/generate_async_client.py``: edit this one, then run the script.
+Every public method is a few lines over a flow (:mod:`._flow`); a parent method keeps the
+parent's signature (plus keyword-only extras such as ``pooling=``). The async client is
+generated from this file by ``tools/generate_async_client.py``: edit this one, then run it.
 """
 
 from __future__ import annotations
@@ -38,40 +33,34 @@ from .texts import encode_query
 
 __all__ = ["TokenPoolingClient"]
 
-_NOT_PARENT_OPTIONS = ("self", "collection_name", "vectors_config", "pooling", "kwargs")
+def _arguments(arguments: dict[str, Any], *taken: str) -> dict[str, Any]:
+    """A method's arguments from its ``locals()``, its ``**kwargs`` merged in, but ``self``
+    and ``taken``."""
+    skip = {"self", "__class__", "kwargs", *taken}
+    return {**{k: v for k, v in arguments.items() if k not in skip}, **arguments.get("kwargs", {})}
 
 
-def _collection_options(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The parent options of ``create_collection`` / ``recreate_collection`` from the
-    method's ``locals()``: those given (:func:`~._parent.given`) and its ``**kwargs``."""
-    options = {k: v for k, v in arguments.items() if k not in _NOT_PARENT_OPTIONS}
-    return given(**options, **arguments["kwargs"])
+def _options(arguments: dict[str, Any], *taken: str) -> dict[str, Any]:
+    """The parent options of a method from its ``locals()``: :func:`_arguments` but
+    ``collection_name``, ``taken`` (what the flow takes itself) and those left ``None``
+    (:func:`~._parent.given`)."""
+    return given(**_arguments(arguments, "collection_name", *taken))
 
 
 class TokenPoolingClient(QdrantClient):
     """Drop-in ``QdrantClient`` that pools document multivectors on write.
 
-    Construct it exactly like ``QdrantClient`` (``":memory:"``, ``path=...``,
-    ``url=...``, ``api_key=...``). ``engine="edge"`` with ``":memory:"`` or ``path=``
-    runs the embedded database on Qdrant Edge (Qdrant's engine in process, see
-    :mod:`qdrant_tokenpool.engines`) instead of qdrant-client's local mode;
-    ``engine="local"`` names local mode; without ``engine`` it is ``QdrantClient``
-    exactly, except that ``path=`` naming a Qdrant Edge folder opens it on Edge (local
-    mode cannot read it, and would write an empty database of its own into it).
-    Collections get a pooling config per vector name with
-    ``create_collection(..., pooling=...)`` or :meth:`set_pooling`; it is stored in the
-    collection's metadata in Qdrant, so every process that opens the collection pools the
-    same way. Vectors and collections with no config pass through untouched.
-    :meth:`pooling_disabled` turns pooling off for a ``with`` block.
+    Construct it like ``QdrantClient``. ``engine="edge"`` with ``":memory:"`` or ``path=``
+    runs the embedded database on Qdrant Edge (:mod:`qdrant_tokenpool.engines`),
+    ``engine="local"`` on qdrant-client's local mode; without ``engine`` it is
+    ``QdrantClient`` exactly, except that ``path=`` naming an Edge folder opens it on Edge.
+    A collection's pooling config per vector name (``create_collection(..., pooling=...)``
+    or :meth:`set_pooling`) is stored in its metadata, so every process pools the same
+    way; vectors with no config pass through untouched. The config is cached for
+    :attr:`pooling_cache_ttl` seconds (this client's own changes are seen at once).
 
-    The config is cached per client for :attr:`pooling_cache_ttl` seconds (default 60);
-    changes made through this client are seen at once, another process's change after the
-    TTL or at once after :meth:`refresh_pooling`.
-
-    Thread safety: one client may be shared by many threads. On local mode (``":memory:"``
-    / ``path=``) every call into the engine runs under one lock of this client, reads
-    included (see :mod:`qdrant_tokenpool._backend`); Qdrant Edge and remote clients take
-    concurrent calls as they are.
+    Thread safety: one client may be shared by many threads (on local mode every call into
+    the engine runs under one lock of this client, :mod:`qdrant_tokenpool._backend`).
     """
 
     def __init__(
@@ -208,7 +197,7 @@ class TokenPoolingClient(QdrantClient):
         vectors it declares (``summary_vector``, ``keep_original_vector``) are added with
         sensible params when ``vectors_config`` lacks them. Every other argument is the
         parent's."""
-        options = _collection_options(locals())
+        options = _options(locals(), "vectors_config", "pooling")
         parent = _parent.create_collection
         flow = store.create_collection(
             self._pooling_state, parent, collection_name, vectors_config, pooling, options
@@ -240,7 +229,7 @@ class TokenPoolingClient(QdrantClient):
     ) -> bool:
         """``QdrantClient.recreate_collection`` (deprecated upstream) plus ``pooling=``, as
         :meth:`create_collection`."""
-        options = _collection_options(locals())
+        options = _options(locals(), "vectors_config", "pooling")
         parent = _parent.recreate_collection
         flow = store.create_collection(
             self._pooling_state, parent, collection_name, vectors_config, pooling, options
@@ -251,7 +240,7 @@ class TokenPoolingClient(QdrantClient):
         self, collection_name: str, timeout: int | None = None, **kwargs: Any
     ) -> bool:
         """``QdrantClient.delete_collection``; its cached pooling config is forgotten."""
-        options = given(timeout=timeout, **kwargs)
+        options = _options(locals())
         flow = store.schema_change(
             self._pooling_state, _parent.delete_collection, collection_name, options
         )
@@ -273,18 +262,7 @@ class TokenPoolingClient(QdrantClient):
     ) -> bool:
         """``QdrantClient.update_collection``; the collection's cached pooling config is
         forgotten (``metadata`` may hold a new one)."""
-        options = given(
-            optimizers_config=optimizers_config,
-            collection_params=collection_params,
-            vectors_config=vectors_config,
-            hnsw_config=hnsw_config,
-            quantization_config=quantization_config,
-            timeout=timeout,
-            sparse_vectors_config=sparse_vectors_config,
-            strict_mode_config=strict_mode_config,
-            metadata=metadata,
-            **kwargs,
-        )
+        options = _options(locals())
         flow = store.schema_change(
             self._pooling_state, _parent.update_collection, collection_name, options
         )
@@ -302,8 +280,7 @@ class TokenPoolingClient(QdrantClient):
     ) -> types.UpdateResult:
         """``QdrantClient.create_vector_name``; the collection's cached pooling config is
         forgotten."""
-        options = {"wait": wait, **given(ordering=ordering, timeout=timeout, **kwargs)}
-        options.update(vector_name=vector_name, vector_name_config=vector_name_config)
+        options = {"wait": wait, **_options(locals())}
         flow = store.schema_change(
             self._pooling_state, _parent.create_vector_name, collection_name, options
         )
@@ -320,11 +297,7 @@ class TokenPoolingClient(QdrantClient):
     ) -> types.UpdateResult:
         """``QdrantClient.delete_vector_name``; the collection's cached pooling config is
         forgotten."""
-        options = {
-            "wait": wait,
-            "vector_name": vector_name,
-            **given(ordering=ordering, timeout=timeout, **kwargs),
-        }
+        options = {"wait": wait, **_options(locals())}
         flow = store.schema_change(
             self._pooling_state, _parent.delete_vector_name, collection_name, options
         )
@@ -346,10 +319,8 @@ class TokenPoolingClient(QdrantClient):
         **kwargs: Any,
     ) -> types.UpdateResult:
         """``QdrantClient.delete``; a token index forgets the deleted points too."""
-        options = given(
-            ordering=ordering, shard_key_selector=shard_key_selector, timeout=timeout, **kwargs
-        )
-        flow = _parent_call(_parent.delete, collection_name, points_selector, wait=wait, **options)
+        options = {"wait": wait, **_options(locals(), "points_selector")}
+        flow = _parent_call(_parent.delete, collection_name, points_selector, **options)
         return self._run(flow)
 
     def delete_vectors(
@@ -364,12 +335,8 @@ class TokenPoolingClient(QdrantClient):
         **kwargs: Any,
     ) -> types.UpdateResult:
         """``QdrantClient.delete_vectors``; a token index forgets the deleted vectors too."""
-        options = given(
-            ordering=ordering, shard_key_selector=shard_key_selector, timeout=timeout, **kwargs
-        )
-        flow = _parent_call(
-            _parent.delete_vectors, collection_name, vectors, points, wait=wait, **options
-        )
+        options = {"wait": wait, **_options(locals(), "vectors", "points")}
+        flow = _parent_call(_parent.delete_vectors, collection_name, vectors, points, **options)
         return self._run(flow)
 
     # -- writes: configured multivectors pooled, every vector checked first ------------------
@@ -388,17 +355,7 @@ class TokenPoolingClient(QdrantClient):
         """``QdrantClient.upsert`` with configured multivectors pooled (points or ``Batch``):
         the whole request is checked and pooled before any of it is written
         (:mod:`qdrant_tokenpool.write_path`)."""
-        options = {
-            "wait": wait,
-            **given(
-                ordering=ordering,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                update_mode=update_mode,
-                timeout=timeout,
-                **kwargs,
-            ),
-        }
+        options = {"wait": wait, **_options(locals(), "points")}
         return self._run(write_path.upsert(self._pooling_state, collection_name, points, options))
 
     def update_vectors(
@@ -414,16 +371,7 @@ class TokenPoolingClient(QdrantClient):
     ) -> types.UpdateResult:
         """``QdrantClient.update_vectors`` with configured multivectors pooled (and their
         summary and full-resolution vectors refreshed)."""
-        options = {
-            "wait": wait,
-            **given(
-                ordering=ordering,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                timeout=timeout,
-                **kwargs,
-            ),
-        }
+        options = {"wait": wait, **_options(locals(), "points")}
         return self._run(
             write_path.update_vectors(self._pooling_state, collection_name, points, options)
         )
@@ -439,7 +387,7 @@ class TokenPoolingClient(QdrantClient):
     ) -> list[types.UpdateResult]:
         """``QdrantClient.batch_update_points`` with the upsert and update-vectors operations
         pooled."""
-        options = {"wait": wait, **given(ordering=ordering, timeout=timeout, **kwargs)}
+        options = {"wait": wait, **_options(locals(), "update_operations")}
         flow = write_path.batch_update_points(
             self._pooling_state, collection_name, update_operations, options
         )
@@ -465,13 +413,7 @@ class TokenPoolingClient(QdrantClient):
             "parallel": parallel,
             "max_retries": max_retries,
             "wait": wait,
-            **given(
-                method=method,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                update_mode=update_mode,
-                **kwargs,
-            ),
+            **_options(locals(), "points", "batch_size"),
         }
         flow = write_path.upload_points(
             self._pooling_state, collection_name, points, batch_size, options
@@ -501,13 +443,7 @@ class TokenPoolingClient(QdrantClient):
             "parallel": parallel,
             "max_retries": max_retries,
             "wait": wait,
-            **given(
-                method=method,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                update_mode=update_mode,
-                **kwargs,
-            ),
+            **_options(locals(), "vectors", "payload", "ids", "batch_size"),
         }
         flow = write_path.upload_collection(
             self._pooling_state, collection_name, vectors, payload, ids, batch_size, options
@@ -537,13 +473,8 @@ class TokenPoolingClient(QdrantClient):
         neighbours: int | None = None,
         **kwargs: Any,
     ) -> QueryResponse:
-        """Late-interaction (MaxSim) search with the collection's prefetch funnel
-        (:mod:`qdrant_tokenpool.query`).
-
-        One ``query_points`` call: optional HNSW first stage on the summary vector
-        (``prefetch_limit`` candidates, default ``max(100, 10 * limit)``), MaxSim over the
-        pooled multivector, optional last stage MaxSim over the kept full-resolution vectors
-        (``rescore_limit`` candidates, default ``max(40, 4 * limit)``).
+        """Late-interaction (MaxSim) search with the collection's prefetch funnel (one
+        ``query_points`` call; the stages: :doc:`query`).
 
         Args:
             collection_name: the collection.
@@ -554,8 +485,8 @@ class TokenPoolingClient(QdrantClient):
                 one pooled multivector.
             limit: results to return.
             prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage
-                (with the token index: the candidates rescored, default the index's, at
-                least ``limit``; 0: all).
+                (default ``max(100, 10 * limit)`` / ``max(40, 4 * limit)``; with the token
+                index: the candidates rescored, default the index's, at least ``limit``; 0: all).
             query_filter: applied at every stage.
             with_payload, with_vectors: as in ``query_points``.
             rescore: ``None`` / ``"server"``: the whole funnel in Qdrant; ``"client"``: the
@@ -578,27 +509,7 @@ class TokenPoolingClient(QdrantClient):
                 dimension, NaN/inf; an inference object with cloud inference), before any
                 query is sent.
         """
-        flow = late_interaction_flow(
-            self._pooling_state,
-            collection_name,
-            query,
-            using=using,
-            limit=limit,
-            prefetch_limit=prefetch_limit,
-            rescore_limit=rescore_limit,
-            query_filter=query_filter,
-            with_payload=with_payload,
-            with_vectors=with_vectors,
-            rescore=rescore,
-            summary=summary,
-            full_resolution=full_resolution,
-            search_params=search_params,
-            score_threshold=score_threshold,
-            device=device,
-            first_stage=first_stage,
-            neighbours=neighbours,
-            **kwargs,
-        )
+        flow = late_interaction_flow(self._pooling_state, **_arguments(locals()))
         return self._run(flow)
 
     def add_texts(
@@ -648,18 +559,7 @@ class TokenPoolingClient(QdrantClient):
             InvalidMultivectorError: the encoder returned a bad multivector for a text
                 (names the point id); batches before it are already written.
         """
-        flow = add_texts_flow(
-            self._pooling_state,
-            collection_name,
-            texts,
-            encoder,
-            ids=ids,
-            payloads=payloads,
-            vector_name=vector_name,
-            batch_size=batch_size,
-            show_progress=show_progress,
-            wait=wait,
-        )
+        flow = add_texts_flow(self._pooling_state, **_arguments(locals()))
         return self._run(flow)
 
     def query_text(

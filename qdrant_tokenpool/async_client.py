@@ -519,39 +519,31 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         show_progress: bool | None = None,
         wait: bool = True,
     ) -> list[Any]:
-        """Encode ``texts`` with ``encoder`` and upsert them, pooled per the collection's
-        config (:mod:`qdrant_tokenpool.texts`).
+        """Encode ``texts`` with ``encoder`` ``batch_size`` at a time and upsert them, pooled
+        per the collection's config (:doc:`encoders`, "Text in, text out").
 
         Args:
             collection_name: an existing collection.
-            texts: the documents (strings; an iterable is read into a list first, so that
-                its length can be checked against ``ids`` / ``payloads``). Only
-                ``batch_size`` of them are encoded and held as token vectors at a time.
-            encoder: a :class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; its
-                ``dim`` must equal the vector's size.
-            ids: one point id per text (unsigned int or UUID); default: a new ``uuid4``
-                string per text (safe to call again on the same collection: nothing is
-                overwritten unless you pass ids).
-            payloads: one payload (dict or ``None``) per text, stored as given; default:
-                ``{"text": text}``. Passing payloads replaces the default: add the text
-                yourself if you want it stored.
-            vector_name: the multivector to write; may be left out when the collection has
-                exactly one pooled multivector (or, with none pooled, exactly one multivector).
+            texts: the documents (strings).
+            encoder: a :class:`~qdrant_tokenpool.encoders.protocol.TextEncoder` whose ``dim``
+                is the vector's size.
+            ids: one point id per text (unsigned int or UUID); default a new ``uuid4`` each.
+            payloads: one payload (dict or ``None``) per text; default ``{"text": text}``.
+            vector_name: the multivector; may be left out when the collection has exactly
+                one pooled multivector (or, with none pooled, exactly one multivector).
             batch_size: texts per encoder call and per ``upsert`` request.
-            show_progress: tqdm bar over all texts (stderr); ``None`` shows it for more than
-                1,000 texts.
+            show_progress: a tqdm bar (``None``: for more than 1,000 texts).
             wait: ``upsert``'s ``wait``.
 
         Returns:
             The point ids, in input order.
 
         Raises:
-            ValueError / TypeError: unknown collection or vector, a dense (not multi) vector,
-                encoder ``dim`` != the vector's size, non-string texts, ``ids`` / ``payloads``
-                of another length than ``texts``, bad or repeated ids, ``batch_size < 1``: all
-                checked before anything is encoded or written.
-            InvalidMultivectorError: the encoder returned a bad multivector for a text
-                (names the point id); batches before it are already written.
+            ValueError / TypeError: unknown collection or vector, a dense vector, another
+                ``dim``, non-string texts, ``ids`` / ``payloads`` of another length, bad or
+                repeated ids, ``batch_size < 1``: before anything is encoded or written.
+            InvalidMultivectorError: a bad encoder output (names the point id); batches
+                before it are already written.
         """
         flow = add_texts_flow(self._pooling_state, **_arguments(locals()))
         return await self._run(flow)

@@ -1,11 +1,7 @@
 """Text in, text out: the ``add_texts`` flow and ``query_text``'s encoding, for both clients.
 
-The encoder is passed in and duck-typed
-(:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; no torch import here).
-:func:`add_texts` encodes ``batch_size`` texts at a time and writes each batch through the
-normal ``upsert`` flow, so it is pooled like any write, one batch held at a time;
-:func:`encode_query` encodes one query (never pooled) for ``query_late_interaction``.
-Encoding runs in the calling thread (with the async client: in the event loop's).
+The encoder is duck-typed (:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; no
+torch import here) and runs in the calling thread (with the async client: the event loop's).
 """
 
 from __future__ import annotations
@@ -57,25 +53,24 @@ def check_ids(ids: Iterable[Any], n: int) -> list[Any]:
     out = list(ids)
     if len(out) != n:
         raise ValueError(f"ids has {len(out)} entries for {n} texts: give one id per text")
+    seen: set[Any] = set()
     for i, pid in enumerate(out):
+        key: Any
         if isinstance(pid, uuid.UUID):
-            out[i] = str(pid)
+            out[i] = key = str(pid)
         elif isinstance(pid, (int, np.integer)) and not isinstance(pid, bool):
             if pid < 0:
                 raise ValueError(f"ids[{i}] = {pid}: point ids must be unsigned integers or UUIDs")
-            out[i] = int(pid)
+            out[i] = key = int(pid)
         elif isinstance(pid, str):
             try:
-                uuid.UUID(pid)
+                key = str(uuid.UUID(pid))
             except ValueError:
                 raise ValueError(f"ids[{i}] = {pid!r}: a string point id must be a UUID") from None
         else:
             raise TypeError(f"ids[{i}] = {pid!r}: point ids must be unsigned integers or UUIDs")
-    seen: set[Any] = set()
-    for i, pid in enumerate(out):
-        key = str(uuid.UUID(pid)) if isinstance(pid, str) else pid
         if key in seen:
-            raise ValueError(f"ids[{i}] = {pid!r} repeats an earlier id")
+            raise ValueError(f"ids[{i}] = {out[i]!r} repeats an earlier id")
         seen.add(key)
     return out
 
@@ -114,9 +109,9 @@ def add_texts(
     show_progress: bool | None,
     wait: bool,
 ) -> Flow[list[Any]]:
-    """The flow of ``TokenPoolingClient.add_texts`` (its docstring says what each argument
-    does and their defaults; ``state`` is the client's): everything is checked before anything is encoded, then
-    each batch is encoded and written with the write path's ``upsert`` flow."""
+    """The flow of ``TokenPoolingClient.add_texts`` (its docstring says what the arguments
+    are): everything is checked before anything is encoded, then each batch is encoded and
+    written with the write path's ``upsert`` flow, one batch held at a time."""
     _check_encoder(encoder, "encode_documents")
     batch_size = check_int("batch_size", batch_size)
     docs = _check_texts(texts)
@@ -142,8 +137,7 @@ def add_texts(
             f"encoder dim {enc_dim} != size {spec.size} of {label} "
             f"in collection {collection_name!r}"
         )
-    # Pooled vectors go to the write path as arrays (it validates the whole batch, pools and
-    # converts them); a vector that is not pooled is validated here and written as lists.
+    # the write path checks pooled vectors; others are checked here and written as lists
     pooled = state.enabled and vname in cp.pooling
     with _progress(n, show_progress) as bar:
         for start in range(0, n, batch_size):
@@ -159,7 +153,7 @@ def add_texts(
             points = []
             for k, vec in enumerate(encoded):
                 i = start + k
-                if not pooled:  # the write path checks pooled vectors; check these here
+                if not pooled:
                     vec = as_multivector(
                         vec, dim=spec.size, point_id=point_ids[i], vector_name=vname
                     ).tolist()

@@ -128,9 +128,6 @@ class PoolingJob:
         self._unthreaded: set[PoolingSpec] = set()
         self._handed = False  # a chunk went to the threads: the request is big enough
 
-    def __len__(self) -> int:
-        return len(self.items)
-
     def check_others(self, check: Callable[..., int], vectors: Any, ids: Any) -> None:
         """With ``check_all``: check the vectors this job does not pool against the
         collection (``check``: ``check_struct`` or ``check_columns``)."""
@@ -283,10 +280,6 @@ class PoolingJob:
         assert p is not None
         return p
 
-    def pooled_list(self, i: int) -> list[list[float]]:
-        """Pooled multivector ``i`` as a nested list (``(m, d)``)."""
-        return self.pooled_array(i).tolist()
-
     def pooled(self, i: int) -> Any:
         """Pooled multivector ``i``, ``(m, d)``: a nested list (a float32 array if
         ``arrays``; a :class:`PendingArray` if ``pending`` and it is still pooling)."""
@@ -386,7 +379,7 @@ def plan_struct(vector: Any, point_id: Any, job: PoolingJob) -> Builder | None:
         return build_named
     if "" in pooling:  # the unnamed default vector: always lists (local mode checks for list)
         i = job.add(vector, point_id=point_id, vector_name="")
-        return lambda: job.pooled_list(i)
+        return lambda: job.pooled_array(i).tolist()
     return None
 
 
@@ -446,7 +439,7 @@ def plan_batch(batch: models.Batch, job: PoolingJob) -> Builder | None:
         return build_named
     if "" in pooling:
         ii = [job.add(v, point_id=pid(k), vector_name="") for k, v in enumerate(vectors)]
-        return lambda: replace(batch, vectors=[job.pooled_list(i) for i in ii])
+        return lambda: replace(batch, vectors=[job.pooled_array(i).tolist() for i in ii])
     return None
 
 

@@ -38,3 +38,19 @@ def given(**arguments: Any) -> dict[str, Any]:
     call the caller made; a parent from an older qdrant-client lacking a newer parameter is
     not handed it)."""
     return {name: value for name, value in arguments.items() if value is not None}
+
+
+def method_arguments(local_vars: dict[str, Any], *taken: str) -> dict[str, Any]:
+    """A client method's arguments from its ``locals()`` (called first thing), its
+    ``**kwargs`` merged in, but ``self`` and ``taken``."""
+    skip = {"self", "__class__", "kwargs", *taken}
+    named = {k: v for k, v in local_vars.items() if k not in skip}
+    return {**named, **local_vars.get("kwargs", {})}
+
+
+def parent_options(local_vars: dict[str, Any], *taken: str) -> dict[str, Any]:
+    """The options a client method hands its parent, from its ``locals()``: its arguments
+    (:func:`method_arguments`) but ``collection_name`` and ``taken`` (what the flow takes
+    itself), as :func:`given` (a method hands on a non-``None`` default, such as ``wait``,
+    itself)."""
+    return given(**method_arguments(local_vars, "collection_name", *taken))

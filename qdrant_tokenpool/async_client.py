@@ -20,7 +20,7 @@ from . import _backend, _parent, store, write_path
 from ._async_base import AsyncClientBase
 from ._flow import Flow, T, run_async
 from ._flow import parent_call as _parent_call
-from ._parent import given
+from ._parent import method_arguments, parent_options
 from .candidates import companion_name
 from .companion import follow
 from .config import PoolingConfig, PoolingMap
@@ -34,20 +34,6 @@ from .texts import add_texts as add_texts_flow
 from .texts import encode_query
 
 __all__ = ["AsyncTokenPoolingClient"]
-
-
-def _arguments(arguments: dict[str, Any], *taken: str) -> dict[str, Any]:
-    """A method's arguments from its ``locals()``, its ``**kwargs`` merged in, but ``self``
-    and ``taken``."""
-    skip = {"self", "__class__", "kwargs", *taken}
-    return {**{k: v for k, v in arguments.items() if k not in skip}, **arguments.get("kwargs", {})}
-
-
-def _options(arguments: dict[str, Any], *taken: str) -> dict[str, Any]:
-    """The parent options of a method from its ``locals()``: :func:`_arguments` but
-    ``collection_name``, ``taken`` (what the flow takes itself) and those left ``None``
-    (:func:`~._parent.given`)."""
-    return given(**_arguments(arguments, "collection_name", *taken))
 
 
 class AsyncTokenPoolingClient(AsyncClientBase):
@@ -191,7 +177,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         vectors it declares (``summary_vector``, ``keep_original_vector``) are added with
         sensible params when ``vectors_config`` lacks them. Every other argument is the
         parent's."""
-        options = _options(locals(), "vectors_config", "pooling")
+        options = parent_options(locals(), "vectors_config", "pooling")
         parent = _parent.create_collection
         flow = store.create_collection(
             self._pooling_state, parent, collection_name, vectors_config, pooling, options
@@ -223,7 +209,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> bool:
         """``AsyncQdrantClient.recreate_collection`` (deprecated upstream) plus ``pooling=``, as
         :meth:`create_collection`."""
-        options = _options(locals(), "vectors_config", "pooling")
+        options = parent_options(locals(), "vectors_config", "pooling")
         parent = _parent.recreate_collection
         flow = store.create_collection(
             self._pooling_state, parent, collection_name, vectors_config, pooling, options
@@ -234,7 +220,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         self, collection_name: str, timeout: int | None = None, **kwargs: Any
     ) -> bool:
         """``AsyncQdrantClient.delete_collection``; its cached pooling config is forgotten."""
-        options = _options(locals())
+        options = parent_options(locals())
         flow = store.schema_change(
             self._pooling_state, _parent.delete_collection, collection_name, options
         )
@@ -256,7 +242,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> bool:
         """``AsyncQdrantClient.update_collection``; the collection's cached pooling config is
         forgotten (``metadata`` may hold a new one)."""
-        options = _options(locals())
+        options = parent_options(locals())
         flow = store.schema_change(
             self._pooling_state, _parent.update_collection, collection_name, options
         )
@@ -274,7 +260,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.create_vector_name``; the collection's cached pooling config is
         forgotten."""
-        options = {"wait": wait, **_options(locals())}
+        options = {"wait": wait, **parent_options(locals())}
         flow = store.schema_change(
             self._pooling_state, _parent.create_vector_name, collection_name, options
         )
@@ -291,7 +277,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.delete_vector_name``; the collection's cached pooling config is
         forgotten."""
-        options = {"wait": wait, **_options(locals())}
+        options = {"wait": wait, **parent_options(locals())}
         flow = store.schema_change(
             self._pooling_state, _parent.delete_vector_name, collection_name, options
         )
@@ -313,7 +299,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         **kwargs: Any,
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.delete``; a token index forgets the deleted points too."""
-        options = {"wait": wait, **_options(locals(), "points_selector")}
+        options = {"wait": wait, **parent_options(locals(), "points_selector")}
         flow = _parent_call(_parent.delete, collection_name, points_selector, **options)
         return await self._run(flow)
 
@@ -329,7 +315,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         **kwargs: Any,
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.delete_vectors``; a token index forgets the deleted vectors too."""
-        options = {"wait": wait, **_options(locals(), "vectors", "points")}
+        options = {"wait": wait, **parent_options(locals(), "vectors", "points")}
         flow = _parent_call(_parent.delete_vectors, collection_name, vectors, points, **options)
         return await self._run(flow)
 
@@ -348,7 +334,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         """``AsyncQdrantClient.upsert`` with configured multivectors pooled (points or ``Batch``):
         the whole request is checked and pooled before any of it is written
         (:mod:`qdrant_tokenpool.write_path`)."""
-        options = {"wait": wait, **_options(locals(), "points")}
+        options = {"wait": wait, **parent_options(locals(), "points")}
         return await self._run(
             write_path.upsert(self._pooling_state, collection_name, points, options)
         )
@@ -366,7 +352,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.update_vectors`` with configured multivectors pooled (and their
         summary and full-resolution vectors refreshed)."""
-        options = {"wait": wait, **_options(locals(), "points")}
+        options = {"wait": wait, **parent_options(locals(), "points")}
         return await self._run(
             write_path.update_vectors(self._pooling_state, collection_name, points, options)
         )
@@ -382,7 +368,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> list[types.UpdateResult]:
         """``AsyncQdrantClient.batch_update_points`` with the upsert and update-vectors operations
         pooled."""
-        options = {"wait": wait, **_options(locals(), "update_operations")}
+        options = {"wait": wait, **parent_options(locals(), "update_operations")}
         flow = write_path.batch_update_points(
             self._pooling_state, collection_name, update_operations, options
         )
@@ -408,7 +394,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             "parallel": parallel,
             "max_retries": max_retries,
             "wait": wait,
-            **_options(locals(), "points", "batch_size"),
+            **parent_options(locals(), "points", "batch_size"),
         }
         flow = write_path.upload_points(
             self._pooling_state, collection_name, points, batch_size, options
@@ -438,7 +424,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             "parallel": parallel,
             "max_retries": max_retries,
             "wait": wait,
-            **_options(locals(), "vectors", "payload", "ids", "batch_size"),
+            **parent_options(locals(), "vectors", "payload", "ids", "batch_size"),
         }
         flow = write_path.upload_collection(
             self._pooling_state, collection_name, vectors, payload, ids, batch_size, options
@@ -503,7 +489,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
                 dimension, NaN/inf; an inference object with cloud inference), before any
                 query is sent.
         """
-        flow = late_interaction_flow(self._pooling_state, **_arguments(locals()))
+        flow = late_interaction_flow(self._pooling_state, **method_arguments(locals()))
         return await self._run(flow)
 
     async def add_texts(
@@ -545,7 +531,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             InvalidMultivectorError: a bad encoder output (names the point id); batches
                 before it are already written.
         """
-        flow = add_texts_flow(self._pooling_state, **_arguments(locals()))
+        flow = add_texts_flow(self._pooling_state, **method_arguments(locals()))
         return await self._run(flow)
 
     async def query_text(

@@ -181,12 +181,6 @@ class PackedDocs:
         """MaxSim of one ``(q, d)`` query against every document: float32 ``(n_docs,)``."""
         return self.scores_batch([query], normalize=normalize)[0]
 
-    def _score_group(self, qs: list[np.ndarray]) -> np.ndarray:
-        if self.device is None:
-            return _stream_scores(qs, self._tokens, self._offsets, normalize=False,
-                                  chunk_tokens=self._block_tokens or DEFAULT_BLOCK_TOKENS)
-        return self._score_group_torch(qs).cpu().numpy()
-
     def _score_group_torch(self, qs: list[np.ndarray]) -> Any:
         """torch ``(n_queries, n_docs)`` float32 on the device, documents in input order:
         per length bucket ``(b, L, d)``, chunked products with all ``T`` query tokens, a
@@ -265,9 +259,16 @@ class PackedDocs:
         return best.scores, best.indices
 
     def _score_group_all(self, qs: list[np.ndarray]) -> np.ndarray:
+        """float32 ``(n_queries, n_docs)``; torch scores groups of queries of at most
+        :data:`DEFAULT_MAX_QUERY_TOKENS` tokens (numpy groups them itself)."""
+        if self.device is None:
+            chunk = self._block_tokens or DEFAULT_BLOCK_TOKENS
+            return _stream_scores(
+                qs, self._tokens, self._offsets, normalize=False, chunk_tokens=chunk
+            )
         out = np.empty((len(qs), self.n_docs), dtype=np.float32)
         for lo, hi in budget_ranges([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
-            out[lo:hi] = self._score_group(qs[lo:hi])
+            out[lo:hi] = self._score_group_torch(qs[lo:hi]).cpu().numpy()
         return out
 
     def topk(
@@ -464,7 +465,8 @@ KERNEL_THREAD_MACS = 1 << 22
 def _query_blocks(q: np.ndarray) -> np.ndarray:
     """Query tokens ``(T, d)`` laid out for the compiled kernel (blocks of 16, padded)."""
     assert kernels.compiled is not None
-    return kernels.compiled.maxsim_query_blocks(np.ascontiguousarray(q, dtype=np.float32))  # type: ignore[no-any-return]
+    q = np.ascontiguousarray(q, dtype=np.float32)
+    return kernels.compiled.maxsim_query_blocks(q)  # type: ignore[no-any-return]
 
 
 def _kernel_scores(

@@ -239,9 +239,8 @@ class PackedDocs:
         ``block_tokens``) at a time into a running top-``k``: bounded memory, and a
         memory-mapped corpus is read one chunk at a time.
         """
-        k = check_int("k", k)
+        k = min(check_int("k", k), self.n_docs)
         qs = self._queries(queries, normalize)
-        k = min(int(k), self.n_docs)
         best = _TopK(len(qs), k)
         if self.device is not None:
             best.merge(self._score_group_all(qs), np.arange(self.n_docs, dtype=np.int64))

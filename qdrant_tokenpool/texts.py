@@ -34,13 +34,13 @@ def _check_encoder(encoder: Any, method: str) -> None:
         )
 
 
-def _check_texts(texts: Any, what: str = "texts") -> list[str]:
+def _check_texts(texts: Any) -> list[str]:
     if isinstance(texts, (str, bytes)):
-        raise TypeError(f"{what} must be a list of strings, not a single {type(texts).__name__}")
+        raise TypeError(f"texts must be a list of strings, not a single {type(texts).__name__}")
     out = list(texts)
     for i, t in enumerate(out):
         if not isinstance(t, str):
-            raise TypeError(f"{what}[{i}] is a {type(t).__name__}, expected str")
+            raise TypeError(f"texts[{i}] is a {type(t).__name__}, expected str")
     return out
 
 
@@ -89,13 +89,6 @@ def _check_payloads(payloads: Iterable[Any], n: int) -> list[dict[str, Any] | No
     return [None if p is None else dict(p) for p in out]
 
 
-def _progress(total: int, show_progress: bool | None) -> Any:
-    from tqdm.auto import tqdm
-
-    show = total > 1000 if show_progress is None else bool(show_progress)
-    return tqdm(total=total, disable=not show, unit="doc", desc="add_texts")
-
-
 def add_texts(
     state: PoolingState,
     collection_name: str,
@@ -139,7 +132,10 @@ def add_texts(
         )
     # the write path checks pooled vectors; others are checked here and written as lists
     pooled = state.enabled and vname in cp.pooling
-    with _progress(n, show_progress) as bar:
+    from tqdm.auto import tqdm
+
+    show = n > 1000 if show_progress is None else bool(show_progress)
+    with tqdm(total=n, disable=not show, unit="doc", desc="add_texts") as bar:
         for start in range(0, n, batch_size):
             chunk = docs[start : start + batch_size]
             encoded = list(

@@ -252,11 +252,8 @@ def _collection_size(vectors: Any) -> int | None:
 
 def _collection_rows(vectors: Any) -> Iterator[Any]:
     """One vector struct per point from ``upload_collection``'s ``vectors`` argument."""
-    if isinstance(vectors, dict):
-        n = _collection_size(vectors) or 0
-        return ({name: col[i] for name, col in vectors.items()} for i in range(n))
-    if is_array(vectors):
-        return (vectors[i] for i in range(len(vectors)))
+    if isinstance(vectors, dict):  # columns of one length (_collection_size checks)
+        return (dict(zip(vectors, row)) for row in zip(*vectors.values()))
     return iter(vectors)
 
 

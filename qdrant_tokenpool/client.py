@@ -33,6 +33,7 @@ from .texts import encode_query
 
 __all__ = ["TokenPoolingClient"]
 
+
 class TokenPoolingClient(QdrantClient):
     """Drop-in ``QdrantClient`` that pools document multivectors on write.
 

@@ -409,7 +409,6 @@ def pack(documents: Any, offsets: Any = None) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(tokens, dtype=np.float32), offs
 
 
-
 def _stream_scores(
     qs: list[np.ndarray],
     tokens: Any,

@@ -464,31 +464,28 @@ class TokenPoolingClient(QdrantClient):
         ``query_points`` call; the stages: :doc:`query`).
 
         Args:
-            collection_name: the collection.
             query: the query's token vectors, ``(q, d)`` list / numpy / torch; never pooled.
                 Or a ``models.Document`` (``Image``, ``InferenceObject``): embedded as a
                 query by the client's local inference (fastembed), as ``query_points`` does.
             using: the pooled multivector; may be left out when the collection has exactly
                 one pooled multivector.
-            limit: results to return.
             prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage
                 (default ``max(100, 10 * limit)`` / ``max(40, 4 * limit)``; with the token
                 index: the candidates rescored, default the index's, at least ``limit``; 0: all).
             query_filter: applied at every stage.
-            with_payload, with_vectors: as in ``query_points``.
             rescore: ``None`` / ``"server"``: the whole funnel in Qdrant; ``"client"``: the
                 last stage's exact MaxSim computed here (:mod:`qdrant_tokenpool.maxsim`).
             summary, full_resolution: ``None`` use the stage when configured, ``True``
                 require it, ``False`` skip it.
             search_params: of the first stage.
-            score_threshold: as in ``query_points`` (applied to the final scores).
+            score_threshold: applied to the final scores.
             device: the :mod:`~qdrant_tokenpool.maxsim` device of client rescoring.
             first_stage: ``None``: the collection's token index when it has a ready one
                 (and no ``query_filter``), else the summary stage when configured;
                 ``"tokens"`` or ``"summary"`` to require one (:mod:`.candidates`).
             neighbours: token-index candidates per query token (default: the index's).
-            **kwargs: other ``query_points`` options (``timeout``, ``consistency``,
-                ``shard_key_selector``, ...).
+            with_payload, with_vectors, **kwargs: as in ``query_points`` (``timeout``,
+                ``consistency``, ``shard_key_selector``, ...).
 
         Raises:
             ValueError: unknown collection or vector, bad limits, or a bad query
@@ -516,7 +513,6 @@ class TokenPoolingClient(QdrantClient):
         per the collection's config (:doc:`encoders`, "Text in, text out").
 
         Args:
-            collection_name: an existing collection.
             texts: the documents (strings).
             encoder: a :class:`~qdrant_tokenpool.encoders.protocol.TextEncoder` whose ``dim``
                 is the vector's size.

@@ -78,11 +78,9 @@ class TokenPoolingClient(QdrantClient):
 
     @property
     def pooling_workers(self) -> int | None:
-        """Parallel pooling workers of a write (constructor argument ``pooling_workers``):
-        ``None`` (default) all cores for batches with enough work, else the calling thread;
-        ``1`` always the calling thread; ``k > 1`` up to ``k`` (see
-        :func:`qdrant_tokenpool.pool_batch`). Threads for the compiled hierarchical
-        pooling, processes for the other methods."""
+        """Parallel pooling workers of a write (constructor argument): ``None`` (default) all
+        cores for batches with enough work, else the calling thread; ``1`` always the
+        calling thread; ``k > 1`` up to ``k`` (:func:`~qdrant_tokenpool.pool_batch`)."""
         return self._pooling_state.workers
 
     @pooling_workers.setter
@@ -106,12 +104,9 @@ class TokenPoolingClient(QdrantClient):
 
     @contextmanager
     def pooling_disabled(self) -> Iterator[None]:
-        """Write vectors as given, unpooled, inside the ``with`` block: this client's
-        writes from the current thread or asyncio task only (tasks started inside the block
-        inherit it); other threads and tasks keep pooling, and overlapping blocks never
-        leave pooling off. A plain ``with`` block for the async client too. Use it to copy
-        already pooled data, e.g. ``QdrantClient.migrate`` into this client: pooling
-        pooled vectors again would shrink them twice."""
+        """Write vectors as given, unpooled, inside the ``with`` block (a plain ``with`` for
+        the async client too): this client's writes from the current thread or asyncio task
+        only. For copying already pooled data (:doc:`configuration`)."""
         with self._pooling_state.disabled():
             yield
 

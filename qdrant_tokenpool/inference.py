@@ -1,10 +1,7 @@
-"""Inference objects (``models.Document``, ``Image``, ``InferenceObject``) on pooled vectors.
-
-Pooling needs the token vectors, which qdrant-client computes only inside ``upsert`` /
-``query_points``: a request whose pooled vectors hold inference objects is first embedded
-by the parent client's own local inference, then validated and pooled as arrays would be;
-queries likewise (never pooled). Cloud inference is refused on pooled vectors; objects on
-other vectors pass through untouched.
+"""Inference objects (``models.Document``, ``Image``, ``InferenceObject``) on pooled vectors:
+embedded first by the parent client's own local inference (qdrant-client embeds only inside
+``upsert`` / ``query_points``), then validated and pooled as arrays (queries never pooled);
+refused with cloud inference. Objects on other vectors pass through untouched.
 """
 
 from __future__ import annotations

@@ -74,10 +74,9 @@ def _resolve_device(device: str | None, *inputs: Any) -> str | None:
 class PackedDocs:
     """A corpus of multivectors packed once for exact MaxSim and top-k over all of it.
 
-    The package's one packed layout: an ``(N, d)`` float32 token matrix (:attr:`tokens`,
-    never copied when given packed, so a memory-mapped corpus stays on disk) and
-    ``(n_docs + 1,)`` :attr:`offsets`. Memory: the packed vectors (torch: on the device,
-    plus at most 12.5% padding).
+    An ``(N, d)`` float32 token matrix (:attr:`tokens`, never copied when given packed: a
+    memory-mapped corpus stays on disk) and ``(n_docs + 1,)`` :attr:`offsets`; torch keeps
+    them on the device, plus at most 12.5% padding.
 
     Args:
         documents: ``(n_i, d)`` arrays (numpy, torch or lists, ``n_i >= 1``); or, with

@@ -1,18 +1,11 @@
-"""The one seam to a client's backend: where its calls land, and in-process engines serialised.
+"""The one seam to a client's backend (``QdrantClient``'s private ``_client``): where its
+calls land, read or replaced only here, so an upstream change is fixed once.
 
-``QdrantClient`` hands every call to the private ``_client`` (``QdrantRemote``,
-``QdrantLocal``, ...); this module alone reads or replaces it, so an upstream change is
-fixed once.
-
-Local mode is not thread-safe, so :func:`install_backend` wraps an in-process backend in
-a :class:`SerialisedBackend`: one re-entrant lock per client around every backend call
-(validation and pooling before it still run in parallel). Remote backends and Qdrant Edge
-(which locks inside) are not wrapped. Two clients on the same data are not coordinated.
-:func:`backend` returns the engine without the proxy.
-
-Async backends: the lock is held while a backend coroutine runs; ``AsyncQdrantLocal``
-never suspends inside a call, so calls are serialised. An async in-process backend that
-suspends must lock itself.
+Local mode is not thread-safe: :func:`install_backend` wraps an in-process backend in a
+:class:`SerialisedBackend`, one re-entrant lock per client around every backend call (for a
+coroutine, while it runs: ``AsyncQdrantLocal`` never suspends inside a call). Remote
+backends and Qdrant Edge (which locks inside) are not wrapped. Two clients on the same
+data are not coordinated.
 """
 
 from __future__ import annotations
@@ -44,31 +37,15 @@ def _local_mode_types() -> tuple[type, ...]:
 
 
 class SerialisedBackend:
-    """A backend whose calls run one at a time, under one ``threading.RLock``.
-
-    Every method of the wrapped backend is called with the lock held (for a coroutine
-    method: while the coroutine runs); other attributes are read and written through.
-    The lock is re-entrant, so a backend method that calls the client again in the same
-    thread does not deadlock.
-    """
+    """A backend whose methods run one at a time, under one ``threading.RLock``
+    (re-entrant: a method that calls the client again in its thread does not deadlock);
+    other attributes are read and written through."""
 
     __slots__ = ("_inner", "_lock")
 
     def __init__(self, inner: Any) -> None:
-        if isinstance(inner, SerialisedBackend):
-            inner = inner._inner
         object.__setattr__(self, "_inner", inner)
         object.__setattr__(self, "_lock", threading.RLock())
-
-    @property
-    def inner(self) -> Any:
-        """The wrapped backend."""
-        return self._inner
-
-    @property
-    def lock(self) -> threading.RLock:
-        """The lock every backend call holds (hold it to run several calls as one)."""
-        return self._lock
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._inner, name)
@@ -104,7 +81,7 @@ class SerialisedBackend:
 def backend(client: Any) -> Any:
     """The engine behind ``client`` (a ``QdrantBase``), without a :class:`SerialisedBackend`."""
     inner = getattr(client, BACKEND_ATTR)
-    return inner.inner if isinstance(inner, SerialisedBackend) else inner
+    return inner._inner if isinstance(inner, SerialisedBackend) else inner
 
 
 def is_serialised(client: Any) -> bool:
@@ -119,21 +96,17 @@ def is_in_process(client: Any) -> bool:
 
 
 def install_backend(client: Any, engine: Any, *, in_process: bool) -> None:
-    """Make ``engine`` (a ``QdrantBase`` / ``AsyncQdrantBase``) the backend of ``client``.
-
-    ``in_process=True`` wraps it in a :class:`SerialisedBackend` (use it for every engine
-    that runs inside this process and is not itself safe for concurrent calls). The
-    previous backend is not closed: close it first if it holds resources.
-    """
+    """Make ``engine`` (a ``QdrantBase`` / ``AsyncQdrantBase``) the backend of ``client``,
+    wrapped in a :class:`SerialisedBackend` when ``in_process`` (an engine in this process
+    not safe for concurrent calls). The previous backend is not closed."""
     if isinstance(engine, SerialisedBackend):
-        engine = engine.inner
+        engine = engine._inner
     setattr(client, BACKEND_ATTR, SerialisedBackend(engine) if in_process else engine)
 
 
 def serialise_in_process(client: Any) -> None:
     """Wrap ``client``'s backend in a :class:`SerialisedBackend` when it is qdrant-client's
-    local mode (``":memory:"`` / ``path=``); remote backends are left as they are.
-    Idempotent. The clients of this package call it on construction."""
+    local mode; idempotent. The clients of this package call it on construction."""
     engine = getattr(client, BACKEND_ATTR, None)
     if engine is None or isinstance(engine, SerialisedBackend):
         return

@@ -1,15 +1,7 @@
-"""How a ``qdrant-tokenpool`` command runs (the commands themselves are in :mod:`.cli`).
-
-- :class:`Command`: a typer command that takes the app's shared options (``--path``,
-  ``--url``, ``--api-key``, ``--engine``, ``-q``: declared once, on the app's callback)
-  after its own arguments too, and turns an exception into one ``error: ...`` line on
-  stderr and an exit code (1 error, 2 usage, 130 interrupted).
-- :class:`CliState`: the shared options of one command line, and what one process shares
-  between commands (``demo``): the open client and the encoders loaded.
-- What several commands share: option types (``Annotated`` aliases), parsers, the rich
-  tables and the one-line reports they print.
-
-Heavy imports (the clients, torch) happen inside the methods, so ``--help`` stays fast.
+"""How a ``qdrant-tokenpool`` command runs (the commands are in :mod:`.cli`): the command
+class (shared options after the command too, exit codes), the state one command line
+shares, and the option types, tables and reports of several commands. Heavy imports
+happen inside the functions, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -113,11 +105,9 @@ _ClickException: type[Exception] = next(
 
 
 class Command(TyperCommand):
-    """A command that takes the app's options named in :attr:`shared` after its own
-    arguments too: it lists them among its own (so they parse there and show in its
-    ``--help``) and moves what was typed there into the app's :class:`CliState` (after the
-    command beats before it, which beats the environment and the defaults). Exceptions
-    become one stderr line and an exit code."""
+    """A command that also takes the app's options named in :attr:`shared` (shown in its
+    ``--help``; typed after the command beats before it) and turns an exception into one
+    ``error: ...`` line on stderr and an exit code (1 error, 2 usage, 130 interrupted)."""
 
     shared: tuple[str, ...] = ("path", "engine", "url", "api_key", "quiet")
 
@@ -157,10 +147,9 @@ class LocalCommand(Command):
 
 @dataclass
 class CliState:
-    """The shared options of one command line (``engine`` ``None``: the folder's own,
-    Qdrant Edge for a new one), and what one process shares between commands: a client
-    kept open (``shared``; local mode loads a whole collection into memory on every open)
-    and the encoders loaded, by (model, doc_maxlen, query_maxlen)."""
+    """The shared options of one command line, and what commands of one process (``demo``)
+    share: a client kept open (``shared``; local mode loads a whole collection on every
+    open) and the encoders loaded, by (model, doc_maxlen, query_maxlen)."""
 
     path: Path = Path("./qdrant_data")
     url: str | None = None
@@ -176,7 +165,6 @@ class CliState:
             typer.echo(message, err=True)
 
     def hook(self) -> ProgressHook:
-        """The operations' progress hook: messages and tqdm bars on stderr, unless quiet."""
         from .ops import progress_bars
 
         return progress_bars(info=self.info, disable=self.quiet)
@@ -186,9 +174,7 @@ class CliState:
 
     @contextmanager
     def session(self, *, must_exist: bool) -> Iterator[TokenPoolingClient]:
-        """The shared client, else one on ``--url`` or ``--path`` (saying on stderr what it
-        opens before opening it: :func:`qdrant_tokenpool.ops.open_database`), closed at
-        the end."""
+        """The shared client, else one on ``--url`` or ``--path``, closed at the end."""
         from .ops import open_database
 
         shared = self.shared
@@ -218,7 +204,7 @@ class CliState:
     def encoder(self, name: str, doc_maxlen: int, query_maxlen: int = 32, *,
                 onnx: bool = False) -> Any:
         """:func:`qdrant_tokenpool.encoders.load_encoder`, once per process; load errors end
-        the command. ``onnx``: the model's cached ONNX copy when there is one (no torch)."""
+        the command. ``onnx``: the model's cached ONNX copy when there is one."""
         key = (name, int(doc_maxlen), int(query_maxlen))
         if key not in self.encoders:
             self.info(f"loading model {name} ...")
@@ -235,14 +221,14 @@ class CliState:
         return self.encoders[key]
 
     def query_encoder(self, record: dict[str, Any], model: str | None, query_maxlen: int) -> Any:
-        """The encoder of a collection's queries (its model and document length, see
-        :meth:`model`), from the model's ONNX copy when there is one."""
+        """The encoder of a collection's queries (its model and document length), ONNX when
+        cached."""
         doc_maxlen = int(record.get("doc_maxlen") or 256)
         return self.encoder(self.model(record, model), doc_maxlen, query_maxlen, onnx=True)
 
     def save_onnx(self) -> None:
-        """Keep an ONNX copy of every torch encoder loaded in the cache, so that the next
-        ``search`` encodes its query without importing torch (never fails the command)."""
+        """Cache an ONNX copy of every torch encoder loaded, so that the next ``search`` needs
+        no torch (never fails the command)."""
         from .encoders.onnx import ensure_onnx_export
 
         for encoder in self.encoders.values():
@@ -266,8 +252,7 @@ CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collecti
 @dataclass(frozen=True)
 class PoolingFlags:
     """The budget and layout flags ``index`` and ``repool`` share, declared once: a command
-    takes them as one parameter, ``pooling: PoolingFlags = PoolingFlags()``, that
-    :func:`flag_groups` shows and parses as these options, in its place."""
+    takes them as one parameter (:func:`flag_groups`)."""
 
     max_vectors: Annotated[int | None, typer.Option(
         min=2, help="At most this many stored vectors per document, protected ones included."
@@ -310,11 +295,9 @@ _Callback = TypeVar("_Callback", bound=Callable[..., Any])
 
 
 def flag_groups(command: _Callback) -> _Callback:
-    """Let a typer ``command`` take a group of options as one dataclass parameter: each
-    parameter whose default is a dataclass instance (``pooling: PoolingFlags =
-    PoolingFlags()``) is shown and parsed as the dataclass's fields (their ``Annotated``
-    option types and defaults), in its place; the command receives the dataclass built from
-    them. Goes below ``@app.command``."""
+    """Let a typer ``command`` take a group of options as one dataclass parameter: a
+    parameter whose default is a dataclass instance is shown and parsed as the dataclass's
+    ``Annotated`` fields, and the command receives the dataclass. Goes below ``@app.command``."""
     signature = inspect.signature(command, eval_str=True)
     params: list[inspect.Parameter] = []
     groups: dict[str, tuple[type, list[str]]] = {}
@@ -378,11 +361,8 @@ def floats(text: str, option: str, minimum: float, *, required: bool = False) ->
     except ValueError:
         hint = f"expected comma-separated numbers, got {text!r}"
         raise typer.BadParameter(hint, param_hint=option) from None
-    if any(not minimum <= v < float("inf") for v in values):
+    if any(not minimum <= v < float("inf") for v in values) or (required and not values):
         hint = f"expected finite numbers >= {minimum:g}, got {text!r}"
-        raise typer.BadParameter(hint, param_hint=option)
-    if required and not values:
-        hint = f"expected numbers >= {minimum:g}, got {text!r}"
         raise typer.BadParameter(hint, param_hint=option)
     return values
 
@@ -396,8 +376,7 @@ def size_text(n: float) -> str:
 
 
 def print_tables(*tables: Any) -> None:
-    """Rich tables on stdout, a blank line apart, their cells printed as they are (no
-    markup, emoji or colours read into the data)."""
+    """Rich tables on stdout, a blank line apart, their cells as they are (no markup)."""
     from rich.console import Console
 
     console = Console(markup=False, emoji=False, highlight=False)
@@ -481,8 +460,8 @@ def token_index_line(result: TokenIndexResult) -> str:
 
 
 def choice_line(choice: FootprintRow, base_bytes: float) -> str:
-    """``footprint``'s chosen configuration against unpooled float32 (``base_bytes`` a
-    document in RAM)."""
+    """``footprint``'s chosen configuration against unpooled float32 (``base_bytes`` per
+    document)."""
     return (
         f"chosen: {choice.key}: {choice.relative_ndcg:.1%} of unpooled float32 nDCG@10 "
         f"({choice.ndcg10:.4f}); {choice.ram_bytes:,.0f} B/doc in RAM "

@@ -1,11 +1,7 @@
-"""One code path for the sync and the async client.
-
-Client logic is written once, as a generator ("flow") that yields the parent-client
-calls it needs (:class:`Call`) and receives their results. :func:`run_sync` drives a
-flow against a ``QdrantClient``; :func:`run_async` drives the same flow against an
-``AsyncQdrantClient``, awaiting whatever the parent returns as awaitable (some async
-parent methods, like ``upload_points``, are plain sync methods).
-"""
+"""One code path for the sync and the async client: client logic is a generator ("flow")
+that yields the parent-client calls it needs (:class:`Call`) and receives their results;
+:func:`run_sync` drives it against a ``QdrantClient``, :func:`run_async` against an
+``AsyncQdrantClient`` (awaiting the results that are awaitable)."""
 
 from __future__ import annotations
 
@@ -34,9 +30,8 @@ P = ParamSpec("P")
 
 @dataclass(frozen=True)
 class Call:
-    """A call of a client method, by name (the runners look the name up on their target,
-    so one flow serves the sync and the async client). Make it with :func:`call`, or with
-    :func:`engine_call` for a method of the client's engine (``engine=True``)."""
+    """A call of a client method by name (looked up on the runner's target, sync or async),
+    or of its engine's (``engine=True``). Made by :func:`call` or :func:`engine_call`."""
 
     method: str
     args: tuple[Any, ...] = ()
@@ -48,28 +43,22 @@ Flow = Generator[Call, Any, T]
 
 
 def call(method: Callable[Concatenate[Any, P], Any], /, *args: P.args, **kwargs: P.kwargs) -> Call:
-    """A :class:`Call` of ``method`` with these arguments.
-
-    ``method`` is the method itself, unbound (``call(QdrantClient.get_collection, name)``,
-    or one of :mod:`qdrant_tokenpool._parent`'s): a type checker verifies the arguments
-    against its signature, and a misspelt name fails at import.
-    """
+    """A :class:`Call` of ``method`` (unbound, one of :mod:`qdrant_tokenpool._parent`'s):
+    a type checker verifies the arguments against its signature."""
     return Call(method.__name__, args, kwargs)
 
 
 def engine_call(method: str, /, *args: Any, **kwargs: Any) -> Call:
-    """A :class:`Call` of ``method`` on the engine behind the client (its backend, see
-    :func:`qdrant_tokenpool._backend.backend`), past ``QdrantClient``'s model layer: for
-    capabilities that only some engines have, which a flow asks for only where
-    :class:`~qdrant_tokenpool.store.PoolingState` says the engine has them (the async
-    client's engine gives a coroutine, awaited as any result)."""
+    """A :class:`Call` of ``method`` on the engine behind the client (its backend, past
+    ``QdrantClient``'s model layer): for capabilities only some engines have, asked for
+    where :class:`~qdrant_tokenpool.store.PoolingState` says the engine has them."""
     return Call(method, args, kwargs, engine=True)
 
 
 def parent_call(
     method: Callable[Concatenate[Any, P], T], /, *args: P.args, **kwargs: P.kwargs
 ) -> Flow[T]:
-    """A flow of one call: the parent's ``method`` (for client methods that add nothing
+    """A flow of one call of the parent's ``method`` (for client methods that add nothing
     but what every flow gets, such as the token index's bookkeeping)."""
     return (yield call(method, *args, **kwargs))
 
@@ -79,12 +68,9 @@ def run_sync(
     target: Any,
     resolve: Callable[[Any, Call], Any] | None = None,
 ) -> T:
-    """Run ``flow``, executing each yielded :class:`Call` on ``target`` (a sync client).
-
-    ``resolve(result, call)``, when given, turns an awaitable result into its value (see
-    :func:`run_blocking`); other results are used as they are. The loop is
-    :func:`run_async`'s, finished without an event loop: nothing in it suspends.
-    """
+    """Run ``flow``, each yielded :class:`Call` made on ``target`` (a sync client);
+    ``resolve(result, call)`` turns an awaitable result into its value
+    (:func:`run_blocking`). The loop is :func:`run_async`'s: nothing in it suspends."""
     return _finish_now(_drive(flow, target, resolve))  # type: ignore[no-any-return]
 
 
@@ -100,14 +86,10 @@ def _finish_now(awaitable: Any) -> Any:
 
 
 def run_blocking(flow: Flow[T], target: Any, fallback: Callable[[], Any] | None = None) -> T:
-    """Run ``flow`` synchronously against an async client ``target``.
-
-    For the sync methods of ``AsyncQdrantClient`` (``upload_points``,
-    ``upload_collection``). Plain results are used as they are. Awaitable results are
-    finished without an event loop when ``fallback`` is ``None`` (async local mode never
-    suspends); otherwise the same call is made on the sync client that ``fallback()``
-    returns (remote backends).
-    """
+    """Run ``flow`` synchronously against an async client ``target`` (for the sync methods
+    of ``AsyncQdrantClient``). Awaitable results are finished without an event loop when
+    ``fallback`` is ``None`` (async local mode never suspends), else the call is made again
+    on the sync client ``fallback()`` returns."""
 
     def resolve(result: Any, request: Call) -> Any:
         if fallback is None:
@@ -125,8 +107,8 @@ async def run_async(flow: Flow[T], target: Any) -> T:
 
 
 def _method(target: Any, request: Call) -> Any:
-    """The callable that runs ``request`` on ``target`` (a client, or a client's ``super()``):
-    the client's method, or its engine's for an :func:`engine_call`."""
+    """The method that runs ``request`` on ``target`` (a client or its ``super()``), or its
+    engine's."""
     if not request.engine:
         return getattr(target, request.method)
     client = getattr(target, "__self__", target) if isinstance(target, super) else target
@@ -135,7 +117,7 @@ def _method(target: Any, request: Call) -> Any:
 
 async def _drive(flow: Flow[T], target: Any, resolve: Callable[[Any, Call], Any] | None) -> T:
     """The runners' loop: each yielded call made on ``target``, its result (awaited, or
-    passed to ``resolve`` when given) or its exception sent back into the flow."""
+    ``resolve``d) or its exception sent back into the flow."""
     try:
         request = next(flow)
         while True:

@@ -20,7 +20,7 @@ from . import _backend, _parent, store, write_path
 from ._async_base import AsyncClientBase
 from ._flow import Flow, T, run_async
 from ._flow import parent_call as _parent_call
-from ._parent import given
+from ._parent import method_arguments, parent_options
 from .candidates import companion_name
 from .companion import follow
 from .config import PoolingConfig, PoolingMap
@@ -34,14 +34,6 @@ from .texts import add_texts as add_texts_flow
 from .texts import encode_query
 
 __all__ = ["AsyncTokenPoolingClient"]
-_NOT_PARENT_OPTIONS = ("self", "collection_name", "vectors_config", "pooling", "kwargs")
-
-
-def _collection_options(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The parent options of ``create_collection`` / ``recreate_collection`` from the
-    method's ``locals()``: those given (:func:`~._parent.given`) and its ``**kwargs``."""
-    options = {k: v for k, v in arguments.items() if k not in _NOT_PARENT_OPTIONS}
-    return given(**options, **arguments["kwargs"])
 
 
 class AsyncTokenPoolingClient(AsyncClientBase):
@@ -79,11 +71,9 @@ class AsyncTokenPoolingClient(AsyncClientBase):
 
     @property
     def pooling_workers(self) -> int | None:
-        """Parallel pooling workers of a write (constructor argument ``pooling_workers``):
-        ``None`` (default) all cores for batches with enough work, else the calling thread;
-        ``1`` always the calling thread; ``k > 1`` up to ``k`` (see
-        :func:`qdrant_tokenpool.pool_batch`). Threads for the compiled hierarchical
-        pooling, processes for the other methods."""
+        """Parallel pooling workers of a write (constructor argument): ``None`` (default) all
+        cores for batches with enough work, else the calling thread; ``1`` always the
+        calling thread; ``k > 1`` up to ``k`` (:func:`~qdrant_tokenpool.pool_batch`)."""
         return self._pooling_state.workers
 
     @pooling_workers.setter
@@ -107,12 +97,9 @@ class AsyncTokenPoolingClient(AsyncClientBase):
 
     @contextmanager
     def pooling_disabled(self) -> Iterator[None]:
-        """Write vectors as given, unpooled, inside the ``with`` block: this client's
-        writes from the current thread or asyncio task only (tasks started inside the block
-        inherit it); other threads and tasks keep pooling, and overlapping blocks never
-        leave pooling off. A plain ``with`` block for the async client too. Use it to copy
-        already pooled data, e.g. ``AsyncQdrantClient.migrate`` into this client: pooling
-        pooled vectors again would shrink them twice."""
+        """Write vectors as given, unpooled, inside the ``with`` block (a plain ``with`` for
+        the async client too): this client's writes from the current thread or asyncio task
+        only. For copying already pooled data (:doc:`configuration`)."""
         with self._pooling_state.disabled():
             yield
 
@@ -185,7 +172,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         vectors it declares (``summary_vector``, ``keep_original_vector``) are added with
         sensible params when ``vectors_config`` lacks them. Every other argument is the
         parent's."""
-        options = _collection_options(locals())
+        options = parent_options(locals(), "vectors_config", "pooling")
         parent = _parent.create_collection
         flow = store.create_collection(
             self._pooling_state, parent, collection_name, vectors_config, pooling, options
@@ -217,7 +204,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> bool:
         """``AsyncQdrantClient.recreate_collection`` (deprecated upstream) plus ``pooling=``, as
         :meth:`create_collection`."""
-        options = _collection_options(locals())
+        options = parent_options(locals(), "vectors_config", "pooling")
         parent = _parent.recreate_collection
         flow = store.create_collection(
             self._pooling_state, parent, collection_name, vectors_config, pooling, options
@@ -228,7 +215,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         self, collection_name: str, timeout: int | None = None, **kwargs: Any
     ) -> bool:
         """``AsyncQdrantClient.delete_collection``; its cached pooling config is forgotten."""
-        options = given(timeout=timeout, **kwargs)
+        options = parent_options(locals())
         flow = store.schema_change(
             self._pooling_state, _parent.delete_collection, collection_name, options
         )
@@ -250,18 +237,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> bool:
         """``AsyncQdrantClient.update_collection``; the collection's cached pooling config is
         forgotten (``metadata`` may hold a new one)."""
-        options = given(
-            optimizers_config=optimizers_config,
-            collection_params=collection_params,
-            vectors_config=vectors_config,
-            hnsw_config=hnsw_config,
-            quantization_config=quantization_config,
-            timeout=timeout,
-            sparse_vectors_config=sparse_vectors_config,
-            strict_mode_config=strict_mode_config,
-            metadata=metadata,
-            **kwargs,
-        )
+        options = parent_options(locals())
         flow = store.schema_change(
             self._pooling_state, _parent.update_collection, collection_name, options
         )
@@ -279,8 +255,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.create_vector_name``; the collection's cached pooling config is
         forgotten."""
-        options = {"wait": wait, **given(ordering=ordering, timeout=timeout, **kwargs)}
-        options.update(vector_name=vector_name, vector_name_config=vector_name_config)
+        options = {"wait": wait, **parent_options(locals())}
         flow = store.schema_change(
             self._pooling_state, _parent.create_vector_name, collection_name, options
         )
@@ -297,11 +272,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.delete_vector_name``; the collection's cached pooling config is
         forgotten."""
-        options = {
-            "wait": wait,
-            "vector_name": vector_name,
-            **given(ordering=ordering, timeout=timeout, **kwargs),
-        }
+        options = {"wait": wait, **parent_options(locals())}
         flow = store.schema_change(
             self._pooling_state, _parent.delete_vector_name, collection_name, options
         )
@@ -323,10 +294,8 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         **kwargs: Any,
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.delete``; a token index forgets the deleted points too."""
-        options = given(
-            ordering=ordering, shard_key_selector=shard_key_selector, timeout=timeout, **kwargs
-        )
-        flow = _parent_call(_parent.delete, collection_name, points_selector, wait=wait, **options)
+        options = {"wait": wait, **parent_options(locals(), "points_selector")}
+        flow = _parent_call(_parent.delete, collection_name, points_selector, **options)
         return await self._run(flow)
 
     async def delete_vectors(
@@ -341,12 +310,8 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         **kwargs: Any,
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.delete_vectors``; a token index forgets the deleted vectors too."""
-        options = given(
-            ordering=ordering, shard_key_selector=shard_key_selector, timeout=timeout, **kwargs
-        )
-        flow = _parent_call(
-            _parent.delete_vectors, collection_name, vectors, points, wait=wait, **options
-        )
+        options = {"wait": wait, **parent_options(locals(), "vectors", "points")}
+        flow = _parent_call(_parent.delete_vectors, collection_name, vectors, points, **options)
         return await self._run(flow)
 
     async def upsert(
@@ -364,17 +329,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         """``AsyncQdrantClient.upsert`` with configured multivectors pooled (points or ``Batch``):
         the whole request is checked and pooled before any of it is written
         (:mod:`qdrant_tokenpool.write_path`)."""
-        options = {
-            "wait": wait,
-            **given(
-                ordering=ordering,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                update_mode=update_mode,
-                timeout=timeout,
-                **kwargs,
-            ),
-        }
+        options = {"wait": wait, **parent_options(locals(), "points")}
         return await self._run(
             write_path.upsert(self._pooling_state, collection_name, points, options)
         )
@@ -392,16 +347,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> types.UpdateResult:
         """``AsyncQdrantClient.update_vectors`` with configured multivectors pooled (and their
         summary and full-resolution vectors refreshed)."""
-        options = {
-            "wait": wait,
-            **given(
-                ordering=ordering,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                timeout=timeout,
-                **kwargs,
-            ),
-        }
+        options = {"wait": wait, **parent_options(locals(), "points")}
         return await self._run(
             write_path.update_vectors(self._pooling_state, collection_name, points, options)
         )
@@ -417,7 +363,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     ) -> list[types.UpdateResult]:
         """``AsyncQdrantClient.batch_update_points`` with the upsert and update-vectors operations
         pooled."""
-        options = {"wait": wait, **given(ordering=ordering, timeout=timeout, **kwargs)}
+        options = {"wait": wait, **parent_options(locals(), "update_operations")}
         flow = write_path.batch_update_points(
             self._pooling_state, collection_name, update_operations, options
         )
@@ -443,13 +389,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             "parallel": parallel,
             "max_retries": max_retries,
             "wait": wait,
-            **given(
-                method=method,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                update_mode=update_mode,
-                **kwargs,
-            ),
+            **parent_options(locals(), "points", "batch_size"),
         }
         flow = write_path.upload_points(
             self._pooling_state, collection_name, points, batch_size, options
@@ -479,13 +419,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
             "parallel": parallel,
             "max_retries": max_retries,
             "wait": wait,
-            **given(
-                method=method,
-                shard_key_selector=shard_key_selector,
-                update_filter=update_filter,
-                update_mode=update_mode,
-                **kwargs,
-            ),
+            **parent_options(locals(), "vectors", "payload", "ids", "batch_size"),
         }
         flow = write_path.upload_collection(
             self._pooling_state, collection_name, vectors, payload, ids, batch_size, options
@@ -514,40 +448,32 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         neighbours: int | None = None,
         **kwargs: Any,
     ) -> QueryResponse:
-        """Late-interaction (MaxSim) search with the collection's prefetch funnel
-        (:mod:`qdrant_tokenpool.query`).
-
-        One ``query_points`` call: optional HNSW first stage on the summary vector
-        (``prefetch_limit`` candidates, default ``max(100, 10 * limit)``), MaxSim over the
-        pooled multivector, optional last stage MaxSim over the kept full-resolution vectors
-        (``rescore_limit`` candidates, default ``max(40, 4 * limit)``).
+        """Late-interaction (MaxSim) search with the collection's prefetch funnel (one
+        ``query_points`` call; the stages: :doc:`query`).
 
         Args:
-            collection_name: the collection.
             query: the query's token vectors, ``(q, d)`` list / numpy / torch; never pooled.
                 Or a ``models.Document`` (``Image``, ``InferenceObject``): embedded as a
                 query by the client's local inference (fastembed), as ``query_points`` does.
             using: the pooled multivector; may be left out when the collection has exactly
                 one pooled multivector.
-            limit: results to return.
             prefetch_limit, rescore_limit: candidates of the summary / full-resolution stage
-                (with the token index: the candidates rescored, default the index's, at
-                least ``limit``; 0: all).
+                (default ``max(100, 10 * limit)`` / ``max(40, 4 * limit)``; with the token
+                index: the candidates rescored, default the index's, at least ``limit``; 0: all).
             query_filter: applied at every stage.
-            with_payload, with_vectors: as in ``query_points``.
             rescore: ``None`` / ``"server"``: the whole funnel in Qdrant; ``"client"``: the
                 last stage's exact MaxSim computed here (:mod:`qdrant_tokenpool.maxsim`).
             summary, full_resolution: ``None`` use the stage when configured, ``True``
                 require it, ``False`` skip it.
             search_params: of the first stage.
-            score_threshold: as in ``query_points`` (applied to the final scores).
+            score_threshold: applied to the final scores.
             device: the :mod:`~qdrant_tokenpool.maxsim` device of client rescoring.
             first_stage: ``None``: the collection's token index when it has a ready one
                 (and no ``query_filter``), else the summary stage when configured;
                 ``"tokens"`` or ``"summary"`` to require one (:mod:`.candidates`).
             neighbours: token-index candidates per query token (default: the index's).
-            **kwargs: other ``query_points`` options (``timeout``, ``consistency``,
-                ``shard_key_selector``, ...).
+            with_payload, with_vectors, **kwargs: as in ``query_points`` (``timeout``,
+                ``consistency``, ``shard_key_selector``, ...).
 
         Raises:
             ValueError: unknown collection or vector, bad limits, or a bad query
@@ -555,27 +481,7 @@ class AsyncTokenPoolingClient(AsyncClientBase):
                 dimension, NaN/inf; an inference object with cloud inference), before any
                 query is sent.
         """
-        flow = late_interaction_flow(
-            self._pooling_state,
-            collection_name,
-            query,
-            using=using,
-            limit=limit,
-            prefetch_limit=prefetch_limit,
-            rescore_limit=rescore_limit,
-            query_filter=query_filter,
-            with_payload=with_payload,
-            with_vectors=with_vectors,
-            rescore=rescore,
-            summary=summary,
-            full_resolution=full_resolution,
-            search_params=search_params,
-            score_threshold=score_threshold,
-            device=device,
-            first_stage=first_stage,
-            neighbours=neighbours,
-            **kwargs,
-        )
+        flow = late_interaction_flow(self._pooling_state, **method_arguments(locals()))
         return await self._run(flow)
 
     async def add_texts(
@@ -591,52 +497,32 @@ class AsyncTokenPoolingClient(AsyncClientBase):
         show_progress: bool | None = None,
         wait: bool = True,
     ) -> list[Any]:
-        """Encode ``texts`` with ``encoder`` and upsert them, pooled per the collection's
-        config (:mod:`qdrant_tokenpool.texts`).
+        """Encode ``texts`` with ``encoder`` ``batch_size`` at a time and upsert them, pooled
+        per the collection's config (:doc:`encoders`, "Text in, text out").
 
         Args:
-            collection_name: an existing collection.
-            texts: the documents (strings; an iterable is read into a list first, so that
-                its length can be checked against ``ids`` / ``payloads``). Only
-                ``batch_size`` of them are encoded and held as token vectors at a time.
-            encoder: a :class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; its
-                ``dim`` must equal the vector's size.
-            ids: one point id per text (unsigned int or UUID); default: a new ``uuid4``
-                string per text (safe to call again on the same collection: nothing is
-                overwritten unless you pass ids).
-            payloads: one payload (dict or ``None``) per text, stored as given; default:
-                ``{"text": text}``. Passing payloads replaces the default: add the text
-                yourself if you want it stored.
-            vector_name: the multivector to write; may be left out when the collection has
-                exactly one pooled multivector (or, with none pooled, exactly one multivector).
+            texts: the documents (strings).
+            encoder: a :class:`~qdrant_tokenpool.encoders.protocol.TextEncoder` whose ``dim``
+                is the vector's size.
+            ids: one point id per text (unsigned int or UUID); default a new ``uuid4`` each.
+            payloads: one payload (dict or ``None``) per text; default ``{"text": text}``.
+            vector_name: the multivector; may be left out when the collection has exactly
+                one pooled multivector (or, with none pooled, exactly one multivector).
             batch_size: texts per encoder call and per ``upsert`` request.
-            show_progress: tqdm bar over all texts (stderr); ``None`` shows it for more than
-                1,000 texts.
+            show_progress: a tqdm bar (``None``: for more than 1,000 texts).
             wait: ``upsert``'s ``wait``.
 
         Returns:
             The point ids, in input order.
 
         Raises:
-            ValueError / TypeError: unknown collection or vector, a dense (not multi) vector,
-                encoder ``dim`` != the vector's size, non-string texts, ``ids`` / ``payloads``
-                of another length than ``texts``, bad or repeated ids, ``batch_size < 1``: all
-                checked before anything is encoded or written.
-            InvalidMultivectorError: the encoder returned a bad multivector for a text
-                (names the point id); batches before it are already written.
+            ValueError / TypeError: unknown collection or vector, a dense vector, another
+                ``dim``, non-string texts, ``ids`` / ``payloads`` of another length, bad or
+                repeated ids, ``batch_size < 1``: before anything is encoded or written.
+            InvalidMultivectorError: a bad encoder output (names the point id); batches
+                before it are already written.
         """
-        flow = add_texts_flow(
-            self._pooling_state,
-            collection_name,
-            texts,
-            encoder,
-            ids=ids,
-            payloads=payloads,
-            vector_name=vector_name,
-            batch_size=batch_size,
-            show_progress=show_progress,
-            wait=wait,
-        )
+        flow = add_texts_flow(self._pooling_state, **method_arguments(locals()))
         return await self._run(flow)
 
     async def query_text(

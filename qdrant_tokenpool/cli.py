@@ -1,18 +1,8 @@
 """``qdrant-tokenpool``: index text with pooled token vectors, search, inspect, evaluate, repool.
 
-Commands (``qdrant-tokenpool COMMAND --help``): ``index``, ``search``, ``stats``, ``eval``,
-``footprint``, ``repool``, ``add-token-index``, ``demo`` (index, stats, eval -c and search in
-one process), ``download`` (BEIR SciFact, verified) and ``copy-db`` (an embedded database
-onto another engine). The options every command shares (``--path``, ``--url``,
-``--api-key``, ``--engine``, ``-q``) are declared once, on the app's callback, and go before
-or after the command (:class:`qdrant_tokenpool._cli_runtime.Command`, which also maps
-errors to exit codes: 0 success, 1 error, 2 usage error, 130 interrupted). Results go to
-stdout (rich tables, or ``--json``), progress and messages to stderr.
-
-This module parses, calls the library operations (:mod:`qdrant_tokenpool.ops`) and prints;
-it holds no logic the library lacks. The option types several commands take, the tables
-and the report lines are in :mod:`qdrant_tokenpool._cli_runtime`. Heavy imports (the
-clients, torch, rich) happen inside the commands, so ``--help`` stays fast.
+The commands parse, call the library operations (:mod:`qdrant_tokenpool.ops`) and print
+(results on stdout, progress and messages on stderr); how they run is in
+:mod:`qdrant_tokenpool._cli_runtime`. See docs/cli.md.
 """
 
 from __future__ import annotations
@@ -89,8 +79,7 @@ def shared_options(
         "--quiet", "-q", help="No progress bars or info messages."
     )] = False,
 ) -> None:
-    # The options every command shares, declared once: Command takes them after the
-    # command too. (No docstring: the app's help above is the one to show.)
+    # no docstring: the app's help above is the one to show
     ctx.obj = CliState(path, url, api_key, engine, quiet)
 
 
@@ -123,16 +112,14 @@ def index(
         "the one the collection was indexed with)."
     )] = None,
     summary: Annotated[bool, typer.Option(
-        help="A new collection gets a summary vector (each document's mean, HNSW): the "
-        "first stage (summary top-100, then MaxSim over the pooled vectors of those only) "
-        "of filtered searches and, with --no-token-index, of every search "
+        help="A new collection gets a summary vector (each document's mean, HNSW): the first "
+        "stage of filtered searches and, with --no-token-index, of every search "
         "(docs/funnel.md). --no-summary: MaxSim over every document there.",
     )] = True,
     token_index: Annotated[bool, typer.Option(
         help="A new collection also gets the token-level first stage (its pooled vectors "
-        "pooled again 2x, in an HNSW index; searches rescore the documents of the query "
-        "tokens' nearest vectors; keeps needles the summary loses, docs/funnel.md). "
-        "--no-token-index: the summary funnel only.",
+        "pooled again 2x, in an HNSW index; docs/funnel.md). --no-token-index: the summary "
+        "funnel only.",
     )] = True,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", "-b", min=1, help="Documents per encode/write batch."
@@ -148,19 +135,16 @@ def index(
 ) -> None:
     """Encode documents to token vectors and write them, pooled, into a collection.
 
-    Creates the collection when it is missing (a Cosine MaxSim multivector of the model's
-    dimension, with the pooling config stored in its metadata). Each point gets a
-    deterministic id (uuid5 of the document id) and the payload doc_id, title, text and
-    _tokenpool_tokens (the unpooled token count). Resumable: documents already in the
-    collection are skipped, so an interrupted run continues where it stopped.
+    Creates the collection when it is missing. Each point gets a deterministic id (uuid5 of
+    the document id) and the payload doc_id, title, text and _tokenpool_tokens (the unpooled
+    token count). Resumable: documents already in the collection are skipped.
     """
     from .ops import corpus_file, count_documents, index_corpus, index_record, iter_documents
 
     state: CliState = ctx.obj
     options = pooling.options()
     corpus = corpus_file(source)
-    total = count_documents(corpus)
-    total = total if limit is None else min(total, limit)
+    total = count_documents(corpus)  # index_corpus takes at most limit of them
     if total == 0:
         fail(f"{corpus} holds no documents")
     with state.session(must_exist=False) as client:
@@ -227,10 +211,8 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
 ) -> None:
     """Footprint per collection: points, stored vectors, vectors per point, bytes, on-disk
-    size (embedded), pooling config, and the reduction against the unpooled token count.
-
-    The reduction needs the unpooled token count per point, which `index` and `repool`
-    store in the payload key _tokenpool_tokens; it is left out where that is missing.
+    size (embedded), pooling config, and the reduction against the unpooled token count
+    (from the payload key _tokenpool_tokens that `index` and `repool` write).
     """
     from .ops import collection_stats
 
@@ -278,10 +260,9 @@ def eval_(
         "--top-k", "-k", min=10, help="With --collection: results fetched per query."
     )] = 100,
     scoring: Annotated[Literal["exact", "qdrant"], typer.Option(
-        help="With --collection: 'exact' reads the stored vectors once and scores every "
-        "query with exact MaxSim on the client (the scores Qdrant's MaxSim gives; fast); "
-        "'qdrant' sends one query_late_interaction per query (the real query path, funnel "
-        "included; slow on the embedded backend)."
+        help="With --collection: 'exact' scores every query with exact MaxSim on the client "
+        "over the stored vectors (Qdrant's scores; fast); 'qdrant' sends one "
+        "query_late_interaction per query (the real query path; slow when embedded)."
     )] = "exact",
     batch_size: Annotated[int, typer.Option(
         "--batch-size", "-b", min=1, help="Encoder batch size."
@@ -293,26 +274,17 @@ def eval_(
     )] = False,
     sweep: Annotated[bool, typer.Option(
         "--sweep",
-        help="Footprint sweep on Qdrant Edge: every pool factor x --storages, codes only "
-        "and rescored; nDCG@10, recall@100, bytes per document in RAM and on disk (from "
-        "the engine's files), ms/query, write throughput; a table, CSV/JSON and a Pareto "
-        "plot in --out (default footprint_results). See docs/footprint.md.",
+        help="Footprint sweep on Qdrant Edge: every pool factor x --storages; a table, "
+        "CSV/JSON and a Pareto plot in --out (default footprint_results). See "
+        "docs/footprint.md.",
     )] = False,
     storages: StoragesOpt = "float32,float16,turbo8,turbo4,int8,tq4,tq2,tq1.5,tq1,bq2,bq1.5,bq1",
     max_documents: MaxDocumentsOpt = None,
 ) -> None:
-    """Quality against footprint on a BEIR data set.
-
-    Without --collection: encodes the corpus once, pools it with every pool factor and
-    method, scores exact MaxSim over the whole corpus, and reports nDCG@10, recall@100,
-    stored vectors and bytes per setting as a Markdown table, CSV/JSON files and a PNG
-    plot in --out.
-
-    With --collection: runs the queries through an indexed collection (as `search` does)
-    and reports its nDCG@10 and recall@100.
-
-    With --sweep: pool factors x storage datatypes and quantizations, measured on Qdrant
-    Edge (see `footprint` to choose one and create a collection with it).
+    """Quality against footprint on a BEIR data set: nDCG@10, recall@100, stored vectors
+    and bytes for every pool factor and method (exact MaxSim; a table, CSV/JSON and a plot
+    in --out); with --collection, an indexed collection's nDCG@10 and recall@100; with
+    --sweep, pool factors x storages measured on Qdrant Edge.
     """
     state: CliState = ctx.obj
     data_dir = data_dir.expanduser()
@@ -414,10 +386,8 @@ def footprint(
     """The smallest footprint that keeps a quality floor, measured on your data.
 
     Measures pool factors x storages on Qdrant Edge (or reads --from-sweep), reports the
-    configuration with the fewest bytes per document (RAM or disk) whose nDCG@10 keeps
-    --min-quality of unpooled float32's, and with --collection creates a collection with
-    it: the choice is stored in the collection's metadata, shown by `stats`, and used by
-    `search` (rescoring or not).
+    configuration with the fewest bytes per document whose nDCG@10 keeps --min-quality of
+    unpooled float32's, and with --collection creates a collection with it.
     """
     from .ops import FootprintSweep, create_footprint_collection, recommend_footprint
 
@@ -433,22 +403,16 @@ def footprint(
             fail(f"data folder {data_dir} does not exist")
         result = _footprint_sweep(state, data_dir, model, pool_factors, storages, max_documents,
                                   out or Path("footprint_results"))
-    try:
-        choice = recommend_footprint(result, min_quality, minimize=minimize)
-    except ValueError as exc:
-        fail(str(exc))
+    choice = recommend_footprint(result, min_quality, minimize=minimize)
     typer.echo(choice_line(choice, result.base_bytes))
     if collection is None:
         return
     with state.session(must_exist=False) as client:
-        try:
-            create_footprint_collection(
-                client, collection, choice, result.dim, vector_name=vector, sweep=result,
-                min_quality=min_quality, oversampling=result.info.get("oversampling"),
-                protected_tokens=int(result.info.get("protected_tokens", 0)),
-            )
-        except ValueError as exc:
-            fail(str(exc))
+        create_footprint_collection(
+            client, collection, choice, result.dim, vector_name=vector, sweep=result,
+            min_quality=min_quality, oversampling=result.info.get("oversampling"),
+            protected_tokens=int(result.info.get("protected_tokens", 0)),
+        )
     typer.echo(f"created collection {collection!r}; fill it with: qdrant-tokenpool index "
                f"{data_dir} -c {collection}")
 
@@ -481,10 +445,8 @@ def repool(
 ) -> None:
     """Copy a collection into a pooled one, in batches, streaming.
 
-    DEST gets the same vectors config (and sparse vectors) as SOURCE plus the pooling
-    config on --vector; other vectors and payloads are copied unchanged, point ids are
-    kept. Resumable: points already in DEST are skipped. The unpooled token count goes
-    into the payload key _tokenpool_tokens (for `stats`).
+    DEST gets SOURCE's vectors config plus the pooling config on --vector; other vectors,
+    payloads and ids are copied unchanged. Resumable: points already in DEST are skipped.
     """
     from .config import PoolingConfig
     from .ops import repool as repool_collection
@@ -518,7 +480,7 @@ def add_token_index(
     )] = None,
     neighbours: Annotated[int | None, typer.Option(
         min=1, help="Nearest token vectors per query token at search time (default: the "
-        "library's, 40).", show_default=False,
+        "library's, 60).", show_default=False,
     )] = None,
     int8: Annotated[bool, typer.Option(
         "--int8/--float32", help="The index int8-quantized in RAM (float32 on disk), or "
@@ -556,13 +518,9 @@ def demo(
     ),
 ) -> None:
     """The main job in one process: index DATA_DIR pooled into a collection (resumable),
-    then print its footprint (stats), its nDCG@10 and recall@100 on the test queries
-    (eval --collection, exact MaxSim over the stored vectors) and a sample search.
-
-    The same as running index, stats, eval -c and search one after another, but the
-    database is opened once: qdrant-client's local mode (--engine local) loads a whole
-    collection into memory on every open, which takes a minute or more for SciFact
-    (Qdrant Edge, the default, opens it in a fraction of a second).
+    then print its footprint, its nDCG@10 and recall@100 on the test queries and a sample
+    search: index, stats, eval -c and search with the database opened once (local mode
+    loads a whole collection on every open).
     """
     state: CliState = ctx.obj
     data_dir = data_dir.expanduser()
@@ -600,9 +558,8 @@ def download(
     )] = None,
 ) -> None:
     """Print the folder of a BEIR data set: the first --prefer folder that holds it, else
-    the cached copy, else download it into the cache (progress bar on stderr), check its
-    size and digests, and unpack it. A failed download or a digest mismatch is an error
-    and leaves nothing in the cache.
+    the cached copy, else download it into the cache, check its size and digests (a
+    mismatch is an error and leaves nothing) and unpack it.
     """
     from .eval.download import DATASETS, resolve_dataset
 

@@ -1,10 +1,5 @@
-"""``EdgeQdrantClient`` / ``AsyncEdgeQdrantClient``: plain Qdrant clients on Qdrant Edge.
-
-``QdrantClient`` with an :class:`~qdrant_tokenpool.engines.edge.EdgeBackend` in place of
-local mode (:func:`~qdrant_tokenpool.engines.select.init_client`): the same methods and
-models, Qdrant's engine in process, no pooling. What Edge lacks raises
-:class:`~qdrant_tokenpool.EdgeUnsupportedError`.
-"""
+"""``EdgeQdrantClient`` / ``AsyncEdgeQdrantClient``: plain Qdrant clients (no pooling) on
+Qdrant Edge (:func:`~qdrant_tokenpool.engines.select.init_client`)."""
 
 from __future__ import annotations
 
@@ -28,9 +23,8 @@ def _edge_only(cls: str, kwargs: dict[str, Any]) -> None:
 def _check_sized_upload(
     backend: Any, collection_name: str, points: Any = None, vectors: Any = None, ids: Any = None
 ) -> None:
-    """``QdrantClient.upload_points`` / ``upload_collection`` hand the engine a generator even
-    for a list, so the engine cannot check it whole: check a sized input here, before the
-    parent writes its first batch (``backend``: an :class:`~.engines.edge.EdgeBackend`)."""
+    """Check a sized upload whole before the parent writes its first batch: qdrant-client
+    hands the engine a generator even for a list (``backend``: an ``EdgeBackend``)."""
     if points is not None and isinstance(points, Sequence):
         backend.check_points(collection_name, points)
     if vectors is not None and isinstance(vectors, Sequence):  # dicts and arrays: the engine
@@ -39,10 +33,9 @@ def _check_sized_upload(
 
 class EdgeQdrantClient(QdrantClient):
     """A plain ``QdrantClient`` on Qdrant Edge (no pooling): ``EdgeQdrantClient(path=...)``
-    or ``EdgeQdrantClient(":memory:")``. Same methods and models as ``QdrantClient``;
-    what Edge lacks raises :class:`~qdrant_tokenpool.EdgeUnsupportedError`.
-    Every write checks all its vectors before any is written; an upload of a list, an
-    array or a dict of columns is checked whole before its first batch."""
+    or ``EdgeQdrantClient(":memory:")``; what Edge lacks raises
+    :class:`~qdrant_tokenpool.EdgeUnsupportedError`. Every write checks all its vectors
+    before any is written (a sized upload before its first batch)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _edge_only("EdgeQdrantClient", kwargs)

@@ -1,16 +1,12 @@
-"""Inference objects (``models.Document``, ``Image``, ``InferenceObject``) on pooled vectors.
-
-Pooling needs the token vectors, which qdrant-client computes only inside ``upsert`` /
-``query_points``: a request whose pooled vectors hold inference objects is first embedded
-by the parent client's own local inference, then validated and pooled as arrays would be;
-queries likewise (never pooled). Cloud inference is refused on pooled vectors; objects on
-other vectors pass through untouched.
+"""Inference objects (``models.Document``, ``Image``, ``InferenceObject``) on pooled vectors:
+embedded first by the parent client's own local inference (qdrant-client embeds only inside
+``upsert`` / ``query_points``), then validated and pooled as arrays (queries never pooled);
+refused with cloud inference. Objects on other vectors pass through untouched.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,22 +24,13 @@ def is_inference_object(value: Any) -> bool:
 
 
 class LocalInference:
-    """A client's local inference, as the write and query flows use it: the parent client's
-    own code path (``_embed_models``: fastembed, the client's options and batch size).
-
-    It refers to the client weakly (a cycle would keep a client dropped without ``close()``
-    holding its folder lock until the garbage collector ran); ``cloud_inference`` and
-    ``local_inference_batch_size`` are read at each use.
-    """
+    """A client's local inference: the parent client's own ``_embed_models`` (fastembed,
+    the client's options read at each use). It refers to the client weakly (a cycle would
+    keep a dropped client's folder lock until the garbage collector ran); it is used only
+    inside the client's own methods, so the client is alive then."""
 
     def __init__(self, client: Any) -> None:
         self._ref = weakref.ref(client)
-
-    def _owner(self) -> Any:
-        client = self._ref()
-        if client is None:  # a call runs inside a method of the client: it cannot be gone
-            raise ReferenceError("the client of this local inference was garbage-collected")
-        return client
 
     @property
     def active(self) -> bool:
@@ -52,10 +39,10 @@ class LocalInference:
         client = self._ref()
         return client is not None and not getattr(client, "cloud_inference", False)
 
-    def _embed(self, request: Any, is_query: bool) -> Iterable[Any]:
-        client = self._owner()
+    def _embed(self, request: Any, is_query: bool) -> Any:
+        client: Any = self._ref()  # alive: this runs inside one of its methods
         batch_size = getattr(client, "local_inference_batch_size", None)
-        return client._embed_models(request, is_query=is_query, batch_size=batch_size)  # type: ignore[no-any-return]
+        return client._embed_models(request, is_query=is_query, batch_size=batch_size)
 
     def documents(self, request: Any) -> Any:
         """``request`` (a list of points / operations, or one model such as a ``Batch``)

@@ -1,16 +1,9 @@
 """Exact MaxSim (late-interaction) scoring: numpy, or torch on any device.
 
-``MaxSim(Q, D) = sum_i max_j <q_i, d_j>`` for a query ``(q, d)`` and a document
-``(n, d)``: Qdrant's ``max_sim`` comparator. A Cosine collection normalises stored and
-query vectors first: pass ``normalize=True`` for its numbers; Dot: ``normalize=False``.
-
-numpy: documents packed into one ``(N, d)`` matrix with offsets and scored a chunk of
-about ``block_tokens`` tokens at a time (one product against all query tokens of a group
-of queries, a segment max, a sum), so the similarity matrix stays small; the compiled
-kernel does the same without writing it. :class:`PackedDocs` packs once for many
-queries. torch (tensors given, a ``device``, or ``"auto"`` with CUDA): documents in a few
-length buckets padded with their own last token (exact, no mask), large products, scores
-back to the host once. Never imports qdrant_client.
+``MaxSim(Q, D) = sum_i max_j <q_i, d_j>`` for a query ``(q, d)`` and a document ``(n, d)``:
+Qdrant's ``max_sim``; ``normalize=True`` gives a Cosine collection's numbers. numpy scores
+packed documents a chunk of tokens at a time (the compiled kernel without a similarity
+matrix); torch pads documents in length buckets with their own last token (exact, no mask).
 """
 
 from __future__ import annotations
@@ -39,32 +32,23 @@ from .pooling.validation import (
 __all__ = ["PackedDocs", "check_documents", "maxsim", "maxsim_batch", "normalize_rows", "pack"]
 
 DEFAULT_BLOCK_TOKENS = 8192
-"""Padded document tokens per block: a block's similarity matrix for a 32-token query
-is 8192 x 32 float32 = 1 MiB, which stays in cache while it is reduced."""
+"""Document tokens per numpy block (a 32-token query's similarities: 1 MiB, in cache)."""
 
 DEFAULT_TORCH_SIM_BYTES = 256 << 20
-"""torch path: bytes of one chunk's similarity matrix ``(padded tokens, T)`` float32
-(on a GPU, large chunks keep the matrix products big; 256 MiB is small next to its memory)."""
+"""torch path: bytes of one chunk's ``(padded tokens, T)`` float32 similarity matrix."""
 
 DEFAULT_BUCKET_PADDING = 0.125
-"""torch path: documents are grouped by length so that a group's padding adds at most
-this share of its real tokens (plus one document): few large groups, little waste."""
+"""torch path: a length bucket's padding adds at most this share of its real tokens (plus
+one document)."""
 
 DEFAULT_MAX_QUERY_TOKENS = 1024
-"""Query tokens scored together (a group of queries): bounds a block's similarity matrix
-to ``block_tokens * max_query_tokens * 4`` bytes (32 MiB by default)."""
+"""Query tokens scored together (a group of queries): bounds a block's similarity matrix."""
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
     """Rows of a float32 ``(n, d)`` array scaled to unit L2 norm (zero rows stay zero, as
-    on a Cosine collection); :func:`qdrant_tokenpool.pooling.common.normalise`, so rows
-    of tiny or huge values (``1e-30``, ``1e30``) come out as unit vectors too."""
+    on a Cosine collection; tiny or huge values too)."""
     return normalise(x, zero="keep")
-
-
-def _shares(tokens: np.ndarray, documents: Any) -> bool:
-    """Whether ``tokens`` may be the caller's memory (a single array passed through)."""
-    return isinstance(documents, np.ndarray) and np.shares_memory(tokens, documents)
 
 
 def _resolve_device(device: str | None, *inputs: Any) -> str | None:
@@ -87,20 +71,12 @@ def _resolve_device(device: str | None, *inputs: Any) -> str | None:
     return None
 
 
-def _check_query(query: Any, dim: int | None, what: str = "query") -> np.ndarray:
-    try:
-        return as_multivector(query, dim=dim, allow_zero=True)
-    except InvalidMultivectorError as exc:
-        raise InvalidMultivectorError(f"{what}: {exc.problem}") from None
-
-
 class PackedDocs:
     """A corpus of multivectors packed once for exact MaxSim and top-k over all of it.
 
-    The package's one packed layout: an ``(N, d)`` float32 token matrix (:attr:`tokens`,
-    never copied when given packed, so a memory-mapped corpus stays on disk) and
-    ``(n_docs + 1,)`` :attr:`offsets`. Memory: the packed vectors (torch: on the device,
-    plus at most 12.5% padding).
+    An ``(N, d)`` float32 token matrix (:attr:`tokens`, never copied when given packed: a
+    memory-mapped corpus stays on disk) and ``(n_docs + 1,)`` :attr:`offsets`; torch keeps
+    them on the device, plus at most 12.5% padding.
 
     Args:
         documents: ``(n_i, d)`` arrays (numpy, torch or lists, ``n_i >= 1``); or, with
@@ -129,7 +105,8 @@ class PackedDocs:
         tokens, offs = pack(documents, offsets)
         if normalize:
             # a list was packed into a new array: normalise it in place (no second copy)
-            owned = offsets is None and tokens.base is None and not _shares(tokens, documents)
+            shared = isinstance(documents, np.ndarray) and np.shares_memory(tokens, documents)
+            owned = offsets is None and tokens.base is None and not shared
             tokens = normalise(tokens, zero="keep", out=tokens if owned else None)
         lengths = np.diff(offs)
         self.n_docs = int(lengths.shape[0])
@@ -137,12 +114,9 @@ class PackedDocs:
         self.lengths = lengths
         self.n_tokens = int(tokens.shape[0])
         self.normalized = normalize
-        if ids is not None:
-            if len(ids) != self.n_docs:
-                raise ValueError(f"got {len(ids)} ids for {self.n_docs} documents")
-            self.ids: list[Any] = list(ids)
-        else:
-            self.ids = list(range(self.n_docs))
+        if ids is not None and len(ids) != self.n_docs:
+            raise ValueError(f"got {len(ids)} ids for {self.n_docs} documents")
+        self.ids: list[Any] = list(range(self.n_docs) if ids is None else ids)
         self._tokens = tokens
         self._offsets = offs
         self._block_tokens = block_tokens  # None: DEFAULT_BLOCK_TOKENS / DEFAULT_TORCH_SIM_BYTES
@@ -153,13 +127,8 @@ class PackedDocs:
         for idx, width in _length_buckets(lengths, DEFAULT_BUCKET_PADDING):
             pos = np.minimum(np.arange(width)[None, :], lengths[idx][:, None] - 1)
             block = tokens[offs[idx][:, None] + pos]  # (b, width, d), pads repeat the last token
-            self._buckets.append(
-                _Bucket(
-                    torch.from_numpy(block).to(self.device),
-                    torch.from_numpy(idx).to(self.device),
-                    width,
-                )
-            )
+            on_device = torch.from_numpy(block).to(self.device)
+            self._buckets.append(_Bucket(on_device, torch.from_numpy(idx).to(self.device), width))
 
     # -- the packed layout --------------------------------------------------------------
     @classmethod
@@ -189,9 +158,9 @@ class PackedDocs:
         return [self._tokens[a:b] for a, b in zip(self._offsets[:-1], self._offsets[1:])]
 
     # -- scoring ------------------------------------------------------------------------
-    def _queries(self, queries: Any, normalize: bool | None) -> tuple[list[np.ndarray], bool]:
+    def _queries(self, queries: Any, normalize: bool | None) -> list[np.ndarray]:
         norm = self.normalized if normalize is None else normalize
-        return _prepare_queries(queries, self.dim, norm), norm
+        return _prepare_queries(queries, self.dim, norm)
 
     def scores_batch(self, queries: Any, *, normalize: bool | None = None) -> np.ndarray:
         """MaxSim of every query against every document.
@@ -204,27 +173,17 @@ class PackedDocs:
         Returns:
             float32 ``(n_queries, n_docs)``, documents in input order.
         """
-        qs, _ = self._queries(queries, normalize)
+        qs = self._queries(queries, normalize)
         return self._score_group_all(qs)
 
     def scores(self, query: Any, *, normalize: bool | None = None) -> np.ndarray:
         """MaxSim of one ``(q, d)`` query against every document: float32 ``(n_docs,)``."""
         return self.scores_batch([query], normalize=normalize)[0]
 
-    def _score_group(self, qs: list[np.ndarray]) -> np.ndarray:
-        if self.device is None:
-            return _stream_scores(qs, self._tokens, self._offsets, normalize=False,
-                                  chunk_tokens=self._block_tokens or DEFAULT_BLOCK_TOKENS)
-        return self._score_group_torch(qs).cpu().numpy()
-
     def _score_group_torch(self, qs: list[np.ndarray]) -> Any:
-        """torch ``(n_queries, n_docs)`` float32 on the device, documents in input order.
-
-        Per length bucket ``(b, L, d)``: one matrix product with all ``T`` query tokens
-        (rows in chunks of at most ``block_tokens`` padded tokens), a max over ``L`` and
-        a sum per query, written into one device tensor: no host round trip until the
-        end, a handful of kernel launches per bucket. A chunk's similarity matrix holds
-        at most ``DEFAULT_TORCH_SIM_BYTES`` (or ``block_tokens * T`` values when given)."""
+        """torch ``(n_queries, n_docs)`` float32 on the device, documents in input order:
+        per length bucket ``(b, L, d)``, chunked products with all ``T`` query tokens, a
+        max over ``L`` and a sum per query, with no host round trip."""
         torch = _torch()
         qlens = np.array([q.shape[0] for q in qs])
         n_q = len(qs)
@@ -275,16 +234,12 @@ class PackedDocs:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-``k`` of each query as ``(scores, indices)``, both
         ``(n_queries, min(k, n_docs))``: float32 scores and int64 document positions, best
-        first (ties: lower position first).
-
-        numpy: the corpus is scored ``chunk_tokens`` tokens (whole documents; default the
-        ``block_tokens``) at a time and each chunk's scores merged into a running top-``k``,
-        so memory stays bounded whatever the corpus size and a memory-mapped corpus is
-        read one chunk at a time. torch: the blocks' scores, merged the same way.
+        first (ties: lower position first). numpy scores ``chunk_tokens`` tokens (default
+        ``block_tokens``) at a time into a running top-``k``: bounded memory, and a
+        memory-mapped corpus is read one chunk at a time.
         """
-        k = check_int("k", k)
-        qs, _ = self._queries(queries, normalize)
-        k = min(int(k), self.n_docs)
+        k = min(check_int("k", k), self.n_docs)
+        qs = self._queries(queries, normalize)
         best = _TopK(len(qs), k)
         if self.device is not None:
             best.merge(self._score_group_all(qs), np.arange(self.n_docs, dtype=np.int64))
@@ -292,7 +247,7 @@ class PackedDocs:
         default = self._block_tokens or DEFAULT_BLOCK_TOKENS
         step = default if chunk_tokens is None else max(1, int(chunk_tokens))
         offs = self._offsets
-        for ca, cb in _doc_chunks(offs, step):
+        for ca, cb in budget_ranges(np.diff(offs), step):
             t0 = int(offs[ca])
             scores = _stream_scores(
                 qs, self._tokens[t0 : int(offs[cb])], offs[ca : cb + 1] - t0,
@@ -302,12 +257,21 @@ class PackedDocs:
         return best.scores, best.indices
 
     def _score_group_all(self, qs: list[np.ndarray]) -> np.ndarray:
+        """float32 ``(n_queries, n_docs)``; torch scores groups of queries of at most
+        :data:`DEFAULT_MAX_QUERY_TOKENS` tokens (numpy groups them itself)."""
+        if self.device is None:
+            chunk = self._block_tokens or DEFAULT_BLOCK_TOKENS
+            return _stream_scores(
+                qs, self._tokens, self._offsets, normalize=False, chunk_tokens=chunk
+            )
         out = np.empty((len(qs), self.n_docs), dtype=np.float32)
-        for lo, hi in _query_groups([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
-            out[lo:hi] = self._score_group(qs[lo:hi])
+        for lo, hi in budget_ranges([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
+            out[lo:hi] = self._score_group_torch(qs[lo:hi]).cpu().numpy()
         return out
 
-    def topk(self, query: Any, k: int = 10, *, normalize: bool | None = None) -> tuple[list[Any], np.ndarray]:
+    def topk(
+        self, query: Any, k: int = 10, *, normalize: bool | None = None
+    ) -> tuple[list[Any], np.ndarray]:
         """Exact top-``k`` of one query: ``(ids, scores)``, best first."""
         ids, scores = self.search([query], k, normalize=normalize)
         return ids[0], scores[0]
@@ -369,17 +333,6 @@ class _TopK:
         self.indices = np.take_along_axis(cand_i, order, axis=1)
 
 
-def _doc_chunks(offsets: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:
-    """Consecutive document ranges ``[i, j)`` of at most ``max_tokens`` tokens each (a
-    longer document forms its own range)."""
-    return budget_ranges(np.diff(offsets), max_tokens)
-
-
-def _query_groups(lengths: list[int], max_tokens: int) -> list[tuple[int, int]]:
-    """Consecutive ``[lo, hi)`` groups of queries with at most ``max_tokens`` tokens (>= 1 query)."""
-    return budget_ranges(lengths, max_tokens)
-
-
 def _torch() -> Any:
     try:
         import torch
@@ -395,11 +348,8 @@ def _offsets_of(lengths: np.ndarray) -> np.ndarray:
 
 
 def check_documents(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]:
-    """``(tokens (N, d) array or list of (n_i, d) arrays, offsets (n_docs + 1,), d)``, checked.
-
-    Shapes are checked (non-empty documents, one dimension); values are not (NaN in a
-    document gives NaN scores).
-    """
+    """``(tokens (N, d) array or list of (n_i, d) arrays, offsets (n_docs + 1,), d)``, with
+    shapes checked (non-empty documents, one dimension); values are not (NaN gives NaN)."""
     if offsets is not None:
         tokens = to_numpy(documents)
         if tokens.ndim != 2 or tokens.shape[1] == 0:
@@ -449,17 +399,13 @@ def check_documents(documents: Any, offsets: Any) -> tuple[Any, np.ndarray, int]
 
 
 def pack(documents: Any, offsets: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    """Documents as one packed token matrix: ``(tokens (N, d) float32, offsets (n + 1,) int64)``.
-
-    ``documents``: a sequence of ``(n_i, d)`` arrays (numpy, torch or lists), a
-    ``(n, t, d)`` array, or (with ``offsets``) an ``(N, d)`` token matrix. Shapes are
-    checked (non-empty documents, one dimension); values are not.
-    """
+    """Documents as ``(tokens (N, d) float32, offsets (n + 1,) int64)``. ``documents``:
+    ``(n_i, d)`` arrays (numpy, torch or lists), a ``(n, t, d)`` array, or (with
+    ``offsets``) an ``(N, d)`` token matrix; checked as :func:`check_documents`."""
     tokens, offs, _ = check_documents(documents, offsets)
     if isinstance(tokens, list):
         tokens = np.concatenate(tokens, axis=0)
     return np.ascontiguousarray(tokens, dtype=np.float32), offs
-
 
 
 def _stream_scores(
@@ -470,24 +416,22 @@ def _stream_scores(
     normalize: bool,
     chunk_tokens: int = DEFAULT_BLOCK_TOKENS,
 ) -> np.ndarray:
-    """numpy MaxSim of ``qs`` against documents in input order, one chunk of consecutive
-    documents at a time. With the compiled kernel (:func:`_kernel_scores`), chunks of
-    :data:`KERNEL_CHUNK_TOKENS`, no similarity matrix; else ``(chunk, d) @ (d, T)`` then a
-    segment max (``np.maximum.reduceat``) and a sum per query. No padding, no copy of a
-    packed corpus (a list of documents is concatenated one chunk at a time)."""
+    """numpy MaxSim ``(n_queries, n_docs)`` of ``qs`` against documents in input order, a
+    chunk of consecutive documents at a time: the compiled kernel (no similarity matrix),
+    else a product, a segment max and a sum per query. A packed corpus is never copied."""
     n_docs = offs.shape[0] - 1
     out = np.empty((len(qs), n_docs), dtype=np.float32)
     compiled = kernels.maxsim_available()
     if compiled:
         chunk_tokens = max(chunk_tokens, KERNEL_CHUNK_TOKENS)
-    for lo, hi in _query_groups([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
+    for lo, hi in budget_ranges([q.shape[0] for q in qs], DEFAULT_MAX_QUERY_TOKENS):
         group = qs[lo:hi]
         qlens = np.array([q.shape[0] for q in group])
         same = bool((qlens == qlens[0]).all())
         qstarts = _offsets_of(qlens)[:-1]
         Q = np.ascontiguousarray(np.concatenate(group, axis=0))  # (T, d)
         blocks = _query_blocks(Q) if compiled else None
-        for i, j in _doc_chunks(offs, chunk_tokens):
+        for i, j in budget_ranges(np.diff(offs), chunk_tokens):
             if isinstance(tokens, list):
                 chunk = np.concatenate(tokens[i:j], axis=0).astype(np.float32, copy=False)
             else:
@@ -508,29 +452,26 @@ def _stream_scores(
 
 
 KERNEL_CHUNK_TOKENS = 1 << 20
-"""Document tokens per call of the compiled MaxSim kernel (it writes no similarity matrix,
-so a chunk only bounds the scores held at once and how much of a memory-mapped corpus is
+"""Document tokens per call of the compiled MaxSim kernel (bounds the memory-mapped corpus
 read in one go)."""
 
 KERNEL_THREAD_MACS = 1 << 22
-"""Multiply-adds of one call from which the compiled MaxSim kernel splits the documents
-over all cores (below, handing work to threads costs more than it saves)."""
+"""Multiply-adds of one call from which the compiled MaxSim kernel uses all cores."""
 
 
 def _query_blocks(q: np.ndarray) -> np.ndarray:
     """Query tokens ``(T, d)`` laid out for the compiled kernel (blocks of 16, padded)."""
     assert kernels.compiled is not None
-    return kernels.compiled.maxsim_query_blocks(np.ascontiguousarray(q, dtype=np.float32))  # type: ignore[no-any-return]
+    q = np.ascontiguousarray(q, dtype=np.float32)
+    return kernels.compiled.maxsim_query_blocks(q)  # type: ignore[no-any-return]
 
 
 def _kernel_scores(
     blocks: np.ndarray, n_query_tokens: int, qlens: np.ndarray, chunk: np.ndarray, offs: np.ndarray
 ) -> np.ndarray:
-    """Compiled MaxSim of the queries (their tokens as ``blocks``, ``qlens`` tokens each)
-    against the documents of ``chunk`` at ``offs``: float32 ``(n_queries, n_docs)``. The
-    kernel ``maxsim_scores(..., lo, hi, out)`` fills ``out[:, lo:hi]`` with the GIL
-    released: large calls run on the shared pool of threads, each on a range of documents
-    of about equal token count."""
+    """Compiled MaxSim of the queries (tokens as ``blocks``, ``qlens`` each) against the
+    documents of ``chunk`` at ``offs``: float32 ``(n_queries, n_docs)``; large calls split
+    the documents into ranges of about equal tokens on the thread pool (GIL released)."""
     assert kernels.compiled is not None
     score = kernels.compiled.maxsim_scores
     chunk = np.ascontiguousarray(chunk, dtype=np.float32)
@@ -565,7 +506,10 @@ def _prepare_queries(queries: Any, dim: int, normalize: bool) -> list[np.ndarray
         qs = list(queries)
     out = []
     for i, q in enumerate(qs):
-        arr = _check_query(q, dim, f"query {i}")
+        try:
+            arr = as_multivector(q, dim=dim, allow_zero=True)
+        except InvalidMultivectorError as exc:
+            raise InvalidMultivectorError(f"query {i}: {exc.problem}") from None
         out.append(normalize_rows(arr) if normalize else arr)
     if not out:
         raise ValueError("no queries")

@@ -1,11 +1,7 @@
 """Text in, text out: the ``add_texts`` flow and ``query_text``'s encoding, for both clients.
 
-The encoder is passed in and duck-typed
-(:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; no torch import here).
-:func:`add_texts` encodes ``batch_size`` texts at a time and writes each batch through the
-normal ``upsert`` flow, so it is pooled like any write, one batch held at a time;
-:func:`encode_query` encodes one query (never pooled) for ``query_late_interaction``.
-Encoding runs in the calling thread (with the async client: in the event loop's).
+The encoder is duck-typed (:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; no
+torch import here) and runs in the calling thread (with the async client: the event loop's).
 """
 
 from __future__ import annotations
@@ -38,13 +34,13 @@ def _check_encoder(encoder: Any, method: str) -> None:
         )
 
 
-def _check_texts(texts: Any, what: str = "texts") -> list[str]:
+def _check_texts(texts: Any) -> list[str]:
     if isinstance(texts, (str, bytes)):
-        raise TypeError(f"{what} must be a list of strings, not a single {type(texts).__name__}")
+        raise TypeError(f"texts must be a list of strings, not a single {type(texts).__name__}")
     out = list(texts)
     for i, t in enumerate(out):
         if not isinstance(t, str):
-            raise TypeError(f"{what}[{i}] is a {type(t).__name__}, expected str")
+            raise TypeError(f"texts[{i}] is a {type(t).__name__}, expected str")
     return out
 
 
@@ -57,25 +53,24 @@ def check_ids(ids: Iterable[Any], n: int) -> list[Any]:
     out = list(ids)
     if len(out) != n:
         raise ValueError(f"ids has {len(out)} entries for {n} texts: give one id per text")
+    seen: set[Any] = set()
     for i, pid in enumerate(out):
+        key: Any
         if isinstance(pid, uuid.UUID):
-            out[i] = str(pid)
+            out[i] = key = str(pid)
         elif isinstance(pid, (int, np.integer)) and not isinstance(pid, bool):
             if pid < 0:
                 raise ValueError(f"ids[{i}] = {pid}: point ids must be unsigned integers or UUIDs")
-            out[i] = int(pid)
+            out[i] = key = int(pid)
         elif isinstance(pid, str):
             try:
-                uuid.UUID(pid)
+                key = str(uuid.UUID(pid))
             except ValueError:
                 raise ValueError(f"ids[{i}] = {pid!r}: a string point id must be a UUID") from None
         else:
             raise TypeError(f"ids[{i}] = {pid!r}: point ids must be unsigned integers or UUIDs")
-    seen: set[Any] = set()
-    for i, pid in enumerate(out):
-        key = str(uuid.UUID(pid)) if isinstance(pid, str) else pid
         if key in seen:
-            raise ValueError(f"ids[{i}] = {pid!r} repeats an earlier id")
+            raise ValueError(f"ids[{i}] = {out[i]!r} repeats an earlier id")
         seen.add(key)
     return out
 
@@ -94,13 +89,6 @@ def _check_payloads(payloads: Iterable[Any], n: int) -> list[dict[str, Any] | No
     return [None if p is None else dict(p) for p in out]
 
 
-def _progress(total: int, show_progress: bool | None) -> Any:
-    from tqdm.auto import tqdm
-
-    show = total > 1000 if show_progress is None else bool(show_progress)
-    return tqdm(total=total, disable=not show, unit="doc", desc="add_texts")
-
-
 def add_texts(
     state: PoolingState,
     collection_name: str,
@@ -114,9 +102,9 @@ def add_texts(
     show_progress: bool | None,
     wait: bool,
 ) -> Flow[list[Any]]:
-    """The flow of ``TokenPoolingClient.add_texts`` (its docstring says what each argument
-    does and their defaults; ``state`` is the client's): everything is checked before anything is encoded, then
-    each batch is encoded and written with the write path's ``upsert`` flow."""
+    """The flow of ``TokenPoolingClient.add_texts`` (its docstring says what the arguments
+    are): everything is checked before anything is encoded, then each batch is encoded and
+    written with the write path's ``upsert`` flow, one batch held at a time."""
     _check_encoder(encoder, "encode_documents")
     batch_size = check_int("batch_size", batch_size)
     docs = _check_texts(texts)
@@ -142,10 +130,12 @@ def add_texts(
             f"encoder dim {enc_dim} != size {spec.size} of {label} "
             f"in collection {collection_name!r}"
         )
-    # Pooled vectors go to the write path as arrays (it validates the whole batch, pools and
-    # converts them); a vector that is not pooled is validated here and written as lists.
+    # the write path checks pooled vectors; others are checked here and written as lists
     pooled = state.enabled and vname in cp.pooling
-    with _progress(n, show_progress) as bar:
+    from tqdm.auto import tqdm
+
+    show = n > 1000 if show_progress is None else bool(show_progress)
+    with tqdm(total=n, disable=not show, unit="doc", desc="add_texts") as bar:
         for start in range(0, n, batch_size):
             chunk = docs[start : start + batch_size]
             encoded = list(
@@ -159,7 +149,7 @@ def add_texts(
             points = []
             for k, vec in enumerate(encoded):
                 i = start + k
-                if not pooled:  # the write path checks pooled vectors; check these here
+                if not pooled:
                     vec = as_multivector(
                         vec, dim=spec.size, point_id=point_ids[i], vector_name=vname
                     ).tolist()

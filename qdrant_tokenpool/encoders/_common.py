@@ -1,6 +1,5 @@
-"""What every part of the encoder package shares: layout names, the load error, the lazy
-torch import, the per-side rules (:class:`_Side`) and the loaded parts (:class:`_Parts`)
-that a layout builder returns. Never imports torch; never imports ``qdrant_client``."""
+"""What the encoder modules share: layout names, the load error, the lazy torch import, the
+per-side rules (:class:`_Side`) and what a layout builder returns (:class:`_Parts`)."""
 
 from __future__ import annotations
 
@@ -70,8 +69,6 @@ class _Parts:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-
-
 @dataclass(frozen=True)
 class BuildOptions:
     """What :meth:`~qdrant_tokenpool.encoders.TokenEncoder.from_pretrained` asks of a
@@ -84,5 +81,4 @@ class BuildOptions:
 
 
 Builder = Callable[[Any, BuildOptions], _Parts]
-"""A layout builder: ``build(source, options) -> _Parts`` (one module per layout:
-stanford, pylate, hf)."""
+"""A layout builder: ``build(source, options) -> _Parts``."""

@@ -1,8 +1,5 @@
-"""PyLate's / sentence-transformers' Dense projection as a torch module, and its loader.
-
-Imports torch at module level: only the PyLate layout imports this module, when it builds
-an encoder (``import qdrant_tokenpool.encoders`` never does).
-"""
+"""PyLate's Dense projection as a torch module, and its loader (imports torch: only the
+PyLate builder imports this module)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,10 @@ layout: :data:`BUILDERS`) and turns texts into per-token unit vectors, batched."
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import wait
 from typing import Any
 
 import numpy as np
@@ -28,16 +30,14 @@ from .weights import pad_id, torch_dtype
 
 __all__ = ["BUILDERS", "TokenEncoder"]
 
-#: Length of the tokenised chunk that is sorted by length before batching (in batches).
-_CHUNK_BATCHES = 32
+_CHUNK_BATCHES = 32  # batches per chunk of texts sorted by length before batching
 
 BUILDERS: dict[str, Builder] = {
     "stanford": stanford.build,
     "pylate": pylate.build,
     "hf": hf.build,
 }
-"""The builder of each layout (keys: :data:`LAYOUTS`): adding a layout is one module
-with a ``build`` function, one entry here and one rule in :func:`detect_layout`."""
+"""The builder of each layout (a module with a ``build`` function; keys: :data:`LAYOUTS`)."""
 assert tuple(BUILDERS) == LAYOUTS
 
 
@@ -52,17 +52,13 @@ def _restore_torch_threads(before: int) -> None:
     import_torch().set_num_threads(before)
 
 
-_torch_one_thread = SharedHold(_one_torch_thread, _restore_torch_threads)
-"""``with _torch_one_thread():``: torch on one intra-op thread inside the block
-(process-wide)."""
+_torch_one_thread = SharedHold(_one_torch_thread, _restore_torch_threads)  # process-wide
 
 
 class _TokenEncoderBase:
-    """What :class:`TokenEncoder` (torch) and
-    :class:`~qdrant_tokenpool.encoders.onnx.OnnxTokenEncoder` (ONNX Runtime) share: the
-    public encode methods, each side's tokenisation rules, length-sorted batching and the
-    inputs of one batch. A subclass gives :meth:`_token_ids` (its tokenizer) and
-    :meth:`_forward` (its model), and sets the attributes below."""
+    """What :class:`TokenEncoder` (torch) and :class:`~.onnx.OnnxTokenEncoder` share: the
+    encode methods, tokenisation rules, length-sorted batching and a batch's inputs. A
+    subclass gives :meth:`_token_ids` and :meth:`_forward` and sets the attributes below."""
 
     name: str
     layout: str
@@ -92,8 +88,6 @@ class _TokenEncoderBase:
         """The layout settings in effect (lengths, markers, expansion, skiplist size)."""
         return dict(self._settings)
 
-    # ----------------------------------------------------------------- encoding
-
     def encode_documents(
         self,
         texts: Sequence[str],
@@ -101,17 +95,14 @@ class _TokenEncoderBase:
         show_progress: bool | None = None,
         as_torch: bool = False,
     ) -> list[Any]:
-        """Encode documents: one ``(n_i, dim)`` float32 array of unit vectors per text.
-
-        Texts are tokenised in chunks, sorted by token count so each batch pads little,
-        run in batches of ``batch_size``, and returned in input order.
+        """Encode documents: one ``(n_i, dim)`` float32 array of unit vectors per text, in
+        input order (each chunk of texts sorted by token count, so batches pad little).
 
         Args:
-            texts: the documents (a list or other sequence of ``str``).
+            texts: the documents (a sequence of ``str``).
             batch_size: texts per forward pass.
-            show_progress: tqdm bar on stderr; None shows it for more than 1,000 texts.
-            as_torch: return float32 ``torch.Tensor`` on the encoder's device instead of
-                numpy arrays.
+            show_progress: tqdm bar on stderr; ``None``: for more than 1,000 texts.
+            as_torch: float32 ``torch.Tensor`` on the encoder's device instead of numpy.
         """
         return list(self.iter_documents(texts, batch_size, show_progress, as_torch))
 
@@ -122,14 +113,9 @@ class _TokenEncoderBase:
         show_progress: bool | None = None,
         as_torch: bool = False,
     ) -> list[Any]:
-        """Encode queries: one ``(n_i, dim)`` float32 array of unit vectors per text.
-
-        With ColBERT query expansion every query has exactly ``query_length`` rows.
-        Arguments as in :meth:`encode_documents`.
-        """
-        return list(
-            self._iter(texts, self._query, batch_size, show_progress, as_torch, "query")
-        )
+        """Encode queries, as :meth:`encode_documents`; with ColBERT query expansion every
+        query has exactly ``query_length`` rows."""
+        return list(self.iter_queries(texts, batch_size, show_progress, as_torch))
 
     def iter_documents(
         self,
@@ -138,8 +124,7 @@ class _TokenEncoderBase:
         show_progress: bool | None = None,
         as_torch: bool = False,
     ) -> Iterator[Any]:
-        """Like :meth:`encode_documents`, but streams: takes any iterable (a generator
-        over a corpus file, say) and yields arrays in input order, holding only one chunk
+        """:meth:`encode_documents` as a stream: any iterable of texts, one chunk
         (``32 * batch_size`` texts) in memory at a time."""
         return self._iter(texts, self._document, batch_size, show_progress, as_torch, "doc")
 
@@ -153,8 +138,6 @@ class _TokenEncoderBase:
         """Streaming form of :meth:`encode_queries` (see :meth:`iter_documents`)."""
         return self._iter(texts, self._query, batch_size, show_progress, as_torch, "query")
 
-    # ----------------------------------------------------------------- internals
-
     def _iter(
         self,
         texts: Iterable[str],
@@ -164,8 +147,7 @@ class _TokenEncoderBase:
         as_torch: bool,
         unit: str,
     ) -> Iterator[Any]:
-        """The encode methods' generator; its arguments are checked at the call, not at the
-        first ``next``. Sorts each chunk of texts by length so that a batch pads little."""
+        """The encode methods' generator (arguments checked at the call, not at ``next``)."""
         if isinstance(texts, (str, bytes)):
             raise TypeError(
                 "texts must be a list of strings, not a single string: wrap it in [...]"
@@ -181,20 +163,14 @@ class _TokenEncoderBase:
 
             chunk_size = batch_size * _CHUNK_BATCHES
             desc = "Encoding queries" if unit == "query" else "Encoding documents"
-            position = 0
             with tqdm(total=total, disable=not show_progress, unit=unit, desc=desc) as bar:
-                while True:
-                    chunk: list[str] = []
-                    for text in it:
-                        if not isinstance(text, str):
-                            raise TypeError(
-                                f"text #{position + len(chunk)} is {type(text).__name__}, not str"
-                            )
-                        chunk.append(text)
-                        if len(chunk) == chunk_size:
-                            break
+                for start in itertools.count(0, chunk_size):
+                    chunk = list(itertools.islice(it, chunk_size))
                     if not chunk:
                         return
+                    for j, text in enumerate(chunk):
+                        if not isinstance(text, str):
+                            raise TypeError(f"text #{start + j} is {type(text).__name__}, not str")
                     ids = self._tokenize(chunk, side)
                     order = np.argsort([-len(x) for x in ids], kind="stable")
                     results: list[Any] = [None] * len(chunk)
@@ -203,7 +179,6 @@ class _TokenEncoderBase:
                         for i, out in zip(idx, outs):
                             results[i] = out
                         bar.update(len(idx))
-                    position += len(chunk)
                     yield from results
 
         return generate()
@@ -211,8 +186,7 @@ class _TokenEncoderBase:
     def _run_batches(
         self, ids: list[list[int]], batches: list[np.ndarray], side: _Side, as_torch: bool
     ) -> Iterator[tuple[np.ndarray, list[Any]]]:
-        """``(batch, its outputs)`` for each batch of positions into ``ids``, in order, one
-        :meth:`_forward` at a time (a subclass may run them side by side)."""
+        """``(batch, its outputs)`` for each batch of positions into ``ids``, in order."""
         for idx in batches:
             yield idx, self._forward([ids[i] for i in idx], side, as_torch)
 
@@ -240,8 +214,7 @@ class _TokenEncoderBase:
         self, ids: list[list[int]], side: _Side
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One batch as ``(input_ids, attention_mask, keep)``: ``(n, width)`` int64, int64
-        and bool arrays; ``keep`` marks the positions whose vectors are returned (padding,
-        and the side's skipped ids, left out)."""
+        and bool arrays; ``keep`` marks the positions whose vectors are returned."""
         n = len(ids)
         width = side.max_length if side.expand else max(len(x) for x in ids)
         fill_id = side.expansion_id if side.expand else self._pad_id
@@ -263,20 +236,18 @@ class _TokenEncoderBase:
         return input_ids, attention.astype(np.int64), keep
 
 
-
 class TokenEncoder(_TokenEncoderBase):
     """Turns texts into per-token unit vectors (documents and queries), batched.
 
-    Build one with :meth:`from_pretrained`. Outputs: one float32 ``(n_i, dim)`` array of unit
-    rows per text, in input order. ColBERT queries have exactly ``query_length`` rows
-    (``[MASK]`` padding); ColBERT documents ``[CLS]``, marker, tokens, ``[SEP]`` without
-    punctuation; ``"hf"`` the tokens with ``[CLS]`` kept and ``[SEP]`` dropped by default.
+    Build one with :meth:`from_pretrained`. ColBERT queries have exactly ``query_length``
+    rows (``[MASK]`` padding); ColBERT documents ``[CLS]``, marker, tokens, ``[SEP]``
+    without punctuation; ``"hf"`` the tokens with ``[CLS]`` kept and ``[SEP]`` dropped.
 
     Attributes:
-        name, layout: where it was loaded from; ``"stanford"``, ``"pylate"`` or ``"hf"``.
+        name, layout: where it was loaded from; one of :data:`LAYOUTS`.
         dim: the vector dimension ``d``.
-        protected_tokens: leading rows of every document that are markers or ``[CLS]`` (2
-            for ColBERT, 1 for ``"hf"``): pass it to ``PoolingConfig``.
+        protected_tokens: leading document rows that are markers or ``[CLS]`` (for
+            ``PoolingConfig``).
         query_length, document_length: token budgets (specials included).
         device: the torch device the model runs on.
     """
@@ -303,8 +274,6 @@ class TokenEncoder(_TokenEncoderBase):
         """The underlying transformers tokenizer."""
         return self._parts.tokenizer
 
-    # ----------------------------------------------------------------- loading
-
     @classmethod
     def from_pretrained(
         cls,
@@ -326,13 +295,13 @@ class TokenEncoder(_TokenEncoderBase):
 
         Args:
             name_or_path: a local directory or a hub repo id (``"colbert-ir/colbertv2.0"``).
-            layout: ``"stanford"``, ``"pylate"`` or ``"hf"``; ``None``: :func:`detect_layout`.
+            layout: one of :data:`LAYOUTS`; ``None``: :func:`detect_layout`.
             device: a torch device; default CUDA when available, else CPU.
             dtype: the weights' dtype (default float32); outputs are always float32.
-            query_length, document_length: token budgets including specials; default the
-                checkpoint's (ColBERT), or 32 / the model's ``max_seq_length`` (``"hf"``).
-            special_tokens: ``"hf"`` only: ``"cls"`` (default: keep the leading ``[CLS]``),
-                ``"all"`` or ``"none"``.
+            query_length, document_length: token budgets including specials (default the
+                checkpoint's; ``"hf"``: 32 and the model's ``max_seq_length``).
+            special_tokens: ``"hf"`` only: keep the leading ``[CLS]`` (``"cls"``), ``"all"``
+                or ``"none"``.
             revision, cache_dir, token, trust_remote_code: as in transformers.
             local_files_only: never download; default True when ``HF_HUB_OFFLINE`` is set.
 
@@ -358,13 +327,10 @@ class TokenEncoder(_TokenEncoderBase):
             local_files_only=env_offline() if local_files_only is None else bool(local_files_only),
             token=token,
         )
-        detected = detect_layout(source)
+        detected = detect_layout(source)  # also when a layout is given: checks config.json
         chosen: Layout = layout or detected
-        builder = BUILDERS[chosen]
-        parts = builder(
-            source,
-            BuildOptions(query_length, document_length, special_tokens, trust_remote_code),
-        )
+        options = BuildOptions(query_length, document_length, special_tokens, trust_remote_code)
+        parts = BUILDERS[chosen](source, options)
         _check_lengths(parts)
 
         if device is None:
@@ -376,20 +342,12 @@ class TokenEncoder(_TokenEncoderBase):
             parts.projection.to(device=device, dtype=weights_dtype).eval()
         return cls(parts, name=name, layout=chosen, device=device)
 
-    def _forward(self, ids: list[list[int]], side: _Side, as_torch: bool) -> list[Any]:
-        """Run one batch; returns one float32 (n_i, dim) unit-vector block per text."""
-        torch = import_torch()
-        with torch.inference_mode():
-            return self._forward_batch(ids, side, as_torch, torch)
-
     def _run_batches(
         self, ids: list[list[int]], batches: list[np.ndarray], side: _Side, as_torch: bool
     ) -> Iterator[tuple[np.ndarray, list[Any]]]:
-        """On the CPU, several batches at once: one per core, each on one torch thread
-        (``_torch_one_thread``), results in order. A model this size keeps one core
-        busy with one batch, while torch's own threads share a batch's small products
-        with a synchronisation per operation (docs/encoders.md). One batch, or a GPU:
-        torch as usual."""
+        """On the CPU, one batch per core, each on one torch thread, results in order: torch's
+        own threads synchronise per operation on a batch's small products
+        (docs/encoders.md). One batch, or a GPU: torch as usual."""
         workers = min(len(batches), os.cpu_count() or 1)
         if workers < 2 or str(self.device) != "cpu":
             yield from super()._run_batches(ids, batches, side, as_torch)
@@ -408,9 +366,7 @@ class TokenEncoder(_TokenEncoderBase):
             finally:
                 for fut in futures:
                     fut.cancel()
-                for fut in futures:
-                    if not fut.cancelled():
-                        fut.exception()  # wait: torch keeps one thread until all are done
+                wait(futures)  # torch keeps one thread until all are done
 
     def _token_ids(self, texts: list[str], budget: int) -> list[list[int]]:
         enc = self._parts.tokenizer(
@@ -424,24 +380,23 @@ class TokenEncoder(_TokenEncoderBase):
         )
         return [list(x) for x in enc["input_ids"]]
 
-    def _forward_batch(
-        self, ids: list[list[int]], side: _Side, as_torch: bool, torch: Any
-    ) -> list[Any]:
+    def _forward(self, ids: list[list[int]], side: _Side, as_torch: bool) -> list[Any]:
+        torch = import_torch()
         parts = self._parts
         input_ids, attention, keep = self._inputs(ids, side)
-        hidden = parts.model(
-            input_ids=torch.from_numpy(input_ids).to(self.device),
-            attention_mask=torch.from_numpy(attention).to(self.device),
-        ).last_hidden_state
-        if parts.projection is not None:
-            hidden = parts.projection(hidden)
-        keep_dev = torch.from_numpy(keep).to(self.device)
-        flat = torch.nn.functional.normalize(hidden[keep_dev].float(), p=2, dim=-1)
-        counts = keep.sum(axis=1).tolist()
-        if as_torch:
-            return list(torch.split(flat, counts))
-        flat_np = flat.cpu().numpy()
-        return np.split(flat_np, np.cumsum(counts)[:-1])
+        with torch.inference_mode():
+            hidden = parts.model(
+                input_ids=torch.from_numpy(input_ids).to(self.device),
+                attention_mask=torch.from_numpy(attention).to(self.device),
+            ).last_hidden_state
+            if parts.projection is not None:
+                hidden = parts.projection(hidden)
+            keep_dev = torch.from_numpy(keep).to(self.device)
+            flat = torch.nn.functional.normalize(hidden[keep_dev].float(), p=2, dim=-1)
+            counts = keep.sum(axis=1).tolist()
+            if as_torch:
+                return list(torch.split(flat, counts))
+            return np.split(flat.cpu().numpy(), np.cumsum(counts)[:-1])
 
 
 def _check_lengths(parts: _Parts) -> None:

@@ -1,12 +1,9 @@
-"""fastembed late-interaction models as token encoders: :class:`FastEmbedEncoder`.
+"""fastembed late-interaction models as token encoders (the ``fastembed`` extra).
 
-:class:`FastEmbedEncoder` wraps a fastembed ColBERT (ONNX Runtime, no torch) in the
-clients' encoder protocol, so it goes wherever a
-:class:`~qdrant_tokenpool.encoders.TokenEncoder` goes (the ``fastembed`` extra; never
-imports ``qdrant_client``). :func:`register_local_model` makes a ColBERT exported to ONNX
-in a local folder known to fastembed under a name, with no download, so
-``models.Document(model=name)`` works too (fastembed 0.9 registers custom dense models
-only: this adds a class to ``LateInteractionTextEmbedding.EMBEDDINGS_REGISTRY``).
+:class:`FastEmbedEncoder` wraps a fastembed ColBERT (ONNX Runtime, no torch) in the encoder
+protocol. :func:`register_local_model` makes an ONNX model in a local folder known to
+fastembed under a name, so ``models.Document(model=name)`` works too (fastembed 0.9
+registers custom dense models only: this adds a class to its late-interaction registry).
 """
 
 from __future__ import annotations
@@ -30,8 +27,7 @@ __all__ = [
 ]
 
 PROTECTED_TOKENS = 2
-"""fastembed's late-interaction text models put ``[CLS]`` (or ``<s>``) and a document
-marker first in every document (``[CLS] [D] text``): the two rows pooling should keep."""
+"""Leading rows of every fastembed document (``[CLS] [D] text``) that pooling keeps."""
 
 
 def _fastembed() -> Any:
@@ -45,21 +41,18 @@ def _fastembed() -> Any:
 
 
 def is_fastembed_model(name: str) -> bool:
-    """Whether ``name`` is a late-interaction text model fastembed knows (its own list,
-    plus models added by :func:`register_local_model`); ``False`` without fastembed."""
+    """Whether ``name`` is a late-interaction text model fastembed knows (with those of
+    :func:`register_local_model`); ``False`` without fastembed."""
     try:
-        fastembed = _fastembed()
+        known = _known("colbert")
     except ImportError:
         return False
-    known = fastembed.LateInteractionTextEmbedding._list_supported_models()
     return any(name.lower() == d.model.lower() for d in known)
 
 
 def fastembed_encoder_for(model: str | Path) -> FastEmbedEncoder | None:
-    """The encoder that a model name given as text (the CLI's ``--model``, the evaluation's
-    ``model``) selects when fastembed serves it: a :class:`FastEmbedEncoder` when ``model``
-    is not an existing local path and names a fastembed late-interaction model (fastembed
-    installed); else ``None`` (then ``TokenEncoder`` loads it)."""
+    """A :class:`FastEmbedEncoder` when ``model`` is not a local path and names a fastembed
+    late-interaction model (fastembed installed), else ``None``."""
     text = str(model)
     if Path(text).expanduser().exists() or not is_fastembed_model(text):
         return None
@@ -69,26 +62,32 @@ def fastembed_encoder_for(model: str | Path) -> FastEmbedEncoder | None:
 _LOCAL_CLASSES: dict[str, Any] = {}
 
 KINDS = ("colbert", "colpali")
-"""What :func:`register_local_model` can register: a ColBERT (text,
-``LateInteractionTextEmbedding``) or a ColPali-style model (text and images,
-``LateInteractionMultimodalEmbedding``)."""
+"""What :func:`register_local_model` can register: a ColBERT (text) or a ColPali-style
+model (text and images)."""
+
+
+def _embedding_class(kind: str) -> Any:
+    """fastembed's class for models of ``kind``: text or multimodal late interaction."""
+    fastembed = _fastembed()
+    if kind == "colbert":
+        return fastembed.LateInteractionTextEmbedding
+    return fastembed.LateInteractionMultimodalEmbedding
+
+
+def _known(kind: str) -> list[Any]:
+    return list(_embedding_class(kind)._list_supported_models())
 
 
 def _local_class(kind: str) -> Any:
-    """The fastembed model class that serves registered local folders of ``kind`` (made,
-    and added to fastembed's registry, once)."""
+    """The fastembed model class serving registered local folders of ``kind`` (made, and
+    added to fastembed's registry, once)."""
     if kind in _LOCAL_CLASSES:
         return _LOCAL_CLASSES[kind]
-    fastembed = _fastembed()
+    registry = _embedding_class(kind).EMBEDDINGS_REGISTRY
     from fastembed.late_interaction.colbert import Colbert
     from fastembed.late_interaction_multimodal.colpali import ColPali
 
     base: Any = Colbert if kind == "colbert" else ColPali
-    registry = (
-        fastembed.LateInteractionTextEmbedding
-        if kind == "colbert"
-        else fastembed.LateInteractionMultimodalEmbedding
-    ).EMBEDDINGS_REGISTRY
 
     class Local(base):  # type: ignore[misc,valid-type]  # fastembed's own model class
         """A model in a local folder (see :func:`register_local_model`)."""
@@ -111,16 +110,6 @@ def _local_class(kind: str) -> Any:
     return Local
 
 
-def _known(kind: str) -> list[Any]:
-    fastembed = _fastembed()
-    cls = (
-        fastembed.LateInteractionTextEmbedding
-        if kind == "colbert"
-        else fastembed.LateInteractionMultimodalEmbedding
-    )
-    return list(cls._list_supported_models())
-
-
 def register_local_model(
     name: str,
     path: str | Path,
@@ -132,16 +121,13 @@ def register_local_model(
 ) -> None:
     """Make the ONNX late-interaction model in folder ``path`` a fastembed model ``name``.
 
-    ``kind="colbert"`` (a text model, as fastembed's ``colbert-ir/colbertv2.0``): the folder
-    holds ``model_file`` (inputs ``input_ids`` and ``attention_mask``, output the
-    ``(batch, tokens, dim)`` token vectors), ``tokenizer.json`` and
-    ``tokenizer_config.json`` (with ``model_max_length``), and a vocabulary with
-    ``[MASK]`` and the markers fastembed's ColBERT inserts (ids 1 and 2: ``[unused0]`` /
-    ``[unused1]`` in BERT vocabularies). ``kind="colpali"`` (text and images, as
-    fastembed's ``Qdrant/colpali-v1.3-fp16``): ``model_file`` also takes
-    ``pixel_values`` ``(batch, 3, 448, 448)``, and ``preprocessor_config.json`` describes
-    the image processing. Documents, queries and images are then processed as fastembed's
-    own model of that kind does. Registering a name again points it to ``path``.
+    ``kind="colbert"`` (as fastembed's ``colbert-ir/colbertv2.0``): ``model_file`` (inputs
+    ``input_ids``, ``attention_mask``; output ``(batch, tokens, dim)``), ``tokenizer.json``
+    and ``tokenizer_config.json``, a vocabulary with ``[MASK]`` and the markers at ids 1 and
+    2. ``kind="colpali"`` (as ``Qdrant/colpali-v1.3-fp16``): ``model_file`` also takes
+    ``pixel_values`` ``(batch, 3, 448, 448)``, and ``preprocessor_config.json``. Texts and
+    images are processed as fastembed's own model of that kind does; registering a name
+    again points it to ``path``.
 
     Raises:
         ValueError: unknown ``kind``, ``name`` is one of fastembed's own models, ``dim``
@@ -180,8 +166,7 @@ def register_local_model(
 
 
 class FastEmbedEncoder:
-    """A fastembed late-interaction text model (ColBERT, answerai-colbert, jina-colbert, LateOn)
-    as a token encoder.
+    """A fastembed late-interaction text model as a token encoder.
 
     Args:
         model: a name from ``LateInteractionTextEmbedding.list_supported_models()`` (or
@@ -192,9 +177,7 @@ class FastEmbedEncoder:
         name, dim, model: the model name, its vector size, the fastembed model.
         protected_tokens: 2 (``[CLS]`` and the document marker).
 
-    Outputs: float32 ``(n_i, dim)`` unit rows per text, in order; documents as fastembed
-    makes them, queries padded with ``[MASK]`` to the query length and normalised here
-    (fastembed returns ColBERT query rows unnormalised).
+    Outputs: float32 ``(n_i, dim)`` unit rows per text, in order (queries normalised here).
     """
 
     layout = "fastembed"

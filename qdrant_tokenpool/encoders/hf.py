@@ -10,28 +10,18 @@ from .weights import leading_special, load_backbone, load_tokenizer
 
 __all__ = ["build"]
 
-# Defaults for plain encoders: the evaluation truncates queries at 32 tokens; documents
-# default to the model's own max_seq_length (sentence_bert_config.json) or 512.
+# Default budgets: queries 32 tokens; documents the model's max_seq_length, else 512.
 _HF_QUERY_LENGTH = 32
 _HF_DOCUMENT_LENGTH = 512
 
 
-
 def build(source: Source, opts: BuildOptions) -> _Parts:
     """Plain encoder: last hidden states, padding removed, specials per ``special_tokens``."""
-    modules = source.json("modules.json") or []
-    transformer_path = ""
-    for entry in modules if isinstance(modules, list) else []:
-        kind = str(entry.get("type", ""))
-        if kind.endswith("Transformer") or ".Transformer" in kind:
-            transformer_path = str(entry.get("path", ""))
-            break
-    sbert_cfg = source.json("sentence_bert_config.json", transformer_path) or {}
+    transformer_path, _ = source.modules()
+    sbert_cfg = source.sbert_config(transformer_path)
     tokenizer = load_tokenizer(source, transformer_path, opts.trust_remote_code)
     model = load_backbone(source, transformer_path, opts.trust_remote_code)
-    default_doc = _HF_DOCUMENT_LENGTH
-    if isinstance(sbert_cfg, dict) and sbert_cfg.get("max_seq_length"):
-        default_doc = int(sbert_cfg["max_seq_length"])
+    default_doc = int(sbert_cfg.get("max_seq_length") or _HF_DOCUMENT_LENGTH)
     limit = getattr(model.config, "max_position_embeddings", None)
     if limit is not None:
         default_doc = min(default_doc, int(limit))
@@ -47,18 +37,9 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
         if t is not None
     }
     leading = leading_special(tokenizer)
-    if opts.special_tokens == "all":
-        skip: tuple[int, ...] = ()
-        protected = leading
-    elif opts.special_tokens == "none":
-        skip = tuple(sorted(specials))
-        protected = 0
-    else:  # "cls"
-        skip = tuple(sorted(specials))
-        protected = leading
-    lowercase = (
-        bool(sbert_cfg.get("do_lower_case", False)) if isinstance(sbert_cfg, dict) else False
-    )
+    skip = () if opts.special_tokens == "all" else tuple(sorted(specials))
+    protected = 0 if opts.special_tokens == "none" else leading
+    lowercase = bool(sbert_cfg.get("do_lower_case", False))
     q_len = opts.query_length or min(_HF_QUERY_LENGTH, default_doc)
     d_len = opts.document_length or default_doc
     keep_first = opts.special_tokens == "cls" and leading == 1

@@ -18,15 +18,9 @@ def load_encoder(
     *,
     onnx: bool = False,
 ) -> Any:
-    """The package's one encoder loader (CLI and evaluation): a fastembed late-interaction
-    model name gives a :class:`~qdrant_tokenpool.FastEmbedEncoder` (the model's own
-    lengths); anything else :meth:`TokenEncoder.from_pretrained` with the given token
-    budgets (documents 256, queries 32 by default).
-
-    ``onnx=True`` (on the CPU: ``device`` ``None`` or ``"cpu"``): the model's cached ONNX
-    export (:class:`~qdrant_tokenpool.encoders.onnx.OnnxTokenEncoder`: same vectors, no
-    torch) when there is one, else the torch encoder
-    (:func:`~qdrant_tokenpool.encoders.onnx.ensure_onnx_export` makes the export).
+    """A :class:`~qdrant_tokenpool.FastEmbedEncoder` for a fastembed model name (its own
+    lengths), else :meth:`TokenEncoder.from_pretrained` with these token budgets; with
+    ``onnx=True`` on the CPU, the model's cached ONNX export instead when there is one.
     """
     from .fastembed import fastembed_encoder_for
 

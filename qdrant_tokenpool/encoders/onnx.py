@@ -1,13 +1,9 @@
-"""The encoder on ONNX Runtime: the same token vectors as :class:`TokenEncoder`, no torch.
+"""The encoder on ONNX Runtime: the same token vectors as :class:`TokenEncoder`, no torch
+(a search encodes one short query, yet loading torch costs seconds).
 
-Why: a search encodes one short query, yet loading torch and the model costs seconds.
-:func:`export_onnx` writes a loaded encoder's network, fast tokenizer and each side's
-rules into a folder, checked against the torch encoder before it is kept;
-:class:`OnnxTokenEncoder` loads it with ``onnxruntime`` and ``tokenizers`` and encodes the
-same token ids to the same vectors (within float rounding). Exports are cached under
-``<cache>/onnx/``, keyed by the model folder's files and the token budgets
-(:func:`ensure_onnx_export`, :func:`cached_onnx_encoder`). Exporting also needs torch and
-``onnx``. Never imports ``qdrant_client``.
+:func:`export_onnx` writes a loaded encoder's network, fast tokenizer and rules into a
+folder, checked against the torch encoder; :class:`OnnxTokenEncoder` loads it. Exports are
+cached under ``<cache>/onnx/``, keyed by the model folder's files and the token budgets.
 """
 
 from __future__ import annotations
@@ -55,11 +51,8 @@ _TOLERANCE = 1e-4
 
 
 class OnnxTokenEncoder(_TokenEncoderBase):
-    """Texts -> per-token unit vectors on ONNX Runtime, from a folder :func:`export_onnx` wrote.
-
-    Same interface and outputs as :class:`~qdrant_tokenpool.encoders.TokenEncoder`
-    (``encode_queries``, ``encode_documents``, their streaming forms; one float32
-    ``(n_i, dim)`` array of unit rows per text), on the CPU.
+    """Texts -> per-token unit vectors on ONNX Runtime, from a folder :func:`export_onnx` wrote:
+    the interface and outputs of :class:`~qdrant_tokenpool.encoders.TokenEncoder`, on the CPU.
 
     Args:
         folder: the export folder.
@@ -149,20 +142,12 @@ def _network(model: Any, projection: Any) -> Any:
 def export_onnx(
     encoder: TokenEncoder, folder: str | os.PathLike[str], *, opset: int = 17
 ) -> Path:
-    """Write ``encoder`` as an :class:`OnnxTokenEncoder` folder and check it.
+    """Write ``encoder`` (with a fast tokenizer) as an :class:`OnnxTokenEncoder` folder,
+    replacing ``folder``, and return it.
 
-    The network is exported on the CPU in float32 (whatever device and dtype the encoder
-    runs on), with batch and sequence length dynamic. Before the folder is kept, both
-    encoders encode a few queries and documents: the token ids must be equal and the
-    vectors within ``1e-4``. Written to a temporary folder and renamed into place.
-
-    Args:
-        encoder: a loaded :class:`TokenEncoder` with a fast tokenizer.
-        folder: where the export goes (replaced if it exists).
-        opset: the ONNX opset.
-
-    Returns:
-        The folder.
+    The network is exported on the CPU in float32, batch and sequence length dynamic.
+    Before the folder is kept, both encoders encode a few texts: the vectors must agree
+    within ``1e-4``. Written to a temporary folder and renamed into place.
 
     Raises:
         EncoderLoadError: the tokenizer is not a fast one, the network cannot be
@@ -195,9 +180,8 @@ def export_onnx(
                     input_names=["input_ids", "attention_mask"],
                     output_names=["hidden"],
                     dynamic_axes={
-                        "input_ids": {0: "batch", 1: "tokens"},
-                        "attention_mask": {0: "batch", 1: "tokens"},
-                        "hidden": {0: "batch", 1: "tokens"},
+                        name: {0: "batch", 1: "tokens"}
+                        for name in ("input_ids", "attention_mask", "hidden")
                     },
                     opset_version=opset,
                     dynamo=False,
@@ -256,8 +240,8 @@ def _self_check(torch_encoder: TokenEncoder, onnx_encoder: OnnxTokenEncoder) -> 
 
 
 def _model_folder(model: str | os.PathLike[str]) -> Path | None:
-    """The folder holding a model's files: a local directory, or a hub id's snapshot in
-    the Hugging Face cache (looked up without network); ``None`` when not there."""
+    """A local model directory, or a hub id's snapshot in the Hugging Face cache (no
+    network); ``None`` when not there."""
     name = os.fspath(model)
     if os.path.isdir(name):
         return Path(name).resolve()
@@ -280,10 +264,9 @@ def onnx_cache_folder(
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Path | None:
     """Where the cache keeps the ONNX export of ``model`` with these token budgets:
-    ``<cache>/onnx/<key>``, the key a SHA-256 of the model folder's path, its files'
-    relative paths, sizes and modification times, the budgets and :data:`EXPORT_FORMAT`
-    (so changed weights get a new export). ``None`` when the model's folder is not on this
-    machine (a hub id not in the Hugging Face cache)."""
+    ``<cache>/onnx/<key>``, keyed by the model folder's path and files (relative paths,
+    sizes, modification times), the budgets and :data:`EXPORT_FORMAT`. ``None`` when the
+    model's folder is not on this machine."""
     root = _model_folder(model)
     if root is None:
         return None
@@ -312,9 +295,8 @@ def cached_onnx_encoder(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> OnnxTokenEncoder | None:
-    """The cached ONNX export of ``model`` (see :func:`onnx_cache_folder`) as an
-    :class:`OnnxTokenEncoder`, or ``None`` when there is none (or ``onnxruntime`` /
-    ``tokenizers`` are not installed, or it cannot be read)."""
+    """The cached ONNX export of ``model`` as an :class:`OnnxTokenEncoder`, or ``None``
+    (none, ``onnxruntime`` / ``tokenizers`` missing, or unreadable)."""
     folder = onnx_cache_folder(model, document_length, query_length, cache_dir=cache_dir)
     if folder is None or not (folder / _CONFIG).is_file():
         return None
@@ -334,9 +316,8 @@ def ensure_onnx_export(
     announce: Callable[[str], None] | None = None,
 ) -> Path | None:
     """Export a :class:`TokenEncoder` into the cache unless it is there; the folder, or
-    ``None`` when the encoder is no ``TokenEncoder``, its model folder is not on this
-    machine, or the export failed (logged as a warning: the torch encoder keeps working).
-    ``announce`` is called with a message before an export starts (a few seconds)."""
+    ``None`` (no ``TokenEncoder``, no model folder here, or the export failed: logged as a
+    warning). ``announce`` gets a message before an export starts."""
     if not isinstance(encoder, TokenEncoder):
         return None
     folder = onnx_cache_folder(

@@ -1,10 +1,4 @@
-"""What the rest of the package needs from an encoder: :class:`TextEncoder`.
-
-The one encoder interface: ``add_texts`` / ``query_text`` (:mod:`qdrant_tokenpool.texts`),
-:func:`qdrant_tokenpool.index_corpus` and the evaluation all take any object that has it
-(a :class:`~qdrant_tokenpool.encoders.TokenEncoder`, a wrapper around another library, a
-test double). Never imports torch; never imports ``qdrant_client``.
-"""
+"""What the rest of the package needs from an encoder: :class:`TextEncoder`."""
 
 from __future__ import annotations
 
@@ -16,14 +10,12 @@ __all__ = ["TextEncoder"]
 
 @runtime_checkable
 class TextEncoder(Protocol):
-    """What ``add_texts`` / ``query_text`` need from an encoder (duck-typed).
+    """What ``add_texts``, ``query_text``, ``index_corpus`` and the evaluation need from an
+    encoder (duck-typed).
 
-    ``encode_documents`` / ``encode_queries`` take a list of texts and return one
-    ``(n_i, dim)`` array-like of token vectors per text, in input order (numpy arrays,
-    torch tensors or nested lists). ``dim`` is the vector size ``d``.
-    :class:`qdrant_tokenpool.encoders.TokenEncoder` is one. Optional attributes that
-    callers use when present: ``name`` (str; the evaluation's cache key),
-    ``protected_tokens`` (int; leading document rows that pooling keeps, default 1).
+    ``encode_documents`` / ``encode_queries`` return one ``(n_i, dim)`` array-like of token
+    vectors per text, in input order. Optional attributes used when present: ``name``
+    (the evaluation's cache key), ``protected_tokens`` (leading document rows pooling keeps).
     """
 
     @property

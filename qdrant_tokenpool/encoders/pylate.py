@@ -1,6 +1,5 @@
-"""The ``"pylate"`` layout: PyLate / sentence-transformers ColBERT
-(``answerdotai/answerai-colbert-small-v1``, ``lightonai/GTE-ModernColBERT-v1``):
-``modules.json`` with a Transformer module and Dense projection(s), prefixes and lengths in
+"""The ``"pylate"`` layout: PyLate ColBERT (``answerdotai/answerai-colbert-small-v1``): a
+Transformer module and Dense projections, settings in
 ``config_sentence_transformers.json``. Reproduces ``pylate.models.ColBERT.encode`` (1.6)."""
 
 from __future__ import annotations
@@ -19,17 +18,8 @@ __all__ = ["build"]
 def build(source: Source, opts: BuildOptions) -> _Parts:
     """PyLate 1.6: ColBERT.encode(is_query=True/False), normalize_embeddings=True."""
     torch = import_torch()
-    modules = source.json("modules.json") or []
-    transformer_path = ""
-    dense_paths: list[str] = []
-    for entry in sorted(modules, key=lambda m: int(m.get("idx", 0))):
-        kind = str(entry.get("type", ""))
-        if kind.endswith("Transformer") or ".Transformer" in kind:
-            transformer_path = str(entry.get("path", ""))
-        elif kind.endswith("Dense") or ".Dense." in kind:
-            dense_paths.append(str(entry.get("path", "")))
+    transformer_path, dense_paths = source.modules()
     cfg = source.colbert_settings("pylate")
-    sbert_cfg = source.json("sentence_bert_config.json", transformer_path) or {}
 
     tokenizer = load_tokenizer(source, transformer_path, opts.trust_remote_code)
     model = load_backbone(source, transformer_path, opts.trust_remote_code)
@@ -81,9 +71,7 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
     skip = tuple(sorted({int(tokenizer.convert_tokens_to_ids(w)) for w in skip_words}))
     expand = bool(cfg["query_expansion"])
     attend = bool(cfg["attend_to_expansion_tokens"]) and expand
-    lowercase = (
-        bool(sbert_cfg.get("do_lower_case", False)) if isinstance(sbert_cfg, dict) else False
-    )
+    lowercase = bool(source.sbert_config(transformer_path).get("do_lower_case", False))
     q_len = opts.query_length or int(cfg["query_length"])
     d_len = opts.document_length or int(cfg["document_length"])
     side = partial(_Side, strip=True, lowercase=lowercase)  # what both sides share

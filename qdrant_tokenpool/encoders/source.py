@@ -25,12 +25,9 @@ COLBERT_SETTINGS: dict[str, tuple[tuple[str | None, Any], tuple[str | None, Any]
     "skiplist_words": (("skiplist_words", None), (None, None)),
     "mask_punctuation": ((None, False), ("mask_punctuation", True)),
 }
-"""The ColBERT settings a ``"pylate"`` checkpoint (``config_sentence_transformers.json``)
-and a ``"stanford"`` one (``artifact.metadata``) store, by the names
-:attr:`TokenEncoder.settings <qdrant_tokenpool.encoders.TokenEncoder.settings>` uses: each
-layout's key and the default its library applies when the key is missing or null (PyLate
-1.6, pylate/models/colbert.py; colbert-ai 0.2.22's ColBERTConfig,
-infra/config/settings.py). Read by :meth:`Source.colbert_settings`."""
+"""The ColBERT settings a ``"pylate"`` and a ``"stanford"`` checkpoint store: each layout's
+key and the default its library applies when it is missing or null (PyLate 1.6,
+colbert-ai 0.2.22's ColBERTConfig)."""
 
 
 def env_offline() -> bool:
@@ -105,10 +102,30 @@ class Source:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
 
+    def modules(self) -> tuple[str, list[str]]:
+        """The folders of a sentence-transformers checkpoint's Transformer module (``""``:
+        the root; the first one listed) and of its Dense modules, from ``modules.json`` in
+        ``idx`` order."""
+        modules = self.json("modules.json")
+        transformers, dense = [], []
+        listed = modules if isinstance(modules, list) else []
+        for entry in sorted(listed, key=lambda m: int(m.get("idx", 0))):
+            kind = str(entry.get("type", ""))
+            if kind.endswith("Transformer") or ".Transformer" in kind:
+                transformers.append(str(entry.get("path", "")))
+            elif kind.endswith("Dense") or ".Dense." in kind:
+                dense.append(str(entry.get("path", "")))
+        return (transformers[0] if transformers else ""), dense
+
+    def sbert_config(self, subfolder: str) -> dict[str, Any]:
+        """A module folder's ``sentence_bert_config.json`` (``{}`` when absent)."""
+        cfg = self.json("sentence_bert_config.json", subfolder)
+        return cfg if isinstance(cfg, dict) else {}
+
     def colbert_settings(self, layout: Literal["pylate", "stanford"]) -> dict[str, Any]:
-        """The :data:`COLBERT_SETTINGS` this ``layout`` checkpoint stores (PyLate's in
-        ``config_sentence_transformers.json``, colbert-ai's in ``artifact.metadata`` or its
-        ``"config"``), each missing or null one at its library's default."""
+        """The :data:`COLBERT_SETTINGS` of this checkpoint (PyLate's
+        ``config_sentence_transformers.json``, colbert-ai's ``artifact.metadata``), each
+        missing or null one at its library's default."""
         column = 0 if layout == "pylate" else 1
         if layout == "pylate":
             stored = self.json("config_sentence_transformers.json")
@@ -136,13 +153,10 @@ def _is_pylate_modules(modules: Any) -> bool:
 
 
 def detect_layout(source: Source | str) -> Layout:
-    """Which of :data:`LAYOUTS` a checkpoint uses.
-
-    Rules, in order: a ``modules.json`` with Dense modules and no Pooling module, or a
-    ``config_sentence_transformers.json`` naming ``model_type: "ColBERT"`` or carrying
-    ``query_prefix``, is ``"pylate"`` (PyLate also saves converted Stanford models this
-    way); a ``config.json`` whose ``architectures`` is ``HF_ColBERT``, or an
-    ``artifact.metadata`` file, is ``"stanford"``; anything else is ``"hf"``.
+    """Which of :data:`LAYOUTS` a checkpoint uses, in order: ``"pylate"`` for Dense modules
+    and no Pooling module in ``modules.json``, or ``model_type: "ColBERT"`` or
+    ``query_prefix`` in ``config_sentence_transformers.json``; ``"stanford"`` for an
+    ``HF_ColBERT`` architecture or an ``artifact.metadata`` file; else ``"hf"``.
     """
     if isinstance(source, str):
         source = Source(source, local_files_only=env_offline())
@@ -150,15 +164,10 @@ def detect_layout(source: Source | str) -> Layout:
     if config is None:
         hint = ""
         if not source.is_local:
-            hint = (
-                " (not a local directory; not in the Hugging Face cache"
-                + (
-                    " and HF_HUB_OFFLINE/local_files_only forbids downloading"
-                    if source.local_files_only
-                    else ""
-                )
-                + ")"
-            )
+            hint = " (not a local directory; not in the Hugging Face cache"
+            if source.local_files_only:
+                hint += " and HF_HUB_OFFLINE/local_files_only forbids downloading"
+            hint += ")"
         raise EncoderLoadError(f"no config.json found for model {source.name!r}{hint}")
     modules = source.json("modules.json")
     st_config = source.json("config_sentence_transformers.json") or {}

@@ -35,17 +35,9 @@ def build(source: Source, opts: BuildOptions) -> _Parts:
     if tokenizer.mask_token_id is None:
         raise EncoderLoadError(f"{source.name!r}: tokenizer has no [MASK] token for query padding")
     skip: tuple[int, ...] = ()
-    if cfg["mask_punctuation"]:
-        # colbert/modeling/colbert.py: the first token id of every string.punctuation symbol.
-        skip = tuple(
-            sorted(
-                {
-                    int(tokenizer.encode(sym, add_special_tokens=False)[0])
-                    for sym in string.punctuation
-                    if tokenizer.encode(sym, add_special_tokens=False)
-                }
-            )
-        )
+    if cfg["mask_punctuation"]:  # as colbert/modeling/colbert.py: each symbol's first token
+        encoded = (tokenizer.encode(sym, add_special_tokens=False) for sym in string.punctuation)
+        skip = tuple(sorted({int(ids[0]) for ids in encoded if ids}))
     q_len = opts.query_length or int(cfg["query_length"])
     d_len = opts.document_length or int(cfg["document_length"])
     query = _Side(

@@ -1,6 +1,5 @@
-"""Loading a checkpoint's parts: weight files (single or sharded safetensors / .bin),
-single tensors, the transformers backbone and tokenizer (their load report checked),
-Dense activations, dtypes, and small tokenizer facts."""
+"""Loading a checkpoint's parts: weight files, tensors, the transformers backbone and
+tokenizer (their load report checked), Dense activations, dtypes, tokenizer facts."""
 
 from __future__ import annotations
 

@@ -1,15 +1,9 @@
 """Embedded engines: where a client's calls land when there is no server.
 
-- ``"local"``: qdrant-client's local mode (``QdrantLocal``), pure Python. The drop-in
-  default of the constructors (no ``engine=``): fine for tests and small data, but it
-  scores every point in a Python loop and loads the whole database into memory on open.
-- ``"edge"``: Qdrant Edge (``qdrant-edge-py``), Qdrant's Rust engine in process, behind
-  the same client API (:mod:`.edge`). The engine for real embedded databases: HNSW,
-  MaxSim in Rust, payload indexes, instant reopen.
-
-A server (``url=...``) is not an engine here: clients talk to it as ``QdrantClient`` does.
-``qdrant_edge`` is imported only when the Edge engine is used, so the package installs
-and works on local mode where Edge has no wheel.
+``"local"`` is qdrant-client's local mode (pure Python, the constructors' default);
+``"edge"`` is Qdrant Edge, Qdrant's Rust engine in process (:mod:`.edge`). ``qdrant_edge``
+is imported only when the Edge engine is used, so the package works on local mode where
+Edge has no wheel.
 """
 
 from __future__ import annotations
@@ -51,9 +45,7 @@ class EngineNotAvailableError(ImportError):
 
 class EdgeUnsupportedError(NotImplementedError):
     """A qdrant-client method or feature that the Qdrant Edge engine does not have
-    (aliases, ``query_points_groups``, snapshots, ``search_matrix_*``, cluster operations,
-    config changes other than ``metadata``, MMR on a sparse vector; docs/engines.md lists
-    them all). The message names it and the engine."""
+    (docs/engines.md lists them); the message names it and the engine."""
 
     def __init__(self, what: str, hint: str = "") -> None:
         msg = f"{what} is not supported by the Qdrant Edge engine (engine='edge')"
@@ -65,17 +57,15 @@ class StorageLockedError(RuntimeError):
 
 
 class DamagedCollectionError(RuntimeError):
-    """A collection's files in an embedded database folder are damaged (its
-    ``collection.json`` is missing, not JSON, or not a collection's config; its shard is
-    missing). The other collections stay usable; this one raises this error on every use
-    (the message names the file, and says what to do), and nothing of it is deleted
-    unless ``delete_collection`` asks for it."""
+    """A collection's files in an embedded database folder are damaged (the message names
+    the file and says what to do). Raised on every use of that collection; the others stay
+    usable, and nothing of it is deleted unless ``delete_collection`` asks for it."""
 
 
 class StorageFullError(OSError):
     """Not enough free disk space for an embedded engine's write, optimization or open
-    (the message names the folder, the free and the needed bytes). Qdrant Edge would end
-    the process (SIGBUS) where this is raised; nothing was written."""
+    (the message names the folder, the free and the needed bytes); nothing was written.
+    Qdrant Edge would end the process (SIGBUS) there."""
 
 
 def check_engine(engine: str) -> str:

@@ -1,14 +1,9 @@
-"""Write requests checked against a collection's vectors before anything is written.
-
-Qdrant Edge checks a request point by point *while* writing it, so here **every vector of
-a whole request** is checked against :class:`VectorsSchema` (names, kinds, sizes), raising
-:class:`~qdrant_tokenpool.InvalidVectorError` naming the point, the vector and the
-problem: by the Edge backend on every write, and by the write path on requests it splits
-and on sized uploads. Checked: a known vector name; dense 1-D of the right size;
-multivector ``(n >= 1, d)``, not ragged; sparse with matching indices/values and unique
-indices in ``0..2**32-1``; every value a finite float32. Inference objects are left to
-qdrant-client; vectors already checked (:class:`CheckedVector`) are trusted. Vectors are
-read, never rewritten.
+"""Every vector of a write request checked against a collection's :class:`VectorsSchema`
+before anything is written (Qdrant Edge checks point by point *while* writing): a known
+name; dense 1-D of the right size; multivector ``(n >= 1, d)``, not ragged; sparse with
+matching indices/values, unique indices in ``0..2**32-1``; finite float32 values. Errors
+are :class:`~qdrant_tokenpool.InvalidVectorError` naming the point, the vector and the
+problem. Inference objects are left to qdrant-client; vectors are never rewritten.
 """
 
 from __future__ import annotations
@@ -48,9 +43,8 @@ MAX_SPARSE_INDEX = 2**32 - 1
 
 
 class CheckedVector:
-    """Base of the vectors the write path hands over already checked against the collection
-    (e.g. a pooled multivector still being pooled, :class:`~qdrant_tokenpool.write_path.plan.PendingArray`):
-    the checks here trust them, so that checking never waits for them."""
+    """Base of the vectors the write path hands over already checked (e.g. a multivector
+    still being pooled): trusted here, so that checking never waits for them."""
 
     __slots__ = ()
 
@@ -67,7 +61,6 @@ class VectorSpec:
     distance: models.Distance
     multivector: bool
     datatype: str = "float32"
-    """Stored number type: ``"float32"`` (default), ``"float16"`` or ``"uint8"``."""
 
     @classmethod
     def from_params(cls, params: models.VectorParams) -> VectorSpec:
@@ -82,16 +75,16 @@ class VectorSpec:
 
 @dataclass(frozen=True)
 class VectorsSchema:
-    """The vectors a collection holds: dense and multi vectors by name (``""``: the unnamed
-    vector of a collection created with one ``VectorParams``), and sparse vector names."""
+    """A collection's dense and multi vectors by name (``""``: its one unnamed vector), and
+    its sparse vector names."""
 
     dense: Mapping[str, VectorSpec] = field(default_factory=dict)
     sparse: frozenset[str] = frozenset()
 
     @classmethod
     def from_config(cls, vectors: Any, sparse: Mapping[str, Any] | None) -> VectorsSchema:
-        """From a collection's ``vectors`` config (one ``VectorParams``, a dict of them, or
-        ``None``) and its ``sparse_vectors`` config."""
+        """From a collection's ``vectors`` (one ``VectorParams``, a dict of them, or ``None``)
+        and ``sparse_vectors`` configs."""
         if vectors is None:
             dense: dict[str, VectorSpec] = {}
         elif isinstance(vectors, models.VectorParams):
@@ -120,8 +113,8 @@ def _kind(spec: VectorSpec) -> str:
 
 
 def check_vector(vector: Any, schema: VectorsSchema, name: str, point_id: Any) -> int:
-    """Check one vector of a point against the collection's vector ``name``; returns how
-    many values it holds (a sparse entry counts 2: index and value).
+    """Check one vector of a point against the collection's vector ``name``; returns its
+    number of values (a sparse entry counts 2).
 
     Raises:
         InvalidVectorError: naming ``point_id``, ``name`` and the problem.
@@ -189,8 +182,7 @@ def _check_sparse(vector: models.SparseVector, name: str, point_id: Any) -> None
         raise bad(f"{len(indices)} indices but {len(values)} values")
     if not len(indices):
         return
-    # plain Python: sparse vectors are short lists (pydantic makes lists), and a few
-    # hundred values are checked faster so than through numpy
+    # plain Python: sparse vectors are short lists, checked faster so than through numpy
     try:
         low, high = min(indices), max(indices)
         ok = all(map(math.isfinite, values)) and max(map(abs, values)) <= _FLOAT32_MAX
@@ -214,9 +206,8 @@ def _check_sparse(vector: models.SparseVector, name: str, point_id: Any) -> None
 def check_struct(
     vector: Any, schema: VectorsSchema, point_id: Any, skip: Iterable[str] = ()
 ) -> int:
-    """Check one point's vector struct: ``{name: vector}``, or the unnamed vector (only in
-    a collection whose one vector is unnamed). Names in ``skip`` were checked by the
-    caller (they must still be the collection's). Returns the values checked."""
+    """Check one point's vector struct (``{name: vector}``, or the unnamed vector); names in
+    ``skip`` were checked by the caller. Returns the values checked."""
     if vector is None:
         return 0
     if isinstance(vector, Mapping):
@@ -256,19 +247,15 @@ def check_columns(
     skip: Iterable[str] = (),
 ) -> int:
     """Check ``upload_collection``'s (or a ``Batch``'s) sized ``vectors``: a dict of
-    per-name columns, an array whose first axis runs over the points (the unnamed vector;
-    checked in one pass), or a list of per-point vector structs. Errors name the point by
-    ``ids[k]`` (``"#k"`` without ids). Returns the values checked."""
+    per-name columns, an array of the unnamed vector (checked in one pass), or a list of
+    vector structs. Errors name the point by ``ids[k]`` (else ``"#k"``). Returns the values
+    checked."""
     skip = frozenset(skip)
     if not isinstance(vectors, Mapping):
-        spec = schema.dense.get("")
-        if isinstance(vectors, np.ndarray) and spec is not None and vectors.dtype != object:
-            if "" in skip:
-                return 0
-            _check_array_column(vectors, spec, "", ids)
-            return int(vectors.size)
-        labels = _labels(ids, len(vectors))
-        return sum(check_struct(row, schema, labels[k], skip) for k, row in enumerate(vectors))
+        if not (isinstance(vectors, np.ndarray) and "" in schema.dense and vectors.dtype != object):
+            labels = _labels(ids, len(vectors))
+            return sum(check_struct(row, schema, labels[k], skip) for k, row in enumerate(vectors))
+        vectors = {"": vectors}  # the unnamed vector's column
     values = 0
     for name, column in vectors.items():
         if name in skip:
@@ -286,8 +273,8 @@ def check_columns(
 def _check_array_column(
     column: np.ndarray, spec: VectorSpec, name: str, ids: Sequence[Any] | np.ndarray | None
 ) -> None:
-    """A numeric array column: ``(N, d)`` dense, ``(N, n, d)`` multi; the whole column at
-    once, the first bad point named."""
+    """A numeric array column (``(N, d)`` dense, ``(N, n, d)`` multi) at once, naming the
+    first bad point."""
     want = 3 if spec.multivector else 2
     if column.ndim != want or column.shape[-1] != spec.size or (want == 3 and column.shape[1] == 0):
         labels = _labels(ids, len(column))

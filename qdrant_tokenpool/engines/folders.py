@@ -1,11 +1,5 @@
-"""Folder facts: which engine wrote an embedded database folder, and which engine opens it.
-
-New folders open on Qdrant Edge (when ``qdrant-edge-py`` is installed); a folder written by
-qdrant-client's local mode keeps local mode (its files are local mode's own format), with
-a hint on how to move it to Edge; a folder written by Edge opens on Edge. An explicit
-``engine`` wins, and refuses a folder of the other engine with an error saying so.
-Opening a client on the folder is :func:`qdrant_tokenpool.ops.database.open_embedded`'s.
-"""
+"""Folder facts: which engine wrote an embedded database folder, and which engine opens it
+(opening a client on it is :func:`qdrant_tokenpool.ops.database.open_embedded`'s)."""
 
 from __future__ import annotations
 
@@ -42,14 +36,6 @@ class EngineChoice:
     note: str = ""
 
 
-def _edge_available() -> bool:
-    try:
-        require_edge()
-    except EngineNotAvailableError:
-        return False
-    return True
-
-
 def choose_engine(path: str | os.PathLike[str], engine: str | None = None) -> EngineChoice:
     """Which engine opens the folder ``path``.
 
@@ -77,13 +63,15 @@ def choose_engine(path: str | os.PathLike[str], engine: str | None = None) -> En
         )
     if found == "edge":
         return EngineChoice("edge")
-    if _edge_available():
-        return EngineChoice("edge")
-    return EngineChoice(
-        "local",
-        "qdrant-edge-py is not installed: using qdrant-client's local mode (slow for large "
-        "data). pip install 'qdrant-edge-py>=0.9,<0.10' for Qdrant Edge.",
-    )
+    try:
+        require_edge()
+    except EngineNotAvailableError:
+        return EngineChoice(
+            "local",
+            "qdrant-edge-py is not installed: using qdrant-client's local mode (slow for "
+            "large data). pip install 'qdrant-edge-py>=0.9,<0.10' for Qdrant Edge.",
+        )
+    return EngineChoice("edge")
 
 
 _NAMES = {"edge": "Qdrant Edge", "local": "qdrant-client local mode"}

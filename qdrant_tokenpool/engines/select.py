@@ -1,12 +1,9 @@
 """Choosing the embedded engine of a client: ``engine=`` of the constructors.
 
 ``QdrantClient.__init__`` builds its own backend, so for Qdrant Edge it builds a throwaway
-in-memory local mode, then the Edge backend takes its place through the package's one
-seam, :func:`qdrant_tokenpool._backend.install_backend`, without the per-client lock
-(Edge locks inside and releases the GIL: threads share one client in parallel). Without
-``engine``, ``QdrantClient``'s semantics, except that ``path=`` on a folder holding an
-Edge database opens it on Edge (local mode would write an empty database into it);
-``engine="local"`` there is refused.
+in-memory local mode that the Edge backend then replaces through
+:func:`qdrant_tokenpool._backend.install_backend`, without the per-client lock (Edge locks
+inside and releases the GIL).
 """
 
 from __future__ import annotations
@@ -28,19 +25,13 @@ _REMOTE_KEYS = ("url", "host")
 
 
 class EngineArgs(NamedTuple):
-    """What a constructor hands ``QdrantClient.__init__``, and the Edge backend to put in
-    place of the throwaway local mode it builds (``None``: ``QdrantClient``'s own choice)."""
+    """What a constructor hands ``QdrantClient.__init__``, and the Edge backend to install
+    (``None``: ``QdrantClient``'s own choice) on ``target`` (``":memory:"`` or a folder)."""
 
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     backend: Any = None
     target: str = ":memory:"
-    """The Edge database: ``":memory:"`` or its folder."""
-
-
-def _location_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-    location = args[0] if args else kwargs.get("location")
-    return location, kwargs.get("path")
 
 
 def split_engine_args(
@@ -48,12 +39,10 @@ def split_engine_args(
 ) -> EngineArgs:
     """Constructor arguments for ``QdrantClient.__init__`` and the backend to install.
 
-    ``engine=None``: the arguments unchanged and no backend (``QdrantClient``'s own
-    choice), except for a ``path=`` folder that holds a Qdrant Edge database: that opens
-    on Edge (local mode cannot read it, and would write an empty database of its own into
-    it). ``"local"``: the same, after checking the arguments name an embedded database; an
-    Edge folder is refused. ``"edge"``: an Edge backend on ``path``/``location`` and
-    arguments that make ``QdrantClient`` build only a throwaway in-memory local mode.
+    ``engine=None``: the arguments unchanged (``QdrantClient``'s own choice), but a
+    ``path=`` folder holding a Qdrant Edge database opens on Edge (local mode would write
+    an empty database into it). ``"local"``: the same, an Edge folder refused. ``"edge"``:
+    an Edge backend, and arguments for a throwaway in-memory local mode.
 
     Raises:
         ValueError: unknown engine, or an engine with a server (``url=``/``host=``), or
@@ -61,11 +50,10 @@ def split_engine_args(
         EngineNotAvailableError: ``"edge"`` without ``qdrant-edge-py`` (says how to get it).
         StorageLockedError: the folder is open in another Edge client.
     """
-    location, path = _location_arg(args, kwargs)
+    location = args[0] if args else kwargs.get("location")
+    path: Any = kwargs.get("path")
     remote = [k for k in _REMOTE_KEYS if kwargs.get(k) is not None]
     if engine is None or engine == "local":
-        # local mode cannot read a Qdrant Edge folder, and would write an empty database
-        # of its own into it (meta.json): open the folder's own engine, or refuse
         found = folder_engine(path) if path is not None and not remote and location is None else None
         if found == "edge":
             if engine == "local":
@@ -74,7 +62,7 @@ def split_engine_args(
                     "local mode: open it with engine='edge' (or no engine), or copy it into a "
                     "new folder (qdrant-tokenpool copy-db, or copy_database)"
                 )
-            engine = "edge"  # the folder's own engine, as the CLI's choose_engine picks it
+            engine = "edge"
     if engine is None:
         return EngineArgs(args, kwargs)
     check_engine(engine)
@@ -103,14 +91,11 @@ def install_edge(client: Any, backend: Any, target: str = ":memory:") -> None:
     throwaway = _backend.backend(client)
     if not isinstance(throwaway, (QdrantLocal, AsyncQdrantLocal)) or throwaway.location != ":memory:":
         raise RuntimeError("install_edge: the client was not built on a throwaway ':memory:'")
-    # the throwaway held nothing and no file: dropped; Edge needs no serialising lock
     _backend.install_backend(client, backend, in_process=False)
-    if target == ":memory:":
-        client._init_options["location"] = ":memory:"
-    else:
-        client._init_options["location"] = None
-        client._init_options["path"] = target
-    client._init_options["engine"] = "edge"
+    memory = target == ":memory:"
+    client._init_options.update(
+        location=":memory:" if memory else None, path=None if memory else target, engine="edge"
+    )
 
 
 def engine_of(client: Any) -> str:
@@ -126,9 +111,8 @@ def engine_of(client: Any) -> str:
 def init_client(
     cls: type, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any], engine: str | None
 ) -> None:
-    """``super(cls, client).__init__(*args, **kwargs)`` on the chosen engine (the body of
-    every constructor that takes ``engine=``; ``client`` is a ``QdrantClient`` or an
-    ``AsyncQdrantClient``)."""
+    """``super(cls, client).__init__(*args, **kwargs)`` on the chosen engine: the body of
+    every constructor that takes ``engine=``."""
     asynchronous = isinstance(client, AsyncQdrantClient)
     chosen = split_engine_args(engine, args, kwargs, asynchronous=asynchronous)
     try:

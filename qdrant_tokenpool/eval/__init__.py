@@ -1,14 +1,6 @@
-"""Quality-vs-footprint evaluation on BEIR data (no Qdrant: exact numerics).
-
-- :func:`download_dataset` / :func:`resolve_dataset`: BEIR SciFact downloaded (verified,
-  all or nothing) into the cache when no local copy is given (:mod:`.download`).
-- :func:`run_evaluation` -> :class:`EvalResult` (Markdown / CSV / JSON / PNG outputs);
-  see :mod:`qdrant_tokenpool.eval.run` for the full API used by ``qdrant-tokenpool eval``.
-- :func:`load_beir` (BEIR folders), :func:`evaluate_run`, :func:`ndcg_at_k`,
-  :func:`recall_at_k` (pytrec_eval definitions), :func:`footprint`; exact MaxSim top-k is
-  :meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices`.
-
-Also runnable as ``python -m qdrant_tokenpool.eval --help``.
+"""Quality-vs-footprint evaluation on BEIR data (no Qdrant: exact numerics):
+:func:`run_evaluation` -> :class:`EvalResult`, BEIR folders (:func:`load_beir`,
+:func:`resolve_dataset`), pytrec_eval's metrics. Also ``python -m qdrant_tokenpool.eval``.
 """
 
 from .beir import BeirDataset, load_beir

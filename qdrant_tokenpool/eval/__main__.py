@@ -1,10 +1,6 @@
-"""``python -m qdrant_tokenpool.eval``: the ``qdrant-tokenpool eval`` command.
-
-The evaluation has one front end, the CLI's ``eval`` command (options:
-``python -m qdrant_tokenpool.eval --help``); this module only runs it, so both spellings
-take the same options and print the same table. Example::
-
-    python -m qdrant_tokenpool.eval ../shared/data/scifact --pool-factors 1,2,3,4,6,8
+"""``python -m qdrant_tokenpool.eval``: runs the CLI's ``qdrant-tokenpool eval`` command
+(the same options and output), e.g.
+``python -m qdrant_tokenpool.eval ../shared/data/scifact --pool-factors 1,2,3,4,6,8``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
-"""BEIR-format data sets: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``.
-
-Layout (as released by BEIR, e.g. SciFact)::
+"""BEIR-format data sets (as released by BEIR, e.g. SciFact)::
 
     corpus.jsonl        {"_id": str, "title": str, "text": str} per line
     queries.jsonl       {"_id": str, "text": str} per line
     qrels/test.tsv      query-id <TAB> corpus-id <TAB> score, with a header line
-
-Documents are turned into text as BEIR's dense models do: ``(title + " " + text).strip()``.
-Only the queries that have judgments in the chosen split are kept (as BEIR's loader does).
-Pure Python, no Qdrant import.
 """
 
 from __future__ import annotations
@@ -36,13 +30,11 @@ class BeirDataset:
     """One BEIR split in memory.
 
     Attributes:
-        name: folder name (e.g. ``"scifact"``).
-        split: qrels split (e.g. ``"test"``).
-        doc_ids: corpus ids in file order.
-        titles, texts: per document, aligned with ``doc_ids``.
-        query_ids: ids of the queries judged in ``split``, in ``queries.jsonl`` order.
+        name, split: folder name (``"scifact"``) and qrels split (``"test"``).
+        doc_ids: corpus ids in file order; titles, texts: aligned with them.
+        query_ids: the queries judged in ``split`` (as BEIR's loader keeps), in file order.
         queries: query text per id in ``query_ids``.
-        qrels: ``{query_id: {doc_id: relevance}}`` (integer grades, as in the file).
+        qrels: ``{query_id: {doc_id: relevance}}`` (integer grades).
         checksums: SHA-256 of ``corpus.jsonl``, ``queries.jsonl`` and the qrels file.
     """
 
@@ -58,7 +50,7 @@ class BeirDataset:
 
     @property
     def documents(self) -> list[str]:
-        """Document texts as BEIR joins them: ``(title + " " + text).strip()``."""
+        """Document texts as BEIR's dense models join them: ``(title + " " + text).strip()``."""
         return [(t + " " + x).strip() for t, x in zip(self.titles, self.texts)]
 
     @property
@@ -113,16 +105,9 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 
 def load_beir(data_dir: str | Path, split: str = "test") -> BeirDataset:
-    """Load a BEIR folder.
-
-    Args:
-        data_dir: folder holding ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
-        split: which qrels file to use.
-
-    Returns:
-        :class:`BeirDataset` with the judged queries of ``split`` only. Judgments for
-        documents missing from the corpus are kept (they count in recall's denominator and
-        the ideal DCG, as in BEIR/pytrec_eval).
+    """Load a BEIR folder with the qrels of ``split``: the judged queries only; judgments of
+    documents missing from the corpus are kept (they count in recall and the ideal DCG, as
+    in BEIR/pytrec_eval).
 
     Raises:
         FileNotFoundError: a file is missing (the message names it).
@@ -130,9 +115,13 @@ def load_beir(data_dir: str | Path, split: str = "test") -> BeirDataset:
             judged query that is missing from ``queries.jsonl``.
     """
     root = Path(data_dir).expanduser()
-    corpus_path, queries_path = root / "corpus.jsonl", root / "queries.jsonl"
-    qrels_path = root / "qrels" / f"{split}.tsv"
-    for p in (corpus_path, queries_path, qrels_path):
+    paths = {
+        "corpus": root / "corpus.jsonl",
+        "queries": root / "queries.jsonl",
+        "qrels": root / "qrels" / f"{split}.tsv",
+    }
+    corpus_path, qrels_path = paths["corpus"], paths["qrels"]
+    for p in paths.values():
         if not p.is_file():
             raise FileNotFoundError(f"BEIR folder {root}: missing {p.relative_to(root)}")
 
@@ -146,9 +135,8 @@ def load_beir(data_dir: str | Path, split: str = "test") -> BeirDataset:
         titles.append(str(row.get("title") or ""))
         texts.append(str(row.get("text") or ""))
 
-    all_queries: dict[str, str] = {}
-    for row in _read_jsonl(queries_path):
-        all_queries[str(row["_id"])] = str(row.get("text") or "")
+    rows = _read_jsonl(paths["queries"])
+    all_queries = {str(row["_id"]): str(row.get("text") or "") for row in rows}
 
     qrels = _read_qrels(qrels_path)
     missing = [q for q in qrels if q not in all_queries]
@@ -167,9 +155,5 @@ def load_beir(data_dir: str | Path, split: str = "test") -> BeirDataset:
         query_ids=query_ids,
         queries={q: all_queries[q] for q in query_ids},
         qrels=qrels,
-        checksums={
-            "corpus": file_sha256(corpus_path),
-            "queries": file_sha256(queries_path),
-            "qrels": file_sha256(qrels_path),
-        },
+        checksums={name: file_sha256(path) for name, path in paths.items()},
     )

@@ -1,11 +1,6 @@
-"""On-disk cache of encoded token vectors (packed float32 ``.npy`` files, memory-mapped).
-
-Default location: ``$QDRANT_TOKENPOOL_CACHE`` if set, else ``$XDG_CACHE_HOME/qdrant-tokenpool``,
-else ``~/.cache/qdrant-tokenpool`` (never inside the repository). An entry is keyed by a
-SHA-256 of everything that changes the vectors: the encoder's fingerprint (class, model
-name, max lengths, ...), what was encoded (documents or queries) and the checksum of the
-input texts. Entries are written to a temporary folder and renamed into place, so a killed
-run never leaves a half-written entry.
+"""On-disk cache of encoded token vectors (packed float32 ``.npy`` files, memory-mapped),
+under :func:`default_cache_dir`. Entries are written to a temporary folder and renamed
+into place, so a killed run never leaves a half-written one.
 """
 
 from __future__ import annotations
@@ -67,8 +62,8 @@ def save_packed(
     items: list[np.ndarray],
     info: Mapping[str, Any],
 ) -> PackedDocs:
-    """Write ``items`` (``(n_i, d)`` arrays aligned with ``ids``) as entry ``key``; return it
-    memory-mapped. ``info`` is stored in ``meta.json`` for humans."""
+    """Write ``items`` (``(n_i, d)`` arrays aligned with ``ids``) as entry ``key`` (``info``
+    in its ``meta.json``, for humans); return it memory-mapped."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_dir))

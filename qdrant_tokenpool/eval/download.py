@@ -1,12 +1,9 @@
 """Download a BEIR data set (SciFact by default) into the cache, verified, all or nothing.
 
-Why: the README's main job reads SciFact, which a bare clone of the repository lacks.
-The archive is streamed to a temporary file in the cache (hashed on the way), checked
-against :class:`DatasetArchive`'s pinned size and digests, unzipped into a temporary
-folder (members outside it refused), every pinned file checked, and only then renamed
-into ``<cache>/datasets/<name>`` in one step. Any failure raises :class:`DownloadError`
-and removes what it wrote. ``<cache>``:
-:func:`~qdrant_tokenpool.eval.cache.default_cache_dir`.
+The archive is streamed to a temporary file (hashed on the way), checked against its
+pinned size and digests, unzipped into a temporary folder (members outside it refused),
+every pinned file checked, and only then renamed into ``<cache>/datasets/<name>``. Any
+failure raises :class:`DownloadError` and removes what it wrote.
 """
 
 from __future__ import annotations
@@ -54,11 +51,9 @@ class DatasetArchive:
     Attributes:
         name: folder name in the cache (``"scifact"``).
         url: the archive's address (``http(s)://`` or ``file://``).
-        size: the archive's length in bytes, or ``None`` when not pinned.
-        sha256: hex SHA-256 of the archive, or ``None`` when not pinned.
-        md5: hex MD5 of the archive, or ``None`` when not pinned.
-        files: SHA-256 of files inside the data folder, by path relative to it
-            (``"qrels/test.tsv"``); each must be present and match.
+        size, sha256, md5: the archive's length in bytes and hex digests (``None``: not
+            pinned).
+        files: SHA-256 of files inside the data folder by relative path; each must match.
     """
 
     name: str
@@ -76,9 +71,8 @@ class DatasetArchive:
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
 
     def mirrored(self, url: str) -> DatasetArchive:
-        """The same data set fetched from ``url``: a mirror may pack its zip differently, so
-        the archive's own ``size``/``sha256``/``md5`` are dropped and the pinned ``files``
-        (which must be present) are what is checked."""
+        """The same data set fetched from ``url``, checked by its pinned ``files`` only (a
+        mirror may pack its zip differently)."""
         if not self.files:
             raise ValueError(f"{self.name}: a mirror needs pinned files to check")
         return DatasetArchive(name=self.name, url=url, files=self.files)
@@ -86,16 +80,12 @@ class DatasetArchive:
 
 SCIFACT = DatasetArchive(
     name="scifact",
-    # The address BEIR's own loader (beir.util.download_and_unzip) uses.
+    # BEIR's own address; size and MD5 as pinned by ir_datasets (etc/downloads.json,
+    # beir/scifact); no SHA-256 of the zip is published, so the files' are pinned (the BEIR
+    # release's bytes)
     url="https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/scifact.zip",
-    # Size and MD5 of the archive as pinned by ir_datasets (allenai/ir_datasets,
-    # ir_datasets/etc/downloads.json, entry beir/scifact). No published SHA-256 of the zip is
-    # known, so that of every file inside it is pinned instead.
     size=2_816_079,
     md5="5f7d1de60b170fc8027bb7898e2efca1",
-    # SHA-256 of the extracted files: the BEIR release's bytes (the SHA256SUMS of the
-    # reference copy beside this repository; the test qrels digest also matches an
-    # independent public record, sha256:0864bb985e0ca...).
     files={
         "corpus.jsonl": "dec31c8182f3d744c7d2c09423756fd1d17cbef75808db13ba01cc0aab4d1ac6",
         "queries.jsonl": "8ff84a7c903f722981cd8d595c022660140c51867b27608a6d4910db86080313",
@@ -130,11 +120,7 @@ def resolve_dataset(
     show_progress: bool | None = None,
     timeout: float = 60.0,
 ) -> Path:
-    """The first of ``candidates`` that is a BEIR folder, else the cached (or downloaded) copy.
-
-    Nothing is downloaded when a candidate folder holds ``corpus.jsonl`` or the cache
-    already has the data set.
-    """
+    """The first of ``candidates`` that is a BEIR folder, else the cached (or downloaded) copy."""
     for c in candidates:
         if _is_beir_folder(Path(c)):
             return Path(c)
@@ -160,13 +146,12 @@ def download_dataset(
         timeout: seconds to wait for the server on connect and on each read.
 
     Returns:
-        The cached folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/``). When it
-        already exists nothing is downloaded.
+        The cached folder (nothing is downloaded when it exists).
 
     Raises:
-        DownloadError: HTTP error, unreachable host, interrupted transfer, size or digest
-            mismatch, a broken archive or one without ``corpus.jsonl``, a pinned file
-            missing or different. The cache is left as it was.
+        DownloadError: a failed or interrupted transfer, a size or digest mismatch, a
+            broken archive or one without ``corpus.jsonl``, a pinned file missing or
+            different. The cache is left as it was.
     """
     dest = dataset_cache_dir(archive.name, cache_dir)
     if _is_beir_folder(dest):
@@ -214,10 +199,7 @@ def _fetch(
                 total=expected, unit="B", unit_scale=True, unit_divisor=1024,
                 desc=f"downloading {archive.name}", disable=disable,
             ) as bar:
-                while True:
-                    chunk = resp.read(_CHUNK)
-                    if not chunk:
-                        break
+                for chunk in iter(lambda: resp.read(_CHUNK), b""):
                     out.write(chunk)
                     sha256.update(chunk)
                     md5.update(chunk)

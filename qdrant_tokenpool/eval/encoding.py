@@ -1,8 +1,5 @@
 """Encoding a data set for the evaluation through the on-disk cache (:func:`encode_cached`),
-with any encoder of the package's interface
-(:class:`~qdrant_tokenpool.encoders.protocol.TextEncoder`; :func:`load_encoder` loads one,
-importing torch only then).
-"""
+keyed by the encoder's fingerprint, what was encoded and the texts' checksum."""
 
 from __future__ import annotations
 
@@ -30,15 +27,12 @@ __all__ = [
 _SCALARS = (str, int, float, bool, type(None))
 
 CACHE_VERSION = 2
-"""Part of every cache key: raise it when what an entry holds, or how an encoder is
-fingerprinted, changes (older entries are then encoded again, never misread)."""
+"""Part of every cache key: raise it when an entry's content or the fingerprint changes."""
 
 
 def model_digest(folder: str | Path) -> str:
-    """SHA-256 of a model folder's content: every file's relative path and bytes (read
-    once per process while the files' sizes and modification times stay the same). Two
-    copies of one model in different places (a worktree's virtualenv, site-packages)
-    get the same digest."""
+    """SHA-256 of a model folder's files (relative paths and bytes), the same for two copies
+    of one model; read once per process while sizes and modification times stay."""
     root = Path(folder)
     files = sorted(p for p in root.rglob("*") if p.is_file())
     signature = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
@@ -59,11 +53,8 @@ def _digest(root: str, signature: tuple[tuple[str, int, int], ...]) -> str:
 
 def encoder_fingerprint(encoder: Any) -> dict[str, Any]:
     """What identifies an encoder's output: its ``cache_key()`` if it has one, else its
-    class name, its public scalar attributes (name, dim, max lengths, ...) and its
-    ``settings`` mapping when it has one (``TokenEncoder``: lengths, special-token mode,
-    expansion). A ``name`` that is a local model folder is replaced by the folder's content
-    digest (:func:`model_digest`), so the same model installed elsewhere shares the cache.
-    Mutable public counters on an encoder would defeat the cache: keep them private."""
+    class, public scalar attributes and ``settings``, a local model folder ``name``
+    replaced by its :func:`model_digest` (so a copy elsewhere shares the cache)."""
     if callable(getattr(encoder, "cache_key", None)):
         return {"cache_key": encoder.cache_key()}
     attrs: dict[str, Any] = {
@@ -96,14 +87,9 @@ def encode_cached(
     chunk: int = 512,
     verbose: bool = True,
 ) -> tuple[PackedDocs, bool, float]:
-    """Encode ``texts`` (``kind`` = ``"documents"`` or ``"queries"``) through the cache.
-
-    Texts are encoded in chunks, longest-similar together (sorted by length) to waste
-    little on padding, then put back in input order.
-
-    Returns:
-        ``(packed, from_cache, seconds)``: the token vectors aligned with ``ids``, whether
-        they came from the cache, and the encoding time (0 on a cache hit).
+    """Encode ``texts`` (``kind``: ``"documents"`` or ``"queries"``) through the cache, in
+    chunks of similar length. Returns ``(packed, from_cache, seconds)``: the vectors
+    aligned with ``ids``, whether they came from the cache, the encoding time (0 if so).
     """
     if kind not in ("documents", "queries"):
         raise ValueError(f"kind must be 'documents' or 'queries', got {kind!r}")

@@ -11,18 +11,9 @@ __all__ = ["Footprint", "footprint"]
 
 @dataclass(frozen=True)
 class Footprint:
-    """Footprint of one corpus setting.
-
-    Attributes:
-        documents: number of documents.
-        stored_vectors: token vectors stored over all documents.
-        dim: vector dimension.
-        bytes_float32: raw vector bytes at float32 (``stored_vectors * dim * 4``); index
-            and payload overheads are not counted.
-        vectors_per_doc: mean stored vectors per document.
-        reduction: fraction of vectors (and bytes) removed vs the unpooled corpus, in
-            ``[0, 1)``; 0 for the unpooled corpus itself.
-    """
+    """Footprint of one corpus setting: documents, stored token vectors, their dimension,
+    raw float32 vector bytes (no index or payload), mean vectors per document, and the
+    fraction of vectors removed vs the unpooled corpus (``[0, 1)``)."""
 
     documents: int
     stored_vectors: int
@@ -33,13 +24,8 @@ class Footprint:
 
 
 def footprint(lengths: np.ndarray, dim: int, unpooled_vectors: int | None = None) -> Footprint:
-    """Footprint from per-document vector counts.
-
-    Args:
-        lengths: ``(n_docs,)`` stored vectors per document.
-        dim: vector dimension.
-        unpooled_vectors: total vectors of the unpooled corpus (``None``: this one).
-    """
+    """Footprint from ``(n_docs,)`` stored vectors per document; ``unpooled_vectors``: the
+    unpooled corpus' total (``None``: this one)."""
     lengths = np.asarray(lengths, dtype=np.int64)
     total = int(lengths.sum())
     base = total if unpooled_vectors is None else int(unpooled_vectors)

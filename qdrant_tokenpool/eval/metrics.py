@@ -7,11 +7,8 @@
 - ``recall@k``: relevant documents (grade ``> 0``) in the top ``k``, divided by all relevant
   documents judged for the query (also those absent from the corpus, as trec_eval does).
 
-Rankings are ordered as trec_eval orders them: score descending, ties broken by document
-id in descending string order. Means are taken over every judged query; a judged query
-missing from the run counts as an empty ranking (0).
-
-Pure Python/numpy, no Qdrant import.
+Rankings are ordered as trec_eval orders them: score descending, then document id
+descending. Means are over every judged query (one missing from the run scores 0).
 """
 
 from __future__ import annotations
@@ -31,9 +28,8 @@ def top_k_run(
     drop_identical: bool = True,
 ) -> dict[str, dict[str, float]]:
     """``{query_id: {doc_id: score}}`` from top-k ``scores`` and document ``indices``
-    (``(n_queries, k)``, as :meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices` gives
-    them); ``drop_identical``: a document whose id is the query's is dropped (as BEIR's
-    evaluator does)."""
+    (``(n_queries, k)``); ``drop_identical`` drops a document whose id is the query's (as
+    BEIR's evaluator does)."""
     run = {}
     for qi, qid in enumerate(query_ids):
         hits = {doc_ids[j]: float(s) for s, j in zip(scores[qi], indices[qi])}
@@ -50,10 +46,7 @@ def rank(scores: Mapping[str, float]) -> list[str]:
 
 
 def ndcg_at_k(ranking: list[str], judged: Mapping[str, int], k: int) -> float:
-    """nDCG@k of one ranked list of document ids against ``{doc_id: grade}``.
-
-    Returns a float in ``[0, 1]``; 0 when no judged document is relevant.
-    """
+    """nDCG@k (in ``[0, 1]``) of one ranked list of document ids against ``{doc_id: grade}``."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     dcg = 0.0
@@ -93,12 +86,10 @@ def evaluate_run(
     per_query: dict[str, dict[str, float]] = {}
     for qid, judged in qrels.items():
         ranking = rank(run.get(qid, {}))
-        m: dict[str, float] = {}
-        for k in ndcg_ks:
-            m[f"ndcg@{k}"] = ndcg_at_k(ranking, judged, k)
-        for k in recall_ks:
-            m[f"recall@{k}"] = recall_at_k(ranking, judged, k)
-        per_query[qid] = m
+        per_query[qid] = {
+            **{f"ndcg@{k}": ndcg_at_k(ranking, judged, k) for k in ndcg_ks},
+            **{f"recall@{k}": recall_at_k(ranking, judged, k) for k in recall_ks},
+        }
     names = [f"ndcg@{k}" for k in ndcg_ks] + [f"recall@{k}" for k in recall_ks]
     n = len(per_query)
     means = {name: (sum(v[name] for v in per_query.values()) / n if n else 0.0) for name in names}
@@ -108,15 +99,9 @@ def evaluate_run(
 def paired_bootstrap(
     a: Iterable[float], b: Iterable[float], n_resamples: int = 10_000, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Mean of ``b - a`` over paired per-query values, with a 95% bootstrap interval.
-
-    Queries are resampled with replacement ``n_resamples`` times (seeded, so the interval
-    is reproducible); the interval is the 2.5th and 97.5th percentile of the resampled
-    means. Use it to tell a real change of a mean metric from query-sampling noise.
-
-    Returns:
-        ``(mean_difference, low, high)``.
-    """
+    """``(mean, low, high)``: the mean of ``b - a`` over paired per-query values and its 95%
+    bootstrap interval (queries resampled ``n_resamples`` times, seeded), to tell a real
+    change of a mean metric from query-sampling noise."""
     import numpy as np
 
     d = np.asarray(list(b), dtype=np.float64) - np.asarray(list(a), dtype=np.float64)

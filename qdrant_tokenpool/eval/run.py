@@ -1,20 +1,12 @@
-"""The quality-vs-footprint evaluation: BEIR folder + encoder -> pooled settings -> metrics.
+"""The quality-vs-footprint evaluation (``qdrant-tokenpool eval``): BEIR folder + encoder ->
+pooled settings -> metrics::
 
-What ``qdrant-tokenpool eval`` calls::
-
-    result = run_evaluation("../shared/data/scifact", encoder,
-                            pool_factors=(1, 2, 4), methods=("hierarchical",),
-                            out_dir="eval-out")      # results.md/.csv/.json + plot
-    result.get("hierarchical", 2).metrics["ndcg@10"]
+    result = run_evaluation("../shared/data/scifact", encoder, pool_factors=(1, 2, 4),
+                            methods=("hierarchical",), out_dir="eval-out")
     result.ndcg_delta(result.get("hierarchical", 4))  # (diff vs unpooled, CI low, CI high)
-    EvalResult.from_json("eval-out/results.json")     # a saved run, e.g. to re-plot it
 
-Documents and judged queries are encoded once, through the on-disk cache; every setting
-(``pool_factor=1`` once as method ``"none"``, then each method x pool factor) pools the
-corpus with :func:`~qdrant_tokenpool.pooling.pool_batch`, scores every query against the
-whole corpus with exact MaxSim (:meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices`),
-and computes nDCG@10, recall@10/@100 and the footprint. No Qdrant: this measures the
-pooling itself, exactly. Progress goes to stderr.
+The corpus and judged queries are encoded once (cached); each setting pools the corpus and
+scores every query against all of it with exact MaxSim: no Qdrant, the pooling itself.
 """
 
 from __future__ import annotations
@@ -59,13 +51,9 @@ EVAL_METHODS = tuple(m for m in METHODS if m != "grid")
 
 @dataclass
 class SettingResult:
-    """Metrics and footprint of one ``(method, pool_factor)`` setting.
-
-    ``relative_ndcg`` is this setting's nDCG@10 divided by the unpooled one (1.0 for the
-    unpooled setting). Times are wall-clock seconds on the machine that ran it. Adaptive
-    settings have method :data:`THRESHOLD` (hierarchical pooling with ``pool_factor`` 1
-    and this ``distance_threshold``).
-    """
+    """Metrics and footprint of one ``(method, pool_factor)`` setting (method
+    :data:`THRESHOLD`: a ``distance_threshold`` setting). ``relative_ndcg``: nDCG@10 over
+    the unpooled one's; times in wall-clock seconds."""
 
     method: str
     pool_factor: float
@@ -169,11 +157,9 @@ class EvalResult:
             out.append(row)
         return out
 
-    # ---- outputs -------------------------------------------------------------------------
-
     def to_markdown(self) -> str:
-        """Markdown table: one row per setting, unpooled first. The last column is the
-        change of nDCG@10 against unpooled with its 95% paired bootstrap interval."""
+        """Markdown table, one row per setting, the last column the nDCG@10 change against
+        unpooled with its 95% paired bootstrap interval."""
         head = (
             "| method | pool factor | stored vectors | vectors/doc | float32 MiB | reduction "
             "| nDCG@10 | % of unpooled nDCG@10 | recall@100 | ΔnDCG@10 [95% CI] |\n"
@@ -255,13 +241,9 @@ class EvalResult:
         return text
 
     def plot(self, path: str | Path, title: str | None = None, intervals: bool = False) -> Path:
-        """PNG of nDCG@10 against stored vectors, one line per method (matplotlib, Agg).
-
-        Every method's line starts at the unpooled point; points are labelled with their
-        pool factor (``t=`` for distance thresholds); dashed lines mark 99% and 98% of the
-        unpooled nDCG@10. ``intervals=True`` draws each setting's 95% paired bootstrap
-        interval of its nDCG@10 difference to unpooled (:meth:`ndcg_delta`) as error bars.
-        """
+        """PNG of nDCG@10 against stored vectors, one line per method from the unpooled
+        point, with 99% and 98% of the unpooled nDCG@10 marked; ``intervals=True`` adds
+        :meth:`ndcg_delta`'s intervals as error bars."""
         import matplotlib
 
         matplotlib.use("Agg", force=True)
@@ -281,16 +263,14 @@ class EvalResult:
             x = [s.footprint.stored_vectors / 1e6 for s in pts]
             y = [s.metrics[NDCG] for s in pts]
             deltas = [self.ndcg_delta(s) if s is not base else None for s in pts]
+            label = m if m != THRESHOLD else "hierarchical, distance threshold"
             if intervals and all(d is not None for d in deltas[1:]):
-                # the 95% paired bootstrap interval of the difference to unpooled, drawn
-                # around this setting's nDCG@10
                 lo = [0.0] + [yi - (b_ndcg + d[1]) for yi, d in zip(y[1:], deltas[1:]) if d]
                 hi = [0.0] + [(b_ndcg + d[2]) - yi for yi, d in zip(y[1:], deltas[1:]) if d]
                 ax.errorbar(x, y, yerr=[lo, hi], marker=markers.get(m, "o"), capsize=2.5,
-                            label=m if m != THRESHOLD else "hierarchical, distance threshold")
+                            label=label)
             else:
-                ax.plot(x, y, marker=markers.get(m, "o"),
-                        label=m if m != THRESHOLD else "hierarchical, distance threshold")
+                ax.plot(x, y, marker=markers.get(m, "o"), label=label)
             if m == methods[0] or m == THRESHOLD:
                 below = m == THRESHOLD and len(methods) > 1
                 for s, xi, yi in zip(pts[1:], x[1:], y[1:]):
@@ -353,8 +333,7 @@ def record_step(
     out_dir: str | Path | None,
 ) -> None:
     """One measured step of a sweep done: its ``line`` on stderr (``verbose``),
-    ``callback(step)``, and the ``results`` so far saved in ``out_dir`` (the plot comes at
-    the end), so an interrupted run keeps what it measured."""
+    ``callback(step)``, and the ``results`` so far saved in ``out_dir`` without the plot."""
     if verbose:
         log(tag, line)
     if callback is not None:
@@ -369,10 +348,8 @@ Setting = tuple[str, float, float | None]
 def _settings(
     pool_factors: Iterable[float], methods: Sequence[str], thresholds: Iterable[float] = ()
 ) -> list[Setting]:
-    """Settings ``(method, pool_factor, distance_threshold)`` in computing order: unpooled
-    first, then pool factors in the order given (all methods at one pool factor before the
-    next), then the distance thresholds, so a long run measures the pool factors that
-    matter most first. Results are reported sorted (:func:`_report_order`)."""
+    """Settings ``(method, pool_factor, distance_threshold)`` in computing order: unpooled,
+    each pool factor as given (all methods), then the thresholds."""
     pfs = list(dict.fromkeys(float(p) for p in pool_factors))
     if any(not p >= 1 for p in pfs):
         raise ValueError(f"pool factors must be >= 1, got {pfs}")
@@ -431,14 +408,13 @@ def run_evaluation(
 
     Args:
         data_dir: a BEIR folder or a loaded :class:`BeirDataset`.
-        encoder: an encoder object, or a model path / hub id loaded with
-            :func:`~qdrant_tokenpool.eval.encoding.load_encoder` (``document_max_length``,
-            ``query_max_length``, ``device``).
-        pool_factors: pool factors (fractional allowed); 1 (unpooled) always, first; the
-            others in the order given, every method at one factor before the next.
+        encoder: an encoder, or a model path / hub id for :func:`load_encoder` (with
+            ``document_max_length``, ``query_max_length``, ``device``).
+        pool_factors: pool factors (fractional allowed), computed in this order; 1
+            (unpooled) always, first.
         methods: pooling methods for every pool factor > 1.
-        distance_thresholds: adaptive settings after those: Ward, ``pool_factor=1`` and each
-            threshold (method :data:`THRESHOLD`).
+        distance_thresholds: Ward with ``pool_factor=1`` and each threshold (method
+            :data:`THRESHOLD`), after those.
         split: qrels split; ``top_k``: documents per query (exact MaxSim over the corpus).
         protected_tokens: leading tokens kept unpooled (``None``: the encoder's).
         cache_dir, use_cache: the encoding cache (``use_cache=False``: nothing on disk).

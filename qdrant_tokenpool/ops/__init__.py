@@ -1,16 +1,9 @@
 """Library operations: what the ``qdrant-tokenpool`` CLI does, callable from Python.
 
-:func:`index_corpus` (documents to pooled writes, resumable), :func:`repool` (a collection
-copied into a pooled one), :func:`add_token_index` (the token-level first stage from
-stored vectors, resumable), :func:`collection_stats`, :func:`search_documents`,
-:func:`evaluate_collection` (nDCG/recall on BEIR queries), :func:`footprint_sweep`,
-:func:`recommend_footprint` and :func:`create_footprint_collection` (pooling x storage x
-quantization measured on Qdrant Edge, the smallest at a quality floor), :func:`open_database`,
-:func:`open_embedded`, :func:`copy_database`. Each is one flow
-(:mod:`qdrant_tokenpool._flow`) over the public client API with a sync function and an
-async twin (``aindex_corpus``, ...); they raise library errors (:class:`OperationError`,
-:class:`OperationUsageError`, ...) and report progress to a :data:`ProgressHook` (default:
-the ``qdrant_tokenpool.ops`` logger). The CLI only parses, calls these and prints.
+Each operation is one flow (:mod:`qdrant_tokenpool._flow`) over the public client API, as a
+sync function and an async twin (``aindex_corpus``, ...); it raises library errors
+(:class:`OperationError`, ...) and reports progress to a :data:`ProgressHook` (default: the
+``qdrant_tokenpool.ops`` logger). See docs/operations.md.
 """
 
 from .common import (

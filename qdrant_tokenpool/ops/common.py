@@ -1,12 +1,6 @@
-"""What the operations share: their errors, the progress hook, payload / metadata keys,
-reading a collection (as :class:`~qdrant_tokenpool.store.CollectionPooling`), the one
-scroll loop (:func:`scroll_points`) and the one way an operation gets its sync function
-and async twin (:func:`operation`).
-
-The operations are flows (:mod:`qdrant_tokenpool._flow`) that yield calls of the public
-client API (``get_collection``, ``scroll``, ``upload_collection``, ...), so one logic
-serves :class:`~qdrant_tokenpool.TokenPoolingClient` and
-:class:`~qdrant_tokenpool.AsyncTokenPoolingClient`.
+"""What the operations share: errors, the progress hook, payload / metadata keys, reading
+a collection, the one scroll loop (:func:`scroll_points`) and :func:`operation`, which
+makes a sync function and its async twin from one flow (:mod:`qdrant_tokenpool._flow`).
 """
 
 from __future__ import annotations
@@ -54,8 +48,7 @@ P = ParamSpec("P")
 
 INDEX_METADATA_KEY = "qdrant_tokenpool_cli"
 """Collection-metadata key where :func:`~qdrant_tokenpool.index_corpus` records the vector
-name it writes and what the caller adds (the CLI: model and document length). The name
-predates the library operations and is kept so existing collections stay readable."""
+name it writes and what the caller adds (the CLI: model and document length)."""
 
 TOKENS_PAYLOAD_KEY = "_tokenpool_tokens"
 """Payload key: a point's unpooled token count (for the reduction in
@@ -68,31 +61,21 @@ logger = logging.getLogger("qdrant_tokenpool.ops")
 
 
 class OperationError(ValueError):
-    """A library operation cannot go on: the message says why (nothing was written for
-    the failing batch). The CLI prints it and exits with 1."""
+    """A library operation cannot go on (nothing was written for the failing batch); the
+    CLI exits with 1."""
 
 
 class OperationUsageError(OperationError):
-    """The arguments contradict the collection or each other (e.g. a pool factor other
-    than the collection's, or no single multivector to pick). The CLI exits with 2."""
+    """The arguments contradict the collection or each other; the CLI exits with 2."""
 
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress event of an operation.
+    """One progress event of an operation (``operation``: its name, e.g. ``"repool"``).
 
-    Attributes:
-        operation: ``"index_corpus"``, ``"repool"``, ``"collection_stats"``,
-            ``"evaluate_collection"`` or ``"open"``
-            (:func:`~qdrant_tokenpool.ops.open_database`).
-        kind: ``"info"`` (a message, e.g. before a long step: loading a model, creating a
-            collection); ``"start"`` (a counted step begins: ``total`` items of ``unit``,
-            ``message`` names it); ``"advance"`` (``count`` more items done); ``"end"``
-            (the counted step is over).
-        message: text for the user (``"info"`` / ``"start"``).
-        total: items of the counted step (``"start"``), ``None`` when unknown.
-        count: items done since the last event (``"advance"``).
-        unit: what is counted (``"doc"``, ``"pt"``).
+    ``kind``: ``"info"`` (``message`` for the user); ``"start"`` (a counted step named
+    ``message`` begins: ``total`` items of ``unit``, ``None`` when unknown); ``"advance"``
+    (``count`` more items done); ``"end"`` (the counted step is over).
     """
 
     operation: str
@@ -107,13 +90,13 @@ ProgressHook = Callable[[Progress], None]
 """Called with every :class:`Progress` event, in the calling thread."""
 
 
+@dataclass(frozen=True)
 class Reporter:
     """Sends an operation's events to ``hook``, or, without one, its messages to the
     ``qdrant_tokenpool.ops`` logger (``"info"`` at INFO, the rest at DEBUG)."""
 
-    def __init__(self, operation: str, hook: ProgressHook | None):
-        self.operation = operation
-        self.hook = hook
+    operation: str
+    hook: ProgressHook | None
 
     def _emit(self, event: Progress) -> None:
         if self.hook is not None:
@@ -139,9 +122,8 @@ class Reporter:
 def progress_bars(
     *, info: Callable[[str], None] | None = None, disable: bool = False
 ) -> ProgressHook:
-    """A :data:`ProgressHook` for a terminal (what the CLI passes): a tqdm bar on stderr
-    per counted step, and each message handed to ``info`` (default: printed on stderr).
-    ``disable``: no bars; the messages still go to ``info``."""
+    """A :data:`ProgressHook` for a terminal: a tqdm bar on stderr per counted step (none
+    with ``disable``), each message handed to ``info`` (default: printed on stderr)."""
     from tqdm.auto import tqdm
 
     bars: list[Any] = []
@@ -163,8 +145,8 @@ def progress_bars(
 
 
 def local_database_path(client: Any) -> Path | None:
-    """The folder of an embedded (``path=``) database behind ``client``, else ``None``
-    (a server, or ``":memory:"``). Works for sync and async, plain and pooling clients."""
+    """The folder of an embedded (``path=``) database behind any client, else ``None`` (a
+    server, or ``":memory:"``)."""
     inner = backend(client)
     location = getattr(inner, "location", None)
     if getattr(inner, "persistent", False) and location:
@@ -173,8 +155,7 @@ def local_database_path(client: Any) -> Path | None:
 
 
 def collection_folder(client: Any, collection_name: str) -> Path | None:
-    """The folder of one collection of an embedded (``path=``) database behind ``client``
-    (Qdrant Edge or local mode), else ``None``."""
+    """The folder of one collection of an embedded database behind ``client``, else ``None``."""
     root = local_database_path(client)
     if root is None:
         return None
@@ -190,11 +171,8 @@ def config_text(cfg: PoolingConfig) -> str:
 
 
 def load_collection(collection_name: str) -> Flow[CollectionPooling]:
-    """The collection's vectors, pooling config and metadata.
-
-    Raises:
-        UnknownCollectionError: it does not exist (``known`` lists those that do).
-    """
+    """The collection's vectors, pooling config and metadata; ``UnknownCollectionError``
+    (``known``: the collections that exist) when it does not exist."""
     if not (yield call(parent.collection_exists, collection_name)):
         response = yield call(parent.get_collections)
         known = sorted(c.name for c in response.collections)
@@ -215,18 +193,13 @@ def scroll_points(
     offset: Any = None,
     checkpoint: Callable[[Any], Flow[Any]] | None = None,
 ) -> Flow[int]:
-    """Read every point of a collection once, ``batch_size`` points per ``scroll`` request,
-    and hand each batch (a list of ``models.Record``) to ``handle``.
+    """Read every point of a collection once, ``batch_size`` per ``scroll``, handing each
+    batch (``models.Record`` list) to ``handle``; returns the exact point count at the start.
 
-    The one scroll loop of the operations (repool, stats, evaluation, token index).
-    ``handle`` may return a flow (a batch that needs client calls of its own, such as
-    repool's writes): it runs before the next batch is read, so one batch is held at a time.
-    A resumable read starts at point id ``offset`` and runs ``checkpoint(next_offset)``
-    after each batch but the last, to record how far it got. Progress: a counted step
-    ``message`` over the exact point count, in points (none for an empty collection).
-
-    Returns:
-        The collection's exact point count when the read began.
+    ``handle`` may return a flow (client calls of its own): it runs before the next batch is
+    read, so one batch is held at a time. A resumable read starts at point id ``offset``
+    and runs ``checkpoint(next_offset)`` after each batch but the last. Progress: a counted
+    step ``message`` in points (none for an empty collection).
     """
     total = int((yield call(parent.count, collection_name, exact=True)).count)
     if total:
@@ -255,8 +228,7 @@ def scroll_points(
 
 
 def missing_ids(collection_name: str, ids: list[Any]) -> Flow[list[Any]]:
-    """The point ids of ``ids`` not in the collection, in order (what a resumable write
-    still has to write)."""
+    """The point ids of ``ids`` not in the collection, in order."""
     present = yield call(
         parent.retrieve, collection_name, ids=ids, with_payload=False, with_vectors=False
     )
@@ -265,12 +237,8 @@ def missing_ids(collection_name: str, ids: list[Any]) -> Flow[list[Any]]:
 
 
 def resolve_encoder(encoder: Any, method: str) -> Any:
-    """``encoder``, or what it returns when it is a zero-argument loader without
-    ``method``.
-
-    Raises:
-        TypeError: the result has no ``method(texts, batch_size=, show_progress=)``.
-    """
+    """``encoder``, or what it returns when it is a zero-argument loader without ``method``;
+    ``TypeError`` when the result has no ``method(texts, batch_size=, show_progress=)``."""
     if not hasattr(encoder, method) and callable(encoder):
         encoder = encoder()
     if not callable(getattr(encoder, method, None)):
@@ -290,18 +258,11 @@ def operation(
 ) -> tuple[
     Callable[Concatenate[Any, P], T], Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]
 ]:
-    """The sync function ``name`` and its async twin ``"a" + name`` for an operation
-    written once as ``flow``; the one way the operations get their sync and async forms.
-
-    Both take the client first, then ``flow``'s own parameters, and run the calls the
-    flow yields on it (:func:`~qdrant_tokenpool._flow.run_sync` /
-    :func:`~qdrant_tokenpool._flow.run_async`). Their signature is ``flow``'s with the
-    client in front and the flow's result type (``Flow[T]`` is ``Generator[Call, Any,
-    T]``: ``T``) as return type, so ``help()``, the type checker and the API reference
-    see the real parameters. ``pooling_client``: the operation needs a pooling client
-    (it writes pooled collections, or queries through the funnel), so a plain Qdrant
-    client is refused with a ``TypeError``. ``finish(client, result)``, when given,
-    completes the result with what only the client object knows (not a client call).
+    """The sync function ``name`` and its async twin ``"a" + name`` running ``flow`` on the
+    client passed first; their signature is ``flow``'s with the client in front and ``T``
+    as return type (for ``help()`` and the API reference). ``pooling_client``: a plain
+    Qdrant client is refused with a ``TypeError``. ``finish(client, result)`` completes the
+    result with what only the client object knows.
     """
 
     def check(client: Any) -> None:
@@ -343,6 +304,3 @@ def operation(
 describe_collection, adescribe_collection = operation(
     load_collection, "describe_collection", pooling_client=False
 )
-"""The collection's vectors, pooling config and metadata
-(:class:`~qdrant_tokenpool.store.CollectionPooling`); :class:`UnknownCollectionError`
-listing the known collections when it does not exist."""

@@ -1,11 +1,5 @@
-"""Opening a database: the one place a client is opened on a server or a local folder.
-
-:func:`open_embedded` opens a folder on the engine
-:func:`~qdrant_tokenpool.engines.folders.choose_engine` picks; :func:`copy_database`
-copies a folder into another (e.g. local mode to Qdrant Edge); :func:`open_database` (what
-the CLI calls) opens a server or a folder and, since opening can be a short command's
-longest step (local mode loads every point), reports what it opens before, and how long
-it took after when slow, through the progress hook (kind ``"info"``).
+"""Opening a database: the one place a client is opened on a server or a local folder
+(:func:`open_database`, :func:`open_embedded`), and :func:`copy_database` between engines.
 """
 
 from __future__ import annotations
@@ -39,20 +33,13 @@ def open_database(
     must_exist: bool = False,
     progress: ProgressHook | None = None,
 ) -> Any:
-    """A :class:`~qdrant_tokenpool.TokenPoolingClient` on the server at ``url``, else on
-    the local database folder ``path``, with a message before and after.
+    """A :class:`~qdrant_tokenpool.TokenPoolingClient` on the server at ``url`` (asked for
+    its collections once, so an unreachable server fails here), else on the database folder
+    ``path`` (created when missing, unless ``must_exist``) on ``engine`` (``"edge"``,
+    ``"local"``; ``None``: :func:`~qdrant_tokenpool.engines.folders.choose_engine`).
 
-    Args:
-        path: a local database folder (created when missing, unless ``must_exist``).
-        engine: the embedded engine for ``path`` (``"edge"``, ``"local"``); ``None``: the
-            folder's own, Qdrant Edge for a new folder
-            (:func:`qdrant_tokenpool.engines.folders.choose_engine`, whose note, e.g. for a
-            local-mode folder, is reported as a message).
-        url, api_key: a Qdrant server instead; it is asked for its collections once, so an
-            unreachable server is an error here rather than at the first command.
-        must_exist: refuse a folder that holds no database.
-        progress: the operations' progress hook (``"info"`` events); without one the
-            messages go to the ``qdrant_tokenpool.ops`` logger.
+    Opening can be a command's longest step (local mode loads every point), so what is
+    opened is reported before, and the time after when slow (``"info"`` events).
 
     Raises:
         OperationError: no database at ``path`` (with ``must_exist``), ``path`` is not a
@@ -94,7 +81,7 @@ def open_database(
     )
     start = time.perf_counter()
     try:
-        client = _client(folder, choice.engine, pooling=True, asynchronous=False)
+        client = TokenPoolingClient(path=os.fspath(folder), engine=choice.engine)
     except (StorageLockedError, RuntimeError) as exc:
         # local mode says "already accessed by another instance" in a RuntimeError
         if not isinstance(exc, StorageLockedError) and "already accessed" not in str(exc):
@@ -109,20 +96,6 @@ def open_database(
     return client
 
 
-def _client(path: str | os.PathLike[str], engine: str, *, pooling: bool, asynchronous: bool) -> Any:
-    """A client on the embedded database in ``path`` on ``engine``: a pooling client or a
-    plain one, sync or async."""
-    target = os.fspath(path)
-    if pooling:
-        cls: type = AsyncTokenPoolingClient if asynchronous else TokenPoolingClient
-        return cls(path=target, engine=engine)
-    if engine == "edge":
-        cls = AsyncEdgeQdrantClient if asynchronous else EdgeQdrantClient
-    else:
-        cls = AsyncQdrantClient if asynchronous else QdrantClient
-    return cls(path=target)
-
-
 def open_embedded(
     path: str | os.PathLike[str],
     engine: str | None = None,
@@ -130,15 +103,20 @@ def open_embedded(
     pooling: bool = True,
     asynchronous: bool = False,
 ) -> tuple[Any, EngineChoice]:
-    """A client on the embedded database in ``path`` (created when missing), on the engine
+    """A client on the embedded database in ``path`` (created when missing) on the engine
     :func:`~qdrant_tokenpool.engines.folders.choose_engine` picks, and that choice (its
-    ``note`` is for the user).
-
-    ``pooling``: a :class:`~qdrant_tokenpool.TokenPoolingClient` (default) or a plain
-    ``QdrantClient``-compatible client; ``asynchronous``: the async twin.
+    ``note`` is for the user). ``pooling``: a :class:`~qdrant_tokenpool.TokenPoolingClient`,
+    else a plain ``QdrantClient``-compatible one; ``asynchronous``: the async twin.
     """
     choice = choose_engine(path, engine)
-    return _client(path, choice.engine, pooling=pooling, asynchronous=asynchronous), choice
+    if pooling:
+        cls: type = AsyncTokenPoolingClient if asynchronous else TokenPoolingClient
+        return cls(path=os.fspath(path), engine=choice.engine), choice
+    if choice.engine == "edge":
+        cls = AsyncEdgeQdrantClient if asynchronous else EdgeQdrantClient
+    else:
+        cls = AsyncQdrantClient if asynchronous else QdrantClient
+    return cls(path=os.fspath(path)), choice
 
 
 def copy_database(
@@ -150,13 +128,10 @@ def copy_database(
     collections: list[str] | None = None,
     batch_size: int = 256,
 ) -> list[str]:
-    """Copy the collections of one embedded database folder into another, vectors as
-    stored (already pooled vectors are not pooled again), with their config, metadata
-    (the pooling config) and payload indexes: e.g. a local-mode folder into a new Qdrant
-    Edge folder, or back. Returns the names copied. ``dest`` must not hold them yet.
-
-    Uses ``QdrantClient.migrate`` between two plain clients; an Edge destination is
-    optimized when it is closed.
+    """Copy the collections of one embedded database folder into another (e.g. local mode
+    into Qdrant Edge) with ``QdrantClient.migrate``: config, metadata (the pooling config),
+    payload indexes, vectors as stored (not pooled again). ``dest`` must not hold them yet.
+    Returns the names copied.
     """
     if Path(source).resolve() == Path(dest).resolve():
         raise ValueError("copy_database: source and destination are the same folder")

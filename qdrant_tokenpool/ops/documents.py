@@ -1,8 +1,5 @@
 """Documents to index: the :class:`Document` record, deterministic point ids, and JSONL /
 BEIR corpus files read with errors that name the file and line.
-
-No Qdrant here: :func:`~qdrant_tokenpool.index_corpus` takes any iterable of documents,
-these helpers read them from disk.
 """
 
 from __future__ import annotations
@@ -50,19 +47,14 @@ class Document:
 
 
 def point_id(doc_id: str) -> str:
-    """Qdrant point id of a document id: ``uuid5(ID_NAMESPACE, doc_id)`` (deterministic, so
-    indexing the same document again finds it)."""
+    """Qdrant point id of a document id: ``uuid5(ID_NAMESPACE, doc_id)`` (deterministic)."""
     return str(uuid.uuid5(ID_NAMESPACE, str(doc_id)))
 
 
 def as_document(item: Any, where: str = "document") -> Document:
-    """A :class:`Document` from a ``Document`` or a mapping with ``_id`` (or ``id``),
-    optional ``title`` and ``text`` (a BEIR corpus row).
-
-    Raises:
-        DocumentError: no id, non-string title / text, or neither title nor text;
-            the message starts with ``where``.
-    """
+    """A :class:`Document` from a ``Document`` or a BEIR corpus row (``_id`` or ``id``,
+    optional ``title`` and ``text``); ``DocumentError`` starting with ``where`` for no id,
+    non-string title / text, or neither title nor text."""
     if isinstance(item, Document):
         row: Mapping[str, Any] = {"_id": item.doc_id, "title": item.title, "text": item.text}
     elif isinstance(item, Mapping):
@@ -81,11 +73,8 @@ def as_document(item: Any, where: str = "document") -> Document:
 
 
 def corpus_file(source: str | Path) -> Path:
-    """The documents file of ``source``: a BEIR folder's ``corpus.jsonl``, or a JSONL file.
-
-    Raises:
-        DocumentError: neither exists.
-    """
+    """The documents file of ``source``: a BEIR folder's ``corpus.jsonl``, or a JSONL file;
+    ``DocumentError`` when neither exists."""
     path = Path(source).expanduser()
     if path.is_dir():
         f = path / "corpus.jsonl"

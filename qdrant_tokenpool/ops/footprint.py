@@ -1,14 +1,11 @@
-"""The smallest footprint at a quality floor: pool factor x storage datatype x quantization.
+"""The smallest footprint at a quality floor: pool factor x storage datatype x quantization
+(docs/footprint.md).
 
-:func:`footprint_sweep` measures, on Qdrant Edge, every ``pool factor x storage x
-rescoring`` configuration of a BEIR data set: nDCG@10 and recall@100, bytes per document
-in RAM and on disk (from the engine's files, ``du``-style allocated blocks, and the
-process's RSS), ms per query (p50) and write throughput. :func:`recommend_footprint` picks
-the smallest configuration that keeps a quality floor relative to unpooled float32, and
-:func:`create_footprint_collection` creates a collection with it, the choice stored in
-the collection's metadata (:data:`FOOTPRINT_KEY`, versioned) and shown by ``stats``.
-
-Storages are named as :mod:`qdrant_tokenpool.footprint` names them (``"float16+tq1"``).
+:func:`footprint_sweep` measures every configuration of a BEIR data set on Qdrant Edge;
+:func:`recommend_footprint` picks the smallest that keeps a quality floor relative to
+unpooled float32; :func:`create_footprint_collection` creates a collection with it, the
+choice stored in the metadata (:data:`FOOTPRINT_KEY`). Storages are named as
+:mod:`qdrant_tokenpool.footprint` names them (``"float16+tq1"``).
 """
 
 from __future__ import annotations
@@ -41,7 +38,7 @@ from ..footprint import (
     parse_storage,
 )
 from ..maxsim import PackedDocs
-from .common import operation
+from .common import OperationError, OperationUsageError, operation
 from .stats import folder_bytes
 
 __all__ = [
@@ -71,15 +68,14 @@ def _rss() -> int:
 
 @dataclass
 class FootprintRow:
-    """One measured configuration.
+    """One measured configuration; bytes are per document.
 
-    Bytes are per document. ``ram_bytes``: the files a query keeps in RAM (the codes
-    with a quantization, else the stored vectors) plus the id tracker and payload files;
-    ``disk_bytes``: the collection folder after ``close()`` but its write-ahead log (a few
-    32 MiB segments whatever the size; in ``files["wal"]``); ``rss_bytes``: the RSS growth of opening the collection and running every
-    query without rescoring. ``relative_ndcg``: nDCG@10 over unpooled float32's (exact
-    MaxSim). ``ms_p50``: median ms per query (one thread); ``write_docs_per_s``: upload and
-    optimize (codes built).
+    ``ram_bytes``: the files a query keeps in RAM (the codes with a quantization, else the
+    stored vectors) plus the id tracker and payload files; ``disk_bytes``: the collection
+    folder but its write-ahead log (fixed 32 MiB segments; in ``files["wal"]``);
+    ``rss_bytes``: the RSS growth of opening it and running every query.
+    ``relative_ndcg``: nDCG@10 over unpooled float32's (exact MaxSim). ``ms_p50``: median
+    ms per query (one thread); ``write_docs_per_s``: upload and optimize (codes built).
     """
 
     pool_factor: float
@@ -123,13 +119,11 @@ class FootprintSweep:
     info: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: v for k, v in asdict(self).items() if k != "rows"},
-                "rows": [asdict(r) for r in self.rows]}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FootprintSweep:
-        rows = [FootprintRow(**r) for r in data.get("rows", [])]
-        return cls(**{**{k: v for k, v in data.items() if k != "rows"}, "rows": rows})
+        return cls(**{**data, "rows": [FootprintRow(**r) for r in data.get("rows", [])]})
 
     @classmethod
     def from_json(cls, path: str | Path) -> FootprintSweep:
@@ -156,13 +150,12 @@ class FootprintSweep:
         names = [k for k in asdict(self.rows[0]) if k != "files"] if self.rows else []
         w = csv.DictWriter(buf, fieldnames=names, extrasaction="ignore")
         w.writeheader()
-        for r in self.rows:
-            w.writerow(asdict(r))
+        w.writerows(map(asdict, self.rows))
         return buf.getvalue()
 
     def save(self, out_dir: str | Path, plot: bool = True) -> dict[str, Path]:
-        """Write ``footprint_table.txt`` (Markdown), ``footprint.csv``, ``.json`` and (``plot``) ``footprint.png`` to
-        ``out_dir``; returns the paths."""
+        """Write ``footprint_table.txt`` (Markdown), ``footprint.csv``, ``footprint.json``
+        and (``plot``) ``footprint.png`` to ``out_dir``; returns the paths."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"markdown": out / "footprint_table.txt", "csv": out / "footprint.csv", "json": out / "footprint.json"}
@@ -182,10 +175,9 @@ ANCHORS: tuple[dict[str, Any], ...] = (
     {"label": "Qdrant turbo4 (low single-digit recall cost)", "bits": 4, "pool_factor": 1.0,
      "ndcg_points": None},
 )
-"""Published points placed on the plot: bytes per document from this corpus's tokens per
-document (``bits`` per number plus a 4-byte centroid id for NextPlaid's residual codes),
-quality where the source gives one (colsearch's nDCG@10 change, applied to this corpus's
-unpooled nDCG@10); the others are drawn as bytes only (a vertical line)."""
+"""Published points placed on the plot, sized for this corpus's tokens per document
+(``bits`` per number, plus a 4-byte centroid id for NextPlaid's residual codes); those with
+``ndcg_points`` (a change of nDCG@10) are a point, the others a vertical line."""
 
 
 def anchor_bytes(anchor: Mapping[str, Any], tokens_per_doc: float, dim: int) -> float:
@@ -298,11 +290,10 @@ def _query(client: Any, name: str, queries: PackedDocs, limit: int, params: Any)
 def _metrics(hits: list[list[tuple[int, float]]], ds: Any) -> tuple[float, float]:
     from ..eval.metrics import evaluate_run
 
-    run: dict[str, dict[str, float]] = {}
-    for qid, hs in zip(ds.query_ids, hits):
-        r = {ds.doc_ids[i]: s for i, s in hs}
-        r.pop(qid, None)
-        run[qid] = r
+    run = {
+        qid: {ds.doc_ids[i]: s for i, s in hs if ds.doc_ids[i] != qid}
+        for qid, hs in zip(ds.query_ids, hits)
+    }
     means, _ = evaluate_run(run, ds.qrels, ndcg_ks=(10,), recall_ks=(100,))
     return means["ndcg@10"], means["recall@100"]
 
@@ -328,17 +319,14 @@ def footprint_sweep(
     verbose: bool = True,
     on_row: Callable[[FootprintRow], None] | None = None,
 ) -> FootprintSweep:
-    """Measure every ``pool factor x storage x rescore`` configuration on Qdrant Edge.
+    """Measure every ``pool factor x storage x rescore`` configuration on Qdrant Edge (the
+    method: docs/footprint.md).
 
-    Documents and queries are encoded once through the evaluation cache
-    (:func:`~qdrant_tokenpool.eval.encoding.encode_cached`) and pooled once per pool
-    factor; each storage gets a fresh Edge collection in ``work_dir`` (a temporary folder
-    when ``None``, removed after each configuration), written, optimized, closed (its files
-    measured), reopened (its RSS growth measured) and queried by every judged query with
-    exact MaxSim (multivectors have no HNSW graph here: brute force over the codes or the
-    stored vectors). Quantized storages are queried from the codes only
-    (``rescore=False``) and rescored from the stored vectors (``True``, ``oversampling`` x
-    ``limit`` candidates); storages without one give one row.
+    Documents and queries are encoded once through the evaluation cache and pooled once
+    per pool factor; each storage gets a fresh Edge collection in ``work_dir`` (default: a
+    temporary folder), written, measured and queried by every judged query (top ``limit``),
+    from the codes only (``rescore=False``) and rescored (``oversampling`` x ``limit``
+    candidates); a storage without quantization gives one row.
 
     Args:
         data_dir: BEIR folder (or a loaded :class:`~qdrant_tokenpool.eval.beir.BeirDataset`).
@@ -446,25 +434,28 @@ def recommend_footprint(
     minimize: str = "ram",
     rescore: bool | None = None,
 ) -> FootprintRow:
-    """The configuration of ``sweep`` with the fewest bytes per document (``minimize``:
-    ``"ram"`` or ``"disk"``; ties: faster queries) that keeps ``min_quality`` of unpooled
-    float32 nDCG@10 (a fraction, e.g. ``0.99``). ``rescore``: only rows with (``True``) or
-    without (``False``) rescoring; ``None``: either.
+    """The row of ``sweep`` with the fewest bytes per document (``minimize``: ``"ram"`` or
+    ``"disk"``; ties: faster queries) that keeps ``min_quality`` of unpooled float32
+    nDCG@10 (e.g. ``0.99``); ``rescore``: only rows with (``True``) or without rescoring.
 
     Raises:
-        ValueError: ``min_quality`` outside (0, 1.5], ``minimize`` unknown, or no row
-            reaches the floor (the best one is named).
+        OperationUsageError: ``min_quality`` outside (0, 1.5] or ``minimize`` unknown.
+        OperationError: no row reaches the floor (the best one is named).
     """
     if not 0 < min_quality <= 1.5:
-        raise ValueError(f"min_quality is a fraction of unpooled nDCG@10 (e.g. 0.99), got {min_quality}")
+        raise OperationUsageError(
+            f"min_quality is a fraction of unpooled nDCG@10 (e.g. 0.99), got {min_quality}"
+        )
     if minimize not in ("ram", "disk"):
-        raise ValueError(f"minimize must be 'ram' or 'disk', got {minimize!r}")
+        raise OperationUsageError(f"minimize must be 'ram' or 'disk', got {minimize!r}")
     rows = [r for r in sweep.rows if rescore is None or r.rescore == rescore]
     ok = [r for r in rows if r.relative_ndcg >= min_quality]
     if not ok:
         best = max(rows, key=lambda r: r.relative_ndcg, default=None)
         hint = f"; the best is {best.key} at {best.relative_ndcg:.2%}" if best else ""
-        raise ValueError(f"no configuration keeps {min_quality:.2%} of unpooled nDCG@10{hint}")
+        raise OperationError(
+            f"no configuration keeps {min_quality:.2%} of unpooled nDCG@10{hint}"
+        )
     attr = "ram_bytes" if minimize == "ram" else "disk_bytes"
     return min(ok, key=lambda r: (getattr(r, attr), r.ms_p50))
 
@@ -507,20 +498,18 @@ def create_footprint_collection_flow(
     protected_tokens: int = 0,
 ) -> Flow[dict[str, Any]]:
     """Create ``collection_name`` with the chosen configuration: the multivector
-    ``vector_name`` (``dim`` numbers) pooled at its pool factor with ``method`` and stored
-    as its storage, the choice stored in the metadata under :data:`FOOTPRINT_KEY`; returns
-    that entry. ``query_late_interaction`` then queries with its search params (codes only
-    or rescored, ``oversampling``), and ``stats`` shows it. No summary vector: the sweep
-    measured MaxSim over every document, and a float summary would add ``4 * dim`` bytes
-    per document in RAM.
+    ``vector_name`` (``dim`` numbers) pooled at its pool factor with ``method``, stored as
+    its storage, the choice (returned) in the metadata under :data:`FOOTPRINT_KEY`, which
+    ``query_late_interaction`` and ``stats`` read. No summary vector: the sweep measured
+    MaxSim over every document, and a float summary would add ``4 * dim`` B/doc in RAM.
 
     Raises:
-        ValueError: the collection exists, or a bad pooling config.
+        OperationError: the collection exists. PoolingConfigError: a bad pooling config.
     """
     from ..config import PoolingConfig
 
     if (yield call(parent.collection_exists, collection_name)):
-        raise ValueError(f"collection {collection_name!r} already exists")
+        raise OperationError(f"collection {collection_name!r} already exists")
     entry = footprint_entry(choice, sweep, vector_name, min_quality, oversampling)
     pooling = None
     if choice.pool_factor > 1:

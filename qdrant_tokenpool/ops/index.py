@@ -1,19 +1,16 @@
-"""``index_corpus``: documents -> token vectors -> pooled writes into a collection; resumable.
-
-Each document gets a deterministic point id (:func:`~.documents.point_id`), so a second
-run over the same documents finds those already written and skips them: an interrupted
-run continues where it stopped, and a run with nothing left to do never loads the encoder
-(pass a zero-argument callable that loads it).
-"""
+"""``index_corpus``: documents -> token vectors -> pooled writes into a collection; resumable
+(deterministic point ids: documents already written are skipped, unencoded)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
 from qdrant_client import models
+from qdrant_client.uploader.uploader import iter_batch
 
 from .. import _parent as parent
 from .._flow import Flow, call
@@ -59,17 +56,9 @@ SUMMARY_VECTOR = "summary"
 
 @dataclass(frozen=True)
 class IndexResult:
-    """What :func:`index_corpus` did.
-
-    Attributes:
-        collection_name, vector_name: where the token vectors went.
-        created: the collection was created by this call.
-        pooling: the vector's pooling config (``None``: stored unpooled).
-        added: documents written now; ``skipped``: documents already there.
-        token_vectors: token vectors of the added documents (unpooled);
-            ``stored_vectors``: vectors stored for them after pooling (with a
-            ``distance_threshold`` an upper bound: the threshold can only merge more).
-    """
+    """What :func:`index_corpus` did: documents ``added`` now and ``skipped`` (already
+    there), their unpooled ``token_vectors`` and ``stored_vectors`` after pooling (with a
+    ``distance_threshold`` an upper bound); ``pooling`` ``None``: stored unpooled."""
 
     collection_name: str
     vector_name: str
@@ -86,25 +75,15 @@ class IndexResult:
         return 1 - self.stored_vectors / self.token_vectors if self.token_vectors else 0.0
 
 
-def _batched_documents(
-    documents: Iterable[Any], size: int, limit: int | None
-) -> Iterator[list[Document]]:
-    """Documents as :class:`Document` batches, the first ``limit`` only; ids must not repeat."""
+def _documents(documents: Iterable[Any], limit: int | None) -> Iterator[Document]:
+    """The first ``limit`` documents as :class:`Document` objects; ids must not repeat."""
     seen: set[str] = set()
-    batch: list[Document] = []
-    for n, item in enumerate(documents):
-        if limit is not None and n >= limit:
-            break
+    for n, item in enumerate(itertools.islice(documents, limit)):
         doc = as_document(item, f"document #{n}")
         if doc.doc_id in seen:
             raise DocumentError(f"document #{n}: duplicate document id {doc.doc_id!r}")
         seen.add(doc.doc_id)
-        batch.append(doc)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        yield doc
 
 
 ENCODE_BATCHES = 4
@@ -115,18 +94,6 @@ FORWARD_DOCUMENTS = 8
 """Most documents per forward pass of the encoder: keeps a pass's temporaries under the C
 library's mapping threshold (32 MiB), so their memory is reused instead of mapped fresh
 and zeroed by the kernel on every pass."""
-
-
-def _grouped(batches: Iterator[list[Document]], count: int) -> Iterator[list[Document]]:
-    """``count`` consecutive batches joined into one (the last group may be smaller)."""
-    group: list[Document] = []
-    for i, batch in enumerate(batches, 1):
-        group.extend(batch)
-        if i % count == 0:
-            yield group
-            group = []
-    if group:
-        yield group
 
 
 def record_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -145,8 +112,7 @@ def indexed_multivector(cp: CollectionPooling, vector_name: str | None) -> str:
 
 
 def index_record_flow(collection_name: str) -> Flow[dict[str, Any]]:
-    """What :func:`index_corpus` recorded for the collection (see
-    :func:`record_from_metadata`); ``{}`` when the collection does not exist (yet)."""
+    """:func:`record_from_metadata` of the collection; ``{}`` when it does not exist."""
     if not (yield call(parent.collection_exists, collection_name)):
         return {}
     cp = yield from load_collection(collection_name)
@@ -177,29 +143,22 @@ def index_corpus_flow(
     A missing collection is created: a Cosine MaxSim multivector ``vector_name`` (default
     ``"tokens"``) of the encoder's ``dim`` (on disk with ``on_disk``), its pooling config in
     the metadata (``pool_factor`` 2, ``method`` ``"hierarchical"``, ``protected_tokens`` the
-    encoder's, plus ``pooling_options``), and with ``summary`` the dense ``"summary"`` vector
-    of the query funnel's first stage. An existing collection uses the vector
-    :func:`index_corpus` recorded (else its one pooled multivector); given settings must
-    match its config. Points get id ``uuid5(ID_NAMESPACE, doc_id)`` and payload ``doc_id``,
-    ``title``, ``text``, ``_tokenpool_tokens``. Resumable: documents already there are skipped.
+    encoder's, plus ``pooling_options``), with ``summary`` the dense ``"summary"`` vector and
+    with ``token_index`` the token-level first stage (:func:`add_token_index`). An existing
+    collection uses the vector :func:`index_corpus` recorded (else its one pooled
+    multivector); given settings must match its config. Points get id
+    :func:`point_id` and payload ``doc_id``, ``title``, ``text``, ``_tokenpool_tokens``.
+    Resumable: documents already there are skipped.
 
     Args:
-        client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
-        documents: :class:`Document` objects or BEIR rows (``_id``/``id``, ``title``,
-            ``text``); a list is checked whole first, an iterator read ``batch_size`` at a time.
+        documents: :class:`Document` objects or BEIR rows; a list is checked whole first,
+            an iterator read a group at a time.
         encoder: ``encode_documents(texts, batch_size=, show_progress=)`` and ``dim``, or a
             zero-argument callable returning one (called only when something is encoded).
         batch_size: documents per batch (:data:`ENCODE_BATCHES` encoded and written together,
             :data:`FORWARD_DOCUMENTS` per forward pass).
         limit: index only the first ``limit`` documents; ``total``: their number, for progress.
         record: extra metadata recorded with the vector name (the CLI: ``model``, ``doc_maxlen``).
-        progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
-        token_index: a new collection also gets the token-level first stage
-            (:func:`~qdrant_tokenpool.ops.add_token_index`, its default settings), which
-            its unfiltered queries then use (the default; ``False``: the summary funnel).
-
-    Returns:
-        An :class:`IndexResult` (documents added and skipped, token and stored vectors).
 
     Raises:
         OperationError: no fitting multivector, or the encoder's ``dim`` differs;
@@ -222,25 +181,25 @@ def index_corpus_flow(
             f"pass {', '.join(sorted(fixed))} as argument(s), not in pooling_options"
         )
     if isinstance(documents, Sequence) and not isinstance(documents, (str, bytes)):
-        # a list is checked whole before anything is written (a stream batch by batch)
-        documents = [d for batch in _batched_documents(documents, batch_size, limit) for d in batch]
+        # a list is checked whole before anything is written (a stream group by group)
+        documents = list(_documents(documents, limit))
         total = len(documents) if total is None else total
     if total is not None and limit is not None:
         total = min(total, limit)
 
-    loaded: list[Any] = []
-    spec_size: list[int] = []  # the existing vector's size, checked on first load
+    loaded: Any = None
+    size: int | None = None  # the existing vector's size, checked on first load
 
     def get_encoder() -> Any:
-        if not loaded:
-            enc = resolve_encoder(encoder, "encode_documents")
-            if spec_size and int(enc.dim) != spec_size[0]:
+        nonlocal loaded
+        if loaded is None:
+            loaded = resolve_encoder(encoder, "encode_documents")
+            if size is not None and int(loaded.dim) != size:
                 raise OperationError(
-                    f"collection {collection_name!r} stores {spec_size[0]}-d vectors in "
-                    f"{vector_label(vname)} but the encoder makes {enc.dim}-d vectors"
+                    f"collection {collection_name!r} stores {size}-d vectors in "
+                    f"{vector_label(vname)} but the encoder makes {loaded.dim}-d vectors"
                 )
-            loaded.append(enc)
-        return loaded[0]
+        return loaded
 
     exists = yield call(parent.collection_exists, collection_name)
     cfg: PoolingConfig | None
@@ -250,26 +209,17 @@ def index_corpus_flow(
             vname = indexed_multivector(cp, vector_name)
         except ValueError as exc:
             raise OperationError(str(exc)) from None
-        spec_size.append(cp.vectors[vname].size)
+        size = cp.vectors[vname].size
         cfg = cp.pooling.get(vname)
+        given: dict[str, Any] = {"pool_factor": pool_factor, "method": method}
+        given = {k: v for k, v in given.items() if v is not None} | options
         if cfg is None:
             rep.info(
                 f"note: collection {collection_name!r} has no pooling config for "
                 f"{vector_label(vname)}: vectors are stored unpooled"
             )
-        elif pool_factor is not None and pool_factor != cfg.pool_factor:
-            raise OperationUsageError(
-                f"collection {collection_name!r} pools {vector_label(vname)} with "
-                f"pool_factor={cfg.pool_factor}; pool_factor={pool_factor} would mix "
-                "pool factors (use another collection, or repool)"
-            )
-        if cfg is not None and method is not None and method != cfg.method:
-            raise OperationUsageError(
-                f"collection {collection_name!r} pools with method={cfg.method}; "
-                f"method={method} differs"
-            )
-        if cfg is not None and options and replace(cfg, **options) != cfg:
-            wanted = " ".join(f"{k}={v}" for k, v in options.items())
+        elif given and replace(cfg, **given) != cfg:
+            wanted = " ".join(f"{k}={v}" for k, v in given.items())
             raise OperationUsageError(
                 f"collection {collection_name!r} pools {vector_label(vname)} with "
                 f"{config_text(cfg)}; {wanted} differs (use another collection, or repool)"
@@ -280,14 +230,12 @@ def index_corpus_flow(
         dim = int(enc.dim)
         if summary and "summary_vector" not in options:
             options["summary_vector"] = SUMMARY_VECTOR
+        if protected_tokens is None:
+            protected_tokens = int(getattr(enc, "protected_tokens", 1))
         cfg = PoolingConfig(
             pool_factor=pool_factor or 2,
             method=method or "hierarchical",  # type: ignore[arg-type]
-            protected_tokens=(
-                int(getattr(enc, "protected_tokens", 1))
-                if protected_tokens is None
-                else protected_tokens
-            ),
+            protected_tokens=protected_tokens,
             **options,
         )
         rep.info(f"creating collection {collection_name!r} ...")
@@ -328,73 +276,59 @@ def index_corpus_flow(
             )
         return embs
 
+    def write(group: list[Document], todo: list[tuple[Document, str]],
+              future: Future[list[Any]] | None) -> Flow[None]:
+        """Write one group once it is encoded, and count it."""
+        nonlocal added, tokens_in, vectors_out
+        if future is not None:
+            embs = future.result()
+            lengths = [len(e) for e in embs]
+            yield call(
+                parent.upload_collection,
+                collection_name,
+                vectors=[{vname: e} for e in embs],
+                payload=[
+                    {DOC_ID_PAYLOAD_KEY: d.doc_id, "title": d.title, "text": d.text,
+                     TOKENS_PAYLOAD_KEY: n}
+                    for (d, _), n in zip(todo, lengths)
+                ],
+                ids=[i for _, i in todo],
+                batch_size=len(todo),
+                wait=True,
+            )
+            added += len(todo)
+            tokens_in += sum(lengths)
+            vectors_out += sum(
+                n if cfg is None else cfg.spec.stored_vectors(n, len(e[0]))
+                for n, e in zip(lengths, embs)
+            )
+        rep.advance(len(group))
+
     # two stages: a group is encoded in the background while the one before it is written
     # (the write pools on its own threads and hands the points to the engine)
     ahead = ThreadPoolExecutor(1, thread_name_prefix="qdrant-tokenpool-encode")
     pending: tuple[list[Document], list[tuple[Document, str]], Future[list[Any]] | None] | None
     pending = None
     try:
-        for batch in _grouped(_batched_documents(documents, batch_size, limit), ENCODE_BATCHES):
-            ids = [point_id(d.doc_id) for d in batch]
+        for group in iter_batch(_documents(documents, limit), batch_size * ENCODE_BATCHES):
+            ids = [point_id(d.doc_id) for d in group]
             missing = set((yield from missing_ids(collection_name, ids)))
-            todo = [(d, i) for d, i in zip(batch, ids) if i in missing]
+            todo = [(d, i) for d, i in zip(group, ids) if i in missing]
             future = (
                 ahead.submit(encode, get_encoder(), [d.content for d, _ in todo]) if todo else None
             )
             if pending is not None:
-                counts = yield from _write_group(collection_name, vname, cfg, *pending)
-                added, tokens_in, vectors_out = _add(counts, added, tokens_in, vectors_out)
-                rep.advance(len(pending[0]))
-            skipped += len(batch) - len(todo)
-            pending = (batch, todo, future)
+                yield from write(*pending)
+            skipped += len(group) - len(todo)
+            pending = (group, todo, future)
         if pending is not None:
-            counts = yield from _write_group(collection_name, vname, cfg, *pending)
-            added, tokens_in, vectors_out = _add(counts, added, tokens_in, vectors_out)
-            rep.advance(len(pending[0]))
+            yield from write(*pending)
     finally:
         ahead.shutdown(wait=True, cancel_futures=True)
     rep.end()
     return IndexResult(
         collection_name, vname, not exists, cfg, added, skipped, tokens_in, vectors_out
     )
-
-
-
-def _write_group(
-    collection_name: str,
-    vname: str,
-    cfg: PoolingConfig | None,
-    batch: list[Document],
-    todo: list[tuple[Document, str]],
-    future: Future[list[Any]] | None,
-) -> Flow[tuple[int, int, int]]:
-    """Write one encoded group (waits for its encoding): ``(added, token vectors, stored
-    vectors)``."""
-    if future is None:
-        return 0, 0, 0
-    embs = future.result()
-    lengths = [len(e) for e in embs]
-    payloads = [
-        {DOC_ID_PAYLOAD_KEY: d.doc_id, "title": d.title, "text": d.text, TOKENS_PAYLOAD_KEY: n}
-        for (d, _), n in zip(todo, lengths)
-    ]
-    yield call(
-        parent.upload_collection,
-        collection_name,
-        vectors=[{vname: e} for e in embs],
-        payload=payloads,
-        ids=[i for _, i in todo],
-        batch_size=len(todo),
-        wait=True,
-    )
-    stored = sum(
-        n if cfg is None else cfg.spec.stored_vectors(n, len(e[0])) for n, e in zip(lengths, embs)
-    )
-    return len(todo), sum(lengths), stored
-
-
-def _add(counts: tuple[int, int, int], *totals: int) -> tuple[int, int, int]:
-    return tuple(a + b for a, b in zip(totals, counts))  # type: ignore[return-value]
 
 
 index_corpus, aindex_corpus = operation(index_corpus_flow, "index_corpus", pooling_client=True)

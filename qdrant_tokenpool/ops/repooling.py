@@ -1,11 +1,4 @@
-"""``repool``: copy a collection into a pooled one, in batches, streaming, resumable.
-
-The destination gets the source's vectors config (and sparse vectors, and metadata) plus
-the pooling config; vectors, payloads and ids are copied, and the pooled multivectors
-are pooled on the way by the client's write path. Points already in the destination are
-skipped, so a second call continues an interrupted one. Only one batch of points is held
-at a time.
-"""
+"""``repool``: copy a collection into a pooled one, in batches, streaming, resumable."""
 
 from __future__ import annotations
 
@@ -48,22 +41,15 @@ def repool_flow(
     batch_size: int = 64,
     progress: common.ProgressHook | None = None,
 ) -> Flow[RepoolResult]:
-    """Copy ``source_collection`` into ``dest_collection``, pooling on the way.
+    """Copy ``source_collection`` into ``dest_collection`` with a pooling client, pooling on
+    the way, ``batch_size`` points per read and write (one batch held at a time).
 
     A missing destination is created with the source's vectors, sparse vectors and metadata
-    plus ``pooling``; an existing one must pool the same vectors with the same settings.
-    Other vectors, payloads and ids are copied unchanged; points already there are skipped
-    (resumable). The unpooled token count goes into the payload key ``_tokenpool_tokens``.
-
-    Args:
-        client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
-        pooling: a :class:`PoolingConfig` for the source's only (or only pooled) multivector,
-            or ``{vector_name: PoolingConfig}``.
-        batch_size: points per read and per write (>= 1).
-        progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
-
-    Returns:
-        A :class:`RepoolResult`.
+    plus ``pooling`` (a :class:`PoolingConfig` for the source's only multivector, or
+    ``{vector_name: PoolingConfig}``); an existing one must pool the same vectors with the
+    same settings. Other vectors, payloads and ids are copied unchanged; points already
+    there are skipped (resumable). The unpooled token count goes into the payload key
+    ``_tokenpool_tokens``.
 
     Raises:
         UnknownCollectionError: no source. OperationUsageError: the same source and
@@ -167,8 +153,7 @@ def repool_flow(
             if tokens is not None:  # a multivector: one list per token
                 payload.setdefault(common.TOKENS_PAYLOAD_KEY, len(tokens))
             out_ids.append(r.id)
-            # the unnamed default vector travels bare, not as {"": ...}
-            out_vecs.append(vec[""] if list(vec) == [""] else vec)
+            out_vecs.append(vec[""] if list(vec) == [""] else vec)  # unnamed: bare
             out_payloads.append(payload)
         yield call(
             parent.upload_collection,

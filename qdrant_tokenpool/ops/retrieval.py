@@ -1,12 +1,6 @@
 """Text queries against a collection :func:`~qdrant_tokenpool.index_corpus` wrote: one
 search (:func:`search_documents`), or a BEIR data set's judged queries scored into nDCG@10
-and recall (:func:`evaluate_collection`).
-
-Both use the collection's recorded (else only) multivector, encode with the caller's
-encoder (checked against the vector's size) and name documents by the payload ``doc_id``.
-The evaluation scores what the collection stores: ``scoring="exact"``, exact MaxSim on
-the client over every stored vector (Qdrant's scores on Cosine or Dot); ``"qdrant"``, one
-``query_late_interaction`` per query, funnel included.
+and recall (:func:`evaluate_collection`). Documents are named by the payload ``doc_id``.
 """
 
 from __future__ import annotations
@@ -52,7 +46,7 @@ __all__ = [
 ]
 
 SCORINGS = ("exact", "qdrant")
-"""How :func:`evaluate_collection` scores the queries (see the module docstring)."""
+"""How :func:`evaluate_collection` scores the queries."""
 
 Run = dict[str, dict[str, float]]
 """Retrieved documents per query: ``{query_id: {doc_id: score}}``."""
@@ -60,9 +54,8 @@ Run = dict[str, dict[str, float]]
 
 @dataclass(frozen=True)
 class DocumentHit:
-    """A document found by :func:`search_documents`: ``rank`` (1 is the best), the MaxSim
-    ``score``, its ``doc_id`` and ``title`` (the title, else the text; at most 200
-    characters)."""
+    """A document found by :func:`search_documents`: ``rank`` (1 is the best), MaxSim
+    ``score``, ``doc_id`` and ``title`` (else the text; at most 200 characters)."""
 
     rank: int
     score: float
@@ -76,16 +69,10 @@ class DocumentHit:
 
 @dataclass(frozen=True)
 class CollectionEvaluation:
-    """What :func:`evaluate_collection` measured.
-
-    Attributes:
-        collection: the collection; ``vector_name``: the multivector scored.
-        data: the BEIR folder (as given), or the data set's name when given loaded.
-        split: the qrels split; ``queries``: judged queries scored.
-        scoring: ``"exact"`` or ``"qdrant"``.
-        metrics: mean ``"ndcg@10"`` and ``"recall@<k>"`` (``k = min(100, top_k)``), 0-1.
-        run: per query, the retrieved document ids and their MaxSim scores (a document
-            whose id is the query's own is dropped, as BEIR's evaluator does).
+    """What :func:`evaluate_collection` measured: ``data`` is the BEIR folder as given (or a
+    loaded data set's name), ``queries`` the judged queries scored, ``metrics`` the mean
+    ``"ndcg@10"`` and ``"recall@<k>"`` (``k = min(100, top_k)``), 0-1; ``run``: per query,
+    the retrieved doc ids and MaxSim scores (the query's own id dropped, as BEIR does).
     """
 
     collection: str
@@ -121,17 +108,16 @@ class CollectionEvaluation:
 
 
 def _doc_id(point: Any) -> str:
-    """A point's document id: the payload ``doc_id`` (:func:`index_corpus`), else its id."""
+    """A point's payload ``doc_id``, else its id."""
     return str((point.payload or {}).get(DOC_ID_PAYLOAD_KEY, point.id))
 
 
 def _prepare(
     collection_name: str, vector_name: str | None, encoder: Any
 ) -> Flow[tuple[str, str, Any]]:
-    """The multivector to read, its distance and the query encoder (loaded when given as
-    a zero-argument loader), checked to fit each other. The collection's token index
-    (its companion collection) is opened before the encoder loads: Qdrant Edge's first
-    load of it is slower after the encoder's (docs/funnel.md)."""
+    """The multivector to read, its distance and the query encoder, checked to fit. The
+    token index's companion is opened before the encoder loads: Qdrant Edge's first load of
+    it is slower after the encoder's (docs/funnel.md)."""
     cp = yield from load_collection(collection_name)
     try:
         using = indexed_multivector(cp, vector_name)
@@ -158,22 +144,15 @@ def search_documents_flow(
     vector_name: str | None = None,
     limit: int = 10,
 ) -> Flow[list[DocumentHit]]:
-    """The ``limit`` best documents for a text query, by MaxSim through the collection's
-    query funnel (``client.query_text``).
+    """The ``limit`` best documents for a text query (never pooled), best first, by MaxSim
+    through the collection's query funnel (``client.query_text``).
 
     Args:
-        client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
-        collection_name: the collection.
-        text: the query (never pooled).
         encoder: an object with ``encode_queries(texts, batch_size=, show_progress=)``
             (one ``(n, dim)`` array per text) and ``dim``; or a zero-argument callable
             returning one, called once the collection is known to exist.
         vector_name: the multivector to search (default: the one :func:`index_corpus`
             recorded, else the collection's only pooled multivector).
-        limit: documents to return.
-
-    Returns:
-        :class:`DocumentHit` objects, best first.
 
     Raises:
         UnknownCollectionError: the collection does not exist.
@@ -204,19 +183,15 @@ def evaluate_collection_flow(
     progress: ProgressHook | None = None,
 ) -> Flow[CollectionEvaluation]:
     """nDCG@10 and recall@``min(100, top_k)`` of a collection on a BEIR split's judged
-    queries (see the module docstring).
+    queries, ``top_k`` documents retrieved per query.
 
     Args:
-        client: a :class:`~qdrant_tokenpool.TokenPoolingClient`.
         dataset: a BEIR folder (read first) or a loaded
             :class:`~qdrant_tokenpool.eval.BeirDataset`; ``split``: its qrels split.
         encoder, vector_name: as for :func:`search_documents`.
-        top_k: documents retrieved per query (>= 1); ``batch_size``: queries per encoder call.
-        scoring: ``"exact"`` or ``"qdrant"``.
-        progress: a :data:`ProgressHook` (default: the ``qdrant_tokenpool.ops`` logger).
-
-    Returns:
-        A :class:`CollectionEvaluation`.
+        scoring: ``"exact"``: exact MaxSim on the client over every stored vector (Qdrant's
+            scores on Cosine or Dot); ``"qdrant"``: one ``query_late_interaction`` per
+            query, funnel included.
 
     Raises:
         FileNotFoundError, ValueError: a missing or malformed BEIR file (named).
@@ -276,10 +251,8 @@ def _exact_run(
     cosine: bool,
     rep: Reporter,
 ) -> Flow[Run]:
-    """Exact MaxSim top-``top_k`` of every query over the vectors ``using`` stored in the
-    collection: each point read once (:func:`scroll_points`), all queries scored with
-    :meth:`~qdrant_tokenpool.maxsim.PackedDocs.top_indices` in bounded memory; ``cosine``:
-    query and document vectors taken at unit length, as Qdrant's Cosine MaxSim does."""
+    """Exact MaxSim top-``top_k`` of every query over the stored vectors ``using``, each
+    point read once; ``cosine``: vectors taken at unit length, as Qdrant's Cosine MaxSim."""
     doc_ids: list[str] = []
     docs: list[np.ndarray] = []
 

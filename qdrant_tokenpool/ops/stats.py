@@ -1,12 +1,9 @@
 """``collection_stats``: a collection's footprint (points, stored vectors, bytes, on-disk
 size) and the reduction against its unpooled token count.
 
-Counts by scrolling the stored vectors (a multivector counts its rows; a dense vector one
-per point). Bytes assume the stored datatype (float32: 4 B per number) and leave out index
-and payload overhead, which the on-disk size of an embedded database includes. The
-reduction needs each point's unpooled token count, which :func:`index_corpus` and
-:func:`repool` store in the payload key ``_tokenpool_tokens``; without it it is left out.
-Works with any client (plain Qdrant clients too): it only reads.
+Bytes assume the stored datatype (float32: 4 B per number) and leave out index and payload
+overhead, which the on-disk size of an embedded database includes. The reduction needs the
+payload key ``_tokenpool_tokens`` (written by :func:`index_corpus` and :func:`repool`).
 """
 
 from __future__ import annotations
@@ -48,18 +45,13 @@ class VectorStats:
     """Footprint of one vector name of a collection (``name`` ``""``: the unnamed one).
 
     Attributes:
-        multivector: a multivector (rows counted) or a dense vector (one per point).
-        dim: numbers per vector; ``datatype``, ``distance``: as configured.
-        stored_vectors: vectors stored over all points (multivector rows).
-        points_with_vector: points that carry this vector.
-        bytes: ``stored_vectors * dim * bytes per number`` (no index overhead).
-        vectors_per_point: ``stored_vectors / points_with_vector``.
+        stored_vectors: vectors stored over all points (a multivector's rows; a dense
+            vector one per point); ``bytes``: times ``dim`` times bytes per number.
         unpooled_vectors: unpooled token count of the points that record it (multivectors
-            only; ``None`` when no point records it).
-        reduction: ``1 - stored / unpooled`` over those points (``None`` likewise).
-        pooling: the vector's stored pooling config as a dict, ``None`` when unpooled.
-        quantization: the vector's quantization (its own, else the collection's) in a
-            few words (``"turbo bits1, always_ram=True"``), ``None`` without one.
+            only; ``None`` when no point records it); ``reduction``: ``1 - stored /
+            unpooled`` over those points.
+        pooling: the stored pooling config as a dict, ``None`` when unpooled.
+        quantization: its own, else the collection's, in a few words, ``None`` without.
     """
 
     name: str
@@ -84,16 +76,10 @@ class VectorStats:
 
 @dataclass
 class CollectionStats:
-    """Footprint of a collection (see :func:`collection_stats`).
-
-    Attributes:
-        collection: its name.
-        points: number of points (exact count).
-        vectors: :class:`VectorStats` per vector name.
-        pooling: the stored pooling config per vector name.
-        on_disk_bytes, on_disk_path: size and folder of the collection in an embedded
-            (``path=``) database; ``None`` on a server or in memory.
-        footprint: the stored footprint choice (:mod:`qdrant_tokenpool.footprint`), if any.
+    """Footprint of a collection: exact point count, :class:`VectorStats` and pooling
+    config per vector name; ``on_disk_bytes``, ``on_disk_path``: size and folder in an
+    embedded database (``None`` on a server or in memory); ``footprint``: the stored
+    footprint choice (:mod:`qdrant_tokenpool.footprint`), if any.
     """
 
     collection: str
@@ -132,9 +118,8 @@ class CollectionStats:
 
 
 def allocated_bytes(path: str | Path) -> int:
-    """Bytes a file takes on disk: blocks allocated where the OS reports them (Qdrant Edge
-    preallocates sparse files, 32 MiB and more: their length is not disk used), else its
-    length."""
+    """Bytes a file takes on disk: its allocated blocks where the OS reports them (Qdrant
+    Edge preallocates sparse files: their length is not disk used), else its length."""
     st = os.stat(path)
     blocks = getattr(st, "st_blocks", None)
     return int(blocks) * 512 if blocks is not None else st.st_size
@@ -170,22 +155,8 @@ def collection_stats_flow(
     scroll_batch: int = 256,
     progress: ProgressHook | None = None,
 ) -> Flow[CollectionStats]:
-    """Footprint of one collection (see the module docstring).
-
-    Args:
-        client: any Qdrant client (sync for :func:`collection_stats`, async for
-            :func:`acollection_stats`).
-        collection_name: the collection.
-        scroll_batch: points read per request.
-        progress: a :data:`ProgressHook` (default: messages to the
-            ``qdrant_tokenpool.ops`` logger).
-
-    Returns:
-        A :class:`CollectionStats`: ``points``, ``stored_vectors``, per-vector
-        :class:`VectorStats`, the pooling config, the on-disk size (embedded databases).
-
-    Raises:
-        UnknownCollectionError: the collection does not exist.
+    """Footprint of one collection, read with any Qdrant client (plain ones too),
+    ``scroll_batch`` points per request; ``UnknownCollectionError`` when it does not exist.
     """
     rep = Reporter("collection_stats", progress)
     scroll_batch = check_int("scroll_batch", scroll_batch)
@@ -204,13 +175,10 @@ def collection_stats_flow(
     def count(records: list[Any]) -> None:
         nonlocal counted_points
         for r in records:
-            vec = r.vector
-            if not isinstance(vec, dict):
-                vec = {"": vec} if vec is not None else {}
-            toks = (r.payload or {}).get(TOKENS_PAYLOAD_KEY)
+            vec = r.vector if isinstance(r.vector, dict) else {"": r.vector}
+            toks: Any = (r.payload or {}).get(TOKENS_PAYLOAD_KEY)
             counted = isinstance(toks, int)
             counted_points += counted
-            n_tokens = toks if isinstance(toks, int) else 0
             for name, v in vec.items():
                 vs = vectors.get(name)
                 if vs is None or v is None:
@@ -219,7 +187,7 @@ def collection_stats_flow(
                 n = len(v) if vs.multivector else 1
                 vs.stored_vectors += n
                 if counted and name in unpooled:
-                    unpooled[name] += n_tokens
+                    unpooled[name] += toks
                     stored_with_count[name] += n
 
     points = yield from scroll_points(
@@ -254,15 +222,13 @@ def _quantization(info: Any, name: str) -> Any:
 
 
 def _with_disk_size(client: Any, stats: CollectionStats) -> CollectionStats:
-    """Add the collection's folder size when ``client`` is on an embedded database (its
-    token index's companion folder counted with it)."""
+    """Add the collection's folder size (its companion's included) on an embedded database."""
     folder = collection_folder(client, stats.collection)
     if folder is not None and folder.is_dir():
-        stats.on_disk_bytes = folder_bytes(folder)["total"]
-        stats.on_disk_path = str(folder)
         companion = collection_folder(client, companion_name(stats.collection))
-        if companion is not None and companion.is_dir():
-            stats.on_disk_bytes += folder_bytes(companion)["total"]
+        folders = [f for f in (folder, companion) if f is not None and f.is_dir()]
+        stats.on_disk_bytes = sum(folder_bytes(f)["total"] for f in folders)
+        stats.on_disk_path = str(folder)
     return stats
 
 

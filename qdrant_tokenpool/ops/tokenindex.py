@@ -1,20 +1,17 @@
 """``add_token_index``: give an existing collection the token-level first stage
-(:mod:`qdrant_tokenpool.candidates`) from its stored pooled vectors, without re-encoding;
-resumable.
+(:mod:`qdrant_tokenpool.candidates`) from its stored pooled vectors, without re-encoding.
 
-The companion collection is created and the index recorded in the collection's metadata
-(not yet ``ready``: queries keep the summary stage, while every write through the client
-already keeps the companion in step). Then the stored vectors are read ``batch_size``
-points at a time and their token vectors written to the companion; after each batch the
-``scroll`` offset is saved in the metadata, so a killed run continues from the last
-saved batch (rewriting a batch is harmless: a document's tokens are deleted before
-they are written).
-At the end the index is marked ``ready`` and queries use it.
+The companion is created and the index recorded in the metadata, not yet ``ready``
+(queries keep the summary stage; writes through the client already keep the companion in
+step). The stored vectors are then copied to the companion batch by batch, the ``scroll``
+offset saved after each, so a killed run continues from there (rewriting a batch is
+harmless: a document's tokens are deleted before they are written). Then it is ``ready``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -74,22 +71,17 @@ def add_token_index_flow(
     """Add the token-level first stage to ``collection_name`` (see the module docstring).
 
     Args:
-        client: a :class:`~qdrant_tokenpool.TokenPoolingClient` (or the async one).
-        collection_name: an existing collection.
         using: the pooled multivector to index; may be left out when there is one.
         neighbours: candidates per query token at query time (>= 1).
-        quantization: ``"int8"`` (default: int8 in RAM, float32 on disk for rescoring;
-            Qdrant builds the HNSW graph on the int8 vectors, faster) or ``None``
-            (float32 in RAM).
+        quantization: ``"int8"`` (int8 in RAM, the HNSW graph built on it; float32 on disk
+            for rescoring) or ``None`` (float32 in RAM).
         pool_factor: the companion holds each document's stored vectors pooled again by
             this factor (fewer points: cheaper to write and index; 1: as stored).
         candidates: at most this many candidate documents per query rescored, the best
             by their first-stage score (0: all; a query's ``prefetch_limit`` overrides it).
-        hnsw_config: the companion's HNSW settings (default:
-            :data:`~qdrant_tokenpool.candidates.DEFAULT_HNSW`, ``m=16``, ``ef_construct=64``);
-            used when the companion is created.
+        hnsw_config: the companion's HNSW settings when it is created (default:
+            :data:`~qdrant_tokenpool.candidates.DEFAULT_HNSW`).
         batch_size: points per read and per companion write (>= 1).
-        progress: a :data:`ProgressHook`.
 
     Raises:
         UnknownCollectionError: no such collection.
@@ -112,11 +104,8 @@ def add_token_index_flow(
     ti = TokenIndex.from_metadata(cp.metadata, collection_name)
     resumed = ti is not None
     if ti is not None:
-        if (ti.vector, ti.quantization, ti.pool_factor) != (
-            wanted.vector,
-            wanted.quantization,
-            wanted.pool_factor,
-        ):
+        settings = attrgetter("vector", "quantization", "pool_factor")
+        if settings(ti) != settings(wanted):
             raise OperationUsageError(
                 f"collection {collection_name!r} already has a token index of vector "
                 f"{ti.vector!r} (quantization {ti.quantization!r}, pool_factor "

@@ -1,15 +1,14 @@
 """One BLAS thread for the small matrix products of pooling.
 
-OpenBLAS (numpy's and scipy's wheels) runs even a ``255 x 128 @ 128 x 255`` product on
-all cores, where threads cost more than they give. :func:`single_blas_thread` sets it to
-one thread during a pooling call (process-wide: other threads' BLAS calls too; nested and
-concurrent calls share one count, the first sets, the last restores). Without OpenBLAS
-(MKL, Accelerate, another OS) it does nothing.
+OpenBLAS (numpy's and scipy's wheels) runs even a ``255 x 128 @ 128 x 255`` product on all
+cores, where threads cost more than they give. :func:`single_blas_thread` sets it to one
+thread during a pooling call (process-wide); without OpenBLAS on Linux it does nothing.
 """
 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
 import sys
 import threading
@@ -66,20 +65,14 @@ def _find_openblas() -> list[tuple[_Getter, _Setter]]:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        pair = None
-        for prefix in ("scipy_", ""):
-            for suffix in ("64_", "_64_", ""):
-                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-                set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-                if get is not None and set_ is not None:
-                    get.restype, get.argtypes = ctypes.c_int, []
-                    set_.restype, set_.argtypes = None, [ctypes.c_int]
-                    pair = (get, set_)
-                    break
-            if pair:
+        for prefix, suffix in itertools.product(("scipy_", ""), ("64_", "_64_", "")):
+            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype, get.argtypes = ctypes.c_int, []
+                set_.restype, set_.argtypes = None, [ctypes.c_int]
+                found.append((get, set_))
                 break
-        if pair:
-            found.append(pair)
     return found
 
 

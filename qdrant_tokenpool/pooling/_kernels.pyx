@@ -1,25 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled pooling kernels: exact Ward pooling of documents, cluster sums, and the
-reading of a nested list of floats into a float32 matrix (:func:`nested_float32`).
+"""Compiled pooling kernels: exact Ward pooling, cluster sums, MaxSim, and nested lists of
+floats read into float32 (an optional extension: where it is missing, the pooling modules
+fall back to numpy and scipy with the same partitions). The Gram matrix comes from scipy's
+BLAS (``scipy.linalg.cython_blas``, looked up on the first clustering), so building needs
+no BLAS.
 
-Built by ``pip install`` (Cython, optional extension; see ``setup.py``). Where it is
-missing, the pooling modules fall back to numpy and scipy with the same partitions (see
-``hierarchical.py`` and ``common.py``). Pure numerics: no Python objects in the loops, no
-Qdrant. The Gram matrix comes from the BLAS that scipy ships
-(``scipy.linalg.cython_blas.ssyrk`` / ``dsyrk``, looked up on the first clustering, so
-importing the kernels does not import scipy), so building needs no BLAS.
-
-Steps of :func:`ward_pool` for ``n`` unprotected tokens of dimension ``d``, into ``k``:
-
-1. rows to unit length (norms in float64, rows rounded to float32 as the fallback does);
-2. the Ward cut of ``_ward.h`` (C): ``G = U U^T`` (float32 ``ssyrk`` where that provably
-   takes float64's decisions, else ``dsyrk``), squared distances, a
-   nearest-neighbour chain step by step as scipy's ``nn_chain``, and the ``n - k``
-   lowest merges applied as unions (exactly ``k`` clusters, ties included), clusters
-   numbered by their first token;
-3. float32 sums of each cluster in row order, re-normalised (a zero sum: its first token).
-
-:func:`ward_pool_many` runs a chunk of documents in one call with the GIL released.
+:func:`ward_pool` on ``n`` unprotected tokens, into ``k``: rows to unit length (norms in
+float64, rows rounded to float32 as the fallback does); the Ward cut of ``_ward.h`` (the
+Gram matrix in float32 where that provably takes float64's decisions, a nearest-neighbour
+chain as scipy's ``nn_chain``, the ``n - k`` lowest merges as unions, clusters numbered by
+first token); float32 sums per cluster in row order, re-normalised.
 """
 
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
@@ -107,9 +97,8 @@ cdef int _load_blas() except -1:
 
 
 def load_blas():
-    """Look up scipy's ``ssyrk``/``dsyrk`` now (else on the first clustering): loads
-    scipy's OpenBLAS, which ``_blas.single_blas_thread`` must find to keep it on one
-    thread."""
+    """Look up scipy's ``ssyrk``/``dsyrk`` now (else on the first clustering), loading the
+    OpenBLAS that ``_blas.single_blas_thread`` keeps on one thread."""
     _load_blas()
 
 
@@ -123,10 +112,8 @@ def set_float32_gram(bint enabled):
 
 
 def gram_stats(bint reset=False):
-    """Counts since the last reset: documents clustered on the float32 Gram matrix
-    (``"float32"``), on the float64 one (``"float64"``: a tie the float32 bounds could not
-    settle, or float32 off), and near ties settled on float64 cluster means
-    (``"near_ties"``). ``reset``: start counting again."""
+    """Documents clustered on the float32 and on the float64 Gram matrix, and near ties
+    settled on float64 cluster means, since the last ``reset``."""
     global _totals
     out = {
         "float32": _totals.float32_docs,
@@ -149,12 +136,8 @@ cdef inline void _add_stats(const tp_stats *s) noexcept:
 
 
 def work_size(Py_ssize_t n, Py_ssize_t d):
-    """float64 entries of work memory that :func:`ward_labels`/:func:`ward_pool` need.
-
-    ``n`` tokens to cluster, dimension ``d``: the ``n x n`` float64 distances (rows padded
-    to whole cache lines), one region for the float32 Gram matrix (or the float64 rows or
-    cluster sums), and the float32 unit rows.
-    """
+    """float64 entries of work memory that :func:`ward_labels`/:func:`ward_pool` need for
+    ``n`` rows of dimension ``d`` (distances, Gram matrix, unit rows)."""
     return tp_work_doubles(n, d) + (n * d + 1) // 2
 
 
@@ -180,14 +163,10 @@ cdef double _threshold_sq(object threshold) except? -2.0:
 
 def ward_labels(const float[:, ::1] u not None, Py_ssize_t k, double[::1] work not None,
                 threshold=None):
-    """Ward clustering of the rows of ``u`` (``(n, d)`` float32, unit rows) into ``k``.
-
-    ``1 <= k <= n``; ``work``: float64 scratch of at least ``work_size(n, d)`` entries
-    (reused between calls, so no page faults per call); ``threshold``: ``None``, or a
-    height (scipy's linkage scale: the Ward distance, not squared) at or below which every
-    merge is made as well, which can only leave fewer clusters. Returns labels ``(n,)``
-    (``intp``), ``0..k'-1`` numbered by each cluster's first row: the partition after the
-    ``n - k'`` lowest merges of the Ward dendrogram of the rows.
+    """Ward clustering of the unit rows of ``u`` (``(n, d)`` float32) into ``1 <= k <= n``
+    clusters, fewer where merges of height ``<= threshold`` (scipy's scale) make fewer.
+    ``work``: float64 scratch of ``work_size(n, d)`` entries, reused between calls.
+    Returns labels ``(n,)`` (``intp``), ``0..k'-1`` by each cluster's first row.
     """
     cdef Py_ssize_t n = u.shape[0], d = u.shape[1], i
     if n < 1 or d < 1 or not 1 <= k <= n:
@@ -222,15 +201,11 @@ def ward_labels(const float[:, ::1] u not None, Py_ssize_t k, double[::1] work n
 
 
 def ward_merges(d2, Py_ssize_t k=1, bint seconds=False):
-    """The nearest-neighbour chain alone (what :func:`ward_labels` runs after the Gram
-    matrix), on given squared distances.
-
-    ``d2``: ``(n, n)`` squared Euclidean distances (symmetric; the diagonal is ignored).
-    Follows scipy's ``nn_chain`` step by step and stops once the merges made decide the
-    cut at ``k`` clusters (``k=1``: the whole dendrogram). Returns ``(m, 3)`` float64 rows
-    ``(x, y, squared height)`` in the order the chain made them (the merged cluster keeps
-    slot ``y > x``), ``m <= n - 1``. ``seconds``: return ``(merges, seconds the chain
-    took)``, the chain alone (not the copy of ``d2`` into its layout).
+    """The nearest-neighbour chain of :func:`ward_labels` alone, as scipy's ``nn_chain``, on
+    ``(n, n)`` squared distances ``d2`` (diagonal ignored), until the cut at ``k``
+    clusters is decided. Returns ``(m, 3)`` float64 rows ``(x, y, squared height)`` in
+    chain order (the merged cluster keeps slot ``y``); ``seconds``: ``(merges, seconds of
+    the chain alone)``.
     """
     d2 = np.asarray(d2, dtype=np.float64)
     cdef Py_ssize_t n = d2.shape[0] if d2.ndim == 2 else 0, s, i, done = 0
@@ -266,11 +241,9 @@ def ward_merges(d2, Py_ssize_t k=1, bint seconds=False):
 
 
 def gram32(const float[:, ::1] u not None, bint seconds=False):
-    """The float32 Gram matrix ``U U^T`` of the rows of ``u`` (``(n, d)`` float32) as the
-    Ward cut computes it before the chain: the kernels' own block FMA product (x86-64
-    with AVX2 and FMA, ``d`` a multiple of 8), else BLAS ``ssyrk``. Returns ``(n, n)``
-    float32, the lower triangle and the diagonal (zeros above); ``seconds``: ``(matrix,
-    seconds of the product alone)`` (the benchmarks' compute floor)."""
+    """The float32 Gram matrix ``U U^T`` of the rows of ``u`` (``(n, d)``) as the Ward cut
+    computes it (a block FMA product where ``d`` is a multiple of 8 on AVX2, else
+    ``ssyrk``): ``(n, n)``, zeros above the diagonal; ``seconds``: ``(matrix, seconds)``."""
     cdef Py_ssize_t n = u.shape[0], d = u.shape[1], s
     if n < 1 or d < 1:
         raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
@@ -323,16 +296,10 @@ cdef Py_ssize_t _pool_doc(const float *src, Py_ssize_t n_all, Py_ssize_t d, Py_s
 
 def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k,
               double[::1] work not None, threshold=None):
-    """Hierarchical pooling of one validated document (``pool_tokens``'s compiled path).
-
-    ``x``: ``(n, d)`` float32, finite, no zero rows among the unprotected ones (else
-    ``ValueError``; ``pool_tokens`` validates first and names the row);
-    ``0 <= protected < n``; ``1 <= k <= n - protected``: the most pooled vectors;
-    ``threshold``: ``None`` or a Ward height, as for :func:`ward_labels` (fewer vectors);
-    ``work``: float64 scratch of at least ``work_size(n - protected, d)`` entries.
-    Returns float32 ``(protected + k', d)``: the protected rows unchanged, then the
-    unit-normalised means of the ``k'`` Ward clusters of the other rows (normalised
-    first), ordered by first token.
+    """Hierarchical pooling of one validated ``(n, d)`` float32 document (``ValueError`` for
+    a zero or non-finite unprotected row): the ``0 <= protected < n`` rows unchanged, then
+    the unit means of at most ``1 <= k <= n - protected`` Ward clusters of the others (as
+    :func:`ward_labels`), by first token. ``work``: ``work_size(n - protected, d)``.
     """
     cdef Py_ssize_t n_all = x.shape[0], d = x.shape[1]
     if d < 1 or not 0 <= protected < n_all or not 1 <= k <= n_all - protected:
@@ -345,14 +312,9 @@ def ward_pool(const float[:, ::1] x not None, Py_ssize_t protected, Py_ssize_t k
 
 def ward_pool_many(list xs not None, protected_list not None, k_list not None,
                    double[::1] work not None, threshold=None):
-    """:func:`ward_pool` on many documents in one call that holds the GIL only to start
-    and to finish: a pooling thread then runs the whole chunk while other threads run
-    Python (one GIL hand-over per chunk, not three per document).
-
-    ``xs``: ``(n_i, d_i)`` float32 C-contiguous arrays; ``protected_list``, ``k_list``:
-    per document, as for :func:`ward_pool`; ``work``: at least the largest
-    ``work_size(n_i - protected_i, d_i)``. Returns the list of pooled arrays, the same
-    bytes as :func:`ward_pool` on each (raises as it does, for the first bad document).
+    """:func:`ward_pool` on many float32 C documents (``protected_list``, ``k_list``: per
+    document; ``work``: the largest ``work_size``) in one call that holds the GIL only to
+    start and to finish; the same bytes, and errors, as :func:`ward_pool` on each.
     """
     cdef Py_ssize_t m = len(xs), j, n_all, d, p, k, got = 0
     cdef double t_sq = _threshold_sq(threshold)
@@ -377,9 +339,8 @@ def ward_pool_many(list xs not None, protected_list not None, k_list not None,
         raise MemoryError("no memory to pool a chunk of documents")
     try:
         for j in range(m):
-            # the buffer protocol, not a typed memoryview (whose set-up per document was
-            # most of this loop's time); the pointer stays valid after the release: xs
-            # keeps the array alive, as the memoryview this replaces did
+            # the buffer protocol: a typed memoryview's set-up per document costs more;
+            # the pointer stays valid after the release, as xs keeps the array alive
             try:
                 PyObject_GetBuffer(xs[j], &view, flags)
             except BufferError as exc:  # not C-contiguous: the memoryview's ValueError
@@ -465,14 +426,11 @@ def maxsim_scores(const float[:, :, ::1] blocks not None, Py_ssize_t T,
                   const int64_t[::1] qstarts not None, const float[:, ::1] tokens not None,
                   const int64_t[::1] offsets not None, Py_ssize_t lo, Py_ssize_t hi,
                   float[:, ::1] out not None):
-    """MaxSim of queries against documents ``lo .. hi - 1``, into ``out[:, lo:hi]``, with
-    the GIL released (threads score disjoint document ranges at once).
-
-    ``blocks``: :func:`maxsim_query_blocks` of the ``T`` query tokens back to back;
-    ``qstarts``: ``(n_queries + 1,)`` int64 token offsets of the queries (last ``T``);
-    ``tokens``: ``(N, d)`` float32 document tokens; ``offsets``: ``(n_docs + 1,)`` int64,
-    document ``i`` is ``tokens[offsets[i]:offsets[i + 1]]`` (at least one token);
-    ``out``: ``(n_queries, >= hi)`` float32. Needs :func:`maxsim_supported`.
+    """MaxSim of queries against documents ``lo .. hi - 1`` into ``out[:, lo:hi]``
+    (``(n_queries, >= hi)`` float32), the GIL released. ``blocks``: the queries'
+    :func:`maxsim_query_blocks` back to back, ``qstarts`` their ``(n_queries + 1,)`` token
+    offsets; ``tokens`` ``(N, d)`` and ``offsets`` ``(n_docs + 1,)``: the documents (each
+    at least one token). Needs :func:`maxsim_supported`.
     """
     cdef Py_ssize_t nq = qstarts.shape[0] - 1, d = tokens.shape[1], nb = blocks.shape[0]
     if not tp_maxsim_supported():
@@ -495,11 +453,8 @@ def maxsim_scores(const float[:, :, ::1] blocks not None, Py_ssize_t T,
 
 
 def cluster_sums(const float[:, ::1] x not None, const Py_ssize_t[::1] labels not None):
-    """Sum the rows of ``x`` (``(n, d)`` float32) per cluster of ``labels`` (``(n,)``, ids >= 0).
-
-    Returns ``(sums, firsts)``: float32 ``(k, d)`` sums in row order (deterministic to the
-    bit), one per distinct label, ordered by each cluster's first row, and ``firsts``
-    (``(k,)`` intp), that first row.
+    """Sum the rows of ``x`` (``(n, d)`` float32) per cluster of ``labels`` (``(n,)``, ids >= 0)
+    in row order: ``(sums (k, d) float32, firsts (k,) intp)`` by each cluster's first row.
     """
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], i, j, c, top = 0, k = 0
     if labels.shape[0] != n:
@@ -537,13 +492,9 @@ cdef inline bint _sequence(object o) noexcept:
 
 def nested_float32(object rows):
     """A list (or tuple) of ``n >= 1`` equally long lists (or tuples) of ``d >= 1`` Python
-    floats and ints, read in one pass into a new float32 C array ``(n, d)``, with the same
-    values ``np.asarray(rows, dtype=np.float32)`` gives.
-
-    Returns ``None`` for anything else, and for what numpy must judge or name: an empty
-    or ragged input, rows or items of other types (numpy scalars, ``bool``, arrays),
-    ints of magnitude >= 2**53, and a finite value that overflows float32 or a non-zero
-    one that becomes zero (``validation`` then reads it with numpy and names the problem).
+    floats and ints read in one pass into a new float32 ``(n, d)`` array, the values
+    ``np.asarray(rows, dtype=np.float32)`` gives; ``None`` for anything else and for what
+    numpy must judge (ragged, other types, ints >= 2**53, float32 over- or underflow).
     """
     cdef Py_ssize_t n, d, i, j
     cdef PyObject **items

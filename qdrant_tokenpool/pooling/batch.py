@@ -1,22 +1,18 @@
-"""``pool_batch``: pool many documents on all cores, results in input order, the same bytes
-as pooling them one by one.
+"""``pool_batch``: pool many documents on all cores, in input order, the same bytes as
+pooling them one by one.
 
-- **Threads** for hierarchical pooling with the compiled kernel, which releases the GIL
-  for the whole clustering (no copies; worker processes lose there: sending a document
-  costs more than pooling it). A persistent pool, for batches of at least
-  :data:`THREADS_MIN_SECONDS` of work.
-- **Processes** for the numpy/scipy methods, which hold the GIL between small calls: a
-  persistent ``spawn`` pool (safe with torch, CUDA or OpenMP threads in the parent),
-  started by a batch of :data:`START_POOL_MIN_SECONDS` of work (starting pays the workers'
-  imports), used from :data:`PARALLEL_MIN_SECONDS`; BLAS on one thread per worker;
-  documents in about 8 cost-balanced chunks per worker. ``spawn`` re-imports a script's
-  ``__main__``, so ``python script.py`` gets threads instead. A broken pool falls back to
-  the calling process.
+Threads for hierarchical pooling with the compiled kernel, which releases the GIL (sending
+a document to a process costs more than pooling it). Processes for the numpy/scipy
+methods, which hold the GIL: a persistent ``spawn`` pool (safe with torch, CUDA or OpenMP
+threads in the parent; a script run as ``python script.py`` gets threads, as ``spawn``
+re-imports it), BLAS on one thread per worker, about 8 cost-balanced chunks per worker. A
+broken pool falls back to the calling process.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -50,19 +46,16 @@ __all__ = [
 ]
 
 PARALLEL_MIN_SECONDS = 0.05
-"""Estimated serial pooling time of a batch below which :func:`pool_batch` (with
-``workers=None``) stays in the calling process once the worker pool is running: smaller
-batches are not worth the transfer."""
+"""Estimated serial pooling seconds of a batch from which :func:`pool_batch` (with
+``workers=None``) uses the running worker processes."""
 
 START_POOL_MIN_SECONDS = 1.0
-"""Estimated serial pooling time of a batch needed to *start* the worker pool (starting
-costs about a second of imports per worker, once). Until a batch this big comes, every
-batch is pooled in the calling process."""
-
+"""Estimated serial pooling seconds of a batch that *starts* the worker processes (each
+pays its imports once)."""
 
 THREADS_MIN_SECONDS = 0.002
-"""Estimated serial pooling time of a batch from which the compiled hierarchical pooling
-runs on the thread pool (handing work to threads costs little, starting them nothing)."""
+"""Estimated serial pooling seconds of a batch from which the compiled hierarchical
+pooling runs on the thread pool."""
 
 
 def estimated_seconds(n_tokens: int, dim: int, method: str) -> float:
@@ -78,20 +71,17 @@ _pools_pid = 0
 _executor: ProcessPoolExecutor | None = None
 _executor_workers = 0
 _executor_pid = 0
-
-
 _limits: Any = None
 
 
 def _worker_init() -> None:
-    """Runs once in each worker: one BLAS thread (the pool is the parallelism)."""
-    try:  # optional; the environment variables set at spawn time already do this
+    """Runs once in each worker: every BLAS and OpenMP library on one thread, where
+    threadpoolctl is installed (``_pool_chunk`` limits OpenBLAS in any case)."""
+    global _limits
+    with contextlib.suppress(Exception):
         from threadpoolctl import threadpool_limits
 
-        global _limits
         _limits = threadpool_limits(limits=1)
-    except Exception:  # noqa: BLE001, S110 - optional: without it workers still run
-        pass
 
 
 def _worker_ready() -> int:
@@ -104,11 +94,9 @@ def _pool_chunk(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.ndarray]
 
 
 def thread_pool(n_workers: int, name: str = "pooling") -> ThreadPoolExecutor:
-    """The process's shared pool of ``n_workers`` threads called ``name`` (created on first
-    use, recreated for another size or after a fork), for compiled work that releases the
-    GIL: ``"pooling"`` (pooling, MaxSim) and ``"encode"`` (the encoder's batches), apart so
-    that the documents being pooled and written never wait behind the next ones being
-    encoded."""
+    """The process's shared pool of ``n_workers`` threads called ``name`` (recreated for
+    another size or after a fork), for compiled work that releases the GIL: ``"pooling"``
+    and ``"encode"``, apart so pooling never waits behind the next batches' encoding."""
     global _pools_pid
     with _lock:
         if _pools_pid != os.getpid():
@@ -141,12 +129,9 @@ def _cost(x: np.ndarray, spec: PoolingSpec) -> float:
 def pool_soon(
     arrays: list[np.ndarray], spec: PoolingSpec, workers: int | None = None
 ) -> Future[list[np.ndarray]] | None:
-    """Start pooling validated float32 arrays that fit ``spec`` on the thread pool now and
-    return at once: the future of their pooled arrays (input order, as
-    :func:`pool_arrays`). Lets a caller pool the documents it has read while it reads the
-    next ones (the compiled kernel releases the GIL). ``None`` where :func:`pool_arrays`
-    would not use threads: another method, no compiled kernel, ``workers=1``, one core,
-    or nothing to reduce; the caller then pools them itself."""
+    """Start pooling validated arrays that fit ``spec`` on the thread pool and return at once
+    the future of their pooled arrays (as :func:`pool_arrays`), so a caller can read the
+    next documents meanwhile; ``None`` where :func:`pool_arrays` would not use threads."""
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     if (
         n_workers == 1
@@ -161,13 +146,9 @@ def pool_soon(
 def _get_executor(n_workers: int) -> ProcessPoolExecutor:
     global _executor, _executor_workers, _executor_pid
     with _lock:
-        if (
-            _executor is not None
-            and _executor_pid == os.getpid()
-            and _executor_workers == n_workers
-        ):
-            return _executor
         if _executor is not None and _executor_pid == os.getpid():
+            if _executor_workers == n_workers:
+                return _executor
             _executor.shutdown(wait=False, cancel_futures=True)
         ctx = multiprocessing.get_context("spawn")
         ex = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init)
@@ -186,9 +167,7 @@ def _get_executor(n_workers: int) -> ProcessPoolExecutor:
 
 def spawn_reimports_main() -> bool:
     """Whether a ``spawn`` worker would run the caller's main module again: a script
-    (``python script.py``), not ``python -m pkg`` (a ``__main__`` module, which spawn
-    skips), ``python -c`` or an interactive session (no file). Reads ``sys.modules``
-    only."""
+    (``python script.py``), not ``python -m``, ``-c`` or an interactive session."""
     main = sys.modules.get("__main__")
     name = getattr(getattr(main, "__spec__", None), "name", None)
     if name is not None:
@@ -237,17 +216,12 @@ def pool_batch(
     Args:
         documents: ``(n_i, d_i)`` token matrices (numpy, torch or nested lists).
         spec: a :class:`~.spec.PoolingSpec`, or its settings as for :func:`pool_tokens`.
-        workers: ``None``: all cores for a batch with enough work (threads from
-            :data:`THREADS_MIN_SECONDS`; processes from :data:`START_POOL_MIN_SECONDS`
-            to start them, :data:`PARALLEL_MIN_SECONDS` once running), the calling thread
-            otherwise; ``1``: the calling thread; ``k > 1``: ``k`` workers.
+        workers: ``None``: all cores for a batch with enough work (``*_MIN_SECONDS``), else
+            the calling thread; ``1``: the calling thread; ``k > 1``: ``k`` workers.
 
-    Returns:
-        new float32 ``(m_i, d_i)`` arrays, in input order.
-
-    Raises:
-        ValueError: bad settings; InvalidMultivectorError for the first bad document,
-            its position as the point id (all are checked before any is pooled).
+    Returns new float32 ``(m_i, d_i)`` arrays, in input order. Raises as
+    :func:`pool_tokens` for the first bad document, its position as the point id (all are
+    checked before any is pooled).
     """
     spec = as_spec(spec, *args, **settings)
     arrays = [as_multivector(doc, point_id=i) for i, doc in enumerate(documents)]
@@ -296,7 +270,7 @@ def _pool_on(
     n_workers: int,
     spec: PoolingSpec,
 ) -> list[np.ndarray]:
-    """Pool ``arrays`` on ``ex`` in about 8 cost-balanced chunks per worker, input order."""
+    """Pool ``arrays`` on ``ex`` in about 8 cost-balanced chunks per worker, in order."""
     groups = _chunks(costs, min(len(arrays), 8 * n_workers))
     futures = [ex.submit(_pool_chunk, [arrays[i] for i in g], spec) for g in groups]
     out: list[np.ndarray | None] = [None] * len(arrays)

@@ -1,4 +1,4 @@
-"""Shared numerics of the pooling methods: normalisation, cluster counts, cluster means."""
+"""Shared numerics of the pooling methods: row normalisation and cluster means."""
 
 from __future__ import annotations
 
@@ -7,16 +7,8 @@ from typing import Literal
 import numpy as np
 
 from . import kernels
-from .spec import cluster_count
 
-__all__ = [
-    "cluster_count",
-    "cluster_means",
-    "normalise",
-    "relabel_by_first_token",
-    "run_means",
-]
-
+__all__ = ["cluster_means", "normalise", "run_means"]
 
 _TINY = np.float32(np.finfo(np.float32).tiny)
 
@@ -30,19 +22,12 @@ def normalise(
 ) -> np.ndarray:
     """Rows of ``x`` (``(n, d)``) scaled to unit L2 norm, as a new float32 array (or into ``out``).
 
-    The package's one row normalisation. Robust for every finite float32 row: a row whose
-    squared norm under- or overflows float32 gets its norm in float64, so it comes out a unit
-    vector too; the result never holds NaN or inf.
+    A row whose squared norm under- or overflows float32 gets its norm in float64, so every
+    finite non-zero row comes out a unit vector; the result never holds NaN or inf.
 
-    Args:
-        x: ``(n, d)`` rows (any real dtype).
-        fallback: ``(n, d)`` non-zero rows replacing ``x``'s all-zero rows.
-        zero: an all-zero row with no ``fallback``: ``"raise"`` (naming the row) or ``"keep"``
-            it zero (Qdrant's Cosine behaviour).
-        out: a float32 C array of ``x``'s shape to write into (``x`` itself: in place).
-
-    Raises:
-        ValueError: a row holds NaN/inf, or an all-zero row with ``zero="raise"``.
+    ``fallback``: ``(n, d)`` rows replacing ``x``'s all-zero rows; without it ``zero``
+    says whether an all-zero row raises (naming it) or is kept zero (Qdrant's Cosine);
+    ``out``: a float32 C array of ``x``'s shape to write into. ``ValueError`` for NaN/inf.
     """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
@@ -76,31 +61,14 @@ def normalise(
     return out
 
 
-def relabel_by_first_token(labels: np.ndarray) -> tuple[np.ndarray, int]:
-    """Renumber cluster labels ``0..k-1`` in order of each cluster's first token.
-
-    Makes the output order deterministic and independent of the clustering's own ids.
-    Returns ``(labels, k)``.
-    """
-    uniq, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return rank[inverse].astype(np.intp, copy=False), int(uniq.size)
-
-
 def cluster_means(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Unit-normalised mean of the rows of ``x`` (``(n, d)``) in each cluster of ``labels``.
 
-    ``labels`` (``(n,)``) holds any integer cluster ids. Returns ``(k, d)`` float32 with
-    one row per distinct label, ordered by each cluster's first token (lowest row index).
-    The mean's scale does not matter before re-normalisation, so the sums are normalised
-    directly. The sums are taken over a ``(k, s, d)`` gather padded with zero rows (``s``:
-    the largest cluster), in row order, so the result is deterministic to the bit; one
-    dense ``(k, n) @ (n, d)`` product instead when padding would cost more (the compiled
-    kernel, when built, sums row by row in row order, as the gather does). A cluster whose
-    vectors cancel out exactly (a zero sum, e.g. two opposite tokens) has no mean
-    direction: it is represented by its first token.
+    ``labels`` (``(n,)``) holds any integer cluster ids. Returns ``(k, d)`` float32, one
+    row per distinct label, ordered by each cluster's first token. Sums are taken in row
+    order (a zero-padded ``(k, s, d)`` gather, or the compiled kernel), so the result is
+    deterministic to the bit; a dense ``(k, n) @ (n, d)`` product where padding would cost
+    more. A cluster whose vectors cancel out (a zero sum) is represented by its first token.
     """
     if kernels.compiled_kernels():
         sums, firsts = kernels.cluster_sums(x, labels)
@@ -129,11 +97,8 @@ def cluster_means(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def run_means(x: np.ndarray, k: int) -> np.ndarray:
-    """Unit-normalised means of ``k`` contiguous runs of near-equal length of the rows of ``x``.
-
-    Run ``j`` holds rows ``i`` with ``i * k // n == j`` (lengths ``n // k`` or
-    ``n // k + 1``). Returns ``(k, d)`` float32, in row order.
-    """
+    """Unit-normalised means ``(k, d)`` float32 of ``k`` contiguous runs of the rows of
+    ``x`` (run ``j``: rows ``i`` with ``i * k // n == j``)."""
     n = x.shape[0]
     starts = -((-np.arange(k, dtype=np.int64) * n) // k)  # ceil(j * n / k)
     return normalise(np.add.reduceat(x, starts, axis=0), fallback=x[starts])

@@ -1,19 +1,11 @@
 """Hierarchical pooling: exact Ward linkage on the unit token vectors.
 
 For unit vectors ``||a - b||^2 = 2 (1 - cos(a, b))``, so Ward on the normalised vectors
-is Ward on cosine geometry: a nearest-neighbour chain, ``O(n^2)`` after one ``O(n^2 d)``
-Gram matrix. PyLate 1.6 and sentence-transformers instead call
-``linkage(squareform(1 - cos), "ward")``, which takes the cosine distance as a Euclidean
-one: a different criterion, whose later merges drift from Ward's.
-
-Two implementations, the same partitions:
-
-- compiled (``_kernels``): a float64 Gram matrix (``dsyrk``), scipy's ``nn_chain`` step by
-  step in C and the cut at ``k`` clusters in one call, up to :data:`COMPILED_MAX_ROWS`
-  rows (``pool_tokens`` pools a whole document in one call, ``_kernels.ward_pool``);
-- fallback: condensed distances from the Gram matrix straight into scipy's private
-  ``nn_chain`` (what ``linkage(..., "ward")`` ends in), checked once against the public
-  ``linkage``; if missing or different (a future scipy), the public ``linkage`` is used.
+is Ward on cosine geometry. (PyLate 1.6 and sentence-transformers call
+``linkage(squareform(1 - cos), "ward")``, taking the cosine distance as a Euclidean one: a
+different criterion.) Two implementations, the same partitions: the compiled kernel up to
+:data:`COMPILED_MAX_ROWS` rows, and condensed distances into scipy's private ``nn_chain``
+(checked once against the public ``linkage``, which is used if they differ).
 """
 
 from __future__ import annotations
@@ -38,20 +30,15 @@ __all__ = [
 _WARD_CODE = 5  # scipy.cluster.hierarchy._LINKAGE_METHODS["ward"]
 COMPILED_MAX_ROWS = 2048  # longer documents: the fallback (condensed, half the memory)
 WARD_MAX_ROWS = 8192
-"""Most tokens one exact Ward clustering takes (its condensed distances: 268 MB here, and
-scipy copies them once). ``pool_tokens`` first averages runs of neighbouring tokens of a
-longer document down to this many (``sequential`` pooling), then clusters those; only
-documents of more than 8,192 pooled tokens are affected (e.g. one over Qdrant's cap)."""
+"""Most tokens one exact Ward clustering takes (its condensed distances are ``O(n^2)``):
+``pool_tokens`` first averages runs of neighbouring tokens of a longer document down to
+this many, then clusters those."""
 
 
 def cut_linkage(z: np.ndarray, n: int, k: int) -> np.ndarray:
-    """Labels of exactly ``k`` clusters: the state after the first ``n - k`` merges of ``z``.
-
-    ``z`` is a scipy linkage matrix (``(n - 1, 4)``, merges in order of increasing height,
-    merge ``j`` creating cluster ``n + j``). Unlike ``fcluster(..., criterion="maxclust")``
-    this gives exactly ``k`` clusters even when merge heights tie (e.g. duplicate tokens).
-    Returns labels ``(n,)``: the id of each token's cluster (arbitrary ids, not ``0..k-1``).
-    """
+    """Labels ``(n,)`` (arbitrary ids) of exactly ``k`` clusters: the state after the first
+    ``n - k`` merges of the scipy linkage matrix ``z``. Unlike ``fcluster(...,
+    criterion="maxclust")``, exactly ``k`` even when merge heights tie."""
     merges = n - k
     if merges <= 0:
         return np.arange(n, dtype=np.intp)
@@ -89,15 +76,9 @@ def _triu_flat(n: int) -> np.ndarray:
 
 
 def condensed_distances(x: np.ndarray) -> np.ndarray:
-    """Condensed Euclidean distances between the rows of ``x`` (``(n, d)``), float64.
-
-    Same layout as :func:`scipy.spatial.distance.pdist` (pairs ``(i, j)``, ``i < j``, row by
-    row; ``n (n - 1) / 2`` values) and equal to it up to float64 rounding: one float64 Gram
-    matrix ``G`` (a BLAS product), then ``sqrt(max(0, G_ii + G_jj - 2 G_ij))`` on the upper
-    triangle. For unit vectors the cancellation in ``2 - 2 G_ij`` costs ~1e-16 absolute,
-    far below the float32 resolution of the input. Above 2,048 rows the Gram matrix is
-    built by blocks of rows, so the memory beyond the output stays small.
-    """
+    """Condensed Euclidean distances between the rows of ``x`` (``(n, d)``), float64, as
+    :func:`scipy.spatial.distance.pdist` lays them out (up to float64 rounding), from one
+    Gram matrix (by blocks of rows above ``_BLOCKED_ABOVE`` rows, to bound memory)."""
     n = x.shape[0]
     x64 = x.astype(np.float64)
     if n > _BLOCKED_ABOVE:
@@ -163,11 +144,8 @@ def _select_ward() -> Callable[[np.ndarray, int], np.ndarray]:
 
 
 def ward_linkage(x: np.ndarray) -> np.ndarray:
-    """Ward linkage matrix (scipy layout, ``(n - 1, 4)``) of the rows of ``x`` (``(n, d)``).
-
-    Equal to ``scipy.cluster.hierarchy.linkage(x, "ward")`` up to float64 rounding of the
-    distances: the same merges, in order of increasing height. Needs ``n >= 2``.
-    """
+    """``scipy.cluster.hierarchy.linkage(x, "ward")`` (``(n - 1, 4)``) of the ``n >= 2`` rows
+    of ``x``, up to float64 rounding of the distances."""
     global _ward_impl
     if _ward_impl is None:
         _ward_impl = _select_ward()
@@ -175,28 +153,18 @@ def ward_linkage(x: np.ndarray) -> np.ndarray:
 
 
 def threshold_clusters(z: np.ndarray, n: int, threshold: float) -> int:
-    """Clusters left when every merge of ``z`` of height ``<= threshold`` is made.
-
-    ``z``: a scipy Ward linkage matrix of ``n`` rows (heights in ``z[:, 2]``, the Ward
-    distance ``sqrt(2 |a| |b| / (|a| + |b|)) * ||mean_a - mean_b||`` between the merged
-    clusters ``a`` and ``b``). Ward heights never decrease along the merges, so this is the
-    partition of ``fcluster(z, threshold, criterion="distance")``.
-    """
+    """Clusters left when every merge of the Ward linkage ``z`` (``n`` rows) of height
+    ``<= threshold`` is made: ``fcluster(z, threshold, criterion="distance")``'s count, as
+    Ward heights never decrease."""
     return n - int(np.count_nonzero(z[:, 2] <= threshold))
 
 
 def hierarchical_labels(
     x: np.ndarray, k: int, *, threshold: float | None = None, compiled: bool = True
 ) -> np.ndarray:
-    """Ward clustering of the unit rows of ``x`` (``(n, d)``) into at most ``k`` clusters.
-
-    Without ``threshold``: exactly ``k`` clusters, the partition after the first ``n - k``
-    merges of the Ward dendrogram (the same partition as ``linkage(x, "ward")`` cut at
-    ``k`` clusters). With ``threshold`` (a merge height in scipy's linkage scale, see
-    :func:`threshold_clusters`): every merge of height ``<= threshold`` is made too, so
-    ``min(k, k_threshold)`` clusters. Returns labels ``(n,)`` (cluster ids; ``0..k-1`` by
-    first row on the compiled path, arbitrary on the fallback). ``compiled=False`` forces
-    the numpy/scipy fallback (for comparisons).
+    """Ward clustering of the unit rows of ``x`` (``(n, d)``): exactly ``k`` clusters (the
+    first ``n - k`` merges), fewer where merges of height ``<= threshold`` (scipy's linkage
+    scale) make fewer. Returns cluster ids ``(n,)``; ``compiled=False`` forces the fallback.
     """
     n = x.shape[0]
     if k <= 1:

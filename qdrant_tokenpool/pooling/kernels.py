@@ -1,9 +1,8 @@
-"""The compiled kernels (``_kernels.pyx`` over ``_ward.h`` and ``_maxsim.h``): Ward pooling,
-exact MaxSim for :mod:`qdrant_tokenpool.maxsim`, and nested lists read into float32
-(:func:`nested_float32`). ``compiled`` is ``None`` where they were not built (the
-extension is optional): every method still works on numpy and scipy, with the same
-partitions. :func:`ward_labels` and :func:`ward_pool` reuse a per-thread scratch buffer
-up to :data:`KEEP_BYTES`, so a stream of documents does not allocate per document.
+"""The compiled kernels (``_kernels.pyx``): Ward pooling, exact MaxSim, nested lists read
+into float32. ``compiled`` is ``None`` where the optional extension was not built: every
+method then runs on numpy and scipy, with the same partitions. The ``ward_*``,
+``gram32*`` and ``cluster_sums`` wrappers need :func:`compiled_kernels`; the Ward calls
+reuse a per-thread scratch buffer up to :data:`KEEP_BYTES`.
 """
 
 from __future__ import annotations
@@ -55,12 +54,8 @@ def compiled_kernels() -> bool:
 
 @contextmanager
 def fallback_only() -> Iterator[None]:
-    """Pool (and read nested lists) with the numpy/scipy fallback inside the ``with``
-    block (benchmarks, checks).
-
-    For this whole process while it lasts (other threads pool on the fallback too; the
-    worker processes of ``pool_batch`` keep their kernel).
-    """
+    """The numpy/scipy fallback inside the ``with`` block, for this whole process (not the
+    worker processes of ``pool_batch``)."""
     global _disabled
     _disabled += 1
     try:
@@ -71,11 +66,9 @@ def fallback_only() -> Iterator[None]:
 
 @contextmanager
 def float64_gram() -> Iterator[None]:
-    """Cluster on the float64 Gram matrix only inside the ``with`` block (checks,
-    benchmarks). By default the compiled Ward cut computes the Gram matrix in float32
-    (half the time) and keeps it only where that provably gives the float64 decisions
-    (see ``_ward.h``); the bytes are the same either way. For the whole process while it
-    lasts (not re-entrant across threads)."""
+    """The compiled Ward cut on the float64 Gram matrix only, inside the ``with`` block
+    (process-wide, not re-entrant across threads). By default it uses float32 where that
+    provably gives the float64 decisions (``_ward.h``): the same bytes either way."""
     if not has("set_float32_gram"):
         yield
         return
@@ -87,19 +80,17 @@ def float64_gram() -> Iterator[None]:
 
 
 def gram_stats(reset: bool = False) -> dict[str, int]:
-    """How the compiled Ward cut decided, since the last reset: documents clustered on the
-    float32 Gram matrix (``"float32"``), on the float64 one (``"float64"``: a tie the
-    float32 bounds could not settle, or :func:`float64_gram`), and near ties settled on
-    float64 cluster means (``"near_ties"``). ``{}`` without the kernels."""
+    """Documents the compiled Ward cut clustered on the float32 and the float64 Gram
+    matrix, and near ties it settled on float64 means, since the last reset (``{}``
+    without the kernels)."""
     if not has("gram_stats"):
         return {}
     return dict(compiled.gram_stats(reset))  # type: ignore[union-attr]
 
 
 def has(name: str) -> bool:
-    """Whether the built extension has kernel ``name`` (an extension built from an older
-    checkout may lack the newer ones: their callers then fall back; reinstall to build
-    them)."""
+    """Whether the built extension has kernel ``name`` (one built from an older checkout
+    may lack it: callers then fall back)."""
     return compiled is not None and hasattr(compiled, name)
 
 
@@ -110,20 +101,18 @@ def load_blas() -> None:
 
 
 def nested_float32(rows: object) -> np.ndarray | None:
-    """``rows`` (a list or tuple of equally long lists or tuples of Python floats and ints)
-    as a new float32 ``(n, d)`` C array, equal to ``np.asarray(rows, dtype=np.float32)``;
-    ``None`` when the kernels are off (not built, or :func:`fallback_only`) or for any
-    other input, or one numpy must judge (ragged, other item types, a finite value outside
-    float32's range): the caller then reads it with numpy."""
+    """A list of equally long lists of Python floats/ints as a new float32 ``(n, d)`` array,
+    equal to ``np.asarray(rows, dtype=np.float32)``; ``None`` when the kernels are off or
+    for any input numpy must judge (ragged, other types, outside float32's range)."""
     if _disabled or not has("nested_float32"):
         return None
     return compiled.nested_float32(rows)  # type: ignore[union-attr]
 
 
 def rows_ok(x: np.ndarray, allow_zero: bool = False) -> bool | None:
-    """Whether every row of a float32 C-contiguous ``(n, d)`` array is finite and (unless
-    ``allow_zero``) not all zeros, in one compiled pass (``validation``'s fast check);
-    ``None`` when the kernels are off or ``x`` is not such an array (numpy checks then)."""
+    """Whether every row of a float32 C ``(n, d)`` array is finite and (unless
+    ``allow_zero``) non-zero, in one pass; ``None`` when the kernels are off or ``x`` is
+    another kind of array."""
     if _disabled or not has("rows_ok") or x.dtype != np.float32 or not x.flags.c_contiguous:
         return None
     return bool(compiled.rows_ok(x, allow_zero))  # type: ignore[union-attr]
@@ -142,23 +131,17 @@ def _workspace(n: int, d: int) -> np.ndarray:
 
 
 def ward_labels(u: np.ndarray, k: int, threshold: float | None = None) -> np.ndarray:
-    """Compiled Ward cut of the unit rows of ``u`` (``(n, d)`` float32 C-contiguous).
-
-    ``k`` clusters, or fewer when ``threshold`` (a merge height, scipy's linkage scale)
-    merges more: every merge of height ``<= threshold`` is made. Returns labels ``(n,)``,
-    ``0..k'-1`` by first row. Needs :func:`compiled_kernels`.
-    """
+    """Compiled Ward cut of the unit rows of ``u`` (``(n, d)`` float32 C) into ``k``
+    clusters, fewer when merges of height ``<= threshold`` (scipy's scale) make fewer.
+    Returns labels ``(n,)``, ``0..k'-1`` by first row."""
     assert compiled is not None
     return compiled.ward_labels(u, k, _workspace(u.shape[0], u.shape[1]), threshold)
 
 
 def ward_pool(x: np.ndarray, protected: int, k: int, threshold: float | None = None) -> np.ndarray:
-    """Compiled hierarchical pooling of one validated document (``(n, d)`` float32).
-
-    The ``protected`` first rows unchanged, then at most ``k`` unit cluster means (fewer
-    when ``threshold`` merges more, as for :func:`ward_labels`), ordered by first token:
-    float32 ``(protected + k', d)``. Needs :func:`compiled_kernels`.
-    """
+    """Compiled hierarchical pooling of one validated ``(n, d)`` float32 document: the
+    ``protected`` first rows, then at most ``k`` unit cluster means by first token (as
+    :func:`ward_labels`): float32 ``(protected + k', d)``."""
     assert compiled is not None
     return compiled.ward_pool(
         x, protected, k, _workspace(x.shape[0] - protected, x.shape[1]), threshold
@@ -168,9 +151,8 @@ def ward_pool(x: np.ndarray, protected: int, k: int, threshold: float | None = N
 def ward_pool_many(
     xs: list[np.ndarray], protected: list[int], ks: list[int], threshold: float | None = None
 ) -> list[np.ndarray]:
-    """:func:`ward_pool` on many documents (``xs``: float32 C-contiguous, ``protected`` and
-    ``ks`` per document) in one compiled call that holds the GIL only to start and to
-    finish; the same bytes as :func:`ward_pool` on each. Needs :func:`compiled_kernels`."""
+    """:func:`ward_pool` on many float32 C documents in one call that releases the GIL;
+    the same bytes as :func:`ward_pool` on each."""
     assert compiled is not None
     n = max(x.shape[0] - p for x, p in zip(xs, protected))
     d = max(x.shape[1] for x in xs)
@@ -178,33 +160,27 @@ def ward_pool_many(
 
 
 def ward_merges(d2: np.ndarray, k: int = 1) -> np.ndarray:
-    """The compiled nearest-neighbour chain alone on ``(n, n)`` squared distances: the
-    merges ``(x, y, squared height)`` in the order it makes them, stopping once the cut at
-    ``k`` clusters is decided (``k=1``: all ``n - 1``). Needs :func:`compiled_kernels`."""
+    """The compiled nearest-neighbour chain alone on ``(n, n)`` squared distances: merges
+    ``(x, y, squared height)`` in order, until the cut at ``k`` clusters is decided."""
     assert compiled is not None
     return compiled.ward_merges(np.ascontiguousarray(d2, dtype=np.float64), k)  # type: ignore[no-any-return]
 
 
 def ward_chain_seconds(d2: np.ndarray, k: int = 1) -> float:
-    """Seconds :func:`ward_merges` spends in the chain itself (not in laying out ``d2``):
-    the benchmarks' compute floor. Needs :func:`compiled_kernels`."""
+    """Seconds :func:`ward_merges` spends in the chain itself (a benchmark floor)."""
     assert compiled is not None
     return float(compiled.ward_merges(np.ascontiguousarray(d2, dtype=np.float64), k, True)[1])
 
 
 def gram32(u: np.ndarray) -> np.ndarray:
-    """The float32 Gram matrix of the rows of ``u`` (``(n, d)``) as the compiled Ward cut
-    computes it (its own block FMA product where ``d`` is a multiple of 8 on x86-64 with
-    AVX2 and FMA, else BLAS ``ssyrk``): ``(n, n)`` float32, lower triangle and diagonal,
-    zeros above. Needs :func:`compiled_kernels`."""
+    """The float32 Gram matrix of the rows of ``u`` as the compiled Ward cut computes it:
+    ``(n, n)``, lower triangle and diagonal, zeros above."""
     assert compiled is not None
     return compiled.gram32(np.ascontiguousarray(u, dtype=np.float32))  # type: ignore[no-any-return]
 
 
 def gram32_seconds(u: np.ndarray) -> float:
-    """Seconds :func:`gram32` spends in the product itself: with
-    :func:`ward_chain_seconds`, the benchmarks' compute floor. Needs
-    :func:`compiled_kernels`."""
+    """Seconds :func:`gram32` spends in the product itself (a benchmark floor)."""
     assert compiled is not None
     return float(compiled.gram32(np.ascontiguousarray(u, dtype=np.float32), True)[1])
 
@@ -213,9 +189,8 @@ _maxsim_here: bool | None = None
 
 
 def maxsim_available() -> bool:
-    """Whether MaxSim runs on the compiled kernel: built, in use (not
-    :func:`fallback_only`), and this CPU has AVX2 and FMA (x86-64); else ``maxsim``
-    keeps its numpy path."""
+    """Whether MaxSim runs on the compiled kernel: built, in use, and a CPU with AVX2 and
+    FMA."""
     global _maxsim_here
     if _disabled or not has("maxsim_scores"):
         return False
@@ -225,12 +200,8 @@ def maxsim_available() -> bool:
 
 
 def cluster_sums(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Compiled float32 row sums per cluster, in row order (deterministic to the bit).
-
-    ``x``: ``(n, d)``; ``labels``: ``(n,)`` ids >= 0. Returns ``(sums, firsts)``: ``(k, d)``
-    sums ordered by each cluster's first row, and that first row (``(k,)``). Needs
-    :func:`compiled_kernels`.
-    """
+    """Float32 row sums per cluster of ``x`` (``(n, d)``; ``labels`` ``(n,)`` ids >= 0), in
+    row order: ``(sums (k, d), firsts (k,))``, ordered by each cluster's first row."""
     assert compiled is not None
     return compiled.cluster_sums(
         np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(labels, dtype=np.intp)

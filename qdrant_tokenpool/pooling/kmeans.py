@@ -13,11 +13,8 @@ MAX_ITER = 20
 
 
 def _fill_empty(labels: np.ndarray, own: np.ndarray, k: int) -> np.ndarray:
-    """Give every empty cluster the point worst served by a cluster of size > 1.
-
-    ``own`` (``(n,)``): each point's similarity to its assigned centre. Loops only over the
-    empty clusters (usually none).
-    """
+    """Give every empty cluster the point (``own``: similarity to its centre) worst served
+    by a cluster of size > 1."""
     counts = np.bincount(labels, minlength=k)
     empty = np.flatnonzero(counts == 0)
     if empty.size == 0:
@@ -45,14 +42,10 @@ def _centroids(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 
 
 def kmeans_labels(x: np.ndarray, k: int, *, seed: int = DEFAULT_SEED) -> np.ndarray:
-    """Spherical k-means of the unit rows of ``x`` (``(n, d)``) into exactly ``k`` clusters.
-
-    Deterministic: the initial centres are ``k`` distinct tokens drawn with
-    ``numpy.random.default_rng(seed)``; then Lloyd iterations on cosine similarity
-    (centroids re-normalised) until the assignment is stable or after :data:`MAX_ITER`.
-    Empty clusters are refilled with the worst-served token of a cluster of size > 1, so
-    every one of the ``k`` clusters keeps at least one token. Ties go to the lowest centre.
-    Returns labels ``(n,)`` with values ``0..k-1``.
+    """Spherical k-means of the unit rows of ``x`` (``(n, d)``) into exactly ``k`` clusters:
+    labels ``(n,)``, ``0..k-1``. Deterministic: ``k`` distinct tokens drawn with ``seed``
+    as centres, then Lloyd iterations on cosine similarity (at most :data:`MAX_ITER`),
+    empty clusters refilled, ties to the lowest centre.
     """
     n = x.shape[0]
     if k >= n:

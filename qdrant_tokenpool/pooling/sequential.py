@@ -8,11 +8,7 @@ __all__ = ["sequential_labels"]
 
 
 def sequential_labels(x: np.ndarray, k: int) -> np.ndarray:
-    """Split the ``n`` rows of ``x`` into ``k`` contiguous runs of near-equal size.
-
-    Runs differ in length by at most one token (``n // k`` or ``n // k + 1``), so with
-    ``k = n // pool_factor`` each run holds about ``pool_factor`` neighbouring tokens.
-    Returns labels ``(n,)`` with values ``0..k-1`` in order.
-    """
+    """Labels ``(n,)``, ``0..k-1`` in order, splitting the ``n`` rows of ``x`` into ``k``
+    contiguous runs of ``n // k`` or ``n // k + 1`` rows."""
     n = x.shape[0]
     return (np.arange(n, dtype=np.int64) * k // n).astype(np.intp)

@@ -1,15 +1,11 @@
 """How to pool one document: the settings, checked once, and the vector budget they give.
 
-A :class:`PoolingSpec` is the value passed between the pooling functions. A document's
-``protected_tokens`` leading and ``protected_tail_tokens`` trailing vectors pass through
-unpooled; the ``u`` between them are pooled into ``k`` vectors, where every budget is an
-upper bound on ``k`` and the smallest wins: ``max(1, floor(u / pool_factor))``;
-``max_vectors - protected``; Qdrant's cap, always (fewer than
-:data:`QDRANT_MAX_MULTIVECTOR_FLOATS` floats: :func:`max_rows`); with
-``distance_threshold`` (hierarchical only), the clusters of the Ward dendrogram cut at
-that height. Ward merges are nested, so taking the lowest merges meets every bound at
-once. ``grid`` keeps its cells, merging neighbouring cells in runs only when there are
-more cells than the bound. Pure numerics: no Qdrant, no I/O.
+A :class:`PoolingSpec` is the value passed between the pooling functions. The ``u``
+unprotected vectors of a document are pooled into ``k`` vectors, where every budget bounds
+``k`` and the smallest wins: ``max(1, floor(u / pool_factor))``, ``max_vectors -
+protected``, Qdrant's cap (:func:`max_rows`), and with ``distance_threshold`` the Ward
+dendrogram cut at that height (Ward merges are nested, so the lowest merges meet every
+bound at once). ``grid`` merges neighbouring cells in runs only past the bound.
 """
 
 from __future__ import annotations
@@ -42,28 +38,19 @@ GRID_POOLS: tuple[str, ...] = ("rows", "columns", "blocks")
 ``grid_block x grid_block`` block."""
 
 QDRANT_MAX_MULTIVECTOR_FLOATS = 1_048_576
-"""Qdrant refuses a multivector of this many floats (``n x d``) or more (strictly fewer
-are allowed). The one place this number lives."""
+"""Qdrant refuses a multivector of this many floats (``n x d``) or more."""
 
 
 def max_rows(dim: int) -> int:
-    """Most vectors of dimension ``dim`` that one Qdrant multivector can hold.
-
-    ``(QDRANT_MAX_MULTIVECTOR_FLOATS - 1) // dim``: 8,191 at 128 dimensions, 2,730 at 384,
-    1,365 at 768, 1,023 at 1,024, 511 at 2,048, 255 at 4,096.
-    """
+    """Most vectors of dimension ``dim`` one Qdrant multivector holds (8,191 at 128)."""
     if dim < 1:
         raise ValueError(f"dimension must be >= 1, got {dim}")
     return (QDRANT_MAX_MULTIVECTOR_FLOATS - 1) // int(dim)
 
 
 def cluster_count(n_tokens: int, pool_factor: float) -> int:
-    """``max(1, floor(n_tokens / pool_factor))``: clusters for ``n_tokens`` pooled tokens.
-
-    Exact for fractional factors: the float ``pool_factor`` is taken as the exact binary
-    fraction it holds (``p / q``) and the floor is taken in integers
-    (``n_tokens * q // p``), so e.g. ``floor(3 / 1.5) == 2`` with no rounding surprise.
-    """
+    """``max(1, floor(n_tokens / pool_factor))``, exact for fractional factors: the floor of
+    ``n_tokens * q / p`` in integers, ``p / q`` the float's exact binary fraction."""
     if isinstance(pool_factor, numbers.Integral):
         return max(1, int(n_tokens) // int(pool_factor))
     p, q = float(pool_factor).as_integer_ratio()
@@ -71,33 +58,28 @@ def cluster_count(n_tokens: int, pool_factor: float) -> int:
 
 
 def pooled_length(n_tokens: int, pool_factor: float, protected_tokens: int = 0) -> int:
-    """Vectors that pooling with only a pool factor keeps of an ``n_tokens``-vector
-    document (no other knob, Qdrant's cap not applied): the protected ones plus
-    ``cluster_count`` of the rest (all ``n_tokens`` when ``pool_factor`` is 1 or no token
-    is left after the protected ones). For a whole config use
-    :meth:`PoolingSpec.stored_vectors`, which this is the special case of."""
+    """Vectors that pooling with only a pool factor keeps of an ``n_tokens``-vector document
+    (Qdrant's cap not applied); :meth:`PoolingSpec.stored_vectors` for a whole spec."""
     n_free = n_tokens - protected_tokens
     if pool_factor == 1 or n_free <= 0:
         return n_tokens
     return protected_tokens + cluster_count(n_free, pool_factor)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _finite(name: str, value: Any, minimum: float) -> float:
+    """``value`` as a float if it is a finite real number (not ``bool``) ``>= minimum``."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    f = float(value) if real else math.nan
+    if not (math.isfinite(f) and f >= minimum):
+        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}")
+    return f
 
 
 def _pool_factor(value: Any) -> int | float:
-    """An integer or float ``>= 1``, finite; integral floats become ints (``2.0`` -> ``2``)."""
-    bad = ValueError(f"pool_factor must be a finite number >= 1, got {value!r}")
-    if _is_int(value):
-        if value < 1:
-            raise bad
+    """An integer or finite float ``>= 1``; integral floats become ints (``2.0`` -> ``2``)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 1:
         return int(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise bad
-    f = float(value)
-    if not math.isfinite(f) or f < 1.0:
-        raise bad
+    f = _finite("pool_factor", value, 1)
     return int(f) if f.is_integer() else f
 
 
@@ -122,22 +104,17 @@ class PoolingSpec:
 
     Attributes:
         pool_factor: number ``>= 1`` (fractional allowed): at most
-            ``max(1, floor(u / pool_factor))`` pooled vectors for ``u`` pooled tokens;
-            ``1`` sets no bound.
-        method: ``"hierarchical"``, ``"kmeans"``, ``"sequential"`` or ``"grid"``.
-        protected_tokens: leading vectors kept unpooled, in front.
-        protected_tail_tokens: trailing vectors kept unpooled, in order, at the end.
-        max_vectors: at most this many stored vectors per document, protected ones
-            included (``>= protected_tokens + protected_tail_tokens + 1``); ``None``: no cap
-            beyond Qdrant's.
+            ``max(1, floor(u / pool_factor))`` vectors for ``u`` pooled tokens; 1: no bound.
+        method: one of :data:`METHODS`.
+        protected_tokens, protected_tail_tokens: leading / trailing vectors kept unpooled.
+        max_vectors: at most this many stored vectors per document, protected included
+            (``>= protected + 1``); ``None``: only Qdrant's cap.
         distance_threshold: ``hierarchical`` only: make every Ward merge of height
-            ``<= distance_threshold`` (scipy's linkage scale on the unit vectors; two single
-            tokens of cosine ``c`` are ``sqrt(2 - 2c)`` apart); finite, ``>= 0``.
-        grid_shape: ``grid`` only (required there): ``(rows, cols)`` of the patch grid;
-            a document must hold exactly ``protected + rows * cols`` vectors.
-        grid_pool: ``grid`` only: ``"rows"`` (default), ``"columns"`` or ``"blocks"``.
-        grid_block: ``grid_pool="blocks"`` only: block side ``k >= 1`` (default 2); edge
-            blocks of a grid that ``k`` does not divide are smaller.
+            ``<= distance_threshold`` (scipy's linkage scale; two tokens of cosine ``c`` are
+            ``sqrt(2 - 2c)`` apart).
+        grid_shape: ``grid`` only (required): ``(rows, cols)`` of the patch grid.
+        grid_pool: ``grid`` only: one of :data:`GRID_POOLS` (default ``"rows"``).
+        grid_block: ``grid_pool="blocks"`` only: block side (default 2).
     """
 
     pool_factor: int | float = 2
@@ -165,17 +142,13 @@ class PoolingSpec:
         if self.max_vectors is not None:
             set_(self, "max_vectors", check_int("max_vectors", self.max_vectors, lead + tail + 1))
         if self.distance_threshold is not None:
-            t = self.distance_threshold
-            if isinstance(t, bool) or not isinstance(t, numbers.Real) or not (
-                math.isfinite(float(t)) and float(t) >= 0.0
-            ):
-                raise ValueError(f"distance_threshold must be a finite number >= 0, got {t!r}")
+            t = _finite("distance_threshold", self.distance_threshold, 0)
             if self.method != "hierarchical":
                 raise ValueError(
                     "distance_threshold cuts the Ward dendrogram: it needs "
                     f"method='hierarchical', got method={self.method!r}"
                 )
-            set_(self, "distance_threshold", float(t))
+            set_(self, "distance_threshold", t)
         self._check_grid()
 
     def _check_grid(self) -> None:
@@ -201,7 +174,6 @@ class PoolingSpec:
         elif self.grid_block is not None:
             raise ValueError(f"grid_block needs grid_pool='blocks', got grid_pool={pool!r}")
 
-    # -- derived --------------------------------------------------------------------------
     @property
     def grid_cells(self) -> int | None:
         """Pooled vectors a ``grid`` spec makes before any budget (``None`` otherwise)."""
@@ -217,8 +189,7 @@ class PoolingSpec:
 
     @property
     def keeps_unbounded(self) -> bool:
-        """Whether a document that no bound reduces is stored unchanged (not normalised):
-        ``pool_factor`` 1, no threshold, not ``grid``."""
+        """Whether a document that no bound reduces is stored unchanged (not normalised)."""
         return self.pool_factor == 1 and self.distance_threshold is None and self.method != "grid"
 
     @property
@@ -232,11 +203,8 @@ class PoolingSpec:
         )
 
     def layout_error(self, n_tokens: int) -> str | None:
-        """Why a document of ``n_tokens`` vectors does not fit this spec, or ``None``.
-
-        Only ``grid`` has a fixed layout: exactly ``protected_tokens + rows * cols +
-        protected_tail_tokens`` vectors.
-        """
+        """Why a document of ``n_tokens`` vectors does not fit this spec (only ``grid`` has a
+        fixed length), or ``None``."""
         if self.grid_shape is None:
             return None
         rows, cols = self.grid_shape
@@ -250,15 +218,10 @@ class PoolingSpec:
         return None
 
     def layout(self, n_tokens: int, dim: int) -> DocumentLayout:
-        """How a document of ``n_tokens`` vectors of dimension ``dim`` is split and bounded.
-
-        Protected vectors are taken leading first (a short document keeps what it has).
-        Every fixed bound (pool factor, ``max_vectors``, Qdrant's cap) is applied; the
-        distance threshold, which depends on the vectors, is applied by the clustering.
-        In the one case where the protected vectors alone would leave no room under
-        Qdrant's cap (``protected + 1 > max_rows(dim)``, e.g. 16 protected vectors of 65,536
-        dimensions), trailing then leading vectors lose their protection and are pooled.
-        """
+        """How a document of ``n_tokens`` vectors of dimension ``dim`` is split and bounded by
+        the fixed bounds (the threshold is the clustering's). Protected vectors are taken
+        leading first; where they alone leave no room under Qdrant's cap, trailing then
+        leading vectors lose their protection."""
         lead = min(self.protected_tokens, n_tokens)
         tail = min(self.protected_tail_tokens, n_tokens - lead)
         cap = max_rows(dim)
@@ -278,9 +241,8 @@ class PoolingSpec:
         return DocumentLayout(lead, free, tail, bound)
 
     def stored_vectors(self, n_tokens: int, dim: int) -> int:
-        """Vectors stored for a document of ``n_tokens`` x ``dim``: exact, except with a
-        ``distance_threshold``, where it is the upper bound (the threshold can only merge
-        more). A ``grid`` document that fits the grid stores at most its cell count."""
+        """Vectors stored for a document of ``n_tokens`` x ``dim`` (an upper bound with a
+        ``distance_threshold``)."""
         lay = self.layout(n_tokens, dim)
         if lay.free <= 0:
             return n_tokens
@@ -293,11 +255,7 @@ class PoolingSpec:
 
 def as_spec(spec: PoolingSpec | float | None = None, *args: Any, **settings: Any) -> PoolingSpec:
     """``spec`` itself, or the :class:`PoolingSpec` of the settings given instead
-    (``pool_factor``, ``method``, ``protected_tokens`` positionally, the rest by name).
-
-    Lets the pooling functions take either form: ``pool_tokens(x, spec)`` or
-    ``pool_tokens(x, 2, "kmeans", max_vectors=64)``. ``TypeError`` for a spec and settings.
-    """
+    (``pool_tokens(x, 2, "kmeans", max_vectors=64)``); ``TypeError`` for both."""
     if isinstance(spec, PoolingSpec):
         if args or settings:
             raise TypeError("give a PoolingSpec or its settings, not both")

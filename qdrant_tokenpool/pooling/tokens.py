@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from typing import Any
 
 import numpy as np
@@ -12,35 +12,24 @@ from ._blas import single_blas_thread
 from .common import cluster_means, normalise, run_means
 from .hierarchical import COMPILED_MAX_ROWS, WARD_MAX_ROWS, hierarchical_labels
 from .kmeans import kmeans_labels
-from .sequential import sequential_labels
-from .spec import PoolingSpec, as_spec
+from .spec import DocumentLayout, PoolingSpec, as_spec
 from .validation import InvalidMultivectorError, as_multivector
 
-__all__ = ["LABELLERS", "pool_tokens"]
-
-LABELLERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
-    "hierarchical": hierarchical_labels,
-    "kmeans": kmeans_labels,
-    "sequential": sequential_labels,
-}
+__all__ = ["InvalidMultivectorError", "check_layout", "grid_labels", "pool_checked", "pool_tokens"]
 
 
 def check_layout(x: np.ndarray, spec: PoolingSpec, point_id: Any = None) -> None:
-    """Raise :class:`InvalidMultivectorError` (naming ``point_id``) when the document does
-    not fit the spec's fixed layout (a ``grid`` document with the wrong token count)."""
+    """Raise :class:`InvalidMultivectorError` naming ``point_id`` when ``x`` does not fit
+    the spec's fixed layout (a ``grid`` document with the wrong token count)."""
     problem = spec.layout_error(x.shape[0])
     if problem is not None:
         raise InvalidMultivectorError(f"multivector {problem}", point_id=point_id)
 
 
 def grid_labels(rows: int, cols: int, grid_pool: str, block: int = 1) -> np.ndarray:
-    """Cell of each patch of a ``rows x cols`` grid (patches in row-major order).
-
-    ``"rows"``: the patch's row; ``"columns"``: its column; ``"blocks"``: its
-    ``block x block`` block, blocks numbered in row-major order. Returns ``(rows * cols,)``
-    labels whose first occurrences come in increasing order (so cluster means come out
-    in cell order).
-    """
+    """Cell of each patch of a ``rows x cols`` grid (patches in row-major order): its row,
+    its column, or its ``block x block`` block (row-major). Returns ``(rows * cols,)``
+    labels whose first occurrences increase, so cluster means come out in cell order."""
     r = np.repeat(np.arange(rows, dtype=np.intp), cols)
     c = np.tile(np.arange(cols, dtype=np.intp), rows)
     if grid_pool == "rows":
@@ -62,10 +51,7 @@ def _grid_pooled(free: np.ndarray, spec: PoolingSpec, k: int) -> np.ndarray:
 
 
 def pool_checked(x: np.ndarray, spec: PoolingSpec) -> np.ndarray:
-    """``pool_tokens`` on an already validated float32 ``(n, d)`` array (no checks).
-
-    Always returns a new array (never ``x`` itself).
-    """
+    """``pool_tokens`` on a validated float32 ``(n, d)`` array; always a new array."""
     n, d = x.shape
     lay = spec.layout(n, d)
     k = lay.bound
@@ -99,16 +85,14 @@ def pool_checked(x: np.ndarray, spec: PoolingSpec) -> np.ndarray:
     elif method == "hierarchical":
         pooled = cluster_means(free, hierarchical_labels(free, k, threshold=threshold))
     else:
-        pooled = cluster_means(free, LABELLERS[method](free, k))
+        pooled = cluster_means(free, kmeans_labels(free, k))
     parts = [p for p in (x[:lead], pooled, x[n - tail :]) if p.shape[0]]
     return parts[0] if len(parts) == 1 and parts[0] is pooled else np.concatenate(parts, axis=0)
 
 
 def pool_checked_many(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.ndarray]:
-    """:func:`pool_checked` on each array, the same bytes; the documents that the compiled
-    kernel pools whole (hierarchical, up to ``COMPILED_MAX_ROWS`` free rows) go through
-    one :func:`~qdrant_tokenpool.pooling.kernels.ward_pool_many` call, which holds the GIL
-    only to start and to finish (a pooling thread then runs next to Python threads)."""
+    """:func:`pool_checked` on each array, the same bytes; the documents the compiled kernel
+    pools whole go through one ``ward_pool_many`` call, which releases the GIL."""
     if (
         spec.method != "hierarchical"
         or not kernels.compiled_kernels()
@@ -117,31 +101,24 @@ def pool_checked_many(arrays: list[np.ndarray], spec: PoolingSpec) -> list[np.nd
     ):
         return [pool_checked(x, spec) for x in arrays]
     out: list[np.ndarray | None] = [None] * len(arrays)
-    batch: list[int] = []
-    bodies: list[np.ndarray] = []
-    leads: list[int] = []
-    ks: list[int] = []
-    tails: list[int] = []
-    layouts: dict[tuple[int, int], Any] = {}  # documents of one length share a layout
+    batch: list[tuple[int, DocumentLayout]] = []
+    layout = functools.lru_cache(maxsize=None)(spec.layout)  # documents of one shape share one
     for i, x in enumerate(arrays):
-        n, d = x.shape
-        lay = layouts.get((n, d))
-        if lay is None:
-            lay = layouts[n, d] = spec.layout(n, d)
-        k = lay.bound
-        if lay.free <= 0 or (k == lay.free and spec.keeps_unbounded) or lay.free > COMPILED_MAX_ROWS:
+        lay = layout(*x.shape)
+        as_is = lay.free <= 0 or (lay.bound == lay.free and spec.keeps_unbounded)
+        if as_is or lay.free > COMPILED_MAX_ROWS:
             out[i] = pool_checked(x, spec)
-            continue
-        batch.append(i)
-        bodies.append(np.ascontiguousarray(x[: n - lay.tail] if lay.tail else x))
-        leads.append(lay.lead)
-        ks.append(k)
-        tails.append(lay.tail)
+        else:
+            batch.append((i, lay))
     if batch:
-        pooled = kernels.ward_pool_many(bodies, leads, ks, spec.distance_threshold)
-        for i, p, tail in zip(batch, pooled, tails):
-            x = arrays[i]
-            out[i] = np.concatenate([p, x[x.shape[0] - tail :]]) if tail else p
+        pooled = kernels.ward_pool_many(
+            [np.ascontiguousarray(arrays[i][: len(arrays[i]) - lay.tail]) for i, lay in batch],
+            [lay.lead for _, lay in batch],
+            [lay.bound for _, lay in batch],
+            spec.distance_threshold,
+        )
+        for (i, lay), p in zip(batch, pooled):
+            out[i] = np.concatenate([p, arrays[i][len(arrays[i]) - lay.tail :]]) if lay.tail else p
     return out  # type: ignore[return-value]
 
 
@@ -151,25 +128,21 @@ def pool_tokens(
     """Pool one document's token vectors (Clavié, Chaffin and Adams 2024, with budgets).
 
     The protected leading and trailing vectors pass through unchanged; the others are
-    L2-normalised, clustered, and each cluster's mean re-normalised (a cluster whose
-    vectors cancel out keeps its first token), clusters in order of their first token.
-    How many clusters, and ``method="grid"``: see :class:`~.spec.PoolingSpec`. A document
-    with no unprotected tokens, or one that no bound reduces at ``pool_factor`` 1, is
-    returned unchanged.
+    L2-normalised, clustered, and each cluster's mean re-normalised, clusters in order of
+    their first token (how many: :class:`~.spec.PoolingSpec`). A document that no bound
+    reduces at ``pool_factor`` 1 is returned unchanged.
 
     Args:
         vectors: ``(n, d)`` token vectors: numpy array, torch tensor or nested list.
-        spec: a :class:`~.spec.PoolingSpec`, or its settings instead (``pool_factor``,
-            ``method``, ``protected_tokens`` positionally, the others by name).
+        spec: a :class:`~.spec.PoolingSpec`, or its settings (``pool_factor``, ``method``,
+            ``protected_tokens`` positionally, the others by name).
 
     Returns:
-        a new float32 ``(m, d)`` array; same input, same bytes (every method is
-        deterministic).
+        a new float32 ``(m, d)`` array; same input, same bytes.
 
     Raises:
-        ValueError: bad settings; :class:`InvalidMultivectorError` (a ``ValueError``) for
-            an empty, ragged, 1-D or 3-D input, NaN/inf, zero vectors, or a document that
-            does not fit ``grid_shape``.
+        ValueError: bad settings; :class:`InvalidMultivectorError` for an empty, ragged,
+            1-D or 3-D input, NaN/inf, zero vectors, or one that does not fit ``grid_shape``.
     """
     spec = as_spec(spec, *args, **settings)
     x = as_multivector(vectors)
@@ -177,5 +150,3 @@ def pool_tokens(
     with single_blas_thread():
         return pool_checked(x, spec)
 
-
-__all__ += ["InvalidMultivectorError", "check_layout", "grid_labels", "pool_checked"]

@@ -1,8 +1,5 @@
-"""Multivector checks with clear errors: which point, which vector, what is wrong.
-
-Pure numpy, part of the numerics (never imports qdrant_client): the pooling, MaxSim and the
-encoders check their input with it, and the write path and the engines reuse it.
-"""
+"""Vector checks with clear errors (which point, which vector, what is wrong), used by the
+numerics, the write path and the engines. Pure numpy."""
 
 from __future__ import annotations
 
@@ -31,12 +28,11 @@ _E = TypeVar("_E", bound="InvalidVectorError")
 
 class InvalidVectorError(ValueError):
     """A vector of a request is malformed or does not fit its collection (wrong dimension,
-    NaN/inf, a sparse vector where a dense one is configured, an unknown vector name...).
+    NaN/inf, an unknown vector name...).
 
     Attributes:
-        problem: what is wrong, e.g. ``"wrong dimension: vector has 15 values, the collection expects 16"``.
-        point_id: id of the point that carried it, when known.
-        vector_name: name of the vector (``""`` for the unnamed default), when known.
+        problem: what is wrong (``"wrong dimension: vector has 15 values, ..."``).
+        point_id, vector_name: the point and vector (``""``: the unnamed one), when known.
     """
 
     def __init__(self, problem: str, *, point_id: Any = None, vector_name: str | None = None):
@@ -61,19 +57,16 @@ class InvalidVectorError(ValueError):
 
 
 class InvalidMultivectorError(InvalidVectorError):
-    """A multivector (token vectors) is malformed: ragged, empty, wrong ``d``, NaN/inf, a
-    zero row where pooling needs a direction... (an :class:`InvalidVectorError`)."""
+    """A multivector is malformed: ragged, empty, wrong ``d``, NaN/inf, a zero row..."""
 
 
 def vector_label(name: str | None) -> str:
-    """A vector as every message of the package names it: ``vector 'colbert'``, or
-    ``default vector ''`` for the unnamed default vector (the one wording)."""
+    """A vector as every message names it: ``vector 'colbert'``, or ``default vector ''``."""
     return f"vector {name!r}" if name else "default vector ''"
 
 
 def is_tensor(x: Any) -> bool:
-    """A torch tensor (or anything with torch's ``detach`` / ``cpu``), detected without
-    importing torch. The one tensor test of the package."""
+    """A torch tensor (anything with ``detach`` and ``cpu``), without importing torch."""
     return hasattr(x, "detach") and hasattr(x, "cpu")
 
 
@@ -86,8 +79,7 @@ def check_int(
     name: str, value: Any, minimum: int = 1, error: type[Exception] = ValueError
 ) -> int:
     """``value`` as an ``int`` if it is an integer (Python or numpy, not ``bool``) of at
-    least ``minimum``; else ``error(f"{name} must be an integer >= {minimum}, got ...")``.
-    The one integer-argument check of the package."""
+    least ``minimum``; else ``error(f"{name} must be an integer >= {minimum}, got ...")``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise error(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
@@ -97,7 +89,6 @@ def to_numpy(vectors: Any) -> np.ndarray:
     """numpy view of a numpy array, torch tensor (any device) or nested list; no checks."""
     if isinstance(vectors, np.ndarray):
         return vectors
-    # torch without importing it: tensors have detach/cpu/numpy
     if is_tensor(vectors):
         t = vectors.detach().cpu()
         if str(t.dtype) in ("torch.bfloat16", "torch.float16"):
@@ -107,9 +98,8 @@ def to_numpy(vectors: Any) -> np.ndarray:
 
 
 def _from_nested(vectors: Any) -> np.ndarray:
-    """A nested list (or anything numpy reads) as a float32 array; the compiled reader
-    when it takes it (lists of rows of Python floats), else numpy, which names what is
-    wrong. Both give the same arrays (``tests/test_validation.py``)."""
+    """A nested list (or anything numpy reads) as a float32 array: the compiled reader when
+    it takes it, else numpy (the same arrays), naming what is wrong."""
     arr = nested_float32(vectors)
     if arr is not None:
         return arr
@@ -118,7 +108,6 @@ def _from_nested(vectors: Any) -> np.ndarray:
             return np.asarray(vectors, dtype=np.float32)
     except (ValueError, TypeError, OverflowError):
         pass
-    # Find out what is wrong for a useful message.
     if isinstance(vectors, (list, tuple)):
         rows = list(vectors)
         if rows and all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
@@ -145,10 +134,8 @@ def _nested_source(vectors: Any, arr: np.ndarray) -> np.ndarray | None:
 
 def _check_values(arr: np.ndarray, *, allow_zero: bool) -> None:
     if arr.ndim == 2 and arr.dtype == np.float32:
-        # Fast path: one pass. A NaN/inf anywhere makes its row's sum of squares non-finite,
-        # and a zero row has a zero sum (the compiled pass sums in float64; numpy's in
-        # float32 may over/underflow on huge/tiny values). Only when this test fails are
-        # the exact checks below run, to confirm and name the problem.
+        # One pass: a NaN/inf makes its row's sum of squares non-finite, a zero row's is
+        # zero (numpy's float32 sum may also over/underflow: the checks below confirm).
         fine = rows_ok(arr, allow_zero)
         if fine:
             return
@@ -206,7 +193,7 @@ def as_multivector(
         vectors: ``(n, d)`` numpy array, torch tensor or nested list of floats.
         dim: expected vector size ``d`` (the collection's), or ``None`` to accept any.
         point_id, vector_name: named in the error message.
-        allow_zero: accept all-zero rows (they cannot be normalised, so pooling refuses them).
+        allow_zero: accept all-zero rows (pooling cannot normalise them).
 
     Raises:
         InvalidMultivectorError: not 2-D (a single dense vector, or 3-D), no rows or no
@@ -241,8 +228,7 @@ def as_multivector(
         try:
             _check_values(arr, allow_zero=allow_zero)
         except InvalidMultivectorError:
-            if source is arr and not isinstance(vectors, np.ndarray) and not is_tensor(vectors):
-                # a nested list read straight into float32: its own values name the problem
+            if source is arr and not is_array(vectors):  # a nested list read into float32
                 source = _nested_source(vectors, arr)
             if source is not None and source is not arr:
                 _check_float32_range(source, arr)
@@ -273,8 +259,7 @@ def as_vector(
             outside the float32 range (Qdrant stores float32).
     """
     try:
-        if isinstance(vector, list):
-            # a flat list of numbers (the common case): read by numpy directly
+        if isinstance(vector, list):  # a flat list of numbers (the common case)
             try:
                 with np.errstate(over="ignore", under="ignore"):
                     arr = np.asarray(vector, dtype=np.float32)

@@ -1,8 +1,6 @@
-"""The write path's flows (see :mod:`qdrant_tokenpool._flow`), shared by
-:class:`~qdrant_tokenpool.TokenPoolingClient` and
-:class:`~qdrant_tokenpool.AsyncTokenPoolingClient`: ``upsert``, ``update_vectors``,
-``batch_update_points``, ``upload_points`` and ``upload_collection`` with the configured
-multivectors pooled (:mod:`.plan`) and, on a remote backend, split (:mod:`.split`)."""
+"""The write flows of both clients (:mod:`qdrant_tokenpool._flow`): the parent's write
+methods with the configured multivectors pooled (:mod:`.plan`) and, on a server, the
+request split (:mod:`.split`)."""
 
 from __future__ import annotations
 
@@ -60,9 +58,8 @@ def _config(state: PoolingState, collection_name: str) -> Flow[CollectionPooling
 
 
 def _collection(state: PoolingState, collection_name: str) -> Flow[CollectionPooling | None]:
-    """The collection's vectors, with its pooling config when pooling is on here and now
-    (``{}`` otherwise, or when the stored config is broken); ``None`` when it does not
-    exist. For the checks that hold whether a collection pools or not."""
+    """The collection's vectors, with its pooling config when pooling is on (else ``{}``);
+    ``None`` when it does not exist. For the checks that hold whether it pools or not."""
     cp = yield from store.load_if_exists(state, collection_name)
     if cp is None:
         return None
@@ -81,19 +78,17 @@ def _pooled_write(
     *,
     pending: bool = False,
 ) -> Flow[list[Any]]:
-    """The write flows' skeleton: ``request`` (points, a ``Batch`` or operations: what
-    ``plan`` reads) with its inference objects at pooled vectors embedded by the client's
-    local inference (:mod:`qdrant_tokenpool.inference`), then validated and pooled whole
-    before anything is sent; on a server a rewritten request goes as ``split`` parts of at
-    most ``budget`` floats. Returns the results of the parent's ``method`` calls, in order."""
+    """The write flows' skeleton: ``request`` (what ``plan`` reads) with its inference
+    objects at pooled vectors embedded, validated and pooled whole before anything is sent;
+    on a server in ``split`` parts of at most ``budget`` floats. Returns the results of the
+    parent's ``method`` calls, in order."""
     remote = state.remote
     cp = yield from _config(state, collection_name)
     if cp is not None:
         if not isinstance(request, (Sequence, models.Batch)):
             request = list(request)
         request = embedded(request, cp, plan, state.inference)
-        # a server gets the request in parts: check all of it first (an embedded engine
-        # checks each call whole itself)
+        # a server gets parts: check all of it first (an embedded engine checks each call)
         new = pool_request(
             plan, request, cp, arrays=not remote, workers=state.workers, pending=pending,
             check_all=remote,
@@ -114,9 +109,8 @@ def upsert(
     *,
     budget: int | None = None,
 ) -> Flow[Any]:
-    """``upsert`` with the configured multivectors pooled (list of points or ``Batch``;
-    see :func:`_pooled_write`); ``options``: the parent's other arguments. Returns the last
-    request's ``UpdateResult``."""
+    """``upsert`` (points or a ``Batch``) pooled; ``options``: the parent's other arguments.
+    Returns the last request's ``UpdateResult``."""
     plan: Callable[[Any, PoolingJob], Any]
     split: Callable[[Any, int], list[Any]]
     if isinstance(points, models.Batch):
@@ -191,12 +185,9 @@ def pooled_stream(
     pending: bool = False,
     check_all: bool = False,
 ) -> Iterator[Any]:
-    """Pool a stream of points ``batch_size`` at a time (each batch: inference objects at
-    pooled vectors embedded by ``inference``, then one pool_arrays call per config); never
-    holds more than one batch. A bad point raises before its batch is yielded.
-    ``arrays``: named pooled vectors stay float32 arrays (embedded engines), ``pending``:
-    or are still pooling (Qdrant Edge; see :class:`~.plan.PoolingJob`); ``check_all``:
-    every other vector of a batch is checked too (a server)."""
+    """Pool a stream of points ``batch_size`` at a time (inference objects at pooled vectors
+    embedded by ``inference``), holding one batch; a bad point raises before its batch is
+    yielded. The other options are :class:`~.plan.PoolingJob`'s."""
     for chunk in _batched(points, batch_size):
         chunk = embedded(chunk, cp, plan_points, inference)
         yield from pool_points(
@@ -207,10 +198,9 @@ def pooled_stream(
 def _validate_all(
     points: Iterable[Any], cp: CollectionPooling, *, inference: bool, check_all: bool = True
 ) -> None:
-    """Check every vector of ``points`` against the collection (configured multivectors as
-    the pooling needs them; with ``check_all=False`` those only); inference objects at
-    pooled vectors are left for the batches to embed when ``inference`` (a local
-    inference is there), else refused."""
+    """Check every vector of ``points`` against the collection (with ``check_all=False``
+    the configured multivectors only); inference objects at pooled vectors are left for
+    the batches to embed when ``inference``, else refused."""
     job = (
         InferenceScan(cp, validate=True, check_all=check_all)
         if inference
@@ -227,34 +217,25 @@ def upload_points(
     batch_size: int,
     options: dict[str, Any],
 ) -> Flow[None]:
-    """``upload_points`` with configured multivectors pooled, streamed ``batch_size`` at a
-    time; ``options``: the parent's other arguments.
-
-    Inference objects at pooled vectors are embedded batch by batch (and their vectors
-    validated then); everything else as follows.
-
-    When the engine writes batch by batch (:attr:`~qdrant_tokenpool.store.PoolingState.streams`:
-    a server, Qdrant Edge), a sized input (list, tuple) is checked whole, every vector of it
-    against the collection, before the first batch is sent, whether the collection pools
-    or not; a generator is checked batch by batch (each batch is written whole or not at
-    all; the batches before a bad one stay written). qdrant-client's local mode collects
-    the whole upload and checks it before writing, so nothing is written there either.
-    """
+    """``upload_points`` pooled, ``batch_size`` points at a time; ``options``: the
+    parent's other arguments. Where the engine writes batch by batch (a server, Edge), a
+    sized input is checked whole before the first batch is sent, pooled or not; a generator
+    batch by batch (batches before a bad one stay written). Inference objects at pooled
+    vectors are embedded, and checked, batch by batch."""
     remote, inference = state.remote, state.inference
     cp = yield from _config(state, collection_name)
     if state.streams and isinstance(points, Sequence):
         whole = cp if cp is not None else (yield from _collection(state, collection_name))
         if whole is not None:  # else: the parent reports the unknown collection
             _validate_all(points, whole, inference=inference is not None)
-    if cp is None:
-        return (
-            yield call(parent.upload_points, collection_name, points, batch_size=batch_size, **options)
+    if cp is not None:
+        points = pooled_stream(
+            points, cp, batch_size, inference, state.workers, arrays=not remote,
+            pending=state.pending, check_all=remote,
         )
-    stream = pooled_stream(
-        points, cp, batch_size, inference, state.workers, arrays=not remote,
-        pending=state.pending, check_all=remote,
+    return (
+        yield call(parent.upload_points, collection_name, points, batch_size=batch_size, **options)
     )
-    return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **options))
 
 
 def _collection_size(vectors: Any) -> int | None:
@@ -271,19 +252,15 @@ def _collection_size(vectors: Any) -> int | None:
 
 def _collection_rows(vectors: Any) -> Iterator[Any]:
     """One vector struct per point from ``upload_collection``'s ``vectors`` argument."""
-    if isinstance(vectors, dict):
-        n = _collection_size(vectors) or 0
-        return ({name: col[i] for name, col in vectors.items()} for i in range(n))
-    if is_array(vectors):
-        return (vectors[i] for i in range(len(vectors)))
+    if isinstance(vectors, dict):  # columns of one length (_collection_size checks)
+        return (dict(zip(vectors, row)) for row in zip(*vectors.values()))
     return iter(vectors)
 
 
 def _require_length(items: Iterable[Any] | None, size: int, name: str) -> Iterable[Any] | None:
-    """``ids`` / ``payload`` of ``upload_collection`` that end before ``size`` vectors raise
-    ``ValueError("<name> iterable is shorter than vectors iterable")``, as in
-    ``QdrantClient``: lists, tuples and arrays at once (before anything is written),
-    streams when they run out. Longer ones are read only up to ``size`` items."""
+    """``ids`` / ``payload`` of ``upload_collection`` shorter than ``size`` raise
+    ``ValueError`` as in ``QdrantClient``: sequences and arrays at once, streams when they
+    run out; longer ones are read up to ``size`` items."""
     if items is None:
         return None
     if isinstance(items, (Sequence, np.ndarray)):
@@ -305,11 +282,9 @@ def _take_exactly(items: Iterable[Any], size: int, name: str) -> Iterator[Any]:
 def _collection_points(
     vectors: Any, payload: Iterable[Any] | None, ids: Iterable[Any] | None
 ) -> Iterator[models.PointStruct]:
-    """``upload_collection``'s columns as a stream of points (missing ids: UUIDs).
-
-    With a sized ``vectors``, ``ids`` or ``payload`` shorter than it raise (see
-    :func:`_require_length`); with a stream of vectors the shortest input ends the upload,
-    as in ``QdrantClient``."""
+    """``upload_collection``'s columns as a stream of points (missing ids: UUIDs). A sized
+    ``vectors`` raises on shorter ``ids`` / ``payload`` (:func:`_require_length`) at once;
+    with a stream of vectors the shortest input ends the upload, as in ``QdrantClient``."""
     size = _collection_size(vectors)
     if size is not None:
         ids = _require_length(ids, size, "ids")
@@ -346,22 +321,13 @@ def upload_collection(
     batch_size: int,
     options: dict[str, Any],
 ) -> Flow[None]:
-    """``upload_collection`` with configured multivectors pooled (inference objects at
-    pooled vectors embedded batch by batch, and sized inputs checked whole, as in
-    :func:`upload_points`); ``options``: the parent's other arguments.
-
-    ``vectors``: dict of per-name columns (lists or arrays), a ``(N, n, d)`` array for the
-    unnamed multivector, or any iterable of vector structs (generators stream). With a
-    config it is streamed as points through the parent's ``upload_points``
-    (``batch_size`` at a time; missing ids become UUIDs, as the parent does). ``ids`` or
-    ``payload`` shorter than a sized ``vectors`` raise ``ValueError`` as in the parent:
-    lists and arrays before anything is written.
-    """
+    """``upload_collection`` pooled, checked as :func:`upload_points`; ``options``: the
+    parent's other arguments. ``vectors``: a dict of columns, an ``(N, n, d)`` array or an
+    iterable of vector structs; with a config it goes as points (missing ids: UUIDs)
+    through the parent's ``upload_points``, ``batch_size`` at a time."""
     remote, inference = state.remote, state.inference
     cp = yield from _config(state, collection_name)
-    sized = _collection_size(vectors) is not None
-    if state.streams and sized:
-        # sized input: check all of it before the first batch is sent
+    if state.streams and _collection_size(vectors) is not None:
         whole = cp if cp is not None else (yield from _collection(state, collection_name))
         if whole is not None:  # else: the parent reports the unknown collection
             _check_columns(vectors, ids, whole, inference=inference is not None)
@@ -384,20 +350,19 @@ def upload_collection(
         check_all=remote,
     )
     stream = _finish_lists(pooled, arrays)
-    return (yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **options))
+    return (
+        yield call(parent.upload_points, collection_name, stream, batch_size=batch_size, **options)
+    )
 
 
 def _check_columns(vectors: Any, ids: Any, cp: CollectionPooling, *, inference: bool) -> None:
     """Check a sized ``upload_collection`` input whole: configured multivectors point by
-    point as the pooling needs them, everything else against the collection
-    (:func:`~qdrant_tokenpool.engines.checks.check_columns`: an array column in one pass)."""
+    point, columns against the collection in one pass (``check_columns``)."""
     labels = ids if isinstance(ids, (Sequence, np.ndarray)) else None
-    rows_labels: Iterable[Any] = labels if labels is not None else (f"#{k}" for k in itertools.count())
-    if not (isinstance(vectors, dict) or is_array(vectors)):  # a list of vector structs
-        _validate_all(_collection_points(vectors, None, rows_labels), cp, inference=inference)
-        return
-    if cp.pooling:
-        _validate_all(
-            _collection_points(vectors, None, rows_labels), cp, inference=inference, check_all=False
-        )
-    check_columns(vectors, cp.schema, labels, skip=cp.pooling)
+    names = (f"#{k}" for k in itertools.count()) if labels is None else labels
+    structs = not (isinstance(vectors, dict) or is_array(vectors))  # a list of vector structs
+    if structs or cp.pooling:
+        points = _collection_points(vectors, None, names)
+        _validate_all(points, cp, inference=inference, check_all=structs)
+    if not structs:
+        check_columns(vectors, cp.schema, labels, skip=cp.pooling)

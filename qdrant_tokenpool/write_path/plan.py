@@ -1,13 +1,7 @@
-"""The write path's plan: collect, validate and pool the configured multivectors of one
-request, then build the rewritten request. No I/O.
-
-The ``plan_*`` functions walk a request's shape (point lists, ``Batch``, update
-operations) into a :class:`PoolingJob`, validating every configured multivector of the
-*whole* request (errors name the point, the vector and the problem) before anything is
-written; validated documents go to the pooling threads while the rest is read, and
-:meth:`PoolingJob.run` pools what is left. The builder then makes the new request, each
-model once; vectors and points with nothing configured are the same objects, and a
-request with nothing configured is returned as is.
+"""The write path's plan (no I/O): the ``plan_*`` functions walk a request (point lists,
+``Batch``, update operations) into a :class:`PoolingJob`, which validates every configured
+multivector of the *whole* request before anything is written and pools them; the builder
+they return makes the new request. Anything with nothing configured stays the same object.
 """
 
 from __future__ import annotations
@@ -30,7 +24,7 @@ from ..pooling.common import normalise
 from ..pooling.spec import QDRANT_MAX_MULTIVECTOR_FLOATS, PoolingSpec
 from ..pooling.validation import InvalidMultivectorError, as_multivector
 from ..store import CollectionPooling
-from ._common import replace
+from ._common import carried, replace, with_carried
 
 __all__ = [
     "MAX_MULTIVECTOR_FLOATS",
@@ -49,13 +43,14 @@ __all__ = [
 ]
 
 STREAM_CHUNK_SECONDS = 0.008
-"""Estimated pooling seconds of the validated documents that :meth:`PoolingJob.add` hands
-to the pooling threads at once, so they are pooled while the next ones are read; a chunk
-is one GIL hand-over in and one out (:func:`~qdrant_tokenpool.pooling.kernels.ward_pool_many`)."""
+"""Estimated pooling seconds of the documents that :meth:`PoolingJob.add` hands to the
+pooling threads at once (a chunk is one GIL hand-over in and one out)."""
 
 MAX_MULTIVECTOR_FLOATS = QDRANT_MAX_MULTIVECTOR_FLOATS
-"""Qdrant servers refuse a multivector with this many floats (n x d) or more (defined in
-:mod:`qdrant_tokenpool.pooling.spec`, with ``max_rows(dim)``)."""
+"""Qdrant servers refuse a multivector with this many floats (n x d) or more."""
+
+
+Getter = Callable[[int], Any]
 
 
 @dataclass
@@ -70,14 +65,10 @@ class _Item:
 
 
 class PendingArray(CheckedVector):
-    """A pooled multivector whose pooling may still be running on a pooling thread:
-    ``np.asarray(pending)`` (numpy's ``__array__`` protocol) waits for it and gives the
-    float32 ``(m, d)`` array. Only Qdrant Edge's backend gets these (``pending=True``, see
-    :class:`PoolingJob`): it converts each point with ``np.asarray`` right before handing
-    it to Edge, so the pooling of later points runs while earlier ones are converted. A
-    pooling error (out of memory) is raised there, before anything is written. It is a
-    :class:`~qdrant_tokenpool.engines.checks.CheckedVector`: its document was checked
-    when the request was read, so the engine's checks do not wait for it."""
+    """A pooled multivector that may still be pooling on a thread: ``np.asarray(pending)``
+    waits for it and gives the float32 ``(m, d)`` array. Only Qdrant Edge's backend gets
+    these (``pending=True``): it converts point by point, so later points pool while earlier
+    ones are converted. Its document is already checked (a ``CheckedVector``)."""
 
     __slots__ = ("_i", "_job")
 
@@ -102,20 +93,15 @@ class PoolingJob:
 
     Args:
         cp: the collection's vectors and pooling config.
-        keep: ``False`` validates only (nothing is kept, :meth:`run` is not allowed);
-            used to check a whole streamed upload before its first batch is sent.
+        keep: ``False`` validates only (:meth:`run` is refused): checks a whole streamed
+            upload before its first batch is sent.
         workers: parallel workers for :func:`pool_arrays` (``None``: all cores for
-            batches with enough work, else the calling thread; ``1``: the calling thread).
-        arrays: hand named vectors over as float32 numpy arrays instead of nested lists.
-            Only for the embedded backend (qdrant-client's local mode takes arrays inside
-            models and skips a list -> array conversion per vector); a server needs lists.
-        pending: with ``arrays``, named pooled vectors still being pooled on a thread
-            when the request is built are handed over as :class:`PendingArray`
-            (``np.asarray`` waits for them): only for Qdrant Edge's backend, which
-            converts point by point.
-        check_all: also check every other vector of the request against the collection
-            (:mod:`qdrant_tokenpool.engines.checks`: names, kinds, sizes, NaN/inf), for
-            requests the engine would not check whole (a server's split parts, uploads).
+            batches with enough work; ``1``: the calling thread).
+        arrays: named vectors as float32 arrays instead of nested lists (embedded engines
+            only: a server needs lists).
+        pending: with ``arrays``, vectors still pooling as :class:`PendingArray` (Edge only).
+        check_all: also check every other vector against the collection (names, kinds,
+            sizes, NaN/inf), for requests the engine does not check whole (a server's parts).
     """
 
     def __init__(
@@ -136,20 +122,15 @@ class PoolingJob:
         self.pending = pending and arrays
         self.items: list[_Item] = []
         self.ran = False
-        # documents validated but not yet handed to the pooling threads, per spec (with
-        # their estimated cost), the chunks handed over, and the specs that cannot be
-        # (not the compiled kernel's: they are pooled by run())
+        # per spec: documents not yet handed to the threads, with their estimated cost;
+        # specs the threads cannot pool (run() pools them)
         self._waiting: dict[PoolingSpec, tuple[list[int], float]] = {}
         self._unthreaded: set[PoolingSpec] = set()
         self._handed = False  # a chunk went to the threads: the request is big enough
 
-    def __len__(self) -> int:
-        return len(self.items)
-
     def check_others(self, check: Callable[..., int], vectors: Any, ids: Any) -> None:
-        """With ``check_all``: check the request's vectors that this job does not pool
-        against the collection (``check``: :func:`~.engines.checks.check_struct` for one
-        point's struct, :func:`~.engines.checks.check_columns` for columns)."""
+        """With ``check_all``: check the vectors this job does not pool against the
+        collection (``check``: ``check_struct`` or ``check_columns``)."""
         if self.schema is not None:
             check(vectors, self.schema, ids, skip=self.cp.pooling)
 
@@ -165,10 +146,9 @@ class PoolingJob:
         Raises:
             InvalidMultivectorError: naming ``point_id``, ``vector_name`` and the problem
                 (inference object, single dense vector, wrong ``d``, ragged, empty,
-                NaN/inf, zero row, a token count that does not fit the config's patch
-                grid, or ``n * d >= MAX_MULTIVECTOR_FLOATS`` when the config also keeps
-                the unpooled original, which is stored as is). The pooled vector itself
-                is never too large: pooling fits it under the cap.
+                NaN/inf, zero row, a token count off the config's patch grid, or
+                ``n * d >= MAX_MULTIVECTOR_FLOATS`` for a kept unpooled original; the
+                pooled vector always fits).
         """
         cfg = self.cp.pooling[vector_name]
         if is_inference_object(raw):
@@ -210,19 +190,16 @@ class PoolingJob:
         return len(self.items) - 1
 
     def _start_pooling(self, i: int) -> None:
-        """Hand validated documents to the pooling threads (:func:`pool_soon`) about
-        :data:`STREAM_CHUNK_SECONDS` of work at a time, so that the compiled kernel pools
-        them (GIL released) while this thread reads and checks the next documents. Only
-        pooling starts early: nothing is written before the whole request is validated,
-        and a bad document later in the request still stops it (the work done is
-        dropped). Small requests stay in the calling thread (:meth:`run`)."""
+        """Hand validated documents to the pooling threads :data:`STREAM_CHUNK_SECONDS` of
+        work at a time, pooled while this thread checks the next ones (a bad document later
+        still stops the request: nothing is written before all is validated)."""
         spec = self.items[i].config.spec
         if self.workers == 1 or spec in self._unthreaded:
             return
         idx, cost = self._waiting.get(spec, ([], 0.0))
         idx.append(i)
-        x = self.items[i].array
-        cost += estimated_seconds(max(x.shape[0] - spec.protected_tokens, 1), x.shape[1], spec.method)
+        n, d = self.items[i].array.shape
+        cost += estimated_seconds(max(n - spec.protected_tokens, 1), d, spec.method)
         if cost >= STREAM_CHUNK_SECONDS:
             future = pool_soon([self.items[j].array for j in idx], spec, self.workers)
             if future is None:
@@ -235,11 +212,8 @@ class PoolingJob:
         self._waiting[spec] = (idx, cost)
 
     def _pooled(self, i: int, p: np.ndarray) -> None:
-        # Cosine collections store unit vectors anyway (Qdrant normalises them on write);
-        # writing them normalised keeps what every backend stores identical, including
-        # local mode after a reopen, which reloads Cosine multivectors without
-        # normalising them. Rows are validated (finite, non-zero); normalise is robust
-        # for tiny and huge values.
+        # Cosine: unit rows, so every backend stores the same (local mode reloads Cosine
+        # multivectors without normalising them)
         self.items[i].pooled = normalise(p) if self.items[i].cosine else p
 
     def _finish(self, i: int) -> None:
@@ -254,10 +228,9 @@ class PoolingJob:
                 self.items[j].started = None
 
     def run(self) -> None:
-        """Pool every collected multivector: the chunks already handed to the pooling
-        threads by :meth:`add` (waited for here, or with ``pending`` when they are
-        converted), and the rest with one :func:`pool_arrays` call per distinct pooling
-        spec (the arrays are validated by :meth:`add`)."""
+        """Pool every collected multivector: the chunks :meth:`add` handed to the threads
+        (waited for here, or with ``pending`` when converted), the rest with one
+        :func:`pool_arrays` call per pooling spec; then the summary vectors."""
         if not self.keep:
             raise RuntimeError("a validate-only PoolingJob cannot pool")
         groups: dict[PoolingSpec, list[int]] = {}
@@ -307,10 +280,6 @@ class PoolingJob:
         assert p is not None
         return p
 
-    def pooled_list(self, i: int) -> list[list[float]]:
-        """Pooled multivector ``i`` as a nested list (``(m, d)``)."""
-        return self.pooled_array(i).tolist()
-
     def pooled(self, i: int) -> Any:
         """Pooled multivector ``i``, ``(m, d)``: a nested list (a float32 array if
         ``arrays``; a :class:`PendingArray` if ``pending`` and it is still pooling)."""
@@ -336,15 +305,17 @@ class PoolingJob:
         cosine = spec.distance == models.Distance.COSINE if spec else item.cosine
         return self._out(normalise(item.array) if cosine else item.array)
 
-    def with_extras(self, out: dict[str, Any], i: int, vector_name: str, given: Any) -> None:
-        """Put pooled ``i`` under ``vector_name`` in ``out`` and fill the config's extra
-        vectors, unless ``given`` (the request's own vectors) names them already."""
-        out[vector_name] = self.pooled(i)
-        cfg = self.items[i].config
+    def outputs(self, vector_name: str, given: Container[str]) -> dict[str, Getter]:
+        """The vectors that a pooled ``vector_name`` writes, each with its getter (of a
+        document's index): the pooled one, and the config's extra vectors unless ``given``
+        (the request's own vectors) names them already."""
+        cfg = self.cp.pooling[vector_name]
+        out: dict[str, Getter] = {vector_name: self.pooled}
         if cfg.summary_vector and cfg.summary_vector not in given:
-            out[cfg.summary_vector] = self.summary(i)
+            out[cfg.summary_vector] = self.summary
         if cfg.keep_original_vector and cfg.keep_original_vector not in given:
-            out[cfg.keep_original_vector] = self.original(i)
+            out[cfg.keep_original_vector] = self.original
+        return out
 
 
 class InferenceScan(PoolingJob):
@@ -402,13 +373,13 @@ def plan_struct(vector: Any, point_id: Any, job: PoolingJob) -> Builder | None:
         def build_named() -> dict[str, Any]:
             out = dict(vector)
             for n, i in idx.items():
-                job.with_extras(out, i, n, vector)
+                out.update({name: get(i) for name, get in job.outputs(n, vector).items()})
             return out
 
         return build_named
     if "" in pooling:  # the unnamed default vector: always lists (local mode checks for list)
         i = job.add(vector, point_id=point_id, vector_name="")
-        return lambda: job.pooled_list(i)
+        return lambda: job.pooled_array(i).tolist()
     return None
 
 
@@ -461,42 +432,27 @@ def plan_batch(batch: models.Batch, job: PoolingJob) -> Builder | None:
         def build_named() -> models.Batch:
             out = dict(vectors)
             for n, ii in idx.items():
-                out[n] = [job.pooled(i) for i in ii]
-                cfg = pooling[n]
-                if cfg.summary_vector and cfg.summary_vector not in vectors:
-                    out[cfg.summary_vector] = [job.summary(i) for i in ii]
-                if cfg.keep_original_vector and cfg.keep_original_vector not in vectors:
-                    out[cfg.keep_original_vector] = [job.original(i) for i in ii]
+                for name, get in job.outputs(n, vectors).items():
+                    out[name] = [get(i) for i in ii]
             return replace(batch, vectors=out)
 
         return build_named
     if "" in pooling:
         ii = [job.add(v, point_id=pid(k), vector_name="") for k, v in enumerate(vectors)]
-        return lambda: replace(batch, vectors=[job.pooled_list(i) for i in ii])
+        return lambda: replace(batch, vectors=[job.pooled_array(i).tolist() for i in ii])
     return None
 
 
 def _plan_operation(op: Any, job: PoolingJob) -> Builder | None:
-    if isinstance(op, models.UpsertOperation):
-        ins = op.upsert
-        if isinstance(ins, models.PointsList):
-            points_b = plan_points(ins.points, job)
-            if points_b is None:
-                return None
-            return lambda: replace(op, upsert=replace(ins, points=points_b()))
-        if isinstance(ins, models.PointsBatch):
-            batch_b = plan_batch(ins.batch, job)
-            if batch_b is None:
-                return None
-            return lambda: replace(op, upsert=replace(ins, batch=batch_b()))
+    where = carried(op)
+    if where is None:
         return None
-    if isinstance(op, models.UpdateVectorsOperation):
-        upd = op.update_vectors
-        vectors_b = plan_points(upd.points, job)
-        if vectors_b is None:
-            return None
-        return lambda: replace(op, update_vectors=replace(upd, points=vectors_b()))
-    return None  # deletes, payload and other operations carry no vectors
+    value = getattr(where[1], where[2])
+    plan = plan_batch if isinstance(value, models.Batch) else plan_points
+    build = plan(value, job)
+    if build is None:
+        return None
+    return lambda: with_carried(op, where, build())
 
 
 def plan_operations(operations: Sequence[Any], job: PoolingJob) -> Callable[[], list[Any]] | None:
@@ -524,11 +480,8 @@ def pool_request(
     pending: bool = False,
     check_all: bool = False,
 ) -> Any:
-    """Validate and pool a request that ``plan`` reads (:func:`plan_points`,
-    :func:`plan_batch`, :func:`plan_operations`); returns ``request`` itself if nothing is
-    configured. ``arrays``: named pooled vectors as float32 arrays (embedded backend only,
-    see :class:`PoolingJob`); ``workers``, ``pending`` (Qdrant Edge only), ``check_all``:
-    as for :class:`PoolingJob`."""
+    """Validate and pool a request that ``plan`` reads (a ``plan_*`` function); ``request``
+    itself if nothing is configured. The options are :class:`PoolingJob`'s."""
     job = PoolingJob(cp, arrays=arrays, workers=workers, pending=pending, check_all=check_all)
     builder = plan(request, job)
     if builder is None:

@@ -11,7 +11,7 @@ import numpy as np
 from qdrant_client import models
 
 from .._budget import budget_ranges
-from ._common import replace
+from ._common import carried, replace, with_carried
 
 __all__ = [
     "JSON_BYTES_PER_FLOAT",
@@ -84,43 +84,33 @@ def split_batch(batch: models.Batch, budget: int = REQUEST_FLOAT_BUDGET) -> list
     return out
 
 
-def _batch_floats(batch: models.Batch) -> int:
-    v = batch.vectors
-    cols = v.values() if isinstance(v, dict) else [v]
-    return sum(count_floats(x) for col in cols for x in col)
+def _floats(value: Any) -> int:
+    """Floats carried by a list of points or a ``Batch``."""
+    if isinstance(value, models.Batch):
+        v = value.vectors
+        cols = v.values() if isinstance(v, dict) else [v]
+        return sum(count_floats(x) for col in cols for x in col)
+    return sum(count_floats(p.vector) for p in value)
 
 
 def _split_operation(op: Any, budget: int) -> list[tuple[Any, int]]:
     """An operation as one or more operations of at most ``budget`` floats, with sizes."""
-    if isinstance(op, models.UpsertOperation) and isinstance(op.upsert, models.PointsList):
-        ins = op.upsert
-        parts = split_points(ins.points, budget)
-        ops = [op] if len(parts) == 1 else [replace(op, upsert=replace(ins, points=p)) for p in parts]
-        return [(o, sum(count_floats(x.vector) for x in p)) for o, p in zip(ops, parts)]
-    if isinstance(op, models.UpsertOperation) and isinstance(op.upsert, models.PointsBatch):
-        ins_b = op.upsert
-        batches = split_batch(ins_b.batch, budget)
-        if len(batches) == 1:
-            return [(op, _batch_floats(ins_b.batch))]
-        return [(replace(op, upsert=replace(ins_b, batch=b)), _batch_floats(b)) for b in batches]
-    if isinstance(op, models.UpdateVectorsOperation):
-        upd = op.update_vectors
-        parts = split_points(upd.points, budget)
-        ops = (
-            [op]
-            if len(parts) == 1
-            else [replace(op, update_vectors=replace(upd, points=p)) for p in parts]
-        )
-        return [(o, sum(count_floats(x.vector) for x in p)) for o, p in zip(ops, parts)]
-    return [(op, 0)]
+    where = carried(op)
+    if where is None:
+        return [(op, 0)]
+    value = getattr(where[1], where[2])
+    batch = isinstance(value, models.Batch)
+    parts: list[Any] = split_batch(value, budget) if batch else split_points(value, budget)
+    if len(parts) == 1:
+        return [(op, _floats(value))]
+    return [(with_carried(op, where, p), _floats(p)) for p in parts]
 
 
-def split_operations(operations: Sequence[Any], budget: int = REQUEST_FLOAT_BUDGET) -> list[list[Any]]:
-    """Split ``batch_update_points`` operations into requests of at most ``budget`` floats.
-
-    Operations keep their order; an operation larger than the budget becomes several
-    operations of the same kind.
-    """
+def split_operations(
+    operations: Sequence[Any], budget: int = REQUEST_FLOAT_BUDGET
+) -> list[list[Any]]:
+    """Split ``batch_update_points`` operations into requests of at most ``budget`` floats
+    (in order; an operation over the budget becomes several of its kind)."""
     flat: list[tuple[Any, int]] = []
     for op in operations:
         flat.extend(_split_operation(op, budget))

@@ -1,11 +1,7 @@
 """``EdgeBackend``: the ``QdrantBase`` that ``QdrantClient`` delegates every call to, over
-Qdrant Edge (see :mod:`qdrant_tokenpool.engines.edge` for why it looks the way it does).
-
-Edge checks a request point by point while writing it (a bad vector mid-request left the
-points before it stored, a NaN was stored, a ragged multivector crashed it): every vector
-of a request is checked against the collection (:mod:`qdrant_tokenpool.engines.checks`)
-before the first operation is applied, and the disk's free space before any write
-(:mod:`.storage`).
+Qdrant Edge. Edge checks a request point by point while writing it, so every vector of a
+request is checked first (:mod:`qdrant_tokenpool.engines.checks`), and the disk's free
+space before any write (:mod:`.storage`).
 """
 
 from __future__ import annotations
@@ -66,10 +62,9 @@ class EdgeBackend(EdgeLacks):
     (what Edge lacks: :class:`~.unsupported.EdgeLacks`).
 
     Args:
-        location: a folder (created if missing) or ``":memory:"`` (a temporary folder,
-            removed on :meth:`close`).
-        optimize_on_close: run :meth:`optimize` on collections changed since their last
-            optimization when closing (default ``True``; a folder then reopens indexed).
+        location: a folder (created if missing; :meth:`close` optimizes the collections
+            changed since their last optimization, so it reopens indexed) or ``":memory:"``
+            (a temporary folder, removed on :meth:`close`).
 
     Raises:
         StorageLockedError: the folder is open in another client.
@@ -78,10 +73,9 @@ class EdgeBackend(EdgeLacks):
 
     engine_name = "edge"
 
-    def __init__(self, location: str | os.PathLike[str], *, optimize_on_close: bool = True, **kwargs: Any) -> None:
+    def __init__(self, location: str | os.PathLike[str], **kwargs: Any) -> None:
         super().__init__()
         self._memory = str(location) == ":memory:"
-        self.optimize_on_close = optimize_on_close and not self._memory
         if self._memory:
             self.root = Path(tempfile.mkdtemp(prefix="qdrant-tokenpool-edge-"))
         else:
@@ -109,14 +103,16 @@ class EdgeBackend(EdgeLacks):
     # -- the folder (.storage) -----------------------------------------------------------
     @property
     def damaged(self) -> dict[str, DamagedCollectionError]:
-        """Collections whose files are damaged, by name, with the error each raises when
-        used (they are listed by ``get_collections``; nothing of them is deleted unless
-        ``delete_collection`` is called)."""
+        """Damaged collections by name, with the error each raises when used (listed by
+        ``get_collections``; deleted only by ``delete_collection``)."""
         return dict(self._damaged)
 
-    def _get(self, collection_name: str) -> CollectionFolder:
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("This Qdrant Edge client is closed. Please create a new instance.")
+
+    def _get(self, collection_name: str) -> CollectionFolder:
+        self._check_open()
         coll = self._collections.get(collection_name)
         if coll is None:
             damaged = self._damaged.get(collection_name)
@@ -129,8 +125,8 @@ class EdgeBackend(EdgeLacks):
         return self._get(collection_name).shard()
 
     def _apply(self, collection_name: str, ops: Sequence[Any], what: str) -> None:
-        """Apply Edge operations (or :class:`~.operations.Op` with their sizes), after checking that the
-        disk has the space they need (:func:`~.storage.write_needed`)."""
+        """Apply Edge operations (or :class:`~.operations.Op` with their sizes) once the disk
+        has the space they need."""
         coll = self._get(collection_name)
         shard = coll.shard()
         sized = [op if isinstance(op, operations.Op) else operations.Op(op) for op in ops]
@@ -142,22 +138,22 @@ class EdgeBackend(EdgeLacks):
                 shard.update(o.op)
 
     def _write(self, collection_name: str, what: str, build: Any) -> models.UpdateResult:
-        """Apply the operation ``build(schema)`` makes from the collection's vectors: an
-        unknown collection is reported before the request is converted (and so checked)."""
+        """Apply ``build(schema)``: an unknown collection is reported before the request is
+        converted (and so checked)."""
         coll = self._get(collection_name)
         self._apply(collection_name, [build(coll.schema())], what)
         return _ok()
 
     def close(self, **kwargs: Any) -> None:
-        """Optimize changed collections (see ``optimize_on_close``), flush, close every
-        shard and release the folder; ``":memory:"`` folders are removed."""
+        """Optimize changed collections (not ``":memory:"``), flush, close every shard and
+        release the folder; ``":memory:"`` folders are removed."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             try:
                 for coll in self._collections.values():
-                    coll.close(optimize=self.optimize_on_close)
+                    coll.close(optimize=not self._memory)
             finally:
                 self._finalizer()
 
@@ -180,27 +176,21 @@ class EdgeBackend(EdgeLacks):
         return self.root / "collections" / collection_name
 
     def optimize(self, collection_name: str | None = None) -> bool:
-        """Run Edge's optimizers (segment merge, vacuum, HNSW on dense vectors), blocking
-        until done, on one collection or all. Returns whether anything changed."""
+        """Run Edge's optimizers (segment merge, vacuum, HNSW) on one collection or all, until
+        done. Returns whether anything changed."""
         names = [collection_name] if collection_name is not None else list(self._collections)
-        changed = False
-        for name in names:
-            changed = self._get(name).optimize() or changed
-        return changed
+        changed = [self._get(name).optimize() for name in names]
+        return any(changed)
 
     # -- collections --------------------------------------------------------------------
     def get_collections(self, **kwargs: Any) -> models.CollectionsResponse:
-        self._get_check_open()
+        self._check_open()
         return models.CollectionsResponse(
             collections=[models.CollectionDescription(name=n) for n in [*self._collections, *self._damaged]]
         )
 
-    def _get_check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("This Qdrant Edge client is closed. Please create a new instance.")
-
     def collection_exists(self, collection_name: str, **kwargs: Any) -> bool:
-        self._get_check_open()
+        self._check_open()
         return collection_name in self._collections or collection_name in self._damaged
 
     def get_collection(self, collection_name: str, **kwargs: Any) -> models.CollectionInfo:
@@ -222,10 +212,8 @@ class EdgeBackend(EdgeLacks):
         metadata: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> bool:
-        """Create a collection (one Edge shard). The other settings ``QdrantClient`` passes
-        (shards, replication, write consistency, WAL, strict mode, ``timeout``) have no
-        meaning in one process and are ignored, as in local mode. ``init_from`` is not
-        supported."""
+        """Create a collection (one Edge shard). Settings with no meaning in one process
+        (shards, replication, WAL, ...) are ignored, as in local mode."""
         if kwargs.get("init_from") is not None:
             raise EdgeUnsupportedError("create_collection(init_from=...)")
         config, sidecar = new_collection(
@@ -233,7 +221,7 @@ class EdgeBackend(EdgeLacks):
             hnsw_config, optimizers_config, quantization_config, metadata,
         )
         with self._lock:
-            self._get_check_open()
+            self._check_open()
             if collection_name in self._collections:
                 raise ValueError(f"Collection {collection_name} already exists")
             if collection_name in self._damaged:
@@ -255,11 +243,9 @@ class EdgeBackend(EdgeLacks):
         return self.create_collection(collection_name, *args, **kwargs)
 
     def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
-        """Delete a collection, a damaged one too (its folder is the one named so). The
-        folder is renamed out first (atomic): a kill mid-delete leaves no half
-        collection, and the next open removes the rest."""
+        """Delete a collection, a damaged one too (:func:`~.storage.trash_folder`)."""
         with self._lock:
-            self._get_check_open()
+            self._check_open()
             coll = self._collections.pop(collection_name, None)
             if coll is not None:
                 coll.close(optimize=False)
@@ -317,20 +303,17 @@ class EdgeBackend(EdgeLacks):
         schema = field_schema if field_schema is not None else field_type
         if schema is None:
             raise ValueError("create_payload_index needs field_schema")
-        self._apply(
+        return self._write(
             collection_name,
-            [E.UpdateOperation.create_field_index(field_name, payload_schema(schema))],
             "create_payload_index",
+            lambda _: E.UpdateOperation.create_field_index(field_name, payload_schema(schema)),
         )
-        return _ok()
 
     def delete_payload_index(
         self, collection_name: str, field_name: str, **kwargs: Any
     ) -> models.UpdateResult:
-        self._apply(
-            collection_name, [E.UpdateOperation.delete_field_index(field_name)], "delete_payload_index"
-        )
-        return _ok()
+        op = E.UpdateOperation.delete_field_index(field_name)
+        return self._write(collection_name, "delete_payload_index", lambda _: op)
 
     def create_vector_name(
         self, collection_name: str, vector_name: str, vector_name_config: Any, **kwargs: Any
@@ -354,8 +337,6 @@ class EdgeBackend(EdgeLacks):
         return _ok()
 
     # -- points: writes -----------------------------------------------------------------
-    # every vector of a request is checked before its first operation is applied (see the
-    # module docstring)
     def upsert(
         self,
         collection_name: str,
@@ -371,9 +352,8 @@ class EdgeBackend(EdgeLacks):
         )
 
     def check_points(self, collection_name: str, points: Sequence[Any]) -> None:
-        """Check every vector of ``points`` against the collection, and that the disk has
-        the space to write them all, writing nothing (see :mod:`.checks`): for clients that
-        hand :meth:`upload_points` a list as a stream."""
+        """Check every vector of ``points`` and the disk space to write them, writing
+        nothing: for clients that hand :meth:`upload_points` a list as a stream."""
         coll = self._get(collection_name)
         values = check_points(points, coll.schema())
         self._check_upload_space(coll, values, len(points))
@@ -401,14 +381,10 @@ class EdgeBackend(EdgeLacks):
         update_mode: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Write ``points`` ``batch_size`` at a time; then :meth:`optimize` when at least
-        :data:`BULK_OPTIMIZE_POINTS` points were written.
-
-        A list or tuple is checked whole before its first batch is written (a bad point
-        writes nothing). Anything else (a generator: ``QdrantClient.upload_points`` hands
-        every input over as one) is streamed, never held whole: each batch is checked and
-        written all or nothing, so a bad point (or an error of the generator) stops the
-        upload with the batches before its own written."""
+        """Write ``points`` ``batch_size`` at a time, then :meth:`optimize` after at least
+        :data:`BULK_OPTIMIZE_POINTS`. A list or tuple is checked whole first; anything else
+        is streamed, each batch checked and written all or nothing (a bad point stops the
+        upload with the batches before its own written)."""
         checked = False
         if isinstance(points, Sequence):
             self.check_points(collection_name, points)
@@ -419,7 +395,7 @@ class EdgeBackend(EdgeLacks):
         self, collection_name: str, points: Iterable[Any], batch_size: int, update_filter: Any,
         update_mode: Any, checked: bool,
     ) -> None:
-        """Write ``points`` in batches; ``checked``: they were checked whole already."""
+        """``checked``: the points were checked whole already."""
         schema = self._get(collection_name).schema()
         written = 0
         for chunk in iter_batch(points, max(int(batch_size or 64), 1)):
@@ -440,10 +416,9 @@ class EdgeBackend(EdgeLacks):
         update_mode: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Columns (``{name: array}``, an array, or an iterable of vector structs) as a
-        stream of points, written as :meth:`upload_points` writes them. Missing ids become
-        UUIDs. A dict of columns, an array or a list is checked whole before the first
-        batch is written; a generator is checked batch by batch."""
+        """Columns (``{name: array}``, an array, or an iterable of vector structs) written as
+        :meth:`upload_points` writes points (missing ids become UUIDs); a dict, an array or
+        a list is checked whole first, a generator batch by batch."""
         checked = isinstance(vectors, (Mapping, np.ndarray, Sequence))
         if checked:
             self.check_columns(collection_name, vectors, ids)
@@ -619,7 +594,7 @@ class EdgeBackend(EdgeLacks):
         return QueryResponse(points=self._query(collection_name, r))
 
     def _query(self, collection_name: str, r: models.QueryRequest, answer: Any = None) -> list[models.ScoredPoint]:
-        """Run one request (``answer``: Edge's points for it, when a batch ran it already)."""
+        """``answer``: Edge's points for ``r``, when a batch ran it already."""
         shard = self._shard(collection_name)
         request, shape = query_request(collection_name, r, self._lookup)
         if answer is None:
@@ -671,7 +646,7 @@ class EdgeBackend(EdgeLacks):
 
     # -- aliases, snapshots, cluster: Edge has none ------------------------------------
     def get_aliases(self, **kwargs: Any) -> models.CollectionsAliasesResponse:
-        self._get_check_open()
+        self._check_open()
         return models.CollectionsAliasesResponse(aliases=[])
 
     def get_collection_aliases(self, collection_name: str, **kwargs: Any) -> models.CollectionsAliasesResponse:
@@ -686,6 +661,5 @@ class EdgeBackend(EdgeLacks):
         return []
 
     def info(self) -> models.VersionInfo:
-        """The title local mode and a server give; ``version`` is qdrant-edge-py's (local
-        mode gives qdrant-client's, a server its own)."""
+        """The title local mode and a server give, with qdrant-edge-py's version."""
         return models.VersionInfo(title="qdrant - vector search engine", version=storage.edge_version())

@@ -1,7 +1,6 @@
-"""Collection configs between qdrant-client's models and Qdrant Edge's: vectors (size,
-distance, datatype, multivector, HNSW, quantization), sparse vectors, optimizers, the
-payload index schemas; the sidecar that keeps the qdrant-client form of a config (Edge does
-not), and the ``CollectionInfo`` made from it.
+"""Collection configs between qdrant-client's models and Qdrant Edge's (vectors, sparse
+vectors, optimizers, payload index schemas); the sidecar that keeps the qdrant-client form
+(Edge does not), and the ``CollectionInfo`` made from it.
 
 Indexing policy: HNSW on dense vectors (Edge's default graph), ``m=0`` (no graph, exact
 MaxSim) on multivectors unless a vector's own ``hnsw_config`` sets ``m``.
@@ -20,7 +19,7 @@ from qdrant_client import models
 
 from .. import EdgeUnsupportedError
 from .points import parse_model
-from .storage import STORAGE_FORMAT, CollectionFolder
+from .storage import STORAGE_FORMAT, CollectionFolder, sparse_config, vectors_config
 
 __all__ = [
     "NO_VECTORS_PLACEHOLDER",
@@ -35,30 +34,12 @@ __all__ = [
 ]
 
 
-_DISTANCE = {
-    models.Distance.COSINE: "Cosine",
-    models.Distance.EUCLID: "Euclid",
-    models.Distance.DOT: "Dot",
-    models.Distance.MANHATTAN: "Manhattan",
-}
-
-
-_DATATYPE = {
-    "float32": "Float32", "float16": "Float16", "uint8": "Uint8",
-    "turbo4": "Turbo4", "turbo8": "Turbo8", "turbo16": "Turbo16",
-}
-"""Storage datatypes (``models.Datatype`` / ``models.VectorStorageDatatype`` values) Edge
-takes, by their value."""
-
-
 def _edge_datatype(datatype: Any, name: str) -> Any:
     """A vector's storage datatype (either qdrant-client enum, or its value) as Edge's."""
     if datatype is None:
         return None
     value = str(getattr(datatype, "value", datatype))
-    if value not in _DATATYPE:
-        raise EdgeUnsupportedError(f"vector {name!r}: datatype {value!r}")
-    return getattr(E.VectorStorageDatatype, _DATATYPE[value])
+    return _edge_enum(E.VectorStorageDatatype, value, f"vector {name!r}: datatype {value!r}")
 
 
 def _hnsw(diff: Any, default_m: int | None = None) -> Any:
@@ -76,9 +57,8 @@ def _hnsw(diff: Any, default_m: int | None = None) -> Any:
 
 
 def _quantization(q: Any) -> Any:
-    """A quantization config as Edge's, every option given passed on (``memory``, binary
-    ``encoding`` and ``query_encoding``, TurboQuant ``bits``): scalar int8, product, binary
-    (1, 1.5, 2 bits) and TurboQuant (1-8 bits) all apply to multivectors.
+    """A quantization config as Edge's (scalar int8, product, binary, TurboQuant: all apply
+    to multivectors), every option given passed on.
 
     Raises:
         EdgeUnsupportedError: a quantization or an option value Edge does not have.
@@ -116,18 +96,18 @@ def _quantization(q: Any) -> Any:
 
 
 def vector_params(vp: models.VectorParams, name: str) -> Any:
-    if vp.distance not in _DISTANCE:
+    distance = getattr(E.Distance, str(getattr(vp.distance, "value", vp.distance)), None)
+    if distance is None:
         raise ValueError(f"vector {name!r}: unknown distance {vp.distance!r}")
     datatype = _edge_datatype(vp.datatype, name)
     multi = None
     if vp.multivector_config is not None:
         multi = E.MultiVectorConfig(E.MultiVectorComparator.MaxSim)
-    # indexing policy: no HNSW graph on multivectors unless the vector asks for one
-    own_m = getattr(vp.hnsw_config, "m", None)
-    hnsw = _hnsw(vp.hnsw_config, default_m=0 if multi is not None and own_m is None else None)
+    # indexing policy: no HNSW graph on multivectors unless the vector sets its own m
+    hnsw = _hnsw(vp.hnsw_config, default_m=0 if multi is not None else None)
     return E.EdgeVectorParams(
         size=vp.size,
-        distance=getattr(E.Distance, _DISTANCE[vp.distance]),
+        distance=distance,
         on_disk=vp.on_disk,
         multivector_config=multi,
         datatype=datatype,
@@ -180,11 +160,6 @@ def dump(model: Any) -> Any:
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def parse_quantization(raw: Any) -> Any:
-    """The collection's quantization config as the sidecar holds it (a dict), as a model."""
-    return parse_model(raw, models.QuantizationConfig)
-
-
 NO_VECTORS_PLACEHOLDER = ":no-vectors"
 """The sparse vector Edge is given for a collection created without vectors
 (``vectors_config={}``, payload only), which Edge cannot create otherwise."""
@@ -228,20 +203,14 @@ def _edge_optimizers(o: Any) -> Any:
     )
 
 
-_SCHEMA_NAMES = {
-    "keyword": "Keyword", "integer": "Integer", "float": "Float", "geo": "Geo",
-    "text": "Text", "bool": "Bool", "datetime": "Datetime", "uuid": "Uuid",
-}
-
-
-def _edge_enum(enum: Any, value: Any) -> Any:
+def _edge_enum(enum: Any, value: Any, what: str = "") -> Any:
     """The member of Edge's ``enum`` named like qdrant-client's enum ``value``
-    (``"english"`` -> ``English``, ``"multilingual"`` -> ``Multilingual``)."""
+    (``"english"`` -> ``English``); else :class:`EdgeUnsupportedError` naming ``what``."""
     key = str(getattr(value, "value", value)).replace("_", "").lower()
     for name in dir(enum):
         if not name.startswith("_") and name.replace("_", "").lower() == key:
             return getattr(enum, name)
-    raise EdgeUnsupportedError(f"{enum.__name__} {key!r}")
+    raise EdgeUnsupportedError(what or f"{enum.__name__} {key!r}")
 
 
 def _index_option(field: str, value: Any) -> Any:
@@ -277,14 +246,12 @@ def payload_schema(schema: Any) -> Any:
         EdgeUnsupportedError: an option Edge's index params do not have.
     """
     if isinstance(schema, (str, models.PayloadSchemaType)):
-        key = models.PayloadSchemaType(schema).value
-        return getattr(E.PayloadSchemaType, _SCHEMA_NAMES[key])
+        return getattr(E.PayloadSchemaType, models.PayloadSchemaType(schema).value.capitalize())
     schema = parse_model(schema, models.PayloadSchemaParams)
     kind = getattr(schema, "type", None)
     if kind is None:
         raise ValueError(f"unsupported payload index schema {schema!r}")
-    key = str(getattr(kind, "value", kind))
-    cls = getattr(E, f"{_SCHEMA_NAMES[key]}IndexParams")
+    cls = getattr(E, f"{str(getattr(kind, 'value', kind)).capitalize()}IndexParams")
     accepted = set(re.findall(r"(\w+)=", getattr(cls, "__text_signature__", None) or ""))
     opts: dict[str, Any] = {}
     for field, value in schema:
@@ -410,12 +377,12 @@ def collection_info(coll: CollectionFolder, info: Any) -> models.CollectionInfo:
         payload_schema=schema,
         config=models.CollectionConfig(
             params=models.CollectionParams(
-                vectors=coll.vectors_config(),
+                vectors=vectors_config(side),
                 shard_number=1,
                 replication_factor=1,
                 write_consistency_factor=1,
                 on_disk_payload=side.get("on_disk_payload", True),
-                sparse_vectors=coll.sparse_config(),
+                sparse_vectors=sparse_config(side),
             ),
             hnsw_config=hnsw,
             optimizer_config=models.OptimizersConfig(
@@ -425,7 +392,9 @@ def collection_info(coll: CollectionFolder, info: Any) -> models.CollectionInfo:
                 flush_interval_sec=5,
             ),
             wal_config=models.WalConfig(wal_capacity_mb=32, wal_segments_ahead=0),
-            quantization_config=parse_quantization(side.get("quantization_config")),
+            quantization_config=parse_model(
+                side.get("quantization_config"), models.QuantizationConfig
+            ),
             metadata=side.get("metadata"),
         ),
     )

@@ -1,25 +1,19 @@
-"""Qdrant Edge's exceptions as qdrant-client's: Edge raises a bare ``Exception`` for a bad
-request; here it is a ``ValueError`` (a ``RuntimeError`` for a service failure) that names
-the operation and keeps Edge's message."""
+"""Qdrant Edge's exceptions as qdrant-client's."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 
-from .. import EdgeUnsupportedError, StorageLockedError
-
 __all__ = ["edge_errors", "query_errors"]
 
 
 @contextlib.contextmanager
 def edge_errors(what: str) -> Iterator[None]:
-    """Edge raises bare ``Exception`` for bad requests: turn those into ``ValueError``
-    (``RuntimeError`` for service failures), keeping Edge's message."""
+    """Edge's bare ``Exception`` for a bad request as a ``ValueError`` (``RuntimeError`` for
+    a service failure) naming ``what``, with Edge's message."""
     try:
         yield
-    except (EdgeUnsupportedError, StorageLockedError):
-        raise
     except Exception as exc:
         if type(exc) in (ValueError, TypeError, KeyError):
             raise ValueError(f"{what}: {exc}") from exc
@@ -33,10 +27,8 @@ def edge_errors(what: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def query_errors(what: str) -> Iterator[None]:
-    """:func:`edge_errors` for queries. qdrant-edge 0.9 reports a formula it cannot
-    evaluate on a point (a variable neither in the payload nor in ``defaults``, a value
-    that is not a number, a non-finite result) only as "Operation cancelled": the error
-    says what that means (local mode and a server name the variable or expression)."""
+    """:func:`edge_errors` for queries, saying what qdrant-edge 0.9's "Operation cancelled"
+    means: a formula it could not evaluate on some point."""
     try:
         with edge_errors(what):
             yield

@@ -16,12 +16,6 @@ from .points import edge_id, parse_model
 __all__ = ["edge_condition", "edge_filter", "geo_point", "has_id_excluded"]
 
 
-def _listify(x: Any) -> list[Any] | None:
-    if x is None:
-        return None
-    return list(x) if isinstance(x, list) else [x]
-
-
 def edge_filter(f: models.Filter | Mapping[str, Any] | None) -> E.Filter | None:
     """A filter (model or dict) as Edge's; a boolean ``MatchValue`` becomes one Edge
     matches (see :func:`_match_value`)."""
@@ -44,8 +38,9 @@ def edge_filter(f: models.Filter | Mapping[str, Any] | None) -> E.Filter | None:
 
 
 def _conditions(cs: Any) -> list[Any] | None:
-    items = _listify(cs)
-    return None if items is None else [edge_condition(c) for c in items]
+    if cs is None:
+        return None
+    return [edge_condition(c) for c in (cs if isinstance(cs, list) else [cs])]
 
 
 def geo_point(p: models.GeoPoint) -> E.GeoPoint:
@@ -73,10 +68,9 @@ def edge_condition(c: Any) -> Any:
 
 
 def _match_value(value: Any) -> Any:
-    """A ``MatchValue`` for Edge. qdrant-edge 0.9's binding reads a Python ``bool`` as an
-    integer (``E.MatchValue(True).value == 1``), so a boolean condition would match no
-    boolean payload; a ``numpy.bool_`` is read as a bool (and not as an int). See
-    docs/engines.md, "Engine bugs worth reporting upstream"."""
+    """A ``MatchValue`` for Edge: qdrant-edge 0.9's binding reads a Python ``bool`` as an
+    integer (so it would match no boolean payload), a ``numpy.bool_`` as a bool
+    (docs/engines.md, "Engine bugs worth reporting upstream")."""
     if isinstance(value, (bool, np.bool_)):
         return E.MatchValue(np.bool_(value))  # type: ignore[arg-type]  # read as a bool
     return E.MatchValue(value)

@@ -1,13 +1,11 @@
-"""Update operations as Qdrant Edge's: upserts (every vector checked against the
-collection first, :mod:`qdrant_tokenpool.engines.checks`), vector updates and deletions,
-payload changes, deletions, by ids or by filter; ``batch_update_points``' operations; and
-``upload_collection``'s columns as a stream of points."""
+"""Update operations as Qdrant Edge's (upserts and vector updates checked first,
+:mod:`qdrant_tokenpool.engines.checks`), and ``upload_collection``'s columns as points."""
 
 from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,7 +42,7 @@ __all__ = [
 
 class Op(NamedTuple):
     """An Edge update operation with the vector values and points it writes (for the
-    free-space check before it is applied)."""
+    free-space check)."""
 
     op: Any
     values: int = 0
@@ -73,37 +71,32 @@ def edge_target(selector: Any) -> list[int | uuid.UUID | str] | E.Filter:
     raise ValueError(f"unsupported points selector {selector!r}")
 
 
-def _on_points(selector: Any, by_ids: Callable[..., Any], by_filter: Callable[..., Any], *args: Any) -> Any:
-    """``by_ids(ids, *args)`` or ``by_filter(filter, *args)``: Edge's two forms of one
-    operation, for the points ``selector`` names."""
+def _on_points(selector: Any, operation: str, *args: Any) -> Any:
+    """Edge's ``UpdateOperation.<operation>(ids, *args)``, or its ``<operation>_by_filter``
+    form, for the points ``selector`` names."""
     target = edge_target(selector)
-    return by_ids(target, *args) if isinstance(target, list) else by_filter(target, *args)
+    name = operation if isinstance(target, list) else f"{operation}_by_filter"
+    return getattr(E.UpdateOperation, name)(target, *args)
 
 
 def delete_op(selector: Any) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.delete_points, U.delete_points_by_filter)
+    return _on_points(selector, "delete_points")
 
 
 def set_payload_op(payload: Any, selector: Any, key: str | None) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.set_payload, U.set_payload_by_filter, edge_payload(payload) or {}, key)
+    return _on_points(selector, "set_payload", edge_payload(payload) or {}, key)
 
 
 def overwrite_payload_op(payload: Any, selector: Any, key: str | None = None) -> Any:
-    U = E.UpdateOperation
-    body = edge_payload(payload) or {}
-    return _on_points(selector, U.overwrite_payload, U.overwrite_payload_by_filter, body, key)
+    return _on_points(selector, "overwrite_payload", edge_payload(payload) or {}, key)
 
 
 def delete_payload_op(keys: list[str], selector: Any) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.delete_payload, U.delete_payload_by_filter, keys)
+    return _on_points(selector, "delete_payload", keys)
 
 
 def clear_payload_op(selector: Any) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.clear_payload, U.clear_payload_by_filter)
+    return _on_points(selector, "clear_payload")
 
 
 def update_vectors_op(schema: VectorsSchema, points: Sequence[Any], update_filter: Any) -> Op:
@@ -115,14 +108,12 @@ def update_vectors_op(schema: VectorsSchema, points: Sequence[Any], update_filte
 
 
 def delete_vectors_op(names: list[str], selector: Any) -> Any:
-    U = E.UpdateOperation
-    return _on_points(selector, U.delete_vectors, U.delete_vectors_by_filter, names)
+    return _on_points(selector, "delete_vectors", names)
 
 
 def columns_as_points(vectors: Any, payload: Iterable[Any] | None, ids: Iterable[Any] | None) -> Iterator[Any]:
     """``upload_collection`` columns as a stream of point structs, ending with the shortest
-    input, as a server's upload does (``QdrantClient.upload_collection`` has already
-    refused ``ids``/``payload`` shorter than sized vectors)."""
+    input as a server's upload does."""
     if isinstance(vectors, Mapping):
         lengths = {len(v) for v in vectors.values()}
         if len(lengths) > 1:
@@ -142,10 +133,9 @@ def columns_as_points(vectors: Any, payload: Iterable[Any] | None, ids: Iterable
 def upsert_op(
     schema: VectorsSchema, points: Any, update_filter: Any, update_mode: Any, check: bool = True
 ) -> Op:
-    """An upsert of ``points`` (a list of points or a ``Batch``), every vector checked
-    against ``schema`` first (``check=False``: checked already). A ``Batch`` of numpy
-    array columns is checked and converted column by column (:func:`batch_edge_points`:
-    the token index's companion writes), other input point by point."""
+    """An upsert of ``points`` (a list or a ``Batch``), every vector checked against
+    ``schema`` first unless ``check=False``; a ``Batch`` of numpy columns column by column
+    (:func:`batch_edge_points`: the token index's writes), other input point by point."""
     if isinstance(points, models.Batch) and not list(points.ids):
         raise ValueError("Empty update request")
     edge_points = None

@@ -1,11 +1,6 @@
-"""Request parts between qdrant-client's models and Qdrant Edge's types: point ids,
-payloads, vectors, points, the payload / vector selectors of reads, and their results back.
-
-The backend accepts what ``QdrantClient`` accepts (``models.*`` or their dicts, plain lists,
-numpy arrays, UUID strings) and turns it into Edge's types here; Edge's results come back as
-``models.*``, point ids as qdrant-client returns them (``int`` or UUID ``str``; Edge gives
-``uuid.UUID``). Anything Edge cannot express raises :class:`EdgeUnsupportedError` naming
-the feature, never a silently different answer.
+"""Request parts between qdrant-client's models (or their dicts, lists, numpy arrays) and
+Qdrant Edge's types: point ids, payloads, vectors, points, the payload / vector selectors of
+reads, and their results back as ``models.*`` (ids as ``int`` or UUID ``str``).
 """
 
 from __future__ import annotations
@@ -48,9 +43,7 @@ def _adapter(annotation: Any) -> TypeAdapter[Any]:
 
 def parse_model(value: Any, annotation: Any) -> Any:
     """``value`` validated into qdrant-client's model ``annotation`` when it is a dict (or a
-    list holding one), as qdrant-client's remote client does when it builds its request
-    model; models, lists of models, numpy arrays and ``None`` pass as they are. Called
-    once per request part, where a backend method receives it.
+    list holding one), as qdrant-client's remote client does; anything else passes as is.
 
     Raises:
         pydantic.ValidationError: (a ``ValueError``) the dict is not a valid ``annotation``.
@@ -97,9 +90,8 @@ def edge_payload(payload: Any) -> dict[str, Any] | None:
 
 
 def _point_rows(vec: Any) -> Any:
-    """A point's dense or multi vector given as a numpy array or tensor, as Edge reads it
-    fastest: float32 memoryviews (one per row of a multivector), without the float objects
-    and lists of ``tolist()``. Lists pass as they are."""
+    """A point's dense or multi vector given as an array or tensor as Edge reads it fastest:
+    float32 memoryviews (one per row of a multivector), no ``tolist()``. Lists pass as is."""
     if is_array(vec):
         arr = np.ascontiguousarray(to_numpy(vec), dtype=np.float32)
     elif hasattr(vec, "__array__"):  # other array-likes, e.g. a vector still being pooled
@@ -142,26 +134,34 @@ def edge_point(point: Any) -> E.Point:
 
 def batch_points(batch: models.Batch) -> list[Any]:
     """``models.Batch`` (columns) as point structs."""
-    ids = list(batch.ids)
     vectors = batch.vectors
-    n = len(ids)
     if isinstance(vectors, Mapping):
         cols = {k: list(v) for k, v in vectors.items()}
-        for k, col in cols.items():
-            if len(col) != n:
-                raise ValueError(f"Batch: vector {k!r} has {len(col)} rows for {n} ids")
-        rows: list[Any] = [{k: cols[k][i] for k in cols} for i in range(n)]
+        ids, payloads = _ids_payloads(batch, cols)
+        rows: list[Any] = [{k: cols[k][i] for k in cols} for i in range(len(ids))]
     else:
         rows = list(vectors)
-        if len(rows) != n:
-            raise ValueError(f"Batch: {len(rows)} vectors for {n} ids")
-    payloads = list(batch.payloads) if batch.payloads is not None else [None] * n
-    if len(payloads) != n:
-        raise ValueError(f"Batch: {len(payloads)} payloads for {n} ids")
+        if len(rows) != len(batch.ids):
+            raise ValueError(f"Batch: {len(rows)} vectors for {len(batch.ids)} ids")
+        ids, payloads = _ids_payloads(batch, {})
     return [
         models.PointStruct.model_construct(id=i, vector=v, payload=p)
         for i, v, p in zip(ids, rows, payloads)
     ]
+
+
+def _ids_payloads(batch: models.Batch, columns: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    """``batch``'s ids and payloads (``None`` each without), once every vector column and
+    the payloads are checked to have one row per id."""
+    ids = list(batch.ids)
+    n = len(ids)
+    for k, col in columns.items():
+        if len(col) != n:
+            raise ValueError(f"Batch: vector {k!r} has {len(col)} rows for {n} ids")
+    payloads = list(batch.payloads) if batch.payloads is not None else [None] * n
+    if len(payloads) != n:
+        raise ValueError(f"Batch: {len(payloads)} payloads for {n} ids")
+    return ids, payloads
 
 
 def _array_columns(batch: models.Batch) -> dict[str, np.ndarray] | None:
@@ -179,11 +179,10 @@ def _array_columns(batch: models.Batch) -> dict[str, np.ndarray] | None:
 
 
 def batch_edge_points(batch: models.Batch) -> list[E.Point] | None:
-    """``batch`` as Edge points read column by column, when its vectors are named dense
-    columns as numpy arrays (:func:`_array_columns`; ``None`` otherwise: read it point by
-    point with :func:`batch_points`): each row a float32 memoryview, each distinct payload
-    object converted once (the token index shares one payload among a document's points),
-    no model per point. Check the batch first (``checks.check_batch``).
+    """``batch`` as Edge points read column by column when its vectors are named numpy
+    columns (else ``None``: use :func:`batch_points`): no model per point, each distinct
+    payload object converted once (the token index shares one among a document's points).
+    Check the batch first (``checks.check_batch``).
 
     Raises:
         ValueError: a column or the payloads do not have one row per id.
@@ -191,14 +190,7 @@ def batch_edge_points(batch: models.Batch) -> list[E.Point] | None:
     columns = _array_columns(batch)
     if columns is None:
         return None
-    ids = list(batch.ids)
-    n = len(ids)
-    for k, col in columns.items():
-        if len(col) != n:
-            raise ValueError(f"Batch: vector {k!r} has {len(col)} rows for {n} ids")
-    payloads = list(batch.payloads) if batch.payloads is not None else [None] * n
-    if len(payloads) != n:
-        raise ValueError(f"Batch: {len(payloads)} payloads for {n} ids")
+    ids, payloads = _ids_payloads(batch, columns)
     rows = {k: _point_rows(col) for k, col in columns.items()}
     converted: dict[int, Any] = {}  # id(payload) -> Edge's payload; the batch keeps them alive
     out = []
@@ -223,8 +215,6 @@ def model_vector(vector: Any) -> Any:
     if vector is None:
         return None
     if isinstance(vector, Mapping):
-        if not vector:
-            return {}
         if set(vector) == {""}:
             return _out_vector(vector[""])
         return {k: _out_vector(v) for k, v in vector.items()}
@@ -232,11 +222,9 @@ def model_vector(vector: Any) -> Any:
 
 
 class ResultShape(NamedTuple):
-    """What a read returns of each point: its payload or not (``with_payload``), and
-    which vectors (``with_vectors``: Edge's ``with_vector``, a bool or vector names).
-
-    Vectors are selected here again: after MMR, Edge returns the vector it diversified on
-    even when the request asked for none."""
+    """What a read returns of each point: its payload or not, and which vectors (Edge's
+    ``with_vector``: a bool or names; selected here again: after MMR, Edge returns the
+    vector it diversified on even when the request asked for none)."""
 
     with_payload: bool
     with_vectors: Any

@@ -36,14 +36,6 @@ PREFETCH = models.Prefetch | list[models.Prefetch]
 """The ``prefetch`` argument of ``query_points``: one prefetch or a list."""
 
 
-def _dense(vec: Any) -> Any:
-    """A query's dense or multi vector as Edge takes it fastest: nested Python lists (its
-    constructors read a numpy array element by element; points: :func:`_point_rows`)."""
-    if is_array(vec):
-        return to_numpy(vec).astype(np.float32, copy=False).tolist()
-    return vec
-
-
 def edge_search_params(params: models.SearchParams | Mapping[str, Any] | None) -> E.SearchParams | None:
     p: models.SearchParams | None = parse_model(params, models.SearchParams)
     if p is None:
@@ -86,21 +78,21 @@ def is_point_id(x: Any) -> bool:
 
 
 def _query_vector(v: Any) -> Any:
-    """A query vector (given, or looked up from a point) as Edge takes it."""
+    """A query vector (given, or looked up from a point) as Edge takes it; arrays as nested
+    lists, which Edge reads fastest (it reads a numpy array element by element)."""
     if isinstance(v, models.SparseVector):
         return E.SparseVector(list(v.indices), list(v.values))
     if isinstance(v, (models.Document, models.Image, models.InferenceObject)):
         raise EdgeUnsupportedError(f"{type(v).__name__} query", "embed it first")
-    return _dense(v)
+    if is_array(v):
+        return to_numpy(v).astype(np.float32, copy=False).tolist()
+    return v
 
 
 class QueryConverter:
     """Turns a ``query_points`` query (and its prefetches) into Edge's types.
-
-    ``lookup(collection, vector_name, point_id)`` returns the stored vector of a point, for
-    queries that name points instead of vectors; those points are then excluded from
-    the results, as Qdrant does.
-    """
+    ``lookup(collection, vector_name, point_id)``: a point's stored vector, for queries that
+    name points (then excluded from the results, as Qdrant does)."""
 
     def __init__(self, collection_name: str, lookup: Any) -> None:
         self.collection_name = collection_name
@@ -133,6 +125,10 @@ class QueryConverter:
         def vin(v: Any) -> Any:
             return self.vector_input(v, using, lookup_from, mentioned)
 
+        def pairs(ctx: Any) -> list[Any]:
+            items = ctx if isinstance(ctx, list) else [ctx]
+            return [E.ContextPair(vin(p.positive), vin(p.negative)) for p in items]
+
         if isinstance(q, models.NearestQuery):
             vec = vin(q.nearest)
             if q.mmr is not None:
@@ -149,33 +145,19 @@ class QueryConverter:
                 return E.Query.RecommendSumScores(E.RecommendQuery(pos, neg), using=using)
             return E.Query.Nearest(_average_vector(pos, neg), using=using)
         if isinstance(q, models.DiscoverQuery):
-            ctx = q.discover.context
-            pairs = ctx if isinstance(ctx, list) else [ctx]
-            return E.Query.Discover(
-                E.DiscoverQuery(
-                    vin(q.discover.target),
-                    [E.ContextPair(vin(p.positive), vin(p.negative)) for p in pairs],
-                ),
-                using=using,
-            )
+            target = vin(q.discover.target)
+            return E.Query.Discover(E.DiscoverQuery(target, pairs(q.discover.context)), using=using)
         if isinstance(q, models.ContextQuery):
-            ctx = q.context
-            pairs = ctx if isinstance(ctx, list) else [ctx]
-            return E.Query.Context(
-                E.ContextQuery([E.ContextPair(vin(p.positive), vin(p.negative)) for p in pairs]),
-                using=using,
-            )
+            return E.Query.Context(E.ContextQuery(pairs(q.context)), using=using)
+        if isinstance(q, (models.FusionQuery, models.RrfQuery)) and using:
+            raise ValueError("Fusion queries cannot be combined with the 'using' field.")
         if isinstance(q, models.FusionQuery):
-            if using:
-                raise ValueError("Fusion queries cannot be combined with the 'using' field.")
             if q.fusion == models.Fusion.RRF:
                 return E.Fusion.Rrf(k=2)  # Qdrant's default RRF constant
             if q.fusion == models.Fusion.DBSF:
                 return E.Fusion.Dbsf()
             raise EdgeUnsupportedError(f"fusion {q.fusion!r}")
         if isinstance(q, models.RrfQuery):
-            if using:
-                raise ValueError("Fusion queries cannot be combined with the 'using' field.")
             k = q.rrf.k if q.rrf.k is not None else 2
             if k < 1:
                 raise ValueError(f"rrf k value {k} is invalid. Must be 1 or larger.")
@@ -252,30 +234,14 @@ def edge_order_by(ob: Any) -> E.OrderBy:
     return E.OrderBy(ob.key, direction=direction, start_from=start)
 
 
-_UNARY: dict[type, tuple[str, Any]] = {
-    models.NegExpression: ("neg", E.Expression.Neg),
-    models.AbsExpression: ("abs", E.Expression.Abs),
-    models.SqrtExpression: ("sqrt", E.Expression.Sqrt),
-    models.ExpExpression: ("exp", E.Expression.Exp),
-    models.Log10Expression: ("log10", E.Expression.Log10),
-    models.LnExpression: ("ln", E.Expression.Ln),
-    models.AcoshExpression: ("acosh", E.Expression.Acosh),
-}
-
-
-_NARY: dict[type, tuple[str, Any]] = {
-    models.MultExpression: ("mult", E.Expression.Mult),
-    models.SumExpression: ("sum", E.Expression.Sum),
-    models.MaxExpression: ("max", E.Expression.Max),
-    models.MinExpression: ("min", E.Expression.Min),
-}
-
-
-_DECAY: dict[type, tuple[str, Any]] = {
-    models.LinDecayExpression: ("lin_decay", E.DecayKind.Lin),
-    models.ExpDecayExpression: ("exp_decay", E.DecayKind.Exp),
-    models.GaussDecayExpression: ("gauss_decay", E.DecayKind.Gauss),
-}
+_UNARY = (
+    models.NegExpression, models.AbsExpression, models.SqrtExpression, models.ExpExpression,
+    models.Log10Expression, models.LnExpression, models.AcoshExpression,
+)
+_NARY = (models.MultExpression, models.SumExpression, models.MaxExpression, models.MinExpression)
+_DECAY = (models.LinDecayExpression, models.ExpDecayExpression, models.GaussDecayExpression)
+"""Formula operators whose model's one field names Edge's: ``neg`` -> ``Expression.Neg``,
+``mult`` -> ``Expression.Mult``, ``lin_decay`` -> ``DecayKind.Lin``."""
 
 
 def edge_expression(x: Any) -> Any:
@@ -299,25 +265,23 @@ def edge_expression(x: Any) -> Any:
         return E.Expression.Div(edge_expression(d.left), edge_expression(d.right), d.by_zero_default)
     if isinstance(x, models.PowExpression):
         return E.Expression.Pow(edge_expression(x.pow.base), edge_expression(x.pow.exponent))
-    if type(x) in _UNARY:
-        field, op = _UNARY[type(x)]
-        return op(edge_expression(getattr(x, field)))
-    if type(x) in _NARY:
-        field, op = _NARY[type(x)]
-        return op([edge_expression(e) for e in getattr(x, field)])
-    if type(x) in _DECAY:
-        field, decay = _DECAY[type(x)]
+    if isinstance(x, _UNARY + _NARY + _DECAY):
+        (field,) = type(x).model_fields
         p = getattr(x, field)
+        if isinstance(x, _UNARY):
+            return getattr(E.Expression, field.capitalize())(edge_expression(p))
+        if isinstance(x, _NARY):
+            return getattr(E.Expression, field.capitalize())([edge_expression(e) for e in p])
+        decay = getattr(E.DecayKind, field.split("_")[0].capitalize())
         target = edge_expression(p.target) if p.target is not None else None
         return E.Expression.Decay(decay, edge_expression(p.x), target, p.midpoint, p.scale)
     return E.Expression.Condition(edge_condition(x))
 
 
 def _mmr(vec: Any, mmr: models.Mmr, using: str | None, limit: int) -> E.Mmr:
-    """MMR as Qdrant defines it: ``lambda = 1 - diversity`` (default diversity 0.5), and
-    ``candidates_limit`` defaulting to the request's ``limit``. Edge has MMR on dense and
-    multivectors only: on a sparse vector its engine fails with a service error, so that is
-    refused here by name."""
+    """MMR as Qdrant defines it: ``lambda = 1 - diversity`` (default 0.5), ``candidates_limit``
+    defaulting to the request's ``limit``. Refused by name on a sparse vector, where Edge's
+    engine fails with a service error."""
     if isinstance(vec, E.SparseVector):
         raise EdgeUnsupportedError(
             f"MMR on the sparse vector {using!r}", "use a dense or multivector for MMR"
@@ -376,13 +340,10 @@ def _sparse_average(pos: list[Any], neg: list[Any]) -> E.SparseVector:
 
 
 def order_by_refill(got: list[Any], limit: int, fetch: Any) -> list[Any]:
-    """An order_by answer of ``limit`` entries where Edge gave fewer than exist.
-
-    qdrant-edge 0.9 counts a point's repeated values of the order_by key (an array
-    ``[4, 4]``) toward the limit and only then drops the repeats, so a filtered order_by
-    can come back short (docs/engines.md, "Engine bugs worth reporting upstream").
-    ``fetch(n)`` asks Edge for ``n``; the shortfall is asked for again until the answer is
-    full or stops growing."""
+    """An order_by answer of ``limit`` entries where Edge gave fewer than exist: qdrant-edge
+    0.9 counts a point's repeated key values (``[4, 4]``) toward the limit before dropping
+    the repeats (docs/engines.md). ``fetch(n)`` asks Edge for ``n``; the shortfall is asked
+    for again until the answer is full or stops growing."""
     asked = limit
     while len(got) < limit:
         asked += limit - len(got)
@@ -394,10 +355,9 @@ def order_by_refill(got: list[Any], limit: int, fetch: Any) -> list[Any]:
 
 
 def facet_response(fetch: Callable[[int], list[Any]], limit: int) -> models.FacetResponse:
-    """A facet's ``limit`` values with their counts, as local mode and a server give them:
-    by count descending, then by value. Edge cuts ties at ``limit`` in no fixed order (an
-    approximate facet differs from call to call): ``fetch(n)`` (Edge's hits for ``n``) is
-    asked for more until every value tied with the last kept one is in."""
+    """A facet's ``limit`` values by count descending, then by value, as local mode and a
+    server give them. Edge cuts ties at ``limit`` in no fixed order, so ``fetch(n)`` (Edge's
+    hits for ``n``) is asked for more until every value tied with the last kept one is in."""
     asked = limit
     while True:
         hits = fetch(asked)
@@ -415,13 +375,10 @@ def query_request(
     collection_name: str, r: models.QueryRequest, lookup: Callable[[str, str, Any], Any]
 ) -> tuple[Any, ResultShape]:
     """One ``query_points`` request as Edge's ``QueryRequest``, and the shape of its
-    results. ``r`` is built unvalidated (``model_construct``): numpy queries pass, and
-    parts given as dicts are validated into their models here, as qdrant-client's
-    remote client does. ``lookup``: as :class:`QueryConverter`'s."""
+    results. ``r`` is built unvalidated (``model_construct``, so numpy queries pass); dict
+    parts are validated here, as qdrant-client's remote client does."""
     query, prefetch, score_threshold, offset = r.query, r.prefetch, r.score_threshold, r.offset
-    limit = r.limit
-    if limit is None:
-        limit = 10
+    limit = r.limit if r.limit is not None else 10
     if limit < 1:
         raise ValueError(f"limit value {limit} is invalid. Must be 1 or larger.")
     if offset is not None and offset < 0:
@@ -467,15 +424,13 @@ def search_batch(
     payload_key: str | None = None,
 ) -> tuple[np.ndarray, list[Any], np.ndarray, list[Any] | None]:
     """The ``limit`` nearest points of dense vector ``using`` to each row of ``vectors``
-    (float32 ``(n, d)``, searched as given: normalise them for Cosine), all rows in one
-    Edge batch, past qdrant-client's models (no request models to copy, no
-    ``ScoredPoint`` per hit): the token first stage's search.
+    (float32 ``(n, d)``, as given: normalise them for Cosine), in one Edge batch without
+    qdrant-client's models (the token first stage's search).
 
     Returns:
-        ``(counts, ids, scores, values)``: hits per row (int64 ``(n,)``); every hit's
-        point id (``int`` or UUID ``str``) and score (float64), row after row, best
-        first; its payload value ``payload_key`` (``None`` where it has none), or
-        ``None`` without a key.
+        ``(counts, ids, scores, values)``: hits per row (int64 ``(n,)``); every hit's id
+        (``int`` or UUID ``str``) and score (float64), row after row, best first; its
+        payload value ``payload_key`` (``None`` where it has none; ``None`` without a key).
 
     Raises:
         ValueError: unknown collection, ``vectors`` not 2-d, ``limit`` below 1, or what

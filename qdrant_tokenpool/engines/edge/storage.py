@@ -1,7 +1,5 @@
-"""The Edge engine's folder: atomic files, the folder lock, whole-or-absent collection
-folders, damage reported without touching data, free space checked before Edge needs it.
-
-Layout::
+"""The Edge engine's folder: atomic files, the lock, whole-or-absent collections, damage
+reported without touching data, free space checked before Edge needs it. Layout::
 
     <root>/qdrant-tokenpool-edge.json          marker: this layout's version
     <root>/.lock                               held while a client has the folder open
@@ -9,12 +7,10 @@ Layout::
     <root>/collections/<name>/collection.json  its config as created + metadata
     <root>/.creating-<hex>/, .deleted-<hex>/   a creation or deletion under way
 
-A collection is built in ``.creating-<hex>`` and renamed into place; deleted by renaming
-it out first. So ``collections/<name>`` without a valid ``collection.json`` is damage:
-reported (:class:`DamagedCollectionError`), never deleted, the others usable. Leftover
-``.creating-``/``.deleted-`` folders and temp files (exact names) are removed on open.
-Writes, opens and creations check free space first (:func:`write_needed`,
-:func:`open_needed`): a full disk is an error, not a SIGBUS.
+A collection is built in ``.creating-<hex>`` and renamed into place, and renamed out
+before it is deleted: ``collections/<name>`` without a valid ``collection.json`` is damage,
+reported (:class:`DamagedCollectionError`), never deleted. Writes, opens and creations
+check free space first: a full disk is an error, not a SIGBUS.
 """
 
 from __future__ import annotations
@@ -39,7 +35,6 @@ from ..checks import VectorsSchema
 from .errors import edge_errors
 
 __all__ = [
-    "CREATE_FREE_BYTES",
     "FREE_MARGIN",
     "SIDECAR",
     "STORAGE_FORMAT",
@@ -53,7 +48,6 @@ __all__ = [
     "edge_version",
     "free_bytes",
     "fsync_dir",
-    "new_collection_folder",
     "open_folder",
     "open_needed",
     "read_sidecar",
@@ -75,9 +69,6 @@ _LEFTOVER_FOLDER = re.compile(rf"\.(creating|deleted)-{_HEX}")
 _LEFTOVER_FILE = re.compile(rf"\.(collection|qdrant-tokenpool-edge)\.json\.{_HEX}\.tmp")
 
 
-# ---------------------------------------------------------------------------------------
-# files: atomic JSON, the folder lock
-# ---------------------------------------------------------------------------------------
 def fsync_dir(path: Path) -> None:
     """Make a folder's entries (a rename, a new file) durable (POSIX; a no-op elsewhere)."""
     if os.name != "posix":
@@ -90,8 +81,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` so that readers see the old or the new file,
-    never a part: temp file in the same folder, fsync, rename, fsync the folder."""
+    """Write ``data`` as JSON to ``path``: readers see the old or the new file, never a part."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -108,8 +98,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 class FolderLock:
     """An exclusive OS lock on ``<root>/.lock`` (portalocker, as qdrant-client's local mode
-    locks its folder), held while the client is open. Works across processes, and across
-    clients in one process (each opens its own file)."""
+    locks its folder) held while the client is open, across processes and clients."""
 
     def __init__(self, root: Path) -> None:
         import portalocker  # not at import: it checks for writable folders when imported
@@ -146,14 +135,10 @@ class FolderLock:
         fh.close()
 
 
-# ---------------------------------------------------------------------------------------
-# collection folders: whole or absent; damage reported, never deleted
-# ---------------------------------------------------------------------------------------
 def clean_leftovers(root: Path) -> list[Path]:
-    """Remove what a killed writer left (call with the folder lock held): the
-    ``.creating-<hex>`` / ``.deleted-<hex>`` folders of ``root`` and the temporary files of
-    :func:`write_json_atomic` in ``root`` and in its collection folders. Only names this
-    module makes are touched. Returns what was removed."""
+    """Remove what a killed writer left (with the folder lock held): the ``.creating-`` /
+    ``.deleted-`` folders of ``root`` and :func:`write_json_atomic`'s temporary files, by
+    their exact names. Returns what was removed."""
     removed: list[Path] = []
     folders = [root]
     collections = root / "collections"
@@ -185,15 +170,12 @@ def _damaged(folder: Path, problem: str, fix: str | None = None) -> DamagedColle
 
 
 def read_sidecar(folder: Path) -> dict[str, Any]:
-    """A collection folder's sidecar, checked: a JSON object whose ``vectors`` is a
-    ``VectorParams`` (as JSON) or a dict of them, ``sparse_vectors`` a dict or ``null``,
-    ``metadata`` a dict or ``null``; and the folder holds a ``shard``.
+    """A collection folder's sidecar, checked (its ``vectors``, ``sparse_vectors`` and
+    ``metadata``), and that the folder holds a ``shard``.
 
     Raises:
         DamagedCollectionError: naming the file and what is wrong with it.
     """
-    from qdrant_client import models
-
     side = folder / SIDECAR
     if not side.is_file():
         raise _damaged(folder, f"{str(side)!r} (its config and metadata) is missing")
@@ -204,19 +186,13 @@ def read_sidecar(folder: Path) -> dict[str, Any]:
     try:
         if not isinstance(data, dict):
             raise ValueError(f"a JSON {type(data).__name__}, not an object")  # noqa: TRY004 - reported as damage
-        vectors = data.get("vectors") or {}
-        if not isinstance(vectors, Mapping):
+        if not isinstance(data.get("vectors") or {}, Mapping):
             raise ValueError("'vectors' is not an object")  # noqa: TRY004
-        if isinstance(vectors.get("size"), int):
-            models.VectorParams.model_validate(vectors)
-        else:
-            for params in vectors.values():
-                models.VectorParams.model_validate(params)
         for key in ("sparse_vectors", "metadata"):
             if data.get(key) is not None and not isinstance(data[key], Mapping):
                 raise ValueError(f"{key!r} is not an object")
-        for params in (data.get("sparse_vectors") or {}).values():
-            models.SparseVectorParams.model_validate(params)
+        vectors_config(data)
+        sparse_config(data)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         text = " ".join(str(exc).split())
         raise _damaged(folder, f"{str(side)!r} is not a collection's config: {text[:300]}") from None
@@ -229,17 +205,23 @@ def read_sidecar(folder: Path) -> dict[str, Any]:
     return data
 
 
-def new_collection_folder(root: Path) -> Path:
-    """A fresh ``<root>/.creating-<hex>`` folder to build a collection in (then
-    :func:`commit_collection_folder`); a kill leaves it for :func:`clean_leftovers`."""
-    tmp = root / f".creating-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    return tmp
+def vectors_config(sidecar: Mapping[str, Any]) -> Any:
+    """A sidecar's ``vectors`` as qdrant-client's config: one ``VectorParams`` or a dict."""
+    raw = sidecar.get("vectors") or {}
+    if isinstance(raw.get("size"), int):
+        return models.VectorParams.model_validate(raw)
+    return {k: models.VectorParams.model_validate(v) for k, v in raw.items()}
+
+
+def sparse_config(sidecar: Mapping[str, Any]) -> dict[str, models.SparseVectorParams] | None:
+    raw = sidecar.get("sparse_vectors")
+    if raw is None:
+        return None
+    return {k: models.SparseVectorParams.model_validate(v) for k, v in raw.items()}
 
 
 def commit_collection_folder(tmp: Path, folder: Path) -> None:
-    """Move a complete collection from ``tmp`` to ``folder`` in one rename (the commit
-    point of ``create_collection``), durably. ``folder`` must not exist."""
+    """Move a complete collection from ``tmp`` to the new ``folder`` in one durable rename."""
     fsync_dir(tmp)
     if folder.exists():
         raise FileExistsError(f"{str(folder)!r} exists")
@@ -249,27 +231,20 @@ def commit_collection_folder(tmp: Path, folder: Path) -> None:
 
 
 def trash_folder(root: Path, folder: Path) -> None:
-    """Delete a collection folder: renamed out of ``collections/`` first (atomic), so a
-    kill leaves a ``.deleted-<hex>`` folder that the next open removes, never half a
-    collection."""
+    """Delete a collection folder, renamed out first: a kill leaves a ``.deleted-<hex>``
+    folder that the next open removes, never half a collection."""
     trash = root / f".deleted-{uuid.uuid4().hex}"
     os.replace(folder, trash)
     fsync_dir(folder.parent)
     shutil.rmtree(trash, ignore_errors=True)
 
 
-# ---------------------------------------------------------------------------------------
-# free disk space
-# ---------------------------------------------------------------------------------------
-# Qdrant Edge writes through sparse memory-mapped files: a page the file system has no
-# block for ends the process with SIGBUS, on write and on every reopen while the disk is
-# full (docs/engines.md). Edge's optimizer checks its own needs (its error becomes
-# StorageFullError in the backend); the checks below run before Edge's other writes.
+# Qdrant Edge writes through sparse memory-mapped files: on a full disk it ends the process
+# with SIGBUS (docs/engines.md), so free space is checked before each of its writes.
 MiB = 1 << 20
 FREE_MARGIN = 16 * MiB
-"""Free space kept for Edge's own files on every write (id tracker, payload pages,
-versions, a log record's page rounding): a write needs :data:`WRITE_FACTOR` times its
-vector bytes plus this."""
+"""Free space kept for Edge's own files on every write (id tracker, payload pages, log
+page rounding), and what creating a collection needs."""
 WRITE_FACTOR = 3
 """Bytes a write may add to the folder per byte of its vectors: the log record, the
 segment's copy, and slack."""
@@ -277,8 +252,6 @@ POINT_BYTES = 256
 """Bytes counted per point besides its vectors (id, version, payload offsets)."""
 OPEN_MARGIN = 4 * MiB
 """Free space needed to open a shard besides its log (:func:`open_needed`)."""
-CREATE_FREE_BYTES = FREE_MARGIN
-"""Free space needed to create a collection (Edge's files start sparse: a few pages)."""
 
 
 def free_bytes(path: Path) -> int:
@@ -287,8 +260,8 @@ def free_bytes(path: Path) -> int:
 
 
 def allocated_bytes(path: Path) -> int:
-    """Bytes ``path`` (a folder, recursively) occupies on disk: blocks, not apparent sizes
-    (Edge's files are sparse)."""
+    """Bytes the folder ``path`` occupies on disk: blocks, not apparent sizes (Edge's files
+    are sparse)."""
     total = 0
     for entry in path.rglob("*"):
         with contextlib.suppress(OSError):
@@ -305,28 +278,29 @@ def write_needed(values: int, points: int) -> int:
 
 def open_needed(shard: Path) -> int:
     """Free bytes opening ``shard`` needs: replaying its log writes at most what the log
-    holds (little after a clean close, which flushes and truncates it; up to everything
-    written since the last flush after a kill), plus :data:`OPEN_MARGIN`."""
+    holds, plus :data:`OPEN_MARGIN`."""
     wal = shard / "wal"
     return (allocated_bytes(wal) if wal.is_dir() else 0) + OPEN_MARGIN
 
 
 def check_free_space(path: Path, needed: int, what: str) -> None:
-    """Raise :class:`StorageFullError` naming ``path``, the free and the needed bytes when
-    fewer than ``needed`` bytes are free there (``what``: the operation, for the message)."""
+    """Raise :class:`StorageFullError` when fewer than ``needed`` bytes are free at ``path``
+    (``what``: the operation, for the message)."""
     free = free_bytes(path)
     if free < needed:
-        raise StorageFullError(
-            28,  # ENOSPC
-            f"not enough free disk space for {what} in {str(path)!r}: {free:,} bytes free, "
-            f"{needed:,} needed (on a full disk Qdrant Edge would end the process with "
-            "SIGBUS). Nothing was changed; free some space, or move the folder to a larger disk",
-        )
+        why = "on a full disk Qdrant Edge would end the process with SIGBUS"
+        raise _storage_full(what, path, free, needed, why)
 
 
-# ---------------------------------------------------------------------------------------
-# the folder: opened, collections created
-# ---------------------------------------------------------------------------------------
+def _storage_full(what: str, path: Path, free: int, needed: int, why: str) -> StorageFullError:
+    return StorageFullError(
+        28,  # ENOSPC
+        f"not enough free disk space for {what} in {str(path)!r}: {free:,} bytes free, "
+        f"{needed:,} needed ({why}). Nothing was changed; free some space, or move the "
+        "folder to a larger disk",
+    )
+
+
 def edge_version() -> str:
     try:
         from importlib.metadata import version
@@ -337,12 +311,9 @@ def edge_version() -> str:
 
 
 def open_folder(root: Path) -> tuple[dict[str, CollectionFolder], dict[str, DamagedCollectionError]]:
-    """The collections of the database folder ``root`` (call with its :class:`FolderLock`
-    held), and the damaged ones with the error each raises when used.
-
-    Reads the marker (written for a new folder), removes what a killed writer left
-    (:func:`clean_leftovers`) and reads every collection's sidecar: a damaged one is set
-    aside, with a warning, never deleted.
+    """The collections of the database folder ``root`` (with its :class:`FolderLock` held),
+    and the damaged ones (set aside with a warning) with the error each raises when used.
+    Writes the marker of a new folder; removes what a killed writer left.
 
     Raises:
         ValueError: the marker is damaged, or of a newer folder format.
@@ -390,9 +361,8 @@ def open_folder(root: Path) -> tuple[dict[str, CollectionFolder], dict[str, Dama
 
 
 def release_folder(collections: dict[str, CollectionFolder], lock: FolderLock, tmp: Path | None) -> None:
-    """Close every shard without optimizing, release the folder lock, remove ``tmp`` (the
-    folder of a ``":memory:"`` database): the backend's finalizer, so a client dropped
-    without ``close()`` frees its folder."""
+    """The backend's finalizer (a client dropped without ``close()`` frees its folder):
+    close every shard without optimizing, release the lock, remove ``tmp`` (``":memory:"``)."""
     for coll in list(collections.values()):
         with contextlib.suppress(Exception):
             coll.close(optimize=False)
@@ -404,15 +374,15 @@ def release_folder(collections: dict[str, CollectionFolder], lock: FolderLock, t
 
 def create_collection_folder(root: Path, name: str, config: Any, sidecar: dict[str, Any]) -> CollectionFolder:
     """Create collection ``name`` of the folder ``root``: an Edge shard of ``config`` and
-    its ``sidecar``, built in a temporary folder, then renamed into place whole (the commit
-    point): ``collections/<name>`` without a sidecar is never a leftover of ours.
+    its ``sidecar``, built in a temporary folder, then renamed into place whole.
 
     Raises:
         StorageFullError: too little free disk space (nothing was created).
     """
-    check_free_space(root, CREATE_FREE_BYTES, f"creating collection {name!r}")
+    check_free_space(root, FREE_MARGIN, f"creating collection {name!r}")
     folder = root / "collections" / name
-    tmp = new_collection_folder(root)
+    tmp = root / f".creating-{uuid.uuid4().hex}"
+    tmp.mkdir()
     try:
         with edge_errors(f"create_collection {name!r}"):
             shard = E.EdgeShard.create(str(tmp / "shard"), config)
@@ -429,33 +399,26 @@ def create_collection_folder(root: Path, name: str, config: Any, sidecar: dict[s
 
 
 class CollectionFolder:
-    """One collection: its folder, its sidecar (qdrant-client form of the config + metadata)
-    and its shard, opened on first use."""
+    """One collection: its folder, its sidecar and its shard (opened on first use)."""
 
     def __init__(self, folder: Path, sidecar: dict[str, Any]) -> None:
         self.folder = folder
         self.sidecar = sidecar
         self._shard: Any = None
-        self._schema: tuple[dict[str, Any], VectorsSchema] | None = None
+        self._schema: VectorsSchema | None = None  # of this sidecar
         self.dirty = False  # written since the last optimize
         self.lock = threading.Lock()
-
-    @property
-    def shard_path(self) -> Path:
-        return self.folder / "shard"
 
     def shard(self) -> Any:
         if self._shard is None:
             with self.lock:
                 if self._shard is None:
                     # opening replays the log: on a full disk Edge would crash (SIGBUS)
-                    check_free_space(
-                        self.folder,
-                        open_needed(self.shard_path),
-                        f"opening collection {self.folder.name!r}",
-                    )
+                    path = self.folder / "shard"
+                    what = f"opening collection {self.folder.name!r}"
+                    check_free_space(self.folder, open_needed(path), what)
                     with edge_errors(f"opening {self.folder.name!r}"):
-                        self._shard = E.EdgeShard.load(str(self.shard_path))
+                        self._shard = E.EdgeShard.load(str(path))
         return self._shard
 
     def optimize(self) -> bool:
@@ -466,8 +429,8 @@ class CollectionFolder:
         return changed
 
     def close(self, optimize: bool) -> None:
-        """Optimize (when asked and written since the last one; skipped with a warning
-        when the disk lacks the space), flush and close the shard."""
+        """Optimize (when asked and written since the last one; skipped with a warning on a
+        full disk), flush and close the shard."""
         if self._shard is None:
             return
         try:
@@ -481,31 +444,17 @@ class CollectionFolder:
             shard, self._shard = self._shard, None
             shard.close()
 
-    # qdrant-client views of the sidecar
-    def vectors_config(self) -> Any:
-        raw = self.sidecar.get("vectors") or {}
-        if isinstance(raw.get("size"), int):
-            return models.VectorParams.model_validate(raw)
-        return {k: models.VectorParams.model_validate(v) for k, v in raw.items()}
-
-    def sparse_config(self) -> dict[str, models.SparseVectorParams] | None:
-        raw = self.sidecar.get("sparse_vectors")
-        if raw is None:
-            return None
-        return {k: models.SparseVectorParams.model_validate(v) for k, v in raw.items()}
-
     def schema(self) -> VectorsSchema:
-        """The collection's vectors, as the write checks take them (follows the sidecar)."""
-        cached = self._schema
-        if cached is None or cached[0] is not self.sidecar:
-            cached = (self.sidecar, VectorsSchema.from_config(self.vectors_config(), self.sparse_config()))
-            self._schema = cached
-        return cached[1]
+        """The collection's vectors, as the write checks take them."""
+        if self._schema is None:
+            side = self.sidecar
+            self._schema = VectorsSchema.from_config(vectors_config(side), sparse_config(side))
+        return self._schema
 
     def write_sidecar(self, sidecar: dict[str, Any]) -> None:
         """Replace the sidecar, on disk first (atomically), then here."""
         write_json_atomic(self.folder / SIDECAR, sidecar)
-        self.sidecar = sidecar
+        self.sidecar, self._schema = sidecar, None
 
 
 _NO_SPACE = re.compile(r"Not enough space available for optimization, needed: ([0-9.]+) MiB")
@@ -513,8 +462,7 @@ _NO_SPACE = re.compile(r"Not enough space available for optimization, needed: ([
 
 @contextlib.contextmanager
 def space_errors(folder: Path, what: str) -> Iterator[None]:
-    """Edge's optimizer refuses to start without the disk space it needs (a RuntimeError
-    from :func:`.errors.edge_errors`): raise :class:`StorageFullError` as the other checks do."""
+    """Edge's optimizer's refusal for lack of disk space as :class:`StorageFullError`."""
     try:
         yield
     except RuntimeError as exc:
@@ -522,10 +470,6 @@ def space_errors(folder: Path, what: str) -> Iterator[None]:
         if found is None:
             raise
         needed = int(float(found.group(1)) * MiB)
-        raise StorageFullError(
-            28,
-            f"not enough free disk space for {what} collection {folder.name!r} in "
-            f"{str(folder)!r}: {free_bytes(folder):,} bytes free, {needed:,} needed "
-            "(Qdrant Edge's estimate). Nothing was changed; free some space, or move the "
-            "folder to a larger disk",
-        ) from None
+        what = f"{what} collection {folder.name!r}"
+        free = free_bytes(folder)
+        raise _storage_full(what, folder, free, needed, "Qdrant Edge's estimate") from None

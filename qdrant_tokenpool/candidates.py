@@ -1,28 +1,10 @@
-"""Token-level first stage: every pooled token vector of a collection also stored as one
-point of a companion collection (HNSW), so that a query finds candidate documents token by
-token (ColBERT v1's end-to-end retrieval) before pooled MaxSim ranks them.
-
-The companion ``<name>--tokenpool-tokens`` holds one point per pooled token vector of the
-indexed multivector: the vector (named :data:`TOKEN_VECTOR`, the multivector's size and
-distance) and the payload ``{"doc": str(point id)}`` (keyword index). The main
-collection's metadata says that the index exists (:class:`TokenIndex`, under
-:data:`METADATA_KEY`, format-versioned); the client keeps the companion in step with the
-main collection through every write (:func:`qdrant_tokenpool.companion.follow`, run
-around every flow of both clients), creates and deletes it with it, and hides it from
-``get_collections``.
-
-Consistency (a crash between the two writes): a write first records the ids it touches
-in the companion's metadata (a journal), then writes the companion, then the main
-collection, then clears its journal entry. A process killed in between leaves the entry;
-the next client to use the collection rebuilds those ids' tokens from the main
-collection's stored vectors (:func:`repair`) before it serves or writes anything. And a
-candidate is only ever a filter on the main collection (``HasIdCondition``): results are
-main points scored with their own stored vectors, never a companion's stale copy.
-
-Query (:func:`candidate_ids`): all query tokens searched in one batch, ``neighbours``
-each (on Qdrant Edge through its backend's ``search_batch``, into arrays, past
-qdrant-client's models; elsewhere one ``query_batch_points`` request); their documents
-ranked by :func:`rank_hits` are the candidate set.
+"""Token-level first stage: every pooled token vector of a collection also stored as a
+point of a companion collection ``<name>--tokenpool-tokens`` (HNSW, payload ``{"doc": id}``),
+so that a query finds candidate documents token by token before pooled MaxSim ranks them.
+The main collection's metadata records the index (:class:`TokenIndex`); writes keep the
+companion in step through a journal that :func:`repair` replays after a crash
+(:mod:`qdrant_tokenpool.companion`); candidates are only a filter on the main collection.
+Design and guarantees: docs/funnel.md.
 """
 
 from __future__ import annotations
@@ -31,11 +13,12 @@ import itertools
 import uuid
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from qdrant_client import models
+from qdrant_client.uploader.uploader import iter_batch
 
 from . import _parent as parent
 from . import store
@@ -86,24 +69,19 @@ JOURNAL_KEY = "qdrant_tokenpool_journal"
 COMPANION_SUFFIX = "--tokenpool-tokens"
 TOKEN_VECTOR = "t"
 DOC_FIELD = "doc"
-# A new index's settings (add_token_index, index_corpus), chosen on SciFact and the needle
-# test with benchmarks/first_stages.py and, through Qdrant Edge's HNSW graph,
-# benchmarks/edge_quality.py (docs/funnel.md): a companion that keeps >= 98% of full
-# MaxSim's top-10 needles and >= 99.5% of plain pooled nDCG@10 as served, not replayed.
+# A new index's settings: how they were chosen is in docs/funnel.md.
 DEFAULT_POOL_FACTOR = 2
 """The companion pools each document's stored vectors again by this factor."""
 DEFAULT_NEIGHBOURS = 60
 """Nearest companion vectors per query token."""
 DEFAULT_CANDIDATES = 100
-"""Candidate documents rescored per query, the best by :func:`rank_candidates`: the
-smallest cap that kept the needle and SciFact targets in every Edge build measured (the
+"""Candidate documents rescored per query, the best by :func:`rank_candidates` (the
 rescoring's cost is linear in it; an index keeps the cap it was made with)."""
 DEFAULT_HNSW = models.HnswConfigDiff(m=16, ef_construct=64)
 """The companion's HNSW graph (m=8, ef_construct=32 builds faster but misses needles)."""
 DEFAULT_HNSW_EF = 32
-"""The least HNSW beam of the companion's searches when the query gives no
-``search_params``: a search asks for ``max(DEFAULT_HNSW_EF, neighbours)``, a beam that
-holds the neighbours it returns (with the default 60 neighbours, 60)."""
+"""Least HNSW beam of a companion search without ``search_params``: a search asks for
+``max(DEFAULT_HNSW_EF, neighbours)``, a beam that holds the neighbours it returns."""
 QUANTIZATIONS = (None, "int8")
 _RNG = np.random.default_rng()
 _WRITER = uuid.uuid4().hex[:12]  # this process's journal entries
@@ -128,26 +106,20 @@ class TokenIndex:
     Attributes:
         vector: the pooled multivector whose token vectors are indexed.
         companion: the companion collection.
-        neighbours: nearest token vectors per query token at query time.
-        quantization: ``None`` (float32 vectors in RAM) or ``"int8"`` (scalar int8 in RAM,
-            float32 on disk for rescoring).
-        candidates: at most this many candidate documents per query, the best by
-            :func:`rank_candidates` (0: all of them), ranked by MaxSim.
-        pool_factor: the companion holds each document's stored (pooled) vectors pooled
-            again by this factor (Ward, as the collection's pooling; 1: the stored vectors
-            as they are). Fewer points make the index cheaper to write and build; the
-            candidates are still ranked by MaxSim over the stored vectors.
+        neighbours: nearest token vectors per query token.
+        quantization: ``None`` (float32 in RAM) or ``"int8"`` (int8 in RAM, float32 on disk).
+        candidates: at most this many candidate documents per query (0: all of them).
+        pool_factor: the companion holds each document's stored vectors pooled again by
+            this factor (Ward; 1: as they are): fewer points to write and build.
         ready: the backfill from stored vectors is done: queries use it.
         backfill_offset: the ``scroll`` offset where an interrupted backfill continues.
-        packed_ids: made by a version that writes :func:`token_point_ids` (an index
-            written before has random ids only): queries read the documents of packed
-            ids from the ids, and the payload only of the other hits.
+        packed_ids: its ids carry their document (:func:`token_point_ids`); an older
+            index has random ids only, read through the payload.
     """
 
     vector: str
     companion: str
-    # The defaults are what a stored entry without the field reads as (the first release's
-    # index); a new index takes the DEFAULT_* settings above.
+    # defaults: what a stored entry without the field reads as (a new index: DEFAULT_*)
     neighbours: int = 10
     quantization: str | None = None
     pool_factor: int = 1
@@ -166,29 +138,12 @@ class TokenIndex:
             )
 
     def to_metadata(self) -> dict[str, Any]:
-        return {
-            METADATA_KEY: {
-                "format": FORMAT_VERSION,
-                "method": "tokens",
-                "vector": self.vector,
-                "companion": self.companion,
-                "neighbours": self.neighbours,
-                "quantization": self.quantization,
-                "pool_factor": self.pool_factor,
-                "candidates": self.candidates,
-                "ready": self.ready,
-                "backfill_offset": self.backfill_offset,
-                "packed_ids": self.packed_ids,
-            }
-        }
+        return {METADATA_KEY: {"format": FORMAT_VERSION, "method": "tokens", **asdict(self)}}
 
     @classmethod
     def from_metadata(cls, metadata: Any, collection_name: str) -> TokenIndex | None:
-        """The index stored in ``metadata`` (``None`` when there is none).
-
-        Raises:
-            PoolingConfigError: the entry is malformed or of another format version.
-        """
+        """The index stored in ``metadata`` (``None``: none); :class:`PoolingConfigError`
+        for an entry that is malformed or of another format version."""
         entry = (metadata or {}).get(METADATA_KEY)
         if entry is None:
             return None
@@ -232,9 +187,8 @@ def doc_id(key: str) -> int | str:
 
 
 def token_ids(n: int) -> list[int]:
-    """``n`` new random companion point ids, below :data:`PACKED` (a document's old tokens
-    are always deleted, by their document, before its new ones are written, so ids need
-    only be unique; integers are Qdrant's cheapest ids)."""
+    """``n`` new random companion point ids below :data:`PACKED` (unique is enough: a
+    document's old tokens are deleted, by document, before its new ones are written)."""
     return _RNG.integers(1, 2**63 - 1, size=n, dtype=np.int64).tolist()
 
 
@@ -245,10 +199,9 @@ _PACKED_DOCS = 1 << (63 - _ROW_BITS)
 
 
 def token_point_ids(key: str, n: int) -> list[int]:
-    """The companion ids of the ``n`` token vectors of document ``key``: for an integer
-    document below ``2**43``, ``PACKED | doc << 20 | row`` (a query reads the document
-    from the id, no payload read); otherwise (UUIDs, larger integers) :func:`token_ids`
-    (the document only in the payload, which every token point carries)."""
+    """The companion ids of the ``n`` token vectors of document ``key``: ``PACKED | doc <<
+    20 | row`` for an integer document below ``2**43`` (a query reads the document from the
+    id), else (UUIDs, larger integers) :func:`token_ids` (the document only in the payload)."""
     if key.isdigit() and int(key) < _PACKED_DOCS and n <= 1 << _ROW_BITS:
         base = PACKED | int(key) << _ROW_BITS
         return list(range(base, base + n))
@@ -264,11 +217,8 @@ def packed_docs(ids: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
 
 def unpack_ids(ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """:func:`packed_docs` as arrays, in one numpy pass: the bool mask ``(n,)`` and the
-    int64 documents ``(n,)`` (meaningless where the mask is false).
-
-    Raises:
-        ValueError, TypeError or OverflowError: an id that is not an unsigned 64-bit
-            integer (companion ids always are)."""
+    int64 documents ``(n,)`` (meaningless where the mask is false). An id that is not an
+    unsigned 64-bit integer raises ValueError, TypeError or OverflowError."""
     arr = np.array(ids, dtype=np.uint64).reshape(-1)
     docs = (arr >> np.uint64(_ROW_BITS)) & np.uint64(_PACKED_DOCS - 1)
     return arr >= np.uint64(PACKED), docs.astype(np.int64)
@@ -283,18 +233,12 @@ def _doc_filter(keys: Sequence[str]) -> models.Filter:
 def restrict(query_filter: models.Filter | None, ids: Sequence[Any]) -> models.Filter:
     """``query_filter`` and "the point is one of ``ids``"."""
     has = models.HasIdCondition(has_id=list(ids))
-    if query_filter is None:
-        return models.Filter(must=[has])
-    return models.Filter(must=[has, query_filter])
+    return models.Filter(must=[has] if query_filter is None else [has, query_filter])
 
 
 def token_rows(pid: Any, vector: Any, dim: int, vector_name: str) -> np.ndarray:
-    """The pooled token vectors of point ``pid`` as float32 ``(m, dim)``, checked.
-
-    Raises:
-        InvalidMultivectorError: empty, ragged, of another dimension, or NaN/inf (names the
-            point and the problem).
-    """
+    """The pooled token vectors of point ``pid`` as float32 ``(m, dim)``, checked
+    (:class:`InvalidMultivectorError` naming the point and the problem otherwise)."""
     # nested lists go to as_multivector as they are: its compiled reader takes them faster
     # than np.asarray (what a PointStruct holds after qdrant-client's validation)
     rows = vector if isinstance(vector, (list, tuple)) else np.asarray(vector, dtype=np.float32)
@@ -307,12 +251,9 @@ def token_rows(pid: Any, vector: Any, dim: int, vector_name: str) -> np.ndarray:
 
 
 def _token_points(docs: Sequence[tuple[str, np.ndarray]], lists: bool) -> models.Batch | None:
-    """The companion points of ``docs`` as one column-wise ``models.Batch``, built without
-    a model per point: their ids, the token vectors as one float32 ``(n, d)`` array
-    (nested lists when ``lists``: a server's request body), and the payload ``{"doc":
-    key}``, one dict shared by a document's points. An engine that reads array columns
-    whole (Qdrant Edge's backend) writes it without a model or a check per point; local
-    mode reads the rows. ``None`` when ``docs`` hold no token vector."""
+    """The companion points of ``docs`` as one column-wise ``models.Batch`` (no model per
+    point): the token vectors as one float32 ``(n, d)`` array (nested lists when ``lists``:
+    a server's request body), one payload dict per document. ``None``: no token vector."""
     point_ids: list[int] = []
     payloads: list[dict[str, str]] = []
     for key, rows in docs:
@@ -330,10 +271,9 @@ def _token_points(docs: Sequence[tuple[str, np.ndarray]], lists: bool) -> models
 
 
 def coarse_rows(pool_factor: int, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Float32 ``(m_i, d)`` token matrices as the companion stores them: unit rows pooled
-    again by ``pool_factor`` (hierarchical Ward, no protected rows; unchanged at 1). Rows
-    are normalised first, so that the vectors a write sends and the ones an engine stores
-    (Cosine: normalised) give the same companion points."""
+    """Float32 ``(m_i, d)`` token matrices as the companion stores them: unit rows (as a
+    Cosine engine stores them, so a write and a repair agree) pooled again by
+    ``pool_factor`` (hierarchical Ward, no protected rows; unchanged at 1)."""
     if pool_factor == 1 or not arrays:
         return list(arrays)
     spec = as_spec(pool_factor, method="hierarchical", protected_tokens=0)
@@ -349,21 +289,19 @@ def write_tokens(
     lists: bool = False,
 ) -> Flow[None]:
     """Replace the companion's tokens of documents ``keys`` by ``docs`` (``(key, (m, d))``
-    pairs, a subset of ``keys``; the others lose their tokens): delete by document, then
-    write, so that rewriting the same documents (a resumed backfill, a replay) is harmless.
-    The vectors are pooled again by ``ti.pool_factor`` first (:func:`coarse_rows`).
-    ``lists``: send vectors as lists (a server)."""
+    pairs, a subset of ``keys``; the others lose their tokens), pooled again by
+    :func:`coarse_rows`: delete by document, then write, so that rewriting the same
+    documents (a resumed backfill, a replay) is harmless. ``lists``: vectors as lists."""
     docs = list(zip([k for k, _ in docs], coarse_rows(ti.pool_factor, [r for _, r in docs])))
-    for start in range(0, len(keys), _CHUNK):
-        part = keys[start : start + _CHUNK]
+    for part in iter_batch(keys, _CHUNK):
         yield call(
             parent.delete,
             ti.companion,
             points_selector=models.FilterSelector(filter=_doc_filter(part)),
             wait=True,
         )
-    for start in range(0, len(docs), _CHUNK):
-        batch = _token_points(docs[start : start + _CHUNK], lists)
+    for chunk in iter_batch(docs, _CHUNK):
+        batch = _token_points(chunk, lists)
         if batch is not None:
             yield call(parent.upsert, ti.companion, batch, wait=True)
 
@@ -379,15 +317,13 @@ def create_companion(
         return
     quant = ti.quantization == "int8"
     params = models.VectorParams(size=spec.size, distance=spec.distance, on_disk=quant or None)
-    quantization = (
-        models.ScalarQuantization(
+    quantization = None
+    if quant:
+        quantization = models.ScalarQuantization(
             scalar=models.ScalarQuantizationConfig(
                 type=models.ScalarType.INT8, quantile=0.99, always_ram=True
             )
         )
-        if quant
-        else None
-    )
     yield call(
         parent.create_collection,
         ti.companion,
@@ -432,8 +368,7 @@ def repair(
 ) -> Flow[None]:
     """Rebuild the companion's tokens of documents ``keys`` from the main collection's
     stored vectors (documents gone from it lose their tokens)."""
-    for start in range(0, len(keys), _CHUNK):
-        part = list(keys[start : start + _CHUNK])
+    for part in iter_batch(keys, _CHUNK):
         records = yield call(
             parent.retrieve,
             collection_name,
@@ -509,23 +444,20 @@ def use_tokens(
     filtered: bool,
 ) -> bool:
     """Whether a query takes its candidates from the token index: ``first_stage="tokens"``
-    (required: an error when the collection has no ready index of that vector), or by
-    default (``None``) when a ready index of the queried vector exists, ``summary`` is
-    ``None`` and there is no filter (the companion holds no payload to filter on, so a
-    filtered query keeps the summary stage, or plain pooled MaxSim)."""
+    (an error without a ready index of that vector), or by default (``None``) when one
+    exists, ``summary`` is ``None`` and there is no filter (the companion holds no payload
+    to filter on)."""
     if first_stage not in FIRST_STAGES:
         raise ValueError(f"first_stage must be None, 'tokens' or 'summary', got {first_stage!r}")
     usable = ti is not None and ti.ready and using in (None, ti.vector)
     if first_stage == "tokens":
         if not usable:
-            state = (
-                "none"
-                if ti is None
-                else ("still being built" if not ti.ready else f"of vector {ti.vector!r}")
-            )
+            why = "none"
+            if ti is not None:
+                why = f"of vector {ti.vector!r}" if ti.ready else "still being built"
             raise ValueError(
                 f"first_stage='tokens', but collection {cp.name!r} has no ready token index "
-                f"for this vector ({state}; add one with add_token_index)"
+                f"for this vector ({why}; add one with add_token_index)"
             )
         if summary is not None:
             raise ValueError("first_stage='tokens' does not combine with summary=")
@@ -539,9 +471,8 @@ def rank_candidates(
     """Candidate documents ranked by their first-stage score, the best ``limit`` (``None``:
     all). ``docs[t]``/``sims[t]``: the documents and similarities of query token ``t``'s
     nearest token vectors. A document's score sums over the query tokens its best
-    similarity above the token's lowest retrieved one (zero where the token did not reach
-    it): MaxSim with the missing similarities imputed, as XTR does. Ties keep first
-    appearance. (:func:`rank_hits` on the hits laid end to end.)"""
+    similarity above the token's lowest retrieved one (0 where the token did not reach
+    it): MaxSim with the missing similarities imputed, as XTR does. Ties: first appearance."""
     counts = np.array([len(s) for s in sims], dtype=np.int64)
     keys = [d for t_docs in docs for d in t_docs]
     flat = np.array([float(x) for t_sims in sims for x in t_sims], dtype=np.float64)
@@ -553,10 +484,8 @@ def rank_hits(
 ) -> list[Any]:
     """:func:`rank_candidates` on hits laid end to end (what the searches return):
     ``counts[t]`` hits of query token ``t``; ``keys`` (hashable documents, or an integer
-    array: decoded packed ids, coded without a Python loop) and ``sims`` (float64) of
-    every hit, token after token. Vectorised: a document's best gain per token by
-    ``np.maximum.at``, summed over the tokens in their order (the same sums, in the same
-    order, as a loop over the tokens: the same floats, the same ties)."""
+    array of decoded packed ids) and ``sims`` (float64) of every hit, token after token.
+    The sums are added token by token, in order: the same floats and ties as a loop."""
     names, codes = _codes(keys)
     if not names:
         return []
@@ -594,24 +523,14 @@ def _codes(keys: Sequence[Any] | np.ndarray) -> tuple[list[Any], np.ndarray]:
     return list(code_of), codes
 
 
-def _document(value: Any) -> Any:
-    """A hit's document: an id decoded from a packed id (``int``), a payload key turned
-    into its id (:func:`doc_id`), or ``None`` (no document: the hit is dropped)."""
-    if isinstance(value, int):
-        return value
-    return doc_id(value) if isinstance(value, str) else None
-
-
 def _hits(
     ti: TokenIndex, rows: np.ndarray, k: int, search_params: models.SearchParams | None,
     native: bool,
 ) -> Flow[tuple[np.ndarray, list[Any] | np.ndarray, np.ndarray]]:
     """Every query token's ``k`` nearest companion vectors: ``(counts, documents, sims)``
     laid end to end (:func:`rank_hits`; the documents an int64 array when every hit's id
-    carries its document), hits without a document dropped. ``native``:
-    through the engine's ``search_batch`` (arrays, no models), else one
-    ``query_batch_points`` request. An index with :attr:`TokenIndex.packed_ids` searches
-    without payload and reads the payload of the hits whose id carries no document."""
+    carries its document), hits without a document dropped. An index with packed ids
+    searches without payload and reads the payload only of hits without a packed id."""
     key = None if ti.packed_ids else DOC_FIELD
     if native:
         counts, ids, sims, values = yield engine_call(
@@ -642,7 +561,8 @@ def _hits(
         )
         named = {r.id: (r.payload or {}).get(DOC_FIELD) for r in records}
         values = [d if p else named.get(i) for i, d, p in zip(ids, docs.tolist(), packed.tolist())]
-    found = [_document(v) for v in values]
+    # a hit's document: decoded from its packed id (int), its payload key, else dropped
+    found = [v if isinstance(v, int) else doc_id(v) if isinstance(v, str) else None for v in values]
     ok = np.array([d is not None for d in found], dtype=bool)
     if not ok.all():
         token = np.repeat(np.arange(len(counts)), counts)
@@ -665,14 +585,11 @@ def candidate_ids(
     native: bool = False,
 ) -> Flow[list[Any]]:
     """Documents whose token vectors are among the ``neighbours`` nearest of any query
-    token (``q``: float32 ``(q, d)``), the best ``limit`` of them by
-    :func:`rank_candidates` (default: the index's ``candidates``, at least ``results``, the
-    query's limit; 0: all): all query tokens searched in one batch on the companion
-    (``search_params`` default: an HNSW beam of :data:`DEFAULT_HNSW_EF`; ``hnsw=False``:
-    none, for an engine that searches exactly and warns about search parameters,
-    qdrant-client's local mode). ``native``: through the engine's ``search_batch``
-    (:attr:`PoolingState.native_search <qdrant_tokenpool.store.PoolingState.native_search>`;
-    the same hits without qdrant-client's models), else ``query_batch_points``."""
+    token (``q``: float32 ``(q, d)``, all searched in one batch), the best ``limit`` by
+    :func:`rank_candidates` (default: the index's ``candidates``, at least ``results``; 0:
+    all). ``search_params`` default: an HNSW beam of :data:`DEFAULT_HNSW_EF` (``hnsw=False``:
+    none, for local mode's exact search). ``native``: the engine's ``search_batch`` (arrays,
+    no models; Qdrant Edge), else ``query_batch_points``."""
     k = check_int("neighbours", ti.neighbours if neighbours is None else neighbours)
     limit = (ti.candidates and max(ti.candidates, results)) if limit is None else limit
     check_int("prefetch_limit", limit, minimum=0)

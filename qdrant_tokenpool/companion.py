@@ -48,24 +48,20 @@ def _point_docs(
     """Documents a write of ``points`` (PointStruct / PointVectors list, or a Batch)
     touches, and their new token vectors; checked whole before anything is written.
     ``update``: ``update_vectors`` (a point without the vector keeps its tokens)."""
+    if isinstance(points, models.Batch):  # (id, has the vector, its value) per point
+        has, col = _vector_of(points.vectors, ti.vector)
+        column = [None] * len(points.ids) if col is None else col
+        items = [(pid, has, vec) for pid, vec in zip(points.ids, column, strict=True)]
+    else:
+        items = [(p.id, *_vector_of(p.vector, ti.vector)) for p in points]
     keys: list[str] = []
     docs: list[tuple[str, np.ndarray]] = []
-    if isinstance(points, models.Batch):
-        ids = list(points.ids)
-        vecs = points.vectors
-        col = vecs.get(ti.vector) if isinstance(vecs, dict) else (vecs if ti.vector == "" else None)
-        for i, pid in enumerate(ids):
-            keys.append(doc_key(pid))
-            if col is not None and col[i] is not None:
-                docs.append((doc_key(pid), token_rows(pid, col[i], dim, ti.vector)))
-        return keys, docs
-    for p in points:
-        has, vec = _vector_of(p.vector, ti.vector)
+    for pid, has, vec in items:
         if update and not has:
             continue
-        keys.append(doc_key(p.id))
+        keys.append(doc_key(pid))
         if has and vec is not None:
-            docs.append((doc_key(p.id), token_rows(p.id, vec, dim, ti.vector)))
+            docs.append((doc_key(pid), token_rows(pid, vec, dim, ti.vector)))
     return keys, docs
 
 
@@ -106,12 +102,9 @@ def _selected_keys(collection_name: str, selector: Any) -> Flow[list[str]]:
     """Documents a points selector names (a filter is resolved by ``scroll``)."""
     if isinstance(selector, models.PointIdsList):
         return [doc_key(i) for i in selector.points]
-    flt = None
     if isinstance(selector, models.FilterSelector):
-        flt = selector.filter
-    elif isinstance(selector, models.Filter):
-        flt = selector
-    else:
+        selector = selector.filter
+    if not isinstance(selector, models.Filter):
         return [doc_key(i) for i in selector]
     keys: list[str] = []
     offset = None
@@ -119,7 +112,7 @@ def _selected_keys(collection_name: str, selector: Any) -> Flow[list[str]]:
         records, offset = yield call(
             parent.scroll,
             collection_name,
-            scroll_filter=flt,
+            scroll_filter=selector,
             limit=1024,
             offset=offset,
             with_payload=False,
@@ -130,10 +123,9 @@ def _selected_keys(collection_name: str, selector: Any) -> Flow[list[str]]:
             return keys
 
 
-def _arg(request: Call, i: int, name: str, default: Any = None) -> Any:
-    if len(request.args) > i:
-        return request.args[i]
-    return request.kwargs.get(name, default)
+def _arg(request: Call, i: int, name: str) -> Any:
+    """Argument ``i`` of the request, given by position or as ``name=``."""
+    return request.args[i] if len(request.args) > i else request.kwargs.get(name)
 
 
 def _upsert_stream(
@@ -169,33 +161,26 @@ def _on_write(state: PoolingState, request: Call) -> Flow[Any]:
         keys, docs = _point_docs(points, ti, spec.size, update=method == "update_vectors")
         conditional = "update_filter" in request.kwargs
         return (yield from _guarded(state, ti, name, keys, None if conditional else docs, request))
-    if method == "upload_points":
-        return (
-            yield from _upsert_stream(
-                state, ti, spec.size, name, _arg(request, 1, "points"), request
-            )
-        )
-    if method == "upload_collection":
-        pts = _collection_points(
-            _arg(request, 1, "vectors"), request.kwargs.get("payload"), request.kwargs.get("ids")
-        )
+    if method in ("upload_points", "upload_collection"):
+        if method == "upload_points":
+            pts = _arg(request, 1, "points")
+        else:
+            kw = request.kwargs
+            pts = _collection_points(_arg(request, 1, "vectors"), kw.get("payload"), kw.get("ids"))
         return (yield from _upsert_stream(state, ti, spec.size, name, pts, request))
     if method in ("delete", "delete_vectors"):
         if method == "delete_vectors" and ti.vector not in list(_arg(request, 1, "vectors")):
             return (yield request)
-        selector = (
-            _arg(request, 2, "points")
-            if method == "delete_vectors"
-            else _arg(request, 1, "points_selector")
-        )
+        if method == "delete":
+            selector = _arg(request, 1, "points_selector")
+        else:
+            selector = _arg(request, 2, "points")
         keys = yield from _selected_keys(name, selector)
         return (yield from _guarded(state, ti, name, keys, [], request))
-    if method == "batch_update_points":
-        keys = []
-        for op in _arg(request, 1, "update_operations"):
-            keys.extend((yield from _operation_keys(name, op)))
-        return (yield from _guarded(state, ti, name, sorted(set(keys)), None, request))
-    return (yield request)
+    keys = []  # batch_update_points, the last of _WRITES
+    for op in _arg(request, 1, "update_operations"):
+        keys.extend((yield from _operation_keys(name, op)))
+    return (yield from _guarded(state, ti, name, sorted(set(keys)), None, request))
 
 
 def _operation_keys(name: str, op: Any) -> Flow[list[str]]:
@@ -225,11 +210,10 @@ def _on_drop(state: PoolingState, request: Call) -> Flow[Any]:
     name = _arg(request, 0, "collection_name")
     forget(state, name)
     result = (yield request) if request.method == "delete_collection" else None
-    companion = (
-        companion_name(name) if isinstance(name, str) and not is_companion_name(name) else None
-    )
-    if companion is not None and (yield call(parent.collection_exists, companion)):
-        yield call(parent.delete_collection, companion)
+    if isinstance(name, str) and not is_companion_name(name):
+        companion = companion_name(name)
+        if (yield call(parent.collection_exists, companion)):
+            yield call(parent.delete_collection, companion)
     if request.method != "delete_collection":
         result = yield request
     return result
@@ -241,17 +225,13 @@ def _on_list(state: PoolingState, request: Call) -> Flow[Any]:
     return models.CollectionsResponse(collections=kept)
 
 
+_WRITES = (
+    "upsert", "update_vectors", "upload_points", "upload_collection", "delete", "delete_vectors",
+    "batch_update_points",
+)
 _HANDLERS = {
-    "upsert": _on_write,
-    "update_vectors": _on_write,
-    "upload_points": _on_write,
-    "upload_collection": _on_write,
-    "delete": _on_write,
-    "delete_vectors": _on_write,
-    "batch_update_points": _on_write,
-    "create_collection": _on_drop,
-    "recreate_collection": _on_drop,
-    "delete_collection": _on_drop,
+    **dict.fromkeys(_WRITES, _on_write),
+    **dict.fromkeys(("create_collection", "recreate_collection", "delete_collection"), _on_drop),
     "get_collections": _on_list,
 }
 
@@ -260,24 +240,19 @@ def follow(state: PoolingState, flow: Flow[Any]) -> Flow[Any]:
     """``flow`` with its parent calls that write a collection, create or delete one, or
     list them, extended to keep the token-index companion in step (see the module
     docstring); every other call passes as it is. Both clients run every flow in it."""
-    try:
-        request = next(flow)
-    except StopIteration as stop:
-        return stop.value
+    result: Any = None
+    error: Exception | None = None
     while True:
+        try:
+            request = flow.send(result) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value
         handler = _HANDLERS.get(request.method)
+        error = None
         try:
             if handler is None:
                 result = yield request
             else:
                 result = yield from handler(state, request)
         except Exception as exc:  # noqa: BLE001 - the flow handles (or re-raises) it
-            try:
-                request = flow.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                request = flow.send(result)
-            except StopIteration as stop:
-                return stop.value
+            error = exc

@@ -1,26 +1,15 @@
-"""Pooling configuration and its stored form in a Qdrant collection's metadata.
-
-A collection's pooling maps vector names (``""``: the unnamed vector) to
-:class:`PoolingConfig`, stored under :data:`METADATA_KEY` with a format version so every
-process (and a plain ``QdrantClient``) sees the same settings::
-
-    {"qdrant_tokenpool": {"format": 2,
-                          "vectors": {"colbert": {"pool_factor": 1.5,
-                                                  "method": "hierarchical",
-                                                  "protected_tokens": 1,
-                                                  "max_vectors": 256}}}}
-
-Format 1 (integer ``pool_factor``, ``method``, ``protected_tokens``, ``summary_vector``,
-``keep_original_vector``) is read as it was written; format 2 (what is written) adds the
-other settings. Other versions are refused, never guessed. Plain dicts only: no
-qdrant_client import.
+"""Pooling configuration and its stored form in a Qdrant collection's metadata: vector
+names (``""``: the unnamed vector) mapped to :class:`PoolingConfig`, stored under
+:data:`METADATA_KEY` with a format version (docs/configuration.md shows it), so every process
+(and a plain ``QdrantClient``) sees the same settings. Formats 1 and 2 are read as they were
+written (2 is written); other versions are refused, never guessed. No qdrant_client import.
 """
 
 from __future__ import annotations
 
 import json
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
@@ -29,7 +18,6 @@ from .pooling.spec import PoolingSpec
 
 __all__ = [
     "DEFAULT_SUMMARY_METHOD",
-    "FORMAT_READERS",
     "FORMAT_VERSION",
     "METADATA_KEY",
     "READABLE_FORMATS",
@@ -51,9 +39,8 @@ FORMAT_1_FIELDS = frozenset(
 """The fields a format-1 entry may hold."""
 
 DEFAULT_SUMMARY_METHOD: str = "mean"
-"""First-stage encoding of a ``summary_vector`` when ``summary_method`` is not given.
-A stored config without ``summary_method`` (written before it existed) reads as
-``"mean"`` whatever this default is."""
+"""First-stage encoding of a ``summary_vector`` when ``summary_method`` is not given (a
+stored config without it reads as ``"mean"`` whatever this default is)."""
 
 
 class PoolingConfigError(ValueError):
@@ -68,25 +55,55 @@ def _check_name(name: str, value: Any) -> str | None:
     return value
 
 
+def _summary(vector: str | None, method: Any, muvera: Any) -> tuple[Any, MuveraParams | None]:
+    """``summary_method`` and ``muvera`` resolved against ``summary_vector``."""
+    if vector is None:
+        if method is not None or muvera is not None:
+            raise PoolingConfigError(
+                "summary_method and muvera need a summary_vector (the dense vector "
+                "that holds the first-stage encoding)"
+            )
+        return None, None
+    method = DEFAULT_SUMMARY_METHOD if method is None else method
+    if method not in SUMMARY_METHODS:
+        raise PoolingConfigError(
+            f"unknown summary_method {method!r}; expected one of {', '.join(SUMMARY_METHODS)}"
+        )
+    if method == "mean":
+        if muvera is not None:
+            raise PoolingConfigError('muvera parameters need summary_method="muvera"')
+        return method, None
+    if muvera is None or isinstance(muvera, MuveraParams):
+        return method, MuveraParams() if muvera is None else muvera
+    if not isinstance(muvera, Mapping):
+        raise PoolingConfigError(
+            f"muvera must be MuveraParams or a mapping, got {type(muvera).__name__}"
+        )
+    unknown = set(muvera) - {f.name for f in fields(MuveraParams)}
+    if unknown:
+        raise PoolingConfigError(f"unknown muvera parameter(s): {', '.join(sorted(unknown))}")
+    try:
+        return method, MuveraParams(**dict(muvera))
+    except ValueError as exc:
+        raise PoolingConfigError(f"muvera: {exc}") from None
+
+
 @dataclass(frozen=True, init=False)
 class PoolingConfig:
     """How to pool one multivector of a collection. Immutable and validated.
 
     A :class:`PoolingSpec` (the numeric settings, also read as attributes:
     ``cfg.pool_factor``) plus what only a collection has; bad values raise
-    :class:`PoolingConfigError`.
-
-    ``PoolingConfig(2, "kmeans", max_vectors=64, summary_vector="s")`` takes the spec's
-    settings as :class:`PoolingSpec` does; ``PoolingConfig(spec=spec, ...)`` takes a spec
-    (settings given with it replace the spec's). Whatever the settings, a stored
-    multivector fits Qdrant's cap (a document that would not is pooled further).
+    :class:`PoolingConfigError`. ``PoolingConfig(2, "kmeans", max_vectors=64,
+    summary_vector="s")`` takes the spec's settings as :class:`PoolingSpec` does;
+    ``PoolingConfig(spec=spec, ...)`` takes a spec (settings given with it replace its own).
 
     Attributes:
         spec: the pooling settings (see :mod:`qdrant_tokenpool.pooling.spec`).
-        summary_vector: name of a dense vector the write path fills with a single-vector
-            encoding of the document (the query funnel's HNSW first stage); ``None``: none.
-        keep_original_vector: name of a multivector the write path fills with the
-            unpooled token vectors (full-resolution rescoring); ``None``: none.
+        summary_vector: a dense vector the write path fills with the document's
+            first-stage encoding (the funnel's HNSW stage); ``None``: none.
+        keep_original_vector: a multivector the write path fills with the unpooled token
+            vectors (full-resolution rescoring); ``None``: none.
         summary_method: ``"mean"`` (normalised mean of the tokens, ``d`` dimensions) or
             ``"muvera"`` (a MUVERA encoding, ``muvera.output_dim(d)`` dimensions, Dot);
             :data:`DEFAULT_SUMMARY_METHOD` when a summary vector is set, else ``None``.
@@ -127,9 +144,9 @@ class PoolingConfig:
         set_(self, "keep_original_vector", _check_name("keep_original_vector", keep_original_vector))
         if summary_vector is not None and summary_vector == keep_original_vector:
             raise PoolingConfigError("summary_vector and keep_original_vector must differ")
+        summary_method, muvera = _summary(summary_vector, summary_method, muvera)
         set_(self, "summary_method", summary_method)
         set_(self, "muvera", muvera)
-        self._check_summary()
 
     def __getattr__(self, name: str) -> Any:
         """The spec's settings as attributes (``cfg.pool_factor``, ``cfg.method``, ...)."""
@@ -137,55 +154,12 @@ class PoolingConfig:
             return getattr(self.spec, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def _check_summary(self) -> None:
-        """Resolve ``summary_method`` / ``muvera`` against ``summary_vector``."""
-        method: str | None = self.summary_method
-        muvera: Any = self.muvera
-        if self.summary_vector is None:
-            if method is not None or muvera is not None:
-                raise PoolingConfigError(
-                    "summary_method and muvera need a summary_vector (the dense vector "
-                    "that holds the first-stage encoding)"
-                )
-            return
-        method = DEFAULT_SUMMARY_METHOD if method is None else method
-        if method not in SUMMARY_METHODS:
-            raise PoolingConfigError(
-                f"unknown summary_method {method!r}; expected one of {', '.join(SUMMARY_METHODS)}"
-            )
-        if method == "mean":
-            if muvera is not None:
-                raise PoolingConfigError('muvera parameters need summary_method="muvera"')
-        elif not isinstance(muvera, MuveraParams):
-            if muvera is None:
-                muvera = MuveraParams()
-            elif isinstance(muvera, Mapping):
-                known = {f.name for f in fields(MuveraParams)}
-                unknown = set(muvera) - known
-                if unknown:
-                    raise PoolingConfigError(
-                        f"unknown muvera parameter(s): {', '.join(sorted(unknown))}"
-                    )
-                try:
-                    muvera = MuveraParams(**dict(muvera))
-                except ValueError as exc:
-                    raise PoolingConfigError(f"muvera: {exc}") from None
-            else:
-                raise PoolingConfigError(
-                    f"muvera must be MuveraParams or a mapping, got {type(muvera).__name__}"
-                )
-        object.__setattr__(self, "summary_method", method)
-        object.__setattr__(self, "muvera", muvera)
-
     # -- plain dict / JSON round-trip ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; optional fields that are ``None`` (and
         ``protected_tail_tokens`` when 0) are left out; ``grid_shape`` is a list."""
-        d = asdict(self.spec)
-        for f in fields(self):
-            if f.name != "spec":
-                value = getattr(self, f.name)
-                d[f.name] = asdict(value) if f.name == "muvera" and value is not None else value
+        d = asdict(self)
+        d = {**d.pop("spec"), **d}
         if d["grid_shape"] is not None:
             d["grid_shape"] = list(d["grid_shape"])
         if d["protected_tail_tokens"] == 0:
@@ -234,11 +208,8 @@ PoolingMap = dict[str, PoolingConfig]
 def coerce_pooling(
     pooling: Mapping[str, PoolingConfig | Mapping[str, Any]] | PoolingConfig,
 ) -> PoolingMap:
-    """Accept ``{vector_name: PoolingConfig | dict}`` and return validated configs.
-
-    A ``PoolingConfig`` may be given instead of a mapping; it then applies to the
-    unnamed default vector ``""``.
-    """
+    """Validated configs from ``{vector_name: PoolingConfig | dict}``, or from one
+    ``PoolingConfig`` for the unnamed default vector ``""``."""
     if isinstance(pooling, PoolingConfig):
         return {"": pooling}
     if not isinstance(pooling, Mapping):
@@ -279,10 +250,36 @@ def pooling_to_metadata(pooling: Mapping[str, PoolingConfig]) -> dict[str, Any]:
     }
 
 
-def _format_1_entry(name: Any, cfg: Any) -> None:
-    """Refuse what format 1 could not hold."""
-    if not isinstance(cfg, Mapping):
-        return  # coerce_pooling names the problem
+READABLE_FORMATS: tuple[int, ...] = (1, 2)
+"""Stored formats this package reads; any other version is refused."""
+
+
+def _read_entry(entry: Mapping[str, Any], version: int) -> PoolingMap:
+    """The pooling map of a stored entry ``{"format": N, "vectors": {name: config dict}}``
+    (format 1: only :data:`FORMAT_1_FIELDS`, integer ``pool_factor``); a summary vector
+    without ``summary_method`` predates the field and reads as ``"mean"``, as written."""
+    unknown = set(entry) - {"format", "vectors"}
+    if unknown:
+        raise PoolingConfigError(f"unknown key(s) {', '.join(sorted(map(repr, unknown)))}")
+    if "vectors" not in entry:
+        raise PoolingConfigError("'vectors' is missing (no vector is configured)")
+    vectors = entry["vectors"]
+    if not isinstance(vectors, Mapping):
+        raise PoolingConfigError(f"'vectors' must be a mapping, got {type(vectors).__name__}")
+    if not vectors:
+        raise PoolingConfigError("'vectors' is empty (no vector is configured)")
+    stored: dict[str, Any] = {}
+    for name, cfg in vectors.items():
+        if isinstance(cfg, Mapping):  # else coerce_pooling names the problem
+            if version == 1:
+                _check_format_1(name, cfg)
+            if cfg.get("summary_vector") and "summary_method" not in cfg:
+                cfg = {**cfg, "summary_method": "mean"}
+        stored[name] = cfg
+    return coerce_pooling(stored)
+
+
+def _check_format_1(name: Any, cfg: Mapping[str, Any]) -> None:
     extra = set(cfg) - FORMAT_1_FIELDS
     if extra:
         raise PoolingConfigError(
@@ -296,60 +293,12 @@ def _format_1_entry(name: Any, cfg: Any) -> None:
         )
 
 
-def _entry_vectors(entry: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The non-empty ``vectors`` mapping of an entry ``{"format": N, "vectors": {...}}``."""
-    unknown = set(entry) - {"format", "vectors"}
-    if unknown:
-        raise PoolingConfigError(f"unknown key(s) {', '.join(sorted(map(repr, unknown)))}")
-    if "vectors" not in entry:
-        raise PoolingConfigError("'vectors' is missing (no vector is configured)")
-    vectors = entry["vectors"]
-    if not isinstance(vectors, Mapping):
-        raise PoolingConfigError(f"'vectors' must be a mapping, got {type(vectors).__name__}")
-    if not vectors:
-        raise PoolingConfigError("'vectors' is empty (no vector is configured)")
-    return vectors
-
-
-def _read_format_1(entry: Mapping[str, Any]) -> PoolingMap:
-    """Format 1: ``{"format": 1, "vectors": {name: PoolingConfig.to_dict(), ...}}`` with
-    only the five fields format 1 had (integer ``pool_factor``)."""
-    vectors = _entry_vectors(entry)
-    for name, cfg in vectors.items():
-        _format_1_entry(name, cfg)
-    return coerce_pooling({name: _stored_defaults(cfg) for name, cfg in vectors.items()})
-
-
-def _read_format_2(entry: Mapping[str, Any]) -> PoolingMap:
-    """Format 2: every :class:`PoolingConfig` field (a summary vector without
-    ``summary_method`` reads as ``"mean"``, as it was written)."""
-    return coerce_pooling(
-        {name: _stored_defaults(cfg) for name, cfg in _entry_vectors(entry).items()}
-    )
-
-
-FORMAT_READERS: dict[int, Callable[[Mapping[str, Any]], PoolingMap]] = {
-    1: _read_format_1,
-    2: _read_format_2,
-}
-"""One reader per stored format version: the entry under :data:`METADATA_KEY` (its
-``format`` already checked) to a pooling map, raising :class:`PoolingConfigError` with
-the problem. A new format adds its reader here; older formats keep theirs."""
-
-READABLE_FORMATS: tuple[int, ...] = tuple(sorted(FORMAT_READERS))
-"""Stored formats this package reads; any other version is refused."""
-
-
 def pooling_from_metadata(
     metadata: Mapping[str, Any] | None, collection_name: str | None = None
 ) -> PoolingMap:
-    """Read the pooling map from a collection's metadata (``{}`` when there is none).
-
-    Raises:
-        PoolingConfigError: naming ``collection_name`` and the problem, for anything but a
-            complete config of a format in :data:`FORMAT_READERS` (a partial config is
-            never read as "no pooling").
-    """
+    """The pooling map of a collection's metadata (``{}`` when there is none). Raises
+    :class:`PoolingConfigError`, naming ``collection_name`` and the problem, for anything but
+    a complete config of a format in :data:`READABLE_FORMATS` (never read as "no pooling")."""
     if not metadata or METADATA_KEY not in metadata or metadata[METADATA_KEY] is None:
         return {}
     where = f"metadata[{METADATA_KEY!r}]"
@@ -364,22 +313,12 @@ def pooling_from_metadata(
             raise PoolingConfigError(
                 f"'format' must be an integer format version, got {version!r}"
             )
-        reader = FORMAT_READERS.get(version)
-        if reader is None:
-            newest = max(FORMAT_READERS)
-            hint = " (upgrade the package)" if version > newest else ""
+        if version not in READABLE_FORMATS:
+            hint = " (upgrade the package)" if version > max(READABLE_FORMATS) else ""
             raise PoolingConfigError(
                 f"has format {version}; this version of qdrant-tokenpool reads format(s) "
-                f"{', '.join(map(str, sorted(FORMAT_READERS)))}{hint}"
+                f"{', '.join(map(str, READABLE_FORMATS))}{hint}"
             )
-        return reader(entry)
+        return _read_entry(entry, version)
     except PoolingConfigError as exc:
         raise PoolingConfigError(f"{where}: {exc}") from None
-
-
-def _stored_defaults(cfg: Any) -> Any:
-    """A stored config as written: a summary vector without ``summary_method`` predates
-    the field and holds the mean summary, whatever :data:`DEFAULT_SUMMARY_METHOD` is."""
-    if isinstance(cfg, Mapping) and cfg.get("summary_vector") and "summary_method" not in cfg:
-        return {**cfg, "summary_method": "mean"}
-    return cfg

@@ -1,20 +1,10 @@
 """First-stage encodings: one dense vector per document and per query for the HNSW stage of
-the query funnel (both sides here, so they are always encoded the same way).
-
-- ``"mean"``: the normalised mean of the unit token vectors, ``(d,)``, Cosine; cheap but
-  coarse.
-- ``"muvera"``: a MUVERA fixed dimensional encoding (Dhulipala et al. 2024,
-  arXiv:2405.19504), ``(r_reps * 2**k_sim * dim_proj,)`` or ``(final_dim,)``, Dot: SimHash
-  partitions per repetition, query tokens summed and document tokens averaged per
-  partition (an empty document partition takes the token nearest in Hamming distance),
-  an AMS projection per block, an optional Count Sketch; its inner product approximates
-  MaxSim (never above it without projections). Reference parameters: ``k_sim=5,
-  dim_proj=16, r_reps=20`` (10,240 dimensions).
-
-Ours rather than fastembed's ``Muvera`` (why: docs/funnel.md): every random number comes
-from PCG64's raw output through fixed transforms, so a stored seed gives the same matrices
-on every numpy version (pinned values tested; given the same matrices, the encodings equal
-fastembed's). Never imports qdrant_client.
+the query funnel (both sides here, so they are always encoded the same way): ``"mean"``, the
+normalised mean of the unit token vectors ``(d,)``, Cosine; ``"muvera"``, a MUVERA fixed
+dimensional encoding (Dhulipala et al. 2024, arXiv:2405.19504), Dot, whose inner product
+approximates MaxSim. Every random number comes from PCG64's raw output through fixed
+transforms, so a stored seed gives the same matrices on every numpy version (why ours and
+not fastembed's: docs/funnel.md). Never imports qdrant_client.
 """
 
 from __future__ import annotations
@@ -48,24 +38,23 @@ DEFAULT_CHUNK_TOKENS = 16384
 distances to every partition) to a few tens of MiB with the reference parameters."""
 
 _MAX_K_SIM = 8  # 256 partitions per repetition: past any useful FDE (the paper: <= 7)
+_LEAST = {"k_sim": 0, "r_reps": 1, "seed": 0, "dim_proj": 1, "final_dim": 1}  # parameters' minima
 
 
 @dataclass(frozen=True)
 class MuveraParams:
-    """Parameters of a MUVERA fixed dimensional encoding (see the module docstring).
+    """Parameters of a MUVERA fixed dimensional encoding (defaults: the paper's reference);
+    :meth:`output_dim`: ``final_dim`` or ``r_reps * 2**k_sim * (dim_proj or d)``.
 
     Attributes:
         k_sim: SimHash hyperplanes per repetition; ``2**k_sim`` partitions (0..8).
         dim_proj: dimensions of each partition's projected vector; ``None`` keeps the
             token dimension ``d`` (no projection). Must be <= ``d``.
         r_reps: independent repetitions, concatenated.
-        seed: seed of every random matrix (an integer >= 0). Documents and queries of
-            one collection must use the same parameters: they are stored in its config.
+        seed: seed of every random matrix (an integer >= 0); stored in the config, so
+            documents and queries use the same matrices.
         final_dim: optional Count Sketch of the concatenated vector to this many
             dimensions; ``None`` for none.
-
-    The encoding has :meth:`output_dim` dimensions:
-    ``final_dim`` or ``r_reps * 2**k_sim * (dim_proj or d)``.
     """
 
     k_sim: int = 5
@@ -75,15 +64,12 @@ class MuveraParams:
     final_dim: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "k_sim", check_int("k_sim", self.k_sim, 0))
+        for name, minimum in _LEAST.items():
+            value = getattr(self, name)
+            if value is not None or name not in ("dim_proj", "final_dim"):  # optional
+                object.__setattr__(self, name, check_int(name, value, minimum))
         if self.k_sim > _MAX_K_SIM:
             raise ValueError(f"k_sim must be <= {_MAX_K_SIM}, got {self.k_sim}")
-        object.__setattr__(self, "r_reps", check_int("r_reps", self.r_reps, 1))
-        object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
-        if self.dim_proj is not None:
-            object.__setattr__(self, "dim_proj", check_int("dim_proj", self.dim_proj, 1))
-        if self.final_dim is not None:
-            object.__setattr__(self, "final_dim", check_int("final_dim", self.final_dim, 1))
 
     @property
     def partitions(self) -> int:
@@ -108,9 +94,7 @@ class MuveraParams:
         return asdict(self)
 
 
-# ---------------------------------------------------------------------------------------
-# Version-stable random numbers: PCG64's raw stream through our own transforms
-# ---------------------------------------------------------------------------------------
+# -- version-stable random numbers: PCG64's raw stream through our own transforms --------
 _STREAM_HYPERPLANES, _STREAM_PROJECTION, _STREAM_FINAL = 1, 2, 3
 
 
@@ -128,9 +112,9 @@ def _gaussians(seed: int, stream: int, n: int) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def _signs(seed: int, stream: int, n: int) -> np.ndarray:
-    """``n`` values of +-1 (float64) from the top bit of raw outputs."""
-    return 1.0 - 2.0 * (_raw(seed, stream, n) >> np.uint64(63)).astype(np.float64)
+def _signs(raw: np.ndarray) -> np.ndarray:
+    """+-1 (float64) from the top bit of each raw output."""
+    return 1.0 - 2.0 * (raw >> np.uint64(63)).astype(np.float64)
 
 
 def _popcounts(n: int) -> np.ndarray:
@@ -142,14 +126,11 @@ def _popcounts(n: int) -> np.ndarray:
 
 
 class Muvera:
-    """A MUVERA encoder for ``dim``-dimensional tokens: the random matrices drawn once.
-
-    Use :meth:`for_dim` for a cached instance. Shapes: documents/queries are ``(n_i, dim)``
-    arrays (numpy, torch or lists), or one packed ``(N, dim)`` token matrix with
-    ``offsets``; encodings are float32 ``(n, output_dim)``.
-
-    Tokens are encoded as given: pass unit rows (or ``normalize=True``) to approximate a
-    Cosine collection's MaxSim.
+    """A MUVERA encoder for ``dim``-dimensional tokens, its random matrices drawn once
+    (:meth:`for_dim`: a cached one). Documents/queries are ``(n_i, dim)`` arrays (numpy,
+    torch or lists), or one packed ``(N, dim)`` token matrix with ``offsets``; encodings are
+    float32 ``(n, output_dim)``. Tokens are encoded as given: pass unit rows (or
+    ``normalize=True``) to approximate a Cosine collection's MaxSim.
     """
 
     def __init__(self, dim: int, params: MuveraParams | None = None) -> None:
@@ -159,27 +140,13 @@ class Muvera:
         self.dim_proj = p.projected_dim(self.dim)
         self.output_dim = p.output_dim(self.dim)
         self._blocks_dim = p.r_reps * p.partitions * self.dim_proj
-        # (dim, r_reps * k_sim): repetition r uses columns r*k_sim .. (r+1)*k_sim - 1
         n_h = p.r_reps * self.dim * p.k_sim
-        self.hyperplanes = (
-            _gaussians(p.seed, _STREAM_HYPERPLANES, n_h)
-            .reshape(p.r_reps, self.dim, p.k_sim)
-            .transpose(1, 0, 2)
-            .reshape(self.dim, p.r_reps * p.k_sim)
-            .astype(np.float32)
-        )
-        # (dim, r_reps * dim_proj): repetition r's AMS sketch, +-1/sqrt(dim_proj)
-        if self.dim_proj == self.dim and p.dim_proj is None:
-            self.projection: np.ndarray | None = None
-        else:
-            s = _signs(p.seed, _STREAM_PROJECTION, p.r_reps * self.dim * self.dim_proj)
-            self.projection = (
-                (s / math.sqrt(self.dim_proj))
-                .reshape(p.r_reps, self.dim, self.dim_proj)
-                .transpose(1, 0, 2)
-                .reshape(self.dim, p.r_reps * self.dim_proj)
-                .astype(np.float32)
-            )
+        self.hyperplanes = self._per_rep(_gaussians(p.seed, _STREAM_HYPERPLANES, n_h), p.k_sim)
+        # repetition r's AMS sketch, +-1/sqrt(dim_proj)
+        self.projection: np.ndarray | None = None
+        if not (self.dim_proj == self.dim and p.dim_proj is None):
+            s = _signs(_raw(p.seed, _STREAM_PROJECTION, p.r_reps * self.dim * self.dim_proj))
+            self.projection = self._per_rep(s / math.sqrt(self.dim_proj), self.dim_proj)
         # Count Sketch (blocks_dim -> final_dim) as a sparse matrix with one +-1 per row
         self.final: Any = None  # scipy.sparse.csr_matrix
         if p.final_dim is not None:
@@ -187,14 +154,20 @@ class Muvera:
 
             raw = _raw(p.seed, _STREAM_FINAL, 2 * self._blocks_dim)
             rows = (raw[0::2] % np.uint64(p.final_dim)).astype(np.int64)
-            signs = 1.0 - 2.0 * (raw[1::2] >> np.uint64(63)).astype(np.float64)
             self.final = sp.csr_matrix(
-                (signs.astype(np.float32), (np.arange(self._blocks_dim), rows)),
+                (_signs(raw[1::2]).astype(np.float32), (np.arange(self._blocks_dim), rows)),
                 shape=(self._blocks_dim, p.final_dim),
             )
         part = np.arange(p.partitions)
         self._hamming = _popcounts(p.partitions)[part[:, None] ^ part[None, :]].astype(np.int64)
         self._bit_weights = (1 << np.arange(p.k_sim)).astype(np.int64)
+
+    def _per_rep(self, values: np.ndarray, k: int) -> np.ndarray:
+        """``r_reps * dim * k`` values as float32 ``(dim, r_reps * k)``: repetition ``r``'s
+        matrix in columns ``r*k .. (r+1)*k - 1``."""
+        reps = self.params.r_reps
+        by_rep = values.reshape(reps, self.dim, k).transpose(1, 0, 2)
+        return by_rep.reshape(self.dim, reps * k).astype(np.float32)
 
     @classmethod
     def for_dim(cls, dim: int, params: MuveraParams | None = None) -> Muvera:
@@ -322,16 +295,11 @@ def _cached_muvera(dim: int, params: MuveraParams) -> Muvera:
     return Muvera(dim, params)
 
 
-# ---------------------------------------------------------------------------------------
-# The mean summary, and the entry points the write path and the query side call
-# ---------------------------------------------------------------------------------------
+# -- the mean summary, and the entry points of the write path and the query side ---------
 def mean_summary(tokens: Any) -> np.ndarray:
     """Normalised mean of the L2-normalised rows of ``tokens`` ``(n, d)``; float32 ``(d,)``.
-
-    A mean that is (numerically) the zero vector, when opposite tokens cancel out, is
-    returned as the normalised first token instead, so the summary always has a
-    direction. Used for documents and queries alike.
-    """
+    A mean that is (numerically) zero, opposite tokens cancelling out, gives the normalised
+    first token instead, so the summary always has a direction."""
     x = np.asarray(tokens, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"expected a non-empty (n, d) matrix, got shape {x.shape}")
@@ -366,9 +334,7 @@ def document_summaries(
     normalize: bool = True,
 ) -> np.ndarray:
     """First-stage vectors of a batch of ``(n_i, d)`` documents: float32 ``(n, summary_dim)``.
-
-    ``normalize``: encode unit token vectors (a Cosine collection); ``"mean"`` always does.
-    """
+    ``normalize``: encode unit token vectors (a Cosine collection); ``"mean"`` always does."""
     if _method(method) == "mean":
         return np.stack([mean_summary(doc) for doc in documents]).astype(np.float32)
     _, _, dim = check_documents(documents, None)

@@ -1,26 +1,15 @@
 """Storage of a multivector's numbers (datatype x quantization), named by short specs, and
-the footprint configuration chosen for a collection, stored in its metadata.
+the footprint configuration chosen for a collection, stored in its metadata under
+:data:`FOOTPRINT_KEY` (docs/footprint.md); ``query_late_interaction`` queries with its
+search params (:func:`footprint_search_params`).
 
-A storage is named by its parts joined with ``+`` (:func:`parse_storage`):
-
-- a datatype of the stored vectors: ``float32`` (default), ``float16``, ``turbo4``,
-  ``turbo8``, ``turbo16``; with no quantization they are kept in RAM (``on_disk=False``);
-- a quantization (codes in RAM, ``always_ram=True``; the stored vectors on disk, read only
-  to rescore): ``int8`` (scalar), ``tq8``/``tq4``/``tq2``/``tq1.5``/``tq1`` (TurboQuant
-  bits), ``bq2``/``bq1.5``/``bq1`` (binary encodings), ``pq4``...``pq64`` (product,
-  compression ratio).
-
-``uint8`` is not a storage of pooled rows: Qdrant casts both stored and query vectors to
-integers 0-255, so unit rows become zeros (docs/engines.md); ``int8`` scalar quantization
-is the 8-bit storage of unit rows.
-
-The chosen configuration is stored under :data:`FOOTPRINT_KEY` with a format version::
-
-    {"qdrant_tokenpool_footprint": {"format": 1, "vector": "colbert", "pool_factor": 4,
-        "storage": "tq1", "datatype": "float32", "quantization": "tq1", "rescore": false,
-        "oversampling": null, "min_quality": 0.99, "measured": {...}}}
-
-and ``query_late_interaction`` queries with its search params (:func:`footprint_search_params`).
+A storage is its parts joined with ``+`` (:func:`parse_storage`): a datatype (``float32``,
+the default, ``float16``, ``turbo4``, ``turbo8``, ``turbo16``; in RAM without a
+quantization) and/or a quantization (codes in RAM, the stored vectors on disk, read only to
+rescore): ``int8`` (scalar), ``tq8``/``tq4``/``tq2``/``tq1.5``/``tq1`` (TurboQuant bits),
+``bq2``/``bq1.5``/``bq1`` (binary), ``pq4``...``pq64`` (product, compression ratio).
+``uint8`` is refused: Qdrant casts stored and query numbers to integers 0-255, so unit rows
+become zeros.
 """
 
 from __future__ import annotations
@@ -50,8 +39,8 @@ FOOTPRINT_KEY = "qdrant_tokenpool_footprint"
 FOOTPRINT_FORMAT = 1
 """Version of the stored footprint entry this package writes (and the only one it reads)."""
 
-DATATYPES = ("float32", "float16", "turbo4", "turbo8", "turbo16")
 _DATATYPE_BITS = {"float32": 32, "float16": 16, "turbo4": 4, "turbo8": 8, "turbo16": 16}
+DATATYPES = tuple(_DATATYPE_BITS)
 _TQ_BITS = {"8": "bits8", "4": "bits4", "2": "bits2", "1.5": "bits1_5", "1": "bits1"}
 _BQ_ENCODING = {"2": "two_bits", "1.5": "one_and_half_bits", "1": "one_bit"}
 _PQ_RATIOS = ("4", "8", "16", "32", "64")
@@ -65,13 +54,9 @@ DEFAULT_STORAGES = (
 
 @dataclass(frozen=True)
 class Storage:
-    """How a multivector's numbers are stored: a datatype and an optional quantization.
-
-    Attributes:
-        name: the spec it was parsed from (``"float16+tq1"``).
-        datatype: the stored vectors' datatype (qdrant-client's ``Datatype`` value).
-        quantization: ``int8``, ``tq<bits>``, ``bq<bits>``, ``pq<ratio>`` or ``None``.
-    """
+    """How a multivector's numbers are stored: ``datatype`` (qdrant-client's ``Datatype``
+    value) and ``quantization`` (``int8``, ``tq<bits>``, ``bq<bits>``, ``pq<ratio>`` or
+    ``None``); ``name``: the spec it was parsed from (``"float16+tq1"``)."""
 
     name: str
     datatype: str = "float32"
@@ -129,11 +114,8 @@ class Storage:
 
 
 def parse_storage(spec: str) -> Storage:
-    """A :class:`Storage` from ``"datatype"``, ``"quantization"`` or ``"datatype+quantization"``.
-
-    Raises:
-        ValueError: an unknown part, two datatypes or two quantizations, or ``uint8``.
-    """
+    """A :class:`Storage` from ``"datatype"``, ``"quantization"`` or ``"datatype+quantization"``;
+    ValueError for an unknown part, two datatypes or two quantizations, or ``uint8``."""
     datatype, quant = None, None
     for part in (p.strip().lower() for p in spec.split("+")):
         if part == "uint8":
@@ -161,11 +143,8 @@ def parse_storage(spec: str) -> Storage:
 
 
 def footprint_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The stored footprint entry of a collection's metadata, ``None`` when there is none.
-
-    Raises:
-        ValueError: an entry of another format version (never guessed).
-    """
+    """The stored footprint entry of a collection's metadata, ``None`` when there is none;
+    ValueError for an entry of another format version (never guessed)."""
     entry = (metadata or {}).get(FOOTPRINT_KEY)
     if entry is None:
         return None

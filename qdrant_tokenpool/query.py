@@ -1,20 +1,10 @@
 """Late-interaction queries on pooled collections: one ``query_points`` call with a prefetch
-funnel built from the collection's stored pooling config, optionally rescored exactly on
-the client.
-
-The funnel, innermost first: *summary* (with ``summary_vector``: HNSW on the first-stage
-encoding, :mod:`qdrant_tokenpool.firststage`, keeps ``prefetch_limit``), *pooled* (MaxSim
-over the pooled multivector, keeps ``limit`` or ``rescore_limit``), *full resolution*
-(with ``keep_original_vector``: MaxSim over the unpooled vectors, keeps ``limit``). Every
-stage gets the filter; queries are never pooled.
-
-Defaults (:func:`default_prefetch_limit`, :func:`default_rescore_limit`, chosen with
-``benchmarks/funnel.py``, docs/funnel.md): ``prefetch_limit = max(100, 10 * limit)`` (a
-single vector is a coarse retriever), ``rescore_limit = max(40, 4 * limit)`` (pooled
-MaxSim ranks almost like full resolution; each rescored candidate is a disk read).
-
-``rescore="client"`` runs all but the last stage in Qdrant and that stage's exact MaxSim
-here (:mod:`qdrant_tokenpool.maxsim`), with Qdrant's scores (Cosine normalised, Dot raw).
+funnel built from the collection's stored pooling config, innermost first: *summary* (HNSW on
+the first-stage encoding, keeps ``prefetch_limit``), *pooled* (MaxSim over the pooled
+multivector, keeps ``limit`` or ``rescore_limit``), *full resolution* (MaxSim over the
+unpooled vectors, keeps ``limit``). Every stage gets the filter; queries are never pooled.
+``rescore="client"`` runs the last stage's exact MaxSim here (:mod:`qdrant_tokenpool.maxsim`).
+Defaults and their reasons: docs/query.md, docs/funnel.md.
 """
 
 from __future__ import annotations
@@ -93,12 +83,8 @@ class Funnel:
         """The dense query of the summary stage: ``q`` encoded like the documents'
         summary vectors (:func:`~qdrant_tokenpool.firststage.query_summary`; unit token
         vectors on a Cosine multivector)."""
-        return query_summary(
-            self.summary_method,
-            q,
-            muvera=self.muvera,
-            normalize=self.distance == models.Distance.COSINE,
-        )
+        unit = self.distance == models.Distance.COSINE
+        return query_summary(self.summary_method, q, muvera=self.muvera, normalize=unit)
 
     @property
     def shape(self) -> str:
@@ -113,16 +99,11 @@ class Funnel:
 
 def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = "using") -> str:
     """The multivector to use: ``using`` when given (checked), else the collection's one
-    pooled multivector (or, with none pooled, its one multivector that is no pooling
-    extra). ``arg`` is the caller's parameter name, quoted in errors (``add_texts`` says
-    ``vector_name``). The one rule for "the multivector" of a collection: queries,
-    ``add_texts``, ``index_corpus`` and ``repool`` all pick it with this function.
-
-    Raises:
-        ValueError: ``using`` is missing or dense, or there is no single candidate.
-    """
+    pooled multivector (or, with none pooled, its one multivector). ``arg``: the caller's
+    parameter name, quoted in errors. Queries, ``add_texts``, ``index_corpus`` and
+    ``repool`` all pick "the multivector" here. ValueError: ``using`` is missing or dense,
+    or there is no single candidate."""
     multis = [n for n, spec in cp.vectors.items() if spec.multivector]
-    label = vector_label
 
     def names(vectors: list[str]) -> str:
         return ", ".join(repr(n) for n in vectors)
@@ -132,14 +113,13 @@ def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = 
             raise ValueError(f"{arg} must be a vector name (str), got {using!r}")
         spec = cp.vectors.get(using)
         if spec is None:
-            known = names(multis) or "none"
             raise ValueError(
-                f"collection {cp.name!r} has no {label(using)} "
-                f"(multivectors: {known})"
+                f"collection {cp.name!r} has no {vector_label(using)} "
+                f"(multivectors: {names(multis) or 'none'})"
             )
         if not spec.multivector:
             raise ValueError(
-                f"{label(using)} of collection {cp.name!r} is a dense single vector; "
+                f"{vector_label(using)} of collection {cp.name!r} is a dense single vector; "
                 "late-interaction queries need a multivector"
             )
         return using
@@ -151,15 +131,13 @@ def resolve_multivector(cp: CollectionPooling, using: str | None, *, arg: str = 
             f"collection {cp.name!r} has several pooled multivectors "
             f"({names(pooled)}): pass {arg}="
         )
-    extras = {e for cfg in cp.pooling.values() for e in cfg.extra_vector_names()}
-    candidates = [n for n in multis if n not in extras]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
+    if len(multis) == 1:  # nothing pooled, so no pooling extras either
+        return multis[0]
+    if not multis:
         raise ValueError(f"collection {cp.name!r} has no multivector to query")
     raise ValueError(
         f"collection {cp.name!r} has several multivectors "
-        f"({names(candidates)}) and none is pooled: pass {arg}="
+        f"({names(multis)}) and none is pooled: pass {arg}="
     )
 
 
@@ -189,35 +167,31 @@ def plan_funnel(
         (summary, summary_name, "summary", "summary_vector"),
         (full_resolution, original_name, "full_resolution", "keep_original_vector"),
     ):
-        if flag is True and (name is None or name not in cp.vectors):
+        if flag is True and name not in cp.vectors:
             raise ValueError(
                 f"{what}=True, but the pooling config of {label} in collection "
                 f"{cp.name!r} declares no {field} (or the vector is missing)"
             )
-    use_summary = summary is not False and summary_name is not None and summary_name in cp.vectors
-    use_original = (
-        full_resolution is not False and original_name is not None and original_name in cp.vectors
-    )
+    if prefetch_limit is not None:
+        prefetch_limit = check_int("prefetch_limit", prefetch_limit)
+    if rescore_limit is not None:
+        rescore_limit = check_int("rescore_limit", rescore_limit)
+
+    def at_least_limit(name: str, value: int) -> int:
+        if value < limit:
+            raise ValueError(f"{name} ({value}) must be >= limit ({limit})")
+        return value
+
     stages: list[Stage] = []
     pf = None
-    if use_summary:
-        pf = default_prefetch_limit(limit) if prefetch_limit is None else prefetch_limit
-        pf = check_int("prefetch_limit", pf)
-        if pf < limit:
-            raise ValueError(f"prefetch_limit ({pf}) must be >= limit ({limit})")
+    if summary is not False and summary_name in cp.vectors:
+        pf = at_least_limit("prefetch_limit", prefetch_limit or default_prefetch_limit(limit))
         stages.append(Stage(summary_name, "dense", pf))  # type: ignore[arg-type]
-    elif prefetch_limit is not None:
-        check_int("prefetch_limit", prefetch_limit)
-    if use_original:
-        rl = default_rescore_limit(limit, pf) if rescore_limit is None else rescore_limit
-        rl = check_int("rescore_limit", rl)
-        if rl < limit:
-            raise ValueError(f"rescore_limit ({rl}) must be >= limit ({limit})")
+    if full_resolution is not False and original_name in cp.vectors:
+        rl = at_least_limit("rescore_limit", rescore_limit or default_rescore_limit(limit, pf))
         stages.append(Stage(vname, "maxsim", rl))
         stages.append(Stage(original_name, "maxsim", limit))  # type: ignore[arg-type]
     else:
-        if rescore_limit is not None:
-            check_int("rescore_limit", rescore_limit)
         stages.append(Stage(vname, "maxsim", limit))
     final_distance = cp.vectors[stages[-1].using].distance
     return Funnel(
@@ -232,14 +206,6 @@ def plan_funnel(
     )
 
 
-def check_query(query: Any, funnel: Funnel) -> np.ndarray:
-    """The query's token vectors as float32 ``(q, d)``, checked against the collection."""
-    try:
-        return as_multivector(query, dim=funnel.dim, vector_name=funnel.using)
-    except InvalidMultivectorError as exc:
-        raise InvalidMultivectorError(f"query: {exc.problem}", vector_name=funnel.using) from None
-
-
 def _build_request(
     funnel: Funnel,
     stages: Sequence[Stage],
@@ -250,30 +216,20 @@ def _build_request(
     pooled_params: models.SearchParams | None = None,
 ) -> dict[str, Any]:
     """``query_points`` keyword arguments for ``stages`` (innermost first): ``search_params``
-    on the first stage, ``pooled_params`` (the collection's stored footprint choice) on the
-    pooled multivector's stage unless ``search_params`` already sets it.
-
-    A Cosine multivector gets the query's unit rows (:func:`normalise`): the same scores,
-    and an engine that normalises in float32 (a server, Qdrant Edge) never sees rows whose
-    squares overflow or underflow (a query scaled by 1e20 would score 0 or NaN there)."""
-    q_raw: list[Any] | None = None
-    q_unit: list[Any] | None = None
-    q_dense: list[float] | None = None
+    on the first stage, ``pooled_params`` (the stored footprint choice) on the pooled
+    multivector's stage unless ``search_params`` sets it. A Cosine multivector gets the
+    query's unit rows: the same scores, and an engine that normalises in float32 never sees
+    rows whose squares overflow or underflow (a query scaled by 1e20 would score 0 or NaN)."""
+    rows: dict[models.Distance, list[Any]] = {}  # the query as sent, once per distance
 
     def vector(stage: Stage) -> Any:
-        nonlocal q_dense, q_raw, q_unit
-        if stage.kind == "dense":
-            if q_dense is None:
-                q_dense = funnel.summary_query(q).tolist()
-            return q_dense
+        if stage.kind == "dense":  # one summary stage at most
+            return funnel.summary_query(q).tolist()
         distance = funnel.distance if stage.using == funnel.using else funnel.final_distance
-        if distance == models.Distance.COSINE:
-            if q_unit is None:
-                q_unit = normalise(q, zero="keep").astype(np.float32).tolist()
-            return q_unit
-        if q_raw is None:
-            q_raw = q.tolist()
-        return q_raw
+        if distance not in rows:
+            unit = distance == models.Distance.COSINE
+            rows[distance] = (normalise(q, zero="keep").astype(np.float32) if unit else q).tolist()
+        return rows[distance]
 
     def params(i: int, stage: Stage) -> models.SearchParams | None:
         if i == 0 and search_params is not None:
@@ -312,16 +268,14 @@ def _with_vector_names(with_vectors: Any, needed: str) -> Any:
 
 def _vector_of(point: models.ScoredPoint, name: str) -> Any:
     v = point.vector
-    if isinstance(v, dict):
-        if name not in v:
-            raise ValueError(f"point {point.id!r} has no vector {name!r} to rescore")
+    if isinstance(v, dict) and name in v:
         return v[name]
-    if name == "" and v is not None:
+    if name == "" and v is not None and not isinstance(v, dict):
         return v
     raise ValueError(f"point {point.id!r} has no vector {name!r} to rescore")
 
 
-def _strip_vectors(vector: Any, with_vectors: Any, needed: str) -> Any:
+def _strip_vectors(vector: Any, with_vectors: Any) -> Any:
     if with_vectors is True:
         return vector
     if not with_vectors:
@@ -358,18 +312,14 @@ def rescore_points(
         q, docs, normalize=distance == models.Distance.COSINE, device=device
     ).astype(np.float64)
     order = np.argsort(-scores, kind="stable")[:limit]
-    out = []
-    for i in order:
-        s = float(scores[i])
-        if score_threshold is not None and s < score_threshold:
-            break
-        p = points[i]
-        out.append(
-            p.model_copy(
-                update={"score": s, "vector": _strip_vectors(p.vector, with_vectors, vector_name)}
-            )
+    if score_threshold is not None:  # best first: the ones at or above it
+        order = order[scores[order] >= score_threshold]
+    return [
+        points[i].model_copy(
+            update={"score": float(scores[i]), "vector": _strip_vectors(points[i].vector, with_vectors)}
         )
-    return out
+        for i in order
+    ]
 
 
 def query_late_interaction(
@@ -427,7 +377,10 @@ def query_late_interaction(
                 vector_name=funnel.using,
             )
         query = state.inference.query(query)
-    q = check_query(query, funnel)
+    try:
+        q = as_multivector(query, dim=funnel.dim, vector_name=funnel.using)
+    except InvalidMultivectorError as exc:
+        raise InvalidMultivectorError(f"query: {exc.problem}", vector_name=funnel.using) from None
     if tokens:
         assert index is not None
         ids = yield from token_index.candidate_ids(
@@ -442,31 +395,19 @@ def query_late_interaction(
     choice = footprint_from_metadata(cp.metadata)  # not on local mode: exact search, it warns
     ours = state.streams and choice is not None and choice.get("vector") == funnel.using
     pooled = footprint_search_params(choice) if ours else None
-    if rescore != "client":
-        request = _build_request(
-            funnel, funnel.stages, q, query_filter=query_filter, search_params=search_params,
-            pooled_params=pooled,
-        )
-        return (
-            yield call(
-                parent.query_points,
-                collection_name,
-                **request,
-                with_payload=with_payload,
-                with_vectors=with_vectors,
-                score_threshold=score_threshold,
-                **kwargs,
-            )
-        )
+    client = rescore == "client"
     final = funnel.stages[-1]
-    if funnel.final_distance not in _CLIENT_DISTANCES:
+    if client and funnel.final_distance not in _CLIENT_DISTANCES:
         raise ValueError(
             f"client rescoring supports Cosine and Dot multivectors; vector {final.using!r} "
             f"of collection {collection_name!r} uses {funnel.final_distance.value}"
         )
-    candidates = funnel.stages[:-1] or funnel.stages
     request = _build_request(
-        funnel, candidates, q, query_filter=query_filter, search_params=search_params,
+        funnel,
+        (funnel.stages[:-1] or funnel.stages) if client else funnel.stages,  # client: candidates
+        q,
+        query_filter=query_filter,
+        search_params=search_params,
         pooled_params=pooled,
     )
     response = yield call(
@@ -474,9 +415,12 @@ def query_late_interaction(
         collection_name,
         **request,
         with_payload=with_payload,
-        with_vectors=_with_vector_names(with_vectors, final.using),
+        with_vectors=_with_vector_names(with_vectors, final.using) if client else with_vectors,
+        score_threshold=None if client else score_threshold,
         **kwargs,
     )
+    if not client:
+        return response
     points = rescore_points(
         q,
         response.points,

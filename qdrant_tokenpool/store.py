@@ -1,12 +1,8 @@
-"""The pooling config's home in Qdrant: read, cache, check and write it.
-
-Flows (see :mod:`qdrant_tokenpool._flow`) shared by the sync and async clients:
-:func:`load`, :func:`get_pooling`, :func:`set_pooling`, :func:`remove_pooling`,
-:func:`create_collection`, :func:`schema_change`; and each client's :class:`PoolingState`.
-The config lives in the collection's metadata (:mod:`qdrant_tokenpool.config`); each
-client caches it per collection for :attr:`PoolingState.ttl` seconds, and forgets it at
-once on any change it makes itself (set/remove pooling, delete or recreate the
-collection, add or drop a vector name).
+"""The pooling config's home in Qdrant: read, cache, check and write it, as flows (see
+:mod:`qdrant_tokenpool._flow`) shared by the sync and async clients, and each client's
+:class:`PoolingState`. The config lives in the collection's metadata
+(:mod:`qdrant_tokenpool.config`); a client caches it per collection for
+:attr:`PoolingState.ttl` seconds and forgets it at once on any change it makes itself.
 """
 
 from __future__ import annotations
@@ -60,12 +56,8 @@ vector; ``None`` for none."""
 
 
 class UnknownCollectionError(ValueError):
-    """The collection does not exist.
-
-    Attributes:
-        collection_name: the missing collection.
-        known: the collections that do exist, when the raiser looked them up (else ``None``).
-    """
+    """The collection ``collection_name`` does not exist; ``known``: the collections that
+    do, when the raiser looked them up (else ``None``)."""
 
     def __init__(self, collection_name: str, known: Sequence[str] | None = None):
         self.collection_name = collection_name
@@ -96,13 +88,9 @@ class CollectionPooling:
     def from_info(
         cls, name: str, info: models.CollectionInfo, *, read_config: bool = True
     ) -> CollectionPooling:
-        """The collection's vectors and its stored pooling config, checked against them.
-
-        Raises :class:`PoolingConfigError` naming the collection when the stored config is
-        partial, of an unknown format, or names vectors the collection lacks (or of the
-        wrong kind). ``read_config=False`` skips the config (``pooling`` is ``{}``): for
-        writers that replace it whole, so that a broken config can be overwritten.
-        """
+        """The collection's vectors and its stored pooling config, checked against them
+        (:class:`PoolingConfigError` naming the collection otherwise). ``read_config=False``
+        skips the config (``pooling`` is ``{}``), so that a broken one can be overwritten."""
         schema = VectorsSchema.from_info(info)
         vectors, sparse = dict(schema.dense), schema.sparse
         metadata = dict(getattr(info.config, "metadata", None) or {})
@@ -175,29 +163,24 @@ _STATE_IDS = itertools.count()
 
 @dataclass
 class PoolingState:
-    """Per-client state, made once when the client is (see :meth:`for_engine`): the cache of
-    :class:`CollectionPooling` (time to live ``ttl`` seconds), whether pooling is on here and
-    now (:attr:`enabled`, switched off by :meth:`disabled`), the pooling workers, and what
-    the client's engine asks of the write path."""
+    """Per-client state (:meth:`for_engine`): the cache of :class:`CollectionPooling` (time
+    to live ``ttl`` seconds), whether pooling is on (:attr:`enabled`), the pooling workers,
+    and what the client's engine asks of the write path."""
 
     ttl: float = DEFAULT_TTL_S
     remote: bool = False
-    """A server: requests carry lists, bodies are split under the REST limit, and every
-    vector of a request is checked before its first part is sent."""
+    """A server: requests carry lists, bodies are split under the REST limit (every part
+    checked before the first is sent)."""
     streams: bool = False
-    """The engine writes an upload batch by batch (a server, Qdrant Edge), so a sized upload
-    is checked whole first; qdrant-client's local mode collects it whole itself."""
+    """The engine writes an upload batch by batch (not local mode): it is checked whole first."""
     pending: bool = False
-    """The engine takes pooled vectors still being pooled
-    (:class:`~qdrant_tokenpool.write_path.plan.PendingArray`): Qdrant Edge's backend."""
+    """The engine takes vectors still being pooled (``PendingArray``): Qdrant Edge's backend."""
     native_search: bool = False
-    """The engine searches many query vectors at once into arrays (``search_batch``:
-    Qdrant Edge's backend), which the token first stage calls past the model layer
-    (:func:`~qdrant_tokenpool._flow.engine_call`)."""
+    """The engine searches many query vectors at once into arrays (``search_batch``, Qdrant
+    Edge's backend): the token first stage calls it (:func:`~qdrant_tokenpool._flow.engine_call`)."""
     workers: int | None = None
-    """Pooling workers of a write (:func:`~qdrant_tokenpool.pooling.pool_arrays`'s
-    ``workers``): ``None`` all cores for batches with enough work, ``1`` the calling
-    thread, ``k`` at most ``k``."""
+    """Pooling workers of a write (``pool_arrays``'s ``workers``: ``None`` all cores for
+    enough work, ``1`` the calling thread, ``k`` at most ``k``)."""
     local_inference: LocalInference | None = None
     """The client's local inference (``None``: no client, as in tests of the flows)."""
     _cache: dict[str, tuple[float, CollectionPooling]] = field(default_factory=dict)
@@ -207,8 +190,7 @@ class PoolingState:
     def for_engine(
         cls, engine: str, *, inference: LocalInference | None = None, workers: int | None = None
     ) -> PoolingState:
-        """The state of a client whose calls land on ``engine`` (``"server"``, ``"edge"`` or
-        ``"local"``)."""
+        """The state of a client whose calls land on ``engine``: server, edge or local."""
         return cls(
             remote=engine == "server",
             streams=engine != "local",
@@ -234,9 +216,8 @@ class PoolingState:
     @contextmanager
     def disabled(self) -> Iterator[None]:
         """Switch pooling off for this client inside the ``with`` block, in the current
-        thread or asyncio task only (a :class:`contextvars.ContextVar`): blocks in other
-        threads or tasks, overlapping or not, never change each other's writes, and
-        nothing outlives the block. Tasks created inside the block inherit it."""
+        thread or asyncio task only (a :class:`contextvars.ContextVar`; tasks created inside
+        inherit it): other threads' and tasks' writes never change."""
         token = _POOLING_OFF.set(_POOLING_OFF.get() | {self._id})
         try:
             yield
@@ -260,11 +241,9 @@ class PoolingState:
 
 
 def _is_not_found(exc: Exception) -> bool:
-    status = getattr(exc, "status_code", None)
-    if status == 404:
-        return True
     text = str(exc).lower()
-    return "not found" in text or "doesn't exist" in text or "does not exist" in text
+    missing = ("not found", "doesn't exist", "does not exist")
+    return getattr(exc, "status_code", None) == 404 or any(m in text for m in missing)
 
 
 def load(
@@ -274,10 +253,8 @@ def load(
     refresh: bool = False,
     read_config: bool = True,
 ) -> Flow[CollectionPooling]:
-    """The collection's vectors and pooling config, from the cache or from Qdrant.
-
-    ``read_config=False``: the vectors only, read now and not cached (see
-    :meth:`CollectionPooling.from_info`)."""
+    """The collection's vectors and pooling config, from the cache or from Qdrant
+    (``read_config=False``: the vectors only, read now and not cached)."""
     if not refresh and read_config:
         cached = state.get(collection_name)
         if cached is not None:
@@ -323,8 +300,7 @@ def set_pooling(
     ``replace``). Refuses vectors that do not exist or are not multivectors."""
     new = coerce_pooling(pooling)
     cp = yield from load(state, collection_name, refresh=True, read_config=not replace)
-    merged = dict(new) if replace else {**cp.pooling, **new}
-    merged = coerce_pooling(merged)
+    merged = coerce_pooling(new if replace else {**cp.pooling, **new})
     cp.check(merged)
     yield call(parent.update_collection, collection_name, metadata=pooling_to_metadata(merged))
     state.forget(collection_name)
@@ -337,10 +313,8 @@ def remove_pooling(
     """Stop pooling ``vector_names`` (all when ``None``, which also clears a broken
     stored config); returns the config left."""
     cp = yield from load(state, collection_name, refresh=True, read_config=vector_names is not None)
-    if vector_names is None:
-        left: PoolingMap = {}
-    else:
-        left = {k: v for k, v in cp.pooling.items() if k not in set(vector_names)}
+    # vector_names None: the config was not read (cp.pooling is {}), so nothing is left
+    left = {k: v for k, v in cp.pooling.items() if k not in set(vector_names or ())}
     yield call(parent.update_collection, collection_name, metadata=pooling_to_metadata(left))
     state.forget(collection_name)
     return left
@@ -349,15 +323,10 @@ def remove_pooling(
 def extra_vectors_config(
     vectors_config: Mapping[str, models.VectorParams], pooling: PoolingMap
 ) -> dict[str, models.VectorParams]:
-    """Vector params for the extra vectors a pooling map asks for and ``vectors_config`` lacks.
-
-    - summary vector: a dense vector, HNSW on: of the pooled vector's size and distance
-      for ``summary_method="mean"``, of the encoding's size with Dot distance for
-      ``"muvera"``;
-    - keep-original vector: a multivector (MaxSim) stored on disk with HNSW off (``m=0``),
-      so RAM holds only pooled vectors while the funnel's last stage rescores at full
-      resolution.
-    """
+    """Vector params for the extra vectors a pooling map asks for and ``vectors_config``
+    lacks: a summary vector is dense, with HNSW (the pooled vector's distance for the mean
+    summary, Dot for MUVERA); a keep-original vector is a multivector on disk without HNSW
+    (``m=0``), so RAM holds only pooled vectors."""
     extra: dict[str, models.VectorParams] = {}
     for vname, cfg in pooling.items():
         base = vectors_config.get(vname)
@@ -389,12 +358,9 @@ def create_collection(
     pooling: PoolingArg,
     options: dict[str, Any],
 ) -> Flow[bool]:
-    """``create_collection`` (or ``recreate_collection``: ``method``, a parent method) with
-    the pooling config stored; ``options``: the parent's other arguments.
-
-    Checks the config against ``vectors_config`` before anything is created, adds the
-    extra vectors it asks for, and merges the config into ``metadata``.
-    """
+    """``method`` (the parent's ``create_collection`` or ``recreate_collection``) with the
+    pooling config checked before anything is created, its extra vectors added and the
+    config merged into ``metadata``; ``options``: the parent's other arguments."""
     state.forget(collection_name)
     if not pooling:
         return (yield call(method, collection_name, vectors_config=vectors_config, **options))
@@ -411,12 +377,8 @@ def create_collection(
                 "give vectors_config as {name: VectorParams}"
             )
         named.update(extra)
-    CollectionPooling(
-        collection_name,
-        pmap,
-        {k: VectorSpec.from_params(v) for k, v in named.items()},
-        {},
-    ).check(pmap)
+    specs = {k: VectorSpec.from_params(v) for k, v in named.items()}
+    CollectionPooling(collection_name, pmap, specs, {}).check(pmap)
     metadata = {**(options.pop("metadata", None) or {}), **pooling_to_metadata(pmap)}
     out_config: Any = named[""] if list(named) == [""] else named
     return (

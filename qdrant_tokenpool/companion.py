@@ -50,6 +50,10 @@ def _point_docs(
     ``update``: ``update_vectors`` (a point without the vector keeps its tokens)."""
     if isinstance(points, models.Batch):  # (id, has the vector, its value) per point
         has, col = _vector_of(points.vectors, ti.vector)
+        if col is not None and len(col) != len(points.ids):
+            raise ValueError(
+                f"Batch: vector {ti.vector!r} has {len(col)} rows for {len(points.ids)} ids"
+            )
         column = [None] * len(points.ids) if col is None else col
         items = [(pid, has, vec) for pid, vec in zip(points.ids, column, strict=True)]
     else:

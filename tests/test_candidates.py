@@ -208,6 +208,19 @@ def test_a_bad_batch_writes_nothing_anywhere(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("ids", [[900, 901, 902], [900]])
+def test_a_batch_with_a_column_of_another_length_names_it_and_writes_nothing(engine, ids):
+    client, _ = _indexed(engine)
+    before_main, before_tokens = client.count("c").count, client.count(companion_name("c")).count
+    column = [np.ones((4, D)), np.ones((4, D))]
+    with pytest.raises(ValueError, match=rf"Batch: vector 'colbert' has 2 rows for {len(ids)} ids"):
+        client.upsert("c", models.Batch(ids=ids, vectors={"colbert": column}))
+    assert client.count("c").count == before_main
+    assert client.count(companion_name("c")).count == before_tokens
+    assert_in_step(client, "c")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_queries_take_their_candidates_from_the_token_index(engine):
     client, docs = _indexed(engine, n=60)
     rng = np.random.default_rng(5)

@@ -224,6 +224,37 @@ def test_a_failed_upsert_stays_unwritten_after_reopen(tmp_path):
         client.close()
 
 
+def test_a_vector_added_while_a_write_reads_the_vectors_is_checked_by_the_next_write(
+    tmp_path, monkeypatch
+):
+    """Writes are not serialised with ``create_vector_name``: one that reads the
+    collection's vectors while another thread adds one must not leave the old vectors in
+    use for the writes after it (they would refuse the new vector)."""
+    client = EdgeQdrantClient(path=str(tmp_path / "db"))
+    client.create_collection("c", {"a": _dense()})
+    real = edge_storage.VectorsSchema
+
+    class RacingSchema:
+        """The collection's vectors are read, then ``"b"`` is added before they are kept."""
+
+        raced = False
+
+        @classmethod
+        def from_config(cls, vectors, sparse):
+            if not cls.raced:
+                cls.raced = True
+                dense = models.DenseVectorConfig(size=D, distance=models.Distance.COSINE)
+                client.create_vector_name("c", "b", models.DenseVectorNameConfig(dense=dense))
+            return real.from_config(vectors, sparse)
+
+    monkeypatch.setattr(edge_storage, "VectorsSchema", RacingSchema)
+    client.upsert("c", [models.PointStruct(id=1, vector={"a": [1.0] * D})])
+    assert RacingSchema.raced
+    client.upsert("c", [models.PointStruct(id=2, vector={"b": [1.0] * D})])
+    assert client.count("c").count == 2
+    client.close()
+
+
 # -- item 14: uploads of sized inputs are checked whole; generators batch by batch ----------------
 UPLOADS = {
     "upload_points list": (lambda c, pts: c.upload_points("c", pts, batch_size=BATCH), True),

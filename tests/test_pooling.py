@@ -386,6 +386,19 @@ def test_bad_arguments_raise_value_error(kwargs: dict, message: str) -> None:
         pool_batch([doc(6)], **args)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("pool_factor", -(10**400)), ("distance_threshold", 10**400), ("distance_threshold", -(10**400))],
+    ids=["pool_factor-negative", "threshold-positive", "threshold-negative"],
+)
+def test_integers_beyond_float_range_raise_value_error_naming_the_setting(
+    name: str, value: int
+) -> None:
+    # float() of such an int raises OverflowError, which is no ValueError
+    with pytest.raises(ValueError, match=f"{name} must be a finite number >= "):
+        pool_tokens(doc(6), **{"pool_factor": 2, name: value})
+
+
 def test_numpy_integer_arguments_accepted() -> None:
     out = pool_tokens(doc(9), np.int64(2), protected_tokens=np.int32(1))
     assert out.shape == (5, 16)

@@ -69,7 +69,10 @@ def pooled_length(n_tokens: int, pool_factor: float, protected_tokens: int = 0) 
 def _finite(name: str, value: Any, minimum: float) -> float:
     """``value`` as a float if it is a finite real number (not ``bool``) ``>= minimum``."""
     real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    f = float(value) if real else math.nan
+    try:
+        f = float(value) if real else math.nan
+    except OverflowError:  # an int beyond float's range
+        f = math.nan
     if not (math.isfinite(f) and f >= minimum):
         raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}")
     return f

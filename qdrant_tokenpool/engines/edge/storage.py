@@ -405,7 +405,7 @@ class CollectionFolder:
         self.folder = folder
         self.sidecar = sidecar
         self._shard: Any = None
-        self._schema: VectorsSchema | None = None  # of this sidecar
+        self._schema: tuple[dict[str, Any], VectorsSchema] | None = None  # (sidecar, its schema)
         self.dirty = False  # written since the last optimize
         self.lock = threading.Lock()
 
@@ -445,16 +445,18 @@ class CollectionFolder:
             shard.close()
 
     def schema(self) -> VectorsSchema:
-        """The collection's vectors, as the write checks take them."""
-        if self._schema is None:
-            side = self.sidecar
-            self._schema = VectorsSchema.from_config(vectors_config(side), sparse_config(side))
-        return self._schema
+        """The collection's vectors, as the write checks take them; kept for the sidecar they
+        were read from (writes are not serialised with :meth:`write_sidecar`)."""
+        side, cached = self.sidecar, self._schema
+        if cached is None or cached[0] is not side:
+            cached = (side, VectorsSchema.from_config(vectors_config(side), sparse_config(side)))
+            self._schema = cached
+        return cached[1]
 
     def write_sidecar(self, sidecar: dict[str, Any]) -> None:
         """Replace the sidecar, on disk first (atomically), then here."""
         write_json_atomic(self.folder / SIDECAR, sidecar)
-        self.sidecar, self._schema = sidecar, None
+        self.sidecar = sidecar
 
 
 _NO_SPACE = re.compile(r"Not enough space available for optimization, needed: ([0-9.]+) MiB")

@@ -73,7 +73,8 @@ class AsyncTokenPoolingClient(AsyncClientBase):
     def pooling_workers(self) -> int | None:
         """Parallel pooling workers of a write (constructor argument): ``None`` (default) all
         cores for batches with enough work, else the calling thread; ``1`` always the
-        calling thread; ``k > 1`` up to ``k`` (:func:`~qdrant_tokenpool.pool_batch`)."""
+        calling thread; ``k > 1`` up to ``k`` (:func:`~qdrant_tokenpool.pool_batch`): threads
+        for the compiled hierarchical pooling, processes for the other methods."""
         return self._pooling_state.workers
 
     @pooling_workers.setter

@@ -316,7 +316,10 @@ def rescore_points(
         order = order[scores[order] >= score_threshold]
     return [
         points[i].model_copy(
-            update={"score": float(scores[i]), "vector": _strip_vectors(points[i].vector, with_vectors)}
+            update={
+                "score": float(scores[i]),
+                "vector": _strip_vectors(points[i].vector, with_vectors),
+            }
         )
         for i in order
     ]

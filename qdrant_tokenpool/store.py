@@ -177,7 +177,8 @@ class PoolingState:
     """The engine takes vectors still being pooled (``PendingArray``): Qdrant Edge's backend."""
     native_search: bool = False
     """The engine searches many query vectors at once into arrays (``search_batch``, Qdrant
-    Edge's backend): the token first stage calls it (:func:`~qdrant_tokenpool._flow.engine_call`)."""
+    Edge's backend): the token first stage calls it
+    (:func:`~qdrant_tokenpool._flow.engine_call`)."""
     workers: int | None = None
     """Pooling workers of a write (``pool_arrays``'s ``workers``: ``None`` all cores for
     enough work, ``1`` the calling thread, ``k`` at most ``k``)."""

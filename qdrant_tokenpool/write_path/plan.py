@@ -373,7 +373,8 @@ def plan_struct(vector: Any, point_id: Any, job: PoolingJob) -> Builder | None:
         def build_named() -> dict[str, Any]:
             out = dict(vector)
             for n, i in idx.items():
-                out.update({name: get(i) for name, get in job.outputs(n, vector).items()})
+                for name, get in job.outputs(n, vector).items():
+                    out[name] = get(i)
             return out
 
         return build_named

@@ -283,6 +283,33 @@ async def test_async_bad_update_writes_nothing(async_client, collection_name, me
     await check_bad_update(async_client, collection_name, method)
 
 
+async def check_batch_lengths_refused(c, name):
+    await create(c, name)
+    docs = make_docs(3)
+    rows = [d["colbert"].tolist() for d in docs]
+    cases = [
+        (models.Batch(ids=[1, 2, 3], vectors={"colbert": rows[:2]}), r"Batch: vector 'colbert' has 2 rows for 3 ids"),
+        (models.Batch(ids=[1], vectors={"colbert": rows[:2]}), r"Batch: vector 'colbert' has 2 rows for 1 ids"),
+        (models.Batch(ids=[1, 2], vectors={"colbert": rows[:2]}, payloads=[{}]), r"Batch: 1 payloads for 2 ids"),
+    ]
+    for batch, problem in cases:
+        with pytest.raises(ValueError, match=problem):
+            await aw(c.upsert(name, batch))
+        op = models.UpsertOperation(upsert=models.PointsBatch(batch=batch))
+        with pytest.raises(ValueError, match=problem):
+            await aw(c.batch_update_points(name, [op]))
+    assert (await aw(c.count(name))).count == 0
+
+
+def test_sync_batch_without_one_row_per_id_is_refused_by_name(client, collection_name):
+    asyncio.run(check_batch_lengths_refused(client, collection_name))
+
+
+@pytest.mark.anyio
+async def test_async_batch_without_one_row_per_id_is_refused_by_name(async_client, collection_name):
+    await check_batch_lengths_refused(async_client, collection_name)
+
+
 # -- config: survives clients, separate per collection, extras ------------------------------
 def test_config_survives_new_client_and_pools_there(reopen, collection_name):
     first = reopen()

@@ -27,6 +27,7 @@ from .candidates import (
     write_tokens,
 )
 from .config import PoolingConfigError
+from .engines.checks import check_batch_lengths
 from .store import PoolingState
 from .write_path.flows import _batched, _collection_points
 
@@ -49,11 +50,8 @@ def _point_docs(
     touches, and their new token vectors; checked whole before anything is written.
     ``update``: ``update_vectors`` (a point without the vector keeps its tokens)."""
     if isinstance(points, models.Batch):  # (id, has the vector, its value) per point
+        check_batch_lengths(points)
         has, col = _vector_of(points.vectors, ti.vector)
-        if col is not None and len(col) != len(points.ids):
-            raise ValueError(
-                f"Batch: vector {ti.vector!r} has {len(col)} rows for {len(points.ids)} ids"
-            )
         column = [None] * len(points.ids) if col is None else col
         items = [(pid, has, vec) for pid, vec in zip(points.ids, column, strict=True)]
     else:

@@ -13,6 +13,7 @@ from qdrant_tokenpool.engines.checks import (
     CheckedVector,
     VectorsSchema,
     check_batch,
+    check_batch_lengths,
     check_columns,
     check_operations,
     check_points,
@@ -151,6 +152,22 @@ def test_batches_and_operations():
     ops[2] = models.UpsertOperation(upsert=models.PointsBatch(batch=batch))
     with pytest.raises(InvalidVectorError, match="point 2"):
         check_operations(ops, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("batch", "problem"),
+    [
+        (models.Batch(ids=[1, 2], vectors={"d": [[1.0] * D]}), "Batch: vector 'd' has 1 rows for 2 ids"),
+        (models.Batch(ids=[1], vectors=[[1.0] * D, [1.0] * D]), "Batch: 2 vectors for 1 ids"),
+        (models.Batch(ids=[1], vectors=[[1.0] * D], payloads=[{}, {}]), "Batch: 2 payloads for 1 ids"),
+    ],
+)
+def test_a_batch_needs_one_row_per_id_in_every_column(batch, problem):
+    with pytest.raises(ValueError, match=problem):
+        check_batch_lengths(batch)
+    with pytest.raises(ValueError, match=problem):
+        check_batch(batch, UNNAMED if isinstance(batch.vectors, list) else SCHEMA)
+    check_batch_lengths(models.Batch(ids=[1, 2], vectors={"d": [[1.0] * D] * 2}, payloads=[{}, {}]))
 
 
 def test_schema_from_collection_info():

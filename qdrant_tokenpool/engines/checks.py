@@ -31,6 +31,7 @@ __all__ = [
     "VectorSpec",
     "VectorsSchema",
     "check_batch",
+    "check_batch_lengths",
     "check_columns",
     "check_operations",
     "check_points",
@@ -299,8 +300,29 @@ def _check_one(vector: Any, spec: VectorSpec, name: str, point_id: Any) -> None:
         as_vector(vector, dim=spec.size, point_id=point_id, vector_name=name)
 
 
+def check_batch_lengths(batch: models.Batch) -> None:
+    """Check that each of a ``models.Batch``'s columns (every named vector, the unnamed
+    vectors, the payloads) has one row per id.
+
+    Raises:
+        ValueError: naming the column and both lengths.
+    """
+    n = len(batch.ids)
+    vectors = batch.vectors
+    if isinstance(vectors, Mapping):
+        for name, column in vectors.items():
+            if len(column) != n:
+                raise ValueError(f"Batch: vector {name!r} has {len(column)} rows for {n} ids")
+    elif len(vectors) != n:
+        raise ValueError(f"Batch: {len(vectors)} vectors for {n} ids")
+    if batch.payloads is not None and len(batch.payloads) != n:
+        raise ValueError(f"Batch: {len(batch.payloads)} payloads for {n} ids")
+
+
 def check_batch(batch: models.Batch, schema: VectorsSchema, skip: Iterable[str] = ()) -> int:
-    """Check a column-wise ``models.Batch``; returns the values checked."""
+    """Check a column-wise ``models.Batch`` (its lengths, :func:`check_batch_lengths`, then
+    its vectors); returns the values checked."""
+    check_batch_lengths(batch)
     return check_columns(batch.vectors, schema, list(batch.ids), skip)
 
 

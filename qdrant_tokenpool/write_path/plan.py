@@ -15,7 +15,13 @@ import numpy as np
 from qdrant_client import models
 
 from ..config import PoolingConfig
-from ..engines.checks import CheckedVector, VectorsSchema, check_columns, check_struct
+from ..engines.checks import (
+    CheckedVector,
+    VectorsSchema,
+    check_batch_lengths,
+    check_columns,
+    check_struct,
+)
 from ..firststage import document_summaries
 from ..inference import LocalInference, is_inference_object
 from ..pooling import pool_arrays
@@ -410,13 +416,14 @@ def plan_points(points: Sequence[Any], job: PoolingJob) -> Callable[[], list[Any
 
 
 def plan_batch(batch: models.Batch, job: PoolingJob) -> Builder | None:
-    """Plan a column-wise ``Batch``. ``None`` when none of its vectors is configured."""
+    """Plan a column-wise ``Batch``. ``None`` when none of its vectors is configured.
+
+    Raises:
+        ValueError: a column without one row per id (:func:`check_batch_lengths`).
+    """
+    check_batch_lengths(batch)
     pooling = job.cp.pooling
     vectors, ids = batch.vectors, batch.ids
-
-    def pid(k: int) -> Any:
-        return ids[k] if k < len(ids) else f"#{k}"
-
     job.check_others(check_columns, vectors, ids)
     if isinstance(vectors, dict):
         names = [n for n in vectors if n in pooling]
@@ -424,7 +431,7 @@ def plan_batch(batch: models.Batch, job: PoolingJob) -> Builder | None:
             return None
         idx = {
             n: [
-                job.add(v, point_id=pid(k), vector_name=n, given=vectors)
+                job.add(v, point_id=ids[k], vector_name=n, given=vectors)
                 for k, v in enumerate(vectors[n])
             ]
             for n in names
@@ -439,7 +446,7 @@ def plan_batch(batch: models.Batch, job: PoolingJob) -> Builder | None:
 
         return build_named
     if "" in pooling:
-        ii = [job.add(v, point_id=pid(k), vector_name="") for k, v in enumerate(vectors)]
+        ii = [job.add(v, point_id=ids[k], vector_name="") for k, v in enumerate(vectors)]
         return lambda: replace(batch, vectors=[job.pooled_array(i).tolist() for i in ii])
     return None
 

@@ -18,6 +18,7 @@ from qdrant_client import models
 
 from ...pooling.validation import is_array, to_numpy
 from .. import EdgeUnsupportedError
+from ..checks import check_batch_lengths
 
 __all__ = [
     "ResultShape",
@@ -135,32 +136,24 @@ def edge_point(point: Any) -> E.Point:
 def batch_points(batch: models.Batch) -> list[Any]:
     """``models.Batch`` (columns) as point structs."""
     vectors = batch.vectors
+    ids, payloads = _ids_payloads(batch)
     if isinstance(vectors, Mapping):
         cols = {k: list(v) for k, v in vectors.items()}
-        ids, payloads = _ids_payloads(batch, cols)
         rows: list[Any] = [{k: cols[k][i] for k in cols} for i in range(len(ids))]
     else:
         rows = list(vectors)
-        if len(rows) != len(batch.ids):
-            raise ValueError(f"Batch: {len(rows)} vectors for {len(batch.ids)} ids")
-        ids, payloads = _ids_payloads(batch, {})
     return [
         models.PointStruct.model_construct(id=i, vector=v, payload=p)
         for i, v, p in zip(ids, rows, payloads)
     ]
 
 
-def _ids_payloads(batch: models.Batch, columns: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
-    """``batch``'s ids and payloads (``None`` each without), once every vector column and
-    the payloads are checked to have one row per id."""
+def _ids_payloads(batch: models.Batch) -> tuple[list[Any], list[Any]]:
+    """``batch``'s ids and payloads (``None`` each without), once its columns are checked
+    to have one row per id (:func:`~..checks.check_batch_lengths`)."""
+    check_batch_lengths(batch)
     ids = list(batch.ids)
-    n = len(ids)
-    for k, col in columns.items():
-        if len(col) != n:
-            raise ValueError(f"Batch: vector {k!r} has {len(col)} rows for {n} ids")
-    payloads = list(batch.payloads) if batch.payloads is not None else [None] * n
-    if len(payloads) != n:
-        raise ValueError(f"Batch: {len(payloads)} payloads for {n} ids")
+    payloads = list(batch.payloads) if batch.payloads is not None else [None] * len(ids)
     return ids, payloads
 
 
@@ -190,7 +183,7 @@ def batch_edge_points(batch: models.Batch) -> list[E.Point] | None:
     columns = _array_columns(batch)
     if columns is None:
         return None
-    ids, payloads = _ids_payloads(batch, columns)
+    ids, payloads = _ids_payloads(batch)
     rows = {k: _point_rows(col) for k, col in columns.items()}
     converted: dict[int, Any] = {}  # id(payload) -> Edge's payload; the batch keeps them alive
     out = []
